@@ -1,0 +1,7 @@
+"""symgrad: a source-to-source symbolic differentiation compiler for Python/numpy."""
+
+from .api import __version__, grad
+from .check import check_grad
+from .errors import SymgradError
+
+__all__ = ["SymgradError", "__version__", "check_grad", "grad"]

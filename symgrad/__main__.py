@@ -1,0 +1,149 @@
+"""Command line: `python -m symgrad emit FILE.py [--function NAME] [-o OUT.py]`.
+
+`emit` reads FILE.py's AST (it never executes the file), finds every function
+decorated with `@symgrad.grad` or `@symgrad.grad(wrt=...)`, and prints the
+module symgrad generates for each.  `--stage ir|adjoint` prints an earlier
+pipeline stage instead.  Exit codes: 0 success, 1 a compile error (printed in
+the compiler format), 2 a usage error (missing file, no decorated function).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Sequence
+
+from .api import compile_function
+from .errors import SymgradError
+from .ir import Function, format_function
+from .resolve import StaticResolver
+from .source import from_module
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit code 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m symgrad",
+        description="symgrad: source-to-source symbolic differentiation for Python.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    emit = commands.add_parser(
+        "emit",
+        help="print the gradient module of each @symgrad.grad function in a file",
+        description="Print the generated gradient module of each @symgrad.grad "
+        "function in FILE (read, never executed).",
+    )
+    emit.add_argument("file", metavar="FILE.py")
+    emit.add_argument("--function", metavar="NAME", help="only this function")
+    emit.add_argument("-o", "--output", metavar="OUT.py", help="write to this file")
+    emit.add_argument(
+        "--stage",
+        choices=["ir", "adjoint", "python"],
+        default="python",
+        help="pipeline stage to print (default: python, the emitted module)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        text = run_emit(args.file, args.function, args.stage, args.output is not None)
+    except UsageError as exc:
+        print(f"symgrad: error: {exc}", file=sys.stderr)
+        return 2
+    except SymgradError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    tree, lines = from_module(path, text)
+    resolver = StaticResolver(path, tree, lines)
+    found = decorated_functions(tree)
+    if only is not None:
+        found = [(node, wrt) for node, wrt in found if node.name == only]
+        if not found:
+            raise UsageError(f"{path} has no @symgrad.grad function named '{only}'")
+    if not found:
+        raise UsageError(f"{path} has no @symgrad.grad function")
+    if single and len(found) > 1:
+        names = ", ".join(node.name for node, _ in found)
+        raise UsageError(
+            f"{path} has several functions ({names}); choose one with --function"
+        )
+    outputs = []
+    for node, wrt in found:
+        compiled = compile_function(resolver.function(node), wrt)
+        outputs.append(_stage_text(compiled, stage))
+    return "\n\n".join(outputs)
+
+
+def _stage_text(compiled, stage: str) -> str:
+    if stage == "python":
+        return compiled.source
+    if stage == "ir":
+        return format_function(compiled.primal)
+    primal = compiled.primal
+    adjoint = Function(
+        f"{primal.name}_adjoint",
+        primal.params + ("seed",),
+        tuple(compiled.adjoint.body),
+    )
+    grads = ", ".join(str(g) for g in compiled.adjoint.grads)
+    return format_function(adjoint) + f"    # gradients: {grads}\n"
+
+
+def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, object]]:
+    """Top-level functions decorated with symgrad.grad, with their `wrt`."""
+    modules, functions = {"symgrad"}, set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            modules.update(
+                a.asname or a.name for a in node.names if a.name == "symgrad"
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module == "symgrad":
+            functions.update(a.asname or a.name for a in node.names if a.name == "grad")
+    found = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for dec in node.decorator_list:
+            call = dec if isinstance(dec, ast.Call) else None
+            target = call.func if call else dec
+            is_grad = (
+                isinstance(target, ast.Attribute)
+                and target.attr == "grad"
+                and isinstance(target.value, ast.Name)
+                and target.value.id in modules
+            ) or (isinstance(target, ast.Name) and target.id in functions)
+            if is_grad:
+                found.append((node, _wrt(call)))
+    return found
+
+
+def _wrt(call: ast.Call | None) -> object:
+    if call is None:
+        return None
+    for kw in call.keywords:
+        if kw.arg == "wrt":
+            try:
+                return ast.literal_eval(kw.value)
+            except ValueError:
+                raise UsageError("wrt= must be a literal in the decorator") from None
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

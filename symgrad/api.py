@@ -1,0 +1,195 @@
+"""The public decorator and the compiler pipeline, readable top to bottom.
+
+    source --fence--> checked AST --frontend--> primal IR --reverse--> adjoint IR
+           --emit--> Python module text (black) --exec--> f_and_grad
+
+`grad(f)` returns a `GradFunction` that calls exactly like `f`.  Syntax is
+checked when the function is decorated; names are resolved, and the module is
+generated, on first use of `.f_and_grad`, `.grad`, `.source` or `.module`,
+because module-level helpers are often defined below the decorated function.
+After that no parsing, lowering or emitting happens again.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import threading
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import emit, fence, frontend, reverse
+from .errors import BadInputError, SeedError
+from .ir import Function, verify
+from .resolve import LiveResolver
+from .rules import OPS
+from .source import FunctionSource, from_function
+
+__version__ = "0.1.0"
+
+Wrt = str | int | tuple[str | int, ...] | None
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Every stage of one compilation, for the CLI's `--stage` and for tests."""
+
+    primal: Function
+    adjoint: reverse.Adjoint
+    source: str
+
+
+def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
+    """Run the whole pipeline on one function's source."""
+    fence.check(src)
+    names, is_tuple = normalize_wrt(src.name, src.params, wrt)
+    primal, constants, allocator = frontend.lower(src)
+    verify(primal, OPS)
+    adjoint = reverse.reverse(primal, names, allocator)
+    defaults = tuple(_unparse(d) for d in src.tree.args.defaults)
+    spec = emit.ModuleSpec(
+        function=src.name,
+        origin=src.file.replace("\\", "/").rsplit("/", 1)[-1],
+        version=__version__,
+        params=src.params,
+        defaults=defaults,
+        wrt=names,
+        wrt_is_tuple=is_tuple,
+        constants=tuple(constants[k] for k in sorted(constants)),
+    )
+    text = emit.emit_module(primal, adjoint, spec, allocator.made_temps)
+    return Compiled(primal, adjoint, text)
+
+
+def normalize_wrt(
+    name: str, params: tuple[str, ...], wrt: Wrt
+) -> tuple[tuple[str, ...], bool]:
+    """Parameter names in `wrt` order, and whether `wrt` was a tuple."""
+    if wrt is None:
+        if not params:
+            raise BadInputError(
+                f"{name}: a function without parameters has no gradient"
+            )
+        return (params[0],), False
+    is_tuple = isinstance(wrt, tuple | list)
+    items = tuple(wrt) if is_tuple else (wrt,)
+    names = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise BadInputError(
+                f"{name}: wrt entries must be names or indices, got {item!r}"
+            )
+        if isinstance(item, int):
+            if not -len(params) <= item < len(params):
+                raise BadInputError(
+                    f"{name}: wrt={item} but the function has {len(params)} parameters"
+                )
+            item = params[item]
+        if item not in params:
+            raise BadInputError(
+                f"{name}: wrt names '{item}', which is not a parameter "
+                f"(parameters: {', '.join(params) or 'none'})"
+            )
+        if item in names:
+            raise BadInputError(f"{name}: wrt names '{item}' twice")
+        names.append(item)
+    if not names:
+        raise BadInputError(f"{name}: wrt is empty")
+    return tuple(names), is_tuple
+
+
+def _unparse(node: Any) -> str:
+    import ast
+
+    return ast.unparse(node)
+
+
+class GradFunction:
+    """`f` with its gradient: calls like `f`; adds `.f_and_grad` and `.grad`."""
+
+    def __init__(self, fun: Callable[..., Any], wrt: Wrt = None):
+        if not isinstance(fun, types.FunctionType):
+            raise BadInputError(f"symgrad.grad needs a Python function, got {fun!r}")
+        functools.update_wrapper(self, fun)
+        self.__symgrad_original__ = fun
+        self._src = from_function(fun, LiveResolver(fun))
+        fence.check(self._src)
+        if "seed" in self._src.params:
+            raise BadInputError(
+                f"{self._src.name}: a parameter named 'seed' clashes with the seed "
+                "argument of f_and_grad",
+                self._src.loc(self._src.tree),
+            )
+        self._wrt = wrt
+        self.wrt, self.wrt_is_tuple = normalize_wrt(
+            self._src.name, self._src.params, wrt
+        )
+        self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
+        self._compiled: Compiled | None = None
+        self._module: types.ModuleType | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__symgrad_original__(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<symgrad.grad of {self.__qualname__} wrt {', '.join(self.wrt)}>"
+
+    @property
+    def compiled(self) -> Compiled:
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = compile_function(self._src, self._wrt)
+        return self._compiled
+
+    @property
+    def source(self) -> str:
+        """The emitted module's text."""
+        return self.compiled.source
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The emitted module, imported."""
+        if self._module is None:
+            self._module = load_module(self.compiled.source, self.__qualname__)
+        return self._module
+
+    def f_and_grad(
+        self, *args: Any, seed: Any = None, **kwargs: Any
+    ) -> tuple[Any, Any]:
+        """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
+        module = self._module or self.module
+        try:
+            return module.f_and_grad(*args, seed=seed, **kwargs)
+        except module.SeedError as exc:
+            raise SeedError(str(exc)) from None
+
+    def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
+        """The gradient alone."""
+        return self.f_and_grad(*args, seed=seed, **kwargs)[1]
+
+
+def load_module(text: str, qualname: str) -> types.ModuleType:
+    """Execute emitted source as a fresh module; tracebacks show its lines."""
+    filename = f"<symgrad:{qualname}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    module = types.ModuleType(f"symgrad_generated_{qualname.replace('.', '_')}")
+    module.__file__ = filename
+    exec(compile(text, filename, "exec"), module.__dict__)
+    return module
+
+
+def grad(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
+    """Differentiate `fun` ahead of time: `@grad`, `@grad(wrt=...)`, `grad(f, wrt=...)`.
+
+    `wrt` is a parameter name or index, or a tuple of them (default: the first
+    parameter).  The result calls exactly like `fun` and adds
+    `.f_and_grad(*args, seed=None)`, `.grad(*args, seed=None)`, `.source`
+    and `.module`.
+    """
+    if fun is None:
+        return functools.partial(grad, wrt=wrt)
+    return GradFunction(fun, wrt)

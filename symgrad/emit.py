@@ -1,0 +1,283 @@
+"""Emit: primal and adjoint IR to a standalone Python module, formatted by black.
+
+Guarantees of the emitted module:
+
+* it imports only numpy (and math when the user's code used it) and runs
+  without symgrad installed: support functions are copied from
+  `symgrad.runtime`, and module constants are written out as literals;
+* it defines `f_and_grad(<the function's parameters>, seed=None)` returning
+  `(value, gradient)`, or `(value, (g1, g2, ...))` for a tuple `wrt`;
+* temporaries used once are folded back into the expression that uses them, so
+  the primal reads like the source; every adjoint block sits under a
+  `# grad of: <source line>` comment;
+* the text is a pure function of its inputs: same input, same bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import black
+import numpy as np
+
+from . import runtime
+from .ir import (
+    Assign,
+    Atom,
+    Const,
+    Function,
+    Index,
+    Return,
+    SetItem,
+    Slice,
+    Stmt,
+    Var,
+    uses,
+)
+from .optimize import dead_code
+from .reverse import Adjoint
+from .rules import OPS
+
+_HELPERS = [
+    name
+    for name, obj in vars(runtime).items()
+    if inspect.isfunction(obj)
+    or (inspect.isclass(obj) and obj.__module__ == runtime.__name__)
+]
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """Everything `emit_module` needs besides the IR."""
+
+    function: str  # the differentiated function's name
+    origin: str  # file name it came from, for the docstring
+    version: str
+    params: tuple[str, ...]
+    defaults: tuple[str, ...]  # source text of trailing parameter defaults
+    wrt: tuple[str, ...]
+    wrt_is_tuple: bool
+    constants: tuple[Const, ...]
+
+
+def emit_module(
+    primal: Function, adjoint: Adjoint, spec: ModuleSpec, temps: set[str]
+) -> str:
+    ret = primal.body[-1]
+    assert isinstance(ret, Return)
+    body = dead_code(primal, adjoint)
+    check = Assign(
+        Var("seed"), "check_seed", (Const(spec.function), Var("seed"), ret.value)
+    )
+    statements = body + [check] + adjoint.body
+    grads = adjoint.grads
+    result: list[Atom] = [ret.value, *grads]
+    printer = _Printer(statements, len(body), result, temps)
+    lines = printer.lines()
+    grad_text = ", ".join(printer.expr(g) for g in grads)
+    if spec.wrt_is_tuple:
+        grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
+    lines.append(f"return {printer.expr(ret.value)}, {grad_text}")
+    return _module_text(spec, lines)
+
+
+class _Printer:
+    """Statement printer that folds single-use temporaries into their use."""
+
+    def __init__(
+        self,
+        statements: list[Stmt],
+        first_adjoint: int,
+        result: list[Atom],
+        temps: set[str],
+    ):
+        self.statements = statements
+        self.first_adjoint = first_adjoint
+        self.inline: dict[str, Assign] = {}
+        counts = Counter(v.name for s in statements for v in uses(s))
+        counts.update(a.name for a in result if isinstance(a, Var))
+        for i, stmt in enumerate(statements):
+            if (
+                isinstance(stmt, Assign)
+                and stmt.target.name in temps
+                and counts[stmt.target.name] == 1
+                and self._stable(stmt, i)
+            ):
+                self.inline[stmt.target.name] = stmt
+
+    def _stable(self, stmt: Assign, start: int) -> bool:
+        """No statement between `stmt` and its use changes what it reads."""
+        reads = set(self._reads(stmt))
+        name = stmt.target.name
+        for later in self.statements[start + 1 :]:
+            if name in {v.name for v in uses(later)}:
+                return True
+            written = later.target.name if isinstance(later, Assign | SetItem) else None
+            if written in reads:
+                return False
+        return True
+
+    def _reads(self, stmt: Assign):
+        for var in uses(stmt):
+            yield var.name
+            if var.name in self.inline:
+                yield from self._reads(self.inline[var.name])
+
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        last_loc = None
+        for i, stmt in enumerate(self.statements):
+            if isinstance(stmt, Assign) and stmt.target.name in self.inline:
+                continue
+            loc = stmt.loc
+            if (
+                i > self.first_adjoint
+                and loc is not None
+                and (loc.file, loc.line) != last_loc
+            ):
+                out.append(f"# grad of: {loc.text.strip()}")
+                last_loc = (loc.file, loc.line)
+            out.append(self.statement(stmt))
+        return out
+
+    def statement(self, stmt: Stmt) -> str:
+        if isinstance(stmt, Assign):
+            return f"{stmt.target.name} = {self.expr(stmt.target, top=stmt)}"
+        assert isinstance(stmt, SetItem)
+        value = self.expr(stmt.value)
+        if stmt.mode == "add_at":
+            index = _clean(self.index_tuple(stmt.index))
+            return f"np.add.at({stmt.target.name}, {index}, {value})"
+        sign = "=" if stmt.mode == "set" else "+="
+        return f"{stmt.target.name}{self.index(stmt.index)} {sign} {value}"
+
+    def expr(self, atom: Atom, top: Assign | None = None) -> str:
+        stmt = top or (self.inline.get(atom.name) if isinstance(atom, Var) else None)
+        if stmt is None:
+            return _const(atom) if isinstance(atom, Const) else atom.name
+        return _clean(self._render(stmt))
+
+    def _render(self, stmt: Assign) -> str:
+        op = OPS.get(stmt.op)
+        args = [self._arg(a) for a in stmt.args]
+        params = dict(stmt.params)
+        if "fn" in params:
+            return f"{params.pop('fn')}({', '.join(args)})"
+        defaults = dict(op.params)
+        shown = [
+            f"{k}={_value(v)}"
+            for k, v in stmt.params
+            if k not in defaults or defaults[k] != v
+        ]
+        return op.template.format(
+            *args,
+            args=", ".join(args),
+            params="".join(", " + s for s in shown),
+        )
+
+    def _arg(self, arg) -> str:
+        if isinstance(arg, Index):
+            return self.index(arg)
+        return f"({self.expr(arg)})"
+
+    def index(self, index: Index) -> str:
+        return "[" + ", ".join(self._item(i) for i in index.items) + "]"
+
+    def index_tuple(self, index: Index) -> str:
+        items = []
+        for item in index.items:
+            if isinstance(item, Slice):
+                parts = [self._part(p) for p in (item.start, item.stop, item.step)]
+                items.append(f"slice({', '.join(parts)})")
+            else:
+                items.append(self._item(item))
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+    def _item(self, item: Atom | Slice) -> str:
+        if isinstance(item, Slice):
+            text = f"{self._part(item.start, '')}:{self._part(item.stop, '')}"
+            return text if item.step is None else f"{text}:{self._part(item.step)}"
+        if isinstance(item, Const) and item.value is Ellipsis:
+            return "..."
+        return f"({self.expr(item)})"
+
+    def _part(self, atom: Atom | None, empty: str = "None") -> str:
+        return empty if atom is None else f"({self.expr(atom)})"
+
+
+def _clean(text: str) -> str:
+    """Drop redundant parentheses: parse and unparse the expression."""
+    return ast.unparse(ast.parse(text, mode="eval"))
+
+
+def _const(const: Const) -> str:
+    if const.name is not None:
+        return const.name
+    return _value(const.value)
+
+
+def _value(value: object) -> str:
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, float) and not np.isfinite(value):
+        return "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+    return repr(value)
+
+
+def _constant_line(const: Const) -> str:
+    value = const.value
+    if isinstance(value, np.ndarray):
+        return (
+            f"{const.name} = np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+        )
+    if isinstance(value, np.number):
+        return f"{const.name} = {value.item()!r}"
+    return f"{const.name} = {value!r}"
+
+
+def _module_text(spec: ModuleSpec, lines: list[str]) -> str:
+    params = list(spec.params)
+    first_default = len(params) - len(spec.defaults)
+    for i, default in enumerate(spec.defaults):
+        params[first_default + i] += f"={default}"
+    signature = ", ".join(params + ["seed=None"])
+    wrt = ", ".join(spec.wrt)
+    body = "\n".join("    " + line for line in lines)
+    function = (
+        f"def f_and_grad({signature}):\n"
+        f'    """Return {spec.function}({", ".join(spec.params)}) and its gradient '
+        f'with respect to {wrt}."""\n{body}\n'
+    )
+    helpers = _helpers(function)
+    imports = ["import math"] if re.search(r"\bmath\.", function) else []
+    parts = [
+        f'"""Gradient of `{spec.function}` from {spec.origin}, generated by symgrad '
+        f'{spec.version}.\n\nDo not edit: symgrad regenerates it from the source."""',
+        "\n".join(imports + ["import numpy as np"]),
+    ]
+    if spec.constants:
+        parts.append("\n".join(_constant_line(c) for c in spec.constants))
+    parts.append(function)
+    if helpers:
+        parts.append(
+            "# Support code copied from symgrad.runtime.\n\n" + "\n\n".join(helpers)
+        )
+    text = "\n\n".join(parts)
+    return black.format_str(text, mode=black.Mode())
+
+
+def _helpers(code: str) -> list[str]:
+    """Sources of the runtime helpers `code` calls, with their dependencies."""
+    needed: set[str] = set()
+    frontier = [code]
+    while frontier:
+        text = frontier.pop()
+        for name in _HELPERS:
+            if name not in needed and re.search(rf"\b{name}\b", text):
+                needed.add(name)
+                frontier.append(inspect.getsource(getattr(runtime, name)))
+    return [inspect.getsource(getattr(runtime, n)) for n in _HELPERS if n in needed]

@@ -1,0 +1,175 @@
+"""The fence: reject syntax symgrad cannot differentiate, before anything else.
+
+`check(source)` walks a function's AST and raises `UnsupportedSyntaxError`
+naming `file:line:col` of the first construct outside the supported subset.
+It runs when a function is decorated, so mistakes surface at import time, not
+in the middle of a training run.  Name resolution happens later, in the
+frontend, because module-level names may be defined after the decorator runs.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .errors import UnsupportedSyntaxError
+from .source import FunctionSource
+
+_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Pass, ast.Expr)
+_EXPRESSIONS = (
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Call,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Name,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Slice,
+    ast.Compare,
+)
+_OTHER = (
+    ast.keyword,
+    ast.expr_context,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.arguments,
+    ast.arg,
+)
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv)
+
+_NAMES = {
+    ast.If: "'if' statements are",
+    ast.IfExp: "conditional expressions are",
+    ast.For: "'for' loops are",
+    ast.While: "'while' loops are",
+    ast.Break: "'break' is",
+    ast.Continue: "'continue' is",
+    ast.Try: "'try' statements are",
+    ast.With: "'with' statements are",
+    ast.Raise: "'raise' statements are",
+    ast.Assert: "'assert' statements are",
+    ast.Global: "'global' declarations are",
+    ast.Nonlocal: "'nonlocal' declarations are",
+    ast.Import: "'import' inside a differentiated function is",
+    ast.ImportFrom: "'import' inside a differentiated function is",
+    ast.Delete: "'del' statements are",
+    ast.ClassDef: "class definitions are",
+    ast.FunctionDef: "nested function definitions are",
+    ast.AsyncFunctionDef: "'async def' is",
+    ast.Lambda: "lambdas are",
+    ast.ListComp: "list comprehensions are",
+    ast.SetComp: "set comprehensions are",
+    ast.DictComp: "dict comprehensions are",
+    ast.GeneratorExp: "generator expressions are",
+    ast.Yield: "'yield' is",
+    ast.YieldFrom: "'yield from' is",
+    ast.Await: "'await' is",
+    ast.Set: "set literals are",
+    ast.Dict: "dict literals are",
+    ast.JoinedStr: "f-strings are",
+    ast.Starred: "starred expressions are",
+    ast.NamedExpr: "assignment expressions (:=) are",
+    ast.BoolOp: "'and'/'or' are",
+    ast.Mod: "the % operator is",
+}
+_HINTS = {
+    ast.Try: "move the try/except outside the differentiated function",
+    ast.With: "move the with block outside the differentiated function",
+    ast.Import: "import at module level; symgrad resolves module-level names",
+    ast.ImportFrom: "import at module level; symgrad resolves module-level names",
+    ast.FunctionDef: "define the helper at module level; symgrad inlines calls to it",
+    ast.Lambda: "define the helper at module level; symgrad inlines calls to it",
+    ast.Global: "pass the value as an argument instead",
+    ast.BoolOp: "use np.logical_and / np.logical_or on comparisons",
+}
+
+
+def check(src: FunctionSource) -> None:
+    """Raise UnsupportedSyntaxError at the first unsupported construct."""
+    _check_signature(src)
+    for stmt in src.tree.body:
+        _check_stmt(src, stmt)
+
+
+def _check_signature(src: FunctionSource) -> None:
+    args = src.tree.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        node = args.vararg or args.kwarg or (args.kwonlyargs + args.posonlyargs)[0]
+        raise UnsupportedSyntaxError(
+            "*args, **kwargs, keyword-only and positional-only parameters are not "
+            "supported",
+            src.loc(node),
+            "give the function plain positional parameters",
+        )
+    for default in args.defaults:
+        try:
+            ast.literal_eval(default)
+        except ValueError:
+            raise UnsupportedSyntaxError(
+                "parameter defaults must be literal constants", src.loc(default)
+            ) from None
+
+
+def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
+    if not isinstance(stmt, _STATEMENTS):
+        _reject(src, stmt)
+    if isinstance(stmt, ast.Expr) and not (
+        isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+    ):
+        raise UnsupportedSyntaxError(
+            "an expression statement has no effect on the result here",
+            src.loc(stmt),
+            "symgrad differentiates pure code: assign the value or remove the line",
+        )
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+    if isinstance(stmt, ast.AugAssign | ast.AnnAssign):
+        targets = [stmt.target]
+    for target in targets:
+        _check_target(src, target)
+    for node in ast.walk(stmt):
+        if node is stmt or isinstance(node, _EXPRESSIONS + _OTHER):
+            if isinstance(node, ast.BinOp) and not isinstance(node.op, _BINOPS):
+                _reject(src, node, node.op)
+            if isinstance(node, ast.Compare) and len(node.ops) > 1:
+                raise UnsupportedSyntaxError(
+                    "chained comparisons are not supported", src.loc(node)
+                )
+            if isinstance(node, ast.UnaryOp) and isinstance(
+                node.op, ast.Not | ast.Invert
+            ):
+                raise UnsupportedSyntaxError(
+                    "'not' and '~' are not supported", src.loc(node)
+                )
+            continue
+        _reject(src, node)
+
+
+def _check_target(src: FunctionSource, target: ast.expr) -> None:
+    if isinstance(target, ast.Name):
+        return
+    if isinstance(target, ast.Tuple | ast.List):
+        for elt in target.elts:
+            _check_target(src, elt)
+        return
+    what = {
+        ast.Subscript: "assignment to an array element or slice",
+        ast.Attribute: "assignment to an attribute",
+        ast.Starred: "starred assignment",
+    }.get(type(target), "this assignment target")
+    raise UnsupportedSyntaxError(
+        f"{what} is not supported yet",
+        src.loc(target),
+        "build a new array instead (for example with np.where or arithmetic)",
+    )
+
+
+def _reject(src: FunctionSource, node: ast.AST, kind: ast.AST | None = None) -> None:
+    key = type(kind if kind is not None else node)
+    what = _NAMES.get(key, f"'{key.__name__}' syntax is")
+    raise UnsupportedSyntaxError(
+        f"{what} not supported by symgrad",
+        src.loc(node),
+        _HINTS.get(key),
+    )

@@ -1,0 +1,607 @@
+"""Frontend: a function's AST to primal IR, one operation per statement.
+
+`lower(source)` resolves every name (numpy under any alias, math, builtins,
+module constants, other user functions), inlines calls to user functions, and
+emits SSA statements: each source name gets a fresh IR variable (`x`, `x_1`,
+...) when re-assigned, and nested expressions get temporaries (`t1`, `t2`...).
+Every statement carries the `Loc` of the source line it came from.  Errors are
+`SymgradError`s naming `file:line:col` of the construct; the fence has already
+rejected syntax outside the supported subset.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import library, resolve
+from .errors import (
+    BadInputError,
+    Loc,
+    NoDerivativeError,
+    UnknownNameError,
+    UnsupportedSyntaxError,
+)
+from .ir import Assign, Atom, Const, Function, Index, Return, Slice, Stmt, Var
+from .library import CallSpec
+from .source import FunctionSource
+
+RESERVED = {"np", "math", "seed", "f_and_grad"}
+
+_BINOPS = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "truediv",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+    ast.FloorDiv: "floordiv",
+}
+_CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
+_CMPOPS[ast.NotEq] = "ne"
+
+
+@dataclass(frozen=True)
+class TupleValue:
+    """A tuple of values (a helper's `return a, b`), unpacked by assignment."""
+
+    items: tuple[Atom | TupleValue, ...]
+
+
+Value = Atom | TupleValue
+
+
+class Names:
+    """Deterministic fresh names: `x`, `x_1`, `x_2`; temporaries `t1`, `t2`.
+
+    `taken` are names already allocated; temporaries also avoid `avoid`, the
+    names the source uses, so a temporary never shadows a later user name."""
+
+    def __init__(self, taken: set[str], avoid: set[str] = frozenset()):
+        self.taken = set(taken)
+        self.avoid = set(avoid)
+        self.temps = 0
+        self.made_temps: set[str] = set()
+
+    def fresh(self, base: str | None = None) -> str:
+        if base is None:
+            while True:
+                self.temps += 1
+                name = f"t{self.temps}"
+                if name not in self.taken and name not in self.avoid:
+                    self.made_temps.add(name)
+                    break
+        else:
+            name, n = base, 0
+            while name in self.taken:
+                n += 1
+                name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+@dataclass
+class Scope:
+    """One function being lowered: its source and its local names."""
+
+    src: FunctionSource
+    env: dict[str, Value] = field(default_factory=dict)
+    initial: dict[str, Value] = field(default_factory=dict)
+
+
+class Lowerer:
+    def __init__(self, top: FunctionSource, avoid: set[str]):
+        self.top = top
+        self.names = Names(RESERVED | set(top.params), avoid)
+        self.body: list[Stmt] = []
+        self.stack: list[str] = []
+        self.constants: dict[str, Const] = {}
+
+    # --- functions ------------------------------------------------------------
+
+    def lower(self) -> Function:
+        scope = Scope(self.top, {p: Var(p) for p in self.top.params})
+        result = self.inline(scope, "out")
+        if isinstance(result, TupleValue):
+            raise UnsupportedSyntaxError(
+                "the differentiated function must return one value, not a tuple",
+                self._return_loc(self.top),
+                "return the scalar loss; auxiliary outputs are not supported yet",
+            )
+        return_loc = self._return_loc(self.top)
+        self.body.append(Return(result, return_loc))
+        return Function(
+            self.top.name,
+            self.top.params,
+            tuple(self.body),
+            self.top.loc(self.top.tree),
+        )
+
+    def _return_loc(self, src: FunctionSource) -> Loc:
+        last = src.tree.body[-1] if src.tree.body else src.tree
+        return src.loc(last)
+
+    def inline(self, scope: Scope, hint: str | None) -> Value:
+        """Lower the statements of `scope.src`; return what it returns."""
+        self.stack.append(scope.src.name)
+        body = [s for s in scope.src.tree.body if not _is_docstring(s)]
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.Return):
+                if i != len(body) - 1:
+                    raise UnsupportedSyntaxError(
+                        "code after 'return' is not supported",
+                        scope.src.loc(body[i + 1]),
+                    )
+                if stmt.value is None:
+                    break
+                value = self.value(stmt.value, scope, hint)
+                self.stack.pop()
+                return value
+            self.statement(stmt, scope)
+        raise UnsupportedSyntaxError(
+            f"'{scope.src.name}' must end with a 'return <value>' statement",
+            self._return_loc(scope.src),
+            "symgrad differentiates the value a function returns",
+        )
+
+    def call_user(
+        self, fn: resolve.UserFunction, node: ast.Call, scope: Scope, hint: str | None
+    ) -> Value:
+        src = fn.source
+        if src.name in self.stack:
+            raise UnsupportedSyntaxError(
+                f"recursive call to '{src.name}' is not supported", scope.src.loc(node)
+            )
+        from .fence import check
+
+        check(src)
+        bound = _bind_user_args(src, node, scope.src)
+        env: dict[str, Value] = {}
+        for name, arg in bound.items():
+            env[name] = (
+                self.value(arg, scope) if isinstance(arg, ast.AST) else Const(arg)
+            )
+        return self.inline(Scope(src, env, dict(env)), hint)
+
+    # --- statements -----------------------------------------------------------
+
+    def statement(self, stmt: ast.stmt, scope: Scope) -> None:
+        if isinstance(stmt, ast.Pass | ast.Expr):
+            return
+        if isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, stmt.value, scope, stmt)
+            return
+        if isinstance(stmt, ast.AugAssign):
+            self.augassign(stmt, scope)
+            return
+        if len(stmt.targets) == 1:
+            self.assign(stmt.targets[0], stmt.value, scope)
+            return
+        first = stmt.targets[0]
+        value = self.value(
+            stmt.value, scope, first.id if isinstance(first, ast.Name) else None
+        )
+        for target in stmt.targets:
+            self.unpack(target, value, scope)
+
+    def assign(self, target: ast.expr, value: ast.expr, scope: Scope) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(scope, target.id, self.value(value, scope, hint=target.id))
+        elif isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
+            target.elts
+        ):
+            # `a, b = e1, e2`: evaluate every right-hand side before binding.
+            values = [
+                self.value(v, scope, t.id if isinstance(t, ast.Name) else None)
+                for t, v in zip(target.elts, value.elts, strict=True)
+            ]
+            for elt, val in zip(target.elts, values, strict=True):
+                self.unpack(elt, val, scope)
+        else:
+            self.unpack(target, self.value(value, scope), scope)
+
+    def unpack(self, target: ast.expr, value: Value, scope: Scope) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(scope, target.id, value)
+            return
+        if not isinstance(value, TupleValue) or len(value.items) != len(target.elts):
+            raise UnsupportedSyntaxError(
+                "can only unpack a tuple of values of the same length",
+                scope.src.loc(target),
+            )
+        for elt, item in zip(target.elts, value.items, strict=True):
+            self.unpack(elt, item, scope)
+
+    def augassign(self, stmt: ast.AugAssign, scope: Scope) -> None:
+        name = stmt.target.id
+        current = self.name(name, stmt.target, scope)
+        if isinstance(current, Var) and self._aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"in-place update of '{name}', which another name also refers to",
+                scope.src.loc(stmt),
+                f"write '{name} = {name} {_op_symbol(stmt.op)} ...' for a new value",
+            )
+        op = _BINOPS.get(type(stmt.op))
+        right = self.atom(stmt.value, scope)
+        loc = scope.src.loc(stmt)
+        self.bind(scope, name, self.emit(op, (current, right), loc, hint=name))
+
+    def _aliased(self, var: Var, name: str, scope: Scope) -> bool:
+        """Would `name += ...` on an array also change another name's value?"""
+        if any(v == var and n != name for n, v in scope.env.items()):
+            return True
+        return scope.src is not self.top and scope.initial.get(name) == var
+
+    def bind(self, scope: Scope, name: str, value: Value) -> None:
+        scope.env[name] = value
+
+    # --- expressions ----------------------------------------------------------
+
+    def value(self, node: ast.expr, scope: Scope, hint: str | None = None) -> Value:
+        """Lower an expression that may be a tuple of values."""
+        if isinstance(node, ast.Tuple):
+            items = tuple(self.value(e, scope) for e in node.elts)
+            if all(isinstance(i, Const) for i in items):
+                return Const(tuple(i.value for i in items))
+            return TupleValue(items)
+        if isinstance(node, ast.Name) and isinstance(
+            scope.env.get(node.id), TupleValue
+        ):
+            return scope.env[node.id]
+        if isinstance(node, ast.Call):
+            callee = self.callee(node.func, scope)
+            if isinstance(callee, resolve.UserFunction):
+                return self.call_user(callee, node, scope, hint)
+        if isinstance(node, ast.Subscript):
+            base = self.value(node.value, scope)
+            if isinstance(base, TupleValue):
+                return base.items[self.static(node.slice, scope, "a tuple index")]
+        return self.atom(node, scope, hint)
+
+    def atom(self, node: ast.expr, scope: Scope, hint: str | None = None) -> Atom:
+        """Lower an expression to one atom, emitting statements as needed."""
+        loc = scope.src.loc(node)
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value, loc)
+        if isinstance(node, ast.Name):
+            found = self.name(node.id, node, scope)
+            if isinstance(found, TupleValue):
+                return self.pack(found, loc, hint)
+            return found
+        if isinstance(node, ast.Tuple | ast.List):
+            items = tuple(self.atom(e, scope) for e in node.elts)
+            if all(isinstance(i, Const) for i in items):
+                return Const(tuple(i.value for i in items))
+            return self.emit("tuple", items, loc, hint=hint)
+        if isinstance(node, ast.BinOp):
+            left, right = self.atom(node.left, scope), self.atom(node.right, scope)
+            return self.emit(_BINOPS[type(node.op)], (left, right), loc, hint=hint)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.atom(node.operand, scope)
+            if isinstance(operand, Const) and isinstance(operand.value, int | float):
+                if operand.name is None:
+                    sign = -1 if isinstance(node.op, ast.USub) else 1
+                    return Const(sign * operand.value)
+            op = "neg" if isinstance(node.op, ast.USub) else "pos"
+            return self.emit(op, (operand,), loc, hint=hint)
+        if isinstance(node, ast.Compare):
+            left, right = self.atom(node.left, scope), self.atom(
+                node.comparators[0], scope
+            )
+            return self.emit(_CMPOPS[type(node.ops[0])], (left, right), loc, hint=hint)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, scope, hint)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node, scope, hint)
+        if isinstance(node, ast.Call):
+            return self.call(node, scope, hint)
+        raise UnsupportedSyntaxError(
+            f"'{type(node).__name__}' expressions are not supported here", loc
+        )
+
+    def pack(self, value: TupleValue, loc: Loc, hint: str | None) -> Atom:
+        items = tuple(
+            self.pack(i, loc, None) if isinstance(i, TupleValue) else i
+            for i in value.items
+        )
+        return self.emit("tuple", items, loc, hint=hint)
+
+    def constant(self, value: object, loc: Loc, name: str | None = None) -> Const:
+        if isinstance(value, bool | int | float) or value is None or value is Ellipsis:
+            return Const(value, name)
+        if isinstance(value, np.number):
+            return Const(value.item(), name)
+        if isinstance(value, tuple | np.ndarray) and name is not None:
+            return Const(value, name)
+        raise UnsupportedSyntaxError(f"constant {value!r} is not a number", loc)
+
+    def name(self, ident: str, node: ast.AST, scope: Scope) -> Value:
+        if ident in scope.env:
+            return scope.env[ident]
+        found = scope.src.resolver.resolve(ident) if scope.src.resolver else None
+        loc = scope.src.loc(node)
+        if isinstance(found, resolve.Constant):
+            return self.named_constant(found, loc)
+        if found is None:
+            raise UnknownNameError(
+                f"name '{ident}' is not defined, or is not something symgrad can read",
+                loc,
+                "symgrad reads numpy, math, module-level constants and functions",
+            )
+        raise UnsupportedSyntaxError(
+            f"'{ident}' is a module or function, not a value", loc
+        )
+
+    def named_constant(self, found: resolve.Constant, loc: Loc) -> Const:
+        if "." in found.name or found.value is None:
+            return self.constant(found.value, loc, found.name)
+        value = found.value
+        if isinstance(value, np.ndarray) and value.size > 10_000:
+            raise UnsupportedSyntaxError(
+                f"module constant '{found.name}' is an array of {value.size} elements",
+                loc,
+                "pass large arrays as arguments; emitted modules embed constants",
+            )
+        const = self.constant(value, loc, found.name)
+        self.constants[found.name] = const
+        self.names.taken.add(found.name)
+        return const
+
+    def attribute(self, node: ast.Attribute, scope: Scope, hint: str | None) -> Atom:
+        loc = scope.src.loc(node)
+        module = self.module_ref(node.value, scope)
+        if module is not None:
+            found = resolve.module_attribute(module, node.attr)
+            if isinstance(found, resolve.Constant):
+                return self.constant(found.value, loc, found.name)
+            raise UnsupportedSyntaxError(
+                f"'{_dotted(node)}' is not a value symgrad can use here", loc
+            )
+        op = library.ATTRIBUTES.get(node.attr)
+        if op is None:
+            raise NoDerivativeError(f"attribute '.{node.attr}' is not supported", loc)
+        return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
+
+    def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
+        base = self.atom(node.value, scope)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        index = Index(tuple(self.index_item(i, scope) for i in items))
+        if (
+            isinstance(base, Const)
+            and isinstance(base.value, tuple)
+            and len(items) == 1
+        ):
+            if isinstance(index.items[0], Const):
+                return Const(base.value[index.items[0].value])
+        return self.emit("getitem", (base, index), scope.src.loc(node), hint=hint)
+
+    def index_item(self, node: ast.expr, scope: Scope) -> Atom | Slice:
+        if isinstance(node, ast.Slice):
+            parts = (node.lower, node.upper, node.step)
+            return Slice(*(None if p is None else self.atom(p, scope) for p in parts))
+        return self.atom(node, scope)
+
+    def static(self, node: ast.expr, scope: Scope, what: str) -> object:
+        """A compile-time constant (an axis, a tuple index), or an error."""
+        atom = self.atom(node, scope)
+        if not isinstance(atom, Const):
+            raise UnsupportedSyntaxError(
+                f"{what} must be a constant known when the function is compiled",
+                scope.src.loc(node),
+            )
+        return atom.value
+
+    # --- calls ----------------------------------------------------------------
+
+    def module_ref(self, node: ast.expr, scope: Scope) -> resolve.Module | None:
+        if (
+            isinstance(node, ast.Name)
+            and node.id not in scope.env
+            and scope.src.resolver
+        ):
+            found = scope.src.resolver.resolve(node.id)
+            if isinstance(found, resolve.Module):
+                return found
+        return None
+
+    def callee(self, func: ast.expr, scope: Scope) -> object:
+        if isinstance(func, ast.Name) and func.id not in scope.env:
+            found = scope.src.resolver.resolve(func.id) if scope.src.resolver else None
+            if found is None:
+                raise UnknownNameError(
+                    f"function '{func.id}' is not defined, or is not something "
+                    "symgrad can read",
+                    scope.src.loc(func),
+                )
+            return found
+        if isinstance(func, ast.Attribute):
+            module = self.module_ref(func.value, scope)
+            if module is not None:
+                found = resolve.module_attribute(module, func.attr)
+                if found is None:
+                    raise NoDerivativeError(
+                        f"'{_dotted(func)}' is not a function symgrad knows",
+                        scope.src.loc(func),
+                    )
+                return found
+            return ("method", func.attr)
+        raise UnsupportedSyntaxError(
+            "only calls of named functions and methods are supported",
+            scope.src.loc(func),
+        )
+
+    def call(self, node: ast.Call, scope: Scope, hint: str | None) -> Atom:
+        loc = scope.src.loc(node)
+        callee = self.callee(node.func, scope)
+        if isinstance(callee, tuple):
+            return self.method(node, callee[1], scope, hint)
+        if isinstance(callee, resolve.UserFunction):
+            result = self.call_user(callee, node, scope, hint)
+            return (
+                self.pack(result, loc, hint)
+                if isinstance(result, TupleValue)
+                else result
+            )
+        if not isinstance(callee, resolve.LibFunction):
+            raise UnsupportedSyntaxError(
+                f"'{_dotted(node.func)}' is not callable here", loc
+            )
+        table = {"numpy": library.NUMPY, "math": library.MATH}.get(callee.lib)
+        spelling = None
+        if table is None:
+            spec, spelling = library.BUILTINS[callee.name]
+        else:
+            spec = table.get(callee.name)
+            if callee.lib == "math":
+                spelling = f"math.{callee.name}"
+        if spec is None:
+            raise NoDerivativeError(
+                f"no derivative rule for '{_dotted(node.func)}'",
+                loc,
+                "write it with supported numpy operations in a helper function",
+            )
+        args = list(node.args)
+        return self.apply(spec, args, node.keywords, scope, loc, hint, spelling)
+
+    def method(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
+        loc = scope.src.loc(node)
+        spec = library.METHODS.get(name)
+        if spec is None:
+            raise NoDerivativeError(
+                f"no derivative rule for the method '.{name}()'", loc
+            )
+        receiver = node.func.value
+        args = list(node.args)
+        if spec.variadic and spec.op == "reshape" and len(args) != 1:
+            args = [ast.Tuple(elts=args, ctx=ast.Load())]
+        if spec.variadic and spec.op == "transpose" and args:
+            axes = args if len(args) > 1 else args[0]
+            packed = (
+                ast.Tuple(elts=axes, ctx=ast.Load()) if isinstance(axes, list) else axes
+            )
+            return self.apply(
+                spec,
+                [receiver],
+                [ast.keyword(arg="axes", value=packed)],
+                scope,
+                loc,
+                hint,
+            )
+        return self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+
+    def apply(
+        self,
+        spec: CallSpec,
+        args: list[ast.expr],
+        keywords: list[ast.keyword],
+        scope: Scope,
+        loc: Loc,
+        hint: str | None,
+        spelling: str | None = None,
+    ) -> Atom:
+        if spec.variadic and not spec.args:
+            atoms = tuple(self.atom(a, scope) for a in args)
+            return self.emit(spec.op, atoms, loc, hint=hint)
+        names = list(spec.args) + [k for k, _ in spec.static]
+        if len(args) > len(names):
+            raise BadInputError(f"too many arguments ({len(args)}) in this call", loc)
+        given: dict[str, ast.expr] = dict(zip(names, args, strict=False))
+        for kw in keywords:
+            if kw.arg not in names or kw.arg in given:
+                raise NoDerivativeError(
+                    f"keyword argument '{kw.arg}' is not supported here",
+                    scope.src.loc(kw.value),
+                )
+            given[kw.arg] = kw.value
+        missing = [n for n in spec.args if n not in given]
+        if missing:
+            raise BadInputError(f"missing argument '{missing[0]}' in this call", loc)
+        atoms = tuple(self.atom(given[n], scope) for n in spec.args)
+        params = []
+        for key, default in spec.static:
+            if key in given:
+                value = self.static(given[key], scope, f"'{key}'")
+                if isinstance(value, list):
+                    value = tuple(value)
+                if value != default:
+                    params.append((key, value))
+        if spelling is not None:
+            params.append(("fn", spelling))
+        return self.emit(spec.op, atoms, loc, tuple(params), hint)
+
+    def emit(
+        self,
+        op: str,
+        args: tuple,
+        loc: Loc,
+        params: tuple[tuple[str, object], ...] = (),
+        hint: str | None = None,
+    ) -> Var:
+        target = Var(self.names.fresh(hint))
+        self.body.append(Assign(target, op, args, tuple(sorted(params)), loc))
+        return target
+
+
+def lower(src: FunctionSource) -> tuple[Function, dict[str, Const], Names]:
+    """Lower a function to primal IR, with the named constants it uses and the
+    name allocator (later passes draw fresh names from it)."""
+    lowerer = Lowerer(src, _all_names(src.tree))
+    return lowerer.lower(), lowerer.constants, lowerer.names
+
+
+def _all_names(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ast.unparse(node)
+
+
+def _op_symbol(op: ast.operator) -> str:
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}.get(
+        type(op), "@"
+    )
+
+
+def _bind_user_args(
+    src: FunctionSource, node: ast.Call, caller: FunctionSource
+) -> dict:
+    """Map a user function's parameters to call arguments (AST) or defaults."""
+    params = src.params
+    defaults = src.tree.args.defaults
+    bound: dict[str, object] = {}
+    if len(node.args) > len(params):
+        raise BadInputError(
+            f"'{src.name}' takes {len(params)} arguments, {len(node.args)} given",
+            caller.loc(node),
+        )
+    for name, arg in zip(params, node.args, strict=False):
+        bound[name] = arg
+    for kw in node.keywords:
+        if kw.arg is None or kw.arg not in params or kw.arg in bound:
+            raise BadInputError(
+                f"bad keyword argument '{kw.arg}' in call to '{src.name}'",
+                caller.loc(kw.value),
+            )
+        bound[kw.arg] = kw.value
+    first_default = len(params) - len(defaults)
+    for i, name in enumerate(params):
+        if name not in bound:
+            if i < first_default:
+                raise BadInputError(
+                    f"missing argument '{name}' in call to '{src.name}'",
+                    caller.loc(node),
+                )
+            bound[name] = ast.literal_eval(defaults[i - first_default])
+    return bound

@@ -1,0 +1,125 @@
+"""How calls to numpy, math, builtins and array methods map to primitives.
+
+Each supported callable has a `CallSpec`: the primitive it lowers to, the
+names of its run-time arguments in positional order, and its compile-time
+parameters (`axis=`, `keepdims=`...) with their defaults.  The frontend binds a
+call's positional and keyword arguments against the spec; anything not named
+here is reported as having no derivative rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .rules import OPS
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    op: str
+    args: tuple[str, ...]
+    static: tuple[tuple[str, object], ...] = ()
+    variadic: bool = False
+
+
+_REDUCE = (("axis", None), ("keepdims", False))
+
+NUMPY: dict[str, CallSpec] = {}
+for _name, _op in OPS.items():
+    if _op.kind == "elementwise" and _op.template.startswith(f"np.{_name}("):
+        NUMPY[_name] = CallSpec(_name, tuple(f"x{i}" for i in range(_op.arity or 0)))
+NUMPY["where"] = CallSpec("where", ("condition", "x", "y"))
+NUMPY["clip"] = CallSpec("clip", ("a", "a_min", "a_max"))
+for _alias, _op_name in [
+    ("absolute", "abs"),
+    ("fabs", "abs"),
+    ("add", "add"),
+    ("subtract", "sub"),
+    ("multiply", "mul"),
+    ("divide", "truediv"),
+    ("true_divide", "truediv"),
+    ("negative", "neg"),
+    ("positive", "pos"),
+]:
+    NUMPY[_alias] = CallSpec(
+        _op_name, tuple(f"x{i}" for i in range(OPS[_op_name].arity))
+    )
+for _name in ["sum", "mean", "max", "min", "prod"]:
+    NUMPY[_name] = CallSpec(_name, ("a",), _REDUCE)
+NUMPY["amax"] = NUMPY["max"]
+NUMPY["amin"] = NUMPY["min"]
+NUMPY.update(
+    matmul=CallSpec("matmul", ("x1", "x2")),
+    dot=CallSpec("dot", ("a", "b")),
+    outer=CallSpec("outer", ("a", "b")),
+    transpose=CallSpec("transpose", ("a",), (("axes", None),)),
+    reshape=CallSpec("reshape", ("a", "shape")),
+    ravel=CallSpec("ravel", ("a",)),
+    squeeze=CallSpec("squeeze", ("a",), (("axis", None),)),
+    expand_dims=CallSpec("expand_dims", ("a",), (("axis", None),)),
+    copy=CallSpec("copy", ("a",)),
+    array=CallSpec("copy", ("object",)),
+    asarray=CallSpec("copy", ("a",)),
+    broadcast_to=CallSpec("broadcast_to", ("array", "shape")),
+    full=CallSpec("full", ("shape", "fill_value")),
+    sign=CallSpec("sign", ("x",)),
+    heaviside=CallSpec("heaviside", ("x1", "x2")),
+    floor=CallSpec("floor", ("x",)),
+    ceil=CallSpec("ceil", ("x",)),
+    rint=CallSpec("rint", ("x",)),
+    round=CallSpec("round", ("a",), (("decimals", 0),)),
+    isnan=CallSpec("isnan", ("x",)),
+    isfinite=CallSpec("isfinite", ("x",)),
+    shape=CallSpec("shape", ("a",)),
+    size=CallSpec("size", ("a",)),
+    ndim=CallSpec("ndim", ("a",)),
+    zeros=CallSpec("zeros", ("shape",)),
+    ones=CallSpec("ones", ("shape",)),
+    empty=CallSpec("empty", ("shape",)),
+    zeros_like=CallSpec("zeros_like", ("a",)),
+    ones_like=CallSpec("ones_like", ("a",)),
+    eye=CallSpec("eye", ("N",)),
+    arange=CallSpec("arange", (), variadic=True),
+    linspace=CallSpec("linspace", (), variadic=True),
+    argmax=CallSpec("argmax", ("a",), (("axis", None),)),
+    argmin=CallSpec("argmin", ("a",), (("axis", None),)),
+)
+NUMPY["around"] = NUMPY["round"]
+
+MATH: dict[str, CallSpec] = {
+    op.math_name: CallSpec(op.name, tuple(f"x{i}" for i in range(op.arity or 0)))
+    for op in OPS.values()
+    if op.math_name is not None
+}
+
+BUILTINS: dict[str, tuple[CallSpec, str | None]] = {
+    # name -> (spec, spelling used when printing the call; None: the op's own)
+    "abs": (CallSpec("abs", ("x",)), "abs"),
+    "float": (CallSpec("float", ("x",)), None),
+    "int": (CallSpec("int", ("x",)), None),
+    "len": (CallSpec("len", ("obj",)), None),
+    "max": (CallSpec("maximum", ("a", "b")), "max"),
+    "min": (CallSpec("minimum", ("a", "b")), "min"),
+    "pow": (CallSpec("power", ("base", "exp")), "pow"),
+}
+
+METHODS: dict[str, CallSpec] = {
+    **{
+        name: CallSpec(name, ("self",), _REDUCE)
+        for name in ["sum", "mean", "max", "min"]
+    },
+    "prod": CallSpec("prod", ("self",), _REDUCE),
+    "reshape": CallSpec("reshape", ("self", "shape"), variadic=True),
+    "transpose": CallSpec("transpose", ("self",), (("axes", None),), variadic=True),
+    "dot": CallSpec("dot", ("self", "b")),
+    "ravel": CallSpec("ravel", ("self",)),
+    "flatten": CallSpec("ravel", ("self",)),
+    "squeeze": CallSpec("squeeze", ("self",), (("axis", None),)),
+    "copy": CallSpec("copy", ("self",)),
+    "clip": CallSpec("clip", ("self", "min", "max")),
+    "argmax": CallSpec("argmax", ("self",), (("axis", None),)),
+    "argmin": CallSpec("argmin", ("self",), (("axis", None),)),
+    "round": CallSpec("round", ("self",), (("decimals", 0),)),
+}
+
+ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}

@@ -1,0 +1,167 @@
+"""Name resolution: what a global name in a differentiated function refers to.
+
+Two resolvers answer the same question with the same kinds of answer:
+
+* `LiveResolver` looks in a function's real globals and closure (decorator).
+* `StaticResolver` reads a module's AST without running it (CLI): imports,
+  top-level `def`s and top-level assignments of literal constants.
+
+Answers: `Module` (numpy under any alias, or math), `LibFunction` (a numpy,
+math or builtin function), `UserFunction` (plain Python code to inline),
+`Constant` (a number, tuple or array), or None when the name means nothing
+symgrad can read.  Equal programs resolve equally on both paths, so the CLI
+emits byte-identical modules to the decorator's.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import source as source_mod
+from .source import FunctionSource
+
+_BUILTINS = {"abs", "len", "float", "int", "max", "min", "pow"}
+
+
+@dataclass(frozen=True)
+class Module:
+    lib: str  # "numpy" | "math"
+
+
+@dataclass(frozen=True)
+class LibFunction:
+    lib: str  # "numpy" | "math" | "builtins"
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class UserFunction:
+    source: FunctionSource
+
+
+@dataclass(frozen=True, eq=False)
+class Constant:
+    value: object
+    name: str
+
+
+Resolved = Module | LibFunction | UserFunction | Constant
+
+
+def module_attribute(module: Module, attr: str) -> Resolved | None:
+    """`np.sin`, `math.pi`, `np.newaxis`: an attribute of numpy or math."""
+    lib = np if module.lib == "numpy" else math
+    value = getattr(lib, attr, None)
+    prefix = "np" if module.lib == "numpy" else "math"
+    if attr == "newaxis" and module.lib == "numpy":
+        return Constant(None, "None")
+    if isinstance(value, float):
+        return Constant(value, f"{prefix}.{attr}")
+    if callable(value):
+        return LibFunction(module.lib, attr)
+    return None
+
+
+def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
+    if value is np:
+        return Module("numpy")
+    if value is math:
+        return Module("math")
+    wrapped = getattr(value, "__symgrad_original__", None)
+    if wrapped is not None:
+        value = wrapped
+    if isinstance(value, types.FunctionType):
+        return UserFunction(source_mod.from_function(value, resolver_for(value)))
+    fname = getattr(value, "__name__", None)
+    if fname is not None and getattr(np, fname, None) is value:
+        return LibFunction("numpy", fname)
+    if fname is not None and getattr(math, fname, None) is value:
+        return LibFunction("math", fname)
+    if fname in _BUILTINS and getattr(builtins, fname) is value:
+        return LibFunction("builtins", fname)
+    if _is_constant(value):
+        return Constant(value, name)
+    return None
+
+
+def _is_constant(value: Any) -> bool:
+    if isinstance(value, bool | int | float | np.number):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf"
+    if isinstance(value, tuple):
+        return all(isinstance(v, int | float) for v in value)
+    return False
+
+
+class LiveResolver:
+    """Resolve names through a function object's globals and closure."""
+
+    def __init__(self, fn: types.FunctionType):
+        self.globals = fn.__globals__
+        cells = fn.__closure__ or ()
+        self.closure = {}
+        for var, cell in zip(fn.__code__.co_freevars, cells, strict=True):
+            try:
+                self.closure[var] = cell.cell_contents
+            except ValueError:  # an empty cell: assigned later in the outer scope
+                continue
+
+    def resolve(self, name: str) -> Resolved | None:
+        for scope in (self.closure, self.globals):
+            if name in scope:
+                return _classify(scope[name], name, LiveResolver)
+        if name in _BUILTINS:
+            return LibFunction("builtins", name)
+        return None
+
+
+class StaticResolver:
+    """Resolve names by reading a module's top level, never executing it."""
+
+    def __init__(self, path: str, tree: ast.Module, lines: tuple[str, ...]):
+        self.path, self.lines = path, lines
+        self.table: dict[str, Any] = {}
+        for node in tree.body:
+            self._bind(node)
+
+    def _bind(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in ("numpy", "math"):
+                    self.table[alias.asname or alias.name] = Module(alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module in ("numpy", "math"):
+            for alias in node.names:
+                found = module_attribute(Module(node.module), alias.name)
+                if found is not None:
+                    self.table[alias.asname or alias.name] = found
+        elif isinstance(node, ast.FunctionDef):
+            self.table[node.name] = node
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    value = ast.literal_eval(node.value)
+                except (ValueError, SyntaxError, TypeError):
+                    self.table.pop(target.id, None)
+                    return
+                if _is_constant(value):
+                    self.table[target.id] = Constant(value, target.id)
+
+    def function(self, node: ast.FunctionDef) -> FunctionSource:
+        return FunctionSource(node.name, node, self.path, self.lines, 0, self)
+
+    def resolve(self, name: str) -> Resolved | None:
+        found = self.table.get(name)
+        if isinstance(found, ast.FunctionDef):
+            return UserFunction(self.function(found))
+        if found is None and name in _BUILTINS:
+            return LibFunction("builtins", name)
+        return found

@@ -1,0 +1,326 @@
+"""Reverse mode: primal IR to adjoint IR.
+
+`reverse(fn, wrt, names)` returns the statements that compute the gradient of
+`fn`'s return value with respect to the parameters in `wrt`, given the output
+cotangent in the variable `seed`.  Guarantees:
+
+* activity analysis: adjoint code exists only for values that depend on a
+  `wrt` parameter *and* reach the output;
+* elementwise trees from one source line are differentiated as one sympy
+  expression (see `symbolic.Region`), so `x*x + 3*x + 1` yields `2*x + 3`;
+* every contribution has its primal's shape: where a shape analysis cannot
+  prove an elementwise result has its operand's shape, the contribution is
+  summed back with `_unbroadcast`;
+* adjoints are assigned where a value is used once and accumulated
+  (`x_bar = x_bar + ...`) only where it is used again; none starts as zeros,
+  except the buffer an indexing adjoint scatters into.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .errors import Loc
+from .frontend import Names
+from .ir import (
+    Assign,
+    Atom,
+    Const,
+    Function,
+    Return,
+    SetItem,
+    Stmt,
+    Var,
+    arg_vars,
+    uses,
+)
+from .rules import OPS, Scatter, is_elementwise
+from .symbolic import MAX_REGION, Region, SympyLowering
+
+SCALAR = "scalar"
+SEED = Var("seed")
+
+
+@dataclass
+class Adjoint:
+    """The adjoint statements and the gradient atom of each `wrt` parameter."""
+
+    body: list[Stmt]
+    grads: tuple[Atom, ...]
+
+
+def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
+    """(position, variable) of the arguments a derivative can flow into."""
+    op = OPS[stmt.op]
+    if op.kind == "constant":
+        return []
+    return [
+        (i, a)
+        for i, a in enumerate(stmt.args)
+        if isinstance(a, Var) and i not in op.nondiff
+    ]
+
+
+def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
+    """Names that depend on a `wrt` parameter and reach the returned value."""
+    assigns = [s for s in fn.body if isinstance(s, Assign)]
+    varied = set(wrt)
+    for stmt in assigns:
+        if any(v.name in varied for _, v in diff_args(stmt)):
+            varied.add(stmt.target.name)
+    ret = fn.body[-1]
+    useful = (
+        {ret.value.name}
+        if isinstance(ret, Return) and isinstance(ret.value, Var)
+        else set()
+    )
+    for stmt in reversed(assigns):
+        if stmt.target.name in useful:
+            useful.update(v.name for _, v in diff_args(stmt))
+    return varied & useful
+
+
+def shape_classes(fn: Function) -> dict[str, str]:
+    """Group variables that provably share a shape (for skipping unbroadcast)."""
+    classes = {p: p for p in fn.params}
+
+    def of(atom) -> str:
+        if isinstance(atom, Var):
+            return classes[atom.name]
+        if isinstance(atom, Const) and atom.name is not None and "." not in atom.name:
+            return atom.name
+        return SCALAR
+
+    for stmt in fn.body:
+        if not isinstance(stmt, Assign):
+            continue
+        name = stmt.target.name
+        op = OPS[stmt.op]
+        if op.kind == "elementwise":
+            found = {of(a) for a in stmt.args} - {SCALAR}
+            classes[name] = (
+                found.pop() if len(found) == 1 else (SCALAR if not found else name)
+            )
+        elif stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
+            classes[name] = SCALAR
+        elif stmt.op in ("len", "size", "ndim", "float", "int"):
+            classes[name] = SCALAR
+        else:
+            classes[name] = name
+    return classes
+
+
+def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]]:
+    """Elementwise trees rooted at each active elementwise statement."""
+    assigns = [s for s in fn.body if isinstance(s, Assign)]
+    defs = {s.target.name: s for s in assigns}
+    uses = Counter(v.name for s in fn.body for v in _all_uses(s))
+    found: dict[str, Region] = {}
+    absorbed: set[str] = set()
+    for stmt in reversed(assigns):
+        name = stmt.target.name
+        if name not in active or name in absorbed or not is_elementwise(stmt.op):
+            continue
+        members: dict[str, Assign] = {}
+        stack = [stmt]
+        while stack:
+            for _, arg in diff_args(stack.pop()):
+                inner = defs.get(arg.name)
+                if (
+                    inner is not None
+                    and is_elementwise(inner.op)
+                    and arg.name in active
+                    and uses[arg.name] == 1
+                    and _same_line(inner.loc, stmt.loc)
+                    and len(members) < MAX_REGION
+                ):
+                    members[arg.name] = inner
+                    absorbed.add(arg.name)
+                    stack.append(inner)
+        found[name] = Region(stmt, members)
+    return found, absorbed
+
+
+def _all_uses(stmt: Stmt):
+    if isinstance(stmt, Assign):
+        return arg_vars(stmt.args)
+    if isinstance(stmt, Return) and isinstance(stmt.value, Var):
+        return [stmt.value]
+    return []
+
+
+def _same_line(a: Loc | None, b: Loc | None) -> bool:
+    return a is not None and b is not None and (a.file, a.line) == (b.file, b.line)
+
+
+@dataclass
+class _Builder:
+    """Appends adjoint statements; the `rules.Builder` adjoint templates use."""
+
+    names: Names
+    body: list[Stmt] = field(default_factory=list)
+    loc: Loc | None = None
+
+    def op(self, name: str, *args, **params) -> Atom:
+        if name == "mul" and Const(1) in args:
+            return args[0] if args[1] == Const(1) else args[1]
+        target = Var(self.names.fresh())
+        items = tuple(sorted((k, v) for k, v in params.items()))
+        self.body.append(Assign(target, name, tuple(args), items, self.loc))
+        return target
+
+    def emit(self, op: str, args: tuple) -> Atom:
+        return self.op(op, *args)
+
+
+class _Reverse:
+    def __init__(self, fn: Function, wrt: tuple[str, ...], names: Names):
+        self.fn, self.wrt, self.names = fn, wrt, names
+        self.b = _Builder(names)
+        self.active = activity(fn, wrt)
+        self.shapes = shape_classes(fn)
+        self.regions, self.absorbed = regions(fn, self.active)
+        self.adj: dict[str, Atom] = {}
+        self.bars: dict[str, Var] = {}
+        self.owned: set[str] = set()
+        self.mark = 0  # where the current statement's adjoint code starts
+
+    def run(self) -> Adjoint:
+        ret = self.fn.body[-1]
+        if isinstance(ret.value, Var) and ret.value.name in self.active:
+            self.adj[ret.value.name] = SEED
+        for stmt in reversed(self.fn.body):
+            if not isinstance(stmt, Assign):
+                continue
+            name = stmt.target.name
+            if name not in self.active or name in self.absorbed or name not in self.adj:
+                continue
+            self.b.loc = stmt.loc
+            self.mark = len(self.b.body)
+            if name in self.regions:
+                self.region(self.regions[name])
+            else:
+                self.structural(stmt)
+        return Adjoint(self.b.body, tuple(self.gradient(p) for p in self.wrt))
+
+    def bar(self, name: str) -> Var:
+        if name not in self.bars:
+            self.bars[name] = Var(self.names.fresh(f"{name}_bar"))
+        return self.bars[name]
+
+    # --- contributions --------------------------------------------------------
+
+    def region(self, region: Region) -> None:
+        g = self.adj[region.root.target.name]
+        leaves = [
+            atom
+            for atom in region.leaves.values()
+            if isinstance(atom, Var) and atom.name in self.active
+        ]
+        shared, partials = region.partials(leaves, self.names.fresh)
+        atoms = {sym: atom for sym, atom in region.leaves.items()}
+        lowering = SympyLowering(self.b.emit, atoms)
+        for sym, expr in shared:
+            lowering.bind(sym, lowering.lower(expr))
+        root_shape = self.shapes[region.root.target.name]
+        for leaf, partial in zip(leaves, partials, strict=True):
+            contribution = self.times(g, partial, lowering)
+            if not self._same_shape(root_shape, leaf):
+                contribution = self.b.op("unbroadcast", contribution, leaf)
+            self.accumulate(leaf.name, contribution)
+
+    def times(self, g: Atom, partial: sp.Expr, lowering: SympyLowering) -> Atom:
+        if partial == 1:
+            return g
+        if partial == -1:
+            return self.b.op("neg", g)
+        if partial.has(sp.Piecewise):
+            g_sym = sp.Symbol("__cotangent__", real=True)
+            lowering.bind(g_sym, g)
+            return lowering.lower(sp.piecewise_fold(g_sym * partial))
+        return self.b.op("mul", g, lowering.lower(partial))
+
+    def _same_shape(self, root_shape: str, leaf: Var) -> bool:
+        return self.shapes[leaf.name] == root_shape
+
+    def structural(self, stmt: Assign) -> None:
+        op = OPS[stmt.op]
+        params = dict(op.params)
+        params.update((k, v) for k, v in stmt.params if k != "fn")
+        g = self.adj[stmt.target.name]
+        contributions = op.adjoint(self.b, g, stmt.target, *stmt.args, **params)
+        for i, arg in diff_args(stmt):
+            if arg.name in self.active and contributions[i] is not None:
+                self.accumulate(arg.name, contributions[i])
+
+    def accumulate(self, name: str, contribution: Atom | Scatter) -> None:
+        if isinstance(contribution, Scatter):
+            self.scatter(name, contribution)
+            return
+        current = self.adj.get(name)
+        if current is None:
+            self.adj[name] = self._named(contribution, name)
+            return
+        target = self.bar(name)
+        self.b.body.append(
+            Assign(target, "add", (current, contribution), (), self.b.loc)
+        )
+        self.adj[name] = target
+        self.owned.add(name)
+
+    def _named(self, atom: Atom, name: str) -> Atom:
+        """Give a freshly computed contribution the adjoint's readable name."""
+        body = self.b.body
+        last = body[-1] if body else None
+        if (
+            isinstance(last, Assign)
+            and last.target == atom
+            and atom.name in self.names.made_temps
+            and name not in self.bars
+            and not any(atom in uses(s) for s in body[self.mark : -1])
+        ):
+            body[-1] = Assign(self.bar(name), last.op, last.args, last.params, last.loc)
+            return self.bars[name]
+        return atom
+
+    def scatter(self, name: str, part: Scatter) -> None:
+        mode = "add" if part.index.is_static else "add_at"
+        current = self.adj.get(name)
+        if current is not None and name in self.owned:
+            self.b.body.append(
+                SetItem(current, part.index, part.value, mode, self.b.loc)
+            )
+            return
+        buffer = self.bar(name) if current is None else Var(self.names.fresh())
+        shape = self.b.op("shape", Var(name))
+        self.b.body.append(Assign(buffer, "zeros", (shape,), (), self.b.loc))
+        first = "set" if mode == "add" else "add_at"
+        self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
+        if current is None:
+            self.adj[name] = buffer
+            self.owned.add(name)
+        else:
+            self.accumulate(name, buffer)
+
+    # --- results --------------------------------------------------------------
+
+    def gradient(self, param: str) -> Atom:
+        """The final gradient of `param`: never a read-only broadcast view."""
+        self.b.loc = None
+        atom = self.adj.get(param)
+        if atom is None:
+            return self.b.op("zeros_grad", Var(param))
+        producer = next(
+            (s for s in self.b.body if isinstance(s, Assign) and s.target == atom), None
+        )
+        if producer is not None and producer.op == "broadcast_to":
+            return self.b.op("copy", atom)
+        return atom
+
+
+def reverse(fn: Function, wrt: tuple[str, ...], names: Names) -> Adjoint:
+    """The adjoint of `fn` with respect to `wrt`, seeded by the variable `seed`."""
+    return _Reverse(fn, wrt, names).run()

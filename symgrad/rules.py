@@ -1,0 +1,323 @@
+"""The primitive table: what each operation means and how it differentiates.
+
+Three kinds of primitive:
+
+* **elementwise**: defined once by its meaning as a sympy expression of its
+  arguments (`sin` means `sympy.sin(x)`).  Reverse mode never looks up a
+  hand-written derivative for these: it differentiates the meaning with
+  `sympy.diff` (see `partial`) and lowers the result back to primitives.
+* **structural**: reductions, matrix products, reshapes, indexing.  Each has an
+  adjoint template written with the `Builder` that reverse mode passes in,
+  returning one contribution per argument.
+* **constant**: shapes, comparisons, `np.zeros`...  Their outputs carry no
+  derivative; a value computed by one is a constant to reverse mode.
+
+`template` says how `emit` prints the operation: `{0}`, `{1}` are arguments,
+`{params}` expands to the non-default keyword parameters.  `lib="math"` on an
+elementwise statement prints the `math` spelling the user wrote.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sympy as sp
+from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
+
+from .ir import Atom, Index
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arity: int | None
+    kind: str  # "elementwise" | "structural" | "constant"
+    template: str
+    params: tuple[tuple[str, object], ...] = ()  # names and defaults
+    meaning: Callable[..., sp.Expr] | None = None
+    nondiff: tuple[int, ...] = ()  # argument positions with no derivative
+    adjoint: Callable[..., tuple[Any, ...]] | None = None
+    math_name: str | None = None
+
+
+OPS: dict[str, Op] = {}
+
+
+def _define(op: Op) -> Op:
+    OPS[op.name] = op
+    return op
+
+
+# --- elementwise: meaning as sympy, derivatives by sympy.diff ----------------
+
+
+def defelementwise(
+    name: str,
+    meaning: Callable[..., sp.Expr],
+    template: str | None = None,
+    math: str | None = None,
+    nondiff: tuple[int, ...] = (),
+) -> None:
+    code = getattr(meaning, "__code__", None)
+    arity = code.co_argcount if code is not None else min(meaning.nargs)
+    if template is None:
+        template = f"np.{name}(" + ", ".join(f"{{{i}}}" for i in range(arity)) + ")"
+    _define(Op(name, arity, "elementwise", template, (), meaning, nondiff, None, math))
+
+
+defelementwise("add", lambda x, y: x + y, "{0} + {1}")
+defelementwise("sub", lambda x, y: x - y, "{0} - {1}")
+defelementwise("mul", lambda x, y: x * y, "{0} * {1}")
+defelementwise("truediv", lambda x, y: x / y, "{0} / {1}")
+defelementwise("pow", lambda x, y: x**y, "{0} ** {1}")
+defelementwise("neg", lambda x: -x, "-{0}")
+defelementwise("pos", lambda x: x, "+{0}")
+defelementwise("float", lambda x: x, "float({0})")
+defelementwise("sin", sp.sin, math="sin")
+defelementwise("cos", sp.cos, math="cos")
+defelementwise("tan", sp.tan, math="tan")
+defelementwise("arcsin", sp.asin, math="asin")
+defelementwise("arccos", sp.acos, math="acos")
+defelementwise("arctan", sp.atan, math="atan")
+defelementwise("sinh", sp.sinh, math="sinh")
+defelementwise("cosh", sp.cosh, math="cosh")
+defelementwise("tanh", sp.tanh, math="tanh")
+defelementwise("arcsinh", sp.asinh, math="asinh")
+defelementwise("arccosh", sp.acosh, math="acosh")
+defelementwise("arctanh", sp.atanh, math="atanh")
+defelementwise("exp", sp.exp, math="exp")
+defelementwise("exp2", exp2, math="exp2")
+defelementwise("expm1", expm1, math="expm1")
+defelementwise("log", sp.log, math="log")
+defelementwise("log2", log2, math="log2")
+defelementwise("log10", log10, math="log10")
+defelementwise("log1p", log1p, math="log1p")
+defelementwise("sqrt", lambda x: sp.sqrt(x), math="sqrt")
+defelementwise("abs", sp.Abs, math="fabs")
+defelementwise("square", lambda x: x**2)
+defelementwise("reciprocal", lambda x: 1 / x)
+defelementwise("power", lambda x, y: x**y, math="pow")
+defelementwise("arctan2", sp.atan2, math="atan2")
+defelementwise("hypot", lambda x, y: sp.sqrt(x**2 + y**2), math="hypot")
+defelementwise("maximum", lambda x, y: sp.Max(x, y))
+defelementwise("minimum", lambda x, y: sp.Min(x, y))
+defelementwise("where", lambda c, x, y: sp.Piecewise((x, c), (y, True)), nondiff=(0,))
+defelementwise(
+    "clip",
+    lambda x, lo, hi: sp.Piecewise((lo, x < lo), (hi, x > hi), (x, True)),
+)
+
+
+@functools.cache
+def partial(name: str, i: int) -> sp.Expr:
+    """d op(x0, x1, ...) / d x_i as a sympy expression in symbols x0, x1, ..."""
+    op = OPS[name]
+    symbols = arg_symbols(op.arity or 0)
+    return sp.diff(op.meaning(*symbols), symbols[i])
+
+
+def arg_symbols(n: int) -> tuple[sp.Symbol, ...]:
+    return tuple(sp.Symbol(f"x{i}", real=True) for i in range(n))
+
+
+# --- constant ops: no derivative flows through them --------------------------
+
+
+def _const(name: str, arity: int | None, template: str, params=()) -> None:
+    _define(Op(name, arity, "constant", template, tuple(params)))
+
+
+for _name, _sym in [("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")]:
+    _const(_name, 2, f"{{0}} {_sym} {{1}}")
+_const("eq", 2, "{0} == {1}")
+_const("ne", 2, "{0} != {1}")
+_const("floordiv", 2, "{0} // {1}")
+_const("logical_and", 2, "np.logical_and({0}, {1})")
+_const("logical_or", 2, "np.logical_or({0}, {1})")
+_const("sign", 1, "np.sign({0})")
+_const("heaviside", 2, "np.heaviside({0}, {1})")
+_const("floor", 1, "np.floor({0})")
+_const("ceil", 1, "np.ceil({0})")
+_const("rint", 1, "np.rint({0})")
+_const("round", 1, "np.round({0}{params})", [("decimals", 0)])
+_const("isnan", 1, "np.isnan({0})")
+_const("isfinite", 1, "np.isfinite({0})")
+_const("shape", 1, "np.shape({0})")
+_const("size", 1, "np.size({0})")
+_const("ndim", 1, "np.ndim({0})")
+_const("len", 1, "len({0})")
+_const("int", 1, "int({0})")
+_const("zeros", 1, "np.zeros({0})")
+_const("ones", 1, "np.ones({0})")
+_const("empty", 1, "np.empty({0})")
+_const("zeros_like", 1, "np.zeros_like({0})")
+_const("ones_like", 1, "np.ones_like({0})")
+_const("eye", 1, "np.eye({0})")
+_const("arange", None, "np.arange({args})")
+_const("linspace", None, "np.linspace({args})")
+_const("argmax", 1, "np.argmax({0}{params})", [("axis", None)])
+_const("argmin", 1, "np.argmin({0}{params})", [("axis", None)])
+_const("tuple", None, "({args},)")
+
+
+# --- structural ops: adjoint templates ---------------------------------------
+
+
+class Builder(Protocol):
+    """What an adjoint template may do: add one statement, get its result.
+
+    Ops whose template calls a `_helper` make `emit` copy that helper from
+    `symgrad.runtime` into the generated module."""
+
+    def op(self, name: str, *args: Any, **params: object) -> Atom:
+        """Append `t = name(*args, **params)` to the adjoint; return `t`."""
+
+
+@dataclass(frozen=True)
+class Scatter:
+    """A contribution that adds `value` into `x[index]` of an adjoint buffer."""
+
+    index: Index
+    value: Atom
+
+
+def structural(name: str, arity: int | None, template: str, params=(), nondiff=()):
+    """Register a structural op; the decorated function is its adjoint."""
+
+    def register(adjoint: Callable[..., tuple[Any, ...]]):
+        op = Op(
+            name, arity, "structural", template, tuple(params), None, nondiff, adjoint
+        )
+        _define(op)
+        return adjoint
+
+    return register
+
+
+_REDUCE = [("axis", None), ("keepdims", False)]
+
+
+@structural("sum", 1, "np.sum({0}{params})", _REDUCE)
+def _sum_adjoint(b: Builder, g, out, x, *, axis, keepdims):
+    return (_spread(b, g, x, axis, keepdims),)
+
+
+@structural("mean", 1, "np.mean({0}{params})", _REDUCE)
+def _mean_adjoint(b: Builder, g, out, x, *, axis, keepdims):
+    if axis is None:
+        count = b.op("size", x)
+    else:
+        count = b.op("truediv", b.op("size", x), b.op("size", g))
+    return (_spread(b, b.op("truediv", g, count), x, axis, keepdims),)
+
+
+def _spread(b: Builder, g, x, axis, keepdims) -> Atom:
+    """Broadcast the cotangent of a reduction back over the reduced axes."""
+    shape = b.op("shape", x)
+    if axis is None:
+        return b.op("full", shape, g)
+    if not keepdims:
+        g = b.op("expand_dims", g, axis=axis)
+    return b.op("broadcast_to", g, shape)
+
+
+@structural("max", 1, "np.max({0}{params})", _REDUCE)
+def _max_adjoint(b: Builder, g, out, x, *, axis, keepdims):
+    return (b.op("extremum_grad", g, x, out, axis=axis, keepdims=keepdims),)
+
+
+@structural("min", 1, "np.min({0}{params})", _REDUCE)
+def _min_adjoint(b: Builder, g, out, x, *, axis, keepdims):
+    return (b.op("extremum_grad", g, x, out, axis=axis, keepdims=keepdims),)
+
+
+@structural("prod", 1, "np.prod({0}{params})", _REDUCE)
+def _prod_adjoint(b: Builder, g, out, x, *, axis, keepdims):
+    return (b.op("prod_grad", g, x, axis=axis, keepdims=keepdims),)
+
+
+@structural("matmul", 2, "{0} @ {1}")
+def _matmul_adjoint(b: Builder, g, out, x, y):
+    return b.op("matmul_lhs_grad", g, x, y), b.op("matmul_rhs_grad", g, x, y)
+
+
+@structural("dot", 2, "np.dot({0}, {1})")
+def _dot_adjoint(b: Builder, g, out, x, y):
+    return b.op("dot_lhs_grad", g, x, y), b.op("dot_rhs_grad", g, x, y)
+
+
+@structural("outer", 2, "np.outer({0}, {1})")
+def _outer_adjoint(b: Builder, g, out, x, y):
+    gx = b.op("matmul", g, b.op("ravel", y))
+    gy = b.op("matmul", b.op("ravel", x), g)
+    return b.op("reshape", gx, b.op("shape", x)), b.op("reshape", gy, b.op("shape", y))
+
+
+@structural("transpose", 1, "np.transpose({0}{params})", [("axes", None)])
+def _transpose_adjoint(b: Builder, g, out, x, *, axes):
+    if axes is None:
+        return (b.op("transpose", g),)
+    if all(a >= 0 for a in axes):
+        inverse = tuple(sorted(range(len(axes)), key=lambda i: axes[i]))
+        return (b.op("transpose", g, axes=inverse),)
+    return (b.op("transpose_grad", g, axes=tuple(axes)),)
+
+
+@structural("T", 1, "{0}.T")
+def _T_adjoint(b: Builder, g, out, x):
+    return (b.op("transpose", g),)
+
+
+def _reshape_back(b: Builder, g, out, x, *rest, **params):
+    return (b.op("reshape", g, b.op("shape", x)),) + (None,) * len(rest)
+
+
+structural("reshape", 2, "np.reshape({0}, {1})", nondiff=(1,))(_reshape_back)
+structural("ravel", 1, "np.ravel({0})")(_reshape_back)
+structural("squeeze", 1, "np.squeeze({0}{params})", [("axis", None)])(_reshape_back)
+structural("expand_dims", 1, "np.expand_dims({0}{params})", [("axis", None)])(
+    _reshape_back
+)
+
+
+@structural("copy", 1, "np.copy({0})")
+def _copy_adjoint(b: Builder, g, out, x):
+    return (g,)
+
+
+@structural("broadcast_to", 2, "np.broadcast_to({0}, {1})", nondiff=(1,))
+def _broadcast_to_adjoint(b: Builder, g, out, x, shape):
+    return b.op("unbroadcast", g, x), None
+
+
+@structural("full", 2, "np.full({0}, {1})", nondiff=(0,))
+def _full_adjoint(b: Builder, g, out, shape, value):
+    return None, b.op("unbroadcast", g, value)
+
+
+@structural("getitem", 2, "{0}{1}", nondiff=(1,))
+def _getitem_adjoint(b: Builder, g, out, x, index):
+    return Scatter(index, g), None
+
+
+# Ops that appear only in adjoint code.
+_const("unbroadcast", 2, "_unbroadcast({0}, {1})")
+_const("zeros_grad", 1, "_zeros_grad({0})")
+_const("check_seed", 3, "_check_seed({0}, {1}, {2})")
+for _name in [
+    "extremum_grad",
+    "prod_grad",
+    "matmul_lhs_grad",
+    "matmul_rhs_grad",
+    "dot_lhs_grad",
+    "dot_rhs_grad",
+    "transpose_grad",
+]:
+    _const(_name, None, f"_{_name}({{args}}{{params}})")
+
+
+def is_elementwise(name: str) -> bool:
+    return OPS[name].kind == "elementwise"

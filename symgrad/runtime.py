@@ -1,0 +1,129 @@
+"""Support functions copied verbatim into emitted modules that use them.
+
+Emitted modules must run without symgrad installed, so nothing here is
+imported by generated code: `emit` copies the source of each function a module
+needs (and of the functions those call) below the module's `f_and_grad`.
+Keeping them here as real code lets the tests exercise them directly.
+
+Each function takes only numpy values and depends only on numpy.
+"""
+
+import numpy as np
+
+
+class SeedError(ValueError):
+    """A missing or wrongly shaped seed (the output cotangent)."""
+
+
+def _check_seed(function, seed, value):
+    """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    if seed is None:
+        if np.ndim(value) != 0:
+            raise SeedError(
+                f"{function}: the output has shape {np.shape(value)}, so a seed of "
+                "that shape is required (the cotangent, as in backward(gradient=...))"
+            )
+        return 1.0
+    if np.shape(seed) != np.shape(value):
+        raise SeedError(
+            f"{function}: the seed has shape {np.shape(seed)} but the output has "
+            f"shape {np.shape(value)}"
+        )
+    return seed
+
+
+def _zeros_grad(x):
+    """The gradient of an input the output does not depend on."""
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
+def _unbroadcast(g, x):
+    """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return np.sum(g, axis=kept, keepdims=True) if kept else g
+
+
+def _extremum_grad(g, x, out, axis, keepdims):
+    """Adjoint of np.max / np.min: `g` split evenly between tied extrema."""
+    if axis is not None and not keepdims:
+        out = np.expand_dims(out, axis)
+        g = np.expand_dims(g, axis)
+    hit = x == out
+    return g * hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+def _prod_grad(g, x, axis, keepdims):
+    """Adjoint of np.prod: products of all other entries, exact at zeros."""
+    x = np.asarray(x, dtype=float)
+    axes = tuple(range(x.ndim)) if axis is None else np.atleast_1d(axis) % x.ndim
+    axes = tuple(int(a) for a in axes)
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)
+    others = (left * right[..., ::-1]).reshape(moved.shape)
+    return g * np.moveaxis(others, last, axes)
+
+
+def _as_matrices(g, a, b):
+    """Promote 1-D matmul operands, and the cotangent with them, to matrices."""
+    if np.ndim(b) == 1:
+        g = np.expand_dims(g, -1)
+        b = np.reshape(b, (-1, 1))
+    if np.ndim(a) == 1:
+        g = np.expand_dims(g, -2)
+        a = np.reshape(a, (1, -1))
+    return g, a, b
+
+
+def _matmul_lhs_grad(g, a, b):
+    """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts."""
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return np.reshape(_unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2), np.shape(a))
+
+
+def _matmul_rhs_grad(g, a, b):
+    """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts."""
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return a.T @ g
+    g2, a2, b2 = _as_matrices(g, a, b)
+    return np.reshape(_unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2), np.shape(b))
+
+
+def _dot_ranks(a, b):
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise ValueError(
+            "the gradient of np.dot is defined here for arrays of up to 2 "
+            "dimensions; use @ (np.matmul) for stacks of matrices"
+        )
+
+
+def _dot_lhs_grad(g, a, b):
+    """Adjoint of np.dot(a, b) with respect to `a` (scalars, vectors, matrices)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _unbroadcast(g * b, a)
+    _dot_ranks(a, b)
+    return _matmul_lhs_grad(g, a, b)
+
+
+def _dot_rhs_grad(g, a, b):
+    """Adjoint of np.dot(a, b) with respect to `b` (scalars, vectors, matrices)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _unbroadcast(g * a, b)
+    _dot_ranks(a, b)
+    return _matmul_rhs_grad(g, a, b)
+
+
+def _transpose_grad(g, axes):
+    """Adjoint of np.transpose(x, axes) when `axes` has negative entries."""
+    return np.transpose(g, np.argsort(np.mod(axes, np.ndim(g))))

@@ -1,0 +1,99 @@
+"""Reading a function's source: its AST, its file, and locations inside it.
+
+A `FunctionSource` is everything later stages need to know about where a
+function came from: the `ast.FunctionDef` with line numbers of the real file,
+the file's lines (to quote them in errors and comments), and the resolver that
+gives meaning to the names the function uses.  It is built either from a live
+function object (`from_function`, used by the decorator) or from a module's
+AST without executing it (`from_module`, used by the CLI).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BadInputError, Loc, UnsupportedSyntaxError
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionSource:
+    name: str
+    tree: ast.FunctionDef
+    file: str
+    lines: tuple[str, ...]
+    col_shift: int = 0
+    resolver: Any = field(default=None, repr=False)
+
+    def loc(self, node: ast.AST) -> Loc:
+        line = getattr(node, "lineno", self.tree.lineno)
+        col = getattr(node, "col_offset", 0) + self.col_shift
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return Loc(self.file, line, col, text.rstrip("\n"))
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(a.arg for a in self.tree.args.args)
+
+    @property
+    def text(self) -> str:
+        """The function's source text, as it stands in the file."""
+        end = self.tree.end_lineno or self.tree.lineno
+        start = min([self.tree.lineno] + [d.lineno for d in self.tree.decorator_list])
+        return "".join(self.lines[start - 1 : end])
+
+
+def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
+    """Read a live function's source with inspect; errors name the function."""
+    name = getattr(fn, "__qualname__", repr(fn))
+    try:
+        file = inspect.getsourcefile(fn) or inspect.getfile(fn)
+        raw, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        raise BadInputError(
+            f"cannot read the source of {name}",
+            hint="symgrad needs functions defined in a .py file, not at the prompt",
+        ) from None
+    lines = tuple(linecache.getlines(file)) or tuple(raw)
+    text = "".join(raw)
+    dedented = textwrap.dedent(text)
+    shift = len(text.splitlines()[0]) - len(dedented.splitlines()[0])
+    try:
+        module = ast.parse(dedented)
+    except SyntaxError:
+        raise UnsupportedSyntaxError(
+            f"cannot parse the source of {name}",
+            Loc(file, start, 0, raw[0].rstrip("\n")),
+            "symgrad differentiates functions written with 'def', not lambdas",
+        ) from None
+    ast.increment_lineno(module, start - 1)
+    tree = module.body[0] if module.body else None
+    if isinstance(tree, ast.AsyncFunctionDef):
+        raise UnsupportedSyntaxError(
+            "'async def' functions cannot be differentiated",
+            Loc(file, start, 0, raw[0]),
+        )
+    if not isinstance(tree, ast.FunctionDef):
+        raise BadInputError(
+            f"{name} is not a function defined with 'def'",
+            Loc(file, start, 0, raw[0].rstrip("\n")),
+        )
+    return FunctionSource(tree.name, tree, file, lines, shift, resolver)
+
+
+def from_module(path: str, text: str) -> tuple[ast.Module, tuple[str, ...]]:
+    """Parse a module's text (never executing it); errors name path:line."""
+    lines = tuple(text.splitlines(keepends=True))
+    try:
+        return ast.parse(text, filename=path), lines
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        quoted = lines[line - 1] if 0 < line <= len(lines) else ""
+        raise UnsupportedSyntaxError(
+            f"invalid Python syntax: {exc.msg}",
+            Loc(path, line, (exc.offset or 1) - 1, quoted.rstrip("\n")),
+        ) from None

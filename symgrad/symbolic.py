@@ -1,0 +1,272 @@
+"""sympy in and out: region expressions, their partials, and lowering back.
+
+An *elementwise region* is a tree of elementwise statements from one source
+line whose inner values are used once (`x * x + 3 * x + 1`).  `Region.partials`
+builds the sympy meaning of the tree's root in terms of its leaves, takes
+`sympy.diff` for each active leaf, rewrites each partial to reuse primal values
+where that makes it smaller (`1 - tanh(x)**2` becomes `1 - y**2` when the
+primal computed `y = tanh(x)`), and shares common subexpressions (`sympy.cse`).
+`SympyLowering` turns sympy expressions back into IR statements built from the
+same primitives, so the emitter prints every derivative with one printer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import sympy as sp
+from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
+
+from .ir import Assign, Atom, Const, Var
+from .rules import OPS
+
+# Regions larger than this are differentiated statement by statement, keeping
+# compile time linear in function size (no expression swell).
+MAX_REGION = 24
+
+_FUNCTIONS: dict[type, str] = {
+    sp.sin: "sin",
+    sp.cos: "cos",
+    sp.tan: "tan",
+    sp.asin: "arcsin",
+    sp.acos: "arccos",
+    sp.atan: "arctan",
+    sp.sinh: "sinh",
+    sp.cosh: "cosh",
+    sp.tanh: "tanh",
+    sp.asinh: "arcsinh",
+    sp.acosh: "arccosh",
+    sp.atanh: "arctanh",
+    sp.exp: "exp",
+    exp2: "exp2",
+    expm1: "expm1",
+    sp.log: "log",
+    log2: "log2",
+    log10: "log10",
+    log1p: "log1p",
+    sp.Abs: "abs",
+    sp.sign: "sign",
+    sp.atan2: "arctan2",
+    sp.Max: "maximum",
+    sp.Min: "minimum",
+}
+_RELATIONS = {
+    sp.StrictLessThan: "lt",
+    sp.LessThan: "le",
+    sp.StrictGreaterThan: "gt",
+    sp.GreaterThan: "ge",
+    sp.Equality: "eq",
+    sp.Unequality: "ne",
+}
+
+
+def symbol(var: Var) -> sp.Symbol:
+    return sp.Symbol(var.name, real=True)
+
+
+def number(const: Const) -> sp.Expr:
+    value = const.value
+    if const.name is not None:
+        return sp.Symbol(const.name, real=True)
+    if isinstance(value, bool):
+        return sp.true if value else sp.false
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return sp.Integer(int(value))
+    if isinstance(value, int | float):
+        return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
+    raise TypeError(f"no sympy number for {value!r}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _diff(expr: sp.Expr, sym: sp.Symbol) -> sp.Expr:
+    return sp.diff(expr, sym)
+
+
+class Region:
+    """An elementwise tree: `root` and the statements inlined into it."""
+
+    def __init__(self, root: Assign, members: dict[str, Assign]):
+        self.root = root
+        self.members = members  # inner statements by target name (root excluded)
+        self.leaves: dict[sp.Symbol, Atom] = {}
+        self.inner: dict[str, sp.Expr] = {}
+        self.expr = self._build(root)
+
+    def _build(self, stmt: Assign) -> sp.Expr:
+        args = [self._arg(a, stmt) for a in stmt.args]
+        expr = OPS[stmt.op].meaning(*args)
+        self.inner[stmt.target.name] = expr
+        return expr
+
+    def _arg(self, atom: Atom, stmt: Assign) -> sp.Expr:
+        if isinstance(atom, Var) and atom.name in self.members:
+            return self._build(self.members[atom.name])
+        if isinstance(atom, Var):
+            sym = symbol(atom)
+            self.leaves[sym] = atom
+            return sym
+        sym = number(atom)
+        if isinstance(sym, sp.Symbol):
+            self.leaves[sym] = atom
+        return sym
+
+    def partials(self, wrt: list[Var], fresh: Callable[[], str]) -> tuple[list, list]:
+        """(shared definitions, one partial per leaf in `wrt`) as sympy."""
+        exprs = [self._reuse(_diff(self.expr, symbol(v))) for v in wrt]
+        if len(exprs) > 1 or any(sp.count_ops(e) > 4 for e in exprs):
+            names = (sp.Symbol(fresh(), real=True) for _ in iter(int, 1))
+            shared, exprs = sp.cse(exprs, symbols=names, order="none")
+            return shared, exprs
+        return [], exprs
+
+    def _reuse(self, expr: sp.Expr) -> sp.Expr:
+        """Rewrite `expr` with primal values of this region where it shrinks."""
+        best, cost = expr, sp.count_ops(expr)
+        factored = sp.factor_terms(expr)
+        if sp.count_ops(factored) < cost:
+            best, cost = factored, sp.count_ops(factored)
+        ranked = sorted(self.inner.items(), key=lambda kv: -sp.count_ops(kv[1]))
+        for name, inner in ranked:
+            if isinstance(inner, sp.Symbol | sp.Number) or not best.has(
+                *inner.free_symbols
+            ):
+                continue
+            candidate = best.subs(inner, sp.Symbol(name, real=True))
+            candidate_cost = sp.count_ops(candidate)
+            if candidate_cost < cost:
+                best, cost = candidate, candidate_cost
+        return best
+
+
+class SympyLowering:
+    """Turn sympy expressions into IR atoms through `emit(op, args) -> Atom`."""
+
+    def __init__(self, emit: Callable[..., Atom], atoms: dict[sp.Symbol, Atom]):
+        self.emit = emit
+        self.atoms = dict(atoms)
+
+    def bind(self, sym: sp.Symbol, atom: Atom) -> None:
+        self.atoms[sym] = atom
+
+    def lower(self, expr: sp.Expr) -> Atom:
+        if expr in self.atoms:
+            return self.atoms[expr]
+        if isinstance(expr, sp.Symbol):
+            return Var(expr.name)
+        if expr.is_Number or not expr.free_symbols:
+            return self._number(expr)
+        if isinstance(expr, sp.Add):
+            return self._add(expr)
+        if isinstance(expr, sp.Mul):
+            return self._mul(expr)
+        if isinstance(expr, sp.Pow):
+            return self._pow(expr.base, expr.exp)
+        if isinstance(expr, sp.Piecewise):
+            return self._piecewise(expr.args)
+        if isinstance(expr, sp.Heaviside):
+            h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+            return self.emit("heaviside", (self.lower(expr.args[0]), self._number(h0)))
+        if type(expr) in _RELATIONS:
+            return self.emit(
+                _RELATIONS[type(expr)], tuple(self.lower(a) for a in expr.args)
+            )
+        if type(expr) in _FUNCTIONS:
+            return self._function(expr)
+        raise NotImplementedError(f"cannot lower {sp.srepr(expr)}")
+
+    def _number(self, expr: sp.Expr) -> Atom:
+        if expr is sp.true or expr is sp.false:
+            return Const(bool(expr))
+        if expr.is_Integer:
+            return Const(int(expr))
+        if expr.is_Rational:
+            return self.emit("truediv", (Const(int(expr.p)), Const(int(expr.q))))
+        if expr == sp.pi:
+            return Const(float(expr), "np.pi")
+        return Const(float(expr))
+
+    def _function(self, expr: sp.Expr) -> Atom:
+        name = _FUNCTIONS[type(expr)]
+        args = tuple(self.lower(a) for a in expr.args)
+        if name in ("maximum", "minimum") and len(args) > 2:
+            head = self.emit(name, args[:2])
+            return self._function_chain(name, head, args[2:])
+        return self.emit(name, args)
+
+    def _function_chain(self, name: str, head: Atom, rest: tuple[Atom, ...]) -> Atom:
+        for arg in rest:
+            head = self.emit(name, (head, arg))
+        return head
+
+    def _add(self, expr: sp.Add) -> Atom:
+        terms = list(expr.as_ordered_terms())
+        first = terms[0]
+        acc = (
+            self.emit("neg", (self.lower(-first),))
+            if _negative(first)
+            else self.lower(first)
+        )
+        for term in terms[1:]:
+            if _negative(term):
+                acc = self.emit("sub", (acc, self.lower(-term)))
+            else:
+                acc = self.emit("add", (acc, self.lower(term)))
+        return acc
+
+    def _mul(self, expr: sp.Mul) -> Atom:
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff < 0:
+            return self.emit("neg", (self.lower(-expr),))
+        numer, denom = [], []
+        for factor in sp.Mul.make_args(rest):
+            base, exp = factor.as_base_exp()
+            if exp.is_Number and exp < 0:
+                denom.append(base if exp == -1 else sp.Pow(base, -exp))
+            else:
+                numer.append(factor)
+        if coeff.is_Rational:
+            if coeff.p != 1:
+                numer.insert(0, sp.Integer(coeff.p))
+            if coeff.q != 1:
+                denom.insert(0, sp.Integer(coeff.q))
+        elif coeff != 1:
+            numer.insert(0, coeff)
+        top = self._product(numer) if numer else Const(1)
+        return self.emit("truediv", (top, self._product(denom))) if denom else top
+
+    def _product(self, factors: list[sp.Expr]) -> Atom:
+        acc = self.lower(factors[0])
+        for factor in factors[1:]:
+            acc = self.emit("mul", (acc, self.lower(factor)))
+        return acc
+
+    def _pow(self, base: sp.Expr, exp: sp.Expr) -> Atom:
+        if exp == sp.S.Half:
+            return self.emit("sqrt", (self.lower(base),))
+        if exp.is_Number and exp < 0:
+            return self.emit("truediv", (Const(1), self._pow(base, -exp)))
+        if exp == 1:
+            return self.lower(base)
+        return self.emit("pow", (self.lower(base), self.lower(exp)))
+
+    def _piecewise(self, pieces: tuple) -> Atom:
+        (value, cond), rest = pieces[0], pieces[1:]
+        if cond is sp.true or not rest:
+            return self.lower(value)
+        other = self._piecewise(rest)
+        return self.emit("where", (self._condition(cond), self.lower(value), other))
+
+    def _condition(self, cond: sp.Basic) -> Atom:
+        if isinstance(cond, sp.Or | sp.And):
+            op = "logical_or" if isinstance(cond, sp.Or) else "logical_and"
+            args = [self._condition(a) for a in cond.args]
+            acc = args[0]
+            for arg in args[1:]:
+                acc = self.emit(op, (acc, arg))
+            return acc
+        return self.lower(cond)
+
+
+def _negative(term: sp.Expr) -> bool:
+    return term.could_extract_minus_sign()

@@ -1,0 +1,1008 @@
+"""The shared table of differentiable functions every gradient test runs over.
+
+Each entry of `CASES` is a `Case`: a plain module-level ``def`` (symgrad reads
+its source), a ``make_args(rng)`` that draws arguments inside the function's
+domain (positive for log/sqrt, away from kinks for abs/maximum/clip/where,
+well-separated values for max/min, away from zero for prod), the ``wrt`` to
+differentiate (None means the first parameter) and the output cotangent
+``seed`` (None means 1.0; required when the function returns an array).
+
+Only straight-line code lives here: no if/for/while, comprehensions or
+subscript assignment.  No function mutates its arguments, so calling one on the
+caller's arrays is always safe.
+
+Helpers whose names start with ``_`` are either called by the table's functions
+(symgrad inlines them) or build inputs; they are not cases themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# --------------------------------------------------------------------------
+# The table's entry type and input generators
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One function to differentiate, with how to draw its arguments."""
+
+    name: str
+    fn: Callable[..., Any]
+    make_args: Callable[[np.random.Generator], tuple[Any, ...]]
+    wrt: Any = None
+    seed: Any = None
+
+
+def _shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def uniform(rng: np.random.Generator, shape: Any, lo: float, hi: float) -> Any:
+    """Uniform in (lo, hi); a Python float when ``shape`` is ``()``."""
+    if shape == ():
+        return float(rng.uniform(lo, hi))
+    return rng.uniform(lo, hi, _shape(shape))
+
+
+def normal(rng: np.random.Generator, shape: Any) -> Any:
+    """Standard normal; a Python float when ``shape`` is ``()``."""
+    if shape == ():
+        return float(rng.standard_normal())
+    return rng.standard_normal(_shape(shape))
+
+
+def avoiding(
+    rng: np.random.Generator,
+    shape: Any,
+    lo: float,
+    hi: float,
+    points: tuple[float, ...] = (0.0,),
+    gap: float = 0.15,
+) -> Any:
+    """Uniform in (lo, hi) but at least ``gap`` away from each of ``points``."""
+    x = np.atleast_1d(rng.uniform(lo, hi, _shape(shape) if shape != () else 1))
+    while True:
+        near = np.zeros(x.shape, dtype=bool)
+        for p in points:
+            near |= np.abs(x - p) < gap
+        if not near.any():
+            break
+        x[near] = rng.uniform(lo, hi, int(near.sum()))
+    return float(x[0]) if shape == () else x
+
+
+def distinct(rng: np.random.Generator, shape: Any, spacing: float = 0.3) -> Any:
+    """Values in random order, any two at least ``spacing`` apart (for max/min)."""
+    shape = _shape(shape)
+    n = int(np.prod(shape))
+    values = (np.arange(n) - n / 2) * spacing + rng.uniform(0.0, 0.1)
+    return rng.permutation(values).reshape(shape)
+
+
+def apart_from(rng: np.random.Generator, x: np.ndarray, gap: float = 0.2) -> Any:
+    """An array like ``x`` whose entries differ from ``x``'s by at least ``gap``."""
+    step = rng.uniform(gap, 1.0, x.shape) * rng.choice([-1.0, 1.0], x.shape)
+    return x + step
+
+
+def onehot(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """An (n, k) one-hot label matrix."""
+    return np.eye(k)[rng.integers(0, k, n)]
+
+
+def fixed_seed(*shape: int) -> np.ndarray:
+    """A deterministic output cotangent with distinct, uneven entries."""
+    n = int(np.prod(shape))
+    return (np.linspace(-1.0, 2.0, n) + 0.05).reshape(shape)
+
+
+def _pair(shape_a: Any, shape_b: Any) -> Callable[[np.random.Generator], tuple]:
+    return lambda rng: (normal(rng, shape_a), normal(rng, shape_b))
+
+
+def _one(shape: Any, lo: float = -1.5, hi: float = 1.5) -> Callable[..., tuple]:
+    return lambda rng: (uniform(rng, shape, lo, hi),)
+
+
+# --------------------------------------------------------------------------
+# Module-level constants read by the functions
+# --------------------------------------------------------------------------
+
+SCALE = 2.5
+OFFSET = -0.75
+COEFFS = np.array([1.0, -2.0, 0.5])
+EPSILON = 1e-5
+
+# --------------------------------------------------------------------------
+# Helpers called (and inlined) by the functions below
+# --------------------------------------------------------------------------
+
+
+def _square(z):
+    return z * z
+
+
+def _affine(z, scale=2.0, shift=0.0):
+    return scale * z + shift
+
+
+def _exp_neg(z):
+    return np.exp(-z)
+
+
+def _logistic(z):
+    return 1.0 / (1.0 + _exp_neg(z))
+
+
+def _logsumexp_rows(z):
+    m = np.max(z, axis=1, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+
+
+def _moments(z):
+    m = np.mean(z, axis=-1, keepdims=True)
+    return m, np.mean(_square(z - m), axis=-1, keepdims=True)
+
+
+def _dense(z, w, b, activation_scale=1.0):
+    return np.tanh(activation_scale * (z @ w + b))
+
+
+# --------------------------------------------------------------------------
+# Arithmetic on Python floats
+# --------------------------------------------------------------------------
+
+
+def poly_float(x):
+    return 3.0 * x**3 - 2.0 * x**2 + x - 5.0
+
+
+def div_float(x, y):
+    return x / y + y / x - 1.0 / (x * y)
+
+
+def neg_float(x):
+    return -x * x + -(x - 1.0) - (-x)
+
+
+def pow_fractional(x):
+    return x**2.5 + x**-0.5
+
+
+def pow_both(x, y):
+    return x**y
+
+
+def rpow_float(x):
+    return 2.0**x + 3**x
+
+
+def augassign_float(x):
+    y = x * 1.0
+    y += x * x
+    y *= 3.0
+    y -= x
+    y /= 2.0 + x
+    y **= 2
+    return y
+
+
+def augassign_param(x):
+    x += x * x
+    x *= 2.0
+    return x
+
+
+def tuple_assign(x):
+    a, b = x * 2, x + 1
+    return a * b
+
+
+def tuple_swap(x, y):
+    a, b = x, y
+    a, b = b, a * b
+    return a - 3.0 * b
+
+
+def int_constants(x):
+    return 2 * x**2 + 3 * x - 7 + x / 4
+
+
+# --------------------------------------------------------------------------
+# math.* on floats
+# --------------------------------------------------------------------------
+
+
+def math_sin_cos(x):
+    return math.sin(x) * math.cos(x)
+
+
+def math_exp_log(x):
+    return math.exp(x) + math.log(x)
+
+
+def math_sqrt_tanh(x):
+    return math.sqrt(x) * math.tanh(x)
+
+
+def math_tan_atan(x):
+    return math.tan(x) + math.atan(x)
+
+
+def math_asin_acos(x):
+    return math.asin(x) * math.acos(x)
+
+
+def math_sinh_cosh(x):
+    return math.sinh(x) / math.cosh(x)
+
+
+def math_log1p_expm1(x):
+    return math.log1p(x) * math.expm1(x)
+
+
+def math_fabs_abs(x):
+    return math.fabs(x) + abs(x) * x
+
+
+def math_constants(x):
+    return math.pi * x**2 + math.e * x
+
+
+def np_on_float(x):
+    return np.exp(x) * np.sin(x) + np.sqrt(x)
+
+
+# --------------------------------------------------------------------------
+# np.* elementwise functions on arrays
+# --------------------------------------------------------------------------
+
+
+def np_sin(x):
+    return np.sum(np.sin(x))
+
+
+def np_cos(x):
+    return np.cos(x)
+
+
+def np_tan(x):
+    return np.sum(np.tan(x) * x)
+
+
+def np_arcsin(x):
+    return np.arcsin(x)
+
+
+def np_arccos(x):
+    return np.sum(np.arccos(x))
+
+
+def np_arctan(x):
+    return np.sum(np.arctan(x) ** 2)
+
+
+def np_sinh_cosh(x):
+    return np.sinh(x) + np.cosh(x)
+
+
+def np_tanh(x):
+    return np.sum(np.tanh(x))
+
+
+def np_exp(x):
+    return np.exp(x)
+
+
+def np_log(x):
+    return np.sum(np.log(x) * x)
+
+
+def np_log1p_expm1(x):
+    return np.log1p(x) - np.expm1(x)
+
+
+def np_sqrt(x):
+    return np.sum(np.sqrt(x))
+
+
+def np_abs(x):
+    return np.sum(np.abs(x) * x)
+
+
+def np_square(x):
+    return np.square(x)
+
+
+def np_power_const(x):
+    return np.sum(np.power(x, 3) + np.power(x, 0.5))
+
+
+def np_power_arrays(x, y):
+    return np.sum(np.power(x, y))
+
+
+def relu(x):
+    return np.sum(np.maximum(x, 0.0) * x)
+
+
+def np_maximum(x, y):
+    return np.maximum(x, y)
+
+
+def np_minimum(x, y):
+    return np.sum(np.minimum(x, y) ** 2)
+
+
+def np_where(x):
+    return np.sum(np.where(x > 0, x**2, 0.5 * x))
+
+
+def np_where_two_inputs(x, y):
+    return np.where(x < y, x * y, x - y)
+
+
+def np_clip(x):
+    return np.sum(np.clip(x, -0.5, 0.5) * x)
+
+
+# --------------------------------------------------------------------------
+# Reductions
+# --------------------------------------------------------------------------
+
+
+def sum_all(x):
+    return np.sum(x**2)
+
+
+def sum_axis0(x):
+    return np.sum(x, axis=0)
+
+
+def sum_axis_keepdims(x):
+    return np.sum(x * np.sum(x * x, axis=1, keepdims=True))
+
+
+def sum_axis_tuple(x):
+    return np.sum(x, axis=(0, 2)) ** 2
+
+
+def sum_negative_axis(x):
+    return np.sum(np.sin(x), axis=-1)
+
+
+def mean_all(x):
+    return np.mean(x**3)
+
+
+def mean_axis(x):
+    return np.mean(x, axis=1) ** 2
+
+
+def mean_keepdims(x):
+    return np.sum((x - np.mean(x, axis=0, keepdims=True)) ** 2)
+
+
+def mean_axis_tuple_keepdims(x):
+    return np.mean(np.exp(x), axis=(1, 2), keepdims=True)
+
+
+def max_all(x):
+    return np.max(x) * np.sum(x)
+
+
+def max_axis(x):
+    return np.max(x, axis=1)
+
+
+def max_keepdims(x):
+    return np.sum(np.exp(x - np.max(x, axis=0, keepdims=True)))
+
+
+def max_axis_tuple(x):
+    return np.max(x, axis=(0, 2))
+
+
+def min_all(x):
+    return np.min(x**3)
+
+
+def min_axis(x):
+    return np.sum(np.min(x, axis=0) * np.arange(4))
+
+
+def prod_all(x):
+    return np.prod(x)
+
+
+def prod_axis(x):
+    return np.prod(x, axis=1)
+
+
+def prod_keepdims(x):
+    return np.sum(np.prod(x, axis=0, keepdims=True) * x)
+
+
+# --------------------------------------------------------------------------
+# Method forms
+# --------------------------------------------------------------------------
+
+
+def method_sum(x):
+    return (x * x).sum()
+
+
+def method_mean_axis(x):
+    return x.mean(axis=0)
+
+
+def method_max_axis(x):
+    return x.max(axis=1)
+
+
+def method_min(x):
+    return x.min() + x.sum(axis=1, keepdims=True).sum()
+
+
+def method_transpose(x, y):
+    return np.sum(x.T * y)
+
+
+def method_reshape(x):
+    return x.reshape(2, 6) * x.reshape((6, 2)).T
+
+
+def method_prod(x):
+    return x.prod()
+
+
+# --------------------------------------------------------------------------
+# Linear algebra and shape functions
+# --------------------------------------------------------------------------
+
+
+def matmul_mv(a, x):
+    return np.sum((a @ x) ** 2)
+
+
+def matmul_mm(a, b):
+    return a @ b
+
+
+def matmul_vm(x, a):
+    return np.sum(np.sin(x @ a))
+
+
+def matmul_vv(x, y):
+    return x @ y
+
+
+def matmul_batched(a, b):
+    return np.matmul(a, b)
+
+
+def np_matmul(a, b):
+    return np.sum(np.matmul(a, b) ** 2)
+
+
+def dot_vv(x, y):
+    return np.dot(x, y) ** 2
+
+
+def dot_mv(a, x):
+    return np.dot(a, x)
+
+
+def dot_mm(a, b):
+    return np.sum(np.dot(a, b))
+
+
+def np_outer(x, y):
+    return np.outer(x, y)
+
+
+def np_transpose(x):
+    return np.transpose(x) * COEFFS[:, None]
+
+
+def np_transpose_axes(x):
+    return np.transpose(x, (2, 0, 1))
+
+
+def np_transpose_3d_default(x):
+    return np.sum(np.transpose(x) ** 2 * np.arange(4)[:, None, None])
+
+
+def np_reshape(x):
+    return np.reshape(x, (4, 3))
+
+
+def np_reshape_minus_one(x):
+    return np.sum(np.reshape(x, -1) * np.arange(12))
+
+
+# --------------------------------------------------------------------------
+# Read-only indexing
+# --------------------------------------------------------------------------
+
+
+def index_int_slice(x):
+    return x[0] * x[1:]
+
+
+def index_negative(x):
+    return np.sum(x[-1] * x[:-1]) + np.sum(x[-2:] ** 2)
+
+
+def index_step(x):
+    return x[::2] * x[1::2]
+
+
+def index_2d_column(x):
+    return x[:, 0] * x[:, -1]
+
+
+def index_2d_mixed(x):
+    return x[1, 2] * np.sum(x[1, :]) + np.sum(x[0:2, 1:3] ** 2)
+
+
+def index_none(x):
+    return x[None, :] * x[:, None]
+
+
+def index_newaxis(x):
+    return np.sum(x[:, np.newaxis] - x[np.newaxis, :] ** 2)
+
+
+def index_ellipsis(x):
+    return x[..., -1] * x[..., 0]
+
+
+# --------------------------------------------------------------------------
+# Broadcasting
+# --------------------------------------------------------------------------
+
+
+def bcast_row_col(r, c):
+    return r + c * r
+
+
+def bcast_scalar_array(s, x):
+    return np.sum(s * x**2 + s**2)
+
+
+def bcast_3x1_1x4(a, b):
+    return np.sum(np.exp(a * b))
+
+
+def bcast_vector_matrix(v, m):
+    return (v + m) ** 2
+
+
+# --------------------------------------------------------------------------
+# Module-level constants
+# --------------------------------------------------------------------------
+
+
+def const_scale(x):
+    return np.sum(SCALE * x**2 + OFFSET * x)
+
+
+def const_pi(x):
+    return np.sum(np.sin(np.pi * x) + math.pi * x)
+
+
+def const_array(x):
+    return np.sum(COEFFS * x**2)
+
+
+# --------------------------------------------------------------------------
+# Calls to helpers
+# --------------------------------------------------------------------------
+
+
+def helper_call(x):
+    return np.sum(_square(x) + _square(x + 1.0))
+
+
+def helper_kwargs(x):
+    return _affine(x) + _affine(x, shift=1.0) * _affine(x, 3.0, shift=x)
+
+
+def helper_nested(x):
+    return np.sum(_logistic(_affine(x, scale=0.5)))
+
+
+def helper_tuple_return(x):
+    m, v = _moments(x)
+    return (x - m) / np.sqrt(v + EPSILON)
+
+
+# --------------------------------------------------------------------------
+# Non-differentiable values used as constants
+# --------------------------------------------------------------------------
+
+
+def nondiff_shape(x):
+    return np.sum(x) / x.shape[0] + x.shape[1] * np.sum(x**2)
+
+
+def nondiff_len(x):
+    return np.sum(x**2) / len(x)
+
+
+def nondiff_zeros(x):
+    return np.sum((np.zeros(3) + x) * np.ones_like(x) * 2.0)
+
+
+def nondiff_arange(x):
+    return np.sum(np.arange(3) * x + np.arange(3) ** 2)
+
+
+def nondiff_size(x):
+    return np.sum(x**2) / x.size + x.ndim
+
+
+# --------------------------------------------------------------------------
+# Composites: the losses people actually write
+# --------------------------------------------------------------------------
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax(x):
+    e = np.exp(x - np.max(x))
+    return e / np.sum(e)
+
+
+def softmax_rows(x):
+    e = np.exp(x - np.max(x, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+def softplus(x):
+    return np.sum(np.log1p(np.exp(x)))
+
+
+def l2_normalize(x):
+    return x / np.sqrt(np.sum(x**2))
+
+
+def mse(w, b, x, y):
+    return np.mean((x @ w + b - y) ** 2)
+
+
+def weighted_mse(pred, target, weights):
+    return np.sum(weights * (pred - target) ** 2) / np.sum(weights)
+
+
+def cross_entropy(logits, labels):
+    return -np.mean(np.sum(labels * (logits - _logsumexp_rows(logits)), axis=1))
+
+
+def logistic_loss(w, x, y):
+    p = _logistic(x @ w)
+    return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def huber(r):
+    a = np.abs(r)
+    return np.sum(np.where(a < 1.0, 0.5 * r**2, a - 0.5))
+
+
+def gaussian_nll(mu, log_sigma, x):
+    z = (x - mu) / np.exp(log_sigma)
+    return np.sum(0.5 * z**2 + log_sigma + 0.5 * math.log(2.0 * math.pi))
+
+
+def mlp_loss(w1, b1, w2, b2, x, y):
+    h = np.tanh(x @ w1 + b1)
+    out = h @ w2 + b2
+    return np.mean((out - y) ** 2)
+
+
+def mlp_helper_loss(w1, b1, w2, b2, x, labels):
+    h = _dense(x, w1, b1, activation_scale=0.8)
+    logits = h @ w2 + b2
+    return cross_entropy(logits, labels)
+
+
+# --------------------------------------------------------------------------
+# Input generators for the composite cases
+# --------------------------------------------------------------------------
+
+
+def _mse_args(rng: np.random.Generator) -> tuple:
+    return (normal(rng, 3), normal(rng, ()), normal(rng, (6, 3)), normal(rng, 6))
+
+
+def _weighted_mse_args(rng: np.random.Generator) -> tuple:
+    return (normal(rng, 5), normal(rng, 5), uniform(rng, 5, 0.2, 2.0))
+
+
+def _logistic_args(rng: np.random.Generator) -> tuple:
+    x = normal(rng, (8, 3))
+    return (0.5 * normal(rng, 3), x, (rng.uniform(size=8) < 0.5).astype(float))
+
+
+def _gaussian_args(rng: np.random.Generator) -> tuple:
+    return (normal(rng, 4), uniform(rng, 4, -0.5, 0.5), normal(rng, (3, 4)))
+
+
+def _mlp_args(rng: np.random.Generator) -> tuple:
+    return (
+        0.5 * normal(rng, (3, 4)),
+        0.1 * normal(rng, 4),
+        0.5 * normal(rng, (4, 2)),
+        0.1 * normal(rng, 2),
+        normal(rng, (5, 3)),
+        normal(rng, (5, 2)),
+    )
+
+
+def _mlp_ce_args(rng: np.random.Generator) -> tuple:
+    args = _mlp_args(rng)
+    return (*args[:5], onehot(rng, 5, 2))
+
+
+def _max_pair(shape: Any) -> Callable[[np.random.Generator], tuple]:
+    def make(rng: np.random.Generator) -> tuple:
+        x = normal(rng, shape)
+        return (x, apart_from(rng, x))
+
+    return make
+
+
+def _pos_pair(rng: np.random.Generator) -> tuple:
+    return (uniform(rng, (), 0.5, 2.0), uniform(rng, (), 0.5, 2.0))
+
+
+# --------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------
+
+CASES: list[Case] = [
+    # arithmetic on floats
+    Case("poly_float", poly_float, _one(())),
+    Case("div_float", div_float, _pos_pair, wrt=(0, 1)),
+    Case("neg_float", neg_float, _one(())),
+    Case("pow_fractional", pow_fractional, _one((), 0.3, 2.0)),
+    Case("pow_both", pow_both, _pos_pair, wrt=(0, 1)),
+    Case("pow_both_wrt_exponent", pow_both, _pos_pair, wrt="y"),
+    Case("rpow_float", rpow_float, _one(())),
+    Case("augassign_float", augassign_float, _one((), 0.2, 1.5)),
+    Case("augassign_param", augassign_param, _one(())),
+    Case("tuple_assign", tuple_assign, _one(())),
+    Case("tuple_swap", tuple_swap, _pair((), ()), wrt=(0, 1)),
+    Case("int_constants", int_constants, _one(())),
+    # math.* on floats
+    Case("math_sin_cos", math_sin_cos, _one(())),
+    Case("math_exp_log", math_exp_log, _one((), 0.2, 3.0)),
+    Case("math_sqrt_tanh", math_sqrt_tanh, _one((), 0.2, 3.0)),
+    Case("math_tan_atan", math_tan_atan, _one((), -1.2, 1.2)),
+    Case("math_asin_acos", math_asin_acos, _one((), -0.9, 0.9)),
+    Case("math_sinh_cosh", math_sinh_cosh, _one(())),
+    Case("math_log1p_expm1", math_log1p_expm1, _one((), -0.5, 2.0)),
+    Case("math_fabs_abs", math_fabs_abs, lambda rng: (avoiding(rng, (), -2, 2),)),
+    Case("math_constants", math_constants, _one(())),
+    Case("np_on_float", np_on_float, _one((), 0.2, 3.0)),
+    # np.* elementwise
+    Case("np_sin_vector", np_sin, _one(5)),
+    Case("np_sin_matrix", np_sin, _one((3, 4))),
+    Case("np_sin_3d", np_sin, _one((2, 3, 4))),
+    Case("np_cos", np_cos, _one((3, 4)), seed=fixed_seed(3, 4)),
+    Case("np_tan", np_tan, _one((3, 4), -1.2, 1.2)),
+    Case("np_arcsin", np_arcsin, _one(6, -0.9, 0.9), seed=fixed_seed(6)),
+    Case("np_arccos", np_arccos, _one((2, 3), -0.9, 0.9)),
+    Case("np_arctan", np_arctan, _one((3, 4), -3.0, 3.0)),
+    Case("np_sinh_cosh", np_sinh_cosh, _one((2, 3)), seed=fixed_seed(2, 3)),
+    Case("np_tanh", np_tanh, _one((4, 3), -2.0, 2.0)),
+    Case("np_exp", np_exp, _one(5), seed=fixed_seed(5)),
+    Case("np_log", np_log, _one((3, 4), 0.2, 3.0)),
+    Case("np_log1p_expm1", np_log1p_expm1, _one(4, -0.5, 2.0), seed=fixed_seed(4)),
+    Case("np_sqrt", np_sqrt, _one((3, 4), 0.2, 3.0)),
+    Case("np_abs", np_abs, lambda rng: (avoiding(rng, (3, 4), -2, 2),)),
+    Case("np_square", np_square, _one((2, 5)), seed=fixed_seed(2, 5)),
+    Case("np_power_const", np_power_const, _one((3, 4), 0.2, 2.0)),
+    Case(
+        "np_power_arrays",
+        np_power_arrays,
+        lambda rng: (uniform(rng, 5, 0.5, 2.0), uniform(rng, 5, -1.5, 2.5)),
+        wrt=(0, 1),
+    ),
+    Case("relu", relu, lambda rng: (avoiding(rng, (3, 4), -2, 2),)),
+    Case(
+        "np_maximum", np_maximum, _max_pair((3, 4)), wrt=(0, 1), seed=fixed_seed(3, 4)
+    ),
+    Case("np_minimum", np_minimum, _max_pair(6), wrt=(0, 1)),
+    Case("np_where", np_where, lambda rng: (avoiding(rng, (3, 4), -2, 2),)),
+    Case(
+        "np_where_two_inputs",
+        np_where_two_inputs,
+        _max_pair((2, 3)),
+        wrt=(0, 1),
+        seed=fixed_seed(2, 3),
+    ),
+    Case(
+        "np_clip",
+        np_clip,
+        lambda rng: (avoiding(rng, (3, 4), -1.5, 1.5, points=(-0.5, 0.5)),),
+    ),
+    # reductions
+    Case("sum_all", sum_all, _one((3, 4))),
+    Case("sum_axis0", sum_axis0, _one((3, 4)), seed=fixed_seed(4)),
+    Case("sum_axis_keepdims", sum_axis_keepdims, _one((3, 4))),
+    Case("sum_axis_tuple", sum_axis_tuple, _one((2, 3, 4)), seed=fixed_seed(3)),
+    Case(
+        "sum_negative_axis", sum_negative_axis, _one((2, 3, 4)), seed=fixed_seed(2, 3)
+    ),
+    Case("mean_all", mean_all, _one((3, 4))),
+    Case("mean_axis", mean_axis, _one((3, 4)), seed=fixed_seed(3)),
+    Case("mean_keepdims", mean_keepdims, _one((3, 4))),
+    Case(
+        "mean_axis_tuple_keepdims",
+        mean_axis_tuple_keepdims,
+        _one((2, 3, 4)),
+        seed=fixed_seed(2, 1, 1),
+    ),
+    Case("max_all", max_all, lambda rng: (distinct(rng, (3, 4)),)),
+    Case(
+        "max_axis", max_axis, lambda rng: (distinct(rng, (3, 4)),), seed=fixed_seed(3)
+    ),
+    Case("max_keepdims", max_keepdims, lambda rng: (distinct(rng, (3, 4)),)),
+    Case(
+        "max_axis_tuple",
+        max_axis_tuple,
+        lambda rng: (distinct(rng, (2, 3, 4)),),
+        seed=fixed_seed(3),
+    ),
+    Case("min_all", min_all, lambda rng: (distinct(rng, 7),)),
+    Case("min_axis", min_axis, lambda rng: (distinct(rng, (3, 4)),)),
+    Case(
+        "prod_all", prod_all, lambda rng: (avoiding(rng, (2, 3), -1.5, 1.5, gap=0.4),)
+    ),
+    Case(
+        "prod_axis",
+        prod_axis,
+        lambda rng: (avoiding(rng, (3, 4), -1.5, 1.5, gap=0.4),),
+        seed=fixed_seed(3),
+    ),
+    Case(
+        "prod_keepdims",
+        prod_keepdims,
+        lambda rng: (avoiding(rng, (3, 4), -1.5, 1.5, gap=0.4),),
+    ),
+    # method forms
+    Case("method_sum", method_sum, _one((3, 4))),
+    Case("method_mean_axis", method_mean_axis, _one((3, 4)), seed=fixed_seed(4)),
+    Case(
+        "method_max_axis",
+        method_max_axis,
+        lambda rng: (distinct(rng, (3, 4)),),
+        seed=fixed_seed(3),
+    ),
+    Case("method_min", method_min, lambda rng: (distinct(rng, (3, 4)),)),
+    Case("method_transpose", method_transpose, _pair((3, 4), (4, 3)), wrt=(0, 1)),
+    Case("method_reshape", method_reshape, _one(12), seed=fixed_seed(2, 6)),
+    Case(
+        "method_prod", method_prod, lambda rng: (avoiding(rng, 5, -1.5, 1.5, gap=0.4),)
+    ),
+    # linear algebra and shapes
+    Case("matmul_mv", matmul_mv, _pair((3, 4), 4), wrt=(0, 1)),
+    Case(
+        "matmul_mm", matmul_mm, _pair((3, 4), (4, 2)), wrt=(0, 1), seed=fixed_seed(3, 2)
+    ),
+    Case("matmul_vm", matmul_vm, _pair(3, (3, 5)), wrt=(0, 1)),
+    Case("matmul_vv", matmul_vv, _pair(4, 4), wrt=(0, 1)),
+    Case(
+        "matmul_batched",
+        matmul_batched,
+        _pair((2, 3, 4), (2, 4, 2)),
+        wrt=(0, 1),
+        seed=fixed_seed(2, 3, 2),
+    ),
+    Case("np_matmul", np_matmul, _pair((2, 3), (3, 4)), wrt=(0, 1)),
+    Case("dot_vv", dot_vv, _pair(5, 5), wrt=(0, 1)),
+    Case("dot_mv", dot_mv, _pair((3, 4), 4), wrt=(0, 1), seed=fixed_seed(3)),
+    Case("dot_mm", dot_mm, _pair((2, 3), (3, 4)), wrt=1),
+    Case("np_outer", np_outer, _pair(3, 4), wrt=(0, 1), seed=fixed_seed(3, 4)),
+    Case("np_transpose", np_transpose, _one((4, 3)), seed=fixed_seed(3, 4)),
+    Case(
+        "np_transpose_axes",
+        np_transpose_axes,
+        _one((2, 3, 4)),
+        seed=fixed_seed(4, 2, 3),
+    ),
+    Case("np_transpose_3d_default", np_transpose_3d_default, _one((2, 3, 4))),
+    Case("np_reshape", np_reshape, _one((2, 6)), seed=fixed_seed(4, 3)),
+    Case("np_reshape_minus_one", np_reshape_minus_one, _one((3, 4))),
+    # read-only indexing
+    Case("index_int_slice", index_int_slice, _one(5), seed=fixed_seed(4)),
+    Case("index_negative", index_negative, _one(5)),
+    Case("index_step", index_step, _one(6), seed=fixed_seed(3)),
+    Case("index_2d_column", index_2d_column, _one((3, 4)), seed=fixed_seed(3)),
+    Case("index_2d_mixed", index_2d_mixed, _one((3, 4))),
+    Case("index_none", index_none, _one(3), seed=fixed_seed(3, 3)),
+    Case("index_newaxis", index_newaxis, _one(4)),
+    Case("index_ellipsis", index_ellipsis, _one((2, 3, 4)), seed=fixed_seed(2, 3)),
+    # broadcasting
+    Case(
+        "bcast_row_col",
+        bcast_row_col,
+        _pair((1, 4), (3, 1)),
+        wrt=(0, 1),
+        seed=fixed_seed(3, 4),
+    ),
+    Case("bcast_scalar_array", bcast_scalar_array, _pair((), (3, 4))),
+    Case("bcast_scalar_array_both", bcast_scalar_array, _pair((), (3, 4)), wrt=(0, 1)),
+    Case("bcast_3x1_1x4", bcast_3x1_1x4, _pair((3, 1), (1, 4)), wrt=(0, 1)),
+    Case(
+        "bcast_vector_matrix",
+        bcast_vector_matrix,
+        _pair(4, (2, 4)),
+        seed=fixed_seed(2, 4),
+    ),
+    Case(
+        "bcast_vector_matrix_both",
+        bcast_vector_matrix,
+        _pair(4, (2, 4)),
+        wrt=(0, 1),
+        seed=fixed_seed(2, 4),
+    ),
+    # module-level constants
+    Case("const_scale", const_scale, _one((3, 4))),
+    Case("const_pi", const_pi, _one(5)),
+    Case("const_array", const_array, _one((2, 3))),
+    # helpers
+    Case("helper_call", helper_call, _one((3, 4))),
+    Case("helper_call_float", helper_call, _one(())),
+    Case("helper_kwargs", helper_kwargs, _one(4), seed=fixed_seed(4)),
+    Case("helper_nested", helper_nested, _one((2, 3))),
+    Case(
+        "helper_tuple_return", helper_tuple_return, _one((2, 5)), seed=fixed_seed(2, 5)
+    ),
+    # non-differentiable values
+    Case("nondiff_shape", nondiff_shape, _one((3, 4))),
+    Case("nondiff_len", nondiff_len, _one(5)),
+    Case("nondiff_zeros", nondiff_zeros, _one(3)),
+    Case("nondiff_arange", nondiff_arange, _one((2, 3))),
+    Case("nondiff_size", nondiff_size, _one((3, 4))),
+    # composites
+    Case("sigmoid", sigmoid, _one((3, 4), -3.0, 3.0), seed=fixed_seed(3, 4)),
+    Case("softmax", softmax, _one(5, -2.0, 2.0), seed=fixed_seed(5)),
+    Case("softmax_rows", softmax_rows, _one((3, 4), -2.0, 2.0), seed=fixed_seed(3, 4)),
+    Case("logsumexp", logsumexp, _one(6, -2.0, 2.0)),
+    Case("softplus", softplus, _one((3, 4), -3.0, 3.0)),
+    Case("l2_normalize", l2_normalize, _one(4, 0.2, 1.5), seed=fixed_seed(4)),
+    Case("mse", mse, _mse_args, wrt=("w", "b")),
+    Case("mse_wrt_data", mse, _mse_args, wrt=(2, 3)),
+    Case("weighted_mse", weighted_mse, _weighted_mse_args),
+    Case("weighted_mse_wrt_weights", weighted_mse, _weighted_mse_args, wrt=(0, 2)),
+    Case(
+        "cross_entropy",
+        cross_entropy,
+        lambda rng: (normal(rng, (4, 3)), onehot(rng, 4, 3)),
+    ),
+    Case("logistic_loss", logistic_loss, _logistic_args, wrt="w"),
+    Case("huber", huber, lambda rng: (avoiding(rng, (3, 4), -2.5, 2.5, (-1, 0, 1)),)),
+    Case("gaussian_nll", gaussian_nll, _gaussian_args, wrt=(0, 1)),
+    Case("mlp_loss", mlp_loss, _mlp_args, wrt=(0, 1, 2, 3)),
+    Case("mlp_loss_wrt_input", mlp_loss, _mlp_args, wrt="x"),
+    Case(
+        "mlp_helper_loss", mlp_helper_loss, _mlp_ce_args, wrt=("w1", "b1", "w2", "b2")
+    ),
+]

@@ -1,0 +1,268 @@
+"""Every function in the shared table against central finite differences.
+
+For each case of `functions.CASES` at three random points: the decorated
+function computes what the plain one does, `f_and_grad` returns that value and
+a gradient with each argument's type and shape, the gradient passes the shared
+checker (`symgrad.check.check_grad`), and no call mutates the caller's arrays.
+
+The last section tests the checker itself, without the compiler: it passes a
+right gradient, and fails (naming the worst entries) a wrong one.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from typing import Any
+
+import numpy as np
+import pytest
+from functions import CASES, Case
+
+import symgrad
+from symgrad.check import check_grad, numeric_grad
+
+SEEDS = (0, 1, 2)
+_COMPILED: dict[str, Any] = {}
+
+
+def compiled(case: Case) -> Any:
+    """``symgrad.grad(case.fn, wrt=case.wrt)``, compiled once per case.
+
+    A compile error is remembered too, so a case that fails to compile costs
+    one compile, not one per test.
+    """
+    if case.name not in _COMPILED:
+        try:
+            if case.wrt is None:
+                _COMPILED[case.name] = symgrad.grad(case.fn)
+            else:
+                _COMPILED[case.name] = symgrad.grad(case.fn, wrt=case.wrt)
+        except Exception as exc:  # re-raised below, in every test of the case
+            _COMPILED[case.name] = exc
+    result = _COMPILED[case.name]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def draw(case: Case, seed: int) -> tuple[Any, ...]:
+    """The case's arguments at random point ``seed`` (stable across runs)."""
+    rng = np.random.default_rng((seed, zlib.crc32(case.name.encode())))
+    return case.make_args(rng)
+
+
+def seed_kwargs(case: Case) -> dict[str, Any]:
+    return {} if case.seed is None else {"seed": case.seed}
+
+
+def as_tuple(g: Any, grads: Any) -> tuple[Any, ...]:
+    """The gradient(s) of ``g`` as a tuple in wrt order."""
+    if g.wrt_is_tuple:
+        assert isinstance(grads, tuple), f"expected a tuple, got {type(grads)}"
+        return grads
+    return (grads,)
+
+
+def assert_unchanged(before: tuple[Any, ...], after: tuple[Any, ...]) -> None:
+    for i, (a, b) in enumerate(zip(before, after, strict=True)):
+        assert type(a) is type(b), f"argument {i} changed type"
+        assert np.array_equal(a, b), f"argument {i} was mutated"
+
+
+cases = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+seeds = pytest.mark.parametrize("seed", SEEDS)
+
+
+# --------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------
+
+
+@seeds
+@cases
+def test_value_matches_plain_function(case: Case, seed: int) -> None:
+    g = compiled(case)
+    args = draw(case, seed)
+    expected = case.fn(*copy.deepcopy(args))
+    called = g(*args)
+    value, _ = g.f_and_grad(*args, **seed_kwargs(case))
+    for got in (called, value):
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@seeds
+@cases
+def test_gradient_types_and_shapes(case: Case, seed: int) -> None:
+    g = compiled(case)
+    args = draw(case, seed)
+    _, grads = g.f_and_grad(*args, **seed_kwargs(case))
+    grads = as_tuple(g, grads)
+    assert len(grads) == len(g.wrt_indices)
+    for i, gi in zip(g.wrt_indices, grads, strict=True):
+        arg = args[i]
+        if isinstance(arg, np.ndarray):
+            assert isinstance(gi, np.ndarray), f"grad of arg {i}: {type(gi)}"
+            assert gi.shape == arg.shape, f"grad of arg {i}: shape {gi.shape}"
+            assert np.issubdtype(gi.dtype, np.floating)
+        else:
+            assert isinstance(gi, float), f"grad of float arg {i}: {type(gi)}"
+    only = g.grad(*args, **seed_kwargs(case))
+    for a, b in zip(as_tuple(g, only), grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@seeds
+@cases
+def test_gradient_matches_finite_differences(case: Case, seed: int) -> None:
+    check_grad(compiled(case), *draw(case, seed), seed=case.seed)
+
+
+@seeds
+@cases
+def test_caller_arrays_unchanged(case: Case, seed: int) -> None:
+    g = compiled(case)
+    args = draw(case, seed)
+    before = copy.deepcopy(args)
+    g(*args)
+    assert_unchanged(before, args)
+    g.f_and_grad(*args, **seed_kwargs(case))
+    assert_unchanged(before, args)
+    g.grad(*args, **seed_kwargs(case))
+    assert_unchanged(before, args)
+
+
+def test_table_is_large_and_names_are_unique() -> None:
+    assert len(CASES) >= 70
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+def test_check_grad_wraps_plain_function() -> None:
+    from functions import mlp_loss
+
+    args = draw(next(c for c in CASES if c.name == "mlp_loss"), 0)
+    check_grad(mlp_loss, *args, wrt=(0, 2))
+
+
+# --------------------------------------------------------------------------
+# The checker itself (no compiler involved)
+# --------------------------------------------------------------------------
+
+
+def _quadratic(x, a):
+    return np.sum(a * x**2) + 3.0 * np.sum(a)
+
+
+class _Fake:
+    """Quacks like a symgrad-decorated `_quadratic` with wrt=(0, 1)."""
+
+    wrt_indices = (0, 1)
+    wrt_is_tuple = True
+
+    def __init__(self, wrong: bool = False, bad_shape: bool = False) -> None:
+        self.wrong = wrong
+        self.bad_shape = bad_shape
+        self.__wrapped__ = _quadratic
+
+    def __call__(self, x, a):
+        return _quadratic(x, a)
+
+    def f_and_grad(self, x, a, seed=None):
+        gx = 2.0 * a * x
+        ga = x**2 + 3.0
+        if self.wrong:
+            gx = gx.copy()
+            gx[1, 2] += 0.5
+        if self.bad_shape:
+            ga = ga.ravel()
+        return _quadratic(x, a), (gx, ga)
+
+
+def _fake_args() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return rng.standard_normal((3, 4)), rng.uniform(0.5, 2.0, (3, 4))
+
+
+def test_check_grad_passes_right_gradient() -> None:
+    assert check_grad(_Fake(), *_fake_args()) is None
+
+
+def test_check_grad_fails_wrong_gradient_and_names_worst_entry() -> None:
+    x, a = _fake_args()
+    with pytest.raises(AssertionError) as info:
+        check_grad(_Fake(wrong=True), x, a)
+    message = str(info.value)
+    assert "argument 0 (x)" in message
+    assert "1 of 12 entries differ" in message
+    assert "index (1, 2)" in message
+    assert f"symgrad={2.0 * a[1, 2] * x[1, 2] + 0.5:.10g}" in message
+    assert "argument 1" not in message
+
+
+def test_check_grad_fails_wrong_shape() -> None:
+    with pytest.raises(AssertionError, match=r"argument 1 \(a\).*shape \(12,\)"):
+        check_grad(_Fake(bad_shape=True), *_fake_args())
+
+
+def test_check_grad_fails_nan_gradient() -> None:
+    class NanFake(_Fake):
+        def f_and_grad(self, x, a, seed=None):
+            value, (gx, ga) = super().f_and_grad(x, a)
+            return value, (gx * np.nan, ga)
+
+    with pytest.raises(AssertionError, match="symgrad=nan"):
+        check_grad(NanFake(), *_fake_args())
+
+
+def test_check_grad_rejects_wrt_for_decorated_function() -> None:
+    with pytest.raises(TypeError):
+        check_grad(_Fake(), *_fake_args(), wrt=0)
+
+
+def test_numeric_grad_float_argument_gives_float() -> None:
+    got = numeric_grad(lambda x, y: x**3 * y, (1.5, 2.0), (0, 1))
+    assert all(type(v) is float for v in got)
+    np.testing.assert_allclose(got, (3 * 1.5**2 * 2.0, 1.5**3), rtol=1e-8)
+
+
+def test_numeric_grad_single_index_gives_single_gradient() -> None:
+    x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    got = numeric_grad(lambda x: np.sum(np.sin(x)), (x,), 0)
+    assert got.shape == (2, 3)
+    np.testing.assert_allclose(got, np.cos(x), rtol=1e-8)
+
+
+def test_numeric_grad_uses_seed_and_broadcasting() -> None:
+    b = np.array([0.5, -1.0, 2.0])
+    m = np.arange(6.0).reshape(2, 3)
+    seed = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]])
+    gb, gm = numeric_grad(lambda b, m: b * m, (b, m), (0, 1), seed=seed)
+    np.testing.assert_allclose(gb, np.sum(seed * m, axis=0), rtol=1e-8)
+    np.testing.assert_allclose(gm, seed * b, rtol=1e-8)
+
+
+def test_numeric_grad_never_mutates_arguments() -> None:
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    y = np.array([0.5, 0.25])
+    xc, yc = x.copy(), y.copy()
+
+    def mutating(x, y):
+        out = np.sum(x * y)
+        x += 100.0  # a badly behaved function must not reach the caller's x
+        return out
+
+    gx, gy = numeric_grad(mutating, (x, y), (0, 1))
+    np.testing.assert_array_equal(x, xc)
+    np.testing.assert_array_equal(y, yc)
+    np.testing.assert_allclose(gx, np.broadcast_to(y, x.shape), rtol=1e-8)
+    np.testing.assert_allclose(gy, np.sum(xc, axis=0), rtol=1e-8)
+
+
+def test_numeric_grad_zero_dim_array_and_int_array() -> None:
+    got = numeric_grad(
+        lambda s, v: s * np.sum(v**2), (np.array(2.0), np.arange(3)), (0, 1)
+    )
+    assert isinstance(got[0], np.ndarray) and got[0].shape == ()
+    np.testing.assert_allclose(got[0], 5.0, rtol=1e-8)
+    np.testing.assert_allclose(got[1], 4.0 * np.arange(3), rtol=1e-8, atol=1e-8)
