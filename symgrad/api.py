@@ -59,7 +59,7 @@ def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
         wrt_is_tuple=is_tuple,
         constants=tuple(constants[k] for k in sorted(constants)),
     )
-    text = emit.emit_module(primal, adjoint, spec, allocator.made_temps)
+    text = emit.emit_module(primal, adjoint, spec, allocator)
     return Compiled(primal, adjoint, text)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ import black
 import numpy as np
 
 from . import runtime
+from .frontend import Names
 from .ir import (
     Assign,
     Atom,
@@ -38,7 +40,7 @@ from .ir import (
     Var,
     uses,
 )
-from .optimize import dead_code
+from .optimize import optimize
 from .reverse import Adjoint
 from .rules import OPS
 
@@ -65,18 +67,19 @@ class ModuleSpec:
 
 
 def emit_module(
-    primal: Function, adjoint: Adjoint, spec: ModuleSpec, temps: set[str]
+    primal: Function, adjoint: Adjoint, spec: ModuleSpec, names: Names
 ) -> str:
     ret = primal.body[-1]
     assert isinstance(ret, Return)
-    body = dead_code(primal, adjoint)
+    body, adjoint_body, grads = optimize(primal, adjoint)
     check = Assign(
         Var("seed"), "check_seed", (Const(spec.function), Var("seed"), ret.value)
     )
-    statements = body + [check] + adjoint.body
-    grads = adjoint.grads
+    statements = body + [check] + adjoint_body
     result: list[Atom] = [ret.value, *grads]
-    printer = _Printer(statements, len(body), result, temps)
+    printer = _Printer(
+        statements, len(body), result, names, spec.function, adjoint.bars
+    )
     lines = printer.lines()
     grad_text = ", ".join(printer.expr(g) for g in grads)
     if spec.wrt_is_tuple:
@@ -93,10 +96,14 @@ class _Printer:
         statements: list[Stmt],
         first_adjoint: int,
         result: list[Atom],
-        temps: set[str],
+        names: Names,
+        top_function: str,
+        bars: dict[str, str],
     ):
         self.statements = statements
         self.first_adjoint = first_adjoint
+        self.top_function = top_function
+        temps = names.made_temps
         self.inline: dict[str, Assign] = {}
         counts = Counter(v.name for s in statements for v in uses(s))
         counts.update(a.name for a in result if isinstance(a, Var))
@@ -108,6 +115,7 @@ class _Printer:
                 and self._stable(stmt, i)
             ):
                 self.inline[stmt.target.name] = stmt
+        self.rename = _renumber(statements, self.inline, names, bars)
 
     def _stable(self, stmt: Assign, start: int) -> bool:
         """No statement between `stmt` and its use changes what it reads."""
@@ -139,26 +147,31 @@ class _Printer:
                 and loc is not None
                 and (loc.file, loc.line) != last_loc
             ):
-                out.append(f"# grad of: {loc.text.strip()}")
+                where = "" if loc.function == self.top_function else f" {loc.function}"
+                out.append(f"# grad of{where}: {loc.text.strip()}")
                 last_loc = (loc.file, loc.line)
             out.append(self.statement(stmt))
         return out
 
     def statement(self, stmt: Stmt) -> str:
         if isinstance(stmt, Assign):
-            return f"{stmt.target.name} = {self.expr(stmt.target, top=stmt)}"
+            return f"{self.name(stmt.target)} = {self.expr(stmt.target, top=stmt)}"
         assert isinstance(stmt, SetItem)
         value = self.expr(stmt.value)
+        target = self.name(stmt.target)
         if stmt.mode == "add_at":
             index = _clean(self.index_tuple(stmt.index))
-            return f"np.add.at({stmt.target.name}, {index}, {value})"
+            return f"np.add.at({target}, {index}, {value})"
         sign = "=" if stmt.mode == "set" else "+="
-        return f"{stmt.target.name}{self.index(stmt.index)} {sign} {value}"
+        return f"{target}{self.index(stmt.index)} {sign} {value}"
+
+    def name(self, var: Var) -> str:
+        return self.rename.get(var.name, var.name)
 
     def expr(self, atom: Atom, top: Assign | None = None) -> str:
         stmt = top or (self.inline.get(atom.name) if isinstance(atom, Var) else None)
         if stmt is None:
-            return _const(atom) if isinstance(atom, Const) else atom.name
+            return _const(atom) if isinstance(atom, Const) else self.name(atom)
         return _clean(self._render(stmt))
 
     def _render(self, stmt: Assign) -> str:
@@ -209,6 +222,30 @@ class _Printer:
         return empty if atom is None else f"({self.expr(atom)})"
 
 
+def _renumber(
+    statements: list[Stmt], inline: dict, names: Names, bars: dict[str, str]
+) -> dict[str, str]:
+    """Number the temporaries that survive folding t1, t2, ... in order; the
+    adjoint of a temporary follows it (`t3_bar`)."""
+    temp_bars = {bars[t] for t in names.made_temps if t in bars}
+    others = (names.taken | names.avoid) - names.made_temps - temp_bars
+    rename: dict[str, str] = {}
+    count = 0
+    for stmt in statements:
+        name = stmt.target.name if isinstance(stmt, Assign) else None
+        if name not in names.made_temps or name in rename:
+            continue
+        if name in inline and name not in bars:
+            continue
+        count += 1
+        while f"t{count}" in others or f"t{count}_bar" in others:
+            count += 1
+        rename[name] = f"t{count}"
+        if name in bars:
+            rename[bars[name]] = f"t{count}_bar"
+    return rename
+
+
 def _clean(text: str) -> str:
     """Drop redundant parentheses: parse and unparse the expression."""
     return ast.unparse(ast.parse(text, mode="eval"))
@@ -247,16 +284,19 @@ def _module_text(spec: ModuleSpec, lines: list[str]) -> str:
     signature = ", ".join(params + ["seed=None"])
     wrt = ", ".join(spec.wrt)
     body = "\n".join("    " + line for line in lines)
-    function = (
-        f"def f_and_grad({signature}):\n"
-        f'    """Return {spec.function}({", ".join(spec.params)}) and its gradient '
-        f'with respect to {wrt}."""\n{body}\n'
+    summary = (
+        f"Return {spec.function}({', '.join(spec.params)}) and its gradient "
+        f"with respect to {wrt}."
     )
+    function = f"def f_and_grad({signature}):\n{_docstring(summary, '    ')}\n{body}\n"
     helpers = _helpers(function)
     imports = ["import math"] if re.search(r"\bmath\.", function) else []
+    head = (
+        f"Gradient of `{spec.function}` from {spec.origin}, generated by symgrad "
+        f"{spec.version}.\n\nDo not edit: symgrad regenerates it from the source."
+    )
     parts = [
-        f'"""Gradient of `{spec.function}` from {spec.origin}, generated by symgrad '
-        f'{spec.version}.\n\nDo not edit: symgrad regenerates it from the source."""',
+        _docstring(head, ""),
         "\n".join(imports + ["import numpy as np"]),
     ]
     if spec.constants:
@@ -268,6 +308,17 @@ def _module_text(spec: ModuleSpec, lines: list[str]) -> str:
         )
     text = "\n\n".join(parts)
     return black.format_str(text, mode=black.Mode())
+
+
+def _docstring(text: str, indent: str) -> str:
+    """A docstring whose lines fit black's 88 columns."""
+    width = 84 - len(indent)
+    paragraphs = [textwrap.fill(p, width) for p in text.split("\n\n")]
+    body = "\n\n".join(paragraphs)
+    if "\n" not in body and len(indent) + len(body) + 6 <= 88:
+        return f'{indent}"""{body}"""'
+    lines = f'"""{body}\n"""'.split("\n")
+    return "\n".join((indent + line) if line else "" for line in lines)
 
 
 def _helpers(code: str) -> list[str]:

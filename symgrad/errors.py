@@ -24,6 +24,7 @@ class Loc:
     line: int
     col: int
     text: str
+    function: str = ""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col + 1}"

@@ -50,6 +50,7 @@ class Adjoint:
 
     body: list[Stmt]
     grads: tuple[Atom, ...]
+    bars: dict[str, str]  # primal variable -> its adjoint's name
 
 
 def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
@@ -204,7 +205,9 @@ class _Reverse:
                 self.region(self.regions[name])
             else:
                 self.structural(stmt)
-        return Adjoint(self.b.body, tuple(self.gradient(p) for p in self.wrt))
+        grads = tuple(self.gradient(p) for p in self.wrt)
+        bars = {name: var.name for name, var in self.bars.items()}
+        return Adjoint(self.b.body, grads, bars)
 
     def bar(self, name: str) -> Var:
         if name not in self.bars:
@@ -233,6 +236,12 @@ class _Reverse:
             self.accumulate(leaf.name, contribution)
 
     def times(self, g: Atom, partial: sp.Expr, lowering: SympyLowering) -> Atom:
+        """`g * partial`, printed as `g / d` when the partial is `1 / d`."""
+        numer, denom = sp.fraction(partial)
+        if denom != 1 and not partial.has(sp.Piecewise):
+            return self.b.op(
+                "truediv", self.times(g, numer, lowering), lowering.lower(denom)
+            )
         if partial == 1:
             return g
         if partial == -1:
@@ -273,17 +282,18 @@ class _Reverse:
 
     def _named(self, atom: Atom, name: str) -> Atom:
         """Give a freshly computed contribution the adjoint's readable name."""
+        if not isinstance(atom, Var) or atom.name not in self.names.made_temps:
+            return atom
         body = self.b.body
-        last = body[-1] if body else None
-        if (
-            isinstance(last, Assign)
-            and last.target == atom
-            and atom.name in self.names.made_temps
-            and name not in self.bars
-            and not any(atom in uses(s) for s in body[self.mark : -1])
-        ):
-            body[-1] = Assign(self.bar(name), last.op, last.args, last.params, last.loc)
-            return self.bars[name]
+        for i in range(len(body) - 1, self.mark - 1, -1):
+            stmt = body[i]
+            if isinstance(stmt, Assign) and stmt.target == atom:
+                if name in self.bars or any(atom in uses(s) for s in body[i + 1 :]):
+                    return atom
+                body[i] = Assign(
+                    self.bar(name), stmt.op, stmt.args, stmt.params, stmt.loc
+                )
+                return self.bars[name]
         return atom
 
     def scatter(self, name: str, part: Scatter) -> None:

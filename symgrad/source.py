@@ -33,7 +33,7 @@ class FunctionSource:
         line = getattr(node, "lineno", self.tree.lineno)
         col = getattr(node, "col_offset", 0) + self.col_shift
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return Loc(self.file, line, col, text.rstrip("\n"))
+        return Loc(self.file, line, col, text.rstrip("\n"), self.name)
 
     @property
     def params(self) -> tuple[str, ...]:

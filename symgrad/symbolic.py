@@ -200,7 +200,10 @@ class SympyLowering:
         return head
 
     def _add(self, expr: sp.Add) -> Atom:
-        terms = list(expr.as_ordered_terms())
+        ordered = expr.as_ordered_terms()
+        terms = [t for t in ordered if not _negative(t)] + [
+            t for t in ordered if _negative(t)
+        ]
         first = terms[0]
         acc = (
             self.emit("neg", (self.lower(-first),))

@@ -1,0 +1,163 @@
+"""The command line: `python -m symgrad emit FILE.py`."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "symgrad", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def write(tmp_path, text, name="model.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_emit_prints_the_generated_module():
+    result = run("emit", "examples/quadratic.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("def f_and_grad(x, seed=None):") == 2
+    assert "x_bar = seed * (2 * x + 3)" in result.stdout
+    assert result.stderr == ""
+
+
+def test_emit_matches_the_decorator(tmp_path):
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import quadratic
+    finally:
+        sys.path.pop(0)
+    result = run("emit", "examples/quadratic.py", "--function", "poly")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == quadratic.poly.source
+
+
+def test_output_file(tmp_path):
+    out = tmp_path / "poly_grad.py"
+    result = run("emit", "examples/quadratic.py", "--function", "poly", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    namespace = {}
+    exec(out.read_text(), namespace)
+    assert namespace["f_and_grad"](4.0) == (29.0, 11.0)
+
+
+def test_output_file_needs_one_function(tmp_path):
+    result = run("emit", "examples/quadratic.py", "-o", str(tmp_path / "x.py"))
+    assert result.returncode == 2
+    assert "--function" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["emit", "--help"]])
+def test_help(args):
+    result = run(*args)
+    assert result.returncode == 0
+    assert "usage:" in result.stdout
+
+
+def test_missing_file_is_a_one_line_usage_error(tmp_path):
+    result = run("emit", str(tmp_path / "nope.py"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "cannot read" in result.stderr
+
+
+def test_file_without_decorated_function(tmp_path):
+    path = write(tmp_path, "def f(x):\n    return x\n")
+    result = run("emit", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"symgrad: error: {path} has no @symgrad.grad function"
+
+
+def test_unknown_function_name():
+    result = run("emit", "examples/quadratic.py", "--function", "cube")
+    assert result.returncode == 2
+    assert "cube" in result.stderr
+
+
+def test_top_level_code_is_never_executed(tmp_path):
+    marker = tmp_path / "ran"
+    path = write(
+        tmp_path,
+        f"""
+        import numpy as np
+        import symgrad as sg
+
+        open({str(marker)!r}, "w").write("executed")
+        raise SystemExit("the top level ran")
+
+        SCALE = 2.5
+
+        def helper(x):
+            return np.sin(x) * SCALE
+
+        @sg.grad(wrt="x")
+        def f(x, y):
+            return helper(x) * y
+        """,
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert "SCALE = 2.5" in result.stdout
+    assert "np.cos(x)" in result.stdout
+
+
+def test_from_import_and_aliases(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import numpy as onp
+        from math import exp
+        from symgrad import grad as differentiate
+
+        @differentiate
+        def f(x):
+            return onp.tanh(x) + exp(x)
+        """,
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "np.tanh(x)" in result.stdout and "math.exp(x)" in result.stdout
+    assert "import math\n" in result.stdout
+
+
+def test_compile_error_is_printed_like_a_compiler(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import symgrad
+
+        @symgrad.grad
+        def f(x):
+            y = 0.0
+            for i in range(3):
+                y = y + x
+            return y
+        """,
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{path}:7:5: error: 'for' loops are not supported by symgrad"
+    assert lines[1] == "    for i in range(3):"
+    assert lines[2] == "    ^"
+
+
+@pytest.mark.parametrize("stage, expected", [("ir", "= add("), ("adjoint", "x_bar")])
+def test_stages(stage, expected):
+    result = run("emit", "examples/quadratic.py", "--function", "poly", "--stage", stage)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
