@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import emit, fence, frontend, reverse
-from .errors import BadInputError, SeedError
+from .errors import BadInputError, InternalError, SeedError, SymgradError
 from .ir import Function, verify
 from .resolve import LiveResolver
 from .rules import OPS
@@ -42,7 +42,24 @@ class Compiled:
 
 
 def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
-    """Run the whole pipeline on one function's source."""
+    """Run the whole pipeline on one function's source.
+
+    User mistakes raise `SymgradError` subclasses; a failure inside symgrad
+    itself is reported as `InternalError` naming the function, chained to the
+    original exception for the bug report."""
+    try:
+        return _pipeline(src, wrt)
+    except SymgradError:
+        raise
+    except Exception as exc:
+        raise InternalError(
+            f"symgrad failed to compile '{src.name}': {type(exc).__name__}: {exc}",
+            src.loc(src.tree),
+            "this is a bug in symgrad; please report it with the function's source",
+        ) from exc
+
+
+def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
     fence.check(src)
     names, is_tuple = normalize_wrt(src.name, src.params, wrt)
     primal, constants, allocator = frontend.lower(src)

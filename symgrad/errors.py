@@ -80,3 +80,7 @@ class SeedError(SymgradError):
 
 class BadInputError(SymgradError):
     """A bad `wrt`, a bad argument, or an unreadable function."""
+
+
+class InternalError(SymgradError):
+    """A bug in symgrad itself, reported with the function it was compiling."""

@@ -1,0 +1,205 @@
+"""Bad programs and bad calls: a SymgradError naming file:line, never a traceback
+from inside symgrad, never a silently wrong gradient."""
+
+import importlib.util
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import symgrad
+from symgrad.errors import (
+    BadInputError,
+    NoDerivativeError,
+    SeedError,
+    UnknownNameError,
+    UnsupportedSyntaxError,
+)
+
+
+def load(tmp_path, body, name="bad"):
+    path = tmp_path / f"{name}.py"
+    path.write_text(
+        "import math\nimport numpy as np\nimport symgrad\n\n" + textwrap.dedent(body)
+    )
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module, str(path)
+
+
+# (source, error class, line of the construct, column) -- lines count the 4-line header
+AT_DECORATION = [
+    (
+        "@symgrad.grad\ndef f(x):\n    for i in range(3):\n"
+        "        x = x + 1\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    if x > 0:\n        return x\n    return -x\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    while x < 1:\n        x = x * 2\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    try:\n        y = x\n    except Exception:\n"
+        "        y = 0\n    return y\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    y = np.zeros(3)\n"
+        "    y[0] = x\n    return y.sum()\n",
+        UnsupportedSyntaxError,
+        8,
+        5,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    return [x * i for i in range(3)][0]\n",
+        UnsupportedSyntaxError,
+        7,
+        12,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    g = lambda v: v * 2\n    return g(x)\n",
+        UnsupportedSyntaxError,
+        7,
+        9,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    import math\n    return math.sin(x)\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+    ("@symgrad.grad\ndef f(*xs):\n    return xs[0]\n", UnsupportedSyntaxError, 6, 8),
+    ("@symgrad.grad\ndef f(x):\n    return x % 2.0\n", UnsupportedSyntaxError, 7, 12),
+    (
+        "@symgrad.grad\ndef f(x):\n    return x if x > 0 else -x\n",
+        UnsupportedSyntaxError,
+        7,
+        12,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    print(x)\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+]
+
+
+@pytest.mark.parametrize("body, kind, line, col", AT_DECORATION)
+def test_unsupported_syntax_is_reported_at_decoration(tmp_path, body, kind, line, col):
+    with pytest.raises(kind) as info:
+        load(tmp_path, body)
+    err = info.value
+    assert (err.loc.line, err.loc.col + 1) == (line, col)
+    first = str(err).splitlines()[0]
+    assert first.startswith(f"{tmp_path / 'bad.py'}:{line}:{col}: error: ")
+    assert "^" in str(err).splitlines()[2]
+
+
+AT_FIRST_USE = [
+    ("@symgrad.grad\ndef f(x):\n    return np.sinc(x)\n", NoDerivativeError, 7),
+    ("@symgrad.grad\ndef f(x):\n    return undefined_helper(x)\n", UnknownNameError, 7),
+    ("@symgrad.grad\ndef f(x):\n    return x * MISSING\n", UnknownNameError, 7),
+    (
+        "@symgrad.grad\ndef f(x):\n    return np.sum(x, axis=x.ndim)\n",
+        UnsupportedSyntaxError,
+        7,
+    ),
+    ("@symgrad.grad\ndef f(x):\n    return np.sum(x, out=x)\n", NoDerivativeError, 7),
+    ("@symgrad.grad\ndef f(x):\n    return x.cumsum()\n", NoDerivativeError, 7),
+    (
+        "def h(v):\n    for i in range(2):\n        v = v * 2\n    return v\n\n\n"
+        "@symgrad.grad\ndef f(x):\n    return h(x)\n",
+        UnsupportedSyntaxError,
+        6,
+    ),
+    (
+        "def h(v):\n    return h(v)\n\n\n@symgrad.grad\ndef f(x):\n    return h(x)\n",
+        UnsupportedSyntaxError,
+        6,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    y = x\n    y += 1.0\n    return y * x\n",
+        UnsupportedSyntaxError,
+        8,
+    ),
+    (
+        "def pair(v):\n    return v, v\n\n\n"
+        "@symgrad.grad\ndef f(x):\n    return pair(x)\n",
+        UnsupportedSyntaxError,
+        11,
+    ),
+]
+
+
+@pytest.mark.parametrize("body, kind, line", AT_FIRST_USE)
+def test_names_are_resolved_on_first_use(tmp_path, body, kind, line):
+    module, path = load(tmp_path, body)
+    with pytest.raises(kind) as info:
+        module.f.f_and_grad(np.ones(3))
+    assert info.value.loc.file == path
+    assert info.value.loc.line == line
+    assert str(info.value).startswith(f"{path}:{line}:")
+
+
+def test_wrt_naming_no_parameter(tmp_path):
+    module, _ = load(tmp_path, "def f(x, y):\n    return x * y\n")
+    with pytest.raises(BadInputError, match="'z', which is not a parameter"):
+        symgrad.grad(module.f, wrt="z")
+    with pytest.raises(BadInputError, match="wrt=2"):
+        symgrad.grad(module.f, wrt=2)
+    with pytest.raises(BadInputError, match="twice"):
+        symgrad.grad(module.f, wrt=("x", 0))
+
+
+def test_non_scalar_output_needs_a_seed(tmp_path):
+    module, _ = load(tmp_path, "@symgrad.grad\ndef squares(x):\n    return x**2\n")
+    with pytest.raises(SeedError, match="squares: the output has shape \\(3,\\)"):
+        module.squares.f_and_grad(np.ones(3))
+    with pytest.raises(SeedError, match="squares: the seed has shape \\(2,\\)"):
+        module.squares.f_and_grad(np.ones(3), seed=np.ones(2))
+    assert isinstance(SeedError("x"), symgrad.SymgradError)
+
+
+def test_not_a_function():
+    with pytest.raises(BadInputError):
+        symgrad.grad(np.sin)
+    with pytest.raises(BadInputError):
+        symgrad.grad(lambda x: x)
+
+
+def test_seed_parameter_name_clashes(tmp_path):
+    module, _ = load(tmp_path, "def f(x, seed):\n    return x * seed\n")
+    with pytest.raises(BadInputError, match="seed"):
+        symgrad.grad(module.f)
+
+
+def test_error_message_format(tmp_path):
+    body = (
+        "@symgrad.grad\ndef f(x):\n    with open('a') as fh:\n"
+        "        x = x\n    return x\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, body)
+    path = tmp_path / "bad.py"
+    assert str(info.value) == (
+        f"{path}:7:5: error: 'with' statements are not supported by symgrad\n"
+        "    with open('a') as fh:\n"
+        "    ^\n"
+        "hint: move the with block outside the differentiated function"
+    )
