@@ -78,7 +78,9 @@ def test_file_without_decorated_function(tmp_path):
     path = write(tmp_path, "def f(x):\n    return x\n")
     result = run("emit", str(path))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"symgrad: error: {path} has no @symgrad.grad function"
+    assert (
+        result.stderr.strip() == f"symgrad: error: {path} has no @symgrad.grad function"
+    )
 
 
 def test_unknown_function_name():
@@ -158,6 +160,8 @@ def test_compile_error_is_printed_like_a_compiler(tmp_path):
 
 @pytest.mark.parametrize("stage, expected", [("ir", "= add("), ("adjoint", "x_bar")])
 def test_stages(stage, expected):
-    result = run("emit", "examples/quadratic.py", "--function", "poly", "--stage", stage)
+    result = run(
+        "emit", "examples/quadratic.py", "--function", "poly", "--stage", stage
+    )
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout

@@ -98,7 +98,9 @@ def test_emitted_partial_matches_sympy_diff(name, i, tmp_path):
     fn = load(tmp_path, name)
     symbols = arg_symbols(OPS[name].arity)
     expected_fn = sp.lambdify(symbols, partial(name, i), "numpy")
-    samples = [[a[0] for a in draw(name, rng)]] if name == "float" else [draw(name, rng)]
+    samples = (
+        [[a[0] for a in draw(name, rng)]] if name == "float" else [draw(name, rng)]
+    )
     g = symgrad.grad(fn, wrt=i)
     for args in samples:
         value, grad = g.f_and_grad(*args, seed=np.ones_like(fn(*args)))

@@ -1,0 +1,126 @@
+"""The public API: decorator forms, wrt, f_and_grad/grad/source/module."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from functions import CASES
+
+import symgrad
+import symgrad.api
+
+CASES_BY_NAME = {case.name: case for case in CASES}
+
+
+def loss(w, b, X, Y):
+    return np.mean((w * X + b - Y) ** 2)
+
+
+def poly(x):
+    return x * x + 3 * x + 1
+
+
+X = np.linspace(-1, 1, 7)
+Y = 2 * X - 1
+
+
+def test_decorator_forms_agree():
+    plain = symgrad.grad(loss)
+    named = symgrad.grad(wrt="w")(loss)
+    indexed = symgrad.grad(loss, wrt=0)
+    for g in (plain, named, indexed):
+        value, dw = g.f_and_grad(0.5, 0.1, X, Y)
+        assert value == loss(0.5, 0.1, X, Y)
+        assert dw == pytest.approx(np.mean(2 * (0.5 * X + 0.1 - Y) * X))
+
+
+def test_tuple_wrt_returns_a_tuple_in_wrt_order():
+    g = symgrad.grad(loss, wrt=("b", 0))
+    value, grads = g.f_and_grad(0.5, 0.1, X, Y)
+    residual = 0.5 * X + 0.1 - Y
+    assert isinstance(grads, tuple) and len(grads) == 2
+    assert grads[0] == pytest.approx(np.mean(2 * residual))
+    assert grads[1] == pytest.approx(np.mean(2 * residual * X))
+    single = symgrad.grad(loss, wrt=("w",)).grad(0.5, 0.1, X, Y)
+    assert isinstance(single, tuple) and len(single) == 1
+
+
+def test_calls_like_the_function_and_keeps_its_metadata():
+    g = symgrad.grad(poly)
+    assert g(4.0) == 29.0
+    assert g.__name__ == "poly" and g.__wrapped__ is poly
+    assert g.grad(4.0) == 11.0
+    assert isinstance(g.grad(4.0), float)
+
+
+def test_keyword_arguments_reach_the_emitted_function():
+    g = symgrad.grad(loss, wrt="w")
+    assert g.f_and_grad(0.5, b=0.1, X=X, Y=Y) == g.f_and_grad(0.5, 0.1, X, Y)
+
+
+def test_second_call_does_not_compile(monkeypatch):
+    g = symgrad.grad(poly)
+    g.f_and_grad(1.0)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("compiled twice")
+
+    for stage in ("compile_function", "_pipeline"):
+        monkeypatch.setattr(symgrad.api, stage, fail)
+    monkeypatch.setattr(symgrad.api.frontend, "lower", fail)
+    monkeypatch.setattr(symgrad.api.emit, "emit_module", fail)
+    assert g.f_and_grad(2.0) == (11.0, 7.0)
+    assert g.grad(3.0) == 9.0
+
+
+def test_source_and_module():
+    g = symgrad.grad(poly)
+    assert g.source.startswith('"""Gradient of `poly`')
+    assert "def f_and_grad(x, seed=None):" in g.source
+    assert g.module.f_and_grad(4.0) == (29.0, 11.0)
+
+
+def test_emitted_module_runs_without_symgrad(tmp_path):
+    case = CASES_BY_NAME["mlp_loss"]
+    g = symgrad.grad(case.fn, wrt=case.wrt)
+    args = case.make_args(np.random.default_rng(0))
+    path = tmp_path / "generated.py"
+    path.write_text(g.source)
+    np.savez(tmp_path / "args.npz", *args)
+    script = (
+        "import sys\n"
+        "sys.modules['symgrad'] = None  # importing symgrad would fail\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import numpy as np, generated\n"
+        f"data = np.load({str(tmp_path / 'args.npz')!r})\n"
+        "args = [data[f'arr_{i}'] for i in range(len(data.files))]\n"
+        "value, grads = generated.f_and_grad(*args)\n"
+        "print(repr(float(value)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) == pytest.approx(g(*args))
+
+
+def test_gradient_of_an_input_the_output_ignores_is_zero():
+    g = symgrad.grad(ignores_b, wrt=("a", "b"))
+    _, (da, db) = g.f_and_grad(1.0, np.ones((2, 3)))
+    assert da == 2.0
+    assert np.array_equal(db, np.zeros((2, 3)))
+
+
+def ignores_b(a, b):
+    return a * 2.0
+
+
+def test_seed_scales_the_gradient():
+    g = symgrad.grad(poly)
+    assert g.grad(4.0, seed=3.0) == 33.0
+    vec = symgrad.grad(squares)
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(vec.grad(x, seed=np.array([1.0, 0.5, 2.0])), [2, 2, 12])
+
+
+def squares(x):
+    return x**2
