@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 
 from .errors import UnsupportedSyntaxError
+from .frontend import RESERVED
 from .source import FunctionSource
 
 _STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Pass, ast.Expr)
@@ -95,6 +96,14 @@ def check(src: FunctionSource) -> None:
 
 def _check_signature(src: FunctionSource) -> None:
     args = src.tree.args
+    for arg in args.args:
+        if arg.arg in RESERVED:
+            raise UnsupportedSyntaxError(
+                f"a parameter named '{arg.arg}' would clash with a name the generated "
+                "module uses",
+                src.loc(arg),
+                "rename the parameter",
+            )
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
         node = args.vararg or args.kwarg or (args.kwonlyargs + args.posonlyargs)[0]
         raise UnsupportedSyntaxError(

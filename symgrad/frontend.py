@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import library, resolve
+from . import library, resolve, runtime
 from .errors import (
     BadInputError,
     Loc,
@@ -24,11 +24,26 @@ from .errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from .ir import Assign, Atom, Const, Function, Index, Return, Slice, Stmt, Var
+from .ir import (
+    Assign,
+    Atom,
+    Const,
+    Function,
+    Index,
+    ListConst,
+    Return,
+    Slice,
+    Stmt,
+    Var,
+)
 from .library import CallSpec
+from .rules import VIEWS
 from .source import FunctionSource
 
-RESERVED = {"np", "math", "seed", "f_and_grad"}
+# Names the emitted module defines or imports; user variables never take them.
+RESERVED = {"np", "math", "seed", "f_and_grad", "SeedError"} | {
+    name for name in vars(runtime) if name.startswith("_") and not name.startswith("__")
+}
 
 _BINOPS = {
     ast.Add: "add",
@@ -98,6 +113,8 @@ class Lowerer:
         self.body: list[Stmt] = []
         self.stack: list[str] = []
         self.constants: dict[str, Const] = {}
+        self.constant_names: dict[tuple[str, str], Const] = {}
+        self.ops: dict[str, str] = {}  # variable -> the op that computed it
 
     # --- functions ------------------------------------------------------------
 
@@ -220,7 +237,8 @@ class Lowerer:
         current = self.name(name, stmt.target, scope)
         if isinstance(current, Var) and self._aliased(current, name, scope):
             raise UnsupportedSyntaxError(
-                f"in-place update of '{name}', which another name also refers to",
+                f"in-place update of '{name}', which may share memory with another "
+                "array (another name, a view, or a caller's argument)",
                 scope.src.loc(stmt),
                 f"write '{name} = {name} {_op_symbol(stmt.op)} ...' for a new value",
             )
@@ -230,10 +248,17 @@ class Lowerer:
         self.bind(scope, name, self.emit(op, (current, right), loc, hint=name))
 
     def _aliased(self, var: Var, name: str, scope: Scope) -> bool:
-        """Would `name += ...` on an array also change another name's value?"""
+        """Could `name += ...` on an array change a value other than `name`'s?
+
+        numpy updates arrays in place, so the update also reaches other names
+        bound to the same array, arrays it is a view of (`y = x[0:2]`) and, in a
+        helper, the caller's argument.  The top function's own parameters are
+        safe: symgrad never writes to the caller's arrays."""
         if any(v == var and n != name for n, v in scope.env.items()):
             return True
-        return scope.src is not self.top and scope.initial.get(name) == var
+        if scope.src is not self.top and scope.initial.get(name) == var:
+            return True
+        return self.ops.get(var.name) in VIEWS
 
     def bind(self, scope: Scope, name: str, value: Value) -> None:
         scope.env[name] = value
@@ -274,7 +299,8 @@ class Lowerer:
         if isinstance(node, ast.Tuple | ast.List):
             items = tuple(self.atom(e, scope) for e in node.elts)
             if all(isinstance(i, Const) for i in items):
-                return Const(tuple(i.value for i in items))
+                kind = ListConst if isinstance(node, ast.List) else tuple
+                return Const(kind(i.value for i in items))
             return self.emit("tuple", items, loc, hint=hint)
         if isinstance(node, ast.BinOp):
             left, right = self.atom(node.left, scope), self.atom(node.right, scope)
@@ -336,8 +362,12 @@ class Lowerer:
         )
 
     def named_constant(self, found: resolve.Constant, loc: Loc) -> Const:
+        """A module constant, under a name no variable of the emitted code uses."""
         if "." in found.name or found.value is None:
             return self.constant(found.value, loc, found.name)
+        key = (loc.file, found.name)
+        if key in self.constant_names:
+            return self.constant_names[key]
         value = found.value
         if isinstance(value, np.ndarray) and value.size > 10_000:
             raise UnsupportedSyntaxError(
@@ -345,9 +375,9 @@ class Lowerer:
                 loc,
                 "pass large arrays as arguments; emitted modules embed constants",
             )
-        const = self.constant(value, loc, found.name)
-        self.constants[found.name] = const
-        self.names.taken.add(found.name)
+        const = self.constant(value, loc, self.names.fresh(found.name))
+        self.constants[const.name] = const
+        self.constant_names[key] = const
         return const
 
     def attribute(self, node: ast.Attribute, scope: Scope, hint: str | None) -> Atom:
@@ -524,7 +554,7 @@ class Lowerer:
         for key, default in spec.static:
             if key in given:
                 value = self.static(given[key], scope, f"'{key}'")
-                if isinstance(value, list):
+                if isinstance(value, list | tuple):
                     value = tuple(value)
                 if value != default:
                     params.append((key, value))
@@ -542,6 +572,7 @@ class Lowerer:
     ) -> Var:
         target = Var(self.names.fresh(hint))
         self.body.append(Assign(target, op, args, tuple(sorted(params)), loc))
+        self.ops[target.name] = op
         return target
 
 

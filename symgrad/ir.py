@@ -41,6 +41,13 @@ class Var:
         return self.name
 
 
+class ListConst(tuple):
+    """A constant list literal (`x[[0, 0, 1]]`): a tuple that prints as a list."""
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Const:
     """A compile-time constant; `name` is set for named module constants.
@@ -100,9 +107,26 @@ class Index:
             yield from (p for p in parts if isinstance(p, Var))
 
     @property
-    def is_static(self) -> bool:
-        """True when no item depends on a run-time value (basic indexing only)."""
-        return next(self.vars(), None) is None
+    def is_basic(self) -> bool:
+        """True for numpy basic indexing: constant ints, slices, None, `...`.
+
+        Anything else (a variable, a constant array or list) may select an
+        element twice, so adjoints must accumulate with `np.add.at`."""
+        for item in self.items:
+            parts = (
+                (item.start, item.stop, item.step)
+                if isinstance(item, Slice)
+                else (item,)
+            )
+            for part in parts:
+                if part is None:
+                    continue
+                if not isinstance(part, Const) or part.name is not None:
+                    return False
+                value = part.value
+                if not (value is None or value is Ellipsis or type(value) is int):
+                    return False
+        return True
 
 
 Arg = Atom | Index

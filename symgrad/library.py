@@ -59,7 +59,7 @@ NUMPY.update(
     expand_dims=CallSpec("expand_dims", ("a",), (("axis", None),)),
     copy=CallSpec("copy", ("a",)),
     array=CallSpec("copy", ("object",)),
-    asarray=CallSpec("copy", ("a",)),
+    asarray=CallSpec("asarray", ("a",)),
     broadcast_to=CallSpec("broadcast_to", ("array", "shape")),
     full=CallSpec("full", ("shape", "fill_value")),
     sign=CallSpec("sign", ("x",)),

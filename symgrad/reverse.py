@@ -40,7 +40,10 @@ from .ir import (
 from .rules import OPS, Scatter, is_elementwise
 from .symbolic import MAX_REGION, Region, SympyLowering
 
-SCALAR = "scalar"
+SCALAR = "<scalar>"  # not an identifier, so no variable's class
+# Adjoint ops whose result is a new array no other name refers to.
+_FRESH = {"add", "zeros", "full", "zeros_grad", "extremum_grad", "prod_grad", "copy"}
+_FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 SEED = Var("seed")
 
 
@@ -92,7 +95,9 @@ def shape_classes(fn: Function) -> dict[str, str]:
         if isinstance(atom, Var):
             return classes[atom.name]
         if isinstance(atom, Const) and atom.name is not None and "." not in atom.name:
-            return atom.name
+            return f"<const {atom.name}>"
+        if isinstance(atom, Const) and not isinstance(atom.value, int | float | None):
+            return f"<const {atom.value!r}>"
         return SCALAR
 
     for stmt in fn.body:
@@ -133,6 +138,8 @@ def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]
                 if (
                     inner is not None
                     and is_elementwise(inner.op)
+                    # a Piecewise inside clip's conditions would be mangled
+                    and inner.op not in ("where", "clip")
                     and arg.name in active
                     and uses[arg.name] == 1
                     and _same_line(inner.loc, stmt.loc)
@@ -188,6 +195,7 @@ class _Reverse:
         self.bars: dict[str, Var] = {}
         self.owned: set[str] = set()
         self.mark = 0  # where the current statement's adjoint code starts
+        self.returned: set[Atom] = set()
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
@@ -297,7 +305,7 @@ class _Reverse:
         return atom
 
     def scatter(self, name: str, part: Scatter) -> None:
-        mode = "add" if part.index.is_static else "add_at"
+        mode = "add" if part.index.is_basic else "add_at"
         current = self.adj.get(name)
         if current is not None and name in self.owned:
             self.b.body.append(
@@ -318,17 +326,30 @@ class _Reverse:
     # --- results --------------------------------------------------------------
 
     def gradient(self, param: str) -> Atom:
-        """The final gradient of `param`: never a read-only broadcast view."""
+        """The final gradient of `param`, an array the caller owns: never a
+        read-only view, the seed, or the same array as another gradient."""
         self.b.loc = None
         atom = self.adj.get(param)
         if atom is None:
             return self.b.op("zeros_grad", Var(param))
-        producer = next(
-            (s for s in self.b.body if isinstance(s, Assign) and s.target == atom), None
-        )
-        if producer is not None and producer.op == "broadcast_to":
-            return self.b.op("copy", atom)
+        root, fresh = self._origin(atom)
+        if not fresh or root in self.returned:
+            atom = self.b.op("owned", atom)
+        self.returned.add(root)
         return atom
+
+    def _origin(self, atom: Atom) -> tuple[Atom, bool]:
+        """The array `atom` may be (looking through `_unbroadcast`, which can
+        return its argument), and whether that array is new."""
+        producers = {s.target: s for s in self.b.body if isinstance(s, Assign)}
+        while True:
+            producer = producers.get(atom)
+            if producer is None:
+                return atom, False
+            if producer.op != "unbroadcast":
+                kind = OPS[producer.op].kind
+                return atom, producer.op in _FRESH or kind == "elementwise"
+            atom = producer.args[0]
 
 
 def reverse(fn: Function, wrt: tuple[str, ...], names: Names) -> Adjoint:

@@ -137,6 +137,7 @@ _const("ne", 2, "{0} != {1}")
 _const("floordiv", 2, "{0} // {1}")
 _const("logical_and", 2, "np.logical_and({0}, {1})")
 _const("logical_or", 2, "np.logical_or({0}, {1})")
+_const("logical_not", 1, "np.logical_not({0})")
 _const("sign", 1, "np.sign({0})")
 _const("heaviside", 2, "np.heaviside({0}, {1})")
 _const("floor", 1, "np.floor({0})")
@@ -288,6 +289,13 @@ def _copy_adjoint(b: Builder, g, out, x):
     return (g,)
 
 
+structural("asarray", 1, "np.asarray({0})")(_copy_adjoint)
+
+# Ops whose result may share memory with their first argument.
+VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dims"}
+VIEWS |= {"broadcast_to", "asarray"}
+
+
 @structural("broadcast_to", 2, "np.broadcast_to({0}, {1})", nondiff=(1,))
 def _broadcast_to_adjoint(b: Builder, g, out, x, shape):
     return b.op("unbroadcast", g, x), None
@@ -306,6 +314,7 @@ def _getitem_adjoint(b: Builder, g, out, x, index):
 # Ops that appear only in adjoint code.
 _const("unbroadcast", 2, "_unbroadcast({0}, {1})")
 _const("zeros_grad", 1, "_zeros_grad({0})")
+_const("owned", 1, "_owned({0})")
 _const("check_seed", 3, "_check_seed({0}, {1}, {2})")
 for _name in [
     "extremum_grad",

@@ -39,6 +39,11 @@ def _zeros_grad(x):
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
+def _owned(g):
+    """A gradient the caller may modify: arrays are copied, numbers kept."""
+    return np.array(g) if isinstance(g, np.ndarray) else g
+
+
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     shape = np.shape(x)

@@ -13,6 +13,7 @@ same primitives, so the emitter prints every derivative with one printer.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 
 import sympy as sp
@@ -78,11 +79,6 @@ def number(const: Const) -> sp.Expr:
     raise TypeError(f"no sympy number for {value!r}")
 
 
-@functools.lru_cache(maxsize=4096)
-def _diff(expr: sp.Expr, sym: sp.Symbol) -> sp.Expr:
-    return sp.diff(expr, sym)
-
-
 class Region:
     """An elementwise tree: `root` and the statements inlined into it."""
 
@@ -106,37 +102,78 @@ class Region:
             sym = symbol(atom)
             self.leaves[sym] = atom
             return sym
+        if atom.name is None and not isinstance(atom.value, bool | int | float):
+            # a tuple or list operand: opaque to sympy, printed back as written
+            sym = sp.Symbol(f"<const {len(self.leaves)}>", real=True)
+            self.leaves[sym] = atom
+            return sym
         sym = number(atom)
         if isinstance(sym, sp.Symbol):
             self.leaves[sym] = atom
         return sym
 
     def partials(self, wrt: list[Var], fresh: Callable[[], str]) -> tuple[list, list]:
-        """(shared definitions, one partial per leaf in `wrt`) as sympy."""
-        exprs = [self._reuse(_diff(self.expr, symbol(v))) for v in wrt]
-        if len(exprs) > 1 or any(sp.count_ops(e) > 4 for e in exprs):
-            names = (sp.Symbol(fresh(), real=True) for _ in iter(int, 1))
-            shared, exprs = sp.cse(exprs, symbols=names, order="none")
-            return shared, exprs
-        return [], exprs
+        """(shared definitions, one partial per leaf in `wrt`) as sympy.
 
-    def _reuse(self, expr: sp.Expr) -> sp.Expr:
-        """Rewrite `expr` with primal values of this region where it shrinks."""
-        best, cost = expr, sp.count_ops(expr)
-        factored = sp.factor_terms(expr)
-        if sp.count_ops(factored) < cost:
-            best, cost = factored, sp.count_ops(factored)
-        ranked = sorted(self.inner.items(), key=lambda kv: -sp.count_ops(kv[1]))
-        for name, inner in ranked:
-            if isinstance(inner, sp.Symbol | sp.Number) or not best.has(
-                *inner.free_symbols
-            ):
-                continue
-            candidate = best.subs(inner, sp.Symbol(name, real=True))
-            candidate_cost = sp.count_ops(candidate)
-            if candidate_cost < cost:
-                best, cost = candidate, candidate_cost
-        return best
+        The work is done on a canonical renaming of the region (leaves `_a0`,
+        `_a1`..., primal values `_n0`...), so regions of the same shape, as in
+        unrolled or repeated code, are differentiated once."""
+        leaves = {
+            sym: sp.Symbol(f"_a{i}", real=True) for i, sym in enumerate(self.leaves)
+        }
+        names = list(self.inner)
+        inner = tuple(
+            (sp.Symbol(f"_n{i}", real=True), self.inner[name].xreplace(leaves))
+            for i, name in enumerate(names)
+        )
+        targets = tuple(leaves[symbol(v)] for v in wrt)
+        shared, exprs = _derive(self.expr.xreplace(leaves), targets, inner)
+        back: dict[sp.Symbol, sp.Symbol] = {c: s for s, c in leaves.items()}
+        back.update((inner[i][0], sp.Symbol(n, real=True)) for i, n in enumerate(names))
+        back.update((sym, sp.Symbol(fresh(), real=True)) for sym, _ in shared)
+        return (
+            [(back[sym], e.xreplace(back)) for sym, e in shared],
+            [e.xreplace(back) for e in exprs],
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
+    """Partials of `expr`, rewritten with primal values, sharing subexpressions."""
+    exprs = [_reuse(sp.diff(expr, t), inner) for t in targets]
+    if len(exprs) > 1 or any(sp.count_ops(e) > 4 for e in exprs):
+        symbols = (sp.Symbol(f"_c{i}", real=True) for i in itertools.count())
+        shared, exprs = sp.cse(exprs, symbols=symbols, order="none")
+        return tuple(shared), tuple(exprs)
+    return (), tuple(exprs)
+
+
+def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
+    """Rewrite `expr` with primal values (`inner`) where that makes it smaller.
+
+    A rewrite may not divide by anything the derivative did not already divide
+    by: `y * x**y / x` is shorter than `y * x**(y - 1)` but is NaN at x = 0."""
+    expr = sp.powsimp(expr)
+    best, cost = expr, sp.count_ops(expr)
+    allowed = _denominators(expr)
+    factored = sp.factor_terms(expr)
+    if sp.count_ops(factored) < cost and _denominators(factored) <= allowed:
+        best, cost = factored, sp.count_ops(factored)
+    for sym, value in sorted(inner, key=lambda kv: -sp.count_ops(kv[1])):
+        if isinstance(value, sp.Symbol | sp.Number):
+            continue
+        if not best.has(*value.free_symbols):
+            continue
+        candidate = best.subs(value, sym)
+        candidate_cost = sp.count_ops(candidate)
+        if candidate_cost < cost and _denominators(candidate) <= allowed | {sym}:
+            best, cost = candidate, candidate_cost
+    return best
+
+
+def _denominators(expr: sp.Expr) -> set:
+    """Bases `expr` divides by, as sympy writes them (negative powers)."""
+    return {p.base for p in expr.atoms(sp.Pow) if p.exp.is_number and p.exp.is_negative}
 
 
 class SympyLowering:
@@ -171,6 +208,10 @@ class SympyLowering:
             return self.emit(
                 _RELATIONS[type(expr)], tuple(self.lower(a) for a in expr.args)
             )
+        if isinstance(expr, sp.logic.boolalg.Boolean) and not isinstance(
+            expr, sp.Symbol
+        ):
+            return self._condition(expr)  # And/Or/Not/ITE that cse pulled out
         if type(expr) in _FUNCTIONS:
             return self._function(expr)
         raise NotImplementedError(f"cannot lower {sp.srepr(expr)}")
@@ -261,6 +302,13 @@ class SympyLowering:
         return self.emit("where", (self._condition(cond), self.lower(value), other))
 
     def _condition(self, cond: sp.Basic) -> Atom:
+        if cond is sp.true or cond is sp.false:
+            return Const(bool(cond))
+        if isinstance(cond, sp.Not):
+            return self.emit("logical_not", (self._condition(cond.args[0]),))
+        if isinstance(cond, sp.ITE):
+            c, a, b = (self._condition(arg) for arg in cond.args)
+            return self.emit("where", (c, a, b))
         if isinstance(cond, sp.Or | sp.And):
             op = "logical_or" if isinstance(cond, sp.Or) else "logical_and"
             args = [self._condition(a) for a in cond.args]

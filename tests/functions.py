@@ -775,6 +775,67 @@ def _pos_pair(rng: np.random.Generator) -> tuple:
 # The table
 # --------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------
+# Regressions found in review: each was once a wrong gradient or a crash
+# --------------------------------------------------------------------------
+
+REPEATED = np.array([0, 0, 1])
+SHADOWED = np.array([2.0, -1.0, 0.5])
+EXPONENT = 2.0
+
+
+def gather_constant_repeats(x):
+    return np.sum(x[REPEATED] * np.arange(1.0, 4.0))
+
+
+def gather_list_literal(x):
+    return np.sum(x[[0, 0, 1]] * np.arange(1.0, 4.0))
+
+
+def _times_shadowed(a):
+    return a * SHADOWED
+
+
+def constant_shadowed_by_param(SHADOWED, x):
+    return np.sum(_times_shadowed(SHADOWED) * x)
+
+
+def constant_shadowed_by_local(x):
+    SHADOWED = x * 3.0
+    y = _times_shadowed(x)
+    return np.sum(y + SHADOWED)
+
+
+def clip_of_where(d, k):
+    return np.sum(np.clip(np.where(k > 0.0, d, 0.5 * d), -0.5, 0.8))
+
+
+def power_named_exponent_at_zero(x):
+    return np.sum(x**EXPONENT)
+
+
+def list_literal_operand(x):
+    return np.sum(x * [1.0, 2.0, 3.0])
+
+
+def clip_of_difference(x, y):
+    return np.sum(np.clip(x - y, -0.5, 0.8))
+
+
+def clip_of_clip(x):
+    return np.sum(np.clip(np.clip(x, -1.0, 1.0), -0.5, 0.8))
+
+
+def _clip_args(rng):
+    x = avoiding(rng, 6, -2.0, 2.0, (-1.0, -0.5, 0.8, 1.0))
+    return (x,)
+
+
+def _clip_diff_args(rng):
+    y = normal(rng, 6)
+    return (y + avoiding(rng, 6, -2.0, 2.0, (-0.5, 0.8)), y)
+
+
 CASES: list[Case] = [
     # arithmetic on floats
     Case("poly_float", poly_float, _one(())),
@@ -1005,4 +1066,25 @@ CASES: list[Case] = [
     Case(
         "mlp_helper_loss", mlp_helper_loss, _mlp_ce_args, wrt=("w1", "b1", "w2", "b2")
     ),
+    # regressions
+    Case("gather_constant_repeats", gather_constant_repeats, _one(3)),
+    Case("gather_list_literal", gather_list_literal, _one(3)),
+    Case("constant_shadowed_by_param", constant_shadowed_by_param, _pair(3, 3), (0, 1)),
+    Case("constant_shadowed_by_local", constant_shadowed_by_local, _one(3)),
+    Case(
+        "clip_of_where",
+        clip_of_where,
+        lambda rng: (
+            np.array([-0.31, 1.2, 0.3, 2.0]),
+            np.array([-1.0, -1.0, 1.0, 1.0]),
+        ),
+    ),
+    Case(
+        "power_named_exponent_at_zero",
+        power_named_exponent_at_zero,
+        lambda rng: (np.array([0.0, 1.0, rng.uniform(0.5, 2.0)]),),
+    ),
+    Case("list_literal_operand", list_literal_operand, _one(3)),
+    Case("clip_of_difference", clip_of_difference, _clip_diff_args, wrt=(0, 1)),
+    Case("clip_of_clip", clip_of_clip, _clip_args),
 ]

@@ -124,3 +124,25 @@ def test_seed_scales_the_gradient():
 
 def squares(x):
     return x**2
+
+
+def transposed_sum(x):
+    return np.sum(np.sum(x.T, axis=0) * np.arange(2.0))
+
+
+def plain_sum(x, y):
+    return np.sum(x + y)
+
+
+def identity(x):
+    return x
+
+
+def test_gradients_belong_to_the_caller():
+    rng = np.random.default_rng(0)
+    g = symgrad.grad(transposed_sum).grad(rng.normal(size=(2, 3)))
+    g *= 0.5  # writable, not a read-only broadcast view
+    gx, gy = symgrad.grad(plain_sum, wrt=(0, 1)).grad(np.ones(3), np.ones(3))
+    assert gx is not gy
+    seed = np.ones(3)
+    assert symgrad.grad(identity).grad(np.zeros(3), seed=seed) is not seed

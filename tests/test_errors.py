@@ -139,6 +139,12 @@ AT_FIRST_USE = [
         8,
     ),
     (
+        "@symgrad.grad\ndef f(x):\n    y = x[0:2]\n    y *= 3.0\n"
+        "    return np.sum(x * x)\n",
+        UnsupportedSyntaxError,
+        8,
+    ),
+    (
         "def pair(v):\n    return v, v\n\n\n"
         "@symgrad.grad\ndef f(x):\n    return pair(x)\n",
         UnsupportedSyntaxError,
@@ -185,7 +191,7 @@ def test_not_a_function():
 
 def test_seed_parameter_name_clashes(tmp_path):
     module, _ = load(tmp_path, "def f(x, seed):\n    return x * seed\n")
-    with pytest.raises(BadInputError, match="seed"):
+    with pytest.raises(UnsupportedSyntaxError, match="'seed' would clash"):
         symgrad.grad(module.f)
 
 
