@@ -124,14 +124,6 @@ def _check_signature(src: FunctionSource) -> None:
 def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
     if not isinstance(stmt, _STATEMENTS):
         _reject(src, stmt)
-    if isinstance(stmt, ast.Expr) and not (
-        isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
-    ):
-        raise UnsupportedSyntaxError(
-            "an expression statement has no effect on the result here",
-            src.loc(stmt),
-            "symgrad differentiates pure code: assign the value or remove the line",
-        )
     targets = stmt.targets if isinstance(stmt, ast.Assign) else []
     if isinstance(stmt, ast.AugAssign | ast.AnnAssign):
         targets = [stmt.target]
@@ -153,6 +145,14 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
                 )
             continue
         _reject(src, node)
+    if isinstance(stmt, ast.Expr) and not (
+        isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+    ):
+        raise UnsupportedSyntaxError(
+            "an expression statement has no effect on the result here",
+            src.loc(stmt),
+            "symgrad differentiates pure code: assign the value or remove the line",
+        )
 
 
 def _check_target(src: FunctionSource, target: ast.expr) -> None:

@@ -457,6 +457,13 @@ class Lowerer:
                         scope.src.loc(func),
                     )
                 return found
+            root = func.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if root is not func.value and self.module_ref(root, scope) is not None:
+                raise NoDerivativeError(
+                    f"no derivative rule for '{_dotted(func)}'", scope.src.loc(func)
+                )
             return ("method", func.attr)
         raise UnsupportedSyntaxError(
             "only calls of named functions and methods are supported",

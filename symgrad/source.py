@@ -73,9 +73,10 @@ def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
     ast.increment_lineno(module, start - 1)
     tree = module.body[0] if module.body else None
     if isinstance(tree, ast.AsyncFunctionDef):
+        text = lines[tree.lineno - 1] if tree.lineno <= len(lines) else ""
         raise UnsupportedSyntaxError(
             "'async def' functions cannot be differentiated",
-            Loc(file, start, 0, raw[0]),
+            Loc(file, tree.lineno, tree.col_offset + shift, text.rstrip("\n"), name),
         )
     if not isinstance(tree, ast.FunctionDef):
         raise BadInputError(

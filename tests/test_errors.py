@@ -209,3 +209,99 @@ def test_error_message_format(tmp_path):
         "    ^\n"
         "hint: move the with block outside the differentiated function"
     )
+
+
+# More of the corpus: (function body after 'def f(x):', error class, line, col).
+# Line 6 is the 'def' line; the body starts at line 7.
+MORE_AT_DECORATION = [
+    ("    global G\n    return x\n", UnsupportedSyntaxError, 7, 5),
+    ("    del x\n    return 1.0\n", UnsupportedSyntaxError, 7, 5),
+    ("    class A:\n        pass\n    return x\n", UnsupportedSyntaxError, 7, 5),
+    ("    yield x\n", UnsupportedSyntaxError, 7, 5),
+    ("    return {x}\n", UnsupportedSyntaxError, 7, 12),
+    ("    return {'a': x}['a']\n", UnsupportedSyntaxError, 7, 12),
+    ("    return f'{x}'\n", UnsupportedSyntaxError, 7, 12),
+    ("    return x and x\n", UnsupportedSyntaxError, 7, 12),
+    ("    return not x\n", UnsupportedSyntaxError, 7, 12),
+    ("    return 0 < x < 1\n", UnsupportedSyntaxError, 7, 12),
+    ("    return (y := x * 2)\n", UnsupportedSyntaxError, 7, 13),
+    ("    assert x > 0\n    return x\n", UnsupportedSyntaxError, 7, 5),
+    ("    raise ValueError(x)\n", UnsupportedSyntaxError, 7, 5),
+    ("    return np.sum(*x)\n", UnsupportedSyntaxError, 7, 19),
+    ("    x.y = 1.0\n    return x\n", UnsupportedSyntaxError, 7, 5),
+    ("    x[0] += 1.0\n    return x\n", UnsupportedSyntaxError, 7, 5),
+    (
+        "    def g(v):\n        return v\n    return g(x)\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
+    ("    return ~x\n", UnsupportedSyntaxError, 7, 12),
+]
+
+
+@pytest.mark.parametrize("body, kind, line, col", MORE_AT_DECORATION)
+def test_more_unsupported_syntax(tmp_path, body, kind, line, col):
+    with pytest.raises(kind) as info:
+        load(tmp_path, "@symgrad.grad\ndef f(x):\n" + body)
+    assert (info.value.loc.line, info.value.loc.col + 1) == (line, col)
+    assert str(info.value).startswith(f"{tmp_path / 'bad.py'}:{line}:{col}: error: ")
+
+
+def test_signature_errors(tmp_path):
+    for header, col in [
+        ("def f(x, *, y):", 13),
+        ("def f(x, **kw):", 12),
+        ("def f(x, c=np.pi):", 12),
+        ("def f(np):", 7),
+        ("async def f(x):", 1),
+    ]:
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            load(tmp_path, f"@symgrad.grad\n{header}\n    return x\n")
+        assert info.value.loc.line == 6, header
+        assert info.value.loc.col + 1 == col, header
+
+
+MORE_AT_FIRST_USE = [
+    ("    return x * 'a'\n", UnsupportedSyntaxError, 7),
+    ("    return x.astype(float)\n", NoDerivativeError, 7),
+    ("    return np.sin(x, x)\n", BadInputError, 7),
+    ("    return np.random.rand(3) * x\n", NoDerivativeError, 7),
+    ("    y = x * 2\n", UnsupportedSyntaxError, 7),
+    ("    return x\n    y = x\n", UnsupportedSyntaxError, 8),
+    ("    return helper(x, z=1.0)\n", BadInputError, 7),
+    ("    return helper()\n", BadInputError, 7),
+    ("    return len\n", UnsupportedSyntaxError, 7),
+]
+
+
+@pytest.mark.parametrize("body, kind, line", MORE_AT_FIRST_USE)
+def test_more_first_use_errors(tmp_path, body, kind, line):
+    helper = "def helper(v, w=2.0):\n    return v * w\n\n\n"
+    module, path = load(tmp_path, "@symgrad.grad\ndef f(x):\n" + body + "\n\n" + helper)
+    with pytest.raises(kind) as info:
+        module.f.grad(np.ones(3))
+    assert (info.value.loc.file, info.value.loc.line) == (path, line)
+
+
+def test_integer_inputs_get_float_gradients(tmp_path):
+    module, _ = load(
+        tmp_path, "@symgrad.grad\ndef f(x):\n    return np.sum(x**2) / 2\n"
+    )
+    grad = module.f.grad(np.array([1, 2, 3]))
+    assert grad.dtype == np.float64
+    np.testing.assert_array_equal(grad, [1.0, 2.0, 3.0])
+    assert module.f.grad(3) == 3.0
+    assert symgrad.grad(unused_int).grad(np.array([1, 2])).dtype == np.float64
+
+
+def unused_int(x):
+    return 1.0
+
+
+def test_nan_and_inf_propagate(tmp_path):
+    module, _ = load(tmp_path, "@symgrad.grad\ndef f(x):\n    return np.sum(x * x)\n")
+    with np.errstate(all="ignore"):
+        value, grad = module.f.f_and_grad(np.array([np.nan, np.inf, 1.0]))
+    assert np.isnan(value)
+    assert np.isnan(grad[0]) and np.isinf(grad[1]) and grad[2] == 2.0
