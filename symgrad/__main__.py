@@ -1,10 +1,13 @@
-"""Command line: `python -m symgrad emit FILE.py [--function NAME] [-o OUT.py]`.
+"""Command line: `python -m symgrad emit FILE.py [--function NAME] [-o OUT.py]`
+and `python -m symgrad cache info|clear [--dir DIR]`.
 
 `emit` reads FILE.py's AST (it never executes the file), finds every function
 decorated with `@symgrad.grad` or `@symgrad.grad(wrt=...)`, and prints the
 module symgrad generates for each.  `--stage ir|adjoint` prints an earlier
-pipeline stage instead.  Exit codes: 0 success, 1 a compile error (printed in
-the compiler format), 2 a usage error (missing file, no decorated function).
+pipeline stage instead.  `emit` always compiles afresh and never reads the
+on-disk cache; `cache info` reports on it and `cache clear` empties it.  Exit
+codes: 0 success, 1 a compile error (printed in the compiler format), 2 a usage
+error (missing file, no decorated function, a --dir that is a file).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import argparse
 import ast
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from . import cache
 from .api import compile_function
 from .errors import SymgradError
 from .ir import Function, format_function
@@ -46,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="python",
         help="pipeline stage to print (default: python, the emitted module)",
     )
+    _add_cache_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "cache":
+        return run_cache(args.action, args.dir)
     try:
         text = run_emit(args.file, args.function, args.stage, args.output is not None)
     except UsageError as exc:
@@ -61,6 +69,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _add_cache_parser(commands: argparse._SubParsersAction) -> None:
+    cache_parser = commands.add_parser(
+        "cache",
+        help="inspect or clear the on-disk cache of generated modules",
+        description=f"The on-disk cache of generated modules. Location: {cache.RULE}.",
+    )
+    actions = cache_parser.add_subparsers(dest="action", required=True)
+    where = (
+        "cache directory, or a source directory whose __pycache__/symgrad/ is meant "
+        "(default: $SYMGRAD_CACHE_DIR, else ./__pycache__/symgrad/)"
+    )
+    for action, text in [
+        ("info", "print where the cache lives and the entries in one directory"),
+        ("clear", "remove the symgrad cache files in one directory"),
+    ]:
+        sub = actions.add_parser(action, help=text, description=text + ".")
+        sub.add_argument("--dir", metavar="DIR", help=where)
+
+
+def run_cache(action: str, given: str | None) -> int:
+    """`cache info` and `cache clear`; a DIR that is a file is a usage error."""
+    directory = cache.directory_for_cli(given)
+    if directory.exists() and not directory.is_dir():
+        print(f"symgrad: error: {directory} is not a directory", file=sys.stderr)
+        return 2
+    if action == "clear":
+        removed, freed = cache.clear(directory)
+        print(f"removed {removed} cache file(s), {freed} bytes, from {directory}")
+        return 0
+    found = cache.entries(directory)
+    size = sum(_size(path) for path in found)
+    state = "on" if cache.enabled() else f"off ({cache.SWITCH_ENV}=0)"
+    print(f"location: {cache.RULE}")
+    print(f"cache: {state}")
+    print(f"directory: {directory}")
+    print(f"entries: {len(found)}")
+    print(f"bytes: {size}")
+    return 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import emit, fence, frontend, reverse
+from . import cache, emit, fence, frontend, reverse
 from .errors import BadInputError, InternalError, SeedError, SymgradError
 from .ir import Function, verify
 from .resolve import LiveResolver
@@ -145,8 +145,9 @@ class GradFunction:
         )
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._compiled: Compiled | None = None
+        self._source: str | None = None
         self._module: types.ModuleType | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.__symgrad_original__(*args, **kwargs)
@@ -156,6 +157,7 @@ class GradFunction:
 
     @property
     def compiled(self) -> Compiled:
+        """Every pipeline stage; always compiles (once), never read from the cache."""
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
@@ -164,14 +166,24 @@ class GradFunction:
 
     @property
     def source(self) -> str:
-        """The emitted module's text."""
-        return self.compiled.source
+        """The emitted module's text, from the on-disk cache when it holds it."""
+        if self._source is None:
+            with self._lock:
+                if self._source is None:
+                    self._source = cache.cached_source(
+                        self._src,
+                        self.wrt,
+                        self.wrt_is_tuple,
+                        __version__,
+                        lambda: self.compiled.source,
+                    )
+        return self._source
 
     @property
     def module(self) -> types.ModuleType:
         """The emitted module, imported."""
         if self._module is None:
-            self._module = load_module(self.compiled.source, self.__qualname__)
+            self._module = load_module(self.source, self.__qualname__)
         return self._module
 
     def f_and_grad(

@@ -126,7 +126,7 @@ def _emit_in_fresh_process(hash_seed: str) -> str:
         "spec.loader.exec_module(module)\n"
         "sys.stdout.write(module.poly.source)\n"
     )
-    env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed, SYMGRAD_CACHE="0")
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

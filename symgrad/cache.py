@@ -1,0 +1,334 @@
+"""On-disk cache of emitted modules, so a program that starts again does not
+compile again.
+
+Where: ``$SYMGRAD_CACHE_DIR`` when set, else ``__pycache__/symgrad/`` beside
+the file that defines the decorated function.  ``SYMGRAD_CACHE=0`` turns the
+cache off.  Both are read at each lookup, not at import.
+
+Guarantees:
+
+* The key is a SHA-256 over everything the emitted text depends on: the
+  decorated function's source text and file name; for every global name it
+  uses, what that name resolves to (the source text of user functions, followed
+  transitively; a stable description of constants, arrays included; which
+  numpy/math/builtin function a name means); the normalized ``wrt``; the
+  symgrad version; a fingerprint of symgrad's own source files; and the
+  Python, numpy, sympy and black versions.  Editing any of them gives a new key.
+* An entry is one file: a line with the full key, a line with the SHA-256 of
+  the payload, then the module text.  A file whose key line, checksum or
+  length does not match (truncated, corrupted, edited) is ignored, and the
+  freshly compiled text replaces it.
+* Writes are atomic: a temporary file in the cache directory, then
+  ``os.replace``.  Readers see a whole old entry, a whole new one or none, so
+  any number of processes may compile the same function at once.
+* The cache never makes a program fail: an unwritable or unreadable cache
+  directory, or a name that cannot be described, means compiling in memory,
+  silently (no error, no warning).  Compile errors are never cached.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib
+import json
+import os
+import re
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .resolve import Constant, LibFunction, Module, UserFunction
+from .source import FunctionSource
+
+FORMAT = "symgrad-cache-v1"
+KEY_PREFIX = "# symgrad-cache-key: "
+SUM_PREFIX = "# symgrad-cache-sha256: "
+SUFFIX = ".symgrad-cache"
+DIR_ENV = "SYMGRAD_CACHE_DIR"
+SWITCH_ENV = "SYMGRAD_CACHE"
+DEFAULT_SUBDIR = Path("__pycache__", "symgrad")
+RULE = (
+    f"${DIR_ENV} if set, else {DEFAULT_SUBDIR.as_posix()}/ beside the file that "
+    f"defines each decorated function; {SWITCH_ENV}=0 turns the cache off"
+)
+
+_ENTRY = re.compile(r"^[A-Za-z0-9_]+-[0-9a-f]{32}" + re.escape(SUFFIX) + r"$")
+_TEMP = re.compile(r"^\.[A-Za-z0-9_]+-[0-9a-f]{32}\..*\.tmp$")
+
+
+# --- where -----------------------------------------------------------------
+
+
+def enabled() -> bool:
+    """False when ``SYMGRAD_CACHE`` is 0 (or false/no/off)."""
+    value = os.environ.get(SWITCH_ENV, "").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+def cache_dir(module_file: str) -> Path | None:
+    """The cache directory for functions defined in `module_file`, or None."""
+    if not enabled():
+        return None
+    override = os.environ.get(DIR_ENV)
+    if override:
+        return Path(override)
+    if not os.path.isfile(module_file):  # e.g. "<string>": nowhere to put it
+        return None
+    return Path(module_file).resolve().parent / DEFAULT_SUBDIR
+
+
+def entry_path(directory: Path, name: str, key: str) -> Path:
+    """The file of the entry for function `name` under `key`."""
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)[:64] or "f"
+    return directory / f"{safe}-{key[:32]}{SUFFIX}"
+
+
+# --- the key ---------------------------------------------------------------
+
+
+def compute_key(
+    src: FunctionSource, wrt: tuple[str, ...], wrt_is_tuple: bool, version: str
+) -> str:
+    """SHA-256 (hex) of everything the emitted module for `src` depends on."""
+    material = key_material(src, wrt, wrt_is_tuple, version)
+    text = json.dumps(material, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def key_material(
+    src: FunctionSource, wrt: tuple[str, ...], wrt_is_tuple: bool, version: str
+) -> list[Any]:
+    """The hashed parts of the key, as JSON-ready lists (for debugging)."""
+    return [
+        FORMAT,
+        ["symgrad", version, _compiler_fingerprint()],
+        ["toolchain", *_toolchain()],
+        ["wrt", list(wrt), wrt_is_tuple],
+        *dependencies(src),
+    ]
+
+
+def dependencies(src: FunctionSource) -> list[list[str]]:
+    """`src` and everything its names resolve to, user functions transitively."""
+    parts: list[list[str]] = []
+    visited: set[tuple[str, int, str]] = set()
+    pending = [src]
+    while pending:
+        fn = pending.pop(0)
+        ident = (fn.file, fn.tree.lineno, fn.name)
+        if ident in visited:
+            continue
+        visited.add(ident)
+        parts.append(["function", fn.name, os.path.basename(fn.file), fn.text])
+        for name in _global_names(fn.tree):
+            found = fn.resolver.resolve(name) if fn.resolver is not None else None
+            parts.append(["name", name, *_describe(found)])
+            if isinstance(found, UserFunction):
+                pending.append(found.source)
+    return parts
+
+
+def _global_names(tree: ast.FunctionDef) -> list[str]:
+    """Every name read in `tree`, including the bases of attribute chains."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name):
+                names.add(base.id)
+    return sorted(names)
+
+
+def _describe(found: Any) -> list[str]:
+    if found is None:
+        return ["unresolved"]
+    if isinstance(found, Module):
+        return ["module", found.lib]
+    if isinstance(found, LibFunction):
+        return ["library", found.lib, found.name]
+    if isinstance(found, Constant):
+        return ["constant", found.name, describe_value(found.value)]
+    if isinstance(found, UserFunction):
+        return ["user", found.source.name, os.path.basename(found.source.file)]
+    return ["other", type(found).__name__]
+
+
+def describe_value(value: Any) -> str:
+    """A stable, exact text for a constant: type, dtype, shape and every bit."""
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        digest = hashlib.sha256(data.tobytes()).hexdigest()
+        return f"ndarray {data.dtype.str} {list(data.shape)} {digest}"
+    if isinstance(value, np.generic):
+        return f"{type(value).__name__} {value.dtype.str} {value.item()!r}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(describe_value(v) for v in value) + ")"
+    return f"{type(value).__name__} {value!r}"
+
+
+@functools.lru_cache(maxsize=1)
+def _compiler_fingerprint() -> str:
+    """SHA-256 of symgrad's own sources: a changed compiler misses the cache."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _toolchain() -> tuple[str, ...]:
+    versions = [f"python {sys.version_info[0]}.{sys.version_info[1]}"]
+    for name in ("numpy", "sympy", "black"):
+        module = importlib.import_module(name)
+        versions.append(f"{name} {getattr(module, '__version__', '?')}")
+    return tuple(versions)
+
+
+# --- reading and writing ---------------------------------------------------
+
+
+def load(path: Path, key: str) -> str | None:
+    """The module text stored at `path` under `key`, or None if missing/invalid."""
+    try:
+        data = path.read_bytes()
+    except (OSError, ValueError):
+        return None
+    return _parse(data, key)
+
+
+def _parse(data: bytes, key: str) -> str | None:
+    parts = data.split(b"\n", 2)
+    if len(parts) != 3:
+        return None
+    key_line, sum_line, payload = parts
+    if key_line != (KEY_PREFIX + key).encode("ascii"):
+        return None
+    if sum_line != (SUM_PREFIX + hashlib.sha256(payload).hexdigest()).encode():
+        return None
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def store(path: Path, key: str, text: str) -> bool:
+    """Atomically write an entry; False (never an exception) if it cannot."""
+    payload = text.encode("utf-8")
+    header = f"{KEY_PREFIX}{key}\n{SUM_PREFIX}{hashlib.sha256(payload).hexdigest()}\n"
+    temp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as file:
+            file.write(header.encode("ascii") + payload)
+        os.replace(temp, path)
+        return True
+    except (OSError, ValueError):
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        return False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where one function's module is cached, and under which key."""
+
+    path: Path
+    key: str
+
+
+def entry_for(
+    src: FunctionSource, wrt: tuple[str, ...], wrt_is_tuple: bool, version: str
+) -> Entry | None:
+    """The entry for `src`, or None when the cache is off or the key unknowable."""
+    directory = cache_dir(src.file)
+    if directory is None:
+        return None
+    try:
+        key = compute_key(src, wrt, wrt_is_tuple, version)
+    except Exception:  # a name whose source cannot be read: compile in memory
+        return None
+    return Entry(entry_path(directory, src.name, key), key)
+
+
+def cached_source(
+    src: FunctionSource,
+    wrt: tuple[str, ...],
+    wrt_is_tuple: bool,
+    version: str,
+    build: Callable[[], str],
+) -> str:
+    """The emitted module for `src`: from the cache, else `build()` and store it.
+
+    `build` runs only on a miss; its exceptions (compile errors) propagate and
+    nothing is stored."""
+    entry = entry_for(src, wrt, wrt_is_tuple, version)
+    if entry is not None:
+        text = load(entry.path, entry.key)
+        if text is not None:
+            return text
+    text = build()
+    if entry is not None:
+        store(entry.path, entry.key, text)
+    return text
+
+
+# --- the command line's view -----------------------------------------------
+
+
+def directory_for_cli(given: str | None) -> Path:
+    """The directory `cache info/clear` look at.
+
+    `given` may be a cache directory or a source directory whose
+    ``__pycache__/symgrad/`` is meant; without it, ``$SYMGRAD_CACHE_DIR``, else
+    ``__pycache__/symgrad/`` under the current directory."""
+    if given is None:
+        override = os.environ.get(DIR_ENV)
+        return Path(override) if override else Path.cwd() / DEFAULT_SUBDIR
+    path = Path(given)
+    return path / DEFAULT_SUBDIR if (path / DEFAULT_SUBDIR).is_dir() else path
+
+
+def entries(directory: Path) -> list[Path]:
+    """Cache entries in `directory` (not recursive), sorted by name."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(directory / n for n in names if _ENTRY.match(n))
+
+
+def clear(directory: Path) -> tuple[int, int]:
+    """Remove the entries (and stray temporary files) in `directory`.
+
+    Returns (files removed, bytes freed); other files are left alone."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0, 0
+    removed = freed = 0
+    for name in sorted(names):
+        if not (_ENTRY.match(name) or _TEMP.match(name)):
+            continue
+        path = directory / name
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except OSError:
+            continue
+        removed += 1
+        freed += size
+    return removed, freed

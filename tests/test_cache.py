@@ -1,0 +1,663 @@
+"""The on-disk cache: keys, hits without compiling, damage, races, the CLI.
+
+Every test writes its user modules into ``tmp_path`` and clears the
+``SYMGRAD_CACHE*`` variables first, so nothing here touches the repository's
+own ``__pycache__`` folders.  "No compilation happened" is proved by replacing
+``symgrad.api.compile_function`` (and the pipeline behind it) with a function
+that raises.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symgrad
+import symgrad.api
+import symgrad.emit
+import symgrad.frontend
+from symgrad import cache
+from symgrad.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MODEL = """\
+import numpy as np
+
+import symgrad
+
+SCALE = 3.0
+WEIGHTS = np.array([1.0, 2.0, 3.0])
+
+
+def inner(u):
+    return np.sin(u) * SCALE
+
+
+def helper(v):
+    return inner(v) + v * v
+
+
+@symgrad.grad
+def f(x):
+    return np.sum(helper(x) * WEIGHTS)
+"""
+
+X = np.array([0.5, -1.0, 2.0])
+WEIGHTS = np.array([1.0, 2.0, 3.0])
+
+
+def expected_grad(x, scale=3.0, weights=WEIGHTS):
+    return (np.cos(x) * scale + 2 * x) * weights
+
+
+_names = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    monkeypatch.delenv("SYMGRAD_CACHE", raising=False)
+    monkeypatch.delenv("SYMGRAD_CACHE_DIR", raising=False)
+
+
+def write(directory: Path, text: str = MODEL, name: str = "model.py") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def import_file(path: Path):
+    """Import `path` under a fresh module name (its functions read its source)."""
+    spec = importlib.util.spec_from_file_location(
+        f"symgrad_cache_test_{next(_names)}", path
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def forbid_compiling(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("the pipeline ran on a cache hit")
+
+    monkeypatch.setattr(symgrad.api, "compile_function", boom)
+    monkeypatch.setattr(symgrad.api, "_pipeline", boom, raising=False)
+    monkeypatch.setattr(symgrad.frontend, "lower", boom)
+    monkeypatch.setattr(symgrad.emit, "emit_module", boom)
+
+
+def count_compiles(monkeypatch) -> list[int]:
+    calls = [0]
+    real = symgrad.api.compile_function
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(symgrad.api, "compile_function", counting)
+    return calls
+
+
+def entries_in(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*" + cache.SUFFIX))
+
+
+def default_dir(module_path: Path) -> Path:
+    return module_path.parent / "__pycache__" / "symgrad"
+
+
+def python(code: str, cwd: Path, **env_changes: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYMGRAD_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(cwd)])
+    env.update(env_changes)
+    return subprocess.Popen(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def run_python(code: str, cwd: Path, **env_changes: str) -> tuple[str, str]:
+    proc = python(code, cwd, **env_changes)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return out, err
+
+
+def run_cli(*args: str, cwd: Path, **env_changes: str):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYMGRAD_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(env_changes)
+    return subprocess.run(
+        [sys.executable, "-m", "symgrad", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+# --- where the cache lives, and hits ----------------------------------------
+
+
+def test_first_use_writes_one_valid_entry_beside_the_module(tmp_path):
+    path = write(tmp_path / "src")
+    model = import_file(path)
+    np.testing.assert_allclose(model.f.grad(X), expected_grad(X))
+    [entry] = entries_in(default_dir(path))
+    assert entry.name.startswith("f-")
+    f = model.f
+    key = cache.compute_key(f._src, f.wrt, f.wrt_is_tuple, symgrad.__version__)
+    assert entry.read_text().splitlines()[0] == f"# symgrad-cache-key: {key}"
+    assert cache.load(entry, key) == model.f.source
+    assert not list(default_dir(path).glob("*.tmp"))
+
+
+HIT_SCRIPT = """
+import sys
+import symgrad.api
+import symgrad.emit
+import symgrad.frontend
+
+def boom(*args, **kwargs):
+    raise AssertionError("compiled on a cache hit")
+
+if sys.argv[-1] == "hit":
+    symgrad.api.compile_function = boom
+    symgrad.api._pipeline = boom
+    symgrad.frontend.lower = boom
+    symgrad.emit.emit_module = boom
+import model
+print(repr(model.f.grad(__import__("numpy").array([0.5, -1.0, 2.0])).tolist()))
+print(model.f.source, end="")
+"""
+
+
+def test_a_fresh_process_hits_the_cache_without_compiling(tmp_path):
+    path = write(tmp_path)
+    first = python(HIT_SCRIPT.replace("sys.argv[-1]", "'miss'"), tmp_path)
+    out1, err1 = first.communicate(timeout=120)
+    assert first.returncode == 0, err1
+    assert len(entries_in(default_dir(path))) == 1
+    out2, err2 = run_python(HIT_SCRIPT.replace("sys.argv[-1]", "'hit'"), tmp_path)
+    assert out2 == out1
+    grad_line = out2.splitlines()[0]
+    np.testing.assert_allclose(eval(grad_line), expected_grad(X))
+    assert err2 == ""
+
+
+def test_a_second_grad_function_hits_the_cache_in_process(tmp_path, monkeypatch):
+    model = import_file(write(tmp_path))
+    text = model.f.source
+    forbid_compiling(monkeypatch)
+    again = symgrad.grad(model.f.__wrapped__)
+    assert again.source == text
+    np.testing.assert_allclose(again.grad(X), expected_grad(X))
+    assert again.module.f_and_grad is not model.f.module.f_and_grad
+
+
+def test_compiled_still_compiles_on_demand_after_a_hit(tmp_path, monkeypatch):
+    model = import_file(write(tmp_path))
+    assert model.f.source
+    calls = count_compiles(monkeypatch)
+    again = symgrad.grad(model.f.__wrapped__)
+    again.grad(X)
+    assert calls[0] == 0
+    assert again.compiled.source == again.source
+    assert calls[0] == 1
+
+
+def test_cache_dir_variable_is_honoured(tmp_path, monkeypatch):
+    store = tmp_path / "elsewhere" / "cache"
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(store))
+    path = write(tmp_path / "src")
+    import_file(path).f.grad(X)
+    assert len(entries_in(store)) == 1
+    assert not default_dir(path).exists()
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off"])
+def test_cache_switched_off_writes_nothing(tmp_path, monkeypatch, value):
+    store = tmp_path / "store"
+    monkeypatch.setenv("SYMGRAD_CACHE", value)
+    path = write(tmp_path / "src")
+    model = import_file(path)
+    calls = count_compiles(monkeypatch)
+    np.testing.assert_allclose(model.f.grad(X), expected_grad(X))
+    assert not default_dir(path).exists()
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(store))
+    again = symgrad.grad(model.f.__wrapped__)
+    np.testing.assert_allclose(again.grad(X), expected_grad(X))
+    assert not store.exists()
+    assert calls[0] == 2
+
+
+def test_compile_errors_are_not_cached(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import symgrad
+
+        @symgrad.grad
+        def f(x):
+            return undefined_helper(x)
+        """,
+    )
+    model = import_file(path)
+    for _ in range(2):
+        with pytest.raises(symgrad.SymgradError):
+            model.f.grad(1.0)
+    assert not entries_in(default_dir(path))
+
+
+def test_emit_cli_stays_uncached(tmp_path):
+    write(tmp_path, MODEL.replace("helper(x) * WEIGHTS", "helper(x)"))
+    result = run_cli("emit", "model.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "__pycache__" / "symgrad").exists()
+
+
+# --- the key ------------------------------------------------------------------
+
+
+def key_of(directory: Path, text: str = MODEL, version: str = "0.1.0", **grad_kw):
+    model = import_file(write(directory, text))
+    fn = symgrad.grad(model.f.__wrapped__, **grad_kw) if grad_kw else model.f
+    return cache.compute_key(fn._src, fn.wrt, fn.wrt_is_tuple, version)
+
+
+EDITS = {
+    "function body": (
+        "return np.sum(helper(x) * WEIGHTS)",
+        "return np.sum(helper(x) * WEIGHTS) * 1",
+    ),
+    "helper": ("return inner(v) + v * v", "return inner(v) + v * v * v"),
+    "helper of a helper": ("np.sin(u) * SCALE", "np.cos(u) * SCALE"),
+    "scalar constant": ("SCALE = 3.0", "SCALE = 3.5"),
+    "constant type": ("SCALE = 3.0", "SCALE = 3"),
+    "array element": ("[1.0, 2.0, 3.0]", "[1.0, 2.0, 3.5]"),
+    "array dtype": (
+        "np.array([1.0, 2.0, 3.0])",
+        "np.array([1.0, 2.0, 3.0], dtype=np.float32)",
+    ),
+    "array shape": ("np.array([1.0, 2.0, 3.0])", "np.array([[1.0, 2.0, 3.0]])"),
+    "library function": ("import numpy as np\n", "import numpy as np\nsin = np.sin\n"),
+}
+
+
+def test_the_same_program_gives_the_same_key(tmp_path):
+    assert key_of(tmp_path / "a") == key_of(tmp_path / "b")
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_every_edit_changes_the_key(tmp_path, edit):
+    old, new = EDITS[edit]
+    assert old in MODEL
+    edited = MODEL.replace(old, new)
+    if edit == "library function":  # `sin` now names np.sin; then np.cos
+        base = edited.replace("np.sin(u)", "sin(u)")
+        changed = base.replace("sin = np.sin", "sin = np.cos")
+        assert key_of(tmp_path / "a", base) != key_of(tmp_path / "b", changed)
+        return
+    assert key_of(tmp_path / "a") != key_of(tmp_path / "b", edited)
+
+
+def test_wrt_and_version_change_the_key(tmp_path):
+    text = MODEL.replace("def f(x):", "def f(x, y=2.0):")
+    keys = {
+        key_of(tmp_path / "a", text),
+        key_of(tmp_path / "b", text, wrt="y"),
+        key_of(tmp_path / "c", text, wrt=("x",)),
+        key_of(tmp_path / "d", text, wrt=("x", "y")),
+        key_of(tmp_path / "e", text, version="9.9.9"),
+    }
+    assert len(keys) == 5
+    assert key_of(tmp_path / "f", text, wrt=0) == key_of(tmp_path / "g", text)
+
+
+def test_a_new_version_recompiles(tmp_path, monkeypatch):
+    model = import_file(write(tmp_path))
+    text = model.f.source
+    calls = count_compiles(monkeypatch)
+    assert symgrad.grad(model.f.__wrapped__).source == text
+    assert calls[0] == 0
+    monkeypatch.setattr(symgrad.api, "__version__", "99.0.0")
+    assert "99.0.0" in symgrad.grad(model.f.__wrapped__).source
+    assert calls[0] == 1
+    assert len(entries_in(default_dir(tmp_path / "model.py"))) == 2
+
+
+def test_the_key_does_not_depend_on_the_hash_seed(tmp_path):
+    write(tmp_path)
+    code = """
+    import model
+    from symgrad import cache
+    f = model.f
+    print(cache.compute_key(f._src, f.wrt, f.wrt_is_tuple, "0.1.0"))
+    """
+    keys = {run_python(code, tmp_path, PYTHONHASHSEED=s)[0] for s in ("1", "2")}
+    assert len(keys) == 1
+
+
+def test_editing_a_helper_file_recompiles_in_a_fresh_process(tmp_path):
+    write(tmp_path)
+    code = """
+    import numpy as np
+    import model
+    print(repr(model.f.grad(np.array([0.5, -1.0, 2.0])).tolist()))
+    """
+    first, _ = run_python(code, tmp_path)
+    np.testing.assert_allclose(eval(first), expected_grad(X))
+    write(tmp_path, MODEL.replace("SCALE = 3.0", "SCALE = 5.0"))
+    second, _ = run_python(code, tmp_path)
+    np.testing.assert_allclose(eval(second), expected_grad(X, scale=5.0))
+    assert len(entries_in(default_dir(tmp_path / "model.py"))) == 2
+
+
+# --- damaged entries ------------------------------------------------------------
+
+
+def _truncate_half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _flip_payload_byte(data: bytes) -> bytes:
+    i = len(data) - 10
+    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+
+
+WRONG = b"""
+_right = f_and_grad
+
+
+def f_and_grad(*args, **kwargs):
+    value, gradient = _right(*args, **kwargs)
+    return value, 2 * gradient
+"""
+
+
+def _wrong_gradient(data: bytes) -> bytes:  # still valid Python, still runs
+    return data + WRONG
+
+
+def _other_key(data: bytes) -> bytes:
+    head, rest = data.split(b"\n", 1)
+    return head[:-4] + b"0000\n" + rest
+
+
+DAMAGE = {
+    "empty": lambda data: b"",
+    "truncated": _truncate_half,
+    "headers only": lambda data: b"\n".join(data.split(b"\n")[:2]) + b"\n",
+    "corrupted byte": _flip_payload_byte,
+    "edited payload": _wrong_gradient,
+    "other key": _other_key,
+    "not utf-8": lambda data: data.replace(b"Gradient", b"\xff\xfe"),
+    "garbage": lambda data: os.urandom(200),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, monkeypatch, damage):
+    path = write(tmp_path)
+    model = import_file(path)
+    good = model.f.source
+    [entry] = entries_in(default_dir(path))
+    original = entry.read_bytes()
+    damaged = DAMAGE[damage](original)
+    assert damaged != original
+    entry.write_bytes(damaged)
+    calls = count_compiles(monkeypatch)
+    again = symgrad.grad(model.f.__wrapped__)
+    np.testing.assert_allclose(again.grad(X), expected_grad(X))
+    assert again.source == good
+    assert calls[0] == 1
+    assert entry.read_bytes() == original
+
+
+# --- concurrency and unwritable places ------------------------------------------
+
+
+def _race_worker(model_path, start, results) -> None:
+    """One process: wait for the others, then compile (or load) and report."""
+    try:
+        model = import_file(Path(model_path))
+        start.wait(timeout=60)
+        grad = model.f.grad(X)
+        results.put(("ok", grad.tolist(), model.f._compiled is not None))
+    except BaseException as exc:  # reported to the parent, never swallowed
+        results.put(("error", repr(exc), False))
+
+
+def test_eight_processes_compiling_at_once(tmp_path, monkeypatch):
+    """Forked (so symgrad is already imported) and released by one barrier."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(store))
+    path = write(tmp_path)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    start, results = context.Barrier(8), context.Queue()
+    procs = [
+        context.Process(target=_race_worker, args=(str(path), start, results))
+        for _ in range(8)
+    ]
+    for proc in procs:
+        proc.start()
+    reports = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    for status, grad, _ in reports:
+        assert status == "ok", grad
+        np.testing.assert_allclose(grad, expected_grad(X))
+    assert any(compiled for _, _, compiled in reports)
+    [entry] = entries_in(store)
+    assert not list(store.glob(".*"))
+    f = import_file(path).f
+    key = cache.compute_key(f._src, f.wrt, f.wrt_is_tuple, symgrad.__version__)
+    assert cache.load(entry, key) == f.compiled.source
+
+
+def _no_output_no_warning(capfd, model_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = import_file(model_path)
+        np.testing.assert_allclose(model.f.grad(X), expected_grad(X))
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_cache_dir_is_a_regular_file(tmp_path, monkeypatch, capfd):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(blocker))
+    _no_output_no_warning(capfd, write(tmp_path / "src"))
+    assert blocker.read_text() == "not a directory"
+
+
+def test_cache_dir_under_a_regular_file(tmp_path, monkeypatch, capfd):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(blocker / "cache"))
+    _no_output_no_warning(capfd, write(tmp_path / "src"))
+
+
+def test_default_dir_blocked_by_a_file(tmp_path, capfd):
+    path = write(tmp_path)
+    (tmp_path / "__pycache__").write_text("a file where the folder should be")
+    _no_output_no_warning(capfd, path)
+
+
+def test_writes_that_fail_fall_back_silently(tmp_path, monkeypatch, capfd):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", denied)
+    path = write(tmp_path)
+    _no_output_no_warning(capfd, path)
+    assert not list(default_dir(path).iterdir())  # the temporary file is gone
+
+
+def test_permission_denied_falls_back_silently(tmp_path, monkeypatch, capfd):
+    """What a read-only directory does for a user that is not root."""
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    path = write(tmp_path)
+    monkeypatch.setattr(Path, "mkdir", denied)
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    _no_output_no_warning(capfd, path)
+    assert not default_dir(path).exists()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="needs file permissions that apply (not root, not Windows)",
+)
+def test_read_only_directory(tmp_path, capfd):
+    path = write(tmp_path / "src")
+    path.parent.chmod(0o555)
+    try:
+        _no_output_no_warning(capfd, path)
+        assert not default_dir(path).exists()
+    finally:
+        path.parent.chmod(0o755)
+
+
+def test_unwritable_cache_in_a_fresh_process_prints_nothing(tmp_path):
+    write(tmp_path)
+    (tmp_path / "blocker").write_text("")
+    out, err = run_python(
+        HIT_SCRIPT.replace("sys.argv[-1]", "'miss'"),
+        tmp_path,
+        SYMGRAD_CACHE_DIR=str(tmp_path / "blocker" / "cache"),
+    )
+    assert err == ""
+    np.testing.assert_allclose(eval(out.splitlines()[0]), expected_grad(X))
+
+
+# --- the command line -----------------------------------------------------------
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`python -m symgrad *args` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cache_info_counts_entries_and_bytes(tmp_path, monkeypatch, capsys):
+    path = write(tmp_path)
+    import_file(path).f.grad(X)
+    [entry] = entries_in(default_dir(path))
+    monkeypatch.chdir(tmp_path)
+    for args in (["--dir", str(tmp_path)], ["--dir", str(default_dir(path))], []):
+        code, out, err = cli(capsys, "cache", "info", *args)
+        assert code == 0, err
+        assert "SYMGRAD_CACHE_DIR" in out
+        assert "SYMGRAD_CACHE=0" in out
+        assert f"directory: {default_dir(path)}\n" in out
+        assert "entries: 1\n" in out
+        assert f"bytes: {entry.stat().st_size}\n" in out
+
+
+def test_cache_info_follows_the_variables(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "store"
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(store))
+    import_file(write(tmp_path / "src")).f.grad(X)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "cache", "info")
+    assert code == 0
+    assert f"directory: {store}\n" in out
+    assert "entries: 1\n" in out
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    code, out, _ = cli(capsys, "cache", "info")
+    assert "cache: off" in out
+    monkeypatch.delenv("SYMGRAD_CACHE_DIR")
+    code, out, _ = cli(capsys, "cache", "info")
+    assert "entries: 0\n" in out
+
+
+def test_cache_clear_removes_only_cache_files(tmp_path, monkeypatch, capsys):
+    path = write(tmp_path)
+    model = import_file(path)
+    model.f.grad(X)
+    symgrad.grad(model.f.__wrapped__, wrt=("x",)).grad(X)
+    directory = default_dir(path)
+    assert len(entries_in(directory)) == 2
+    stray = directory / f".f-{'0' * 32}.123.abcd.tmp"
+    stray.write_text("left by a crash")
+    keep = directory / "notes.txt"
+    keep.write_text("mine")
+    code, out, err = cli(capsys, "cache", "clear", "--dir", str(tmp_path))
+    assert code == 0, err
+    assert "removed 3" in out
+    assert sorted(p.name for p in directory.iterdir()) == ["notes.txt"]
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "cache", "clear")
+    assert code == 0 and "removed 0" in out
+
+
+def test_cache_commands_in_a_fresh_process(tmp_path):
+    path = write(tmp_path)
+    import_file(path).f.grad(X)
+    info = run_cli("cache", "info", cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert "entries: 1\n" in info.stdout
+    cleared = run_cli("cache", "clear", cwd=tmp_path)
+    assert cleared.returncode == 0, cleared.stderr
+    assert "removed 1" in cleared.stdout
+    assert not entries_in(default_dir(path))
+
+
+@pytest.mark.parametrize(
+    "args", [["cache", "--help"], ["cache", "info", "--help"], ["cache", "clear", "-h"]]
+)
+def test_cache_help(capsys, args):
+    code, out, _ = cli(capsys, *args)
+    assert code == 0
+    assert "usage:" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cache"],
+        ["cache", "purge"],
+        ["cache", "info", "--bogus"],
+        ["cache", "clear", "x"],
+    ],
+)
+def test_cache_usage_errors_exit_2(capsys, args):
+    code, _, err = cli(capsys, *args)
+    assert code == 2
+    assert "usage:" in err
+
+
+def test_cache_dir_that_is_a_file_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.chdir(tmp_path)
+    for action in ("info", "clear"):
+        code, _, err = cli(capsys, "cache", action, "--dir", "file")
+        assert code == 2
+        assert "not a directory" in err
+    assert (tmp_path / "file").exists()
