@@ -1,0 +1,321 @@
+"""Run-time benchmark: symgrad's f_and_grad against hand-written numpy and peers.
+
+    python benchmarks/run.py [--quick]
+
+Everything is measured in one process.  For each workload and column the
+script times many calls (`timeit`, a number of calls chosen autorange-style so
+one repeat lasts at least a few milliseconds) and reports the median over the
+repeats, in microseconds per call, and its ratio to the hand-written numpy
+`f_and_grad` (the floor).  Before timing, every gradient is checked against the
+hand-written one with `np.allclose`, so no column can silently time wrong code.
+
+Peers (HIPS autograd, torch, jax) are used when importable and skipped
+otherwise.  Inputs are converted to tensors/arrays once, outside the timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import timeit
+import types
+from collections.abc import Callable
+from typing import Any
+
+os.environ["SYMGRAD_CACHE"] = "0"  # compile in memory; write nothing beside us
+# One thread everywhere (numpy's BLAS, torch, XLA) unless the caller set one:
+# the machine is shared, and a multithreaded BLAS on a busy 2-core box measures
+# the neighbours.  Must happen before numpy is imported.
+THREADS = os.environ.setdefault("OMP_NUM_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, THREADS)
+os.environ.setdefault(
+    "XLA_FLAGS",
+    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=" + THREADS,
+)
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import workloads  # noqa: E402
+
+import symgrad  # noqa: E402
+
+COLUMNS = ("f", "hand", "symgrad", "autograd", "torch", "jax", "jax.jit")
+SKIPPED = (
+    ("x = sin(x)*a + b, 100 steps (loop)", "needs control flow (issue 3)"),
+    ("LSTM-style recurrence, 128 steps", "needs control flow (issue 3)"),
+)
+RECURRENCE_STEPS = 100
+
+
+# --- timing -------------------------------------------------------------------
+
+
+def median_us(call: Callable[[], Any], min_time: float, repeat: int) -> float:
+    """Median microseconds per call; `number` grows 1, 2, 5, 10, ... (autorange)."""
+    timer = timeit.Timer(call)
+    number = 1
+    while True:
+        for step in (1, 2, 5):
+            n = number * step
+            if timer.timeit(n) >= min_time:
+                runs = timer.repeat(repeat=repeat, number=n)
+                return 1e6 * statistics.median(runs) / n
+        number *= 10
+
+
+# --- gradient comparison ------------------------------------------------------
+
+
+def as_tuple(g: Any) -> tuple:
+    return g if isinstance(g, tuple) else (g,)
+
+
+def check_close(who: str, name: str, value, grads, ref_value, ref_grads) -> None:
+    grads, ref_grads = as_tuple(grads), as_tuple(ref_grads)
+    assert len(grads) == len(ref_grads), f"{who}/{name}: {len(grads)} gradients"
+    assert np.allclose(value, ref_value), f"{who}/{name}: value {value} != {ref_value}"
+    for i, (g, r) in enumerate(zip(grads, ref_grads, strict=True)):
+        g = np.asarray(g, dtype=float)
+        assert g.shape == np.shape(r), f"{who}/{name}: grad {i} shape {g.shape}"
+        assert np.allclose(g, r), f"{who}/{name}: gradient {i} differs from hand"
+
+
+# --- the unrolled scalar recurrence -------------------------------------------
+
+
+def unrolled_workload(tmpdir: str) -> workloads.Workload:
+    """`x = math.sin(x) * a + b` written out 100 times, in a generated module."""
+    lines = ["import math", "", "", "def recurrence(x, a, b):"]
+    lines += ["    x = math.sin(x) * a + b"] * RECURRENCE_STEPS
+    lines += ["    return x", ""]
+    path = os.path.join(tmpdir, "unrolled_recurrence.py")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+    spec = importlib.util.spec_from_file_location("unrolled_recurrence", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def hand(x, a, b):
+        xs = []
+        sin, cos = math.sin, math.cos
+        for _ in range(RECURRENCE_STEPS):
+            xs.append(x)
+            x = sin(x) * a + b
+        x_bar, a_bar, b_bar = 1.0, 0.0, 0.0
+        for xt in reversed(xs):
+            a_bar += x_bar * sin(xt)
+            b_bar += x_bar
+            x_bar = x_bar * a * cos(xt)
+        return x, (x_bar, a_bar, b_bar)
+
+    return workloads.Workload(
+        f"sin recurrence x{RECURRENCE_STEPS} (unrolled)",
+        module.recurrence,
+        (0.5, 0.9, 0.1),
+        (0, 1, 2),
+        hand,
+        note="unrolled",
+    )
+
+
+# --- peers --------------------------------------------------------------------
+
+
+def with_globals(fun: Callable, **names: Any) -> Callable:
+    """`fun` re-bound to different globals (np -> autograd.numpy, ...)."""
+    return types.FunctionType(
+        fun.__code__, {**fun.__globals__, **names}, fun.__name__, fun.__defaults__
+    )
+
+
+def argnums(w: workloads.Workload) -> Any:
+    return w.wrt if len(w.wrt) > 1 else w.wrt[0]
+
+
+def autograd_peer() -> Callable | None:
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        return None
+
+    def make(w: workloads.Workload) -> Callable[[], Any]:
+        fun = with_globals(w.fun, np=anp, math=anp)
+        vg = autograd.value_and_grad(fun, argnum=argnums(w))
+        return lambda: vg(*w.args)
+
+    return make
+
+
+def torch_peer() -> Callable | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(int(THREADS))
+    versions = workloads.torch_versions(torch)
+
+    def make(w: workloads.Workload) -> Callable[[], Any]:
+        fun = versions.get(w.name) or with_globals(w.fun, math=torch)
+        args = [torch.tensor(a, dtype=torch.float64) for a in w.args]
+        params = [args[i] for i in w.wrt]
+        for p in params:
+            p.requires_grad_(True)
+
+        def call():
+            out = fun(*args)
+            out.backward()
+            grads = tuple(p.grad for p in params)
+            for p in params:
+                p.grad = None
+            return out.detach(), grads if len(grads) > 1 else grads[0]
+
+        return call
+
+    return make
+
+
+def jax_peers() -> tuple[Callable | None, Callable | None]:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None, None
+    jax.config.update("jax_enable_x64", True)
+
+    def make(w: workloads.Workload, jit: bool) -> Callable[[], Any]:
+        fun = with_globals(w.fun, np=jnp, math=jnp)
+        vg = jax.value_and_grad(fun, argnums=argnums(w))
+        if jit:
+            vg = jax.jit(vg)
+        args = [a if isinstance(a, float) else jnp.asarray(a) for a in w.args]
+        return lambda: jax.block_until_ready(vg(*args))
+
+    return (lambda w: make(w, False)), (lambda w: make(w, True))
+
+
+# --- one workload -------------------------------------------------------------
+
+
+def callables(w: workloads.Workload, peers: dict) -> dict[str, Callable[[], Any]]:
+    g = symgrad.grad(w.fun, wrt=argnums(w))
+    sg = g.module.f_and_grad  # the generated function itself, as a user calls it
+    calls = {
+        "f": lambda: w.fun(*w.args),
+        "hand": lambda: w.hand(*w.args),
+        "symgrad": lambda: sg(*w.args),
+    }
+    for name, make in peers.items():
+        if make is not None:
+            calls[name] = make(w)
+    return calls
+
+
+def measure(w: workloads.Workload, peers: dict, min_time: float, repeat: int):
+    calls = callables(w, peers)
+    ref_value, ref_grads = calls["hand"]()
+    for name, call in calls.items():
+        if name in ("f", "hand"):
+            continue
+        value, grads = call()  # also warms up (jit compile, caches)
+        grads = tuple(np.asarray(g) for g in as_tuple(grads))
+        check_close(name, w.name, np.asarray(value), grads, ref_value, ref_grads)
+    return {name: median_us(call, min_time, repeat) for name, call in calls.items()}
+
+
+# --- printing -----------------------------------------------------------------
+
+
+def fmt_us(us: float | None) -> str:
+    if us is None:
+        return "-"
+    return f"{us:.2f}" if us < 10 else f"{us:.1f}" if us < 1000 else f"{us:.0f}"
+
+
+def print_tables(results: dict[str, dict[str, float]], columns: list[str]) -> None:
+    width = max(len(n) for n in results) + 2
+    print("\nmicroseconds per call (median)")
+    print("workload".ljust(width) + "".join(c.rjust(10) for c in columns))
+    for name, row in results.items():
+        cells = "".join(fmt_us(row.get(c)).rjust(10) for c in columns)
+        print(name.ljust(width) + cells)
+
+    print("\nratio to hand-written f_and_grad (lower is faster); sg/f = symgrad / f")
+    ratio_cols = [c for c in columns if c != "hand"]
+    print("workload".ljust(width) + "".join(c.rjust(10) for c in ratio_cols + ["sg/f"]))
+    for name, row in results.items():
+        cells = ""
+        for c in ratio_cols:
+            cells += (f"{row[c] / row['hand']:.2f}x" if c in row else "-").rjust(10)
+        cells += f"{row['symgrad'] / row['f']:.2f}x".rjust(10)
+        print(name.ljust(width) + cells)
+    for name, why in SKIPPED:
+        print(name.ljust(width) + f"  skipped: {why}")
+
+    ratios = [row["symgrad"] / row["hand"] for row in results.values()]
+    geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    print(f"\ngeometric mean of symgrad / hand-written: {geo:.2f}x")
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if "model name" in ln)
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    opts = parser.parse_args(argv)
+    min_time, repeat = (0.005, 3) if opts.quick else (0.02, 7)
+
+    jax_eager, jax_jit = jax_peers()
+    peers = {
+        "autograd": autograd_peer(),
+        "torch": torch_peer(),
+        "jax": jax_eager,
+        "jax.jit": jax_jit,
+    }
+    print(machine())
+    versions = []
+    for mod in ("autograd", "torch", "jax"):
+        if peers.get(mod) is not None:
+            version = importlib.metadata.version(mod)
+            versions.append(f"{mod} {version}")
+        else:
+            versions.append(f"{mod}: not installed, skipped")
+    print("peers: " + ", ".join(versions))
+    if peers["torch"] is not None:
+        print(f"torch threads: {sys.modules['torch'].get_num_threads()}")
+    print(f"BLAS/OMP threads: {THREADS} (set OMP_NUM_THREADS to change)")
+
+    columns = [c for c in COLUMNS if c in ("f", "hand", "symgrad") or peers[c]]
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for w in workloads.build() + [unrolled_workload(tmpdir)]:
+            results[w.name] = measure(w, peers, min_time, repeat)
+            print(f"  measured {w.name}", file=sys.stderr, flush=True)
+    print_tables(results, columns)
+
+
+if __name__ == "__main__":
+    main()
