@@ -7,7 +7,8 @@
 checked when the function is decorated; names are resolved, and the module is
 generated, on first use of `.f_and_grad`, `.grad`, `.source` or `.module`,
 because module-level helpers are often defined below the decorated function.
-After that no parsing, lowering or emitting happens again.
+After that no parsing, lowering or emitting happens again, and a later run of
+the program reads the module back from the on-disk cache (`cache.py`).
 """
 
 from __future__ import annotations
@@ -133,12 +134,6 @@ class GradFunction:
         self.__symgrad_original__ = fun
         self._src = from_function(fun, LiveResolver(fun))
         fence.check(self._src)
-        if "seed" in self._src.params:
-            raise BadInputError(
-                f"{self._src.name}: a parameter named 'seed' clashes with the seed "
-                "argument of f_and_grad",
-                self._src.loc(self._src.tree),
-            )
         self._wrt = wrt
         self.wrt, self.wrt_is_tuple = normalize_wrt(
             self._src.name, self._src.params, wrt
