@@ -52,9 +52,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="pipeline stage to print (default: python, the emitted module)",
     )
     _add_cache_parser(commands)
+    check = commands.add_parser(
+        "verify",
+        help="prove each @symgrad.grad function's gradient with sympy",
+        description="Run each generated gradient module of FILE on sympy symbols and "
+        "check the gradient against sympy.diff (FILE is read, never executed). "
+        "Exit code 1 when a check fails.",
+    )
+    check.add_argument("file", metavar="FILE.py")
+    check.add_argument("--function", metavar="NAME", help="only this function")
     args = parser.parse_args(argv)
     if args.command == "cache":
         return run_cache(args.action, args.dir)
+    if args.command == "verify":
+        return run_verify(args.file, args.function)
     try:
         text = run_emit(args.file, args.function, args.stage, args.output is not None)
     except UsageError as exc:
@@ -69,6 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def run_verify(path: str, only: str | None) -> int:
+    from .verify import verify_file
+
+    try:
+        report = verify_file(path, only)
+    except UsageError as exc:
+        print(f"symgrad: error: {exc}", file=sys.stderr)
+        return 2
+    except SymgradError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    print(report)
+    return 0 if report.ok else 1
 
 
 def _add_cache_parser(commands: argparse._SubParsersAction) -> None:

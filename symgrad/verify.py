@@ -1,0 +1,408 @@
+"""Symbolic verification: show with sympy that an emitted gradient is right.
+
+`verify(f, *args)` runs the module symgrad emitted for `f` on sympy symbols
+instead of numbers: Python floats become symbols, arrays become object arrays
+of symbols of the same (small) shapes, and a non-scalar output gets a symbolic
+seed `s`.  The emitted code then yields two expressions: the value `F` and the
+gradient `G`.  For every input entry `x` the verifier checks `G = d(s . F)/dx`
+with `sympy.diff`: first by simplifying the difference to zero, and where
+`simplify` gives up, by evaluating it at random points with 40-digit
+arithmetic.  The outcome is one of
+
+* `proved`: every input is a scalar and every difference vanished;
+* `checked symbolically on shapes ...`: the same, for array inputs of the
+  shapes given (a proof for those shapes, evidence for others);
+* `not provable (reason)`: the code uses something sympy cannot follow here
+  (ties in max/min, products through `_prod_grad`); the gradient is then
+  compared with central finite differences instead, and the report says so;
+* `FAILED`: a difference that is not zero, with the entry it concerns.
+
+The value `F` is symgrad's transcription of `f`; that it computes what `f`
+computes is checked numerically by the test suite, not here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import random
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import rules
+from .errors import SymgradError
+
+_MAX_SIMPLIFY_OPS = 60
+_POINTS = 4
+
+
+class _SymArray(np.ndarray):
+    """An object array whose comparisons build sympy relations elementwise."""
+
+    def _compare(op):  # noqa: N805 - builds methods
+        def method(self, other):
+            return _map(op, self, other)
+
+        return method
+
+    # `x == m` (as in the adjoint of np.max) is an indicator, 1 where equal.
+    __eq__ = _compare(lambda a, b: sp.Piecewise((1, sp.Eq(a, b)), (0, True)))
+    __hash__ = None
+    __lt__ = _compare(sp.StrictLessThan)
+    __le__ = _compare(sp.LessThan)
+    __gt__ = _compare(sp.StrictGreaterThan)
+    __ge__ = _compare(sp.GreaterThan)
+
+
+def _map(fn, *args):
+    """Apply a sympy function elementwise, broadcasting like numpy."""
+    if not any(isinstance(a, np.ndarray) for a in args):
+        return fn(*args)
+    out = np.vectorize(fn, otypes=[object])(*args)
+    return out.view(_SymArray) if isinstance(out, np.ndarray) else out
+
+
+class _Numpy(types.ModuleType):
+    """numpy with elementwise functions replaced by their sympy meanings."""
+
+    def __init__(self) -> None:
+        super().__init__("numpy")
+        for name, op in rules.OPS.items():
+            if op.kind == "elementwise" and op.template.startswith(f"np.{name}("):
+                setattr(self, name, self._elementwise(op.meaning))
+        self.abs = self.absolute = self._elementwise(sp.Abs)
+        self.sign = self._elementwise(sp.sign)
+        self.heaviside = self._elementwise(sp.Heaviside)
+        self.logical_and = self._elementwise(sp.And)
+        self.logical_or = self._elementwise(sp.Or)
+        self.logical_not = self._elementwise(sp.Not)
+        self.pi, self.e = sp.pi, sp.E
+        self.zeros = lambda shape: np.zeros(shape, dtype=object).view(_SymArray)
+        self.zeros_like = lambda x: self.zeros(np.shape(x))
+        self.max = self.amax = self._reduction(sp.Max)
+        self.min = self.amin = self._reduction(sp.Min)
+
+    @staticmethod
+    def asarray(x, dtype=None):
+        if isinstance(x, np.ndarray) and x.dtype == object:
+            return x
+        return np.asarray(x, dtype=dtype)
+
+    @staticmethod
+    def _reduction(fn):
+        """np.max / np.min over symbols: sympy's Max / Min along the axes."""
+        ufunc = np.frompyfunc(fn, 2, 1)
+
+        def reduce(x, axis=None, keepdims=False):
+            x = np.asarray(x, dtype=object)
+            axes = (
+                range(x.ndim) if axis is None else np.atleast_1d(axis) % max(x.ndim, 1)
+            )
+            for a in sorted((int(a) for a in axes), reverse=True):
+                x = ufunc.reduce(x, axis=a, keepdims=True)
+            if not keepdims:
+                x = x.reshape([n for i, n in enumerate(x.shape) if i not in set(axes)])
+            return x.view(_SymArray) if x.ndim else x.item()
+
+        return reduce
+
+    @staticmethod
+    def _elementwise(meaning):
+        return lambda *args: _map(meaning, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+
+class _Math(types.ModuleType):
+    """math with its functions replaced by their sympy meanings."""
+
+    def __init__(self) -> None:
+        super().__init__("math")
+        for op in rules.OPS.values():
+            if op.math_name is not None:
+                setattr(self, op.math_name, op.meaning)
+        self.pi, self.e = sp.pi, sp.E
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(math, name)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome for one function."""
+
+    function: str
+    status: str  # "proved" | "checked" | "not provable" | "failed"
+    detail: str
+    ok: bool
+
+    def __str__(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        return f"{mark} {self.function}: {self.detail}"
+
+
+@dataclass
+class Report:
+    """Verdicts for one or more functions; `ok` when none failed."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    def __str__(self) -> str:
+        return "\n".join(str(v) for v in self.verdicts)
+
+
+def verify_source(
+    name: str, source: str, params: tuple[str, ...], wrt: tuple[str, ...], shapes: list
+) -> Verdict:
+    """Verify an emitted module; `shapes[i]` is () for a scalar input.
+
+    Array inputs are first shrunk to at most 2 along each axis (broadcasting
+    stays valid); code that needs its real shapes (a reshape to (2, 6)) is
+    run on the shapes given."""
+    small = [tuple(min(n, 2) for n in shape) for shape in shapes]
+    for trial in [small, shapes] if small != shapes else [shapes]:
+        try:
+            return _symbolic(name, source, params, wrt, trial)
+        except _CannotRun as exc:
+            reason = str(exc)
+    return _fallback(name, source, shapes, wrt, params, reason)
+
+
+class _CannotRun(Exception):
+    """The emitted code cannot run on symbols of these shapes."""
+
+
+def _symbolic(name, source, params, wrt, shapes) -> Verdict:
+    inputs = [_symbols(p, shape) for p, shape in zip(params, shapes, strict=True)]
+    try:
+        namespace = _run(source, symbolic=True)
+        value, grads = namespace["f_and_grad"](*inputs)
+    except (TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise _CannotRun(
+            f"sympy cannot run it ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
+    seed = namespace["seed_used"]
+    total = value if np.ndim(value) == 0 else np.sum(seed * np.asarray(value))
+    total = _scalar(total)
+    grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
+    checked = numeric = 0
+    for param, grad in zip(wrt, grads, strict=True):
+        x = inputs[params.index(param)]
+        for index in np.ndindex(np.shape(x)):
+            entry = x[index] if np.ndim(x) else x
+            got = _scalar(grad[index] if np.ndim(grad) else grad)
+            want = sp.diff(total, entry)
+            how = _same(got, want)
+            if how is None:
+                where = f"{param}{list(index) if index else ''}"
+                detail = f"the gradient for {where} is {got}, but d/d{entry} is {want}"
+                return Verdict(name, "failed", detail, False)
+            checked += 1
+            numeric += how == "numeric"
+    method = "each difference simplifies to zero"
+    if numeric:
+        method = (
+            f"{checked - numeric} differences simplify to zero, {numeric} vanish at "
+            f"{_POINTS} random points to 40 digits"
+        )
+    if all(shape == () for shape in shapes):
+        return Verdict(name, "proved", f"proved: {checked} partials; {method}", True)
+    text = ", ".join(f"{p}{tuple(s)}" for p, s in zip(params, shapes, strict=True))
+    detail = f"checked symbolically on shapes {text}: {checked} partials; {method}"
+    return Verdict(name, "checked", detail, True)
+
+
+def _symbols(name: str, shape: tuple) -> Any:
+    if shape == ():
+        return sp.Symbol(name, real=True)
+    flat = [
+        sp.Symbol(f"{name}_{'_'.join(map(str, i))}", real=True)
+        for i in np.ndindex(shape)
+    ]
+    return np.array(flat, dtype=object).reshape(shape).view(_SymArray)
+
+
+def _run(source: str, symbolic: bool) -> dict:
+    """Execute emitted source; with `symbolic`, numpy and math are sympy shims.
+
+    The module's seed check is wrapped so that a non-scalar output gets a seed
+    of its shape (symbols `s_...`, or ones), recorded as `seed_used`."""
+    shims = {"numpy": _Numpy(), "math": _Math()} if symbolic else {}
+
+    def importer(name, *args, **kwargs):
+        return (
+            shims[name] if name in shims else builtins.__import__(name, *args, **kwargs)
+        )
+
+    namespace: dict[str, Any] = {
+        "__builtins__": {**vars(builtins), "__import__": importer},
+        "__name__": "symgrad_verify",
+    }
+    exec(compile(source, "<symgrad verify>", "exec"), namespace)
+    check = namespace["_check_seed"]
+
+    def seed_of(function, seed, value):
+        if seed is None and np.ndim(value) != 0:
+            shape = np.shape(value)
+            seed = (
+                _symbols("s", shape)
+                if symbolic
+                else np.linspace(0.5, 1.5, np.size(value))
+            )
+            seed = np.reshape(seed, shape)
+        namespace["seed_used"] = check(function, seed, value)
+        return namespace["seed_used"]
+
+    namespace["_check_seed"] = seed_of
+    return namespace
+
+
+def _same(got: sp.Expr, want: sp.Expr) -> str | None:
+    """'simplify' or 'numeric' when `got == want`, None when they differ.
+
+    The difference is evaluated at random points with 40-digit arithmetic
+    (exact where it is rational); it must vanish there, to within the
+    precision of any decimal constants (`0.5`, `1e-3`) the code contains.
+    Small differences must also simplify to zero for 'simplify'."""
+    delta = got - want
+    if delta == 0:
+        return "simplify"
+    tolerance = sp.Float(10) ** (-12 if delta.has(sp.Float) else -25)
+    rng = random.Random(0)
+    symbols = sorted(delta.free_symbols | want.free_symbols, key=str)
+    valid = 0
+    for _ in range(20 * _POINTS):
+        point = {s: sp.Rational(rng.randint(-150, 150), 97) for s in symbols}
+        number = delta.xreplace(point).evalf(40)
+        reference = want.xreplace(point).evalf(40)
+        if not (number.is_real and reference.is_real and number.is_finite):
+            continue  # outside the function's real domain (log of a negative...)
+        if abs(number) > tolerance * (1 + abs(reference)):
+            return None
+        valid += 1
+        if valid == _POINTS:
+            break
+    if valid < _POINTS:
+        return None
+    if delta.has(sp.Piecewise, sp.Max, sp.Min, sp.Heaviside):
+        return "numeric"  # sympy's simplify of case splits can take minutes
+    if sp.count_ops(delta) <= _MAX_SIMPLIFY_OPS and sp.simplify(delta) == 0:
+        return "simplify"
+    return "numeric"
+
+
+def _scalar(value: Any) -> sp.Expr:
+    """A sympy expression from a symbolic result entry (maybe a 0-d array)."""
+    if isinstance(value, np.ndarray):
+        value = value.item()
+    return sp.sympify(value)
+
+
+def _fallback(name, source, shapes, wrt, params, reason) -> Verdict:
+    """Central finite differences on the emitted value, when sympy cannot run."""
+    from .check import numeric_grad
+
+    namespace = _run(source, symbolic=False)
+    rng = np.random.default_rng(0)
+    args = [
+        float(rng.uniform(0.2, 0.9)) if s == () else rng.uniform(0.2, 0.9, s)
+        for s in shapes
+    ]
+    _, grads = namespace["f_and_grad"](*args)
+    seed = namespace["seed_used"]
+    grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
+
+    def value(*a):
+        return namespace["f_and_grad"](*a, seed=seed)[0]
+
+    indices = tuple(params.index(p) for p in wrt)
+    expected = [numeric_grad(value, args, i, seed=seed) for i in indices]
+    ok = all(
+        np.allclose(g, e, rtol=1e-5, atol=1e-7)
+        for g, e in zip(grads, expected, strict=True)
+    )
+    outcome = "finite differences agree" if ok else "finite differences DISAGREE"
+    return Verdict(name, "not provable", f"not provable ({reason}); {outcome}", ok)
+
+
+def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
+    """Verify symgrad's gradient of `f` symbolically; print and return a Report.
+
+    `f` is a function or a `symgrad.grad` result.  `args` give the input shapes
+    (Python floats are scalars); without them the shapes are guessed as in
+    `python -m symgrad verify`: all scalars, then vectors, then matrices.
+    """
+    from .api import GradFunction
+
+    g = f if isinstance(f, GradFunction) else GradFunction(f, wrt)
+    params = g._src.params
+    if args and len(args) != len(params):
+        raise SymgradError(f"{g.__name__}: verify needs all {len(params)} arguments")
+    if args:
+        verdict = verify_source(
+            g.__name__, g.source, params, g.wrt, [np.shape(a) for a in args]
+        )
+    else:
+        verdict = verify_guessing(g.__name__, g.source, params, g.wrt)
+    report = Report([verdict])
+    print(report)
+    return report
+
+
+_GUESSES = ((), (2,), (2, 2))
+
+
+def verify_guessing(name: str, source: str, params: tuple, wrt: tuple) -> Verdict:
+    """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices."""
+    reason = ""
+    for shape in _GUESSES:
+        try:
+            return _symbolic(name, source, params, wrt, [shape] * len(params))
+        except _CannotRun as exc:
+            reason = reason or str(exc)
+    for shape in _GUESSES:
+        try:
+            return _fallback(name, source, [shape] * len(params), wrt, params, reason)
+        except (TypeError, ValueError, IndexError, AttributeError):
+            continue
+    return Verdict(
+        name, "failed", f"could not run it on any guessed shape ({reason})", False
+    )
+
+
+def verify_file(path: str, only: str | None = None) -> Report:
+    """Verify every @symgrad.grad function of a file, read and never executed."""
+    from .__main__ import UsageError, decorated_functions
+    from .api import compile_function, normalize_wrt
+    from .resolve import StaticResolver
+    from .source import from_module
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    tree, lines = from_module(path, text)
+    resolver = StaticResolver(path, tree, lines)
+    found = [(n, w) for n, w in decorated_functions(tree) if only in (None, n.name)]
+    if not found:
+        raise UsageError(
+            f"{path} has no @symgrad.grad function"
+            + (f" named '{only}'" if only else "")
+        )
+    report = Report()
+    for node, wrt in found:
+        src = resolver.function(node)
+        names, _ = normalize_wrt(src.name, src.params, wrt)
+        source = compile_function(src, wrt).source
+        report.verdicts.append(verify_guessing(src.name, source, src.params, names))
+    return report
