@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
+from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
 from .ir import Assign, Atom, Const, Var
 from .rules import OPS
@@ -149,26 +150,66 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
 
 
 def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
-    """Rewrite `expr` with primal values (`inner`) where that makes it smaller.
+    """Rewrite `expr` with primal values (`inner`) where that makes it cheaper.
 
-    A rewrite may not divide by anything the derivative did not already divide
-    by: `y * x**y / x` is shorter than `y * x**(y - 1)` but is NaN at x = 0."""
-    expr = sp.powsimp(expr)
-    best, cost = expr, sp.count_ops(expr)
-    allowed = _denominators(expr)
-    factored = sp.factor_terms(expr)
-    if sp.count_ops(factored) < cost and _denominators(factored) <= allowed:
-        best, cost = factored, sp.count_ops(factored)
+    Three rewrites, each kept only when it lowers `_cost` and divides by
+    nothing the derivative did not already divide by (`y * x**y / x` is
+    shorter than `y * x**(y - 1)` but is NaN at x = 0):
+
+    * a primal value replaces the expression it computes (`1 - y**2` for
+      `y = tanh(x)`);
+    * an exponential is solved for in terms of a primal value (`s * (1 - s)`
+      for `s = 1 / (1 + exp(-z))`, which cannot overflow);
+    * `log(1 + u)` and `exp(u) - 1` become `log1p(u)` and `expm1(u)`."""
+    best = sp.powsimp(expr)
+    allowed = _denominators(best)
+
+    def consider(candidate: sp.Expr, extra: frozenset = frozenset()) -> None:
+        nonlocal best
+        if (
+            _cost(candidate) < _cost(best)
+            and _denominators(candidate) <= allowed | extra
+        ):
+            best = candidate
+
+    consider(sp.factor_terms(best))
     for sym, value in sorted(inner, key=lambda kv: -sp.count_ops(kv[1])):
-        if isinstance(value, sp.Symbol | sp.Number):
+        if isinstance(value, sp.Symbol | sp.Number) or not best.has(
+            *value.free_symbols
+        ):
             continue
-        if not best.has(*value.free_symbols):
+        consider(best.subs(value, sym), frozenset({sym}))
+        if sp.count_ops(value) > 12:
             continue
-        candidate = best.subs(value, sym)
-        candidate_cost = sp.count_ops(candidate)
-        if candidate_cost < cost and _denominators(candidate) <= allowed | {sym}:
-            best, cost = candidate, candidate_cost
-    return best
+        for power in value.atoms(sp.exp):
+            if best.has(power):
+                unknown = sp.Dummy()
+                try:
+                    solutions = sp.solve(
+                        sym - value.xreplace({power: unknown}), unknown
+                    )
+                except (NotImplementedError, ValueError, TypeError):
+                    continue  # sympy has no closed form: keep the derivative as is
+                if len(solutions) == 1:
+                    rewritten = _tidy(sp.factor(best.xreplace({power: solutions[0]})))
+                    consider(rewritten, frozenset({sym}))
+    return optimize(best, [log1p_opt, expm1_opt])
+
+
+def _cost(expr: sp.Expr) -> int:
+    """Operations, with each transcendental function counted as four."""
+    return sp.count_ops(expr) + 3 * len(expr.atoms(sp.Function))
+
+
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """`-r*(r - 1)` as `r*(1 - r)`: fold a leading minus into a sum factor."""
+    coeff, rest = expr.as_coeff_Mul()
+    if coeff == -1 and isinstance(rest, sp.Mul):
+        sums = [f for f in rest.args if isinstance(f, sp.Add)]
+        if sums:
+            others = [f for f in rest.args if f is not sums[0]]
+            return sp.Mul(*others, -sums[0])
+    return expr
 
 
 def _denominators(expr: sp.Expr) -> set:

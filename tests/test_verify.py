@@ -131,3 +131,25 @@ def test_nested_sin_emits_code_of_linear_size(tmp_path):
     per_level = (lines[1] - lines[0]) / 6
     assert per_level <= 5
     assert lines[2] - lines[1] == 2 * (lines[1] - lines[0])
+
+
+def sigmoid_sum(z):
+    return np.sum(1 / (1 + np.exp(-z)))
+
+
+def test_derivatives_reuse_primal_values_in_safe_forms():
+    g = GradFunction(sigmoid_sum)
+    assert "z_bar = t1_bar * (t1 * (1 - t1))" in g.compiled.source
+    with np.errstate(over="ignore"):
+        grad = g.grad(np.array([-1000.0, 0.0, 1000.0]))
+    np.testing.assert_array_equal(grad, [0.0, 0.25, 0.0])  # no inf * 0 = nan
+
+
+def test_log1p_and_expm1_rewrites():
+    import sympy as sp
+
+    from symgrad.symbolic import _reuse
+
+    x = sp.Symbol("x", real=True)
+    assert "log1p(x)" in str(_reuse(3 * sp.log(1 + x), ()))
+    assert "expm1(x)" in str(_reuse(x * (sp.exp(x) - 1), ()))
