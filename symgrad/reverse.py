@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .errors import Loc
+from .errors import Loc, NonDifferentiableError
 from .frontend import Names
 from .ir import (
     Assign,
     Atom,
     Const,
     Function,
+    Index,
     Return,
     SetItem,
     Stmt,
@@ -73,6 +74,7 @@ def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
     assigns = [s for s in fn.body if isinstance(s, Assign)]
     varied = set(wrt)
     for stmt in assigns:
+        _check_discrete_uses(stmt, varied, wrt)
         if any(v.name in varied for _, v in diff_args(stmt)):
             varied.add(stmt.target.name)
     ret = fn.body[-1]
@@ -85,6 +87,32 @@ def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
         if stmt.target.name in useful:
             useful.update(v.name for _, v in diff_args(stmt))
     return varied & useful
+
+
+# Ops whose listed argument positions take a shape or a count, not a value.
+_DISCRETE = {"reshape": (1,), "broadcast_to": (1,), "full": (0,), "zeros": (0,)}
+_DISCRETE.update(ones=(0,), empty=(0,), eye=(0,))
+
+
+def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:
+    """A value computed from a `wrt` input may not serve as an index or shape."""
+    places = [a for a in stmt.args if isinstance(a, Index)]
+    used = [v for index in places for v in index.vars()]
+    used += [
+        a
+        for i, a in enumerate(stmt.args)
+        if i in _DISCRETE.get(stmt.op, ()) and isinstance(a, Var)
+    ]
+    for var in used:
+        if var.name in varied:
+            role = "an index" if places else "a shape"
+            raise NonDifferentiableError(
+                f"'{var.name}' depends on {', '.join(wrt)} but is used as {role}, "
+                "where no derivative exists",
+                stmt.loc,
+                "compute indices and shapes from values symgrad does not differentiate "
+                "(for example int(...) of a constant, or a shape)",
+            )
 
 
 def shape_classes(fn: Function) -> dict[str, str]:

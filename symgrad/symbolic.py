@@ -158,8 +158,9 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
 
     * a primal value replaces the expression it computes (`1 - y**2` for
       `y = tanh(x)`);
-    * an exponential is solved for in terms of a primal value (`s * (1 - s)`
-      for `s = 1 / (1 + exp(-z))`, which cannot overflow);
+    * an exponential is solved for in terms of a primal value when that
+      leaves a polynomial in primal values (`s * (1 - s)` for
+      `s = 1 / (1 + exp(-z))`, which cannot overflow);
     * `log(1 + u)` and `exp(u) - 1` become `log1p(u)` and `expm1(u)`."""
     best = sp.powsimp(expr)
     allowed = _denominators(best)
@@ -192,7 +193,8 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
                     continue  # sympy has no closed form: keep the derivative as is
                 if len(solutions) == 1:
                     rewritten = _tidy(sp.factor(best.xreplace({power: solutions[0]})))
-                    consider(rewritten, frozenset({sym}))
+                    if not _denominators(rewritten):  # a polynomial in primal values
+                        consider(rewritten, frozenset({sym}))
     return optimize(best, [log1p_opt, expm1_opt])
 
 

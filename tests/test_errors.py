@@ -12,6 +12,7 @@ import symgrad
 from symgrad.errors import (
     BadInputError,
     NoDerivativeError,
+    NonDifferentiableError,
     SeedError,
     UnknownNameError,
     UnsupportedSyntaxError,
@@ -305,3 +306,19 @@ def test_nan_and_inf_propagate(tmp_path):
         value, grad = module.f.f_and_grad(np.array([np.nan, np.inf, 1.0]))
     assert np.isnan(value)
     assert np.isnan(grad[0]) and np.isinf(grad[1]) and grad[2] == 2.0
+
+
+@pytest.mark.parametrize(
+    "body, line",
+    [
+        ("    i = x * 2\n    return x[i]\n", 8),
+        ("    n = x * 3.0\n    return np.sum(np.zeros(n) + x)\n", 8),
+        ("    return np.sum(np.reshape(x, x))\n", 7),
+    ],
+)
+def test_values_computed_from_wrt_cannot_be_indices_or_shapes(tmp_path, body, line):
+    module, path = load(tmp_path, "@symgrad.grad\ndef f(x):\n" + body)
+    with pytest.raises(NonDifferentiableError) as info:
+        module.f.grad(np.ones(3))
+    assert (info.value.loc.file, info.value.loc.line) == (path, line)
+    assert "depends on x" in info.value.message
