@@ -23,7 +23,7 @@ from .api import compile_function
 from .errors import SymgradError
 from .ir import Function, format_function
 from .resolve import StaticResolver
-from .source import from_module
+from .source import FunctionSource, from_module
 
 
 class UsageError(Exception):
@@ -64,9 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "cache":
         return run_cache(args.action, args.dir)
-    if args.command == "verify":
-        return run_verify(args.file, args.function)
     try:
+        if args.command == "verify":
+            from .verify import verify_file
+
+            report = verify_file(load_decorated(args.file, args.function))
+            print(report)
+            return 0 if report.ok else 1
         text = run_emit(args.file, args.function, args.stage, args.output is not None)
     except UsageError as exc:
         print(f"symgrad: error: {exc}", file=sys.stderr)
@@ -80,21 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-def run_verify(path: str, only: str | None) -> int:
-    from .verify import verify_file
-
-    try:
-        report = verify_file(path, only)
-    except UsageError as exc:
-        print(f"symgrad: error: {exc}", file=sys.stderr)
-        return 2
-    except SymgradError as exc:
-        print(exc.render(), file=sys.stderr)
-        return 1
-    print(report)
-    return 0 if report.ok else 1
 
 
 def _add_cache_parser(commands: argparse._SubParsersAction) -> None:
@@ -144,7 +133,8 @@ def _size(path: Path) -> int:
         return 0
 
 
-def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
+def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, object]]:
+    """The @symgrad.grad functions of a file (read, never executed), with wrt."""
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
@@ -159,15 +149,17 @@ def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
             raise UsageError(f"{path} has no @symgrad.grad function named '{only}'")
     if not found:
         raise UsageError(f"{path} has no @symgrad.grad function")
+    return [(resolver.function(node), wrt) for node, wrt in found]
+
+
+def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
+    found = load_decorated(path, only)
     if single and len(found) > 1:
-        names = ", ".join(node.name for node, _ in found)
+        names = ", ".join(src.name for src, _ in found)
         raise UsageError(
             f"{path} has several functions ({names}); choose one with --function"
         )
-    outputs = []
-    for node, wrt in found:
-        compiled = compile_function(resolver.function(node), wrt)
-        outputs.append(_stage_text(compiled, stage))
+    outputs = [_stage_text(compile_function(src, wrt), stage) for src, wrt in found]
     return "\n\n".join(outputs)
 
 

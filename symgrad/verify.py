@@ -379,29 +379,12 @@ def verify_guessing(name: str, source: str, params: tuple, wrt: tuple) -> Verdic
     )
 
 
-def verify_file(path: str, only: str | None = None) -> Report:
-    """Verify every @symgrad.grad function of a file, read and never executed."""
-    from .__main__ import UsageError, decorated_functions
+def verify_file(found: list) -> Report:
+    """Verify functions read from a file: (FunctionSource, wrt) pairs."""
     from .api import compile_function, normalize_wrt
-    from .resolve import StaticResolver
-    from .source import from_module
 
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    tree, lines = from_module(path, text)
-    resolver = StaticResolver(path, tree, lines)
-    found = [(n, w) for n, w in decorated_functions(tree) if only in (None, n.name)]
-    if not found:
-        raise UsageError(
-            f"{path} has no @symgrad.grad function"
-            + (f" named '{only}'" if only else "")
-        )
     report = Report()
-    for node, wrt in found:
-        src = resolver.function(node)
+    for src, wrt in found:
         names, _ = normalize_wrt(src.name, src.params, wrt)
         source = compile_function(src, wrt).source
         report.verdicts.append(verify_guessing(src.name, source, src.params, names))
