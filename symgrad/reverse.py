@@ -94,8 +94,24 @@ _DISCRETE = {"reshape": (1,), "broadcast_to": (1,), "full": (0,), "zeros": (0,)}
 _DISCRETE.update(ones=(0,), empty=(0,), eye=(0,))
 
 
+# Constant ops that would silently drop a derivative if a `wrt` value entered.
+_OPAQUE = {
+    "tuple": "a tuple or list of values that depend on {wrt} is not supported yet",
+    "arange": "np.arange has no derivative rule for bounds that depend on {wrt}",
+    "linspace": "np.linspace has no derivative rule for bounds that depend on {wrt}",
+}
+
+
 def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:
-    """A value computed from a `wrt` input may not serve as an index or shape."""
+    """A value computed from a `wrt` input may not serve as an index or shape,
+    nor enter an op that has no derivative rule for it."""
+    if stmt.op in _OPAQUE and any(v.name in varied for v in arg_vars(stmt.args)):
+        raise NonDifferentiableError(
+            _OPAQUE[stmt.op].format(wrt=", ".join(wrt)),
+            stmt.loc,
+            "symgrad would drop its derivative; build the array with arithmetic "
+            "on arrays instead",
+        )
     places = [a for a in stmt.args if isinstance(a, Index)]
     used = [v for index in places for v in index.vars()]
     used += [

@@ -179,7 +179,7 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
             *value.free_symbols
         ):
             continue
-        consider(best.subs(value, sym), frozenset({sym}))
+        consider(_replace(best, value, sym), frozenset({sym}))
         if sp.count_ops(value) > 12:
             continue
         for power in value.atoms(sp.exp):
@@ -196,6 +196,33 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
                     if not _denominators(rewritten):  # a polynomial in primal values
                         consider(rewritten, frozenset({sym}))
     return optimize(best, [log1p_opt, expm1_opt])
+
+
+def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
+    """`expr` with occurrences of `value` replaced by `sym`, exactly.
+
+    `subs` matches sums and products inside larger ones (`2*p - 2*y` holds
+    `p - y`) and powers of powers (`x**(-1/2)` is `t**-1` for `t = sqrt(x)`),
+    but it is algebraic: replacing `sqrt(x)` by `t` also turns a bare `x` into
+    `t**2`, which is not the same number in floating point.  So every power of
+    `sym` in the result must stand for a power that `expr` really contains;
+    other values (function calls) are replaced only where they stand whole."""
+    if isinstance(value, sp.Pow):
+        base, exp = value.args
+        mapping = {}
+        for power in expr.atoms(sp.Pow):
+            ratio = power.exp / exp
+            if power.base == base and ratio.is_integer:
+                mapping[power] = sym**ratio
+        return expr.xreplace(mapping)
+    if not isinstance(value, sp.Add | sp.Mul):
+        return expr.xreplace({value: sym})
+    new = expr.subs(value, sym)
+    powers = {(p.base, p.exp) for p in expr.atoms(sp.Pow)}
+    for power in new.atoms(sp.Pow):
+        if power.base == sym and (value, power.exp) not in powers:
+            return expr
+    return new
 
 
 def _cost(expr: sp.Expr) -> int:
