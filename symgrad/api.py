@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cache, emit, fence, frontend, reverse
-from .errors import BadInputError, InternalError, SeedError, SymgradError
+from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
 from .ir import Function, verify
 from .resolve import LiveResolver
 from .rules import OPS
@@ -62,7 +62,7 @@ def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
 
 def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
     fence.check(src)
-    names, is_tuple = normalize_wrt(src.name, src.params, wrt)
+    names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
     primal, constants, allocator = frontend.lower(src)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
@@ -82,40 +82,40 @@ def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
 
 
 def normalize_wrt(
-    name: str, params: tuple[str, ...], wrt: Wrt
+    name: str, params: tuple[str, ...], wrt: Wrt, loc: Loc | None = None
 ) -> tuple[tuple[str, ...], bool]:
     """Parameter names in `wrt` order, and whether `wrt` was a tuple."""
     if wrt is None:
         if not params:
             raise BadInputError(
-                f"{name}: a function without parameters has no gradient"
+                f"{name}: a function without parameters has no gradient", loc
             )
         return (params[0],), False
     is_tuple = isinstance(wrt, tuple | list)
-    items = tuple(wrt) if is_tuple else (wrt,)
-    names = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, int | str):
-            raise BadInputError(
-                f"{name}: wrt entries must be names or indices, got {item!r}"
-            )
-        if isinstance(item, int):
-            if not -len(params) <= item < len(params):
-                raise BadInputError(
-                    f"{name}: wrt={item} but the function has {len(params)} parameters"
-                )
-            item = params[item]
-        if item not in params:
-            raise BadInputError(
-                f"{name}: wrt names '{item}', which is not a parameter "
-                f"(parameters: {', '.join(params) or 'none'})"
-            )
-        if item in names:
-            raise BadInputError(f"{name}: wrt names '{item}' twice")
-        names.append(item)
+    names: list[str] = []
+    for item in tuple(wrt) if is_tuple else (wrt,):
+        problem = _wrt_problem(item, params, names)
+        if problem:
+            raise BadInputError(f"{name}: {problem}", loc)
+        names.append(params[item] if isinstance(item, int) else item)
     if not names:
-        raise BadInputError(f"{name}: wrt is empty")
+        raise BadInputError(f"{name}: wrt is empty", loc)
     return tuple(names), is_tuple
+
+
+def _wrt_problem(item: object, params: tuple[str, ...], taken: list[str]) -> str:
+    if isinstance(item, bool) or not isinstance(item, int | str):
+        return f"wrt entries must be parameter names or indices, got {item!r}"
+    if isinstance(item, int) and not -len(params) <= item < len(params):
+        count = f"{len(params)} parameter{'s' if len(params) != 1 else ''}"
+        return f"wrt={item} but the function has {count}"
+    name = params[item] if isinstance(item, int) else item
+    if name not in params:
+        listed = ", ".join(params) or "none"
+        return f"wrt names '{name}', which is not a parameter (parameters: {listed})"
+    if name in taken:
+        return f"wrt names '{name}' twice"
+    return ""
 
 
 def _unparse(node: Any) -> str:
@@ -136,7 +136,7 @@ class GradFunction:
         fence.check(self._src)
         self._wrt = wrt
         self.wrt, self.wrt_is_tuple = normalize_wrt(
-            self._src.name, self._src.params, wrt
+            self._src.name, self._src.params, wrt, self._src.loc(self._src.tree)
         )
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._compiled: Compiled | None = None

@@ -351,6 +351,12 @@ class Lowerer:
         loc = scope.src.loc(node)
         if isinstance(found, resolve.Constant):
             return self.named_constant(found, loc)
+        if isinstance(found, resolve.Unreadable):
+            raise UnknownNameError(
+                found.reason,
+                loc,
+                "decorate in the running program, or pass the value as an argument",
+            )
         if found is None:
             raise UnknownNameError(
                 f"name '{ident}' is not defined, or is not something symgrad can read",

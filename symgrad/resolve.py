@@ -52,7 +52,14 @@ class Constant:
     name: str
 
 
-Resolved = Module | LibFunction | UserFunction | Constant
+@dataclass(frozen=True)
+class Unreadable:
+    """A name the static resolver sees assigned but cannot evaluate."""
+
+    reason: str
+
+
+Resolved = Module | LibFunction | UserFunction | Constant | Unreadable
 
 
 def module_attribute(module: Module, attr: str) -> Resolved | None:
@@ -150,7 +157,10 @@ class StaticResolver:
                 try:
                     value = ast.literal_eval(node.value)
                 except (ValueError, SyntaxError, TypeError):
-                    self.table.pop(target.id, None)
+                    self.table[target.id] = Unreadable(
+                        f"module-level name '{target.id}' is not a literal constant, "
+                        "and the command line reads the file without running it"
+                    )
                     return
                 if _is_constant(value):
                     self.table[target.id] = Constant(value, target.id)

@@ -165,3 +165,40 @@ def test_stages(stage, expected):
     )
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
+
+
+def test_non_literal_constant_is_explained(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        W0 = np.array([1.0, -2.0])
+
+        @symgrad.grad
+        def f(x):
+            return np.sum(W0 * x)
+        """,
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 1
+    assert "'W0' is not a literal constant" in result.stderr
+    assert f"{path}:9:" in result.stderr
+
+
+def test_verify_skips_what_it_cannot_run(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        @symgrad.grad
+        def f(x):
+            return np.sum(x.reshape(3, 2))
+        """,
+    )
+    result = run("verify", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("skip f: not checked")

@@ -172,6 +172,10 @@ def test_wrt_naming_no_parameter(tmp_path):
         symgrad.grad(module.f, wrt=2)
     with pytest.raises(BadInputError, match="twice"):
         symgrad.grad(module.f, wrt=("x", 0))
+    with pytest.raises(BadInputError) as info:
+        symgrad.grad(module.f, wrt=5)
+    assert str(info.value).startswith(f"{tmp_path / 'bad.py'}:5:1: error: f: wrt=5 ")
+    assert "has 2 parameters" in str(info.value)
 
 
 def test_non_scalar_output_needs_a_seed(tmp_path):

@@ -153,3 +153,14 @@ def test_log1p_and_expm1_rewrites():
     x = sp.Symbol("x", real=True)
     assert "log1p(x)" in str(_reuse(3 * sp.log(1 + x), ()))
     assert "expm1(x)" in str(_reuse(x * (sp.exp(x) - 1), ()))
+
+
+def sin_exp_sqrt(x, a):
+    return np.sum(np.sin(a * x) * np.exp(-x) + np.sqrt(x))
+
+
+def test_reuse_of_primal_values_is_exact():
+    """Reusing t = sqrt(x) must not rewrite a bare x as t**2 (inexact)."""
+    source = GradFunction(sin_exp_sqrt).compiled.source
+    assert "np.cos(a * x)" in source
+    assert "**2" not in source.split("# Support")[0]
