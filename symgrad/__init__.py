@@ -1,8 +1,16 @@
 """symgrad: a source-to-source symbolic differentiation compiler for Python/numpy."""
 
+from typing import Any
+
 from .api import __version__, grad
 from .check import check_grad
 from .errors import SymgradError
-from .verify import verify
 
 __all__ = ["SymgradError", "__version__", "check_grad", "grad", "verify"]
+
+
+def verify(f: Any, *args: Any, wrt: Any = None) -> Any:
+    """Prove symgrad's gradient of `f` with sympy; see `symgrad.proof.verify`."""
+    from .proof import verify as prove
+
+    return prove(f, *args, wrt=wrt)

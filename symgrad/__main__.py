@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_cache(args.action, args.dir)
     try:
         if args.command == "verify":
-            from .verify import verify_file
+            from .proof import verify_file
 
             report = verify_file(load_decorated(args.file, args.function))
             print(report)

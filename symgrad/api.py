@@ -19,14 +19,16 @@ import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import cache, emit, fence, frontend, reverse
+from . import cache, fence
 from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
-from .ir import Function, verify
+from .ir import Function
 from .resolve import LiveResolver
-from .rules import OPS
 from .source import FunctionSource, from_function
+
+if TYPE_CHECKING:
+    from .reverse import Adjoint
 
 __version__ = "0.1.0"
 
@@ -38,7 +40,7 @@ class Compiled:
     """Every stage of one compilation, for the CLI's `--stage` and for tests."""
 
     primal: Function
-    adjoint: reverse.Adjoint
+    adjoint: Adjoint
     source: str
 
 
@@ -61,6 +63,12 @@ def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
 
 
 def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
+    # Imported here: sympy and black load only when something is compiled, so
+    # a program whose modules all come from the on-disk cache starts fast.
+    from . import emit, frontend, reverse
+    from .ir import verify
+    from .rules import OPS
+
     fence.check(src)
     names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
     primal, constants, allocator = frontend.lower(src)

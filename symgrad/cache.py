@@ -32,6 +32,7 @@ import ast
 import functools
 import hashlib
 import importlib
+import importlib.metadata
 import json
 import os
 import re
@@ -188,10 +189,15 @@ def _compiler_fingerprint() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _toolchain() -> tuple[str, ...]:
+    """Versions of Python and of the libraries that shape emitted code, read
+    from package metadata so that a cache hit never imports sympy or black."""
     versions = [f"python {sys.version_info[0]}.{sys.version_info[1]}"]
     for name in ("numpy", "sympy", "black"):
-        module = importlib.import_module(name)
-        versions.append(f"{name} {getattr(module, '__version__', '?')}")
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = getattr(importlib.import_module(name), "__version__", "?")
+        versions.append(f"{name} {version}")
     return tuple(versions)
 
 

@@ -26,7 +26,6 @@ import black
 import numpy as np
 
 from . import runtime
-from .frontend import Names
 from .ir import (
     Assign,
     Atom,
@@ -40,6 +39,7 @@ from .ir import (
     Var,
     uses,
 )
+from .names import Names
 from .optimize import optimize
 from .reverse import Adjoint
 from .rules import OPS

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from .errors import UnsupportedSyntaxError
-from .frontend import RESERVED
+from .names import RESERVED
 from .source import FunctionSource
 
 _STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Pass, ast.Expr)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import library, resolve, runtime
+from . import library, resolve
 from .errors import (
     BadInputError,
     Loc,
@@ -37,13 +37,9 @@ from .ir import (
     Var,
 )
 from .library import CallSpec
+from .names import RESERVED, Names
 from .rules import VIEWS
 from .source import FunctionSource
-
-# Names the emitted module defines or imports; user variables never take them.
-RESERVED = {"np", "math", "seed", "f_and_grad", "SeedError"} | {
-    name for name in vars(runtime) if name.startswith("_") and not name.startswith("__")
-}
 
 _BINOPS = {
     ast.Add: "add",
@@ -66,35 +62,6 @@ class TupleValue:
 
 
 Value = Atom | TupleValue
-
-
-class Names:
-    """Deterministic fresh names: `x`, `x_1`, `x_2`; temporaries `t1`, `t2`.
-
-    `taken` are names already allocated; temporaries also avoid `avoid`, the
-    names the source uses, so a temporary never shadows a later user name."""
-
-    def __init__(self, taken: set[str], avoid: set[str] = frozenset()):
-        self.taken = set(taken)
-        self.avoid = set(avoid)
-        self.temps = 0
-        self.made_temps: set[str] = set()
-
-    def fresh(self, base: str | None = None) -> str:
-        if base is None:
-            while True:
-                self.temps += 1
-                name = f"t{self.temps}"
-                if name not in self.taken and name not in self.avoid:
-                    self.made_temps.add(name)
-                    break
-        else:
-            name, n = base, 0
-            while name in self.taken:
-                n += 1
-                name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
 
 
 @dataclass

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .errors import Loc, NonDifferentiableError
-from .frontend import Names
 from .ir import (
     Assign,
     Atom,
@@ -38,6 +37,7 @@ from .ir import (
     arg_vars,
     uses,
 )
+from .names import Names
 from .rules import OPS, Scatter, is_elementwise
 from .symbolic import MAX_REGION, Region, SympyLowering
 

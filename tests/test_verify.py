@@ -16,8 +16,8 @@ from test_rules import ELEMENTWISE, primitive_source
 
 import symgrad
 from symgrad.api import GradFunction
+from symgrad.proof import verify_source
 from symgrad.rules import OPS
-from symgrad.verify import verify_source
 
 
 def shapes_of(case):
@@ -104,7 +104,7 @@ def test_cli_verify():
 def test_cli_verify_failure_exits_1(monkeypatch, capsys):
     from symgrad import __main__
 
-    verify = sys.modules["symgrad.verify"]
+    verify = sys.modules["symgrad.proof"]
 
     def wrong(name, source, params, wrt):
         return verify.Verdict(name, "failed", "the gradient for x is 0", False)
