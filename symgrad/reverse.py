@@ -292,7 +292,7 @@ class _Reverse:
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
             return self.b.op(
-                "truediv", self.times(g, numer, lowering), lowering.lower(denom)
+                "divide", self.times(g, numer, lowering), lowering.lower(denom)
             )
         if partial == 1:
             return g

@@ -72,6 +72,7 @@ defelementwise("add", lambda x, y: x + y, "{0} + {1}")
 defelementwise("sub", lambda x, y: x - y, "{0} - {1}")
 defelementwise("mul", lambda x, y: x * y, "{0} * {1}")
 defelementwise("truediv", lambda x, y: x / y, "{0} / {1}")
+defelementwise("divide", lambda x, y: x / y)  # np.divide: inf, not an exception, at 0
 defelementwise("pow", lambda x, y: x**y, "{0} ** {1}")
 defelementwise("neg", lambda x: -x, "-{0}")
 defelementwise("pos", lambda x: x, "+{0}")

@@ -152,16 +152,15 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
 def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
     """Rewrite `expr` with primal values (`inner`) where that makes it cheaper.
 
-    Three rewrites, each kept only when it lowers `_cost` and divides by
-    nothing the derivative did not already divide by (`y * x**y / x` is
-    shorter than `y * x**(y - 1)` but is NaN at x = 0):
+    Two rewrites, each exact: a primal value replaces the very expression it
+    computes (`1 - y**2` for `y = tanh(x)`), kept only when it lowers `_cost`
+    and divides by nothing the derivative did not already divide by
+    (`y * x**y / x` is shorter than `y * x**(y - 1)` but is NaN at x = 0);
+    and `log(1 + u)` and `exp(u) - 1` become `log1p(u)` and `expm1(u)`.
 
-    * a primal value replaces the expression it computes (`1 - y**2` for
-      `y = tanh(x)`);
-    * an exponential is solved for in terms of a primal value when that
-      leaves a polynomial in primal values (`s * (1 - s)` for
-      `s = 1 / (1 + exp(-z))`, which cannot overflow);
-    * `log(1 + u)` and `exp(u) - 1` become `log1p(u)` and `expm1(u)`."""
+    Solving for an exponential in terms of a primal value (`s * (1 - s)` for
+    a sigmoid) is deliberately not done: `exp(x) = y - c` cancels when `c` is
+    large and brings back the overflow that max-subtraction code avoids."""
     best = sp.powsimp(expr)
     allowed = _denominators(best)
 
@@ -180,21 +179,6 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         ):
             continue
         consider(_replace(best, value, sym), frozenset({sym}))
-        if sp.count_ops(value) > 12:
-            continue
-        for power in value.atoms(sp.exp):
-            if best.has(power):
-                unknown = sp.Dummy()
-                try:
-                    solutions = sp.solve(
-                        sym - value.xreplace({power: unknown}), unknown
-                    )
-                except (NotImplementedError, ValueError, TypeError):
-                    continue  # sympy has no closed form: keep the derivative as is
-                if len(solutions) == 1:
-                    rewritten = _tidy(sp.factor(best.xreplace({power: solutions[0]})))
-                    if not _denominators(rewritten):  # a polynomial in primal values
-                        consider(rewritten, frozenset({sym}))
     return optimize(best, [log1p_opt, expm1_opt])
 
 
@@ -228,17 +212,6 @@ def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
 def _cost(expr: sp.Expr) -> int:
     """Operations, with each transcendental function counted as four."""
     return sp.count_ops(expr) + 3 * len(expr.atoms(sp.Function))
-
-
-def _tidy(expr: sp.Expr) -> sp.Expr:
-    """`-r*(r - 1)` as `r*(1 - r)`: fold a leading minus into a sum factor."""
-    coeff, rest = expr.as_coeff_Mul()
-    if coeff == -1 and isinstance(rest, sp.Mul):
-        sums = [f for f in rest.args if isinstance(f, sp.Add)]
-        if sums:
-            others = [f for f in rest.args if f is not sums[0]]
-            return sp.Mul(*others, -sums[0])
-    return expr
 
 
 def _denominators(expr: sp.Expr) -> set:
@@ -347,7 +320,9 @@ class SympyLowering:
         elif coeff != 1:
             numer.insert(0, coeff)
         top = self._product(numer) if numer else Const(1)
-        return self.emit("truediv", (top, self._product(denom))) if denom else top
+        if not denom:
+            return top
+        return self.emit(_divide(denom), (top, self._product(denom)))
 
     def _product(self, factors: list[sp.Expr]) -> Atom:
         acc = self.lower(factors[0])
@@ -359,7 +334,7 @@ class SympyLowering:
         if exp == sp.S.Half:
             return self.emit("sqrt", (self.lower(base),))
         if exp.is_Number and exp < 0:
-            return self.emit("truediv", (Const(1), self._pow(base, -exp)))
+            return self.emit("divide", (Const(1), self._pow(base, -exp)))
         if exp == 1:
             return self.lower(base)
         return self.emit("pow", (self.lower(base), self.lower(exp)))
@@ -387,6 +362,12 @@ class SympyLowering:
                 acc = self.emit(op, (acc, arg))
             return acc
         return self.lower(cond)
+
+
+def _divide(denominator: list[sp.Expr]) -> str:
+    """Division by a value is printed `np.divide`: like numpy, it gives inf or
+    nan at zero, where Python's `/` on two floats would raise instead."""
+    return "truediv" if all(f.is_number for f in denominator) else "divide"
 
 
 def _negative(term: sp.Expr) -> bool:

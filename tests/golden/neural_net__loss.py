@@ -30,7 +30,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, seed=None):
     shifted_bar = _unbroadcast(t7_bar * Y, shifted)
     log_sum_exp_bar = _unbroadcast(t7_bar * -Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    t6_bar = log_sum_exp_bar / t6
+    t6_bar = np.divide(log_sum_exp_bar, t6)
     t5_bar = np.broadcast_to(t6_bar, np.shape(t5))
     shifted_bar = shifted_bar + t5_bar * t5
     # grad of cross_entropy: shifted = logits - np.max(logits, axis=1, keepdims=True)
