@@ -269,7 +269,7 @@ def _constant_line(const: Const) -> str:
     value = const.value
     if isinstance(value, np.ndarray):
         return (
-            f"{const.name} = np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+            f"{const.name} = np.array({value.tolist()!r}, dtype={value.dtype.name!r})"
         )
     if isinstance(value, np.number):
         return f"{const.name} = {value.item()!r}"

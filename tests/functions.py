@@ -822,6 +822,10 @@ def clip_of_difference(x, y):
     return np.sum(np.clip(x - y, -0.5, 0.8))
 
 
+def float64_constant(x):
+    return np.sum(np.float64(2.0) * x + np.float64(x) ** 2)
+
+
 def clip_of_clip(x):
     return np.sum(np.clip(np.clip(x, -1.0, 1.0), -0.5, 0.8))
 
@@ -1087,4 +1091,5 @@ CASES: list[Case] = [
     Case("list_literal_operand", list_literal_operand, _one(3)),
     Case("clip_of_difference", clip_of_difference, _clip_diff_args, wrt=(0, 1)),
     Case("clip_of_clip", clip_of_clip, _clip_args),
+    Case("float64_constant", float64_constant, _one(4)),
 ]
