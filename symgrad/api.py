@@ -13,6 +13,7 @@ the program reads the module back from the on-disk cache (`cache.py`).
 
 from __future__ import annotations
 
+import ast
 import functools
 import linecache
 import threading
@@ -74,7 +75,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
     primal, constants, allocator = frontend.lower(src)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
-    defaults = tuple(_unparse(d) for d in src.tree.args.defaults)
+    defaults = tuple(ast.unparse(d) for d in src.tree.args.defaults)
     spec = emit.ModuleSpec(
         function=src.name,
         origin=src.file.replace("\\", "/").rsplit("/", 1)[-1],
@@ -124,12 +125,6 @@ def _wrt_problem(item: object, params: tuple[str, ...], taken: list[str]) -> str
     if name in taken:
         return f"wrt names '{name}' twice"
     return ""
-
-
-def _unparse(node: Any) -> str:
-    import ast
-
-    return ast.unparse(node)
 
 
 class GradFunction:

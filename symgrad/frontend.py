@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import library, resolve
+from .calls import CallLowering, dotted
 from .errors import (
-    BadInputError,
     Loc,
     NoDerivativeError,
     UnknownNameError,
@@ -36,7 +36,6 @@ from .ir import (
     Stmt,
     Var,
 )
-from .library import CallSpec
 from .names import RESERVED, Names
 from .rules import VIEWS
 from .source import FunctionSource
@@ -73,7 +72,7 @@ class Scope:
     initial: dict[str, Value] = field(default_factory=dict)
 
 
-class Lowerer:
+class Lowerer(CallLowering):
     def __init__(self, top: FunctionSource, avoid: set[str]):
         self.top = top
         self.names = Names(RESERVED | set(top.params), avoid)
@@ -129,25 +128,6 @@ class Lowerer:
             self._return_loc(scope.src),
             "symgrad differentiates the value a function returns",
         )
-
-    def call_user(
-        self, fn: resolve.UserFunction, node: ast.Call, scope: Scope, hint: str | None
-    ) -> Value:
-        src = fn.source
-        if src.name in self.stack:
-            raise UnsupportedSyntaxError(
-                f"recursive call to '{src.name}' is not supported", scope.src.loc(node)
-            )
-        from .fence import check
-
-        check(src)
-        bound = _bind_user_args(src, node, scope.src)
-        env: dict[str, Value] = {}
-        for name, arg in bound.items():
-            env[name] = (
-                self.value(arg, scope) if isinstance(arg, ast.AST) else Const(arg)
-            )
-        return self.inline(Scope(src, env, dict(env)), hint)
 
     # --- statements -----------------------------------------------------------
 
@@ -361,7 +341,7 @@ class Lowerer:
             if isinstance(found, resolve.Constant):
                 return self.constant(found.value, loc, found.name)
             raise UnsupportedSyntaxError(
-                f"'{_dotted(node)}' is not a value symgrad can use here", loc
+                f"'{dotted(node)}' is not a value symgrad can use here", loc
             )
         op = library.ATTRIBUTES.get(node.attr)
         if op is None:
@@ -397,151 +377,6 @@ class Lowerer:
             )
         return atom.value
 
-    # --- calls ----------------------------------------------------------------
-
-    def module_ref(self, node: ast.expr, scope: Scope) -> resolve.Module | None:
-        if (
-            isinstance(node, ast.Name)
-            and node.id not in scope.env
-            and scope.src.resolver
-        ):
-            found = scope.src.resolver.resolve(node.id)
-            if isinstance(found, resolve.Module):
-                return found
-        return None
-
-    def callee(self, func: ast.expr, scope: Scope) -> object:
-        if isinstance(func, ast.Name) and func.id not in scope.env:
-            found = scope.src.resolver.resolve(func.id) if scope.src.resolver else None
-            if found is None:
-                raise UnknownNameError(
-                    f"function '{func.id}' is not defined, or is not something "
-                    "symgrad can read",
-                    scope.src.loc(func),
-                )
-            return found
-        if isinstance(func, ast.Attribute):
-            module = self.module_ref(func.value, scope)
-            if module is not None:
-                found = resolve.module_attribute(module, func.attr)
-                if found is None:
-                    raise NoDerivativeError(
-                        f"'{_dotted(func)}' is not a function symgrad knows",
-                        scope.src.loc(func),
-                    )
-                return found
-            root = func.value
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if root is not func.value and self.module_ref(root, scope) is not None:
-                raise NoDerivativeError(
-                    f"no derivative rule for '{_dotted(func)}'", scope.src.loc(func)
-                )
-            return ("method", func.attr)
-        raise UnsupportedSyntaxError(
-            "only calls of named functions and methods are supported",
-            scope.src.loc(func),
-        )
-
-    def call(self, node: ast.Call, scope: Scope, hint: str | None) -> Atom:
-        loc = scope.src.loc(node)
-        callee = self.callee(node.func, scope)
-        if isinstance(callee, tuple):
-            return self.method(node, callee[1], scope, hint)
-        if isinstance(callee, resolve.UserFunction):
-            result = self.call_user(callee, node, scope, hint)
-            return (
-                self.pack(result, loc, hint)
-                if isinstance(result, TupleValue)
-                else result
-            )
-        if not isinstance(callee, resolve.LibFunction):
-            raise UnsupportedSyntaxError(
-                f"'{_dotted(node.func)}' is not callable here", loc
-            )
-        table = {"numpy": library.NUMPY, "math": library.MATH}.get(callee.lib)
-        spelling = None
-        if table is None:
-            spec, spelling = library.BUILTINS[callee.name]
-        else:
-            spec = table.get(callee.name)
-            if callee.lib == "math":
-                spelling = f"math.{callee.name}"
-        if spec is None:
-            raise NoDerivativeError(
-                f"no derivative rule for '{_dotted(node.func)}'",
-                loc,
-                "write it with supported numpy operations in a helper function",
-            )
-        args = list(node.args)
-        return self.apply(spec, args, node.keywords, scope, loc, hint, spelling)
-
-    def method(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
-        loc = scope.src.loc(node)
-        spec = library.METHODS.get(name)
-        if spec is None:
-            raise NoDerivativeError(
-                f"no derivative rule for the method '.{name}()'", loc
-            )
-        receiver = node.func.value
-        args = list(node.args)
-        if spec.variadic and spec.op == "reshape" and len(args) != 1:
-            args = [ast.Tuple(elts=args, ctx=ast.Load())]
-        if spec.variadic and spec.op == "transpose" and args:
-            axes = args if len(args) > 1 else args[0]
-            packed = (
-                ast.Tuple(elts=axes, ctx=ast.Load()) if isinstance(axes, list) else axes
-            )
-            return self.apply(
-                spec,
-                [receiver],
-                [ast.keyword(arg="axes", value=packed)],
-                scope,
-                loc,
-                hint,
-            )
-        return self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
-
-    def apply(
-        self,
-        spec: CallSpec,
-        args: list[ast.expr],
-        keywords: list[ast.keyword],
-        scope: Scope,
-        loc: Loc,
-        hint: str | None,
-        spelling: str | None = None,
-    ) -> Atom:
-        if spec.variadic and not spec.args:
-            atoms = tuple(self.atom(a, scope) for a in args)
-            return self.emit(spec.op, atoms, loc, hint=hint)
-        names = list(spec.args) + [k for k, _ in spec.static]
-        if len(args) > len(names):
-            raise BadInputError(f"too many arguments ({len(args)}) in this call", loc)
-        given: dict[str, ast.expr] = dict(zip(names, args, strict=False))
-        for kw in keywords:
-            if kw.arg not in names or kw.arg in given:
-                raise NoDerivativeError(
-                    f"keyword argument '{kw.arg}' is not supported here",
-                    scope.src.loc(kw.value),
-                )
-            given[kw.arg] = kw.value
-        missing = [n for n in spec.args if n not in given]
-        if missing:
-            raise BadInputError(f"missing argument '{missing[0]}' in this call", loc)
-        atoms = tuple(self.atom(given[n], scope) for n in spec.args)
-        params = []
-        for key, default in spec.static:
-            if key in given:
-                value = self.static(given[key], scope, f"'{key}'")
-                if isinstance(value, list | tuple):
-                    value = tuple(value)
-                if value != default:
-                    params.append((key, value))
-        if spelling is not None:
-            params.append(("fn", spelling))
-        return self.emit(spec.op, atoms, loc, tuple(params), hint)
-
     def emit(
         self,
         op: str,
@@ -571,48 +406,7 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
-def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ast.unparse(node)
-
-
 def _op_symbol(op: ast.operator) -> str:
     return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}.get(
         type(op), "@"
     )
-
-
-def _bind_user_args(
-    src: FunctionSource, node: ast.Call, caller: FunctionSource
-) -> dict:
-    """Map a user function's parameters to call arguments (AST) or defaults."""
-    params = src.params
-    defaults = src.tree.args.defaults
-    bound: dict[str, object] = {}
-    if len(node.args) > len(params):
-        raise BadInputError(
-            f"'{src.name}' takes {len(params)} arguments, {len(node.args)} given",
-            caller.loc(node),
-        )
-    for name, arg in zip(params, node.args, strict=False):
-        bound[name] = arg
-    for kw in node.keywords:
-        if kw.arg is None or kw.arg not in params or kw.arg in bound:
-            raise BadInputError(
-                f"bad keyword argument '{kw.arg}' in call to '{src.name}'",
-                caller.loc(kw.value),
-            )
-        bound[kw.arg] = kw.value
-    first_default = len(params) - len(defaults)
-    for i, name in enumerate(params):
-        if name not in bound:
-            if i < first_default:
-                raise BadInputError(
-                    f"missing argument '{name}' in call to '{src.name}'",
-                    caller.loc(node),
-                )
-            bound[name] = ast.literal_eval(defaults[i - first_default])
-    return bound

@@ -19,8 +19,8 @@ from collections import Counter
 from .ir import Assign, Atom, Function, Index, SetItem, Slice, Stmt, Var, uses
 from .reverse import Adjoint
 
-# Ops whose results are fresh buffers: two calls must stay two buffers.
-_FRESH = {"zeros", "ones", "empty", "copy"}
+# Ops that allocate a buffer: two calls must stay two buffers.
+_ALLOCATING = {"zeros", "ones", "empty", "copy"}
 
 
 def optimize(
@@ -61,7 +61,7 @@ def _share(statements: list[Stmt], grads: tuple) -> tuple[list[Stmt], tuple]:
             out.append(stmt)
             continue
         key = (stmt.op, stmt.args, stmt.params)
-        stable = stmt.target.name not in unstable and stmt.op not in _FRESH
+        stable = stmt.target.name not in unstable and stmt.op not in _ALLOCATING
         reads = {v.name for v in uses(stmt)}
         if stable and not reads & unstable and key in seen:
             alias[stmt.target.name] = seen[key]
