@@ -152,15 +152,16 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
 def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
     """Rewrite `expr` with primal values (`inner`) where that makes it cheaper.
 
-    Two rewrites, each exact: a primal value replaces the very expression it
-    computes (`1 - y**2` for `y = tanh(x)`), kept only when it lowers `_cost`
-    and divides by nothing the derivative did not already divide by
-    (`y * x**y / x` is shorter than `y * x**(y - 1)` but is NaN at x = 0);
-    and `log(1 + u)` and `exp(u) - 1` become `log1p(u)` and `expm1(u)`.
+    A primal value replaces the very expression it computes (`1 - y**2` for
+    `y = tanh(x)`), kept only when it lowers `_cost` and divides by nothing
+    the derivative did not already divide by (`y * x**y / x` is shorter than
+    `y * x**(y - 1)` but is NaN at x = 0); `log(1 + u)` and `exp(u) - 1`
+    become `log1p(u)` and `expm1(u)`; and a logistic `s = 1 / (1 + exp(u))`
+    gives `s * (1 - s)` (see `_logistic`).
 
-    Solving for an exponential in terms of a primal value (`s * (1 - s)` for
-    a sigmoid) is deliberately not done: `exp(x) = y - c` cancels when `c` is
-    large and brings back the overflow that max-subtraction code avoids."""
+    Solving for exponentials in general is deliberately not done: `exp(x) =
+    y - c` cancels when `c` is large, and `exp(-y)` factors bring back the
+    overflow that max-subtraction code avoids."""
     best = sp.powsimp(expr)
     allowed = _denominators(best)
 
@@ -179,7 +180,38 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         ):
             continue
         consider(_replace(best, value, sym), frozenset({sym}))
+        consider(_logistic(best, value, sym))
     return optimize(best, [log1p_opt, expm1_opt])
+
+
+def _logistic(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
+    """For `s = 1 / (1 + exp(u))`, write `exp(u)` as `(1 - s) / s` in `expr`.
+
+    The derivative of a sigmoid then reads `s * (1 - s)`, the textbook form:
+    where `exp(u)` overflows, `s` is 0 and so is the gradient, instead of
+    `inf * 0 = nan`.  Kept only if no division by `s` remains; `s` lies in
+    [0, 1], so `1 - s` loses at most absolute, not relative, precision."""
+    base, exp = value.as_base_exp()
+    if exp != -1 or not isinstance(base, sp.Add) or len(base.args) != 2:
+        return expr
+    one, power = sorted(base.args, key=lambda a: not a.is_Number)
+    if one != 1 or not isinstance(power, sp.exp) or not expr.has(power):
+        return expr
+    rewritten = sp.factor(expr.xreplace({power: (1 - sym) / sym}))
+    if _denominators(rewritten):
+        return expr
+    coeff, rest = rewritten.as_coeff_Mul()
+    return _negate_sum(rest) if coeff == -1 else rewritten  # s*(1 - s), not -s*(s - 1)
+
+
+def _negate_sum(product: sp.Expr) -> sp.Expr:
+    """`-product` with the minus folded into its first sum factor."""
+    factors = list(sp.Mul.make_args(product))
+    for i, factor in enumerate(factors):
+        if isinstance(factor, sp.Add):
+            factors[i] = -factor
+            return sp.Mul(*factors)
+    return -product
 
 
 def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:

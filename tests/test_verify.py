@@ -174,3 +174,22 @@ def test_reuse_of_primal_values_is_exact():
     source = GradFunction(sin_exp_sqrt).compiled.source
     assert "np.cos(a * x)" in source
     assert "**2" not in source.split("# Support")[0]
+
+
+def sigmoid_sum(z):
+    return np.sum(1 / (1 + np.exp(-z)))
+
+
+def shifted_sigmoid_sum(z):
+    return np.sum(1 / (1 + np.exp(-z)) - 0.5)
+
+
+def test_sigmoid_derivative_is_s_times_one_minus_s():
+    g = GradFunction(sigmoid_sum)
+    assert "z_bar = t1_bar * (t1 * (1 - t1))" in g.compiled.source
+    with np.errstate(over="ignore"):
+        grad = g.grad(np.array([-1000.0, 0.0, 1000.0]))
+    np.testing.assert_array_equal(grad, [0.0, 0.25, 0.0])  # not inf * 0 = nan
+    shifted = GradFunction(shifted_sigmoid_sum).compiled.source
+    (line,) = [line for line in shifted.splitlines() if "z_bar =" in line]
+    assert "t1 * (1 - t1)" in line and "out" not in line  # not (out + 0.5) * ...
