@@ -291,9 +291,8 @@ class _Reverse:
         """`g * partial`, printed as `g / d` when the partial is `1 / d`."""
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
-            return self.b.op(
-                "divide", self.times(g, numer, lowering), lowering.lower(denom)
-            )
+            op = "truediv" if denom.is_number else "divide"  # as symbolic._divide
+            return self.b.op(op, self.times(g, numer, lowering), lowering.lower(denom))
         if partial == 1:
             return g
         if partial == -1:

@@ -91,12 +91,12 @@ class Region:
         self.expr = self._build(root)
 
     def _build(self, stmt: Assign) -> sp.Expr:
-        args = [self._arg(a, stmt) for a in stmt.args]
+        args = [self._arg(a) for a in stmt.args]
         expr = OPS[stmt.op].meaning(*args)
         self.inner[stmt.target.name] = expr
         return expr
 
-    def _arg(self, atom: Atom, stmt: Assign) -> sp.Expr:
+    def _arg(self, atom: Atom) -> sp.Expr:
         if isinstance(atom, Var) and atom.name in self.members:
             return self._build(self.members[atom.name])
         if isinstance(atom, Var):
