@@ -30,14 +30,23 @@ from .ir import (
     Assign,
     Atom,
     Const,
+    Copy,
+    For,
     Function,
+    If,
     Index,
+    Pop,
+    Push,
     Return,
     SetItem,
     Slice,
     Stmt,
     Var,
+    While,
+    bodies,
     uses,
+    walk,
+    writes,
 )
 from .names import Names
 from .optimize import optimize
@@ -89,7 +98,11 @@ def emit_module(
 
 
 class _Printer:
-    """Statement printer that folds single-use temporaries into their use."""
+    """Statement printer that folds single-use temporaries into their use.
+
+    A temporary is folded only into a statement of its own block (never into
+    a loop or branch body, which may run it a different number of times), and
+    only when nothing between the two changes what it reads."""
 
     def __init__(
         self,
@@ -103,31 +116,47 @@ class _Printer:
         self.statements = statements
         self.first_adjoint = first_adjoint
         self.top_function = top_function
-        temps = names.made_temps
+        self.temps = names.made_temps
+        self.counts = Counter(v.name for s in walk(statements) for v in uses(s))
+        self.counts.update(a.name for a in result if isinstance(a, Var))
         self.inline: dict[str, Assign] = {}
-        counts = Counter(v.name for s in statements for v in uses(s))
-        counts.update(a.name for a in result if isinstance(a, Var))
-        for i, stmt in enumerate(statements):
-            if (
-                isinstance(stmt, Assign)
-                and stmt.target.name in temps
-                and counts[stmt.target.name] == 1
-                and self._stable(stmt, i)
-            ):
-                self.inline[stmt.target.name] = stmt
+        self._scan(statements)
         self.rename = _renumber(statements, self.inline, names, bars)
 
-    def _stable(self, stmt: Assign, start: int) -> bool:
-        """No statement between `stmt` and its use changes what it reads."""
+    def _scan(self, statements, tail: Atom | None = None) -> None:
+        """Choose the temporaries of one block to fold; `tail` is read after
+        its last statement (a while loop's condition)."""
+        for i, stmt in enumerate(statements):
+            for inner in bodies(stmt):
+                self._scan(
+                    inner,
+                    (
+                        stmt.cond
+                        if isinstance(stmt, While) and inner is stmt.test
+                        else None
+                    ),
+                )
+            if (
+                isinstance(stmt, Assign)
+                and stmt.target.name in self.temps
+                and self.counts[stmt.target.name] == 1
+                and self._stable(stmt, statements[i + 1 :], tail)
+            ):
+                self.inline[stmt.target.name] = stmt
+
+    def _stable(self, stmt: Assign, later: list[Stmt], tail: Atom | None) -> bool:
+        """Is `stmt`'s one use in `later` (at block level), with nothing in
+        between changing what it reads?"""
         reads = set(self._reads(stmt))
         name = stmt.target.name
-        for later in self.statements[start + 1 :]:
-            if name in {v.name for v in uses(later)}:
+        for other in later:
+            if name in {v.name for v in _level_uses(other)}:
                 return True
-            written = later.target.name if isinstance(later, Assign | SetItem) else None
-            if written in reads:
+            if name in {v.name for s in walk([other]) for v in uses(s)}:
+                return False  # used inside a nested block
+            if reads & {w for s in walk([other]) for w in writes(s)}:
                 return False
-        return True
+        return tail is not None and tail == stmt.target
 
     def _reads(self, stmt: Assign):
         for var in uses(stmt):
@@ -136,26 +165,65 @@ class _Printer:
                 yield from self._reads(self.inline[var.name])
 
     def lines(self) -> list[str]:
+        head = self.statements[: self.first_adjoint]
+        tail = self.statements[self.first_adjoint :]
+        return self.block(head, "", False) + self.block(tail, "", True)
+
+    def block(self, statements, indent: str, commented: bool) -> list[str]:
         out: list[str] = []
         last_loc = None
-        for i, stmt in enumerate(self.statements):
+        for i, stmt in enumerate(statements):
             if isinstance(stmt, Assign) and stmt.target.name in self.inline:
                 continue
             loc = stmt.loc
             if (
-                i > self.first_adjoint
+                commented
+                and (i > 0 or indent)
                 and loc is not None
                 and (loc.file, loc.line) != last_loc
+                and not isinstance(stmt, Pop)
             ):
                 where = "" if loc.function == self.top_function else f" {loc.function}"
-                out.append(f"# grad of{where}: {loc.text.strip()}")
+                out.append(f"{indent}# grad of{where}: {loc.text.strip()}")
                 last_loc = (loc.file, loc.line)
-            out.append(self.statement(stmt))
+            out += self.compound(stmt, indent, commented)
         return out
+
+    def compound(self, stmt: Stmt, indent: str, commented: bool) -> list[str]:
+        inner = indent + "    "
+        if isinstance(stmt, If):
+            lines = [f"{indent}if {self.expr(stmt.cond)}:"]
+            lines += self.block(stmt.body, inner, commented) or [inner + "pass"]
+            if stmt.orelse:
+                lines.append(f"{indent}else:")
+                lines += self.block(stmt.orelse, inner, commented) or [inner + "pass"]
+            return lines
+        if isinstance(stmt, For):
+            target = self.name(stmt.target) if stmt.target is not None else "_"
+            lines = [f"{indent}for {target} in {self.expr(stmt.iter)}:"]
+            return lines + (self.block(stmt.body, inner, commented) or [inner + "pass"])
+        if isinstance(stmt, While):
+            test = self.block(stmt.test, inner, False)
+            body = self.block(stmt.body, inner, commented) or [inner + "pass"]
+            if not test:
+                return [f"{indent}while {self.expr(stmt.cond)}:"] + body
+            check = f"{inner}if not {_wrap(self.expr(stmt.cond))}:"
+            return [f"{indent}while True:"] + test + [check, inner + "    break"] + body
+        return [indent + self.statement(stmt)]
 
     def statement(self, stmt: Stmt) -> str:
         if isinstance(stmt, Assign):
             return f"{self.name(stmt.target)} = {self.expr(stmt.target, top=stmt)}"
+        if isinstance(stmt, Copy):
+            targets = ", ".join(self.name(t) for t in stmt.targets)
+            return f"{targets} = {', '.join(self.expr(v) for v in stmt.values)}"
+        if isinstance(stmt, Push):
+            values = ", ".join(self.expr(v) for v in stmt.values)
+            packed = values if len(stmt.values) == 1 else f"({values})"
+            return f"{self.name(stmt.stack)}.append({packed})"
+        if isinstance(stmt, Pop):
+            targets = ", ".join(self.name(t) for t in stmt.targets)
+            return f"{targets} = {self.name(stmt.stack)}.pop()"
         assert isinstance(stmt, SetItem)
         value = self.expr(stmt.value)
         target = self.name(stmt.target)
@@ -177,6 +245,8 @@ class _Printer:
     def _render(self, stmt: Assign) -> str:
         op = OPS.get(stmt.op)
         args = [self._arg(a) for a in stmt.args]
+        if stmt.op in ("range", "reversed_range"):
+            return op.template.replace("{0}, {1}, {2}", _range_args(args))
         params = dict(stmt.params)
         if "fn" in params:
             return f"{params.pop('fn')}({', '.join(args)})"
@@ -222,6 +292,22 @@ class _Printer:
         return empty if atom is None else f"({self.expr(atom)})"
 
 
+def _level_uses(stmt: Stmt):
+    """What a statement reads where a folded temporary would be printed."""
+    return () if isinstance(stmt, While) else uses(stmt)
+
+
+def _range_args(args: list[str]) -> str:
+    start, stop, step = (_clean(a) for a in args)
+    if step != "1":
+        return f"{start}, {stop}, {step}"
+    return stop if start == "0" else f"{start}, {stop}"
+
+
+def _wrap(text: str) -> str:
+    return text if text.isidentifier() else f"({text})"
+
+
 def _renumber(
     statements: list[Stmt], inline: dict, names: Names, bars: dict[str, str]
 ) -> dict[str, str]:
@@ -231,7 +317,7 @@ def _renumber(
     others = (names.taken | names.avoid) - names.made_temps - temp_bars
     rename: dict[str, str] = {}
     count = 0
-    for stmt in statements:
+    for stmt in walk(statements):
         name = stmt.target.name if isinstance(stmt, Assign) else None
         if name not in names.made_temps or name in rename:
             continue

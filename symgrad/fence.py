@@ -16,6 +16,7 @@ from .names import RESERVED
 from .source import FunctionSource
 
 _STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Pass, ast.Expr)
+_COMPOUND = (ast.If, ast.For, ast.While)
 _EXPRESSIONS = (
     ast.BinOp,
     ast.UnaryOp,
@@ -28,6 +29,8 @@ _EXPRESSIONS = (
     ast.List,
     ast.Slice,
     ast.Compare,
+    ast.IfExp,
+    ast.BoolOp,
 )
 _OTHER = (
     ast.keyword,
@@ -35,18 +38,13 @@ _OTHER = (
     ast.operator,
     ast.unaryop,
     ast.cmpop,
+    ast.boolop,
     ast.arguments,
     ast.arg,
 )
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv)
 
 _NAMES = {
-    ast.If: "'if' statements are",
-    ast.IfExp: "conditional expressions are",
-    ast.For: "'for' loops are",
-    ast.While: "'while' loops are",
-    ast.Break: "'break' is",
-    ast.Continue: "'continue' is",
     ast.Try: "'try' statements are",
     ast.With: "'with' statements are",
     ast.Raise: "'raise' statements are",
@@ -72,7 +70,6 @@ _NAMES = {
     ast.JoinedStr: "f-strings are",
     ast.Starred: "starred expressions are",
     ast.NamedExpr: "assignment expressions (:=) are",
-    ast.BoolOp: "'and'/'or' are",
     ast.Mod: "the % operator is",
 }
 _HINTS = {
@@ -83,7 +80,6 @@ _HINTS = {
     ast.FunctionDef: "define the helper at module level; symgrad inlines calls to it",
     ast.Lambda: "define the helper at module level; symgrad inlines calls to it",
     ast.Global: "pass the value as an argument instead",
-    ast.BoolOp: "use np.logical_and / np.logical_or on comparisons",
 }
 
 
@@ -122,6 +118,11 @@ def _check_signature(src: FunctionSource) -> None:
 
 
 def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Break | ast.Continue):
+        return
+    if isinstance(stmt, _COMPOUND):
+        _check_compound(src, stmt)
+        return
     if not isinstance(stmt, _STATEMENTS):
         _reject(src, stmt)
     targets = stmt.targets if isinstance(stmt, ast.Assign) else []
@@ -129,22 +130,7 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
         targets = [stmt.target]
     for target in targets:
         _check_target(src, target)
-    for node in ast.walk(stmt):
-        if node is stmt or isinstance(node, _EXPRESSIONS + _OTHER):
-            if isinstance(node, ast.BinOp) and not isinstance(node.op, _BINOPS):
-                _reject(src, node, node.op)
-            if isinstance(node, ast.Compare) and len(node.ops) > 1:
-                raise UnsupportedSyntaxError(
-                    "chained comparisons are not supported", src.loc(node)
-                )
-            if isinstance(node, ast.UnaryOp) and isinstance(
-                node.op, ast.Not | ast.Invert
-            ):
-                raise UnsupportedSyntaxError(
-                    "'not' and '~' are not supported", src.loc(node)
-                )
-            continue
-        _reject(src, node)
+    _check_expr(src, stmt)
     if isinstance(stmt, ast.Expr) and not (
         isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
     ):
@@ -153,6 +139,38 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
             src.loc(stmt),
             "symgrad differentiates pure code: assign the value or remove the line",
         )
+
+
+def _check_compound(src: FunctionSource, stmt: ast.If | ast.For | ast.While) -> None:
+    if isinstance(stmt, ast.For | ast.While) and stmt.orelse:
+        raise UnsupportedSyntaxError(
+            f"'else' on a '{'for' if isinstance(stmt, ast.For) else 'while'}' loop "
+            "is not supported",
+            src.loc(stmt.orelse[0]),
+            "use a flag variable set before 'break' instead",
+        )
+    if isinstance(stmt, ast.For):
+        _check_target(src, stmt.target)
+        _check_expr(src, stmt.iter)
+    else:
+        _check_expr(src, stmt.test)
+    for inner in stmt.body + stmt.orelse:
+        _check_stmt(src, inner)
+
+
+def _check_expr(src: FunctionSource, root: ast.AST) -> None:
+    for node in ast.walk(root):
+        if node is root or isinstance(node, _EXPRESSIONS + _OTHER):
+            if isinstance(node, ast.BinOp) and not isinstance(node.op, _BINOPS):
+                _reject(src, node, node.op)
+            if isinstance(node, ast.Compare) and len(node.ops) > 1:
+                raise UnsupportedSyntaxError(
+                    "chained comparisons are not supported", src.loc(node)
+                )
+            if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+                raise UnsupportedSyntaxError("'~' is not supported", src.loc(node))
+            continue
+        _reject(src, node)
 
 
 def _check_target(src: FunctionSource, target: ast.expr) -> None:

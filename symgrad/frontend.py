@@ -24,6 +24,7 @@ from .errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
+from .flow import RESULT, RETURNED, FlowLowering
 from .ir import (
     Assign,
     Atom,
@@ -70,9 +71,11 @@ class Scope:
     src: FunctionSource
     env: dict[str, Value] = field(default_factory=dict)
     initial: dict[str, Value] = field(default_factory=dict)
+    hint: str | None = None  # a name for the returned value
+    partial: set[str] = field(default_factory=set)  # bound on some paths only
 
 
-class Lowerer(CallLowering):
+class Lowerer(CallLowering, FlowLowering):
     def __init__(self, top: FunctionSource, avoid: set[str]):
         self.top = top
         self.names = Names(RESERVED | set(top.params), avoid)
@@ -110,29 +113,38 @@ class Lowerer(CallLowering):
         """Lower the statements of `scope.src`; return what it returns."""
         self.stack.append(scope.src.name)
         body = [s for s in scope.src.tree.body if not _is_docstring(s)]
-        for i, stmt in enumerate(body):
-            if isinstance(stmt, ast.Return):
-                if i != len(body) - 1:
-                    raise UnsupportedSyntaxError(
-                        "code after 'return' is not supported",
-                        scope.src.loc(body[i + 1]),
-                    )
-                if stmt.value is None:
-                    break
-                value = self.value(stmt.value, scope, hint)
-                self.stack.pop()
-                return value
-            self.statement(stmt, scope)
-        raise UnsupportedSyntaxError(
-            f"'{scope.src.name}' must end with a 'return <value>' statement",
-            self._return_loc(scope.src),
-            "symgrad differentiates the value a function returns",
-        )
+        if not _returns(body):
+            raise UnsupportedSyntaxError(
+                f"'{scope.src.name}' must end with a 'return <value>' statement",
+                self._return_loc(scope.src),
+                "symgrad differentiates the value a function returns",
+            )
+        scope.hint = hint
+        scope.env[RETURNED] = Const(False)
+        scope.env[RESULT] = Const(0.0)  # never returned: every path returns
+        self.block(body, scope)
+        if RESULT not in scope.env or scope.env[RESULT] == Const(0.0):
+            raise UnsupportedSyntaxError(
+                f"'{scope.src.name}' returns values of different kinds on different "
+                "paths",
+                self._return_loc(scope.src),
+            )
+        self.stack.pop()
+        return scope.env[RESULT]
 
     # --- statements -----------------------------------------------------------
 
     def statement(self, stmt: ast.stmt, scope: Scope) -> None:
         if isinstance(stmt, ast.Pass | ast.Expr):
+            return
+        if isinstance(stmt, ast.If):
+            self.if_statement(stmt, scope)
+            return
+        if isinstance(stmt, ast.For):
+            self.for_statement(stmt, scope)
+            return
+        if isinstance(stmt, ast.While):
+            self.while_statement(stmt, scope)
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
@@ -252,6 +264,19 @@ class Lowerer(CallLowering):
         if isinstance(node, ast.BinOp):
             left, right = self.atom(node.left, scope), self.atom(node.right, scope)
             return self.emit(_BINOPS[type(node.op)], (left, right), loc, hint=hint)
+        if isinstance(node, ast.IfExp):
+            cond = self.atom(node.test, scope)
+            return self.choose(
+                cond,
+                lambda: self.atom(node.body, scope),
+                lambda: self.atom(node.orelse, scope),
+                scope,
+                loc,
+            )
+        if isinstance(node, ast.BoolOp):
+            return self.boolean(node, scope, loc)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return self.emit("not_", (self.atom(node.operand, scope),), loc, hint=hint)
         if isinstance(node, ast.UnaryOp):
             operand = self.atom(node.operand, scope)
             if isinstance(operand, Const) and isinstance(operand.value, int | float):
@@ -274,6 +299,21 @@ class Lowerer(CallLowering):
         raise UnsupportedSyntaxError(
             f"'{type(node).__name__}' expressions are not supported here", loc
         )
+
+    def boolean(self, node: ast.BoolOp, scope: Scope, loc: Loc) -> Atom:
+        """`a and b` is `b if a else a`; `a or b` is `a if a else b`."""
+        value = self.atom(node.values[0], scope)
+        for operand in node.values[1:]:
+
+            def other(operand=operand) -> Atom:
+                return self.atom(operand, scope)
+
+            first = value
+            if isinstance(node.op, ast.And):
+                value = self.choose(first, other, lambda f=first: f, scope, loc)
+            else:
+                value = self.choose(first, lambda f=first: f, other, scope, loc)
+        return value
 
     def pack(self, value: TupleValue, loc: Loc, hint: str | None) -> Atom:
         items = tuple(
@@ -303,6 +343,13 @@ class Lowerer(CallLowering):
                 found.reason,
                 loc,
                 "decorate in the running program, or pass the value as an argument",
+            )
+        if ident in scope.partial:
+            raise UnknownNameError(
+                f"'{ident}' is bound only inside a branch or loop, or not on every "
+                "path to this line",
+                loc,
+                "assign it before the 'if' or loop as well",
             )
         if found is None:
             raise UnknownNameError(
@@ -400,6 +447,16 @@ def lower(src: FunctionSource) -> tuple[Function, dict[str, Const], Names]:
 
 def _all_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _returns(body: list[ast.stmt]) -> bool:
+    """Does every path through `body` end in a `return`?"""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return isinstance(last, ast.If) and _returns(last.body) and _returns(last.orelse)
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -162,6 +162,58 @@ class Return:
 
 
 @dataclass(frozen=True, slots=True)
+class Merge:
+    """After a `Branch`: `out` is `then` if the condition held, else `orelse`."""
+
+    out: Var
+    then: Atom
+    orelse: Atom
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """`if cond: body else: orelse` in SSA form; `merges` are its results."""
+
+    cond: Atom
+    body: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+    merges: tuple[Merge, ...]
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """A loop-carried value: `header` holds it during an iteration; it starts
+    as `init`, becomes `next` (computed by the body) for the next iteration,
+    and is `out` after the loop."""
+
+    header: Var
+    init: Atom
+    next: Atom
+    out: Var
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A loop in SSA form.
+
+    With `index` set it is `for index in range(*bounds)`; otherwise it is a
+    `while` loop that runs `test` and stops when `cond` is false.  The body
+    reads `index`, the headers of `carries`, and values defined before it."""
+
+    index: Var | None
+    bounds: tuple[Atom, Atom, Atom]
+    test: tuple[Stmt, ...]
+    cond: Atom | None
+    carries: tuple[Carry, ...]
+    body: tuple[Stmt, ...]
+    loc: Loc | None = None
+
+
+# Plain structured statements: what the reverse pass hands to `emit`.
+
+
+@dataclass(frozen=True, slots=True)
 class If:
     cond: Atom
     body: tuple[Stmt, ...]
@@ -171,7 +223,10 @@ class If:
 
 @dataclass(frozen=True, slots=True)
 class For:
-    target: Var
+    """`for target in iter:`; `iter` is a variable bound by a `range` or
+    `reversed_range` statement, which `emit` folds into the header."""
+
+    target: Var | None
     iter: Atom
     body: tuple[Stmt, ...]
     loc: Loc | None = None
@@ -179,13 +234,42 @@ class For:
 
 @dataclass(frozen=True, slots=True)
 class While:
+    """`while True: test; if not cond: break; body`."""
+
     test: tuple[Stmt, ...]
     cond: Atom
     body: tuple[Stmt, ...]
     loc: Loc | None = None
 
 
-Stmt = Assign | SetItem | Return | If | For | While
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """`a, b = x, y`: a parallel copy (loop-carried values, saved values)."""
+
+    targets: tuple[Var, ...]
+    values: tuple[Atom, ...]
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """`stack.append((a, b))`: save values the reverse sweep needs."""
+
+    stack: Var
+    values: tuple[Atom, ...]
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pop:
+    """`a, b = stack.pop()`: restore them, in reverse order."""
+
+    stack: Var
+    targets: tuple[Var, ...]
+    loc: Loc | None = None
+
+
+Stmt = Assign | SetItem | Return | Branch | Loop | If | For | While | Copy | Push | Pop
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,56 +293,143 @@ def arg_vars(args: tuple[Arg, ...]) -> Iterator[Var]:
 
 
 def uses(stmt: Stmt) -> Iterator[Var]:
-    """Variables a statement reads (not looking inside nested bodies)."""
+    """Variables a statement reads at its own level.
+
+    For `Branch` and `Loop` that is the condition or bounds and every value
+    their merges and carries take; statements in nested bodies are not
+    included (`walk` reaches them)."""
     if isinstance(stmt, Assign):
         yield from arg_vars(stmt.args)
     elif isinstance(stmt, SetItem):
         yield stmt.target
         yield from stmt.index.vars()
-        if isinstance(stmt.value, Var):
-            yield stmt.value
-    elif isinstance(stmt, Return | If | While):
-        atom = stmt.value if isinstance(stmt, Return) else stmt.cond
-        if isinstance(atom, Var):
-            yield atom
-    elif isinstance(stmt, For) and isinstance(stmt.iter, Var):
-        yield stmt.iter
+        yield from _atoms((stmt.value,))
+    elif isinstance(stmt, Return):
+        yield from _atoms((stmt.value,))
+    elif isinstance(stmt, Branch):
+        yield from _atoms((stmt.cond,))
+        yield from _atoms(a for m in stmt.merges for a in (m.then, m.orelse))
+    elif isinstance(stmt, Loop):
+        yield from _atoms(stmt.bounds)
+        yield from _atoms((stmt.cond,) if stmt.cond is not None else ())
+        yield from _atoms(a for c in stmt.carries for a in (c.init, c.next))
+    elif isinstance(stmt, If):
+        yield from _atoms((stmt.cond,))
+    elif isinstance(stmt, For):
+        yield from _atoms((stmt.iter,))
+    elif isinstance(stmt, While):
+        yield from _atoms((stmt.cond,))
+    elif isinstance(stmt, Copy):
+        yield from _atoms(stmt.values)
+    elif isinstance(stmt, Push):
+        yield stmt.stack
+        yield from _atoms(stmt.values)
+    elif isinstance(stmt, Pop):
+        yield stmt.stack
 
 
-def walk(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
+def _atoms(atoms) -> Iterator[Var]:
+    return (a for a in atoms if isinstance(a, Var))
+
+
+def defs(stmt: Stmt) -> tuple[Var, ...]:
+    """Variables a statement binds at its own level."""
+    if isinstance(stmt, Assign):
+        return (stmt.target,)
+    if isinstance(stmt, Branch):
+        return tuple(m.out for m in stmt.merges)
+    if isinstance(stmt, Loop):
+        return tuple(c.out for c in stmt.carries)
+    if isinstance(stmt, Copy | Pop):
+        return stmt.targets
+    return ()
+
+
+def writes(stmt: Stmt) -> list[str]:
+    """Names a statement assigns or updates at its own level."""
+    if isinstance(stmt, Assign | SetItem):
+        return [stmt.target.name]
+    if isinstance(stmt, Copy | Pop):
+        return [t.name for t in stmt.targets]
+    if isinstance(stmt, For) and stmt.target is not None:
+        return [stmt.target.name]
+    return []
+
+
+def bodies(stmt: Stmt) -> tuple[tuple[Stmt, ...], ...]:
+    """The nested statement lists of a compound statement."""
+    if isinstance(stmt, Branch | If):
+        return (stmt.body, stmt.orelse)
+    if isinstance(stmt, Loop | While):
+        return (stmt.test, stmt.body)
+    if isinstance(stmt, For):
+        return (stmt.body,)
+    return ()
+
+
+def walk(body: tuple[Stmt, ...] | list[Stmt]) -> Iterator[Stmt]:
     """Every statement in `body`, depth first, nested bodies included."""
     for stmt in body:
         yield stmt
-        if isinstance(stmt, If):
-            yield from walk(stmt.body)
-            yield from walk(stmt.orelse)
-        elif isinstance(stmt, For):
-            yield from walk(stmt.body)
-        elif isinstance(stmt, While):
-            yield from walk(stmt.test)
-            yield from walk(stmt.body)
+        for inner in bodies(stmt):
+            yield from walk(inner)
 
 
-def verify(fn: Function, known_ops: object, ssa: bool = True) -> None:
-    """Check bound names, single assignment, known ops and arity; raise IRError."""
-    bound: set[str] = set(fn.params)
-    for stmt in walk(fn.body):
-        for var in uses(stmt):
-            if var.name not in bound:
-                raise IRError(f"{fn.name}: '{var.name}' is used before it is assigned")
+def verify(fn: Function, known_ops: object) -> None:
+    """Check the primal IR: bound names, single assignment, known ops and
+    arity, and that merges and carries read values their block defines."""
+    _verify_block(fn, fn.body, set(fn.params), set(fn.params), known_ops)
+
+
+def _verify_block(fn, body, bound: set[str], every: set[str], ops) -> set[str]:
+    bound = set(bound)
+    for stmt in body:
+        _check_bound(fn, uses_before(stmt), bound)
         if isinstance(stmt, Assign):
-            _verify_assign(fn, stmt, bound, known_ops, ssa)
-            bound.add(stmt.target.name)
-        elif isinstance(stmt, For):
-            bound.add(stmt.target.name)
+            _verify_assign(fn, stmt, ops)
+        elif isinstance(stmt, Branch):
+            for arm, pick in ((stmt.body, 0), (stmt.orelse, 1)):
+                inner = _verify_block(fn, arm, bound, every, ops)
+                atoms = [(m.then, m.orelse)[pick] for m in stmt.merges]
+                _check_bound(fn, _atoms(atoms), inner)
+        elif isinstance(stmt, Loop):
+            headers = {c.header.name for c in stmt.carries}
+            index = {stmt.index.name} if stmt.index is not None else set()
+            _define(fn, headers | index, every)
+            inner = _verify_block(fn, stmt.test, bound | headers, every, ops)
+            if stmt.cond is not None:
+                _check_bound(fn, _atoms((stmt.cond,)), inner)
+            inner = _verify_block(fn, stmt.body, bound | headers | index, every, ops)
+            _check_bound(fn, _atoms(c.next for c in stmt.carries), inner)
+        names = {v.name for v in defs(stmt)}
+        _define(fn, names, every)
+        bound |= names
+    return bound
 
 
-def _verify_assign(fn: Function, stmt: Assign, bound: set[str], ops, ssa: bool) -> None:
-    name = stmt.target.name
-    if name in bound:
-        accumulates = stmt.op == "add" and stmt.target in stmt.args
-        if ssa or not accumulates:
+def uses_before(stmt: Stmt) -> Iterator[Var]:
+    """What a statement reads before any nested body runs."""
+    if isinstance(stmt, Branch):
+        return _atoms((stmt.cond,))
+    if isinstance(stmt, Loop):
+        return _atoms((*stmt.bounds, *(c.init for c in stmt.carries)))
+    return uses(stmt)
+
+
+def _check_bound(fn: Function, used, bound: set[str]) -> None:
+    for var in used:
+        if var.name not in bound:
+            raise IRError(f"{fn.name}: '{var.name}' is used before it is assigned")
+
+
+def _define(fn: Function, names: set[str], every: set[str]) -> None:
+    for name in names:
+        if name in every:
             raise IRError(f"{fn.name}: '{name}' is assigned twice")
+        every.add(name)
+
+
+def _verify_assign(fn: Function, stmt: Assign, ops) -> None:
     if stmt.op not in ops:
         raise IRError(f"{fn.name}: unknown op '{stmt.op}'")
     arity = ops[stmt.op].arity
@@ -271,6 +442,7 @@ def _verify_assign(fn: Function, stmt: Assign, bound: set[str], ops, ssa: bool) 
 def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
     """Lines of the IR printer for one statement."""
     where = f"  # line {stmt.loc.line}" if stmt.loc is not None else ""
+    inner = indent + "    "
     if isinstance(stmt, Assign):
         args = ", ".join(str(a) for a in stmt.args)
         params = "".join(f", {k}={v!r}" for k, v in stmt.params)
@@ -280,19 +452,44 @@ def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
         return [f"{indent}{stmt.target}{stmt.index} {sign} {stmt.value}{where}"]
     if isinstance(stmt, Return):
         return [f"{indent}return {stmt.value}{where}"]
-    inner = indent + "    "
-    if isinstance(stmt, If):
-        lines = [f"{indent}if {stmt.cond}:{where}"]
-        lines += format_body(stmt.body, inner)
-        if stmt.orelse:
-            lines += [f"{indent}else:"] + format_body(stmt.orelse, inner)
+    if isinstance(stmt, Branch | If):
+        lines = [f"{indent}if {stmt.cond}:{where}"] + format_body(stmt.body, inner)
+        lines += [f"{indent}else:"] + format_body(stmt.orelse, inner)
+        for m in getattr(stmt, "merges", ()):
+            lines.append(f"{indent}{m.out} = merge({m.then}, {m.orelse})")
         return lines
+    if isinstance(stmt, Loop):
+        carries = ", ".join(f"{c.header}={c.init}" for c in stmt.carries)
+        if stmt.index is not None:
+            bounds = ", ".join(str(b) for b in stmt.bounds)
+            lines = [f"{indent}for {stmt.index} in range({bounds}) [{carries}]:{where}"]
+        else:
+            lines = [f"{indent}while [{carries}]:{where}"] + format_body(
+                stmt.test, inner
+            )
+            lines.append(f"{inner}if not {stmt.cond}: break")
+        lines += format_body(stmt.body, inner)
+        nexts = ", ".join(f"{c.header}={c.next}" for c in stmt.carries)
+        lines.append(f"{inner}next [{nexts}]")
+        return lines + [f"{indent}{c.out} = {c.header}" for c in stmt.carries]
     if isinstance(stmt, For):
-        return [f"{indent}for {stmt.target} in {stmt.iter}:{where}"] + format_body(
-            stmt.body, inner
+        head = f"for {stmt.target or '_'} in {stmt.iter}:{where}"
+        return [indent + head] + format_body(stmt.body, inner)
+    if isinstance(stmt, While):
+        lines = [f"{indent}while True:{where}"] + format_body(stmt.test, inner)
+        return (
+            lines
+            + [f"{inner}if not {stmt.cond}: break"]
+            + format_body(stmt.body, inner)
         )
-    lines = [f"{indent}while:{where}"] + format_body(stmt.test, inner)
-    return lines + [f"{inner}if not {stmt.cond}: break"] + format_body(stmt.body, inner)
+    if isinstance(stmt, Copy):
+        targets = ", ".join(str(t) for t in stmt.targets)
+        return [f"{indent}{targets} = {', '.join(str(v) for v in stmt.values)}"]
+    if isinstance(stmt, Push):
+        values = ", ".join(str(v) for v in stmt.values)
+        return [f"{indent}{stmt.stack}.append(({values}))"]
+    targets = ", ".join(str(t) for t in stmt.targets)
+    return [f"{indent}{targets} = {stmt.stack}.pop()"]
 
 
 def format_body(body: tuple[Stmt, ...], indent: str = "") -> list[str]:

@@ -27,7 +27,18 @@ import numpy as np
 from . import source as source_mod
 from .source import FunctionSource
 
-_BUILTINS = {"abs", "len", "float", "int", "max", "min", "pow"}
+_BUILTINS = {
+    "abs",
+    "len",
+    "float",
+    "int",
+    "max",
+    "min",
+    "pow",
+    "range",
+    "zip",
+    "enumerate",
+}
 
 
 @dataclass(frozen=True)

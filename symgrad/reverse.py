@@ -27,18 +27,22 @@ from .errors import Loc, NonDifferentiableError
 from .ir import (
     Assign,
     Atom,
+    Branch,
     Const,
     Function,
     Index,
-    Return,
+    Loop,
     SetItem,
     Stmt,
     Var,
     arg_vars,
+    bodies,
     uses,
+    walk,
 )
 from .names import Names
 from .rules import OPS, Scatter, is_elementwise
+from .sweeps import FlowReverse, Sweeps
 from .symbolic import MAX_REGION, Region, SympyLowering
 
 SCALAR = "<scalar>"  # not an identifier, so no variable's class
@@ -55,6 +59,9 @@ class Adjoint:
     body: list[Stmt]
     grads: tuple[Atom, ...]
     bars: dict[str, str]  # primal variable -> its adjoint's name
+    # The forward sweep, for functions with branches or loops (plain code that
+    # also saves what the reverse sweep reads); None for straight-line code.
+    forward: list[Stmt] | None = None
 
 
 def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
@@ -70,23 +77,73 @@ def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
 
 
 def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
-    """Names that depend on a `wrt` parameter and reach the returned value."""
-    assigns = [s for s in fn.body if isinstance(s, Assign)]
+    """Names that depend on a `wrt` parameter and reach the returned value.
+
+    Loops are analysed to a fixed point: a carried value is varied when its
+    start or its next value is, and useful when its result or its use in the
+    body is."""
     varied = set(wrt)
-    for stmt in assigns:
-        _check_discrete_uses(stmt, varied, wrt)
-        if any(v.name in varied for _, v in diff_args(stmt)):
-            varied.add(stmt.target.name)
+    _varied(fn.body, varied, wrt)
     ret = fn.body[-1]
-    useful = (
-        {ret.value.name}
-        if isinstance(ret, Return) and isinstance(ret.value, Var)
-        else set()
-    )
-    for stmt in reversed(assigns):
-        if stmt.target.name in useful:
-            useful.update(v.name for _, v in diff_args(stmt))
+    useful = {v.name for v in uses(ret)}
+    _useful(fn.body, useful)
     return varied & useful
+
+
+def _varied(body, varied: set[str], wrt: tuple[str, ...]) -> None:
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            _check_discrete_uses(stmt, varied, wrt)
+            if any(v.name in varied for _, v in diff_args(stmt)):
+                varied.add(stmt.target.name)
+        elif isinstance(stmt, Branch):
+            _varied(stmt.body, varied, wrt)
+            _varied(stmt.orelse, varied, wrt)
+            for m in stmt.merges:
+                if _any_in((m.then, m.orelse), varied):
+                    varied.add(m.out.name)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(varied)
+                for c in stmt.carries:
+                    if _any_in((c.init, c.next), varied):
+                        varied.add(c.header.name)
+                _varied(stmt.test, varied, wrt)
+                _varied(stmt.body, varied, wrt)
+                if len(varied) == size:
+                    break
+            varied.update(c.out.name for c in stmt.carries if c.header.name in varied)
+
+
+def _useful(body, useful: set[str]) -> None:
+    for stmt in reversed(body):
+        if isinstance(stmt, Assign):
+            if stmt.target.name in useful:
+                useful.update(v.name for _, v in diff_args(stmt))
+        elif isinstance(stmt, Branch):
+            for m in stmt.merges:
+                if m.out.name in useful:
+                    useful.update(v.name for v in _vars((m.then, m.orelse)))
+            _useful(stmt.body, useful)
+            _useful(stmt.orelse, useful)
+        elif isinstance(stmt, Loop):
+            while True:
+                size = len(useful)
+                for c in stmt.carries:
+                    if c.out.name in useful or c.header.name in useful:
+                        useful.update(v.name for v in _vars((c.init, c.next)))
+                        useful.add(c.header.name)
+                _useful(stmt.body, useful)
+                if len(useful) == size:
+                    break
+
+
+def _vars(atoms) -> list[Var]:
+    return [a for a in atoms if isinstance(a, Var)]
+
+
+def _any_in(atoms, names: set[str]) -> bool:
+    return any(v.name in names for v in _vars(atoms))
 
 
 # Ops whose listed argument positions take a shape or a count, not a value.
@@ -132,7 +189,10 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
 
 
 def shape_classes(fn: Function) -> dict[str, str]:
-    """Group variables that provably share a shape (for skipping unbroadcast)."""
+    """Group variables that provably share a shape (for skipping unbroadcast).
+
+    Loop-carried values may change shape between iterations, so each gets a
+    class of its own; a merge shares its arms' class only when they agree."""
     classes = {p: p for p in fn.params}
 
     def of(atom) -> str:
@@ -144,32 +204,63 @@ def shape_classes(fn: Function) -> dict[str, str]:
             return f"<const {atom.value!r}>"
         return SCALAR
 
-    for stmt in fn.body:
-        if not isinstance(stmt, Assign):
-            continue
-        name = stmt.target.name
-        op = OPS[stmt.op]
-        if op.kind == "elementwise":
-            found = {of(a) for a in stmt.args} - {SCALAR}
-            classes[name] = (
-                found.pop() if len(found) == 1 else (SCALAR if not found else name)
-            )
-        elif stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
-            classes[name] = SCALAR
-        elif stmt.op in ("len", "size", "ndim", "float", "int"):
-            classes[name] = SCALAR
-        else:
-            classes[name] = name
+    def block(body) -> None:
+        for stmt in body:
+            if isinstance(stmt, Assign):
+                classes[stmt.target.name] = _shape_of(stmt, of)
+            elif isinstance(stmt, Branch):
+                block(stmt.body)
+                block(stmt.orelse)
+                for m in stmt.merges:
+                    same = of(m.then) == of(m.orelse)
+                    classes[m.out.name] = of(m.then) if same else m.out.name
+            elif isinstance(stmt, Loop):
+                for c in stmt.carries:
+                    classes[c.header.name] = c.header.name
+                    classes[c.out.name] = c.out.name
+                if stmt.index is not None:
+                    classes[stmt.index.name] = SCALAR
+                block(stmt.test)
+                block(stmt.body)
+
+    block(fn.body)
     return classes
 
 
+def _shape_of(stmt: Assign, of) -> str:
+    name = stmt.target.name
+    op = OPS[stmt.op]
+    if op.kind == "elementwise":
+        found = {of(a) for a in stmt.args} - {SCALAR}
+        return found.pop() if len(found) == 1 else (SCALAR if not found else name)
+    if stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
+        return SCALAR
+    if stmt.op in ("len", "size", "ndim", "float", "int"):
+        return SCALAR
+    return name
+
+
 def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]]:
-    """Elementwise trees rooted at each active elementwise statement."""
-    assigns = [s for s in fn.body if isinstance(s, Assign)]
-    defs = {s.target.name: s for s in assigns}
-    uses = Counter(v.name for s in fn.body for v in _all_uses(s))
+    """Elementwise trees rooted at each active elementwise statement; a tree
+    never reaches outside the block (loop body, branch arm) of its root."""
+    counts = Counter(v.name for s in walk(fn.body) for v in uses(s))
     found: dict[str, Region] = {}
     absorbed: set[str] = set()
+    for body in _blocks(fn.body):
+        _block_regions(body, active, counts, found, absorbed)
+    return found, absorbed
+
+
+def _blocks(body):
+    yield body
+    for stmt in body:
+        for inner in bodies(stmt):
+            yield from _blocks(inner)
+
+
+def _block_regions(body, active, uses, found, absorbed) -> None:
+    assigns = [s for s in body if isinstance(s, Assign)]
+    defs = {s.target.name: s for s in assigns}
     for stmt in reversed(assigns):
         name = stmt.target.name
         if name not in active or name in absorbed or not is_elementwise(stmt.op):
@@ -193,15 +284,6 @@ def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]
                     absorbed.add(arg.name)
                     stack.append(inner)
         found[name] = Region(stmt, members)
-    return found, absorbed
-
-
-def _all_uses(stmt: Stmt):
-    if isinstance(stmt, Assign):
-        return arg_vars(stmt.args)
-    if isinstance(stmt, Return) and isinstance(stmt.value, Var):
-        return [stmt.value]
-    return []
 
 
 def _same_line(a: Loc | None, b: Loc | None) -> bool:
@@ -228,7 +310,9 @@ class _Builder:
         return self.op(op, *args)
 
 
-class _Reverse:
+class _Reverse(FlowReverse):
+    diff_args = staticmethod(diff_args)
+
     def __init__(self, fn: Function, wrt: tuple[str, ...], names: Names):
         self.fn, self.wrt, self.names = fn, wrt, names
         self.b = _Builder(names)
@@ -240,26 +324,33 @@ class _Reverse:
         self.owned: set[str] = set()
         self.mark = 0  # where the current statement's adjoint code starts
         self.returned: set[Atom] = set()
+        self.sweeps = Sweeps()
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
         if isinstance(ret.value, Var) and ret.value.name in self.active:
             self.adj[ret.value.name] = SEED
-        for stmt in reversed(self.fn.body):
-            if not isinstance(stmt, Assign):
-                continue
-            name = stmt.target.name
-            if name not in self.active or name in self.absorbed or name not in self.adj:
-                continue
-            self.b.loc = stmt.loc
-            self.mark = len(self.b.body)
-            if name in self.regions:
-                self.region(self.regions[name])
-            else:
-                self.structural(stmt)
+        self.statements(self.fn.body[:-1], None)
         grads = tuple(self.gradient(p) for p in self.wrt)
         bars = {name: var.name for name, var in self.bars.items()}
-        return Adjoint(self.b.body, grads, bars)
+        forward = None
+        if any(isinstance(s, Branch | Loop) for s in self.fn.body):
+            forward = [
+                Assign(stack, "new_stack", (), (), None) for stack in self.sweeps.stacks
+            ]
+            forward += self.forward(self.fn.body[:-1], None)
+        return Adjoint(self.b.body, grads, bars, forward)
+
+    def assignment(self, stmt: Assign) -> None:
+        name = stmt.target.name
+        if name not in self.active or name in self.absorbed or name not in self.adj:
+            return
+        self.b.loc = stmt.loc
+        self.mark = len(self.b.body)
+        if name in self.regions:
+            self.region(self.regions[name])
+        else:
+            self.structural(stmt)
 
     def bar(self, name: str) -> Var:
         if name not in self.bars:

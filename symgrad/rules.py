@@ -164,6 +164,12 @@ _const("linspace", None, "np.linspace({args})")
 _const("argmax", 1, "np.argmax({0}{params})", [("axis", None)])
 _const("argmin", 1, "np.argmin({0}{params})", [("axis", None)])
 _const("tuple", None, "({args},)")
+_const("not_", 1, "not {0}")
+_const("new_stack", 0, "[]")
+_const("or_", 2, "{0} or {1}")
+_const("min_int", None, "min({args})")
+_const("range", 3, "range({0}, {1}, {2})")
+_const("reversed_range", 3, "reversed(range({0}, {1}, {2}))")
 
 
 # --- structural ops: adjoint templates ---------------------------------------

@@ -35,22 +35,30 @@ def load(tmp_path, body, name="bad"):
 AT_DECORATION = [
     (
         "@symgrad.grad\ndef f(x):\n    for i in range(3):\n"
-        "        x = x + 1\n    return x\n",
+        "        with open('f') as h:\n            x = x + 1\n    return x\n",
         UnsupportedSyntaxError,
-        7,
-        5,
+        8,
+        9,
     ),
     (
-        "@symgrad.grad\ndef f(x):\n    if x > 0:\n        return x\n    return -x\n",
+        "@symgrad.grad\ndef f(x):\n    if x > 0:\n        del x\n        return 1.0\n"
+        "    return -x\n",
         UnsupportedSyntaxError,
-        7,
-        5,
+        8,
+        9,
     ),
     (
-        "@symgrad.grad\ndef f(x):\n    while x < 1:\n        x = x * 2\n    return x\n",
+        "@symgrad.grad\ndef f(x):\n    while x < 1:\n        x = x * 2\n"
+        "    else:\n        x = 0.0\n    return x\n",
         UnsupportedSyntaxError,
-        7,
-        5,
+        10,
+        9,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    for v in x:\n        yield v\n    return x\n",
+        UnsupportedSyntaxError,
+        8,
+        9,
     ),
     (
         "@symgrad.grad\ndef f(x):\n    try:\n        y = x\n    except Exception:\n"
@@ -87,10 +95,10 @@ AT_DECORATION = [
     ("@symgrad.grad\ndef f(*xs):\n    return xs[0]\n", UnsupportedSyntaxError, 6, 8),
     ("@symgrad.grad\ndef f(x):\n    return x % 2.0\n", UnsupportedSyntaxError, 7, 12),
     (
-        "@symgrad.grad\ndef f(x):\n    return x if x > 0 else -x\n",
+        "@symgrad.grad\ndef f(x):\n    return x if x > 0 else {x}\n",
         UnsupportedSyntaxError,
         7,
-        12,
+        28,
     ),
     (
         "@symgrad.grad\ndef f(x):\n    print(x)\n    return x\n",
@@ -124,10 +132,10 @@ AT_FIRST_USE = [
     ("@symgrad.grad\ndef f(x):\n    return np.sum(x, out=x)\n", NoDerivativeError, 7),
     ("@symgrad.grad\ndef f(x):\n    return x.cumsum()\n", NoDerivativeError, 7),
     (
-        "def h(v):\n    for i in range(2):\n        v = v * 2\n    return v\n\n\n"
+        "def h(v):\n    for i in range(2):\n        global G\n    return v\n\n\n"
         "@symgrad.grad\ndef f(x):\n    return h(x)\n",
         UnsupportedSyntaxError,
-        6,
+        7,
     ),
     (
         "def h(v):\n    return h(v)\n\n\n@symgrad.grad\ndef f(x):\n    return h(x)\n",
@@ -226,8 +234,14 @@ MORE_AT_DECORATION = [
     ("    return {x}\n", UnsupportedSyntaxError, 7, 12),
     ("    return {'a': x}['a']\n", UnsupportedSyntaxError, 7, 12),
     ("    return f'{x}'\n", UnsupportedSyntaxError, 7, 12),
-    ("    return x and x\n", UnsupportedSyntaxError, 7, 12),
-    ("    return not x\n", UnsupportedSyntaxError, 7, 12),
+    ("    return x and {x}\n", UnsupportedSyntaxError, 7, 18),
+    ("    async def g():\n        pass\n    return x\n", UnsupportedSyntaxError, 7, 5),
+    (
+        "    try:\n        x = x\n    finally:\n        pass\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+        5,
+    ),
     ("    return 0 < x < 1\n", UnsupportedSyntaxError, 7, 12),
     ("    return (y := x * 2)\n", UnsupportedSyntaxError, 7, 13),
     ("    assert x > 0\n    return x\n", UnsupportedSyntaxError, 7, 5),

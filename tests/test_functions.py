@@ -1,6 +1,7 @@
 """Every function in the shared table against central finite differences.
 
-For each case of `functions.CASES` at three random points: the decorated
+For each case of `functions.CASES` and `flow_functions.FLOW_CASES` at three
+random points: the decorated
 function computes what the plain one does, `f_and_grad` returns that value and
 a gradient with each argument's type and shape, the gradient passes the shared
 checker (`symgrad.check.check_grad`), and no call mutates the caller's arrays.
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from flow_functions import FLOW_CASES
 from functions import CASES, Case
 
 import symgrad
@@ -70,7 +72,8 @@ def assert_unchanged(before: tuple[Any, ...], after: tuple[Any, ...]) -> None:
         assert np.array_equal(a, b), f"argument {i} was mutated"
 
 
-cases = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+ALL_CASES = CASES + FLOW_CASES
+cases = pytest.mark.parametrize("case", ALL_CASES, ids=[c.name for c in ALL_CASES])
 seeds = pytest.mark.parametrize("seed", SEEDS)
 
 
@@ -135,7 +138,8 @@ def test_caller_arrays_unchanged(case: Case, seed: int) -> None:
 
 def test_table_is_large_and_names_are_unique() -> None:
     assert len(CASES) >= 70
-    assert len({c.name for c in CASES}) == len(CASES)
+    assert len(FLOW_CASES) >= 50
+    assert len({c.name for c in ALL_CASES}) == len(ALL_CASES)
 
 
 def test_check_grad_wraps_plain_function() -> None:

@@ -1,0 +1,422 @@
+"""Lowering control flow: `if`, conditional expressions, `and`/`or`, `for`,
+`while`, `break`, `continue` and `return` anywhere, to SSA `Branch` and `Loop`.
+
+`FlowLowering` is the part of the frontend's `Lowerer` that handles blocks.
+A source name re-bound inside a branch gets a `Merge` after it; one re-bound
+inside a loop body gets a `Carry`.  Exits become flags kept in the scope like
+variables (`<return>`, `<break>`, `<continue>`): after a statement that may
+have set one, the rest of the block runs under `if not <flag>`, and a loop
+that may exit early becomes a `while` loop that also tests the flags.  Every
+loop and branch keeps the source location of its header line.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .errors import Loc, UnsupportedSyntaxError
+from .ir import Atom, Branch, Carry, Const, Index, Loop, Merge, Var
+
+if TYPE_CHECKING:
+    from .frontend import Scope, Value
+
+RETURNED, RESULT, BROKE, CONTINUED = "<returned>", "<result>", "<broke>", "<continued>"
+_EXITS = (RETURNED, BROKE, CONTINUED)
+_FALSE = Const(False)
+
+
+class FlowLowering:
+    """Block and control-flow handling, mixed into `frontend.Lowerer`."""
+
+    # --- blocks ---------------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt], scope: Scope) -> None:
+        """Lower statements in order; after one that may exit, guard the rest."""
+        for i, stmt in enumerate(stmts):
+            rest = stmts[i + 1 :]
+            if isinstance(stmt, ast.Return | ast.Break | ast.Continue):
+                if rest:
+                    raise UnsupportedSyntaxError(
+                        f"code after '{type(stmt).__name__.lower()}' is not "
+                        "supported",
+                        scope.src.loc(rest[0]),
+                    )
+                self.exit(stmt, scope)
+                return
+            self.statement(stmt, scope)
+            flags = [scope.env.get(f, _FALSE) for f in _EXITS]
+            if any(f == Const(True) for f in flags):
+                return  # the rest is unreachable
+            live = [f for f in flags if f != _FALSE]
+            if rest and live:
+                loc = scope.src.loc(rest[0])
+                exited = live[0]
+                for flag in live[1:]:
+                    exited = self.emit("or_", (exited, flag), loc)
+
+                def guarded(rest=rest) -> None:
+                    for flag in _EXITS:
+                        if flag in scope.env:
+                            scope.env[flag] = _FALSE
+                    self.block(rest, scope)
+
+                self.branch(exited, lambda: None, guarded, scope, loc)
+                return
+
+    def exit(self, stmt: ast.Return | ast.Break | ast.Continue, scope: Scope) -> None:
+        if isinstance(stmt, ast.Return):
+            if stmt.value is None:
+                raise UnsupportedSyntaxError(
+                    "a bare 'return' has no value to differentiate",
+                    scope.src.loc(stmt),
+                )
+            scope.env[RESULT] = self.value(stmt.value, scope, scope.hint)
+            scope.env[RETURNED] = Const(True)
+        elif isinstance(stmt, ast.Break):
+            scope.env[BROKE] = Const(True)
+        else:
+            scope.env[CONTINUED] = Const(True)
+
+    # --- branches -------------------------------------------------------------
+
+    def if_statement(self, stmt: ast.If, scope: Scope) -> None:
+        cond = self.atom(stmt.test, scope)
+        self.branch(
+            cond,
+            lambda: self.block(stmt.body, scope),
+            lambda: self.block(stmt.orelse, scope),
+            scope,
+            scope.src.loc(stmt),
+        )
+
+    def choose(
+        self,
+        cond: Atom,
+        then: Callable[[], Value],
+        orelse: Callable[[], Value],
+        scope: Scope,
+        loc: Loc,
+    ) -> Value:
+        """The value of `then() if cond else orelse()`, each lowered in its arm."""
+        key = "<choice>"
+
+        def arm(make: Callable[[], Value]) -> Callable[[], None]:
+            def run() -> None:
+                scope.env[key] = make()
+
+            return run
+
+        self.branch(cond, arm(then), arm(orelse), scope, loc)
+        if key not in scope.env:
+            raise UnsupportedSyntaxError(
+                "the two sides of this expression give values of different kinds", loc
+            )
+        return scope.env.pop(key)
+
+    def branch(
+        self,
+        cond: Atom,
+        then: Callable[[], None],
+        orelse: Callable[[], None],
+        scope: Scope,
+        loc: Loc,
+    ) -> None:
+        """Lower both arms from the current bindings and merge what they bind."""
+        if isinstance(cond, Const) and cond.name is None:
+            (then if cond.value else orelse)()
+            return
+        before = dict(scope.env)
+        then_body, then_env = self.capture(then, scope)
+        scope.env = dict(before)
+        else_body, else_env = self.capture(orelse, scope)
+        merges: list[Merge] = []
+        scope.env = self.merge(cond, then_env, else_env, merges, scope)
+        self.body.append(Branch(cond, then_body, else_body, tuple(merges), loc))
+
+    def capture(self, lower: Callable[[], None], scope: Scope):
+        outer, self.body = self.body, []
+        try:
+            lower()
+            return tuple(self.body), dict(scope.env)
+        finally:
+            self.body = outer
+
+    def merge(
+        self, cond: Atom, a: dict, b: dict, merges: list[Merge], scope: Scope
+    ) -> dict:
+        env = {}
+        for name, left in a.items():
+            if name not in b:
+                scope.partial.add(name)
+                continue
+            if (left, b[name]) == (Const(True), _FALSE) and name in _EXITS:
+                env[name] = cond  # `if c: break` leaves the flag equal to c
+                continue
+            merged = self.merge_value(name, left, b[name], merges)
+            if merged is None:
+                scope.partial.add(name)
+            else:
+                env[name] = merged
+        scope.partial.update(n for n in b if n not in a)
+        return env
+
+    def merge_value(self, name: str, left, right, merges: list[Merge]):
+        from .frontend import TupleValue
+
+        if left == right:
+            return left
+        if isinstance(left, Var | Const) and isinstance(right, Var | Const):
+            out = Var(self.names.fresh(_hint(name)))
+            merges.append(Merge(out, left, right))
+            return out
+        if (
+            isinstance(left, TupleValue)
+            and isinstance(right, TupleValue)
+            and len(left.items) == len(right.items)
+        ):
+            items = [
+                self.merge_value(name, x, y, merges)
+                for x, y in zip(left.items, right.items, strict=True)
+            ]
+            return None if None in items else TupleValue(tuple(items))
+        return None
+
+    # --- loops ----------------------------------------------------------------
+
+    def for_statement(self, stmt: ast.For, scope: Scope) -> None:
+        loc = scope.src.loc(stmt)
+        start, stop, step, element = self.iteration(stmt.iter, scope)
+        exits = _exits(stmt.body)
+
+        def bind(index: Var) -> None:
+            self.unpack(stmt.target, element(index), scope)
+
+        names = _assigned(stmt)
+        if BROKE in exits or RETURNED in exits:
+            if not (isinstance(step, Const) and isinstance(step.value, int)):
+                raise UnsupportedSyntaxError(
+                    "a loop that may 'break' or 'return' needs a constant step",
+                    scope.src.loc(stmt.iter),
+                )
+            counter = "<index>"
+            scope.env[counter] = start
+            compare = "lt" if step.value > 0 else "gt"
+
+            def test() -> Atom:
+                return self.emit(compare, (scope.env[counter], stop), loc)
+
+            def body() -> None:
+                index = scope.env[counter]
+                bind(index)
+                self.block(stmt.body, scope)
+                scope.env[counter] = self.emit("add", (index, step), loc, hint="i")
+
+            self.loop(None, (), test, body, names | {counter}, exits, scope, loc)
+            scope.env.pop(counter)
+            return
+        index = Var(self.names.fresh("i"))
+
+        def plain_body() -> None:
+            bind(index)
+            self.block(stmt.body, scope)
+
+        self.loop(
+            index, (start, stop, step), None, plain_body, names, exits, scope, loc
+        )
+
+    def while_statement(self, stmt: ast.While, scope: Scope) -> None:
+        loc = scope.src.loc(stmt)
+        exits = _exits(stmt.body)
+
+        def test() -> Atom:
+            return self.atom(stmt.test, scope)
+
+        def body() -> None:
+            self.block(stmt.body, scope)
+
+        self.loop(None, (), test, body, _assigned(stmt), exits, scope, loc)
+
+    def loop(self, index, bounds, test, body, names, exits, scope, loc) -> None:
+        """Lower a loop whose body binds `names`; carry those bound before."""
+        if RETURNED in exits:
+            scope.env.setdefault(RESULT, Const(0.0))
+            scope.env[RETURNED] = scope.env.get(RETURNED, _FALSE)
+        if BROKE in exits:
+            outer_broke = scope.env.get(BROKE)
+            scope.env[BROKE] = _FALSE
+        flags = [f for f in (RETURNED, BROKE) if f in exits]
+        if RETURNED in exits:
+            flags.append(RESULT)
+        carried = [n for n in scope.env if n in names or n in flags]
+        before = dict(scope.env)
+        headers = {}
+        for name in carried:
+            value = scope.env[name]
+            if not isinstance(value, Var | Const):
+                raise UnsupportedSyntaxError(
+                    f"'{name}' holds a tuple and is re-bound in this loop; "
+                    "loop state must be numbers or arrays",
+                    loc,
+                    "unpack the tuple into separate names before the loop",
+                )
+            headers[name] = Var(self.names.fresh(_hint(name)))
+            scope.env[name] = headers[name]
+        test_body, cond = (), None
+        if test is not None:
+            test_body, cond = self.capture_value(
+                lambda: self.guarded_test(test, exits, scope, loc), scope
+            )
+        for flag in exits:  # the body only runs while no exit has happened
+            scope.env[flag] = _FALSE
+        body_stmts, after = self.capture(body, scope)
+        carries = []
+        for name in carried:
+            value = after.get(name)
+            if not isinstance(value, Var | Const):
+                raise UnsupportedSyntaxError(
+                    f"'{name}' is not bound the same way on every path of this loop",
+                    loc,
+                )
+            out = Var(self.names.fresh(_hint(name)))
+            carries.append(Carry(headers[name], before[name], value, out))
+        scope.partial.update(n for n in after if n not in before)
+        scope.env = dict(before)
+        for carry, name in zip(carries, carried, strict=True):
+            scope.env[name] = carry.out
+        if BROKE in exits:
+            scope.env.pop(BROKE)
+            if outer_broke is not None:
+                scope.env[BROKE] = outer_broke
+        scope.env.pop(CONTINUED, None)
+        self.body.append(
+            Loop(index, bounds, test_body, cond, tuple(carries), body_stmts, loc)
+        )
+
+    def guarded_test(self, test, exits, scope: Scope, loc: Loc) -> Atom:
+        """The loop condition, not evaluated once the body has exited."""
+        flags = [scope.env[f] for f in (RETURNED, BROKE) if f in exits]
+        if not flags:
+            return test()
+        exited = flags[0]
+        for flag in flags[1:]:
+            exited = self.emit("or_", (exited, flag), loc)
+        return self.choose(exited, lambda: _FALSE, test, scope, loc)
+
+    def capture_value(self, lower: Callable[[], Atom], scope: Scope):
+        result: list[Atom] = []
+        stmts, _ = self.capture(lambda: result.append(lower()), scope)
+        return stmts, result[0]
+
+    def iteration(self, node: ast.expr, scope: Scope):
+        """(start, stop, step, element) for what a `for` loop iterates over;
+        `element(index)` lowers the item at `index`."""
+        loc = scope.src.loc(node)
+        kind = self.builtin_call(node, scope)
+        if kind == "range":
+            args = [self.atom(a, scope) for a in node.args]
+            if not 1 <= len(args) <= 3 or node.keywords:
+                raise UnsupportedSyntaxError("range() takes 1 to 3 arguments", loc)
+            if len(args) == 1:
+                args.insert(0, Const(0))
+            if len(args) == 2:
+                args.append(Const(1))
+            return (*args, lambda index: index)
+        if kind in ("zip", "enumerate"):
+            parts = [self.iteration(a, scope) for a in node.args]
+            if kind == "enumerate" and len(parts) != 1:
+                raise UnsupportedSyntaxError("enumerate() takes one iterable", loc)
+            for start, _, step, _ in parts:
+                if start != Const(0) or step != Const(1):
+                    raise UnsupportedSyntaxError(
+                        f"{kind}() over a range with a start or step is not supported",
+                        loc,
+                    )
+            stop = parts[0][1]
+            for part in parts[1:]:
+                stop = self.emit("min_int", (stop, part[1]), loc)
+            if kind == "enumerate":
+                inner = parts[0][3]
+                return Const(0), stop, Const(1), lambda i: _tuple(i, inner(i))
+            return (
+                Const(0),
+                stop,
+                Const(1),
+                lambda i: _tuple(*(p[3](i) for p in parts)),
+            )
+        sequence = self.atom(node, scope)
+        length = self.emit("len", (sequence,), loc)
+        return (
+            Const(0),
+            length,
+            Const(1),
+            lambda i: self.emit("getitem", (sequence, Index((i,))), loc),
+        )
+
+    def builtin_call(self, node: ast.expr, scope: Scope) -> str | None:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("range", "zip", "enumerate")
+            and node.func.id not in scope.env
+        ):
+            found = (
+                scope.src.resolver.resolve(node.func.id) if scope.src.resolver else None
+            )
+            if getattr(found, "lib", None) == "builtins":
+                return node.func.id
+        return None
+
+
+def _tuple(*items):
+    from .frontend import TupleValue
+
+    return TupleValue(tuple(items))
+
+
+def _hint(name: str) -> str:
+    return {
+        RETURNED: "returned",
+        RESULT: "result",
+        BROKE: "broke",
+        CONTINUED: "skip",
+        "<index>": "i",
+        "<choice>": "choice",
+    }.get(name, name)
+
+
+def _assigned(stmt: ast.stmt) -> set[str]:
+    """Source names a statement may bind (nested statements included)."""
+    names: set[str] = set()
+    for node in ast.walk(stmt):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For):
+            targets = [node.target]
+        for target in targets:
+            names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+def _exits(body: list[ast.stmt]) -> set[str]:
+    """Which of return/break/continue can leave this loop body."""
+    found: set[str] = set()
+
+    def visit(stmts: list[ast.stmt], nested: bool) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, ast.Return):
+                found.add(RETURNED)
+            elif isinstance(stmt, ast.Break) and not nested:
+                found.add(BROKE)
+            elif isinstance(stmt, ast.Continue) and not nested:
+                found.add(CONTINUED)
+            elif isinstance(stmt, ast.If):
+                visit(stmt.body, nested)
+                visit(stmt.orelse, nested)
+            elif isinstance(stmt, ast.For | ast.While):
+                visit(stmt.body, True)
+
+    visit(body, False)
+    return found

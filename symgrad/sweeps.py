@@ -1,0 +1,319 @@
+"""Reverse mode through branches and loops: the forward and reverse sweeps.
+
+`FlowReverse` is the part of `reverse._Reverse` that handles `Branch` and
+`Loop`.  Guarantees:
+
+* the reverse of a branch takes the same arm the forward sweep took, reading
+  the condition the forward sweep computed;
+* the reverse of a loop runs its iterations backwards: `for` loops walk their
+  range in reverse, `while` loops count their trips;
+* a value computed inside a loop is saved only when the reverse sweep reads
+  it: each block (loop body, or branch arm inside a loop) appends a tuple of
+  exactly those values to its loop's stack at its end, and the reverse of the
+  block pops it first.  Values computed outside every loop are never saved;
+  they are still bound when the reverse sweep runs;
+* adjoints that cross a block boundary have one name on every path: an outer
+  value's adjoint is bound (to zeros, if it has none yet) before the block,
+  and contributions inside are added to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ir import (
+    Assign,
+    Branch,
+    Const,
+    Copy,
+    For,
+    If,
+    Loop,
+    Pop,
+    Push,
+    SetItem,
+    Stmt,
+    Var,
+    While,
+    defs,
+    uses,
+    walk,
+)
+
+
+@dataclass
+class LoopInfo:
+    """What the sweeps of one loop share."""
+
+    stack: Var | None = None  # saved values, when the reverse sweep needs any
+    trips: Var | None = None  # a while loop's iteration count
+    reversed: bool = False  # does the reverse sweep visit it at all
+
+
+@dataclass
+class Sweeps:
+    """Per-block saved values and per-loop bookkeeping, filled by the reverse
+    sweep and read when the forward sweep is written."""
+
+    saved: dict[int, tuple[Var, ...]] = field(default_factory=dict)  # id(body)
+    loops: dict[int, LoopInfo] = field(default_factory=dict)  # id(Loop)
+    stacks: list[Var] = field(default_factory=list)
+
+
+class FlowReverse:
+    """Branch and loop adjoints, mixed into `reverse._Reverse`."""
+
+    def statements(self, body, loop: Loop | None) -> None:
+        """The adjoint of `body` (statements in reverse order)."""
+        for stmt in reversed(body):
+            if isinstance(stmt, Assign):
+                self.assignment(stmt)
+            elif isinstance(stmt, Branch):
+                self.branch_adjoint(stmt, loop)
+            elif isinstance(stmt, Loop):
+                self.loop_adjoint(stmt, loop)
+
+    def nested(
+        self, body, level: set[str], loop: Loop | None, seed, finish=None
+    ) -> list[Stmt]:
+        """The adjoint of a nested block, with the pops of what it saved.
+
+        `level` names the values the block itself binds; `seed()` adds the
+        incoming adjoints before the block's statements, `finish()` runs after
+        them, both with the block's statement list current."""
+        outer, self.b.body = self.b.body, []
+        try:
+            seed()
+            self.statements(body, loop)
+            if finish is not None:
+                finish()
+            code = self.b.body
+        finally:
+            self.b.body = outer
+        for stmt in body:
+            info = self.sweeps.loops.get(id(stmt))
+            if info is not None and info.trips is not None:
+                level = level | {info.trips.name}
+        read = {v.name for s in walk(code) for v in _reads(s)}
+        saved = tuple(Var(n) for n in sorted(level & read))
+        if saved and loop is not None:
+            stack = self.stack_of(loop)
+            self.sweeps.saved[id(body)] = saved
+            code = [Pop(stack, saved)] + code
+        return code
+
+    def stack_of(self, loop: Loop) -> Var:
+        info = self.sweeps.loops.setdefault(id(loop), LoopInfo())
+        if info.stack is None:
+            info.stack = Var(self.names.fresh("saved"))
+            self.sweeps.stacks.append(info.stack)
+        return info.stack
+
+    def bind_outer(self, stmt: Branch | Loop) -> None:
+        """Give every outer value that receives a contribution inside `stmt`
+        its canonical adjoint name, so each path leaves it under that name."""
+        inner = set()
+        for s in walk([stmt]):
+            inner.update(v.name for v in defs(s))
+            if isinstance(s, Loop):
+                inner.update(c.header.name for c in s.carries)
+        read = set()
+        for s in walk(stmt_bodies(stmt)):
+            if isinstance(s, Assign):
+                read.update(v.name for _, v in self.diff_args(s))
+            elif isinstance(s, Branch | Loop):
+                read.update(v.name for v in uses(s))
+        if isinstance(stmt, Branch):
+            read.update(v.name for m in stmt.merges for v in _vars((m.then, m.orelse)))
+        else:
+            read.update(v.name for c in stmt.carries for v in _vars((c.next,)))
+        for name in sorted((read - inner) & self.active):
+            current = self.adj.get(name)
+            target = self.bar(name)
+            if current is None:
+                self.b.body.append(
+                    Assign(target, "zeros_grad", (Var(name),), (), self.b.loc)
+                )
+                self.owned.add(name)
+            elif current != target:
+                self.b.body.append(Copy((target,), (current,), self.b.loc))
+                self.owned.discard(name)
+            self.adj[name] = target
+
+    # --- branches -------------------------------------------------------------
+
+    def branch_adjoint(self, stmt: Branch, loop: Loop | None) -> None:
+        merges = [
+            m
+            for m in stmt.merges
+            if m.out.name in self.active and m.out.name in self.adj
+        ]
+        if not merges and not self._has_active(stmt):
+            return
+        self.b.loc = stmt.loc
+        self.bind_outer(stmt)
+        arms = []
+        for body, pick in ((stmt.body, 0), (stmt.orelse, 1)):
+
+            def seed(pick=pick) -> None:
+                for m in merges:
+                    value = (m.then, m.orelse)[pick]
+                    if isinstance(value, Var) and value.name in self.active:
+                        self.accumulate(value.name, self.adj[m.out.name])
+
+            level = {v.name for s in body for v in defs(s)}
+            arms.append(self.nested(body, level, loop, seed))
+        self.b.body.append(If(stmt.cond, tuple(arms[0]), tuple(arms[1]), stmt.loc))
+
+    def _has_active(self, stmt: Stmt) -> bool:
+        return any(
+            v.name in self.active for s in walk(stmt_bodies(stmt)) for v in defs(s)
+        )
+
+    # --- loops ----------------------------------------------------------------
+
+    def loop_adjoint(self, stmt: Loop, loop: Loop | None) -> None:
+        carries = [c for c in stmt.carries if c.header.name in self.active]
+        if not carries and not self._has_active(stmt):
+            return
+        info = self.sweeps.loops.setdefault(id(stmt), LoopInfo())
+        info.reversed = True
+        self.b.loc = stmt.loc
+        # The adjoint each carried value has at the end of an iteration.
+        flowing = [self.bar(c.out.name) for c in carries]
+        start = [self.adj.get(c.out.name) for c in carries]
+        start = [
+            g if g is not None else self.zeros(c.out)
+            for g, c in zip(start, carries, strict=True)
+        ]
+        moved = [(f, g) for f, g in zip(flowing, start, strict=True) if f != g]
+        if moved:
+            self.b.body.append(
+                Copy(tuple(f for f, _ in moved), tuple(g for _, g in moved), stmt.loc)
+            )
+        self.bind_outer(stmt)
+
+        def seed() -> None:
+            for c, g in zip(carries, flowing, strict=True):
+                if isinstance(c.next, Var) and c.next.name in self.active:
+                    self.accumulate(c.next.name, g)
+
+        def finish() -> None:
+            self.b.loc = stmt.loc
+            back = [self.adj.get(c.header.name) for c in carries]
+            back = [
+                g if g is not None else self.zeros(c.header)
+                for g, c in zip(back, carries, strict=True)
+            ]
+            if carries:
+                self.b.body.append(Copy(tuple(flowing), tuple(back), stmt.loc))
+
+        level = {v.name for s in stmt.body for v in defs(s)}
+        level |= {c.header.name for c in stmt.carries}
+        code = self.nested(stmt.body, level, stmt, seed, finish)
+        if stmt.index is not None:
+            steps = Var(self.names.fresh())
+            self.b.body.append(
+                Assign(steps, "reversed_range", stmt.bounds, (), stmt.loc)
+            )
+            self.b.body.append(For(stmt.index, steps, tuple(code), stmt.loc))
+        else:
+            info.trips = Var(self.names.fresh("trips"))
+            steps = Var(self.names.fresh())
+            bounds = (Const(0), info.trips, Const(1))
+            self.b.body.append(Assign(steps, "range", bounds, (), stmt.loc))
+            self.b.body.append(For(None, steps, tuple(code), stmt.loc))
+        for c, g in zip(carries, flowing, strict=True):
+            if isinstance(c.init, Var) and c.init.name in self.active:
+                self.accumulate(c.init.name, g)
+
+    def zeros(self, like: Var) -> Var:
+        target = Var(self.names.fresh())
+        self.b.body.append(Assign(target, "zeros_grad", (like,), (), self.b.loc))
+        return target
+
+    # --- the forward sweep ----------------------------------------------------
+
+    def forward(self, body, loop: Loop | None) -> list[Stmt]:
+        """The primal statements as plain code, saving what the reverse reads."""
+        out: list[Stmt] = []
+        for stmt in body:
+            if isinstance(stmt, Assign | SetItem):
+                out.append(stmt)
+            elif isinstance(stmt, Branch):
+                arms = []
+                for arm, pick in ((stmt.body, 0), (stmt.orelse, 1)):
+                    code = self.forward(arm, loop) + self.push(arm, loop)
+                    if stmt.merges:
+                        values = tuple((m.then, m.orelse)[pick] for m in stmt.merges)
+                        outs = tuple(m.out for m in stmt.merges)
+                        code.append(Copy(outs, values, stmt.loc))
+                    arms.append(tuple(code))
+                out.append(If(stmt.cond, arms[0], arms[1], stmt.loc))
+            elif isinstance(stmt, Loop):
+                out += self.forward_loop(stmt, loop)
+        return out
+
+    def push(self, body, loop: Loop | None) -> list[Stmt]:
+        saved = self.sweeps.saved.get(id(body))
+        if not saved or loop is None:
+            return []
+        return [Push(self.sweeps.loops[id(loop)].stack, saved)]
+
+    def forward_loop(self, stmt: Loop, loop: Loop | None) -> list[Stmt]:
+        info = self.sweeps.loops.get(id(stmt), LoopInfo())
+        out: list[Stmt] = []
+        carries = stmt.carries
+        if carries:
+            out.append(
+                Copy(
+                    tuple(c.header for c in carries),
+                    tuple(c.init for c in carries),
+                    stmt.loc,
+                )
+            )
+        body = self.forward(stmt.body, stmt) + self.push(stmt.body, stmt)
+        if info.trips is not None:
+            out.append(Copy((info.trips,), (Const(0),), stmt.loc))
+            body.append(Assign(info.trips, "add", (info.trips, Const(1)), (), stmt.loc))
+        moving = [c for c in carries if c.next != c.header]
+        if moving:
+            body.append(
+                Copy(
+                    tuple(c.header for c in moving),
+                    tuple(c.next for c in moving),
+                    stmt.loc,
+                )
+            )
+        if stmt.index is not None:
+            steps = Var(self.names.fresh())
+            out.append(Assign(steps, "range", stmt.bounds, (), stmt.loc))
+            out.append(For(stmt.index, steps, tuple(body), stmt.loc))
+        else:
+            test = self.forward(stmt.test, loop)
+            out.append(While(tuple(test), stmt.cond, tuple(body), stmt.loc))
+        if carries:
+            out.append(
+                Copy(
+                    tuple(c.out for c in carries),
+                    tuple(c.header for c in carries),
+                    stmt.loc,
+                )
+            )
+        return out
+
+
+def stmt_bodies(stmt: Branch | Loop) -> list[Stmt]:
+    if isinstance(stmt, Branch):
+        return list(stmt.body) + list(stmt.orelse)
+    return list(stmt.test) + list(stmt.body)
+
+
+def _vars(atoms) -> list[Var]:
+    return [a for a in atoms if isinstance(a, Var)]
+
+
+def _reads(stmt: Stmt):
+    yield from uses(stmt)
+    if isinstance(stmt, SetItem):
+        yield stmt.target

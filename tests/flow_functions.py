@@ -1,0 +1,588 @@
+"""The control-flow half of the shared table: branches, loops, exits, calls.
+
+Each entry of `FLOW_CASES` is a `functions.Case`; `test_functions` runs them
+exactly like the straight-line table (value, types and shapes, finite
+differences at three random points, caller's arrays unchanged).  Arguments are
+drawn so that no branch condition sits within finite-difference reach of its
+threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from functions import Case, normal, uniform
+
+# --------------------------------------------------------------------------
+# Branches
+# --------------------------------------------------------------------------
+
+
+def if_else(x):
+    if x > 0:
+        y = x * x
+    else:
+        y = -x * 3.0
+    return y * 2
+
+
+def if_elif_else(x, a):
+    if x > 1.0:
+        y = np.sin(x) * a
+    elif x > -1.0:
+        y = x * a * a
+    else:
+        y = np.exp(x)
+    return y + a
+
+
+def if_without_else(x, a):
+    y = x * a
+    if np.sum(y) > 0:
+        y = y * 2.0
+    return np.sum(y * y)
+
+
+def branch_on_computed_norm(v):
+    n = np.sqrt(np.sum(v * v))
+    if n > 1.0:
+        v = v / n
+    return np.sum(v * np.arange(3.0))
+
+
+def conditional_expression(x):
+    y = x * 2.0 if x > 0.5 else x**3
+    return y * x
+
+
+def and_or_values(x, y):
+    big = x > 0 and y > 0
+    z = x * y if big else x + y
+    w = (x > 1 or y > 1) and 2.0
+    return z * (w or 1.0)
+
+
+def not_condition(x):
+    if not x > 0:
+        return x * x
+    return np.log(1.0 + x)
+
+
+def return_in_branch(x):
+    if x > 1:
+        return x * 3.0
+    y = x + 1.0
+    return y * y
+
+
+def return_in_both_branches(x, w):
+    s = np.dot(w, x)
+    if s > 0:
+        return np.tanh(s)
+    else:
+        return s * 0.1
+
+
+def nested_branches(x, y):
+    if x > 0:
+        if y > 0:
+            z = x * y
+        else:
+            z = x - y
+    else:
+        z = x + y * y
+    return z * z
+
+
+def _clip_helper(v, lo):
+    if v < lo:
+        return lo + 0.0 * v
+    return v
+
+
+def helper_with_branch(x):
+    return _clip_helper(x * 2.0, 0.5) * x
+
+
+def branch_on_array_entry(x):
+    y = x * 1.0
+    if x[0] > x[1]:
+        y = y * x[0]
+    return np.sum(y)
+
+
+# --------------------------------------------------------------------------
+# Loops
+# --------------------------------------------------------------------------
+
+
+def for_range_const(x, a, b):
+    for i in range(5):
+        x = np.sin(x) * a + b
+    return np.sum(x)
+
+
+def for_range_data_bound(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x ** (i + 1) / (i + 1)
+    return s
+
+
+def for_range_start_step(x):
+    s = x
+    for k in range(2, 11, 3):
+        s = s * np.cos(x * k) + k
+    return np.sum(s)
+
+
+def for_range_negative_step(x):
+    acc = 1.0
+    for k in range(4, 0, -1):
+        acc = acc * x + k
+    return acc
+
+
+def for_over_rows(X, w):
+    s = 0.0
+    for row in X:
+        s = s + np.tanh(np.dot(row, w))
+    return s
+
+
+def for_zip(X, w):
+    s = 0.0
+    for row, t in zip(X, w):
+        s = s + np.sum(row * t)
+    return s
+
+
+def for_enumerate(x):
+    s = 0.0
+    for i, v in enumerate(x):
+        s = s + v * v * (i + 1)
+    return s
+
+
+def for_over_len(x):
+    s = 0.0
+    for i in range(len(x)):
+        s = s + x[i] * x[len(x) - 1 - i]
+    return s
+
+
+def loop_with_index_in_body(x):
+    y = x * 0.0
+    for i in range(3):
+        y = y + x**i
+    return np.sum(y)
+
+
+def two_carried_values(a, b):
+    for i in range(3):
+        a, b = b, a * b
+    return a + 2 * b
+
+
+def loop_invariant_reads(x, W):
+    h = x
+    for k in range(4):
+        h = np.tanh(W @ h) + x
+    return np.sum(h)
+
+
+def nested_loops(x, W):
+    h = x
+    for k in range(3):
+        for j in range(2):
+            h = np.tanh(W @ h) + h * 0.5
+    return np.sum(h**2)
+
+
+def nested_loops_data_inner(x, n):
+    s = 0.0
+    for i in range(n):
+        for j in range(i):
+            s = s + x * (j + 1)
+    return s * x
+
+
+def shape_changing_carry(x):
+    s = 0.0
+    for k in range(3):
+        s = s + x * k
+    return np.sum(s * s)
+
+
+def loop_zero_trips(x, n):
+    y = x * 2.0
+    for i in range(n):
+        y = y * y
+    return np.sum(y)
+
+
+def while_doubling(x):
+    k = 0
+    while x < 100:
+        x = x * 2
+        k = k + 1
+    return x * k
+
+
+def while_newton_sqrt(a):
+    x = a
+    for _ in range(2):
+        x = 0.5 * (x + a / x)
+    while np.abs(x * x - a) > 1e-12:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def while_with_counter(x, n):
+    i = 0
+    s = x
+    while i < n:
+        s = np.sin(s) + x
+        i = i + 1
+    return np.sum(s)
+
+
+# --------------------------------------------------------------------------
+# Exits
+# --------------------------------------------------------------------------
+
+
+def break_on_threshold(x, n):
+    s = 0.0
+    for i in range(n):
+        if s > 10:
+            break
+        s = s + x * i
+    return s
+
+
+def while_true_break(x):
+    y = x
+    while True:
+        y = y * 1.5
+        if y > 4.0:
+            break
+    return y * x
+
+
+def continue_skips(x):
+    s = 0.0
+    for i in range(5):
+        if i == 2:
+            continue
+        s = s + x**i
+    return s
+
+
+def continue_on_data(x):
+    s = 0.0
+    for v in x:
+        if v < 0:
+            continue
+        s = s + v * v
+    return s
+
+
+def return_from_loop(x):
+    for i in range(10):
+        x = x * 1.5
+        if x > 5:
+            return x * i
+    return -x
+
+
+def return_from_nested_loop(x):
+    for i in range(4):
+        for j in range(4):
+            x = x + 0.3 * x * (i - j)
+            if x > 3.0:
+                return x * x
+    return x
+
+
+def break_inner_loop_only(x):
+    s = 0.0
+    for i in range(3):
+        t = x
+        for j in range(10):
+            t = t * 1.2
+            if t > 2.0:
+                break
+        s = s + t
+    return s
+
+
+# --------------------------------------------------------------------------
+# Calls and tuples inside loops
+# --------------------------------------------------------------------------
+
+
+def _cell(h, c, x, W, U):
+    z = W @ x + U @ h
+    c = c * 0.5 + np.tanh(z)
+    h = np.tanh(c) * 0.9
+    return h, c
+
+
+def helper_tuple_in_loop(X, W, U):
+    h = np.zeros(W.shape[0])
+    c = np.zeros(W.shape[0])
+    for x in X:
+        h, c = _cell(h, c, x, W, U)
+    return np.sum(h * h) + np.sum(c)
+
+
+def _softplus(v):
+    return np.log1p(np.exp(v))
+
+
+def helper_in_loop(x, n):
+    s = x
+    for i in range(n):
+        s = _softplus(s) - 0.5
+    return np.sum(s)
+
+
+# --------------------------------------------------------------------------
+# Larger programs
+# --------------------------------------------------------------------------
+
+
+def _cross(k, X):
+    """k x X for one vector k and rows X."""
+    a = k[1] * X[:, 2] - k[2] * X[:, 1]
+    b = k[2] * X[:, 0] - k[0] * X[:, 2]
+    c = k[0] * X[:, 1] - k[1] * X[:, 0]
+    return np.stack([a, b, c], axis=1)
+
+
+def rodrigues_reproject(r, X, f):
+    """Rotate points by the axis-angle vector r (Rodrigues) and project them;
+    small angles take the first-order branch, as bundle adjusters do."""
+    theta2 = np.dot(r, r)
+    if theta2 > 1e-8:
+        theta = np.sqrt(theta2)
+        k = r / theta
+        c = np.cos(theta)
+        s = np.sin(theta)
+        kx = k * (X @ k)[:, None]
+        Xr = X * c + _cross(k, X) * s + kx * (1.0 - c)
+    else:
+        Xr = X + _cross(r, X)
+    z = Xr[:, 2] + 4.0
+    u = f * Xr[:, 0] / z
+    v = f * Xr[:, 1] / z
+    return np.sum(u * u + v * v)
+
+
+def lstm_recurrence(X, Wx, Wh, b):
+    H = Wh.shape[1]
+    h = np.zeros(H)
+    c = np.zeros(H)
+    for x in X:
+        g = Wx @ x + Wh @ h + b
+        i = 1.0 / (1.0 + np.exp(-g[:H]))
+        f = 1.0 / (1.0 + np.exp(-g[H : 2 * H]))
+        o = 1.0 / (1.0 + np.exp(-g[2 * H : 3 * H]))
+        u = np.tanh(g[3 * H :])
+        c = f * c + i * u
+        h = o * np.tanh(c)
+    return np.sum(h * h)
+
+
+def gmm_loglik_loops(X, mu, logw):
+    total = 0.0
+    for x in X:
+        best = -1e300
+        for k in range(mu.shape[0]):
+            d = x - mu[k]
+            score = logw[k] - 0.5 * np.dot(d, d)
+            if score > best:
+                best = score
+        acc = 0.0
+        for k in range(mu.shape[0]):
+            d = x - mu[k]
+            acc = acc + np.exp(logw[k] - 0.5 * np.dot(d, d) - best)
+        total = total + best + np.log(acc)
+    return total
+
+
+def _away(rng, lo, hi, gap):
+    """A float in (lo, hi) at least `gap` from every integer and half."""
+    while True:
+        v = float(rng.uniform(lo, hi))
+        if abs(v * 2 - round(v * 2)) > gap:
+            return v
+
+
+FLOW_CASES = [
+    Case("if_else_pos", if_else, lambda r: (uniform(r, (), 0.2, 2.0),)),
+    Case("if_else_neg", if_else, lambda r: (uniform(r, (), -2.0, -0.2),)),
+    Case(
+        "if_elif_else",
+        if_elif_else,
+        lambda r: (_away(r, -3.0, 3.0, 0.05), normal(r, ())),
+        wrt=(0, 1),
+    ),
+    Case(
+        "if_without_else",
+        if_without_else,
+        lambda r: (normal(r, 4), normal(r, 4)),
+        wrt=(0, 1),
+    ),
+    Case("branch_on_computed_norm", branch_on_computed_norm, lambda r: (normal(r, 3),)),
+    Case(
+        "conditional_expression",
+        conditional_expression,
+        lambda r: (_away(r, -1.0, 2.0, 0.05),),
+    ),
+    Case(
+        "and_or_values",
+        and_or_values,
+        lambda r: (_away(r, -2.0, 2.0, 0.05), _away(r, -2.0, 2.0, 0.05)),
+        wrt=(0, 1),
+    ),
+    Case("not_condition", not_condition, lambda r: (_away(r, -2.0, 2.0, 0.05),)),
+    Case("return_in_branch", return_in_branch, lambda r: (_away(r, -1.0, 3.0, 0.05),)),
+    Case(
+        "return_in_both_branches",
+        return_in_both_branches,
+        lambda r: (normal(r, 3), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "nested_branches",
+        nested_branches,
+        lambda r: (_away(r, -2.0, 2.0, 0.05), _away(r, -2.0, 2.0, 0.05)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "helper_with_branch", helper_with_branch, lambda r: (_away(r, -1.0, 2.0, 0.05),)
+    ),
+    Case("branch_on_array_entry", branch_on_array_entry, lambda r: (normal(r, 3),)),
+    Case(
+        "for_range_const",
+        for_range_const,
+        lambda r: (normal(r, 3), uniform(r, (), 0.5, 1.5), normal(r, ())),
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        "for_range_data_bound",
+        for_range_data_bound,
+        lambda r: (uniform(r, (), 0.2, 0.9), int(r.integers(1, 6))),
+    ),
+    Case("for_range_start_step", for_range_start_step, lambda r: (normal(r, 2),)),
+    Case(
+        "for_range_negative_step", for_range_negative_step, lambda r: (normal(r, ()),)
+    ),
+    Case(
+        "for_over_rows",
+        for_over_rows,
+        lambda r: (normal(r, (5, 3)), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case("for_zip", for_zip, lambda r: (normal(r, (4, 3)), normal(r, 5)), wrt=(0, 1)),
+    Case("for_enumerate", for_enumerate, lambda r: (normal(r, 4),)),
+    Case("for_over_len", for_over_len, lambda r: (normal(r, 5),)),
+    Case("loop_with_index_in_body", loop_with_index_in_body, lambda r: (normal(r, 3),)),
+    Case(
+        "two_carried_values",
+        two_carried_values,
+        lambda r: (uniform(r, (), 0.5, 1.5), uniform(r, (), 0.5, 1.5)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "loop_invariant_reads",
+        loop_invariant_reads,
+        lambda r: (normal(r, 3), 0.5 * normal(r, (3, 3))),
+        wrt=(0, 1),
+    ),
+    Case(
+        "nested_loops",
+        nested_loops,
+        lambda r: (normal(r, 3), 0.5 * normal(r, (3, 3))),
+        wrt=(0, 1),
+    ),
+    Case(
+        "nested_loops_data_inner",
+        nested_loops_data_inner,
+        lambda r: (normal(r, ()), int(r.integers(0, 5))),
+    ),
+    Case("shape_changing_carry", shape_changing_carry, lambda r: (normal(r, 3),)),
+    Case("loop_zero_trips", loop_zero_trips, lambda r: (normal(r, 3), 0)),
+    Case("while_doubling", while_doubling, lambda r: (_away(r, 1.0, 10.0, 0.01),)),
+    Case("while_newton_sqrt", while_newton_sqrt, lambda r: (uniform(r, (), 0.5, 4.0),)),
+    Case(
+        "while_with_counter",
+        while_with_counter,
+        lambda r: (normal(r, 2), int(r.integers(0, 5))),
+    ),
+    Case(
+        "break_on_threshold",
+        break_on_threshold,
+        lambda r: (uniform(r, (), 0.3, 2.0), 12),
+    ),
+    Case("while_true_break", while_true_break, lambda r: (uniform(r, (), 0.5, 3.0),)),
+    Case("continue_skips", continue_skips, lambda r: (normal(r, ()),)),
+    Case("continue_on_data", continue_on_data, lambda r: (normal(r, 6),)),
+    Case(
+        "return_from_loop_early",
+        return_from_loop,
+        lambda r: (uniform(r, (), 0.3, 2.0),),
+    ),
+    Case(
+        "return_from_loop_late",
+        return_from_loop,
+        lambda r: (uniform(r, (), -2.0, -0.1),),
+    ),
+    Case(
+        "return_from_nested_loop",
+        return_from_nested_loop,
+        lambda r: (uniform(r, (), 0.5, 1.5),),
+    ),
+    Case(
+        "break_inner_loop_only",
+        break_inner_loop_only,
+        lambda r: (uniform(r, (), 0.3, 1.5),),
+    ),
+    Case(
+        "helper_tuple_in_loop",
+        helper_tuple_in_loop,
+        lambda r: (normal(r, (4, 3)), 0.5 * normal(r, (2, 3)), 0.5 * normal(r, (2, 2))),
+        wrt=(0, 1, 2),
+    ),
+    Case("helper_in_loop", helper_in_loop, lambda r: (normal(r, 3), 3)),
+    Case(
+        "rodrigues_reproject",
+        rodrigues_reproject,
+        lambda r: (0.3 * normal(r, 3), normal(r, (5, 3)), uniform(r, (), 0.5, 2.0)),
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        "rodrigues_reproject_small",
+        rodrigues_reproject,
+        lambda r: (1e-5 * normal(r, 3), normal(r, (5, 3)), uniform(r, (), 0.5, 2.0)),
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        "lstm_recurrence",
+        lstm_recurrence,
+        lambda r: (
+            normal(r, (6, 3)),
+            0.5 * normal(r, (8, 3)),
+            0.5 * normal(r, (8, 2)),
+            normal(r, 8),
+        ),
+        wrt=(0, 1, 2, 3),
+    ),
+    Case(
+        "gmm_loglik_loops",
+        gmm_loglik_loops,
+        lambda r: (normal(r, (5, 2)), normal(r, (3, 2)), normal(r, 3)),
+        wrt=(0, 1, 2),
+    ),
+]
