@@ -32,9 +32,8 @@ if TYPE_CHECKING:
 class CallLowering:
     """Call handling, mixed into `frontend.Lowerer`."""
 
-    def call_user(
-        self, fn: resolve.UserFunction, node: ast.Call, scope: Scope, hint: str | None
-    ) -> Value:
+    def call_user(self, fn, node: ast.Call, scope: Scope, hint: str | None) -> Value:
+        """Inline a call of a module-level function or of a closure."""
         src = fn.source
         if src.name in self.stack:
             raise UnsupportedSyntaxError(
@@ -50,7 +49,19 @@ class CallLowering:
             env[name] = (
                 self.value(arg, scope) if isinstance(arg, ast.AST) else Const(arg)
             )
-        return self.inline(Scope(src, env, dict(env)), hint)
+        parent = getattr(fn, "scope", None)
+        return self.inline(Scope(src, env, dict(env), parent=parent), hint)
+
+    def local_function(self, name: str, scope: Scope):
+        """The closure `name` is bound to in `scope` or an enclosing one."""
+        from .frontend import Closure
+
+        while scope is not None:
+            if name in scope.env:
+                found = scope.env[name]
+                return found if isinstance(found, Closure) else None
+            scope = scope.parent
+        return None
 
     def module_ref(self, node: ast.expr, scope: Scope) -> resolve.Module | None:
         if (
@@ -64,6 +75,10 @@ class CallLowering:
         return None
 
     def callee(self, func: ast.expr, scope: Scope) -> object:
+        if isinstance(func, ast.Name):
+            local = self.local_function(func.id, scope)
+            if local is not None:
+                return local
         if isinstance(func, ast.Name) and func.id not in scope.env:
             found = scope.src.resolver.resolve(func.id) if scope.src.resolver else None
             if found is None:
@@ -101,7 +116,7 @@ class CallLowering:
         callee = self.callee(node.func, scope)
         if isinstance(callee, tuple):
             return self.method(node, callee[1], scope, hint)
-        if isinstance(callee, resolve.UserFunction):
+        if isinstance(callee, resolve.UserFunction) or hasattr(callee, "scope"):
             result = self.call_user(callee, node, scope, hint)
             return (
                 self.pack(result, loc, hint)
@@ -182,7 +197,16 @@ class CallLowering:
         missing = [n for n in spec.args if n not in given]
         if missing:
             raise BadInputError(f"missing argument '{missing[0]}' in this call", loc)
+        if spec.op in ("stack", "concatenate") and isinstance(
+            given["arrays"], ast.Tuple
+        ):
+            given["arrays"] = ast.List(given["arrays"].elts, ast.Load())
         atoms = tuple(self.atom(given[n], scope) for n in spec.args)
+        op = spec.op
+        if op in ("copy", "asarray") and self.kinds.get(_name(atoms[0])) == "list":
+            op = "stack"
+        if op == "concatenate":
+            atoms = self.listed(atoms[0], loc)
         params = []
         for key, default in spec.static:
             if key in given:
@@ -193,7 +217,22 @@ class CallLowering:
                     params.append((key, value))
         if spelling is not None:
             params.append(("fn", spelling))
-        return self.emit(spec.op, atoms, loc, tuple(params), hint)
+        return self.emit(op, atoms, loc, tuple(params), hint)
+
+    def listed(self, atom: Atom, loc: Loc) -> tuple[Atom, ...]:
+        """The entries of a list written out in the source (`[a, b, c]`)."""
+        if isinstance(atom, Var) and atom.name in self.made_items:
+            return self.made_items[atom.name]
+        raise NoDerivativeError(
+            "np.concatenate needs its arrays written out as a list, "
+            "like np.concatenate([a, b], axis=0)",
+            loc,
+            "for a list built in a loop, use np.stack",
+        )
+
+
+def _name(atom: object) -> str | None:
+    return atom.name if isinstance(atom, Var) else None
 
 
 def dotted(node: ast.AST) -> str:

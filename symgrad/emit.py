@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import black
 import numpy as np
 
-from . import runtime
+from . import inplace, runtime
 from .ir import (
     Assign,
     Atom,
@@ -81,11 +81,15 @@ def emit_module(
     ret = primal.body[-1]
     assert isinstance(ret, Return)
     body, adjoint_body, grads = optimize(primal, adjoint)
+    writes = inplace.plan(primal, body, adjoint_body)
+    body = inplace.apply(writes, body)
+    adjoint_body = inplace.apply(writes, adjoint_body)
+    value = inplace.rename_atom(writes, ret.value)
     check = Assign(
-        Var("seed"), "check_seed", (Const(spec.function), Var("seed"), ret.value)
+        Var("seed"), "check_seed", (Const(spec.function), Var("seed"), value)
     )
     statements = body + [check] + adjoint_body
-    result: list[Atom] = [ret.value, *grads]
+    result: list[Atom] = [value, *grads]
     printer = _Printer(
         statements, len(body), result, names, spec.function, adjoint.bars
     )
@@ -93,7 +97,7 @@ def emit_module(
     grad_text = ", ".join(printer.expr(g) for g in grads)
     if spec.wrt_is_tuple:
         grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
-    lines.append(f"return {printer.expr(ret.value)}, {grad_text}")
+    lines.append(f"return {printer.expr(value)}, {grad_text}")
     return _module_text(spec, lines)
 
 
@@ -231,7 +235,7 @@ class _Printer:
             index = _clean(self.index_tuple(stmt.index))
             return f"np.add.at({target}, {index}, {value})"
         sign = "=" if stmt.mode == "set" else "+="
-        return f"{target}{self.index(stmt.index)} {sign} {value}"
+        return f"{_clean(target + self.index(stmt.index))} {sign} {value}"
 
     def name(self, var: Var) -> str:
         return self.rename.get(var.name, var.name)

@@ -31,6 +31,8 @@ _EXPRESSIONS = (
     ast.Compare,
     ast.IfExp,
     ast.BoolOp,
+    ast.ListComp,
+    ast.Lambda,
 )
 _OTHER = (
     ast.keyword,
@@ -39,6 +41,7 @@ _OTHER = (
     ast.unaryop,
     ast.cmpop,
     ast.boolop,
+    ast.comprehension,
     ast.arguments,
     ast.arg,
 )
@@ -55,10 +58,7 @@ _NAMES = {
     ast.ImportFrom: "'import' inside a differentiated function is",
     ast.Delete: "'del' statements are",
     ast.ClassDef: "class definitions are",
-    ast.FunctionDef: "nested function definitions are",
     ast.AsyncFunctionDef: "'async def' is",
-    ast.Lambda: "lambdas are",
-    ast.ListComp: "list comprehensions are",
     ast.SetComp: "set comprehensions are",
     ast.DictComp: "dict comprehensions are",
     ast.GeneratorExp: "generator expressions are",
@@ -77,8 +77,6 @@ _HINTS = {
     ast.With: "move the with block outside the differentiated function",
     ast.Import: "import at module level; symgrad resolves module-level names",
     ast.ImportFrom: "import at module level; symgrad resolves module-level names",
-    ast.FunctionDef: "define the helper at module level; symgrad inlines calls to it",
-    ast.Lambda: "define the helper at module level; symgrad inlines calls to it",
     ast.Global: "pass the value as an argument instead",
 }
 
@@ -120,6 +118,11 @@ def _check_signature(src: FunctionSource) -> None:
 def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.Break | ast.Continue):
         return
+    if isinstance(stmt, ast.FunctionDef):
+        _check_signature(FunctionSource(stmt.name, stmt, src.file, src.lines))
+        for inner in stmt.body:
+            _check_stmt(src, inner)
+        return
     if isinstance(stmt, _COMPOUND):
         _check_compound(src, stmt)
         return
@@ -130,9 +133,23 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
         targets = [stmt.target]
     for target in targets:
         _check_target(src, target)
+    if (
+        isinstance(stmt, ast.AugAssign)
+        and isinstance(stmt.target, ast.Subscript)
+        and not isinstance(stmt.op, ast.Add)
+    ):
+        raise UnsupportedSyntaxError(
+            "only '+=' is supported on an element or slice",
+            src.loc(stmt),
+            "write 'y[i] = y[i] * ...' instead",
+        )
     _check_expr(src, stmt)
-    if isinstance(stmt, ast.Expr) and not (
-        isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+    if (
+        isinstance(stmt, ast.Expr)
+        and not (
+            isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+        )
+        and not _is_append(stmt.value)
     ):
         raise UnsupportedSyntaxError(
             "an expression statement has no effect on the result here",
@@ -160,6 +177,8 @@ def _check_compound(src: FunctionSource, stmt: ast.If | ast.For | ast.While) -> 
 
 def _check_expr(src: FunctionSource, root: ast.AST) -> None:
     for node in ast.walk(root):
+        if isinstance(node, ast.Lambda):
+            _check_signature(FunctionSource("<lambda>", node, src.file, src.lines))
         if node is root or isinstance(node, _EXPRESSIONS + _OTHER):
             if isinstance(node, ast.BinOp) and not isinstance(node.op, _BINOPS):
                 _reject(src, node, node.op)
@@ -173,6 +192,16 @@ def _check_expr(src: FunctionSource, root: ast.AST) -> None:
         _reject(src, node)
 
 
+def _is_append(node: ast.expr) -> bool:
+    """`name.append(...)` or `np.add.at(...)`: calls that update in place."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    func = node.func
+    if func.attr == "append":
+        return isinstance(func.value, ast.Name)
+    return func.attr == "at" and getattr(func.value, "attr", None) == "add"
+
+
 def _check_target(src: FunctionSource, target: ast.expr) -> None:
     if isinstance(target, ast.Name):
         return
@@ -180,8 +209,10 @@ def _check_target(src: FunctionSource, target: ast.expr) -> None:
         for elt in target.elts:
             _check_target(src, elt)
         return
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        return
     what = {
-        ast.Subscript: "assignment to an array element or slice",
+        ast.Subscript: "assignment into something other than a named array",
         ast.Attribute: "assignment to an attribute",
         ast.Starred: "starred assignment",
     }.get(type(target), "this assignment target")

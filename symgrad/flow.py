@@ -170,6 +170,7 @@ class FlowLowering:
         if isinstance(left, Var | Const) and isinstance(right, Var | Const):
             out = Var(self.names.fresh(_hint(name)))
             merges.append(Merge(out, left, right))
+            self.shares(out, left, right)
             return out
         if (
             isinstance(left, TupleValue)
@@ -213,7 +214,8 @@ class FlowLowering:
                 self.block(stmt.body, scope)
                 scope.env[counter] = self.emit("add", (index, step), loc, hint="i")
 
-            self.loop(None, (), test, body, names | {counter}, exits, scope, loc)
+            bound = (names | {counter}, _assigned(stmt, True))
+            self.loop(None, (), test, body, bound, exits, scope, loc)
             scope.env.pop(counter)
             return
         index = Var(self.names.fresh("i"))
@@ -222,9 +224,49 @@ class FlowLowering:
             bind(index)
             self.block(stmt.body, scope)
 
+        bound = (names, _assigned(stmt, True))
         self.loop(
-            index, (start, stop, step), None, plain_body, names, exits, scope, loc
+            index, (start, stop, step), None, plain_body, bound, exits, scope, loc
         )
+
+    def comprehension(self, node: ast.ListComp, scope: Scope, hint) -> Atom:
+        """`[elt for target in iter if cond]`: a loop that appends to a list."""
+        loc = scope.src.loc(node)
+        if len(node.generators) != 1:
+            raise UnsupportedSyntaxError(
+                "a list comprehension with more than one 'for' is not supported",
+                loc,
+                "write the loops out with append",
+            )
+        gen = node.generators[0]
+        key = "<items>"
+        outer = scope.env.get(key)
+        scope.env[key] = self.emit("list_new", (), loc, hint=hint or "items")
+        append = ast.Expr(
+            ast.Call(
+                ast.Attribute(ast.Name(key, ast.Load()), "append", ast.Load()),
+                [node.elt],
+                [],
+            )
+        )
+        body: ast.stmt = append
+        for cond in reversed(gen.ifs):
+            body = ast.If(cond, [body], [])
+        loop = ast.For(gen.target, gen.iter, [body], [])
+        for made in ast.walk(loop):
+            if not getattr(made, "lineno", None) and "lineno" in made._attributes:
+                ast.copy_location(made, node)
+        hidden = {
+            n: scope.env[n] for n in _target_names(gen.target, False) if n in scope.env
+        }
+        self.for_statement(loop, scope)
+        result = scope.env.pop(key)
+        for name in _target_names(gen.target, False):
+            scope.env.pop(name, None)
+        scope.env.update(hidden)
+        if outer is not None:
+            scope.env[key] = outer
+        return result
 
     def while_statement(self, stmt: ast.While, scope: Scope) -> None:
         loc = scope.src.loc(stmt)
@@ -236,10 +278,15 @@ class FlowLowering:
         def body() -> None:
             self.block(stmt.body, scope)
 
-        self.loop(None, (), test, body, _assigned(stmt), exits, scope, loc)
+        bound = (_assigned(stmt), _assigned(stmt, True))
+        self.loop(None, (), test, body, bound, exits, scope, loc)
 
     def loop(self, index, bounds, test, body, names, exits, scope, loc) -> None:
-        """Lower a loop whose body binds `names`; carry those bound before."""
+        """Lower a loop whose body binds `names`; carry those bound before.
+
+        Names the body updates in place (`y[i] = ...`, `y.append(...)`) that
+        hold the caller's array or a constant are copied once, before the loop."""
+        names, updated = names
         if RETURNED in exits:
             scope.env.setdefault(RESULT, Const(0.0))
             scope.env[RETURNED] = scope.env.get(RETURNED, _FALSE)
@@ -250,6 +297,13 @@ class FlowLowering:
         if RETURNED in exits:
             flags.append(RESULT)
         carried = [n for n in scope.env if n in names or n in flags]
+        for name in [n for n in carried if n in updated]:
+            value = scope.env[name]
+            if isinstance(value, Const) or (
+                self.roots(value) & self.foreign(scope)
+                and not self.aliased(value, name, scope)
+            ):
+                scope.env[name] = self.emit("copy", (value,), loc, hint=name)
         before = dict(scope.env)
         headers = {}
         for name in carried:
@@ -263,6 +317,7 @@ class FlowLowering:
                 )
             headers[name] = Var(self.names.fresh(_hint(name)))
             scope.env[name] = headers[name]
+            self.shares(headers[name], value)
         test_body, cond = (), None
         if test is not None:
             test_body, cond = self.capture_value(
@@ -271,6 +326,7 @@ class FlowLowering:
         for flag in exits:  # the body only runs while no exit has happened
             scope.env[flag] = _FALSE
         body_stmts, after = self.capture(body, scope)
+        self.check_shared(after, carried, updated, loc)
         carries = []
         for name in carried:
             value = after.get(name)
@@ -280,6 +336,7 @@ class FlowLowering:
                     loc,
                 )
             out = Var(self.names.fresh(_hint(name)))
+            self.shares(out, headers[name])
             carries.append(Carry(headers[name], before[name], value, out))
         scope.partial.update(n for n in after if n not in before)
         scope.env = dict(before)
@@ -293,6 +350,35 @@ class FlowLowering:
         self.body.append(
             Loop(index, bounds, test_body, cond, tuple(carries), body_stmts, loc)
         )
+
+    def shares(self, var: Var, *values: Atom) -> None:
+        """`var` is one of `values` (a merge, a loop-carried value)."""
+        self.sources[var.name] = values
+        kinds = {self.kinds.get(v.name) for v in values if isinstance(v, Var)}
+        if "list" in kinds:
+            self.kinds[var.name] = "list"
+
+    def check_shared(self, after: dict, carried, updated, loc: Loc) -> None:
+        """A name updated in place must not end an iteration bound to the
+        same array as another name: the next iteration's update would change
+        both."""
+        for name in [n for n in carried if n in updated]:
+            value = after.get(name)
+            if not isinstance(value, Var):
+                continue
+            mine = self.roots(value)
+            for other, theirs in after.items():
+                if (
+                    other != name
+                    and isinstance(theirs, Var)
+                    and self.roots(theirs) & mine
+                ):
+                    raise UnsupportedSyntaxError(
+                        f"'{name}' is updated in place in this loop and ends an "
+                        f"iteration sharing memory with '{other}'",
+                        loc,
+                        f"bind '{name}' to a copy, for example np.copy(...)",
+                    )
 
     def guarded_test(self, test, exits, scope: Scope, loc: Loc) -> Atom:
         """The loop condition, not evaluated once the body has exited."""
@@ -383,21 +469,55 @@ def _hint(name: str) -> str:
         CONTINUED: "skip",
         "<index>": "i",
         "<choice>": "choice",
+        "<items>": "items",
     }.get(name, name)
 
 
-def _assigned(stmt: ast.stmt) -> set[str]:
-    """Source names a statement may bind (nested statements included)."""
+def _assigned(stmt: ast.stmt, updates_only: bool = False) -> set[str]:
+    """Source names a statement may bind or update in place (nested
+    statements included); with `updates_only`, just the in-place updates:
+    `y[i] = ...`, `y += ...`, `y.append(...)`."""
     names: set[str] = set()
     for node in ast.walk(stmt):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets = node.targets
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For):
+        elif isinstance(node, ast.AugAssign):
             targets = [node.target]
+            if updates_only and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+        elif isinstance(node, ast.AnnAssign | ast.For):
+            targets = [node.target]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            names |= _updated_by_call(node)
         for target in targets:
-            names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            names |= _target_names(target, updates_only)
     return names
+
+
+def _updated_by_call(node: ast.Call) -> set[str]:
+    """`y` for `y.append(v)` and `np.add.at(y, i, v)`."""
+    func = node.func
+    if func.attr == "append" and isinstance(func.value, ast.Name):
+        return {func.value.id}
+    if (
+        func.attr == "at"
+        and getattr(func.value, "attr", None) == "add"
+        and node.args
+        and isinstance(node.args[0], ast.Name)
+    ):
+        return {node.args[0].id}
+    return set()
+
+
+def _target_names(target: ast.expr, updates_only: bool) -> set[str]:
+    if isinstance(target, ast.Name):
+        return set() if updates_only else {target.id}
+    if isinstance(target, ast.Tuple | ast.List):
+        return {n for e in target.elts for n in _target_names(e, updates_only)}
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        return {target.value.id}
+    return set()
 
 
 def _exits(body: list[ast.stmt]) -> set[str]:

@@ -61,7 +61,17 @@ class TupleValue:
     items: tuple[Atom | TupleValue, ...]
 
 
-Value = Atom | TupleValue
+@dataclass(frozen=True, eq=False)
+class Closure:
+    """A function defined inside the one being lowered (`def` or `lambda`):
+    inlined where it is called, reading the names of `scope` as they are
+    bound at the call, as Python's closures do."""
+
+    source: FunctionSource
+    scope: Scope
+
+
+Value = Atom | TupleValue | Closure
 
 
 @dataclass
@@ -73,6 +83,7 @@ class Scope:
     initial: dict[str, Value] = field(default_factory=dict)
     hint: str | None = None  # a name for the returned value
     partial: set[str] = field(default_factory=set)  # bound on some paths only
+    parent: Scope | None = None  # the enclosing function, for closures
 
 
 class Lowerer(CallLowering, FlowLowering):
@@ -84,6 +95,11 @@ class Lowerer(CallLowering, FlowLowering):
         self.constants: dict[str, Const] = {}
         self.constant_names: dict[tuple[str, str], Const] = {}
         self.ops: dict[str, str] = {}  # variable -> the op that computed it
+        self.kinds: dict[str, str] = {}  # variable -> "list" for Python lists
+        self.made_items: dict[str, tuple[Atom, ...]] = {}  # list literals
+        # variable -> the values whose memory it may share (views, copies of
+        # a name through a merge or a loop, updated versions of an array)
+        self.sources: dict[str, tuple[Atom, ...]] = {}
 
     # --- functions ------------------------------------------------------------
 
@@ -135,7 +151,23 @@ class Lowerer(CallLowering, FlowLowering):
     # --- statements -----------------------------------------------------------
 
     def statement(self, stmt: ast.stmt, scope: Scope) -> None:
-        if isinstance(stmt, ast.Pass | ast.Expr):
+        if isinstance(stmt, ast.Expr) and _is_append(stmt.value):
+            self.append(stmt.value, scope)
+            return
+        if isinstance(stmt, ast.Expr) and self.is_add_at(stmt.value, scope):
+            self.add_at(stmt.value, scope)
+            return
+        if isinstance(stmt, ast.Pass) or _is_docstring(stmt):
+            return
+        if isinstance(stmt, ast.Expr):
+            raise UnsupportedSyntaxError(
+                "this call's result is not used, so it cannot change the value",
+                scope.src.loc(stmt),
+                "symgrad supports in-place calls 'name.append(v)' and "
+                "'np.add.at(y, i, v)'",
+            )
+        if isinstance(stmt, ast.FunctionDef):
+            self.bind(scope, stmt.name, self.closure(stmt, scope))
             return
         if isinstance(stmt, ast.If):
             self.if_statement(stmt, scope)
@@ -164,6 +196,9 @@ class Lowerer(CallLowering, FlowLowering):
             self.unpack(target, value, scope)
 
     def assign(self, target: ast.expr, value: ast.expr, scope: Scope) -> None:
+        if isinstance(target, ast.Subscript):
+            self.write(target, value, "setitem", scope, scope.src.loc(target))
+            return
         if isinstance(target, ast.Name):
             self.bind(scope, target.id, self.value(value, scope, hint=target.id))
         elif isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
@@ -192,31 +227,147 @@ class Lowerer(CallLowering, FlowLowering):
             self.unpack(elt, item, scope)
 
     def augassign(self, stmt: ast.AugAssign, scope: Scope) -> None:
+        op = _BINOPS.get(type(stmt.op))
+        if isinstance(stmt.target, ast.Subscript):
+            mode = "setitem_add" if op == "add" else None
+            if mode is None:
+                raise UnsupportedSyntaxError(
+                    f"'{_op_symbol(stmt.op)}=' on an element or slice is not supported",
+                    scope.src.loc(stmt),
+                    "write 'y[i] = y[i] * ...' instead",
+                )
+            self.write(stmt.target, stmt.value, mode, scope, scope.src.loc(stmt))
+            return
         name = stmt.target.id
         current = self.name(name, stmt.target, scope)
-        if isinstance(current, Var) and self._aliased(current, name, scope):
+        if isinstance(current, Var) and self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"in-place update of '{name}', which may share memory with another "
                 "array (another name, a view, or a caller's argument)",
                 scope.src.loc(stmt),
                 f"write '{name} = {name} {_op_symbol(stmt.op)} ...' for a new value",
             )
-        op = _BINOPS.get(type(stmt.op))
         right = self.atom(stmt.value, scope)
         loc = scope.src.loc(stmt)
         self.bind(scope, name, self.emit(op, (current, right), loc, hint=name))
 
-    def _aliased(self, var: Var, name: str, scope: Scope) -> bool:
-        """Could `name += ...` on an array change a value other than `name`'s?
+    def append(self, call: ast.Call, scope: Scope) -> None:
+        """`items.append(value)`: bind `items` to the longer list."""
+        receiver = call.func.value
+        loc = scope.src.loc(call)
+        if not isinstance(receiver, ast.Name) or len(call.args) != 1 or call.keywords:
+            raise UnsupportedSyntaxError("only 'name.append(value)' is supported", loc)
+        name = receiver.id
+        current = self.name(name, receiver, scope)
+        if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
+            raise UnsupportedSyntaxError(f"'{name}' is not a list", loc)
+        if self.aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"'{name}.append' would also change another name bound to this list",
+                loc,
+                f"build a new list instead: {name} = {name} + [value]",
+            )
+        value = self.atom(call.args[0], scope)
+        longer = self.emit("list_append", (current, value), loc, hint=name.strip("<>"))
+        self.sources[longer.name] = (current,)
+        self.bind(scope, name, longer)
+
+    def is_add_at(self, node: ast.expr, scope: Scope) -> bool:
+        """Is `node` a call of `np.add.at` (numpy under any alias)?"""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            return False
+        func = node.func
+        return (
+            func.attr == "at"
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr == "add"
+            and getattr(self.module_ref(func.value.value, scope), "lib", None)
+            == "numpy"
+        )
+
+    def add_at(self, call: ast.Call, scope: Scope) -> None:
+        """`np.add.at(y, index, value)`: repeated indices add up."""
+        loc = scope.src.loc(call)
+        if len(call.args) != 3 or call.keywords:
+            raise UnsupportedSyntaxError("np.add.at takes (array, index, values)", loc)
+        array, index, value = call.args
+        target = ast.Subscript(array, index, ast.Store())
+        ast.copy_location(target, call)
+        self.write(target, value, "add_at", scope, loc)
+
+    def write(
+        self, target: ast.Subscript, value: ast.expr, mode: str, scope: Scope, loc: Loc
+    ) -> None:
+        """`y[index] = value` (or `+=`): bind `y` to the updated array."""
+        if not isinstance(target.value, ast.Name):
+            raise UnsupportedSyntaxError(
+                "only a named array can be assigned into", scope.src.loc(target)
+            )
+        name = target.value.id
+        current = self.owned_array(name, target.value, scope, loc)
+        items = (
+            target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+        )
+        index = Index(tuple(self.index_item(i, scope) for i in items))
+        right = self.atom(value, scope)
+        updated = self.emit(mode, (current, index, right), loc, hint=name)
+        self.sources[updated.name] = (current,)
+        self.bind(scope, name, updated)
+
+    def owned_array(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> Var:
+        """The array `name` holds, safe to update: a copy of the caller's array
+        or a constant; an error if another name may see the update."""
+        current = self.name(name, node, scope)
+        if not isinstance(current, Var):
+            current = self.emit("copy", (current,), loc, hint=name)
+        if self.aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"assignment into '{name}', which may share memory with another "
+                "array (another name, a view, or a caller's argument)",
+                loc,
+                f"make '{name}' a new array first, for example with np.copy({name})",
+            )
+        if self.roots(current) & self.foreign(scope):
+            current = self.emit("copy", (current,), loc, hint=name)
+        return current
+
+    def foreign(self, scope: Scope) -> set[str]:
+        """Arrays this function did not create: the caller's, and constants."""
+        return set(self.top.params) | set(self.constants)
+
+    def roots(self, atom: Atom) -> set[str]:
+        """The arrays whose memory `atom` may share."""
+        if isinstance(atom, Const):
+            return {atom.name} if atom.name is not None else set()
+        found, stack = set(), [atom.name]
+        while stack:
+            name = stack.pop()
+            if name in found:
+                continue
+            found.add(name)
+            stack += [a.name for a in self.sources.get(name, ()) if isinstance(a, Var)]
+        return found
+
+    def aliased(self, var: Var, name: str, scope: Scope) -> bool:
+        """Could an in-place update of `name` change a value other than its own?
 
         numpy updates arrays in place, so the update also reaches other names
-        bound to the same array, arrays it is a view of (`y = x[0:2]`) and, in a
-        helper, the caller's argument.  The top function's own parameters are
-        safe: symgrad never writes to the caller's arrays."""
-        if any(v == var and n != name for n, v in scope.env.items()):
-            return True
-        if scope.src is not self.top and scope.initial.get(name) == var:
-            return True
+        bound to the same array, arrays it is a view of (`y = x[0:2]`), views
+        of it, and, in a helper, the caller's argument.  The top function's
+        own parameters are safe: symgrad never writes to the caller's arrays."""
+        mine = self.roots(var)
+        for other, value in scope.env.items():
+            if other != name and isinstance(value, Var) and self.roots(value) & mine:
+                return True
+        if scope.src is not self.top:
+            caller = {
+                r
+                for v in scope.initial.values()
+                if isinstance(v, Var)
+                for r in self.roots(v)
+            }
+            if caller & mine:
+                return True
         return self.ops.get(var.name) in VIEWS
 
     def bind(self, scope: Scope, name: str, value: Value) -> None:
@@ -225,7 +376,9 @@ class Lowerer(CallLowering, FlowLowering):
     # --- expressions ----------------------------------------------------------
 
     def value(self, node: ast.expr, scope: Scope, hint: str | None = None) -> Value:
-        """Lower an expression that may be a tuple of values."""
+        """Lower an expression that may be a tuple of values or a function."""
+        if isinstance(node, ast.Lambda):
+            return self.closure(node, scope)
         if isinstance(node, ast.Tuple):
             items = tuple(self.value(e, scope) for e in node.elts)
             if all(isinstance(i, Const) for i in items):
@@ -237,7 +390,7 @@ class Lowerer(CallLowering, FlowLowering):
             return scope.env[node.id]
         if isinstance(node, ast.Call):
             callee = self.callee(node.func, scope)
-            if isinstance(callee, resolve.UserFunction):
+            if isinstance(callee, resolve.UserFunction | Closure):
                 return self.call_user(callee, node, scope, hint)
         if isinstance(node, ast.Subscript):
             base = self.value(node.value, scope)
@@ -257,10 +410,22 @@ class Lowerer(CallLowering, FlowLowering):
             return found
         if isinstance(node, ast.Tuple | ast.List):
             items = tuple(self.atom(e, scope) for e in node.elts)
-            if all(isinstance(i, Const) for i in items):
+            if all(isinstance(i, Const) for i in items) and (
+                items or isinstance(node, ast.Tuple)
+            ):
                 kind = ListConst if isinstance(node, ast.List) else tuple
                 return Const(kind(i.value for i in items))
+            if isinstance(node, ast.List):
+                if not items:
+                    return self.emit("list_new", (), loc, hint=hint)
+                return self.emit("make_list", items, loc, hint=hint)
             return self.emit("tuple", items, loc, hint=hint)
+        if isinstance(node, ast.ListComp):
+            return self.comprehension(node, scope, hint)
+        if isinstance(node, ast.Lambda):
+            raise UnsupportedSyntaxError(
+                "a lambda can only be assigned to a name or called", loc
+            )
         if isinstance(node, ast.BinOp):
             left, right = self.atom(node.left, scope), self.atom(node.right, scope)
             return self.emit(_BINOPS[type(node.op)], (left, right), loc, hint=hint)
@@ -300,6 +465,27 @@ class Lowerer(CallLowering, FlowLowering):
             f"'{type(node).__name__}' expressions are not supported here", loc
         )
 
+    def closure(self, node: ast.FunctionDef | ast.Lambda, scope: Scope) -> Closure:
+        """A nested `def` or a `lambda`, as a function to inline at calls."""
+        if isinstance(node, ast.Lambda):
+            ret = ast.copy_location(ast.Return(node.body), node.body)
+            node = ast.copy_location(
+                ast.FunctionDef(
+                    name="<lambda>", args=node.args, body=[ret], decorator_list=[]
+                ),
+                node,
+            )
+        if node.decorator_list:
+            raise UnsupportedSyntaxError(
+                "decorators on nested functions are not supported",
+                scope.src.loc(node.decorator_list[0]),
+            )
+        src = scope.src
+        inner = FunctionSource(
+            node.name, node, src.file, src.lines, src.col_shift, src.resolver
+        )
+        return Closure(inner, scope)
+
     def boolean(self, node: ast.BoolOp, scope: Scope, loc: Loc) -> Atom:
         """`a and b` is `b if a else a`; `a or b` is `a if a else b`."""
         value = self.atom(node.values[0], scope)
@@ -334,6 +520,11 @@ class Lowerer(CallLowering, FlowLowering):
     def name(self, ident: str, node: ast.AST, scope: Scope) -> Value:
         if ident in scope.env:
             return scope.env[ident]
+        outer = scope.parent
+        while outer is not None:
+            if ident in outer.env:
+                return outer.env[ident]
+            outer = outer.parent
         found = scope.src.resolver.resolve(ident) if scope.src.resolver else None
         loc = scope.src.loc(node)
         if isinstance(found, resolve.Constant):
@@ -432,10 +623,28 @@ class Lowerer(CallLowering, FlowLowering):
         params: tuple[tuple[str, object], ...] = (),
         hint: str | None = None,
     ) -> Var:
+        if op not in _LIST_OPS:
+            args = tuple(self.as_array(a, loc) for a in args)
         target = Var(self.names.fresh(hint))
         self.body.append(Assign(target, op, args, tuple(sorted(params)), loc))
         self.ops[target.name] = op
+        if op in ("list_new", "make_list", "list_append") or (
+            op == "getitem"
+            and self.kinds.get(_name(args[0])) == "list"
+            and any(isinstance(i, Slice) for i in args[1].items)
+        ):
+            self.kinds[target.name] = "list"
+        if op in VIEWS and isinstance(args[0], Var):
+            self.sources[target.name] = (args[0],)
+        if op == "make_list":
+            self.made_items[target.name] = args
         return target
+
+    def as_array(self, atom, loc: Loc):
+        """A list passed where an array is expected becomes np.stack(list)."""
+        if isinstance(atom, Var) and self.kinds.get(atom.name) == "list":
+            return self.emit("stack", (atom,), loc)
+        return atom
 
 
 def lower(src: FunctionSource) -> tuple[Function, dict[str, Const], Names]:
@@ -447,6 +656,22 @@ def lower(src: FunctionSource) -> tuple[Function, dict[str, Const], Names]:
 
 def _all_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+_LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}
+_LIST_OPS |= {"concatenate", "list_new"}
+
+
+def _is_append(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "append"
+    )
+
+
+def _name(atom) -> str | None:
+    return atom.name if isinstance(atom, Var) else None
 
 
 def _returns(body: list[ast.stmt]) -> bool:

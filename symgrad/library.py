@@ -60,6 +60,8 @@ NUMPY.update(
     copy=CallSpec("copy", ("a",)),
     array=CallSpec("copy", ("object",)),
     asarray=CallSpec("asarray", ("a",)),
+    stack=CallSpec("stack", ("arrays",), (("axis", 0),)),
+    concatenate=CallSpec("concatenate", ("arrays",), (("axis", 0),)),
     broadcast_to=CallSpec("broadcast_to", ("array", "shape")),
     full=CallSpec("full", ("shape", "fill_value")),
     sign=CallSpec("sign", ("x",)),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .errors import Loc, NonDifferentiableError
+from .inplace import WRITES
 from .ir import (
     Assign,
     Atom,
@@ -33,6 +34,7 @@ from .ir import (
     Index,
     Loop,
     SetItem,
+    Slice,
     Stmt,
     Var,
     arg_vars,
@@ -188,6 +190,50 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
             )
 
 
+_INT_OPS = {"add", "sub", "mul", "floordiv", "neg", "pos"}
+
+
+def int_vars(fn: Function) -> set[str]:
+    """Variables that always hold Python ints: loop indices and arithmetic on
+    them and on int constants (so `x[i]` selects one element, never two)."""
+    ints: set[str] = set()
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Loop) and stmt.index is not None:
+            ints.add(stmt.index.name)
+        elif isinstance(stmt, Assign) and stmt.op in ("len", "int", "size"):
+            ints.add(stmt.target.name)
+        elif isinstance(stmt, Assign) and stmt.op in _INT_OPS:
+            if all(
+                (isinstance(a, Var) and a.name in ints)
+                or (isinstance(a, Const) and type(a.value) is int)
+                for a in stmt.args
+            ):
+                ints.add(stmt.target.name)
+    return ints
+
+
+def _basic(index: Index, ints: set[str]) -> bool:
+    """Does `index` select each element at most once (basic indexing)?"""
+    for item in index.items:
+        parts = (
+            (item.start, item.stop, item.step) if isinstance(item, Slice) else (item,)
+        )
+        for part in parts:
+            if isinstance(part, Var):
+                if part.name not in ints:
+                    return False
+            elif part is not None and not (
+                part.name is None
+                and (
+                    part.value is None
+                    or part.value is Ellipsis
+                    or type(part.value) is int
+                )
+            ):
+                return False
+    return True
+
+
 def shape_classes(fn: Function) -> dict[str, str]:
     """Group variables that provably share a shape (for skipping unbroadcast).
 
@@ -325,6 +371,7 @@ class _Reverse(FlowReverse):
         self.mark = 0  # where the current statement's adjoint code starts
         self.returned: set[Atom] = set()
         self.sweeps = Sweeps()
+        self.ints = int_vars(fn)
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
@@ -398,6 +445,9 @@ class _Reverse(FlowReverse):
         return self.shapes[leaf.name] == root_shape
 
     def structural(self, stmt: Assign) -> None:
+        if stmt.op in WRITES:
+            self.write(stmt)
+            return
         op = OPS[stmt.op]
         params = dict(op.params)
         params.update((k, v) for k, v in stmt.params if k != "fn")
@@ -438,8 +488,30 @@ class _Reverse(FlowReverse):
                 return self.bars[name]
         return atom
 
+    def write(self, stmt: Assign) -> None:
+        """The adjoint of `y2 = y1` with `y2[index]` written (`=`, `+=`, or
+        np.add.at).  When `y2`'s adjoint is a buffer it owns, `y1`'s adjoint
+        is that buffer, zeroed at `index` in place."""
+        g = self.adj[stmt.target.name]
+        old, index, value = stmt.args
+        owned = stmt.target.name in self.owned
+        if isinstance(value, Var) and value.name in self.active:
+            read = "getitem_copy" if stmt.op == "add_at" else "written_grad"
+            part = self.b.op(read, g, index)
+            self.accumulate(value.name, self.b.op("unbroadcast", part, value))
+        if not (isinstance(old, Var) and old.name in self.active):
+            return
+        if stmt.op == "setitem" and owned:
+            self.b.body.append(SetItem(g, index, Const(0.0), "set", self.b.loc))
+        elif stmt.op == "setitem":
+            g, owned = self.b.op("zero_at", g, index), True
+        first = self.adj.get(old.name) is None
+        self.accumulate(old.name, g)
+        if first and owned:
+            self.owned.add(old.name)
+
     def scatter(self, name: str, part: Scatter) -> None:
-        mode = "add" if part.index.is_basic else "add_at"
+        mode = "add" if _basic(part.index, self.ints) else "add_at"
         current = self.adj.get(name)
         if current is not None and name in self.owned:
             self.b.body.append(

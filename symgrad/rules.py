@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
-from .ir import Atom, Index
+from .ir import Atom, Const, Index, Slice
 
 
 @dataclass(frozen=True)
@@ -317,6 +317,60 @@ def _full_adjoint(b: Builder, g, out, shape, value):
 @structural("getitem", 2, "{0}{1}", nondiff=(1,))
 def _getitem_adjoint(b: Builder, g, out, x, index):
     return Scatter(index, g), None
+
+
+# --- lists and writes into arrays -------------------------------------------
+# A list's adjoint is the array np.stack would make of its entries' adjoints,
+# so indexing, slicing and accumulating adjoints work as they do for arrays.
+
+_const("list_new", 0, "[]")
+
+
+@structural("make_list", None, "[{args}]")
+def _make_list_adjoint(b: Builder, g, out, *items):
+    return tuple(b.op("getitem", g, Index((Const(k),))) for k in range(len(items)))
+
+
+@structural("list_append", 2, "{0} + [{1}]")
+def _list_append_adjoint(b: Builder, g, out, items, value):
+    head = b.op("getitem", g, Index((Slice(None, Const(-1)),)))
+    return head, b.op("getitem", g, Index((Const(-1),)))
+
+
+@structural("stack", 1, "np.stack({0}{params})", [("axis", 0)])
+def _stack_adjoint(b: Builder, g, out, items, *, axis):
+    return (g if axis == 0 else b.op("moveaxis", g, Const(axis), Const(0)),)
+
+
+@structural("concatenate", None, "np.concatenate([{args}]{params})", [("axis", 0)])
+def _concatenate_adjoint(b: Builder, g, out, *parts, axis):
+    return tuple(
+        b.op("concat_grad", g, Const(i), Const(axis), *parts) for i in range(len(parts))
+    )
+
+
+@structural("setitem", 3, "_setitem({0}, np.s_{1}, {2})", nondiff=(1,))
+def _setitem_adjoint(b: Builder, g, out, x, index, value):
+    written = b.op("written_grad", g, index)
+    return b.op("zero_at", g, index), None, b.op("unbroadcast", written, value)
+
+
+@structural("setitem_add", 3, "_setitem_add({0}, np.s_{1}, {2})", nondiff=(1,))
+def _setitem_add_adjoint(b: Builder, g, out, x, index, value):
+    written = b.op("written_grad", g, index)
+    return g, None, b.op("unbroadcast", written, value)
+
+
+@structural("add_at", 3, "_add_at({0}, np.s_{1}, {2})", nondiff=(1,))
+def _add_at_adjoint(b: Builder, g, out, x, index, value):
+    return g, None, b.op("unbroadcast", b.op("getitem", g, index), value)
+
+
+_const("getitem_copy", 2, "{0}{1}.copy()")
+_const("moveaxis", 3, "np.moveaxis({0}, {1}, {2})")
+_const("written_grad", 2, "_written_grad({0}, np.s_{1})")
+_const("zero_at", 2, "_zero_at({0}, np.s_{1})")
+_const("concat_grad", None, "_concat_grad({args})")
 
 
 # Ops that appear only in adjoint code.

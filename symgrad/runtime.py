@@ -137,3 +137,56 @@ def _dot_rhs_grad(g, a, b):
 def _transpose_grad(g, axes):
     """Adjoint of np.transpose(x, axes) when `axes` has negative entries."""
     return np.transpose(g, np.argsort(np.mod(axes, np.ndim(g))))
+
+
+def _setitem(x, index, value):
+    """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are)."""
+    x = np.array(x, dtype=np.result_type(x, value))
+    x[index] = value
+    return x
+
+
+def _setitem_add(x, index, value):
+    """`x[index] += value` on a copy of `x`."""
+    x = np.array(x, dtype=np.result_type(x, value))
+    x[index] += value
+    return x
+
+
+def _add_at(x, index, value):
+    """`np.add.at(x, index, value)` on a copy of `x`: repeated indices add up."""
+    x = np.array(x, dtype=np.result_type(x, value))
+    np.add.at(x, index, value)
+    return x
+
+
+def _written_grad(g, index):
+    """The cotangent of the value written by `x[index] = value` (or `+=`).
+
+    numpy keeps only the last of repeated writes to one element, so a value
+    written to a repeated index has no single derivative; symgrad refuses."""
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [np.asarray(p) for p in parts if isinstance(p, list | np.ndarray)]
+    if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
+        seen = np.zeros(np.shape(g), dtype=int)
+        np.add.at(seen, index, 1)
+        if seen.max(initial=0) > 1:
+            raise ValueError(
+                "an assignment writes one element twice through repeated indices; "
+                "its derivative is not defined (use np.add.at to accumulate)"
+            )
+    return np.array(g[index])
+
+
+def _zero_at(g, index):
+    """`g` with the entries at `index` set to zero (a copy)."""
+    g = np.array(g)
+    g[index] = 0.0
+    return g
+
+
+def _concat_grad(g, i, axis, *parts):
+    """The slice of `g` that came from `parts[i]` in np.concatenate(parts, axis)."""
+    sizes = [np.shape(p)[axis] for p in parts]
+    start = sum(sizes[:i])
+    return np.take(g, range(start, start + sizes[i]), axis=axis)

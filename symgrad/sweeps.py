@@ -181,11 +181,17 @@ class FlowReverse:
         self.b.loc = stmt.loc
         # The adjoint each carried value has at the end of an iteration.
         flowing = [self.bar(c.out.name) for c in carries]
-        start = [self.adj.get(c.out.name) for c in carries]
-        start = [
-            g if g is not None else self.zeros(c.out)
-            for g, c in zip(start, carries, strict=True)
-        ]
+        # An array written in the loop passes a buffer its adjoint owns from
+        # iteration to iteration, so each write's adjoint can zero in place.
+        buffers = {c.header.name for c in carries if _written(stmt, c)}
+        start = []
+        for c in carries:
+            g = self.adj.get(c.out.name)
+            if g is None:
+                g = self.zeros(c.out)
+            elif c.header.name in buffers and c.out.name not in self.owned:
+                g = self.b.op("owned", g)
+            start.append(g)
         moved = [(f, g) for f, g in zip(flowing, start, strict=True) if f != g]
         if moved:
             self.b.body.append(
@@ -196,15 +202,21 @@ class FlowReverse:
         def seed() -> None:
             for c, g in zip(carries, flowing, strict=True):
                 if isinstance(c.next, Var) and c.next.name in self.active:
+                    first = self.adj.get(c.next.name) is None
                     self.accumulate(c.next.name, g)
+                    if first and c.header.name in buffers:
+                        self.owned.add(c.next.name)
 
         def finish() -> None:
             self.b.loc = stmt.loc
-            back = [self.adj.get(c.header.name) for c in carries]
-            back = [
-                g if g is not None else self.zeros(c.header)
-                for g, c in zip(back, carries, strict=True)
-            ]
+            back = []
+            for c in carries:
+                g = self.adj.get(c.header.name)
+                if g is None:
+                    g = self.zeros(c.header)
+                elif c.header.name in buffers and c.header.name not in self.owned:
+                    g = self.b.op("owned", g)
+                back.append(g)
             if carries:
                 self.b.body.append(Copy(tuple(flowing), tuple(back), stmt.loc))
 
@@ -301,6 +313,27 @@ class FlowReverse:
                 )
             )
         return out
+
+
+def _written(loop: Loop, carry) -> bool:
+    """Is the carried value an array the loop body writes into?"""
+    from .inplace import WRITES
+
+    made = {
+        s.target.name
+        for s in walk(loop.body)
+        if isinstance(s, Assign) and s.op in WRITES
+    }
+    for s in walk(loop.body):
+        if isinstance(s, Branch):
+            made |= {
+                m.out.name for m in s.merges if {_name(m.then), _name(m.orelse)} & made
+            }
+    return isinstance(carry.next, Var) and carry.next.name in made
+
+
+def _name(atom) -> str | None:
+    return atom.name if isinstance(atom, Var) else None
 
 
 def stmt_bodies(stmt: Branch | Loop) -> list[Stmt]:

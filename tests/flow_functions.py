@@ -411,6 +411,186 @@ def gmm_loglik_loops(X, mu, logw):
     return total
 
 
+# --------------------------------------------------------------------------
+# In-place updates
+# --------------------------------------------------------------------------
+
+
+def add_into_element(x):
+    """Tangent's known wrong case: `y[0] += x[1]`."""
+    y = np.zeros(3)
+    y[0] += x[1]
+    y[1] = x[0] * x[2]
+    return np.sum(y * np.arange(1.0, 4.0))
+
+
+def fill_buffer(x):
+    y = np.zeros(len(x))
+    for i in range(len(x)):
+        y[i] = np.sin(x[i]) * (i + 1)
+    return np.sum(y * y)
+
+
+def fill_slices(x):
+    y = np.ones(6)
+    y[0:3] = x * 2.0
+    y[3:] = x[::-1] ** 2
+    y[1:4] += x
+    return np.sum(y * np.arange(6.0))
+
+
+def fill_matrix(x):
+    A = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            A[i, j] = x[i] * x[j] + i - j
+    return np.sum(A @ x)
+
+
+def recurrence_in_buffer(x, a):
+    y = np.zeros(len(x))
+    y[0] = x[0]
+    for i in range(1, len(x)):
+        y[i] = y[i - 1] * a + x[i]
+    return np.sum(y * y)
+
+
+def rows_of_matrix_buffer(X, w):
+    H = np.empty((X.shape[0], w.shape[0]))
+    h = np.zeros(w.shape[0])
+    for t in range(X.shape[0]):
+        h = np.tanh(X[t] * w + h * 0.5)
+        H[t] = h
+    return np.sum(H**2)
+
+
+def write_into_argument(x):
+    x[0] = x[1] * 3.0
+    return np.sum(x * x)
+
+
+def augmented_array_updates(x, w):
+    y = x * 1.0
+    y += w
+    y *= x
+    y -= 0.5
+    return np.sum(y * y)
+
+
+def mask_assignment(x):
+    y = x * 1.0
+    y[x > 0] = 0.0
+    return np.sum(y * x)
+
+
+def gather_repeated_then_write(x):
+    idx = np.array([0, 0, 2, 1, 0])
+    y = np.zeros(3)
+    np.add.at(y, idx, x[idx] * 2.0)
+    return np.sum(y * y)
+
+
+def write_in_branch(x):
+    y = np.zeros(3)
+    if x[0] > 0:
+        y[0] = x[0] * 2.0
+    else:
+        y[1] = x[1] * x[0]
+    y[2] = np.sum(y) + x[2]
+    return np.sum(y * y)
+
+
+# --------------------------------------------------------------------------
+# Lists
+# --------------------------------------------------------------------------
+
+
+def list_append_then_stack(x):
+    hs = []
+    h = x
+    for i in range(4):
+        h = np.tanh(h * 1.5 + i)
+        hs.append(h)
+    H = np.stack(hs)
+    return np.sum(H * np.arange(4.0)[:, None])
+
+
+def list_index_and_len(x):
+    items = [x, x * 2.0, np.sin(x)]
+    s = 0.0
+    for i in range(len(items)):
+        s = s + np.sum(items[i] * items[len(items) - 1 - i])
+    return s
+
+
+def list_comprehension_asarray(x, w):
+    ys = np.asarray([np.dot(x, w) * k for k in range(3)])
+    return np.sum(ys**2)
+
+
+def list_comprehension_with_filter(x):
+    parts = [v * v for v in x if v > 0]
+    return np.sum(np.array(parts + [0.0]))
+
+
+def concatenate_parts(x, y):
+    z = np.concatenate([x * 2.0, y, x * y], axis=0)
+    return np.sum(z**2)
+
+
+def lstm_list_state(X, W):
+    H = W.shape[0] // 4
+    state = [np.zeros(H), np.zeros(H)]
+    for x in X:
+        h, c = state[0], state[1]
+        g = W @ np.concatenate([x, h])
+        i = 1.0 / (1.0 + np.exp(-g[:H]))
+        f = 1.0 / (1.0 + np.exp(-g[H : 2 * H]))
+        o = 1.0 / (1.0 + np.exp(-g[2 * H : 3 * H]))
+        c = f * c + i * np.tanh(g[3 * H :])
+        state = [o * np.tanh(c), c]
+    return np.sum(state[0] ** 2)
+
+
+def _log_gauss(x, m, logw):
+    d = x - m
+    return logw - 0.5 * np.dot(d, d)
+
+
+def gmm_loglik_comprehension(X, mu, logw):
+    total = 0.0
+    for x in X:
+        scores = np.asarray([_log_gauss(x, mu[k], logw[k]) for k in range(mu.shape[0])])
+        top = np.max(scores)
+        total = total + top + np.log(np.sum(np.exp(scores - top)))
+    return total
+
+
+# --------------------------------------------------------------------------
+# Closures
+# --------------------------------------------------------------------------
+
+
+def nested_def_and_lambda(x, w):
+    scale = w * 2.0
+
+    def squash(v):
+        return np.tanh(v * scale)
+
+    mix = lambda v: squash(v) + scale * v  # noqa: E731
+    s = 0.0
+    for k in range(3):
+        s = s + mix(x * k)
+    return np.sum(s)
+
+
+def lambda_reads_late_binding(x):
+    a = x
+    times_a = lambda v: v * a  # noqa: E731
+    a = x * 3.0
+    return times_a(2.0) + a
+
+
 def _away(rng, lo, hi, gap):
     """A float in (lo, hi) at least `gap` from every integer and half."""
     while True:
@@ -420,6 +600,80 @@ def _away(rng, lo, hi, gap):
 
 
 FLOW_CASES = [
+    Case("add_into_element", add_into_element, lambda r: (normal(r, 3),)),
+    Case("fill_buffer", fill_buffer, lambda r: (normal(r, 5),)),
+    Case("fill_slices", fill_slices, lambda r: (normal(r, 3),)),
+    Case("fill_matrix", fill_matrix, lambda r: (normal(r, 3),)),
+    Case(
+        "recurrence_in_buffer",
+        recurrence_in_buffer,
+        lambda r: (normal(r, 6), uniform(r, (), 0.3, 0.9)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "rows_of_matrix_buffer",
+        rows_of_matrix_buffer,
+        lambda r: (normal(r, (4, 3)), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "augmented_array_updates",
+        augmented_array_updates,
+        lambda r: (normal(r, 4), normal(r, 4)),
+        wrt=(0, 1),
+    ),
+    Case("mask_assignment", mask_assignment, lambda r: (normal(r, 5),)),
+    Case(
+        "gather_repeated_then_write",
+        gather_repeated_then_write,
+        lambda r: (normal(r, 3),),
+    ),
+    Case("write_in_branch_pos", write_in_branch, lambda r: (uniform(r, 3, 0.2, 1.0),)),
+    Case(
+        "write_in_branch_neg", write_in_branch, lambda r: (uniform(r, 3, -1.0, -0.2),)
+    ),
+    Case("list_append_then_stack", list_append_then_stack, lambda r: (normal(r, 3),)),
+    Case("list_index_and_len", list_index_and_len, lambda r: (normal(r, 3),)),
+    Case(
+        "list_comprehension_asarray",
+        list_comprehension_asarray,
+        lambda r: (normal(r, 3), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "list_comprehension_with_filter",
+        list_comprehension_with_filter,
+        lambda r: (np.array([_away(r, -2.0, 2.0, 0.05) for _ in range(5)]),),
+    ),
+    Case(
+        "concatenate_parts",
+        concatenate_parts,
+        lambda r: (normal(r, 2), normal(r, 2)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "lstm_list_state",
+        lstm_list_state,
+        lambda r: (normal(r, (5, 2)), 0.5 * normal(r, (12, 5))),
+        wrt=(0, 1),
+    ),
+    Case(
+        "gmm_loglik_comprehension",
+        gmm_loglik_comprehension,
+        lambda r: (normal(r, (6, 2)), normal(r, (3, 2)), normal(r, 3)),
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        "nested_def_and_lambda",
+        nested_def_and_lambda,
+        lambda r: (normal(r, 3), uniform(r, (), 0.3, 1.0)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "lambda_reads_late_binding",
+        lambda_reads_late_binding,
+        lambda r: (normal(r, ()),),
+    ),
     Case("if_else_pos", if_else, lambda r: (uniform(r, (), 0.2, 2.0),)),
     Case("if_else_neg", if_else, lambda r: (uniform(r, (), -2.0, -0.2),)),
     Case(

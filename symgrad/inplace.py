@@ -1,0 +1,227 @@
+"""In-place updates: which array writes may reuse their array's memory.
+
+The primal IR treats `y[i] = v` as a new value, `y_2 = setitem(y_1, i, v)`,
+so every pass can reason about values.  Emitted as such, each write would
+copy the array.  `plan` finds the arrays whose writes can happen in place:
+the versions of one array (linked by writes, loop-carried values and branch
+merges) form a group, and a group is updated in place when
+
+* it was created by the function itself (never the caller's array, a
+  constant, or a view of another array), and
+* the reverse sweep reads no version of it that a later write overwrites,
+  except for its shape (`np.shape`, `_zeros_grad`, `_unbroadcast`'s target).
+
+A group updated in place gets one name in the emitted code, and its writes
+become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
+such an array that the reverse sweep needs later is copied when it is read
+(`y[i - 1].copy()`), so a later write cannot change it.  Every other write
+stays a copy (`_setitem`), which is always correct.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .ir import (
+    Assign,
+    Atom,
+    Branch,
+    Copy,
+    For,
+    Function,
+    If,
+    Index,
+    Loop,
+    Pop,
+    Push,
+    SetItem,
+    Slice,
+    Stmt,
+    Var,
+    While,
+    uses,
+    walk,
+)
+from .rules import VIEWS
+
+WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
+# Adjoint ops that read only the shape of the listed arguments.
+_SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}}
+_SHAPE_ONLY.update(len={0}, size={0}, ndim={0})
+
+
+@dataclass
+class Plan:
+    rename: dict[str, str] = field(default_factory=dict)
+    in_place: set[str] = field(default_factory=set)  # write results
+    copied: set[str] = field(default_factory=set)  # getitem results to copy
+
+
+def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
+    """Decide which writes happen in place (see the module docstring)."""
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    def union(a: str, b: str) -> None:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        parent[find(a)] = find(b)
+
+    after: dict[str, set[str]] = defaultdict(set)  # value -> values made from it
+    ops: dict[str, str] = {}
+    writes: set[str] = set()
+
+    def link(source: Atom, result: Var) -> None:
+        if isinstance(source, Var):
+            union(source.name, result.name)
+            after[source.name].add(result.name)
+
+    for stmt in walk(primal.body):
+        if isinstance(stmt, Assign):
+            ops[stmt.target.name] = stmt.op
+            if stmt.op in WRITES:
+                writes.add(stmt.target.name)
+                link(stmt.args[0], stmt.target)
+        elif isinstance(stmt, Branch):
+            for m in stmt.merges:
+                link(m.then, m.out)
+                link(m.orelse, m.out)
+        elif isinstance(stmt, Loop):
+            for c in stmt.carries:
+                link(c.init, c.header)
+                link(c.next, c.header)
+                link(c.header, c.out)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for name in parent:
+        groups[find(name)].add(name)
+    written = [g for g in groups.values() if g & writes]
+    reads = _value_reads(adjoint)
+    result = Plan()
+    for group in written:
+        if any(n in primal.params or ops.get(n) in VIEWS for n in group):
+            continue
+        overwritten = {n for n in group if _reaches(n, writes, after)}
+        if overwritten & reads:
+            continue
+        name = min(n for n in group if not any(n in s for s in after.values()))
+        result.rename.update((n, name) for n in group)
+        result.in_place |= group & writes
+    members = set(result.rename)
+    for stmt in walk(primal.body):
+        if (
+            isinstance(stmt, Assign)
+            and stmt.op == "getitem"
+            and isinstance(stmt.args[0], Var)
+            and stmt.args[0].name in members
+            and stmt.target.name in reads
+        ):
+            result.copied.add(stmt.target.name)
+    return result
+
+
+def _reaches(name: str, writes: set[str], after: dict[str, set[str]]) -> bool:
+    """Is some write made from `name` (so it overwrites its memory)?"""
+    seen, stack = set(), list(after.get(name, ()))
+    while stack:
+        current = stack.pop()
+        if current in writes:
+            return True
+        if current not in seen:
+            seen.add(current)
+            stack += after.get(current, ())
+    return False
+
+
+def _value_reads(adjoint: list[Stmt]) -> set[str]:
+    """Names the reverse sweep reads for more than their shape."""
+    found: set[str] = set()
+    for stmt in walk(adjoint):
+        if isinstance(stmt, Pop):
+            continue
+        if isinstance(stmt, Assign):
+            shape_only = _SHAPE_ONLY.get(stmt.op, set())
+            for i, arg in enumerate(stmt.args):
+                if isinstance(arg, Var) and i not in shape_only:
+                    found.add(arg.name)
+                elif isinstance(arg, Index):
+                    found.update(v.name for v in arg.vars())
+            continue
+        found.update(v.name for v in uses(stmt))
+    return found
+
+
+def apply(plan: Plan, statements: list[Stmt]) -> list[Stmt]:
+    """`statements` with in-place writes, one name per group, copied reads."""
+    out: list[Stmt] = []
+    for stmt in statements:
+        stmt = _rename(stmt, plan)
+        if isinstance(stmt, Copy):
+            pairs = [
+                (t, v) for t, v in zip(stmt.targets, stmt.values, strict=True) if t != v
+            ]
+            if not pairs:
+                continue
+            stmt = Copy(
+                tuple(t for t, _ in pairs), tuple(v for _, v in pairs), stmt.loc
+            )
+        out.append(stmt)
+    return out
+
+
+def _rename(stmt: Stmt, plan: Plan) -> Stmt:
+    def var(v: Var) -> Var:
+        return Var(plan.rename.get(v.name, v.name))
+
+    def arg(a):
+        if isinstance(a, Var):
+            return var(a)
+        if isinstance(a, Index):
+            return Index(tuple(arg(i) for i in a.items))
+        if isinstance(a, Slice):
+            parts = (a.start, a.stop, a.step)
+            return Slice(*(None if p is None else arg(p) for p in parts))
+        return a
+
+    def body(stmts) -> tuple[Stmt, ...]:
+        return tuple(apply(plan, list(stmts)))
+
+    if isinstance(stmt, Assign):
+        args = tuple(arg(a) for a in stmt.args)
+        if stmt.target.name in plan.in_place:
+            mode = WRITES[stmt.op]
+            return SetItem(args[0], args[1], args[2], mode, stmt.loc)
+        op = "getitem_copy" if stmt.target.name in plan.copied else stmt.op
+        return Assign(var(stmt.target), op, args, stmt.params, stmt.loc)
+    if isinstance(stmt, SetItem):
+        return SetItem(
+            var(stmt.target), arg(stmt.index), arg(stmt.value), stmt.mode, stmt.loc
+        )
+    if isinstance(stmt, Copy):
+        return Copy(
+            tuple(var(t) for t in stmt.targets),
+            tuple(arg(v) for v in stmt.values),
+            stmt.loc,
+        )
+    if isinstance(stmt, Push):
+        return Push(stmt.stack, tuple(arg(v) for v in stmt.values), stmt.loc)
+    if isinstance(stmt, Pop):
+        return Pop(stmt.stack, tuple(var(t) for t in stmt.targets), stmt.loc)
+    if isinstance(stmt, If):
+        return If(arg(stmt.cond), body(stmt.body), body(stmt.orelse), stmt.loc)
+    if isinstance(stmt, For):
+        target = var(stmt.target) if stmt.target is not None else None
+        return For(target, arg(stmt.iter), body(stmt.body), stmt.loc)
+    if isinstance(stmt, While):
+        return While(body(stmt.test), arg(stmt.cond), body(stmt.body), stmt.loc)
+    return stmt
+
+
+def rename_atom(plan: Plan, atom: Atom) -> Atom:
+    if isinstance(atom, Var):
+        return Var(plan.rename.get(atom.name, atom.name))
+    return atom
