@@ -577,7 +577,7 @@ def nested_def_and_lambda(x, w):
     def squash(v):
         return np.tanh(v * scale)
 
-    mix = lambda v: squash(v) + scale * v  # noqa: E731
+    mix = lambda v: squash(v) + scale * v
     s = 0.0
     for k in range(3):
         s = s + mix(x * k)
@@ -586,7 +586,7 @@ def nested_def_and_lambda(x, w):
 
 def lambda_reads_late_binding(x):
     a = x
-    times_a = lambda v: v * a  # noqa: E731
+    times_a = lambda v: v * a
     a = x * 3.0
     return times_a(2.0) + a
 
