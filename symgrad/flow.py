@@ -147,6 +147,9 @@ class FlowLowering:
         self, cond: Atom, a: dict, b: dict, merges: list[Merge], scope: Scope
     ) -> dict:
         env = {}
+        for flag in _EXITS:  # an exit flag not set on one side is false there
+            if flag in a or flag in b:
+                a, b = {flag: _FALSE, **a}, {flag: _FALSE, **b}
         for name, left in a.items():
             if name not in b:
                 scope.partial.add(name)
@@ -290,8 +293,10 @@ class FlowLowering:
         if RETURNED in exits:
             scope.env.setdefault(RESULT, Const(0.0))
             scope.env[RETURNED] = scope.env.get(RETURNED, _FALSE)
+        # break and continue belong to this loop; the enclosing loop's are
+        # put back after it.
+        outer = {f: scope.env.pop(f) for f in (BROKE, CONTINUED) if f in scope.env}
         if BROKE in exits:
-            outer_broke = scope.env.get(BROKE)
             scope.env[BROKE] = _FALSE
         flags = [f for f in (RETURNED, BROKE) if f in exits]
         if RETURNED in exits:
@@ -342,11 +347,9 @@ class FlowLowering:
         scope.env = dict(before)
         for carry, name in zip(carries, carried, strict=True):
             scope.env[name] = carry.out
-        if BROKE in exits:
-            scope.env.pop(BROKE)
-            if outer_broke is not None:
-                scope.env[BROKE] = outer_broke
+        scope.env.pop(BROKE, None)
         scope.env.pop(CONTINUED, None)
+        scope.env.update(outer)
         self.body.append(
             Loop(index, bounds, test_body, cond, tuple(carries), body_stmts, loc)
         )

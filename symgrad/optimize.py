@@ -36,8 +36,11 @@ from .ir import (
 )
 from .reverse import Adjoint
 
-# Ops that allocate a buffer: two calls must stay two buffers.
-_ALLOCATING = {"zeros", "ones", "empty", "copy"}
+# Ops that allocate a buffer (two calls must stay two buffers) or make a
+# one-shot iterator.
+_ALLOCATING = {"zeros", "ones", "empty", "copy", "zeros_grad", "owned", "zero_at"}
+_ALLOCATING |= {"getitem_copy", "written_grad", "reversed_range", "new_stack"}
+_ALLOCATING |= {"list_new", "make_list", "list_append"}
 
 
 def optimize(
