@@ -123,6 +123,7 @@ class _Printer:
         self.temps = names.made_temps
         self.counts = Counter(v.name for s in walk(statements) for v in uses(s))
         self.counts.update(a.name for a in result if isinstance(a, Var))
+        self.defined = Counter(n for s in walk(statements) for n in writes(s))
         self.inline: dict[str, Assign] = {}
         self._scan(statements)
         self.rename = _renumber(statements, self.inline, names, bars)
@@ -143,10 +144,14 @@ class _Printer:
             if (
                 isinstance(stmt, Assign)
                 and stmt.target.name in self.temps
-                and self.counts[stmt.target.name] == 1
+                and self._used_once(stmt.target, statements[i + 1 :], tail)
                 and self._stable(stmt, statements[i + 1 :], tail)
             ):
                 self.inline[stmt.target.name] = stmt
+
+    def _used_once(self, target: Var, later: list[Stmt], tail: Atom | None) -> bool:
+        """Is `target` defined once and read once?"""
+        return self.defined[target.name] == 1 and self.counts[target.name] == 1
 
     def _stable(self, stmt: Assign, later: list[Stmt], tail: Atom | None) -> bool:
         """Is `stmt`'s one use in `later` (at block level), with nothing in

@@ -221,7 +221,8 @@ class FlowLowering:
             self.loop(None, (), test, body, bound, exits, scope, loc)
             scope.env.pop(counter)
             return
-        index = Var(self.names.fresh("i"))
+        named = isinstance(stmt.target, ast.Name) and kind_is_range(stmt.iter)
+        index = Var(self.names.fresh(stmt.target.id if named else "i"))
 
         def plain_body() -> None:
             bind(index)
@@ -456,6 +457,15 @@ class FlowLowering:
             if getattr(found, "lib", None) == "builtins":
                 return node.func.id
         return None
+
+
+def kind_is_range(node: ast.expr) -> bool:
+    """Is the loop over `range(...)`, so its target is the index itself?"""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "range"
+    )
 
 
 def _tuple(*items):

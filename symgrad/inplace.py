@@ -34,12 +34,12 @@ from .ir import (
     Index,
     Loop,
     Pop,
-    Push,
     SetItem,
-    Slice,
     Stmt,
     Var,
     While,
+    bodies,
+    rename,
     uses,
     walk,
 )
@@ -174,51 +174,22 @@ def apply(plan: Plan, statements: list[Stmt]) -> list[Stmt]:
 
 
 def _rename(stmt: Stmt, plan: Plan) -> Stmt:
-    def var(v: Var) -> Var:
-        return Var(plan.rename.get(v.name, v.name))
-
-    def arg(a):
-        if isinstance(a, Var):
-            return var(a)
-        if isinstance(a, Index):
-            return Index(tuple(arg(i) for i in a.items))
-        if isinstance(a, Slice):
-            parts = (a.start, a.stop, a.step)
-            return Slice(*(None if p is None else arg(p) for p in parts))
-        return a
-
-    def body(stmts) -> tuple[Stmt, ...]:
-        return tuple(apply(plan, list(stmts)))
-
-    if isinstance(stmt, Assign):
-        args = tuple(arg(a) for a in stmt.args)
-        if stmt.target.name in plan.in_place:
-            mode = WRITES[stmt.op]
-            return SetItem(args[0], args[1], args[2], mode, stmt.loc)
-        op = "getitem_copy" if stmt.target.name in plan.copied else stmt.op
-        return Assign(var(stmt.target), op, args, stmt.params, stmt.loc)
-    if isinstance(stmt, SetItem):
-        return SetItem(
-            var(stmt.target), arg(stmt.index), arg(stmt.value), stmt.mode, stmt.loc
-        )
-    if isinstance(stmt, Copy):
-        return Copy(
-            tuple(var(t) for t in stmt.targets),
-            tuple(arg(v) for v in stmt.values),
-            stmt.loc,
-        )
-    if isinstance(stmt, Push):
-        return Push(stmt.stack, tuple(arg(v) for v in stmt.values), stmt.loc)
-    if isinstance(stmt, Pop):
-        return Pop(stmt.stack, tuple(var(t) for t in stmt.targets), stmt.loc)
-    if isinstance(stmt, If):
-        return If(arg(stmt.cond), body(stmt.body), body(stmt.orelse), stmt.loc)
-    if isinstance(stmt, For):
-        target = var(stmt.target) if stmt.target is not None else None
-        return For(target, arg(stmt.iter), body(stmt.body), stmt.loc)
-    if isinstance(stmt, While):
-        return While(body(stmt.test), arg(stmt.cond), body(stmt.body), stmt.loc)
-    return stmt
+    if isinstance(stmt, Assign) and stmt.target.name in plan.in_place:
+        stmt = rename(stmt, plan.rename)
+        target, index, value = stmt.args
+        return SetItem(target, index, value, WRITES[stmt.op], stmt.loc)
+    if isinstance(stmt, Assign) and stmt.target.name in plan.copied:
+        stmt = Assign(stmt.target, "getitem_copy", stmt.args, stmt.params, stmt.loc)
+    if isinstance(stmt, If | For | While):
+        inner = [list(b) for b in bodies(stmt)]
+        stmt = rename(stmt, plan.rename)
+        parts = [tuple(apply(plan, b)) for b in inner]
+        if isinstance(stmt, If):
+            return If(stmt.cond, parts[0], parts[1], stmt.loc)
+        if isinstance(stmt, For):
+            return For(stmt.target, stmt.iter, parts[0], stmt.loc)
+        return While(parts[0], stmt.cond, parts[1], stmt.loc)
+    return rename(stmt, plan.rename)
 
 
 def rename_atom(plan: Plan, atom: Atom) -> Atom:

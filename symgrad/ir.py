@@ -439,6 +439,50 @@ def _verify_assign(fn: Function, stmt: Assign, ops) -> None:
         )
 
 
+def rename(stmt: Stmt, names: dict[str, str]) -> Stmt:
+    """`stmt` (a plain statement, nested bodies included) with variables
+    renamed by `names`."""
+
+    def var(v: Var) -> Var:
+        return Var(names.get(v.name, v.name))
+
+    def arg(a):
+        if isinstance(a, Var):
+            return var(a)
+        if isinstance(a, Index):
+            return Index(tuple(arg(i) for i in a.items))
+        if isinstance(a, Slice):
+            parts = (a.start, a.stop, a.step)
+            return Slice(*(None if p is None else arg(p) for p in parts))
+        return a
+
+    def body(stmts) -> tuple[Stmt, ...]:
+        return tuple(rename(s, names) for s in stmts)
+
+    if isinstance(stmt, Assign):
+        args = tuple(arg(a) for a in stmt.args)
+        return Assign(var(stmt.target), stmt.op, args, stmt.params, stmt.loc)
+    if isinstance(stmt, SetItem):
+        return SetItem(
+            var(stmt.target), arg(stmt.index), arg(stmt.value), stmt.mode, stmt.loc
+        )
+    if isinstance(stmt, Copy):
+        targets = tuple(var(t) for t in stmt.targets)
+        return Copy(targets, tuple(arg(v) for v in stmt.values), stmt.loc)
+    if isinstance(stmt, Push):
+        return Push(stmt.stack, tuple(arg(v) for v in stmt.values), stmt.loc)
+    if isinstance(stmt, Pop):
+        return Pop(stmt.stack, tuple(var(t) for t in stmt.targets), stmt.loc)
+    if isinstance(stmt, If):
+        return If(arg(stmt.cond), body(stmt.body), body(stmt.orelse), stmt.loc)
+    if isinstance(stmt, For):
+        target = var(stmt.target) if stmt.target is not None else None
+        return For(target, arg(stmt.iter), body(stmt.body), stmt.loc)
+    if isinstance(stmt, While):
+        return While(body(stmt.test), arg(stmt.cond), body(stmt.body), stmt.loc)
+    return stmt
+
+
 def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
     """Lines of the IR printer for one statement."""
     where = f"  # line {stmt.loc.line}" if stmt.loc is not None else ""

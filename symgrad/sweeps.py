@@ -35,7 +35,9 @@ from .ir import (
     Stmt,
     Var,
     While,
+    arg_vars,
     defs,
+    rename,
     uses,
     walk,
 )
@@ -95,12 +97,43 @@ class FlowReverse:
             if info is not None and info.trips is not None:
                 level = level | {info.trips.name}
         read = {v.name for s in walk(code) for v in _reads(s)}
-        saved = tuple(Var(n) for n in sorted(level & read))
+        needed = level & read
+        redo = self.recomputed(body, needed) if loop is not None else []
+        saved = tuple(Var(n) for n in sorted(needed - {s.target.name for s in redo}))
+        if redo:  # recomputed values get names of their own
+            fresh = {s.target.name: self.names.fresh() for s in redo}
+            code = [rename(s, fresh) for s in redo + code]
         if saved and loop is not None:
             stack = self.stack_of(loop)
             self.sweeps.saved[id(body)] = saved
             code = [Pop(stack, saved)] + code
         return code
+
+    def recomputed(self, body, needed: set[str]) -> list[Assign]:
+        """Statements of `body` whose values the reverse sweep recomputes
+        rather than saves: integer arithmetic on loop indices, and reads of an
+        input array at such indices (`x[i]`, `x[i - 1]`)."""
+        redo: list[Assign] = []
+        made: set[str] = set()
+        for stmt in body:
+            if not isinstance(stmt, Assign) or stmt.target.name not in needed:
+                continue
+            inputs = [v.name for v in arg_vars(stmt.args)]
+            if any(n in needed and n not in made for n in inputs):
+                continue
+            if (
+                stmt.target.name in self.ints
+                and stmt.op != "len"
+                or (
+                    stmt.op == "getitem"
+                    and isinstance(stmt.args[0], Var)
+                    and stmt.args[0].name in self.fn.params
+                    and all(v.name in self.ints for v in stmt.args[1].vars())
+                )
+            ):
+                redo.append(stmt)
+                made.add(stmt.target.name)
+        return redo
 
     def stack_of(self, loop: Loop) -> Var:
         info = self.sweeps.loops.setdefault(id(loop), LoopInfo())
@@ -218,7 +251,7 @@ class FlowReverse:
                     g = self.b.op("owned", g)
                 back.append(g)
             if carries:
-                self.b.body.append(Copy(tuple(flowing), tuple(back), stmt.loc))
+                self.b.body.append(Copy(tuple(flowing), tuple(back)))
 
         level = {v.name for s in stmt.body for v in defs(s)}
         level |= {c.header.name for c in stmt.carries}

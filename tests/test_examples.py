@@ -21,6 +21,7 @@ import symgrad
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
 EXAMPLES = ["quadratic", "linear_regression", "seeds_and_wrt", "neural_net"]
+EXAMPLES.append("control_flow")
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -225,3 +226,44 @@ def test_neural_net_learns_digits(load_example):
     assert test_accuracy >= 0.90
     data = nn.load_data(0)
     assert test_accuracy == nn.accuracy(params, data["X_test"], data["labels_test"])
+
+
+# --- control flow ----------------------------------------------------------
+
+
+def test_recurrence_gradient_by_forward_differentiation(load_example):
+    """d x_n / d(a, b) by the chain rule run forwards, step by step."""
+    cf = load_example("control_flow")
+    x, a, b = 0.5, 0.9, 0.1
+    dx_da = dx_db = 0.0
+    for _ in range(100):
+        dx_da = np.cos(x) * a * dx_da + np.sin(x)
+        dx_db = np.cos(x) * a * dx_db + 1.0
+        x = np.sin(x) * a + b
+    value, (da, db) = cf.recurrence.f_and_grad(0.5, a, b, 100)
+    assert value == pytest.approx(x, rel=1e-12)
+    assert da == pytest.approx(dx_da, rel=1e-10)
+    assert db == pytest.approx(dx_db, rel=1e-10)
+
+
+def test_huber_follows_the_branch_taken(load_example):
+    cf = load_example("control_flow")
+    assert cf.huber.f_and_grad(0.5, 1.0) == (0.125, 0.5)
+    assert cf.huber.f_and_grad(-3.0, 1.0) == (2.5, -1.0)
+
+
+def test_smooth_gradient_by_hand(load_example):
+    """y0 = x1; y_i = y_(i-1) / 2 + x_i**2; the sum of the y."""
+    cf = load_example("control_flow")
+    value, grad = cf.smooth.f_and_grad(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert value == 2.0 + 5.0 + 11.5 + 21.75
+    np.testing.assert_allclose(grad, [0.0, 1.875 + 4 * 1.75, 6 * 1.5, 8.0])
+
+
+def test_control_flow_emits_loops_and_in_place_writes(load_example):
+    cf = load_example("control_flow")
+    assert "for _ in reversed(range(steps)):" in cf.recurrence.source
+    assert "saved.append((t1, x_1))" in cf.recurrence.source
+    assert "y[i] = " in cf.smooth.source  # a write in place, not a copy
+    assert "_setitem" not in cf.smooth.source
+    assert "if t1:" in cf.huber.source

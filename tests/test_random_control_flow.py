@@ -29,11 +29,13 @@ _counter = itertools.count()
 STATE = {"p": (), "q": (3,), "r": (2, 3)}
 INPUTS = {"a": (), "x": (3,), "m": (2, 3)}
 # `{0}` is the updated variable, `{1}` a value that broadcasts to its shape.
+# Each update grows a value by at most a small factor, so a dozen updates in
+# nested loops stay well conditioned for finite differences.
 UPDATES = [
     "{0} = np.tanh({0} * 0.8 + {1})",
     "{0} = {0} * 0.5 + np.sin({1})",
-    "{0} = {0} - 0.3 * {0} * {1}",
-    "{0} = {0} / (1.5 + np.cos({1}))",
+    "{0} = {0} - 0.3 * {0} * np.tanh({1})",
+    "{0} = {0} / (2.5 + np.cos({1}))",
     "{0} += 0.5 * {1}",
     "{0} = np.sqrt(1.0 + {0} ** 2) * 0.7 + {1} * 0.1",
 ]
