@@ -1,0 +1,326 @@
+"""Control flow, in-place updates and lists: behaviour the table cannot show.
+
+The gradients of branches, loops, writes and lists are checked against finite
+differences by the shared table (`flow_functions.py`) and the random-program
+property test.  This file checks the rest: what is saved per iteration, when a
+write happens in place and when it must copy, that the caller's arrays are
+never written, and the errors for programs numpy would run differently.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import symgrad
+from symgrad import SymgradError
+from symgrad.errors import UnknownNameError, UnsupportedSyntaxError
+
+_count = itertools.count()
+
+
+def load(tmp_path, body: str):
+    """Write `body` (after a 4-line header) to a module and import it."""
+    name = f"flow_case_{next(_count)}"
+    path = tmp_path / f"{name}.py"
+    header = "import numpy as np\nimport symgrad\n\n\n"
+    path.write_text(header + textwrap.dedent(body))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_write_into_an_argument_leaves_the_callers_array_alone(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            x[0] = x[1] * 3.0
+            return np.sum(x * x)
+        """,
+    )
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = m.f.f_and_grad(x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    # f(x) = (3 x1)^2 + x1^2 + x2^2, so the gradient is (0, 20 x1, 2 x2).
+    assert value == 36.0 + 4.0 + 9.0
+    np.testing.assert_allclose(grad, [0.0, 40.0, 6.0])
+
+
+def test_a_recurrence_saves_two_values_per_step(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=("a", "b"))
+        def f(x, a, b):
+            for _ in range(50):
+                x = np.sin(x) * a + b
+            return x
+        """,
+    )
+    source = m.f.source
+    assert source.count(".append(") == 1
+    assert "saved.append((t1, x_1))" in source
+    assert "t1, x_1 = saved.pop()" in source
+    symgrad.check_grad(m.f, 0.3, 0.8, 0.2)
+
+
+def test_index_arithmetic_and_input_reads_are_recomputed_not_saved(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            s = 0.0
+            for i in range(1, len(x)):
+                s = s + x[i] * x[i - 1]
+            return s
+        """,
+    )
+    # Only the running sum is saved (its shape decides how a contribution is
+    # summed back); x[i], x[i - 1] and i - 1 are recomputed going backwards.
+    assert "saved.append(s)" in m.f.source
+    reverse = m.f.source.split("reversed(range(")[1]
+    assert "x[i - 1]" in reverse and "x[i]" in reverse
+    symgrad.check_grad(m.f, np.array([0.5, -1.0, 2.0, 0.3]))
+
+
+def test_a_filled_buffer_is_written_in_place(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            y = np.zeros(len(x))
+            for i in range(len(x)):
+                y[i] = np.sin(x[i])
+            return np.sum(y * y)
+        """,
+    )
+    assert "y[i] = np.sin(x[i])" in m.f.source
+    assert "_setitem" not in m.f.source and "_zero_at" not in m.f.source
+    symgrad.check_grad(m.f, np.array([0.5, -1.0, 2.0]))
+
+
+def test_a_write_copies_when_the_reverse_sweep_needs_the_old_array(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            y = x * 2.0
+            s = np.sum(y * y)
+            y[0] = 5.0
+            return s + np.sum(y * x)
+        """,
+    )
+    assert "_setitem(" in m.f.source
+    symgrad.check_grad(m.f, np.array([0.5, -1.0, 2.0]))
+
+
+def test_a_while_loop_counts_its_trips(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            while x < 10.0:
+                x = x * 1.7
+            return x
+        """,
+    )
+    assert "trips" in m.f.source
+    assert m.f.f_and_grad(1.0) == pytest.approx((1.7**5, 1.7**5))
+
+
+def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            y = np.zeros(3)
+            y[np.array([0, 0, 1])] = x
+            return np.sum(y * y)
+        """,
+    )
+    with pytest.raises(ValueError, match="np.add.at"):
+        m.f.f_and_grad(np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        (
+            """
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(3)
+                z = y
+                y[0] = x
+                return np.sum(y + z)
+            """,
+            10,
+            "share memory",
+        ),
+        (
+            """
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(3)
+                v = y[0:2]
+                v[0] = x
+                return np.sum(y)
+            """,
+            10,
+            "share memory",
+        ),
+        (
+            """
+            @symgrad.grad
+            def f(x):
+                items = [x]
+                other = items
+                items.append(x)
+                return np.sum(np.stack(other))
+            """,
+            10,
+            "another name",
+        ),
+        (
+            """
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(3)
+                z = np.zeros(3)
+                for i in range(3):
+                    y[i] = x
+                    z = y
+                return np.sum(z)
+            """,
+            10,
+            "sharing memory",
+        ),
+    ],
+)
+def test_updates_numpy_would_see_through_another_name_are_errors(
+    tmp_path, body, line, message
+):
+    m = load(tmp_path, body)
+    with pytest.raises(UnsupportedSyntaxError, match=message) as info:
+        m.f.f_and_grad(1.0)
+    assert info.value.loc.line == line
+
+
+def test_a_name_bound_in_one_branch_only_is_an_error(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            if x > 0:
+                y = x * 2.0
+            return y
+        """,
+    )
+    with pytest.raises(UnknownNameError, match="only inside a branch") as info:
+        m.f.f_and_grad(1.0)
+    assert info.value.loc.line == 10
+
+
+@pytest.mark.parametrize(
+    "body, line, col",
+    [
+        (
+            "    for i in range(3):\n        try:\n            x = x\n"
+            "        finally:\n            pass\n    return x\n",
+            8,
+            9,
+        ),
+        (
+            "    while x < 1:\n        with open('f'):\n            x = x * 2\n"
+            "    return x\n",
+            8,
+            9,
+        ),
+        ("    if x > 0:\n        import math\n    return x\n", 8, 9),
+        (
+            "    for i in range(3):\n        x = x * 2\n    else:\n        x = 0.0\n"
+            "    return x\n",
+            10,
+            9,
+        ),
+        (
+            "    def g(v):\n        nonlocal x\n        return v\n    return g(x)\n",
+            8,
+            9,
+        ),
+        ("    s = {x}\n    return x\n", 7, 9),
+    ],
+)
+def test_unsupported_constructs_inside_blocks_are_reported_at_decoration(
+    tmp_path, body, line, col
+):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, "@symgrad.grad\ndef f(x):\n" + body)
+    assert (info.value.loc.line, info.value.loc.col + 1) == (line, col)
+
+
+def test_a_function_that_may_not_return_is_an_error(tmp_path):
+    with pytest.raises(SymgradError, match="must end with a 'return"):
+        m = load(
+            tmp_path,
+            """
+            @symgrad.grad
+            def f(x):
+                if x > 0:
+                    return x
+            """,
+        )
+        m.f.f_and_grad(1.0)
+
+
+def test_loop_state_held_in_a_tuple_is_an_error(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        def step(state, x):
+            return state[0] * x, state[1] + x
+
+        @symgrad.grad
+        def f(x):
+            state = (x, x)
+            for i in range(3):
+                state = step(state, x)
+            return state[0]
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="tuple"):
+        m.f.f_and_grad(1.0)
+
+
+def test_the_ir_printer_shows_loops_and_merges(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            if x > 0:
+                x = x * 2.0
+            for i in range(3):
+                x = x + i
+            return x
+        """,
+    )
+    from symgrad.ir import format_function
+
+    text = format_function(m.f.compiled.primal)
+    assert "merge(" in text and "for i in range(0, 3, 1) [" in text
