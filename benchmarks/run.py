@@ -23,7 +23,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import timeit
 import types
 from collections.abc import Callable
@@ -52,11 +51,6 @@ import workloads  # noqa: E402
 import symgrad  # noqa: E402
 
 COLUMNS = ("f", "hand", "symgrad", "autograd", "torch", "jax", "jax.jit")
-SKIPPED = (
-    ("x = sin(x)*a + b, 100 steps (loop)", "needs control flow (issue 3)"),
-    ("LSTM-style recurrence, 128 steps", "needs control flow (issue 3)"),
-)
-RECURRENCE_STEPS = 100
 
 
 # --- timing -------------------------------------------------------------------
@@ -90,44 +84,6 @@ def check_close(who: str, name: str, value, grads, ref_value, ref_grads) -> None
         g = np.asarray(g, dtype=float)
         assert g.shape == np.shape(r), f"{who}/{name}: grad {i} shape {g.shape}"
         assert np.allclose(g, r), f"{who}/{name}: gradient {i} differs from hand"
-
-
-# --- the unrolled scalar recurrence -------------------------------------------
-
-
-def unrolled_workload(tmpdir: str) -> workloads.Workload:
-    """`x = math.sin(x) * a + b` written out 100 times, in a generated module."""
-    lines = ["import math", "", "", "def recurrence(x, a, b):"]
-    lines += ["    x = math.sin(x) * a + b"] * RECURRENCE_STEPS
-    lines += ["    return x", ""]
-    path = os.path.join(tmpdir, "unrolled_recurrence.py")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines))
-    spec = importlib.util.spec_from_file_location("unrolled_recurrence", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-
-    def hand(x, a, b):
-        xs = []
-        sin, cos = math.sin, math.cos
-        for _ in range(RECURRENCE_STEPS):
-            xs.append(x)
-            x = sin(x) * a + b
-        x_bar, a_bar, b_bar = 1.0, 0.0, 0.0
-        for xt in reversed(xs):
-            a_bar += x_bar * sin(xt)
-            b_bar += x_bar
-            x_bar = x_bar * a * cos(xt)
-        return x, (x_bar, a_bar, b_bar)
-
-    return workloads.Workload(
-        f"sin recurrence x{RECURRENCE_STEPS} (unrolled)",
-        module.recurrence,
-        (0.5, 0.9, 0.1),
-        (0, 1, 2),
-        hand,
-        note="unrolled",
-    )
 
 
 # --- peers --------------------------------------------------------------------
@@ -218,7 +174,7 @@ def callables(w: workloads.Workload, peers: dict) -> dict[str, Callable[[], Any]
         "symgrad": lambda: sg(*w.args),
     }
     for name, make in peers.items():
-        if make is not None:
+        if make is not None and name not in w.skip:
             calls[name] = make(w)
     return calls
 
@@ -232,7 +188,11 @@ def measure(w: workloads.Workload, peers: dict, min_time: float, repeat: int):
         value, grads = call()  # also warms up (jit compile, caches)
         grads = tuple(np.asarray(g) for g in as_tuple(grads))
         check_close(name, w.name, np.asarray(value), grads, ref_value, ref_grads)
-    return {name: median_us(call, min_time, repeat) for name, call in calls.items()}
+    timings: dict = {
+        name: median_us(call, min_time, repeat) for name, call in calls.items()
+    }
+    timings["skipped"] = {c: why for c, why in w.skip.items() if peers.get(c)}
+    return timings
 
 
 # --- printing -----------------------------------------------------------------
@@ -261,10 +221,12 @@ def print_tables(results: dict[str, dict[str, float]], columns: list[str]) -> No
             cells += (f"{row[c] / row['hand']:.2f}x" if c in row else "-").rjust(10)
         cells += f"{row['symgrad'] / row['f']:.2f}x".rjust(10)
         print(name.ljust(width) + cells)
-    for name, why in SKIPPED:
-        print(name.ljust(width) + f"  skipped: {why}")
+    for name, row in results.items():
+        for column, why in row.get("skipped", {}).items():
+            print(f"{name}: {column} skipped: {why}")
 
     ratios = [row["symgrad"] / row["hand"] for row in results.values()]
+    print("geometric mean over the workloads above")
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"\ngeometric mean of symgrad / hand-written: {geo:.2f}x")
 
@@ -285,6 +247,7 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    parser.add_argument("--only", default="", help="workloads whose name has this")
     opts = parser.parse_args(argv)
     min_time, repeat = (0.005, 3) if opts.quick else (0.02, 7)
 
@@ -310,10 +273,9 @@ def main(argv: list[str] | None = None) -> None:
 
     columns = [c for c in COLUMNS if c in ("f", "hand", "symgrad") or peers[c]]
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmpdir:
-        for w in workloads.build() + [unrolled_workload(tmpdir)]:
-            results[w.name] = measure(w, peers, min_time, repeat)
-            print(f"  measured {w.name}", file=sys.stderr, flush=True)
+    for w in [w for w in workloads.build() if opts.only in w.name]:
+        results[w.name] = measure(w, peers, min_time, repeat)
+        print(f"  measured {w.name}", file=sys.stderr, flush=True)
     print_tables(results, columns)
 
 

@@ -29,6 +29,7 @@ class Workload:
     torch_fun: Callable[..., Any] | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
+    skip: dict = field(default_factory=dict)  # peer column -> why it is not run
 
 
 # --- scalar quadratics ----------------------------------------------------
@@ -145,6 +146,83 @@ def gmm_hand(mu, log_s, logits, x):
     return value, (g_mu, g_log_s, g_logits)
 
 
+# --- loops ------------------------------------------------------------------
+
+STEPS = 100
+
+
+def recurrence(x, a, b):
+    for _ in range(100):
+        x = np.sin(x) * a + b
+    return x
+
+
+def recurrence_hand(x, a, b):
+    xs = []
+    sin, cos = math.sin, math.cos
+    for _ in range(STEPS):
+        xs.append(x)
+        x = sin(x) * a + b
+    x_bar, a_bar, b_bar = 1.0, 0.0, 0.0
+    for xt in reversed(xs):
+        a_bar += x_bar * sin(xt)
+        b_bar += x_bar
+        x_bar = x_bar * a * cos(xt)
+    return x, (a_bar, b_bar)
+
+
+def lstm(W, b, X):
+    H = W.shape[0] // 4
+    h = np.zeros(H)
+    c = np.zeros(H)
+    for x in X:
+        g = W @ np.concatenate([x, h]) + b
+        i = 1.0 / (1.0 + np.exp(-g[:H]))
+        f = 1.0 / (1.0 + np.exp(-g[H : 2 * H]))
+        o = 1.0 / (1.0 + np.exp(-g[2 * H : 3 * H]))
+        u = np.tanh(g[3 * H :])
+        c = f * c + i * u
+        h = o * np.tanh(c)
+    return np.sum(h * h)
+
+
+def lstm_hand(W, b, X):
+    H = W.shape[0] // 4
+    D = X.shape[1]
+    h = np.zeros(H)
+    c = np.zeros(H)
+    tape = []
+    for x in X:
+        xh = np.concatenate([x, h])
+        g = W @ xh + b
+        s = 1.0 / (1.0 + np.exp(-g[: 3 * H]))
+        u = np.tanh(g[3 * H :])
+        c_prev = c
+        c = s[H : 2 * H] * c + s[:H] * u
+        tc = np.tanh(c)
+        h = s[2 * H :] * tc
+        tape.append((xh, s, u, c_prev, tc))
+    value = float(h @ h)
+    dW = np.zeros_like(W)
+    db = np.zeros_like(b)
+    dh = 2.0 * h
+    dc = np.zeros(H)
+    dg = np.empty(4 * H)
+    for xh, s, u, c_prev, tc in reversed(tape):
+        i, f, o = s[:H], s[H : 2 * H], s[2 * H :]
+        dc = dc + dh * o * (1.0 - tc * tc)
+        dg[:H] = dc * u
+        dg[H : 2 * H] = dc * c_prev
+        dg[2 * H : 3 * H] = dh * tc
+        dg[: 3 * H] *= s * (1.0 - s)
+        dg[3 * H :] = dc * i * (1.0 - u * u)
+        dW += np.outer(dg, xh)
+        db += dg
+        dh = W[:, D:].T @ dg
+        dc = dc * f
+    return value, (dW, db)
+
+
 # --- data -------------------------------------------------------------------
 
 
@@ -169,6 +247,11 @@ def build() -> list[Workload]:
     log_s = 0.3 * rng.standard_normal((K, d))
     logits = rng.standard_normal(K)
 
+    H, D, T = 32, 16, 128
+    W_lstm = rng.standard_normal((4 * H, D + H)) / math.sqrt(D + H)
+    b_lstm = 0.1 * rng.standard_normal(4 * H)
+    X_lstm = rng.standard_normal((T, D))
+
     return [
         Workload("x**2 (scalar)", square, (5.0,), (0,), square_hand),
         Workload("x*x+3x+1 (scalar)", poly, (4.0,), (0,), poly_hand),
@@ -187,6 +270,24 @@ def build() -> list[Workload]:
             (mu, log_s, logits, xg),
             (0, 1, 2),
             gmm_hand,
+        ),
+        Workload(
+            f"sin recurrence x{STEPS} (loop)",
+            recurrence,
+            (0.5, 0.9, 0.1),
+            (1, 2),
+            recurrence_hand,
+        ),
+        Workload(
+            f"LSTM T={T} H={H} D={D} (loop)",
+            lstm,
+            (W_lstm, b_lstm, X_lstm),
+            (0, 1),
+            lstm_hand,
+            skip={
+                "jax.jit": "XLA takes minutes to compile the 128 unrolled steps "
+                "(JAX code would use lax.scan instead)"
+            },
         ),
     ]
 
@@ -218,7 +319,27 @@ def torch_versions(torch: Any) -> dict[str, Callable[..., Any]]:
         ll = m[:, 0] + torch.log(torch.sum(torch.exp(a - m), dim=1))
         return torch.sum(ll)
 
+    def t_recurrence(x, a, b):
+        for _ in range(STEPS):
+            x = torch.sin(x) * a + b
+        return x
+
+    def t_lstm(W, b, X):
+        H = W.shape[0] // 4
+        h = torch.zeros(H, dtype=W.dtype)
+        c = torch.zeros(H, dtype=W.dtype)
+        for x in X:
+            g = W @ torch.cat([x, h]) + b
+            i = torch.sigmoid(g[:H])
+            f = torch.sigmoid(g[H : 2 * H])
+            o = torch.sigmoid(g[2 * H : 3 * H])
+            c = f * c + i * torch.tanh(g[3 * H :])
+            h = o * torch.tanh(c)
+        return torch.sum(h * h)
+
     return {
+        f"sin recurrence x{STEPS} (loop)": t_recurrence,
+        "LSTM T=128 H=32 D=16 (loop)": t_lstm,
         "x**2 (scalar)": square,
         "x*x+3x+1 (scalar)": poly,
         "linreg MSE n=100": t_mse,

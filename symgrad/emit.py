@@ -221,6 +221,8 @@ class _Printer:
         return [indent + self.statement(stmt)]
 
     def statement(self, stmt: Stmt) -> str:
+        if isinstance(stmt, Assign) and stmt.op == "iadd":
+            return f"{self.name(stmt.target)} += {self.expr(stmt.args[1])}"
         if isinstance(stmt, Assign):
             return f"{self.name(stmt.target)} = {self.expr(stmt.target, top=stmt)}"
         if isinstance(stmt, Copy):

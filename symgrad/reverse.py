@@ -197,11 +197,27 @@ def int_vars(fn: Function) -> set[str]:
     """Variables that always hold Python ints: loop indices and arithmetic on
     them and on int constants (so `x[i]` selects one element, never two)."""
     ints: set[str] = set()
+    shapes = {
+        s.target.name
+        for s in walk(fn.body)
+        if isinstance(s, Assign) and s.op == "shape"
+    }
     for stmt in walk(fn.body):
         if isinstance(stmt, Loop) and stmt.index is not None:
             ints.add(stmt.index.name)
-        elif isinstance(stmt, Assign) and stmt.op in ("len", "int", "size"):
+        elif isinstance(stmt, Assign) and stmt.op in ("len", "int", "size", "ndim"):
             ints.add(stmt.target.name)
+        elif (
+            isinstance(stmt, Assign)
+            and stmt.op == "getitem"
+            and isinstance(stmt.args[0], Var)
+            and stmt.args[0].name in shapes
+            and all(
+                isinstance(i, Const) and type(i.value) is int
+                for i in stmt.args[1].items
+            )
+        ):
+            ints.add(stmt.target.name)  # x.shape[0]
         elif isinstance(stmt, Assign) and stmt.op in _INT_OPS:
             if all(
                 (isinstance(a, Var) and a.name in ints)
@@ -466,9 +482,9 @@ class _Reverse(FlowReverse):
             self.adj[name] = self._named(contribution, name)
             return
         target = self.bar(name)
-        self.b.body.append(
-            Assign(target, "add", (current, contribution), (), self.b.loc)
-        )
+        # An adjoint buffer this value owns is added to in place (`x_bar += c`).
+        op = "iadd" if name in self.owned and current == target else "add"
+        self.b.body.append(Assign(target, op, (current, contribution), (), self.b.loc))
         self.adj[name] = target
         self.owned.add(name)
 

@@ -378,6 +378,7 @@ _const("unbroadcast", 2, "_unbroadcast({0}, {1})")
 _const("zeros_grad", 1, "_zeros_grad({0})")
 _const("owned", 1, "_owned({0})")
 _const("check_seed", 3, "_check_seed({0}, {1}, {2})")
+_const("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
 for _name in [
     "extremum_grad",
     "prod_grad",

@@ -31,6 +31,8 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
+        return seed.astype(float)  # adjoints are float; some are added in place
     return seed
 
 
@@ -48,8 +50,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
@@ -96,16 +98,26 @@ def _as_matrices(g, a, b):
 
 def _matmul_lhs_grad(g, a, b):
     """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts."""
-    if np.ndim(a) == 2 and np.ndim(b) == 2:
+    ranks = (np.ndim(a), np.ndim(b))
+    if ranks == (2, 2):
         return g @ b.T
+    if ranks == (2, 1):
+        return np.outer(g, b)
+    if ranks == (1, 2):
+        return b @ g
     g2, a2, b2 = _as_matrices(g, a, b)
     return np.reshape(_unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2), np.shape(a))
 
 
 def _matmul_rhs_grad(g, a, b):
     """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts."""
-    if np.ndim(a) == 2 and np.ndim(b) == 2:
+    ranks = (np.ndim(a), np.ndim(b))
+    if ranks == (2, 2):
         return a.T @ g
+    if ranks == (2, 1):
+        return g @ a
+    if ranks == (1, 2):
+        return np.outer(a, g)
     g2, a2, b2 = _as_matrices(g, a, b)
     return np.reshape(_unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2), np.shape(b))
 
@@ -189,4 +201,6 @@ def _concat_grad(g, i, axis, *parts):
     """The slice of `g` that came from `parts[i]` in np.concatenate(parts, axis)."""
     sizes = [np.shape(p)[axis] for p in parts]
     start = sum(sizes[:i])
-    return np.take(g, range(start, start + sizes[i]), axis=axis)
+    index = [slice(None)] * np.ndim(g)
+    index[axis] = slice(start, start + sizes[i])
+    return g[tuple(index)]

@@ -102,6 +102,7 @@ class FlowReverse:
         saved = tuple(Var(n) for n in sorted(needed - {s.target.name for s in redo}))
         if redo:  # recomputed values get names of their own
             fresh = {s.target.name: self.names.fresh() for s in redo}
+            redo = [Assign(s.target, s.op, s.args, s.params) for s in redo]
             code = [rename(s, fresh) for s in redo + code]
         if saved and loop is not None:
             stack = self.stack_of(loop)

@@ -75,10 +75,12 @@ def programs(draw):
                 shape = tuple(shape)
         else:
             if len(shape) == 2:
+                rows, cols = shape
                 expr, shape = draw(
                     st.sampled_from(
-                        [(f"{src}.T", shape[::-1]), (f"{src}[:, 1:]", (2, 2))]
-                        + [(f"{src}[1]", (3,)), (f"{src}[None, 0, ::-1]", (1, 3))]
+                        [(f"{src}.T", shape[::-1]), (f"{src}[-1]", (cols,))]
+                        + [(f"{src}[None, 0, ::-1]", (1, cols))]
+                        + ([(f"{src}[:, 1:]", (rows, cols - 1))] if cols > 1 else [])
                     )
                 )
             elif len(shape) == 1:

@@ -20,10 +20,10 @@ def f_and_grad(r, delta, seed=None):
     r_bar = _zeros_grad(r)
     if t1:
         # grad of: loss = 0.5 * r * r
-        r_bar = r_bar + seed * (1.0 * r)
+        r_bar += seed * (1.0 * r)
     else:
         # grad of: loss = delta * (abs(r) - 0.5 * delta)
-        r_bar = r_bar + _unbroadcast(seed * (delta * np.sign(r)), r)
+        r_bar += _unbroadcast(seed * (delta * np.sign(r)), r)
     return loss_2, r_bar
 
 
@@ -50,6 +50,8 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
+        return seed.astype(float)  # adjoints are float; some are added in place
     return seed
 
 
@@ -62,8 +64,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))

@@ -25,8 +25,8 @@ def f_and_grad(x, a, b, steps, seed=None):
         t1, x_1 = saved.pop()
         # grad of: x = np.sin(x) * a + b
         x_1_bar = _unbroadcast(x_3_bar * (a * np.cos(x_1)), x_1)
-        a_bar = a_bar + _unbroadcast(x_3_bar * t1, a)
-        b_bar = b_bar + _unbroadcast(x_3_bar, b)
+        a_bar += _unbroadcast(x_3_bar * t1, a)
+        b_bar += _unbroadcast(x_3_bar, b)
         x_3_bar = x_1_bar
     return x_3, (a_bar, b_bar)
 
@@ -54,6 +54,8 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
+        return seed.astype(float)  # adjoints are float; some are added in place
     return seed
 
 
@@ -66,8 +68,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))

@@ -27,8 +27,8 @@ def f_and_grad(x, seed=None):
     x_bar = _zeros_grad(x)
     for i in reversed(range(1, t2)):
         t3, t5 = saved.pop()
-        # grad of: y[i] = 0.5 * y[i - 1] + x[i] ** 2
         t6 = x[i]
+        # grad of: y[i] = 0.5 * y[i - 1] + x[i] ** 2
         t5_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i]), t5)
         y_4_bar[i] = 0.0
         t3_bar = _unbroadcast(t5_bar * 0.5, t3)
@@ -64,6 +64,8 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
+        return seed.astype(float)  # adjoints are float; some are added in place
     return seed
 
 
@@ -81,8 +83,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))

@@ -45,6 +45,8 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
+        return seed.astype(float)  # adjoints are float; some are added in place
     return seed
 
 
@@ -52,8 +54,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     if np.ndim(g) > len(shape):
         g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))

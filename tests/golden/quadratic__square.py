@@ -38,4 +38,6 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
+        return seed.astype(float)  # adjoints are float; some are added in place
     return seed
