@@ -435,6 +435,8 @@ class FlowLowering:
                 Const(1),
                 lambda i: _tuple(*(p[3](i) for p in parts)),
             )
+        if isinstance(node, ast.Tuple):  # `for v in (a, b)` iterates a list
+            node = ast.copy_location(ast.List(node.elts, ast.Load()), node)
         sequence = self.atom(node, scope)
         length = self.emit("len", (sequence,), loc)
         return (

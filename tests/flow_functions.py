@@ -566,6 +566,40 @@ def gmm_loglik_comprehension(X, mu, logw):
     return total
 
 
+def iterate_list_and_tuple(x, y):
+    hs = [x * 2.0, np.sin(y), x**2]
+    s = 0.0
+    for h in hs:
+        s = s + np.sum(h * h)
+    for v in (x, y):
+        s = s + np.sum(v * y)
+    return s
+
+
+def fill_like_buffers(x):
+    y = np.zeros_like(x)
+    z = np.ones(3)
+    e = np.empty(2)
+    for i in range(3):
+        y[i] = x[i] ** 2
+        z[i] = z[i] * x[i]
+    e[0] = np.sum(y)
+    e[1] = np.sum(z)
+    return np.sum(e * e)
+
+
+def return_from_while_true(x):
+    k = 0
+    while True:
+        x = x * 1.3
+        k = k + 1
+        if x > 3.0:
+            return x * k
+        if k > 50:
+            break
+    return x
+
+
 # --------------------------------------------------------------------------
 # Closures
 # --------------------------------------------------------------------------
@@ -838,5 +872,19 @@ FLOW_CASES = [
         gmm_loglik_loops,
         lambda r: (normal(r, (5, 2)), normal(r, (3, 2)), normal(r, 3)),
         wrt=(0, 1, 2),
+    ),
+]
+FLOW_CASES += [
+    Case(
+        "iterate_list_and_tuple",
+        iterate_list_and_tuple,
+        lambda r: (normal(r, 3), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case("fill_like_buffers", fill_like_buffers, lambda r: (normal(r, 3),)),
+    Case(
+        "return_from_while_true",
+        return_from_while_true,
+        lambda r: (_away(r, 0.2, 2.5, 0.01),),
     ),
 ]
