@@ -144,12 +144,12 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
     resolver = StaticResolver(path, tree, lines)
     found = decorated_functions(tree)
     if only is not None:
-        found = [(node, wrt) for node, wrt in found if node.name == only]
+        found = [(node, opts) for node, opts in found if node.name == only]
         if not found:
             raise UsageError(f"{path} has no @symgrad.grad function named '{only}'")
     if not found:
         raise UsageError(f"{path} has no @symgrad.grad function")
-    return [(resolver.function(node), wrt) for node, wrt in found]
+    return [(resolver.function(node), opts) for node, opts in found]
 
 
 def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
@@ -159,7 +159,7 @@ def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
         raise UsageError(
             f"{path} has several functions ({names}); choose one with --function"
         )
-    outputs = [_stage_text(compile_function(src, wrt), stage) for src, wrt in found]
+    outputs = [_stage_text(compile_function(src, **opts), stage) for src, opts in found]
     return "\n\n".join(outputs)
 
 
@@ -202,20 +202,22 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, object]
                 and target.value.id in modules
             ) or (isinstance(target, ast.Name) and target.id in functions)
             if is_grad:
-                found.append((node, _wrt(call)))
+                found.append((node, _options(call)))
     return found
 
 
-def _wrt(call: ast.Call | None) -> object:
-    if call is None:
-        return None
-    for kw in call.keywords:
-        if kw.arg == "wrt":
+def _options(call: ast.Call | None) -> dict:
+    """The decorator's `wrt=` and `has_aux=` (literals)."""
+    options: dict = {"wrt": None, "has_aux": False}
+    for kw in call.keywords if call is not None else ():
+        if kw.arg in options:
             try:
-                return ast.literal_eval(kw.value)
+                options[kw.arg] = ast.literal_eval(kw.value)
             except ValueError:
-                raise UsageError("wrt= must be a literal in the decorator") from None
-    return None
+                raise UsageError(
+                    f"{kw.arg}= must be a literal in the decorator"
+                ) from None
+    return options
 
 
 if __name__ == "__main__":

@@ -45,14 +45,14 @@ class Compiled:
     source: str
 
 
-def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
+def compile_function(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     """Run the whole pipeline on one function's source.
 
     User mistakes raise `SymgradError` subclasses; a failure inside symgrad
     itself is reported as `InternalError` naming the function, chained to the
     original exception for the bug report."""
     try:
-        return _pipeline(src, wrt)
+        return _pipeline(src, wrt, has_aux)
     except SymgradError:
         raise
     except Exception as exc:
@@ -63,7 +63,7 @@ def compile_function(src: FunctionSource, wrt: Wrt) -> Compiled:
         ) from exc
 
 
-def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
+def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     # Imported here: sympy and black load only when something is compiled, so
     # a program whose modules all come from the on-disk cache starts fast.
     from . import emit, frontend, reverse
@@ -72,7 +72,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
 
     fence.check(src)
     names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
-    primal, constants, allocator = frontend.lower(src)
+    primal, constants, allocator = frontend.lower(src, has_aux)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
     defaults = tuple(ast.unparse(d) for d in src.tree.args.defaults)
@@ -85,6 +85,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt) -> Compiled:
         wrt=names,
         wrt_is_tuple=is_tuple,
         constants=tuple(constants[k] for k in sorted(constants)),
+        has_aux=has_aux,
     )
     text = emit.emit_module(primal, adjoint, spec, allocator)
     return Compiled(primal, adjoint, text)
@@ -130,7 +131,7 @@ def _wrt_problem(item: object, params: tuple[str, ...], taken: list[str]) -> str
 class GradFunction:
     """`f` with its gradient: calls like `f`; adds `.f_and_grad` and `.grad`."""
 
-    def __init__(self, fun: Callable[..., Any], wrt: Wrt = None):
+    def __init__(self, fun: Callable[..., Any], wrt: Wrt = None, has_aux: bool = False):
         if not isinstance(fun, types.FunctionType):
             raise BadInputError(f"symgrad.grad needs a Python function, got {fun!r}")
         functools.update_wrapper(self, fun)
@@ -138,6 +139,7 @@ class GradFunction:
         self._src = from_function(fun, LiveResolver(fun))
         fence.check(self._src)
         self._wrt = wrt
+        self.has_aux = bool(has_aux)
         self.wrt, self.wrt_is_tuple = normalize_wrt(
             self._src.name, self._src.params, wrt, self._src.loc(self._src.tree)
         )
@@ -159,7 +161,9 @@ class GradFunction:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
-                    self._compiled = compile_function(self._src, self._wrt)
+                    self._compiled = compile_function(
+                        self._src, self._wrt, self.has_aux
+                    )
         return self._compiled
 
     @property
@@ -172,7 +176,7 @@ class GradFunction:
                         self._src,
                         self.wrt,
                         self.wrt_is_tuple,
-                        __version__,
+                        f"{__version__}{'+aux' if self.has_aux else ''}",
                         lambda: self.compiled.source,
                     )
         return self._source
@@ -195,8 +199,9 @@ class GradFunction:
             raise SeedError(str(exc)) from None
 
     def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
-        """The gradient alone."""
-        return self.f_and_grad(*args, seed=seed, **kwargs)[1]
+        """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""
+        value, gradient = self.f_and_grad(*args, seed=seed, **kwargs)
+        return (gradient, value[1]) if self.has_aux else gradient
 
 
 def load_module(text: str, qualname: str) -> types.ModuleType:
@@ -209,14 +214,19 @@ def load_module(text: str, qualname: str) -> types.ModuleType:
     return module
 
 
-def grad(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
+def grad(
+    fun: Callable[..., Any] | None = None, *, wrt: Wrt = None, has_aux: bool = False
+) -> Any:
     """Differentiate `fun` ahead of time: `@grad`, `@grad(wrt=...)`, `grad(f, wrt=...)`.
 
     `wrt` is a parameter name or index, or a tuple of them (default: the first
     parameter).  The result calls exactly like `fun` and adds
     `.f_and_grad(*args, seed=None)`, `.grad(*args, seed=None)`, `.source`
-    and `.module`.
+    and `.module`.  With `has_aux=True`, `fun` returns `(loss, aux)`: the
+    gradient is the loss's, `aux` (anything computed along the way, such as an
+    accuracy) is passed through, `.f_and_grad` returns `((loss, aux), gradient)`
+    and `.grad` returns `(gradient, aux)`, as in JAX.
     """
     if fun is None:
-        return functools.partial(grad, wrt=wrt)
-    return GradFunction(fun, wrt)
+        return functools.partial(grad, wrt=wrt, has_aux=has_aux)
+    return GradFunction(fun, wrt, has_aux)

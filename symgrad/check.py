@@ -150,7 +150,7 @@ def check_grad(
             f"for {len(indices)} wrt arguments {indices}"
         )
     plain = getattr(g, "__wrapped__", g)
-    fds = numeric_grad(plain, args, indices, seed=seed, eps=eps)
+    fds = numeric_grad(_loss_of(g, plain), args, indices, seed=seed, eps=eps)
     names = _param_names(plain)
     reports = []
     for i, gi, fi in zip(indices, grads, fds, strict=True):
@@ -164,6 +164,13 @@ def check_grad(
             f"differences (rtol={rtol:g}, atol={atol:g}, eps={eps:g})"
         )
         raise AssertionError("\n".join([head, *reports]))
+
+
+def _loss_of(g: Any, plain: Callable[..., Any]) -> Callable[..., Any]:
+    """The differentiated value: the loss of a `has_aux` function's (loss, aux)."""
+    if not getattr(g, "has_aux", False):
+        return plain
+    return lambda *a: plain(*a)[0]
 
 
 def _param_names(fn: Callable[..., Any]) -> list[str]:

@@ -73,6 +73,7 @@ class ModuleSpec:
     wrt: tuple[str, ...]
     wrt_is_tuple: bool
     constants: tuple[Const, ...]
+    has_aux: bool = False
 
 
 def emit_module(
@@ -85,11 +86,12 @@ def emit_module(
     body = inplace.apply(writes, body)
     adjoint_body = inplace.apply(writes, adjoint_body)
     value = inplace.rename_atom(writes, ret.value)
+    aux = None if ret.aux is None else inplace.rename_atom(writes, ret.aux)
     check = Assign(
         Var("seed"), "check_seed", (Const(spec.function), Var("seed"), value)
     )
     statements = body + [check] + adjoint_body
-    result: list[Atom] = [value, *grads]
+    result: list[Atom] = [value, *grads] + ([aux] if aux is not None else [])
     printer = _Printer(
         statements, len(body), result, names, spec.function, adjoint.bars
     )
@@ -97,7 +99,10 @@ def emit_module(
     grad_text = ", ".join(printer.expr(g) for g in grads)
     if spec.wrt_is_tuple:
         grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
-    lines.append(f"return {printer.expr(value)}, {grad_text}")
+    returned = printer.expr(value)
+    if aux is not None:
+        returned = f"({returned}, {printer.expr(aux)})"
+    lines.append(f"return {returned}, {grad_text}")
     return _module_text(spec, lines)
 
 
@@ -381,10 +386,13 @@ def _module_text(spec: ModuleSpec, lines: list[str]) -> str:
     signature = ", ".join(params + ["seed=None"])
     wrt = ", ".join(spec.wrt)
     body = "\n".join("    " + line for line in lines)
-    summary = (
-        f"Return {spec.function}({', '.join(spec.params)}) and its gradient "
-        f"with respect to {wrt}."
-    )
+    called = f"{spec.function}({', '.join(spec.params)})"
+    summary = f"Return {called} and its gradient with respect to {wrt}."
+    if spec.has_aux:
+        summary = (
+            f"Return {called}, a pair (loss, aux), and the gradient of the loss "
+            f"with respect to {wrt}."
+        )
     function = f"def f_and_grad({signature}):\n{_docstring(summary, '    ')}\n{body}\n"
     helpers = _helpers(function)
     imports = ["import math"] if re.search(r"\bmath\.", function) else []

@@ -103,17 +103,27 @@ class Lowerer(CallLowering, FlowLowering):
 
     # --- functions ------------------------------------------------------------
 
-    def lower(self) -> Function:
+    def lower(self, has_aux: bool = False) -> Function:
         scope = Scope(self.top, {p: Var(p) for p in self.top.params})
         result = self.inline(scope, "out")
+        return_loc = self._return_loc(self.top)
+        aux = None
+        if has_aux:
+            if not (isinstance(result, TupleValue) and len(result.items) == 2):
+                raise UnsupportedSyntaxError(
+                    "with has_aux=True the function must return a pair (loss, aux)",
+                    return_loc,
+                )
+            result, aux = result.items
+            if isinstance(aux, TupleValue):
+                aux = self.pack(aux, return_loc, "aux")
         if isinstance(result, TupleValue):
             raise UnsupportedSyntaxError(
                 "the differentiated function must return one value, not a tuple",
-                self._return_loc(self.top),
-                "return the scalar loss; auxiliary outputs are not supported yet",
+                return_loc,
+                "return the loss; for (loss, aux) pass has_aux=True",
             )
-        return_loc = self._return_loc(self.top)
-        self.body.append(Return(result, return_loc))
+        self.body.append(Return(result, return_loc, aux))
         return Function(
             self.top.name,
             self.top.params,
@@ -647,11 +657,14 @@ class Lowerer(CallLowering, FlowLowering):
         return atom
 
 
-def lower(src: FunctionSource) -> tuple[Function, dict[str, Const], Names]:
+def lower(
+    src: FunctionSource, has_aux: bool = False
+) -> tuple[Function, dict[str, Const], Names]:
     """Lower a function to primal IR, with the named constants it uses and the
-    name allocator (later passes draw fresh names from it)."""
+    name allocator (later passes draw fresh names from it).  With `has_aux`
+    the function returns `(loss, aux)`; `aux` rides along undifferentiated."""
     lowerer = Lowerer(src, _all_names(src.tree))
-    return lowerer.lower(), lowerer.constants, lowerer.names
+    return lowerer.lower(has_aux), lowerer.constants, lowerer.names
 
 
 def _all_names(tree: ast.AST) -> set[str]:

@@ -157,8 +157,12 @@ class SetItem:
 
 @dataclass(frozen=True, slots=True)
 class Return:
+    """The returned value; `aux` is passed through undifferentiated
+    (`has_aux=True`)."""
+
     value: Atom
     loc: Loc | None = None
+    aux: Atom | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +309,7 @@ def uses(stmt: Stmt) -> Iterator[Var]:
         yield from stmt.index.vars()
         yield from _atoms((stmt.value,))
     elif isinstance(stmt, Return):
-        yield from _atoms((stmt.value,))
+        yield from _atoms((stmt.value, stmt.aux))
     elif isinstance(stmt, Branch):
         yield from _atoms((stmt.cond,))
         yield from _atoms(a for m in stmt.merges for a in (m.then, m.orelse))
@@ -495,7 +499,8 @@ def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
         sign = {"set": "=", "add": "+=", "add_at": "+=(at)"}[stmt.mode]
         return [f"{indent}{stmt.target}{stmt.index} {sign} {stmt.value}{where}"]
     if isinstance(stmt, Return):
-        return [f"{indent}return {stmt.value}{where}"]
+        aux = "" if stmt.aux is None else f", aux={stmt.aux}"
+        return [f"{indent}return {stmt.value}{aux}{where}"]
     if isinstance(stmt, Branch | If):
         lines = [f"{indent}if {stmt.cond}:{where}"] + format_body(stmt.body, inner)
         lines += [f"{indent}else:"] + format_body(stmt.orelse, inner)

@@ -190,6 +190,8 @@ def _symbolic(name, source, params, wrt, shapes) -> Verdict:
         raise _CannotRun(
             f"sympy cannot run it ({type(exc).__name__}: {str(exc).splitlines()[0]})"
         ) from None
+    if isinstance(value, tuple):  # (loss, aux): the gradient is the loss's
+        value = value[0]
     seed = namespace["seed_used"]
     total = value if np.ndim(value) == 0 else np.sum(seed * np.asarray(value))
     total = _scalar(total)
@@ -322,7 +324,8 @@ def _fallback(name, source, shapes, wrt, params, reason) -> Verdict:
     grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
 
     def value(*a):
-        return namespace["f_and_grad"](*a, seed=seed)[0]
+        result = namespace["f_and_grad"](*a, seed=seed)[0]
+        return result[0] if isinstance(result, tuple) else result  # (loss, aux)
 
     indices = tuple(params.index(p) for p in wrt)
     expected = [numeric_grad(value, args, i, seed=seed) for i in indices]
@@ -386,8 +389,8 @@ def verify_file(found: list) -> Report:
     from .api import compile_function, normalize_wrt
 
     report = Report()
-    for src, wrt in found:
-        names, _ = normalize_wrt(src.name, src.params, wrt)
-        source = compile_function(src, wrt).source
+    for src, options in found:
+        names, _ = normalize_wrt(src.name, src.params, options["wrt"])
+        source = compile_function(src, **options).source
         report.verdicts.append(verify_guessing(src.name, source, src.params, names))
     return report

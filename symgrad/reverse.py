@@ -85,22 +85,24 @@ def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
     start or its next value is, and useful when its result or its use in the
     body is."""
     varied = set(wrt)
-    _varied(fn.body, varied, wrt)
+    _varied(fn.body, varied)
     ret = fn.body[-1]
-    useful = {v.name for v in uses(ret)}
+    useful = {ret.value.name} if isinstance(ret.value, Var) else set()
     _useful(fn.body, useful)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and stmt.target.name in useful:
+            _check_discrete_uses(stmt, varied, wrt)
     return varied & useful
 
 
-def _varied(body, varied: set[str], wrt: tuple[str, ...]) -> None:
+def _varied(body, varied: set[str]) -> None:
     for stmt in body:
         if isinstance(stmt, Assign):
-            _check_discrete_uses(stmt, varied, wrt)
             if any(v.name in varied for _, v in diff_args(stmt)):
                 varied.add(stmt.target.name)
         elif isinstance(stmt, Branch):
-            _varied(stmt.body, varied, wrt)
-            _varied(stmt.orelse, varied, wrt)
+            _varied(stmt.body, varied)
+            _varied(stmt.orelse, varied)
             for m in stmt.merges:
                 if _any_in((m.then, m.orelse), varied):
                     varied.add(m.out.name)
@@ -110,8 +112,8 @@ def _varied(body, varied: set[str], wrt: tuple[str, ...]) -> None:
                 for c in stmt.carries:
                     if _any_in((c.init, c.next), varied):
                         varied.add(c.header.name)
-                _varied(stmt.test, varied, wrt)
-                _varied(stmt.body, varied, wrt)
+                _varied(stmt.test, varied)
+                _varied(stmt.body, varied)
                 if len(varied) == size:
                     break
             varied.update(c.out.name for c in stmt.carries if c.header.name in varied)

@@ -1,5 +1,6 @@
 """The public API: decorator forms, wrt, f_and_grad/grad/source/module."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -148,3 +149,59 @@ def test_gradients_belong_to_the_caller():
     assert gx is not gy
     seed = np.ones(3)
     assert symgrad.grad(identity).grad(np.zeros(3), seed=seed) is not seed
+
+
+def test_has_aux_passes_auxiliary_outputs_through(tmp_path):
+    path = tmp_path / "aux_module.py"
+    path.write_text(
+        "import numpy as np\n"
+        "import symgrad\n\n\n"
+        "@symgrad.grad(wrt=(0, 1), has_aux=True)\n"
+        "def f(w, b, x):\n"
+        "    z = w * x + b\n"
+        "    return np.sum(z * z), (np.max(z), z)\n"
+    )
+    module = _import(path)
+    w, b, x = np.array([1.0, -2.0]), 0.5, np.array([3.0, 1.0])
+    (value, (top, z)), (gw, gb) = module.f.f_and_grad(w, b, x)
+    assert value == 3.5**2 + 1.5**2 and top == 3.5
+    np.testing.assert_array_equal(z, w * x + b)
+    np.testing.assert_allclose(gw, 2 * (w * x + b) * x)
+    assert gb == 2 * (3.5 - 1.5)
+    grads, aux = module.f.grad(w, b, x)
+    assert aux[0] == 3.5 and len(grads) == 2
+    symgrad.check_grad(module.f, w, b, x)
+    assert "aux = (np.max(z), z)" in module.f.source
+    assert ", aux), (w_bar, b_bar)" in module.f.source
+
+
+def test_has_aux_needs_a_pair(tmp_path):
+    path = tmp_path / "aux_bad.py"
+    path.write_text(
+        "import symgrad\n\n\n"
+        "@symgrad.grad(has_aux=True)\n"
+        "def f(x):\n"
+        "    return x * x\n"
+    )
+    module = _import(path)
+    with pytest.raises(symgrad.SymgradError, match=r"\(loss, aux\)") as info:
+        module.f.f_and_grad(2.0)
+    assert info.value.loc.line == 6
+
+
+def test_a_tuple_return_without_has_aux_suggests_it(tmp_path):
+    path = tmp_path / "aux_hint.py"
+    path.write_text(
+        "import symgrad\n\n\n" "@symgrad.grad\n" "def f(x):\n" "    return x * x, x\n"
+    )
+    module = _import(path)
+    with pytest.raises(symgrad.SymgradError, match="has_aux=True"):
+        module.f.f_and_grad(2.0)
+
+
+def _import(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module

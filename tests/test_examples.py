@@ -267,3 +267,18 @@ def test_control_flow_emits_loops_and_in_place_writes(load_example):
     assert "y[i] = " in cf.smooth.source  # a write in place, not a copy
     assert "_setitem" not in cf.smooth.source
     assert "if t1:" in cf.huber.source
+
+
+def test_neural_net_accuracy_rides_along_with_the_loss(load_example):
+    nn = load_example("neural_net")
+    data = nn.load_data()
+    params = nn.init_params(np.random.default_rng(3))
+    X, Y = data["X_train"][:32], data["Y_train"][:32]
+    (value, accuracy), grads = nn.loss_and_accuracy.f_and_grad(*params, X, Y)
+    plain_value, plain_grads = nn.loss.f_and_grad(*params, X, Y)
+    assert value == plain_value
+    for g, h in zip(grads, plain_grads, strict=True):
+        np.testing.assert_array_equal(g, h)
+    labels = np.argmax(Y, axis=1)
+    assert accuracy == nn.accuracy(params, X, labels)
+    symgrad.check_grad(nn.loss_and_accuracy, *params, X, Y)
