@@ -193,10 +193,13 @@ class GradFunction:
     ) -> tuple[Any, Any]:
         """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
         module = self._module or self.module
+        repeated = getattr(module, "RepeatedIndexError", ())
         try:
             return module.f_and_grad(*args, seed=seed, **kwargs)
         except module.SeedError as exc:
             raise SeedError(str(exc)) from None
+        except repeated as exc:
+            raise BadInputError(f"{self.__name__}: {exc}") from None
 
     def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
         """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""

@@ -170,6 +170,12 @@ class FlowLowering:
 
         if left == right:
             return left
+        # not bound yet on one side (a return not reached there): take the
+        # other side's shape
+        if left == Const(None) and isinstance(right, TupleValue):
+            left = _unset_like(right)
+        if right == Const(None) and isinstance(left, TupleValue):
+            right = _unset_like(left)
         if isinstance(left, Var | Const) and isinstance(right, Var | Const):
             out = Var(self.names.fresh(_hint(name)))
             merges.append(Merge(out, left, right))
@@ -217,7 +223,7 @@ class FlowLowering:
                 self.block(stmt.body, scope)
                 scope.env[counter] = self.emit("add", (index, step), loc, hint="i")
 
-            bound = (names | {counter}, _assigned(stmt, True))
+            bound = (names | {counter}, _assigned(stmt, True), self.live(stmt, scope))
             self.loop(None, (), test, body, bound, exits, scope, loc)
             scope.env.pop(counter)
             return
@@ -228,7 +234,7 @@ class FlowLowering:
             bind(index)
             self.block(stmt.body, scope)
 
-        bound = (names, _assigned(stmt, True))
+        bound = (names, _assigned(stmt, True), self.live(stmt, scope))
         self.loop(
             index, (start, stop, step), None, plain_body, bound, exits, scope, loc
         )
@@ -282,7 +288,7 @@ class FlowLowering:
         def body() -> None:
             self.block(stmt.body, scope)
 
-        bound = (_assigned(stmt), _assigned(stmt, True))
+        bound = (_assigned(stmt), _assigned(stmt, True), self.live(stmt, scope))
         self.loop(None, (), test, body, bound, exits, scope, loc)
 
     def loop(self, index, bounds, test, body, names, exits, scope, loc) -> None:
@@ -290,9 +296,11 @@ class FlowLowering:
 
         Names the body updates in place (`y[i] = ...`, `y.append(...)`) that
         hold the caller's array or a constant are copied once, before the loop."""
-        names, updated = names
+        names, updated, live = names
+        for name in sorted(live - set(scope.env)):
+            scope.env[name] = Const(None)  # not bound yet: read only once it is
         if RETURNED in exits:
-            scope.env.setdefault(RESULT, Const(0.0))
+            scope.env.setdefault(RESULT, Const(None))
             scope.env[RETURNED] = scope.env.get(RETURNED, _FALSE)
         # break and continue belong to this loop; the enclosing loop's are
         # put back after it.
@@ -306,7 +314,7 @@ class FlowLowering:
         for name in [n for n in carried if n in updated]:
             value = scope.env[name]
             if isinstance(value, Const) or (
-                self.roots(value) & self.foreign(scope)
+                self.roots(value, held=False) & self.foreign(scope)
                 and not self.aliased(value, name, scope)
             ):
                 scope.env[name] = self.emit("copy", (value,), loc, hint=name)
@@ -333,6 +341,10 @@ class FlowLowering:
             scope.env[flag] = _FALSE
         body_stmts, after = self.capture(body, scope)
         self.check_shared(after, carried, updated, loc)
+        for name in carried:  # an iteration starts with the previous one's value
+            value = after.get(name)
+            if isinstance(value, Var):
+                self.shares(headers[name], before[name], value)
         carries = []
         for name in carried:
             value = after.get(name)
@@ -355,6 +367,20 @@ class FlowLowering:
             Loop(index, bounds, test_body, cond, tuple(carries), body_stmts, loc)
         )
 
+    def live(self, stmt: ast.For | ast.While, scope: Scope) -> set[str]:
+        """Names the loop binds that are read before the loop body binds them
+        (so an iteration reads the previous one's) or after the loop."""
+        bound = _assigned(stmt)
+        inside = {id(n) for n in ast.walk(stmt)}
+        after = {
+            n.id
+            for n in ast.walk(scope.src.tree)
+            if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)
+            and id(n) not in inside
+        }
+        return bound & (after | _exposed(stmt.body, set()))
+
     def shares(self, var: Var, *values: Atom) -> None:
         """`var` is one of `values` (a merge, a loop-carried value)."""
         self.sources[var.name] = values
@@ -370,7 +396,7 @@ class FlowLowering:
             value = after.get(name)
             if not isinstance(value, Var):
                 continue
-            mine = self.roots(value)
+            mine = self.roots(value, held=False)
             for other, theirs in after.items():
                 if (
                     other != name
@@ -470,6 +496,14 @@ def kind_is_range(node: ast.expr) -> bool:
     )
 
 
+def _unset_like(value):
+    from .frontend import TupleValue
+
+    if isinstance(value, TupleValue):
+        return TupleValue(tuple(_unset_like(v) for v in value.items))
+    return Const(None)
+
+
 def _tuple(*items):
     from .frontend import TupleValue
 
@@ -508,6 +542,45 @@ def _assigned(stmt: ast.stmt, updates_only: bool = False) -> set[str]:
         for target in targets:
             names |= _target_names(target, updates_only)
     return names
+
+
+def _exposed(stmts: list[ast.stmt], bound: set[str]) -> set[str]:
+    """Names read by `stmts` before they are certainly bound (given `bound`)."""
+    found: set[str] = set()
+    bound = set(bound)
+    for stmt in stmts:
+        if isinstance(stmt, ast.If):
+            found |= _loads(stmt.test) - bound
+            arms = [set(bound), set(bound)]
+            found |= _exposed(stmt.body, arms[0]) | _exposed(stmt.orelse, arms[1])
+            bound |= _certain(stmt.body, bound) & _certain(stmt.orelse, bound)
+        elif isinstance(stmt, ast.For | ast.While):
+            header = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+            found |= _loads(header) - bound
+            found |= _exposed(stmt.body, bound)
+        elif not isinstance(stmt, ast.FunctionDef):
+            found |= _loads(stmt) - bound
+            bound |= _assigned(stmt)
+    return found
+
+
+def _certain(stmts: list[ast.stmt], bound: set[str]) -> set[str]:
+    """Names certainly bound after `stmts` run (not counting loop bodies)."""
+    bound = set(bound)
+    for stmt in stmts:
+        if isinstance(stmt, ast.If):
+            bound |= _certain(stmt.body, bound) & _certain(stmt.orelse, bound)
+        elif not isinstance(stmt, ast.For | ast.While | ast.FunctionDef):
+            bound |= _assigned(stmt)
+    return bound
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return {
+        n.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
 
 
 def _updated_by_call(node: ast.Call) -> set[str]:

@@ -97,9 +97,11 @@ class Lowerer(CallLowering, FlowLowering):
         self.ops: dict[str, str] = {}  # variable -> the op that computed it
         self.kinds: dict[str, str] = {}  # variable -> "list" for Python lists
         self.made_items: dict[str, tuple[Atom, ...]] = {}  # list literals
-        # variable -> the values whose memory it may share (views, copies of
-        # a name through a merge or a loop, updated versions of an array)
+        # variable -> the values it may be the same object as (views, a name
+        # through a merge or a loop, updated versions of an array or list)
         self.sources: dict[str, tuple[Atom, ...]] = {}
+        # list or tuple -> the values it holds references to
+        self.holds: dict[str, tuple[Atom, ...]] = {}
 
     # --- functions ------------------------------------------------------------
 
@@ -147,9 +149,9 @@ class Lowerer(CallLowering, FlowLowering):
             )
         scope.hint = hint
         scope.env[RETURNED] = Const(False)
-        scope.env[RESULT] = Const(0.0)  # never returned: every path returns
+        scope.env[RESULT] = Const(None)  # never returned: every path returns
         self.block(body, scope)
-        if RESULT not in scope.env or scope.env[RESULT] == Const(0.0):
+        if RESULT not in scope.env or scope.env[RESULT] == Const(None):
             raise UnsupportedSyntaxError(
                 f"'{scope.src.name}' returns values of different kinds on different "
                 "paths",
@@ -268,6 +270,7 @@ class Lowerer(CallLowering, FlowLowering):
         if not isinstance(receiver, ast.Name) or len(call.args) != 1 or call.keywords:
             raise UnsupportedSyntaxError("only 'name.append(value)' is supported", loc)
         name = receiver.id
+        self.local_update(name, scope, loc)
         current = self.name(name, receiver, scope)
         if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
             raise UnsupportedSyntaxError(f"'{name}' is not a list", loc)
@@ -279,7 +282,6 @@ class Lowerer(CallLowering, FlowLowering):
             )
         value = self.atom(call.args[0], scope)
         longer = self.emit("list_append", (current, value), loc, hint=name.strip("<>"))
-        self.sources[longer.name] = (current,)
         self.bind(scope, name, longer)
 
     def is_add_at(self, node: ast.expr, scope: Scope) -> bool:
@@ -314,6 +316,7 @@ class Lowerer(CallLowering, FlowLowering):
                 "only a named array can be assigned into", scope.src.loc(target)
             )
         name = target.value.id
+        self.local_update(name, scope, loc)
         current = self.owned_array(name, target.value, scope, loc)
         items = (
             target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
@@ -323,6 +326,16 @@ class Lowerer(CallLowering, FlowLowering):
         updated = self.emit(mode, (current, index, right), loc, hint=name)
         self.sources[updated.name] = (current,)
         self.bind(scope, name, updated)
+
+    def local_update(self, name: str, scope: Scope, loc: Loc) -> None:
+        """An in-place update must name a variable of the function itself: from
+        a nested function it would change the enclosing function's array."""
+        if name not in scope.env and scope.parent is not None:
+            raise UnsupportedSyntaxError(
+                f"in-place update of '{name}', a variable of the enclosing function",
+                loc,
+                "return the new value from the nested function instead",
+            )
 
     def owned_array(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> Var:
         """The array `name` holds, safe to update: a copy of the caller's array
@@ -337,7 +350,7 @@ class Lowerer(CallLowering, FlowLowering):
                 loc,
                 f"make '{name}' a new array first, for example with np.copy({name})",
             )
-        if self.roots(current) & self.foreign(scope):
+        if self.roots(current, held=False) & self.foreign(scope):
             current = self.emit("copy", (current,), loc, hint=name)
         return current
 
@@ -345,8 +358,8 @@ class Lowerer(CallLowering, FlowLowering):
         """Arrays this function did not create: the caller's, and constants."""
         return set(self.top.params) | set(self.constants)
 
-    def roots(self, atom: Atom) -> set[str]:
-        """The arrays whose memory `atom` may share."""
+    def roots(self, atom: Atom, held: bool = True) -> set[str]:
+        """The arrays and lists `atom` may be, or (with `held`) hold."""
         if isinstance(atom, Const):
             return {atom.name} if atom.name is not None else set()
         found, stack = set(), [atom.name]
@@ -355,7 +368,10 @@ class Lowerer(CallLowering, FlowLowering):
             if name in found:
                 continue
             found.add(name)
-            stack += [a.name for a in self.sources.get(name, ()) if isinstance(a, Var)]
+            edges = self.sources.get(name, ())
+            if held:
+                edges += self.holds.get(name, ())
+            stack += [a.name for a in edges if isinstance(a, Var)]
         return found
 
     def aliased(self, var: Var, name: str, scope: Scope) -> bool:
@@ -365,7 +381,7 @@ class Lowerer(CallLowering, FlowLowering):
         bound to the same array, arrays it is a view of (`y = x[0:2]`), views
         of it, and, in a helper, the caller's argument.  The top function's
         own parameters are safe: symgrad never writes to the caller's arrays."""
-        mine = self.roots(var)
+        mine = self.roots(var, held=False)
         for other, value in scope.env.items():
             if other != name and isinstance(value, Var) and self.roots(value) & mine:
                 return True
@@ -530,6 +546,19 @@ class Lowerer(CallLowering, FlowLowering):
     def name(self, ident: str, node: ast.AST, scope: Scope) -> Value:
         if ident in scope.env:
             return scope.env[ident]
+        if ident in scope.partial:
+            raise UnknownNameError(
+                f"'{ident}' is bound only inside a branch or loop, or not on every "
+                "path to this line",
+                scope.src.loc(node),
+                "assign it before the 'if' or loop as well",
+            )
+        if ident in local_names(scope.src.tree):
+            raise UnknownNameError(
+                f"local variable '{ident}' is read before it is assigned",
+                scope.src.loc(node),
+                "Python would raise UnboundLocalError here",
+            )
         outer = scope.parent
         while outer is not None:
             if ident in outer.env:
@@ -544,13 +573,6 @@ class Lowerer(CallLowering, FlowLowering):
                 found.reason,
                 loc,
                 "decorate in the running program, or pass the value as an argument",
-            )
-        if ident in scope.partial:
-            raise UnknownNameError(
-                f"'{ident}' is bound only inside a branch or loop, or not on every "
-                "path to this line",
-                loc,
-                "assign it before the 'if' or loop as well",
             )
         if found is None:
             raise UnknownNameError(
@@ -648,6 +670,10 @@ class Lowerer(CallLowering, FlowLowering):
             self.sources[target.name] = (args[0],)
         if op == "make_list":
             self.made_items[target.name] = args
+        if op in ("make_list", "tuple"):
+            self.holds[target.name] = args
+        if op == "list_append":
+            self.sources[target.name], self.holds[target.name] = args[:1], args[1:]
         return target
 
     def as_array(self, atom, loc: Loc):
@@ -685,6 +711,31 @@ def _is_append(node: ast.expr) -> bool:
 
 def _name(atom) -> str | None:
     return atom.name if isinstance(atom, Var) else None
+
+
+def local_names(tree: ast.FunctionDef) -> frozenset[str]:
+    """Names a function binds anywhere (so they are local everywhere in it)."""
+    found = {a.arg for a in tree.args.args}
+    stack = list(tree.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.FunctionDef):
+            found.add(stmt.name)
+            continue
+        targets = []
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, ast.AugAssign | ast.AnnAssign | ast.For):
+            targets = [stmt.target]
+        for target in targets:
+            found.update(
+                n.id
+                for n in ast.walk(target)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            )
+        for part in ("body", "orelse"):
+            stack += getattr(stmt, part, [])
+    return frozenset(found)
 
 
 def _returns(body: list[ast.stmt]) -> bool:

@@ -102,13 +102,16 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
     written = [g for g in groups.values() if g & writes]
     reads = _value_reads(adjoint)
     result = Plan()
+    made = {n for targets in after.values() for n in targets}
     for group in written:
         if any(n in primal.params or ops.get(n) in VIEWS for n in group):
             continue
+        if len(group - made) > 1 or _parallel(primal, group):
+            continue  # two arrays at once (double buffering): keep them apart
         overwritten = {n for n in group if _reaches(n, writes, after)}
         if overwritten & reads:
             continue
-        name = min(n for n in group if not any(n in s for s in after.values()))
+        name = min(group - made)
         result.rename.update((n, name) for n in group)
         result.in_place |= group & writes
     members = set(result.rename)
@@ -122,6 +125,21 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
         ):
             result.copied.add(stmt.target.name)
     return result
+
+
+def _parallel(fn: Function, group: set[str]) -> bool:
+    """Does the group hold two arrays alive together: two values carried by
+    one loop, or two results of one branch?"""
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Loop):
+            names = [c.header.name for c in stmt.carries]
+        elif isinstance(stmt, Branch):
+            names = [m.out.name for m in stmt.merges]
+        else:
+            continue
+        if sum(n in group for n in names) > 1:
+            return True
+    return False
 
 
 def _reaches(name: str, writes: set[str], after: dict[str, set[str]]) -> bool:

@@ -10,8 +10,11 @@ from __future__ import annotations
 from . import runtime
 
 # Names the emitted module defines or imports; user variables never take them.
-RESERVED = {"np", "math", "seed", "f_and_grad", "SeedError"} | {
-    name for name in vars(runtime) if name.startswith("_") and not name.startswith("__")
+RESERVED = {"np", "math", "seed", "f_and_grad"} | {
+    name
+    for name, obj in vars(runtime).items()
+    if (name.startswith("_") and not name.startswith("__"))
+    or (isinstance(obj, type) and obj.__module__ == runtime.__name__)
 }
 
 

@@ -172,6 +172,10 @@ def _add_at(x, index, value):
     return x
 
 
+class RepeatedIndexError(ValueError):
+    """An assignment wrote one element twice through repeated indices."""
+
+
 def _written_grad(g, index):
     """The cotangent of the value written by `x[index] = value` (or `+=`).
 
@@ -183,7 +187,7 @@ def _written_grad(g, index):
         seen = np.zeros(np.shape(g), dtype=int)
         np.add.at(seen, index, 1)
         if seen.max(initial=0) > 1:
-            raise ValueError(
+            raise RepeatedIndexError(
                 "an assignment writes one element twice through repeated indices; "
                 "its derivative is not defined (use np.add.at to accumulate)"
             )

@@ -98,7 +98,7 @@ class FlowReverse:
                 level = level | {info.trips.name}
         read = {v.name for s in walk(code) for v in _reads(s)}
         needed = level & read
-        redo = self.recomputed(body, needed) if loop is not None else []
+        redo = self.recomputed(body, level, needed) if loop is not None else []
         saved = tuple(Var(n) for n in sorted(needed - {s.target.name for s in redo}))
         if redo:  # recomputed values get names of their own
             fresh = {s.target.name: self.names.fresh() for s in redo}
@@ -110,31 +110,38 @@ class FlowReverse:
             code = [Pop(stack, saved)] + code
         return code
 
-    def recomputed(self, body, needed: set[str]) -> list[Assign]:
+    def recomputed(self, body, level: set[str], needed: set[str]) -> list[Assign]:
         """Statements of `body` whose values the reverse sweep recomputes
         rather than saves: integer arithmetic on loop indices, and reads of an
-        input array at such indices (`x[i]`, `x[i - 1]`)."""
-        redo: list[Assign] = []
-        made: set[str] = set()
+        input array at such indices (`x[i]`, `x[2 * i + 1]`), with every value
+        of the block they are computed from."""
+        cheap: dict[str, Assign] = {}
         for stmt in body:
-            if not isinstance(stmt, Assign) or stmt.target.name not in needed:
+            if not isinstance(stmt, Assign) or not self._cheap(stmt):
                 continue
             inputs = [v.name for v in arg_vars(stmt.args)]
-            if any(n in needed and n not in made for n in inputs):
-                continue
-            if (
-                stmt.target.name in self.ints
-                and stmt.op != "len"
-                or (
-                    stmt.op == "getitem"
-                    and isinstance(stmt.args[0], Var)
-                    and stmt.args[0].name in self.fn.params
-                    and all(v.name in self.ints for v in stmt.args[1].vars())
-                )
-            ):
-                redo.append(stmt)
-                made.add(stmt.target.name)
-        return redo
+            if all(n not in level or n in cheap for n in inputs):
+                cheap[stmt.target.name] = stmt
+        wanted: set[str] = set()
+        pending = [n for n in needed if n in cheap]
+        while pending:
+            name = pending.pop()
+            if name not in wanted:
+                wanted.add(name)
+                pending += [
+                    v.name for v in arg_vars(cheap[name].args) if v.name in cheap
+                ]
+        return [s for s in body if isinstance(s, Assign) and s.target.name in wanted]
+
+    def _cheap(self, stmt: Assign) -> bool:
+        if stmt.target.name in self.ints and stmt.op != "len":
+            return True
+        return (
+            stmt.op == "getitem"
+            and isinstance(stmt.args[0], Var)
+            and stmt.args[0].name in self.fn.params
+            and all(v.name in self.ints for v in stmt.args[1].vars())
+        )
 
     def stack_of(self, loop: Loop) -> Var:
         info = self.sweeps.loops.setdefault(id(loop), LoopInfo())

@@ -888,3 +888,76 @@ FLOW_CASES += [
         lambda r: (_away(r, 0.2, 2.5, 0.01),),
     ),
 ]
+
+
+# Found by review: each was silently wrong once.
+
+
+def index_arithmetic_chains(x):
+    s = 0.0
+    for i in range(2):
+        s = s + x[2 * i + 1] ** 2 + x[i] * x[-i - 1]
+    return s
+
+
+def double_buffering(x):
+    cur = np.zeros(3)
+    nxt = np.zeros(3)
+    cur[0] = x[0]
+    for k in range(3):
+        for i in range(3):
+            nxt[i] = cur[i - 1] * 0.5 + x[i]
+        cur, nxt = nxt, cur
+    return np.sum(cur**2) + np.sum(nxt * x)
+
+
+def previous_iteration_value(x):
+    s = 0.0
+    for i in range(3):
+        if i > 0:
+            s = s + prev * x  # noqa: F821 (bound by the previous iteration)
+        prev = x * (i + 1.0)
+    return s + prev
+
+
+def first_bound_in_a_loop_branch(x):
+    out = 0.0
+    for i in range(3):
+        if i == 0:
+            a = x
+        else:
+            a = a * x
+        out = out + a
+    return out + a * i
+
+
+def _two_returns(x, c):
+    if c > 0:
+        return (x * 2.0, x + 1.0)
+    return (x * 3.0, x - 1.0)
+
+
+def helper_returns_tuples_on_two_paths(x):
+    a, b = _two_returns(x, x)
+    return a * b
+
+
+FLOW_CASES += [
+    Case("index_arithmetic_chains", index_arithmetic_chains, lambda r: (normal(r, 4),)),
+    Case("double_buffering", double_buffering, lambda r: (normal(r, 3),)),
+    Case(
+        "previous_iteration_value",
+        previous_iteration_value,
+        lambda r: (normal(r, ()),),
+    ),
+    Case(
+        "first_bound_in_a_loop_branch",
+        first_bound_in_a_loop_branch,
+        lambda r: (normal(r, ()),),
+    ),
+    Case(
+        "helper_returns_tuples_on_two_paths",
+        helper_returns_tuples_on_two_paths,
+        lambda r: (_away(r, -2.0, 2.0, 0.05),),
+    ),
+]

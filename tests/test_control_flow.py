@@ -152,7 +152,7 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
             return np.sum(y * y)
         """,
     )
-    with pytest.raises(ValueError, match="np.add.at"):
+    with pytest.raises(SymgradError, match="np.add.at"):
         m.f.f_and_grad(np.array([1.0, 2.0, 3.0]))
 
 
@@ -209,6 +209,59 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
             10,
             "sharing memory",
         ),
+        (  # a list holds a reference to y, which numpy would change
+            """
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(2)
+                items = [y]
+                y[1] = x
+                return np.sum(items[0] * x)
+            """,
+            10,
+            "share memory",
+        ),
+        (
+            """
+            @symgrad.grad
+            def f(x):
+                y = x * 1.0
+                items = []
+                for i in range(3):
+                    items.append(y)
+                    y += x
+                return np.sum(np.stack(items))
+            """,
+            12,
+            "share memory",
+        ),
+        (  # b is a's array after the loop
+            """
+            @symgrad.grad
+            def f(x):
+                a = np.zeros(2)
+                b = np.zeros(2)
+                for i in range(3):
+                    b = a
+                a[0] = x
+                return np.sum(b * x)
+            """,
+            12,
+            "share memory",
+        ),
+        (  # a nested function writing into the enclosing function's array
+            """
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(2)
+                def fill(i, v):
+                    y[i] = v
+                    return v
+                return fill(0, x) + np.sum(y)
+            """,
+            10,
+            "enclosing function",
+        ),
     ],
 )
 def test_updates_numpy_would_see_through_another_name_are_errors(
@@ -218,6 +271,24 @@ def test_updates_numpy_would_see_through_another_name_are_errors(
     with pytest.raises(UnsupportedSyntaxError, match=message) as info:
         m.f.f_and_grad(1.0)
     assert info.value.loc.line == line
+
+
+def test_a_local_read_before_assignment_is_an_error_not_the_global(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        scale = 3.0
+
+        @symgrad.grad
+        def f(x):
+            y = scale * x
+            scale = 2.0
+            return y * scale
+        """,
+    )
+    with pytest.raises(UnknownNameError, match="before it is assigned") as info:
+        m.f.f_and_grad(1.0)
+    assert info.value.loc.line == 10
 
 
 def test_a_name_bound_in_one_branch_only_is_an_error(tmp_path):
