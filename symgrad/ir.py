@@ -5,11 +5,12 @@ Grammar (one operation per statement; every statement knows its source line)::
     Function  ::= name params body            params: tuple[str, ...]
     body      ::= Stmt*
     Stmt      ::= Assign(target: Var, op, args: Arg*, params)   target = op(args)
-                | SetItem(target: Var, index: Index, value: Atom, mode)
-                | If(cond: Atom, body, orelse)
-                | For(target: Var, iter: Atom, body)
-                | While(test: Stmt*, cond: Atom, body)
-                | Return(value: Atom)
+                | Branch(cond: Atom, body, orelse, Merge*)
+                | Loop(index: Var?, bounds: Atom*, test: Stmt*, cond: Atom?,
+                       Carry*, body)
+                | Return(value: Atom, aux: Atom?)
+    Merge     ::= (out: Var, then: Atom, orelse: Atom)
+    Carry     ::= (header: Var, init: Atom, next: Atom, out: Var)
     Arg       ::= Atom | Index
     Atom      ::= Var(name) | Const(value, name?)
     Index     ::= (Atom | Slice(start?, stop?, step?))*
@@ -18,11 +19,17 @@ Grammar (one operation per statement; every statement knows its source line)::
 (`axis=`, `keepdims=`, ...) as a sorted tuple of pairs so nodes stay hashable.
 
 The primal IR the frontend produces is in SSA form: every variable is assigned
-once.  The adjoint IR reverse mode produces may re-assign a variable only to
-accumulate into it (`v = add(v, ...)`) or update it through `SetItem`.
-`verify()` checks these rules and raises `IRError` with a message; the
-structured control-flow nodes (If, For, While) are part of the grammar so later
-passes can keep loops and branches readable instead of lowering to a CFG.
+once, and a write into an array is a new value (`y_2 = setitem(y_1, i, v)`).
+Branches and loops are structured: a `Branch` ends with `Merge`s (phis) of
+the values its arms bind; a `Loop` (`for index in range(*bounds)` or a
+`while` loop that runs `test` and stops when `cond` is false) threads
+`Carry`s from iteration to iteration.  `verify()` checks these rules and
+raises `IRError` with a message.
+
+Reverse mode hands `emit` plain statements instead, which may re-assign names
+and run in place: `SetItem(target, index, value, mode)`, `If`, `For`
+(`for target in iter`), `While`, `Copy` (a parallel `a, b = x, y`), and the
+stacks of saved values, `Push` and `Pop`.
 """
 
 from __future__ import annotations

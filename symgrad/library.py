@@ -9,6 +9,7 @@ here is reported as having no derivative rule.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 from .rules import OPS
@@ -21,6 +22,17 @@ class CallSpec:
     static: tuple[tuple[str, object], ...] = ()
     variadic: bool = False
 
+
+# Python's binary operators and the primitive each means.
+BINOPS = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "truediv",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+    ast.FloorDiv: "floordiv",
+}
 
 _REDUCE = (("axis", None), ("keepdims", False))
 

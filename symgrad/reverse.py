@@ -12,18 +12,29 @@ cotangent in the variable `seed`.  Guarantees:
   prove an elementwise result has its operand's shape, the contribution is
   summed back with `_unbroadcast`;
 * adjoints are assigned where a value is used once and accumulated
-  (`x_bar = x_bar + ...`) only where it is used again; none starts as zeros,
-  except the buffer an indexing adjoint scatters into.
+  (`x_bar = x_bar + ...`, or `x_bar += ...` into a buffer the adjoint code
+  owns) only where it is used again; none starts as zeros, except the buffer
+  an indexing adjoint scatters into and the adjoint of a value defined before
+  a branch or loop that adds into it (see `sweeps`);
+* the adjoint of a write into an array (`y[i] = v`) zeroes the written
+  entries of the adjoint buffer, in place when the buffer is its own.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .errors import Loc, NonDifferentiableError
+from .analysis import (
+    activity,
+    diff_args,
+    int_vars,
+    regions,
+    selects_once,
+    shape_classes,
+)
+from .errors import Loc
 from .inplace import WRITES
 from .ir import (
     Assign,
@@ -31,23 +42,17 @@ from .ir import (
     Branch,
     Const,
     Function,
-    Index,
     Loop,
     SetItem,
-    Slice,
     Stmt,
     Var,
-    arg_vars,
-    bodies,
     uses,
-    walk,
 )
 from .names import Names
-from .rules import OPS, Scatter, is_elementwise
+from .rules import OPS, Scatter
 from .sweeps import FlowReverse, Sweeps
-from .symbolic import MAX_REGION, Region, SympyLowering
+from .symbolic import Region, SympyLowering
 
-SCALAR = "<scalar>"  # not an identifier, so no variable's class
 # Adjoint ops whose result is a new array no other name refers to.
 _FRESH = {"add", "zeros", "full", "zeros_grad", "extremum_grad", "prod_grad", "copy"}
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
@@ -64,294 +69,6 @@ class Adjoint:
     # The forward sweep, for functions with branches or loops (plain code that
     # also saves what the reverse sweep reads); None for straight-line code.
     forward: list[Stmt] | None = None
-
-
-def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
-    """(position, variable) of the arguments a derivative can flow into."""
-    op = OPS[stmt.op]
-    if op.kind == "constant":
-        return []
-    return [
-        (i, a)
-        for i, a in enumerate(stmt.args)
-        if isinstance(a, Var) and i not in op.nondiff
-    ]
-
-
-def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
-    """Names that depend on a `wrt` parameter and reach the returned value.
-
-    Loops are analysed to a fixed point: a carried value is varied when its
-    start or its next value is, and useful when its result or its use in the
-    body is."""
-    varied = set(wrt)
-    _varied(fn.body, varied)
-    ret = fn.body[-1]
-    useful = {ret.value.name} if isinstance(ret.value, Var) else set()
-    _useful(fn.body, useful)
-    for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and stmt.target.name in useful:
-            _check_discrete_uses(stmt, varied, wrt)
-    return varied & useful
-
-
-def _varied(body, varied: set[str]) -> None:
-    for stmt in body:
-        if isinstance(stmt, Assign):
-            if any(v.name in varied for _, v in diff_args(stmt)):
-                varied.add(stmt.target.name)
-        elif isinstance(stmt, Branch):
-            _varied(stmt.body, varied)
-            _varied(stmt.orelse, varied)
-            for m in stmt.merges:
-                if _any_in((m.then, m.orelse), varied):
-                    varied.add(m.out.name)
-        elif isinstance(stmt, Loop):
-            while True:
-                size = len(varied)
-                for c in stmt.carries:
-                    if _any_in((c.init, c.next), varied):
-                        varied.add(c.header.name)
-                _varied(stmt.test, varied)
-                _varied(stmt.body, varied)
-                if len(varied) == size:
-                    break
-            varied.update(c.out.name for c in stmt.carries if c.header.name in varied)
-
-
-def _useful(body, useful: set[str]) -> None:
-    for stmt in reversed(body):
-        if isinstance(stmt, Assign):
-            if stmt.target.name in useful:
-                useful.update(v.name for _, v in diff_args(stmt))
-        elif isinstance(stmt, Branch):
-            for m in stmt.merges:
-                if m.out.name in useful:
-                    useful.update(v.name for v in _vars((m.then, m.orelse)))
-            _useful(stmt.body, useful)
-            _useful(stmt.orelse, useful)
-        elif isinstance(stmt, Loop):
-            while True:
-                size = len(useful)
-                for c in stmt.carries:
-                    if c.out.name in useful or c.header.name in useful:
-                        useful.update(v.name for v in _vars((c.init, c.next)))
-                        useful.add(c.header.name)
-                _useful(stmt.body, useful)
-                if len(useful) == size:
-                    break
-
-
-def _vars(atoms) -> list[Var]:
-    return [a for a in atoms if isinstance(a, Var)]
-
-
-def _any_in(atoms, names: set[str]) -> bool:
-    return any(v.name in names for v in _vars(atoms))
-
-
-# Ops whose listed argument positions take a shape or a count, not a value.
-_DISCRETE = {"reshape": (1,), "broadcast_to": (1,), "full": (0,), "zeros": (0,)}
-_DISCRETE.update(ones=(0,), empty=(0,), eye=(0,))
-
-
-# Constant ops that would silently drop a derivative if a `wrt` value entered.
-_OPAQUE = {
-    "tuple": "a tuple or list of values that depend on {wrt} is not supported yet",
-    "arange": "np.arange has no derivative rule for bounds that depend on {wrt}",
-    "linspace": "np.linspace has no derivative rule for bounds that depend on {wrt}",
-}
-
-
-def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:
-    """A value computed from a `wrt` input may not serve as an index or shape,
-    nor enter an op that has no derivative rule for it."""
-    if stmt.op in _OPAQUE and any(v.name in varied for v in arg_vars(stmt.args)):
-        raise NonDifferentiableError(
-            _OPAQUE[stmt.op].format(wrt=", ".join(wrt)),
-            stmt.loc,
-            "symgrad would drop its derivative; build the array with arithmetic "
-            "on arrays instead",
-        )
-    places = [a for a in stmt.args if isinstance(a, Index)]
-    used = [v for index in places for v in index.vars()]
-    used += [
-        a
-        for i, a in enumerate(stmt.args)
-        if i in _DISCRETE.get(stmt.op, ()) and isinstance(a, Var)
-    ]
-    for var in used:
-        if var.name in varied:
-            role = "an index" if places else "a shape"
-            raise NonDifferentiableError(
-                f"'{var.name}' depends on {', '.join(wrt)} but is used as {role}, "
-                "where no derivative exists",
-                stmt.loc,
-                "compute indices and shapes from values symgrad does not differentiate "
-                "(for example int(...) of a constant, or a shape)",
-            )
-
-
-_INT_OPS = {"add", "sub", "mul", "floordiv", "neg", "pos"}
-
-
-def int_vars(fn: Function) -> set[str]:
-    """Variables that always hold Python ints: loop indices and arithmetic on
-    them and on int constants (so `x[i]` selects one element, never two)."""
-    ints: set[str] = set()
-    shapes = {
-        s.target.name
-        for s in walk(fn.body)
-        if isinstance(s, Assign) and s.op == "shape"
-    }
-    for stmt in walk(fn.body):
-        if isinstance(stmt, Loop) and stmt.index is not None:
-            ints.add(stmt.index.name)
-        elif isinstance(stmt, Assign) and stmt.op in ("len", "int", "size", "ndim"):
-            ints.add(stmt.target.name)
-        elif (
-            isinstance(stmt, Assign)
-            and stmt.op == "getitem"
-            and isinstance(stmt.args[0], Var)
-            and stmt.args[0].name in shapes
-            and all(
-                isinstance(i, Const) and type(i.value) is int
-                for i in stmt.args[1].items
-            )
-        ):
-            ints.add(stmt.target.name)  # x.shape[0]
-        elif isinstance(stmt, Assign) and stmt.op in _INT_OPS:
-            if all(
-                (isinstance(a, Var) and a.name in ints)
-                or (isinstance(a, Const) and type(a.value) is int)
-                for a in stmt.args
-            ):
-                ints.add(stmt.target.name)
-    return ints
-
-
-def _basic(index: Index, ints: set[str]) -> bool:
-    """Does `index` select each element at most once (basic indexing)?"""
-    for item in index.items:
-        parts = (
-            (item.start, item.stop, item.step) if isinstance(item, Slice) else (item,)
-        )
-        for part in parts:
-            if isinstance(part, Var):
-                if part.name not in ints:
-                    return False
-            elif part is not None and not (
-                part.name is None
-                and (
-                    part.value is None
-                    or part.value is Ellipsis
-                    or type(part.value) is int
-                )
-            ):
-                return False
-    return True
-
-
-def shape_classes(fn: Function) -> dict[str, str]:
-    """Group variables that provably share a shape (for skipping unbroadcast).
-
-    Loop-carried values may change shape between iterations, so each gets a
-    class of its own; a merge shares its arms' class only when they agree."""
-    classes = {p: p for p in fn.params}
-
-    def of(atom) -> str:
-        if isinstance(atom, Var):
-            return classes[atom.name]
-        if isinstance(atom, Const) and atom.name is not None and "." not in atom.name:
-            return f"<const {atom.name}>"
-        if isinstance(atom, Const) and not isinstance(atom.value, int | float | None):
-            return f"<const {atom.value!r}>"
-        return SCALAR
-
-    def block(body) -> None:
-        for stmt in body:
-            if isinstance(stmt, Assign):
-                classes[stmt.target.name] = _shape_of(stmt, of)
-            elif isinstance(stmt, Branch):
-                block(stmt.body)
-                block(stmt.orelse)
-                for m in stmt.merges:
-                    same = of(m.then) == of(m.orelse)
-                    classes[m.out.name] = of(m.then) if same else m.out.name
-            elif isinstance(stmt, Loop):
-                for c in stmt.carries:
-                    classes[c.header.name] = c.header.name
-                    classes[c.out.name] = c.out.name
-                if stmt.index is not None:
-                    classes[stmt.index.name] = SCALAR
-                block(stmt.test)
-                block(stmt.body)
-
-    block(fn.body)
-    return classes
-
-
-def _shape_of(stmt: Assign, of) -> str:
-    name = stmt.target.name
-    op = OPS[stmt.op]
-    if op.kind == "elementwise":
-        found = {of(a) for a in stmt.args} - {SCALAR}
-        return found.pop() if len(found) == 1 else (SCALAR if not found else name)
-    if stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
-        return SCALAR
-    if stmt.op in ("len", "size", "ndim", "float", "int"):
-        return SCALAR
-    return name
-
-
-def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]]:
-    """Elementwise trees rooted at each active elementwise statement; a tree
-    never reaches outside the block (loop body, branch arm) of its root."""
-    counts = Counter(v.name for s in walk(fn.body) for v in uses(s))
-    found: dict[str, Region] = {}
-    absorbed: set[str] = set()
-    for body in _blocks(fn.body):
-        _block_regions(body, active, counts, found, absorbed)
-    return found, absorbed
-
-
-def _blocks(body):
-    yield body
-    for stmt in body:
-        for inner in bodies(stmt):
-            yield from _blocks(inner)
-
-
-def _block_regions(body, active, uses, found, absorbed) -> None:
-    assigns = [s for s in body if isinstance(s, Assign)]
-    defs = {s.target.name: s for s in assigns}
-    for stmt in reversed(assigns):
-        name = stmt.target.name
-        if name not in active or name in absorbed or not is_elementwise(stmt.op):
-            continue
-        members: dict[str, Assign] = {}
-        stack = [stmt]
-        while stack:
-            for _, arg in diff_args(stack.pop()):
-                inner = defs.get(arg.name)
-                if (
-                    inner is not None
-                    and is_elementwise(inner.op)
-                    # a Piecewise inside clip's conditions would be mangled
-                    and inner.op not in ("where", "clip")
-                    and arg.name in active
-                    and uses[arg.name] == 1
-                    and _same_line(inner.loc, stmt.loc)
-                    and len(members) < MAX_REGION
-                ):
-                    members[arg.name] = inner
-                    absorbed.add(arg.name)
-                    stack.append(inner)
-        found[name] = Region(stmt, members)
-
-
-def _same_line(a: Loc | None, b: Loc | None) -> bool:
-    return a is not None and b is not None and (a.file, a.line) == (b.file, b.line)
 
 
 @dataclass
@@ -529,7 +246,7 @@ class _Reverse(FlowReverse):
             self.owned.add(old.name)
 
     def scatter(self, name: str, part: Scatter) -> None:
-        mode = "add" if _basic(part.index, self.ints) else "add_at"
+        mode = "add" if selects_once(part.index, self.ints) else "add_at"
         current = self.adj.get(name)
         if current is not None and name in self.owned:
             self.b.body.append(

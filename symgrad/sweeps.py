@@ -49,7 +49,6 @@ class LoopInfo:
 
     stack: Var | None = None  # saved values, when the reverse sweep needs any
     trips: Var | None = None  # a while loop's iteration count
-    reversed: bool = False  # does the reverse sweep visit it at all
 
 
 @dataclass
@@ -218,7 +217,6 @@ class FlowReverse:
         if not carries and not self._has_active(stmt):
             return
         info = self.sweeps.loops.setdefault(id(stmt), LoopInfo())
-        info.reversed = True
         self.b.loc = stmt.loc
         # The adjoint each carried value has at the end of an iteration.
         flowing = [self.bar(c.out.name) for c in carries]

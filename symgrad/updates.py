@@ -1,0 +1,192 @@
+"""Lowering in-place updates, and the alias rules that keep them exact.
+
+`UpdateLowering` is the part of the frontend's `Lowerer` that handles
+`y[i] = v`, `y[i] += v`, `np.add.at(y, i, v)`, `y.append(v)` and `x += v`.
+Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
+long as no other name can see the update.  numpy updates arrays in place, so
+an update is an error (naming the line) when another name, a view, a list
+holding the array, the caller of a helper, or an enclosing function could see
+it.  A write into the caller's array or a constant first copies it, so the
+caller's arrays are never changed.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from .errors import Loc, UnsupportedSyntaxError
+from .ir import Atom, Const, Index, Var
+from .library import BINOPS
+from .rules import VIEWS
+
+if TYPE_CHECKING:
+    from .frontend import Scope
+
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+class UpdateLowering:
+    """In-place updates, mixed into `frontend.Lowerer`."""
+
+    def augassign(self, stmt: ast.AugAssign, scope: Scope) -> None:
+        op = BINOPS.get(type(stmt.op))
+        if isinstance(stmt.target, ast.Subscript):
+            mode = "setitem_add" if op == "add" else None
+            if mode is None:
+                raise UnsupportedSyntaxError(
+                    f"'{_op_symbol(stmt.op)}=' on an element or slice is not supported",
+                    scope.src.loc(stmt),
+                    "write 'y[i] = y[i] * ...' instead",
+                )
+            self.write(stmt.target, stmt.value, mode, scope, scope.src.loc(stmt))
+            return
+        name = stmt.target.id
+        current = self.name(name, stmt.target, scope)
+        if isinstance(current, Var) and self.aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"in-place update of '{name}', which may share memory with another "
+                "array (another name, a view, or a caller's argument)",
+                scope.src.loc(stmt),
+                f"write '{name} = {name} {_op_symbol(stmt.op)} ...' for a new value",
+            )
+        right = self.atom(stmt.value, scope)
+        loc = scope.src.loc(stmt)
+        self.bind(scope, name, self.emit(op, (current, right), loc, hint=name))
+
+    def append(self, call: ast.Call, scope: Scope) -> None:
+        """`items.append(value)`: bind `items` to the longer list."""
+        receiver = call.func.value
+        loc = scope.src.loc(call)
+        if not isinstance(receiver, ast.Name) or len(call.args) != 1 or call.keywords:
+            raise UnsupportedSyntaxError("only 'name.append(value)' is supported", loc)
+        name = receiver.id
+        self.local_update(name, scope, loc)
+        current = self.name(name, receiver, scope)
+        if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
+            raise UnsupportedSyntaxError(f"'{name}' is not a list", loc)
+        if self.aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"'{name}.append' would also change another name bound to this list",
+                loc,
+                f"build a new list instead: {name} = {name} + [value]",
+            )
+        value = self.atom(call.args[0], scope)
+        longer = self.emit("list_append", (current, value), loc, hint=name.strip("<>"))
+        self.bind(scope, name, longer)
+
+    def is_add_at(self, node: ast.expr, scope: Scope) -> bool:
+        """Is `node` a call of `np.add.at` (numpy under any alias)?"""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            return False
+        func = node.func
+        return (
+            func.attr == "at"
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr == "add"
+            and getattr(self.module_ref(func.value.value, scope), "lib", None)
+            == "numpy"
+        )
+
+    def add_at(self, call: ast.Call, scope: Scope) -> None:
+        """`np.add.at(y, index, value)`: repeated indices add up."""
+        loc = scope.src.loc(call)
+        if len(call.args) != 3 or call.keywords:
+            raise UnsupportedSyntaxError("np.add.at takes (array, index, values)", loc)
+        array, index, value = call.args
+        target = ast.Subscript(array, index, ast.Store())
+        ast.copy_location(target, call)
+        self.write(target, value, "add_at", scope, loc)
+
+    def write(
+        self, target: ast.Subscript, value: ast.expr, mode: str, scope: Scope, loc: Loc
+    ) -> None:
+        """`y[index] = value` (or `+=`): bind `y` to the updated array."""
+        if not isinstance(target.value, ast.Name):
+            raise UnsupportedSyntaxError(
+                "only a named array can be assigned into", scope.src.loc(target)
+            )
+        name = target.value.id
+        self.local_update(name, scope, loc)
+        current = self.owned_array(name, target.value, scope, loc)
+        items = (
+            target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+        )
+        index = Index(tuple(self.index_item(i, scope) for i in items))
+        right = self.atom(value, scope)
+        updated = self.emit(mode, (current, index, right), loc, hint=name)
+        self.sources[updated.name] = (current,)
+        self.bind(scope, name, updated)
+
+    def local_update(self, name: str, scope: Scope, loc: Loc) -> None:
+        """An in-place update must name a variable of the function itself: from
+        a nested function it would change the enclosing function's array."""
+        if name not in scope.env and scope.parent is not None:
+            raise UnsupportedSyntaxError(
+                f"in-place update of '{name}', a variable of the enclosing function",
+                loc,
+                "return the new value from the nested function instead",
+            )
+
+    def owned_array(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> Var:
+        """The array `name` holds, safe to update: a copy of the caller's array
+        or a constant; an error if another name may see the update."""
+        current = self.name(name, node, scope)
+        if not isinstance(current, Var):
+            current = self.emit("copy", (current,), loc, hint=name)
+        if self.aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"assignment into '{name}', which may share memory with another "
+                "array (another name, a view, or a caller's argument)",
+                loc,
+                f"make '{name}' a new array first, for example with np.copy({name})",
+            )
+        if self.roots(current, held=False) & self.foreign(scope):
+            current = self.emit("copy", (current,), loc, hint=name)
+        return current
+
+    def foreign(self, scope: Scope) -> set[str]:
+        """Arrays this function did not create: the caller's, and constants."""
+        return set(self.top.params) | set(self.constants)
+
+    def roots(self, atom: Atom, held: bool = True) -> set[str]:
+        """The arrays and lists `atom` may be, or (with `held`) hold."""
+        if isinstance(atom, Const):
+            return {atom.name} if atom.name is not None else set()
+        found, stack = set(), [atom.name]
+        while stack:
+            name = stack.pop()
+            if name in found:
+                continue
+            found.add(name)
+            edges = self.sources.get(name, ())
+            if held:
+                edges += self.holds.get(name, ())
+            stack += [a.name for a in edges if isinstance(a, Var)]
+        return found
+
+    def aliased(self, var: Var, name: str, scope: Scope) -> bool:
+        """Could an in-place update of `name` change a value other than its own?
+
+        numpy updates arrays in place, so the update also reaches other names
+        bound to the same array, arrays it is a view of (`y = x[0:2]`), views
+        of it, and, in a helper, the caller's argument.  The top function's
+        own parameters are safe: symgrad never writes to the caller's arrays."""
+        mine = self.roots(var, held=False)
+        for other, value in scope.env.items():
+            if other != name and isinstance(value, Var) and self.roots(value) & mine:
+                return True
+        if scope.src is not self.top:
+            caller = {
+                r
+                for v in scope.initial.values()
+                if isinstance(v, Var)
+                for r in self.roots(v)
+            }
+            if caller & mine:
+                return True
+        return self.ops.get(var.name) in VIEWS
+
+
+def _op_symbol(op: ast.operator) -> str:
+    return _SYMBOLS.get(type(op), "@")
