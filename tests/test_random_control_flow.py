@@ -29,14 +29,15 @@ _counter = itertools.count()
 STATE = {"p": (), "q": (3,), "r": (2, 3)}
 INPUTS = {"a": (), "x": (3,), "m": (2, 3)}
 # `{0}` is the updated variable, `{1}` a value that broadcasts to its shape.
-# Each update grows a value by at most a small factor, so a dozen updates in
-# nested loops stay well conditioned for finite differences.
+# Each update grows a value by at most a small factor or a bounded step, so a
+# dozen updates in nested loops keep values (and finite differences' rounding
+# error) small.
 UPDATES = [
     "{0} = np.tanh({0} * 0.8 + {1})",
     "{0} = {0} * 0.5 + np.sin({1})",
     "{0} = {0} - 0.3 * {0} * np.tanh({1})",
     "{0} = {0} / (2.5 + np.cos({1}))",
-    "{0} += 0.5 * {1}",
+    "{0} += 0.5 * np.tanh({1})",
     "{0} = np.sqrt(1.0 + {0} ** 2) * 0.7 + {1} * 0.1",
 ]
 
