@@ -226,7 +226,6 @@ def print_tables(results: dict[str, dict[str, float]], columns: list[str]) -> No
             print(f"{name}: {column} skipped: {why}")
 
     ratios = [row["symgrad"] / row["hand"] for row in results.values()]
-    print("geometric mean over the workloads above")
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"\ngeometric mean of symgrad / hand-written: {geo:.2f}x")
 
