@@ -30,6 +30,7 @@ from .ir import (
     arg_vars,
     bodies,
     uses,
+    variables,
     walk,
 )
 from .rules import OPS, is_elementwise
@@ -99,7 +100,7 @@ def _useful(body, useful: set[str]) -> None:
         elif isinstance(stmt, Branch):
             for m in stmt.merges:
                 if m.out.name in useful:
-                    useful.update(v.name for v in _vars((m.then, m.orelse)))
+                    useful.update(v.name for v in variables((m.then, m.orelse)))
             _useful(stmt.body, useful)
             _useful(stmt.orelse, useful)
         elif isinstance(stmt, Loop):
@@ -107,19 +108,15 @@ def _useful(body, useful: set[str]) -> None:
                 size = len(useful)
                 for c in stmt.carries:
                     if c.out.name in useful or c.header.name in useful:
-                        useful.update(v.name for v in _vars((c.init, c.next)))
+                        useful.update(v.name for v in variables((c.init, c.next)))
                         useful.add(c.header.name)
                 _useful(stmt.body, useful)
                 if len(useful) == size:
                     break
 
 
-def _vars(atoms) -> list[Var]:
-    return [a for a in atoms if isinstance(a, Var)]
-
-
 def _any_in(atoms, names: set[str]) -> bool:
-    return any(v.name in names for v in _vars(atoms))
+    return any(v.name in names for v in variables(atoms))
 
 
 # Ops whose listed argument positions take a shape or a count, not a value.

@@ -21,7 +21,7 @@ from .errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from .ir import Atom, Const, Var
+from .ir import Atom, Const, Var, name_of
 from .library import CallSpec
 from .source import FunctionSource
 
@@ -203,7 +203,7 @@ class CallLowering:
             given["arrays"] = ast.List(given["arrays"].elts, ast.Load())
         atoms = tuple(self.atom(given[n], scope) for n in spec.args)
         op = spec.op
-        if op in ("copy", "asarray") and self.kinds.get(_name(atoms[0])) == "list":
+        if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
             op = "stack"
         if op == "concatenate":
             atoms = self.listed(atoms[0], loc)
@@ -229,10 +229,6 @@ class CallLowering:
             loc,
             "for a list built in a loop, use np.stack",
         )
-
-
-def _name(atom: object) -> str | None:
-    return atom.name if isinstance(atom, Var) else None
 
 
 def dotted(node: ast.AST) -> str:

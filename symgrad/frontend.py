@@ -36,6 +36,7 @@ from .ir import (
     Slice,
     Stmt,
     Var,
+    name_of,
 )
 from .library import BINOPS
 from .names import RESERVED, Names
@@ -497,7 +498,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.ops[target.name] = op
         if op in ("list_new", "make_list", "list_append") or (
             op == "getitem"
-            and self.kinds.get(_name(args[0])) == "list"
+            and self.kinds.get(name_of(args[0])) == "list"
             and any(isinstance(i, Slice) for i in args[1].items)
         ):
             self.kinds[target.name] = "list"
@@ -542,10 +543,6 @@ def _is_append(node: ast.expr) -> bool:
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "append"
     )
-
-
-def _name(atom) -> str | None:
-    return atom.name if isinstance(atom, Var) else None
 
 
 def local_names(tree: ast.FunctionDef) -> frozenset[str]:

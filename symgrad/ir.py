@@ -343,6 +343,16 @@ def _atoms(atoms) -> Iterator[Var]:
     return (a for a in atoms if isinstance(a, Var))
 
 
+def variables(atoms) -> list[Var]:
+    """The variables among `atoms` (constants and None left out)."""
+    return [a for a in atoms if isinstance(a, Var)]
+
+
+def name_of(atom: object) -> str | None:
+    """A variable's name; None for anything else."""
+    return atom.name if isinstance(atom, Var) else None
+
+
 def defs(stmt: Stmt) -> tuple[Var, ...]:
     """Variables a statement binds at its own level."""
     if isinstance(stmt, Assign):

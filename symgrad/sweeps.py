@@ -37,8 +37,10 @@ from .ir import (
     While,
     arg_vars,
     defs,
+    name_of,
     rename,
     uses,
+    variables,
     walk,
 )
 
@@ -164,9 +166,11 @@ class FlowReverse:
             elif isinstance(s, Branch | Loop):
                 read.update(v.name for v in uses(s))
         if isinstance(stmt, Branch):
-            read.update(v.name for m in stmt.merges for v in _vars((m.then, m.orelse)))
+            read.update(
+                v.name for m in stmt.merges for v in variables((m.then, m.orelse))
+            )
         else:
-            read.update(v.name for c in stmt.carries for v in _vars((c.next,)))
+            read.update(v.name for c in stmt.carries for v in variables((c.next,)))
         for name in sorted((read - inner) & self.active):
             current = self.adj.get(name)
             target = self.bar(name)
@@ -366,23 +370,17 @@ def _written(loop: Loop, carry) -> bool:
     for s in walk(loop.body):
         if isinstance(s, Branch):
             made |= {
-                m.out.name for m in s.merges if {_name(m.then), _name(m.orelse)} & made
+                m.out.name
+                for m in s.merges
+                if {name_of(m.then), name_of(m.orelse)} & made
             }
     return isinstance(carry.next, Var) and carry.next.name in made
-
-
-def _name(atom) -> str | None:
-    return atom.name if isinstance(atom, Var) else None
 
 
 def stmt_bodies(stmt: Branch | Loop) -> list[Stmt]:
     if isinstance(stmt, Branch):
         return list(stmt.body) + list(stmt.orelse)
     return list(stmt.test) + list(stmt.body)
-
-
-def _vars(atoms) -> list[Var]:
-    return [a for a in atoms if isinstance(a, Var)]
 
 
 def _reads(stmt: Stmt):
