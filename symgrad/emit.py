@@ -243,6 +243,8 @@ class _Printer:
         assert isinstance(stmt, SetItem)
         value = self.expr(stmt.value)
         target = self.name(stmt.target)
+        if stmt.mode == "append":
+            return f"{target}.append({value})"
         if stmt.mode == "add_at":
             index = _clean(self.index_tuple(stmt.index))
             return f"np.add.at({target}, {index}, {value})"

@@ -348,6 +348,12 @@ class FlowLowering:
         carries = []
         for name in carried:
             value = after.get(name)
+            if not isinstance(value, Var | Const) and name == RESULT:
+                raise UnsupportedSyntaxError(
+                    "returning a tuple from inside a loop is not supported yet",
+                    loc,
+                    "assign the values inside the loop and return them after it",
+                )
             if not isinstance(value, Var | Const):
                 raise UnsupportedSyntaxError(
                     f"'{name}' is not bound the same way on every path of this loop",

@@ -290,7 +290,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             )
         if isinstance(node, ast.BinOp):
             left, right = self.atom(node.left, scope), self.atom(node.right, scope)
-            return self.emit(BINOPS[type(node.op)], (left, right), loc, hint=hint)
+            return self.binary(BINOPS[type(node.op)], left, right, loc, hint)
         if isinstance(node, ast.IfExp):
             cond = self.atom(node.test, scope)
             return self.choose(
@@ -347,6 +347,40 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             node.name, node, src.file, src.lines, src.col_shift, src.resolver
         )
         return Closure(inner, scope)
+
+    def binary(self, op: str, left: Atom, right: Atom, loc: Loc, hint) -> Atom:
+        """`left op right`; on two lists `+` concatenates, as in Python."""
+        lists = [self.is_list(a) for a in (left, right)]
+        if op == "add" and all(lists):
+            items = tuple(self.as_list(a, loc) for a in (left, right))
+            return self.emit("list_concat", items, loc, hint=hint)
+        runtime_list = any(
+            isinstance(a, Var) and self.is_list(a) for a in (left, right)
+        )
+        int_const = any(
+            isinstance(a, Const) and type(a.value) is int for a in (left, right)
+        )
+        if op == "mul" and any(lists) and (runtime_list or int_const):
+            raise UnsupportedSyntaxError(
+                "repeating a list with '*' is not supported", loc
+            )
+        return self.emit(op, (left, right), loc, hint=hint)
+
+    def is_list(self, atom: Atom) -> bool:
+        if isinstance(atom, Const):
+            return isinstance(atom.value, ListConst)
+        return self.kinds.get(atom.name) == "list"
+
+    def as_list(self, atom: Atom, loc: Loc) -> Atom:
+        """A list constant (`[1.0, 2.0]`) as a list value."""
+        if isinstance(atom, Const):
+            items = tuple(Const(v) for v in atom.value)
+            return (
+                self.emit("make_list", items, loc)
+                if items
+                else self.emit("list_new", (), loc)
+            )
+        return atom
 
     def boolean(self, node: ast.BoolOp, scope: Scope, loc: Loc) -> Atom:
         """`a and b` is `b if a else a`; `a or b` is `a if a else b`."""
@@ -496,7 +530,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         target = Var(self.names.fresh(hint))
         self.body.append(Assign(target, op, args, tuple(sorted(params)), loc))
         self.ops[target.name] = op
-        if op in ("list_new", "make_list", "list_append") or (
+        if op in ("list_new", "make_list", "list_append", "list_concat") or (
             op == "getitem"
             and self.kinds.get(name_of(args[0])) == "list"
             and any(isinstance(i, Slice) for i in args[1].items)
@@ -506,7 +540,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.sources[target.name] = (args[0],)
         if op == "make_list":
             self.made_items[target.name] = args
-        if op in ("make_list", "tuple"):
+        if op in ("make_list", "tuple", "list_concat"):
             self.holds[target.name] = args
         if op == "list_append":
             self.sources[target.name], self.holds[target.name] = args[:1], args[1:]
@@ -534,7 +568,7 @@ def _all_names(tree: ast.AST) -> set[str]:
 
 
 _LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}
-_LIST_OPS |= {"concatenate", "list_new"}
+_LIST_OPS |= {"concatenate", "list_new", "list_concat"}
 
 
 def _is_append(node: ast.expr) -> bool:

@@ -45,10 +45,12 @@ from .ir import (
 )
 from .rules import VIEWS
 
-WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
-# Adjoint ops that read only the shape of the listed arguments.
+ARRAY_WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
+WRITES = ARRAY_WRITES | {"list_append": "append"}
+# Adjoint ops that read only the shape (and dtype) of the listed arguments;
+# an array written in place keeps both, a list appended to does not.
 _SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}}
-_SHAPE_ONLY.update(len={0}, size={0}, ndim={0})
+_SHAPE_ONLY.update(len={0}, size={0}, ndim={0}, written_grad={2})
 
 
 @dataclass
@@ -101,6 +103,7 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
         groups[find(name)].add(name)
     written = [g for g in groups.values() if g & writes]
     reads = _value_reads(adjoint)
+    every_read = _value_reads(adjoint, shape_only={})
     result = Plan()
     made = {n for targets in after.values() for n in targets}
     for group in written:
@@ -109,7 +112,8 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
         if len(group - made) > 1 or _parallel(primal, group):
             continue  # two arrays at once (double buffering): keep them apart
         overwritten = {n for n in group if _reaches(n, writes, after)}
-        if overwritten & reads:
+        lists = any(ops.get(n) == "list_append" for n in group)
+        if overwritten & (every_read if lists else reads):
             continue
         name = min(group - made)
         result.rename.update((n, name) for n in group)
@@ -155,16 +159,16 @@ def _reaches(name: str, writes: set[str], after: dict[str, set[str]]) -> bool:
     return False
 
 
-def _value_reads(adjoint: list[Stmt]) -> set[str]:
+def _value_reads(adjoint: list[Stmt], shape_only: dict = _SHAPE_ONLY) -> set[str]:
     """Names the reverse sweep reads for more than their shape."""
     found: set[str] = set()
     for stmt in walk(adjoint):
         if isinstance(stmt, Pop):
             continue
         if isinstance(stmt, Assign):
-            shape_only = _SHAPE_ONLY.get(stmt.op, set())
+            skipped = shape_only.get(stmt.op, set())
             for i, arg in enumerate(stmt.args):
-                if isinstance(arg, Var) and i not in shape_only:
+                if isinstance(arg, Var) and i not in skipped:
                     found.add(arg.name)
                 elif isinstance(arg, Index):
                     found.update(v.name for v in arg.vars())
@@ -194,6 +198,9 @@ def apply(plan: Plan, statements: list[Stmt]) -> list[Stmt]:
 def _rename(stmt: Stmt, plan: Plan) -> Stmt:
     if isinstance(stmt, Assign) and stmt.target.name in plan.in_place:
         stmt = rename(stmt, plan.rename)
+        if stmt.op == "list_append":
+            target, value = stmt.args
+            return SetItem(target, Index(()), value, "append", stmt.loc)
         target, index, value = stmt.args
         return SetItem(target, index, value, WRITES[stmt.op], stmt.loc)
     if isinstance(stmt, Assign) and stmt.target.name in plan.copied:

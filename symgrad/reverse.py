@@ -35,7 +35,7 @@ from .analysis import (
     shape_classes,
 )
 from .errors import Loc
-from .inplace import WRITES
+from .inplace import ARRAY_WRITES
 from .ir import (
     Assign,
     Atom,
@@ -180,7 +180,7 @@ class _Reverse(FlowReverse):
         return self.shapes[leaf.name] == root_shape
 
     def structural(self, stmt: Assign) -> None:
-        if stmt.op in WRITES:
+        if stmt.op in ARRAY_WRITES:
             self.write(stmt)
             return
         op = OPS[stmt.op]
@@ -231,8 +231,10 @@ class _Reverse(FlowReverse):
         old, index, value = stmt.args
         owned = stmt.target.name in self.owned
         if isinstance(value, Var) and value.name in self.active:
-            read = "getitem_copy" if stmt.op == "add_at" else "written_grad"
-            part = self.b.op(read, g, index)
+            if stmt.op == "add_at":
+                part = self.b.op("getitem_copy", g, index)
+            else:
+                part = self.b.op("written_grad", g, index, old)
             self.accumulate(value.name, self.b.op("unbroadcast", part, value))
         if not (isinstance(old, Var) and old.name in self.active):
             return

@@ -337,6 +337,13 @@ def _list_append_adjoint(b: Builder, g, out, items, value):
     return head, b.op("getitem", g, Index((Const(-1),)))
 
 
+@structural("list_concat", 2, "{0} + {1}")
+def _list_concat_adjoint(b: Builder, g, out, first, second):
+    n = b.op("len", first)
+    head = b.op("getitem", g, Index((Slice(None, n),)))
+    return head, b.op("getitem", g, Index((Slice(n, None),)))
+
+
 @structural("stack", 1, "np.stack({0}{params})", [("axis", 0)])
 def _stack_adjoint(b: Builder, g, out, items, *, axis):
     return (g if axis == 0 else b.op("moveaxis", g, Const(axis), Const(0)),)
@@ -368,7 +375,7 @@ def _add_at_adjoint(b: Builder, g, out, x, index, value):
 
 _const("getitem_copy", 2, "{0}{1}.copy()")
 _const("moveaxis", 3, "np.moveaxis({0}, {1}, {2})")
-_const("written_grad", 2, "_written_grad({0}, np.s_{1})")
+_const("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})")
 _const("zero_at", 2, "_zero_at({0}, np.s_{1})")
 _const("concat_grad", None, "_concat_grad({args})")
 

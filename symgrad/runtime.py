@@ -152,22 +152,23 @@ def _transpose_grad(g, axes):
 
 
 def _setitem(x, index, value):
-    """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are)."""
-    x = np.array(x, dtype=np.result_type(x, value))
+    """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are);
+    the copy keeps `x`'s dtype, so an integer array truncates as numpy does."""
+    x = np.array(x)
     x[index] = value
     return x
 
 
 def _setitem_add(x, index, value):
     """`x[index] += value` on a copy of `x`."""
-    x = np.array(x, dtype=np.result_type(x, value))
+    x = np.array(x)
     x[index] += value
     return x
 
 
 def _add_at(x, index, value):
     """`np.add.at(x, index, value)` on a copy of `x`: repeated indices add up."""
-    x = np.array(x, dtype=np.result_type(x, value))
+    x = np.array(x)
     np.add.at(x, index, value)
     return x
 
@@ -176,11 +177,15 @@ class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 
 
-def _written_grad(g, index):
-    """The cotangent of the value written by `x[index] = value` (or `+=`).
+def _written_grad(g, index, target):
+    """The cotangent of the value written by `target[index] = value` (or `+=`).
 
     numpy keeps only the last of repeated writes to one element, so a value
-    written to a repeated index has no single derivative; symgrad refuses."""
+    written to a repeated index has no single derivative; symgrad refuses.
+    Written into an integer or boolean array, a value is truncated: its
+    derivative is zero."""
+    if np.asarray(target).dtype.kind in "biu":
+        return np.zeros(np.shape(g[index]))
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | np.ndarray)]
     if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):

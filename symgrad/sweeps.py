@@ -151,9 +151,12 @@ class FlowReverse:
             self.sweeps.stacks.append(info.stack)
         return info.stack
 
-    def bind_outer(self, stmt: Branch | Loop) -> None:
+    def bind_outer(self, stmt: Branch | Loop, lazy: bool = False) -> set[str]:
         """Give every outer value that receives a contribution inside `stmt`
-        its canonical adjoint name, so each path leaves it under that name."""
+        its canonical adjoint name, so each path leaves it under that name.
+
+        With `lazy` (a branch), a value with no adjoint yet gets none here;
+        the names returned are left for each arm to bind."""
         inner = set()
         for s in walk([stmt]):
             inner.update(v.name for v in defs(s))
@@ -171,9 +174,13 @@ class FlowReverse:
             )
         else:
             read.update(v.name for c in stmt.carries for v in variables((c.next,)))
+        unset = set()
         for name in sorted((read - inner) & self.active):
             current = self.adj.get(name)
             target = self.bar(name)
+            if current is None and lazy:
+                unset.add(name)
+                continue
             if current is None:
                 self.b.body.append(
                     Assign(target, "zeros_grad", (Var(name),), (), self.b.loc)
@@ -183,6 +190,7 @@ class FlowReverse:
                 self.b.body.append(Copy((target,), (current,), self.b.loc))
                 self.owned.discard(name)
             self.adj[name] = target
+        return unset
 
     # --- branches -------------------------------------------------------------
 
@@ -195,9 +203,15 @@ class FlowReverse:
         if not merges and not self._has_active(stmt):
             return
         self.b.loc = stmt.loc
-        self.bind_outer(stmt)
-        arms = []
+        # Values without an adjoint yet get one in each arm: zeros only in an
+        # arm that adds nothing to them (so a loop over a branch does not
+        # allocate a zero buffer per trip).
+        unset = self.bind_outer(stmt, lazy=True)
+        arms, owned = [], []
         for body, pick in ((stmt.body, 0), (stmt.orelse, 1)):
+            for name in unset:
+                self.adj.pop(name, None)
+                self.owned.discard(name)
 
             def seed(pick=pick) -> None:
                 for m in merges:
@@ -205,8 +219,25 @@ class FlowReverse:
                     if isinstance(value, Var) and value.name in self.active:
                         self.accumulate(value.name, self.adj[m.out.name])
 
+            def finish() -> None:
+                for name in sorted(unset):
+                    target, got = self.bar(name), self.adj.get(name)
+                    if got is None:
+                        zeros = Assign(target, "zeros_grad", (Var(name),), (), None)
+                        self.b.body.append(zeros)
+                        self.owned.add(name)
+                    elif got != target:
+                        self.b.body.append(Copy((target,), (got,)))
+
             level = {v.name for s in body for v in defs(s)}
-            arms.append(self.nested(body, level, loop, seed))
+            arms.append(self.nested(body, level, loop, seed, finish))
+            owned.append({n for n in unset if n in self.owned})
+        for name in unset:
+            self.adj[name] = self.bar(name)
+            if name in owned[0] & owned[1]:
+                self.owned.add(name)
+            else:
+                self.owned.discard(name)
         self.b.body.append(If(stmt.cond, tuple(arms[0]), tuple(arms[1]), stmt.loc))
 
     def _has_active(self, stmt: Stmt) -> bool:
@@ -360,12 +391,12 @@ class FlowReverse:
 
 def _written(loop: Loop, carry) -> bool:
     """Is the carried value an array the loop body writes into?"""
-    from .inplace import WRITES
+    from .inplace import ARRAY_WRITES
 
     made = {
         s.target.name
         for s in walk(loop.body)
-        if isinstance(s, Assign) and s.op in WRITES
+        if isinstance(s, Assign) and s.op in ARRAY_WRITES
     }
     for s in walk(loop.body):
         if isinstance(s, Branch):

@@ -43,6 +43,8 @@ class UpdateLowering:
             return
         name = stmt.target.id
         current = self.name(name, stmt.target, scope)
+        if self.is_list(current) and op == "add":
+            self.local_update(name, scope, scope.src.loc(stmt))
         if isinstance(current, Var) and self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"in-place update of '{name}', which may share memory with another "
@@ -52,7 +54,7 @@ class UpdateLowering:
             )
         right = self.atom(stmt.value, scope)
         loc = scope.src.loc(stmt)
-        self.bind(scope, name, self.emit(op, (current, right), loc, hint=name))
+        self.bind(scope, name, self.binary(op, current, right, loc, name))
 
     def append(self, call: ast.Call, scope: Scope) -> None:
         """`items.append(value)`: bind `items` to the longer list."""

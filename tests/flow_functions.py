@@ -961,3 +961,52 @@ FLOW_CASES += [
         lambda r: (_away(r, -2.0, 2.0, 0.05),),
     ),
 ]
+
+
+# Found by the second review.
+
+
+def list_concatenation(x):
+    items = [x[0]]
+    for v in x:
+        items = [v * 2.0] + items
+    items += [x[1], x[2]]
+    return np.sum(np.array(items) ** 2) + len(items)
+
+
+def write_into_integer_array(x):
+    y = np.arange(3)
+    y[1] = x[1] * 3.7  # truncated to an integer, so no derivative flows
+    z = np.full(3, 2)
+    z[0] += x[2] * 0.0 + 1.0
+    return np.sum(y * x) + np.sum(z * x)
+
+
+def append_in_a_loop(x):
+    products = []
+    for i in range(1, len(x)):
+        products.append(x[i] * x[i - 1])
+    return np.sum(np.array(products) ** 2)
+
+
+def fill_in_a_while_loop(x):
+    y = np.zeros(len(x))
+    i = 1
+    while i < len(x):
+        y[i] = 0.5 * y[i - 1] + x[i] ** 2
+        if y[i] > 1e9:
+            break
+        i = i + 1
+    return np.sum(y)
+
+
+FLOW_CASES += [
+    Case("list_concatenation", list_concatenation, lambda r: (normal(r, 3),)),
+    Case(
+        "write_into_integer_array",
+        write_into_integer_array,
+        lambda r: (normal(r, 3),),
+    ),
+    Case("append_in_a_loop", append_in_a_loop, lambda r: (normal(r, 5),)),
+    Case("fill_in_a_while_loop", fill_in_a_while_loop, lambda r: (normal(r, 5),)),
+]

@@ -395,3 +395,69 @@ def test_the_ir_printer_shows_loops_and_merges(tmp_path):
 
     text = format_function(m.f.compiled.primal)
     assert "merge(" in text and "for i in range(0, 3, 1) [" in text
+
+
+def test_appending_in_a_loop_appends_in_place(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            items = []
+            for v in x:
+                items.append(np.sin(v))
+            return np.sum(np.stack(items))
+        """,
+    )
+    assert ".append(np.sin(" in m.f.source
+    assert " + [" not in m.f.source  # no list copied per step
+    symgrad.check_grad(m.f, np.array([0.5, -1.0, 2.0]))
+
+
+def test_a_branch_gives_zeros_only_on_the_arm_that_adds_nothing(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            y = np.zeros(len(x))
+            for i in range(len(x)):
+                if x[i] > 0:
+                    y[i] = x[i] * 2.0
+            return np.sum(y * y)
+        """,
+    )
+    reverse = m.f.source.split("reversed(range(")[1]
+    assert "_zeros_grad" not in reverse.split("else:")[0]
+    symgrad.check_grad(m.f, np.array([0.5, -1.0, 2.0]))
+
+
+def test_returning_a_tuple_from_a_loop_is_a_clear_error(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(has_aux=True)
+        def f(x):
+            s = 0.0
+            for v in x:
+                s = s + v * v
+                if s > 1.0:
+                    return s, s * 2.0
+            return s, s
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="tuple from inside a loop"):
+        m.f.f_and_grad(np.array([0.5, 2.0]))
+
+
+def test_list_repetition_is_an_error(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            return np.sum(np.array([x, x * 2.0] * 2))
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="repeating a list"):
+        m.f.f_and_grad(1.0)

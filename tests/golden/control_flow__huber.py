@@ -17,14 +17,12 @@ def f_and_grad(r, delta, seed=None):
         loss_2 = loss_1
     seed = _check_seed("huber", seed, loss_2)
     # grad of: if abs(r) <= delta:
-    r_bar = _zeros_grad(r)
     if t1:
-        # grad of: loss = 0.5 * r * r
-        r_bar += seed * (1.0 * r)
+        r_bar = seed * (1.0 * r)
     else:
-        # grad of: loss = delta * (abs(r) - 0.5 * delta)
-        r_bar += _unbroadcast(seed * (delta * np.sign(r)), r)
-    return loss_2, r_bar
+        r_bar = _unbroadcast(seed * (delta * np.sign(r)), r)
+    t2 = _owned(r_bar)
+    return loss_2, t2
 
 
 # Support code copied from symgrad.runtime.
@@ -55,9 +53,9 @@ def _check_seed(function, seed, value):
     return seed
 
 
-def _zeros_grad(x):
-    """The gradient of an input the output does not depend on."""
-    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+def _owned(g):
+    """A gradient the caller may modify: arrays are copied, numbers kept."""
+    return np.array(g) if isinstance(g, np.ndarray) else g
 
 
 def _unbroadcast(g, x):

@@ -17,7 +17,7 @@ def f_and_grad(x, seed=None):
         t3 = y[i - 1]
         t5 = 0.5 * t3 + x[i] ** 2
         y[i] = t5
-        saved.append((t3, t5))
+        saved.append((t3, t5, y))
     out = np.sum(y)
     seed = _check_seed("smooth", seed, out)
     # grad of: return np.sum(y)
@@ -26,17 +26,17 @@ def f_and_grad(x, seed=None):
     y_4_bar = _owned(y_4_bar)
     x_bar = _zeros_grad(x)
     for i in reversed(range(1, t2)):
-        t3, t5 = saved.pop()
+        t3, t5, y = saved.pop()
         t6 = x[i]
         # grad of: y[i] = 0.5 * y[i - 1] + x[i] ** 2
-        t5_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i]), t5)
+        t5_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i], y), t5)
         y_4_bar[i] = 0.0
         t3_bar = _unbroadcast(t5_bar * 0.5, t3)
         t4_bar = _unbroadcast(t5_bar * (2 * t6), t6)
         x_bar[i] += t4_bar
         y_4_bar[i - 1] += t3_bar
     # grad of: y[0] += x[1]
-    t1_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0]), t1)
+    t1_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0], y), t1)
     x_bar[1] += t1_bar
     return out, x_bar
 
@@ -96,11 +96,15 @@ class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 
 
-def _written_grad(g, index):
-    """The cotangent of the value written by `x[index] = value` (or `+=`).
+def _written_grad(g, index, target):
+    """The cotangent of the value written by `target[index] = value` (or `+=`).
 
     numpy keeps only the last of repeated writes to one element, so a value
-    written to a repeated index has no single derivative; symgrad refuses."""
+    written to a repeated index has no single derivative; symgrad refuses.
+    Written into an integer or boolean array, a value is truncated: its
+    derivative is zero."""
+    if np.asarray(target).dtype.kind in "biu":
+        return np.zeros(np.shape(g[index]))
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | np.ndarray)]
     if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
