@@ -129,6 +129,7 @@ _OPAQUE = {
     "tuple": "a tuple or list of values that depend on {wrt} is not supported yet",
     "arange": "np.arange has no derivative rule for bounds that depend on {wrt}",
     "linspace": "np.linspace has no derivative rule for bounds that depend on {wrt}",
+    "mod": "the % operator has no derivative rule for values that depend on {wrt}",
 }
 
 
@@ -161,7 +162,7 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
             )
 
 
-_INT_OPS = {"add", "sub", "mul", "floordiv", "neg", "pos"}
+_INT_OPS = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}
 
 
 def int_vars(fn: Function) -> set[str]:

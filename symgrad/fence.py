@@ -46,6 +46,7 @@ _OTHER = (
     ast.arg,
 )
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv)
+_BINOPS += (ast.Mod,)
 
 _NAMES = {
     ast.Try: "'try' statements are",
@@ -70,7 +71,6 @@ _NAMES = {
     ast.JoinedStr: "f-strings are",
     ast.Starred: "starred expressions are",
     ast.NamedExpr: "assignment expressions (:=) are",
-    ast.Mod: "the % operator is",
 }
 _HINTS = {
     ast.Try: "move the try/except outside the differentiated function",

@@ -32,6 +32,7 @@ BINOPS = {
     ast.Pow: "pow",
     ast.MatMult: "matmul",
     ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
 }
 
 _REDUCE = (("axis", None), ("keepdims", False))

@@ -137,6 +137,7 @@ for _name, _sym in [("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")]:
 _const("eq", 2, "{0} == {1}")
 _const("ne", 2, "{0} != {1}")
 _const("floordiv", 2, "{0} // {1}")
+_const("mod", 2, "{0} % {1}")  # for indices (`i % n`); refused on wrt values
 _const("logical_and", 2, "np.logical_and({0}, {1})")
 _const("logical_or", 2, "np.logical_or({0}, {1})")
 _const("logical_not", 1, "np.logical_not({0})")

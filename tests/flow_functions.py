@@ -1010,3 +1010,13 @@ FLOW_CASES += [
     Case("append_in_a_loop", append_in_a_loop, lambda r: (normal(r, 5),)),
     Case("fill_in_a_while_loop", fill_in_a_while_loop, lambda r: (normal(r, 5),)),
 ]
+
+
+def ring_buffer_index(x):
+    acc = np.zeros(3)
+    for i in range(7):
+        acc[i % 3] += x[(2 * i) % len(x)] * (i + 1)
+    return np.sum(acc * acc)
+
+
+FLOW_CASES += [Case("ring_buffer_index", ring_buffer_index, lambda r: (normal(r, 4),))]
