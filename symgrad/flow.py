@@ -227,7 +227,7 @@ class FlowLowering:
             self.loop(None, (), test, body, bound, exits, scope, loc)
             scope.env.pop(counter)
             return
-        named = isinstance(stmt.target, ast.Name) and kind_is_range(stmt.iter)
+        named = isinstance(stmt.target, ast.Name) and _is_range(stmt.iter)
         index = Var(self.names.fresh(stmt.target.id if named else "i"))
 
         def plain_body() -> None:
@@ -493,7 +493,7 @@ class FlowLowering:
         return None
 
 
-def kind_is_range(node: ast.expr) -> bool:
+def _is_range(node: ast.expr) -> bool:
     """Is the loop over `range(...)`, so its target is the index itself?"""
     return (
         isinstance(node, ast.Call)
