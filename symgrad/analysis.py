@@ -200,6 +200,39 @@ def int_vars(fn: Function) -> set[str]:
     return ints
 
 
+_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye"}
+_WRITES = {"setitem", "setitem_add", "add_at"}
+
+
+def float_arrays(fn: Function) -> set[str]:
+    """Arrays that are certainly float: made by np.zeros/ones/empty/eye (which
+    default to float64) and only written into since.  A write into any other
+    array may be truncated to an integer dtype, which its adjoint must check."""
+    inputs: dict[str, list] = {}
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and stmt.op in _FLOAT_ALLOCATIONS:
+            inputs[stmt.target.name] = []
+        elif isinstance(stmt, Assign) and stmt.op in _WRITES:
+            inputs[stmt.target.name] = [stmt.args[0]]
+        elif isinstance(stmt, Branch):
+            for m in stmt.merges:
+                inputs[m.out.name] = [m.then, m.orelse]
+        elif isinstance(stmt, Loop):
+            for c in stmt.carries:
+                inputs[c.header.name] = [c.init, c.next]
+                inputs[c.out.name] = [c.header]
+    found = set(inputs)
+    while True:  # the largest set closed under "made only from float arrays"
+        keep = {
+            n
+            for n in found
+            if all(isinstance(a, Var) and a.name in found for a in inputs[n])
+        }
+        if keep == found:
+            return found
+        found = keep
+
+
 def selects_once(index: Index, ints: set[str]) -> bool:
     """Does `index` select each element at most once (basic indexing)?"""
     for item in index.items:

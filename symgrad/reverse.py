@@ -29,6 +29,7 @@ import sympy as sp
 from .analysis import (
     activity,
     diff_args,
+    float_arrays,
     int_vars,
     regions,
     selects_once,
@@ -107,6 +108,7 @@ class _Reverse(FlowReverse):
         self.returned: set[Atom] = set()
         self.sweeps = Sweeps()
         self.ints = int_vars(fn)
+        self.floats = float_arrays(fn)
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
@@ -234,7 +236,9 @@ class _Reverse(FlowReverse):
             if stmt.op == "add_at":
                 part = self.b.op("getitem_copy", g, index)
             else:
-                part = self.b.op("written_grad", g, index, old)
+                # an integer array truncates what is written: no derivative
+                dtype = Const(0.0) if old.name in self.floats else old
+                part = self.b.op("written_grad", g, index, dtype)
             self.accumulate(value.name, self.b.op("unbroadcast", part, value))
         if not (isinstance(old, Var) and old.name in self.active):
             return
