@@ -113,28 +113,6 @@ class Index:
             )
             yield from (p for p in parts if isinstance(p, Var))
 
-    @property
-    def is_basic(self) -> bool:
-        """True for numpy basic indexing: constant ints, slices, None, `...`.
-
-        Anything else (a variable, a constant array or list) may select an
-        element twice, so adjoints must accumulate with `np.add.at`."""
-        for item in self.items:
-            parts = (
-                (item.start, item.stop, item.step)
-                if isinstance(item, Slice)
-                else (item,)
-            )
-            for part in parts:
-                if part is None:
-                    continue
-                if not isinstance(part, Const) or part.name is not None:
-                    return False
-                value = part.value
-                if not (value is None or value is Ellipsis or type(value) is int):
-                    return False
-        return True
-
 
 Arg = Atom | Index
 
