@@ -2,11 +2,20 @@
 
 from typing import Any
 
-from .api import __version__, grad
+from .api import __version__, grad, hessian, jacobian, jvp
 from .check import check_grad
 from .errors import SymgradError
 
-__all__ = ["SymgradError", "__version__", "check_grad", "grad", "verify"]
+__all__ = [
+    "SymgradError",
+    "__version__",
+    "check_grad",
+    "grad",
+    "hessian",
+    "jacobian",
+    "jvp",
+    "verify",
+]
 
 
 def verify(f: Any, *args: Any, wrt: Any = None) -> Any:

@@ -75,20 +75,68 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     primal, constants, allocator = frontend.lower(src, has_aux)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
-    defaults = tuple(ast.unparse(d) for d in src.tree.args.defaults)
-    spec = emit.ModuleSpec(
+    spec = module_spec(src, names, is_tuple, constants, has_aux)
+    text = emit.emit_module(primal, adjoint, spec, allocator)
+    return Compiled(primal, adjoint, text)
+
+
+def module_spec(
+    src: FunctionSource,
+    wrt: tuple[str, ...],
+    wrt_is_tuple: bool,
+    constants: dict,
+    has_aux: bool = False,
+) -> Any:
+    from . import emit
+
+    return emit.ModuleSpec(
         function=src.name,
         origin=src.file.replace("\\", "/").rsplit("/", 1)[-1],
         version=__version__,
         params=src.params,
-        defaults=defaults,
-        wrt=names,
-        wrt_is_tuple=is_tuple,
+        defaults=tuple(ast.unparse(d) for d in src.tree.args.defaults),
+        wrt=wrt,
+        wrt_is_tuple=wrt_is_tuple,
         constants=tuple(constants[k] for k in sorted(constants)),
         has_aux=has_aux,
     )
-    text = emit.emit_module(primal, adjoint, spec, allocator)
-    return Compiled(primal, adjoint, text)
+
+
+def compile_transform(
+    src: FunctionSource, kind: str, wrt: Wrt, mode: str | None = None
+) -> str:
+    """The module of one transformation: "jvp", "jacobian" or "hessian"."""
+    try:
+        return _transform(src, kind, wrt, mode)
+    except SymgradError:
+        raise
+    except Exception as exc:
+        raise InternalError(
+            f"symgrad failed to compile the {kind} of '{src.name}': "
+            f"{type(exc).__name__}: {exc}",
+            src.loc(src.tree),
+            "this is a bug in symgrad; please report it with the function's source",
+        ) from exc
+
+
+def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> str:
+    from . import frontend, transforms
+
+    fence.check(src)
+    names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
+    if mode not in transforms.MODES:
+        raise BadInputError(
+            f"{src.name}: mode must be 'fwd', 'rev' or None, got {mode!r}",
+            src.loc(src.tree),
+        )
+    _, constants, _ = frontend.lower(src)
+    spec = module_spec(src, names, is_tuple, constants)
+    if kind == "jvp":
+        return transforms.jvp_module(src, spec)
+    gradient = _pipeline(src, wrt).source
+    if kind == "jacobian":
+        return transforms.jacobian_module(src, spec, gradient, mode)
+    return transforms.hessian_module(src, spec, gradient)
 
 
 def normalize_wrt(
@@ -128,23 +176,28 @@ def _wrt_problem(item: object, params: tuple[str, ...], taken: list[str]) -> str
     return ""
 
 
-class GradFunction:
-    """`f` with its gradient: calls like `f`; adds `.f_and_grad` and `.grad`."""
+class _Transformed:
+    """`f` with a derivative module: calls exactly like `f`.
 
-    def __init__(self, fun: Callable[..., Any], wrt: Wrt = None, has_aux: bool = False):
+    Syntax is checked at decoration; the module is built (or read from the
+    on-disk cache) on first use of `.source`, `.module` or a derivative."""
+
+    kind = ""  # "grad", "jvp", "jacobian", "hessian"
+
+    def __init__(self, fun: Callable[..., Any], wrt: Wrt = None):
         if not isinstance(fun, types.FunctionType):
-            raise BadInputError(f"symgrad.grad needs a Python function, got {fun!r}")
+            raise BadInputError(
+                f"symgrad.{self.kind} needs a Python function, got {fun!r}"
+            )
         functools.update_wrapper(self, fun)
         self.__symgrad_original__ = fun
         self._src = from_function(fun, LiveResolver(fun))
         fence.check(self._src)
         self._wrt = wrt
-        self.has_aux = bool(has_aux)
         self.wrt, self.wrt_is_tuple = normalize_wrt(
             self._src.name, self._src.params, wrt, self._src.loc(self._src.tree)
         )
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
-        self._compiled: Compiled | None = None
         self._source: str | None = None
         self._module: types.ModuleType | None = None
         self._lock = threading.RLock()
@@ -153,7 +206,66 @@ class GradFunction:
         return self.__symgrad_original__(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<symgrad.grad of {self.__qualname__} wrt {', '.join(self.wrt)}>"
+        return f"<symgrad.{self.kind} of {self.__qualname__} wrt {', '.join(self.wrt)}>"
+
+    def _tag(self) -> str:
+        """What besides the source and `wrt` decides the module (cache key)."""
+        return f"{__version__}+{self.kind}"
+
+    def _build(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def source(self) -> str:
+        """The emitted module's text, from the on-disk cache when it holds it."""
+        if self._source is None:
+            with self._lock:
+                if self._source is None:
+                    self._source = cache.cached_source(
+                        self._src, self.wrt, self.wrt_is_tuple, self._tag(), self._build
+                    )
+        return self._source
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The emitted module, imported."""
+        if self._module is None:
+            self._module = load_module(self.source, f"{self.__qualname__}.{self.kind}")
+        return self._module
+
+    def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the module's function `name`, reporting bad input as ours."""
+        module = self._module or self.module
+        bad = tuple(
+            getattr(module, error)
+            for error in ("SeedError", "TangentError", "RepeatedIndexError")
+            if hasattr(module, error)
+        )
+        try:
+            return getattr(module, name)(*args, **kwargs)
+        except bad as exc:
+            error = SeedError if type(exc).__name__ == "SeedError" else BadInputError
+            message = str(exc)
+            if type(exc).__name__ == "RepeatedIndexError":
+                message = f"{self.__name__}: {message}"
+            raise error(message) from None
+
+
+class GradFunction(_Transformed):
+    """`f` with its gradient: calls like `f`; adds `.f_and_grad` and `.grad`."""
+
+    kind = "grad"
+
+    def __init__(self, fun: Callable[..., Any], wrt: Wrt = None, has_aux: bool = False):
+        self.has_aux = bool(has_aux)
+        super().__init__(fun, wrt)
+        self._compiled: Compiled | None = None
+
+    def _tag(self) -> str:
+        return f"{__version__}{'+aux' if self.has_aux else ''}"
+
+    def _build(self) -> str:
+        return self.compiled.source
 
     @property
     def compiled(self) -> Compiled:
@@ -166,45 +278,74 @@ class GradFunction:
                     )
         return self._compiled
 
-    @property
-    def source(self) -> str:
-        """The emitted module's text, from the on-disk cache when it holds it."""
-        if self._source is None:
-            with self._lock:
-                if self._source is None:
-                    self._source = cache.cached_source(
-                        self._src,
-                        self.wrt,
-                        self.wrt_is_tuple,
-                        f"{__version__}{'+aux' if self.has_aux else ''}",
-                        lambda: self.compiled.source,
-                    )
-        return self._source
-
-    @property
-    def module(self) -> types.ModuleType:
-        """The emitted module, imported."""
-        if self._module is None:
-            self._module = load_module(self.source, self.__qualname__)
-        return self._module
-
     def f_and_grad(
         self, *args: Any, seed: Any = None, **kwargs: Any
     ) -> tuple[Any, Any]:
         """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
-        module = self._module or self.module
-        repeated = getattr(module, "RepeatedIndexError", ())
-        try:
-            return module.f_and_grad(*args, seed=seed, **kwargs)
-        except module.SeedError as exc:
-            raise SeedError(str(exc)) from None
-        except repeated as exc:
-            raise BadInputError(f"{self.__name__}: {exc}") from None
+        return self._run("f_and_grad", *args, seed=seed, **kwargs)
 
     def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
         """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""
         value, gradient = self.f_and_grad(*args, seed=seed, **kwargs)
         return (gradient, value[1]) if self.has_aux else gradient
+
+
+class JvpFunction(_Transformed):
+    """`f` with forward mode: adds `.f_and_jvp(*args, tangents)` and `.jvp`."""
+
+    kind = "jvp"
+
+    def _build(self) -> str:
+        return compile_transform(self._src, "jvp", self._wrt)
+
+    def f_and_jvp(self, *args: Any, tangents: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """`(f(*args), J @ tangents)`: `tangents` has the shape of the `wrt`
+        parameter (a tuple of them for a tuple `wrt`)."""
+        return self._run("f_and_jvp", *args, tangents=tangents, **kwargs)
+
+    def jvp(self, *args: Any, tangents: Any, **kwargs: Any) -> Any:
+        """The Jacobian-vector product alone."""
+        return self.f_and_jvp(*args, tangents=tangents, **kwargs)[1]
+
+
+class JacobianFunction(_Transformed):
+    """`f` with its Jacobian: adds `.jacobian(*args)`."""
+
+    kind = "jacobian"
+
+    def __init__(
+        self, fun: Callable[..., Any], wrt: Wrt = None, mode: str | None = None
+    ):
+        self.mode = mode
+        super().__init__(fun, wrt)
+
+    def _tag(self) -> str:
+        return f"{__version__}+jacobian-{self.mode}"
+
+    def _build(self) -> str:
+        return compile_transform(self._src, "jacobian", self._wrt, self.mode)
+
+    def jacobian(self, *args: Any, **kwargs: Any) -> Any:
+        """The Jacobian, shaped output shape + input shape (a tuple of them for
+        a tuple `wrt`)."""
+        return self._run("jacobian", *args, **kwargs)
+
+
+class HessianFunction(_Transformed):
+    """`f` with second derivatives: adds `.hessian(*args)` and `.hvp`."""
+
+    kind = "hessian"
+
+    def _build(self) -> str:
+        return compile_transform(self._src, "hessian", self._wrt)
+
+    def hessian(self, *args: Any) -> Any:
+        """The Hessian, shaped x.shape + x.shape for the `wrt` parameter x."""
+        return self._run("hessian", *args)
+
+    def hvp(self, *args: Any, tangents: Any) -> Any:
+        """The Hessian times `tangents` (shaped like x), without forming it."""
+        return self._run("hvp", *args, tangents=tangents)
 
 
 def load_module(text: str, qualname: str) -> types.ModuleType:
@@ -233,3 +374,34 @@ def grad(
     if fun is None:
         return functools.partial(grad, wrt=wrt, has_aux=has_aux)
     return GradFunction(fun, wrt, has_aux)
+
+
+def jvp(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
+    """Forward mode: `@jvp`, `@jvp(wrt=...)`, `jvp(f, wrt=...)`.
+
+    The result calls like `fun` and adds `.f_and_jvp(*args, tangents=v)`,
+    returning `(fun(*args), J v)`, and `.jvp(*args, tangents=v)`.  `v` has the
+    shape of the `wrt` parameter, or is a tuple of such for a tuple `wrt`."""
+    if fun is None:
+        return functools.partial(jvp, wrt=wrt)
+    return JvpFunction(fun, wrt)
+
+
+def jacobian(
+    fun: Callable[..., Any] | None = None, *, wrt: Wrt = None, mode: str | None = None
+) -> Any:
+    """The Jacobian of a function returning an array: `.jacobian(*args)`.
+
+    `mode="fwd"` builds it a column per input entry, `mode="rev"` a row per
+    output entry, and None (the default) picks the mode with fewer passes."""
+    if fun is None:
+        return functools.partial(jacobian, wrt=wrt, mode=mode)
+    return JacobianFunction(fun, wrt, mode)
+
+
+def hessian(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
+    """Second derivatives of a scalar function: `.hessian(*args)` and
+    `.hvp(*args, tangents=v)`, by forward mode over the emitted gradient."""
+    if fun is None:
+        return functools.partial(hessian, wrt=wrt)
+    return HessianFunction(fun, wrt)

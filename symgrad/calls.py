@@ -127,7 +127,11 @@ class CallLowering:
             raise UnsupportedSyntaxError(
                 f"'{dotted(node.func)}' is not callable here", loc
             )
-        table = {"numpy": library.NUMPY, "math": library.MATH}.get(callee.lib)
+        table = {
+            "numpy": library.NUMPY,
+            "math": library.MATH,
+            "symgrad": library.RUNTIME,
+        }.get(callee.lib)
         spelling = None
         if table is None:
             spec, spelling = library.BUILTINS[callee.name]

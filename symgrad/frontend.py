@@ -405,8 +405,12 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return self.emit("tuple", items, loc, hint=hint)
 
     def constant(self, value: object, loc: Loc, name: str | None = None) -> Const:
-        if isinstance(value, bool | int | float) or value is None or value is Ellipsis:
+        if value is None or value is Ellipsis:
             return Const(value, name)
+        if isinstance(value, bool | int | float):
+            return Const(value, name)
+        if isinstance(value, str) and getattr(self.top.resolver, "generated", False):
+            return Const(value, name)  # emitted code: `_check_seed("f", ...)`
         if isinstance(value, np.number):
             return Const(value.item(), name)
         if isinstance(value, tuple | np.ndarray) and name is not None:

@@ -138,3 +138,23 @@ METHODS: dict[str, CallSpec] = {
 }
 
 ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
+
+_GRAD_PARAMS = (("axis", None), ("keepdims", False))
+
+# Support functions of emitted modules, so that emitted code is itself valid
+# input (a Hessian differentiates an emitted `f_and_grad`).
+RUNTIME: dict[str, CallSpec] = {
+    "_check_seed": CallSpec("check_seed", ("function", "seed", "value")),
+    "_zeros_grad": CallSpec("zeros_grad", ("x",)),
+    "_owned": CallSpec("owned", ("g",)),
+    "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),
+    "_extremum_grad": CallSpec("extremum_grad", ("g", "x", "out"), _GRAD_PARAMS),
+    "_prod_grad": CallSpec("prod_grad", ("g", "x"), _GRAD_PARAMS),
+    "_transpose_grad": CallSpec("transpose_grad", ("g",), (("axes", None),)),
+    "_concat_grad": CallSpec("concat_grad", (), variadic=True),
+    **{
+        f"_{name}": CallSpec(name, ("g", "a", "b"))
+        for name in ["matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad"]
+    },
+    "_dot_rhs_grad": CallSpec("dot_rhs_grad", ("g", "a", "b")),
+}

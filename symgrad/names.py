@@ -10,7 +10,8 @@ from __future__ import annotations
 from . import runtime
 
 # Names the emitted module defines or imports; user variables never take them.
-RESERVED = {"np", "math", "seed", "f_and_grad"} | {
+RESERVED = {"np", "math", "seed", "tangents", "f_and_grad", "f_and_jvp", "grad_and_hvp"}
+RESERVED |= {
     name
     for name, obj in vars(runtime).items()
     if (name.startswith("_") and not name.startswith("__"))

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import source as source_mod
+from .library import RUNTIME
 from .source import FunctionSource
 
 _BUILTINS = {
@@ -48,7 +49,7 @@ class Module:
 
 @dataclass(frozen=True)
 class LibFunction:
-    lib: str  # "numpy" | "math" | "builtins"
+    lib: str  # "numpy" | "math" | "builtins" | "symgrad" (emitted support code)
     name: str
 
 
@@ -144,8 +145,16 @@ class LiveResolver:
 class StaticResolver:
     """Resolve names by reading a module's top level, never executing it."""
 
-    def __init__(self, path: str, tree: ast.Module, lines: tuple[str, ...]):
-        self.path, self.lines = path, lines
+    def __init__(
+        self,
+        path: str,
+        tree: ast.Module,
+        lines: tuple[str, ...],
+        generated: bool = False,
+    ):
+        """`generated`: the module is one symgrad emitted, whose support
+        functions (`_unbroadcast`...) are primitives, not code to inline."""
+        self.path, self.lines, self.generated = path, lines, generated
         self.table: dict[str, Any] = {}
         for node in tree.body:
             self._bind(node)
@@ -161,7 +170,10 @@ class StaticResolver:
                 if found is not None:
                     self.table[alias.asname or alias.name] = found
         elif isinstance(node, ast.FunctionDef):
-            self.table[node.name] = node
+            if self.generated and node.name in RUNTIME:
+                self.table[node.name] = LibFunction("symgrad", node.name)
+            else:
+                self.table[node.name] = node
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name):

@@ -303,6 +303,9 @@ structural("asarray", 1, "np.asarray({0})")(_copy_adjoint)
 # Ops whose result may share memory with their first argument.
 VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dims"}
 VIEWS |= {"broadcast_to", "asarray"}
+# Emitted-code ops that may return their first argument itself.
+VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
+VIEWS |= {"concat_grad", "moveaxis", "transpose_grad"}
 
 
 @structural("broadcast_to", 2, "np.broadcast_to({0}, {1})", nondiff=(1,))
@@ -374,30 +377,151 @@ def _add_at_adjoint(b: Builder, g, out, x, index, value):
     return g, None, b.op("unbroadcast", b.op("getitem", g, index), value)
 
 
-_const("getitem_copy", 2, "{0}{1}.copy()")
-_const("moveaxis", 3, "np.moveaxis({0}, {1}, {2})")
-_const("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})")
-_const("zero_at", 2, "_zero_at({0}, np.s_{1})")
-_const("concat_grad", None, "_concat_grad({args})")
-
-
-# Ops that appear only in adjoint code.
-_const("unbroadcast", 2, "_unbroadcast({0}, {1})")
+# Ops that appear only in emitted code.  Emitted code is valid symgrad input
+# (second derivatives differentiate an emitted `f_and_grad` in forward mode),
+# so those a derivative flows through are structural, with a tangent rule
+# below and no adjoint: reverse mode refuses them by name.
 _const("zeros_grad", 1, "_zeros_grad({0})")
-_const("owned", 1, "_owned({0})")
-_const("check_seed", 3, "_check_seed({0}, {1}, {2})")
-_const("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
+_const("zeros_tangent", 1, "_zeros_tangent({0})")
+_const("check_tangent", 3, "_check_tangent({0}, {1}, {2})")
+
+
+def _emitted(name: str, arity: int | None, template: str, params=(), nondiff=()):
+    _define(Op(name, arity, "structural", template, tuple(params), None, nondiff))
+
+
+_emitted("unbroadcast", 2, "_unbroadcast({0}, {1})", nondiff=(1,))
+_emitted("owned", 1, "_owned({0})")
+_emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
+_emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
+_emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
+_emitted("moveaxis", 3, "np.moveaxis({0}, {1}, {2})", nondiff=(1, 2))
+_emitted("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})", nondiff=(1, 2))
+_emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
+_emitted("concat_grad", None, "_concat_grad({args})")
+_emitted("broadcast_tangent", 2, "_broadcast_tangent({0}, {1})", nondiff=(1,))
+_emitted("float_tangent", 2, "_float_tangent({0}, {1})", nondiff=(1,))
 for _name in [
     "extremum_grad",
+    "extremum_tangent",
     "prod_grad",
+    "prod_tangent",
     "matmul_lhs_grad",
     "matmul_rhs_grad",
     "dot_lhs_grad",
     "dot_rhs_grad",
     "transpose_grad",
 ]:
-    _const(_name, None, f"_{_name}({{args}}{{params}})")
+    _emitted(_name, None, f"_{_name}({{args}}{{params}})")
 
 
 def is_elementwise(name: str) -> bool:
     return OPS[name].kind == "elementwise"
+
+
+# --- forward mode: tangent rules ----------------------------------------------
+# `TANGENTS[op](b, dots, out, *args, **params)` returns the tangent of
+# `out = op(*args)` given `dots[i]`, the tangent of argument i (None when it is
+# zero), or None when the result's tangent is zero.  Elementwise ops need no
+# entry: forward mode differentiates their meaning with sympy, as reverse does.
+
+Tangent = Callable[..., Atom | None]
+TANGENTS: dict[str, Tangent] = {}
+
+
+def _zero_filled(b: Builder, dots, args, positions) -> list:
+    filled = list(args)
+    for i in positions:
+        filled[i] = dots[i] if dots[i] is not None else b.op("zeros_tangent", args[i])
+    return filled
+
+
+def linear(name: str, positions: tuple[int, ...] | None = (0,)) -> None:
+    """`name` is linear in the arguments at `positions` taken together (None:
+    all of them), so its tangent is `name` applied to their tangents."""
+
+    def tangent(b: Builder, dots, out, *args, **params) -> Atom | None:
+        where = range(len(args)) if positions is None else positions
+        if all(dots[i] is None for i in where):
+            return None
+        return b.op(name, *_zero_filled(b, dots, args, where), **params)
+
+    TANGENTS[name] = tangent
+
+
+def bilinear(name: str, first: int, second: int) -> None:
+    """`name` is linear in each of two arguments: d(xy) = dx y + x dy."""
+
+    def tangent(b: Builder, dots, out, *args, **params) -> Atom | None:
+        terms = []
+        for i in (first, second):
+            if dots[i] is not None:
+                moved = list(args)
+                moved[i] = dots[i]
+                terms.append(b.op(name, *moved, **params))
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else b.op("add", *terms)
+
+    TANGENTS[name] = tangent
+
+
+for _name in ["sum", "mean", "transpose", "T", "reshape", "ravel", "squeeze"]:
+    linear(_name)
+for _name in ["expand_dims", "copy", "asarray", "broadcast_to", "getitem", "owned"]:
+    linear(_name)
+for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
+    linear(_name)
+for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy"]:
+    linear(_name)
+for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
+    linear(_name)
+linear("full", (1,))
+linear("check_seed", (1,))
+for _name in ["make_list", "list_append", "list_concat", "stack", "concatenate"]:
+    linear(_name, None)
+linear("iadd", None)
+for _name in ["matmul", "dot", "outer"]:
+    bilinear(_name, 0, 1)
+bilinear("matmul_lhs_grad", 0, 2)
+bilinear("matmul_rhs_grad", 0, 1)
+bilinear("dot_lhs_grad", 0, 2)
+bilinear("dot_rhs_grad", 0, 1)
+
+
+def _extremum_tangent(b: Builder, dots, out, x, **params) -> Atom | None:
+    if dots[0] is None:
+        return None
+    return b.op("extremum_tangent", dots[0], x, out, **params)
+
+
+def _prod_tangent(b: Builder, dots, out, x, **params) -> Atom | None:
+    if dots[0] is None:
+        return None
+    return b.op("prod_tangent", dots[0], x, out, **params)
+
+
+TANGENTS.update(max=_extremum_tangent, min=_extremum_tangent, prod=_prod_tangent)
+
+
+def _write_tangent(name: str) -> Tangent:
+    """`y = x` with `x[index]` set to (or increased by) `value`: the tangent
+    writes the value's tangent into the target's.  A write into an integer
+    array truncates, so `float_tangent` zeroes the result's tangent there."""
+
+    def tangent(b: Builder, dots, out, x, index, value) -> Atom | None:
+        if dots[0] is None and dots[2] is None:
+            return None
+        if dots[2] is None and name != "setitem":
+            return dots[0]
+        written = dots[2] if dots[2] is not None else Const(0.0)
+        if dots[0] is not None:
+            return b.op(name, dots[0], index, written)
+        zeros = b.op("zeros_tangent", x)
+        return b.op("float_tangent", b.op(name, zeros, index, written), out)
+
+    return tangent
+
+
+for _name in ["setitem", "setitem_add", "add_at"]:
+    TANGENTS[_name] = _write_tangent(_name)

@@ -213,3 +213,113 @@ def _concat_grad(g, i, axis, *parts):
     index = [slice(None)] * np.ndim(g)
     index[axis] = slice(start, start + sizes[i])
     return g[tuple(index)]
+
+
+# --- forward mode ---------------------------------------------------------------
+
+
+class TangentError(ValueError):
+    """A tangent whose shape is not its input's."""
+
+
+def _check_tangent(function, tangent, x):
+    """Return `tangent` as the tangent of input `x`: same shape, float."""
+    if np.shape(tangent) != np.shape(x):
+        raise TangentError(
+            f"{function}: a tangent has shape {np.shape(tangent)} but its input "
+            f"has shape {np.shape(x)}"
+        )
+    if isinstance(tangent, np.ndarray) and tangent.dtype.kind in "biu":
+        return tangent.astype(float)
+    return tangent
+
+
+def _zeros_tangent(x):
+    """The tangent of a value that does not depend on the inputs: zeros of its
+    shape, entry by entry for a list or tuple."""
+    if isinstance(x, list | tuple):
+        return type(x)(_zeros_tangent(item) for item in x)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
+def _broadcast_tangent(t, y):
+    """`t` spread to the shape of `y` (an operand broadcast to a larger result)."""
+    shape = np.shape(y)
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+
+
+def _float_tangent(t, y):
+    """`t`, or zeros where `y` is an integer or boolean array (a write into one
+    truncates, so it passes no derivative)."""
+    if isinstance(y, np.ndarray) and y.dtype.kind in "biu":
+        return np.zeros(np.shape(y))
+    return t
+
+
+def _extremum_tangent(t, x, out, axis, keepdims):
+    """Tangent of np.max / np.min: the mean of `t` over tied extrema."""
+    full = out if axis is None or keepdims else np.expand_dims(out, axis)
+    hit = x == full
+    count = np.sum(hit, axis=axis, keepdims=keepdims)
+    return np.sum(t * hit, axis=axis, keepdims=keepdims) / count
+
+
+def _prod_tangent(t, x, out, axis, keepdims):
+    """Tangent of np.prod: each entry's tangent times the product of the others."""
+    others = _prod_grad(np.ones(np.shape(out)), x, axis, keepdims)
+    return np.sum(others * t, axis=axis, keepdims=keepdims)
+
+
+def _basis(x, j):
+    """The j-th basis vector of the space of `x` (a float, or an array)."""
+    if np.ndim(x) == 0:
+        return 1.0
+    e = np.zeros(np.shape(x))
+    e.flat[j] = 1.0
+    return e
+
+
+def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
+    """Jacobians of `f(*args)` with respect to `args[i]` for `i` in `wrt`, each
+    shaped output shape + input shape: one column per input entry (forward
+    mode, "fwd") or one row per output entry (reverse mode, "rev").  The first
+    column tells the output's shape; with mode None the rest are computed by
+    whichever mode needs fewer passes."""
+    inputs = [args[i] for i in wrt]
+
+    def pack(items):
+        return tuple(items) if is_tuple else items[0]
+
+    def column(k, j):
+        tangents = [_zeros_tangent(x) for x in inputs]
+        tangents[k] = _basis(inputs[k], j)
+        return f_and_jvp(*args, tangents=pack(tangents))
+
+    value, first = column(0, 0)
+    n_out = int(np.size(value))
+    if mode == "rev" or (mode is None and n_out < sum(map(np.size, inputs))):
+        rows = [f_and_grad(*args, seed=_basis(value, i))[1] for i in range(n_out)]
+        rows = rows if is_tuple else [(row,) for row in rows]
+        flat = [np.stack([np.ravel(row[k]) for row in rows]) for k in range(len(wrt))]
+    else:
+        flat = []
+        for k, x in enumerate(inputs):
+            cols = [first] if k == 0 else [column(k, 0)[1]]
+            cols += [column(k, j)[1] for j in range(1, int(np.size(x)))]
+            flat.append(np.stack([np.ravel(c) for c in cols], axis=-1))
+    blocks = [
+        np.reshape(f, np.shape(value) + np.shape(x))
+        for f, x in zip(flat, inputs, strict=True)
+    ]
+    return pack(blocks)
+
+
+def _hessian(grad_and_hvp, args, i):
+    """The Hessian with respect to `args[i]`, one Hessian-vector product per
+    entry of `args[i]`, shaped args[i].shape * 2."""
+    x = args[i]
+    cols = [
+        np.ravel(grad_and_hvp(*args, tangents=_basis(x, j))[1])
+        for j in range(int(np.size(x)))
+    ]
+    return np.reshape(np.stack(cols, axis=-1), np.shape(x) + np.shape(x))

@@ -1,0 +1,159 @@
+"""The transformations beyond the gradient, each a module of emitted code.
+
+* `jvp_module`: `f_and_jvp(*args, tangents)`, forward mode (`forward.py`).
+* `jacobian_module`: `f_and_grad`, `f_and_jvp` and `jacobian(*args)`, which
+  builds the Jacobian one row (reverse mode, a basis seed per output entry)
+  or one column (forward mode, a basis tangent per input entry) at a time.
+* `hessian_module`: `f_and_grad`, then `grad_and_hvp(*args, tangents)`, made
+  by running forward mode on the emitted `f_and_grad` read back as symgrad
+  input (forward over reverse: a Hessian-vector product costs a few gradient
+  evaluations and never forms the Hessian), and `hessian(*args)`, which
+  stacks the products with the basis vectors.
+
+Every pipeline is the one `api` runs for the gradient, so what reverse mode
+supports (control flow, in-place updates, calls, custom rules) the others do.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+
+from . import emit, fence, forward, frontend, reverse
+from .errors import BadInputError
+from .ir import verify
+from .resolve import StaticResolver
+from .rules import OPS
+from .source import FunctionSource, from_module
+
+MODES = (None, "fwd", "rev")
+
+
+def jvp_function(
+    src: FunctionSource,
+    wrt: tuple[str, ...],
+    spec,
+    name: str,
+    generated: bool = False,
+    summary: str | None = None,
+) -> str:
+    """The text of `def <name>(..., tangents)` for `src`; the syntax check is
+    skipped for `generated` (emitted) code, whose `seed` parameter it refuses."""
+    if not generated:
+        fence.check(src)
+    primal, _, names = frontend.lower(src)
+    verify(primal, OPS)
+    program = forward.jvp(primal, wrt, names)
+    verify(program, OPS)
+    lowered = reverse.reverse(program, (), names)
+    return emit.jvp_function(program, lowered, spec, names, name, summary)
+
+
+def jvp_module(src: FunctionSource, spec: emit.ModuleSpec) -> str:
+    text = jvp_function(src, spec.wrt, spec, "f_and_jvp")
+    return emit.module_text(spec, [text], "Forward-mode derivative")
+
+
+def jacobian_module(
+    src: FunctionSource, spec: emit.ModuleSpec, grad_text: str, mode: str | None
+) -> str:
+    """`grad_text` is the emitted gradient module of `src` (from the cache)."""
+    functions = [_function_text(grad_text, "f_and_grad")]
+    functions.append(jvp_function(src, spec.wrt, spec, "f_and_jvp"))
+    params = ", ".join(spec.params)
+    wrt = tuple(spec.params.index(w) for w in spec.wrt)
+    summary = (
+        f"The Jacobian of {spec.function}({params}) with respect to "
+        f"{', '.join(spec.wrt)}, shaped output shape + input shape; "
+        + (
+            "by the mode needing fewer passes."
+            if mode is None
+            else f"in {'forward' if mode == 'fwd' else 'reverse'} mode."
+        )
+    )
+    body = [
+        f"return _jacobian(f_and_grad, f_and_jvp, ({params},), {wrt!r}, "
+        f"{spec.wrt_is_tuple}, {mode!r})"
+    ]
+    functions.append(emit.function_text("jacobian", params, summary, body))
+    return emit.module_text(spec, functions, "Jacobian")
+
+
+def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -> str:
+    """Forward mode over the emitted gradient `grad_text` of `src`."""
+    if spec.wrt_is_tuple or len(spec.wrt) != 1:
+        raise BadInputError(
+            f"{spec.function}: symgrad.hessian takes one parameter in wrt "
+            f"(got {', '.join(spec.wrt)})",
+            src.loc(src.tree),
+            "for several parameters, pack them into one array",
+        )
+    (wrt,) = spec.wrt
+    params = ", ".join(spec.params)
+    gradient = _gradient_source(grad_text, spec.origin)
+    inner = replace(spec, params=gradient.params, defaults=("None",))
+    functions = [
+        _function_text(grad_text, "f_and_grad"),
+        jvp_function(
+            gradient,
+            spec.wrt,
+            inner,
+            "grad_and_hvp",
+            generated=True,
+            summary=f"Return the gradient of {_called(spec)} with respect to "
+            f"{wrt} (times `seed`, default 1.0), read from `f_and_grad` above, and "
+            "its derivative along `tangents`: the Hessian-vector product.",
+        ),
+    ]
+    functions.append(
+        emit.function_text(
+            "hvp",
+            f"{params}, tangents",
+            f"The Hessian of {spec.function}({params}) with respect to {wrt} "
+            "times `tangents`, without forming the Hessian.",
+            [f"return grad_and_hvp({params}, tangents=tangents)[1]"],
+        )
+    )
+    functions.append(
+        emit.function_text(
+            "hessian",
+            params,
+            f"The Hessian of {spec.function}({params}) with respect to {wrt}, "
+            f"shaped {wrt}.shape * 2: one Hessian-vector product per entry.",
+            [
+                f"return _hessian(grad_and_hvp, ({params},), "
+                f"{spec.params.index(wrt)})"
+            ],
+        )
+    )
+    return emit.module_text(spec, functions, "Hessian")
+
+
+def _called(spec: emit.ModuleSpec) -> str:
+    return f"{spec.function}({', '.join(spec.params)})"
+
+
+def _function_text(module: str, name: str) -> str:
+    """The source of function `name` in an emitted module."""
+    tree = ast.parse(module)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return ast.get_source_segment(module, node) + "\n"
+    raise LookupError(name)
+
+
+def _gradient_source(grad_text: str, origin: str) -> FunctionSource:
+    """The emitted `f_and_grad` as symgrad input, returning the gradient
+    alone: `return value, grad` becomes `return grad`."""
+    path = f"<symgrad gradient of {origin}>"
+    tree, lines = from_module(path, grad_text)
+    resolver = StaticResolver(path, tree, lines, generated=True)
+    (node,) = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == "f_and_grad"
+    ]
+    last = node.body[-1]
+    if isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple):
+        last.value = last.value.elts[1]
+    return resolver.function(node)
