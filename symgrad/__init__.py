@@ -4,6 +4,7 @@ from typing import Any
 
 from .api import __version__, grad, hessian, jacobian, jvp
 from .check import check_grad
+from .custom import nondifferentiable, rule
 from .errors import SymgradError
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "hessian",
     "jacobian",
     "jvp",
+    "nondifferentiable",
+    "rule",
     "verify",
 ]
 

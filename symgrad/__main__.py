@@ -2,8 +2,9 @@
 and `python -m symgrad cache info|clear [--dir DIR]`.
 
 `emit` reads FILE.py's AST (it never executes the file), finds every function
-decorated with `@symgrad.grad` or `@symgrad.grad(wrt=...)`, and prints the
-module symgrad generates for each.  `--stage ir|adjoint` prints an earlier
+decorated with `@symgrad.grad`, `@symgrad.jvp`, `@symgrad.jacobian` or
+`@symgrad.hessian` (with or without options), and prints the module symgrad
+generates for each.  `--stage ir|adjoint` prints an earlier
 pipeline stage instead.  `emit` always compiles afresh and never reads the
 on-disk cache; `cache info` reports on it and `cache clear` empties it.  Exit
 codes: 0 success, 1 a compile error (printed in the compiler format), 2 a usage
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import cache
-from .api import compile_function
+from .api import compile_function, compile_transform
 from .errors import SymgradError
 from .ir import Function, format_function
 from .resolve import StaticResolver
@@ -146,9 +147,12 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
     if only is not None:
         found = [(node, opts) for node, opts in found if node.name == only]
         if not found:
-            raise UsageError(f"{path} has no @symgrad.grad function named '{only}'")
+            raise UsageError(f"{path} has no @symgrad function named '{only}'")
     if not found:
-        raise UsageError(f"{path} has no @symgrad.grad function")
+        raise UsageError(
+            f"{path} has no function decorated with symgrad.grad, .jvp, .jacobian "
+            "or .hessian"
+        )
     return [(resolver.function(node), opts) for node, opts in found]
 
 
@@ -159,11 +163,18 @@ def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
         raise UsageError(
             f"{path} has several functions ({names}); choose one with --function"
         )
-    outputs = [_stage_text(compile_function(src, **opts), stage) for src, opts in found]
-    return "\n\n".join(outputs)
+    return "\n\n".join(_stage_text(src, dict(opts), stage) for src, opts in found)
 
 
-def _stage_text(compiled, stage: str) -> str:
+def _stage_text(src: FunctionSource, options: dict, stage: str) -> str:
+    kind = options.pop("kind", "grad")
+    if kind != "grad":
+        if stage == "adjoint":
+            raise UsageError(f"--stage adjoint is for @symgrad.grad ({src.name})")
+        if stage == "python":
+            return compile_transform(src, kind, **options)
+        options = {"wrt": options["wrt"]}
+    compiled = compile_function(src, **options)
     if stage == "python":
         return compiled.source
     if stage == "ir":
@@ -178,16 +189,28 @@ def _stage_text(compiled, stage: str) -> str:
     return format_function(adjoint) + f"    # gradients: {grads}\n"
 
 
-def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, object]]:
-    """Top-level functions decorated with symgrad.grad, with their `wrt`."""
-    modules, functions = {"symgrad"}, set()
+# The decorators the command line reads, and the options each takes.
+TRANSFORMS = {
+    "grad": {"wrt": None, "has_aux": False},
+    "jvp": {"wrt": None},
+    "jacobian": {"wrt": None, "mode": None},
+    "hessian": {"wrt": None},
+}
+
+
+def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
+    """Top-level functions decorated with symgrad.grad, .jvp, .jacobian or
+    .hessian, each with the decorator's options (`kind` says which)."""
+    modules, functions = {"symgrad"}, {}
     for node in tree.body:
         if isinstance(node, ast.Import):
             modules.update(
                 a.asname or a.name for a in node.names if a.name == "symgrad"
             )
         elif isinstance(node, ast.ImportFrom) and node.module == "symgrad":
-            functions.update(a.asname or a.name for a in node.names if a.name == "grad")
+            functions.update(
+                (a.asname or a.name, a.name) for a in node.names if a.name in TRANSFORMS
+            )
     found = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
@@ -195,20 +218,24 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, object]
         for dec in node.decorator_list:
             call = dec if isinstance(dec, ast.Call) else None
             target = call.func if call else dec
-            is_grad = (
+            kind = None
+            if (
                 isinstance(target, ast.Attribute)
-                and target.attr == "grad"
+                and target.attr in TRANSFORMS
                 and isinstance(target.value, ast.Name)
                 and target.value.id in modules
-            ) or (isinstance(target, ast.Name) and target.id in functions)
-            if is_grad:
-                found.append((node, _options(call)))
+            ):
+                kind = target.attr
+            elif isinstance(target, ast.Name):
+                kind = functions.get(target.id)
+            if kind is not None:
+                found.append((node, {"kind": kind, **_options(call, kind)}))
     return found
 
 
-def _options(call: ast.Call | None) -> dict:
-    """The decorator's `wrt=` and `has_aux=` (literals)."""
-    options: dict = {"wrt": None, "has_aux": False}
+def _options(call: ast.Call | None, kind: str = "grad") -> dict:
+    """The decorator's options (`wrt=`, `has_aux=`, `mode=`; literals)."""
+    options: dict = dict(TRANSFORMS[kind])
     for kw in call.keywords if call is not None else ():
         if kw.arg in options:
             try:

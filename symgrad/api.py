@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import cache, fence
+from . import cache, custom, fence
 from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
 from .ir import Function
 from .resolve import LiveResolver
@@ -133,7 +133,7 @@ def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> st
     spec = module_spec(src, names, is_tuple, constants)
     if kind == "jvp":
         return transforms.jvp_module(src, spec)
-    gradient = _pipeline(src, wrt).source
+    gradient = "" if mode == "fwd" else _pipeline(src, wrt).source
     if kind == "jacobian":
         return transforms.jacobian_module(src, spec, gradient, mode)
     return transforms.hessian_module(src, spec, gradient)
@@ -185,6 +185,7 @@ class _Transformed:
     kind = ""  # "grad", "jvp", "jacobian", "hessian"
 
     def __init__(self, fun: Callable[..., Any], wrt: Wrt = None):
+        fun = getattr(fun, "__symgrad_original__", fun)  # grad(f) given for f
         if not isinstance(fun, types.FunctionType):
             raise BadInputError(
                 f"symgrad.{self.kind} needs a Python function, got {fun!r}"
@@ -354,6 +355,7 @@ def load_module(text: str, qualname: str) -> types.ModuleType:
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     module = types.ModuleType(f"symgrad_generated_{qualname.replace('.', '_')}")
     module.__file__ = filename
+    module.__dict__.update(custom.bindings(text))
     exec(compile(text, filename, "exec"), module.__dict__)
     return module
 

@@ -14,6 +14,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from . import library, resolve
+from .custom import Rule
 from .errors import (
     BadInputError,
     Loc,
@@ -123,6 +124,8 @@ class CallLowering:
                 if not isinstance(result, Var | Const)
                 else result
             )
+        if isinstance(callee, resolve.CustomFunction):
+            return self.custom(callee.rule, node, scope, hint)
         if not isinstance(callee, resolve.LibFunction):
             raise UnsupportedSyntaxError(
                 f"'{dotted(node.func)}' is not callable here", loc
@@ -147,6 +150,23 @@ class CallLowering:
             )
         args = list(node.args)
         return self.apply(spec, args, node.keywords, scope, loc, hint, spelling)
+
+    def custom(
+        self, rule: Rule, node: ast.Call, scope: Scope, hint: str | None
+    ) -> Atom:
+        """A call of a function with a custom rule: kept as a call, by name."""
+        loc = scope.src.loc(node)
+        if node.keywords or len(node.args) != rule.arity:
+            raise BadInputError(
+                f"'{rule.name}' has a custom rule and takes {rule.arity} positional "
+                "argument(s); call it with exactly those",
+                loc,
+            )
+        atoms = tuple(self.atom(a, scope) for a in node.args)
+        params: tuple = (("fn", rule.name),)
+        if rule.nondiff:
+            return self.emit("opaque", atoms, loc, params, hint)
+        return self.emit("custom", atoms, loc, params + (("rule", rule),), hint)
 
     def method(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
         loc = scope.src.loc(node)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import black
 import numpy as np
 
-from . import inplace, runtime
+from . import custom, inplace, runtime
 from .ir import (
     Assign,
     Atom,
@@ -80,7 +80,8 @@ def emit_module(
     primal: Function, adjoint: Adjoint, spec: ModuleSpec, names: Names
 ) -> str:
     """The module of `f_and_grad`."""
-    return module_text(spec, [grad_function(primal, adjoint, spec, names)])
+    text = grad_function(primal, adjoint, spec, names)
+    return module_text(spec, [text], supplied=supplied_names(primal))
 
 
 def grad_function(
@@ -452,8 +453,22 @@ def _constant_line(const: Const) -> str:
     return f"{const.name} = {value!r}"
 
 
-def module_text(spec: ModuleSpec, functions: list[str], title: str = "") -> str:
-    """The module holding `functions`, its imports, constants and helpers."""
+def supplied_names(fn: Function) -> list[str]:
+    """The user's functions with custom rules that code made from `fn` calls."""
+    found: list[str] = []
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and stmt.op in ("custom", "opaque"):
+            rule = stmt.param("rule")
+            names = rule.names() if rule is not None else (stmt.param("fn"),)
+            found += [n for n in names if n not in found]
+    return found
+
+
+def module_text(
+    spec: ModuleSpec, functions: list[str], title: str = "", supplied=()
+) -> str:
+    """The module holding `functions`, its imports, constants and helpers;
+    `supplied` names the custom-rule functions the caller binds."""
     code = "\n\n".join(functions)
     helpers = _helpers(code)
     imports = ["import math"] if re.search(r"\bmath\.", code) else []
@@ -466,6 +481,8 @@ def module_text(spec: ModuleSpec, functions: list[str], title: str = "") -> str:
         _docstring(head, ""),
         "\n".join(imports + ["import numpy as np"]),
     ]
+    if supplied:
+        parts.append(custom.supplied(list(supplied)))
     if spec.constants:
         parts.append("\n".join(_constant_line(c) for c in spec.constants))
     parts += functions

@@ -45,7 +45,7 @@ from .ir import (
     walk,
 )
 from .names import Names
-from .rules import OPS, TANGENTS
+from .rules import OPS, TANGENTS, check_custom
 from .symbolic import Region, SympyLowering
 
 
@@ -246,6 +246,7 @@ class _Forward:
                 stmt.loc,
                 "use reverse mode (symgrad.grad), or give the function a custom rule",
             )
+        check_custom(stmt, "jvp", "forward")
         params = dict(op.params)
         params.update((k, v) for k, v in stmt.params if k != "fn")
         return rule(self.b, dots, stmt.target, *stmt.args, **params)

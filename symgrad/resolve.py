@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import source as source_mod
+from .custom import Rule
 from .library import RUNTIME
 from .source import FunctionSource
 
@@ -71,7 +72,14 @@ class Unreadable:
     reason: str
 
 
-Resolved = Module | LibFunction | UserFunction | Constant | Unreadable
+@dataclass(frozen=True)
+class CustomFunction:
+    """A function with a custom rule or marked nondifferentiable (`custom`)."""
+
+    rule: Rule
+
+
+Resolved = Module | LibFunction | UserFunction | Constant | Unreadable | CustomFunction
 
 
 def module_attribute(module: Module, attr: str) -> Resolved | None:
@@ -93,6 +101,9 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
         return Module("numpy")
     if value is math:
         return Module("math")
+    marked = getattr(value, "__symgrad_rule__", None)
+    if isinstance(marked, Rule):
+        return CustomFunction(marked)
     wrapped = getattr(value, "__symgrad_original__", None)
     if wrapped is not None:
         value = wrapped
@@ -156,11 +167,16 @@ class StaticResolver:
         functions (`_unbroadcast`...) are primitives, not code to inline."""
         self.path, self.lines, self.generated = path, lines, generated
         self.table: dict[str, Any] = {}
+        self.symgrad: set[str] = set()  # names of the symgrad module
+        self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
         for node in tree.body:
             self._bind(node)
 
     def _bind(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Import):
+            self.symgrad.update(
+                a.asname or a.name for a in node.names if a.name == "symgrad"
+            )
             for alias in node.names:
                 if alias.name in ("numpy", "math"):
                     self.table[alias.asname or alias.name] = Module(alias.name)
@@ -169,11 +185,16 @@ class StaticResolver:
                 found = module_attribute(Module(node.module), alias.name)
                 if found is not None:
                     self.table[alias.asname or alias.name] = found
+        elif isinstance(node, ast.ImportFrom) and node.module == "symgrad":
+            for alias in node.names:
+                if alias.name in ("rule", "nondifferentiable"):
+                    self.markers[alias.asname or alias.name] = alias.name
         elif isinstance(node, ast.FunctionDef):
             if self.generated and node.name in RUNTIME:
                 self.table[node.name] = LibFunction("symgrad", node.name)
             else:
-                self.table[node.name] = node
+                marked = self._custom(node)
+                self.table[node.name] = node if marked is None else marked
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name):
@@ -187,6 +208,46 @@ class StaticResolver:
                     return
                 if _is_constant(value):
                     self.table[target.id] = Constant(value, target.id)
+
+    def _custom(self, node: ast.FunctionDef) -> CustomFunction | Unreadable | None:
+        """The rule a `@symgrad.rule(...)` or `@symgrad.nondifferentiable`
+        decorator gives `node`, read from the decorator's source."""
+        arity = len(node.args.args)
+        for dec in node.decorator_list:
+            call = dec if isinstance(dec, ast.Call) else None
+            target = call.func if call is not None else dec
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                kind = target.attr if target.value.id in self.symgrad else None
+            else:
+                kind = self.markers.get(getattr(target, "id", None))
+            if kind == "nondifferentiable" and call is None:
+                return CustomFunction(Rule(node.name, arity, nondiff=True))
+            if kind == "rule" and call is not None:
+                named = {}
+                for kw in call.keywords:
+                    value = kw.value
+                    items = value.elts if isinstance(value, ast.Tuple) else [value]
+                    names = [i.id if isinstance(i, ast.Name) else None for i in items]
+                    if any(
+                        n is None
+                        for n, i in zip(names, items, strict=True)
+                        if not (isinstance(i, ast.Constant) and i.value is None)
+                    ):
+                        return Unreadable(
+                            f"the rule of '{node.name}' must name its derivative "
+                            "functions (module-level defs)"
+                        )
+                    named[kw.arg] = tuple(names) if kw.arg == "grad" else names[0]
+                return CustomFunction(
+                    Rule(
+                        node.name,
+                        arity,
+                        named.get("grad"),
+                        named.get("vjp"),
+                        named.get("jvp"),
+                    )
+                )
+        return None
 
     def function(self, node: ast.FunctionDef) -> FunctionSource:
         return FunctionSource(node.name, node, self.path, self.lines, 0, self)

@@ -35,7 +35,7 @@ from .analysis import (
     selects_once,
     shape_classes,
 )
-from .errors import Loc
+from .errors import Loc, NoDerivativeError
 from .inplace import ARRAY_WRITES
 from .ir import (
     Assign,
@@ -50,7 +50,7 @@ from .ir import (
     uses,
 )
 from .names import Names
-from .rules import OPS, Scatter
+from .rules import OPS, Scatter, check_custom
 from .sweeps import FlowReverse, Sweeps
 from .symbolic import Region, SympyLowering
 
@@ -188,6 +188,13 @@ class _Reverse(FlowReverse):
         op = OPS[stmt.op]
         params = dict(op.params)
         params.update((k, v) for k, v in stmt.params if k != "fn")
+        if op.adjoint is None:
+            raise NoDerivativeError(
+                f"reverse mode has no rule for '{stmt.op}' (an op of emitted code)",
+                stmt.loc,
+                "differentiate emitted code in forward mode, as symgrad.hessian does",
+            )
+        check_custom(stmt, "vjp", "reverse")
         g = self.adj[stmt.target.name]
         contributions = op.adjoint(self.b, g, stmt.target, *stmt.args, **params)
         for i, arg in diff_args(stmt):

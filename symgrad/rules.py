@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
+from .errors import NoDerivativeError
 from .ir import Atom, Const, Index, Slice
 
 
@@ -525,3 +526,61 @@ def _write_tangent(name: str) -> Tangent:
 
 for _name in ["setitem", "setitem_add", "add_at"]:
     TANGENTS[_name] = _write_tangent(_name)
+
+
+# --- custom rules (`symgrad.rule`, `symgrad.nondifferentiable`) ---------------
+# Printed through their `fn` parameter as calls of the user's functions by name.
+
+_const("opaque", None, "{args}")  # a nondifferentiable function: a constant
+_const("call", None, "{args}")  # a user's derivative function
+
+
+@structural("custom", None, "{args}")
+def _custom_adjoint(b: Builder, g, out, *args, rule):
+    if rule.grads is not None:
+        return tuple(
+            (
+                None
+                if name is None
+                else b.op(
+                    "unbroadcast", b.op("mul", g, b.op("call", *args, fn=name)), x
+                )
+            )
+            for name, x in zip(rule.grads, args, strict=True)
+        )
+    result = b.op("call", g, *args, fn=rule.vjp)
+    if len(args) == 1:
+        return (result,)
+    return tuple(b.op("getitem", result, Index((Const(i),))) for i in range(len(args)))
+
+
+def _custom_tangent(b: Builder, dots, out, *args, rule) -> Atom | None:
+    if rule.grads is not None:
+        terms = [
+            b.op("mul", b.op("call", *args, fn=name), dot)
+            for name, dot in zip(rule.grads, dots, strict=True)
+            if name is not None and dot is not None
+        ]
+        if not terms:
+            return None
+        total = terms[0]
+        for term in terms[1:]:
+            total = b.op("add", total, term)
+        return b.op("broadcast_tangent", total, out)
+    filled = _zero_filled(b, dots, args, range(len(args)))
+    return b.op("call", b.op("tuple", *filled), *args, fn=rule.jvp)
+
+
+TANGENTS["custom"] = _custom_tangent
+
+
+def check_custom(stmt: Any, needs: str, mode: str) -> None:
+    """Refuse a custom rule that lacks what `mode` mode needs."""
+    rule = dict(stmt.params).get("rule")
+    if rule is not None and rule.grads is None and getattr(rule, needs) is None:
+        raise NoDerivativeError(
+            f"the custom rule of '{rule.name}' gives no {needs}=, which {mode} "
+            "mode needs",
+            stmt.loc,
+            f"add {needs}= (or grad=, for an elementwise function) to its symgrad.rule",
+        )

@@ -59,7 +59,7 @@ def _unbroadcast(g, x):
     return np.sum(g, axis=kept, keepdims=True) if kept else g
 
 
-def _extremum_grad(g, x, out, axis, keepdims):
+def _extremum_grad(g, x, out, axis=None, keepdims=False):
     """Adjoint of np.max / np.min: `g` split evenly between tied extrema."""
     if axis is not None and not keepdims:
         out = np.expand_dims(out, axis)
@@ -68,7 +68,7 @@ def _extremum_grad(g, x, out, axis, keepdims):
     return g * hit / np.sum(hit, axis=axis, keepdims=True)
 
 
-def _prod_grad(g, x, axis, keepdims):
+def _prod_grad(g, x, axis=None, keepdims=False):
     """Adjoint of np.prod: products of all other entries, exact at zeros."""
     x = np.asarray(x, dtype=float)
     axes = tuple(range(x.ndim)) if axis is None else np.atleast_1d(axis) % x.ndim
@@ -256,7 +256,7 @@ def _float_tangent(t, y):
     return t
 
 
-def _extremum_tangent(t, x, out, axis, keepdims):
+def _extremum_tangent(t, x, out, axis=None, keepdims=False):
     """Tangent of np.max / np.min: the mean of `t` over tied extrema."""
     full = out if axis is None or keepdims else np.expand_dims(out, axis)
     hit = x == full
@@ -264,7 +264,7 @@ def _extremum_tangent(t, x, out, axis, keepdims):
     return np.sum(t * hit, axis=axis, keepdims=keepdims) / count
 
 
-def _prod_tangent(t, x, out, axis, keepdims):
+def _prod_tangent(t, x, out, axis=None, keepdims=False):
     """Tangent of np.prod: each entry's tangent times the product of the others."""
     others = _prod_grad(np.ones(np.shape(out)), x, axis, keepdims)
     return np.sum(others * t, axis=axis, keepdims=keepdims)

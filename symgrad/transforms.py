@@ -19,8 +19,8 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from . import emit, fence, forward, frontend, reverse
-from .errors import BadInputError
+from . import custom, emit, fence, forward, frontend, reverse
+from .errors import BadInputError, NoDerivativeError
 from .ir import verify
 from .resolve import StaticResolver
 from .rules import OPS
@@ -51,15 +51,21 @@ def jvp_function(
 
 def jvp_module(src: FunctionSource, spec: emit.ModuleSpec) -> str:
     text = jvp_function(src, spec.wrt, spec, "f_and_jvp")
-    return emit.module_text(spec, [text], "Forward-mode derivative")
+    return emit.module_text(spec, [text], "Forward-mode derivative", _supplied(src))
+
+
+def _supplied(src: FunctionSource) -> list[str]:
+    primal, _, _ = frontend.lower(src)
+    return emit.supplied_names(primal)
 
 
 def jacobian_module(
     src: FunctionSource, spec: emit.ModuleSpec, grad_text: str, mode: str | None
 ) -> str:
     """`grad_text` is the emitted gradient module of `src` (from the cache)."""
-    functions = [_function_text(grad_text, "f_and_grad")]
+    functions = [] if mode == "fwd" else [_function_text(grad_text, "f_and_grad")]
     functions.append(jvp_function(src, spec.wrt, spec, "f_and_jvp"))
+    grad = "None" if mode == "fwd" else "f_and_grad"
     params = ", ".join(spec.params)
     wrt = tuple(spec.params.index(w) for w in spec.wrt)
     summary = (
@@ -72,11 +78,11 @@ def jacobian_module(
         )
     )
     body = [
-        f"return _jacobian(f_and_grad, f_and_jvp, ({params},), {wrt!r}, "
+        f"return _jacobian({grad}, f_and_jvp, ({params},), {wrt!r}, "
         f"{spec.wrt_is_tuple}, {mode!r})"
     ]
     functions.append(emit.function_text("jacobian", params, summary, body))
-    return emit.module_text(spec, functions, "Jacobian")
+    return emit.module_text(spec, functions, "Jacobian", _supplied(src))
 
 
 def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -> str:
@@ -87,6 +93,12 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             f"(got {', '.join(spec.wrt)})",
             src.loc(src.tree),
             "for several parameters, pack them into one array",
+        )
+    if custom.SUPPLIED in grad_text:
+        raise NoDerivativeError(
+            f"{spec.function}: symgrad.hessian does not yet read custom rules "
+            "(their derivative functions have no derivative rules themselves)",
+            src.loc(src.tree),
         )
     (wrt,) = spec.wrt
     params = ", ".join(spec.params)
@@ -119,7 +131,8 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             "hessian",
             params,
             f"The Hessian of {spec.function}({params}) with respect to {wrt}, "
-            f"shaped {wrt}.shape * 2: one Hessian-vector product per entry.",
+            f"shaped {wrt}.shape + {wrt}.shape: one Hessian-vector product per "
+            "entry.",
             [
                 f"return _hessian(grad_and_hvp, ({params},), "
                 f"{spec.params.index(wrt)})"

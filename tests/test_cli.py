@@ -78,8 +78,9 @@ def test_file_without_decorated_function(tmp_path):
     path = write(tmp_path, "def f(x):\n    return x\n")
     result = run("emit", str(path))
     assert result.returncode == 2
-    assert (
-        result.stderr.strip() == f"symgrad: error: {path} has no @symgrad.grad function"
+    assert result.stderr.strip() == (
+        f"symgrad: error: {path} has no function decorated with symgrad.grad, .jvp, "
+        ".jacobian or .hessian"
     )
 
 

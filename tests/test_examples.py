@@ -21,7 +21,7 @@ import symgrad
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
 EXAMPLES = ["quadratic", "linear_regression", "seeds_and_wrt", "neural_net"]
-EXAMPLES.append("control_flow")
+EXAMPLES += ["control_flow", "transforms", "custom_rules"]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +60,7 @@ def test_cli_emits_every_decorated_function(name, load_example):
     decorated = [
         value
         for value in vars(module).values()
-        if hasattr(value, "f_and_grad") and hasattr(value, "source")
+        if hasattr(value, "wrt") and hasattr(value, "source")
     ]
     assert decorated
     for fn in decorated:
@@ -282,3 +282,62 @@ def test_neural_net_accuracy_rides_along_with_the_loss(load_example):
     labels = np.argmax(Y, axis=1)
     assert accuracy == nn.accuracy(params, X, labels)
     symgrad.check_grad(nn.loss_and_accuracy, *params, X, Y)
+
+
+# --- transforms: forward mode, Jacobian, Hessian ----------------------------
+
+
+def test_trajectory_tangents_match_differences(load_example):
+    trajectory = load_example("transforms").trajectory
+    h = 1e-6
+    for tangents, moved in (((1.0, 0.0), (h, 0.0)), ((0.0, 1.0), (0.0, h))):
+        _, dot = trajectory.f_and_jvp(1.0, 2.0, 50, tangents=tangents)
+        up = trajectory(1.0 + moved[0], 2.0 + moved[1], 50)
+        down = trajectory(1.0 - moved[0], 2.0 - moved[1], 50)
+        assert dot == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
+def test_newton_on_rosenbrock_converges(load_example):
+    transforms = load_example("transforms")
+    x = np.array([1.2, 1.4, 2.0])
+    for _ in range(8):
+        x = transforms.newton_step(x)
+    np.testing.assert_allclose(x, np.ones(3), atol=1e-10)
+
+
+def test_transforms_prints_its_numbers():
+    out = run_script("transforms").stdout
+    assert "Jacobian (2, 15)" in out
+    assert "newton 7: x = [1. 1. 1.]" in out
+
+
+# --- custom rules -------------------------------------------------------------
+
+
+def test_custom_rule_gradients_match_differences(load_example):
+    ex = load_example("custom_rules")
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((20, 3))
+    y = rng.standard_normal(20)
+    w = rng.standard_normal(3)
+    symgrad.check_grad(ex.robust_loss, w, X, y)
+    A = np.array([[3.0, 1.0], [0.5, 2.0]])
+    b = np.array([1.0, -1.0])
+    symgrad.check_grad(ex.solution_norm, A, b)
+    _, dx = ex.solution_direction.f_and_jvp(A, b, tangents=np.array([0.0, 1.0]))
+    np.testing.assert_allclose(dx, np.linalg.solve(A, [0.0, 1.0]))
+
+
+def test_custom_rules_are_called_by_name_in_the_emitted_code(load_example):
+    ex = load_example("custom_rules")
+    assert "softplus_grad(" in ex.robust_loss.source
+    assert "ranks(" in ex.robust_loss.source
+    assert "np.logaddexp" not in ex.robust_loss.source
+    assert "solve_vjp(" in ex.solution_norm.source
+    assert "solve_jvp(" in ex.solution_direction.source
+
+
+def test_custom_rules_prints_its_numbers():
+    out = run_script("custom_rules").stdout
+    assert "robust fit: w = [ 1.02  -2.015  0.503]" in out
+    assert "softplus(1000.0) = 1000.0  slope = 1.0" in out

@@ -30,17 +30,18 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 def _is_symgrad_grad(node: ast.expr) -> bool:
-    """True for the expression ``symgrad.grad``."""
+    """True for ``symgrad.grad``, ``.jvp``, ``.jacobian`` or ``.hessian``."""
     return (
         isinstance(node, ast.Attribute)
-        and node.attr == "grad"
+        and node.attr in ("grad", "jvp", "jacobian", "hessian")
         and isinstance(node.value, ast.Name)
         and node.value.id == "symgrad"
     )
 
 
 def decorated_functions(path: Path) -> list[str]:
-    """Names of module-level functions decorated ``@symgrad.grad`` or ``(...)``."""
+    """Names of module-level functions decorated ``@symgrad.grad`` or ``(...)``
+    (or one of the other transformations)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names = []
     for node in tree.body:

@@ -91,7 +91,7 @@ def _unbroadcast(g, x):
     return np.sum(g, axis=kept, keepdims=True) if kept else g
 
 
-def _extremum_grad(g, x, out, axis, keepdims):
+def _extremum_grad(g, x, out, axis=None, keepdims=False):
     """Adjoint of np.max / np.min: `g` split evenly between tied extrema."""
     if axis is not None and not keepdims:
         out = np.expand_dims(out, axis)

@@ -1,0 +1,146 @@
+"""Custom rules: a user's own derivative for one of their functions.
+
+    def softplus_grad(x):
+        return 0.5 * (1.0 + np.tanh(0.5 * x))      # the logistic sigmoid
+
+    @symgrad.rule(grad=softplus_grad)
+    def softplus(x):
+        return np.logaddexp(0.0, x)                # symgrad has no rule for this
+
+    @symgrad.nondifferentiable
+    def rank(x):
+        return np.argsort(np.argsort(x))           # a constant to symgrad
+
+`rule` takes either `grad=`, the elementwise partial derivatives (one
+function per argument, called with all the arguments; None for an argument
+with no derivative), or `vjp=` and/or `jvp=` for any function:
+`vjp(g, *args)` returns the cotangent of each argument (a tuple for several)
+and `jvp(tangents, *args)` the output's tangent, given a tuple with one
+tangent per argument.  Reverse mode needs `grad` or `vjp`, forward mode `grad`
+or `jvp`.  A `nondifferentiable` function's result is a constant.
+
+symgrad never reads the body of a function with a rule: the emitted code
+calls it, and its derivative functions, by name (`softplus(x)`,
+`softplus_grad(x)`), so they must be pure (same arguments, same result).
+Emitted modules list these names in a `# Supplied by the caller:` line, and
+`api.load_module` binds them from `REGISTRY`; each name must mean one
+function in a process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The names of a custom function and of its derivative functions."""
+
+    name: str
+    arity: int
+    grads: tuple[str | None, ...] | None = None
+    vjp: str | None = None
+    jvp: str | None = None
+    nondiff: bool = False
+
+    def names(self) -> tuple[str, ...]:
+        found = (self.name, *(self.grads or ()), self.vjp, self.jvp)
+        return tuple(n for n in found if n is not None)
+
+
+REGISTRY: dict[str, Callable[..., Any]] = {}
+SUPPLIED = "# Supplied by the caller:"
+
+
+def _register(fun: Any, role: str) -> str:
+    if not isinstance(fun, types.FunctionType):
+        raise BadInputError(
+            f"symgrad.rule: {role} must be a Python function, got {fun!r}"
+        )
+    name = fun.__name__
+    known = REGISTRY.get(name)
+    same = known is not None and (known.__module__, known.__qualname__) == (
+        fun.__module__,
+        fun.__qualname__,
+    )
+    if known is not None and not same:
+        raise BadInputError(
+            f"symgrad.rule: two different functions are named '{name}' "
+            f"({known.__module__} and {fun.__module__}); emitted code calls them "
+            "by name, so give one another name"
+        )
+    REGISTRY[name] = fun
+    return name
+
+
+def rule(
+    fun: Callable[..., Any] | None = None,
+    *,
+    grad: Any = None,
+    vjp: Callable[..., Any] | None = None,
+    jvp: Callable[..., Any] | None = None,
+) -> Any:
+    """Give `fun` its own derivative: `@rule(grad=...)` or `@rule(vjp=..., jvp=...)`.
+
+    Returns `fun` itself, marked; see the module docstring."""
+    if fun is None:
+        return lambda f: rule(f, grad=grad, vjp=vjp, jvp=jvp)
+    if (grad is None) == (vjp is None and jvp is None):
+        raise BadInputError(
+            "symgrad.rule takes grad= (elementwise partial derivatives) or "
+            "vjp=/jvp=, and not both"
+        )
+    name = _register(fun, "the function")
+    arity = len(inspect.signature(fun).parameters)
+    grads = None
+    if grad is not None:
+        given = grad if isinstance(grad, tuple | list) else (grad,)
+        if len(given) != arity:
+            raise BadInputError(
+                f"symgrad.rule: {name} takes {arity} argument(s) but grad= gives "
+                f"{len(given)} partial derivative(s)"
+            )
+        grads = tuple(None if g is None else _register(g, "grad") for g in given)
+    marked = Rule(
+        name,
+        arity,
+        grads,
+        None if vjp is None else _register(vjp, "vjp"),
+        None if jvp is None else _register(jvp, "jvp"),
+    )
+    fun.__symgrad_rule__ = marked
+    return fun
+
+
+def nondifferentiable(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark `fun` as having no derivative: its result is a constant to symgrad."""
+    name = _register(fun, "the function")
+    arity = len(inspect.signature(fun).parameters)
+    fun.__symgrad_rule__ = Rule(name, arity, nondiff=True)
+    return fun
+
+
+def supplied(names: list[str]) -> str:
+    """The line of an emitted module naming the functions it needs bound."""
+    return f"{SUPPLIED} {', '.join(names)}" if names else ""
+
+
+def bindings(text: str) -> dict[str, Callable[..., Any]]:
+    """The functions an emitted module's `# Supplied by the caller:` line names."""
+    for line in text.splitlines():
+        if line.startswith(SUPPLIED):
+            names = [n.strip() for n in line[len(SUPPLIED) :].split(",")]
+            missing = [n for n in names if n not in REGISTRY]
+            if missing:
+                raise BadInputError(
+                    f"the generated module needs the custom-rule function(s) "
+                    f"{', '.join(missing)}; import the module that defines them first"
+                )
+            return {n: REGISTRY[n] for n in names}
+    return {}

@@ -1,0 +1,304 @@
+"""Jacobians, Hessians and custom rules.
+
+* Forward- and reverse-mode Jacobians agree, and match central differences,
+  on every function of `vector_functions.VECTOR_CASES` (24 functions).
+* The Jacobian of a bundle-adjustment reprojection (2 outputs, 15 inputs) in
+  each mode, and the mode picked by default.
+* The Hessian of Rosenbrock against its analytic form; Hessian-vector products
+  without forming the Hessian; the Hessian is built by forward mode over the
+  emitted `f_and_grad`, read back as symgrad input.
+* Custom rules (`symgrad.rule`) and `symgrad.nondifferentiable` in both
+  modes, visible in the emitted code, and the errors for what they lack.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import load_example
+from vector_functions import VECTOR_CASES, VectorCase
+
+import symgrad
+from symgrad import SymgradError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def numeric_jacobian(fn, args, indices, h=1e-6):
+    """Central-difference Jacobians, shaped output shape + input shape."""
+    out = np.asarray(fn(*args), dtype=float)
+    blocks = []
+    for i in indices:
+        x = np.asarray(args[i], dtype=float)
+        cols = []
+        for j in range(x.size):
+            step = np.zeros(x.shape)
+            step.flat[j] = h
+            up, down = list(args), list(args)
+            up[i] = x + step if x.ndim else float(x + h)
+            down[i] = x - step if x.ndim else float(x - h)
+            cols.append(np.ravel((np.asarray(fn(*up)) - np.asarray(fn(*down))) / 2 / h))
+        blocks.append(np.reshape(np.stack(cols, axis=-1), out.shape + x.shape))
+    return blocks
+
+
+def as_blocks(result, wrt):
+    return list(result) if isinstance(wrt, tuple) else [result]
+
+
+def indices_of(case: VectorCase) -> tuple[int, ...]:
+    names = case.fn.__code__.co_varnames[: case.fn.__code__.co_argcount]
+    wrt = case.wrt if isinstance(case.wrt, tuple) else (case.wrt or names[0],)
+    return tuple(names.index(w) for w in wrt)
+
+
+@pytest.mark.parametrize("case", VECTOR_CASES, ids=[c.name for c in VECTOR_CASES])
+def test_forward_and_reverse_jacobians_agree(case: VectorCase) -> None:
+    args = case.make_args(np.random.default_rng(zlib.crc32(case.name.encode())))
+    fwd = symgrad.jacobian(case.fn, wrt=case.wrt, mode="fwd").jacobian(*args)
+    rev = symgrad.jacobian(case.fn, wrt=case.wrt, mode="rev").jacobian(*args)
+    expected = numeric_jacobian(case.fn, args, indices_of(case))
+    for f, r, e in zip(
+        as_blocks(fwd, case.wrt), as_blocks(rev, case.wrt), expected, strict=True
+    ):
+        assert f.shape == e.shape and r.shape == e.shape
+        np.testing.assert_allclose(f, r, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(f, e, rtol=1e-5, atol=1e-6)
+
+
+def test_the_table_has_twenty_functions_or_more() -> None:
+    assert len(VECTOR_CASES) >= 20
+
+
+# --- the reprojection of bundle adjustment -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def transforms_example():
+    return load_example("transforms")
+
+
+def test_reprojection_jacobian_2_by_15(transforms_example) -> None:
+    reproject = transforms_example.reproject
+    camera = transforms_example.CAMERA
+    expected = numeric_jacobian(reproject, (camera,), (0,), h=1e-6)[0]
+    for mode in ("fwd", "rev", None):
+        J = symgrad.jacobian(reproject, wrt="params", mode=mode).jacobian(camera)
+        assert J.shape == (2, 15)
+        np.testing.assert_allclose(J, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_default_mode_picks_reverse_for_few_outputs(transforms_example) -> None:
+    calls = {"grad": 0, "jvp": 0}
+    module = transforms_example.reproject.module
+    real = module.f_and_grad, module.f_and_jvp
+
+    def counting(kind, fn):
+        def wrapper(*args, **kwargs):
+            calls[kind] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    module.jacobian.__globals__["f_and_grad"] = counting("grad", real[0])
+    module.jacobian.__globals__["f_and_jvp"] = counting("jvp", real[1])
+    try:
+        transforms_example.reproject.jacobian(transforms_example.CAMERA)
+    finally:
+        module.f_and_grad, module.f_and_jvp = real
+    assert calls == {"grad": 2, "jvp": 1}  # one column learns the shape, then rows
+
+
+# --- Hessians -----------------------------------------------------------------
+
+
+def rosenbrock_hessian(x: np.ndarray) -> np.ndarray:
+    """The analytic Hessian of sum(100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2)."""
+    n = len(x)
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+        H[i, i + 1] -= 400 * x[i]
+        H[i + 1, i] -= 400 * x[i]
+        H[i + 1, i + 1] += 200
+    return H
+
+
+def test_rosenbrock_hessian_matches_its_analytic_form(transforms_example) -> None:
+    rosenbrock = transforms_example.rosenbrock
+    rng = np.random.default_rng(7)
+    for n in (2, 5, 30):
+        x = rng.uniform(-2, 2, n)
+        np.testing.assert_allclose(
+            rosenbrock.hessian(x), rosenbrock_hessian(x), rtol=1e-12, atol=1e-9
+        )
+
+
+def test_hessian_vector_products_never_form_the_hessian(transforms_example) -> None:
+    rosenbrock = transforms_example.rosenbrock
+    x = np.random.default_rng(3).uniform(-2, 2, 1000)
+    v = np.random.default_rng(4).standard_normal(1000)
+    np.testing.assert_allclose(
+        rosenbrock.hvp(x, tangents=v), rosenbrock_hessian(x) @ v, rtol=1e-10
+    )
+    source = rosenbrock.source
+    hvp_code = source.split("def grad_and_hvp")[1].split("\ndef ")[0]
+    assert "for " not in hvp_code and "_basis" not in hvp_code
+
+
+def test_the_hessian_differentiates_the_emitted_gradient(transforms_example) -> None:
+    source = transforms_example.rosenbrock.source
+    gradient = source.split("def f_and_grad")[1].split("\ndef ")[0]
+    assert gradient in symgrad.grad(transforms_example.rosenbrock).source
+    # the second-order code differentiates the gradient's own statements
+    assert "x_bar = np.zeros(np.shape(x))" in source.split("def grad_and_hvp")[1]
+
+
+def test_hessian_of_a_general_function_matches_differences() -> None:
+    from functions import CASES
+
+    case = next(c for c in CASES if c.name == "logsumexp")
+    args = case.make_args(np.random.default_rng(1))
+    H = symgrad.hessian(case.fn).hessian(*args)
+    g = symgrad.grad(case.fn)
+    expected = numeric_jacobian(lambda *a: g.grad(*a), args, (0,), h=1e-5)[0]
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
+
+
+def two_inputs(x, y):
+    return np.sum(x * y)
+
+
+def test_hessian_takes_one_parameter() -> None:
+    with pytest.raises(SymgradError, match="one parameter in wrt"):
+        _ = symgrad.hessian(two_inputs, wrt=("x", "y")).source
+
+
+# --- forward mode: bad tangents and missing rules ----------------------------
+
+
+def scaled(x, a):
+    return np.sum(a * x * x)
+
+
+def test_a_tangent_of_the_wrong_shape_is_refused() -> None:
+    f = symgrad.jvp(scaled)
+    with pytest.raises(SymgradError, match=r"tangent has shape \(2,\)"):
+        f.f_and_jvp(np.ones(3), 2.0, tangents=np.ones(2))
+
+
+def test_integer_tangents_are_taken_as_floats() -> None:
+    f = symgrad.jvp(scaled)
+    _, t = f.f_and_jvp(np.ones(3), 2.0, tangents=np.array([1, 0, 0]))
+    assert t == 4.0
+
+
+def uses_prod_grad(x):
+    return np.prod(x)
+
+
+def test_hessian_through_an_op_without_a_tangent_rule_names_it() -> None:
+    with pytest.raises(SymgradError, match="_prod_grad.*no forward-mode"):
+        _ = symgrad.hessian(uses_prod_grad).source
+
+
+# --- custom rules ---------------------------------------------------------------
+
+
+def cube_grad(x):
+    return 3.0 * x * x
+
+
+@symgrad.rule(grad=cube_grad)
+def cube(x):
+    return x**3
+
+
+@symgrad.nondifferentiable
+def floor_of(x):
+    return np.floor(x)
+
+
+def uses_custom(x):
+    return np.sum(cube(x) * floor_of(x * 3.0) + x)
+
+
+def vjp_only_vjp(g, x):
+    return 2.0 * g * x
+
+
+@symgrad.rule(vjp=vjp_only_vjp)
+def square_vjp_only(x):
+    return x * x
+
+
+def uses_vjp_only(x):
+    return np.sum(square_vjp_only(x))
+
+
+def test_a_custom_rule_is_used_by_both_modes_and_shown() -> None:
+    x = np.array([0.4, 1.3, -0.7])
+    g = symgrad.grad(uses_custom)
+    expected = 3 * x**2 * np.floor(3 * x) + 1
+    np.testing.assert_allclose(g.grad(x), expected)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(
+        symgrad.jvp(uses_custom).jvp(x, tangents=v), expected @ v
+    )
+    for source in (g.source, symgrad.jvp(uses_custom).source):
+        assert "# Supplied by the caller: cube, cube_grad, floor_of" in source
+        assert "cube_grad(" in source and "floor_of(" in source
+        assert "x**3" not in source  # the rule's function is called, not read
+
+
+def test_a_rule_without_jvp_is_refused_in_forward_mode() -> None:
+    np.testing.assert_allclose(
+        symgrad.grad(uses_vjp_only).grad(np.array([1.0, 2.0])), [2.0, 4.0]
+    )
+    with pytest.raises(SymgradError, match="gives no jvp=, which forward mode needs"):
+        _ = symgrad.jvp(uses_vjp_only).source
+
+
+def test_a_rule_needs_one_kind_of_derivative() -> None:
+    with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp="):
+        symgrad.rule(lambda x: x)
+    with pytest.raises(SymgradError, match="takes 1 argument"):
+        symgrad.rule(grad=(cube_grad, cube_grad))(lambda x: x)
+
+
+def test_two_functions_with_one_name_are_refused() -> None:
+    def cube(x):  # another function named like the rule above
+        return x
+
+    with pytest.raises(SymgradError, match="two different functions are named 'cube'"):
+        symgrad.nondifferentiable(cube)
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def test_cli_emits_every_transformation(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "symgrad", "emit", "examples/transforms.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for header in (
+        "Forward-mode derivative of `trajectory`",
+        "Jacobian of `reproject`",
+    ):
+        assert header in out
+    assert "Hessian of `rosenbrock`" in out
+    for function in ("def f_and_jvp(", "def jacobian(params)", "def grad_and_hvp("):
+        assert function in out
+    assert "def hessian(x)" in out and "def hvp(x, tangents)" in out
