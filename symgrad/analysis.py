@@ -51,12 +51,13 @@ def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
     ]
 
 
-def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
+def activity(fn: Function, wrt: tuple[str, ...], forward: bool = False) -> set[str]:
     """Names that depend on a `wrt` parameter and reach the returned value.
 
     Loops are analysed to a fixed point: a carried value is varied when its
     start or its next value is, and useful when its result or its use in the
-    body is."""
+    body is.  Forward mode (`forward`) carries tuples of tangents; reverse
+    mode refuses a tuple holding a value that depends on `wrt`."""
     varied = set(wrt)
     _varied(fn.body, varied)
     ret = fn.body[-1]
@@ -64,7 +65,8 @@ def activity(fn: Function, wrt: tuple[str, ...]) -> set[str]:
     _useful(fn.body, useful)
     for stmt in walk(fn.body):
         if isinstance(stmt, Assign) and stmt.target.name in useful:
-            _check_discrete_uses(stmt, varied, wrt)
+            if not (forward and stmt.op == "tuple"):
+                _check_discrete_uses(stmt, varied, wrt)
     return varied & useful
 
 

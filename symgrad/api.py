@@ -340,13 +340,13 @@ class HessianFunction(_Transformed):
     def _build(self) -> str:
         return compile_transform(self._src, "hessian", self._wrt)
 
-    def hessian(self, *args: Any) -> Any:
+    def hessian(self, *args: Any, **kwargs: Any) -> Any:
         """The Hessian, shaped x.shape + x.shape for the `wrt` parameter x."""
-        return self._run("hessian", *args)
+        return self._run("hessian", *args, **kwargs)
 
-    def hvp(self, *args: Any, tangents: Any) -> Any:
+    def hvp(self, *args: Any, tangents: Any, **kwargs: Any) -> Any:
         """The Hessian times `tangents` (shaped like x), without forming it."""
-        return self._run("hvp", *args, tangents=tangents)
+        return self._run("hvp", *args, tangents=tangents, **kwargs)
 
 
 def load_module(text: str, qualname: str) -> types.ModuleType:

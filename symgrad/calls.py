@@ -22,7 +22,7 @@ from .errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from .ir import Atom, Const, Var, name_of
+from .ir import Atom, Const, Index, Var, name_of
 from .library import CallSpec
 from .source import FunctionSource
 
@@ -136,6 +136,19 @@ class CallLowering:
             "symgrad": library.RUNTIME,
         }.get(callee.lib)
         spelling = None
+        if table is None and callee.name == "range":
+            bounds = [self.atom(a, scope) for a in node.args]
+            if not 1 <= len(bounds) <= 3 or node.keywords:
+                raise UnsupportedSyntaxError("range() takes 1 to 3 arguments", loc)
+            bounds = ([Const(0)] if len(bounds) == 1 else []) + bounds
+            bounds += [Const(1)] * (3 - len(bounds))
+            return self.emit("range", tuple(bounds), loc, hint=hint)
+        if table is None and callee.name not in library.BUILTINS:
+            raise UnsupportedSyntaxError(
+                f"{callee.name}() is supported only where a loop iterates "
+                + ("or in an index" if callee.name == "slice" else "over it"),
+                loc,
+            )
         if table is None:
             spec, spelling = library.BUILTINS[callee.name]
         else:
@@ -170,6 +183,8 @@ class CallLowering:
 
     def method(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
         loc = scope.src.loc(node)
+        if name == "pop":
+            return self.pop(node, scope)
         spec = library.METHODS.get(name)
         if spec is None:
             raise NoDerivativeError(
@@ -225,7 +240,7 @@ class CallLowering:
             given["arrays"], ast.Tuple
         ):
             given["arrays"] = ast.List(given["arrays"].elts, ast.Load())
-        atoms = tuple(self.atom(given[n], scope) for n in spec.args)
+        atoms = tuple(self.argument(given[n], scope) for n in spec.args)
         op = spec.op
         if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
             op = "stack"
@@ -242,6 +257,22 @@ class CallLowering:
         if spelling is not None:
             params.append(("fn", spelling))
         return self.emit(op, atoms, loc, tuple(params), hint)
+
+    def argument(self, node: ast.expr, scope: Scope) -> Atom | Index:
+        """A call's argument: a value, or an index written `np.s_[...]` (as
+        emitted code passes indices to `_setitem` and its kin)."""
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "s_"
+            and getattr(self.module_ref(node.value.value, scope), "lib", None)
+            == "numpy"
+        ):
+            items = (
+                node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            )
+            return Index(tuple(self.index_item(i, scope) for i in items))
+        return self.atom(node, scope)
 
     def listed(self, atom: Atom, loc: Loc) -> tuple[Atom, ...]:
         """The entries of a list written out in the source (`[a, b, c]`)."""

@@ -51,7 +51,7 @@ from .ir import (
 from .names import Names
 from .optimize import optimize
 from .reverse import Adjoint
-from .rules import OPS
+from .rules import OPS, VIEWS
 
 _HELPERS = [
     name
@@ -119,7 +119,7 @@ def grad_function(
             f"Return {_called(spec)}, a pair (loss, aux), and the gradient of the "
             f"loss with respect to {wrt}."
         )
-    return function_text("f_and_grad", _signature(spec, "seed=None"), summary, lines)
+    return function_text("f_and_grad", signature(spec, "seed=None"), summary, lines)
 
 
 def jvp_function(
@@ -158,19 +158,20 @@ def jvp_function(
         f"of {wrt}): the Jacobian-vector product."
     )
     tail = "tangents" if not spec.defaults else "*, tangents"
-    return function_text(name, _signature(spec, tail), summary, lines)
+    return function_text(name, signature(spec, tail), summary, lines)
 
 
 def _called(spec: ModuleSpec) -> str:
     return f"{spec.function}({', '.join(spec.params)})"
 
 
-def _signature(spec: ModuleSpec, extra: str) -> str:
+def signature(spec: ModuleSpec, extra: str = "") -> str:
+    """The parameters of `spec`'s function with their defaults, then `extra`."""
     params = list(spec.params)
     first_default = len(params) - len(spec.defaults)
     for i, default in enumerate(spec.defaults):
         params[first_default + i] += f"={default}"
-    return ", ".join(params + [extra])
+    return ", ".join(params + ([extra] if extra else []))
 
 
 def function_text(name: str, signature: str, summary: str, lines: list[str]) -> str:
@@ -202,6 +203,11 @@ class _Printer:
         self.counts = Counter(v.name for s in walk(statements) for v in uses(s))
         self.counts.update(a.name for a in result if isinstance(a, Var))
         self.defined = Counter(n for s in walk(statements) for n in writes(s))
+        self.views = {  # a view -> the array it is a view of
+            s.target.name: s.args[0].name
+            for s in walk(statements)
+            if isinstance(s, Assign) and s.op in VIEWS and isinstance(s.args[0], Var)
+        }
         self.inline: dict[str, Assign] = {}
         self._scan(statements)
         self.rename = _renumber(statements, self.inline, names, bars)
@@ -246,8 +252,15 @@ class _Printer:
         return tail is not None and tail == stmt.target
 
     def _reads(self, stmt: Assign):
+        """Names whose values `stmt` reads: its arguments, what folded
+        temporaries read, and the arrays its arguments are views of (a write
+        into `y` changes `t = y[:2]`)."""
         for var in uses(stmt):
-            yield var.name
+            name = var.name
+            yield name
+            while name in self.views:
+                name = self.views[name]
+                yield name
             if var.name in self.inline:
                 yield from self._reads(self.inline[var.name])
 
@@ -318,6 +331,8 @@ class _Printer:
         target = self.name(stmt.target)
         if stmt.mode == "append":
             return f"{target}.append({value})"
+        if stmt.mode == "pop":
+            return f"{target}.pop()"
         if stmt.mode == "add_at":
             index = _clean(self.index_tuple(stmt.index))
             return f"np.add.at({target}, {index}, {value})"

@@ -445,6 +445,13 @@ class FlowLowering:
             if len(args) == 2:
                 args.append(Const(1))
             return (*args, lambda index: index)
+        if kind == "reversed":
+            inner = node.args[0] if len(node.args) == 1 else None
+            if inner is None or self.builtin_call(inner, scope) != "range":
+                raise UnsupportedSyntaxError(
+                    "only reversed(range(...)) is supported as a loop iterable", loc
+                )
+            return self.reversed_range(*self.iteration(inner, scope)[:3], loc)
         if kind in ("zip", "enumerate"):
             parts = [self.iteration(a, scope) for a in node.args]
             if kind == "enumerate" and len(parts) != 1:
@@ -478,11 +485,26 @@ class FlowLowering:
             lambda i: self.emit("getitem", (sequence, Index((i,))), loc),
         )
 
+    def reversed_range(self, start: Atom, stop: Atom, step: Atom, loc: Loc):
+        """reversed(range(start, stop, step)) as a range: from the last element
+        down to `start` (inclusive) by `-step`."""
+        if start == Const(0) and step == Const(1):
+            return self.emit("sub", (stop, Const(1)), loc), Const(-1), Const(-1), _same
+        count = self.emit("len", (self.emit("range", (start, stop, step), loc),), loc)
+        before = self.emit("sub", (count, Const(1)), loc)
+        last = self.emit("add", (start, self.emit("mul", (before, step), loc)), loc)
+        if isinstance(step, Const):
+            back = Const(-step.value)
+        else:
+            back = self.emit("neg", (step,), loc)
+        end = self.emit("sub", (start, step), loc)
+        return last, end, back, _same
+
     def builtin_call(self, node: ast.expr, scope: Scope) -> str | None:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
-            and node.func.id in ("range", "zip", "enumerate")
+            and node.func.id in ("range", "reversed", "zip", "enumerate", "slice")
             and node.func.id not in scope.env
         ):
             found = (
@@ -491,6 +513,10 @@ class FlowLowering:
             if getattr(found, "lib", None) == "builtins":
                 return node.func.id
         return None
+
+
+def _same(index: Atom) -> Atom:
+    return index
 
 
 def _is_range(node: ast.expr) -> bool:
@@ -590,9 +616,9 @@ def _loads(node: ast.AST) -> set[str]:
 
 
 def _updated_by_call(node: ast.Call) -> set[str]:
-    """`y` for `y.append(v)` and `np.add.at(y, i, v)`."""
+    """`y` for `y.append(v)`, `y.pop()` and `np.add.at(y, i, v)`."""
     func = node.func
-    if func.attr == "append" and isinstance(func.value, ast.Name):
+    if func.attr in ("append", "pop") and isinstance(func.value, ast.Name):
         return {func.value.id}
     if (
         func.attr == "at"

@@ -72,7 +72,7 @@ class _Builder:
 class _Forward:
     def __init__(self, fn: Function, wrt: tuple[str, ...], names: Names):
         self.fn, self.names = fn, names
-        self.active = activity(fn, wrt) | set(wrt)
+        self.active = activity(fn, wrt, forward=True) | set(wrt)
         self.regions, self.absorbed = regions(fn, self.active)
         self.shapes = shape_classes(fn)
         self.b = _Builder(names, float_arrays(fn))
@@ -90,6 +90,8 @@ class _Forward:
         out = self.dot(ret.value)
         if out is None:
             out = self.zeros(ret.value)
+        elif out in self.params:  # `return x`: never hand back the caller's array
+            out = self.b.op("owned", out)
         body.append(Return(ret.value, ret.loc, out))
         params = self.fn.params + tuple(p.name for p in self.params)
         return Function(self.fn.name, params, tuple(body), self.fn.loc)

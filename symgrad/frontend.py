@@ -224,6 +224,19 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if isinstance(target, ast.Name):
             self.bind(scope, target.id, value)
             return
+        if isinstance(value, Var) and not any(
+            isinstance(e, ast.Starred) for e in target.elts
+        ):
+            # a value symgrad knows no length of (a list entry, an array's
+            # rows): checked at run time, as Python does
+            loc = scope.src.loc(target)
+            n = Const(len(target.elts))
+            checked = self.emit("unpacked", (value, n), loc)
+            items = tuple(
+                self.emit("getitem", (checked, Index((Const(i),))), loc)
+                for i in range(len(target.elts))
+            )
+            value = TupleValue(items)
         if not isinstance(value, TupleValue) or len(value.items) != len(target.elts):
             raise UnsupportedSyntaxError(
                 "can only unpack a tuple of values of the same length",
@@ -509,6 +522,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if isinstance(node, ast.Slice):
             parts = (node.lower, node.upper, node.step)
             return Slice(*(None if p is None else self.atom(p, scope) for p in parts))
+        if self.builtin_call(node, scope) == "slice" and not node.keywords:
+            parts = [self.atom(a, scope) for a in node.args]
+            if len(parts) == 1:
+                parts.insert(0, Const(None))
+            if not 2 <= len(parts) <= 3:
+                raise UnsupportedSyntaxError(
+                    "slice() takes 1 to 3 arguments", scope.src.loc(node)
+                )
+            return Slice(*(None if p == Const(None) else p for p in parts))
         return self.atom(node, scope)
 
     def static(self, node: ast.expr, scope: Scope, what: str) -> object:
@@ -542,12 +564,23 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.kinds[target.name] = "list"
         if op in VIEWS and isinstance(args[0], Var):
             self.sources[target.name] = (args[0],)
+        if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
+            # an entry of a list is one of the objects it holds, not a view
+            # of the list: appending to or popping the list leaves it alone
+            self.sources[target.name] = tuple(
+                held
+                for name in self.roots(args[0], held=False)
+                for held in self.holds.get(name, ())
+            )
         if op == "make_list":
             self.made_items[target.name] = args
         if op in ("make_list", "tuple", "list_concat"):
             self.holds[target.name] = args
         if op == "list_append":
             self.sources[target.name], self.holds[target.name] = args[:1], args[1:]
+        if op == "list_pop":
+            self.kinds[target.name] = "list"
+            self.sources[target.name] = args[:1]
         return target
 
     def as_array(self, atom, loc: Loc):
@@ -572,7 +605,8 @@ def _all_names(tree: ast.AST) -> set[str]:
 
 
 _LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}
-_LIST_OPS |= {"concatenate", "list_new", "list_concat"}
+_LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
+_LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 
 
 def _is_append(node: ast.expr) -> bool:

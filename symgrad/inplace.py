@@ -27,6 +27,7 @@ from .ir import (
     Assign,
     Atom,
     Branch,
+    Const,
     Copy,
     For,
     Function,
@@ -46,7 +47,7 @@ from .ir import (
 from .rules import VIEWS
 
 ARRAY_WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
-WRITES = ARRAY_WRITES | {"list_append": "append"}
+WRITES = ARRAY_WRITES | {"list_append": "append", "list_pop": "pop"}
 # Adjoint ops that read only the shape (and dtype) of the listed arguments;
 # an array written in place keeps both, a list appended to does not.
 _SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}}
@@ -112,7 +113,7 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
         if len(group - made) > 1 or _parallel(primal, group):
             continue  # two arrays at once (double buffering): keep them apart
         overwritten = {n for n in group if _reaches(n, writes, after)}
-        lists = any(ops.get(n) == "list_append" for n in group)
+        lists = any(ops.get(n) in ("list_append", "list_pop") for n in group)
         if overwritten & (every_read if lists else reads):
             continue
         name = min(group - made)
@@ -201,6 +202,8 @@ def _rename(stmt: Stmt, plan: Plan) -> Stmt:
         if stmt.op == "list_append":
             target, value = stmt.args
             return SetItem(target, Index(()), value, "append", stmt.loc)
+        if stmt.op == "list_pop":
+            return SetItem(stmt.args[0], Index(()), Const(None), "pop", stmt.loc)
         target, index, value = stmt.args
         return SetItem(target, index, value, WRITES[stmt.op], stmt.loc)
     if isinstance(stmt, Assign) and stmt.target.name in plan.copied:

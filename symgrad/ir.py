@@ -491,7 +491,8 @@ def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
         params = "".join(f", {k}={v!r}" for k, v in stmt.params)
         return [f"{indent}{stmt.target} = {stmt.op}({args}{params}){where}"]
     if isinstance(stmt, SetItem):
-        sign = {"set": "=", "add": "+=", "add_at": "+=(at)", "append": "<<"}[stmt.mode]
+        signs = {"set": "=", "add": "+=", "add_at": "+=(at)", "append": "<<"}
+        sign = signs.get(stmt.mode, stmt.mode)
         return [f"{indent}{stmt.target}{stmt.index} {sign} {stmt.value}{where}"]
     if isinstance(stmt, Return):
         aux = "" if stmt.aux is None else f", aux={stmt.aux}"

@@ -83,6 +83,9 @@ NUMPY.update(
     ceil=CallSpec("ceil", ("x",)),
     rint=CallSpec("rint", ("x",)),
     round=CallSpec("round", ("a",), (("decimals", 0),)),
+    logical_and=CallSpec("logical_and", ("x1", "x2")),
+    logical_or=CallSpec("logical_or", ("x1", "x2")),
+    logical_not=CallSpec("logical_not", ("x",)),
     isnan=CallSpec("isnan", ("x",)),
     isfinite=CallSpec("isfinite", ("x",)),
     shape=CallSpec("shape", ("a",)),
@@ -157,4 +160,11 @@ RUNTIME: dict[str, CallSpec] = {
         for name in ["matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad"]
     },
     "_dot_rhs_grad": CallSpec("dot_rhs_grad", ("g", "a", "b")),
+    # the index arguments of these are written `np.s_[...]`
+    "_setitem": CallSpec("setitem", ("x", "index", "value")),
+    "_setitem_add": CallSpec("setitem_add", ("x", "index", "value")),
+    "_add_at": CallSpec("add_at", ("x", "index", "value")),
+    "_written_grad": CallSpec("written_grad", ("g", "index", "target")),
+    "_zero_at": CallSpec("zero_at", ("g", "index")),
+    "_unpacked": CallSpec("unpacked", ("value", "n")),
 }

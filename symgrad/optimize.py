@@ -40,7 +40,7 @@ from .reverse import Adjoint
 # one-shot iterator.
 _ALLOCATING = {"zeros", "ones", "empty", "copy", "zeros_grad", "owned", "zero_at"}
 _ALLOCATING |= {"getitem_copy", "written_grad", "reversed_range", "new_stack"}
-_ALLOCATING |= {"list_new", "make_list", "list_append"}
+_ALLOCATING |= {"list_new", "make_list", "list_append", "list_pop"}
 
 
 def optimize(

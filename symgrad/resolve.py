@@ -38,6 +38,8 @@ _BUILTINS = {
     "min",
     "pow",
     "range",
+    "reversed",
+    "slice",
     "zip",
     "enumerate",
 }
@@ -199,7 +201,7 @@ class StaticResolver:
             target = node.targets[0]
             if isinstance(target, ast.Name):
                 try:
-                    value = ast.literal_eval(node.value)
+                    value = self._literal(node.value)
                 except (ValueError, SyntaxError, TypeError):
                     self.table[target.id] = Unreadable(
                         f"module-level name '{target.id}' is not a literal constant, "
@@ -208,6 +210,22 @@ class StaticResolver:
                     return
                 if _is_constant(value):
                     self.table[target.id] = Constant(value, target.id)
+
+    def _literal(self, node: ast.expr) -> Any:
+        """A literal, or `np.array(<literal>, dtype=<literal>)` (as emitted
+        modules write array constants)."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("array", "asarray")
+            and isinstance(node.func.value, ast.Name)
+            and self.table.get(node.func.value.id) == Module("numpy")
+            and len(node.args) == 1
+            and all(kw.arg == "dtype" for kw in node.keywords)
+        ):
+            dtype = [ast.literal_eval(kw.value) for kw in node.keywords]
+            return np.array(ast.literal_eval(node.args[0]), dtype=(dtype or [None])[0])
+        return ast.literal_eval(node)
 
     def _custom(self, node: ast.FunctionDef) -> CustomFunction | Unreadable | None:
         """The rule a `@symgrad.rule(...)` or `@symgrad.nondifferentiable`

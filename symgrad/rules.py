@@ -165,7 +165,6 @@ _const("arange", None, "np.arange({args})")
 _const("linspace", None, "np.linspace({args})")
 _const("argmax", 1, "np.argmax({0}{params})", [("axis", None)])
 _const("argmin", 1, "np.argmin({0}{params})", [("axis", None)])
-_const("tuple", None, "({args},)")
 _const("not_", 1, "not {0}")
 _const("new_stack", 0, "[]")
 _const("or_", 2, "{0} or {1}")
@@ -306,7 +305,9 @@ VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dim
 VIEWS |= {"broadcast_to", "asarray"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
-VIEWS |= {"concat_grad", "moveaxis", "transpose_grad"}
+VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked"}
+# A user's function may return its argument itself (`stop_gradient`).
+VIEWS |= {"custom", "opaque", "call"}
 
 
 @structural("broadcast_to", 2, "np.broadcast_to({0}, {1})", nondiff=(1,))
@@ -347,6 +348,21 @@ def _list_concat_adjoint(b: Builder, g, out, first, second):
     n = b.op("len", first)
     head = b.op("getitem", g, Index((Slice(None, n),)))
     return head, b.op("getitem", g, Index((Slice(n, None),)))
+
+
+@structural("list_pop", 1, "{0}[:-1]")
+def _list_pop_adjoint(b: Builder, g, out, items):
+    return (Scatter(Index((Slice(None, Const(-1)),)), g),)
+
+
+@structural("unpacked", 2, "_unpacked({0}, {1})", nondiff=(1,))
+def _unpacked_adjoint(b: Builder, g, out, value, n):
+    return g, None
+
+
+# A tuple of values: forward mode carries a tuple of tangents; reverse mode
+# refuses one that holds a value depending on `wrt` (analysis._OPAQUE).
+_define(Op("tuple", None, "structural", "({args},)"))
 
 
 @structural("stack", 1, "np.stack({0}{params})", [("axis", 0)])
@@ -481,6 +497,9 @@ linear("full", (1,))
 linear("check_seed", (1,))
 for _name in ["make_list", "list_append", "list_concat", "stack", "concatenate"]:
     linear(_name, None)
+linear("tuple", None)
+linear("list_pop")
+linear("unpacked")
 linear("iadd", None)
 for _name in ["matmul", "dot", "outer"]:
     bilinear(_name, 0, 1)
@@ -516,10 +535,8 @@ def _write_tangent(name: str) -> Tangent:
         if dots[2] is None and name != "setitem":
             return dots[0]
         written = dots[2] if dots[2] is not None else Const(0.0)
-        if dots[0] is not None:
-            return b.op(name, dots[0], index, written)
-        zeros = b.op("zeros_tangent", x)
-        return b.op("float_tangent", b.op(name, zeros, index, written), out)
+        target = dots[0] if dots[0] is not None else b.op("zeros_tangent", x)
+        return b.op("float_tangent", b.op(name, target, index, written), out)
 
     return tangent
 

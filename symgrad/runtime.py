@@ -17,6 +17,8 @@ class SeedError(ValueError):
 
 def _check_seed(function, seed, value):
     """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    if isinstance(seed, list | tuple):
+        seed = np.asarray(seed, dtype=float)
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else seed
     if seed is None:
@@ -173,6 +175,13 @@ def _add_at(x, index, value):
     return x
 
 
+def _unpacked(value, n):
+    """`value`, checked to unpack into `n` names, as Python checks."""
+    if len(value) != n:
+        raise ValueError(f"expected {n} values to unpack, got {len(value)}")
+    return value
+
+
 class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 
@@ -224,6 +233,8 @@ class TangentError(ValueError):
 
 def _check_tangent(function, tangent, x):
     """Return `tangent` as the tangent of input `x`: same shape, float."""
+    if isinstance(tangent, list | tuple):
+        tangent = np.asarray(tangent, dtype=float)
     if np.shape(tangent) != np.shape(x):
         raise TangentError(
             f"{function}: a tangent has shape {np.shape(tangent)} but its input "

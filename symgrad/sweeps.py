@@ -135,8 +135,10 @@ class FlowReverse:
         return [s for s in body if isinstance(s, Assign) and s.target.name in wanted]
 
     def _cheap(self, stmt: Assign) -> bool:
-        if stmt.target.name in self.ints and stmt.op != "len":
-            return True
+        if stmt.target.name in self.ints and (
+            stmt.op != "len" or stmt.args[0] in [Var(p) for p in self.fn.params]
+        ):
+            return True  # (a list's length changes; a parameter's does not)
         return (
             stmt.op == "getitem"
             and isinstance(stmt.args[0], Var)

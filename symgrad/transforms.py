@@ -81,7 +81,9 @@ def jacobian_module(
         f"return _jacobian({grad}, f_and_jvp, ({params},), {wrt!r}, "
         f"{spec.wrt_is_tuple}, {mode!r})"
     ]
-    functions.append(emit.function_text("jacobian", params, summary, body))
+    functions.append(
+        emit.function_text("jacobian", emit.signature(spec), summary, body)
+    )
     return emit.module_text(spec, functions, "Jacobian", _supplied(src))
 
 
@@ -103,7 +105,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
     (wrt,) = spec.wrt
     params = ", ".join(spec.params)
     gradient = _gradient_source(grad_text, spec.origin)
-    inner = replace(spec, params=gradient.params, defaults=("None",))
+    inner = replace(spec, params=gradient.params, defaults=(*spec.defaults, "None"))
     functions = [
         _function_text(grad_text, "f_and_grad"),
         jvp_function(
@@ -120,7 +122,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
     functions.append(
         emit.function_text(
             "hvp",
-            f"{params}, tangents",
+            emit.signature(spec, "*, tangents" if spec.defaults else "tangents"),
             f"The Hessian of {spec.function}({params}) with respect to {wrt} "
             "times `tangents`, without forming the Hessian.",
             [f"return grad_and_hvp({params}, tangents=tangents)[1]"],
@@ -129,7 +131,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
     functions.append(
         emit.function_text(
             "hessian",
-            params,
+            emit.signature(spec),
             f"The Hessian of {spec.function}({params}) with respect to {wrt}, "
             f"shaped {wrt}.shape + {wrt}.shape: one Hessian-vector product per "
             "entry.",

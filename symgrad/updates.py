@@ -77,6 +77,28 @@ class UpdateLowering:
         longer = self.emit("list_append", (current, value), loc, hint=name.strip("<>"))
         self.bind(scope, name, longer)
 
+    def pop(self, call: ast.Call, scope: Scope) -> Atom:
+        """`items.pop()`: the last entry; `items` is bound to the rest."""
+        receiver = call.func.value
+        loc = scope.src.loc(call)
+        if not isinstance(receiver, ast.Name) or call.args or call.keywords:
+            raise UnsupportedSyntaxError("only 'name.pop()' is supported", loc)
+        name = receiver.id
+        self.local_update(name, scope, loc)
+        current = self.name(name, receiver, scope)
+        if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
+            raise UnsupportedSyntaxError(f"'{name}' is not a list", loc)
+        if self.aliased(current, name, scope):
+            raise UnsupportedSyntaxError(
+                f"'{name}.pop' would also change another name bound to this list",
+                loc,
+                f"take the entry and the rest instead: {name}[-1], {name}[:-1]",
+            )
+        last = self.emit("getitem", (current, Index((Const(-1),))), loc)
+        rest = self.emit("list_pop", (current,), loc, hint=name.strip("<>"))
+        self.bind(scope, name, rest)
+        return last
+
     def is_add_at(self, node: ast.expr, scope: Scope) -> bool:
         """Is `node` a call of `np.add.at` (numpy under any alias)?"""
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):

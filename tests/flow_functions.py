@@ -1020,3 +1020,82 @@ def ring_buffer_index(x):
 
 
 FLOW_CASES += [Case("ring_buffer_index", ring_buffer_index, lambda r: (normal(r, 4),))]
+
+
+# Constructs emitted gradient code uses, so emitted code is valid input too.
+
+
+def reversed_loop(x):
+    acc = 0.0
+    for i in reversed(range(len(x))):
+        acc = acc * 0.5 + x[i] * (i + 1.0)
+    return acc
+
+
+def reversed_loop_with_step(x):
+    acc = 1.0
+    for i in reversed(range(1, len(x), 2)):
+        acc = acc * x[i] + x[i - 1]
+    return acc
+
+
+def stack_of_values(x):
+    saved = []
+    h = 1.0
+    for i in range(len(x)):
+        saved.append(h * x[i])
+        h = np.tanh(h * x[i])
+    total = h
+    for _ in range(len(x)):
+        total = total * 0.5 + saved.pop()
+    return total
+
+
+def unpack_rows(A):
+    first, second = A
+    return np.sum(first * np.sin(second))
+
+
+def unpack_vector(p):
+    r, theta = p
+    return r * np.cos(theta) + r * r
+
+
+FLOW_CASES += [
+    Case("reversed_loop", reversed_loop, lambda r: (normal(r, 5),)),
+    Case("reversed_loop_with_step", reversed_loop_with_step, lambda r: (normal(r, 6),)),
+    Case("stack_of_values", stack_of_values, lambda r: (normal(r, 4),)),
+    Case("unpack_rows", unpack_rows, lambda r: (normal(r, (2, 3)),)),
+    Case("unpack_vector", unpack_vector, lambda r: (normal(r, 2),)),
+]
+
+
+# Found by the review of forward mode.
+
+
+def overwrite_slice_with_itself(x):
+    y = x * 1.0
+    y[:2] = np.sin(y[:2])
+    y[1:] = y[1:] ** 2
+    return np.sum(y * x)
+
+
+def rows_from_previous_rows(X):
+    Y = X * 1.0
+    for i in range(1, len(Y)):
+        Y[i] += np.tanh(Y[i - 1]) * Y[i]
+    return np.sum(Y**2)
+
+
+FLOW_CASES += [
+    Case(
+        "overwrite_slice_with_itself",
+        overwrite_slice_with_itself,
+        lambda r: (normal(r, 3),),
+    ),
+    Case(
+        "rows_from_previous_rows",
+        rows_from_previous_rows,
+        lambda r: (normal(r, (3, 2)),),
+    ),
+]

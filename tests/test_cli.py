@@ -177,7 +177,7 @@ def test_non_literal_constant_is_explained(tmp_path):
         import numpy as np
         import symgrad
 
-        W0 = np.array([1.0, -2.0])
+        W0 = np.linspace(0.0, 1.0, 2)
 
         @symgrad.grad
         def f(x):
@@ -188,6 +188,25 @@ def test_non_literal_constant_is_explained(tmp_path):
     assert result.returncode == 1
     assert "'W0' is not a literal constant" in result.stderr
     assert f"{path}:9:" in result.stderr
+
+
+def test_an_array_of_literals_is_a_constant(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        W0 = np.array([1.0, -2.0], dtype="float64")
+
+        @symgrad.grad
+        def f(x):
+            return np.sum(W0 * x)
+        """,
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 0, result.stderr
+    assert 'W0 = np.array([1.0, -2.0], dtype="float64")' in result.stdout
 
 
 def test_verify_skips_what_it_cannot_run(tmp_path):

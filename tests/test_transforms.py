@@ -168,6 +168,45 @@ def test_hessian_of_a_general_function_matches_differences() -> None:
     np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
 
 
+def _hessian_cases() -> list:
+    from flow_functions import FLOW_CASES
+    from functions import CASES
+
+    return [
+        c
+        for c in CASES + FLOW_CASES
+        if c.seed is None and (not isinstance(c.wrt, tuple) or len(c.wrt) == 1)
+    ]
+
+
+def test_hessians_of_the_table_are_right_or_refused() -> None:
+    """Hessians of every scalar, one-parameter function of the shared tables
+    (straight-line code, branches, loops, in-place writes): each matches central
+    differences of the gradient, or compiling it raises a SymgradError.  None
+    is silently wrong, and most compile."""
+    from test_functions import draw
+
+    right, refused = [], []
+    for case in _hessian_cases():
+        try:
+            H = symgrad.hessian(case.fn, wrt=case.wrt)
+            _ = H.source
+        except SymgradError as exc:
+            refused.append((case.name, str(exc).splitlines()[0]))
+            continue
+        args = draw(case, 0)
+        g = symgrad.grad(case.fn, wrt=case.wrt)
+        (i,) = H.wrt_indices
+        expected = numeric_jacobian(g.grad, args, (i,), h=1e-5)[0]
+        got = H.hessian(*args)
+        scale = 1.0 + np.max(np.abs(expected))
+        assert np.shape(got) == np.shape(expected), case.name
+        assert np.max(np.abs(got - expected)) <= 1e-4 * scale, case.name
+        right.append(case.name)
+    assert len(right) >= 115, refused
+    assert len(refused) <= 20, refused
+
+
 def two_inputs(x, y):
     return np.sum(x * y)
 
@@ -177,7 +216,94 @@ def test_hessian_takes_one_parameter() -> None:
         _ = symgrad.hessian(two_inputs, wrt=("x", "y")).source
 
 
+# --- forward mode: tuples, bad tangents and missing rules -------------------
+
+
+def stack_of_pairs(x):
+    saved = []
+    h = 1.0
+    for i in range(len(x)):
+        saved.append((h, x[i]))
+        h = np.tanh(h * x[i])
+    total = h
+    for _ in range(len(x)):
+        a, b = saved.pop()
+        total = total + a * b
+    return total
+
+
+def test_forward_mode_carries_tuples_reverse_mode_refuses_them() -> None:
+    x = np.array([0.3, -0.8, 1.1, 0.5])
+    v = np.array([1.0, 0.5, -1.0, 2.0])
+    _, tangent = symgrad.jvp(stack_of_pairs).f_and_jvp(x, tangents=v)
+    (expected,) = numeric_jacobian(stack_of_pairs, (x,), (0,))
+    assert tangent == pytest.approx(expected @ v, rel=1e-7)
+    with pytest.raises(SymgradError, match="a tuple or list of values that depend"):
+        _ = symgrad.grad(stack_of_pairs).source
+
+
+def unpack_three(x):
+    a, b = x
+    return a * b
+
+
+def test_unpacking_checks_the_length_as_python_does() -> None:
+    with pytest.raises(ValueError, match="expected 2 values to unpack, got 3"):
+        symgrad.grad(unpack_three).grad(np.ones(3))
+
+
 # --- forward mode: bad tangents and missing rules ----------------------------
+
+
+def write_into_integer_copy(x):
+    y = x.copy()
+    y[0] = 0.5 * x[1]
+    return y
+
+
+def test_a_write_into_an_integer_array_passes_no_tangent() -> None:
+    x = np.array([1, 2, 3])
+    for mode in ("fwd", "rev"):
+        J = symgrad.jacobian(write_into_integer_copy, mode=mode).jacobian(x)
+        np.testing.assert_array_equal(J[0], [0.0, 0.0, 0.0])
+
+
+def doubled(x):
+    return 2 * x
+
+
+def test_lists_as_tangents_and_seeds_are_arrays() -> None:
+    x = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_array_equal(
+        symgrad.jvp(doubled).jvp(x, tangents=[1.0, 0.0, 0.0]), [2.0, 0.0, 0.0]
+    )
+    np.testing.assert_array_equal(
+        symgrad.grad(doubled).grad(x, seed=[1.0, 0.0, 0.0]), [2.0, 0.0, 0.0]
+    )
+
+
+def returns_its_input(x):
+    return x
+
+
+def test_the_output_tangent_is_never_the_callers_array() -> None:
+    v = np.ones(2)
+    t = symgrad.jvp(returns_its_input).jvp(np.zeros(2), tangents=v)
+    t[0] = 5.0
+    np.testing.assert_array_equal(v, [1.0, 1.0])
+
+
+def quartic(w, scale=2.0):
+    return np.sum(w**4) * scale
+
+
+def test_generated_wrappers_keep_default_arguments() -> None:
+    w = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(symgrad.jacobian(quartic).jacobian(w), 8 * w**3)
+    H = symgrad.hessian(quartic)
+    np.testing.assert_allclose(H.hessian(w), np.diag(24 * w**2))
+    np.testing.assert_allclose(H.hessian(w, scale=1.0), np.diag(12 * w**2))
+    np.testing.assert_allclose(H.hvp(w, tangents=np.ones(3)), 24 * w**2)
 
 
 def scaled(x, a):
@@ -224,6 +350,23 @@ def floor_of(x):
 
 def uses_custom(x):
     return np.sum(cube(x) * floor_of(x * 3.0) + x)
+
+
+@symgrad.nondifferentiable
+def stop_gradient(x):
+    return x
+
+
+def writes_into_a_custom_result(x):
+    y = stop_gradient(x)
+    y[0] = 0.0
+    return np.sum(y * x)
+
+
+def test_a_custom_result_may_be_its_argument() -> None:
+    # numpy would change x through y too: refused, as for any alias
+    with pytest.raises(SymgradError, match="may share memory"):
+        _ = symgrad.jvp(writes_into_a_custom_result).source
 
 
 def vjp_only_vjp(g, x):

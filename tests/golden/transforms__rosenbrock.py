@@ -87,6 +87,8 @@ class SeedError(ValueError):
 
 def _check_seed(function, seed, value):
     """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    if isinstance(seed, list | tuple):
+        seed = np.asarray(seed, dtype=float)
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else seed
     if seed is None:
@@ -125,6 +127,8 @@ class TangentError(ValueError):
 
 def _check_tangent(function, tangent, x):
     """Return `tangent` as the tangent of input `x`: same shape, float."""
+    if isinstance(tangent, list | tuple):
+        tangent = np.asarray(tangent, dtype=float)
     if np.shape(tangent) != np.shape(x):
         raise TangentError(
             f"{function}: a tangent has shape {np.shape(tangent)} but its input "

@@ -34,6 +34,8 @@ class TangentError(ValueError):
 
 def _check_tangent(function, tangent, x):
     """Return `tangent` as the tangent of input `x`: same shape, float."""
+    if isinstance(tangent, list | tuple):
+        tangent = np.asarray(tangent, dtype=float)
     if np.shape(tangent) != np.shape(x):
         raise TangentError(
             f"{function}: a tangent has shape {np.shape(tangent)} but its input "
