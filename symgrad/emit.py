@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import black
 import numpy as np
 
-from . import custom, inplace, runtime
+from . import custom, floats, inplace, runtime
 from .ir import (
     Assign,
     Atom,
@@ -101,17 +101,36 @@ def grad_function(
     )
     statements = body + [check] + adjoint_body
     result: list[Atom] = [value, *grads] + ([aux] if aux is not None else [])
-    printer = _Printer(
-        statements, len(body), result, names, spec.function, adjoint.bars
-    )
-    lines = printer.lines()
-    grad_text = ", ".join(printer.expr(g) for g in grads)
-    if spec.wrt_is_tuple:
-        grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
-    returned = printer.expr(value)
-    if aux is not None:
-        returned = f"({returned}, {printer.expr(aux)})"
-    lines.append(f"return {returned}, {grad_text}")
+
+    def printed(on_floats: bool) -> list[str]:
+        printer = _Printer(
+            statements,
+            len(body),
+            result,
+            names,
+            spec.function,
+            adjoint.bars,
+            on_floats,
+        )
+        lines = printer.lines()
+        grad_text = ", ".join(printer.expr(g) for g in grads)
+        if spec.wrt_is_tuple:
+            grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
+        returned = printer.expr(value)
+        if aux is not None:
+            returned = f"({returned}, {printer.expr(aux)})"
+        return lines + [f"return {returned}, {grad_text}"]
+
+    lines = printed(False)
+    fast = ""
+    if floats.eligible(statements) and floats.pays(lines):
+        lines = _float_dispatch(spec) + lines
+        fast = "\n\n" + function_text(
+            "_f_and_grad_floats",
+            ", ".join(spec.params + ("seed",)),
+            "`f_and_grad` on Python floats and ints: `math` where it used numpy.",
+            printed(True),
+        )
     wrt = ", ".join(spec.wrt)
     summary = f"Return {_called(spec)} and its gradient with respect to {wrt}."
     if spec.has_aux:
@@ -119,7 +138,23 @@ def grad_function(
             f"Return {_called(spec)}, a pair (loss, aux), and the gradient of the "
             f"loss with respect to {wrt}."
         )
-    return function_text("f_and_grad", signature(spec, "seed=None"), summary, lines)
+    return (
+        function_text("f_and_grad", signature(spec, "seed=None"), summary, lines) + fast
+    )
+
+
+def _float_dispatch(spec: ModuleSpec) -> list[str]:
+    """The start of `f_and_grad`: Python numbers take the `math` body."""
+    tests = [f"type({p}) in (float, int, np.float64)" for p in spec.params]
+    tests.append("(seed is None or type(seed) in (float, int, np.float64))")
+    call = ", ".join(spec.params + ("seed",))
+    return [
+        f"if {' and '.join(tests)}:",
+        "    try:",
+        f"        return _f_and_grad_floats({call})",
+        "    except (ArithmeticError, ValueError):",
+        "        pass  # where math raises, numpy gives inf or nan: use numpy",
+    ]
 
 
 def jvp_function(
@@ -195,7 +230,9 @@ class _Printer:
         names: Names,
         top_function: str,
         bars: dict[str, str],
+        on_floats: bool = False,
     ):
+        self.on_floats = on_floats  # print the Python-float body (`floats`)
         self.statements = statements
         self.first_adjoint = first_adjoint
         self.top_function = top_function
@@ -351,6 +388,10 @@ class _Printer:
     def _render(self, stmt: Assign) -> str:
         op = OPS.get(stmt.op)
         args = [self._arg(a) for a in stmt.args]
+        if self.on_floats:
+            spelled = floats.spelling(stmt, args)
+            if spelled is not None:
+                return spelled
         if stmt.op in ("range", "reversed_range"):
             return op.template.replace("{0}, {1}, {2}", _range_args(args))
         params = dict(stmt.params)

@@ -144,17 +144,28 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
     return emit.module_text(spec, functions, "Hessian")
 
 
+def _float_dispatch(stmt: ast.stmt) -> bool:
+    """Is `stmt` the call of the float body at the start of `f_and_grad`?  The
+    numpy body after it computes the same numbers on every input."""
+    return isinstance(stmt, ast.If) and "_f_and_grad_floats" in ast.unparse(stmt)
+
+
 def _called(spec: emit.ModuleSpec) -> str:
     return f"{spec.function}({', '.join(spec.params)})"
 
 
 def _function_text(module: str, name: str) -> str:
-    """The source of function `name` in an emitted module."""
+    """The source of function `name` in an emitted module, with the float
+    body `f_and_grad` may call."""
     tree = ast.parse(module)
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return ast.get_source_segment(module, node) + "\n"
-    raise LookupError(name)
+    found = [
+        ast.get_source_segment(module, node) + "\n"
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name in (name, f"_{name}_floats")
+    ]
+    if not found:
+        raise LookupError(name)
+    return "\n\n".join(found)
 
 
 def _gradient_source(grad_text: str, origin: str) -> FunctionSource:
@@ -171,4 +182,5 @@ def _gradient_source(grad_text: str, origin: str) -> FunctionSource:
     last = node.body[-1]
     if isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple):
         last.value = last.value.elts[1]
+    node.body = [s for s in node.body if not _float_dispatch(s)]
     return resolver.function(node)

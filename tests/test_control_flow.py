@@ -66,7 +66,7 @@ def test_a_recurrence_saves_two_values_per_step(tmp_path):
             return x
         """,
     )
-    source = m.f.source
+    source = m.f.source.split("def _f_and_grad_floats")[0]  # the numpy body
     assert source.count(".append(") == 1
     assert "saved.append((t1, x_1))" in source
     assert "t1, x_1 = saved.pop()" in source

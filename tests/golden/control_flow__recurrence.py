@@ -3,11 +3,23 @@
 Do not edit: symgrad regenerates it from the source.
 """
 
+import math
 import numpy as np
 
 
 def f_and_grad(x, a, b, steps, seed=None):
     """Return recurrence(x, a, b, steps) and its gradient with respect to a, b."""
+    if (
+        type(x) in (float, int, np.float64)
+        and type(a) in (float, int, np.float64)
+        and type(b) in (float, int, np.float64)
+        and type(steps) in (float, int, np.float64)
+        and (seed is None or type(seed) in (float, int, np.float64))
+    ):
+        try:
+            return _f_and_grad_floats(x, a, b, steps, seed)
+        except (ArithmeticError, ValueError):
+            pass  # where math raises, numpy gives inf or nan: use numpy
     saved = []
     x_1 = x
     for _ in range(steps):
@@ -31,6 +43,31 @@ def f_and_grad(x, a, b, steps, seed=None):
     return x_3, (a_bar, b_bar)
 
 
+def _f_and_grad_floats(x, a, b, steps, seed):
+    """`f_and_grad` on Python floats and ints: `math` where it used numpy."""
+    saved = []
+    x_1 = x
+    for _ in range(steps):
+        t1 = math.sin(x_1)
+        x_2 = t1 * a + b
+        saved.append((t1, x_1))
+        x_1 = x_2
+    x_3 = x_1
+    seed = 1.0 if seed is None else seed
+    # grad of: for _ in range(steps):
+    x_3_bar = seed
+    a_bar = 0.0
+    b_bar = 0.0
+    for _ in reversed(range(steps)):
+        t1, x_1 = saved.pop()
+        # grad of: x = np.sin(x) * a + b
+        x_1_bar = x_3_bar * (a * math.cos(x_1))
+        a_bar += x_3_bar * t1
+        b_bar += x_3_bar
+        x_3_bar = x_1_bar
+    return x_3, (a_bar, b_bar)
+
+
 # Support code copied from symgrad.runtime.
 
 
@@ -40,10 +77,10 @@ class SeedError(ValueError):
 
 def _check_seed(function, seed, value):
     """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
-    if isinstance(seed, list | tuple):
-        seed = np.asarray(seed, dtype=float)
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else seed
+    if isinstance(seed, list | tuple):
+        seed = np.asarray(seed, dtype=float)
     if seed is None:
         if np.ndim(value) != 0:
             raise SeedError(

@@ -50,10 +50,10 @@ class SeedError(ValueError):
 
 def _check_seed(function, seed, value):
     """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
-    if isinstance(seed, list | tuple):
-        seed = np.asarray(seed, dtype=float)
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else seed
+    if isinstance(seed, list | tuple):
+        seed = np.asarray(seed, dtype=float)
     if seed is None:
         if np.ndim(value) != 0:
             raise SeedError(

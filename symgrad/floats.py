@@ -1,0 +1,107 @@
+"""The Python-float fast path: `f_and_grad` on floats with `math`, not numpy.
+
+numpy spends about half a microsecond on each call with a Python float (it
+builds a 0-d array and a numpy scalar); `math.sin` spends a twentieth of that.
+A function whose every operation has an exact Python-float spelling gets a
+second body, `_f_and_grad_floats`, which `f_and_grad` runs when every argument
+is a Python float or int (or a numpy float64), when that saves a numpy or
+support-function call.  Guarantees:
+
+* the spellings give the same bits as numpy on floats: `math` functions are the
+  C library's, as numpy's scalar loops are (tanh is not: numpy has its own,
+  so it stays `np.tanh`); `+ - * /` and comparisons are IEEE either way;
+* where numpy would return inf or nan (and warn), `math` and Python raise
+  (`ValueError`, `OverflowError`, `ZeroDivisionError`); `f_and_grad` then runs
+  its numpy body, so results never differ from numpy's;
+* anything without an exact spelling (an array op, `np.maximum`, whose NaN
+  handling differs from `max`) keeps the function on numpy alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .ir import Assign, Atom, Const, Copy, For, If, Pop, Push, Stmt, Var, While, walk
+from .rules import OPS
+
+# Elementwise ops spelled as Python operators.
+_OPERATORS = {"add", "sub", "mul", "truediv", "neg", "pos", "float", "float64"}
+_OPERATORS |= {"divide", "reciprocal", "square", "pow"}
+# Ops that take and make only Python scalars, booleans, ranges and lists.
+_SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
+_SCALAR_OPS |= {"range", "reversed_range", "new_stack", "int", "floordiv", "mod"}
+# Adjoint helpers that are the identity (or a zero) on floats.
+_IDENTITIES = {"unbroadcast": 0, "owned": 0}
+
+
+def eligible(statements: list[Stmt]) -> bool:
+    """May these statements run on Python floats with the float spellings?"""
+    for stmt in walk(statements):
+        if isinstance(stmt, Push | Pop | Copy | If | For | While):
+            continue
+        if not isinstance(stmt, Assign):
+            return False  # a write into an array
+        if any(not _scalar_atom(a) for a in stmt.args):
+            return False
+        op = OPS[stmt.op]
+        if stmt.param("fn") is not None and stmt.op not in ("custom", "opaque"):
+            continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
+        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS:
+            continue
+        if stmt.op in _IDENTITIES or stmt.op in ("zeros_grad", "check_seed", "iadd"):
+            continue
+        if op.kind == "elementwise" and op.math_name is not None:
+            continue
+        return False
+    return True
+
+
+def pays(numpy_body: list[str]) -> bool:
+    """Does the numpy body call numpy or a support function (other than the
+    seed check, which the float body also makes), so that the float body is
+    faster?"""
+    calls = re.compile(r"\bnp\.|\b_(?!check_seed\b)[a-z_]+\(")
+    return any(calls.search(line) for line in numpy_body)
+
+
+def _scalar_atom(atom: object) -> bool:
+    if isinstance(atom, Var):
+        return True
+    return isinstance(atom, Const) and (
+        atom.value is None or isinstance(atom.value, bool | int | float | str)
+    )
+
+
+def spelling(stmt: Assign, args: list[str]) -> str | None:
+    """The float spelling of `stmt` given its printed arguments, or None for
+    the usual one."""
+    op = stmt.op
+    if op in _IDENTITIES:
+        return args[_IDENTITIES[op]]
+    if op == "zeros_grad":
+        return "0.0"
+    if op == "check_seed":
+        return f"1.0 if {args[1]} is None else {args[1]}"
+    if op in ("divide", "truediv"):
+        return f"{args[0]} / {args[1]}"
+    if op == "reciprocal":
+        return f"1.0 / {args[0]}"
+    if op == "square":
+        return f"{args[0]} * {args[0]}"
+    if op in ("float", "float64"):
+        return f"float({args[0]})"
+    if op == "pow" and not _integer(stmt.args[1]):
+        return f"math.pow({args[0]}, {args[1]})"  # raises, as `**` need not
+    math_name = OPS[op].math_name
+    if math_name is not None and op != "tanh" and stmt.param("fn") is None:
+        return f"math.{math_name}({', '.join(args)})"
+    return None
+
+
+def _integer(atom: Atom) -> bool:
+    """An exponent for which `x ** n` on a float is a float or an error."""
+    return (
+        isinstance(atom, Const)
+        and isinstance(atom.value, int | float)
+        and (float(atom.value).is_integer())
+    )

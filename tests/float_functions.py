@@ -1,0 +1,42 @@
+"""Scalar functions for the Python-float fast path tests (`test_floats.py`)."""
+
+import math
+
+import numpy as np
+
+
+def trig(x, a):
+    return np.sin(x * a) * np.cos(x) + np.arctan(a / x)
+
+
+def logs_and_roots(x, a):
+    return np.log(x) * np.sqrt(a) + np.log1p(x * a) - np.exp(-x) / a
+
+
+def powers(x, a):
+    return x**2.5 + a ** (-1.5) * x**3 + 2.0**x
+
+
+def loop_with_branch(x, a, n):
+    for i in range(n):
+        if x > 0.5:
+            x = np.sin(x) * a + 0.1 * i
+        else:
+            x = x * x + math.exp(-a)
+    return x
+
+
+def uses_tanh(x):
+    return np.tanh(x) * np.exp(x)
+
+
+def divides(x, a):
+    return np.exp(x) / (x - a)
+
+
+def logs(x):
+    return np.log(x) * 2.0
+
+
+def uses_maximum(x):
+    return np.maximum(x, 0.0) * np.sin(x)

@@ -1,0 +1,79 @@
+"""The Python-float fast path (`symgrad/floats.py`).
+
+On Python floats `f_and_grad` runs a body that uses `math` instead of numpy;
+it must give exactly numpy's numbers, fall back to numpy where `math` raises
+(numpy gives inf or nan there), and not exist where no exact spelling does.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import float_functions as ff
+import numpy as np
+import pytest
+
+import symgrad
+
+CASES = [
+    (ff.trig, ("x", "a"), (0.7, 1.3)),
+    (ff.logs_and_roots, ("x", "a"), (0.7, 1.3)),
+    (ff.powers, ("x", "a"), (0.7, 1.3)),
+    (ff.loop_with_branch, ("x", "a"), (0.7, 0.9, 20)),
+    (ff.uses_tanh, "x", (0.3,)),
+]
+
+
+def numpy_path(g, args):
+    """The numpy body: the same call with 0-d arrays, which never take the fast
+    path, converted back to floats."""
+    zero_d = [np.array(a) if isinstance(a, float) else a for a in args]
+    value, grads = g.f_and_grad(*zero_d)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return float(value), tuple(float(x) for x in grads)
+
+
+@pytest.mark.parametrize("fn, wrt, args", CASES, ids=[c[0].__name__ for c in CASES])
+def test_the_float_body_gives_numpys_numbers(fn, wrt, args) -> None:
+    g = symgrad.grad(fn, wrt=wrt)
+    assert "def _f_and_grad_floats(" in g.source
+    value, grads = g.f_and_grad(*args)
+    assert (value, grads) == g.module._f_and_grad_floats(*args, None)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert (value, grads) == numpy_path(g, args)  # bit for bit
+    symgrad.check_grad(g, *args)
+
+
+def test_tanh_keeps_numpys_own_implementation() -> None:
+    source = symgrad.grad(ff.uses_tanh).source
+    fast = source.split("def _f_and_grad_floats")[1]
+    assert "np.tanh(" in fast and "math.exp(" in fast
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [(ff.divides, (1.0, 1.0)), (ff.logs, (0.0,)), (ff.logs, (-1.0,))],
+    ids=["division by zero", "log(0)", "log(-1)"],
+)
+def test_where_math_raises_numpy_answers(fn, args) -> None:
+    g = symgrad.grad(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):
+            value, grad = g.f_and_grad(*args)
+            expected = numpy_path(g, args)
+            plain = fn(*args)
+    np.testing.assert_equal((float(value), (float(grad),)), expected)
+    np.testing.assert_equal(float(value), float(plain))
+
+
+def test_no_float_body_without_an_exact_spelling() -> None:
+    assert "_f_and_grad_floats" not in symgrad.grad(ff.uses_maximum).source
+
+
+def test_arrays_never_take_the_float_body() -> None:
+    g = symgrad.grad(ff.trig, wrt=("x", "a"))
+    x = np.array([0.7, 0.2])
+    value, (gx, ga) = g.f_and_grad(x, 1.3, seed=np.ones(2))
+    assert gx.shape == (2,)
+    assert value.shape == (2,)
