@@ -33,6 +33,7 @@ import functools
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -190,15 +191,26 @@ def _compiler_fingerprint() -> str:
 @functools.lru_cache(maxsize=1)
 def _toolchain() -> tuple[str, ...]:
     """Versions of Python and of the libraries that shape emitted code, read
-    from package metadata so that a cache hit never imports sympy or black."""
+    from the names of their installed `.dist-info` directories (parsing the
+    metadata takes milliseconds), so that a cache hit never imports sympy or
+    black."""
     versions = [f"python {sys.version_info[0]}.{sys.version_info[1]}"]
     for name in ("numpy", "sympy", "black"):
-        try:
-            version = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            version = getattr(importlib.import_module(name), "__version__", "?")
-        versions.append(f"{name} {version}")
+        versions.append(f"{name} {_installed_version(name)}")
     return tuple(versions)
+
+
+def _installed_version(name: str) -> str:
+    spec = importlib.util.find_spec(name)  # finds the package without importing it
+    if spec is not None and spec.origin is not None:
+        site = Path(spec.origin).resolve().parent.parent
+        found = sorted(site.glob(f"{name}-*.dist-info"))
+        if found:
+            return found[-1].name[len(name) + 1 : -len(".dist-info")]
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return getattr(importlib.import_module(name), "__version__", "?")
 
 
 # --- reading and writing ---------------------------------------------------

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from . import runtime
 from . import source as source_mod
 from .custom import Rule
-from .library import RUNTIME
 from .source import FunctionSource
 
 _BUILTINS = {
@@ -192,7 +192,11 @@ class StaticResolver:
                 if alias.name in ("rule", "nondifferentiable"):
                     self.markers[alias.asname or alias.name] = alias.name
         elif isinstance(node, ast.FunctionDef):
-            if self.generated and node.name in RUNTIME:
+            if (
+                self.generated
+                and node.name.startswith("_")
+                and hasattr(runtime, node.name)
+            ):
                 self.table[node.name] = LibFunction("symgrad", node.name)
             else:
                 marked = self._custom(node)

@@ -661,3 +661,25 @@ def test_cache_dir_that_is_a_file_is_a_usage_error(tmp_path, monkeypatch, capsys
         assert code == 2
         assert "not a directory" in err
     assert (tmp_path / "file").exists()
+
+
+def test_a_cache_hit_imports_neither_sympy_nor_black(tmp_path):
+    """Loading cached modules must stay cheap: sympy and black (together about
+    300 ms to import) load only when something is compiled."""
+    write(tmp_path)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import model
+        model.f.grad(2.0)
+        print("sympy" in sys.modules, "black" in sys.modules)
+        """)
+    env = dict(os.environ, SYMGRAD_CACHE="1", SYMGRAD_CACHE_DIR=str(tmp_path / "c"))
+    env["PYTHONPATH"] = str(Path(symgrad.__file__).resolve().parent.parent)
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.decode().split() == ["False", "False"]
