@@ -63,14 +63,15 @@ def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
     dedented = textwrap.dedent(text)
     shift = len(text.splitlines()[0]) - len(dedented.splitlines()[0])
     try:
-        module = ast.parse(dedented)
+        # blank lines in front give the nodes their line numbers in the file
+        # (ast.increment_lineno would walk the whole tree)
+        module = ast.parse("\n" * (start - 1) + dedented)
     except SyntaxError:
         raise UnsupportedSyntaxError(
             f"cannot parse the source of {name}",
             Loc(file, start, 0, raw[0].rstrip("\n")),
             "symgrad differentiates functions written with 'def', not lambdas",
         ) from None
-    ast.increment_lineno(module, start - 1)
     tree = module.body[0] if module.body else None
     if isinstance(tree, ast.AsyncFunctionDef):
         text = lines[tree.lineno - 1] if tree.lineno <= len(lines) else ""
