@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from . import cache, custom, fence
 from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
 from .ir import Function
-from .resolve import LiveResolver
+from .resolve import CustomFunction, LiveResolver, UserFunction
 from .source import FunctionSource, from_function
 
 if TYPE_CHECKING:
@@ -231,7 +231,9 @@ class _Transformed:
     def module(self) -> types.ModuleType:
         """The emitted module, imported."""
         if self._module is None:
-            self._module = load_module(self.source, f"{self.__qualname__}.{self.kind}")
+            self._module = load_module(
+                self.source, f"{self.__qualname__}.{self.kind}", self._src
+            )
         return self._module
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -349,13 +351,48 @@ class HessianFunction(_Transformed):
         return self._run("hvp", *args, tangents=tangents, **kwargs)
 
 
-def load_module(text: str, qualname: str) -> types.ModuleType:
-    """Execute emitted source as a fresh module; tracebacks show its lines."""
+def custom_functions(src: FunctionSource) -> dict[str, Any]:
+    """The functions with custom rules `src` reaches through its names (and
+    the functions it calls, transitively), with their derivative functions,
+    by the names the emitted code calls them."""
+    from .cache import global_names
+
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    pending = [src]
+    while pending:
+        fn = pending.pop()
+        if id(fn.tree) in seen or fn.resolver is None:
+            continue
+        seen.add(id(fn.tree))
+        for name in global_names(fn.tree):
+            target = fn.resolver.resolve(name)
+            if isinstance(target, UserFunction):
+                pending.append(target.source)
+            elif isinstance(target, CustomFunction) and target.functions:
+                for key, function in target.functions.items():
+                    if found.setdefault(key, function) is not function:
+                        raise BadInputError(
+                            f"{src.name}: two different functions named '{key}' "
+                            "have custom rules; the generated code calls them by "
+                            "name, so give one another name",
+                            src.loc(src.tree),
+                        )
+    return found
+
+
+def load_module(
+    text: str, qualname: str, src: FunctionSource | None = None
+) -> types.ModuleType:
+    """Execute emitted source as a fresh module; tracebacks show its lines.
+    Functions with custom rules are bound from what `src` reaches."""
     filename = f"<symgrad:{qualname}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     module = types.ModuleType(f"symgrad_generated_{qualname.replace('.', '_')}")
     module.__file__ = filename
-    module.__dict__.update(custom.bindings(text))
+    if custom.listed_names(text):
+        available = custom_functions(src) if src is not None else {}
+        module.__dict__.update(custom.bindings(text, available))
     exec(compile(text, filename, "exec"), module.__dict__)
     return module
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .resolve import Constant, LibFunction, Module, UserFunction
+from .resolve import Constant, CustomFunction, LibFunction, Module, UserFunction
 from .source import FunctionSource
 
 FORMAT = "symgrad-cache-v1"
@@ -129,7 +129,7 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             continue
         visited.add(ident)
         parts.append(["function", fn.name, os.path.basename(fn.file), fn.text])
-        for name in _global_names(fn.tree):
+        for name in global_names(fn.tree):
             found = fn.resolver.resolve(name) if fn.resolver is not None else None
             parts.append(["name", name, *_describe(found)])
             if isinstance(found, UserFunction):
@@ -137,7 +137,7 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
     return parts
 
 
-def _global_names(tree: ast.FunctionDef) -> list[str]:
+def global_names(tree: ast.FunctionDef) -> list[str]:
     """Every name read in `tree`, including the bases of attribute chains."""
     names = set()
     for node in ast.walk(tree):
@@ -163,6 +163,13 @@ def _describe(found: Any) -> list[str]:
         return ["constant", found.name, describe_value(found.value)]
     if isinstance(found, UserFunction):
         return ["user", found.source.name, os.path.basename(found.source.file)]
+    if isinstance(found, CustomFunction):  # the rule decides the emitted code
+        rule = found.rule
+        grads = ["-" if g is None else g for g in rule.grads or ()]
+        return ["custom", rule.name, str(rule.arity), *grads, str(rule.vjp)] + [
+            str(rule.jvp),
+            str(rule.nondiff),
+        ]
     return ["other", type(found).__name__]
 
 

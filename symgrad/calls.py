@@ -175,6 +175,17 @@ class CallLowering:
                 "argument(s); call it with exactly those",
                 loc,
             )
+        new = [n for n in rule.names() if n not in self.called_by_name]
+        clash = [n for n in new if n in self.names.taken]
+        if clash:
+            raise BadInputError(
+                f"'{clash[0]}' is called by name in the generated code (it has "
+                "or is a custom rule) but is also a variable or parameter here",
+                loc,
+                f"rename the variable or the function '{clash[0]}'",
+            )
+        self.called_by_name.update(new)
+        self.names.taken.update(new)  # no later variable takes these names
         atoms = tuple(self.atom(a, scope) for a in node.args)
         params: tuple = (("fn", rule.name),)
         if rule.nondiff:

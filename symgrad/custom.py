@@ -22,9 +22,9 @@ or `jvp`.  A `nondifferentiable` function's result is a constant.
 symgrad never reads the body of a function with a rule: the emitted code
 calls it, and its derivative functions, by name (`softplus(x)`,
 `softplus_grad(x)`), so they must be pure (same arguments, same result).
-Emitted modules list these names in a `# Supplied by the caller:` line, and
-`api.load_module` binds them from `REGISTRY`; each name must mean one
-function in a process.
+Emitted modules list these names in a `# Supplied by the caller:` line; the
+decorated function reaches the functions through its names, and `api` binds
+them into the module when it loads it.
 """
 
 from __future__ import annotations
@@ -54,29 +54,20 @@ class Rule:
         return tuple(n for n in found if n is not None)
 
 
-REGISTRY: dict[str, Callable[..., Any]] = {}
 SUPPLIED = "# Supplied by the caller:"
 
 
-def _register(fun: Any, role: str) -> str:
+def _named(fun: Any, role: str) -> str:
     if not isinstance(fun, types.FunctionType):
         raise BadInputError(
             f"symgrad.rule: {role} must be a Python function, got {fun!r}"
         )
-    name = fun.__name__
-    known = REGISTRY.get(name)
-    same = known is not None and (known.__module__, known.__qualname__) == (
-        fun.__module__,
-        fun.__qualname__,
-    )
-    if known is not None and not same:
+    if not fun.__name__.isidentifier():
         raise BadInputError(
-            f"symgrad.rule: two different functions are named '{name}' "
-            f"({known.__module__} and {fun.__module__}); emitted code calls them "
-            "by name, so give one another name"
+            f"symgrad.rule: {role} must be a function defined with 'def' (the "
+            f"generated code calls it by name), got {fun.__name__}"
         )
-    REGISTRY[name] = fun
-    return name
+    return fun.__name__
 
 
 def rule(
@@ -96,7 +87,7 @@ def rule(
             "symgrad.rule takes grad= (elementwise partial derivatives) or "
             "vjp=/jvp=, and not both"
         )
-    name = _register(fun, "the function")
+    name = _named(fun, "the function")
     arity = len(inspect.signature(fun).parameters)
     grads = None
     if grad is not None:
@@ -106,23 +97,28 @@ def rule(
                 f"symgrad.rule: {name} takes {arity} argument(s) but grad= gives "
                 f"{len(given)} partial derivative(s)"
             )
-        grads = tuple(None if g is None else _register(g, "grad") for g in given)
+        grads = tuple(None if g is None else _named(g, "grad") for g in given)
+    else:
+        given = ()
     marked = Rule(
         name,
         arity,
         grads,
-        None if vjp is None else _register(vjp, "vjp"),
-        None if jvp is None else _register(jvp, "jvp"),
+        None if vjp is None else _named(vjp, "vjp"),
+        None if jvp is None else _named(jvp, "jvp"),
     )
+    functions = [fun, *(g for g in given if g is not None), vjp, jvp]
     fun.__symgrad_rule__ = marked
+    fun.__symgrad_bindings__ = {f.__name__: f for f in functions if f is not None}
     return fun
 
 
 def nondifferentiable(fun: Callable[..., Any]) -> Callable[..., Any]:
     """Mark `fun` as having no derivative: its result is a constant to symgrad."""
-    name = _register(fun, "the function")
+    name = _named(fun, "the function")
     arity = len(inspect.signature(fun).parameters)
     fun.__symgrad_rule__ = Rule(name, arity, nondiff=True)
+    fun.__symgrad_bindings__ = {name: fun}
     return fun
 
 
@@ -131,16 +127,22 @@ def supplied(names: list[str]) -> str:
     return f"{SUPPLIED} {', '.join(names)}" if names else ""
 
 
-def bindings(text: str) -> dict[str, Callable[..., Any]]:
-    """The functions an emitted module's `# Supplied by the caller:` line names."""
+def listed_names(text: str) -> list[str]:
+    """The names an emitted module's `# Supplied by the caller:` line lists."""
     for line in text.splitlines():
         if line.startswith(SUPPLIED):
-            names = [n.strip() for n in line[len(SUPPLIED) :].split(",")]
-            missing = [n for n in names if n not in REGISTRY]
-            if missing:
-                raise BadInputError(
-                    f"the generated module needs the custom-rule function(s) "
-                    f"{', '.join(missing)}; import the module that defines them first"
-                )
-            return {n: REGISTRY[n] for n in names}
-    return {}
+            return [n.strip() for n in line[len(SUPPLIED) :].split(",")]
+    return []
+
+
+def bindings(text: str, available: dict[str, Any]) -> dict[str, Any]:
+    """The functions an emitted module needs, from `available` (what the
+    differentiated function's names lead to, see `api`)."""
+    names = listed_names(text)
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise BadInputError(
+            f"the generated module calls {', '.join(missing)}, which the "
+            "differentiated function no longer reaches through a custom rule"
+        )
+    return {n: available[n] for n in names}

@@ -152,7 +152,7 @@ def _float_dispatch(spec: ModuleSpec) -> list[str]:
         f"if {' and '.join(tests)}:",
         "    try:",
         f"        return _f_and_grad_floats({call})",
-        "    except (ArithmeticError, ValueError):",
+        "    except (ArithmeticError, ValueError, TypeError):",
         "        pass  # where math raises, numpy gives inf or nan: use numpy",
     ]
 
@@ -164,13 +164,17 @@ def jvp_function(
     names: Names,
     name: str,
     summary: str | None = None,
+    generated: bool = False,
 ) -> str:
     """`def <name>(..., tangents)`: the value and its tangent, from the
     forward-mode program (`forward.jvp`) and its lowering to plain code."""
     ret = program.body[-1]
     assert isinstance(ret, Return) and ret.aux is not None
     body, _, _ = optimize(program, lowered)
-    writes = inplace.plan(program, body, [])
+    # Code a user wrote never reads an array's old version after writing into
+    # it (the frontend refuses that); emitted code may (`y_2 = _setitem(y_1,
+    # ...)`, then `y_1`), so for it every read counts and writes copy.
+    writes = inplace.plan(program, body, body if generated else [])
     body = inplace.apply(writes, body)
     value = inplace.rename_atom(writes, ret.value)
     tangent = inplace.rename_atom(writes, ret.aux)
@@ -502,11 +506,23 @@ def _constant_line(const: Const) -> str:
     value = const.value
     if isinstance(value, np.ndarray):
         return (
-            f"{const.name} = np.array({value.tolist()!r}, dtype={value.dtype.name!r})"
+            f"{const.name} = np.array({_literal(value.tolist())}, "
+            f"dtype={value.dtype.name!r})"
         )
     if isinstance(value, np.number):
-        return f"{const.name} = {value.item()!r}"
-    return f"{const.name} = {value!r}"
+        value = value.item()
+    return f"{const.name} = {_literal(value)}"
+
+
+def _literal(value: object) -> str:
+    """Python source for a number, or a list or tuple of them (nested),
+    spelling inf and nan as numpy's."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        items = [_literal(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return _value(value)
 
 
 def supplied_names(fn: Function) -> list[str]:

@@ -193,11 +193,12 @@ def _check_expr(src: FunctionSource, root: ast.AST) -> None:
 
 
 def _is_append(node: ast.expr) -> bool:
-    """`name.append(...)` or `np.add.at(...)`: calls that update in place."""
+    """`name.append(...)`, `name.pop()` or `np.add.at(...)`: calls that update
+    in place."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return False
     func = node.func
-    if func.attr == "append":
+    if func.attr in ("append", "pop"):
         return isinstance(func.value, ast.Name)
     return func.attr == "at" and getattr(func.value, "attr", None) == "add"
 

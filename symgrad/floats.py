@@ -2,19 +2,23 @@
 
 numpy spends about half a microsecond on each call with a Python float (it
 builds a 0-d array and a numpy scalar); `math.sin` spends a twentieth of that.
-A function whose every operation has an exact Python-float spelling gets a
+A function whose every operation is elementwise or on Python scalars gets a
 second body, `_f_and_grad_floats`, which `f_and_grad` runs when every argument
 is a Python float or int (or a numpy float64), when that saves a numpy or
 support-function call.  Guarantees:
 
 * the spellings give the same bits as numpy on floats: `math` functions are the
-  C library's, as numpy's scalar loops are (tanh is not: numpy has its own,
-  so it stays `np.tanh`); `+ - * /` and comparisons are IEEE either way;
+  C library's, as numpy's scalar loops are; functions where numpy differs
+  (its own tanh, special cases in np.hypot and np.power, integer arithmetic in
+  np.square, np.reciprocal and np.abs) stay numpy calls in both bodies; `+ - * / **`
+  and comparisons are IEEE either way;
 * where numpy would return inf or nan (and warn), `math` and Python raise
-  (`ValueError`, `OverflowError`, `ZeroDivisionError`); `f_and_grad` then runs
-  its numpy body, so results never differ from numpy's;
-* anything without an exact spelling (an array op, `np.maximum`, whose NaN
-  handling differs from `max`) keeps the function on numpy alone.
+  (`ValueError`, `OverflowError`, `ZeroDivisionError`; a `TypeError` where a
+  builtin `pow` made a complex number); `f_and_grad` then runs its numpy body,
+  so results never differ from it;
+* an elementwise function without an exact spelling stays the same numpy
+  call; anything that is not elementwise (an array op, a write) keeps the
+  function on its numpy body alone.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ from .rules import OPS
 
 # Elementwise ops spelled as Python operators.
 _OPERATORS = {"add", "sub", "mul", "truediv", "neg", "pos", "float", "float64"}
-_OPERATORS |= {"divide", "reciprocal", "square", "pow"}
+_OPERATORS |= {"divide", "pow"}
+# numpy functions whose float64 results can differ from the `math` spelling:
+# np.hypot and np.power special-case arguments (np.power(x, 2) is x * x),
+# np.reciprocal and np.square keep integer arithmetic on ints, and
+# math.exp2 is new in Python 3.11.
+_NOT_SPELLED = {"hypot", "power", "reciprocal", "square", "exp2", "tanh", "abs"}
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "new_stack", "int", "floordiv", "mod"}
@@ -50,8 +59,8 @@ def eligible(statements: list[Stmt]) -> bool:
             continue
         if stmt.op in _IDENTITIES or stmt.op in ("zeros_grad", "check_seed", "iadd"):
             continue
-        if op.kind == "elementwise" and op.math_name is not None:
-            continue
+        if op.kind == "elementwise":
+            continue  # with no exact spelling, the same numpy call in both bodies
         return False
     return True
 
@@ -84,16 +93,12 @@ def spelling(stmt: Assign, args: list[str]) -> str | None:
         return f"1.0 if {args[1]} is None else {args[1]}"
     if op in ("divide", "truediv"):
         return f"{args[0]} / {args[1]}"
-    if op == "reciprocal":
-        return f"1.0 / {args[0]}"
-    if op == "square":
-        return f"{args[0]} * {args[0]}"
     if op in ("float", "float64"):
         return f"float({args[0]})"
     if op == "pow" and not _integer(stmt.args[1]):
         return f"math.pow({args[0]}, {args[1]})"  # raises, as `**` need not
     math_name = OPS[op].math_name
-    if math_name is not None and op != "tanh" and stmt.param("fn") is None:
+    if math_name is not None and op not in _NOT_SPELLED and stmt.param("fn") is None:
         return f"math.{math_name}({', '.join(args)})"
     return None
 

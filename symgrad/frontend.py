@@ -96,6 +96,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.sources: dict[str, tuple[Atom, ...]] = {}
         # list or tuple -> the values it holds references to
         self.holds: dict[str, tuple[Atom, ...]] = {}
+        # functions with custom rules, which the emitted code calls by name
+        self.called_by_name: set[str] = set()
 
     # --- functions ------------------------------------------------------------
 
@@ -159,6 +161,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def statement(self, stmt: ast.stmt, scope: Scope) -> None:
         if isinstance(stmt, ast.Expr) and _is_append(stmt.value):
             self.append(stmt.value, scope)
+            return
+        if isinstance(stmt, ast.Expr) and _is_pop(stmt.value):
+            self.pop(stmt.value, scope)  # the entry is dropped
             return
         if isinstance(stmt, ast.Expr) and self.is_add_at(stmt.value, scope):
             self.add_at(stmt.value, scope)
@@ -607,6 +612,15 @@ def _all_names(tree: ast.AST) -> set[str]:
 _LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}
 _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
+
+
+def _is_pop(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "pop"
+        and isinstance(node.func.value, ast.Name)
+    )
 
 
 def _is_append(node: ast.expr) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import math
 import types
 from dataclasses import dataclass
@@ -76,9 +77,12 @@ class Unreadable:
 
 @dataclass(frozen=True)
 class CustomFunction:
-    """A function with a custom rule or marked nondifferentiable (`custom`)."""
+    """A function with a custom rule or marked nondifferentiable (`custom`);
+    `functions` are it and its derivative functions by name (None when read
+    from a file)."""
 
     rule: Rule
+    functions: Any = None
 
 
 Resolved = Module | LibFunction | UserFunction | Constant | Unreadable | CustomFunction
@@ -105,7 +109,7 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
         return Module("math")
     marked = getattr(value, "__symgrad_rule__", None)
     if isinstance(marked, Rule):
-        return CustomFunction(marked)
+        return CustomFunction(marked, getattr(value, "__symgrad_bindings__", None))
     wrapped = getattr(value, "__symgrad_original__", None)
     if wrapped is not None:
         value = wrapped
@@ -171,6 +175,7 @@ class StaticResolver:
         self.table: dict[str, Any] = {}
         self.symgrad: set[str] = set()  # names of the symgrad module
         self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
+        self.imported_as: dict[str, str] = {}  # `from m import f as g`: g -> f
         for node in tree.body:
             self._bind(node)
 
@@ -191,6 +196,10 @@ class StaticResolver:
             for alias in node.names:
                 if alias.name in ("rule", "nondifferentiable"):
                     self.markers[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom):  # a function's name where defined
+            for alias in node.names:
+                if alias.asname:
+                    self.imported_as[alias.asname] = alias.name
         elif isinstance(node, ast.FunctionDef):
             if (
                 self.generated
@@ -227,8 +236,39 @@ class StaticResolver:
             and len(node.args) == 1
             and all(kw.arg == "dtype" for kw in node.keywords)
         ):
-            dtype = [ast.literal_eval(kw.value) for kw in node.keywords]
-            return np.array(ast.literal_eval(node.args[0]), dtype=(dtype or [None])[0])
+            dtype = [self._dtype(kw.value) for kw in node.keywords]
+            value = ast.literal_eval(self._numpy_floats(node.args[0]))
+            return np.array(value, dtype=(dtype or [None])[0])
+        return ast.literal_eval(node)
+
+    def _numpy_floats(self, node: ast.expr) -> ast.expr:
+        """`node` with `np.inf`, `np.nan` (and other numpy float constants)
+        replaced by their values, for `ast.literal_eval`."""
+
+        class Replace(ast.NodeTransformer):
+            def visit_Attribute(inner, attribute: ast.Attribute) -> ast.AST:
+                base = attribute.value
+                if isinstance(base, ast.Name) and self.table.get(base.id) == Module(
+                    "numpy"
+                ):
+                    value = getattr(np, attribute.attr, None)
+                    if isinstance(value, float):
+                        return ast.copy_location(ast.Constant(value), attribute)
+                return attribute
+
+        return Replace().visit(copy.deepcopy(node))
+
+    def _dtype(self, node: ast.expr) -> Any:
+        """`"float64"`, `float` or `np.float64` as a dtype argument."""
+        if isinstance(node, ast.Name) and node.id in ("float", "int", "bool"):
+            return node.id
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and self.table.get(node.value.id) == Module("numpy")
+            and isinstance(getattr(np, node.attr, None), type)
+        ):
+            return getattr(np, node.attr)
         return ast.literal_eval(node)
 
     def _custom(self, node: ast.FunctionDef) -> CustomFunction | Unreadable | None:
@@ -248,8 +288,16 @@ class StaticResolver:
                 named = {}
                 for kw in call.keywords:
                     value = kw.value
-                    items = value.elts if isinstance(value, ast.Tuple) else [value]
-                    names = [i.id if isinstance(i, ast.Name) else None for i in items]
+                    listed = isinstance(value, ast.Tuple | ast.List)
+                    items = value.elts if listed else [value]
+                    names = [
+                        (
+                            self.imported_as.get(i.id, i.id)
+                            if isinstance(i, ast.Name)
+                            else None
+                        )
+                        for i in items
+                    ]
                     if any(
                         n is None
                         for n, i in zip(names, items, strict=True)

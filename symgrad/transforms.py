@@ -46,7 +46,7 @@ def jvp_function(
     program = forward.jvp(primal, wrt, names)
     verify(program, OPS)
     lowered = reverse.reverse(program, (), names)
-    return emit.jvp_function(program, lowered, spec, names, name, summary)
+    return emit.jvp_function(program, lowered, spec, names, name, summary, generated)
 
 
 def jvp_module(src: FunctionSource, spec: emit.ModuleSpec) -> str:

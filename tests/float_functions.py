@@ -40,3 +40,15 @@ def logs(x):
 
 def uses_maximum(x):
     return np.maximum(x, 0.0) * np.sin(x)
+
+
+def numpy_specials(x, y):
+    return np.hypot(x, y) * 3.0 + np.power(x, 2) + np.sin(x)
+
+
+def integer_semantics(x):
+    return np.reciprocal(x) + np.sin(x) + np.square(x)
+
+
+def complex_power(x):
+    return x * 4.0 + 0.0 * np.cos(pow(x, 1.5))  # complex for x < 0 in Python

@@ -1099,3 +1099,12 @@ FLOW_CASES += [
         lambda r: (normal(r, (3, 2)),),
     ),
 ]
+
+
+def pop_statement(x):
+    items = [x[0], x[1] * 2.0, x[2] ** 2]
+    items.pop()
+    return items[0] * items[-1] + len(items)
+
+
+FLOW_CASES += [Case("pop_statement", pop_statement, lambda r: (normal(r, 3),))]

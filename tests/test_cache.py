@@ -683,3 +683,34 @@ def test_a_cache_hit_imports_neither_sympy_nor_black(tmp_path):
     )
     assert second.returncode == 0, second.stderr
     assert second.stdout.decode().split() == ["False", "False"]
+
+
+def test_changing_a_custom_rule_misses_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAD_CACHE", "1")
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "c"))
+    sources = []
+    for i, marker in enumerate(
+        ["@symgrad.rule(grad=twice)", "@symgrad.nondifferentiable"]
+    ):
+        text = f"""
+            import numpy as np
+            import symgrad
+
+            def twice(x):
+                return 2.0 * x
+
+            {marker}
+            def square(x):
+                return x * x
+
+            @symgrad.grad
+            def f(x):
+                return np.sum(square(x) + x)
+            """
+        path = write(tmp_path, textwrap.dedent(text), name="rules_model.py")
+        module = import_file(path)
+        sources.append(module.f.source)
+        assert module.f.grad(np.ones(2)).tolist() == (
+            [3.0, 3.0] if i == 0 else [1.0, 1.0]
+        )
+    assert sources[0] != sources[1]

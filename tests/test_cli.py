@@ -1,10 +1,12 @@
 """The command line: `python -m symgrad emit FILE.py`."""
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,3 +226,52 @@ def test_verify_skips_what_it_cannot_run(tmp_path):
     result = run("verify", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("skip f: not checked")
+
+
+def test_cli_and_decorator_emit_the_same_custom_rules(tmp_path):
+    write(
+        tmp_path,
+        """
+        import numpy as np
+
+        def sp_grad(x):
+            return 0.5 * (1.0 + np.tanh(0.5 * x))
+        """,
+        name="derivs.py",
+    )
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+        from derivs import sp_grad as slope
+
+        W = np.array([1.0, np.inf], dtype=np.float64)
+        V = np.array([2.0, 3.0], dtype=float)
+
+        @symgrad.rule(grad=[slope])
+        def softplus(x):
+            return np.logaddexp(0.0, x)
+
+        @symgrad.grad
+        def f(x):
+            return np.sum(softplus(x) * np.minimum(W, V))
+        """,
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = importlib.util.spec_from_file_location("model_cli_rules", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        live = module.f.source
+        value, grad = module.f.f_and_grad(np.array([0.5, -1.0]))
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert result.stdout.replace("model.py", "") == live.replace("model.py", "")
+    assert "# Supplied by the caller: softplus, sp_grad" in live
+    assert "W = np.array([1.0, np.inf]" in live
+    np.testing.assert_allclose(
+        grad, 0.5 * (1 + np.tanh(0.25 * np.array([1, -2]))) * [1, 3]
+    )

@@ -77,3 +77,29 @@ def test_arrays_never_take_the_float_body() -> None:
     value, (gx, ga) = g.f_and_grad(x, 1.3, seed=np.ones(2))
     assert gx.shape == (2,)
     assert value.shape == (2,)
+
+
+def test_numpy_special_cases_stay_numpy_calls() -> None:
+    g = symgrad.grad(ff.numpy_specials, wrt=("x", "y"))
+    fast = g.source.split("def _f_and_grad_floats")[1]
+    assert "np.hypot(" in fast and "np.power(" in fast
+    for args in [(-4.186084199078185, 106.43291877879233), (43.35944017088697, 2.0)]:
+        value, grads = g.f_and_grad(*args)
+        assert (float(value), tuple(map(float, grads))) == numpy_path(g, args)
+        assert value == ff.numpy_specials(*args)
+
+
+def test_integer_arguments_keep_numpys_integer_arithmetic() -> None:
+    g = symgrad.grad(ff.integer_semantics)
+    value, _ = g.f_and_grad(3)
+    assert value == ff.integer_semantics(3)
+
+
+def test_a_type_error_in_the_float_body_falls_back() -> None:
+    # math.cos of a complex raises TypeError; the numpy body computes what
+    # the plain function does
+    g = symgrad.grad(ff.complex_power)
+    with np.errstate(all="ignore"):
+        value, grad = g.f_and_grad(-2.0)
+        assert value == ff.complex_power(-2.0)
+        assert grad == g.f_and_grad(np.array(-2.0))[1]

@@ -207,6 +207,20 @@ def test_hessians_of_the_table_are_right_or_refused() -> None:
     assert len(refused) <= 20, refused
 
 
+def reads_a_buffer_before_its_last_write(x):
+    y = np.zeros(2)
+    y[0] = x[0]
+    y[1] = np.sum(y * x)
+    return y[1] + y[0] * x[1]
+
+
+def test_hessian_of_emitted_code_that_reads_an_old_version() -> None:
+    # the emitted gradient reads y before `_setitem` wrote y[1]: forward mode
+    # over it must not write in place
+    H = symgrad.hessian(reads_a_buffer_before_its_last_write)
+    np.testing.assert_allclose(H.hessian(np.array([0.5, 2.0])), [[2, 1], [1, 0]])
+
+
 def two_inputs(x, y):
     return np.sum(x * y)
 
@@ -408,16 +422,56 @@ def test_a_rule_without_jvp_is_refused_in_forward_mode() -> None:
 def test_a_rule_needs_one_kind_of_derivative() -> None:
     with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp="):
         symgrad.rule(lambda x: x)
+
+    def identity(x):
+        return x
+
     with pytest.raises(SymgradError, match="takes 1 argument"):
-        symgrad.rule(grad=(cube_grad, cube_grad))(lambda x: x)
+        symgrad.rule(grad=(cube_grad, cube_grad))(identity)
+
+
+def helper_grad(x):
+    return 2.0 * x
+
+
+@symgrad.rule(grad=helper_grad)
+def helper(x):
+    return x * x
+
+
+def shadows_the_rule(x):
+    helper_grad = x * 2.0
+    return np.sum(helper(x) * helper_grad)
+
+
+def test_a_variable_named_like_a_rule_function_is_refused() -> None:
+    with pytest.raises(SymgradError, match="'helper_grad' is called by name"):
+        _ = symgrad.grad(shadows_the_rule).source
+
+
+def test_a_rule_needs_named_functions() -> None:
+    with pytest.raises(SymgradError, match="defined with 'def'"):
+        symgrad.rule(grad=lambda x: 2 * x)(lambda x: x * x)
+
+
+def _twin(scale):
+    def twin(x):
+        return x * scale
+
+    return symgrad.nondifferentiable(twin)
+
+
+twin_one = _twin(1.0)
+twin_two = _twin(2.0)
+
+
+def uses_two_twins(x):
+    return np.sum(twin_one(x) * twin_two(x) + x)
 
 
 def test_two_functions_with_one_name_are_refused() -> None:
-    def cube(x):  # another function named like the rule above
-        return x
-
-    with pytest.raises(SymgradError, match="two different functions are named 'cube'"):
-        symgrad.nondifferentiable(cube)
+    with pytest.raises(SymgradError, match="two different functions named 'twin'"):
+        symgrad.grad(uses_two_twins).grad(np.ones(2))
 
 
 # --- the command line ---------------------------------------------------------

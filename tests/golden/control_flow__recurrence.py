@@ -18,7 +18,7 @@ def f_and_grad(x, a, b, steps, seed=None):
     ):
         try:
             return _f_and_grad_floats(x, a, b, steps, seed)
-        except (ArithmeticError, ValueError):
+        except (ArithmeticError, ValueError, TypeError):
             pass  # where math raises, numpy gives inf or nan: use numpy
     saved = []
     x_1 = x

@@ -54,14 +54,13 @@ def grad_and_hvp(x, seed=None, *, tangents):
     t4_bar = _unbroadcast(t5_bar * (2 * t4 - 2), t4)
     t4_bar_dot = _unbroadcast(2 * t4_dot * t5_bar, t4)
     x_bar = np.zeros(np.shape(x))
-    x_bar[:-1] = t4_bar
-    t7 = _zeros_tangent(x_bar)
-    t7[:-1] = t4_bar_dot
-    x_bar[:-1] += t2_bar
-    t7[:-1] += t2_bar_dot
-    x_bar[1:] += t1_bar
-    t7[1:] += t1_bar_dot
-    return x_bar, t7
+    x_bar_1 = _setitem(x_bar, np.s_[:-1], t4_bar)
+    x_bar_1_dot = _setitem(_zeros_tangent(x_bar), np.s_[:-1], t4_bar_dot)
+    x_bar_2 = _setitem_add(x_bar_1, np.s_[:-1], t2_bar)
+    x_bar_2_dot = _setitem_add(x_bar_1_dot, np.s_[:-1], t2_bar_dot)
+    x_bar_3 = _setitem_add(x_bar_2, np.s_[1:], t1_bar)
+    x_bar_3_dot = _setitem_add(x_bar_2_dot, np.s_[1:], t1_bar_dot)
+    return x_bar_3, x_bar_3_dot
 
 
 def hvp(x, tangents):
@@ -120,6 +119,21 @@ def _unbroadcast(g, x):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
+
+
+def _setitem(x, index, value):
+    """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are);
+    the copy keeps `x`'s dtype, so an integer array truncates as numpy does."""
+    x = np.array(x)
+    x[index] = value
+    return x
+
+
+def _setitem_add(x, index, value):
+    """`x[index] += value` on a copy of `x`."""
+    x = np.array(x)
+    x[index] += value
+    return x
 
 
 class TangentError(ValueError):
