@@ -168,10 +168,15 @@ class StaticResolver:
         tree: ast.Module,
         lines: tuple[str, ...],
         generated: bool = False,
+        fallback: Any = None,
     ):
         """`generated`: the module is one symgrad emitted, whose support
-        functions (`_unbroadcast`...) are primitives, not code to inline."""
+        functions (`_unbroadcast`...) are primitives, not code to inline.
+        `fallback` resolves what the module itself does not define (for
+        emitted code: the resolver of the function it came from, which knows
+        the custom rules' functions and constants the module could not spell)."""
         self.path, self.lines, self.generated = path, lines, generated
+        self.fallback = fallback
         self.table: dict[str, Any] = {}
         self.symgrad: set[str] = set()  # names of the symgrad module
         self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
@@ -326,6 +331,8 @@ class StaticResolver:
         found = self.table.get(name)
         if isinstance(found, ast.FunctionDef):
             return UserFunction(self.function(found))
+        if (found is None or isinstance(found, Unreadable)) and self.fallback:
+            return self.fallback.resolve(name)
         if found is None and name in _BUILTINS:
             return LibFunction("builtins", name)
         return found

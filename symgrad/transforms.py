@@ -19,8 +19,8 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from . import custom, emit, fence, forward, frontend, reverse
-from .errors import BadInputError, NoDerivativeError
+from . import emit, fence, forward, frontend, reverse
+from .errors import BadInputError
 from .ir import verify
 from .resolve import StaticResolver
 from .rules import OPS
@@ -96,15 +96,9 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             src.loc(src.tree),
             "for several parameters, pack them into one array",
         )
-    if custom.SUPPLIED in grad_text:
-        raise NoDerivativeError(
-            f"{spec.function}: symgrad.hessian does not yet read custom rules "
-            "(their derivative functions have no derivative rules themselves)",
-            src.loc(src.tree),
-        )
     (wrt,) = spec.wrt
     params = ", ".join(spec.params)
-    gradient = _gradient_source(grad_text, spec.origin)
+    gradient = _gradient_source(grad_text, spec.origin, src.resolver)
     inner = replace(spec, params=gradient.params, defaults=(*spec.defaults, "None"))
     functions = [
         _function_text(grad_text, "f_and_grad"),
@@ -141,7 +135,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             ],
         )
     )
-    return emit.module_text(spec, functions, "Hessian")
+    return emit.module_text(spec, functions, "Hessian", _supplied(src))
 
 
 def _float_dispatch(stmt: ast.stmt) -> bool:
@@ -168,12 +162,12 @@ def _function_text(module: str, name: str) -> str:
     return "\n\n".join(found)
 
 
-def _gradient_source(grad_text: str, origin: str) -> FunctionSource:
+def _gradient_source(grad_text: str, origin: str, fallback) -> FunctionSource:
     """The emitted `f_and_grad` as symgrad input, returning the gradient
     alone: `return value, grad` becomes `return grad`."""
     path = f"<symgrad gradient of {origin}>"
     tree, lines = from_module(path, grad_text)
-    resolver = StaticResolver(path, tree, lines, generated=True)
+    resolver = StaticResolver(path, tree, lines, generated=True, fallback=fallback)
     (node,) = [
         n
         for n in tree.body
