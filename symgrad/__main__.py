@@ -233,7 +233,7 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
     return found
 
 
-def _options(call: ast.Call | None, kind: str = "grad") -> dict:
+def _options(call: ast.Call | None, kind: str) -> dict:
     """The decorator's options (`wrt=`, `has_aux=`, `mode=`; literals)."""
     options: dict = dict(TRANSFORMS[kind])
     for kw in call.keywords if call is not None else ():

@@ -1,4 +1,4 @@
-"""Analyses reverse mode runs before writing any adjoint code.
+"""Analyses reverse mode (and forward mode) runs before writing derivative code.
 
 * `activity`: the values that depend on a `wrt` input *and* reach the
   returned value (loops to a fixed point); values from `wrt` may not serve as

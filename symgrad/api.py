@@ -3,7 +3,9 @@
     source --fence--> checked AST --frontend--> primal IR --reverse--> adjoint IR
            --emit--> Python module text (black) --exec--> f_and_grad
 
-`grad(f)` returns a `GradFunction` that calls exactly like `f`.  Syntax is
+`grad(f)` returns a `GradFunction` that calls exactly like `f`; `jvp`,
+`jacobian` and `hessian` return its siblings, whose modules `transforms`
+builds from the same stages (forward mode: `forward.py`).  Syntax is
 checked when the function is decorated; names are resolved, and the module is
 generated, on first use of `.f_and_grad`, `.grad`, `.source` or `.module`,
 because module-level helpers are often defined below the decorated function.
@@ -201,6 +203,7 @@ class _Transformed:
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._source: str | None = None
         self._module: types.ModuleType | None = None
+        self._bad_input: tuple[type[Exception], ...] = ()
         self._lock = threading.RLock()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -231,27 +234,32 @@ class _Transformed:
     def module(self) -> types.ModuleType:
         """The emitted module, imported."""
         if self._module is None:
-            self._module = load_module(
+            module = load_module(
                 self.source, f"{self.__qualname__}.{self.kind}", self._src
             )
+            self._bad_input = tuple(
+                getattr(module, error)
+                for error in ("SeedError", "TangentError", "RepeatedIndexError")
+                if hasattr(module, error)
+            )
+            self._module = module
         return self._module
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the module's function `name`, reporting bad input as ours."""
         module = self._module or self.module
-        bad = tuple(
-            getattr(module, error)
-            for error in ("SeedError", "TangentError", "RepeatedIndexError")
-            if hasattr(module, error)
-        )
         try:
             return getattr(module, name)(*args, **kwargs)
-        except bad as exc:
-            error = SeedError if type(exc).__name__ == "SeedError" else BadInputError
-            message = str(exc)
-            if type(exc).__name__ == "RepeatedIndexError":
-                message = f"{self.__name__}: {message}"
-            raise error(message) from None
+        except self._bad_input as exc:
+            raise self._translated(exc) from None
+
+    def _translated(self, exc: Exception) -> SymgradError:
+        """A bad seed, tangent or index raised in the module, as symgrad's."""
+        error = SeedError if type(exc).__name__ == "SeedError" else BadInputError
+        message = str(exc)
+        if type(exc).__name__ == "RepeatedIndexError":
+            message = f"{self.__name__}: {message}"
+        return error(message)
 
 
 class GradFunction(_Transformed):
@@ -285,7 +293,11 @@ class GradFunction(_Transformed):
         self, *args: Any, seed: Any = None, **kwargs: Any
     ) -> tuple[Any, Any]:
         """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
-        return self._run("f_and_grad", *args, seed=seed, **kwargs)
+        module = self._module or self.module  # (inlined `_run`: the hot path)
+        try:
+            return module.f_and_grad(*args, seed=seed, **kwargs)
+        except self._bad_input as exc:
+            raise self._translated(exc) from None
 
     def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
         """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""

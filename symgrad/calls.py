@@ -4,8 +4,9 @@
 it resolves the callee (`np.sin` under any alias, `math.exp`, `abs`, a method
 such as `x.sum(axis=0)`, or one of the user's own functions), binds positional
 and keyword arguments against the callee's `library.CallSpec` or signature, and
-either emits one primitive or inlines the user function's body.  Errors name
-`file:line:col` of the call.
+either emits one primitive or inlines the user function's body.  A function
+with a custom rule stays a call (`custom`, `opaque`); `range(...)` used as a
+value is the `range` primitive.  Errors name `file:line:col` of the call.
 """
 
 from __future__ import annotations

@@ -2,11 +2,15 @@
 
 Guarantees of the emitted module:
 
-* it imports only numpy (and math when the user's code used it) and runs
-  without symgrad installed: support functions are copied from
-  `symgrad.runtime`, and module constants are written out as literals;
-* it defines `f_and_grad(<the function's parameters>, seed=None)` returning
-  `(value, gradient)`, or `(value, (g1, g2, ...))` for a tuple `wrt`;
+* it imports only numpy (and math when it calls it) and runs without symgrad
+  installed: support functions are copied from `symgrad.runtime`, and module
+  constants are written out as literals; functions with custom rules are
+  named in a `# Supplied by the caller:` line and bound by whoever loads it;
+* `grad_function` defines `f_and_grad(<the function's parameters>,
+  seed=None)` returning `(value, gradient)`, or `(value, (g1, g2, ...))` for a
+  tuple `wrt`, plus, for scalar code, `_f_and_grad_floats` (see `floats`);
+  `jvp_function` defines `f_and_jvp(<parameters>, tangents)` returning
+  `(value, tangent)`; `module_text` puts functions together in one module;
 * temporaries used once are folded back into the expression that uses them, so
   the primal reads like the source; every adjoint block sits under a
   `# grad of: <source line>` comment;
@@ -63,7 +67,7 @@ _HELPERS = [
 
 @dataclass(frozen=True)
 class ModuleSpec:
-    """Everything `emit_module` needs besides the IR."""
+    """Everything the module and function printers need besides the IR."""
 
     function: str  # the differentiated function's name
     origin: str  # file name it came from, for the docstring
@@ -132,10 +136,10 @@ def grad_function(
             printed(True),
         )
     wrt = ", ".join(spec.wrt)
-    summary = f"Return {_called(spec)} and its gradient with respect to {wrt}."
+    summary = f"Return {called(spec)} and its gradient with respect to {wrt}."
     if spec.has_aux:
         summary = (
-            f"Return {_called(spec)}, a pair (loss, aux), and the gradient of the "
+            f"Return {called(spec)}, a pair (loss, aux), and the gradient of the "
             f"loss with respect to {wrt}."
         )
     return (
@@ -193,14 +197,15 @@ def jvp_function(
     wrt = ", ".join(spec.wrt)
     along = "the tuple `tangents`" if spec.wrt_is_tuple else "`tangents`"
     summary = summary or (
-        f"Return {_called(spec)} and its derivative along {along} (a tangent "
+        f"Return {called(spec)} and its derivative along {along} (a tangent "
         f"of {wrt}): the Jacobian-vector product."
     )
     tail = "tangents" if not spec.defaults else "*, tangents"
     return function_text(name, signature(spec, tail), summary, lines)
 
 
-def _called(spec: ModuleSpec) -> str:
+def called(spec: ModuleSpec) -> str:
+    """`f(x, y)`: the differentiated function called with its parameters."""
     return f"{spec.function}({', '.join(spec.params)})"
 
 

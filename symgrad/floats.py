@@ -35,7 +35,8 @@ _OPERATORS |= {"divide", "pow"}
 # np.hypot and np.power special-case arguments (np.power(x, 2) is x * x),
 # np.reciprocal and np.square keep integer arithmetic on ints, and
 # math.exp2 is new in Python 3.11.
-_NOT_SPELLED = {"hypot", "power", "reciprocal", "square", "exp2", "tanh", "abs"}
+_NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
+# np.reciprocal have no `math` spelling at all)
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "new_stack", "int", "floordiv", "mod"}

@@ -7,7 +7,8 @@ along the tangents given for the `wrt` parameters.  Guarantees:
 
 * the result is ordinary primal IR (`Branch`, `Loop`, `Merge`, `Carry`), so
   the optimizer, the in-place planner and the emitter treat it as they treat
-  `fn`, and reverse mode can differentiate it again;
+  `fn` (reverse mode cannot differentiate it again: the tangent helpers such
+  as `broadcast_tangent` have no adjoints);
 * elementwise trees are differentiated as one sympy expression, as in reverse
   mode (`x*x + 3*x + 1` has tangent `(2*x + 3) * x_dot`); every other op has
   a tangent rule in `rules.TANGENTS`, and one without is refused by name;
@@ -76,9 +77,8 @@ class _Forward:
         self.regions, self.absorbed = regions(fn, self.active)
         self.shapes = shape_classes(fn)
         self.b = _Builder(names, float_arrays(fn))
-        self.tangent: dict[str, Atom] = {}
         self.params = tuple(Var(names.fresh(f"{p}_dot")) for p in wrt)
-        self.tangent = {p: t for p, t in zip(wrt, self.params, strict=True)}
+        self.tangent: dict[str, Atom] = dict(zip(wrt, self.params, strict=True))
         self.written = _written(fn)
         self.owner: dict[str, str] = {t.name: p for p, t in self.tangent.items()}
 

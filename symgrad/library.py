@@ -4,7 +4,8 @@ Each supported callable has a `CallSpec`: the primitive it lowers to, the
 names of its run-time arguments in positional order, and its compile-time
 parameters (`axis=`, `keepdims=`...) with their defaults.  The frontend binds a
 call's positional and keyword arguments against the spec; anything not named
-here is reported as having no derivative rule.
+here is reported as having no derivative rule.  `RUNTIME` maps the support
+functions of emitted modules, which is how emitted code is read back.
 """
 
 from __future__ import annotations
@@ -142,8 +143,6 @@ METHODS: dict[str, CallSpec] = {
 
 ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
 
-_GRAD_PARAMS = (("axis", None), ("keepdims", False))
-
 # Support functions of emitted modules, so that emitted code is itself valid
 # input (a Hessian differentiates an emitted `f_and_grad`).
 RUNTIME: dict[str, CallSpec] = {
@@ -151,8 +150,8 @@ RUNTIME: dict[str, CallSpec] = {
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
     "_owned": CallSpec("owned", ("g",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),
-    "_extremum_grad": CallSpec("extremum_grad", ("g", "x", "out"), _GRAD_PARAMS),
-    "_prod_grad": CallSpec("prod_grad", ("g", "x"), _GRAD_PARAMS),
+    "_extremum_grad": CallSpec("extremum_grad", ("g", "x", "out"), _REDUCE),
+    "_prod_grad": CallSpec("prod_grad", ("g", "x"), _REDUCE),
     "_transpose_grad": CallSpec("transpose_grad", ("g",), (("axes", None),)),
     "_concat_grad": CallSpec("concat_grad", (), variadic=True),
     **{

@@ -7,10 +7,14 @@ Two resolvers answer the same question with the same kinds of answer:
   top-level `def`s and top-level assignments of literal constants.
 
 Answers: `Module` (numpy under any alias, or math), `LibFunction` (a numpy,
-math or builtin function), `UserFunction` (plain Python code to inline),
+math or builtin function, or a support function of an emitted module),
+`UserFunction` (plain Python code to inline), `CustomFunction` (a function
+with a `symgrad.rule` or marked nondifferentiable, called by name),
 `Constant` (a number, tuple or array), or None when the name means nothing
-symgrad can read.  Equal programs resolve equally on both paths, so the CLI
-emits byte-identical modules to the decorator's.
+symgrad can read.  A `StaticResolver` reading emitted code (`generated`) may
+fall back to the resolver of the function the code came from.  Equal
+programs resolve equally on both paths, so the CLI emits byte-identical
+modules to the decorator's.
 """
 
 from __future__ import annotations

@@ -8,7 +8,11 @@ Three kinds of primitive:
   `sympy.diff` (see `partial`) and lowers the result back to primitives.
 * **structural**: reductions, matrix products, reshapes, indexing.  Each has an
   adjoint template written with the `Builder` that reverse mode passes in,
-  returning one contribution per argument.
+  returning one contribution per argument, and a tangent rule in `TANGENTS`
+  for forward mode.  Ops that appear only in emitted code (`_unbroadcast`...)
+  have tangent rules but no adjoint: emitted code is read back only by
+  forward mode (Hessians).  `custom` calls a user's function with its own rule
+  (`symgrad.rule`).
 * **constant**: shapes, comparisons, `np.zeros`...  Their outputs carry no
   derivative; a value computed by one is a constant to reverse mode.
 

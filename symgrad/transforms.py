@@ -10,8 +10,10 @@
   evaluations and never forms the Hessian), and `hessian(*args)`, which
   stacks the products with the basis vectors.
 
-Every pipeline is the one `api` runs for the gradient, so what reverse mode
-supports (control flow, in-place updates, calls, custom rules) the others do.
+Every pipeline starts from the frontend `api` runs for the gradient, so control
+flow, in-place updates and calls work in each.  Forward mode needs a tangent
+rule where reverse mode needs an adjoint (a custom rule with only `vjp=` is
+refused), and a Hessian takes one `wrt` parameter.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from . import emit, fence, forward, frontend, reverse
+from . import custom, emit, fence, forward, frontend, reverse
 from .errors import BadInputError
 from .ir import verify
 from .resolve import StaticResolver
@@ -36,9 +38,10 @@ def jvp_function(
     name: str,
     generated: bool = False,
     summary: str | None = None,
-) -> str:
-    """The text of `def <name>(..., tangents)` for `src`; the syntax check is
-    skipped for `generated` (emitted) code, whose `seed` parameter it refuses."""
+) -> tuple[str, list[str]]:
+    """The text of `def <name>(..., tangents)` for `src`, and the functions
+    with custom rules it calls; the syntax check is skipped for `generated`
+    (emitted) code, whose `seed` parameter it refuses."""
     if not generated:
         fence.check(src)
     primal, _, names = frontend.lower(src)
@@ -46,17 +49,13 @@ def jvp_function(
     program = forward.jvp(primal, wrt, names)
     verify(program, OPS)
     lowered = reverse.reverse(program, (), names)
-    return emit.jvp_function(program, lowered, spec, names, name, summary, generated)
+    text = emit.jvp_function(program, lowered, spec, names, name, summary, generated)
+    return text, emit.supplied_names(primal)
 
 
 def jvp_module(src: FunctionSource, spec: emit.ModuleSpec) -> str:
-    text = jvp_function(src, spec.wrt, spec, "f_and_jvp")
-    return emit.module_text(spec, [text], "Forward-mode derivative", _supplied(src))
-
-
-def _supplied(src: FunctionSource) -> list[str]:
-    primal, _, _ = frontend.lower(src)
-    return emit.supplied_names(primal)
+    text, supplied = jvp_function(src, spec.wrt, spec, "f_and_jvp")
+    return emit.module_text(spec, [text], "Forward-mode derivative", supplied)
 
 
 def jacobian_module(
@@ -64,7 +63,8 @@ def jacobian_module(
 ) -> str:
     """`grad_text` is the emitted gradient module of `src` (from the cache)."""
     functions = [] if mode == "fwd" else [_function_text(grad_text, "f_and_grad")]
-    functions.append(jvp_function(src, spec.wrt, spec, "f_and_jvp"))
+    text, supplied = jvp_function(src, spec.wrt, spec, "f_and_jvp")
+    functions.append(text)
     grad = "None" if mode == "fwd" else "f_and_grad"
     params = ", ".join(spec.params)
     wrt = tuple(spec.params.index(w) for w in spec.wrt)
@@ -84,7 +84,7 @@ def jacobian_module(
     functions.append(
         emit.function_text("jacobian", emit.signature(spec), summary, body)
     )
-    return emit.module_text(spec, functions, "Jacobian", _supplied(src))
+    return emit.module_text(spec, functions, "Jacobian", supplied)
 
 
 def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -> str:
@@ -108,10 +108,10 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             inner,
             "grad_and_hvp",
             generated=True,
-            summary=f"Return the gradient of {_called(spec)} with respect to "
+            summary=f"Return the gradient of {emit.called(spec)} with respect to "
             f"{wrt} (times `seed`, default 1.0), read from `f_and_grad` above, and "
             "its derivative along `tangents`: the Hessian-vector product.",
-        ),
+        )[0],
     ]
     functions.append(
         emit.function_text(
@@ -135,17 +135,14 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             ],
         )
     )
-    return emit.module_text(spec, functions, "Hessian", _supplied(src))
+    supplied = custom.listed_names(grad_text)
+    return emit.module_text(spec, functions, "Hessian", supplied)
 
 
 def _float_dispatch(stmt: ast.stmt) -> bool:
     """Is `stmt` the call of the float body at the start of `f_and_grad`?  The
     numpy body after it computes the same numbers on every input."""
     return isinstance(stmt, ast.If) and "_f_and_grad_floats" in ast.unparse(stmt)
-
-
-def _called(spec: emit.ModuleSpec) -> str:
-    return f"{spec.function}({', '.join(spec.params)})"
 
 
 def _function_text(module: str, name: str) -> str:

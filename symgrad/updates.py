@@ -1,7 +1,8 @@
 """Lowering in-place updates, and the alias rules that keep them exact.
 
 `UpdateLowering` is the part of the frontend's `Lowerer` that handles
-`y[i] = v`, `y[i] += v`, `np.add.at(y, i, v)`, `y.append(v)` and `x += v`.
+`y[i] = v`, `y[i] += v`, `np.add.at(y, i, v)`, `y.append(v)`, `y.pop()` and
+`x += v`.
 Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
 long as no other name can see the update.  numpy updates arrays in place, so
 an update is an error (naming the line) when another name, a view, a list
