@@ -5,7 +5,7 @@
   an index, a shape, or enter an op without a derivative rule, where their
   derivative would be dropped (a `NonDifferentiableError` names the line);
 * `shape_classes`: variables that provably share a shape, so a contribution
-  needs no `_unbroadcast`;
+  needs no `_unbroadcast` (and `optimize` need not spread a cotangent);
 * `int_vars`: variables that always hold Python ints (loop indices and
   arithmetic on them), so `x[i]` selects one element and its adjoint is a
   plain `+=`;
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from .errors import Loc, NonDifferentiableError
 from .ir import (
@@ -36,7 +37,8 @@ from .ir import (
 from .rules import OPS, is_elementwise
 from .symbolic import MAX_REGION, Region
 
-SCALAR = "<scalar>"  # not an identifier, so no variable's class
+Shape = frozenset[str]  # the base shapes a value is the broadcast of
+SCALAR: Shape = frozenset()
 
 
 def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
@@ -257,36 +259,39 @@ def selects_once(index: Index, ints: set[str]) -> bool:
     return True
 
 
-def shape_classes(fn: Function) -> dict[str, str]:
-    """Group variables that provably share a shape (for skipping unbroadcast).
+def shape_classes(fn: Function) -> dict[str, Shape]:
+    """What each variable's shape provably is: the broadcast of a set of base
+    shapes (parameters, results of non-elementwise ops), so two variables with
+    equal sets share a shape and an elementwise result's set is the union of
+    its arguments' (for skipping unbroadcast).  Scalars have the empty set.
 
     Loop-carried values may change shape between iterations, so each gets a
-    class of its own; a merge shares its arms' class only when they agree."""
-    classes = {p: p for p in fn.params}
+    base of its own; a merge shares its arms' set only when they agree."""
+    classes: dict[str, Shape] = {p: frozenset((p,)) for p in fn.params}
 
-    def of(atom) -> str:
+    def of(atom) -> Shape:
         if isinstance(atom, Var):
             return classes[atom.name]
         if isinstance(atom, Const) and atom.name is not None and "." not in atom.name:
-            return f"<const {atom.name}>"
+            return frozenset((f"<const {atom.name}>",))
         if isinstance(atom, Const) and not isinstance(atom.value, int | float | None):
-            return f"<const {atom.value!r}>"
+            return frozenset((f"<const {atom.value!r}>",))
         return SCALAR
 
     def block(body) -> None:
         for stmt in body:
             if isinstance(stmt, Assign):
-                classes[stmt.target.name] = _shape_of(stmt, of)
+                classes[stmt.target.name] = shape_of(stmt, of)
             elif isinstance(stmt, Branch):
                 block(stmt.body)
                 block(stmt.orelse)
                 for m in stmt.merges:
                     same = of(m.then) == of(m.orelse)
-                    classes[m.out.name] = of(m.then) if same else m.out.name
+                    classes[m.out.name] = of(m.then) if same else _own(m.out.name)
             elif isinstance(stmt, Loop):
                 for c in stmt.carries:
-                    classes[c.header.name] = c.header.name
-                    classes[c.out.name] = c.out.name
+                    classes[c.header.name] = _own(c.header.name)
+                    classes[c.out.name] = _own(c.out.name)
                 if stmt.index is not None:
                     classes[stmt.index.name] = SCALAR
                 block(stmt.test)
@@ -296,17 +301,25 @@ def shape_classes(fn: Function) -> dict[str, str]:
     return classes
 
 
-def _shape_of(stmt: Assign, of) -> str:
+def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
+    """The shape class of `stmt`'s result, given its arguments' (`of`)."""
     name = stmt.target.name
     op = OPS[stmt.op]
     if op.kind == "elementwise":
-        found = {of(a) for a in stmt.args} - {SCALAR}
-        return found.pop() if len(found) == 1 else (SCALAR if not found else name)
+        return frozenset().union(*(of(a) for a in stmt.args))
     if stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
         return SCALAR
     if stmt.op in ("len", "size", "ndim", "float", "int"):
         return SCALAR
-    return name
+    index = stmt.args[1] if stmt.op == "getitem" else None
+    if isinstance(index, Index) and selects_once(index, set()):
+        # one array indexed by one constant index: `x[:-1]` twice is one shape
+        return frozenset((f"{sorted(of(stmt.args[0]))}{index}",))
+    return _own(name)
+
+
+def _own(name: str) -> Shape:
+    return frozenset((name,))
 
 
 def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]]:

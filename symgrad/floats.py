@@ -42,6 +42,8 @@ _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "new_stack", "int", "floordiv", "mod"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
+# Other adjoint helpers with a float spelling.
+_FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul"}
 
 
 def eligible(statements: list[Stmt]) -> bool:
@@ -58,7 +60,7 @@ def eligible(statements: list[Stmt]) -> bool:
             continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
         if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS:
             continue
-        if stmt.op in _IDENTITIES or stmt.op in ("zeros_grad", "check_seed", "iadd"):
+        if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
@@ -90,6 +92,8 @@ def spelling(stmt: Assign, args: list[str]) -> str | None:
         return args[_IDENTITIES[op]]
     if op == "zeros_grad":
         return "0.0"
+    if op == "unbroadcast_mul":
+        return f"{args[0]} * {args[1]}"
     if op == "check_seed":
         return f"1.0 if {args[1]} is None else {args[1]}"
     if op in ("divide", "truediv"):

@@ -150,6 +150,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
     "_owned": CallSpec("owned", ("g",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),
+    "_unbroadcast_mul": CallSpec("unbroadcast_mul", ("g", "p", "x")),
     "_extremum_grad": CallSpec("extremum_grad", ("g", "x", "out"), _REDUCE),
     "_prod_grad": CallSpec("prod_grad", ("g", "x"), _REDUCE),
     "_transpose_grad": CallSpec("transpose_grad", ("g",), (("axes", None),)),

@@ -7,7 +7,16 @@
   take part, so sharing can never alias a buffer that is later written);
 * dead code is dropped: primal or adjoint statements whose values neither the
   returned value nor a gradient needs (every primitive is pure, so this is
-  exact).  The seed check is always kept.
+  exact).  The seed check is always kept;
+* a cotangent spread over the shape of a reduction's operand (`np.full`,
+  `np.broadcast_to`) is not built where it only multiplies a value that
+  provably has that shape: numpy broadcasts the scalar or the expanded array
+  to the same numbers;
+* a product summed back to an operand's shape, `_unbroadcast(g * p, x)`, sums
+  before it multiplies: `p * _unbroadcast(g, x)` when `p` is a scalar, and
+  `_unbroadcast_mul(g, p, x)` when `p` may be constant along the summed axes
+  (`p * g.sum(0)`: one pass over the large array instead of two; the helper
+  decides from the run-time shapes).
 
 Folding single-use temporaries back into expressions happens in `emit`.
 """
@@ -16,15 +25,18 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .analysis import SCALAR, Shape, shape_classes, shape_of
 from .ir import (
     Assign,
     Atom,
+    Const,
     Copy,
     For,
     Function,
     If,
     Index,
     Push,
+    Return,
     SetItem,
     Slice,
     Stmt,
@@ -35,6 +47,7 @@ from .ir import (
     writes,
 )
 from .reverse import Adjoint
+from .rules import is_elementwise
 
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
 # one-shot iterator.
@@ -57,7 +70,12 @@ def optimize(
     )
     ret = primal.body[-1]
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
+    shapes = _shapes(primal, adjoint)
+    body = _spread_lazily(body, shapes, unstable)
     body = _live(body, needed, keep={"seed"})
+    read = Counter(v.name for s in walk(body) for v in uses(s))
+    read.update(g.name for g in grads if isinstance(g, Var))
+    body = _sum_products(body, read, shapes)
     forward = adjoint.forward if adjoint.forward is not None else primal.body[:-1]
     primal_body = _live(list(forward), needed, keep=set())
     return primal_body, body, grads
@@ -109,6 +127,131 @@ def _live(statements, needed: set[str], keep: set[str]) -> list[Stmt]:
         kept.append(stmt)
         needed.update(v.name for v in uses(stmt))
     return kept[::-1]
+
+
+def _shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
+    """Shape classes (`analysis.shape_classes`) of the primal's variables and
+    of the adjoint's: a cotangent has its primal's shape, the seed the
+    returned value's, and an adjoint temporary assigned once at the top level
+    the class of its op; anything else a class only it has."""
+    shapes = shape_classes(primal)
+    ret = primal.body[-1]
+    value = ret.value if isinstance(ret, Return) else None
+    shapes["seed"] = (
+        shapes.get(value.name, SCALAR) if isinstance(value, Var) else SCALAR
+    )
+    for name, bar in adjoint.bars.items():
+        shapes[bar] = shapes.get(name, frozenset((bar,)))
+    count = Counter(n for s in walk(adjoint.body) for n in writes(s))
+
+    def of(atom) -> Shape:
+        if isinstance(atom, Var):
+            return shapes.get(atom.name, frozenset((atom.name,)))
+        return (
+            SCALAR
+            if not isinstance(atom, Const) or atom.name is None
+            else frozenset((f"<const {atom.name}>",))
+        )
+
+    for stmt in adjoint.body:
+        if isinstance(stmt, Assign) and count[stmt.target.name] == 1:
+            shapes.setdefault(stmt.target.name, shape_of(stmt, of))
+    return shapes
+
+
+def _spread_lazily(statements, shapes: dict[str, Shape], unstable) -> list[Stmt]:
+    """`g_full = full(shape(x), g)` (or `broadcast_to(g, shape(x))`) in an
+    elementwise op with another argument of x's shape class: use `g` itself.
+    Top level only, where each variable has one value."""
+    defs = {s.target.name: s for s in statements if isinstance(s, Assign)}
+    small: dict[str, tuple[Atom, Shape]] = {}
+    for stmt in statements:
+        if not isinstance(stmt, Assign) or stmt.target.name in unstable:
+            continue
+        if stmt.op == "full":
+            size, value = stmt.args
+        elif stmt.op == "broadcast_to":
+            value, size = stmt.args
+        else:
+            continue
+        made = defs.get(size.name) if isinstance(size, Var) else None
+        if made is not None and made.op == "shape" and isinstance(made.args[0], Var):
+            shape = shapes.get(made.args[0].name)
+            if shape is not None:
+                small[stmt.target.name] = (value, shape)
+    out: list[Stmt] = []
+    for stmt in statements:
+        if isinstance(stmt, Assign) and is_elementwise(stmt.op):
+            args = list(stmt.args)
+            for i, arg in enumerate(stmt.args):
+                spread = small.get(arg.name) if isinstance(arg, Var) else None
+                others = {_shape(a, shapes) for a in stmt.args if a != arg}
+                if spread is not None and spread[1] in others:
+                    args[i] = spread[0]
+            stmt = Assign(stmt.target, stmt.op, tuple(args), stmt.params, stmt.loc)
+        out.append(stmt)
+    return out
+
+
+def _shape(atom: Atom, shapes: dict[str, Shape]) -> Shape | None:
+    if isinstance(atom, Var):
+        return shapes.get(atom.name)
+    return SCALAR if isinstance(atom, Const) and atom.name is None else None
+
+
+def _sum_products(statements, read: Counter, shapes: dict[str, Shape]) -> list[Stmt]:
+    """`t = mul(g, p)` read only by the next statement, `u = unbroadcast(t, x)`:
+    `t = unbroadcast(g, x); u = mul(p, t)` when `p` is a scalar or has x's
+    shape class (or `g` is, or has), else `u = unbroadcast_mul(g, p, x)` when
+    one factor's class is part of the other's (it may be the smaller), in
+    every block."""
+    out: list[Stmt] = []
+    for stmt in statements:
+        stmt = _map_bodies(stmt, lambda body: _sum_products(body, read, shapes))
+        prev = out[-1] if out else None
+        if not (
+            isinstance(stmt, Assign)
+            and stmt.op == "unbroadcast"
+            and isinstance(prev, Assign)
+            and prev.op == "mul"
+            and stmt.args[0] == prev.target
+            and read[prev.target.name] == 1
+        ):
+            out.append(stmt)
+            continue
+        (g, p), x = prev.args, stmt.args[1]
+        g_shape, p_shape = _shape(g, shapes), _shape(p, shapes)
+        x_shape = _shape(x, shapes)
+        for factor, other, shape in ((p, g, p_shape), (g, p, g_shape)):
+            if shape is not None and shape in (SCALAR, x_shape):
+                # constant along every axis `unbroadcast` sums: sum, then multiply
+                out[-1] = Assign(prev.target, "unbroadcast", (other, x), (), prev.loc)
+                out.append(
+                    Assign(stmt.target, "mul", (factor, prev.target), (), stmt.loc)
+                )
+                break
+        else:
+            if None not in (g_shape, p_shape) and (
+                g_shape < p_shape or p_shape < g_shape
+            ):
+                # one factor may be the smaller: the helper decides
+                out[-1] = Assign(
+                    stmt.target, "unbroadcast_mul", (g, p, x), (), stmt.loc
+                )
+            else:
+                out.append(stmt)
+    return out
+
+
+def _map_bodies(stmt: Stmt, f) -> Stmt:
+    """`stmt` with `f` applied to each statement list nested in it."""
+    if isinstance(stmt, If):
+        return If(stmt.cond, tuple(f(stmt.body)), tuple(f(stmt.orelse)), stmt.loc)
+    if isinstance(stmt, For):
+        return For(stmt.target, stmt.iter, tuple(f(stmt.body)), stmt.loc)
+    if isinstance(stmt, While):
+        return While(tuple(f(stmt.test)), stmt.cond, tuple(f(stmt.body)), stmt.loc)
+    return stmt
 
 
 def _share(statements, unstable: set[str], alias: dict[str, Atom]) -> list[Stmt]:

@@ -412,6 +412,7 @@ def _emitted(name: str, arity: int | None, template: str, params=(), nondiff=())
 
 
 _emitted("unbroadcast", 2, "_unbroadcast({0}, {1})", nondiff=(1,))
+_emitted("unbroadcast_mul", 3, "_unbroadcast_mul({0}, {1}, {2})", nondiff=(2,))
 _emitted("owned", 1, "_owned({0})")
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
@@ -507,6 +508,7 @@ linear("unpacked")
 linear("iadd", None)
 for _name in ["matmul", "dot", "outer"]:
     bilinear(_name, 0, 1)
+bilinear("unbroadcast_mul", 0, 1)
 bilinear("matmul_lhs_grad", 0, 2)
 bilinear("matmul_rhs_grad", 0, 1)
 bilinear("dot_lhs_grad", 0, 2)

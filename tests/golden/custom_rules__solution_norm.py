@@ -11,12 +11,10 @@ import numpy as np
 def f_and_grad(A, b, seed=None):
     """Return solution_norm(A, b) and its gradient with respect to A, b."""
     x = solve(A, b)
-    t1 = x * x
-    out = np.sum(t1)
+    out = np.sum(x * x)
     seed = _check_seed("solution_norm", seed, out)
     # grad of: return np.sum(x * x)
-    t1_bar = np.full(np.shape(t1), seed)
-    x_bar = t1_bar * (2 * x)
+    x_bar = seed * (2 * x)
     # grad of: x = solve(A, b)
     t2 = solve_vjp(x_bar, A, b)
     A_bar = t2[0]

@@ -27,12 +27,11 @@ def f_and_grad(W1, b1, W2, b2, X, Y, seed=None):
     t9_bar = -seed
     t8_bar = np.full(np.shape(t8), t9_bar / np.size(t8))
     t7_bar = np.broadcast_to(np.expand_dims(t8_bar, axis=1), np.shape(t7))
-    shifted_bar = _unbroadcast(t7_bar * Y, shifted)
-    log_sum_exp_bar = _unbroadcast(t7_bar * -Y, log_sum_exp)
+    shifted_bar = _unbroadcast_mul(t7_bar, Y, shifted)
+    log_sum_exp_bar = _unbroadcast_mul(t7_bar, -Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     t6_bar = np.divide(log_sum_exp_bar, t6)
-    t5_bar = np.broadcast_to(t6_bar, np.shape(t5))
-    shifted_bar = shifted_bar + t5_bar * t5
+    shifted_bar = shifted_bar + t6_bar * t5
     # grad of cross_entropy: shifted = logits - np.max(logits, axis=1, keepdims=True)
     t3_bar = _unbroadcast(shifted_bar, t3)
     t4_bar = _unbroadcast(-shifted_bar, t4)
@@ -92,6 +91,42 @@ def _unbroadcast(g, x):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
+
+
+def _unbroadcast_mul(g, p, x):
+    """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
+    constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
+    gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
+    ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    n = max(len(gs), len(ps))
+    if gs == ps or n < len(shape):
+        return _unbroadcast(g * p, x)
+    gs, ps = (1,) * (n - len(gs)) + gs, (1,) * (n - len(ps)) + ps
+    lead = n - len(shape)
+    summed = [
+        i
+        for i in range(n)
+        if (i < lead or shape[i - lead] == 1) and (gs[i] != 1 or ps[i] != 1)
+    ]
+    if all(ps[i] == 1 for i in summed):
+        r, keep, rs = g, p, gs
+    elif all(gs[i] == 1 for i in summed):
+        r, keep, rs = p, g, ps
+    else:
+        return _unbroadcast(g * p, x)
+    r = np.asarray(r)
+    skip = n - r.ndim  # r's missing leading axes
+    inner = tuple(i - skip for i in summed if i >= lead and rs[i] != 1)
+    if inner:
+        r = r.sum(axis=inner, keepdims=True)
+    outer = tuple(range(lead - skip)) if lead > skip else ()
+    if outer:
+        r = r.sum(axis=outer)
+    out = r * keep
+    if np.ndim(out) > len(shape):
+        out = out.reshape(np.shape(out)[np.ndim(out) - len(shape) :])[()]
+    return out
 
 
 def _extremum_grad(g, x, out, axis=None, keepdims=False):

@@ -14,10 +14,9 @@ def f_and_grad(w, b, x, y_true, seed=None):
     out = np.mean(t3)
     seed = _check_seed("loss_wb", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
-    t3_bar = np.full(np.shape(t3), seed / np.size(t3))
-    t1_bar = _unbroadcast(t3_bar * (2 * t2), t1)
+    t1_bar = seed / np.size(t3) * _unbroadcast(2 * t2, t1)
     # grad of model: return w * x + b
-    w_bar = _unbroadcast(t1_bar * x, w)
+    w_bar = _unbroadcast_mul(t1_bar, x, w)
     b_bar = _unbroadcast(t1_bar, b)
     return out, (w_bar, b_bar)
 
@@ -64,3 +63,39 @@ def _unbroadcast(g, x):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
+
+
+def _unbroadcast_mul(g, p, x):
+    """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
+    constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
+    gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
+    ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    n = max(len(gs), len(ps))
+    if gs == ps or n < len(shape):
+        return _unbroadcast(g * p, x)
+    gs, ps = (1,) * (n - len(gs)) + gs, (1,) * (n - len(ps)) + ps
+    lead = n - len(shape)
+    summed = [
+        i
+        for i in range(n)
+        if (i < lead or shape[i - lead] == 1) and (gs[i] != 1 or ps[i] != 1)
+    ]
+    if all(ps[i] == 1 for i in summed):
+        r, keep, rs = g, p, gs
+    elif all(gs[i] == 1 for i in summed):
+        r, keep, rs = p, g, ps
+    else:
+        return _unbroadcast(g * p, x)
+    r = np.asarray(r)
+    skip = n - r.ndim  # r's missing leading axes
+    inner = tuple(i - skip for i in summed if i >= lead and rs[i] != 1)
+    if inner:
+        r = r.sum(axis=inner, keepdims=True)
+    outer = tuple(range(lead - skip)) if lead > skip else ()
+    if outer:
+        r = r.sum(axis=outer)
+    out = r * keep
+    if np.ndim(out) > len(shape):
+        out = out.reshape(np.shape(out)[np.ndim(out) - len(shape) :])[()]
+    return out

@@ -9,8 +9,7 @@ import numpy as np
 def f_and_grad(params, seed=None):
     """Return reproject(params) and its gradient with respect to params."""
     w = params[0:3]
-    t1 = w * w
-    theta = np.sqrt(np.sum(t1))
+    theta = np.sqrt(np.sum(w * w))
     axis = w / theta
     p = params[6:9]
     t3 = axis[1]
@@ -59,39 +58,39 @@ def f_and_grad(params, seed=None):
     u_bar = seed[0]
     v_bar = seed[1]
     # grad of: v = params[10] * distortion * yn + params[12]
-    t33_bar = _unbroadcast(v_bar * (distortion * yn), t33)
-    distortion_bar = _unbroadcast(v_bar * (t33 * yn), distortion)
-    yn_bar = _unbroadcast(v_bar * t34, yn)
+    t33_bar = _unbroadcast_mul(v_bar, distortion * yn, t33)
+    distortion_bar = _unbroadcast_mul(v_bar, t33 * yn, distortion)
+    yn_bar = _unbroadcast_mul(v_bar, t34, yn)
     t35_bar = _unbroadcast(v_bar, t35)
     params_bar = np.zeros(np.shape(params))
     params_bar[12] = t35_bar
     params_bar[10] += t33_bar
     # grad of: u = params[9] * distortion * xn + params[11]
-    t30_bar = _unbroadcast(u_bar * (distortion * xn), t30)
-    distortion_bar = distortion_bar + _unbroadcast(u_bar * (t30 * xn), distortion)
-    xn_bar = _unbroadcast(u_bar * t31, xn)
+    t30_bar = _unbroadcast_mul(u_bar, distortion * xn, t30)
+    distortion_bar = distortion_bar + _unbroadcast_mul(u_bar, t30 * xn, distortion)
+    xn_bar = _unbroadcast_mul(u_bar, t31, xn)
     t32_bar = _unbroadcast(u_bar, t32)
     params_bar[11] += t32_bar
     params_bar[9] += t30_bar
     # grad of: distortion = 1 + params[13] * r2 + params[14] * r2 * r2
-    t27_bar = _unbroadcast(distortion_bar * r2, t27)
+    t27_bar = _unbroadcast_mul(distortion_bar, r2, t27)
     r2_bar = _unbroadcast(distortion_bar * (t27 + 2 * t29), r2)
-    t28_bar = _unbroadcast(distortion_bar * r2**2, t28)
+    t28_bar = _unbroadcast_mul(distortion_bar, r2**2, t28)
     params_bar[14] += t28_bar
     params_bar[13] += t27_bar
     # grad of: r2 = xn * xn + yn * yn
-    xn_bar = xn_bar + _unbroadcast(r2_bar * (2 * xn), xn)
-    yn_bar = yn_bar + _unbroadcast(r2_bar * (2 * yn), yn)
+    xn_bar = xn_bar + 2 * xn * _unbroadcast(r2_bar, xn)
+    yn_bar = yn_bar + 2 * yn * _unbroadcast(r2_bar, yn)
     # grad of: yn = q[1] / q[2]
     t36 = np.divide(1, t26)
-    t25_bar = _unbroadcast(yn_bar * t36, t25)
+    t25_bar = _unbroadcast_mul(yn_bar, t36, t25)
     t26_bar = _unbroadcast(yn_bar * -(t36 * yn), t26)
     q_1_bar = np.zeros(np.shape(q_1))
     q_1_bar[2] = t26_bar
     q_1_bar[1] += t25_bar
     # grad of: xn = q[0] / q[2]
     t37 = np.divide(1, t24)
-    t23_bar = _unbroadcast(xn_bar * t37, t23)
+    t23_bar = _unbroadcast_mul(xn_bar, t37, t23)
     t24_bar = _unbroadcast(xn_bar * -(t37 * xn), t24)
     q_1_bar[2] += t24_bar
     q_1_bar[0] += t23_bar
@@ -100,12 +99,12 @@ def f_and_grad(params, seed=None):
     t22_bar = _unbroadcast(q_1_bar, t22)
     params_bar[3:6] += t22_bar
     # grad of: q = p * c + cross * np.sin(theta) + axis * np.dot(axis, p) * (1 - c)
-    p_bar = _unbroadcast(q_bar * c, p)
-    c_bar = _unbroadcast(q_bar * (p - t20), c)
-    cross_bar = _unbroadcast(q_bar * t18, cross)
-    theta_bar = _unbroadcast(q_bar * (cross * np.cos(theta)), theta)
-    axis_bar = _unbroadcast(q_bar * (t19 * t21), axis)
-    t19_bar = _unbroadcast(q_bar * (axis * t21), t19)
+    p_bar = c * _unbroadcast(q_bar, p)
+    c_bar = _unbroadcast_mul(q_bar, p - t20, c)
+    cross_bar = t18 * _unbroadcast(q_bar, cross)
+    theta_bar = _unbroadcast_mul(q_bar, cross * np.cos(theta), theta)
+    axis_bar = _unbroadcast_mul(q_bar, t19 * t21, axis)
+    t19_bar = _unbroadcast_mul(q_bar, axis * t21, t19)
     axis_bar = axis_bar + _dot_lhs_grad(t19_bar, axis, p)
     p_bar = p_bar + _dot_rhs_grad(t19_bar, axis, p)
     # grad of: c = np.cos(theta)
@@ -115,28 +114,28 @@ def f_and_grad(params, seed=None):
     t12_bar = cross_bar[1]
     t17_bar = cross_bar[2]
     # grad of: axis[0] * p[1] - axis[1] * p[0],
-    t13_bar = _unbroadcast(t17_bar * t14, t13)
-    t14_bar = _unbroadcast(t17_bar * t13, t14)
-    t15_bar = _unbroadcast(t17_bar * -t16, t15)
-    t16_bar = _unbroadcast(t17_bar * -t15, t16)
+    t13_bar = _unbroadcast_mul(t17_bar, t14, t13)
+    t14_bar = _unbroadcast_mul(t17_bar, t13, t14)
+    t15_bar = _unbroadcast_mul(t17_bar, -t16, t15)
+    t16_bar = _unbroadcast_mul(t17_bar, -t15, t16)
     p_bar[0] += t16_bar
     axis_bar[1] += t15_bar
     p_bar[1] += t14_bar
     axis_bar[0] += t13_bar
     # grad of: axis[2] * p[0] - axis[0] * p[2],
-    t8_bar = _unbroadcast(t12_bar * t9, t8)
-    t9_bar = _unbroadcast(t12_bar * t8, t9)
-    t10_bar = _unbroadcast(t12_bar * -t11, t10)
-    t11_bar = _unbroadcast(t12_bar * -t10, t11)
+    t8_bar = _unbroadcast_mul(t12_bar, t9, t8)
+    t9_bar = _unbroadcast_mul(t12_bar, t8, t9)
+    t10_bar = _unbroadcast_mul(t12_bar, -t11, t10)
+    t11_bar = _unbroadcast_mul(t12_bar, -t10, t11)
     p_bar[2] += t11_bar
     axis_bar[0] += t10_bar
     p_bar[0] += t9_bar
     axis_bar[2] += t8_bar
     # grad of: axis[1] * p[2] - axis[2] * p[1],
-    t3_bar = _unbroadcast(t7_bar * t4, t3)
-    t4_bar = _unbroadcast(t7_bar * t3, t4)
-    t5_bar = _unbroadcast(t7_bar * -t6, t5)
-    t6_bar = _unbroadcast(t7_bar * -t5, t6)
+    t3_bar = _unbroadcast_mul(t7_bar, t4, t3)
+    t4_bar = _unbroadcast_mul(t7_bar, t3, t4)
+    t5_bar = _unbroadcast_mul(t7_bar, -t6, t5)
+    t6_bar = _unbroadcast_mul(t7_bar, -t5, t6)
     p_bar[1] += t6_bar
     axis_bar[2] += t5_bar
     p_bar[2] += t4_bar
@@ -149,8 +148,7 @@ def f_and_grad(params, seed=None):
     theta_bar += _unbroadcast(axis_bar * -(axis * t38), theta)
     # grad of: theta = np.sqrt(np.sum(w * w))
     t2_bar = np.divide(theta_bar, 2 * theta)
-    t1_bar = np.full(np.shape(t1), t2_bar)
-    w_bar = w_bar + t1_bar * (2 * w)
+    w_bar = w_bar + t2_bar * (2 * w)
     # grad of: w = params[0:3]
     params_bar[0:3] += w_bar
     return out, params_bar
@@ -296,6 +294,42 @@ def _unbroadcast(g, x):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
+
+
+def _unbroadcast_mul(g, p, x):
+    """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
+    constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
+    gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
+    ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
+    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    n = max(len(gs), len(ps))
+    if gs == ps or n < len(shape):
+        return _unbroadcast(g * p, x)
+    gs, ps = (1,) * (n - len(gs)) + gs, (1,) * (n - len(ps)) + ps
+    lead = n - len(shape)
+    summed = [
+        i
+        for i in range(n)
+        if (i < lead or shape[i - lead] == 1) and (gs[i] != 1 or ps[i] != 1)
+    ]
+    if all(ps[i] == 1 for i in summed):
+        r, keep, rs = g, p, gs
+    elif all(gs[i] == 1 for i in summed):
+        r, keep, rs = p, g, ps
+    else:
+        return _unbroadcast(g * p, x)
+    r = np.asarray(r)
+    skip = n - r.ndim  # r's missing leading axes
+    inner = tuple(i - skip for i in summed if i >= lead and rs[i] != 1)
+    if inner:
+        r = r.sum(axis=inner, keepdims=True)
+    outer = tuple(range(lead - skip)) if lead > skip else ()
+    if outer:
+        r = r.sum(axis=outer)
+    out = r * keep
+    if np.ndim(out) > len(shape):
+        out = out.reshape(np.shape(out)[np.ndim(out) - len(shape) :])[()]
+    return out
 
 
 def _as_matrices(g, a, b):
