@@ -10,8 +10,9 @@
   exact).  The seed check is always kept;
 * a cotangent spread over the shape of a reduction's operand (`np.full`,
   `np.broadcast_to`) is not built where it only multiplies a value that
-  provably has that shape: numpy broadcasts the scalar or the expanded array
-  to the same numbers;
+  provably has that shape, nor where a scalar multiple of it (`2 * g_full`,
+  see `reverse.times`) only does: numpy broadcasts the scalar or the expanded
+  array to the same numbers;
 * a product summed back to an operand's shape, `_unbroadcast(g * p, x)`, sums
   before it multiplies: `p * _unbroadcast(g, x)` when `p` is a scalar, and
   `_unbroadcast_mul(g, p, x)` when `p` may be constant along the summed axes
@@ -71,7 +72,7 @@ def optimize(
     ret = primal.body[-1]
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     shapes = _shapes(primal, adjoint)
-    body = _spread_lazily(body, shapes, unstable)
+    body = _spread_lazily(body, shapes, unstable, needed)
     body = _live(body, needed, keep={"seed"})
     read = Counter(v.name for s in walk(body) for v in uses(s))
     read.update(g.name for g in grads if isinstance(g, Var))
@@ -159,14 +160,26 @@ def _shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
     return shapes
 
 
-def _spread_lazily(statements, shapes: dict[str, Shape], unstable) -> list[Stmt]:
+def _spread_lazily(
+    statements, shapes: dict[str, Shape], unstable, needed: set[str]
+) -> list[Stmt]:
     """`g_full = full(shape(x), g)` (or `broadcast_to(g, shape(x))`) in an
     elementwise op with another argument of x's shape class: use `g` itself.
-    Top level only, where each variable has one value."""
+    A scalar multiple `u = c * g_full` whose every read is such an op is
+    computed as `c * g`.  Top level only, where each variable has one value."""
     defs = {s.target.name: s for s in statements if isinstance(s, Assign)}
     small: dict[str, tuple[Atom, Shape]] = {}
+    scaled: dict[str, Shape] = {}  # u = c * g_full, by u
     for stmt in statements:
         if not isinstance(stmt, Assign) or stmt.target.name in unstable:
+            continue
+        if is_elementwise(stmt.op):
+            spread = [
+                a.name for a in stmt.args if isinstance(a, Var) and a.name in small
+            ]
+            rest = [_shape(a, shapes) for a in stmt.args if a.name not in spread]
+            if len(spread) == 1 and all(r == SCALAR for r in rest):
+                scaled[stmt.target.name] = small[spread[0]][1]
             continue
         if stmt.op == "full":
             size, value = stmt.args
@@ -179,16 +192,35 @@ def _spread_lazily(statements, shapes: dict[str, Shape], unstable) -> list[Stmt]
             shape = shapes.get(made.args[0].name)
             if shape is not None:
                 small[stmt.target.name] = (value, shape)
+
+    def safe(stmt: Assign, arg: Atom, shape: Shape) -> bool:
+        others = {_shape(a, shapes) for a in stmt.args if a != arg}
+        return is_elementwise(stmt.op) and shape in others
+
+    reads = Counter(v.name for s in walk(statements) for v in uses(s))
+    safe_reads = Counter(
+        arg.name
+        for stmt in statements
+        if isinstance(stmt, Assign)
+        for arg in stmt.args
+        if isinstance(arg, Var)
+        and arg.name in scaled
+        and safe(stmt, arg, scaled[arg.name])
+    )
+    lazy = {u for u in scaled if u not in needed and safe_reads[u] == reads[u]}
     out: list[Stmt] = []
     for stmt in statements:
         if isinstance(stmt, Assign) and is_elementwise(stmt.op):
             args = list(stmt.args)
             for i, arg in enumerate(stmt.args):
                 spread = small.get(arg.name) if isinstance(arg, Var) else None
-                others = {_shape(a, shapes) for a in stmt.args if a != arg}
-                if spread is not None and spread[1] in others:
+                if spread is not None and (
+                    stmt.target.name in lazy or safe(stmt, arg, spread[1])
+                ):
                     args[i] = spread[0]
             stmt = Assign(stmt.target, stmt.op, tuple(args), stmt.params, stmt.loc)
+            if stmt.target.name in lazy:
+                shapes[stmt.target.name] = shape_of(stmt, lambda a: _shape(a, shapes))
         out.append(stmt)
     return out
 

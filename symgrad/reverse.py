@@ -8,6 +8,8 @@ cotangent in the variable `seed`.  Guarantees:
   `wrt` parameter *and* reach the output;
 * elementwise trees from one source line are differentiated as one sympy
   expression (see `symbolic.Region`), so `x*x + 3*x + 1` yields `2*x + 3`;
+* a partial's constant factor scales the cotangent, `2 * g * x`, where the
+  rest of the partial is as large as the result (so never the larger array);
 * every contribution has its primal's shape: where a shape analysis cannot
   prove an elementwise result has its operand's shape, the contribution is
   summed back with `_unbroadcast`;
@@ -22,6 +24,7 @@ cotangent in the variable `seed`.  Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -156,18 +159,48 @@ class _Reverse(FlowReverse):
         for sym, expr in shared:
             lowering.bind(sym, lowering.lower(expr))
         root_shape = self.shapes[region.root.target.name]
+        classes = {
+            sym: self.shapes[atom.name] if isinstance(atom, Var) else None
+            for sym, atom in region.leaves.items()
+        }
+
+        def of(expr: sp.Expr) -> frozenset[str] | None:
+            return _union(
+                classes[s] if s in classes else self.shapes.get(s.name)
+                for s in expr.free_symbols
+            )
+
+        for sym, expr in shared:
+            classes[sym] = of(expr)
+
+        def root_sized(expr: sp.Expr) -> bool:
+            return of(expr) == root_shape
+
         for leaf, partial in zip(leaves, partials, strict=True):
-            contribution = self.times(g, partial, lowering)
+            contribution = self.times(g, partial, lowering, root_sized)
             if not self._same_shape(root_shape, leaf):
                 contribution = self.b.op("unbroadcast", contribution, leaf)
             self.accumulate(leaf.name, contribution)
 
-    def times(self, g: Atom, partial: sp.Expr, lowering: SympyLowering) -> Atom:
-        """`g * partial`, printed as `g / d` when the partial is `1 / d`."""
+    def times(
+        self,
+        g: Atom,
+        partial: sp.Expr,
+        lowering: SympyLowering,
+        root_sized: Callable[[sp.Expr], bool],
+    ) -> Atom:
+        """`g * partial`, printed as `g / d` when the partial is `1 / d`.
+
+        A constant factor of a partial as large as the root scales the
+        cotangent instead, `2 * g * x` for `g * (2 * x)`: `g` is never larger
+        than the root and is often smaller (a float seed, or a reduction's
+        cotangent spread lazily), so this is never slower and often one array
+        operation fewer."""
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
             op = "truediv" if denom.is_number else "divide"  # as symbolic._divide
-            return self.b.op(op, self.times(g, numer, lowering), lowering.lower(denom))
+            numer = self.times(g, numer, lowering, root_sized)
+            return self.b.op(op, numer, lowering.lower(denom))
         if partial == 1:
             return g
         if partial == -1:
@@ -176,6 +209,11 @@ class _Reverse(FlowReverse):
             g_sym = sp.Symbol("__cotangent__", real=True)
             lowering.bind(g_sym, g)
             return lowering.lower(sp.piecewise_fold(g_sym * partial))
+        coeff, rest = partial.as_coeff_Mul()
+        if rest != 1 and coeff.is_finite and float(coeff) != -1.0 and root_sized(rest):
+            if float(coeff) != 1.0:  # (1.0 * r, from `0.5 * r**2`, is r)
+                g = self.b.op("mul", lowering.lower(coeff), g)
+            return self.b.op("mul", g, lowering.lower(rest))
         return self.b.op("mul", g, lowering.lower(partial))
 
     def _same_shape(self, root_shape: str, leaf: Var) -> bool:
@@ -309,3 +347,13 @@ class _Reverse(FlowReverse):
 def reverse(fn: Function, wrt: tuple[str, ...], names: Names) -> Adjoint:
     """The adjoint of `fn` with respect to `wrt`, seeded by the variable `seed`."""
     return _Reverse(fn, wrt, names).run()
+
+
+def _union(classes) -> frozenset[str] | None:
+    """The shape class of an elementwise result of values of `classes`."""
+    out: frozenset[str] = frozenset()
+    for c in classes:
+        if c is None:
+            return None
+        out |= c
+    return out

@@ -29,6 +29,18 @@ def scaled_rows(mu, log_s, x):
     return np.sum(np.sum(diff**2, axis=2) * 0.5)
 
 
+def square_sum(x):
+    return np.sum(x**2)
+
+
+def row_norms(d):
+    return np.sum(np.log(np.sum(d**2, axis=1)))
+
+
+def scaled_product(a, b):
+    return np.sum(3 * a * b)
+
+
 def body(g: symgrad.GradFunction) -> str:
     return g.source.split("# Support code")[0]
 
@@ -52,7 +64,7 @@ def test_the_spread_stays_where_the_shape_is_not_proved():
     # the third term multiplies the full cotangent, the first two the seed.
     code = body(symgrad.grad(rosenbrock))
     assert code.count("np.full(") == 1
-    assert "t1_bar = seed * _unbroadcast(200 * t3, t1)" in code
+    assert "t1_bar = 200 * seed * _unbroadcast(t3, t1)" in code
     assert "t4_bar = (2 * t4 - 2) * _unbroadcast(t5_bar, t4)" in code
     x = RNG.normal(size=30)
     check_grad(symgrad.grad(rosenbrock), x)
@@ -73,6 +85,29 @@ def test_a_broadcast_factor_multiplies_after_the_sum():
     # broadcasting the other way (one component, many points) still sums right
     check_grad(g, mu[:1], log_s[:1], x)
     check_grad(g, mu, log_s, x[:1])
+
+
+def test_a_constant_factor_scales_the_cotangent_not_the_array():
+    # `2 * g * x`: g is the float seed, or a row cotangent spread lazily, so
+    # the constant multiplies the smaller operand and x is read once
+    code = body(symgrad.grad(square_sum))
+    assert "x_bar = 2 * seed * x" in code
+    assert "np.full" not in code
+    g = symgrad.grad(row_norms)
+    assert "d_bar = 2 * np.expand_dims(t2_bar, axis=1) * d" in body(g)
+    assert "np.broadcast_to" not in body(g)
+    d = RNG.normal(size=(6, 4))
+    check_grad(g, d)
+    check_grad(symgrad.grad(square_sum), d, seed=-1.5)
+
+
+def test_a_constant_stays_with_a_factor_smaller_than_the_cotangent():
+    # the partial in a is 3 * b, with b a row: scaling b is the cheaper product
+    g = symgrad.grad(scaled_product, wrt=(0, 1))
+    assert "a_bar = _unbroadcast_mul(t2_bar, 3 * b, a)" in body(g)
+    a, b = RNG.normal(size=(5, 3)), RNG.normal(size=3)
+    check_grad(g, a, b)
+    check_grad(g, b, a)
 
 
 _DIMS = [(), (1,), (3,), (1, 3), (2, 1), (2, 3), (1, 1, 3), (2, 1, 3), (2, 2, 3)]

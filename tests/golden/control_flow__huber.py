@@ -18,7 +18,7 @@ def f_and_grad(r, delta, seed=None):
     seed = _check_seed("huber", seed, loss_2)
     # grad of: if abs(r) <= delta:
     if t1:
-        r_bar = seed * (1.0 * r)
+        r_bar = seed * r
     else:
         r_bar = _unbroadcast(seed * (delta * np.sign(r)), r)
     t2 = _owned(r_bar)
@@ -68,6 +68,8 @@ def _unbroadcast(g, x):
     if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
+    if not shape:
+        return g.sum()
     if g.ndim > len(shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)

@@ -14,7 +14,7 @@ def f_and_grad(A, b, seed=None):
     out = np.sum(x * x)
     seed = _check_seed("solution_norm", seed, out)
     # grad of: return np.sum(x * x)
-    x_bar = seed * (2 * x)
+    x_bar = 2 * seed * x
     # grad of: x = solve(A, b)
     t2 = solve_vjp(x_bar, A, b)
     A_bar = t2[0]

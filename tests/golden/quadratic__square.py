@@ -11,7 +11,7 @@ def f_and_grad(x, seed=None):
     out = x**2
     seed = _check_seed("square", seed, out)
     # grad of: return x**2
-    x_bar = seed * (2 * x)
+    x_bar = 2 * seed * x
     return out, x_bar
 
 

@@ -14,7 +14,7 @@ def f_and_grad(w, b, x, y_true, seed=None):
     out = np.mean(t3)
     seed = _check_seed("loss_w", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
-    t1_bar = seed / np.size(t3) * _unbroadcast(2 * t2, t1)
+    t1_bar = 2 * (seed / np.size(t3)) * _unbroadcast(t2, t1)
     # grad of model: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, x, w)
     return out, w_bar
@@ -58,6 +58,8 @@ def _unbroadcast(g, x):
     if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
+    if not shape:
+        return g.sum()
     if g.ndim > len(shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -70,8 +72,10 @@ def _unbroadcast_mul(g, p, x):
     gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
     ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
     shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if gs == ps:  # nothing to gain: multiply, then sum (if anything)
+        return g * p if gs == shape else _unbroadcast(g * p, x)
     n = max(len(gs), len(ps))
-    if gs == ps or n < len(shape):
+    if n < len(shape):
         return _unbroadcast(g * p, x)
     gs, ps = (1,) * (n - len(gs)) + gs, (1,) * (n - len(ps)) + ps
     lead = n - len(shape)

@@ -148,7 +148,7 @@ def f_and_grad(params, seed=None):
     theta_bar += _unbroadcast(axis_bar * -(axis * t38), theta)
     # grad of: theta = np.sqrt(np.sum(w * w))
     t2_bar = np.divide(theta_bar, 2 * theta)
-    w_bar = w_bar + t2_bar * (2 * w)
+    w_bar = w_bar + 2 * t2_bar * w
     # grad of: w = params[0:3]
     params_bar[0:3] += w_bar
     return out, params_bar
@@ -290,6 +290,8 @@ def _unbroadcast(g, x):
     if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
+    if not shape:
+        return g.sum()
     if g.ndim > len(shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -302,8 +304,10 @@ def _unbroadcast_mul(g, p, x):
     gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
     ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
     shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if gs == ps:  # nothing to gain: multiply, then sum (if anything)
+        return g * p if gs == shape else _unbroadcast(g * p, x)
     n = max(len(gs), len(ps))
-    if gs == ps or n < len(shape):
+    if n < len(shape):
         return _unbroadcast(g * p, x)
     gs, ps = (1,) * (n - len(gs)) + gs, (1,) * (n - len(ps)) + ps
     lead = n - len(shape)

@@ -17,8 +17,8 @@ def f_and_grad(x, seed=None):
     seed = _check_seed("rosenbrock", seed, out)
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     t5_bar = np.full(np.shape(t5), seed)
-    t1_bar = seed * _unbroadcast(200 * t3, t1)
-    t2_bar = seed * _unbroadcast(-(400 * t2 * t3), t2)
+    t1_bar = 200 * seed * _unbroadcast(t3, t1)
+    t2_bar = -400 * seed * _unbroadcast(t2 * t3, t2)
     t4_bar = (2 * t4 - 2) * _unbroadcast(t5_bar, t4)
     x_bar = np.zeros(np.shape(x))
     x_bar[:-1] = t4_bar
@@ -46,14 +46,15 @@ def grad_and_hvp(x, seed=None, *, tangents):
     out = np.sum(t5)
     seed_1 = _check_seed("rosenbrock", seed, out)
     t5_bar = np.full(np.shape(t5), seed_1)
-    t1_bar = seed_1 * _unbroadcast(200 * t3, t1)
-    t1_bar_dot = _unbroadcast(200 * t3_dot, t1) * seed_1
-    t6 = 400 * t2
-    t2_bar = seed_1 * _unbroadcast(-(t6 * t3), t2)
-    t2_bar_dot = _unbroadcast(-(400 * t2_dot * t3) - t3_dot * t6, t2) * seed_1
-    t7 = _unbroadcast(t5_bar, t4)
-    t4_bar = (2 * t4 - 2) * t7
-    t4_bar_dot = 2 * t4_dot * t7
+    t6 = 200 * seed_1
+    t1_bar = t6 * _unbroadcast(t3, t1)
+    t1_bar_dot = _unbroadcast(t3_dot, t1) * t6
+    t7 = -400 * seed_1
+    t2_bar = t7 * _unbroadcast(t2 * t3, t2)
+    t2_bar_dot = _unbroadcast(t2_dot * t3 + t3_dot * t2, t2) * t7
+    t8 = _unbroadcast(t5_bar, t4)
+    t4_bar = (2 * t4 - 2) * t8
+    t4_bar_dot = 2 * t4_dot * t8
     x_bar = np.zeros(np.shape(x))
     x_bar_1 = _setitem(x_bar, np.s_[:-1], t4_bar)
     x_bar_1_dot = _setitem(_zeros_tangent(x_bar), np.s_[:-1], t4_bar_dot)
@@ -116,6 +117,8 @@ def _unbroadcast(g, x):
     if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
+    if not shape:
+        return g.sum()
     if g.ndim > len(shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
