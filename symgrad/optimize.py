@@ -234,45 +234,49 @@ def _shape(atom: Atom, shapes: dict[str, Shape]) -> Shape | None:
 def _sum_products(statements, read: Counter, shapes: dict[str, Shape]) -> list[Stmt]:
     """`t = mul(g, p)` read only by the next statement, `u = unbroadcast(t, x)`:
     `t = unbroadcast(g, x); u = mul(p, t)` when `p` is a scalar or has x's
-    shape class (or `g` is, or has), else `u = unbroadcast_mul(g, p, x)` when
-    one factor's class is part of the other's (it may be the smaller), in
-    every block."""
+    shape class (or `g` is, or has), and again on the new `unbroadcast` if
+    `g` is itself such a product; else `u = unbroadcast_mul(g, p, x)` when one
+    factor's class is part of the other's (it may be the smaller), in every
+    block."""
     out: list[Stmt] = []
     for stmt in statements:
-        stmt = _map_bodies(stmt, lambda body: _sum_products(body, read, shapes))
-        prev = out[-1] if out else None
-        if not (
-            isinstance(stmt, Assign)
-            and stmt.op == "unbroadcast"
-            and isinstance(prev, Assign)
-            and prev.op == "mul"
-            and stmt.args[0] == prev.target
-            and read[prev.target.name] == 1
-        ):
-            out.append(stmt)
-            continue
-        (g, p), x = prev.args, stmt.args[1]
-        g_shape, p_shape = _shape(g, shapes), _shape(p, shapes)
-        x_shape = _shape(x, shapes)
-        for factor, other, shape in ((p, g, p_shape), (g, p, g_shape)):
-            if shape is not None and shape in (SCALAR, x_shape):
-                # constant along every axis `unbroadcast` sums: sum, then multiply
-                out[-1] = Assign(prev.target, "unbroadcast", (other, x), (), prev.loc)
-                out.append(
-                    Assign(stmt.target, "mul", (factor, prev.target), (), stmt.loc)
-                )
-                break
-        else:
-            if None not in (g_shape, p_shape) and (
-                g_shape < p_shape or p_shape < g_shape
-            ):
-                # one factor may be the smaller: the helper decides
-                out[-1] = Assign(
-                    stmt.target, "unbroadcast_mul", (g, p, x), (), stmt.loc
-                )
-            else:
-                out.append(stmt)
+        out.append(_map_bodies(stmt, lambda body: _sum_products(body, read, shapes)))
+        at = len(out) - 1
+        while at is not None:
+            at = _sum_product(out, at, read, shapes)
     return out
+
+
+def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
+    """Rewrite `out[at - 1:at + 1]` as `_sum_products` says; the index of a new
+    `unbroadcast` to look at next, if any."""
+    stmt, prev = out[at], out[at - 1] if at > 0 else None
+    if not (
+        isinstance(stmt, Assign)
+        and stmt.op == "unbroadcast"
+        and isinstance(prev, Assign)
+        and prev.op == "mul"
+        and stmt.args[0] == prev.target
+        and read[prev.target.name] == 1
+    ):
+        return None
+    (g, p), x = prev.args, stmt.args[1]
+    g_shape, p_shape = _shape(g, shapes), _shape(p, shapes)
+    x_shape = _shape(x, shapes)
+    for factor, other, shape in ((p, g, p_shape), (g, p, g_shape)):
+        if shape is not None and shape in (SCALAR, x_shape):
+            # constant along every axis `unbroadcast` sums: sum, then multiply
+            out[at - 1 : at + 1] = [
+                Assign(prev.target, "unbroadcast", (other, x), (), prev.loc),
+                Assign(stmt.target, "mul", (factor, prev.target), (), stmt.loc),
+            ]
+            return at - 1
+    if None not in (g_shape, p_shape) and (g_shape < p_shape or p_shape < g_shape):
+        # one factor may be the smaller: the helper decides
+        out[at - 1 : at + 1] = [
+            Assign(stmt.target, "unbroadcast_mul", (g, p, x), (), stmt.loc)
+        ]
+    return None
 
 
 def _map_bodies(stmt: Stmt, f) -> Stmt:

@@ -49,7 +49,8 @@ def test_a_full_reduction_cotangent_stays_a_scalar():
     g = symgrad.grad(mse, wrt=(0, 1))
     code = body(g)
     assert "np.full" not in code  # no array of copies of seed / n
-    assert "w_bar = t3 * _unbroadcast(X * t4, w)" in code  # summed, then scaled
+    # the product summed in one pass (a dot product), then scaled
+    assert "w_bar = t3 * _unbroadcast_mul(X, t4, w)" in code
     X = np.arange(-5, 5, 0.1)
     Y = 3 * X + 2 + RNG.normal(size=X.size)
     check_grad(g, 0.5, -1.0, X, Y)
@@ -133,3 +134,25 @@ def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         checked += 1
     assert checked >= 20
+
+
+@pytest.mark.parametrize(
+    "shape, x_shape",
+    [
+        ((100,), ()),
+        ((40, 8, 16), (1, 8, 16)),
+        ((40, 8, 16), (8, 16)),
+        ((40, 8, 16), (40, 8, 1)),
+        ((40, 8, 16), (1, 1, 1)),
+        ((40, 8, 16), ()),
+        ((64, 64), (64,)),
+    ],
+)
+def test_a_product_of_one_shape_is_summed_in_one_pass(shape, x_shape):
+    # a dot product, or einsum past 4096 elements: the same sum as building
+    # the product and summing it, to rounding
+    g, p, x = RNG.normal(size=shape), RNG.normal(size=shape), np.zeros(x_shape)
+    want, got = _unbroadcast(g * p, x), _unbroadcast_mul(g, p, x)
+    assert type(got) is type(want)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -101,8 +101,12 @@ def _unbroadcast_mul(g, p, x):
     gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
     ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
     shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
-    if gs == ps:  # nothing to gain: multiply, then sum (if anything)
-        return g * p if gs == shape else _unbroadcast(g * p, x)
+    if gs == ps:  # one shape: nothing to sum first
+        if gs == shape:
+            return g * p
+        if _fusable(g, p, len(shape)):
+            return _product_sum(g, p, shape)
+        return _unbroadcast(g * p, x)
     n = max(len(gs), len(ps))
     if n < len(shape):
         return _unbroadcast(g * p, x)
@@ -131,6 +135,29 @@ def _unbroadcast_mul(g, p, x):
     if np.ndim(out) > len(shape):
         out = out.reshape(np.shape(out)[np.ndim(out) - len(shape) :])[()]
     return out
+
+
+def _fusable(g, p, ndim):
+    """Are `g` and `p` float arrays whose product is better summed in one
+    pass, without the product array?  (A dot product always; einsum past a
+    few thousand elements, below which its set-up costs more than it saves.)"""
+    return (
+        isinstance(g, np.ndarray)
+        and isinstance(p, np.ndarray)
+        and g.dtype.kind == p.dtype.kind == "f"
+        and g.ndim >= ndim
+        and ((g.ndim == 1 and ndim == 0) or g.size >= 4096)
+    )
+
+
+def _product_sum(g, p, shape):
+    """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
+    if g.ndim == 1 and not shape:
+        return np.dot(g, p)
+    lead = g.ndim - len(shape)
+    axes = list(range(g.ndim))
+    kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]
+    return np.einsum(g, axes, p, axes, kept).reshape(shape)[()]
 
 
 def _extremum_grad(g, x, out, axis=None, keepdims=False):
