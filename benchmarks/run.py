@@ -2,10 +2,11 @@
 
     python benchmarks/run.py [--quick]
 
-Everything is measured in one process.  For each workload and column the
-script times many calls (`timeit`, a number of calls chosen autorange-style so
-one repeat lasts at least a few milliseconds) and reports the median over the
-repeats, in microseconds per call, and its ratio to the hand-written numpy
+Everything is measured in one process.  For each workload the script times
+runs of many calls of each column (`timeit`, a number of calls chosen
+autorange-style so one run lasts at least a few milliseconds), in rounds that
+time every column once, and reports the median run in microseconds per call
+and the median over rounds of its ratio to the hand-written numpy
 `f_and_grad` (the floor).  Before timing, every gradient is checked against the
 hand-written one with `np.allclose`, so no column can silently time wrong code.
 
@@ -56,17 +57,29 @@ COLUMNS = ("f", "hand", "symgrad", "autograd", "torch", "jax", "jax.jit")
 # --- timing -------------------------------------------------------------------
 
 
-def median_us(call: Callable[[], Any], min_time: float, repeat: int) -> float:
-    """Median microseconds per call; `number` grows 1, 2, 5, 10, ... (autorange)."""
-    timer = timeit.Timer(call)
+def calls_per_run(timer: timeit.Timer, min_time: float) -> int:
+    """How many calls make one run last `min_time`: 1, 2, 5, 10, ... (autorange)."""
     number = 1
     while True:
         for step in (1, 2, 5):
-            n = number * step
-            if timer.timeit(n) >= min_time:
-                runs = timer.repeat(repeat=repeat, number=n)
-                return 1e6 * statistics.median(runs) / n
+            if timer.timeit(number * step) >= min_time:
+                return number * step
         number *= 10
+
+
+def interleaved_us(calls: dict[str, Callable[[], Any]], min_time: float, repeat: int):
+    """Microseconds per call of each callable, one list of `repeat` runs each.
+
+    The runs are interleaved (round r times every callable once), so a slow
+    stretch of a shared machine lands on all columns alike and the ratios of
+    one round stay comparable."""
+    timers = {name: timeit.Timer(call) for name, call in calls.items()}
+    numbers = {name: calls_per_run(t, min_time) for name, t in timers.items()}
+    runs: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, timer in timers.items():
+            runs[name].append(1e6 * timer.timeit(numbers[name]) / numbers[name])
+    return runs
 
 
 # --- gradient comparison ------------------------------------------------------
@@ -188,11 +201,9 @@ def measure(w: workloads.Workload, peers: dict, min_time: float, repeat: int):
         value, grads = call()  # also warms up (jit compile, caches)
         grads = tuple(np.asarray(g) for g in as_tuple(grads))
         check_close(name, w.name, np.asarray(value), grads, ref_value, ref_grads)
-    timings: dict = {
-        name: median_us(call, min_time, repeat) for name, call in calls.items()
-    }
-    timings["skipped"] = {c: why for c, why in w.skip.items() if peers.get(c)}
-    return timings
+    runs = interleaved_us(calls, min_time, repeat)
+    skipped = {c: why for c, why in w.skip.items() if peers.get(c)}
+    return runs, skipped
 
 
 # --- printing -----------------------------------------------------------------
@@ -204,28 +215,39 @@ def fmt_us(us: float | None) -> str:
     return f"{us:.2f}" if us < 10 else f"{us:.1f}" if us < 1000 else f"{us:.0f}"
 
 
-def print_tables(results: dict[str, dict[str, float]], columns: list[str]) -> None:
+def ratio(runs: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of a / b, each round's two runs timed side by side."""
+    return statistics.median(x / y for x, y in zip(runs[a], runs[b], strict=True))
+
+
+def print_tables(results: dict[str, tuple[dict, dict]], columns: list[str]) -> None:
     width = max(len(n) for n in results) + 2
-    print("\nmicroseconds per call (median)")
+    print("\nmicroseconds per call (median of the runs)")
     print("workload".ljust(width) + "".join(c.rjust(10) for c in columns))
-    for name, row in results.items():
-        cells = "".join(fmt_us(row.get(c)).rjust(10) for c in columns)
+    for name, (runs, _) in results.items():
+        cells = "".join(
+            fmt_us(statistics.median(runs[c]) if c in runs else None).rjust(10)
+            for c in columns
+        )
         print(name.ljust(width) + cells)
 
-    print("\nratio to hand-written f_and_grad (lower is faster); sg/f = symgrad / f")
+    print(
+        "\nratio to hand-written f_and_grad (lower is faster; median over rounds of"
+        "\nthe ratio of runs timed side by side); sg/f = symgrad / f"
+    )
     ratio_cols = [c for c in columns if c != "hand"]
     print("workload".ljust(width) + "".join(c.rjust(10) for c in ratio_cols + ["sg/f"]))
-    for name, row in results.items():
+    for name, (runs, _) in results.items():
         cells = ""
         for c in ratio_cols:
-            cells += (f"{row[c] / row['hand']:.2f}x" if c in row else "-").rjust(10)
-        cells += f"{row['symgrad'] / row['f']:.2f}x".rjust(10)
+            cells += (f"{ratio(runs, c, 'hand'):.2f}x" if c in runs else "-").rjust(10)
+        cells += f"{ratio(runs, 'symgrad', 'f'):.2f}x".rjust(10)
         print(name.ljust(width) + cells)
-    for name, row in results.items():
-        for column, why in row.get("skipped", {}).items():
+    for name, (_, skipped) in results.items():
+        for column, why in skipped.items():
             print(f"{name}: {column} skipped: {why}")
 
-    ratios = [row["symgrad"] / row["hand"] for row in results.values()]
+    ratios = [ratio(runs, "symgrad", "hand") for runs, _ in results.values()]
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"\ngeometric mean of symgrad / hand-written: {geo:.2f}x")
 
@@ -271,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"BLAS/OMP threads: {THREADS} (set OMP_NUM_THREADS to change)")
 
     columns = [c for c in COLUMNS if c in ("f", "hand", "symgrad") or peers[c]]
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, tuple[dict, dict]] = {}
     for w in [w for w in workloads.build() if opts.only in w.name]:
         results[w.name] = measure(w, peers, min_time, repeat)
         print(f"  measured {w.name}", file=sys.stderr, flush=True)
