@@ -103,12 +103,17 @@ def _zeros_grad(x):
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
+def _shape(x):
+    """`np.shape(x)`, but a number's shape without converting it (2 us)."""
+    return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
-    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
     if not shape:

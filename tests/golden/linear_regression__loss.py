@@ -51,12 +51,17 @@ def _check_seed(function, seed, value):
     return seed
 
 
+def _shape(x):
+    """`np.shape(x)`, but a number's shape without converting it (2 us)."""
+    return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if isinstance(g, float) and isinstance(x, float):
         return g
-    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
-    if (g.shape if isinstance(g, np.ndarray) else np.shape(g)) == shape:
+    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
     if not shape:
@@ -70,9 +75,9 @@ def _unbroadcast(g, x):
 def _unbroadcast_mul(g, p, x):
     """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
     constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
-    gs = g.shape if isinstance(g, np.ndarray) else np.shape(g)
-    ps = p.shape if isinstance(p, np.ndarray) else np.shape(p)
-    shape = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    gs = g.shape if isinstance(g, np.ndarray) else _shape(g)
+    ps = p.shape if isinstance(p, np.ndarray) else _shape(p)
+    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
     if gs == ps:  # one shape: nothing to sum first
         if gs == shape:
             return g * p
