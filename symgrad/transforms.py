@@ -77,9 +77,10 @@ def jacobian_module(
             else f"in {'forward' if mode == 'fwd' else 'reverse'} mode."
         )
     )
+    mode_text = "None" if mode is None else f'"{mode}"'  # (black's quotes)
     body = [
         f"return _jacobian({grad}, f_and_jvp, ({params},), {wrt!r}, "
-        f"{spec.wrt_is_tuple}, {mode!r})"
+        f"{spec.wrt_is_tuple}, {mode_text})"
     ]
     functions.append(
         emit.function_text("jacobian", emit.signature(spec), summary, body)

@@ -144,3 +144,76 @@ def test_emitting_does_not_depend_on_hash_seed(load_example):
     expected = load_example("quadratic").poly.source
     assert _emit_in_fresh_process("1") == expected
     assert _emit_in_fresh_process("2") == expected
+
+
+# --- the printed text is black's already --------------------------------------
+# black reformats a module twice when its first pass changes anything, so the
+# printer writes black's style itself (see emit._clean): formatting then costs
+# one pass.  The output is black's either way; these tests keep the speed.
+
+_POWERS_AND_QUOTES = [
+    "-x ** 2",
+    "a * -x ** 2",
+    "a - x ** 2",
+    "x ** -1",
+    "a.b ** 2",
+    "f(x).b ** 2",
+    "x[0] ** 2",
+    "2 ** x",
+    "x ** y ** 2",
+    "(a + b) ** 2",
+    "x ** f(2)",
+    "1e-05 ** x",
+    "not x ** 2",
+    "~x ** 2",
+    "-1 ** x",
+    "a ** -b.c",
+    "f('a', \"b\", 'it' 's')",
+    "f(-x ** 2, -y ** 3)",
+    "t[-x ** 2]",
+    "(-x) ** 2",
+    "x ** 2 + -y ** 2",
+    "x ** 2 if c else y ** 3",
+]
+
+
+@pytest.mark.parametrize("expr", _POWERS_AND_QUOTES)
+def test_printed_expressions_are_black_style(expr):
+    import black
+
+    from symgrad.emit import _clean
+
+    printed = _clean(expr)
+    assert ast.dump(ast.parse(printed)) == ast.dump(ast.parse(expr))
+    assert black.format_str(printed, mode=black.Mode()).strip() == printed
+
+
+def test_black_only_splits_long_lines_in_the_examples(monkeypatch, load_example):
+    import black
+
+    from symgrad import emit
+
+    seen: list[tuple[str, str]] = []
+    black_format = black.format_str
+
+    def format_str(text: str, mode: black.Mode) -> str:
+        seen.append((text, black_format(text, mode=mode)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(emit.black, "format_str", format_str)
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    for example, function in CASES:
+        decorated = getattr(load_example(example), function)
+        transform = getattr(symgrad, decorated.kind)
+        options = {"has_aux": True} if getattr(decorated, "has_aux", False) else {}
+        wrt = decorated.wrt if decorated.wrt_is_tuple else decorated.wrt[0]
+        assert transform(decorated.__wrapped__, wrt=wrt, **options).source
+    assert len(seen) >= len(CASES)  # (a Hessian formats two modules)
+    for text, formatted in seen:
+        # black's only work: splitting lines longer than 88 columns
+        lines = text.splitlines()
+        matcher = difflib.SequenceMatcher(None, lines, formatted.splitlines())
+        for tag, i1, i2, _, _ in matcher.get_opcodes():
+            changed = lines[i1:i2]
+            if tag != "equal":
+                assert changed and all(len(line) > 88 for line in changed), changed
