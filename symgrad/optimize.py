@@ -219,8 +219,11 @@ def _spread_lazily(
                 ):
                     args[i] = spread[0]
             stmt = Assign(stmt.target, stmt.op, tuple(args), stmt.params, stmt.loc)
-            if stmt.target.name in lazy:
-                shapes[stmt.target.name] = shape_of(stmt, lambda a: _shape(a, shapes))
+            if stmt.target.name in lazy:  # its value is smaller now
+                known = [_shape(a, shapes) for a in stmt.args]
+                shapes.pop(stmt.target.name, None)
+                if None not in known:
+                    shapes[stmt.target.name] = frozenset().union(*known)
         out.append(stmt)
     return out
 
