@@ -81,61 +81,87 @@ def number(const: Const) -> sp.Expr:
 
 
 class Region:
-    """An elementwise tree: `root` and the statements inlined into it."""
+    """An elementwise tree: `root` and the statements inlined into it.
+
+    `leaves` maps a sympy symbol per leaf (named as the leaf) to its atom.  The
+    tree's meaning is built once per *shape* (`key`: ops and constants, leaves
+    by order of first use), on canonical symbols: leaves `_a0`, `_a1`...,
+    inner values `_n0`..., so the regions of unrolled or repeated code cost
+    sympy one expression and one differentiation between them."""
 
     def __init__(self, root: Assign, members: dict[str, Assign]):
         self.root = root
         self.members = members  # inner statements by target name (root excluded)
         self.leaves: dict[sp.Symbol, Atom] = {}
-        self.inner: dict[str, sp.Expr] = {}
-        self.expr = self._build(root)
+        self.inner: list[str] = []  # inner value names, in the key's order
+        self._slots: dict[object, int] = {}  # leaf identity -> position
+        self.key = self._key(root)
 
-    def _build(self, stmt: Assign) -> sp.Expr:
-        args = [self._arg(a) for a in stmt.args]
-        expr = OPS[stmt.op].meaning(*args)
-        self.inner[stmt.target.name] = expr
-        return expr
+    def _key(self, stmt: Assign) -> tuple:
+        key = ("op", stmt.op, tuple(self._arg_key(a) for a in stmt.args))
+        self.inner.append(stmt.target.name)
+        return key
 
-    def _arg(self, atom: Atom) -> sp.Expr:
+    def _arg_key(self, atom: Atom) -> object:
         if isinstance(atom, Var) and atom.name in self.members:
-            return self._build(self.members[atom.name])
+            return self._key(self.members[atom.name])
         if isinstance(atom, Var):
-            sym = symbol(atom)
-            self.leaves[sym] = atom
-            return sym
+            return self._leaf(atom.name, symbol(atom), atom)
         if atom.name is None and not isinstance(atom.value, bool | int | float):
             # a tuple or list operand: opaque to sympy, printed back as written
             sym = sp.Symbol(f"<const {len(self.leaves)}>", real=True)
+            return self._leaf(("const", len(self.leaves)), sym, atom)
+        if atom.name is not None:
+            return self._leaf(atom.name, sp.Symbol(atom.name, real=True), atom)
+        return ("number", type(atom.value).__name__, atom.value)
+
+    def _leaf(self, identity: object, sym: sp.Symbol, atom: Atom) -> tuple:
+        if identity not in self._slots:
+            self._slots[identity] = len(self.leaves)
             self.leaves[sym] = atom
-            return sym
-        sym = number(atom)
-        if isinstance(sym, sp.Symbol):
-            self.leaves[sym] = atom
-        return sym
+        return ("leaf", self._slots[identity])
 
     def partials(self, wrt: list[Var], fresh: Callable[[], str]) -> tuple[list, list]:
-        """(shared definitions, one partial per leaf in `wrt`) as sympy.
-
-        The work is done on a canonical renaming of the region (leaves `_a0`,
-        `_a1`..., primal values `_n0`...), so regions of the same shape, as in
-        unrolled or repeated code, are differentiated once."""
-        leaves = {
-            sym: sp.Symbol(f"_a{i}", real=True) for i, sym in enumerate(self.leaves)
+        """(shared definitions, one partial per leaf in `wrt`) as sympy, in the
+        leaves' own names and the inner values' names."""
+        expr, inner = _meaning(self.key)
+        order = {sym: i for i, sym in enumerate(self.leaves)}
+        targets = tuple(sp.Symbol(f"_a{order[symbol(v)]}", real=True) for v in wrt)
+        shared, exprs = _derive(expr, targets, inner)
+        back: dict[sp.Symbol, sp.Symbol] = {
+            sp.Symbol(f"_a{i}", real=True): sym for i, sym in enumerate(self.leaves)
         }
-        names = list(self.inner)
-        inner = tuple(
-            (sp.Symbol(f"_n{i}", real=True), self.inner[name].xreplace(leaves))
-            for i, name in enumerate(names)
+        back.update(
+            (inner[i][0], sp.Symbol(name, real=True))
+            for i, name in enumerate(self.inner)
         )
-        targets = tuple(leaves[symbol(v)] for v in wrt)
-        shared, exprs = _derive(self.expr.xreplace(leaves), targets, inner)
-        back: dict[sp.Symbol, sp.Symbol] = {c: s for s, c in leaves.items()}
-        back.update((inner[i][0], sp.Symbol(n, real=True)) for i, n in enumerate(names))
         back.update((sym, sp.Symbol(fresh(), real=True)) for sym, _ in shared)
         return (
             [(back[sym], e.xreplace(back)) for sym, e in shared],
             [e.xreplace(back) for e in exprs],
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
+    """The sympy meaning of a region's `key`, on canonical symbols, and its
+    inner values `((_n0, meaning), ...)` in the key's order."""
+    inner: list[tuple[sp.Symbol, sp.Expr]] = []
+
+    def build(node: tuple) -> sp.Expr:
+        _, op, args = node
+        expr = OPS[op].meaning(*(arg(a) for a in args))
+        inner.append((sp.Symbol(f"_n{len(inner)}", real=True), expr))
+        return expr
+
+    def arg(node: tuple) -> sp.Expr:
+        if node[0] == "leaf":
+            return sp.Symbol(f"_a{node[1]}", real=True)
+        if node[0] == "number":
+            return number(Const(node[2]))
+        return build(node)
+
+    return build(key), tuple(inner)
 
 
 @functools.lru_cache(maxsize=4096)

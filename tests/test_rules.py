@@ -114,3 +114,41 @@ def test_partials_come_from_sympy_diff():
     assert partial("tanh", 0) == 1 - sp.tanh(x0) ** 2
     assert partial("pow", 1) == x0**x1 * sp.log(x0)
     assert partial("maximum", 0) == sp.Heaviside(x0 - x1)
+
+
+# --- regions of one shape are differentiated once ----------------------------
+
+_SAME_SHAPE = """import numpy as np
+
+
+def chain(y, a, b):
+    y = np.sin(y) * a + b
+    z = np.sin(a) * b + y
+    w = np.sin(z) * y + a
+    v = np.sin(w) * w + b
+    u = np.sin(v) * v + 2.0
+    return np.sum(u * z)
+"""
+
+
+def test_regions_of_one_shape_share_their_sympy_work(tmp_path, monkeypatch):
+    """A region's sympy meaning is keyed by its shape (ops, constants, leaves
+    by first use), not its names: the first three lines are one shape; `v`
+    repeats a leaf and `u` has a constant, so they are two more, and the
+    product `u * z` a fourth."""
+    from symgrad import symbolic
+
+    path = tmp_path / "same_shape.py"
+    path.write_text(_SAME_SHAPE)
+    spec = importlib.util.spec_from_file_location("same_shape", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["same_shape"] = module
+    spec.loader.exec_module(module)
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    symbolic._meaning.cache_clear()
+    g = symgrad.grad(module.chain, wrt=(0, 1, 2))
+    for partial in ("a * np.cos(y)", "b * np.cos(a)", "y_1 * np.cos(z)"):
+        assert partial in g.source  # each region's partials in its own names
+    assert symbolic._meaning.cache_info()[:2] == (2, 4)  # (hits, misses)
+    rng = np.random.default_rng(0)
+    symgrad.check_grad(g, rng.normal(size=4), rng.normal(size=4), 0.5)
