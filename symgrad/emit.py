@@ -15,27 +15,24 @@ Guarantees of the emitted module:
   the primal reads like the source; every adjoint block sits under a
   `# grad of: <source line>` comment;
 * the text is a pure function of its inputs: same input, same bytes;
-* it is printed in black's style (quotes, `x**2`, blank lines, split
-  conditions), so black's first pass changes nothing but lines over 88
-  columns and it does not run a second: formatting costs half as much.
+* it is black's formatting: the printer writes black's style (quotes,
+  `x**2`, blank lines, split conditions) and `style.formatted` runs black on
+  the statements that still need it (long lines, complex slices).
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
-import io
-import keyword
+import itertools
 import re
 import textwrap
-import tokenize
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import black
 import numpy as np
 
-from . import custom, floats, inplace, runtime
+from . import custom, floats, inplace, runtime, style
 from .ir import (
     Assign,
     Atom,
@@ -169,7 +166,7 @@ def _float_dispatch(spec: ModuleSpec) -> list[str]:
 
 def _condition(tests: list[str], indent: int) -> list[str]:
     """`if <tests joined by and>:` split over lines as black splits it (so
-    black has nothing to change, see `_clean`)."""
+    black has nothing to change, see `style.clean`)."""
     line = f"if {' and '.join(tests)}:"
     if indent + len(line) <= 88:
         return [line]
@@ -293,16 +290,16 @@ class _Printer:
             if (
                 isinstance(stmt, Assign)
                 and stmt.target.name in self.temps
-                and self._used_once(stmt.target, statements[i + 1 :], tail)
-                and self._stable(stmt, statements[i + 1 :], tail)
+                and self._used_once(stmt.target)
+                and self._stable(stmt, itertools.islice(statements, i + 1, None), tail)
             ):
                 self.inline[stmt.target.name] = stmt
 
-    def _used_once(self, target: Var, later: list[Stmt], tail: Atom | None) -> bool:
+    def _used_once(self, target: Var) -> bool:
         """Is `target` defined once and read once?"""
         return self.defined[target.name] == 1 and self.counts[target.name] == 1
 
-    def _stable(self, stmt: Assign, later: list[Stmt], tail: Atom | None) -> bool:
+    def _stable(self, stmt: Assign, later: Iterable[Stmt], tail: Atom | None) -> bool:
         """Is `stmt`'s one use in `later` (at block level), with nothing in
         between changing what it reads?"""
         reads = set(self._reads(stmt))
@@ -399,10 +396,10 @@ class _Printer:
         if stmt.mode == "pop":
             return f"{target}.pop()"
         if stmt.mode == "add_at":
-            index = _clean(self.index_tuple(stmt.index))
+            index = style.clean(self.index_tuple(stmt.index))
             return f"np.add.at({target}, {index}, {value})"
         sign = "=" if stmt.mode == "set" else "+="
-        return f"{_clean(target + self.index(stmt.index))} {sign} {value}"
+        return f"{style.clean(target + self.index(stmt.index))} {sign} {value}"
 
     def name(self, var: Var) -> str:
         return self.rename.get(var.name, var.name)
@@ -411,7 +408,7 @@ class _Printer:
         stmt = top or (self.inline.get(atom.name) if isinstance(atom, Var) else None)
         if stmt is None:
             return _const(atom) if isinstance(atom, Const) else self.name(atom)
-        return _clean(self._render(stmt))
+        return style.clean(self._render(stmt))
 
     def _render(self, stmt: Assign) -> str:
         op = OPS.get(stmt.op)
@@ -473,7 +470,7 @@ def _level_uses(stmt: Stmt):
 
 
 def _range_args(args: list[str]) -> str:
-    start, stop, step = (_clean(a) for a in args)
+    start, stop, step = (style.clean(a) for a in args)
     if step != "1":
         return f"{start}, {stop}, {step}"
     return stop if start == "0" else f"{start}, {stop}"
@@ -507,106 +504,6 @@ def _renumber(
     return rename
 
 
-def _clean(text: str) -> str:
-    """Drop redundant parentheses (parse and unparse the expression), in
-    black's style where `ast.unparse` differs from it: double quotes, and
-    `x**2` for a power of simple operands.  black formats the module anyway,
-    but it runs a second pass over any text its first pass changed."""
-    tree = ast.parse(text, mode="eval")
-    unparsed = text = ast.unparse(tree)
-    if "\n" in text or not ("'" in text or "**" in text):
-        return text
-    tokens = [
-        t
-        for t in tokenize.generate_tokens(io.StringIO(text).readline)
-        if t.type not in _LAYOUT
-    ]
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
-    for i, tok in enumerate(tokens):
-        if tok.type == tokenize.STRING and _plain_single_quoted(tok.string):
-            edits.append((tok.start[1], tok.end[1], f'"{tok.string[1:-1]}"'))
-        elif tok.string == "**" and (power := _simple_power(tokens, i)):
-            (j, k), negated = power
-            left = text[tokens[j].start[1] : tok.start[1]].rstrip()
-            right = text[tok.end[1] : tokens[k].end[1]].lstrip()
-            hugged = f"({left}**{right})" if negated else f"{left}**{right}"
-            edits.append((tokens[j].start[1], tokens[k].end[1], hugged))
-    styled = unparsed
-    for start, end, new in reversed(edits):
-        styled = styled[:start] + new + styled[end:]
-    if ast.dump(ast.parse(styled, mode="eval")) != ast.dump(tree):
-        return unparsed  # (a case the token rules misread: black will style it)
-    return styled
-
-
-_KEYWORDS = set(keyword.kwlist)
-_LAYOUT = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT}
-
-
-def _plain_single_quoted(string: str) -> bool:
-    body = string[1:-1]
-    return string[0] == "'" and '"' not in body and "\\" not in body
-
-
-def _simple_power(tokens: list, i: int) -> tuple[tuple[int, int], bool] | None:
-    """Where black hugs the `**` at `tokens[i]` (both operands a name, a
-    dotted name or a number, the right one perhaps negated): the operands'
-    first and last token, and whether a unary operator stands before it
-    (black then adds parentheses: `-(x**2)`).  None elsewhere, and for a
-    chain `x ** y ** z` after a unary operator, which this does not mimic."""
-    j = _operand_start(tokens, i - 1)
-    k = i + 1
-    if k < len(tokens) and tokens[k].string == "-":
-        k += 1
-    k = _operand_end(tokens, k)
-    if j is None or k is None:
-        return None
-    before = tokens[j - 1] if j > 0 else None
-    if before is not None and before.string in (".", ")", "]"):
-        return None  # the left operand is part of a call or subscript chain
-    after = tokens[k + 1].string if k + 1 < len(tokens) else ""
-    if after in ("(", "[", "."):
-        return None
-    negated = before is not None and before.string in ("-", "+", "~")
-    if negated and j >= 2:
-        prior = tokens[j - 2]
-        unary = prior.type == tokenize.OP and prior.string not in (")", "]", "}")
-        negated = unary or prior.string in _KEYWORDS
-    if negated and after == "**":
-        return None
-    return (j, k), negated
-
-
-def _operand_start(tokens: list, j: int) -> int | None:
-    """First token of the name, dotted name or number ending at `tokens[j]`."""
-    if tokens[j].type == tokenize.NUMBER:
-        return j
-    if tokens[j].type != tokenize.NAME or tokens[j].string in _KEYWORDS:
-        return None
-    while (
-        j >= 2 and tokens[j - 1].string == "." and tokens[j - 2].type == tokenize.NAME
-    ):
-        j -= 2
-    return j
-
-
-def _operand_end(tokens: list, k: int) -> int | None:
-    """Last token of the name, dotted name or number starting at `tokens[k]`."""
-    if k >= len(tokens):
-        return None
-    if tokens[k].type == tokenize.NUMBER:
-        return k
-    if tokens[k].type != tokenize.NAME or tokens[k].string in _KEYWORDS:
-        return None
-    while (
-        k + 2 < len(tokens)
-        and tokens[k + 1].string == "."
-        and tokens[k + 2].type == tokenize.NAME
-    ):
-        k += 2
-    return k
-
-
 def _const(const: Const) -> str:
     if const.name is not None:
         return const.name
@@ -618,7 +515,7 @@ def _value(value: object) -> str:
         return "..."
     if isinstance(value, float) and not np.isfinite(value):
         return "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
-    return repr(value)
+    return style.number(repr(value)) if isinstance(value, float) else repr(value)
 
 
 def _constant_line(const: Const) -> str:
@@ -681,7 +578,7 @@ def module_text(
             "\n# Support code copied from symgrad.runtime.\n\n\n" + "\n\n".join(helpers)
         )
     text = "\n\n".join(part.rstrip("\n") for part in parts)
-    return black.format_str(text + "\n", mode=black.Mode())
+    return style.formatted(text + "\n")
 
 
 def _docstring(text: str, indent: str) -> str:
@@ -689,7 +586,7 @@ def _docstring(text: str, indent: str) -> str:
     width = 84 - len(indent)
     paragraphs = [textwrap.fill(p, width) for p in text.split("\n\n")]
     body = "\n\n".join(paragraphs)
-    if "\n" not in body and len(indent) + len(body) + 6 <= 88:
+    if "\n" not in body:  # (one line stays one line, as black keeps it)
         return f'{indent}"""{body}"""'
     lines = f'"""{body}\n"""'.split("\n")
     return "\n".join((indent + line) if line else "" for line in lines)
@@ -700,9 +597,9 @@ def _helpers(code: str) -> list[str]:
     needed: set[str] = set()
     frontier = [code]
     while frontier:
-        text = frontier.pop()
+        words = set(re.findall(r"\w+", frontier.pop()))
         for name in _HELPERS:
-            if name not in needed and re.search(rf"\b{name}\b", text):
+            if name not in needed and name in words:
                 needed.add(name)
                 frontier.append(inspect.getsource(getattr(runtime, name)))
     return [inspect.getsource(getattr(runtime, n)) for n in _HELPERS if n in needed]

@@ -30,6 +30,7 @@ class Names:
         self.avoid = set(avoid)
         self.temps = 0
         self.made_temps: set[str] = set()
+        self._next: dict[str, int] = {}  # base -> where its next search starts
 
     def fresh(self, base: str | None = None) -> str:
         if base is None:
@@ -40,9 +41,13 @@ class Names:
                     self.made_temps.add(name)
                     break
         else:
-            name, n = base, 0
+            # names are never given back, so the search resumes where the last
+            # one for `base` ended (linear, not quadratic, in reassignments)
+            n = self._next.get(base, 0)
+            name = base if n == 0 else f"{base}_{n}"
             while name in self.taken:
                 n += 1
                 name = f"{base}_{n}"
+            self._next[base] = n
         self.taken.add(name)
         return name

@@ -136,6 +136,16 @@ def test_caller_arrays_unchanged(case: Case, seed: int) -> None:
     assert_unchanged(before, args)
 
 
+@cases
+def test_emitted_source_is_black_formatted(case: Case) -> None:
+    """symgrad runs black only on the statements its printer cannot vouch
+    for (`style.formatted`); the whole module must still be black's."""
+    import black
+
+    source = compiled(case).source
+    assert black.format_str(source, mode=black.Mode()) == source
+
+
 def test_table_is_large_and_names_are_unique() -> None:
     assert len(CASES) >= 70
     assert len(FLOW_CASES) >= 50

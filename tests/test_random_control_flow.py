@@ -18,6 +18,7 @@ import itertools
 import os
 import sys
 
+import black
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -178,6 +179,7 @@ def test_random_control_flow_gradients(source, seed, tmp_path):
     )
     copies = [np.copy(a) for a in args]
     g = symgrad.grad(f, wrt=(0, 1, 2))
+    assert black.format_str(g.source, mode=black.Mode()) == g.source
     value, grads = g.f_and_grad(*args)
     for arg, copy in zip(args, copies, strict=True):
         np.testing.assert_array_equal(arg, copy)

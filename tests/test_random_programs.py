@@ -12,6 +12,7 @@ import importlib.util
 import itertools
 import sys
 
+import black
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -122,6 +123,7 @@ def test_random_program_gradients(source, seed, tmp_path):
         rng.uniform(-1, 1, (2, 3)),
     )
     g = symgrad.grad(f, wrt=(0, 1, 2))
+    assert black.format_str(g.source, mode=black.Mode()) == g.source
     value, grads = g.f_and_grad(*args)
     np.testing.assert_allclose(value, f(*args), rtol=1e-12, atol=1e-12)
     for grad, arg in zip(grads, args, strict=True):
