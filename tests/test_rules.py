@@ -147,8 +147,8 @@ def test_regions_of_one_shape_share_their_sympy_work(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
     symbolic._meaning.cache_clear()
     g = symgrad.grad(module.chain, wrt=(0, 1, 2))
-    for partial in ("a * np.cos(y)", "b * np.cos(a)", "y_1 * np.cos(z)"):
-        assert partial in g.source  # each region's partials in its own names
+    for expected in ("a * np.cos(y)", "b * np.cos(a)", "y_1 * np.cos(z)"):
+        assert expected in g.source  # each region's partials in its own names
     assert symbolic._meaning.cache_info()[:2] == (2, 4)  # (hits, misses)
     rng = np.random.default_rng(0)
     symgrad.check_grad(g, rng.normal(size=4), rng.normal(size=4), 0.5)
