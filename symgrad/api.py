@@ -203,7 +203,6 @@ class _Transformed:
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._source: str | None = None
         self._module: types.ModuleType | None = None
-        self._bad_input: tuple[type[Exception], ...] = ()
         self._lock = threading.RLock()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -237,29 +236,29 @@ class _Transformed:
             module = load_module(
                 self.source, f"{self.__qualname__}.{self.kind}", self._src
             )
-            self._bad_input = tuple(
-                getattr(module, error)
-                for error in ("SeedError", "TangentError", "RepeatedIndexError")
-                if hasattr(module, error)
-            )
+            module.__dict__.update(_bad_input_errors(self.__name__))
             self._module = module
         return self._module
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the module's function `name`, reporting bad input as ours."""
-        module = self._module or self.module
-        try:
-            return getattr(module, name)(*args, **kwargs)
-        except self._bad_input as exc:
-            raise self._translated(exc) from None
+        """Call the module's function `name`."""
+        return getattr(self._module or self.module, name)(*args, **kwargs)
 
-    def _translated(self, exc: Exception) -> SymgradError:
-        """A bad seed, tangent or index raised in the module, as symgrad's."""
-        error = SeedError if type(exc).__name__ == "SeedError" else BadInputError
-        message = str(exc)
-        if type(exc).__name__ == "RepeatedIndexError":
-            message = f"{self.__name__}: {message}"
-        return error(message)
+
+def _bad_input_errors(function: str) -> dict[str, type[SymgradError]]:
+    """symgrad's errors, to replace the standalone module's own: code loaded
+    by symgrad raises a bad seed as `SeedError`, a bad tangent or a write to
+    a repeated index as `BadInputError`, with no wrapper catching them."""
+
+    class RepeatedIndexError(BadInputError):
+        def __init__(self, message: str):
+            super().__init__(f"{function}: {message}")
+
+    return {
+        "SeedError": SeedError,
+        "TangentError": BadInputError,
+        "RepeatedIndexError": RepeatedIndexError,
+    }
 
 
 class GradFunction(_Transformed):
@@ -293,11 +292,11 @@ class GradFunction(_Transformed):
         self, *args: Any, seed: Any = None, **kwargs: Any
     ) -> tuple[Any, Any]:
         """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
-        module = self._module or self.module  # (inlined `_run`: the hot path)
-        try:
-            return module.f_and_grad(*args, seed=seed, **kwargs)
-        except self._bad_input as exc:
-            raise self._translated(exc) from None
+        generated = self.module.f_and_grad
+        # Later calls skip this method: the generated function itself is bound
+        # in its place (a wrapper's call costs more than x**2's gradient).
+        self.f_and_grad = generated  # type: ignore[method-assign]
+        return generated(*args, seed=seed, **kwargs)
 
     def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
         """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""

@@ -6,7 +6,7 @@ Guarantees of the emitted module:
   installed: support functions are copied from `symgrad.runtime`, and module
   constants are written out as literals; functions with custom rules are
   named in a `# Supplied by the caller:` line and bound by whoever loads it;
-* `grad_function` defines `f_and_grad(<the function's parameters>,
+* `grad_function` defines `f_and_grad(<the function's parameters>, *,
   seed=None)` returning `(value, gradient)`, or `(value, (g1, g2, ...))` for a
   tuple `wrt`, plus, for scalar code, `_f_and_grad_floats` (see `floats`);
   `jvp_function` defines `f_and_jvp(<parameters>, tangents)` returning
@@ -146,7 +146,8 @@ def grad_function(
             f"loss with respect to {wrt}."
         )
     return (
-        function_text("f_and_grad", signature(spec, "seed=None"), summary, lines) + fast
+        function_text("f_and_grad", signature(spec, "*, seed=None"), summary, lines)
+        + fast
     )
 
 

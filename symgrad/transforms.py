@@ -171,6 +171,10 @@ def _gradient_source(grad_text: str, origin: str, fallback) -> FunctionSource:
         for n in tree.body
         if isinstance(n, ast.FunctionDef) and n.name == "f_and_grad"
     ]
+    args = node.args  # the keyword-only `seed` read as a plain parameter
+    args.args += args.kwonlyargs
+    args.defaults += args.kw_defaults
+    args.kwonlyargs, args.kw_defaults = [], []
     last = node.body[-1]
     if isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple):
         last.value = last.value.elts[1]

@@ -77,10 +77,29 @@ def test_second_call_does_not_compile(monkeypatch):
     assert g.grad(3.0) == 9.0
 
 
+def test_f_and_grad_is_the_generated_function_after_the_first_call():
+    """No wrapper stands between a caller and the emitted code: after the
+    first call, `g.f_and_grad` is the module's own function."""
+    g = symgrad.grad(poly)
+    assert g.f_and_grad(4.0) == (29.0, 11.0)
+    assert g.f_and_grad is g.module.f_and_grad
+    assert g.f_and_grad(4.0, seed=2.0) == (29.0, 22.0)
+    assert g.grad(4.0) == 11.0
+
+
+@pytest.mark.parametrize("calls_before", [0, 1])
+def test_seed_is_keyword_only(calls_before):
+    g = symgrad.grad(poly)
+    for _ in range(calls_before):
+        g.f_and_grad(1.0)
+    with pytest.raises(TypeError):
+        g.f_and_grad(4.0, 2.0)
+
+
 def test_source_and_module():
     g = symgrad.grad(poly)
     assert g.source.startswith('"""Gradient of `poly`')
-    assert "def f_and_grad(x, seed=None):" in g.source
+    assert "def f_and_grad(x, *, seed=None):" in g.source
     assert g.module.f_and_grad(4.0) == (29.0, 11.0)
 
 
@@ -205,3 +224,4 @@ def _import(path):
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
+

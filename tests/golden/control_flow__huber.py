@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(r, delta, seed=None):
+def f_and_grad(r, delta, *, seed=None):
     """Return huber(r, delta) and its gradient with respect to r."""
     t1 = abs(r) <= delta
     if t1:

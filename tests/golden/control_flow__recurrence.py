@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 
-def f_and_grad(x, a, b, steps, seed=None):
+def f_and_grad(x, a, b, steps, *, seed=None):
     """Return recurrence(x, a, b, steps) and its gradient with respect to a, b."""
     if (
         type(x) in (float, int, np.float64)

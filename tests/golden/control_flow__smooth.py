@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(x, seed=None):
+def f_and_grad(x, *, seed=None):
     """Return smooth(x) and its gradient with respect to x."""
     saved = []
     y = np.zeros(len(x))

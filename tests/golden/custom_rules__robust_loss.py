@@ -8,7 +8,7 @@ import numpy as np
 # Supplied by the caller: softplus, softplus_grad, ranks
 
 
-def f_and_grad(w, X, y, seed=None):
+def f_and_grad(w, X, y, *, seed=None):
     """Return robust_loss(w, X, y) and its gradient with respect to w."""
     t1 = X @ w
     r = t1 - y

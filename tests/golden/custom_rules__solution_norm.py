@@ -8,7 +8,7 @@ import numpy as np
 # Supplied by the caller: solve, solve_vjp, solve_jvp
 
 
-def f_and_grad(A, b, seed=None):
+def f_and_grad(A, b, *, seed=None):
     """Return solution_norm(A, b) and its gradient with respect to A, b."""
     x = solve(A, b)
     out = np.sum(x * x)

@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(w, b, X, Y, seed=None):
+def f_and_grad(w, b, X, Y, *, seed=None):
     """Return loss(w, b, X, Y) and its gradient with respect to w, b."""
     t1 = w * X + b
     t2 = t1 - Y

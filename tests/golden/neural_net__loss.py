@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(W1, b1, W2, b2, X, Y, seed=None):
+def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     """Return loss(W1, b1, W2, b2, X, Y) and its gradient with respect to W1, b1, W2,
     b2.
     """

@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(w, b, x, y_true, seed=None):
+def f_and_grad(w, b, x, y_true, *, seed=None):
     """Return loss_w(w, b, x, y_true) and its gradient with respect to w."""
     t1 = w * x + b
     t2 = t1 - y_true

@@ -7,7 +7,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(w, b, x, y_true, weights, seed=None):
+def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     """Return sample_weighted_loss(w, b, x, y_true, weights) and its gradient with
     respect to w.
     """

@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(params, seed=None):
+def f_and_grad(params, *, seed=None):
     """Return reproject(params) and its gradient with respect to params."""
     w = params[0:3]
     theta = np.sqrt(np.sum(w * w))

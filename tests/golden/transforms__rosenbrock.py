@@ -6,7 +6,7 @@ Do not edit: symgrad regenerates it from the source.
 import numpy as np
 
 
-def f_and_grad(x, seed=None):
+def f_and_grad(x, *, seed=None):
     """Return rosenbrock(x) and its gradient with respect to x."""
     t1 = x[1:]
     t2 = x[:-1]
