@@ -48,11 +48,11 @@ class FunctionSource:
 
 
 def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
-    """Read a live function's source with inspect; errors name the function."""
+    """Read a live function's source from its file; errors name the function."""
     name = getattr(fn, "__qualname__", repr(fn))
     try:
         file = inspect.getsourcefile(fn) or inspect.getfile(fn)
-        raw, start = inspect.getsourcelines(fn)
+        raw, start, module = _read(fn, file)
     except (OSError, TypeError):
         raise BadInputError(
             f"cannot read the source of {name}",
@@ -60,18 +60,13 @@ def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
         ) from None
     lines = tuple(linecache.getlines(file)) or tuple(raw)
     text = "".join(raw)
-    dedented = textwrap.dedent(text)
-    shift = len(text.splitlines()[0]) - len(dedented.splitlines()[0])
-    try:
-        # blank lines in front give the nodes their line numbers in the file
-        # (ast.increment_lineno would walk the whole tree)
-        module = ast.parse("\n" * (start - 1) + dedented)
-    except SyntaxError:
+    shift = len(text.splitlines()[0]) - len(textwrap.dedent(text).splitlines()[0])
+    if module is None:
         raise UnsupportedSyntaxError(
             f"cannot parse the source of {name}",
             Loc(file, start, 0, raw[0].rstrip("\n")),
             "symgrad differentiates functions written with 'def', not lambdas",
-        ) from None
+        )
     tree = module.body[0] if module.body else None
     if isinstance(tree, ast.AsyncFunctionDef):
         text = lines[tree.lineno - 1] if tree.lineno <= len(lines) else ""
@@ -85,6 +80,61 @@ def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
             Loc(file, start, 0, raw[0].rstrip("\n")),
         )
     return FunctionSource(tree.name, tree, file, lines, shift, resolver)
+
+
+def _read(fn: Any, file: str) -> tuple[list[str], int, ast.Module | None]:
+    """The function's lines, its first line number, and their parse (None
+    where they do not parse)."""
+    linecache.checkcache(file)  # (a file edited since it was read, as inspect)
+    found = _cut(fn, linecache.getlines(file))
+    if found is not None:
+        module = _parse(*found)
+        body = module.body if module is not None else []
+        if (
+            body
+            and isinstance(body[0], ast.FunctionDef)
+            and body[0].name == fn.__name__
+        ):
+            return (*found, module)
+    raw, start = inspect.getsourcelines(fn)
+    return raw, start, _parse(raw, start)
+
+
+def _parse(raw: list[str], start: int) -> ast.Module | None:
+    try:
+        # blank lines in front give the nodes their line numbers in the file
+        # (ast.increment_lineno would walk the whole tree)
+        return ast.parse("\n" * (start - 1) + textwrap.dedent("".join(raw)))
+    except SyntaxError:
+        return None
+
+
+def _cut(fn: Any, lines: list[str]) -> tuple[list[str], int] | None:
+    """The function's lines and first line number, read without tokenizing
+    (inspect's search costs 2 ms per 100 lines): from the first decorator to
+    the last line of its code, then on to the first line indented no deeper
+    than the `def`.  A cut that does not parse as that function (a string or
+    bracket reaching back to the margin) is left to inspect."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not lines:
+        return None
+    start = code.co_firstlineno
+    last = max((line for _, _, line in code.co_lines() if line), default=start)
+    if not 0 < start <= last <= len(lines):
+        return None
+    first = lines[start - 1]
+    margin = len(first) - len(first.lstrip())
+    end = last
+    while end < len(lines):
+        line = lines[end]
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            if len(line) - len(line.lstrip()) <= margin:
+                break
+        end += 1
+    while end > last and lines[end - 1].strip()[:1] in ("", "#"):
+        end -= 1  # (blank lines and comments after the body are not its own)
+    return list(lines[start - 1 : end]), start
 
 
 def from_module(path: str, text: str) -> tuple[ast.Module, tuple[str, ...]]:

@@ -12,6 +12,7 @@ import symgrad
 import symgrad.api
 import symgrad.emit
 import symgrad.frontend
+import symgrad.source
 
 CASES_BY_NAME = {case.name: case for case in CASES}
 
@@ -225,3 +226,85 @@ def _import(path):
     spec.loader.exec_module(module)
     return module
 
+
+# --- reading a function's source --------------------------------------------
+
+_LAYOUTS = '''import numpy as np
+import symgrad
+
+
+@symgrad.grad(
+    wrt="x",
+)
+def decorated(x):
+    y = np.sin(x)
+    # a comment in the body
+
+    return y * x
+    # a trailing comment
+
+
+def margin_docstring(x):
+    """A docstring whose second line
+starts at the margin: code follows, so the cut reaches past it."""
+    return x * x
+
+
+class Model:
+    def method(self, x):
+        return x * x + 1.0
+
+    other = 1
+
+
+def margin_bracket(x):
+    return np.sum(
+        x * x
+)
+
+
+def last(x):
+    return x * 3.0
+'''
+
+
+@pytest.mark.parametrize(
+    "name, value, slope",
+    [
+        ("decorated", lambda x: np.sin(x) * x, lambda x: np.cos(x) * x + np.sin(x)),
+        ("margin_docstring", lambda x: x * x, lambda x: 2 * x),
+        ("method", lambda x: x * x + 1.0, lambda x: 2 * x),
+        ("margin_bracket", lambda x: x * x, lambda x: 2 * x),
+        ("last", lambda x: 3.0 * x, lambda x: 3.0),
+    ],
+)
+def test_source_is_read_whatever_the_layout(tmp_path, monkeypatch, name, value, slope):
+    """The function's lines are found by a cut at the margin after its last
+    line of code (no tokenizing); where a bracket closes at the margin after
+    it, the cut does not parse and inspect finds the lines."""
+    import inspect
+
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    asked: list[object] = []
+    getsourcelines = inspect.getsourcelines
+    monkeypatch.setattr(
+        symgrad.source.inspect,
+        "getsourcelines",
+        lambda fn: asked.append(fn.__module__) or getsourcelines(fn),
+    )
+    path = tmp_path / "layouts.py"
+    path.write_text(_LAYOUTS)
+    spec = importlib.util.spec_from_file_location("layouts", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["layouts"] = module
+    spec.loader.exec_module(module)
+    if name == "decorated":
+        g = module.decorated
+    else:
+        fn = module.Model.method if name == "method" else getattr(module, name)
+        g = symgrad.grad(fn, wrt="x")
+    args = (None, 1.5) if name == "method" else (1.5,)
+    assert g.f_and_grad(*args) == pytest.approx((value(1.5), slope(1.5)))
+    assert g.source.count("def f_and_grad(") == 1
+    # inspect only as the fallback
+    assert ("layouts" in asked) == (name == "margin_bracket")
