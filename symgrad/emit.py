@@ -411,6 +411,14 @@ class _Printer:
             return _const(atom) if isinstance(atom, Const) else self.name(atom)
         return style.clean(self._render(stmt))
 
+    def _raw(self, atom: Atom) -> str:
+        """`atom` as `expr` prints it but not yet cleaned: an operand, which
+        is cleaned with the whole expression (once, not once per level)."""
+        stmt = self.inline.get(atom.name) if isinstance(atom, Var) else None
+        if stmt is None:
+            return _const(atom) if isinstance(atom, Const) else self.name(atom)
+        return self._render(stmt)
+
     def _render(self, stmt: Assign) -> str:
         op = OPS.get(stmt.op)
         args = [self._arg(a) for a in stmt.args]
@@ -438,7 +446,7 @@ class _Printer:
     def _arg(self, arg) -> str:
         if isinstance(arg, Index):
             return self.index(arg)
-        return f"({self.expr(arg)})"
+        return f"({self._raw(arg)})"
 
     def index(self, index: Index) -> str:
         return "[" + ", ".join(self._item(i) for i in index.items) + "]"
@@ -459,10 +467,10 @@ class _Printer:
             return text if item.step is None else f"{text}:{self._part(item.step)}"
         if isinstance(item, Const) and item.value is Ellipsis:
             return "..."
-        return f"({self.expr(item)})"
+        return f"({self._raw(item)})"
 
     def _part(self, atom: Atom | None, empty: str = "None") -> str:
-        return empty if atom is None else f"({self.expr(atom)})"
+        return empty if atom is None else f"({self._raw(atom)})"
 
 
 def _level_uses(stmt: Stmt):
@@ -574,12 +582,11 @@ def module_text(
     if spec.constants:
         parts.append("\n".join(_constant_line(c) for c in spec.constants))
     parts += [f"\n{function.strip()}" for function in functions]
-    if helpers:
-        parts.append(
-            "\n# Support code copied from symgrad.runtime.\n\n\n" + "\n\n".join(helpers)
-        )
-    text = "\n\n".join(part.rstrip("\n") for part in parts)
-    return style.formatted(text + "\n")
+    text = style.formatted("\n\n".join(part.rstrip("\n") for part in parts) + "\n")
+    if helpers:  # (black's already: the runtime's source is kept black-formatted)
+        support = "\n\n".join(helpers).rstrip("\n")
+        text += f"\n\n# Support code copied from symgrad.runtime.\n\n\n{support}\n"
+    return text
 
 
 def _docstring(text: str, indent: str) -> str:

@@ -41,6 +41,7 @@ def clean(text: str) -> str:
         if t.type not in _LAYOUT
     ]
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+    parenthesized = False  # did an edit add parentheses (`-(x**2)`)?
     for i, tok in enumerate(tokens):
         if tok.type == tokenize.STRING and _plain_single_quoted(tok.string):
             edits.append((tok.start[1], tok.end[1], f'"{tok.string[1:-1]}"'))
@@ -51,11 +52,14 @@ def clean(text: str) -> str:
             left = text[tokens[j].start[1] : tok.start[1]].rstrip()
             right = text[tok.end[1] : tokens[k].end[1]].lstrip()
             hugged = f"({left}**{right})" if negated else f"{left}**{right}"
+            parenthesized = parenthesized or negated
             edits.append((tokens[j].start[1], tokens[k].end[1], hugged))
     styled = unparsed
     for start, end, new in reversed(edits):
         styled = styled[:start] + new + styled[end:]
-    if ast.dump(ast.parse(styled, mode="eval")) != ast.dump(tree):
+    # Respelling strings and numbers and removing the spaces around `**` keep
+    # the tokens; added parentheses are checked to keep the tree.
+    if parenthesized and ast.dump(ast.parse(styled, mode="eval")) != ast.dump(tree):
         return unparsed
     return styled
 
@@ -142,6 +146,9 @@ _SKIP = {
 }
 
 
+# A line `_needs_black` could flag: too long, a quote, a space before `**`, a
+# number (as `repr` writes them) black would respell, or a `[` before a `:`.
+_CANDIDATE = re.compile(r".{89}|'|\s\*\*|\d[eE]\+|\d[EJLXOB]|0[xob]|\[.*:")
 _BLACK_NUMBER = re.compile(r"\d[\d_]*(\.\d[\d_]*)?(e-?\d[\d_]*)?j?")
 # (f-strings are one STRING token before Python 3.12, FSTRING_START... after)
 _STRINGS = {tokenize.STRING, getattr(tokenize, "FSTRING_START", tokenize.STRING)}
@@ -149,6 +156,8 @@ _STRINGS = {tokenize.STRING, getattr(tokenize, "FSTRING_START", tokenize.STRING)
 
 def formatted(text: str) -> str:
     """`text` formatted by black, which runs only on the statements that need it."""
+    if not any(_CANDIDATE.search(line) for line in text.split("\n")):
+        return text  # (nothing black could change: no need to tokenize)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):

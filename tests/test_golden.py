@@ -204,6 +204,7 @@ _NEEDS_BLACK = [
     ("def f(x):\n    y = x[:-1]\n    z = x[f(1):]\n    return y, z\n", 1),
     ("def f(x):\n    return f('a') + (x + 1) ** 2\n", 1),
     ("x = 1e+300\ny = 0x1f\nz = 1E5\n", 3),
+    ("def f(x):\n    return x[g(1)[0] + 1:]\n", 1),
     (
         "def f(alpha, beta):\n    if np.sum(alpha * alpha) + np.sum(beta * beta) "
         "> np.max(alpha) * np.max(beta) + 1.0 + alpha[0]:\n        return alpha\n"
