@@ -166,12 +166,18 @@ def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
 
 @functools.lru_cache(maxsize=4096)
 def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
-    """Partials of `expr`, rewritten with primal values, sharing subexpressions."""
+    """Partials of `expr`, rewritten with primal values, sharing subexpressions.
+
+    Numeric coefficients stay out of the shared subexpressions (`2 * X * r`
+    and `2 * r` share `r`, not `2 * r`): reverse mode moves a coefficient
+    onto the cotangent, often a scalar (`reverse.times`), where inside a
+    shared value it would cost an array operation."""
     exprs = [_reuse(sp.diff(expr, t), inner) for t in targets]
     if len(exprs) > 1 or any(sp.count_ops(e) > 4 for e in exprs):
+        coeffs, rests = zip(*(e.as_coeff_Mul() for e in exprs), strict=True)
         symbols = (sp.Symbol(f"_c{i}", real=True) for i in itertools.count())
-        shared, exprs = sp.cse(exprs, symbols=symbols, order="none")
-        return tuple(shared), tuple(exprs)
+        shared, rests = sp.cse(rests, symbols=symbols, order="none")
+        return tuple(shared), tuple(c * r for c, r in zip(coeffs, rests, strict=True))
     return (), tuple(exprs)
 
 

@@ -49,8 +49,11 @@ def test_a_full_reduction_cotangent_stays_a_scalar():
     g = symgrad.grad(mse, wrt=(0, 1))
     code = body(g)
     assert "np.full" not in code  # no array of copies of seed / n
-    # the product summed in one pass (a dot product), then scaled
-    assert "w_bar = t3 * _unbroadcast_mul(X, t4, w)" in code
+    # the product summed in one pass (a dot product), then scaled; the 2 of
+    # the shared partial 2 * r scales the scalar cotangent, not the array r
+    assert "t3 = 2 * (seed / np.size(t2))" in code
+    assert "w_bar = t3 * _unbroadcast_mul(X, t1, w)" in code
+    assert "b_bar = t3 * _unbroadcast(t1, b)" in code
     X = np.arange(-5, 5, 0.1)
     Y = 3 * X + 2 + RNG.normal(size=X.size)
     check_grad(g, 0.5, -1.0, X, Y)
