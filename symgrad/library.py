@@ -149,6 +149,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_check_seed": CallSpec("check_seed", ("function", "seed", "value")),
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
     "_owned": CallSpec("owned", ("g",)),
+    "_mean": CallSpec("mean", ("a",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),
     "_unbroadcast_mul": CallSpec("unbroadcast_mul", ("g", "p", "x")),
     "_extremum_grad": CallSpec("extremum_grad", ("g", "x", "out"), _REDUCE),

@@ -414,6 +414,7 @@ def _emitted(name: str, arity: int | None, template: str, params=(), nondiff=())
 _emitted("unbroadcast", 2, "_unbroadcast({0}, {1})", nondiff=(1,))
 _emitted("unbroadcast_mul", 3, "_unbroadcast_mul({0}, {1}, {2})", nondiff=(2,))
 _emitted("owned", 1, "_owned({0})")
+_emitted("mean_all", 1, "_mean({0})")  # np.mean(x), see optimize._fast_means
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
 _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))

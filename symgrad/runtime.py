@@ -48,6 +48,15 @@ def _owned(g):
     return np.array(g) if isinstance(g, np.ndarray) else g
 
 
+def _mean(x):
+    """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
+    for a float array numpy computes this very sum and divides it by this
+    count (float16 sums in float32, so it, and anything else, takes np.mean)."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
+        return np.add.reduce(x, axis=None) / x.size
+    return np.mean(x)
+
+
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)

@@ -16,7 +16,7 @@ def f_and_grad(w, X, y, *, seed=None):
     t3 = softplus(t2)
     t4 = 1.0 + ranks(r)
     t5 = t3 * t4
-    out = np.mean(t5)
+    out = _mean(t5)
     seed = _check_seed("robust_loss", seed, out)
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
     t5_bar = np.full(np.shape(t5), seed / np.size(t5))
@@ -57,6 +57,15 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _mean(x):
+    """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
+    for a float array numpy computes this very sum and divides it by this
+    count (float16 sums in float32, so it, and anything else, takes np.mean)."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
+        return np.add.reduce(x, axis=None) / x.size
+    return np.mean(x)
 
 
 def _shape(x):

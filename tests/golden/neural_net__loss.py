@@ -21,7 +21,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     log_sum_exp = np.log(t6)
     t7 = Y * (shifted - log_sum_exp)
     t8 = np.sum(t7, axis=1)
-    out = -np.mean(t8)
+    out = -_mean(t8)
     seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t9_bar = -seed
@@ -77,6 +77,15 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _mean(x):
+    """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
+    for a float array numpy computes this very sum and divides it by this
+    count (float16 sums in float32, so it, and anything else, takes np.mean)."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
+        return np.add.reduce(x, axis=None) / x.size
+    return np.mean(x)
 
 
 def _shape(x):

@@ -14,7 +14,7 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     t1 = w * x + b
     t2 = t1 - y_true
     t3 = weights * t2**2
-    out = np.mean(t3)
+    out = _mean(t3)
     seed = _check_seed("sample_weighted_loss", seed, out)
     # grad of: return np.mean(weights * (model(x, w, b) - y_true) ** 2)
     t1_bar = 2 * (seed / np.size(t3)) * _unbroadcast(t2 * weights, t1)
@@ -51,6 +51,15 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _mean(x):
+    """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
+    for a float array numpy computes this very sum and divides it by this
+    count (float16 sums in float32, so it, and anything else, takes np.mean)."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
+        return np.add.reduce(x, axis=None) / x.size
+    return np.mean(x)
 
 
 def _shape(x):

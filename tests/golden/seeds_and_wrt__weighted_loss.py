@@ -14,7 +14,7 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     t2 = t1 * weights
     t3 = t2 - y_true
     t4 = t3**2
-    out = np.mean(t4)
+    out = _mean(t4)
     seed = _check_seed("weighted_loss", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
     t2_bar = 2 * (seed / np.size(t4)) * _unbroadcast(t3, t2)
@@ -53,6 +53,15 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _mean(x):
+    """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
+    for a float array numpy computes this very sum and divides it by this
+    count (float16 sums in float32, so it, and anything else, takes np.mean)."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
+        return np.add.reduce(x, axis=None) / x.size
+    return np.mean(x)
 
 
 def _shape(x):
