@@ -231,7 +231,12 @@ def _statement(lines: list[str]) -> list[str] | None:
     body = [line[len(indent) :] if line.startswith(indent) else line for line in lines]
     header = body[-1].rstrip().endswith(":")
     source = "\n".join(body) + ("\n    pass\n" if header else "\n")
-    mode = black.Mode(line_length=max(88 - len(indent), 1))
+    # the versions black infers for a whole emitted module (its support code
+    # has f-strings), so a statement alone splits as it would in the module
+    versions = {
+        v for v in black.TargetVersion if v.value >= black.TargetVersion.PY36.value
+    }
+    mode = black.Mode(target_versions=versions, line_length=max(88 - len(indent), 1))
     try:
         result = black.format_str(source, mode=mode).rstrip("\n").split("\n")
     except black.InvalidInput:

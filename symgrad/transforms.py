@@ -79,7 +79,7 @@ def jacobian_module(
     )
     mode_text = "None" if mode is None else f'"{mode}"'  # (black's quotes)
     body = [
-        f"return _jacobian({grad}, f_and_jvp, ({params},), {wrt!r}, "
+        f"return _jacobian({grad}, f_and_jvp, {_tuple(spec.params)}, {wrt!r}, "
         f"{spec.wrt_is_tuple}, {mode_text})"
     ]
     functions.append(
@@ -131,13 +131,18 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             f"shaped {wrt}.shape + {wrt}.shape: one Hessian-vector product per "
             "entry.",
             [
-                f"return _hessian(grad_and_hvp, ({params},), "
+                f"return _hessian(grad_and_hvp, {_tuple(spec.params)}, "
                 f"{spec.params.index(wrt)})"
             ],
         )
     )
     supplied = custom.listed_names(grad_text)
     return emit.module_text(spec, functions, "Hessian", supplied)
+
+
+def _tuple(names: tuple[str, ...]) -> str:
+    """A tuple of names as black prints it (a trailing comma only for one)."""
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
 
 
 def _float_dispatch(stmt: ast.stmt) -> bool:

@@ -256,3 +256,42 @@ def test_black_never_runs_on_the_quadratic_example(monkeypatch, load_example):
     square = load_example("quadratic").square
     assert symgrad.grad(square.__wrapped__).source == square.source
     assert calls == []
+
+
+_WIDE = """import numpy as np
+
+
+def wide(aaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbb, ccccccccccccccccccccccc):
+    return np.sum(aaaaaaaaaaaaaaaaaaaaa * bbbbbbbbbbbbbbbbbbbbbbbb)  # noqa: E501
+
+
+def pair(w, b):
+    return np.sum(w * b)
+"""
+
+
+def test_split_signatures_and_transform_calls_are_black_fixed_points(
+    tmp_path, monkeypatch
+):
+    """A statement black formats alone splits as in the whole module (the
+    comma after `*, seed=None`); Jacobian and Hessian calls print tuples as
+    black does."""
+    import importlib.util
+    import sys
+
+    import black
+
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    path = tmp_path / "wide_module.py"
+    path.write_text(_WIDE)
+    spec = importlib.util.spec_from_file_location("wide_module", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["wide_module"] = module
+    spec.loader.exec_module(module)
+    sources = [
+        symgrad.grad(module.wide).source,
+        symgrad.jacobian(module.pair).source,
+        symgrad.hessian(module.pair).source,
+    ]
+    for source in sources:
+        assert black.format_str(source, mode=black.Mode()) == source

@@ -206,3 +206,10 @@ def test_the_hessian_reads_the_mean_helper_back():
 
 def lambda_free_mean(x):
     return np.mean(x**3)
+
+
+def test_the_mean_helper_divides_as_np_mean_past_2_to_the_24():
+    from symgrad.runtime import _mean
+
+    x = np.random.default_rng(1).random(2**24 + 1, dtype=np.float32) + 1
+    assert _mean(x) == np.mean(x) and type(_mean(x)) is type(np.mean(x))

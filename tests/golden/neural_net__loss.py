@@ -84,7 +84,8 @@ def _mean(x):
     for a float array numpy computes this very sum and divides it by this
     count (float16 sums in float32, so it, and anything else, takes np.mean)."""
     if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
-        return np.add.reduce(x, axis=None) / x.size
+        total = np.add.reduce(x, axis=None)  # (np.mean divides by an intp)
+        return total.dtype.type(total / np.intp(x.size))
     return np.mean(x)
 
 
