@@ -231,12 +231,7 @@ def _statement(lines: list[str]) -> list[str] | None:
     body = [line[len(indent) :] if line.startswith(indent) else line for line in lines]
     header = body[-1].rstrip().endswith(":")
     source = "\n".join(body) + ("\n    pass\n" if header else "\n")
-    # the versions black infers for a whole emitted module (its support code
-    # has f-strings), so a statement alone splits as it would in the module
-    versions = {
-        v for v in black.TargetVersion if v.value >= black.TargetVersion.PY36.value
-    }
-    mode = black.Mode(target_versions=versions, line_length=max(88 - len(indent), 1))
+    mode = _mode(max(88 - len(indent), 1))
     try:
         result = black.format_str(source, mode=mode).rstrip("\n").split("\n")
     except black.InvalidInput:
@@ -249,4 +244,16 @@ def _statement(lines: list[str]) -> list[str] | None:
 def _black(text: str) -> str:
     import black
 
-    return black.format_str(text, mode=black.Mode())
+    return black.format_str(text, mode=_mode(88))
+
+
+def _mode(line_length: int):
+    """black's mode for part of an emitted module: the Python versions black
+    infers for the whole module (its support code has f-strings), so the part
+    splits as it would in the module (`*, seed=None,` gets its comma)."""
+    import black
+
+    versions = {
+        v for v in black.TargetVersion if v.value >= black.TargetVersion.PY36.value
+    }
+    return black.Mode(target_versions=versions, line_length=line_length)
