@@ -156,13 +156,13 @@ _STRINGS = {tokenize.STRING, getattr(tokenize, "FSTRING_START", tokenize.STRING)
 
 def formatted(text: str) -> str:
     """`text` formatted by black, which runs only on the statements that need it."""
-    if not any(_CANDIDATE.search(line) for line in text.split("\n")):
+    lines = text.split("\n")
+    if not any(_CANDIDATE.search(line) for line in lines):
         return text  # (nothing black could change: no need to tokenize)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):
         return _black(text)
-    lines = text.split("\n")
     statement: list[tokenize.TokenInfo] = []
     spans: list[tuple[int, int]] = []  # (first, last) line numbers, 1-based
     for tok in tokens:
