@@ -139,6 +139,35 @@ def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
     assert checked >= 20
 
 
+_SCALAR_CASES = [
+    2.5,
+    3,
+    np.float64(2.5),
+    np.array(2.5),
+    np.arange(5),
+    np.arange(5.0),
+    np.arange(5, dtype=np.float32),
+    np.ones((2, 5)),
+    np.ones(5, dtype=bool),
+]
+
+
+@pytest.mark.parametrize("g, p", list(itertools.product(_SCALAR_CASES, repeat=2)))
+def test_the_python_float_fast_paths_give_the_general_answer(g, p):
+    # a Python float `x` takes a shortcut; a numpy float64 (also a float, but
+    # not of class float) takes the general path, which is the reference
+    try:
+        np.broadcast_shapes(np.shape(g), np.shape(p))
+    except ValueError:
+        return
+    for got, want in [
+        (_unbroadcast(g, 1.5), _unbroadcast(g, np.float64(1.5))),
+        (_unbroadcast_mul(g, p, 1.5), _unbroadcast_mul(g, p, np.float64(1.5))),
+    ]:
+        assert type(got) is type(want) and np.shape(got) == np.shape(want)
+        assert got == pytest.approx(want, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "shape, x_shape",
     [
@@ -188,6 +217,8 @@ def test_the_mean_helper_is_np_mean_bit_for_bit():
         RNG.normal(size=1000) * 1e6,
         RNG.normal(size=(7, 9)).astype(np.float32),
         RNG.normal(size=(50, 40)).T,  # not contiguous
+        RNG.normal(size=999).astype(">f8"),  # float64, not in native order
+        RNG.normal(size=33).astype(np.longdouble),
         np.arange(10),
         np.ones(3, dtype=np.float16),
         [1.0, 2.5],

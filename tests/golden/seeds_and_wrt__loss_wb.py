@@ -55,9 +55,12 @@ def _mean(x):
     """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
     for a float array numpy computes this very sum and divides it by this
     count (float16 sums in float32, so it, and anything else, takes np.mean)."""
-    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4 and x.size:
-        total = np.add.reduce(x, axis=None)  # (np.mean divides by an intp)
-        return total.dtype.type(total / np.intp(x.size))
+    if x.__class__ is np.ndarray and x.size:
+        if x.dtype.char == "d":  # float64: a Python int divides as np.mean's intp
+            return np.add.reduce(x, axis=None) / x.size
+        if x.dtype.kind == "f" and x.itemsize >= 4:  # (float32 / int is float32)
+            total = np.add.reduce(x, axis=None)
+            return total.dtype.type(total / np.intp(x.size))
     return np.mean(x)
 
 
@@ -68,8 +71,8 @@ def _shape(x):
 
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if isinstance(g, float) and isinstance(x, float):
-        return g
+    if x.__class__ is float:  # (the common scalar parameter, tested first)
+        return g.sum() if g.__class__ is np.ndarray and g.ndim else g
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
@@ -85,6 +88,14 @@ def _unbroadcast(g, x):
 def _unbroadcast_mul(g, p, x):
     """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
     constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
+    if (  # the common scalar parameter and vector data, tested first
+        x.__class__ is float
+        and g.__class__ is p.__class__ is np.ndarray
+        and g.ndim == p.ndim == 1
+        and len(g) == len(p)
+        and g.dtype.kind == p.dtype.kind == "f"
+    ):
+        return np.dot(g, p)
     gs = g.shape if isinstance(g, np.ndarray) else _shape(g)
     ps = p.shape if isinstance(p, np.ndarray) else _shape(p)
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)

@@ -289,8 +289,8 @@ def _shape(x):
 
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if isinstance(g, float) and isinstance(x, float):
-        return g
+    if x.__class__ is float:  # (the common scalar parameter, tested first)
+        return g.sum() if g.__class__ is np.ndarray and g.ndim else g
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
@@ -306,6 +306,14 @@ def _unbroadcast(g, x):
 def _unbroadcast_mul(g, p, x):
     """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
     constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
+    if (  # the common scalar parameter and vector data, tested first
+        x.__class__ is float
+        and g.__class__ is p.__class__ is np.ndarray
+        and g.ndim == p.ndim == 1
+        and len(g) == len(p)
+        and g.dtype.kind == p.dtype.kind == "f"
+    ):
+        return np.dot(g, p)
     gs = g.shape if isinstance(g, np.ndarray) else _shape(g)
     ps = p.shape if isinstance(p, np.ndarray) else _shape(p)
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
