@@ -313,9 +313,52 @@ def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
         return SCALAR
     index = stmt.args[1] if stmt.op == "getitem" else None
     if isinstance(index, Index) and selects_once(index, set()):
-        # one array indexed by one constant index: `x[:-1]` twice is one shape
-        return frozenset((f"{sorted(of(stmt.args[0]))}{index}",))
+        # one array indexed by one constant index: `x[:-1]` twice is one shape,
+        # and so are `x[1:]` and `x[:-1]`, which leave one length
+        lengths = slice_lengths(index)
+        key = index if lengths is None else lengths
+        return frozenset((f"{sorted(of(stmt.args[0]))}{key}",))
     return _own(name)
+
+
+def slice_lengths(index: Index) -> tuple | None:
+    """What `index` does to the lengths of the axes it slices, as a key equal
+    for two indices exactly when they leave equal shapes of every array; None
+    unless every item is a slice with int or None bounds and unit step.
+
+    An axis of length n keeps `len(range(n)[a:b])`, a function of n that is
+    `alpha * n + beta` (alpha 0 or 1) from n = 2 * max(|a|, |b|) + 1 on: the
+    key of an axis is alpha, beta and the values before that line starts."""
+    keys = []
+    for item in index.items:
+        if not isinstance(item, Slice):
+            return None
+        bounds = [_int_bound(part) for part in (item.start, item.stop)]
+        if _NOT_INT in bounds or _int_bound(item.step) not in (None, 1):
+            return None
+        cut = slice(*bounds)
+        start = 2 * max(abs(b) for b in (0, *bounds) if b is not None) + 1
+        alpha = len(range(start + 1)[cut]) - len(range(start)[cut])
+        beta = len(range(start)[cut]) - alpha * start
+        while start and len(range(start - 1)[cut]) == alpha * (start - 1) + beta:
+            start -= 1
+        keys.append((alpha, beta, tuple(len(range(n)[cut]) for n in range(start))))
+    while keys and keys[-1] == (1, 0, ()):
+        keys.pop()  # a trailing `:` leaves its axis as it is
+    return tuple(keys)
+
+
+_NOT_INT = object()
+
+
+def _int_bound(part) -> object:
+    """A slice bound's value if it is an int or None; `_NOT_INT` otherwise."""
+    if part is None:
+        return None
+    if isinstance(part, Const) and part.name is None:
+        if part.value is None or type(part.value) is int:
+            return part.value
+    return _NOT_INT
 
 
 def _own(name: str) -> Shape:

@@ -104,9 +104,9 @@ def _unbroadcast_mul(g, p, x):
         and g.dtype.kind == p.dtype.kind == "f"
     ):
         return np.dot(g, p)
-    gs = g.shape if isinstance(g, np.ndarray) else _shape(g)
-    ps = p.shape if isinstance(p, np.ndarray) else _shape(p)
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    gs = g.shape if g.__class__ is np.ndarray else _shape(g)
+    ps = p.shape if p.__class__ is np.ndarray else _shape(p)
+    shape = x.shape if x.__class__ is np.ndarray else _shape(x)
     if gs == ps:  # one shape: nothing to sum first
         if gs == shape:
             return g * p
@@ -177,9 +177,16 @@ def _as_matrices(g, a, b):
     return g, a, b
 
 
+def _ranks(a, b):
+    """`(np.ndim(a), np.ndim(b))`, read off the arrays where they are (faster)."""
+    if a.__class__ is b.__class__ is np.ndarray:
+        return a.ndim, b.ndim
+    return np.ndim(a), np.ndim(b)
+
+
 def _matmul_rhs_grad(g, a, b):
     """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts."""
-    ranks = (np.ndim(a), np.ndim(b))
+    ranks = _ranks(a, b)
     if ranks == (2, 2):
         return a.T @ g
     if ranks == (2, 1):

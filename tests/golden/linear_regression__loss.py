@@ -96,9 +96,9 @@ def _unbroadcast_mul(g, p, x):
         and g.dtype.kind == p.dtype.kind == "f"
     ):
         return np.dot(g, p)
-    gs = g.shape if isinstance(g, np.ndarray) else _shape(g)
-    ps = p.shape if isinstance(p, np.ndarray) else _shape(p)
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    gs = g.shape if g.__class__ is np.ndarray else _shape(g)
+    ps = p.shape if p.__class__ is np.ndarray else _shape(p)
+    shape = x.shape if x.__class__ is np.ndarray else _shape(x)
     if gs == ps:  # one shape: nothing to sum first
         if gs == shape:
             return g * p

@@ -8,18 +8,15 @@ import numpy as np
 
 def f_and_grad(x, *, seed=None):
     """Return rosenbrock(x) and its gradient with respect to x."""
-    t1 = x[1:]
     t2 = x[:-1]
-    t3 = t1 - t2**2
+    t3 = x[1:] - t2**2
     t4 = x[:-1]
-    t5 = 100.0 * t3**2 + (1.0 - t4) ** 2
-    out = np.sum(t5)
+    out = np.sum(100.0 * t3**2 + (1.0 - t4) ** 2)
     seed = _check_seed("rosenbrock", seed, out)
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    t5_bar = np.full(np.shape(t5), seed)
-    t1_bar = 200 * seed * _unbroadcast(t3, t1)
-    t2_bar = -400 * seed * (t2 * _unbroadcast(t3, t2))
-    t4_bar = (2 * t4 - 2) * _unbroadcast(t5_bar, t4)
+    t1_bar = 200 * seed * t3
+    t2_bar = -400 * seed * (t2 * t3)
+    t4_bar = seed * (2 * t4 - 2)
     x_bar = np.zeros(np.shape(x))
     x_bar[:-1] = t4_bar
     x_bar[:-1] += t2_bar
@@ -34,28 +31,22 @@ def grad_and_hvp(x, seed=None, *, tangents):
     """
     x_dot = tangents
     x_dot = _check_tangent("rosenbrock", x_dot, x)
-    t1 = x[1:]
-    t1_dot = x_dot[1:]
     t2 = x[:-1]
     t2_dot = x_dot[:-1]
-    t3 = t1 - t2**2
-    t3_dot = t1_dot - 2 * t2_dot * t2
+    t3 = x[1:] - t2**2
+    t3_dot = x_dot[1:] - 2 * t2_dot * t2
     t4 = x[:-1]
     t4_dot = x_dot[:-1]
-    t5 = 100.0 * t3**2 + (1.0 - t4) ** 2
-    out = np.sum(t5)
+    out = np.sum(100.0 * t3**2 + (1.0 - t4) ** 2)
     seed_1 = _check_seed("rosenbrock", seed, out)
-    t5_bar = np.full(np.shape(t5), seed_1)
-    t6 = 200 * seed_1
-    t1_bar = t6 * _unbroadcast(t3, t1)
-    t1_bar_dot = _unbroadcast(t3_dot, t1) * t6
-    t7 = -400 * seed_1
-    t8 = _unbroadcast(t3, t2)
-    t2_bar = t7 * (t2 * t8)
-    t2_bar_dot = _unbroadcast(t3_dot, t2) * t7 * t2 + t2_dot * t7 * t8
-    t9 = _unbroadcast(t5_bar, t4)
-    t4_bar = (2 * t4 - 2) * t9
-    t4_bar_dot = 2 * t4_dot * t9
+    t5 = 200 * seed_1
+    t1_bar = t5 * t3
+    t1_bar_dot = t3_dot * t5
+    t6 = -400 * seed_1
+    t2_bar = t6 * (t2 * t3)
+    t2_bar_dot = t2_dot * t6 * t3 + t3_dot * t6 * t2
+    t4_bar = seed_1 * (2 * t4 - 2)
+    t4_bar_dot = 2 * t4_dot * seed_1
     x_bar = np.zeros(np.shape(x))
     x_bar_1 = _setitem(x_bar, np.s_[:-1], t4_bar)
     x_bar_1_dot = _setitem(_zeros_tangent(x_bar), np.s_[:-1], t4_bar_dot)
@@ -108,27 +99,6 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
-
-
-def _shape(x):
-    """`np.shape(x)`, but a number's shape without converting it (2 us)."""
-    return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
-
-
-def _unbroadcast(g, x):
-    """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if x.__class__ is float:  # (the common scalar parameter, tested first)
-        return g.sum() if g.__class__ is np.ndarray and g.ndim else g
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
-    if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
-        return g
-    g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
-    if not shape:
-        return g.sum()
-    if g.ndim > len(shape):
-        g = g.sum(axis=tuple(range(g.ndim - len(shape))))
-    kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return g.sum(axis=kept, keepdims=True) if kept else g
 
 
 def _setitem(x, index, value):
