@@ -259,6 +259,31 @@ def test_a_mean_over_everything_is_a_bit_exact_helper(dtype):
         check_grad(g, x.astype(float))
 
 
+@pytest.mark.parametrize(
+    "axis, keepdims", [(None, False), (0, False), (1, True), ((0, 2), False)]
+)
+def test_the_extremum_adjoint_splits_the_cotangent_between_ties(axis, keepdims):
+    from symgrad.runtime import _extremum_grad
+
+    x = RNG.integers(0, 3, size=(4, 5, 3)).astype(float)  # many ties
+    out = np.max(x, axis=axis, keepdims=keepdims)
+    g = RNG.normal(size=np.shape(out))
+    # reference: the reduced axes last, one row per kept index; each maximum
+    # of a row gets that row's g divided by the row's number of maxima
+    axes = (0, 1, 2) if axis is None else tuple(np.atleast_1d(axis))
+    last = tuple(range(3 - len(axes), 3))
+    moved = np.moveaxis(x, axes, last)
+    rows = moved.reshape(moved.shape[: 3 - len(axes)] + (-1,))
+    g_rows = np.reshape(g, rows.shape[:-1])
+    want = np.zeros_like(rows)
+    for i in np.ndindex(*rows.shape[:-1]):
+        ties = rows[i] == rows[i].max()
+        want[i][ties] = g_rows[i] / ties.sum()
+    want = np.moveaxis(want.reshape(moved.shape), last, axes)
+    np.testing.assert_allclose(_extremum_grad(g, x, out, axis, keepdims), want)
+    assert np.sum(_extremum_grad(g, x, out, axis, keepdims)) == pytest.approx(np.sum(g))
+
+
 def test_the_mean_helper_is_np_mean_bit_for_bit():
     from symgrad.runtime import _mean
 
