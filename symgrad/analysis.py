@@ -53,15 +53,22 @@ def diff_args(stmt: Assign) -> list[tuple[int, Var]]:
     ]
 
 
-def activity(fn: Function, wrt: tuple[str, ...], forward: bool = False) -> set[str]:
+def activity(
+    fn: Function,
+    wrt: tuple[str, ...],
+    forward: bool = False,
+    constant: frozenset[str] = frozenset(),
+) -> set[str]:
     """Names that depend on a `wrt` parameter and reach the returned value.
 
     Loops are analysed to a fixed point: a carried value is varied when its
     start or its next value is, and useful when its result or its use in the
     body is.  Forward mode (`forward`) carries tuples of tangents; reverse
-    mode refuses a tuple holding a value that depends on `wrt`."""
+    mode refuses a tuple holding a value that depends on `wrt`.  Names in
+    `constant` are treated as not depending on `wrt` (the returned value's
+    derivative with respect to them is zero: `shift.shift_invariant`)."""
     varied = set(wrt)
-    _varied(fn.body, varied)
+    _varied(fn.body, varied, constant)
     ret = fn.body[-1]
     useful = {ret.value.name} if isinstance(ret.value, Var) else set()
     _useful(fn.body, useful)
@@ -72,14 +79,16 @@ def activity(fn: Function, wrt: tuple[str, ...], forward: bool = False) -> set[s
     return varied & useful
 
 
-def _varied(body, varied: set[str]) -> None:
+def _varied(body, varied: set[str], constant: frozenset[str]) -> None:
     for stmt in body:
         if isinstance(stmt, Assign):
-            if any(v.name in varied for _, v in diff_args(stmt)):
+            if stmt.target.name not in constant and any(
+                v.name in varied for _, v in diff_args(stmt)
+            ):
                 varied.add(stmt.target.name)
         elif isinstance(stmt, Branch):
-            _varied(stmt.body, varied)
-            _varied(stmt.orelse, varied)
+            _varied(stmt.body, varied, constant)
+            _varied(stmt.orelse, varied, constant)
             for m in stmt.merges:
                 if _any_in((m.then, m.orelse), varied):
                     varied.add(m.out.name)
@@ -89,8 +98,8 @@ def _varied(body, varied: set[str]) -> None:
                 for c in stmt.carries:
                     if _any_in((c.init, c.next), varied):
                         varied.add(c.header.name)
-                _varied(stmt.test, varied)
-                _varied(stmt.body, varied)
+                _varied(stmt.test, varied, constant)
+                _varied(stmt.body, varied, constant)
                 if len(varied) == size:
                     break
             varied.update(c.out.name for c in stmt.carries if c.header.name in varied)

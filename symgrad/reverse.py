@@ -5,7 +5,9 @@
 cotangent in the variable `seed`.  Guarantees:
 
 * activity analysis: adjoint code exists only for values that depend on a
-  `wrt` parameter *and* reach the output;
+  `wrt` parameter *and* reach the output; a max or min the output provably
+  does not depend on (the shift of log-sum-exp: `shift.shift_invariant`)
+  counts as a constant;
 * elementwise trees from one source line are differentiated as one sympy
   expression (see `symbolic.Region`), so `x*x + 3*x + 1` yields `2*x + 3`;
 * a partial's constant factor scales the cotangent, `2 * g * x`, where the
@@ -54,6 +56,7 @@ from .ir import (
 )
 from .names import Names
 from .rules import OPS, Scatter, check_custom
+from .shift import shift_invariant
 from .sweeps import FlowReverse, Sweeps
 from .symbolic import Region, SympyLowering
 
@@ -101,7 +104,7 @@ class _Reverse(FlowReverse):
     def __init__(self, fn: Function, wrt: tuple[str, ...], names: Names):
         self.fn, self.wrt, self.names = fn, wrt, names
         self.b = _Builder(names)
-        self.active = activity(fn, wrt)
+        self.active = activity(fn, wrt, constant=frozenset(shift_invariant(fn)))
         self.shapes = shape_classes(fn)
         self.regions, self.absorbed = regions(fn, self.active)
         self.adj: dict[str, Atom] = {}

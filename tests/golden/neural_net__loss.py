@@ -14,37 +14,34 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     hidden = np.tanh(t1 + b1)
     t2 = hidden @ W2
     t3 = t2 + b2
-    t4 = np.max(t3, axis=1, keepdims=True)
-    shifted = t3 - t4
-    t5 = np.exp(shifted)
-    t6 = np.sum(t5, axis=1, keepdims=True)
-    log_sum_exp = np.log(t6)
-    t7 = Y * (shifted - log_sum_exp)
-    t8 = np.sum(t7, axis=1)
-    out = -_mean(t8)
+    shifted = t3 - np.max(t3, axis=1, keepdims=True)
+    t4 = np.exp(shifted)
+    t5 = np.sum(t4, axis=1, keepdims=True)
+    log_sum_exp = np.log(t5)
+    t6 = Y * (shifted - log_sum_exp)
+    t7 = np.sum(t6, axis=1)
+    out = -_mean(t7)
     seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
-    t9_bar = -seed
-    t8_bar = np.full(np.shape(t8), t9_bar / np.size(t8))
-    t7_bar = np.broadcast_to(np.expand_dims(t8_bar, axis=1), np.shape(t7))
-    shifted_bar = _unbroadcast_mul(t7_bar, Y, shifted)
-    log_sum_exp_bar = _unbroadcast_mul(t7_bar, -Y, log_sum_exp)
+    t8_bar = -seed
+    t7_bar = np.full(np.shape(t7), t8_bar / np.size(t7))
+    t6_bar = np.broadcast_to(np.expand_dims(t7_bar, axis=1), np.shape(t6))
+    shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
+    log_sum_exp_bar = _unbroadcast_mul(t6_bar, -Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    t6_bar = np.divide(log_sum_exp_bar, t6)
-    shifted_bar = shifted_bar + t6_bar * t5
+    t5_bar = np.divide(log_sum_exp_bar, t5)
+    shifted_bar = shifted_bar + t5_bar * t4
     # grad of cross_entropy: shifted = logits - np.max(logits, axis=1, keepdims=True)
     t3_bar = _unbroadcast(shifted_bar, t3)
-    t4_bar = _unbroadcast(-shifted_bar, t4)
-    t3_bar = t3_bar + _extremum_grad(t4_bar, t3, t4, axis=1, keepdims=True)
     # grad of forward: return hidden @ W2 + b2
     t2_bar = _unbroadcast(t3_bar, t2)
     b2_bar = _unbroadcast(t3_bar, b2)
     hidden_bar = _matmul_lhs_grad(t2_bar, hidden, W2)
     W2_bar = _matmul_rhs_grad(t2_bar, hidden, W2)
     # grad of forward: hidden = np.tanh(X @ W1 + b1)
-    t10 = hidden_bar * (1 - hidden**2)
-    t1_bar = _unbroadcast(t10, t1)
-    b1_bar = _unbroadcast(t10, b1)
+    t9 = hidden_bar * (1 - hidden**2)
+    t1_bar = _unbroadcast(t9, t1)
+    b1_bar = _unbroadcast(t9, b1)
     W1_bar = _matmul_rhs_grad(t1_bar, X, W1)
     return out, (W1_bar, b1_bar, W2_bar, b2_bar)
 
@@ -184,15 +181,6 @@ def _product_sum(g, p, shape):
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]
     return np.einsum(g, axes, p, axes, kept).reshape(shape)[()]
-
-
-def _extremum_grad(g, x, out, axis=None, keepdims=False):
-    """Adjoint of np.max / np.min: `g` split evenly between tied extrema."""
-    if axis is not None and not keepdims:
-        out = np.expand_dims(out, axis)
-        g = np.expand_dims(g, axis)
-    hit = x == out  # (divides the small g, not the large product: 2.5x faster)
-    return hit * (g / np.sum(hit, axis=axis, keepdims=True))
 
 
 def _as_matrices(g, a, b):
