@@ -57,7 +57,7 @@ def _cancels(body, at: int, classes: dict[str, Shape]) -> bool:
     if axis is None and not keepdims:
         axes: frozenset[int] = frozenset()
         layout = "scalar"
-    elif axis is not None and keepdims and _axes(axis) is not None:
+    elif axis is not None and keepdims and _axes(axis):  # (axis=() is no max)
         axes = _axes(axis)
         layout = "keep"
     else:

@@ -129,7 +129,13 @@ def in_a_branch(x):
     return np.log(np.sum(np.exp(x - m)))
 
 
+def no_axes(x):
+    m = np.max(x, axis=(), keepdims=True)  # x itself
+    return np.sum(np.log(np.sum(np.exp(x - m), axis=(), keepdims=True)) + m)
+
+
 DEPENDENT = [
+    (no_axes, lambda: (RNG.normal(size=3),)),
     (max_plus_sum, lambda: (RNG.normal(size=6),)),
     (exp_shift, lambda: (RNG.normal(size=(3, 4)),)),
     (scaled_shift, lambda: (RNG.normal(size=(3, 4)),)),
