@@ -336,8 +336,8 @@ def slice_lengths(index: Index) -> tuple | None:
     unless every item is a slice with int or None bounds and unit step.
 
     An axis of length n keeps `len(range(n)[a:b])`, a function of n that is
-    `alpha * n + beta` (alpha 0 or 1) from n = 2 * max(|a|, |b|) + 1 on: the
-    key of an axis is alpha, beta and the values before that line starts."""
+    linear between kinks at n = 0, |a|, |b|, |a| + |b| and ||a| - |b||: the
+    key of an axis is its maximal linear pieces, (start, length, slope)."""
     keys = []
     for item in index.items:
         if not isinstance(item, Slice):
@@ -346,13 +346,17 @@ def slice_lengths(index: Index) -> tuple | None:
         if _NOT_INT in bounds or _int_bound(item.step) not in (None, 1):
             return None
         cut = slice(*bounds)
-        start = 2 * max(abs(b) for b in (0, *bounds) if b is not None) + 1
-        alpha = len(range(start + 1)[cut]) - len(range(start)[cut])
-        beta = len(range(start)[cut]) - alpha * start
-        while start and len(range(start - 1)[cut]) == alpha * (start - 1) + beta:
-            start -= 1
-        keys.append((alpha, beta, tuple(len(range(n)[cut]) for n in range(start))))
-    while keys and keys[-1] == (1, 0, ()):
+        a, b = (0 if bound is None else abs(bound) for bound in bounds)
+        kinks = sorted({0, a, b, a + b, abs(a - b)})
+        pieces: list[tuple[int, int, int]] = []
+        for i, start in enumerate(kinks):
+            end = kinks[i + 1] if i + 1 < len(kinks) else start + 1
+            rise = len(range(end)[cut]) - len(range(start)[cut])
+            slope = rise // (end - start)
+            if not pieces or pieces[-1][2] != slope:
+                pieces.append((start, len(range(start)[cut]), slope))
+        keys.append(tuple(pieces))
+    while keys and keys[-1] == ((0, 0, 1),):
         keys.pop()  # a trailing `:` leaves its axis as it is
     return tuple(keys)
 

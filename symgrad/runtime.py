@@ -68,8 +68,8 @@ def _shape(x):
 
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if x.__class__ is float:  # (the common scalar parameter, tested first)
-        return g.sum() if g.__class__ is np.ndarray and g.ndim else g
+    if x.__class__ is float and g.__class__ in (np.ndarray, float):
+        return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
@@ -78,7 +78,10 @@ def _unbroadcast(g, x):
         return g.sum()
     if g.ndim > len(shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
-    kept = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    # A g of lower rank than x (from `p * _unbroadcast(g, x)`, p of x's shape)
+    # lines up with x's last axes and keeps its rank: it broadcasts against x.
+    lead = len(shape) - g.ndim
+    kept = tuple(i for i in range(g.ndim) if shape[lead + i] == 1 and g.shape[i] != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
 
 

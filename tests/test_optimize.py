@@ -95,19 +95,19 @@ def test_the_slice_length_key_is_the_length_function(axis_items):
     from symgrad.analysis import slice_lengths
     from symgrad.ir import Const, Index, Slice
 
-    bounds = [None, -4, -2, -1, 0, 1, 2, 3, 5]
+    bounds = [None, -13, -7, -4, -2, -1, 0, 1, 2, 3, 5, 6, 13]
     slices = [Slice(Const(a), Const(b)) for a in bounds for b in bounds]
     slices.append(Slice(None, Const(2), Const(1)))
-    indices = [Index(s) for s in itertools.product(slices[:20], repeat=axis_items)]
+    indices = [Index(s) for s in itertools.product(slices[::9], repeat=axis_items)]
     if axis_items == 1:
         indices = [Index((s,)) for s in slices]
     lengths = {}
     for index in indices:
         keys = tuple(
-            tuple(len(range(n)[_as_slice(item)]) for n in range(30))
+            tuple(len(range(n)[_as_slice(item)]) for n in range(60))
             for item in index.items
         )
-        while keys and keys[-1] == tuple(range(30)):
+        while keys and keys[-1] == tuple(range(60)):
             keys = keys[:-1]  # a trailing `:` leaves its axis as it is
         lengths[index] = keys
     key = {index: slice_lengths(index) for index in indices}
@@ -115,6 +115,8 @@ def test_the_slice_length_key_is_the_length_function(axis_items):
         same = key[a] == key[b]
         assert same == (lengths[a] == lengths[b]), (str(a), str(b))
     assert slice_lengths(Index((Slice(Const(None), Const(None), Const(2)),))) is None
+    huge = Index((Slice(None, Const(10**18)),))  # (a key of bounded size, at once)
+    assert slice_lengths(huge) == (((0, 0, 1), (10**18, 10**18, 0)),)
 
 
 def _as_slice(item):
@@ -166,6 +168,33 @@ def test_a_constant_stays_with_a_factor_smaller_than_the_cotangent():
 _DIMS = [(), (1,), (3,), (1, 3), (2, 1), (2, 3), (1, 1, 3), (2, 1, 3), (2, 2, 3)]
 
 
+def square_times(x, y):
+    return np.sum(x**2 * y)
+
+
+def sine_times(x, y):
+    return np.sum(np.sin(x) * y * x)
+
+
+@pytest.mark.parametrize("f", [square_times, sine_times, scaled_product])
+def test_a_factor_of_the_operands_shape_multiplies_after_the_sum(f):
+    # `_unbroadcast(g * x, x)` is computed as `x * _unbroadcast(g, x)`: g may
+    # have fewer axes than x, and then lines up with x's last axes (a y of
+    # shape (3,) against an x of (1, 3) is summed nowhere, against (4, 1)
+    # over its one axis). Every pair of shapes that broadcast, both ways.
+    g = symgrad.grad(f, wrt=(0, 1))
+    checked = 0
+    for x_shape, y_shape in itertools.product(_DIMS, repeat=2):
+        try:
+            np.broadcast_shapes(x_shape, y_shape)
+        except ValueError:
+            continue
+        x, y = RNG.normal(size=x_shape), RNG.normal(size=y_shape)
+        check_grad(g, x, y)
+        checked += 1
+    assert checked >= 40
+
+
 @pytest.mark.parametrize("x_shape", [None, *_DIMS])
 def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
     def value(shape):
@@ -189,6 +218,7 @@ def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
 
 
 _SCALAR_CASES = [
+    np.ma.array([1.0, 2.0, 3.0, 4.0, 5.0], mask=[0, 0, 1, 0, 0]),
     2.5,
     3,
     np.float64(2.5),
@@ -215,6 +245,17 @@ def test_the_python_float_fast_paths_give_the_general_answer(g, p):
     ]:
         assert type(got) is type(want) and np.shape(got) == np.shape(want)
         assert got == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("kind", ["matrix", "masked"])
+def test_an_array_subclass_is_summed_to_a_python_float(kind):
+    if kind == "matrix":
+        g = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    else:
+        g = np.ma.array([1.0, 2.0], mask=[1, 0])
+    got, want = _unbroadcast(g, 1.5), _unbroadcast(g, np.float64(1.5))
+    assert np.ndim(got) == 0 and got == want  # (the general path: a number)
 
 
 @pytest.mark.parametrize(
