@@ -104,8 +104,9 @@ class _Reverse(FlowReverse):
     def __init__(self, fn: Function, wrt: tuple[str, ...], names: Names):
         self.fn, self.wrt, self.names = fn, wrt, names
         self.b = _Builder(names)
-        self.active = activity(fn, wrt, constant=frozenset(shift_invariant(fn)))
         self.shapes = shape_classes(fn)
+        constant = frozenset(shift_invariant(fn, self.shapes))
+        self.active = activity(fn, wrt, constant=constant)
         self.regions, self.absorbed = regions(fn, self.active)
         self.adj: dict[str, Atom] = {}
         self.bars: dict[str, Var] = {}

@@ -29,26 +29,24 @@ depending on `m`) proves nothing, and the max keeps its adjoint.
 
 from __future__ import annotations
 
-from .analysis import SCALAR, Shape, shape_classes
+from .analysis import SCALAR, Shape
 from .ir import Assign, Const, Function, Index, Return, Slice, Var, uses, walk
 
 Value = tuple[str, int, str]  # ("add" | "mul", s, layout)
 
 
-def shift_invariant(fn: Function) -> set[str]:
+def shift_invariant(fn: Function, classes: dict[str, Shape]) -> set[str]:
     """Names of top-level `max`/`min` results the returned value provably
-    does not depend on (its derivative with respect to them is zero)."""
-    candidates = [
-        i
+    does not depend on (its derivative with respect to them is zero), given
+    the function's shape classes (`analysis.shape_classes`)."""
+    return {
+        s.target.name
         for i, s in enumerate(fn.body)
         if isinstance(s, Assign)
         and s.op in ("max", "min")
         and isinstance(s.args[0], Var)
-    ]
-    if not candidates:
-        return set()
-    classes = shape_classes(fn)
-    return {fn.body[i].target.name for i in candidates if _cancels(fn.body, i, classes)}
+        and _cancels(fn.body, i, classes)
+    }
 
 
 def _cancels(body, at: int, classes: dict[str, Shape]) -> bool:
