@@ -237,6 +237,13 @@ class CallLowering:
         names = list(spec.args) + [k for k, _ in spec.static]
         if len(args) > len(names):
             raise BadInputError(f"too many arguments ({len(args)}) in this call", loc)
+        if spec.positional is not None and len(args) > len(spec.args) + spec.positional:
+            raise BadInputError(
+                "only the axis of a reduction may be passed by position (numpy's "
+                "next positional parameter is dtype or out, not supported)",
+                loc,
+                "pass keepdims= by keyword",
+            )
         given: dict[str, ast.expr] = dict(zip(names, args, strict=False))
         for kw in keywords:
             if kw.arg not in names or kw.arg in given:

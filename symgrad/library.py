@@ -22,6 +22,7 @@ class CallSpec:
     args: tuple[str, ...]
     static: tuple[tuple[str, object], ...] = ()
     variadic: bool = False
+    positional: int | None = None  # how many of `static` may come by position
 
 
 # Python's binary operators and the primitive each means.
@@ -59,7 +60,7 @@ for _alias, _op_name in [
         _op_name, tuple(f"x{i}" for i in range(OPS[_op_name].arity))
     )
 for _name in ["sum", "mean", "max", "min", "prod"]:
-    NUMPY[_name] = CallSpec(_name, ("a",), _REDUCE)
+    NUMPY[_name] = CallSpec(_name, ("a",), _REDUCE, positional=1)  # (then dtype/out)
 NUMPY["amax"] = NUMPY["max"]
 NUMPY["amin"] = NUMPY["min"]
 NUMPY.update(
@@ -124,10 +125,9 @@ BUILTINS: dict[str, tuple[CallSpec, str | None]] = {
 
 METHODS: dict[str, CallSpec] = {
     **{
-        name: CallSpec(name, ("self",), _REDUCE)
-        for name in ["sum", "mean", "max", "min"]
+        name: CallSpec(name, ("self",), _REDUCE, positional=1)
+        for name in ["sum", "mean", "max", "min", "prod"]
     },
-    "prod": CallSpec("prod", ("self",), _REDUCE),
     "reshape": CallSpec("reshape", ("self", "shape"), variadic=True),
     "transpose": CallSpec("transpose", ("self",), (("axes", None),), variadic=True),
     "dot": CallSpec("dot", ("self", "b")),

@@ -291,6 +291,9 @@ MORE_AT_FIRST_USE = [
     ("    return helper(x, z=1.0)\n", BadInputError, 7),
     ("    return helper()\n", BadInputError, 7),
     ("    return len\n", UnsupportedSyntaxError, 7),
+    # numpy's third positional parameter of a reduction is dtype or out
+    ("    return np.sum(np.max(x, 0, True))\n", BadInputError, 7),
+    ("    return np.sum(x.sum(0, None))\n", BadInputError, 7),
 ]
 
 
