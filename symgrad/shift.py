@@ -78,8 +78,11 @@ def _cancels(body, at: int, classes: dict[str, Shape]) -> bool:
 
 
 def _axes(axis: object) -> frozenset[int] | None:
+    """The axes as written: every value of the keep layout has the max's
+    argument's rank, so equal spellings name equal axes (1 and -1 may be one
+    axis too, but are not taken for one)."""
     items = axis if isinstance(axis, tuple) else (axis,)
-    if all(type(a) is int and a >= 0 for a in items):
+    if all(type(a) is int for a in items):
         return frozenset(items)
     return None
 
@@ -161,7 +164,7 @@ class _Shift:
         if layout == "scalar":
             return (kind, s, layout)  # any entry of x0 + s * d, d one number
         index = stmt.args[1]
-        if layout != "keep" or not isinstance(index, Index):
+        if layout != "keep" or not isinstance(index, Index) or min(self.axes) < 0:
             return None
         # `m[:, 0]`: index 0 on exactly the axes of A, a full slice elsewhere
         if len(index.items) != max(self.axes) + 1:

@@ -45,7 +45,13 @@ def log_softmax_min(x):
     return np.sum(np.log(np.sum(np.exp(x - m), axis=1, keepdims=True)) + m)
 
 
+def log_softmax_last(x):
+    s = x - x.max(axis=-1, keepdims=True)
+    return np.sum(s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True)))
+
+
 INVARIANT = [
+    (log_softmax_last, lambda: (RNG.normal(size=(2, 3, 4)),)),
     (
         cross_entropy,
         lambda: (RNG.normal(size=(6, 4)), np.eye(4)[RNG.integers(0, 4, 6)]),
@@ -135,7 +141,20 @@ def no_axes(x):
     return np.sum(s) + (x - m)[0] + m[0]
 
 
+def mixed_spellings(x):
+    # axis 1 and axis -1 are one axis of a 2-D x, but not taken for one
+    m = np.max(x, axis=1, keepdims=True)
+    return np.sum(np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)) + m)
+
+
+def negative_index(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    return np.sum(m[:, 0] + np.log(np.sum(np.exp(x - m), axis=-1)))
+
+
 DEPENDENT = [
+    (mixed_spellings, lambda: (RNG.normal(size=(3, 4)),)),
+    (negative_index, lambda: (RNG.normal(size=(3, 4)),)),
     (no_axes, lambda: (RNG.normal(size=3),)),
     (max_plus_sum, lambda: (RNG.normal(size=6),)),
     (exp_shift, lambda: (RNG.normal(size=(3, 4)),)),
