@@ -52,11 +52,10 @@ def shift_invariant(fn: Function, classes: dict[str, Shape]) -> set[str]:
 def _cancels(body, at: int, classes: dict[str, Shape]) -> bool:
     m = body[at]
     axis, keepdims = m.param("axis"), bool(m.param("keepdims", False))
+    axes = frozenset() if axis is None else _axes(axis)
     if axis is None and not keepdims:
-        axes: frozenset[int] = frozenset()
         layout = "scalar"
-    elif axis is not None and keepdims and _axes(axis):  # (axis=() is no max)
-        axes = _axes(axis)
+    elif axes and keepdims:  # (axis=() is no max)
         layout = "keep"
     else:
         return False
