@@ -151,6 +151,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),
+    "_keepdims": CallSpec("keepdims", ("g", "x"), (("axis", None),)),
     "_unbroadcast_mul": CallSpec("unbroadcast_mul", ("g", "p", "x")),
     "_extremum_grad": CallSpec("extremum_grad", ("g", "x", "out"), _REDUCE),
     "_prod_grad": CallSpec("prod_grad", ("g", "x"), _REDUCE),

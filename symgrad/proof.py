@@ -90,6 +90,8 @@ class _Numpy(types.ModuleType):
     def asarray(x, dtype=None):
         if isinstance(x, np.ndarray) and x.dtype == object:
             return x
+        if isinstance(x, sp.Basic):
+            return np.asarray(x, dtype=object).view(_SymArray)
         return np.asarray(x, dtype=dtype)
 
     @staticmethod
@@ -99,6 +101,8 @@ class _Numpy(types.ModuleType):
 
         def reduce(x, axis=None, keepdims=False):
             x = np.asarray(x, dtype=object)
+            if x.ndim == 0:  # numpy reduces a 0-d x over axis 0 or -1 to itself
+                return x.view(_SymArray)  # (whose `==` builds an indicator)
             axes = (
                 range(x.ndim) if axis is None else np.atleast_1d(axis) % max(x.ndim, 1)
             )

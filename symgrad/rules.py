@@ -234,7 +234,7 @@ def _spread(b: Builder, g, x, axis, keepdims) -> Atom:
     if axis is None:
         return b.op("full", shape, g)
     if not keepdims:
-        g = b.op("expand_dims", g, axis=axis)
+        g = b.op("keepdims", g, x, axis=axis)
     return b.op("broadcast_to", g, shape)
 
 
@@ -309,6 +309,7 @@ VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dim
 VIEWS |= {"broadcast_to", "asarray"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
+VIEWS |= {"keepdims"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked"}
 # A user's function may return its argument itself (`stop_gradient`).
 VIEWS |= {"custom", "opaque", "call"}
@@ -414,6 +415,7 @@ def _emitted(name: str, arity: int | None, template: str, params=(), nondiff=())
 _emitted("unbroadcast", 2, "_unbroadcast({0}, {1})", nondiff=(1,))
 _emitted("unbroadcast_mul", 3, "_unbroadcast_mul({0}, {1}, {2})", nondiff=(2,))
 _emitted("owned", 1, "_owned({0})")
+_emitted("keepdims", 2, "_keepdims({0}, {1}{params})", nondiff=(1,))
 _emitted("mean_all", 1, "_mean({0})")  # np.mean(x), see optimize._fast_means
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
@@ -495,7 +497,7 @@ for _name in ["expand_dims", "copy", "asarray", "broadcast_to", "getitem", "owne
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)
-for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy"]:
+for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy", "keepdims"]:
     linear(_name)
 for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
     linear(_name)

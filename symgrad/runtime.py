@@ -158,11 +158,29 @@ def _product_sum(g, p, shape):
     return np.einsum(g, axes, p, axes, kept).reshape(shape)[()]
 
 
+def _keepdims(g, x, axis):
+    """`g`, the cotangent of a reduction of `x` over `axis` without keepdims,
+    with the reduced axes put back at length 1.  numpy reduces a 0-d `x` over
+    axis 0 or -1 to itself, so then `g` comes back as it is.  (An int axis of
+    arrays skips np.expand_dims's 1.5 us of axis normalisation.)"""
+    if (
+        isinstance(g, np.ndarray)
+        and isinstance(x, np.ndarray)
+        and axis.__class__ is int
+        and g.ndim == x.ndim - 1
+    ):
+        axis %= x.ndim
+        return g.reshape(g.shape[:axis] + (1,) + g.shape[axis:])
+    if np.ndim(x) == 0:
+        return g
+    return np.expand_dims(g, axis)
+
+
 def _extremum_grad(g, x, out, axis=None, keepdims=False):
     """Adjoint of np.max / np.min: `g` split evenly between tied extrema."""
     if axis is not None and not keepdims:
-        out = np.expand_dims(out, axis)
-        g = np.expand_dims(g, axis)
+        out = _keepdims(out, x, axis)
+        g = _keepdims(g, x, axis)
     hit = x == out  # (divides the small g, not the large product: 2.5x faster)
     return hit * (g / np.sum(hit, axis=axis, keepdims=True))
 
@@ -170,8 +188,10 @@ def _extremum_grad(g, x, out, axis=None, keepdims=False):
 def _prod_grad(g, x, axis=None, keepdims=False):
     """Adjoint of np.prod: products of all other entries, exact at zeros."""
     x = np.asarray(x, dtype=float)
-    axes = tuple(range(x.ndim)) if axis is None else np.atleast_1d(axis) % x.ndim
-    axes = tuple(int(a) for a in axes)
+    if axis is None or x.ndim == 0:  # (numpy reduces a 0-d x over axis 0 or -1)
+        axes = tuple(range(x.ndim))
+    else:
+        axes = tuple(int(a) for a in np.atleast_1d(axis) % x.ndim)
     if not keepdims:
         g = np.expand_dims(g, axes)
     last = tuple(range(x.ndim - len(axes), x.ndim))
@@ -377,7 +397,7 @@ def _float_tangent(t, y):
 
 def _extremum_tangent(t, x, out, axis=None, keepdims=False):
     """Tangent of np.max / np.min: the mean of `t` over tied extrema."""
-    full = out if axis is None or keepdims else np.expand_dims(out, axis)
+    full = out if axis is None or keepdims else _keepdims(out, x, axis)
     hit = x == full
     count = np.sum(hit, axis=axis, keepdims=keepdims)
     return np.sum(t * hit, axis=axis, keepdims=keepdims) / count

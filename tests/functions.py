@@ -418,6 +418,19 @@ def min_axis(x):
     return np.sum(np.min(x, axis=0) * np.arange(4))
 
 
+def sum_scalar_over_axis(x):
+    # numpy reduces a 0-d value over axis 0 or -1 to itself
+    return np.sum(np.exp(np.sum(x, axis=-1)) * x) + np.sum(x, axis=0) ** 2
+
+
+def extrema_scalar_over_axis(x, w):
+    return np.max(x, axis=0) * w + np.min(x, axis=-1, keepdims=True) ** 2
+
+
+def prod_scalar_over_axis(x):
+    return np.prod(x, axis=0) * np.sin(x) + np.prod(x, axis=-1, keepdims=True)
+
+
 def prod_all(x):
     return np.prod(x)
 
@@ -915,6 +928,14 @@ CASES: list[Case] = [
     Case(
         "sum_negative_axis", sum_negative_axis, _one((2, 3, 4)), seed=fixed_seed(2, 3)
     ),
+    Case("sum_scalar_over_axis", sum_scalar_over_axis, _one(())),
+    Case(
+        "extrema_scalar_over_axis",
+        extrema_scalar_over_axis,
+        lambda rng: (normal(rng, ()), normal(rng, ())),
+        wrt=(0, 1),
+    ),
+    Case("prod_scalar_over_axis", prod_scalar_over_axis, _one(())),
     Case("mean_all", mean_all, _one((3, 4))),
     Case("mean_axis", mean_axis, _one((3, 4)), seed=fixed_seed(3)),
     Case("mean_keepdims", mean_keepdims, _one((3, 4))),

@@ -122,6 +122,28 @@ def test_gradient_matches_finite_differences(case: Case, seed: int) -> None:
     check_grad(compiled(case), *draw(case, seed), seed=case.seed)
 
 
+SCALAR_REDUCTIONS = [c for c in CASES if c.name.endswith("_scalar_over_axis")]
+
+
+@pytest.mark.parametrize("case", SCALAR_REDUCTIONS, ids=lambda c: c.name)
+@pytest.mark.parametrize("kind", [np.float64, np.array], ids=["float64", "0-d"])
+def test_a_0d_value_reduced_over_axis_0_or_minus_1(case: Case, kind: Any) -> None:
+    """numpy reduces a 0-d value over axis 0 or -1 to itself; the gradient and
+    the tangent have shape () too (they were (1,), or a broadcasting error)."""
+    args = tuple(kind(a) for a in draw(case, 0))
+    g = compiled(case)
+    _, grads = g.f_and_grad(*args)
+    assert all(np.shape(gi) == () for gi in as_tuple(g, grads)), grads
+    check_grad(g, *args)
+    forward = symgrad.jvp(case.fn, wrt=case.wrt)
+    grads = as_tuple(g, grads)
+    for i, gi in enumerate(grads):
+        tangents = tuple(float(i == j) for j in range(len(grads)))
+        tangent = forward.jvp(*args, tangents=tangents if g.wrt_is_tuple else 1.0)
+        assert np.shape(tangent) == ()
+        np.testing.assert_allclose(tangent, gi, rtol=1e-12)
+
+
 @seeds
 @cases
 def test_caller_arrays_unchanged(case: Case, seed: int) -> None:

@@ -149,7 +149,7 @@ def test_a_constant_factor_scales_the_cotangent_not_the_array():
     assert "x_bar = 2 * seed * x" in code
     assert "np.full" not in code
     g = symgrad.grad(row_norms)
-    assert "d_bar = 2 * np.expand_dims(t2_bar, axis=1) * d" in body(g)
+    assert "d_bar = 2 * _keepdims(t2_bar, t1, axis=1) * d" in body(g)
     assert "np.broadcast_to" not in body(g)
     d = RNG.normal(size=(6, 4))
     check_grad(g, d)
@@ -323,6 +323,27 @@ def test_the_extremum_adjoint_splits_the_cotangent_between_ties(axis, keepdims):
     want = np.moveaxis(want.reshape(moved.shape), last, axes)
     np.testing.assert_allclose(_extremum_grad(g, x, out, axis, keepdims), want)
     assert np.sum(_extremum_grad(g, x, out, axis, keepdims)) == pytest.approx(np.sum(g))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -3, (0, 2), (-1,), (2, 0)])
+def test_the_reduced_axes_come_back_as_np_expand_dims_puts_them(axis):
+    from symgrad.runtime import _keepdims
+
+    x = RNG.normal(size=(2, 3, 4))
+    for g in [np.sum(x, axis=axis), np.sum(x, axis=axis).astype(np.float32)]:
+        got = _keepdims(g, x, axis)
+        assert got.shape == np.expand_dims(g, axis).shape and got.dtype == g.dtype
+        np.testing.assert_array_equal(got, np.expand_dims(g, axis))
+    # a full reduction of a vector: a numpy scalar, or a Python float cotangent
+    v = RNG.normal(size=5)
+    for g in [np.sum(v, axis=0), 1.5, np.float32(2.0)]:
+        np.testing.assert_array_equal(_keepdims(g, v, 0), np.expand_dims(g, 0))
+        assert np.shape(_keepdims(g, v, -1)) == (1,)
+    # numpy reduces a 0-d value over axis 0 or -1 to itself
+    for x in [2.0, np.float64(2.0), np.array(2.0)]:
+        for axis in [0, -1]:
+            g = np.sum(x, axis=axis)
+            assert _keepdims(g, x, axis) is g
 
 
 def test_the_mean_helper_is_np_mean_bit_for_bit():
