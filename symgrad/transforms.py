@@ -151,6 +151,20 @@ def _float_dispatch(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.If) and "_f_and_grad_floats" in ast.unparse(stmt)
 
 
+def _without_float_seed(stmt: ast.stmt) -> ast.stmt:
+    """The seed check `emit` inlines for a float value, `if seed is None and
+    out.__class__ is float: seed = 1.0 else: seed = _check_seed(...)`, as the
+    call alone, which returns the same on every input."""
+    if (
+        isinstance(stmt, ast.If)
+        and len(stmt.orelse) == 1
+        and "_check_seed(" in ast.unparse(stmt.orelse[0])
+        and ast.unparse(stmt.test).endswith(".__class__ is float")
+    ):
+        return stmt.orelse[0]
+    return stmt
+
+
 def _function_text(module: str, name: str) -> str:
     """The source of function `name` in an emitted module, with the float
     body `f_and_grad` may call."""
@@ -183,5 +197,5 @@ def _gradient_source(grad_text: str, origin: str, fallback) -> FunctionSource:
     last = node.body[-1]
     if isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple):
         last.value = last.value.elts[1]
-    node.body = [s for s in node.body if not _float_dispatch(s)]
+    node.body = [_without_float_seed(s) for s in node.body if not _float_dispatch(s)]
     return resolver.function(node)

@@ -52,3 +52,7 @@ def integer_semantics(x):
 
 def complex_power(x):
     return x * 4.0 + 0.0 * np.cos(pow(x, 1.5))  # complex for x < 0 in Python
+
+
+def polynomial(x):
+    return x * x + 3 * x + 1

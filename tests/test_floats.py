@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import symgrad
+from symgrad.errors import SeedError
 
 CASES = [
     (ff.trig, ("x", "a"), (0.7, 1.3)),
@@ -103,3 +104,26 @@ def test_a_type_error_in_the_float_body_falls_back() -> None:
         value, grad = g.f_and_grad(-2.0)
         assert value == ff.complex_power(-2.0)
         assert grad == g.f_and_grad(np.array(-2.0))[1]
+
+
+def test_plain_arithmetic_checks_a_float_seed_inline() -> None:
+    # no numpy call to save, so no float body; the seed check of a float
+    # output without a seed is the one call left, and it is inlined
+    g = symgrad.grad(ff.polynomial)
+    assert "_f_and_grad_floats" not in g.source
+    assert (
+        "    if seed is None and out.__class__ is float:\n"
+        "        seed = 1.0\n"
+        "    else:\n"
+        '        seed = _check_seed("polynomial", seed, out)\n'
+    ) in g.source
+    assert g.f_and_grad(4.0) == (29.0, 11.0)
+    assert g.f_and_grad(4.0, seed=2.0) == (29.0, 22.0)
+    assert g.f_and_grad(np.float64(4.0)) == (29.0, 11.0)
+    assert g.f_and_grad(4) == (29, 11.0)
+    x = np.array([1.0, 4.0])
+    np.testing.assert_array_equal(g.grad(x, seed=np.ones(2)), [5.0, 11.0])
+    with pytest.raises(SeedError, match="a seed of that shape is required"):
+        g.f_and_grad(x)
+    with pytest.raises(SeedError):
+        g.f_and_grad(4.0, seed=np.ones(2))
