@@ -97,7 +97,7 @@ def grad_function(
     """`def f_and_grad(...)`: the value and the gradient."""
     ret = primal.body[-1]
     assert isinstance(ret, Return)
-    body, adjoint_body, grads = optimize(primal, adjoint)
+    body, adjoint_body, grads = optimize(primal, adjoint, names)
     writes = inplace.plan(primal, body, adjoint_body)
     body = inplace.apply(writes, body)
     adjoint_body = inplace.apply(writes, adjoint_body)

@@ -162,6 +162,8 @@ RUNTIME: dict[str, CallSpec] = {
         for name in ["matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad"]
     },
     "_dot_rhs_grad": CallSpec("dot_rhs_grad", ("g", "a", "b")),
+    "_matmul_lhs_grad_sum": CallSpec("matmul_lhs_grad_sum", ("gs", "a", "bs")),
+    "_matmul_rhs_grad_sum": CallSpec("matmul_rhs_grad_sum", ("gs", "as_", "b")),
     # the index arguments of these are written `np.s_[...]`
     "_setitem": CallSpec("setitem", ("x", "index", "value")),
     "_setitem_add": CallSpec("setitem_add", ("x", "index", "value")),

@@ -50,8 +50,9 @@ from .ir import (
     walk,
     writes,
 )
+from .names import Names
 from .reverse import Adjoint
-from .rules import is_elementwise
+from .rules import VIEWS, is_elementwise
 
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
 # one-shot iterator.
@@ -61,9 +62,10 @@ _ALLOCATING |= {"list_new", "make_list", "list_append", "list_pop"}
 
 
 def optimize(
-    primal: Function, adjoint: Adjoint
+    primal: Function, adjoint: Adjoint, names: Names | None = None
 ) -> tuple[list[Stmt], list[Stmt], tuple]:
-    """(primal statements, adjoint statements, gradient atoms) to emit."""
+    """(primal statements, adjoint statements, gradient atoms) to emit; with
+    `names` (for new variables), products accumulated in loops are batched."""
     written = Counter(n for s in walk(adjoint.body) for n in writes(s))
     unstable = {n for n, c in written.items() if c > 1}
     unstable |= {s.target.name for s in walk(adjoint.body) if isinstance(s, SetItem)}
@@ -80,6 +82,8 @@ def optimize(
     read = Counter(v.name for s in walk(body) for v in uses(s))
     read.update(g.name for g in grads if isinstance(g, Var))
     body = _sum_products(body, read, shapes)
+    if names is not None:
+        body = _batch_products(body, names)
     forward = adjoint.forward if adjoint.forward is not None else primal.body[:-1]
     primal_body = _live(list(forward), needed, keep=set())
     return _fast_means(primal_body), _fast_means(body), grads
@@ -283,6 +287,141 @@ def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
             Assign(stmt.target, "unbroadcast_mul", (g, p, x), (), stmt.loc)
         ]
     return None
+
+
+# A matmul adjoint by its form summed over loop steps, and the position of the
+# operand whose cotangent it is (the same matrix in every step).
+_SUMMED = {
+    "matmul_lhs_grad": ("matmul_lhs_grad_sum", 1, "bs"),
+    "matmul_rhs_grad": ("matmul_rhs_grad_sum", 2, "as"),
+}
+
+
+def _batch_products(statements: list[Stmt], names: Names) -> list[Stmt]:
+    """In a top-level loop, `A += matmul_lhs_grad(g, W, x)` (the cotangent of a
+    matrix `W` the loop never rebinds, one outer product and one addition per
+    step) appends `g` and `x` to two lists, and `A += matmul_lhs_grad_sum(gs,
+    W, xs)` after the loop adds them all with one matrix product of the
+    stacked pairs; so for `matmul_rhs_grad`.  Only where the loop reads `A`
+    just to accumulate into it, and writes no buffer the appended values are
+    (or are views of) after appending them, nor before unless the loop
+    allocates it anew in every step."""
+    read = Counter(v.name for s in walk(statements) for v in uses(s))
+    out: list[Stmt] = []
+    for stmt in statements:
+        if isinstance(stmt, For):
+            before, stmt, after = _batch_loop(stmt, read, names)
+            out += [*before, stmt, *after]
+        else:
+            out.append(stmt)
+    return out
+
+
+def _batch_loop(loop: For, read: Counter, names: Names):
+    """(statements before `loop`, `loop`, statements after it): see
+    `_batch_products`."""
+    body = list(loop.body)
+    rebound = {n for s in walk(body) for n in writes(s)} | {n for n in writes(loop)}
+    bound = Counter(
+        n
+        for s in walk(body)
+        if not (isinstance(s, SetItem) or isinstance(s, Assign) and s.op == "iadd")
+        for n in writes(s)
+    )
+    at = {  # the statement binding each name bound once in the loop
+        s.target.name: i
+        for i, s in enumerate(body)
+        if isinstance(s, Assign) and s.op != "iadd" and bound[s.target.name] == 1
+    }
+    before: list[Stmt] = []
+    after: list[Stmt] = []
+    replaced: dict[int, list[Stmt]] = {}
+    for i, stmt in enumerate(body):
+        if not (
+            isinstance(stmt, Assign)
+            and stmt.op == "iadd"
+            and isinstance(stmt.args[1], Var)
+            and stmt.args[1].name in at
+            and read[stmt.args[1].name] == 1
+        ):
+            continue
+        j = at[stmt.args[1].name]
+        product = body[j]
+        if not isinstance(product, Assign) or product.op not in _SUMMED:
+            continue
+        summed, fixed, role = _SUMMED[product.op]
+        matrix = product.args[fixed]
+        varying = [a for k, a in enumerate(product.args) if k != fixed]
+        if (
+            isinstance(matrix, Var)
+            and matrix.name in rebound
+            or not _only_accumulated(stmt.target, loop.body)
+            or not _kept(varying[0], j, body, at, made_here=True)
+            or not _kept(varying[1], j, body, at, made_here=False)
+        ):
+            continue
+        lists = [Var(names.fresh(f"{stmt.target.name}_{r}")) for r in ("gs", role)]
+        before += [Assign(v, "new_stack", (), (), loop.loc) for v in lists]
+        replaced[j] = [
+            Push(v, (a,), product.loc) for v, a in zip(lists, varying, strict=True)
+        ]
+        replaced[i] = []
+        total = Var(names.fresh())
+        args = (lists[0], matrix, lists[1]) if fixed == 1 else (*lists, matrix)
+        after += [
+            Assign(total, summed, args, (), stmt.loc),
+            Assign(stmt.target, "iadd", (stmt.target, total), (), stmt.loc),
+        ]
+    if not before:
+        return [], loop, []
+    body = [s for k, stmt in enumerate(body) for s in replaced.get(k, [stmt])]
+    return before, For(loop.target, loop.iter, tuple(body), loop.loc), after
+
+
+def _only_accumulated(acc: Var, body) -> bool:
+    """Is every statement of `body` that reads or writes `acc` an `acc += v`?"""
+    return all(
+        isinstance(s, Assign)
+        and s.op == "iadd"
+        and s.target == acc
+        and s.args[0] == acc
+        and acc not in s.args[1:]
+        for s in walk(body)
+        if acc.name in writes(s) or acc in uses(s)
+    )
+
+
+def _kept(
+    value: Atom, j: int, body: list[Stmt], at: dict[str, int], made_here: bool
+) -> bool:
+    """Does the value `value` has at `body[j]` stay unchanged after the loop?
+    Every buffer it may be, following views back through `body`, is written
+    by no later statement, and by earlier ones only if `body` allocates it
+    (which it does anew each step).  A cotangent (`made_here`) must come from
+    a computation in `body`: one carried in from the step before may be a
+    buffer this step writes under another name.  (A primal value, restored
+    from the stack or computed before the loop, is never written in the
+    reverse sweep.)"""
+    if not isinstance(value, Var):
+        return True
+    written: dict[str, list[int]] = {}
+    for k, stmt in enumerate(body):
+        for s in walk([stmt]):
+            if isinstance(s, SetItem) or isinstance(s, Assign) and s.op == "iadd":
+                written.setdefault(s.target.name, []).append(k if s is stmt else -1)
+    name = value.name
+    while True:
+        made = body[at[name]] if name in at else None
+        if name in written:
+            if made is None or made.op not in _ALLOCATING:
+                return False
+            if any(k < 0 or k > j or k < at[name] for k in written[name]):
+                return False
+        if made is None or made.op not in VIEWS or not made.args:
+            return made is not None or not made_here and name not in written
+        if not isinstance(made.args[0], Var):
+            return True
+        name = made.args[0].name
 
 
 def _fast_means(statements) -> list[Stmt]:

@@ -436,6 +436,8 @@ for _name in [
     "dot_lhs_grad",
     "dot_rhs_grad",
     "transpose_grad",
+    "matmul_lhs_grad_sum",
+    "matmul_rhs_grad_sum",
 ]:
     _emitted(_name, None, f"_{_name}({{args}}{{params}})")
 
@@ -514,6 +516,8 @@ for _name in ["matmul", "dot", "outer"]:
 bilinear("unbroadcast_mul", 0, 1)
 bilinear("matmul_lhs_grad", 0, 2)
 bilinear("matmul_rhs_grad", 0, 1)
+bilinear("matmul_lhs_grad_sum", 0, 2)  # (of lists: the pairs of a loop)
+bilinear("matmul_rhs_grad_sum", 0, 1)
 bilinear("dot_lhs_grad", 0, 2)
 bilinear("dot_rhs_grad", 0, 1)
 

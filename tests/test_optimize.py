@@ -41,6 +41,28 @@ def scaled_product(a, b):
     return np.sum(3 * a * b)
 
 
+def rnn(W, X):
+    h = np.zeros(W.shape[0])
+    for x in X:
+        h = np.tanh(W @ h + x)
+    return np.sum(h * h)
+
+
+def batched_rnn(W, X):
+    h = np.zeros((X.shape[1], W.shape[0]))
+    for x in X:
+        h = np.tanh(h @ W + x)
+    return np.sum(h**2)
+
+
+def decaying_rnn(W, X):
+    h = np.zeros(W.shape[0])
+    for x in X:
+        h = np.tanh(W @ h + x)
+        W = W * 0.9  # a different matrix every step
+    return np.sum(h * h)
+
+
 def body(g: symgrad.GradFunction) -> str:
     return g.source.split("# Support code")[0]
 
@@ -380,3 +402,76 @@ def test_the_mean_helper_divides_as_np_mean_past_2_to_the_24():
 
     x = np.random.default_rng(1).random(2**24 + 1, dtype=np.float32) + 1
     assert _mean(x) == np.mean(x) and type(_mean(x)) is type(np.mean(x))
+
+
+@pytest.mark.parametrize(
+    "fn, shapes, summed",
+    [
+        (rnn, [(4, 4), (6, 4)], "W_bar += _matmul_lhs_grad_sum(W_bar_gs, W, W_bar_bs)"),
+        (
+            batched_rnn,
+            [(4, 4), (6, 3, 4)],
+            "W_bar += _matmul_rhs_grad_sum(W_bar_gs, W_bar_as, W)",
+        ),
+    ],
+    ids=["W @ h", "h @ W"],
+)
+def test_a_matrix_product_per_step_is_summed_once_after_the_loop(fn, shapes, summed):
+    # one outer product (or matrix product) and one addition per step become
+    # one product of the stacked pairs
+    g = symgrad.grad(fn)
+    loop, _, rest = body(g).split("for ")[-1].partition("\n    return")
+    assert loop.splitlines()[-1].strip() == summed
+    assert loop.count("W_bar +=") == 1 and loop.count("W_bar_gs.append(") == 1
+    W, X = (0.5 * RNG.normal(size=s) for s in shapes)
+    check_grad(g, W, X)
+    check_grad(g, W, X[:1])
+    assert np.array_equal(g.grad(W, X[:0]), np.zeros_like(W))  # no steps
+    # second derivatives differentiate the emitted code, lists included
+    H = symgrad.hessian(fn).hessian(W, X)
+    eps = 1e-6
+    for i in itertools.product(range(2), range(2)):
+        dW = np.zeros_like(W)
+        dW[i] = eps
+        fd = (g.grad(W + dW, X) - g.grad(W - dW, X)) / (2 * eps)
+        np.testing.assert_allclose(H[..., i[0], i[1]], fd, rtol=1e-6, atol=1e-7)
+
+
+def test_a_matrix_the_loop_rebinds_keeps_its_product_per_step():
+    g = symgrad.grad(decaying_rnn)
+    assert "_grad_sum" not in body(g)
+    check_grad(g, 0.5 * RNG.normal(size=(3, 3)), RNG.normal(size=(4, 3)))
+
+
+@pytest.mark.parametrize("side", ["lhs", "rhs"])
+@pytest.mark.parametrize(
+    "shape", [(3,), (3, 2), (2, 3, 2), "changing"], ids=["vec", "mat", "3d", "mix"]
+)
+def test_the_summed_products_equal_the_sum_of_the_products(side, shape):
+    from symgrad.runtime import (
+        _matmul_lhs_grad,
+        _matmul_lhs_grad_sum,
+        _matmul_rhs_grad,
+        _matmul_rhs_grad_sum,
+    )
+
+    matrix = RNG.normal(size=(4, 3))
+    shapes = [(3,), (3, 2), (3,), (3, 5)] if shape == "changing" else [shape] * 5
+    if side == "rhs":  # x @ matrix.T: the varying operand on the left
+        matrix = matrix.T
+        shapes = [s[::-1] if len(s) < 3 else s[:-2] + s[:-3:-1] for s in shapes]
+    xs = [RNG.normal(size=s) for s in shapes]
+    if side == "lhs":
+        gs = [RNG.normal(size=np.shape(matrix @ x)) for x in xs]
+        want = sum(_matmul_lhs_grad(g, matrix, x) for g, x in zip(gs, xs, strict=True))
+        got = _matmul_lhs_grad_sum(gs, matrix, xs)
+    else:
+        gs = [RNG.normal(size=np.shape(x @ matrix)) for x in xs]
+        want = sum(_matmul_rhs_grad(g, x, matrix) for g, x in zip(gs, xs, strict=True))
+        got = _matmul_rhs_grad_sum(gs, xs, matrix)
+    assert got.shape == matrix.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    empty = (_matmul_lhs_grad_sum if side == "lhs" else _matmul_rhs_grad_sum)(
+        *(([], matrix, []) if side == "lhs" else ([], [], matrix))
+    )
+    assert np.array_equal(empty, np.zeros(matrix.shape))
