@@ -69,6 +69,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):
         return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
+    if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
+        return g  # (the other common case)
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g

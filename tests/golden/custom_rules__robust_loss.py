@@ -81,6 +81,8 @@ def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):
         return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
+    if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
+        return g  # (the other common case)
     shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
@@ -107,6 +109,11 @@ def _unbroadcast_mul(g, p, x):
         and g.dtype.kind == p.dtype.kind == "f"
     ):
         return np.dot(g, p)
+    if (  # arrays of one shape: nothing to sum
+        g.__class__ is p.__class__ is x.__class__ is np.ndarray
+        and g.shape == p.shape == x.shape
+    ):
+        return g * p
     gs = g.shape if g.__class__ is np.ndarray else _shape(g)
     ps = p.shape if p.__class__ is np.ndarray else _shape(p)
     shape = x.shape if x.__class__ is np.ndarray else _shape(x)
