@@ -347,8 +347,8 @@ def _batch_loop(loop: For, read: Counter, names: Names):
             continue
         j = at[stmt.args[1].name]
         product = body[j]
-        if not isinstance(product, Assign) or product.op not in _SUMMED:
-            continue
+        if j > i or not isinstance(product, Assign) or product.op not in _SUMMED:
+            continue  # (j > i: the product of the step before)
         summed, fixed, role = _SUMMED[product.op]
         matrix = product.args[fixed]
         varying = [a for k, a in enumerate(product.args) if k != fixed]

@@ -443,6 +443,21 @@ def test_a_matrix_the_loop_rebinds_keeps_its_product_per_step():
     check_grad(g, 0.5 * RNG.normal(size=(3, 3)), RNG.normal(size=(4, 3)))
 
 
+def test_only_a_product_of_the_same_step_is_batched():
+    from symgrad.ir import Assign, For, Var
+    from symgrad.names import Names
+    from symgrad.optimize import _batch_products
+
+    A, t, g, W, x, i, u = (Var(n) for n in ("W_bar", "t", "g", "W", "x", "i", "u"))
+    cotangent = Assign(g, "mul", (u, u))
+    grad = Assign(t, "matmul_lhs_grad", (g, W, x))
+    add = Assign(A, "iadd", (A, t))
+    for body, batched in [((grad, add), True), ((add, grad), False)]:
+        loop = For(i, Var("steps"), (cotangent, *body))
+        out = _batch_products([loop], Names({v.name for v in (A, t, g, W, x, i, u)}))
+        assert (out != [loop]) == batched  # (second: t is the step before's)
+
+
 @pytest.mark.parametrize("side", ["lhs", "rhs"])
 @pytest.mark.parametrize(
     "shape", [(3,), (3, 2), (2, 3, 2), "changing"], ids=["vec", "mat", "3d", "mix"]
