@@ -9,6 +9,9 @@ Guarantees of the emitted module:
 * `grad_function` defines `f_and_grad(<the function's parameters>, *,
   seed=None)` returning `(value, gradient)`, or `(value, (g1, g2, ...))` for a
   tuple `wrt`, plus, for scalar code, `_f_and_grad_floats` (see `floats`);
+  scalar code with no numpy call to save gets no second body but checks a
+  Python-float value without a seed inline (`seed = 1.0`), as the helper
+  `_check_seed` it calls otherwise would;
   `jvp_function` defines `f_and_jvp(<parameters>, tangents)` returning
   `(value, tangent)`; `module_text` puts functions together in one module;
 * temporaries used once are folded back into the expression that uses them, so

@@ -18,6 +18,11 @@
   `_unbroadcast_mul(g, p, x)` when `p` may be constant along the summed axes
   (`p * g.sum(0)`: one pass over the large array instead of two; the helper
   decides from the run-time shapes);
+* in a top-level loop, a matrix product's adjoint accumulated into the
+  cotangent of a matrix the loop never rebinds (`W_bar += outer(g, x)` every
+  step) is summed once after the loop as one product of the stacked pairs
+  (`_matmul_lhs_grad_sum`): only where the loop reads that cotangent just to
+  add to it and no later write in the step can change an appended value;
 * `np.mean(x)` over all of `x` is printed `_mean(x)`: for a float array the
   same sum divided by the same count, bit for bit, without np.mean's 1.5 us
   of Python-level dispatch (anything else goes to np.mean itself).
