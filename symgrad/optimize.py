@@ -326,7 +326,7 @@ def _batch_loop(loop: For, read: Counter, names: Names):
     """(statements before `loop`, `loop`, statements after it): see
     `_batch_products`."""
     body = list(loop.body)
-    rebound = {n for s in walk(body) for n in writes(s)} | {n for n in writes(loop)}
+    rebound = {n for s in walk(body) for n in writes(s)} | set(writes(loop))
     bound = Counter(
         n
         for s in walk(body)

@@ -309,8 +309,7 @@ VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dim
 VIEWS |= {"broadcast_to", "asarray"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
-VIEWS |= {"keepdims"}
-VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked"}
+VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
 # A user's function may return its argument itself (`stop_gradient`).
 VIEWS |= {"custom", "opaque", "call"}
 
