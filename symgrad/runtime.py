@@ -259,13 +259,13 @@ def _matmul_lhs_grad_sum(gs, a, bs):
     """`_matmul_lhs_grad(g, a, b)` summed over the pairs of `gs` and `bs` (one
     pair per loop step): for a matrix `a`, one product of the stacked pairs,
     sum_t outer(g_t, b_t) = G @ B.T, instead of an outer product per step."""
-    if np.ndim(a) == 2 and len(gs):
+    if np.ndim(a) == 2 and len(gs) and np.ndim(gs[0]) in (1, 2):
         try:
             if np.ndim(gs[0]) == 1:  # vectors: G (M, T), B (N, T)
                 g, b = np.stack(gs, axis=-1), np.stack(bs, axis=-1)
             else:  # matrices: g_t @ b_t.T side by side, G (M, K T), B (N, K T)
                 g, b = np.concatenate(gs, axis=1), np.concatenate(bs, axis=1)
-        except (ValueError, np.exceptions.AxisError):
+        except ValueError:  # (numpy's AxisError is one)
             pass  # shapes that change from step to step
         else:
             if g.ndim == b.ndim == 2:
@@ -280,13 +280,13 @@ def _matmul_rhs_grad_sum(gs, as_, b):
     """`_matmul_rhs_grad(g, a, b)` summed over the pairs of `gs` and `as_`: for
     a matrix `b`, one product of the stacked pairs, sum_t outer(a_t, g_t) =
     A @ G.T, instead of an outer product per step."""
-    if np.ndim(b) == 2 and len(gs):
+    if np.ndim(b) == 2 and len(gs) and np.ndim(gs[0]) in (1, 2):
         try:
             if np.ndim(gs[0]) == 1:  # vectors: A (K, T), G (N, T)
                 a, g = np.stack(as_, axis=-1), np.stack(gs, axis=-1)
             else:  # matrices: a_t.T @ g_t stacked, A (M T, K), G (M T, N)
                 a, g = np.concatenate(as_).T, np.concatenate(gs).T
-        except (ValueError, np.exceptions.AxisError):
+        except ValueError:  # (numpy's AxisError is one)
             pass  # shapes that change from step to step
         else:
             if a.ndim == g.ndim == 2:
