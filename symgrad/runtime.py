@@ -255,45 +255,47 @@ def _matmul_rhs_grad(g, a, b):
     return np.reshape(_unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2), np.shape(b))
 
 
+def _stacked_product(us, vs):
+    """sum_t us[t] @ vs[t].T as one product of the stacked pairs (vectors as
+    columns, matrices side by side), or None where the pairs are not all
+    vectors or all matrices of one height (shapes that change between steps)."""
+    if not len(us) or np.ndim(us[0]) not in (1, 2):
+        return None
+    try:
+        if np.ndim(us[0]) == 1:  # U (M, T), V (N, T)
+            u, v = np.stack(us, axis=-1), np.stack(vs, axis=-1)
+        else:  # U (M, K T), V (N, K T)
+            u, v = np.concatenate(us, axis=1), np.concatenate(vs, axis=1)
+    except ValueError:  # (numpy's AxisError is one)
+        return None
+    return u @ v.T if u.ndim == v.ndim == 2 else None
+
+
 def _matmul_lhs_grad_sum(gs, a, bs):
     """`_matmul_lhs_grad(g, a, b)` summed over the pairs of `gs` and `bs` (one
     pair per loop step): for a matrix `a`, one product of the stacked pairs,
-    sum_t outer(g_t, b_t) = G @ B.T, instead of an outer product per step."""
-    if np.ndim(a) == 2 and len(gs) and np.ndim(gs[0]) in (1, 2):
-        try:
-            if np.ndim(gs[0]) == 1:  # vectors: G (M, T), B (N, T)
-                g, b = np.stack(gs, axis=-1), np.stack(bs, axis=-1)
-            else:  # matrices: g_t @ b_t.T side by side, G (M, K T), B (N, K T)
-                g, b = np.concatenate(gs, axis=1), np.concatenate(bs, axis=1)
-        except ValueError:  # (numpy's AxisError is one)
-            pass  # shapes that change from step to step
-        else:
-            if g.ndim == b.ndim == 2:
-                return g @ b.T
-    total = np.zeros(np.shape(a))
-    for g, b in zip(gs, bs, strict=True):
-        total = total + _matmul_lhs_grad(g, a, b)
+    sum_t g_t @ b_t.T, instead of an outer product per step."""
+    total = _stacked_product(gs, bs) if np.ndim(a) == 2 else None
+    if total is None:
+        total = np.zeros(np.shape(a))
+        for g, b in zip(gs, bs, strict=True):
+            total = total + _matmul_lhs_grad(g, a, b)
     return total
 
 
 def _matmul_rhs_grad_sum(gs, as_, b):
     """`_matmul_rhs_grad(g, a, b)` summed over the pairs of `gs` and `as_`: for
-    a matrix `b`, one product of the stacked pairs, sum_t outer(a_t, g_t) =
-    A @ G.T, instead of an outer product per step."""
-    if np.ndim(b) == 2 and len(gs) and np.ndim(gs[0]) in (1, 2):
-        try:
-            if np.ndim(gs[0]) == 1:  # vectors: A (K, T), G (N, T)
-                a, g = np.stack(as_, axis=-1), np.stack(gs, axis=-1)
-            else:  # matrices: a_t.T @ g_t stacked, A (M T, K), G (M T, N)
-                a, g = np.concatenate(as_).T, np.concatenate(gs).T
-        except ValueError:  # (numpy's AxisError is one)
-            pass  # shapes that change from step to step
-        else:
-            if a.ndim == g.ndim == 2:
-                return a @ g.T
-    total = np.zeros(np.shape(b))
-    for g, a in zip(gs, as_, strict=True):
-        total = total + _matmul_rhs_grad(g, a, b)
+    a matrix `b`, one product of the stacked pairs, sum_t a_t.T @ g_t, instead
+    of an outer product per step."""
+    total = None
+    if np.ndim(b) == 2:
+        total = _stacked_product(
+            [np.transpose(a) for a in as_], [np.transpose(g) for g in gs]
+        )
+    if total is None:
+        total = np.zeros(np.shape(b))
+        for g, a in zip(gs, as_, strict=True):
+            total = total + _matmul_rhs_grad(g, a, b)
     return total
 
 
