@@ -54,6 +54,7 @@ from .ir import (
     Var,
     While,
     bodies,
+    for_targets,
     uses,
     walk,
     writes,
@@ -383,7 +384,7 @@ class _Printer:
                 lines += self.block(stmt.orelse, inner, commented) or [inner + "pass"]
             return lines
         if isinstance(stmt, For):
-            target = self.name(stmt.target) if stmt.target is not None else "_"
+            target = ", ".join(self.name(t) for t in for_targets(stmt)) or "_"
             lines = [f"{indent}for {target} in {self.expr(stmt.iter)}:"]
             return lines + (self.block(stmt.body, inner, commented) or [inner + "pass"])
         if isinstance(stmt, While):

@@ -39,7 +39,8 @@ _NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
 # np.reciprocal have no `math` spelling at all)
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
-_SCALAR_OPS |= {"range", "reversed_range", "new_stack", "int", "floordiv", "mod"}
+_SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
+_SCALAR_OPS |= {"floordiv", "mod"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.

@@ -446,12 +446,13 @@ class FlowLowering:
                 args.append(Const(1))
             return (*args, lambda index: index)
         if kind == "reversed":
-            inner = node.args[0] if len(node.args) == 1 else None
-            if inner is None or self.builtin_call(inner, scope) != "range":
+            inner = node.args[0] if len(node.args) == 1 and not node.keywords else None
+            if inner is None or self.builtin_call(inner, scope) in ("zip", "enumerate"):
                 raise UnsupportedSyntaxError(
-                    "only reversed(range(...)) is supported as a loop iterable", loc
+                    "reversed() takes one range, list, tuple or array", loc
                 )
-            return self.reversed_range(*self.iteration(inner, scope)[:3], loc)
+            start, stop, step, element = self.iteration(inner, scope)
+            return (*self.reversed_range(start, stop, step, loc), element)
         if kind in ("zip", "enumerate"):
             parts = [self.iteration(a, scope) for a in node.args]
             if kind == "enumerate" and len(parts) != 1:
@@ -489,7 +490,7 @@ class FlowLowering:
         """reversed(range(start, stop, step)) as a range: from the last element
         down to `start` (inclusive) by `-step`."""
         if start == Const(0) and step == Const(1):
-            return self.emit("sub", (stop, Const(1)), loc), Const(-1), Const(-1), _same
+            return self.emit("sub", (stop, Const(1)), loc), Const(-1), Const(-1)
         count = self.emit("len", (self.emit("range", (start, stop, step), loc),), loc)
         before = self.emit("sub", (count, Const(1)), loc)
         last = self.emit("add", (start, self.emit("mul", (before, step), loc)), loc)
@@ -498,7 +499,7 @@ class FlowLowering:
         else:
             back = self.emit("neg", (step,), loc)
         end = self.emit("sub", (start, step), loc)
-        return last, end, back, _same
+        return last, end, back
 
     def builtin_call(self, node: ast.expr, scope: Scope) -> str | None:
         if (
@@ -513,10 +514,6 @@ class FlowLowering:
             if getattr(found, "lib", None) == "builtins":
                 return node.func.id
         return None
-
-
-def _same(index: Atom) -> Atom:
-    return index
 
 
 def _is_range(node: ast.expr) -> bool:

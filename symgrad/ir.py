@@ -213,9 +213,10 @@ class If:
 @dataclass(frozen=True, slots=True)
 class For:
     """`for target in iter:`; `iter` is a variable bound by a `range` or
-    `reversed_range` statement, which `emit` folds into the header."""
+    `reversed_range` statement, which `emit` folds into the header, or by
+    `reversed(stack)`, whose entries a tuple `target` unpacks."""
 
-    target: Var | None
+    target: Var | tuple[Var, ...] | None
     iter: Atom
     body: tuple[Stmt, ...]
     loc: Loc | None = None
@@ -350,9 +351,16 @@ def writes(stmt: Stmt) -> list[str]:
         return [stmt.target.name]
     if isinstance(stmt, Copy | Pop):
         return [t.name for t in stmt.targets]
-    if isinstance(stmt, For) and stmt.target is not None:
-        return [stmt.target.name]
+    if isinstance(stmt, For):
+        return [t.name for t in for_targets(stmt)]
     return []
+
+
+def for_targets(stmt: For) -> tuple[Var, ...]:
+    """The variables a `for` statement binds on each iteration."""
+    if stmt.target is None:
+        return ()
+    return stmt.target if isinstance(stmt.target, tuple) else (stmt.target,)
 
 
 def bodies(stmt: Stmt) -> tuple[tuple[Stmt, ...], ...]:
@@ -475,7 +483,11 @@ def rename(stmt: Stmt, names: dict[str, str]) -> Stmt:
     if isinstance(stmt, If):
         return If(arg(stmt.cond), body(stmt.body), body(stmt.orelse), stmt.loc)
     if isinstance(stmt, For):
-        target = var(stmt.target) if stmt.target is not None else None
+        target = stmt.target
+        if target is not None:
+            target = (
+                tuple(map(var, target)) if isinstance(target, tuple) else var(target)
+            )
         return For(target, arg(stmt.iter), body(stmt.body), stmt.loc)
     if isinstance(stmt, While):
         return While(body(stmt.test), arg(stmt.cond), body(stmt.body), stmt.loc)
@@ -518,7 +530,8 @@ def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
         lines.append(f"{inner}next [{nexts}]")
         return lines + [f"{indent}{c.out} = {c.header}" for c in stmt.carries]
     if isinstance(stmt, For):
-        head = f"for {stmt.target or '_'} in {stmt.iter}:{where}"
+        targets = ", ".join(str(t) for t in for_targets(stmt)) or "_"
+        head = f"for {targets} in {stmt.iter}:{where}"
         return [indent + head] + format_body(stmt.body, inner)
     if isinstance(stmt, While):
         lines = [f"{indent}while True:{where}"] + format_body(stmt.test, inner)

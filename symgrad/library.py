@@ -158,10 +158,10 @@ RUNTIME: dict[str, CallSpec] = {
     "_transpose_grad": CallSpec("transpose_grad", ("g",), (("axes", None),)),
     "_concat_grad": CallSpec("concat_grad", (), variadic=True),
     **{
-        f"_{name}": CallSpec(name, ("g", "a", "b"))
+        f"_{name}": CallSpec(name, ("g", "a", "b"), (("broadcast", False),))
         for name in ["matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad"]
     },
-    "_dot_rhs_grad": CallSpec("dot_rhs_grad", ("g", "a", "b")),
+    "_dot_rhs_grad": CallSpec("dot_rhs_grad", ("g", "a", "b"), (("broadcast", False),)),
     "_matmul_lhs_grad_sum": CallSpec("matmul_lhs_grad_sum", ("gs", "a", "bs")),
     "_matmul_rhs_grad_sum": CallSpec("matmul_rhs_grad_sum", ("gs", "as_", "b")),
     # the index arguments of these are written `np.s_[...]`

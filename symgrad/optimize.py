@@ -44,6 +44,7 @@ from .ir import (
     Function,
     If,
     Index,
+    Pop,
     Push,
     Return,
     SetItem,
@@ -51,6 +52,7 @@ from .ir import (
     Stmt,
     Var,
     While,
+    for_targets,
     uses,
     walk,
     writes,
@@ -62,7 +64,8 @@ from .rules import VIEWS, is_elementwise
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
 # one-shot iterator.
 _ALLOCATING = {"zeros", "ones", "empty", "copy", "zeros_grad", "owned", "zero_at"}
-_ALLOCATING |= {"getitem_copy", "written_grad", "reversed_range", "new_stack"}
+_ALLOCATING |= {"getitem_copy", "written_grad", "reversed_range", "reversed"}
+_ALLOCATING |= {"new_stack"}
 _ALLOCATING |= {"list_new", "make_list", "list_append", "list_pop"}
 
 
@@ -89,6 +92,10 @@ def optimize(
     body = _sum_products(body, read, shapes)
     if names is not None:
         body = _batch_products(body, names)
+    body = _fold_product_sums(body, primal)
+    body = _walk_stacks(body)
+    needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
+    body = _live(body, needed, keep={"seed"})
     forward = adjoint.forward if adjoint.forward is not None else primal.body[:-1]
     primal_body = _live(list(forward), needed, keep=set())
     return _fast_means(primal_body), _fast_means(body), grads
@@ -292,6 +299,99 @@ def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
             Assign(stmt.target, "unbroadcast_mul", (g, p, x), (), stmt.loc)
         ]
     return None
+
+
+def _walk_stacks(statements: list[Stmt]) -> list[Stmt]:
+    """A top-level reverse loop whose every step starts by popping its own
+    stack, `for _ in reversed(range(n)): a, b = saved.pop()`, walks the stack
+    instead: `for a, b in reversed(saved):`.  The loop's forward sweep pushes
+    once per step (a stack popped in one place only is pushed at the end of
+    the loop body, never in a branch), so the two visit the same entries; the
+    loop index must be unread."""
+    pops = Counter(s.stack.name for s in walk(statements) if isinstance(s, Pop))
+    read = Counter(v.name for s in walk(statements) for v in uses(s))
+    steps = {
+        s.target.name: s
+        for s in statements
+        if isinstance(s, Assign) and s.op in ("range", "reversed_range")
+    }
+    out: list[Stmt] = []
+    for stmt in statements:
+        first = stmt.body[0] if isinstance(stmt, For) and stmt.body else None
+        if (
+            isinstance(first, Pop)
+            and pops[first.stack.name] == 1
+            and isinstance(stmt.iter, Var)
+            and stmt.iter.name in steps
+            and read[stmt.iter.name] == 1
+            and all(read[t.name] == 0 for t in for_targets(stmt))
+            and steps[stmt.iter.name] in out
+        ):
+            made = steps[stmt.iter.name]
+            out[out.index(made)] = Assign(
+                made.target, "reversed", (first.stack,), (), made.loc
+            )
+            stmt = For(first.targets, stmt.iter, stmt.body[1:], stmt.loc)
+        out.append(stmt)
+    return out
+
+
+# A product's adjoints, by the product's op.
+_PRODUCT_GRADS = {
+    "matmul": ("matmul_lhs_grad", "matmul_rhs_grad"),
+    "dot": ("dot_lhs_grad", "dot_rhs_grad"),
+}
+
+
+def _fold_product_sums(statements: list[Stmt], primal: Function) -> list[Stmt]:
+    """`u = unbroadcast(g, t)` with `t = a @ b` (or `np.dot(a, b)`), where every
+    read of `u` is as the cotangent of that product's adjoints: they take `g`
+    itself, with `broadcast=True`, and sum it back to the product's shape
+    where they need it.  The adjoint then no longer reads `t`, so the primal
+    prints `np.tanh(X @ W + b)` as one expression, and numpy adds `b` into
+    the product's buffer instead of allocating another.  Top level only, on
+    names bound once."""
+    products = {
+        s.target.name: s
+        for s in primal.body
+        if isinstance(s, Assign) and s.op in _PRODUCT_GRADS
+    }
+    bound = Counter(n for s in walk(primal.body) for n in writes(s))
+    bound.update(n for s in walk(statements) for n in writes(s))
+    reads = Counter(v.name for s in walk(statements) for v in uses(s))
+
+    def once(atom: Atom) -> bool:
+        return not isinstance(atom, Var) or bound[atom.name] <= 1
+
+    folds: dict[str, Atom] = {}  # u -> g
+    for stmt in statements:
+        if not (isinstance(stmt, Assign) and stmt.op == "unbroadcast"):
+            continue
+        (g, t), u = stmt.args, stmt.target.name
+        product = products.get(t.name) if isinstance(t, Var) else None
+        if product is None or not all(map(once, (stmt.target, g, t, *product.args))):
+            continue
+        grads = _PRODUCT_GRADS[product.op]
+        takers = [
+            s
+            for s in statements
+            if isinstance(s, Assign)
+            and s.op in grads
+            and s.args == (stmt.target, *product.args)
+            and not s.params
+        ]
+        if takers and reads[u] == len(takers):
+            folds[u] = g
+    out: list[Stmt] = []
+    for stmt in statements:
+        if isinstance(stmt, Assign) and stmt.target.name in folds:
+            continue  # (an unbroadcast folded into the statements reading it)
+        u = stmt.args[0] if isinstance(stmt, Assign) and stmt.args else None
+        if isinstance(u, Var) and u.name in folds:
+            args = (folds[u.name], *stmt.args[1:])
+            stmt = Assign(stmt.target, stmt.op, args, (("broadcast", True),), stmt.loc)
+        out.append(stmt)
+    return out
 
 
 # A matmul adjoint by its form summed over loop steps, and the position of the

@@ -175,6 +175,7 @@ _const("or_", 2, "{0} or {1}")
 _const("min_int", None, "min({args})")
 _const("range", 3, "range({0}, {1}, {2})")
 _const("reversed_range", 3, "reversed(range({0}, {1}, {2}))")
+_const("reversed", 1, "reversed({0})")  # (of a stack of saved values)
 
 
 # --- structural ops: adjoint templates ---------------------------------------
@@ -430,15 +431,15 @@ for _name in [
     "extremum_tangent",
     "prod_grad",
     "prod_tangent",
-    "matmul_lhs_grad",
-    "matmul_rhs_grad",
-    "dot_lhs_grad",
-    "dot_rhs_grad",
     "transpose_grad",
     "matmul_lhs_grad_sum",
     "matmul_rhs_grad_sum",
 ]:
     _emitted(_name, None, f"_{_name}({{args}}{{params}})")
+# (with broadcast=True, `g` is the cotangent of a value the product was
+# broadcast to, see optimize._fold_product_sums)
+for _name in ["matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"]:
+    _emitted(_name, 3, f"_{_name}({{args}}{{params}})", [("broadcast", False)])
 
 
 def is_elementwise(name: str) -> bool:

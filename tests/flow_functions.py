@@ -1051,6 +1051,32 @@ def stack_of_values(x):
     return total
 
 
+def reversed_rows(A):
+    acc = np.zeros(A.shape[1])
+    for row in reversed(A):
+        acc = np.sin(acc) * 0.5 + row
+    return np.sum(acc**2)
+
+
+def reversed_list(x):
+    values = []
+    h = 1.0
+    for i in range(len(x)):
+        values.append(h * x[i])
+        h = np.tanh(h * x[i])
+    total = h
+    for v in reversed(values):
+        total = total * 0.5 + v
+    return total
+
+
+def reversed_tuple(a):
+    s = 1.0
+    for v in reversed((a, 2 * a, a * a)):
+        s = s * v + 1
+    return s
+
+
 def unpack_rows(A):
     first, second = A
     return np.sum(first * np.sin(second))
@@ -1065,6 +1091,9 @@ FLOW_CASES += [
     Case("reversed_loop", reversed_loop, lambda r: (normal(r, 5),)),
     Case("reversed_loop_with_step", reversed_loop_with_step, lambda r: (normal(r, 6),)),
     Case("stack_of_values", stack_of_values, lambda r: (normal(r, 4),)),
+    Case("reversed_rows", reversed_rows, lambda r: (normal(r, (4, 3)),)),
+    Case("reversed_list", reversed_list, lambda r: (normal(r, 4),)),
+    Case("reversed_tuple", reversed_tuple, lambda r: (float(normal(r, ())),)),
     Case("unpack_rows", unpack_rows, lambda r: (normal(r, (2, 3)),)),
     Case("unpack_vector", unpack_vector, lambda r: (normal(r, 2),)),
 ]

@@ -294,6 +294,12 @@ MORE_AT_FIRST_USE = [
     # numpy's third positional parameter of a reduction is dtype or out
     ("    return np.sum(np.max(x, 0, True))\n", BadInputError, 7),
     ("    return np.sum(x.sum(0, None))\n", BadInputError, 7),
+    # Python refuses reversed() of a zip (no len), and so does symgrad
+    (
+        "    for a, b in reversed(zip(x, x)):\n        x = a * b\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+    ),
 ]
 
 

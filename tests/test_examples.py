@@ -262,7 +262,7 @@ def test_smooth_gradient_by_hand(load_example):
 
 def test_control_flow_emits_loops_and_in_place_writes(load_example):
     cf = load_example("control_flow")
-    assert "for _ in reversed(range(steps)):" in cf.recurrence.source
+    assert "for t1, x_1 in reversed(saved):" in cf.recurrence.source
     assert "saved.append((t1, x_1))" in cf.recurrence.source
     assert "y[i] = " in cf.smooth.source  # a write in place, not a copy
     assert "_setitem" not in cf.smooth.source

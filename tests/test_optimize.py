@@ -520,3 +520,103 @@ def test_the_summed_products_equal_the_sum_of_the_products(side, shape):
         *(([], matrix, []) if side == "lhs" else ([], [], matrix))
     )
     assert np.array_equal(empty, np.zeros(matrix.shape))
+
+
+def dense(W, b, X):
+    return np.sum(np.tanh(X @ W + b) ** 2)
+
+
+def dense_dot(W, b, X):
+    return np.sum(np.tanh(np.dot(X, W) + b) ** 2)
+
+
+def product_read_twice(W, b, X):
+    t = X @ W
+    return np.sum(np.tanh(t + b) ** 2) + np.sum(t)
+
+
+DENSE_SHAPES = [  # W, b, X
+    [(3, 4), (4,), (5, 3)],  # a layer: the bias broadcast over the rows
+    [(3, 4), (5, 4), (1, 3)],  # the product (1, 4) broadcast to the bias
+    [(3, 4), (2, 5, 4), (5, 3)],  # a bias with axes the product lacks
+    [(3, 4), (5, 1), (5, 3)],  # the product's columns (4) kept, bias (5, 1)
+    [(3, 1), (5, 4), (5, 3)],  # a product of one column, spread to 4
+    [(3,), (2,), (2, 3)],  # matrix @ vector
+    [(3,), (4, 2), (3,)],  # vector @ vector: a number, spread
+    [(3, 4), (2, 4), (3,)],  # vector @ matrix
+    [(2, 3, 4), (4,), (2, 5, 3)],  # stacks of matrices
+    [(3, 4), (2, 5, 4), (2, 1, 3)],  # stacked rows, spread and broadcast
+]
+
+
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [(dense, s) for s in DENSE_SHAPES]
+    # (np.dot's gradient is defined for operands of up to 2 dimensions)
+    + [(dense_dot, s) for s in DENSE_SHAPES if len(s[0]) <= 2 and len(s[2]) <= 2],
+    ids=lambda v: str(v) if isinstance(v, list) else v.__name__,
+)
+def test_a_product_and_a_bias_stay_one_expression(fn, shapes):
+    # the adjoint of `X @ W + b` sums the bias's broadcast inside the product's
+    # adjoints (broadcast=True), so the product needs no name of its own
+    g = symgrad.grad(fn, wrt=(0, 1, 2))
+    text = body(g)
+    product = "X @ W" if fn is dense else "np.dot(X, W)"
+    assert f"np.tanh({product} + b)" in text
+    assert "broadcast=True" in text and "_unbroadcast(" in text  # (b's own)
+    W, b, X = (0.5 * RNG.normal(size=s) for s in shapes)
+    check_grad(g, W, b, X)
+    H = symgrad.hessian(fn).hessian(W, b, X)
+    eps = 1e-6
+    for i in list(np.ndindex(W.shape))[:4]:
+        dW = np.zeros_like(W)
+        dW[i] = eps
+        fd = (g.grad(W + dW, b, X)[0] - g.grad(W - dW, b, X)[0]) / (2 * eps)
+        np.testing.assert_allclose(H[(..., *i)], fd, rtol=1e-6, atol=1e-7)
+
+
+def test_a_product_read_elsewhere_keeps_its_name():
+    g = symgrad.grad(product_read_twice, wrt=(0, 1))
+    assert "broadcast=True" not in body(g)
+    check_grad(
+        g, RNG.normal(size=(3, 4)), RNG.normal(size=(4,)), RNG.normal(size=(5, 3))
+    )
+
+
+def branchy_recurrence(x, a):
+    for _ in range(4):
+        if x > 0:
+            x = np.sin(x) * a
+        else:
+            x = np.cos(x) * a
+    return x
+
+
+def while_recurrence(x, a):
+    while x < 3.0:
+        x = x + np.exp(np.sin(x) * a)
+    return x
+
+
+def test_a_loop_of_saved_values_walks_its_stack_backwards():
+    # one push per step, popped in one place: the reverse loop iterates over
+    # the stack (as `for` or `while`), without an index or pop() call
+    for fn, args in (
+        (flow_recurrence, (0.3, 0.9, 0.2)),
+        (while_recurrence, (0.1, 0.7)),
+    ):
+        g = symgrad.grad(fn, wrt=1)
+        assert "in reversed(saved):" in body(g) and ".pop()" not in body(g)
+        check_grad(g, *args)
+        check_grad(g, *(np.array(v) for v in args))  # the numpy body
+    # steps that push in one of two branches pop in the branches
+    g = symgrad.grad(branchy_recurrence, wrt=1)
+    assert "in reversed(saved)" not in body(g) and ".pop()" in body(g)
+    check_grad(g, 0.3, 0.9)
+    check_grad(g, -0.3, 1.9)
+
+
+def flow_recurrence(x, a, b):
+    for _ in range(7):
+        x = np.sin(x) * a + b
+    return x

@@ -33,8 +33,7 @@ def f_and_grad(x, a, b, steps, *, seed=None):
     x_3_bar = seed
     a_bar = _zeros_grad(a)
     b_bar = _zeros_grad(b)
-    for _ in reversed(range(steps)):
-        t1, x_1 = saved.pop()
+    for t1, x_1 in reversed(saved):
         # grad of: x = np.sin(x) * a + b
         x_1_bar = _unbroadcast(x_3_bar * (a * np.cos(x_1)), x_1)
         a_bar += _unbroadcast(x_3_bar * t1, a)
@@ -58,8 +57,7 @@ def _f_and_grad_floats(x, a, b, steps, seed):
     x_3_bar = seed
     a_bar = 0.0
     b_bar = 0.0
-    for _ in reversed(range(steps)):
-        t1, x_1 = saved.pop()
+    for t1, x_1 in reversed(saved):
         # grad of: x = np.sin(x) * a + b
         x_1_bar = x_3_bar * (a * math.cos(x_1))
         a_bar += x_3_bar * t1
@@ -111,10 +109,16 @@ def _shape(x):
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):
-        return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
+        if g.__class__ is np.ndarray and g.ndim:  # (common; g.sum() without its
+            return np.add.reduce(g, None)  # Python-level wrapper)
+        return g
     if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    return _sum_to(g, x.shape if isinstance(x, np.ndarray) else _shape(x))
+
+
+def _sum_to(g, shape):
+    """Sum `g` down to `shape`, undoing numpy broadcasting."""
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)

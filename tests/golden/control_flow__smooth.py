@@ -89,10 +89,16 @@ def _shape(x):
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):
-        return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
+        if g.__class__ is np.ndarray and g.ndim:  # (common; g.sum() without its
+            return np.add.reduce(g, None)  # Python-level wrapper)
+        return g
     if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    return _sum_to(g, x.shape if isinstance(x, np.ndarray) else _shape(x))
+
+
+def _sum_to(g, shape):
+    """Sum `g` down to `shape`, undoing numpy broadcasting."""
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)

@@ -55,12 +55,13 @@ def _mean(x):
     """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
     for a float array numpy computes this very sum and divides it by this
     count (float16 sums in float32, so it, and anything else, takes np.mean)."""
-    if x.__class__ is np.ndarray and x.size:
-        if x.dtype.char == "d":  # float64: a Python int divides as np.mean's intp
-            return np.add.reduce(x, axis=None) / x.size
-        if x.dtype.kind == "f" and x.itemsize >= 4:  # (float32 / int is float32)
-            total = np.add.reduce(x, axis=None)
-            return total.dtype.type(total / np.intp(x.size))
+    if x.__class__ is np.ndarray:
+        n = x.size
+        if n and x.dtype.char == "d":  # float64: a Python int divides as np.mean's intp
+            return np.add.reduce(x, None) / n
+        if n and x.dtype.kind == "f" and x.itemsize >= 4:  # (float32 / int: float32)
+            total = np.add.reduce(x, None)
+            return total.dtype.type(total / np.intp(n))
     return np.mean(x)
 
 
@@ -72,10 +73,16 @@ def _shape(x):
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):
-        return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
+        if g.__class__ is np.ndarray and g.ndim:  # (common; g.sum() without its
+            return np.add.reduce(g, None)  # Python-level wrapper)
+        return g
     if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    return _sum_to(g, x.shape if isinstance(x, np.ndarray) else _shape(x))
+
+
+def _sum_to(g, shape):
+    """Sum `g` down to `shape`, undoing numpy broadcasting."""
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)

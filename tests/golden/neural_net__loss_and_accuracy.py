@@ -10,10 +10,8 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     """Return loss_and_accuracy(W1, b1, W2, b2, X, Y), a pair (loss, aux), and the
     gradient of the loss with respect to W1, b1, W2, b2.
     """
-    t1 = X @ W1
-    hidden = np.tanh(t1 + b1)
-    t2 = hidden @ W2
-    logits = t2 + b2
+    hidden = np.tanh(X @ W1 + b1)
+    logits = hidden @ W2 + b2
     right = np.argmax(logits, axis=1) == np.argmax(Y, axis=1)
     shifted = logits - np.max(logits, axis=1, keepdims=True)
     t3 = np.exp(shifted)
@@ -36,15 +34,13 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     # grad of cross_entropy: shifted = logits - np.max(logits, axis=1, keepdims=True)
     logits_bar = _unbroadcast(shifted_bar, logits)
     # grad of forward: return hidden @ W2 + b2
-    t2_bar = _unbroadcast(logits_bar, t2)
     b2_bar = _unbroadcast(logits_bar, b2)
-    hidden_bar = _matmul_lhs_grad(t2_bar, hidden, W2)
-    W2_bar = _matmul_rhs_grad(t2_bar, hidden, W2)
+    hidden_bar = _matmul_lhs_grad(logits_bar, hidden, W2, broadcast=True)
+    W2_bar = _matmul_rhs_grad(logits_bar, hidden, W2, broadcast=True)
     # grad of forward: hidden = np.tanh(X @ W1 + b1)
     t10 = hidden_bar * (1 - hidden**2)
-    t1_bar = _unbroadcast(t10, t1)
     b1_bar = _unbroadcast(t10, b1)
-    W1_bar = _matmul_rhs_grad(t1_bar, X, W1)
+    W1_bar = _matmul_rhs_grad(t10, X, W1, broadcast=True)
     return (t8, t9), (W1_bar, b1_bar, W2_bar, b2_bar)
 
 
@@ -82,12 +78,13 @@ def _mean(x):
     """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
     for a float array numpy computes this very sum and divides it by this
     count (float16 sums in float32, so it, and anything else, takes np.mean)."""
-    if x.__class__ is np.ndarray and x.size:
-        if x.dtype.char == "d":  # float64: a Python int divides as np.mean's intp
-            return np.add.reduce(x, axis=None) / x.size
-        if x.dtype.kind == "f" and x.itemsize >= 4:  # (float32 / int is float32)
-            total = np.add.reduce(x, axis=None)
-            return total.dtype.type(total / np.intp(x.size))
+    if x.__class__ is np.ndarray:
+        n = x.size
+        if n and x.dtype.char == "d":  # float64: a Python int divides as np.mean's intp
+            return np.add.reduce(x, None) / n
+        if n and x.dtype.kind == "f" and x.itemsize >= 4:  # (float32 / int: float32)
+            total = np.add.reduce(x, None)
+            return total.dtype.type(total / np.intp(n))
     return np.mean(x)
 
 
@@ -99,10 +96,16 @@ def _shape(x):
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):
-        return g.sum() if g.__class__ is np.ndarray and g.ndim else g  # (common)
+        if g.__class__ is np.ndarray and g.ndim:  # (common; g.sum() without its
+            return np.add.reduce(g, None)  # Python-level wrapper)
+        return g
     if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
-    shape = x.shape if isinstance(x, np.ndarray) else _shape(x)
+    return _sum_to(g, x.shape if isinstance(x, np.ndarray) else _shape(x))
+
+
+def _sum_to(g, shape):
+    """Sum `g` down to `shape`, undoing numpy broadcasting."""
     if (g.shape if isinstance(g, np.ndarray) else _shape(g)) == shape:
         return g
     g = np.asarray(g)  # (the ndarray methods skip np.sum's dispatch: 2x faster)
@@ -231,8 +234,31 @@ def _ranks(a, b):
     return np.ndim(a), np.ndim(b)
 
 
-def _matmul_lhs_grad(g, a, b):
-    """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts."""
+def _product_cotangent(g, a, b):
+    """`g`, the cotangent of a value `a @ b` was broadcast to, summed back to
+    the shape of `a @ b`."""
+    sa = a.shape if a.__class__ is np.ndarray else np.shape(a)
+    sb = b.shape if b.__class__ is np.ndarray else np.shape(b)
+    if len(sb) == 1:
+        shape = sa[:-1]
+    elif len(sa) == 1:
+        shape = sb[:-2] + sb[-1:]
+    elif len(sa) == len(sb) == 2:
+        shape = (sa[0], sb[1])
+    else:
+        shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    g = _sum_to(g, shape)
+    if g.__class__ is np.ndarray and g.shape == shape:
+        return g
+    return np.broadcast_to(g, shape)  # (a g of lower rank)
+
+
+def _matmul_lhs_grad(g, a, b, broadcast=False):
+    """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts.
+    With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
+    to (`a @ b + c`), summed back to the product's shape here."""
+    if broadcast:
+        g = _product_cotangent(g, a, b)
     ranks = _ranks(a, b)
     if ranks == (2, 2):
         return g @ b.T
@@ -244,8 +270,12 @@ def _matmul_lhs_grad(g, a, b):
     return np.reshape(_unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2), np.shape(a))
 
 
-def _matmul_rhs_grad(g, a, b):
-    """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts."""
+def _matmul_rhs_grad(g, a, b, broadcast=False):
+    """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts.
+    With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
+    to (`a @ b + c`), summed back to the product's shape here."""
+    if broadcast:
+        g = _product_cotangent(g, a, b)
     ranks = _ranks(a, b)
     if ranks == (2, 2):
         return a.T @ g
