@@ -14,7 +14,8 @@
   they are still bound when the reverse sweep runs;
 * adjoints that cross a block boundary have one name on every path: an outer
   value's adjoint is bound (to zeros, if it has none yet) before the block,
-  and contributions inside are added to it.
+  and contributions inside are added to it; after a loop, which may take no
+  step, it is added to in place only if it could be before the loop.
 """
 
 from __future__ import annotations
@@ -274,6 +275,7 @@ class FlowReverse:
                 Copy(tuple(f for f, _ in moved), tuple(g for _, g in moved), stmt.loc)
             )
         self.bind_outer(stmt)
+        owned_before = set(self.owned)
 
         def seed() -> None:
             for c, g in zip(carries, flowing, strict=True):
@@ -299,6 +301,9 @@ class FlowReverse:
         level = {v.name for s in stmt.body for v in defs(s)}
         level |= {c.header.name for c in stmt.carries}
         code = self.nested(stmt.body, level, stmt, seed, finish)
+        # The loop may take no step: an outer adjoint is an array of its own
+        # after the loop only if it was before (not, say, the caller's seed).
+        self.owned &= owned_before | level
         if stmt.index is not None:
             steps = Var(self.names.fresh())
             self.b.body.append(

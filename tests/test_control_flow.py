@@ -462,3 +462,31 @@ def test_list_repetition_is_an_error(tmp_path):
     )
     with pytest.raises(UnsupportedSyntaxError, match="repeating a list"):
         m.f.f_and_grad(1.0)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+def test_a_loop_of_no_steps_leaves_the_callers_seed_alone(tmp_path, steps):
+    # the adjoint of x is the caller's seed until a step adds to it; after a
+    # loop that took no step it must not be added to in place (found by a
+    # review: the seed doubled on every call)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt="x")
+        def f(x, n):
+            z = x
+            for i in range(n):
+                z = np.cos(z) * x
+            return z + x
+        """,
+    )
+    x, seed = np.array([0.3, 0.4]), np.array([1.0, 2.0])
+    first = m.f.grad(x, steps, seed=seed)
+    np.testing.assert_array_equal(seed, [1.0, 2.0])
+    np.testing.assert_allclose(m.f.grad(x, steps, seed=seed), first)
+    eps = 1e-6
+    for k in range(2):
+        dx = np.zeros(2)
+        dx[k] = eps
+        fd = (m.f(x + dx, steps) - m.f(x - dx, steps)) / (2 * eps) @ seed
+        np.testing.assert_allclose(first[k], fd, rtol=1e-6)
