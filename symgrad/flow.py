@@ -197,6 +197,13 @@ class FlowLowering:
 
     def for_statement(self, stmt: ast.For, scope: Scope) -> None:
         loc = scope.src.loc(stmt)
+        updated = set().union(*(_assigned(s, True) for s in stmt.body))
+        for name in sorted(_iterated(stmt.iter) & updated):
+            raise UnsupportedSyntaxError(
+                f"the loop changes '{name}' in place while it iterates over it",
+                scope.src.loc(stmt.iter),
+                "iterate over a copy made before the loop",
+            )
         start, stop, step, element = self.iteration(stmt.iter, scope)
         exits = _exits(stmt.body)
 
@@ -447,7 +454,7 @@ class FlowLowering:
             return (*args, lambda index: index)
         if kind == "reversed":
             inner = node.args[0] if len(node.args) == 1 and not node.keywords else None
-            if inner is None or self.builtin_call(inner, scope) in ("zip", "enumerate"):
+            if inner is None or self.builtin_call(inner, scope) in _ONE_WAY:
                 raise UnsupportedSyntaxError(
                     "reversed() takes one range, list, tuple or array", loc
                 )
@@ -460,8 +467,10 @@ class FlowLowering:
             for start, _, step, _ in parts:
                 if start != Const(0) or step != Const(1):
                     raise UnsupportedSyntaxError(
-                        f"{kind}() over a range with a start or step is not supported",
+                        f"{kind}() over a range with a start or step, or over "
+                        "reversed(...), is not supported",
                         loc,
+                        "index the sequences with one loop index instead",
                     )
             stop = parts[0][1]
             for part in parts[1:]:
@@ -610,6 +619,21 @@ def _loads(node: ast.AST) -> set[str]:
         for n in ast.walk(node)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     }
+
+
+# Iterables Python cannot reverse (no length, or an iterator).
+_ONE_WAY = ("zip", "enumerate", "reversed")
+
+
+def _iterated(node: ast.expr) -> set[str]:
+    """Names of the sequences a `for` header iterates over (not those that
+    only give a bound, as in `range(len(y))`)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id == "range":
+            return set()
+        if node.func.id in _ONE_WAY:
+            return set().union(*map(_iterated, node.args))
+    return _loads(node)
 
 
 def _updated_by_call(node: ast.Call) -> set[str]:

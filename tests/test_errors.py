@@ -294,11 +294,30 @@ MORE_AT_FIRST_USE = [
     # numpy's third positional parameter of a reduction is dtype or out
     ("    return np.sum(np.max(x, 0, True))\n", BadInputError, 7),
     ("    return np.sum(x.sum(0, None))\n", BadInputError, 7),
-    # Python refuses reversed() of a zip (no len), and so does symgrad
+    # Python refuses reversed() of a zip or of a reversed (no len), and so
+    # does symgrad
     (
         "    for a, b in reversed(zip(x, x)):\n        x = a * b\n    return x\n",
         UnsupportedSyntaxError,
         7,
+    ),
+    (
+        "    for a in reversed(reversed(x)):\n        x = x * a\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+    ),
+    # a loop over a sequence it changes would read entries symgrad fixed at
+    # the loop's start
+    (
+        "    v = [x]\n    for a in v:\n        v.append(a * 2)\n    return a\n",
+        UnsupportedSyntaxError,
+        8,
+    ),
+    (
+        "    y = x * 1.0\n    for a in reversed(y):\n        y[0] = a\n"
+        "    return np.sum(y)\n",
+        UnsupportedSyntaxError,
+        8,
     ),
 ]
 
