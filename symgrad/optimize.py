@@ -23,6 +23,14 @@
   step) is summed once after the loop as one product of the stacked pairs
   (`_matmul_lhs_grad_sum`): only where the loop reads that cotangent just to
   add to it and no later write in the step can change an appended value;
+* the sum of a cotangent back to a matrix product's shape (`X @ W + b`) is
+  left to the product's adjoints (`broadcast=True`), so the primal needs no
+  name for the product and prints `np.tanh(X @ W + b)`;
+* a top-level reverse loop whose every step starts by popping its own stack
+  iterates over it, `for a, b in reversed(saved):`;
+* a write into a fresh zero buffer at a slice no earlier write touched (the
+  slices' bounds are sums and multiples of shape entries and lengths, so
+  their order is known) stores rather than adds;
 * `np.mean(x)` over all of `x` is printed `_mean(x)`: for a float array the
   same sum divided by the same count, bit for bit, without np.mean's 1.5 us
   of Python-level dispatch (anything else goes to np.mean itself).
@@ -94,11 +102,18 @@ def optimize(
         body = _batch_products(body, names)
     body = _fold_product_sums(body, primal)
     body = _walk_stacks(body)
+    body = _disjoint_writes(body, _Bounds(list(forward_of(primal, adjoint)) + body))
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     body = _live(body, needed, keep={"seed"})
-    forward = adjoint.forward if adjoint.forward is not None else primal.body[:-1]
-    primal_body = _live(list(forward), needed, keep=set())
+    primal_body = _live(list(forward_of(primal, adjoint)), needed, keep=set())
     return _fast_means(primal_body), _fast_means(body), grads
+
+
+def forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:
+    """The primal statements the gradient runs before its adjoint."""
+    if adjoint.forward is not None:
+        return list(adjoint.forward)
+    return list(primal.body[:-1])
 
 
 def _live(statements, needed: set[str], keep: set[str]) -> list[Stmt]:
@@ -332,6 +347,134 @@ def _walk_stacks(statements: list[Stmt]) -> list[Stmt]:
                 made.target, "reversed", (first.stack,), (), made.loc
             )
             stmt = For(first.targets, stmt.iter, stmt.body[1:], stmt.loc)
+        out.append(stmt)
+    return out
+
+
+class _Bounds:
+    """Slice bounds as linear forms `{name: coefficient, None: constant}` over
+    names that hold integers >= 0 (a shape entry, a length, such a value
+    divided by a positive constant) bound once outside every loop, read off
+    statements that bind their target once; None for a bound it cannot put
+    in that form.  (A name bound in a loop may hold another value in the next
+    step; sums and multiples of names bound outside do not.)"""
+
+    def __init__(self, statements: list[Stmt]) -> None:
+        count = Counter(n for s in walk(statements) for n in writes(s))
+        self.defs = {
+            s.target.name: s
+            for s in walk(statements)
+            if isinstance(s, Assign) and count[s.target.name] == 1
+        }
+        self.outside = {s.target.name for s in statements if isinstance(s, Assign)}
+
+    def form(self, atom: Atom | None, default: int | None) -> dict | None:
+        if atom is None:
+            return None if default is None else {None: default}
+        if isinstance(atom, Const):
+            ok = type(atom.value) is int and atom.value >= 0
+            return {None: atom.value} if ok else None
+        stmt = self.defs.get(atom.name) if isinstance(atom, Var) else None
+        if stmt is None:
+            return None
+        args = stmt.args
+        if stmt.op in ("add", "mul"):
+            forms = [self.form(a, None) for a in args]
+            if None in forms:
+                return None
+            if stmt.op == "add":
+                return {
+                    k: forms[0].get(k, 0) + forms[1].get(k, 0)
+                    for k in {*forms[0], *forms[1]}
+                }
+            for scale, form in (forms, forms[::-1]):
+                if set(scale) == {None}:
+                    return {k: scale[None] * v for k, v in form.items()}
+            return None
+        if atom.name in self.outside and self.natural(stmt):
+            return {atom.name: 1, None: 0}
+        return None
+
+    def natural(self, stmt: Assign) -> bool:
+        """Does `stmt` bind an integer >= 0?"""
+        if stmt.op in ("len", "size", "ndim"):
+            return True
+        first = stmt.args[0] if stmt.args else None
+        made = self.defs.get(first.name) if isinstance(first, Var) else None
+        if stmt.op == "getitem":  # an entry of a shape
+            index = stmt.args[1].items
+            return (
+                made is not None
+                and made.op == "shape"
+                and len(index) == 1
+                and isinstance(index[0], Const)
+                and type(index[0].value) is int
+            )
+        if stmt.op == "floordiv":
+            divisor = stmt.args[1]
+            return (
+                made is not None
+                and self.natural(made)
+                and isinstance(divisor, Const)
+                and type(divisor.value) is int
+                and divisor.value > 0
+            )
+        return False
+
+    def below(self, a: dict | None, b: dict | None) -> bool:
+        """Is `a <= b` for every value of the names (both >= 0)?"""
+        if a is None or b is None:
+            return False
+        return all(b.get(k, 0) - a.get(k, 0) >= 0 for k in {*a, *b})
+
+    def disjoint(self, first: Index, second: Index) -> bool:
+        """Do two basic indices of the same array select no common element?"""
+        if len(first.items) != len(second.items):
+            return False
+        for p, q in zip(first.items, second.items, strict=True):
+            if not (isinstance(p, Slice) and isinstance(q, Slice)):
+                continue
+            if any(s.step not in (None, Const(1)) for s in (p, q)):
+                continue
+            starts = self.form(p.start, 0), self.form(q.start, 0)
+            stops = self.form(p.stop, None), self.form(q.stop, None)
+            if None in starts:
+                continue
+            if self.below(stops[0], starts[1]) or self.below(stops[1], starts[0]):
+                return True
+        return False
+
+
+def _disjoint_writes(statements: list[Stmt], bounds: _Bounds) -> list[Stmt]:
+    """`z = zeros(...)` and then `z[s] += v` on a slice no earlier write since
+    the zeros touched (`g[:H] += u` after `g[3 * H :] = w`, with `H` a shape
+    entry divided by 4): `z[s] = v`, one store instead of a read, an
+    addition and a store.  Only while nothing else reads or writes `z`; in
+    every block."""
+    out: list[Stmt] = []
+    written: dict[str, list[Index]] = {}  # fresh zeros -> the indices written
+    for stmt in statements:
+        stmt = _map_bodies(stmt, lambda body: _disjoint_writes(body, bounds))
+        if (
+            isinstance(stmt, SetItem)
+            and stmt.target.name in written
+            and stmt.mode in ("set", "add")
+            and not any(v.name == stmt.target.name for v in stmt.index.vars())
+            and stmt.value != stmt.target
+        ):
+            before = written[stmt.target.name]
+            if stmt.mode == "add" and all(
+                bounds.disjoint(stmt.index, i) for i in before
+            ):
+                stmt = SetItem(stmt.target, stmt.index, stmt.value, "set", stmt.loc)
+            before.append(stmt.index)
+        else:
+            touched = {v.name for s in walk([stmt]) for v in uses(s)}
+            touched |= {n for s in walk([stmt]) for n in writes(s)}
+            for name in touched & set(written):
+                del written[name]
+            if isinstance(stmt, Assign) and stmt.op == "zeros":
+                written[stmt.target.name] = []
         out.append(stmt)
     return out
 
