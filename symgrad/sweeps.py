@@ -14,8 +14,9 @@
   they are still bound when the reverse sweep runs;
 * adjoints that cross a block boundary have one name on every path: an outer
   value's adjoint is bound (to zeros, if it has none yet) before the block,
-  and contributions inside are added to it; after a loop, which may take no
-  step, it is added to in place only if it could be before the loop.
+  and contributions inside are added to it.  It is added to in place (as an
+  array the gradient owns) after a branch only if both arms leave it owned,
+  and after a loop, which may take no step, only if it was before the loop.
 """
 
 from __future__ import annotations
@@ -210,11 +211,17 @@ class FlowReverse:
         # arm that adds nothing to them (so a loop over a branch does not
         # allocate a zero buffer per trip).
         unset = self.bind_outer(stmt, lazy=True)
-        arms, owned = [], []
+        # Each arm starts from what the gradient owns before the branch, and
+        # owns an adjoint after it only if both arms leave it owned (one arm
+        # making `x_bar` a fresh array does not make the caller's seed, which
+        # `x_bar` may be on the other path, the gradient's to add to).
+        before = set(self.owned) - unset
+        arms, ends = [], []
         for body, pick in ((stmt.body, 0), (stmt.orelse, 1)):
+            self.owned.clear()
+            self.owned.update(before)
             for name in unset:
                 self.adj.pop(name, None)
-                self.owned.discard(name)
 
             def seed(pick=pick) -> None:
                 for m in merges:
@@ -234,13 +241,11 @@ class FlowReverse:
 
             level = {v.name for s in body for v in defs(s)}
             arms.append(self.nested(body, level, loop, seed, finish))
-            owned.append({n for n in unset if n in self.owned})
+            ends.append(set(self.owned))
         for name in unset:
             self.adj[name] = self.bar(name)
-            if name in owned[0] & owned[1]:
-                self.owned.add(name)
-            else:
-                self.owned.discard(name)
+        self.owned.clear()
+        self.owned.update(ends[0] & ends[1])
         self.b.body.append(If(stmt.cond, tuple(arms[0]), tuple(arms[1]), stmt.loc))
 
     def _has_active(self, stmt: Stmt) -> bool:
