@@ -626,14 +626,16 @@ _ONE_WAY = ("zip", "enumerate", "reversed")
 
 
 def _iterated(node: ast.expr) -> set[str]:
-    """Names of the sequences a `for` header iterates over (not those that
-    only give a bound, as in `range(len(y))`)."""
+    """Names of the sequences a `for` header iterates over, themselves or
+    through a view (`x[1:]`, `x.T`); not those that only give a bound, as in
+    `range(len(y))`, nor those of a new value (`np.sin(y)`, `y.copy()`)."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        if node.func.id == "range":
-            return set()
         if node.func.id in _ONE_WAY:
             return set().union(*map(_iterated, node.args))
-    return _loads(node)
+        return set()
+    while isinstance(node, ast.Subscript | ast.Attribute):
+        node = node.value
+    return {node.id} if isinstance(node, ast.Name) else set()
 
 
 def _updated_by_call(node: ast.Call) -> set[str]:
