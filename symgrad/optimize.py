@@ -429,7 +429,11 @@ class _Bounds:
 
     def disjoint(self, first: Index, second: Index) -> bool:
         """Do two basic indices of the same array select no common element?"""
-        if len(first.items) != len(second.items):
+        if len(first.items) != len(second.items) or not all(
+            isinstance(item, Slice)
+            or (isinstance(item, Const) and type(item.value) is int)
+            for item in first.items + second.items
+        ):  # (`...`, `None` and arrays shift or span axes)
             return False
         for p, q in zip(first.items, second.items, strict=True):
             if not (isinstance(p, Slice) and isinstance(q, Slice)):

@@ -667,3 +667,23 @@ def test_disjoint_slices_of_a_fresh_buffer_are_stored_not_added(fn, adds):
         dx[k] = eps
         fd = (g.grad(x + dx) - g.grad(x - dx)) / (2 * eps)
         np.testing.assert_allclose(H[:, k], fd, rtol=1e-6, atol=1e-7)
+
+
+def rows_then_columns(X):
+    return np.sum(np.sin(X[None, :2])) + np.sum(2.0 * np.cos(X[:, 2:4]))
+
+
+def last_then_middle(X):
+    return np.sum(np.sin(X[..., :2])) + np.sum(2.0 * np.cos(X[:, 2:4]))
+
+
+@pytest.mark.parametrize(
+    "fn, shape", [(rows_then_columns, (5, 6)), (last_then_middle, (3, 5, 6))]
+)
+def test_slices_after_an_ellipsis_or_a_new_axis_are_not_compared(fn, shape):
+    # `X[None, :2]` slices rows and `X[:, 2:4]` columns: comparing the items
+    # by position took them for disjoint slices of one axis (found by a
+    # review), so the second write replaced the first
+    g = symgrad.grad(fn)
+    assert "] += " in body(g)
+    check_grad(g, RNG.normal(size=shape))
