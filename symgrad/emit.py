@@ -115,7 +115,7 @@ def grad_function(
 
     def printed(on_floats: bool) -> list[str]:
         printer = _Printer(
-            statements,
+            floats.recomputed(statements) if on_floats else statements,
             len(body),
             result,
             names,

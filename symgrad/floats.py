@@ -18,14 +18,34 @@ support-function call.  Guarantees:
   so results never differ from it;
 * an elementwise function without an exact spelling stays the same numpy
   call; anything that is not elementwise (an array op, a write) keeps the
-  function on its numpy body alone.
+  function on its numpy body alone;
+* where a loop saves two floats per step and one is a single operation on
+  the other and on names nothing rebinds (`t1 = math.sin(x_1)`), the float
+  body saves one (`saved.append(x_1)`, no tuple) and its reverse loop
+  computes the other again: the same operation on the same floats, so the
+  same bits, for less than the tuple costs.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from .ir import Assign, Atom, Const, Copy, For, If, Pop, Push, Stmt, Var, While, walk
+from .ir import (
+    Assign,
+    Atom,
+    Const,
+    Copy,
+    For,
+    If,
+    Pop,
+    Push,
+    Stmt,
+    Var,
+    While,
+    walk,
+    writes,
+)
 from .rules import OPS
 
 # Elementwise ops spelled as Python operators.
@@ -116,3 +136,76 @@ def _integer(atom: Atom) -> bool:
         and isinstance(atom.value, int | float)
         and (float(atom.value).is_integer())
     )
+
+
+def recomputed(statements: list[Stmt]) -> list[Stmt]:
+    """`statements` for the float body, with a saved value computed again in
+    the reverse loop where that saves the tuple (see the module docstring):
+    a top-level loop that pushes `(t1, x_1)`, with `t1` one spelled operation
+    of `x_1`, constants and names nothing writes, and a top-level reverse
+    loop `for t1, x_1 in reversed(saved)`, the stack's only reader."""
+    written = Counter(n for s in walk(statements) for n in writes(s))
+    pushes = Counter(s.stack.name for s in walk(statements) if isinstance(s, Push))
+    walked = {
+        s.target.name: s.args[0].name
+        for s in statements
+        if isinstance(s, Assign) and s.op == "reversed"
+    }
+    readers = {  # stack -> the reverse loop walking it
+        walked[s.iter.name]: s
+        for s in statements
+        if isinstance(s, For) and isinstance(s.iter, Var) and s.iter.name in walked
+    }
+    out = list(statements)
+    for at, loop in enumerate(out):
+        push = next((s for s in getattr(loop, "body", ()) if isinstance(s, Push)), None)
+        if not isinstance(loop, For) or push is None or len(push.values) != 2:
+            continue
+        reader = readers.get(push.stack.name)
+        if pushes[push.stack.name] != 1 or reader is None:
+            continue
+        if reader.target != push.values:
+            continue
+        order = {
+            s.target.name: i for i, s in enumerate(loop.body) if isinstance(s, Assign)
+        }
+        for value, kept in (push.values, push.values[::-1]):
+            made = next(
+                (s for s in loop.body if isinstance(s, Assign) and s.target == value),
+                None,
+            )
+            if made is None or not _cheap(made):
+                continue
+            between = loop.body[loop.body.index(made) + 1 : loop.body.index(push)]
+            if kept.name in {n for s in walk(between) for n in writes(s)} or not all(
+                _recomputable(a, value, kept, order, written) for a in made.args
+            ):
+                continue
+            body = tuple(
+                Push(s.stack, (kept,), s.loc) if s is push else s for s in loop.body
+            )
+            out[at] = For(loop.target, loop.iter, body, loop.loc)
+            i = out.index(reader)
+            out[i] = For((kept,), reader.iter, (made,) + reader.body, reader.loc)
+            break
+    return out
+
+
+def _recomputable(arg: Atom, value: Var, kept: Var, order: dict, written) -> bool:
+    """Has `arg` the same value in the reverse loop as when `value` was made:
+    a constant, the value saved beside it (made before it), or a name
+    nothing writes?"""
+    if isinstance(arg, Const):
+        return True
+    if arg == kept:
+        return order.get(kept.name, -1) < order[value.name]
+    return isinstance(arg, Var) and arg != value and written[arg.name] == 0
+
+
+def _cheap(stmt: Assign) -> bool:
+    """Is `stmt` one operator or `math` call on floats (pure, about 30 ns)?"""
+    if stmt.param("fn") is not None:
+        return False
+    if stmt.op in _OPERATORS:
+        return True
+    return OPS[stmt.op].math_name is not None and stmt.op not in _NOT_SPELLED

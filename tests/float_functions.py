@@ -56,3 +56,15 @@ def complex_power(x):
 
 def polynomial(x):
     return x * x + 3 * x + 1
+
+
+def recurrence(x, a, b):
+    for _ in range(30):
+        x = np.sin(x) * a + b
+    return x
+
+
+def recurrence_of_cos(x, a):
+    for _ in range(10):
+        x = np.cos(x) * a + x * 0.5
+    return x

@@ -22,6 +22,8 @@ CASES = [
     (ff.powers, ("x", "a"), (0.7, 1.3)),
     (ff.loop_with_branch, ("x", "a"), (0.7, 0.9, 20)),
     (ff.uses_tanh, "x", (0.3,)),
+    (ff.recurrence, ("x", "a", "b"), (0.3, 0.9, 0.2)),
+    (ff.recurrence_of_cos, ("x", "a"), (0.3, 0.7)),
 ]
 
 
@@ -127,3 +129,15 @@ def test_plain_arithmetic_checks_a_float_seed_inline() -> None:
         g.f_and_grad(x)
     with pytest.raises(SeedError):
         g.f_and_grad(4.0, seed=np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "fn, wrt", [(ff.recurrence, ("a", "b")), (ff.recurrence_of_cos, ("x", "a"))]
+)
+def test_a_value_one_op_from_the_other_saved_is_computed_again(fn, wrt) -> None:
+    # the numpy body saves (t, x) per step; the float body saves x alone (no
+    # tuple) and calls math again in the reverse loop: the same bits, above
+    g = symgrad.grad(fn, wrt=wrt)
+    numpy_body, float_body = g.source.split("def _f_and_grad_floats")
+    assert ".append((" in numpy_body and ".append((" not in float_body
+    assert "for x_1 in reversed(saved):" in float_body

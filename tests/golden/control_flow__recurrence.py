@@ -49,7 +49,7 @@ def _f_and_grad_floats(x, a, b, steps, seed):
     for _ in range(steps):
         t1 = math.sin(x_1)
         x_2 = t1 * a + b
-        saved.append((t1, x_1))
+        saved.append(x_1)
         x_1 = x_2
     x_3 = x_1
     seed = 1.0 if seed is None else seed
@@ -57,8 +57,9 @@ def _f_and_grad_floats(x, a, b, steps, seed):
     x_3_bar = seed
     a_bar = 0.0
     b_bar = 0.0
-    for t1, x_1 in reversed(saved):
+    for x_1 in reversed(saved):
         # grad of: x = np.sin(x) * a + b
+        t1 = math.sin(x_1)
         x_1_bar = x_3_bar * (a * math.cos(x_1))
         a_bar += x_3_bar * t1
         b_bar += x_3_bar
