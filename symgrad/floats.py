@@ -7,11 +7,15 @@ second body, `_f_and_grad_floats`, which `f_and_grad` runs when every argument
 is a Python float or int (or a numpy float64), when that saves a numpy or
 support-function call.  Guarantees:
 
-* the spellings give the same bits as numpy on floats: `math` functions are the
-  C library's, as numpy's scalar loops are; functions where numpy differs
-  (its own tanh, special cases in np.hypot and np.power, integer arithmetic in
-  np.square, np.reciprocal and np.abs) stay numpy calls in both bodies; `+ - * / **`
-  and comparisons are IEEE either way;
+* the operators (`+ - * / **`, comparisons) and `math.sqrt` give numpy's
+  bits (IEEE); the other `math` functions are the C library's, which numpy's
+  float64 loops match on some builds and not on others: numpy 2's own SIMD
+  `exp`, `log`, `tan`, `arctan` and `expm1` differ from it in the last bit
+  on some inputs (`exp` on 4.8% of them with numpy 2.4 on x86-64), and numpy
+  1.24's `sin` did, so the two bodies agree to an ulp there.  Functions
+  where numpy differs by more (its own tanh, special cases in np.hypot and
+  np.power, integer arithmetic in np.square, np.reciprocal and np.abs) stay
+  numpy calls in both bodies;
 * where numpy would return inf or nan (and warn), `math` and Python raise
   (`ValueError`, `OverflowError`, `ZeroDivisionError`; a `TypeError` where a
   builtin `pow` made a complex number); `f_and_grad` then runs its numpy body,
@@ -23,7 +27,7 @@ support-function call.  Guarantees:
   the other and on names nothing rebinds (`t1 = math.sin(x_1)`), the float
   body saves one (`saved.append(x_1)`, no tuple) and its reverse loop
   computes the other again: the same operation on the same floats, so the
-  same bits, for less than the tuple costs.
+  same bits as saving it, for less than the tuple costs.
 """
 
 from __future__ import annotations

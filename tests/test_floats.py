@@ -1,8 +1,10 @@
 """The Python-float fast path (`symgrad/floats.py`).
 
 On Python floats `f_and_grad` runs a body that uses `math` instead of numpy;
-it must give exactly numpy's numbers, fall back to numpy where `math` raises
-(numpy gives inf or nan there), and not exist where no exact spelling does.
+it must give numpy's numbers (exactly at the points below; `exp`, `log`,
+`tan`, `arctan` and `expm1` may differ from numpy 2's SIMD code by an ulp
+elsewhere), fall back to numpy where `math` raises (numpy gives inf or nan
+there), and not exist where no close spelling does.
 """
 
 from __future__ import annotations
