@@ -102,14 +102,15 @@ def optimize(
         body = _batch_products(body, names)
     body = _fold_product_sums(body, primal)
     body = _walk_stacks(body)
-    body = _disjoint_writes(body, _Bounds(list(forward_of(primal, adjoint)) + body))
+    forward = _forward_of(primal, adjoint)
+    body = _disjoint_writes(body, _Bounds(forward + body))
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     body = _live(body, needed, keep={"seed"})
-    primal_body = _live(list(forward_of(primal, adjoint)), needed, keep=set())
+    primal_body = _live(forward, needed, keep=set())
     return _fast_means(primal_body), _fast_means(body), grads
 
 
-def forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:
+def _forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:
     """The primal statements the gradient runs before its adjoint."""
     if adjoint.forward is not None:
         return list(adjoint.forward)
