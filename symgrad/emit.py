@@ -214,10 +214,7 @@ def jvp_function(
     ret = program.body[-1]
     assert isinstance(ret, Return) and ret.aux is not None
     body, _, _ = optimize(program, lowered)
-    # Code a user wrote never reads an array's old version after writing into
-    # it (the frontend refuses that); emitted code may (`y_2 = _setitem(y_1,
-    # ...)`, then `y_1`), so for it every read counts and writes copy.
-    writes = inplace.plan(program, body, body if generated else [])
+    writes = inplace.plan(program, body, [], generated)
     body = inplace.apply(writes, body)
     value = inplace.rename_atom(writes, ret.value)
     tangent = inplace.rename_atom(writes, ret.aux)

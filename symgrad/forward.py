@@ -53,15 +53,29 @@ from .symbolic import Region, SympyLowering
 class _Builder:
     """Appends statements to the block being built; `rules.Builder`."""
 
-    def __init__(self, names: Names, floats: set[str]):
+    def __init__(self, names: Names, floats: set[str], fn: Function):
         self.names, self.floats = names, floats
         self.body: list[Stmt] = []
         self.loc: Loc | None = None
+        self.written = _written(fn)
+        # Values made empty: their tangents are made the same way, not read
+        # from them (a read would keep their in-place writes copies).
+        self.empty = {
+            s.target.name: (s.op, s.args)
+            for s in walk(fn.body)
+            if isinstance(s, Assign)
+            and s.op in ("list_new", "zeros", "zeros_grad")
+            and not s.params
+        }
 
     def op(self, name: str, *args, **params) -> Atom:
         if name == "float_tangent" and args[1].name in self.floats:
             return args[0]
-        target = Var(self.names.fresh())
+        hint = None
+        if name == "zeros_tangent" and name_of(args[0]) in self.written:
+            hint = f"{args[0].name}_dot"  # (written into in place: named)
+            name, args = self.empty.get(args[0].name, (name, args))
+        target = Var(self.names.fresh(hint))
         items = tuple(sorted((k, v) for k, v in params.items()))
         self.body.append(Assign(target, name, tuple(args), items, self.loc))
         return target
@@ -76,10 +90,10 @@ class _Forward:
         self.active = activity(fn, wrt, forward=True) | set(wrt)
         self.regions, self.absorbed = regions(fn, self.active)
         self.shapes = shape_classes(fn)
-        self.b = _Builder(names, float_arrays(fn))
+        self.b = _Builder(names, float_arrays(fn), fn)
         self.params = tuple(Var(names.fresh(f"{p}_dot")) for p in wrt)
         self.tangent: dict[str, Atom] = dict(zip(wrt, self.params, strict=True))
-        self.written = _written(fn)
+        self.written = self.b.written
         self.owner: dict[str, str] = {t.name: p for p, t in self.tangent.items()}
 
     def run(self) -> Function:

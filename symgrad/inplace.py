@@ -7,9 +7,19 @@ the versions of one array (linked by writes, loop-carried values and branch
 merges) form a group, and a group is updated in place when
 
 * it was created by the function itself (never the caller's array, a
-  constant, or a view of another array), and
+  constant, or a view of another array: `rules.VIEWS` lists the ops whose
+  result may share memory with an argument, support functions such as
+  `_unbroadcast` that may return it included), and
 * the reverse sweep reads no version of it that a later write overwrites,
   except for its shape (`np.shape`, `_zeros_grad`, `_unbroadcast`'s target).
+
+Code a user wrote never reads a version after writing into it (the frontend
+refuses that), so only the reverse sweep's reads matter.  Generated code (a
+gradient module differentiated again) may: there nothing but the write that
+takes it, the loop that carries it or the branch that merges it may read an
+overwritten version, shapes included, each version takes at most one of
+those steps (so two writes into one array, even in the two arms of a
+branch, keep copying).
 
 A group updated in place gets one name in the emitted code, and its writes
 become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
@@ -20,7 +30,7 @@ stays a copy (`_setitem`), which is always correct.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .ir import (
@@ -62,8 +72,14 @@ class Plan:
     copied: set[str] = field(default_factory=set)  # getitem results to copy
 
 
-def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
-    """Decide which writes happen in place (see the module docstring)."""
+def plan(
+    primal: Function,
+    forward: list[Stmt],
+    adjoint: list[Stmt],
+    generated: bool = False,
+) -> Plan:
+    """Decide which writes happen in place (see the module docstring); with
+    `generated`, `forward` is the whole program and `adjoint` is empty."""
     parent: dict[str, str] = {}
 
     def find(name: str) -> str:
@@ -104,8 +120,12 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
     for name in parent:
         groups[find(name)].add(name)
     written = [g for g in groups.values() if g & writes]
-    reads = _value_reads(adjoint)
-    every_read = _value_reads(adjoint, shape_only={})
+    if generated:
+        reads = every_read = _value_reads(forward, shape_only={}, flows=False)
+        reads |= _taken_twice(primal)
+    else:
+        reads = _value_reads(adjoint)
+        every_read = _value_reads(adjoint, shape_only={})
     result = Plan()
     made = {n for targets in after.values() for n in targets}
     for group in written:
@@ -120,6 +140,8 @@ def plan(primal: Function, forward: list[Stmt], adjoint: list[Stmt]) -> Plan:
         name = min(group - made)
         result.rename.update((n, name) for n in group)
         result.in_place |= group & writes
+    if generated:
+        return result  # (no version read is ever written later: nothing to copy)
     members = set(result.rename)
     for stmt in walk(primal.body):
         if (
@@ -161,14 +183,38 @@ def _reaches(name: str, writes: set[str], after: dict[str, set[str]]) -> bool:
     return False
 
 
-def _value_reads(adjoint: list[Stmt], shape_only: dict = _SHAPE_ONLY) -> set[str]:
-    """Names the reverse sweep reads for more than their shape."""
+def _taken_twice(fn: Function) -> set[str]:
+    """Values two steps start from: a write's array, a value a loop carries
+    or a branch merges (two writes into one array, even in the two arms of a
+    branch, would share its memory)."""
+    taken: list[Atom] = []
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and stmt.op in WRITES:
+            taken.append(stmt.args[0])
+        elif isinstance(stmt, Loop):
+            taken += [a for c in stmt.carries for a in (c.init, c.next)]
+        elif isinstance(stmt, Branch):
+            taken += [a for m in stmt.merges for a in (m.then, m.orelse)]
+    counts = Counter(a.name for a in taken if isinstance(a, Var))
+    return {name for name, count in counts.items() if count > 1}
+
+
+def _value_reads(
+    body: list[Stmt], shape_only: dict = _SHAPE_ONLY, flows: bool = True
+) -> set[str]:
+    """Names `body` reads for more than their shape.  Without `flows`, the
+    steps from one version of an array to the next are not reads: a write's
+    array, the values a loop carries and a branch merges."""
     found: set[str] = set()
-    for stmt in walk(adjoint):
+    for stmt in walk(body):
         if isinstance(stmt, Pop):
             continue
+        if not flows and isinstance(stmt, Copy):
+            continue  # (the lowered code's loop-carried and merged values)
         if isinstance(stmt, Assign):
             skipped = shape_only.get(stmt.op, set())
+            if not flows and stmt.op in WRITES:
+                skipped = {0}
             for i, arg in enumerate(stmt.args):
                 if isinstance(arg, Var) and i not in skipped:
                     found.add(arg.name)

@@ -153,8 +153,11 @@ def test_the_hessian_differentiates_the_emitted_gradient(transforms_example) -> 
     source = transforms_example.rosenbrock.source
     gradient = source.split("def f_and_grad")[1].split("\ndef ")[0]
     assert gradient in symgrad.grad(transforms_example.rosenbrock).source
-    # the second-order code differentiates the gradient's own statements
-    assert "x_bar = np.zeros(np.shape(x))" in source.split("def grad_and_hvp")[1]
+    # the second-order code differentiates the gradient's own statements, and
+    # writes into the gradient's new array and its tangent in place
+    second = source.split("def grad_and_hvp")[1]
+    assert "x_bar = np.zeros(" in second and "x_bar_dot = np.zeros(" in second
+    assert "x_bar[1:] += t1_bar" in second and "x_bar_dot[1:] += t1_bar_dot" in second
 
 
 def test_hessian_of_a_general_function_matches_differences() -> None:
@@ -219,6 +222,26 @@ def test_hessian_of_emitted_code_that_reads_an_old_version() -> None:
     # over it must not write in place
     H = symgrad.hessian(reads_a_buffer_before_its_last_write)
     np.testing.assert_allclose(H.hessian(np.array([0.5, 2.0])), [[2, 1], [1, 0]])
+
+
+def recurrence(a, b, n):
+    x = 0.5
+    for _ in range(n):
+        x = np.sin(x) * a + b
+    return x
+
+
+def test_hessian_code_of_a_loop_appends_in_place() -> None:
+    # `saved = saved + [v]` would copy the list on every step: quadratic
+    H = symgrad.hessian(recurrence, wrt="a")
+    second = H.source.split("def grad_and_hvp")[1]
+    assert "saved = []" in second and "saved_dot = []" in second
+    assert "saved.append((" in second and "saved_dot.append((" in second
+    assert "+ [" not in second
+    g = symgrad.grad(recurrence, wrt="a")
+    for n in (0, 1, 5):
+        expected = numeric_jacobian(g.grad, (0.9, 0.1, n), (0,), h=1e-5)[0]
+        np.testing.assert_allclose(H.hessian(0.9, 0.1, n), expected, rtol=1e-6)
 
 
 def two_inputs(x, y):
@@ -506,3 +529,4 @@ def test_cli_emits_every_transformation(tmp_path) -> None:
     for function in ("def f_and_jvp(", "def jacobian(params)", "def grad_and_hvp("):
         assert function in out
     assert "def hessian(x)" in out and "def hvp(x, tangents)" in out
+

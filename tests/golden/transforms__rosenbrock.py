@@ -47,14 +47,16 @@ def grad_and_hvp(x, seed=None, *, tangents):
     t2_bar_dot = t2_dot * t6 * t3 + t3_dot * t6 * t2
     t4_bar = seed_1 * (2 * t4 - 2)
     t4_bar_dot = 2 * t4_dot * seed_1
-    x_bar = np.zeros(np.shape(x))
-    x_bar_1 = _setitem(x_bar, np.s_[:-1], t4_bar)
-    x_bar_1_dot = _setitem(_zeros_tangent(x_bar), np.s_[:-1], t4_bar_dot)
-    x_bar_2 = _setitem_add(x_bar_1, np.s_[:-1], t2_bar)
-    x_bar_2_dot = _setitem_add(x_bar_1_dot, np.s_[:-1], t2_bar_dot)
-    x_bar_3 = _setitem_add(x_bar_2, np.s_[1:], t1_bar)
-    x_bar_3_dot = _setitem_add(x_bar_2_dot, np.s_[1:], t1_bar_dot)
-    return x_bar_3, x_bar_3_dot
+    t7 = np.shape(x)
+    x_bar = np.zeros(t7)
+    x_bar[:-1] = t4_bar
+    x_bar_dot = np.zeros(t7)
+    x_bar_dot[:-1] = t4_bar_dot
+    x_bar[:-1] += t2_bar
+    x_bar_dot[:-1] += t2_bar_dot
+    x_bar[1:] += t1_bar
+    x_bar_dot[1:] += t1_bar_dot
+    return x_bar, x_bar_dot
 
 
 def hvp(x, tangents):
@@ -101,21 +103,6 @@ def _check_seed(function, seed, value):
     return seed
 
 
-def _setitem(x, index, value):
-    """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are);
-    the copy keeps `x`'s dtype, so an integer array truncates as numpy does."""
-    x = np.array(x)
-    x[index] = value
-    return x
-
-
-def _setitem_add(x, index, value):
-    """`x[index] += value` on a copy of `x`."""
-    x = np.array(x)
-    x[index] += value
-    return x
-
-
 class TangentError(ValueError):
     """A tangent whose shape is not its input's."""
 
@@ -132,14 +119,6 @@ def _check_tangent(function, tangent, x):
     if isinstance(tangent, np.ndarray) and tangent.dtype.kind in "biu":
         return tangent.astype(float)
     return tangent
-
-
-def _zeros_tangent(x):
-    """The tangent of a value that does not depend on the inputs: zeros of its
-    shape, entry by entry for a list or tuple."""
-    if isinstance(x, list | tuple):
-        return type(x)(_zeros_tangent(item) for item in x)
-    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
 def _basis(x, j):
