@@ -190,7 +190,13 @@ def int_vars(fn: Function) -> set[str]:
     for stmt in walk(fn.body):
         if isinstance(stmt, Loop) and stmt.index is not None:
             ints.add(stmt.index.name)
-        elif isinstance(stmt, Assign) and stmt.op in ("len", "int", "size", "ndim"):
+        elif isinstance(stmt, Assign) and stmt.op in (
+            "len",
+            "int",
+            "size",
+            "count",
+            "ndim",
+        ):
             ints.add(stmt.target.name)
         elif (
             isinstance(stmt, Assign)
@@ -318,7 +324,7 @@ def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
         return frozenset().union(*(of(a) for a in stmt.args))
     if stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
         return SCALAR
-    if stmt.op in ("len", "size", "ndim", "float", "int"):
+    if stmt.op in ("len", "size", "count", "ndim", "float", "int"):
         return SCALAR
     index = stmt.args[1] if stmt.op == "getitem" else None
     if isinstance(index, Index) and selects_once(index, set()):

@@ -403,6 +403,16 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def boolean(self, node: ast.BoolOp, scope: Scope, loc: Loc) -> Atom:
         """`a and b` is `b if a else a`; `a or b` is `a if a else b`."""
         value = self.atom(node.values[0], scope)
+        last = self.body[-1] if self.body else None
+        if (
+            isinstance(node.op, ast.Or)
+            and isinstance(last, Assign)
+            and (last.target, last.op) == (value, "size")
+            and [type(v) for v in node.values[1:]] == [ast.Constant]
+            and type(node.values[1].value) is int
+            and node.values[1].value == 1
+        ):
+            return self.emit("count", last.args, loc)  # `(np.size(x) or 1)`
         for operand in node.values[1:]:
 
             def other(operand=operand) -> Atom:

@@ -398,7 +398,7 @@ class _Bounds:
 
     def natural(self, stmt: Assign) -> bool:
         """Does `stmt` bind an integer >= 0?"""
-        if stmt.op in ("len", "size", "ndim"):
+        if stmt.op in ("len", "size", "count", "ndim"):
             return True
         first = stmt.args[0] if stmt.args else None
         made = self.defs.get(first.name) if isinstance(first, Var) else None

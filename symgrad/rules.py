@@ -156,6 +156,9 @@ _const("isnan", 1, "np.isnan({0})")
 _const("isfinite", 1, "np.isfinite({0})")
 _const("shape", 1, "np.shape({0})")
 _const("size", 1, "np.size({0})")
+# The count a mean's cotangent is divided by: an empty array's is 1 (its
+# cotangent spreads to nothing; dividing by 0 would raise).
+_const("count", 1, "(np.size({0}) or 1)")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
 _const("int", 1, "int({0})")
@@ -223,9 +226,9 @@ def _sum_adjoint(b: Builder, g, out, x, *, axis, keepdims):
 @structural("mean", 1, "np.mean({0}{params})", _REDUCE)
 def _mean_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     if axis is None:
-        count = b.op("size", x)
+        count = b.op("count", x)
     else:
-        count = b.op("truediv", b.op("size", x), b.op("size", g))
+        count = b.op("truediv", b.op("size", x), b.op("count", g))
     return (_spread(b, b.op("truediv", g, count), x, axis, keepdims),)
 
 

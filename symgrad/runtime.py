@@ -521,18 +521,25 @@ def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
         tangents[k] = _basis(inputs[k], j)
         return f_and_jvp(*args, tangents=pack(tangents))
 
-    value, first = column(0, 0)
+    if np.size(inputs[0]):
+        value, first = column(0, 0)
+    else:  # (an empty input has no columns; the value still has a shape)
+        zero = pack([_zeros_tangent(x) for x in inputs])
+        value, first = f_and_jvp(*args, tangents=zero)[0], None
     n_out = int(np.size(value))
     if mode == "rev" or (mode is None and n_out < sum(map(np.size, inputs))):
         rows = [f_and_grad(*args, seed=_basis(value, i))[1] for i in range(n_out)]
         rows = rows if is_tuple else [(row,) for row in rows]
-        flat = [np.stack([np.ravel(row[k]) for row in rows]) for k in range(len(wrt))]
+        flat = [
+            _stacked([np.ravel(row[k]) for row in rows], 0, (0, np.size(x)))
+            for k, x in enumerate(inputs)
+        ]
     else:
         flat = []
         for k, x in enumerate(inputs):
-            cols = [first] if k == 0 else [column(k, 0)[1]]
-            cols += [column(k, j)[1] for j in range(1, int(np.size(x)))]
-            flat.append(np.stack([np.ravel(c) for c in cols], axis=-1))
+            cols = [first] if k == 0 and first is not None else []
+            cols += [column(k, j)[1] for j in range(len(cols), int(np.size(x)))]
+            flat.append(_stacked([np.ravel(c) for c in cols], -1, (n_out, 0)))
     blocks = [
         np.reshape(f, np.shape(value) + np.shape(x))
         for f, x in zip(flat, inputs, strict=True)
@@ -548,4 +555,10 @@ def _hessian(grad_and_hvp, args, i):
         np.ravel(grad_and_hvp(*args, tangents=_basis(x, j))[1])
         for j in range(int(np.size(x)))
     ]
-    return np.reshape(np.stack(cols, axis=-1), np.shape(x) + np.shape(x))
+    return np.reshape(_stacked(cols, -1, (0, 0)), np.shape(x) + np.shape(x))
+
+
+def _stacked(vectors, axis, empty):
+    """`np.stack(vectors, axis)`; zeros of shape `empty` when there are none
+    (the derivatives with respect to an empty array, or of an empty result)."""
+    return np.stack(vectors, axis=axis) if vectors else np.zeros(empty)

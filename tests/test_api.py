@@ -308,3 +308,24 @@ def test_source_is_read_whatever_the_layout(tmp_path, monkeypatch, name, value, 
     assert g.source.count("def f_and_grad(") == 1
     # inspect only as the fallback
     assert ("layouts" in asked) == (name == "margin_bracket")
+
+
+def mean_of_the_rest(x):
+    return np.mean(x[1:] ** 2) + np.sum(np.mean(x[1:], axis=0))
+
+
+def test_the_mean_of_an_empty_slice_has_a_gradient() -> None:
+    # numpy gives nan (and warns); the gradient of the empty part is empty,
+    # not a division by zero
+    g = symgrad.grad(mean_of_the_rest)
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        value, dx = g.f_and_grad(np.array([2.0]))
+        _, dx2 = g.f_and_grad(np.ones((1, 3)), seed=1.0)
+    assert np.isnan(value)
+    np.testing.assert_array_equal(dx, [0.0])
+    np.testing.assert_array_equal(dx2, np.zeros((1, 3)))
+    assert "(np.size(" in g.source and "or 1)" in g.source
+    # the Hessian reads the emitted `(np.size(t) or 1)` back as it was
+    H = symgrad.hessian(mean_of_the_rest)
+    assert "choice" not in H.source.split("def grad_and_hvp")[1]
+    np.testing.assert_allclose(H.hessian(np.array([1.0, 2.0])), [[0, 0], [0, 2]])

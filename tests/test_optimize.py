@@ -93,7 +93,7 @@ def test_a_full_reduction_cotangent_stays_a_scalar():
     assert "np.full" not in code  # no array of copies of seed / n
     # the product summed in one pass (a dot product), then scaled; the 2 of
     # the shared partial 2 * r scales the scalar cotangent, not the array r
-    assert "t3 = 2 * (seed / np.size(t2))" in code
+    assert "t3 = 2 * (seed / (np.size(t2) or 1))" in code
     assert "w_bar = t3 * _unbroadcast_mul(X, t1, w)" in code
     assert "b_bar = t3 * _unbroadcast(t1, b)" in code
     X = np.arange(-5, 5, 0.1)

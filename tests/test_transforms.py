@@ -530,3 +530,26 @@ def test_cli_emits_every_transformation(tmp_path) -> None:
         assert function in out
     assert "def hessian(x)" in out and "def hvp(x, tangents)" in out
 
+
+def sines(x):
+    return np.sin(x) * 2.0
+
+
+def scaled_sum(x, y):
+    return np.sum(x) * y
+
+
+def squares(x):
+    return np.sum(x**2)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev", None])
+def test_jacobians_and_hessians_with_respect_to_an_empty_array(mode) -> None:
+    empty = np.zeros(0)
+    assert symgrad.jacobian(sines, mode=mode).jacobian(empty).shape == (0, 0)
+    jx, jy = symgrad.jacobian(scaled_sum, wrt=("x", "y"), mode=mode).jacobian(
+        empty, np.ones(2)
+    )
+    assert jx.shape == (2, 0)
+    np.testing.assert_array_equal(jy, np.zeros((2, 2)))
+    assert symgrad.hessian(squares).hessian(empty).shape == (0, 0)

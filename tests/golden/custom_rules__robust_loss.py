@@ -18,7 +18,7 @@ def f_and_grad(w, X, y, *, seed=None):
     out = _mean(t5)
     seed = _check_seed("robust_loss", seed, out)
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
-    t5_bar = np.full(np.shape(t5), seed / np.size(t5))
+    t5_bar = np.full(np.shape(t5), seed / (np.size(t5) or 1))
     t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
     t2_bar = _unbroadcast(t3_bar * softplus_grad(t2), t2)
     r_bar = 2 * t2_bar * r

@@ -22,7 +22,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t8_bar = -seed
-    t7_bar = np.full(np.shape(t7), t8_bar / np.size(t7))
+    t7_bar = np.full(np.shape(t7), t8_bar / (np.size(t7) or 1))
     t6_bar = np.broadcast_to(_keepdims(t7_bar, t6, axis=1), np.shape(t6))
     shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
     log_sum_exp_bar = _unbroadcast_mul(t6_bar, -Y, log_sum_exp)

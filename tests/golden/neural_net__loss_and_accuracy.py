@@ -24,7 +24,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     seed = _check_seed("loss_and_accuracy", seed, t8)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t7_bar = -seed
-    t6_bar = np.full(np.shape(t6), t7_bar / np.size(t6))
+    t6_bar = np.full(np.shape(t6), t7_bar / (np.size(t6) or 1))
     t5_bar = np.broadcast_to(_keepdims(t6_bar, t5, axis=1), np.shape(t5))
     shifted_bar = _unbroadcast_mul(t5_bar, Y, shifted)
     log_sum_exp_bar = _unbroadcast_mul(t5_bar, -Y, log_sum_exp)

@@ -138,4 +138,10 @@ def _hessian(grad_and_hvp, args, i):
         np.ravel(grad_and_hvp(*args, tangents=_basis(x, j))[1])
         for j in range(int(np.size(x)))
     ]
-    return np.reshape(np.stack(cols, axis=-1), np.shape(x) + np.shape(x))
+    return np.reshape(_stacked(cols, -1, (0, 0)), np.shape(x) + np.shape(x))
+
+
+def _stacked(vectors, axis, empty):
+    """`np.stack(vectors, axis)`; zeros of shape `empty` when there are none
+    (the derivatives with respect to an empty array, or of an empty result)."""
+    return np.stack(vectors, axis=axis) if vectors else np.zeros(empty)
