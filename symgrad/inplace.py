@@ -10,6 +10,10 @@ merges) form a group, and a group is updated in place when
   constant, or a view of another array: `rules.VIEWS` lists the ops whose
   result may share memory with an argument, support functions such as
   `_unbroadcast` that may return it included), and
+* it holds one array at a time: not two values one loop carries or one
+  branch merges, and not an array made anew in a loop while the loop still
+  reads the one the step before made (`z = np.zeros(3)`, then `y`, last
+  step's `z`), and
 * the reverse sweep reads no version of it that a later write overwrites,
   except for its shape (`np.shape`, `_zeros_grad`, `_unbroadcast`'s target).
 
@@ -24,7 +28,8 @@ branch, keep copying).
 A group updated in place gets one name in the emitted code, and its writes
 become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
 such an array that the reverse sweep needs later is copied when it is read
-(`y[i - 1].copy()`), so a later write cannot change it.  Every other write
+(`y[i - 1].copy()`), so a later write cannot change it (an entry of a list
+is no view of the list, so it is never copied).  Every other write
 stays a copy (`_setitem`), which is always correct.
 """
 
@@ -57,6 +62,7 @@ from .ir import (
 from .rules import VIEWS
 
 ARRAY_WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
+_LISTS = {"list_new", "make_list", "list_append", "list_pop"}
 WRITES = ARRAY_WRITES | {"list_append": "append", "list_pop": "pop"}
 # Adjoint ops that read only the shape (and dtype) of the listed arguments;
 # an array written in place keeps both, a list appended to does not.
@@ -128,27 +134,31 @@ def plan(
         every_read = _value_reads(adjoint, shape_only={})
     result = Plan()
     made = {n for targets in after.values() for n in targets}
+    arrays: set[str] = set()  # the arrays (not lists) updated in place
     for group in written:
         if any(n in primal.params or ops.get(n) in VIEWS for n in group):
             continue
         if len(group - made) > 1 or _parallel(primal, group):
             continue  # two arrays at once (double buffering): keep them apart
+        if _renewed(primal, group, min(group - made)):
+            continue  # last step's array still read beside this step's
         overwritten = {n for n in group if _reaches(n, writes, after)}
-        lists = any(ops.get(n) in ("list_append", "list_pop") for n in group)
+        lists = any(ops.get(n) in _LISTS for n in group)
         if overwritten & (every_read if lists else reads):
             continue
         name = min(group - made)
         result.rename.update((n, name) for n in group)
         result.in_place |= group & writes
+        if not lists:  # (an entry of a list is no view of it: never copied)
+            arrays |= group
     if generated:
         return result  # (no version read is ever written later: nothing to copy)
-    members = set(result.rename)
     for stmt in walk(primal.body):
         if (
             isinstance(stmt, Assign)
             and stmt.op == "getitem"
             and isinstance(stmt.args[0], Var)
-            and stmt.args[0].name in members
+            and stmt.args[0].name in arrays
             and stmt.target.name in reads
         ):
             result.copied.add(stmt.target.name)
@@ -166,6 +176,22 @@ def _parallel(fn: Function, group: set[str]) -> bool:
         else:
             continue
         if sum(n in group for n in names) > 1:
+            return True
+    return False
+
+
+def _renewed(fn: Function, group: set[str], root: str) -> bool:
+    """Is the group's array made anew in a loop that carries the previous
+    one and reads it (`z = np.zeros(3)`, then `y` from the step before)?
+    With one name for both, the new array would replace the one still read."""
+    for stmt in walk(fn.body):
+        if not isinstance(stmt, Loop):
+            continue
+        inside = [*walk(stmt.test), *walk(stmt.body)]
+        if not any(isinstance(s, Assign) and s.target.name == root for s in inside):
+            continue
+        carried = {c.header.name for c in stmt.carries} & group
+        if any(v.name in carried for s in inside for v in uses(s)):
             return True
     return False
 

@@ -1137,3 +1137,74 @@ def pop_statement(x):
 
 
 FLOW_CASES += [Case("pop_statement", pop_statement, lambda r: (normal(r, 3),))]
+
+
+# --- an array made anew each step while last step's is still read --------------
+# (one name for both would make the new array replace the one still read)
+
+
+def previous_buffer(x):
+    y = 0.0
+    s = 0.0
+    for i in range(3):
+        z = np.zeros(3)
+        s = s + np.sum(y)
+        z[i] = x[i] ** 2
+        y = z
+    return s * x[0]
+
+
+def previous_list(x):
+    prev = [0.0]
+    s = 0.0
+    for i in range(3):
+        cur = []
+        cur.append(1.0)
+        s = s + np.sum(np.stack(cur)) * x[0]
+        cur.append(x[i] ** 2)
+        s = s + np.sum(np.stack(prev)) * x[2]
+        prev = cur
+    return s
+
+
+def previous_buffer_read_twice(x):
+    # the Hessian code's tangent of z is made anew the same way
+    y = 0.0
+    s = 0.0
+    for i in range(3):
+        z = np.zeros(3)
+        z[0] = 1.0
+        s = s + np.sum(z * x)
+        z[1] = x[i] ** 2
+        s = s + np.sum(y * x)
+        y = z
+    return s
+
+
+FLOW_CASES += [
+    Case("previous_buffer", previous_buffer, lambda r: (normal(r, 3),)),
+    Case("previous_list", previous_list, lambda r: (normal(r, 3),)),
+    Case(
+        "previous_buffer_read_twice",
+        previous_buffer_read_twice,
+        lambda r: (normal(r, 3),),
+    ),
+]
+
+
+def list_of_numbers(a, n):
+    # the entries are Python floats: reading one copies nothing
+    xs = []
+    x = a
+    for _ in range(n):
+        x = x * a + 1.0
+        xs.append(x)
+    t = 0.0
+    for v in xs:
+        t = t + v * v
+    return t
+
+
+FLOW_CASES += [
+    Case("list_of_numbers", list_of_numbers, lambda r: (0.7, 3), wrt="a"),
+]
