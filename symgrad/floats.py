@@ -11,8 +11,8 @@ support-function call.  Guarantees:
   bits (IEEE); the other `math` functions are the C library's, which numpy's
   float64 loops match on some builds and not on others: numpy 2's own SIMD
   `exp`, `log`, `tan`, `arctan` and `expm1` differ from it in the last bit
-  on some inputs (`exp` on 4.8% of them with numpy 2.4 on x86-64), and numpy
-  1.24's `sin` did, so the two bodies agree to an ulp there.  Functions
+  on some inputs (`exp` on 4.8% of them with numpy 2.4 on x86-64; numpy
+  1.x's `sin` did too), so the two bodies agree to an ulp there.  Functions
   where numpy differs by more (its own tanh, special cases in np.hypot and
   np.power, integer arithmetic in np.square, np.reciprocal and np.abs) stay
   numpy calls in both bodies;
