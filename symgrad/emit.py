@@ -207,14 +207,13 @@ def jvp_function(
     names: Names,
     name: str,
     summary: str | None = None,
-    generated: bool = False,
 ) -> str:
     """`def <name>(..., tangents)`: the value and its tangent, from the
     forward-mode program (`forward.jvp`) and its lowering to plain code."""
     ret = program.body[-1]
     assert isinstance(ret, Return) and ret.aux is not None
     body, _, _ = optimize(program, lowered)
-    writes = inplace.plan(program, body, [], generated)
+    writes = inplace.plan(program, body, [], forward_mode=True)
     body = inplace.apply(writes, body)
     value = inplace.rename_atom(writes, ret.value)
     tangent = inplace.rename_atom(writes, ret.aux)

@@ -11,19 +11,21 @@ merges) form a group, and a group is updated in place when
   result may share memory with an argument, support functions such as
   `_unbroadcast` that may return it included), and
 * it holds one array at a time: not two values one loop carries or one
-  branch merges, and not an array made anew in a loop while the loop still
-  reads the one the step before made (`z = np.zeros(3)`, then `y`, last
-  step's `z`), and
+  branch merges, and not an array made anew in a loop that carries the one
+  the step before made (`z = np.zeros(3)`, ..., `y = z`), and
 * the reverse sweep reads no version of it that a later write overwrites,
   except for its shape (`np.shape`, `_zeros_grad`, `_unbroadcast`'s target).
 
 Code a user wrote never reads a version after writing into it (the frontend
-refuses that), so only the reverse sweep's reads matter.  Generated code (a
-gradient module differentiated again) may: there nothing but the write that
-takes it, the loop that carries it or the branch that merges it may read an
-overwritten version, shapes included, each version takes at most one of
-those steps (so two writes into one array, even in the two arms of a
-branch, keep copying).
+refuses that), so in a gradient only the reverse sweep's reads matter.  A
+forward-mode program is not all the user's: its tangents may be views of
+one another (`a_dot = Y_dot[0]` for `a = Y[0] + b`), and the emitted
+gradient that `symgrad.hessian` differentiates reads old versions freely.
+There (`forward_mode`) nothing but the write that takes a version, the
+loop that carries it or the branch that merges it may read an overwritten
+version, shapes included, and each version takes at most one of those steps
+(so two writes into one array, even in the two arms of a branch, keep
+copying).
 
 A group updated in place gets one name in the emitted code, and its writes
 become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
@@ -82,10 +84,10 @@ def plan(
     primal: Function,
     forward: list[Stmt],
     adjoint: list[Stmt],
-    generated: bool = False,
+    forward_mode: bool = False,
 ) -> Plan:
     """Decide which writes happen in place (see the module docstring); with
-    `generated`, `forward` is the whole program and `adjoint` is empty."""
+    `forward_mode`, `forward` is the whole program and `adjoint` is empty."""
     parent: dict[str, str] = {}
 
     def find(name: str) -> str:
@@ -126,7 +128,7 @@ def plan(
     for name in parent:
         groups[find(name)].add(name)
     written = [g for g in groups.values() if g & writes]
-    if generated:
+    if forward_mode:
         reads = every_read = _value_reads(forward, shape_only={}, flows=False)
         reads |= _taken_twice(primal)
     else:
@@ -135,23 +137,32 @@ def plan(
     result = Plan()
     made = {n for targets in after.values() for n in targets}
     arrays: set[str] = set()  # the arrays (not lists) updated in place
+    views = _views(primal)
+    made_as_views = {view for found in views.values() for view, _ in found}
+    read_views = {n for n in made_as_views if _closure(n, views) & reads}
     for group in written:
         if any(n in primal.params or ops.get(n) in VIEWS for n in group):
             continue
         if len(group - made) > 1 or _parallel(primal, group):
             continue  # two arrays at once (double buffering): keep them apart
         if _renewed(primal, group, min(group - made)):
-            continue  # last step's array still read beside this step's
+            continue  # last step's array still alive beside this step's
         overwritten = {n for n in group if _reaches(n, writes, after)}
         lists = any(ops.get(n) in _LISTS for n in group)
         if overwritten & (every_read if lists else reads):
             continue
+        if not lists and any(
+            op != "getitem" and view in read_views
+            for n in overwritten
+            for view, op in views.get(n, ())
+        ):
+            continue  # (a reshape or transpose read later: it cannot be copied)
         name = min(group - made)
         result.rename.update((n, name) for n in group)
         result.in_place |= group & writes
         if not lists:  # (an entry of a list is no view of it: never copied)
             arrays |= group
-    if generated:
+    if forward_mode:
         return result  # (no version read is ever written later: nothing to copy)
     for stmt in walk(primal.body):
         if (
@@ -159,10 +170,32 @@ def plan(
             and stmt.op == "getitem"
             and isinstance(stmt.args[0], Var)
             and stmt.args[0].name in arrays
-            and stmt.target.name in reads
+            and stmt.target.name in read_views
         ):
             result.copied.add(stmt.target.name)
     return result
+
+
+def _views(fn: Function) -> dict[str, list[tuple[str, str]]]:
+    """value -> the values made as views of it (`rules.VIEWS`: slices,
+    reshapes, transposes, support functions that may return it), with ops."""
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and stmt.op in VIEWS and stmt.args:
+            if isinstance(stmt.args[0], Var):
+                found[stmt.args[0].name].append((stmt.target.name, stmt.op))
+    return found
+
+
+def _closure(name: str, views: dict[str, list[tuple[str, str]]]) -> set[str]:
+    """`name` and every view of it, of its views, and so on."""
+    seen, stack = set(), [name]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack += [view for view, _ in views.get(current, ())]
+    return seen
 
 
 def _parallel(fn: Function, group: set[str]) -> bool:
@@ -182,17 +215,16 @@ def _parallel(fn: Function, group: set[str]) -> bool:
 
 def _renewed(fn: Function, group: set[str], root: str) -> bool:
     """Is the group's array made anew in a loop that carries the previous
-    one and reads it (`z = np.zeros(3)`, then `y` from the step before)?
-    With one name for both, the new array would replace the one still read."""
+    one (`z = np.zeros(3)` each step, `y = z` carried)?  With one name for
+    both, the new array would replace the one the step still reads, or the
+    reverse sweep reads (its shape, a saved copy)."""
     for stmt in walk(fn.body):
         if not isinstance(stmt, Loop):
             continue
         inside = [*walk(stmt.test), *walk(stmt.body)]
-        if not any(isinstance(s, Assign) and s.target.name == root for s in inside):
-            continue
-        carried = {c.header.name for c in stmt.carries} & group
-        if any(v.name in carried for s in inside for v in uses(s)):
-            return True
+        if any(isinstance(s, Assign) and s.target.name == root for s in inside):
+            if any(c.header.name in group for c in stmt.carries):
+                return True
     return False
 
 

@@ -60,7 +60,9 @@ class Sweeps:
     """Per-block saved values and per-loop bookkeeping, filled by the reverse
     sweep and read when the forward sweep is written."""
 
-    saved: dict[int, tuple[Var, ...]] = field(default_factory=dict)  # id(body)
+    # (id(Branch or Loop), arm) -> values saved there; an arm, not its body:
+    # every empty body is the one object `()`
+    saved: dict[tuple[int, int], tuple[Var, ...]] = field(default_factory=dict)
     loops: dict[int, LoopInfo] = field(default_factory=dict)  # id(Loop)
     stacks: list[Var] = field(default_factory=list)
 
@@ -79,9 +81,10 @@ class FlowReverse:
                 self.loop_adjoint(stmt, loop)
 
     def nested(
-        self, body, level: set[str], loop: Loop | None, seed, finish=None
+        self, body, arm, level: set[str], loop: Loop | None, seed, finish=None
     ) -> list[Stmt]:
-        """The adjoint of a nested block, with the pops of what it saved.
+        """The adjoint of a nested block (arm `arm` of a branch or loop: a key
+        of `Sweeps.saved`), with the pops of what it saved.
 
         `level` names the values the block itself binds; `seed()` adds the
         incoming adjoints before the block's statements, `finish()` runs after
@@ -109,7 +112,7 @@ class FlowReverse:
             code = [rename(s, fresh) for s in redo + code]
         if saved and loop is not None:
             stack = self.stack_of(loop)
-            self.sweeps.saved[id(body)] = saved
+            self.sweeps.saved[arm] = saved
             code = [Pop(stack, saved)] + code
         return code
 
@@ -240,7 +243,7 @@ class FlowReverse:
                         self.b.body.append(Copy((target,), (got,)))
 
             level = {v.name for s in body for v in defs(s)}
-            arms.append(self.nested(body, level, loop, seed, finish))
+            arms.append(self.nested(body, (id(stmt), pick), level, loop, seed, finish))
             ends.append(set(self.owned))
         for name in unset:
             self.adj[name] = self.bar(name)
@@ -305,7 +308,7 @@ class FlowReverse:
 
         level = {v.name for s in stmt.body for v in defs(s)}
         level |= {c.header.name for c in stmt.carries}
-        code = self.nested(stmt.body, level, stmt, seed, finish)
+        code = self.nested(stmt.body, (id(stmt), 0), level, stmt, seed, finish)
         # The loop may take no step: an outer adjoint is an array of its own
         # after the loop only if it was before (not, say, the caller's seed).
         self.owned &= owned_before | level
@@ -341,7 +344,7 @@ class FlowReverse:
             elif isinstance(stmt, Branch):
                 arms = []
                 for arm, pick in ((stmt.body, 0), (stmt.orelse, 1)):
-                    code = self.forward(arm, loop) + self.push(arm, loop)
+                    code = self.forward(arm, loop) + self.push((id(stmt), pick), loop)
                     if stmt.merges:
                         values = tuple((m.then, m.orelse)[pick] for m in stmt.merges)
                         outs = tuple(m.out for m in stmt.merges)
@@ -352,8 +355,8 @@ class FlowReverse:
                 out += self.forward_loop(stmt, loop)
         return out
 
-    def push(self, body, loop: Loop | None) -> list[Stmt]:
-        saved = self.sweeps.saved.get(id(body))
+    def push(self, arm: tuple[int, int], loop: Loop | None) -> list[Stmt]:
+        saved = self.sweeps.saved.get(arm)
         if not saved or loop is None:
             return []
         return [Push(self.sweeps.loops[id(loop)].stack, saved)]
@@ -370,7 +373,7 @@ class FlowReverse:
                     stmt.loc,
                 )
             )
-        body = self.forward(stmt.body, stmt) + self.push(stmt.body, stmt)
+        body = self.forward(stmt.body, stmt) + self.push((id(stmt), 0), stmt)
         if info.trips is not None:
             out.append(Copy((info.trips,), (Const(0),), stmt.loc))
             body.append(Assign(info.trips, "add", (info.trips, Const(1)), (), stmt.loc))

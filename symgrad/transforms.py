@@ -49,7 +49,7 @@ def jvp_function(
     program = forward.jvp(primal, wrt, names)
     verify(program, OPS)
     lowered = reverse.reverse(program, (), names)
-    text = emit.jvp_function(program, lowered, spec, names, name, summary, generated)
+    text = emit.jvp_function(program, lowered, spec, names, name, summary)
     return text, emit.supplied_names(primal)
 
 

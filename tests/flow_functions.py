@@ -1208,3 +1208,96 @@ def list_of_numbers(a, n):
 FLOW_CASES += [
     Case("list_of_numbers", list_of_numbers, lambda r: (0.7, 3), wrt="a"),
 ]
+
+
+def empty_loop_body_then_branch(x, n):
+    # the first loop's body and the branch's else arm are both empty: each
+    # keeps its own saved values
+    a = x[:2] * 1.0
+    b = np.zeros(2)
+    s = 0.0
+    for _ in range(n):
+        b = a
+    for j in range(n):
+        if x[j % 3] > 0:
+            s = s + x[j % 3] ** 2 * np.sum(b)
+    return s + np.sum(b * b)
+
+
+FLOW_CASES += [
+    Case(
+        "empty_loop_body_then_branch",
+        empty_loop_body_then_branch,
+        lambda r: (np.array([0.8, -0.6, 1.3]) + 0.1 * normal(r, 3), 3),
+        wrt="x",
+    ),
+]
+
+
+def growing_buffer(x):
+    # last step's z is carried (its shape read by the reverse sweep) while
+    # this step's is made: two arrays, two names
+    y = 0.0
+    s = 0.0
+    for i in range(3):
+        z = np.zeros(i + 2)
+        z[0] = x[i] ** 2
+        s = s + np.sum(z * z) * x[1]
+        y = z
+    return s + np.sum(y) * x[0]
+
+
+FLOW_CASES += [Case("growing_buffer", growing_buffer, lambda r: (normal(r, 3),))]
+
+
+# --- a view made before a write into its array, read by the reverse sweep -------
+
+
+def reshape_then_write(x):
+    y = x * 1.0
+    s = np.sum(np.sin(y.reshape(3)))
+    y[0] = 5.0
+    return s + np.sum(y)
+
+
+def row_slice_then_write(X):
+    Y = X * 1.0
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(Y[i][:2] ** 3)
+        Y[i] = 0.5
+    return s
+
+
+def transpose_then_write(X):
+    Y = X * 1.0
+    s = np.sum(np.sin(Y.T) * Y.T)
+    Y[1, 0] = 2.0
+    return s + np.sum(Y * Y)
+
+
+FLOW_CASES += [
+    Case("reshape_then_write", reshape_then_write, lambda r: (normal(r, 3),)),
+    Case("row_slice_then_write", row_slice_then_write, lambda r: (normal(r, (2, 3)),)),
+    Case("transpose_then_write", transpose_then_write, lambda r: (normal(r, (2, 3)),)),
+]
+
+
+def row_plus_parameter(X, b):
+    # forward mode: a's tangent is a view of Y's (b's tangent may be zero),
+    # so Y's tangent must not be written in place while a_dot is read
+    Y = X * 1.0
+    a = Y[0] + b
+    Y[0, 0] = 5.0
+    return np.sum(a * a) + np.sum(Y * Y)
+
+
+FLOW_CASES += [
+    Case("row_plus_parameter", row_plus_parameter, lambda r: (normal(r, (2, 3)), 0.5)),
+    Case(
+        "row_plus_parameter_wrt_X",
+        row_plus_parameter,
+        lambda r: (normal(r, (2, 3)), 0.5),
+        wrt="X",
+    ),
+]

@@ -17,7 +17,7 @@ def planned(*statements: Assign, result: str) -> set[str]:
     """The writes `inplace.plan` makes in place in generated straight-line
     code that returns `result`."""
     fn = Function("f", ("x",), (*statements, Return(Var(result))))
-    return inplace.plan(fn, list(statements), [], generated=True).in_place
+    return inplace.plan(fn, list(statements), [], forward_mode=True).in_place
 
 
 def zeros(name: str) -> Assign:
