@@ -1301,3 +1301,24 @@ FLOW_CASES += [
         wrt="X",
     ),
 ]
+
+
+def list_kept_from_the_step_before(x):
+    # the gradient saves the list `prev` (empty in the first step) in a tuple;
+    # the Hessian reads that tuple back: a list in a tuple stays a list
+    prev = []
+    s = 0.0
+    for i in range(3):
+        if len(prev) > 0:
+            s = s + prev[0] * x[i]
+        prev = [x[i] ** 2]
+    return s
+
+
+FLOW_CASES += [
+    Case(
+        "list_kept_from_the_step_before",
+        list_kept_from_the_step_before,
+        lambda r: (normal(r, 3),),
+    ),
+]
