@@ -21,11 +21,13 @@ refuses that), so in a gradient only the reverse sweep's reads matter.  A
 forward-mode program is not all the user's: its tangents may be views of
 one another (`a_dot = Y_dot[0]` for `a = Y[0] + b`), and the emitted
 gradient that `symgrad.hessian` differentiates reads old versions freely.
-There (`forward_mode`) nothing but the write that takes a version, the
-loop that carries it or the branch that merges it may read an overwritten
-version, shapes included, and each version takes at most one of those steps
-(so two writes into one array, even in the two arms of a branch, keep
-copying).
+There (`forward_mode`) an overwritten version may be read, shapes
+included, only by the write that takes it, the loop that carries it, the
+branch that merges it, and reads that end before that write starts: earlier
+in the write's own block, making no view of it (`e = saved[-1]` before
+`saved.pop()`).  Each version takes at most one of those steps on any run
+(two writes into one array keep copying, unless they are in the two arms
+of a branch, of which one runs).
 
 A group updated in place gets one name in the emitted code, and its writes
 become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
@@ -61,6 +63,7 @@ from .ir import (
     uses,
     walk,
 )
+from .ir import writes as assigned
 from .rules import VIEWS
 
 ARRAY_WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
@@ -129,7 +132,9 @@ def plan(
         groups[find(name)].add(name)
     written = [g for g in groups.values() if g & writes]
     if forward_mode:
-        reads = every_read = _value_reads(forward, shape_only={}, flows=False)
+        reads = every_read = _value_reads(
+            forward, shape_only={}, flows=False, excused=_read_first(forward)
+        )
         reads |= _taken_twice(primal)
     else:
         reads = _value_reads(adjoint)
@@ -242,44 +247,101 @@ def _reaches(name: str, writes: set[str], after: dict[str, set[str]]) -> bool:
 
 
 def _taken_twice(fn: Function) -> set[str]:
-    """Values two steps start from: a write's array, a value a loop carries
-    or a branch merges (two writes into one array, even in the two arms of a
-    branch, would share its memory)."""
-    taken: list[Atom] = []
-    for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and stmt.op in WRITES:
-            taken.append(stmt.args[0])
-        elif isinstance(stmt, Loop):
-            taken += [a for c in stmt.carries for a in (c.init, c.next)]
-        elif isinstance(stmt, Branch):
-            taken += [a for m in stmt.merges for a in (m.then, m.orelse)]
-    counts = Counter(a.name for a in taken if isinstance(a, Var))
-    return {name for name, count in counts.items() if count > 1}
+    """Values two steps may start from on one run: a write's array, a value a
+    loop carries or a branch merges (two writes into one array would share
+    its memory).  The two arms of a branch never both run, so a value each
+    arm takes once is taken once."""
+
+    def taken(body) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for stmt in body:
+            atoms: list[Atom] = []
+            if isinstance(stmt, Assign) and stmt.op in WRITES:
+                atoms = [stmt.args[0]]
+            elif isinstance(stmt, Loop):
+                atoms = [a for c in stmt.carries for a in (c.init, c.next)]
+                counts += taken(stmt.test) + taken(stmt.body)
+            elif isinstance(stmt, Branch):
+                then = taken(stmt.body) + _names(m.then for m in stmt.merges)
+                orelse = taken(stmt.orelse) + _names(m.orelse for m in stmt.merges)
+                counts += then | orelse  # (the larger count of each name)
+            counts += _names(atoms)
+        return counts
+
+    return {name for name, count in taken(fn.body).items() if count > 1}
+
+
+def _names(atoms) -> Counter[str]:
+    return Counter(a.name for a in atoms if isinstance(a, Var))
+
+
+def _read_first(body: list[Stmt]) -> dict[int, set[str]]:
+    """Reads that end before the write that takes their value starts, so
+    they see it unchanged: reads earlier in the write's own block (or in a
+    statement nested there) of a value a loop around the write makes anew
+    on each trip.  Only reads whose result is no view of the value qualify,
+    or any read of a list (its entries and slices are no views of it).
+    Maps id(statement) to the names it reads first."""
+    excused: dict[int, set[str]] = defaultdict(set)
+
+    def block(statements, made: set[str] | None) -> None:
+        # made: the names the innermost loop around assigns (None: no loop)
+        readers: dict[str, list[Stmt]] = defaultdict(list)
+        for stmt in statements:
+            if isinstance(stmt, For | While):
+                inner = {n for s in walk([stmt]) for n in assigned(s)}
+                for body in bodies(stmt):
+                    block(body, inner)
+            else:
+                for body in bodies(stmt):
+                    block(body, made)
+            if isinstance(stmt, Assign) and stmt.op in WRITES:
+                value = stmt.args[0]
+                lists = stmt.op in ("list_append", "list_pop")
+                if isinstance(value, Var) and (made is None or value.name in made):
+                    for reader in readers.pop(value.name, ()):
+                        if lists or not (
+                            isinstance(reader, Assign) and reader.op in VIEWS
+                        ):
+                            excused[id(reader)].add(value.name)
+            for inner in walk([stmt]):
+                for var in uses(inner):
+                    readers[var.name].append(inner)
+        return None
+
+    block(body, None)
+    return excused
 
 
 def _value_reads(
-    body: list[Stmt], shape_only: dict = _SHAPE_ONLY, flows: bool = True
+    body: list[Stmt],
+    shape_only: dict = _SHAPE_ONLY,
+    flows: bool = True,
+    excused: dict[int, set[str]] | None = None,
 ) -> set[str]:
     """Names `body` reads for more than their shape.  Without `flows`, the
     steps from one version of an array to the next are not reads: a write's
-    array, the values a loop carries and a branch merges."""
+    array, the values a loop carries and a branch merges.  `excused` maps
+    id(statement) to names whose reads there do not count."""
     found: set[str] = set()
+    excused = excused or {}
     for stmt in walk(body):
         if isinstance(stmt, Pop):
             continue
         if not flows and isinstance(stmt, Copy):
             continue  # (the lowered code's loop-carried and merged values)
+        first = excused.get(id(stmt), set())
         if isinstance(stmt, Assign):
             skipped = shape_only.get(stmt.op, set())
             if not flows and stmt.op in WRITES:
                 skipped = {0}
             for i, arg in enumerate(stmt.args):
-                if isinstance(arg, Var) and i not in skipped:
+                if isinstance(arg, Var) and i not in skipped and arg.name not in first:
                     found.add(arg.name)
                 elif isinstance(arg, Index):
-                    found.update(v.name for v in arg.vars())
+                    found.update(v.name for v in arg.vars() if v.name not in first)
             continue
-        found.update(v.name for v in uses(stmt))
+        found.update(v.name for v in uses(stmt) if v.name not in first)
     return found
 
 

@@ -10,7 +10,19 @@ to reach the cases user code cannot produce.
 from __future__ import annotations
 
 from symgrad import inplace
-from symgrad.ir import Assign, Const, Function, Index, Return, Var
+from symgrad.ir import (
+    Assign,
+    Branch,
+    Const,
+    Copy,
+    Function,
+    If,
+    Index,
+    Merge,
+    Return,
+    Slice,
+    Var,
+)
 
 
 def planned(*statements: Assign, result: str) -> set[str]:
@@ -75,3 +87,59 @@ def test_a_list_appended_to_in_a_chain_is_appended_in_place() -> None:
     assert planned(new, appended, again, result="l3") == {"l2", "l3"}
     length = Assign(Var("n"), "len", (Var("l2"),))
     assert planned(new, appended, again, length, result="n") == set()
+
+
+def test_a_version_read_before_its_write_is_written_in_place() -> None:
+    # the read ends before the write starts: it sees the old values
+    body = (zeros("y1"), add("s", "y1", "x"), write("y2", "y1", 0), add("t", "s", "y2"))
+    assert planned(*body, result="t") == {"y2"}
+
+
+def test_a_view_taken_before_a_write_and_read_after_it_keeps_copies() -> None:
+    # `v = y1[:1]` shares y1's memory: written in place, v would see the write
+    view = Assign(Var("v"), "getitem", (Var("y1"), Index((Slice(None, Const(1)),))))
+    body = (zeros("y1"), view, write("y2", "y1", 0), add("t", "v", "y2"))
+    assert planned(*body, result="t") == set()
+
+
+def test_a_list_entry_read_before_the_pop_lets_the_pop_happen_in_place() -> None:
+    # `e = l[-1]; l = l[:-1]` is `e = l.pop()`, an entry being no view of l
+    new = Assign(Var("l1"), "list_new", ())
+    appended = Assign(Var("l2"), "list_append", (Var("l1"), Var("x")))
+    last = Assign(Var("e"), "getitem", (Var("l2"), Index((Const(-1),))))
+    popped = Assign(Var("l3"), "list_pop", (Var("l2"),))
+    length = Assign(Var("n"), "len", (Var("l3"),))
+    total = add("t", "e", "n")
+    body = (new, appended, last, popped, length, total)
+    assert planned(*body, result="t") == {"l2", "l3"}
+    late = Assign(Var("e"), "getitem", (Var("l2"), Index((Const(-1),))))
+    body = (new, appended, popped, late, length, total)  # read after the pop
+    assert planned(*body, result="t") == set()
+
+
+def branchy(then_writes: int) -> set[str]:
+    """`y = zeros(2); if c: y[0] = x (twice if then_writes == 2) else: y[1] = x`:
+    the writes planned in place."""
+    then = tuple(
+        write(f"a{k + 1}", "y1" if k == 0 else f"a{k}", k) for k in range(then_writes)
+    )
+    orelse = (write("b1", "y1", 1),)
+    last = f"a{then_writes}"
+    merge = Merge(Var("y2"), Var(last), Var("b1"))
+    primal = (zeros("y1"), Branch(Var("c"), then, orelse, (merge,)))
+    lowered = [
+        zeros("y1"),
+        If(
+            Var("c"),
+            then + (Copy((Var("y2"),), (Var(last),)),),
+            orelse + (Copy((Var("y2"),), (Var("b1"),)),),
+        ),
+    ]
+    fn = Function("f", ("x", "c"), (*primal, Return(Var("y2"))))
+    return inplace.plan(fn, lowered, [], forward_mode=True).in_place
+
+
+def test_writes_in_the_two_arms_of_a_branch_happen_in_place() -> None:
+    # only one arm runs: each takes y1 once
+    assert branchy(then_writes=1) == {"a1", "b1"}
+    assert branchy(then_writes=2) == {"a1", "a2", "b1"}

@@ -244,6 +244,28 @@ def test_hessian_code_of_a_loop_appends_in_place() -> None:
         np.testing.assert_allclose(H.hessian(0.9, 0.1, n), expected, rtol=1e-6)
 
 
+def branchy_recurrence(a, b, n):
+    x = np.array([0.5, -0.2])
+    for _ in range(n):
+        if np.sum(x) > 0.3:
+            x = np.sin(x) * a + b
+        else:
+            x = np.cos(x) * a
+    return np.sum(x * x)
+
+
+def test_hessian_code_of_a_branchy_loop_pops_and_appends_in_place() -> None:
+    # the reverse sweep pops in each arm; copying the list there is quadratic
+    H = symgrad.hessian(branchy_recurrence, wrt="a")
+    second = H.source.split("def grad_and_hvp")[1].split("def hvp")[0]
+    assert "saved.pop()" in second and "saved_dot.pop()" in second
+    assert "[:-1]" not in second and "+ [" not in second
+    g = symgrad.grad(branchy_recurrence, wrt="a")
+    for n in (0, 1, 7):
+        expected = numeric_jacobian(g.grad, (0.9, 0.1, n), (0,), h=1e-5)[0]
+        np.testing.assert_allclose(H.hessian(0.9, 0.1, n), expected, rtol=1e-6)
+
+
 def two_inputs(x, y):
     return np.sum(x * y)
 
