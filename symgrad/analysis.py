@@ -58,6 +58,7 @@ def activity(
     wrt: tuple[str, ...],
     forward: bool = False,
     constant: frozenset[str] = frozenset(),
+    checked: bool = True,
 ) -> set[str]:
     """Names that depend on a `wrt` parameter and reach the returned value.
 
@@ -66,13 +67,16 @@ def activity(
     body is.  Forward mode (`forward`) carries tuples of tangents; reverse
     mode refuses a tuple holding a value that depends on `wrt`.  Names in
     `constant` are treated as not depending on `wrt` (the returned value's
-    derivative with respect to them is zero: `shift.shift_invariant`)."""
+    derivative with respect to them is zero: `shift.shift_invariant`).
+    Unless `checked` is off (for code symgrad emitted, whose indices are ints
+    even where they come out of a stack that also holds values depending on
+    `wrt`), a value depending on `wrt` used as an index or shape is an error."""
     varied = set(wrt)
     _varied(fn.body, varied, constant)
     ret = fn.body[-1]
     useful = {ret.value.name} if isinstance(ret.value, Var) else set()
     _useful(fn.body, useful)
-    for stmt in walk(fn.body):
+    for stmt in walk(fn.body) if checked else ():
         if isinstance(stmt, Assign) and stmt.target.name in useful:
             if not (forward and stmt.op == "tuple"):
                 _check_discrete_uses(stmt, varied, wrt)

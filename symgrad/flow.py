@@ -150,6 +150,11 @@ class FlowLowering:
         for flag in _EXITS:  # an exit flag not set on one side is false there
             if flag in a or flag in b:
                 a, b = {flag: _FALSE, **a}, {flag: _FALSE, **b}
+        if getattr(scope.src.resolver, "generated", False):
+            # emitted code binds a value in one arm and reads it only under
+            # the same condition later: None stands in for it on the other
+            unset = {n: Const(None) for n in a.keys() ^ b.keys() if n.isidentifier()}
+            a, b = {**unset, **a}, {**unset, **b}
         for name, left in a.items():
             if name not in b:
                 scope.partial.add(name)
@@ -347,7 +352,8 @@ class FlowLowering:
         for flag in exits:  # the body only runs while no exit has happened
             scope.env[flag] = _FALSE
         body_stmts, after = self.capture(body, scope)
-        self.check_shared(after, carried, updated, loc)
+        if not getattr(scope.src.resolver, "generated", False):  # (see `aliased`)
+            self.check_shared(after, before, carried, updated, loc)
         for name in carried:  # an iteration starts with the previous one's value
             value = after.get(name)
             if isinstance(value, Var):
@@ -401,10 +407,12 @@ class FlowLowering:
         if "list" in kinds:
             self.kinds[var.name] = "list"
 
-    def check_shared(self, after: dict, carried, updated, loc: Loc) -> None:
+    def check_shared(self, after: dict, before: dict, carried, updated, loc) -> None:
         """A name updated in place must not end an iteration bound to the
-        same array as another name: the next iteration's update would change
-        both."""
+        same array as another name the code may still read (one bound before
+        the loop: a name the loop binds first is bound anew before it is read
+        again, or is not readable after it): the next iteration's update
+        would change both."""
         for name in [n for n in carried if n in updated]:
             value = after.get(name)
             if not isinstance(value, Var):
@@ -413,6 +421,7 @@ class FlowLowering:
             for other, theirs in after.items():
                 if (
                     other != name
+                    and other in before
                     and isinstance(theirs, Var)
                     and self.roots(theirs) & mine
                 ):

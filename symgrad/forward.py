@@ -85,9 +85,12 @@ class _Builder:
 
 
 class _Forward:
-    def __init__(self, fn: Function, wrt: tuple[str, ...], names: Names):
+    def __init__(
+        self, fn: Function, wrt: tuple[str, ...], names: Names, generated: bool
+    ):
         self.fn, self.names = fn, names
-        self.active = activity(fn, wrt, forward=True) | set(wrt)
+        self.active = activity(fn, wrt, forward=True, checked=not generated)
+        self.active |= set(wrt)
         self.regions, self.absorbed = regions(fn, self.active)
         self.shapes = shape_classes(fn)
         self.b = _Builder(names, float_arrays(fn), fn)
@@ -298,9 +301,12 @@ class _Forward:
         self.tangent[name] = tangent
 
 
-def jvp(fn: Function, wrt: tuple[str, ...], names: Names) -> Function:
-    """`fn` extended with tangents along its `wrt` parameters (see above)."""
-    return _Forward(fn, wrt, names).run()
+def jvp(
+    fn: Function, wrt: tuple[str, ...], names: Names, generated: bool = False
+) -> Function:
+    """`fn` extended with tangents along its `wrt` parameters (see above);
+    `generated`: `fn` is code symgrad emitted (see `analysis.activity`)."""
+    return _Forward(fn, wrt, names, generated).run()
 
 
 def _written(fn: Function) -> set[str]:

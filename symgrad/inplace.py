@@ -54,6 +54,7 @@ from .ir import (
     Index,
     Loop,
     Pop,
+    Push,
     SetItem,
     Stmt,
     Var,
@@ -81,6 +82,7 @@ class Plan:
     rename: dict[str, str] = field(default_factory=dict)
     in_place: set[str] = field(default_factory=set)  # write results
     copied: set[str] = field(default_factory=set)  # getitem results to copy
+    unsaved: set[str] = field(default_factory=set)  # saved values not to save
 
 
 def plan(
@@ -144,6 +146,8 @@ def plan(
     arrays: set[str] = set()  # the arrays (not lists) updated in place
     views = _views(primal)
     made_as_views = {view for found in views.values() for view, _ in found}
+    in_loops = {n for s in walk(primal.body) if isinstance(s, Loop) for n in _made(s)}
+    unsaved: set[str] = set()
     read_views = {n for n in made_as_views if _closure(n, views) & reads}
     for group in written:
         if any(n in primal.params or ops.get(n) in VIEWS for n in group):
@@ -167,8 +171,11 @@ def plan(
         result.in_place |= group & writes
         if not lists:  # (an entry of a list is no view of it: never copied)
             arrays |= group
+            if name not in in_loops:
+                unsaved |= overwritten
     if forward_mode:
         return result  # (no version read is ever written later: nothing to copy)
+    result.unsaved = _unsaved(forward, unsaved)
     for stmt in walk(primal.body):
         if (
             isinstance(stmt, Assign)
@@ -179,6 +186,40 @@ def plan(
         ):
             result.copied.add(stmt.target.name)
     return result
+
+
+def _made(loop: Loop) -> set[str]:
+    """The names a loop of the primal IR assigns, its carries' included."""
+    found = {c.header.name for c in loop.carries} | {c.out.name for c in loop.carries}
+    for stmt in walk([*loop.test, *loop.body]):
+        if isinstance(stmt, Assign):
+            found.add(stmt.target.name)
+        elif isinstance(stmt, Branch):
+            found.update(m.out.name for m in stmt.merges)
+        elif isinstance(stmt, Loop):
+            found.update(_made(stmt))
+    return found
+
+
+def _unsaved(forward: list[Stmt], candidates: set[str]) -> set[str]:
+    """The `candidates` the loops' stacks need not save: versions of an array
+    made outside every loop and written in place, which the reverse sweep
+    reads only for their shape (they are overwritten later): one object
+    throughout, whose shape in-place writes keep.  A stack keeps them where
+    a push would save nothing else."""
+    pushes: dict[str, list[Push]] = defaultdict(list)
+    for stmt in walk(forward):
+        if isinstance(stmt, Push):
+            pushes[stmt.stack.name].append(stmt)
+    found: set[str] = set()
+    for stack in pushes.values():
+        saved = [{v.name for v in p.values if isinstance(v, Var)} for p in stack]
+        if all(
+            len(p.values) > len(names & candidates)
+            for p, names in zip(stack, saved, strict=True)
+        ):
+            found.update(n for names in saved for n in names & candidates)
+    return found
 
 
 def _views(fn: Function) -> dict[str, list[tuple[str, str]]]:
@@ -364,6 +405,7 @@ def apply(plan: Plan, statements: list[Stmt]) -> list[Stmt]:
 
 
 def _rename(stmt: Stmt, plan: Plan) -> Stmt:
+    stmt = _unsave(stmt, plan.unsaved)
     if isinstance(stmt, Assign) and stmt.target.name in plan.in_place:
         stmt = rename(stmt, plan.rename)
         if stmt.op == "list_append":
@@ -385,6 +427,21 @@ def _rename(stmt: Stmt, plan: Plan) -> Stmt:
             return For(stmt.target, stmt.iter, parts[0], stmt.loc)
         return While(parts[0], stmt.cond, parts[1], stmt.loc)
     return rename(stmt, plan.rename)
+
+
+def _unsave(stmt: Stmt, unsaved: set[str]) -> Stmt:
+    """`stmt` without the values `unsaved` in what it pushes, pops or walks."""
+
+    def kept(atoms) -> tuple:
+        return tuple(a for a in atoms if not (isinstance(a, Var) and a.name in unsaved))
+
+    if isinstance(stmt, Push):
+        return Push(stmt.stack, kept(stmt.values), stmt.loc)
+    if isinstance(stmt, Pop):
+        return Pop(stmt.stack, kept(stmt.targets), stmt.loc)
+    if isinstance(stmt, For) and isinstance(stmt.target, tuple):
+        return For(kept(stmt.target), stmt.iter, stmt.body, stmt.loc)
+    return stmt
 
 
 def rename_atom(plan: Plan, atom: Atom) -> Atom:

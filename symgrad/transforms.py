@@ -46,7 +46,7 @@ def jvp_function(
         fence.check(src)
     primal, _, names = frontend.lower(src)
     verify(primal, OPS)
-    program = forward.jvp(primal, wrt, names)
+    program = forward.jvp(primal, wrt, names, generated)
     verify(program, OPS)
     lowered = reverse.reverse(program, (), names)
     text = emit.jvp_function(program, lowered, spec, names, name, summary)

@@ -196,7 +196,11 @@ class UpdateLowering:
         numpy updates arrays in place, so the update also reaches other names
         bound to the same array, arrays it is a view of (`y = x[0:2]`), views
         of it, and, in a helper, the caller's argument.  The top function's
-        own parameters are safe: symgrad never writes to the caller's arrays."""
+        own parameters are safe: symgrad never writes to the caller's arrays.
+        In code symgrad emitted, no update changes a value read later (the
+        in-place planner made sure of it), so none is refused there."""
+        if getattr(scope.src.resolver, "generated", False):
+            return False
         mine = self.roots(var, held=False)
         for other, value in scope.env.items():
             if other != name and isinstance(value, Var) and self.roots(value) & mine:

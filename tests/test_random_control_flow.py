@@ -8,6 +8,12 @@ element, slice and `+=` writes into the buffer.  Each program is written to a
 module, compiled, and its value and gradient with respect to every input are
 checked against the function itself and central finite differences.
 
+A second test puts the same kind of programs through forward mode (the
+directional derivative must equal the gradient's dot product with the
+direction) and through `symgrad.hessian` (Hessian-vector products against
+central differences of the gradient): symgrad reads its own emitted gradient
+back as input, so every construct the gradient emits is exercised there.
+
 Branch thresholds are random, so a program's branches are taken differently
 at different points; no threshold lies within finite-difference reach of the
 value it is compared with, except with negligible probability.
@@ -187,3 +193,30 @@ def test_random_control_flow_gradients(source, seed, tmp_path):
     for grad, arg in zip(grads, args, strict=True):
         assert np.shape(grad) == np.shape(arg)
     symgrad.check_grad(g, *args)
+
+
+@settings(
+    max_examples=int(os.environ.get("SYMGRAD_RANDOM_HESSIANS", 40)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(source=programs(), seed=st.integers(0, 2**16))
+def test_random_control_flow_jvps_and_hessians(source, seed, tmp_path):
+    f = load(source, tmp_path)
+    rng = np.random.default_rng(seed)
+    a, x, m = rng.uniform(-1, 1), rng.uniform(-1, 1, 3), rng.uniform(-1, 1, (2, 3))
+    a = float(a)
+    value, grads = symgrad.grad(f, wrt=(0, 1, 2)).f_and_grad(a, x, m)
+    tangents = (0.3, rng.normal(size=3), rng.normal(size=(2, 3)))
+    jvp = symgrad.jvp(f, wrt=(0, 1, 2))
+    value_fwd, tangent = jvp.f_and_jvp(a, x, m, tangents=tangents)
+    np.testing.assert_allclose(value_fwd, value, rtol=1e-12, atol=1e-12)
+    expected = sum(np.sum(g * t) for g, t in zip(grads, tangents, strict=True))
+    np.testing.assert_allclose(tangent, expected, rtol=1e-9, atol=1e-9)
+
+    v = rng.normal(size=3)
+    hvp = symgrad.hessian(f, wrt="x").hvp(a, x, m, tangents=v)
+    grad_x = symgrad.grad(f, wrt="x").grad
+    h = 1e-6
+    expected = (grad_x(a, x + h * v, m) - grad_x(a, x - h * v, m)) / (2 * h)
+    np.testing.assert_allclose(hvp, expected, rtol=1e-4, atol=1e-5)

@@ -186,7 +186,7 @@ def test_hessians_of_the_table_are_right_or_refused() -> None:
     """Hessians of every scalar, one-parameter function of the shared tables
     (straight-line code, branches, loops, in-place writes): each matches central
     differences of the gradient, or compiling it raises a SymgradError.  None
-    is silently wrong, and most compile."""
+    is silently wrong, and all but np.prod's compile."""
     from test_functions import draw
 
     right, refused = [], []
@@ -206,8 +206,9 @@ def test_hessians_of_the_table_are_right_or_refused() -> None:
         assert np.shape(got) == np.shape(expected), case.name
         assert np.max(np.abs(got - expected)) <= 1e-4 * scale, case.name
         right.append(case.name)
-    assert len(right) >= 125, refused
-    assert len(refused) <= 20, refused
+    assert len(right) >= 150, refused
+    # only np.prod, whose gradient `_prod_grad` has no forward rule yet
+    assert all("'_prod_grad' has no forward-mode" in why for _, why in refused), refused
 
 
 def reads_a_buffer_before_its_last_write(x):
