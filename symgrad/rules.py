@@ -433,6 +433,7 @@ for _name in [
     "extremum_grad",
     "extremum_tangent",
     "prod_grad",
+    "prod_grad_tangent",
     "prod_tangent",
     "transpose_grad",
     "matmul_lhs_grad_sum",
@@ -537,7 +538,21 @@ def _prod_tangent(b: Builder, dots, out, x, **params) -> Atom | None:
     return b.op("prod_tangent", dots[0], x, out, **params)
 
 
+def _prod_grad_tangent(b: Builder, dots, out, g, x, **params) -> Atom | None:
+    # `_prod_grad(g, x)` is g times the products of the other entries of x:
+    # linear in g; along x, g times the tangent of those products
+    terms = []
+    if dots[0] is not None:
+        terms.append(b.op("prod_grad", dots[0], x, **params))
+    if dots[1] is not None:
+        terms.append(b.op("prod_grad_tangent", g, x, dots[1], **params))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else b.op("add", *terms)
+
+
 TANGENTS.update(max=_extremum_tangent, min=_extremum_tangent, prod=_prod_tangent)
+TANGENTS["prod_grad"] = _prod_grad_tangent
 
 
 def _write_tangent(name: str) -> Tangent:
