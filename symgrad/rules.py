@@ -380,9 +380,22 @@ def _stack_adjoint(b: Builder, g, out, items, *, axis):
 
 @structural("concatenate", None, "np.concatenate([{args}]{params})", [("axis", 0)])
 def _concatenate_adjoint(b: Builder, g, out, *parts, axis):
-    return tuple(
-        b.op("concat_grad", g, Const(i), Const(axis), *parts) for i in range(len(parts))
-    )
+    if not (type(axis) is int and axis == 0):
+        return tuple(
+            b.op("concat_grad", g, Const(i), Const(axis), *parts)
+            for i in range(len(parts))
+        )
+    # along the first axis each part is a run of g's rows: g[:len(a)],
+    # g[len(a):len(a) + len(b)], ..., the last one g[start:]
+    grads, start = [], None
+    for k, part in enumerate(parts):
+        stop = None
+        if k < len(parts) - 1:
+            size = b.op("len", part)
+            stop = size if start is None else b.op("add", start, size)
+        grads.append(b.op("getitem", g, Index((Slice(start, stop),))))
+        start = stop
+    return tuple(grads)
 
 
 @structural("setitem", 3, "_setitem({0}, np.s_{1}, {2})", nondiff=(1,))

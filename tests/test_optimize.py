@@ -687,3 +687,21 @@ def test_slices_after_an_ellipsis_or_a_new_axis_are_not_compared(fn, shape):
     g = symgrad.grad(fn)
     assert "] += " in body(g)
     check_grad(g, RNG.normal(size=shape))
+
+
+def stacked_state(W, X):
+    h = np.zeros(W.shape[0])
+    for x in X:
+        h = np.tanh(W @ np.concatenate([x, h, [1.0]]))
+    return np.sum(h * h)
+
+
+def test_the_parts_of_a_concatenation_are_slices_of_its_cotangent():
+    # along the first axis each part is a run of rows: no support call
+    g = symgrad.grad(stacked_state)
+    source = body(g)
+    assert "_concat_grad" not in source
+    assert "t5 = len(X[i])" in source
+    assert "h_1_bar = t2_bar[t5 : t5 + len(h_1)]" in source
+    W = np.random.default_rng(0).normal(size=(3, 6)) * 0.5
+    check_grad(g, W, np.random.default_rng(1).normal(size=(4, 2)))
