@@ -51,8 +51,7 @@ for _alias, _op_name in [
     ("add", "add"),
     ("subtract", "sub"),
     ("multiply", "mul"),
-    ("divide", "truediv"),
-    ("true_divide", "truediv"),
+    ("true_divide", "divide"),  # (np.divide itself: the elementwise op "divide")
     ("negative", "neg"),
     ("positive", "pos"),
 ]:

@@ -401,7 +401,11 @@ class SympyLowering:
             return self.emit("divide", (Const(1), self._pow(base, -exp)))
         if exp == 1:
             return self.lower(base)
-        return self.emit("pow", (self.lower(base), self.lower(exp)))
+        # np.power where the exponent may not be an integer: on a Python float
+        # `**` gives a complex number for a negative base (numpy: nan) and
+        # raises OverflowError (numpy: inf); an integer power is the same
+        op = "pow" if exp.is_Integer else "power"
+        return self.emit(op, (self.lower(base), self.lower(exp)))
 
     def _piecewise(self, pieces: tuple) -> Atom:
         (value, cond), rest = pieces[0], pieces[1:]

@@ -68,3 +68,11 @@ def recurrence_of_cos(x, a):
     for _ in range(10):
         x = np.cos(x) * a + x * 0.5
     return x
+
+
+def explicit_divide(x, y):
+    return np.divide(x, y) + x
+
+
+def explicit_power(x, y):
+    return np.power(x, y) * 1.0

@@ -57,8 +57,22 @@ def test_tanh_keeps_numpys_own_implementation() -> None:
 
 @pytest.mark.parametrize(
     "fn, args",
-    [(ff.divides, (1.0, 1.0)), (ff.logs, (0.0,)), (ff.logs, (-1.0,))],
-    ids=["division by zero", "log(0)", "log(-1)"],
+    [
+        (ff.divides, (1.0, 1.0)),
+        (ff.explicit_divide, (1.0, 0.0)),
+        (ff.explicit_power, (10.0, 400.0)),
+        (ff.explicit_power, (-8.0, 1.0 / 3.0)),
+        (ff.logs, (0.0,)),
+        (ff.logs, (-1.0,)),
+    ],
+    ids=[
+        "division by zero",
+        "np.divide by zero",
+        "np.power overflows",
+        "np.power of a negative base",
+        "log(0)",
+        "log(-1)",
+    ],
 )
 def test_where_math_raises_numpy_answers(fn, args) -> None:
     g = symgrad.grad(fn)

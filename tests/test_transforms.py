@@ -398,6 +398,15 @@ def test_the_hessian_of_a_product_is_exact_at_zeros() -> None:
     )
 
 
+def test_a_hessian_at_a_pole_gives_numpys_nan_not_an_exception() -> None:
+    # np.divide read back from the emitted gradient stays np.divide: on Python
+    # floats `/` would raise ZeroDivisionError where numpy gives inf or nan
+    from float_functions import divides
+
+    with np.errstate(all="ignore"):
+        assert np.isnan(symgrad.hessian(divides).hessian(0.7, 0.7))
+
+
 def products_along_an_axis(X):
     return np.sum(np.prod(X, axis=0) ** 2) + np.sum(np.prod(X, axis=1, keepdims=True))
 
