@@ -25,6 +25,7 @@ Guarantees of the emitted module:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import re
@@ -627,5 +628,12 @@ def _helpers(code: str) -> list[str]:
         for name in _HELPERS:
             if name not in needed and name in words:
                 needed.add(name)
-                frontier.append(inspect.getsource(getattr(runtime, name)))
-    return [inspect.getsource(getattr(runtime, n)) for n in _HELPERS if n in needed]
+                frontier.append(_helper_source(name))
+    return [_helper_source(n) for n in _HELPERS if n in needed]
+
+
+@functools.cache
+def _helper_source(name: str) -> str:
+    """The source of runtime helper `name`, read once per process (for a
+    class, inspect parses all of runtime.py: 8 ms each time)."""
+    return inspect.getsource(getattr(runtime, name))
