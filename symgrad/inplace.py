@@ -190,14 +190,14 @@ def plan(
 
 def _made(loop: Loop) -> set[str]:
     """The names a loop of the primal IR assigns, its carries' included."""
-    found = {c.header.name for c in loop.carries} | {c.out.name for c in loop.carries}
-    for stmt in walk([*loop.test, *loop.body]):
+    found: set[str] = set()
+    for stmt in walk([loop]):
         if isinstance(stmt, Assign):
             found.add(stmt.target.name)
         elif isinstance(stmt, Branch):
             found.update(m.out.name for m in stmt.merges)
         elif isinstance(stmt, Loop):
-            found.update(_made(stmt))
+            found.update(n for c in stmt.carries for n in (c.header.name, c.out.name))
     return found
 
 
@@ -348,7 +348,6 @@ def _read_first(body: list[Stmt]) -> dict[int, set[str]]:
             for inner in walk([stmt]):
                 for var in uses(inner):
                     readers[var.name].append(inner)
-        return None
 
     block(body, None)
     return excused

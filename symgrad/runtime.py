@@ -199,9 +199,10 @@ def _extremum_grad(g, x, out, axis=None, keepdims=False):
     return hit * (g / np.sum(hit, axis=axis, keepdims=True))
 
 
-def _prod_grad(g, x, axis=None, keepdims=False):
-    """Adjoint of np.prod: products of all other entries, exact at zeros."""
-    x = np.asarray(x, dtype=float)
+def _reduced_groups(g, x, axis, keepdims):
+    """For a reduction of `x` over `axis`: `g` with the reduced axes kept, the
+    reduced axes, where they are moved (last), `x` with them moved last and
+    flattened to one (each reduced group a row), and its shape unflattened."""
     if axis is None or x.ndim == 0:  # (numpy reduces a 0-d x over axis 0 or -1)
         axes = tuple(range(x.ndim))
     else:
@@ -211,10 +212,17 @@ def _prod_grad(g, x, axis=None, keepdims=False):
     last = tuple(range(x.ndim - len(axes), x.ndim))
     moved = np.moveaxis(x, axes, last)
     flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    return g, axes, last, flat, moved.shape
+
+
+def _prod_grad(g, x, axis=None, keepdims=False):
+    """Adjoint of np.prod: products of all other entries, exact at zeros."""
+    x = np.asarray(x, dtype=float)
+    g, axes, last, flat, shape = _reduced_groups(g, x, axis, keepdims)
     ones = np.ones(flat.shape[:-1] + (1,))
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)
-    others = (left * right[..., ::-1]).reshape(moved.shape)
+    others = (left * right[..., ::-1]).reshape(shape)
     return g * np.moveaxis(others, last, axes)
 
 
@@ -225,24 +233,15 @@ def _prod_grad_tangent(g, x, t, axis=None, keepdims=False):
     exact at zeros; it takes n^2 products per reduced group of n entries."""
     x = np.asarray(x, dtype=float)
     t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
-    if axis is None or x.ndim == 0:
-        axes = tuple(range(x.ndim))
-    else:
-        axes = tuple(int(a) for a in np.atleast_1d(axis) % x.ndim)
-    if not keepdims:
-        g = np.expand_dims(g, axes)
-    last = tuple(range(x.ndim - len(axes), x.ndim))
-    moved = np.moveaxis(x, axes, last)
-    head = moved.shape[: x.ndim - len(axes)]
-    flat = moved.reshape(head + (-1,))
+    g, axes, last, flat, shape = _reduced_groups(g, x, axis, keepdims)
     n = flat.shape[-1]
     diagonal = np.arange(n)
     rows = np.repeat(flat[..., None, :], n, axis=-2)  # row j: x with x_j = 1
     rows[..., diagonal, diagonal] = 1.0
     pairs = _prod_grad(np.ones(rows.shape[:-1]), rows, -1)  # [j, k]: x without j, k
     pairs[..., diagonal, diagonal] = 0.0
-    tangent = pairs @ np.moveaxis(t, axes, last).reshape(head + (n, 1))
-    return g * np.moveaxis(tangent.reshape(moved.shape), last, axes)
+    tangent = pairs @ np.moveaxis(t, axes, last).reshape(flat.shape + (1,))
+    return g * np.moveaxis(tangent.reshape(shape), last, axes)
 
 
 def _as_matrices(g, a, b):
