@@ -9,7 +9,8 @@ Guarantees:
 - `numeric_grad` differentiates ``sum(seed * f(*args))`` (``seed`` defaults to
   1.0) by central differences, one entry at a time, with a step of
   ``eps * max(1, |x|)`` and the step actually taken (``(x + h) - (x - h)``) as
-  the divisor.  A Python number argument gives a ``float``; an array argument
+  the divisor (taken before ``f`` runs: ``f`` may write into its arguments).
+  A Python number argument gives a ``float``; an array argument
   gives a float array of the same shape.  The caller's arguments are never
   mutated: every evaluation gets fresh copies.
 - `check_grad` returns ``None`` when, for every ``wrt`` argument, symgrad's
@@ -110,9 +111,10 @@ def _central(
     xp, xm = x0 + h, x0 - h
     plus, minus = base.copy(), base.copy()
     plus.flat[k], minus.flat[k] = xp, xm
+    step = float(plus.flat[k]) - float(minus.flat[k])  # before f may write to them
     fp = _objective(f, _with(args, i, plus), seed)
     fm = _objective(f, _with(args, i, minus), seed)
-    return (fp - fm) / (float(plus.flat[k]) - float(minus.flat[k]))
+    return (fp - fm) / step
 
 
 def check_grad(
@@ -141,7 +143,8 @@ def check_grad(
 
         g = grad(f) if wrt is None else grad(f, wrt=wrt)
     kwargs = {} if seed is None else {"seed": seed}
-    _, grads = g.f_and_grad(*args, **kwargs)
+    fresh = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    _, grads = g.f_and_grad(*fresh, **kwargs)
     indices = tuple(g.wrt_indices)
     grads = tuple(grads) if g.wrt_is_tuple else (grads,)
     if len(grads) != len(indices):

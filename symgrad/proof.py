@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import rules
+from . import custom, rules
 from .errors import SymgradError
 
 _MAX_SIMPLIFY_OPS = 60
@@ -165,13 +165,24 @@ class Report:
 
 
 def verify_source(
-    name: str, source: str, params: tuple[str, ...], wrt: tuple[str, ...], shapes: list
+    name: str,
+    source: str,
+    params: tuple[str, ...],
+    wrt: tuple[str, ...],
+    shapes: list,
+    functions: dict[str, Any] | None = None,
 ) -> Verdict:
     """Verify an emitted module; `shapes[i]` is () for a scalar input.
 
     Array inputs are first shrunk to at most 2 along each axis (broadcasting
     stays valid); code that needs its real shapes (a reshape to (2, 6)) is
-    run on the shapes given."""
+    run on the shapes given.  `functions` binds the functions with custom
+    rules that the module calls (see `custom.listed_names`): sympy cannot run
+    them, so such a module is checked by finite differences."""
+    called = custom.listed_names(source)
+    if called:
+        reason = _custom_reason(called)
+        return _fallback(name, source, shapes, wrt, params, reason, functions)
     small = [tuple(min(n, 2) for n in shape) for shape in shapes]
     for trial in [small, shapes] if small != shapes else [shapes]:
         try:
@@ -179,6 +190,11 @@ def verify_source(
         except _CannotRun as exc:
             reason = str(exc)
     return _fallback(name, source, shapes, wrt, params, reason)
+
+
+def _custom_reason(called: list[str]) -> str:
+    listed = ", ".join(called)
+    return f"it calls your functions {listed} (custom rules), which sympy cannot run"
 
 
 class _CannotRun(Exception):
@@ -220,10 +236,11 @@ def _symbolic(name, source, params, wrt, shapes) -> Verdict:
             f"{checked - numeric} differences simplify to zero, {numeric} vanish at "
             f"{_POINTS} random points to 40 digits"
         )
+    partials = f"{checked} partial{'s' if checked != 1 else ''}"
     if all(shape == () for shape in shapes):
-        return Verdict(name, "proved", f"proved: {checked} partials; {method}", True)
+        return Verdict(name, "proved", f"proved: {partials}; {method}", True)
     text = ", ".join(f"{p}{tuple(s)}" for p, s in zip(params, shapes, strict=True))
-    detail = f"checked symbolically on shapes {text}: {checked} partials; {method}"
+    detail = f"checked symbolically on shapes {text}: {partials}; {method}"
     return Verdict(name, "checked", detail, True)
 
 
@@ -237,11 +254,12 @@ def _symbols(name: str, shape: tuple) -> Any:
     return np.array(flat, dtype=object).reshape(shape).view(_SymArray)
 
 
-def _run(source: str, symbolic: bool) -> dict:
+def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -> dict:
     """Execute emitted source; with `symbolic`, numpy and math are sympy shims.
 
     The module's seed check is wrapped so that a non-scalar output gets a seed
-    of its shape (symbols `s_...`, or ones), recorded as `seed_used`."""
+    of its shape (symbols `s_...`, or ones), recorded as `seed_used`.
+    `functions` are the custom-rule functions the module calls by name."""
     shims = {"numpy": _Numpy(), "math": _Math()} if symbolic else {}
 
     def importer(name, *args, **kwargs):
@@ -252,6 +270,7 @@ def _run(source: str, symbolic: bool) -> dict:
     namespace: dict[str, Any] = {
         "__builtins__": {**vars(builtins), "__import__": importer},
         "__name__": "symgrad_verify",
+        **(functions or {}),
     }
     exec(compile(source, "<symgrad verify>", "exec"), namespace)
     check = namespace["_check_seed"]
@@ -313,11 +332,11 @@ def _scalar(value: Any) -> sp.Expr:
     return sp.sympify(value)
 
 
-def _fallback(name, source, shapes, wrt, params, reason) -> Verdict:
+def _fallback(name, source, shapes, wrt, params, reason, functions=None) -> Verdict:
     """Central finite differences on the emitted value, when sympy cannot run."""
     from .check import numeric_grad
 
-    namespace = _run(source, symbolic=False)
+    namespace = _run(source, symbolic=False, functions=functions)
     rng = np.random.default_rng(0)
     args = [
         float(rng.uniform(0.2, 0.9)) if s == () else rng.uniform(0.2, 0.9, s)
@@ -348,18 +367,19 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     (Python floats are scalars); without them the shapes are guessed as in
     `python -m symgrad verify`: all scalars, then vectors, then matrices.
     """
-    from .api import GradFunction
+    from .api import GradFunction, custom_functions
 
     g = f if isinstance(f, GradFunction) else GradFunction(f, wrt)
     params = g._src.params
     if args and len(args) != len(params):
         raise SymgradError(f"{g.__name__}: verify needs all {len(params)} arguments")
+    source = g.source
+    functions = custom_functions(g._src) if custom.listed_names(source) else None
     if args:
-        verdict = verify_source(
-            g.__name__, g.source, params, g.wrt, [np.shape(a) for a in args]
-        )
+        shapes = [np.shape(a) for a in args]
+        verdict = verify_source(g.__name__, source, params, g.wrt, shapes, functions)
     else:
-        verdict = verify_guessing(g.__name__, g.source, params, g.wrt)
+        verdict = verify_guessing(g.__name__, source, params, g.wrt, functions)
     report = Report([verdict])
     print(report)
     return report
@@ -368,17 +388,35 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
 _GUESSES = ((), (2,), (2, 2))
 
 
-def verify_guessing(name: str, source: str, params: tuple, wrt: tuple) -> Verdict:
-    """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices."""
-    reason = ""
-    for shape in _GUESSES:
+def verify_guessing(
+    name: str,
+    source: str,
+    params: tuple,
+    wrt: tuple,
+    functions: dict[str, Any] | None = None,
+) -> Verdict:
+    """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices.
+
+    A module calling custom-rule functions is checked by finite differences,
+    with `functions` bound; without them (a file read, never executed) it is
+    not checked."""
+    called = custom.listed_names(source)
+    if called and functions is None:
+        detail = (
+            f"not checked: {_custom_reason(called)}, and the file is read, never "
+            "run; call symgrad.verify(f, *example_args) from Python"
+        )
+        return Verdict(name, "not checked", detail, True)
+    reason = _custom_reason(called) if called else ""
+    for shape in _GUESSES if not called else ():
         try:
             return _symbolic(name, source, params, wrt, [shape] * len(params))
         except _CannotRun as exc:
             reason = reason or str(exc)
     for shape in _GUESSES:
+        args = (name, source, [shape] * len(params), wrt, params, reason, functions)
         try:
-            return _fallback(name, source, [shape] * len(params), wrt, params, reason)
+            return _fallback(*args)
         except (TypeError, ValueError, IndexError, AttributeError):
             continue
     detail = (
@@ -395,8 +433,14 @@ def verify_file(found: list) -> Report:
     report = Report()
     for src, found_options in found:
         options = dict(found_options)
-        if options.pop("kind", "grad") != "grad":
-            continue  # sympy proves gradients; jvp and the rest are tested
+        kind = options.pop("kind", "grad")
+        if kind != "grad":
+            detail = (
+                f"not checked: verify proves gradients (@symgrad.grad), and this is "
+                f"a @symgrad.{kind} function"
+            )
+            report.verdicts.append(Verdict(src.name, "not checked", detail, True))
+            continue
         names, _ = normalize_wrt(src.name, src.params, options["wrt"])
         source = compile_function(src, **options).source
         report.verdicts.append(verify_guessing(src.name, source, src.params, names))

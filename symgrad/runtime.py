@@ -429,9 +429,11 @@ def _written_grad(g, index, target):
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
     Written into an integer or boolean array, a value is truncated: its
-    derivative is zero."""
+    derivative is zero.  One entry's cotangent is a number, not a 0-d array:
+    the gradient of a Python float is a float."""
+    part = g[index]
     if np.asarray(target).dtype.kind in "biu":
-        return np.zeros(np.shape(g[index]))
+        return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | np.ndarray)]
     if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
@@ -442,7 +444,7 @@ def _written_grad(g, index, target):
                 "an assignment writes one element twice through repeated indices; "
                 "its derivative is not defined (use np.add.at to accumulate)"
             )
-    return np.array(g[index])
+    return part.copy() if isinstance(part, np.ndarray) else part
 
 
 def _zero_at(g, index):

@@ -464,6 +464,17 @@ def rows_of_matrix_buffer(X, w):
     return np.sum(H**2)
 
 
+def write_floats_into_buffer(x, a, c):
+    """Python floats written into entries: their gradients are floats."""
+    y = np.zeros(3)
+    y[0] = x
+    y[1] = x * a
+    y[2] += c
+    z = np.arange(2)
+    z[0] = a  # truncated to an integer: no derivative
+    return np.sum(y * y) + z[0]
+
+
 def write_into_argument(x):
     x[0] = x[1] * 3.0
     return np.sum(x * x)
@@ -655,6 +666,12 @@ FLOW_CASES = [
         augmented_array_updates,
         lambda r: (normal(r, 4), normal(r, 4)),
         wrt=(0, 1),
+    ),
+    Case(
+        "write_floats_into_buffer",
+        write_floats_into_buffer,
+        lambda r: (normal(r, ()), uniform(r, (), 1.5, 2.5), normal(r, ())),
+        wrt=(0, 1, 2),
     ),
     Case("mask_assignment", mask_assignment, lambda r: (normal(r, 5),)),
     Case(

@@ -275,3 +275,23 @@ def test_cli_and_decorator_emit_the_same_custom_rules(tmp_path):
     np.testing.assert_allclose(
         grad, 0.5 * (1 + np.tanh(0.25 * np.array([1, -2]))) * [1, 3]
     )
+
+
+def test_verify_says_what_it_leaves_unchecked():
+    """A file's custom rules cannot run without executing it, and jvp,
+    jacobian and hessian functions are not gradients: each gets a skip line."""
+    result = run("verify", "examples/custom_rules.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "skip robust_loss",
+        "skip solution_norm",
+        "skip solution_direction",
+    ]
+    assert "custom rules" in lines[0] and "symgrad.verify(f" in lines[0]
+    result = run("verify", "examples/transforms.py", "--function", "rosenbrock")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == (
+        "skip rosenbrock: not checked: verify proves gradients (@symgrad.grad), "
+        "and this is a @symgrad.hessian function\n"
+    )

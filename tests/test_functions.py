@@ -295,6 +295,19 @@ def test_numeric_grad_never_mutates_arguments() -> None:
     np.testing.assert_allclose(gy, np.sum(xc, axis=0), rtol=1e-8)
 
 
+def test_check_grad_of_a_function_writing_into_its_argument() -> None:
+    """The step is measured before f runs: f may overwrite the perturbed entry."""
+
+    def overwrite(x):
+        x[0] = 5.0
+        return np.sum(x * x)
+
+    x = np.array([1.0, 2.0])
+    check_grad(overwrite, x)  # the gradient is [0, 4]: x[0] is overwritten
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+    np.testing.assert_allclose(numeric_grad(overwrite, (x,), 0), [0.0, 4.0])
+
+
 def test_numeric_grad_zero_dim_array_and_int_array() -> None:
     got = numeric_grad(
         lambda s, v: s * np.sum(v**2), (np.array(2.0), np.arange(3)), (0, 1)
