@@ -39,13 +39,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     emit = commands.add_parser(
         "emit",
-        help="print the gradient module of each @symgrad.grad function in a file",
-        description="Print the generated gradient module of each @symgrad.grad "
-        "function in FILE (read, never executed).",
+        help="print the module generated for each @symgrad function in a file",
+        description="Print the module symgrad generates for each function in FILE "
+        "decorated with @symgrad.grad, .jvp, .jacobian or .hessian (FILE is read, "
+        "never executed).",
     )
     emit.add_argument("file", metavar="FILE.py")
     emit.add_argument("--function", metavar="NAME", help="only this function")
-    emit.add_argument("-o", "--output", metavar="OUT.py", help="write to this file")
+    emit.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.py",
+        help="write to this file (one function: use --function if FILE has several)",
+    )
     emit.add_argument(
         "--stage",
         choices=["ir", "adjoint", "python"],
@@ -135,7 +141,7 @@ def _size(path: Path) -> int:
 
 
 def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, object]]:
-    """The @symgrad.grad functions of a file (read, never executed), with wrt."""
+    """The @symgrad functions of a file (read, never executed), with options."""
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()

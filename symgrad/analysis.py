@@ -224,7 +224,7 @@ def int_vars(fn: Function) -> set[str]:
 
 
 _FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye"}
-_WRITES = {"setitem", "setitem_add", "add_at"}
+_WRITES = {"setitem", "setitem_add", "setitem_sub", "add_at"}
 
 
 def float_arrays(fn: Function) -> set[str]:

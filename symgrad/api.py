@@ -121,16 +121,23 @@ def compile_transform(
         ) from exc
 
 
+def check_mode(src: FunctionSource, mode: Any) -> None:
+    """A Jacobian's `mode` is "fwd", "rev" or None."""
+    from .transforms import MODES
+
+    if mode not in MODES:
+        raise BadInputError(
+            f"{src.name}: mode must be 'fwd', 'rev' or None, got {mode!r}",
+            src.loc(src.tree),
+        )
+
+
 def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> str:
     from . import frontend, transforms
 
     fence.check(src)
     names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
-    if mode not in transforms.MODES:
-        raise BadInputError(
-            f"{src.name}: mode must be 'fwd', 'rev' or None, got {mode!r}",
-            src.loc(src.tree),
-        )
+    check_mode(src, mode)
     _, constants, _ = frontend.lower(src)
     spec = module_spec(src, names, is_tuple, constants)
     if kind == "jvp":
@@ -189,8 +196,15 @@ class _Transformed:
     def __init__(self, fun: Callable[..., Any], wrt: Wrt = None):
         fun = getattr(fun, "__symgrad_original__", fun)  # grad(f) given for f
         if not isinstance(fun, types.FunctionType):
+            method = isinstance(fun, types.MethodType)
             raise BadInputError(
-                f"symgrad.{self.kind} needs a Python function, got {fun!r}"
+                f"symgrad.{self.kind} needs a Python function, got {fun!r}",
+                hint=(
+                    "differentiate a plain function and pass the arrays the "
+                    "method reads as arguments"
+                    if method
+                    else None
+                ),
             )
         functools.update_wrapper(self, fun)
         self.__symgrad_original__ = fun
@@ -332,6 +346,7 @@ class JacobianFunction(_Transformed):
     ):
         self.mode = mode
         super().__init__(fun, wrt)
+        check_mode(self._src, mode)
 
     def _tag(self) -> str:
         return f"{__version__}+jacobian-{self.mode}"

@@ -222,10 +222,10 @@ def jvp_function(
     dots = program.params[len(spec.params) :]
     if not spec.wrt_is_tuple:
         lines = [f"{dots[0]} = tangents"]
-    elif len(dots) == 1:
-        lines = [f"({dots[0]},) = tangents"]
     else:
-        lines = [f"{', '.join(dots)} = tangents"]
+        targets = f"({dots[0]},)" if len(dots) == 1 else ", ".join(dots)
+        check = f'_tangent_tuple("{spec.function}", tangents, {len(dots)})'
+        lines = [f"{targets} = {check}"]
     for dot, param in zip(dots, spec.wrt, strict=True):
         lines.append(f'{dot} = _check_tangent("{spec.function}", {dot}, {param})')
     lines += printer.lines()
@@ -418,7 +418,7 @@ class _Printer:
         if stmt.mode == "add_at":
             index = style.clean(self.index_tuple(stmt.index))
             return f"np.add.at({target}, {index}, {value})"
-        sign = "=" if stmt.mode == "set" else "+="
+        sign = {"set": "=", "add": "+=", "sub": "-="}[stmt.mode]
         return f"{style.clean(target + self.index(stmt.index))} {sign} {value}"
 
     def name(self, var: Var) -> str:

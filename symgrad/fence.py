@@ -136,12 +136,13 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
     if (
         isinstance(stmt, ast.AugAssign)
         and isinstance(stmt.target, ast.Subscript)
-        and not isinstance(stmt.op, ast.Add)
+        and not isinstance(stmt.op, ast.Add | ast.Sub)
     ):
+        symbol = op_symbol(stmt.op)
         raise UnsupportedSyntaxError(
-            "only '+=' is supported on an element or slice",
+            "only '+=' and '-=' are supported on an element or slice",
             src.loc(stmt),
-            "write 'y[i] = y[i] * ...' instead",
+            f"write 'y[i] = y[i] {symbol} ...' instead",
         )
     _check_expr(src, stmt)
     if (
@@ -232,3 +233,25 @@ def _reject(src: FunctionSource, node: ast.AST, kind: ast.AST | None = None) -> 
         src.loc(node),
         _HINTS.get(key),
     )
+
+
+_SYMBOLS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+}
+
+
+def op_symbol(op: ast.operator) -> str:
+    """How an operator is written: `ast.Mult()` -> "*"."""
+    return _SYMBOLS[type(op)]

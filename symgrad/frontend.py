@@ -48,6 +48,9 @@ _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq
 _CMPOPS[ast.NotEq] = "ne"
 
 
+_OBJECTS = ("self", "cls")  # a method's receiver: its attributes are hinted
+
+
 @dataclass(frozen=True)
 class TupleValue:
     """A tuple of values (a helper's `return a, b`), unpacked by assignment."""
@@ -517,7 +520,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             )
         op = library.ATTRIBUTES.get(node.attr)
         if op is None:
-            raise NoDerivativeError(f"attribute '.{node.attr}' is not supported", loc)
+            raise NoDerivativeError(
+                f"attribute '.{node.attr}' is not supported",
+                loc,
+                (
+                    f"pass {dotted(node)} to the function as an argument"
+                    if isinstance(node.value, ast.Name) and node.value.id in _OBJECTS
+                    else None
+                ),
+            )
         return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
 
     def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:

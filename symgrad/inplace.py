@@ -67,7 +67,12 @@ from .ir import (
 from .ir import writes as assigned
 from .rules import VIEWS
 
-ARRAY_WRITES = {"setitem": "set", "setitem_add": "add", "add_at": "add_at"}
+ARRAY_WRITES = {
+    "setitem": "set",
+    "setitem_add": "add",
+    "setitem_sub": "sub",
+    "add_at": "add_at",
+}
 _LISTS = {"list_new", "make_list", "list_append", "list_pop"}
 WRITES = ARRAY_WRITES | {"list_append": "append", "list_pop": "pop"}
 # Adjoint ops that read only the shape (and dtype) of the listed arguments;

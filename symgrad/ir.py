@@ -131,7 +131,8 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class SetItem:
-    """`target[index] = value` (mode "set"), `+=` ("add"), or `np.add.at` ("add_at")."""
+    """`target[index] = value` (mode "set"), `+=` ("add"), `-=` ("sub"), or
+    `np.add.at` ("add_at")."""
 
     target: Var
     index: Index
@@ -503,7 +504,8 @@ def format_stmt(stmt: Stmt, indent: str = "") -> list[str]:
         params = "".join(f", {k}={v!r}" for k, v in stmt.params)
         return [f"{indent}{stmt.target} = {stmt.op}({args}{params}){where}"]
     if isinstance(stmt, SetItem):
-        signs = {"set": "=", "add": "+=", "add_at": "+=(at)", "append": "<<"}
+        signs = {"set": "=", "add": "+=", "sub": "-=", "add_at": "+=(at)"}
+        signs["append"] = "<<"
         sign = signs.get(stmt.mode, stmt.mode)
         return [f"{indent}{stmt.target}{stmt.index} {sign} {stmt.value}{where}"]
     if isinstance(stmt, Return):

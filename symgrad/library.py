@@ -166,6 +166,7 @@ RUNTIME: dict[str, CallSpec] = {
     # the index arguments of these are written `np.s_[...]`
     "_setitem": CallSpec("setitem", ("x", "index", "value")),
     "_setitem_add": CallSpec("setitem_add", ("x", "index", "value")),
+    "_setitem_sub": CallSpec("setitem_sub", ("x", "index", "value")),
     "_add_at": CallSpec("add_at", ("x", "index", "value")),
     "_written_grad": CallSpec("written_grad", ("g", "index", "target")),
     "_zero_at": CallSpec("zero_at", ("g", "index")),

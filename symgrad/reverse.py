@@ -275,8 +275,8 @@ class _Reverse(FlowReverse):
         return atom
 
     def write(self, stmt: Assign) -> None:
-        """The adjoint of `y2 = y1` with `y2[index]` written (`=`, `+=`, or
-        np.add.at).  When `y2`'s adjoint is a buffer it owns, `y1`'s adjoint
+        """The adjoint of `y2 = y1` with `y2[index]` written (`=`, `+=`, `-=`,
+        or np.add.at).  When `y2`'s adjoint is a buffer it owns, `y1`'s adjoint
         is that buffer, zeroed at `index` in place."""
         g = self.adj[stmt.target.name]
         old, index, value = stmt.args
@@ -288,7 +288,10 @@ class _Reverse(FlowReverse):
                 # an integer array truncates what is written: no derivative
                 dtype = Const(0.0) if old.name in self.floats else old
                 part = self.b.op("written_grad", g, index, dtype)
-            self.accumulate(value.name, self.b.op("unbroadcast", part, value))
+            part = self.b.op("unbroadcast", part, value)
+            if stmt.op == "setitem_sub":
+                part = self.b.op("neg", part)
+            self.accumulate(value.name, part)
         if not (isinstance(old, Var) and old.name in self.active):
             return
         if stmt.op == "setitem" and owned:

@@ -410,6 +410,12 @@ def _setitem_add_adjoint(b: Builder, g, out, x, index, value):
     return g, None, b.op("unbroadcast", written, value)
 
 
+@structural("setitem_sub", 3, "_setitem_sub({0}, np.s_{1}, {2})", nondiff=(1,))
+def _setitem_sub_adjoint(b: Builder, g, out, x, index, value):
+    written = b.op("written_grad", g, index)
+    return g, None, b.op("neg", b.op("unbroadcast", written, value))
+
+
 @structural("add_at", 3, "_add_at({0}, np.s_{1}, {2})", nondiff=(1,))
 def _add_at_adjoint(b: Builder, g, out, x, index, value):
     return g, None, b.op("unbroadcast", b.op("getitem", g, index), value)
@@ -585,7 +591,7 @@ def _write_tangent(name: str) -> Tangent:
     return tangent
 
 
-for _name in ["setitem", "setitem_add", "add_at"]:
+for _name in ["setitem", "setitem_add", "setitem_sub", "add_at"]:
     TANGENTS[_name] = _write_tangent(_name)
 
 

@@ -405,6 +405,13 @@ def _setitem_add(x, index, value):
     return x
 
 
+def _setitem_sub(x, index, value):
+    """`x[index] -= value` on a copy of `x`."""
+    x = np.array(x)
+    x[index] -= value
+    return x
+
+
 def _add_at(x, index, value):
     """`np.add.at(x, index, value)` on a copy of `x`: repeated indices add up."""
     x = np.array(x)
@@ -472,6 +479,21 @@ def _concat_grad(g, i, axis, *parts):
 
 class TangentError(ValueError):
     """A tangent whose shape is not its input's."""
+
+
+def _tangent_tuple(function, tangents, n):
+    """`tangents` for a tuple `wrt`: a tuple (or list) of `n` tangents."""
+    if not isinstance(tangents, tuple | list) or len(tangents) != n:
+        given = (
+            f"{len(tangents)} of them"
+            if isinstance(tangents, tuple | list)
+            else f"a {type(tangents).__name__}"
+        )
+        raise TangentError(
+            f"{function}: tangents must be a tuple of {n}, one per wrt input; "
+            f"got {given}"
+        )
+    return tangents
 
 
 def _check_tangent(function, tangent, x):

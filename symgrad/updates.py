@@ -1,7 +1,7 @@
 """Lowering in-place updates, and the alias rules that keep them exact.
 
 `UpdateLowering` is the part of the frontend's `Lowerer` that handles
-`y[i] = v`, `y[i] += v`, `np.add.at(y, i, v)`, `y.append(v)`, `y.pop()` and
+`y[i] = v`, `y[i] += v`, `y[i] -= v`, `np.add.at(y, i, v)`, `y.append(v)`, `y.pop()` and
 `x += v`.
 Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
 long as no other name can see the update.  numpy updates arrays in place, so
@@ -17,14 +17,13 @@ import ast
 from typing import TYPE_CHECKING
 
 from .errors import Loc, UnsupportedSyntaxError
+from .fence import op_symbol
 from .ir import Atom, Const, Index, Var
 from .library import BINOPS
 from .rules import VIEWS
 
 if TYPE_CHECKING:
     from .frontend import Scope
-
-_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
 class UpdateLowering:
@@ -33,13 +32,13 @@ class UpdateLowering:
     def augassign(self, stmt: ast.AugAssign, scope: Scope) -> None:
         op = BINOPS.get(type(stmt.op))
         if isinstance(stmt.target, ast.Subscript):
-            mode = "setitem_add" if op == "add" else None
-            if mode is None:
+            if op not in ("add", "sub"):
                 raise UnsupportedSyntaxError(
-                    f"'{_op_symbol(stmt.op)}=' on an element or slice is not supported",
+                    f"'{op_symbol(stmt.op)}=' on an element or slice is not supported",
                     scope.src.loc(stmt),
-                    "write 'y[i] = y[i] * ...' instead",
+                    f"write 'y[i] = y[i] {op_symbol(stmt.op)} ...' instead",
                 )
+            mode = f"setitem_{op}"
             self.write(stmt.target, stmt.value, mode, scope, scope.src.loc(stmt))
             return
         name = stmt.target.id
@@ -51,7 +50,7 @@ class UpdateLowering:
                 f"in-place update of '{name}', which may share memory with another "
                 "array (another name, a view, or a caller's argument)",
                 scope.src.loc(stmt),
-                f"write '{name} = {name} {_op_symbol(stmt.op)} ...' for a new value",
+                f"write '{name} = {name} {op_symbol(stmt.op)} ...' for a new value",
             )
         right = self.atom(stmt.value, scope)
         loc = scope.src.loc(stmt)
@@ -67,7 +66,7 @@ class UpdateLowering:
         self.local_update(name, scope, loc)
         current = self.name(name, receiver, scope)
         if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
-            raise UnsupportedSyntaxError(f"'{name}' is not a list", loc)
+            raise _not_a_list(name, loc, f"{name} = {name} + [value]")
         if self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"'{name}.append' would also change another name bound to this list",
@@ -88,7 +87,7 @@ class UpdateLowering:
         self.local_update(name, scope, loc)
         current = self.name(name, receiver, scope)
         if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
-            raise UnsupportedSyntaxError(f"'{name}' is not a list", loc)
+            raise _not_a_list(name, loc, f"{name}[-1] and {name}[:-1]")
         if self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"'{name}.pop' would also change another name bound to this list",
@@ -217,5 +216,11 @@ class UpdateLowering:
         return self.ops.get(var.name) in VIEWS
 
 
-def _op_symbol(op: ast.operator) -> str:
-    return _SYMBOLS.get(type(op), "@")
+def _not_a_list(name: str, loc: Loc, instead: str) -> UnsupportedSyntaxError:
+    """`name.append`/`.pop` on anything but a list the function built itself
+    (an argument's list belongs to the caller, who must not see it change)."""
+    return UnsupportedSyntaxError(
+        f"'{name}' is not a list made in this function; symgrad changes only those",
+        loc,
+        f"write {instead}",
+    )

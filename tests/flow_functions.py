@@ -475,6 +475,16 @@ def write_floats_into_buffer(x, a, c):
     return np.sum(y * y) + z[0]
 
 
+def subtract_into_elements(x):
+    """`-=` on an element, a slice and in a loop, read back through y[i - 1]."""
+    y = np.ones(3)
+    y[1] -= x[0]
+    y[1:] -= x[1] * x[1:]
+    for i in range(3):
+        y[i] -= np.sin(x[i]) * y[i - 1]
+    return np.sum(y * y)
+
+
 def write_into_argument(x):
     x[0] = x[1] * 3.0
     return np.sum(x * x)
@@ -673,6 +683,7 @@ FLOW_CASES = [
         lambda r: (normal(r, ()), uniform(r, (), 1.5, 2.5), normal(r, ())),
         wrt=(0, 1, 2),
     ),
+    Case("subtract_into_elements", subtract_into_elements, lambda r: (normal(r, 3),)),
     Case("mask_assignment", mask_assignment, lambda r: (normal(r, 5),)),
     Case(
         "gather_repeated_then_write",

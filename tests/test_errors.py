@@ -202,6 +202,23 @@ def test_not_a_function():
         symgrad.grad(lambda x: x)
 
 
+class Model:
+    def __init__(self):
+        self.w = 2.0
+
+    def loss(self, x):
+        return self.w * x
+
+
+def test_methods_and_attributes_say_what_to_do_instead():
+    with pytest.raises(BadInputError, match="hint: differentiate a plain function"):
+        symgrad.grad(Model().loss)
+    g = symgrad.grad(Model.loss, wrt="x")
+    with pytest.raises(NoDerivativeError) as info:
+        g.f_and_grad(Model(), 2.0)
+    assert str(info.value).endswith("hint: pass self.w to the function as an argument")
+
+
 def test_seed_parameter_name_clashes(tmp_path):
     module, _ = load(tmp_path, "def f(x, seed):\n    return x * seed\n")
     with pytest.raises(UnsupportedSyntaxError, match="'seed' would clash"):
@@ -221,6 +238,26 @@ def test_error_message_format(tmp_path):
         "    with open('a') as fh:\n"
         "    ^\n"
         "hint: move the with block outside the differentiated function"
+    )
+
+
+@pytest.mark.parametrize("op", ["*", "/", "**", "//", "@"])
+def test_an_unsupported_update_of_an_element_names_its_operator(tmp_path, op):
+    body = f"@symgrad.grad\ndef f(x):\n    x[0] {op}= 2.0\n    return x[0]\n"
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, body)
+    assert "'+=' and '-=' are supported" in str(info.value)
+    assert str(info.value).endswith(f"hint: write 'y[i] = y[i] {op} ...' instead")
+
+
+def test_appending_to_a_list_argument_says_how_to_build_one(tmp_path):
+    body = "def f(L, x):\n    L.append(x)\n    return np.sum(np.stack(L))\n"
+    module, path = load(tmp_path, body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f, wrt=1).f_and_grad([np.ones(2)], np.ones(2))
+    assert str(info.value) == (
+        f"{path}:6:5: error: 'L' is not a list made in this function; symgrad "
+        "changes only those\n    L.append(x)\n    ^\nhint: write L = L + [value]"
     )
 
 

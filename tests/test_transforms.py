@@ -374,6 +374,20 @@ def test_a_tangent_of_the_wrong_shape_is_refused() -> None:
         f.f_and_jvp(np.ones(3), 2.0, tangents=np.ones(2))
 
 
+@pytest.mark.parametrize("tangents", [1.0, (1.0,), [1.0, 2.0, 3.0]])
+def test_tangents_for_a_tuple_wrt_must_be_one_per_input(tangents) -> None:
+    f = symgrad.jvp(scaled, wrt=(0, 1))
+    with pytest.raises(SymgradError, match="tangents must be a tuple of 2"):
+        f.f_and_jvp(np.ones(3), 2.0, tangents=tangents)
+    _, t = f.f_and_jvp(np.ones(3), 2.0, tangents=(np.zeros(3), 1.0))
+    assert t == 3.0
+
+
+def test_a_jacobian_mode_is_checked_when_decorating() -> None:
+    with pytest.raises(SymgradError, match="mode must be 'fwd', 'rev' or None"):
+        symgrad.jacobian(scaled, mode="sideways")
+
+
 def test_integer_tangents_are_taken_as_floats() -> None:
     f = symgrad.jvp(scaled)
     _, t = f.f_and_jvp(np.ones(3), 2.0, tangents=np.array([1, 0, 0]))

@@ -11,7 +11,7 @@ def f_and_jvp(x0, k, steps, tangents):
     """Return trajectory(x0, k, steps) and its derivative along the tuple `tangents` (a
     tangent of x0, k): the Jacobian-vector product.
     """
-    x0_dot, k_dot = tangents
+    x0_dot, k_dot = _tangent_tuple("trajectory", tangents, 2)
     x0_dot = _check_tangent("trajectory", x0_dot, x0)
     k_dot = _check_tangent("trajectory", k_dot, k)
     x, v, x_dot, v_dot = x0, 0.0, x0_dot, 0.0
@@ -30,6 +30,21 @@ def f_and_jvp(x0, k, steps, tangents):
 
 class TangentError(ValueError):
     """A tangent whose shape is not its input's."""
+
+
+def _tangent_tuple(function, tangents, n):
+    """`tangents` for a tuple `wrt`: a tuple (or list) of `n` tangents."""
+    if not isinstance(tangents, tuple | list) or len(tangents) != n:
+        given = (
+            f"{len(tangents)} of them"
+            if isinstance(tangents, tuple | list)
+            else f"a {type(tangents).__name__}"
+        )
+        raise TangentError(
+            f"{function}: tangents must be a tuple of {n}, one per wrt input; "
+            f"got {given}"
+        )
+    return tangents
 
 
 def _check_tangent(function, tangent, x):
