@@ -4,7 +4,7 @@ Hypothesis writes programs over a scalar `a`, a vector `x` (3,) and a matrix
 `m` (2, 3) that update a few variables (and a buffer `buf`) inside nested
 `if`/`elif`/`else`, `for` over ranges and rows, counting and data-dependent
 `while` loops, with `break` and `continue`, element and slice reads, and
-element, slice and `+=` writes into the buffer.  Each program is written to a
+element, slice, `+=` and `-=` writes into the buffer.  Each program is written to a
 module, compiled, and its value and gradient with respect to every input are
 checked against the function itself and central finite differences.
 
@@ -91,6 +91,7 @@ def blocks(draw, depth, loop_index=None, in_loop=False):
                         [
                             "buf[0] = np.sin(p) + x[2]",
                             "buf[1] += q[0] * a",
+                            "buf[0:2] -= x[1:3] * p",
                             "buf[1:3] = q[0:2] * 0.5",
                             "buf[:] = buf * 0.9 + x * 0.1",
                             "p = p + buf[2] * 0.3",
