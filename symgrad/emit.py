@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import custom, floats, inplace, runtime, style
+from . import buffers, custom, floats, inplace, runtime, style
 from .ir import (
     Assign,
     Atom,
@@ -329,7 +329,7 @@ class _Printer:
                 return True
             if name in {v.name for s in walk([other]) for v in uses(s)}:
                 return False  # used inside a nested block
-            if reads & {w for s in walk([other]) for w in writes(s)}:
+            if reads & {w for s in walk([other]) for w in buffers.changed(s)}:
                 return False
         return tail is not None and tail == stmt.target
 

@@ -68,7 +68,7 @@ _SCALAR_OPS |= {"floordiv", "mod"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
-_FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul"}
+_FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul", "mul_into"}
 
 
 def eligible(statements: list[Stmt]) -> bool:
@@ -119,6 +119,8 @@ def spelling(stmt: Assign, args: list[str]) -> str | None:
         return "0.0"
     if op == "unbroadcast_mul":
         return f"{args[0]} * {args[1]}"
+    if op == "mul_into":
+        return f"{args[1]} * {args[2]}"
     if op == "check_seed":
         return f"1.0 if {args[1]} is None else {args[1]}"
     if op in ("divide", "truediv"):

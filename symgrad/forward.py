@@ -27,6 +27,7 @@ import dataclasses
 
 import sympy as sp
 
+from . import buffers
 from .analysis import SCALAR, activity, float_arrays, regions, shape_classes
 from .errors import Loc, NoDerivativeError
 from .inplace import WRITES
@@ -306,6 +307,8 @@ def jvp(
 ) -> Function:
     """`fn` extended with tangents along its `wrt` parameters (see above);
     `generated`: `fn` is code symgrad emitted (see `analysis.activity`)."""
+    if generated:
+        fn = dataclasses.replace(fn, body=buffers.plain(fn.body))
     return _Forward(fn, wrt, names, generated).run()
 
 

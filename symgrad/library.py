@@ -167,6 +167,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_setitem": CallSpec("setitem", ("x", "index", "value")),
     "_setitem_add": CallSpec("setitem_add", ("x", "index", "value")),
     "_setitem_sub": CallSpec("setitem_sub", ("x", "index", "value")),
+    "_mul_into": CallSpec("mul_into", ("buffer", "a", "b")),
     "_add_at": CallSpec("add_at", ("x", "index", "value")),
     "_written_grad": CallSpec("written_grad", ("g", "index", "target")),
     "_zero_at": CallSpec("zero_at", ("g", "index")),

@@ -33,7 +33,10 @@
   their order is known) stores rather than adds;
 * `np.mean(x)` over all of `x` is printed `_mean(x)`: for a float array the
   same sum divided by the same count, bit for bit, without np.mean's 1.5 us
-  of Python-level dispatch (anything else goes to np.mean itself).
+  of Python-level dispatch (anything else goes to np.mean itself);
+* in code that is not all elementwise (so never runs on numbers alone), a
+  product with the shape of a temporary nothing reads again is written into
+  that temporary's memory when it is large (`buffers`).
 
 Folding single-use temporaries back into expressions happens in `emit`.
 """
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from . import buffers, floats
 from .analysis import SCALAR, Shape, shape_classes, shape_of
 from .ir import (
     Assign,
@@ -106,8 +110,12 @@ def optimize(
     body = _disjoint_writes(body, _Bounds(forward + body))
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     body = _live(body, needed, keep={"seed"})
-    primal_body = _live(forward, needed, keep=set())
-    return _fast_means(primal_body), _fast_means(body), grads
+    primal_body = _fast_means(_live(forward, needed, keep=set()))
+    kept = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
+    both = primal_body + _fast_means(body)
+    if not floats.eligible(both):  # (code that may run on numbers allocates none)
+        both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
+    return both[: len(primal_body)], both[len(primal_body) :], grads
 
 
 def _forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:
@@ -170,14 +178,7 @@ def _shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
     of the adjoint's: a cotangent has its primal's shape, the seed the
     returned value's, and an adjoint temporary assigned once at the top level
     the class of its op; anything else a class only it has."""
-    shapes = shape_classes(primal)
-    ret = primal.body[-1]
-    value = ret.value if isinstance(ret, Return) else None
-    shapes["seed"] = (
-        shapes.get(value.name, SCALAR) if isinstance(value, Var) else SCALAR
-    )
-    for name, bar in adjoint.bars.items():
-        shapes[bar] = shapes.get(name, frozenset((bar,)))
+    shapes = _stable_shapes(primal, adjoint)
     count = Counter(n for s in walk(adjoint.body) for n in writes(s))
 
     def of(atom) -> Shape:
@@ -192,6 +193,21 @@ def _shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
     for stmt in adjoint.body:
         if isinstance(stmt, Assign) and count[stmt.target.name] == 1:
             shapes.setdefault(stmt.target.name, shape_of(stmt, of))
+    return shapes
+
+
+def _stable_shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
+    """The shape classes of the primal's variables, the seed and the
+    cotangents: every value these names take has them, whatever the
+    optimizations rewrite (they may give an adjoint temporary a new shape)."""
+    shapes = shape_classes(primal)
+    ret = primal.body[-1]
+    value = ret.value if isinstance(ret, Return) else None
+    shapes["seed"] = (
+        shapes.get(value.name, SCALAR) if isinstance(value, Var) else SCALAR
+    )
+    for name, bar in adjoint.bars.items():
+        shapes[bar] = shapes.get(name, frozenset((bar,)))
     return shapes
 
 
@@ -308,6 +324,9 @@ def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
                 Assign(prev.target, "unbroadcast", (other, x), (), prev.loc),
                 Assign(stmt.target, "mul", (factor, prev.target), (), stmt.loc),
             ]
+            shapes.pop(prev.target.name, None)  # (now of x's shape)
+            if x_shape is not None:
+                shapes[prev.target.name] = x_shape
             return at - 1
     if None not in (g_shape, p_shape) and (g_shape < p_shape or p_shape < g_shape):
         # one factor may be the smaller: the helper decides

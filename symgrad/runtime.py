@@ -62,6 +62,30 @@ def _mean(x):
     return np.mean(x)
 
 
+def _mul_into(buffer, a, b):
+    """`a * b`, written into `buffer` (a temporary nothing reads again, of the
+    product's shape) when it is a float array of at least 128 KB and the
+    product has its dtype: fresh memory that large faults in page by page."""
+    if (
+        buffer.__class__ is np.ndarray
+        and buffer.nbytes >= 131072  # (malloc maps larger blocks page by page)
+        and buffer.dtype.kind == "f"
+        and (
+            a.__class__ in (float, int)
+            or a.__class__ is np.ndarray
+            and a.dtype == buffer.dtype
+        )
+        and (
+            b.__class__ in (float, int)
+            or b.__class__ is np.ndarray
+            and b.dtype == buffer.dtype
+        )
+        and buffer.shape in (np.shape(a), np.shape(b))
+    ):
+        return np.multiply(a, b, out=buffer)
+    return a * b
+
+
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)

@@ -728,6 +728,18 @@ def mlp_loss(w1, b1, w2, b2, x, y):
     return np.mean((out - y) ** 2)
 
 
+def mixture_loglik(mu, log_s, x):
+    """A Gaussian mixture's log-likelihood, vectorised (the GMM benchmark)."""
+    diff = (x[:, None, :] - mu[None, :, :]) * np.exp(-log_s)[None, :, :]
+    logp = -0.5 * np.sum(diff**2, axis=2) - np.sum(log_s, axis=1)
+    m = np.max(logp, axis=1, keepdims=True)
+    return np.sum(m[:, 0] + np.log(np.sum(np.exp(logp - m), axis=1)))
+
+
+def _mixture_args(rng: np.random.Generator) -> tuple:
+    return normal(rng, (3, 2)), normal(rng, (3, 2)) * 0.3, normal(rng, (5, 2))
+
+
 def mlp_helper_loss(w1, b1, w2, b2, x, labels):
     h = _dense(x, w1, b1, activation_scale=0.8)
     logits = h @ w2 + b2
@@ -1088,6 +1100,10 @@ CASES: list[Case] = [
     Case("gaussian_nll", gaussian_nll, _gaussian_args, wrt=(0, 1)),
     Case("mlp_loss", mlp_loss, _mlp_args, wrt=(0, 1, 2, 3)),
     Case("mlp_loss_wrt_input", mlp_loss, _mlp_args, wrt="x"),
+    Case("mlp_loss_wrt_w1", mlp_loss, _mlp_args, wrt="w1"),
+    Case("mixture_loglik", mixture_loglik, _mixture_args, wrt=("mu", "log_s")),
+    Case("mixture_loglik_wrt_mu", mixture_loglik, _mixture_args, wrt="mu"),
+    Case("mixture_loglik_wrt_log_s", mixture_loglik, _mixture_args, wrt="log_s"),
     Case(
         "mlp_helper_loss", mlp_helper_loss, _mlp_ce_args, wrt=("w1", "b1", "w2", "b2")
     ),

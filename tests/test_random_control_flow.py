@@ -28,6 +28,7 @@ import black
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_buffers import always_into, assert_same, run_with
 
 import symgrad
 
@@ -194,6 +195,9 @@ def test_random_control_flow_gradients(source, seed, tmp_path):
     for grad, arg in zip(grads, args, strict=True):
         assert np.shape(grad) == np.shape(arg)
     symgrad.check_grad(g, *args)
+    # products written into every dead temporary offered (see test_buffers)
+    got = run_with(g.module, always_into, "f_and_grad", *args)
+    assert_same(got, (value, grads), source)
 
 
 @settings(
@@ -210,13 +214,16 @@ def test_random_control_flow_jvps_and_hessians(source, seed, tmp_path):
     value, grads = symgrad.grad(f, wrt=(0, 1, 2)).f_and_grad(a, x, m)
     tangents = (0.3, rng.normal(size=3), rng.normal(size=(2, 3)))
     jvp = symgrad.jvp(f, wrt=(0, 1, 2))
-    value_fwd, tangent = jvp.f_and_jvp(a, x, m, tangents=tangents)
+    value_fwd, tangent = run_with(
+        jvp.module, always_into, "f_and_jvp", a, x, m, tangents=tangents
+    )
     np.testing.assert_allclose(value_fwd, value, rtol=1e-12, atol=1e-12)
     expected = sum(np.sum(g * t) for g, t in zip(grads, tangents, strict=True))
     np.testing.assert_allclose(tangent, expected, rtol=1e-9, atol=1e-9)
 
     v = rng.normal(size=3)
-    hvp = symgrad.hessian(f, wrt="x").hvp(a, x, m, tangents=v)
+    H = symgrad.hessian(f, wrt="x")
+    hvp = run_with(H.module, always_into, "hvp", a, x, m, tangents=v)
     grad_x = symgrad.grad(f, wrt="x").grad
     h = 1e-6
     expected = (grad_x(a, x + h * v, m) - grad_x(a, x - h * v, m)) / (2 * h)

@@ -16,6 +16,7 @@ import black
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_buffers import always_into, assert_same, run_with
 
 import symgrad
 
@@ -129,3 +130,6 @@ def test_random_program_gradients(source, seed, tmp_path):
     for grad, arg in zip(grads, args, strict=True):
         assert np.shape(grad) == np.shape(arg)
     symgrad.check_grad(g, *args, rtol=1e-5, atol=1e-7)
+    # products written into every dead temporary offered (see test_buffers)
+    got = run_with(g.module, always_into, "f_and_grad", *args)
+    assert_same(got, (value, grads), source)

@@ -36,7 +36,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     hidden_bar = _matmul_lhs_grad(t3_bar, hidden, W2, broadcast=True)
     W2_bar = _matmul_rhs_grad(t3_bar, hidden, W2, broadcast=True)
     # grad of forward: hidden = np.tanh(X @ W1 + b1)
-    t9 = hidden_bar * (1 - hidden**2)
+    t9 = _mul_into(hidden, hidden_bar, 1 - hidden**2)
     b1_bar = _unbroadcast(t9, b1)
     W1_bar = _matmul_rhs_grad(t9, X, W1, broadcast=True)
     return out, (W1_bar, b1_bar, W2_bar, b2_bar)
@@ -84,6 +84,30 @@ def _mean(x):
             total = np.add.reduce(x, None)
             return total.dtype.type(total / np.intp(n))
     return np.mean(x)
+
+
+def _mul_into(buffer, a, b):
+    """`a * b`, written into `buffer` (a temporary nothing reads again, of the
+    product's shape) when it is a float array of at least 128 KB and the
+    product has its dtype: fresh memory that large faults in page by page."""
+    if (
+        buffer.__class__ is np.ndarray
+        and buffer.nbytes >= 131072  # (malloc maps larger blocks page by page)
+        and buffer.dtype.kind == "f"
+        and (
+            a.__class__ in (float, int)
+            or a.__class__ is np.ndarray
+            and a.dtype == buffer.dtype
+        )
+        and (
+            b.__class__ in (float, int)
+            or b.__class__ is np.ndarray
+            and b.dtype == buffer.dtype
+        )
+        and buffer.shape in (np.shape(a), np.shape(b))
+    ):
+        return np.multiply(a, b, out=buffer)
+    return a * b
 
 
 def _shape(x):
