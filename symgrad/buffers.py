@@ -29,7 +29,8 @@ reads.)  Guarantees:
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
+from collections import Counter, defaultdict
 from dataclasses import replace
 
 from .analysis import SCALAR, Shape
@@ -73,35 +74,42 @@ def reuse(
     named = set(shapes) | kept  # the primal's values and the cotangents
     shapes = _derived(statements, shapes, defs)
     reads = Counter(v.name for s in walk(statements) for v in uses(s))
-    last: dict[str, int] = {}  # buffer -> the last statement reading it
+    readers: dict[str, list[int]] = defaultdict(list)  # name -> statements
+    for at, stmt in enumerate(statements):
+        for name in {v.name for s in walk([stmt]) for v in uses(s)}:
+            readers[name].append(at)
+    dead: dict[int, list[str]] = defaultdict(list)  # index -> buffers read last
     for name, stmt in defs.items():
         # (a value read once is printed inside its reader: naming it for its
         # memory would cost a line and, for a small array, a call)
         if stmt.op in _BUFFERS and reads[name] > 1 and shapes.get(name, SCALAR):
-            end = _last_read(statements, name, kept)
+            end = _last_read(statements, readers, name, kept)
             if end is not None:
-                last[name] = end
+                dead[end].append(name)
+    free: dict[Shape, list[str]] = defaultdict(list)  # heaps of names
+    memo: dict[str, frozenset] = {}  # see _within
     out = list(statements)
     for at, stmt in enumerate(statements):
+        for name in dead.pop(at - 1, ()):
+            heapq.heappush(free[shapes[name]], name)
         if not (
             isinstance(stmt, Assign) and stmt.op == "mul" and stmt.target.name in defs
         ):
             continue
         if stmt.target.name not in named and reads[stmt.target.name] < 2:
             continue  # printed inside its reader: a call there reads badly
-        shape = _product_shape(stmt.args, shapes, defs)
-        free = sorted(t for t, end in last.items() if end < at and shapes[t] == shape)
-        if shape is None or not free:
+        shape = _product_shape(stmt.args, shapes, defs, memo)
+        if shape is None or not free.get(shape):
             continue
-        del last[free[0]]
+        buffer = heapq.heappop(free[shape])
         out[at] = Assign(
-            stmt.target, "mul_into", (Var(free[0]), *stmt.args), (), stmt.loc
+            stmt.target, "mul_into", (Var(buffer), *stmt.args), (), stmt.loc
         )
         defs[stmt.target.name] = out[at]
         shapes[stmt.target.name] = shape
-        end = _last_read(out, stmt.target.name, kept)
+        end = _last_read(statements, readers, stmt.target.name, kept)
         if end is not None and reads[stmt.target.name] > 1:
-            last[stmt.target.name] = end
+            dead[end].append(stmt.target.name)
     return out
 
 
@@ -148,36 +156,43 @@ def plain(body: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
     return tuple(out)
 
 
-def _last_read(statements: list[Stmt], name: str, kept: set[str]) -> int | None:
+def _last_read(
+    statements: list[Stmt], readers: dict[str, list[int]], name: str, kept: set[str]
+) -> int | None:
     """The index of the last top-level statement reading `name` or a view of
-    it, or None when a read may keep its memory alive (see the docstring)."""
-    group, end = {name}, -1
-    for at, stmt in enumerate(statements):
-        read = {v.name for s in walk([stmt]) for v in uses(s)} & group
-        if not read:
-            continue
-        if not isinstance(stmt, Assign):
-            return None
-        for i, arg in enumerate(stmt.args):
-            if not (isinstance(arg, Var) and arg.name in group):
-                continue
-            if stmt.op in _VIEWING and i == 0:
-                group.add(stmt.target.name)
-            elif stmt.op not in _FRESH and stmt.op not in _VIEWING:
+    it, or None when a read may keep its memory alive (see the docstring);
+    `readers` lists the statements reading each name."""
+    group, pending, end = {name}, [name], -1
+    while pending:
+        member = pending.pop()
+        for at in readers.get(member, ()):
+            stmt = statements[at]
+            if not isinstance(stmt, Assign):
                 return None
-        end = at
+            for i, arg in enumerate(stmt.args):
+                if not (isinstance(arg, Var) and arg.name == member):
+                    continue
+                if stmt.op in _VIEWING and i == 0:
+                    if stmt.target.name not in group:
+                        group.add(stmt.target.name)
+                        pending.append(stmt.target.name)
+                elif stmt.op not in _FRESH and stmt.op not in _VIEWING:
+                    return None
+            end = max(end, at)
     return None if group & kept else end
 
 
-def _product_shape(args, shapes: dict[str, Shape], defs: dict) -> Shape | None:
+def _product_shape(
+    args, shapes: dict[str, Shape], defs: dict, memo: dict
+) -> Shape | None:
     """The shape class of `a * b` when one operand's class is it and the
     other broadcasts into it; None when that is not proved, or when one is a
     number (`seed * (1 - t1**2)` stays as it reads: a scaled cotangent)."""
-    if any(_within(x, shapes, defs) == SCALAR for x in args):
+    if any(_within(x, shapes, defs, memo) == SCALAR for x in args):
         return None
     for x, y in (args, args[::-1]):
         shape = _class(y, shapes)
-        if shape is not None and _within(x, shapes, defs) <= shape:
+        if shape is not None and _within(x, shapes, defs, memo) <= shape:
             return shape
     return None
 
@@ -188,20 +203,26 @@ def _class(atom: Atom, shapes: dict[str, Shape]) -> Shape | None:
     return SCALAR if isinstance(atom, Const) and atom.name is None else None
 
 
-def _within(atom: Atom, shapes: dict[str, Shape], defs: dict) -> frozenset:
+def _within(atom: Atom, shapes: dict[str, Shape], defs: dict, memo: dict) -> frozenset:
     """Base shapes whose broadcast `atom`'s shape broadcasts into: a number
     none, `_keepdims(g, x)` x's, an elementwise result its operands', any
-    other value its own class (or a set nothing contains)."""
+    other value its own class (or a set nothing contains).  Remembered in
+    `memo`, so a chain of n statements costs n."""
     unknown = frozenset({object()})
     if isinstance(atom, Const):
         return SCALAR if atom.name is None else unknown
+    if atom.name in memo:
+        return memo[atom.name]
     stmt = defs.get(atom.name)
     if isinstance(stmt, Assign) and stmt.op == "keepdims":
-        return _class(stmt.args[1], shapes) or unknown
-    if (
+        found = _class(stmt.args[1], shapes) or unknown
+    elif (
         isinstance(stmt, Assign)
         and stmt.op in _FRESH
         and OPS[stmt.op].kind == "elementwise"
     ):
-        return frozenset().union(*(_within(a, shapes, defs) for a in stmt.args))
-    return shapes.get(atom.name, unknown)
+        found = frozenset().union(*(_within(a, shapes, defs, memo) for a in stmt.args))
+    else:
+        found = shapes.get(atom.name, unknown)
+    memo[atom.name] = found
+    return found
