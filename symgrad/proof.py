@@ -146,7 +146,7 @@ class Verdict:
     ok: bool
 
     def __str__(self) -> str:
-        mark = {"failed": "FAIL", "not checked": "skip"}.get(self.status, "ok  ")
+        mark = "skip" if self.status == "not checked" else "ok  " if self.ok else "FAIL"
         return f"{mark} {self.function}: {self.detail}"
 
 
@@ -169,27 +169,49 @@ def verify_source(
     source: str,
     params: tuple[str, ...],
     wrt: tuple[str, ...],
-    shapes: list,
+    args: list,
     functions: dict[str, Any] | None = None,
 ) -> Verdict:
-    """Verify an emitted module; `shapes[i]` is () for a scalar input.
+    """Verify an emitted module on example arguments `args`.
 
-    Array inputs are first shrunk to at most 2 along each axis (broadcasting
-    stays valid); code that needs its real shapes (a reshape to (2, 6)) is
-    run on the shapes given.  `functions` binds the functions with custom
-    rules that the module calls (see `custom.listed_names`): sympy cannot run
-    them, so such a module is checked by finite differences."""
+    The differentiated inputs, and the other inputs that are floats or float
+    arrays, become symbols of their shapes; other arguments (an int loop
+    count, an index array, a string) are passed as given, so the result
+    holds for those values.  Array inputs are first shrunk to at most 2
+    along each axis (broadcasting stays valid); code that needs its real
+    shapes (a reshape to (2, 6)) is run on the shapes given.  Where sympy
+    cannot run the code, finite differences are taken at `args` themselves,
+    so a branch is checked where the caller's values take it.  `functions`
+    binds the functions with custom rules that the module calls (see
+    `custom.listed_names`): sympy cannot run them, so such a module is
+    checked by finite differences."""
     called = custom.listed_names(source)
     if called:
         reason = _custom_reason(called)
-        return _fallback(name, source, shapes, wrt, params, reason, functions)
+        where = "at the arguments given"
+        return _fallback(name, source, [args], where, wrt, params, reason, functions)
+    symbolic = [p in wrt or _is_float(a) for p, a in zip(params, args, strict=True)]
+    shapes = [np.shape(a) for a in args]
     small = [tuple(min(n, 2) for n in shape) for shape in shapes]
     for trial in [small, shapes] if small != shapes else [shapes]:
+        inputs = [
+            _symbols(p, shape) if sym else a
+            for p, a, sym, shape in zip(params, args, symbolic, trial, strict=True)
+        ]
         try:
-            return _symbolic(name, source, params, wrt, trial)
+            return _symbolic(name, source, params, wrt, inputs)
         except _CannotRun as exc:
             reason = str(exc)
-    return _fallback(name, source, shapes, wrt, params, reason)
+    return _fallback(
+        name, source, [args], "at the arguments given", wrt, params, reason
+    )
+
+
+def _is_float(value: Any) -> bool:
+    """A float or float array: verify makes such an input symbols."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f"
+    return isinstance(value, float | np.floating)
 
 
 def _custom_reason(called: list[str]) -> str:
@@ -201,8 +223,8 @@ class _CannotRun(Exception):
     """The emitted code cannot run on symbols of these shapes."""
 
 
-def _symbolic(name, source, params, wrt, shapes) -> Verdict:
-    inputs = [_symbols(p, shape) for p, shape in zip(params, shapes, strict=True)]
+def _symbolic(name, source, params, wrt, inputs) -> Verdict:
+    """Run the module on `inputs` (symbols, or values passed as given)."""
     try:
         namespace = _run(source, symbolic=True)
         value, grads = namespace["f_and_grad"](*inputs)
@@ -212,7 +234,7 @@ def _symbolic(name, source, params, wrt, shapes) -> Verdict:
         ) from None
     if isinstance(value, tuple):  # (loss, aux): the gradient is the loss's
         value = value[0]
-    seed = namespace["seed_used"]
+    seed = namespace.get("seed_used")  # None: the output is a number
     total = value if np.ndim(value) == 0 else np.sum(seed * np.asarray(value))
     total = _scalar(total)
     grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
@@ -237,11 +259,24 @@ def _symbolic(name, source, params, wrt, shapes) -> Verdict:
             f"{_POINTS} random points to 40 digits"
         )
     partials = f"{checked} partial{'s' if checked != 1 else ''}"
-    if all(shape == () for shape in shapes):
+    if all(isinstance(x, sp.Symbol) for x in inputs):
         return Verdict(name, "proved", f"proved: {partials}; {method}", True)
-    text = ", ".join(f"{p}{tuple(s)}" for p, s in zip(params, shapes, strict=True))
+    pairs = list(zip(params, inputs, strict=True))
+    text = ", ".join(f"{p}{np.shape(x)}" for p, x in pairs if _made_of_symbols(x))
+    given = ", ".join(f"{p}={_short(x)}" for p, x in pairs if not _made_of_symbols(x))
+    text += f" with {given}" if given else ""
     detail = f"checked symbolically on shapes {text}: {partials}; {method}"
     return Verdict(name, "checked", detail, True)
+
+
+def _made_of_symbols(x: Any) -> bool:
+    return isinstance(x, sp.Symbol | _SymArray)
+
+
+def _short(value: Any) -> str:
+    """A value for a report line: its repr, cut to 30 characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 30 else text[:27] + "..."
 
 
 def _symbols(name: str, shape: tuple) -> Any:
@@ -332,40 +367,56 @@ def _scalar(value: Any) -> sp.Expr:
     return sp.sympify(value)
 
 
-def _fallback(name, source, shapes, wrt, params, reason, functions=None) -> Verdict:
-    """Central finite differences on the emitted value, when sympy cannot run."""
+def _fallback(
+    name, source, points, where, wrt, params, reason, functions=None
+) -> Verdict:
+    """Central finite differences on the emitted value, when sympy cannot run.
+
+    `points` lists argument lists, described by `where` ("at the arguments
+    given"); the gradient must agree at every one.  The differentiated
+    arguments are taken as floats."""
     from .check import numeric_grad
 
     namespace = _run(source, symbolic=False, functions=functions)
-    rng = np.random.default_rng(0)
-    args = [
-        float(rng.uniform(0.2, 0.9)) if s == () else rng.uniform(0.2, 0.9, s)
-        for s in shapes
-    ]
-    _, grads = namespace["f_and_grad"](*args)
-    seed = namespace["seed_used"]
-    grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
-
-    def value(*a):
-        result = namespace["f_and_grad"](*a, seed=seed)[0]
-        return result[0] if isinstance(result, tuple) else result  # (loss, aux)
-
     indices = tuple(params.index(p) for p in wrt)
-    expected = [numeric_grad(value, args, i, seed=seed) for i in indices]
-    ok = all(
-        np.allclose(g, e, rtol=1e-5, atol=1e-7)
-        for g, e in zip(grads, expected, strict=True)
-    )
-    outcome = "finite differences agree" if ok else "finite differences DISAGREE"
-    return Verdict(name, "not provable", f"not provable ({reason}); {outcome}", ok)
+    for given in points:
+        args = list(given)
+        for i in indices:
+            x = np.array(given[i], dtype=float)
+            args[i] = float(x) if x.ndim == 0 else x
+        namespace.pop("seed_used", None)
+        _, grads = namespace["f_and_grad"](*_copies(args))
+        seed = namespace.get("seed_used")  # None: the output is a number
+        grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
+
+        def value(*a, seed=seed):
+            result = namespace["f_and_grad"](*a, seed=seed)[0]
+            return result[0] if isinstance(result, tuple) else result  # (loss, aux)
+
+        expected = [numeric_grad(value, args, i, seed=seed) for i in indices]
+        ok = all(
+            np.allclose(g, e, rtol=1e-5, atol=1e-7)
+            for g, e in zip(grads, expected, strict=True)
+        )
+        if not ok:
+            break
+    outcome = "agree" if ok else "DISAGREE"
+    detail = f"not provable ({reason}); finite differences {where} {outcome}"
+    return Verdict(name, "not provable", detail, ok)
+
+
+def _copies(args: list) -> list:
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
 
 
 def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     """Verify symgrad's gradient of `f` symbolically; print and return a Report.
 
-    `f` is a function or a `symgrad.grad` result.  `args` give the input shapes
-    (Python floats are scalars); without them the shapes are guessed as in
-    `python -m symgrad verify`: all scalars, then vectors, then matrices.
+    `f` is a function or a `symgrad.grad` result.  `args` are example
+    arguments: their shapes, and the values of those that are not floats (a
+    loop count), are used as described in `verify_source`.  Without them the
+    shapes are guessed as in `python -m symgrad verify`: all scalars, then
+    vectors, then matrices.
     """
     from .api import GradFunction, custom_functions
 
@@ -376,8 +427,7 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     source = g.source
     functions = custom_functions(g._src) if custom.listed_names(source) else None
     if args:
-        shapes = [np.shape(a) for a in args]
-        verdict = verify_source(g.__name__, source, params, g.wrt, shapes, functions)
+        verdict = verify_source(g.__name__, source, params, g.wrt, args, functions)
     else:
         verdict = verify_guessing(g.__name__, source, params, g.wrt, functions)
     report = Report([verdict])
@@ -397,9 +447,11 @@ def verify_guessing(
 ) -> Verdict:
     """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices.
 
-    A module calling custom-rule functions is checked by finite differences,
-    with `functions` bound; without them (a file read, never executed) it is
-    not checked."""
+    Where sympy cannot run the module, finite differences are taken at
+    `_POINTS` random points with entries in [0.2, 0.9], so that a branch on
+    an input is likely seen both ways.  A module calling custom-rule
+    functions is checked that way, with `functions` bound; without them (a
+    file read, never executed) it is not checked."""
     called = custom.listed_names(source)
     if called and functions is None:
         detail = (
@@ -409,12 +461,19 @@ def verify_guessing(
         return Verdict(name, "not checked", detail, True)
     reason = _custom_reason(called) if called else ""
     for shape in _GUESSES if not called else ():
+        inputs = [_symbols(p, shape) for p in params]
         try:
-            return _symbolic(name, source, params, wrt, [shape] * len(params))
+            return _symbolic(name, source, params, wrt, inputs)
         except _CannotRun as exc:
             reason = reason or str(exc)
+    rng = np.random.default_rng(0)
     for shape in _GUESSES:
-        args = (name, source, [shape] * len(params), wrt, params, reason, functions)
+        points = [
+            [rng.uniform(0.2, 0.9, shape)[()] for _ in params] for _ in range(_POINTS)
+        ]
+        where = f"at {_POINTS} random points in [0.2, 0.9]"
+        where += f" (shape {shape})" if shape else ""
+        args = (name, source, points, where, wrt, params, reason, functions)
         try:
             return _fallback(*args)
         except (TypeError, ValueError, IndexError, AttributeError):

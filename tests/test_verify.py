@@ -20,16 +20,12 @@ from symgrad.proof import verify_source
 from symgrad.rules import OPS
 
 
-def shapes_of(case):
-    return [np.shape(a) for a in case.make_args(np.random.default_rng(0))]
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_table_function_is_proved_or_checked(case):
     g = GradFunction(case.fn, case.wrt)
-    shapes = shapes_of(case)
-    verdict = verify_source(case.name, g.source, g._src.params, g.wrt, shapes)
-    expected = "proved" if all(s == () for s in shapes) else "checked"
+    args = case.make_args(np.random.default_rng(0))
+    verdict = verify_source(case.name, g.source, g._src.params, g.wrt, args)
+    expected = "proved" if all(isinstance(a, float) for a in args) else "checked"
     assert verdict.ok, str(verdict)
     assert verdict.status == expected, str(verdict)
 
@@ -43,7 +39,7 @@ def test_a_wrong_gradient_fails():
     source = quadratic.poly.source
     assert "2 * x + 3" in source
     tampered = source.replace("2 * x + 3", "2 * x + 4")
-    verdict = verify_source("poly", tampered, ("x",), ("x",), [()])
+    verdict = verify_source("poly", tampered, ("x",), ("x",), [0.5])
     assert not verdict.ok and verdict.status == "failed"
     assert "d/dx is 2*x + 3" in verdict.detail
 
@@ -66,7 +62,7 @@ def test_rule_table_is_proved(name, i, tmp_path):
     spec.loader.exec_module(module)
     g = GradFunction(module.f, i)
     arity = OPS[name].arity
-    verdict = verify_source(name, g.source, g._src.params, g.wrt, [()] * arity)
+    verdict = verify_source(name, g.source, g._src.params, g.wrt, [0.5] * arity)
     assert verdict.ok and verdict.status == "proved", str(verdict)
 
 
@@ -206,7 +202,8 @@ def test_custom_rules_are_checked_by_finite_differences(capsys):
     report = symgrad.verify(custom_rules.robust_loss)
     assert report.ok and report.verdicts[0].status == "not provable"
     assert "softplus" in report.verdicts[0].detail
-    assert "finite differences agree" in report.verdicts[0].detail
+    assert "finite differences at 4 random points" in report.verdicts[0].detail
+    assert report.verdicts[0].detail.endswith(" agree")
     A = np.array([[2.0, 0.5], [0.1, 1.5]])
     assert symgrad.verify(custom_rules.solution_norm, A, np.ones(2)).ok
 
@@ -220,6 +217,70 @@ def test_custom_rules_are_checked_by_finite_differences(capsys):
     def loss(x):
         return np.sum(wrong_softplus(x * x))
 
+    capsys.readouterr()
     report = symgrad.verify(loss, np.array([0.3, -0.7]))
     assert not report.ok and "DISAGREE" in report.verdicts[0].detail
+    assert capsys.readouterr().out.startswith("FAIL loss: not provable")
+
+
+def acosh_grad(x):
+    return 1.0 / np.sqrt(x * x - 1.0)
+
+
+@symgrad.rule(grad=acosh_grad)
+def acosh(x):
+    return np.arccosh(x)
+
+
+def acosh_twice(x):
+    return 2.0 * acosh(x)
+
+
+def branchy(x):
+    if x > 0.5:
+        return x * x
+    return 3.0 * x
+
+
+def doubling(x):
+    y = x
+    while y < 10.0:
+        y = y * 2.0
+    return y
+
+
+def repeated(x, n):
+    s = 0.0
+    for _ in range(n):
+        s = s + x**2
+    return s
+
+
+def test_verify_takes_the_arguments_given(capsys):
+    """Finite differences are taken at the caller's arguments (a custom rule
+    defined only for x >= 1, a branch), and an int argument is used as given."""
+    report = symgrad.verify(acosh_twice, 5.0)
+    assert report.ok, str(report)
+    assert "finite differences at the arguments given agree" in str(report)
+    for x in (0.2, 0.8, 3.0):
+        assert symgrad.verify(branchy, x).ok
+    assert "at the arguments given agree" in str(symgrad.verify(doubling, 0.7))
+    report = symgrad.verify(repeated, 0.5, 3)
+    assert report.verdicts[0].status == "checked"
+    assert "checked symbolically on shapes x() with n=3: 1 partial" in str(report)
     capsys.readouterr()
+
+
+def test_verify_finds_a_wrong_branch():
+    """The wrong gradient of the x <= 0.5 branch is found at an argument in
+    that branch, and by the guessed random points (which fall on both sides)."""
+    from symgrad.proof import verify_guessing
+
+    source = GradFunction(branchy).source
+    assert source.count("x_bar = seed * 3") == 2
+    tampered = source.replace("x_bar = seed * 3", "x_bar = seed * 4")
+    assert not verify_source("branchy", tampered, ("x",), ("x",), [0.2]).ok
+    assert verify_source("branchy", tampered, ("x",), ("x",), [0.8]).ok
+    verdict = verify_guessing("branchy", tampered, ("x",), ("x",))
+    assert not verdict.ok and str(verdict).startswith("FAIL branchy")
+    assert "random points in [0.2, 0.9] DISAGREE" in verdict.detail
