@@ -262,7 +262,7 @@ class CallLowering:
         atoms = tuple(self.argument(given[n], scope) for n in spec.args)
         op = spec.op
         if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
-            op = "stack"
+            op = "list_array"
         if op == "concatenate":
             atoms = self.listed(atoms[0], loc)
         params = []

@@ -610,9 +610,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return target
 
     def as_array(self, atom, loc: Loc):
-        """A list passed where an array is expected becomes np.stack(list)."""
+        """A list passed where an array is expected becomes np.array(list)."""
         if isinstance(atom, Var) and self.kinds.get(atom.name) == "list":
-            return self.emit("stack", (atom,), loc)
+            return self.emit("list_array", (atom,), loc)
         return atom
 
 
@@ -631,6 +631,7 @@ def _all_names(tree: ast.AST) -> set[str]:
 
 
 _LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}
+_LIST_OPS |= {"list_array"}
 _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy

@@ -378,6 +378,14 @@ def _stack_adjoint(b: Builder, g, out, items, *, axis):
     return (g if axis == 0 else b.op("moveaxis", g, Const(axis), Const(0)),)
 
 
+# `np.array(items)`: a list used as an array (`np.asarray(items)`,
+# `np.sum(items)`).  np.stack along axis 0 but for an empty list, which numpy
+# makes an empty float array where np.stack raises.
+@structural("list_array", 1, "np.array({0})")
+def _list_array_adjoint(b: Builder, g, out, items):
+    return (g,)
+
+
 @structural("concatenate", None, "np.concatenate([{args}]{params})", [("axis", 0)])
 def _concatenate_adjoint(b: Builder, g, out, *parts, axis):
     if not (type(axis) is int and axis == 0):
@@ -529,7 +537,8 @@ for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
     linear(_name)
 linear("full", (1,))
 linear("check_seed", (1,))
-for _name in ["make_list", "list_append", "list_concat", "stack", "concatenate"]:
+_LISTED = ["make_list", "list_append", "list_concat", "stack", "list_array"]
+for _name in [*_LISTED, "concatenate"]:
     linear(_name, None)
 linear("tuple", None)
 linear("list_pop")

@@ -554,6 +554,13 @@ def list_comprehension_with_filter(x):
     return np.sum(np.array(parts + [0.0]))
 
 
+def comprehension_may_be_empty(x):
+    # with every entry negative the list is empty: np.array([]) is an empty
+    # float array (np.stack would raise), and its sum 0.0
+    positives = np.array([v * v for v in x if v > 0])
+    return np.sum(positives) + np.sum(np.sin(x))
+
+
 def concatenate_parts(x, y):
     z = np.concatenate([x * 2.0, y, x * y], axis=0)
     return np.sum(z**2)
@@ -706,6 +713,11 @@ FLOW_CASES = [
         "list_comprehension_with_filter",
         list_comprehension_with_filter,
         lambda r: (np.array([_away(r, -2.0, 2.0, 0.05) for _ in range(5)]),),
+    ),
+    Case(
+        "comprehension_may_be_empty",
+        comprehension_may_be_empty,
+        lambda r: (uniform(r, 4, -1.0, -0.2),),
     ),
     Case(
         "concatenate_parts",

@@ -24,7 +24,7 @@ def f_and_grad(params, *, seed=None):
     t14 = p[1]
     t15 = axis[1]
     t16 = p[0]
-    cross = np.stack([t3 * t4 - t5 * t6, t8 * t9 - t10 * t11, t13 * t14 - t15 * t16])
+    cross = np.array([t3 * t4 - t5 * t6, t8 * t9 - t10 * t11, t13 * t14 - t15 * t16])
     c = np.cos(theta)
     t18 = np.sin(theta)
     t19 = np.dot(axis, p)
@@ -52,7 +52,7 @@ def f_and_grad(params, *, seed=None):
     t34 = t33 * distortion
     t35 = params[12]
     v = t34 * yn + t35
-    out = np.stack([u, v])
+    out = np.array([u, v])
     seed = _check_seed("reproject", seed, out)
     # grad of: return np.array([u, v])
     u_bar = seed[0]
@@ -181,8 +181,8 @@ def f_and_jvp(params, tangents):
     t11 = p[1]
     t12 = axis[1]
     t13 = p[0]
-    cross = np.stack([t2 * t3 - t4 * t5, t6 * t7 - t8 * t9, t10 * t11 - t12 * t13])
-    cross_dot = np.stack(
+    cross = np.array([t2 * t3 - t4 * t5, t6 * t7 - t8 * t9, t10 * t11 - t12 * t13])
+    cross_dot = np.array(
         [
             axis_dot[1] * t3 + p_dot[2] * t2 - axis_dot[2] * t5 - p_dot[1] * t4,
             axis_dot[2] * t7 + p_dot[0] * t6 - axis_dot[0] * t9 - p_dot[2] * t8,
@@ -240,8 +240,8 @@ def f_and_jvp(params, tangents):
         + params_dot[12]
         + yn_dot * t27
     )
-    out = np.stack([u, v])
-    out_dot = np.stack([u_dot, v_dot])
+    out = np.array([u, v])
+    out_dot = np.array([u_dot, v_dot])
     return out, out_dot
 
 
