@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import functools
 import linecache
+import re
 import threading
 import types
 from collections.abc import Callable
@@ -250,7 +251,7 @@ class _Transformed:
             module = load_module(
                 self.source, f"{self.__qualname__}.{self.kind}", self._src
             )
-            module.__dict__.update(_bad_input_errors(self.__name__))
+            module.__dict__.update(_bad_input_errors(self.__name__, self.kind))
             self._module = module
         return self._module
 
@@ -259,17 +260,28 @@ class _Transformed:
         return getattr(self._module or self.module, name)(*args, **kwargs)
 
 
-def _bad_input_errors(function: str) -> dict[str, type[SymgradError]]:
+def _bad_input_errors(function: str, kind: str) -> dict[str, type[SymgradError]]:
     """symgrad's errors, to replace the standalone module's own: code loaded
     by symgrad raises a bad seed as `SeedError`, a bad tangent or a write to
-    a repeated index as `BadInputError`, with no wrapper catching them."""
+    a repeated index as `BadInputError`, with no wrapper catching them.  A
+    Hessian's module is never given a seed: its only seed error is an output
+    that is not a number."""
 
     class RepeatedIndexError(BadInputError):
         def __init__(self, message: str):
             super().__init__(f"{function}: {message}")
 
+    class NotANumberError(BadInputError):
+        def __init__(self, message: str):
+            shape = re.search(r"the output has shape \([^)]*\)", message)
+            super().__init__(
+                f"{function}: symgrad.hessian needs a function whose output is a "
+                f"number ({shape[0] if shape else message}); for a vector "
+                "output, take the Hessian of a weighted sum, np.dot(w, f(x))"
+            )
+
     return {
-        "SeedError": SeedError,
+        "SeedError": NotANumberError if kind == "hessian" else SeedError,
         "TangentError": BadInputError,
         "RepeatedIndexError": RepeatedIndexError,
     }

@@ -12,6 +12,7 @@ value is the `range` primitive.  Errors name `file:line:col` of the call.
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import TYPE_CHECKING
 
 from . import library, resolve
@@ -84,11 +85,7 @@ class CallLowering:
         if isinstance(func, ast.Name) and func.id not in scope.env:
             found = scope.src.resolver.resolve(func.id) if scope.src.resolver else None
             if found is None:
-                raise UnknownNameError(
-                    f"function '{func.id}' is not defined, or is not something "
-                    "symgrad can read",
-                    scope.src.loc(func),
-                )
+                raise _unknown_function(func.id, scope.src.loc(func))
             return found
         if isinstance(func, ast.Attribute):
             module = self.module_ref(func.value, scope)
@@ -199,8 +196,12 @@ class CallLowering:
             return self.pop(node, scope)
         spec = library.METHODS.get(name)
         if spec is None:
+            from .frontend import foreign_module_hint
+
             raise NoDerivativeError(
-                f"no derivative rule for the method '.{name}()'", loc
+                f"no derivative rule for the method '.{name}()'",
+                loc,
+                foreign_module_hint(node.func, scope),
             )
         receiver = node.func.value
         args = list(node.args)
@@ -303,6 +304,21 @@ class CallLowering:
             loc,
             "for a list built in a loop, use np.stack",
         )
+
+
+def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
+    """The error for a call of a name symgrad cannot resolve; a Python builtin
+    it does not read gets a hint (`sum` -> `np.sum`)."""
+    if not hasattr(builtins, name):
+        message = f"function '{name}' is not defined, or is not something "
+        return UnknownNameError(message + "symgrad can read", loc)
+    known = ", ".join(sorted(resolve.BUILTINS))
+    hint = f"the builtins symgrad reads are {known}"
+    if name in library.NUMPY:
+        hint = f"use np.{name}(...), which symgrad differentiates; {hint}"
+    return UnknownNameError(
+        f"symgrad does not read Python's builtin '{name}'", loc, hint
+    )
 
 
 def dotted(node: ast.AST) -> str:

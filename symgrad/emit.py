@@ -468,6 +468,8 @@ class _Printer:
         return f"({self._raw(arg)})"
 
     def index(self, index: Index) -> str:
+        if not index.items:
+            return "[()]"  # y[()]: the one entry of a 0-d array
         return "[" + ", ".join(self._item(i) for i in index.items) + "]"
 
     def index_tuple(self, index: Index) -> str:

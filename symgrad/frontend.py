@@ -523,11 +523,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             raise NoDerivativeError(
                 f"attribute '.{node.attr}' is not supported",
                 loc,
-                (
-                    f"pass {dotted(node)} to the function as an argument"
-                    if isinstance(node.value, ast.Name) and node.value.id in _OBJECTS
-                    else None
-                ),
+                _attribute_hint(node, scope),
             )
         return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
 
@@ -636,6 +632,34 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
+
+
+def _attribute_hint(node: ast.Attribute, scope: Scope) -> str | None:
+    """A hint for `self.w` (a method's receiver) and for `helpers.SCALE`."""
+    root = node.value
+    if isinstance(root, ast.Name) and root.id in _OBJECTS:
+        return f"pass {dotted(node)} to the function as an argument"
+    return foreign_module_hint(node, scope)
+
+
+def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
+    """A hint for `helpers.SCALE` or `helpers.f(x)`: an attribute of a global
+    name symgrad cannot read, such as a module other than numpy and math."""
+    root = node.value
+    if not isinstance(root, ast.Name):
+        return None
+    outer: Scope | None = scope
+    while outer is not None:
+        if root.id in outer.env or root.id in local_names(outer.src.tree):
+            return None
+        outer = outer.parent
+    if scope.src.resolver is not None and scope.src.resolver.resolve(root.id):
+        return None
+    return (
+        f"symgrad reads attributes of numpy and math only; import the name "
+        f"itself (from {root.id} import {node.attr}), which the decorator reads "
+        "(the command line reads one file), or pass the value as an argument"
+    )
 
 
 def _is_pop(node: ast.expr) -> bool:

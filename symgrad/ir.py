@@ -102,7 +102,7 @@ class Index:
     items: tuple[Atom | Slice, ...]
 
     def __str__(self) -> str:
-        return "[" + ", ".join(str(item) for item in self.items) + "]"
+        return "[" + (", ".join(str(item) for item in self.items) or "()") + "]"
 
     def vars(self) -> Iterator[Var]:
         for item in self.items:

@@ -216,7 +216,7 @@ def _is_float(value: Any) -> bool:
 
 def _custom_reason(called: list[str]) -> str:
     listed = ", ".join(called)
-    return f"it calls your functions {listed} (custom rules), which sympy cannot run"
+    return f"it calls your functions {listed}, which sympy cannot run"
 
 
 class _CannotRun(Exception):

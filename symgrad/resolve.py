@@ -34,7 +34,7 @@ from . import source as source_mod
 from .custom import Rule
 from .source import FunctionSource
 
-_BUILTINS = {
+BUILTINS = {
     "abs",
     "len",
     "float",
@@ -124,7 +124,7 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
         return LibFunction("numpy", fname)
     if fname is not None and getattr(math, fname, None) is value:
         return LibFunction("math", fname)
-    if fname in _BUILTINS and getattr(builtins, fname) is value:
+    if fname in BUILTINS and getattr(builtins, fname) is value:
         return LibFunction("builtins", fname)
     if _is_constant(value):
         return Constant(value, name)
@@ -158,7 +158,7 @@ class LiveResolver:
         for scope in (self.closure, self.globals):
             if name in scope:
                 return _classify(scope[name], name, LiveResolver)
-        if name in _BUILTINS:
+        if name in BUILTINS:
             return LibFunction("builtins", name)
         return None
 
@@ -337,6 +337,6 @@ class StaticResolver:
             return UserFunction(self.function(found))
         if (found is None or isinstance(found, Unreadable)) and self.fallback:
             return self.fallback.resolve(name)
-        if found is None and name in _BUILTINS:
+        if found is None and name in BUILTINS:
             return LibFunction("builtins", name)
         return found

@@ -455,14 +455,15 @@ class RepeatedIndexError(ValueError):
 
 
 def _written_grad(g, index, target):
-    """The cotangent of the value written by `target[index] = value` (or `+=`).
+    """The cotangent of the value written by `target[index] = value` (or +=, -=).
 
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
     Written into an integer or boolean array, a value is truncated: its
     derivative is zero.  One entry's cotangent is a number, not a 0-d array:
-    the gradient of a Python float is a float."""
-    part = g[index]
+    the gradient of a Python float is a float.  (`g` is a number for a 0-d
+    array output, `y[()] = value`.)"""
+    part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
     if np.asarray(target).dtype.kind in "biu":
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)

@@ -475,6 +475,17 @@ def write_floats_into_buffer(x, a, c):
     return np.sum(y * y) + z[0]
 
 
+def write_zero_d_entry(x):
+    """The one entry of a 0-d array, written as y[()] and as y[...]; the
+    output is that 0-d array."""
+    y = np.zeros(())
+    y[()] = x * x
+    z = np.zeros(())
+    z[...] = np.sin(x)
+    y[...] += z * x
+    return y
+
+
 def subtract_into_elements(x):
     """`-=` on an element, a slice and in a loop, read back through y[i - 1]."""
     y = np.ones(3)
@@ -684,6 +695,7 @@ FLOW_CASES = [
         lambda r: (normal(r, 4), normal(r, 4)),
         wrt=(0, 1),
     ),
+    Case("write_zero_d_entry", write_zero_d_entry, lambda r: (normal(r, ()),)),
     Case(
         "write_floats_into_buffer",
         write_floats_into_buffer,

@@ -219,6 +219,53 @@ def test_methods_and_attributes_say_what_to_do_instead():
     assert str(info.value).endswith("hint: pass self.w to the function as an argument")
 
 
+def test_other_modules_and_builtins_get_hints(tmp_path):
+    """`helpers.SCALE`, `helpers.f(x)` (a module symgrad does not read) and
+    Python's `sum` point to what works instead."""
+    (tmp_path / "helpers_mod.py").write_text(
+        "SCALE = 2.0\n\ndef sq(x):\n    return x * x\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        body = (
+            "import helpers_mod\n\ndef constant(x):\n    return helpers_mod.SCALE * x\n"
+            "\ndef function(x):\n    return helpers_mod.sq(x)\n"
+            "\ndef builtin(x):\n    return sum(x * x)\n"
+        )
+        module, path = load(tmp_path, body, name="uses_helpers")
+        hint = "hint: symgrad reads attributes of numpy and math only; import the name "
+        with pytest.raises(NoDerivativeError) as info:
+            symgrad.grad(module.constant).f_and_grad(2.0)
+        assert f"{path}:8:12: error: attribute '.SCALE' is not supported" in str(
+            info.value
+        )
+        assert hint + "itself (from helpers_mod import SCALE)" in str(info.value)
+        with pytest.raises(NoDerivativeError) as info:
+            symgrad.grad(module.function).f_and_grad(2.0)
+        assert hint + "itself (from helpers_mod import sq)" in str(info.value)
+        with pytest.raises(UnknownNameError) as info:
+            symgrad.grad(module.builtin).f_and_grad(np.ones(2))
+        assert "symgrad does not read Python's builtin 'sum'" in str(info.value)
+        assert "hint: use np.sum(...), which symgrad differentiates" in str(info.value)
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_hessian_of_a_vector_output_says_so():
+    h = symgrad.hessian(lambda_free_square)
+    with pytest.raises(BadInputError) as info:
+        h.hessian(np.ones(3))
+    assert str(info.value) == (
+        "error: lambda_free_square: symgrad.hessian needs a function whose output "
+        "is a number (the output has shape (3,)); for a vector output, take the "
+        "Hessian of a weighted sum, np.dot(w, f(x))"
+    )
+
+
+def lambda_free_square(x):
+    return x * x
+
+
 def test_seed_parameter_name_clashes(tmp_path):
     module, _ = load(tmp_path, "def f(x, seed):\n    return x * seed\n")
     with pytest.raises(UnsupportedSyntaxError, match="'seed' would clash"):
