@@ -406,27 +406,19 @@ def _concatenate_adjoint(b: Builder, g, out, *parts, axis):
     return tuple(grads)
 
 
-@structural("setitem", 3, "_setitem({0}, np.s_{1}, {2})", nondiff=(1,))
-def _setitem_adjoint(b: Builder, g, out, x, index, value):
-    written = b.op("written_grad", g, index)
-    return b.op("zero_at", g, index), None, b.op("unbroadcast", written, value)
-
-
-@structural("setitem_add", 3, "_setitem_add({0}, np.s_{1}, {2})", nondiff=(1,))
-def _setitem_add_adjoint(b: Builder, g, out, x, index, value):
-    written = b.op("written_grad", g, index)
-    return g, None, b.op("unbroadcast", written, value)
-
-
-@structural("setitem_sub", 3, "_setitem_sub({0}, np.s_{1}, {2})", nondiff=(1,))
-def _setitem_sub_adjoint(b: Builder, g, out, x, index, value):
-    written = b.op("written_grad", g, index)
-    return g, None, b.op("neg", b.op("unbroadcast", written, value))
-
-
-@structural("add_at", 3, "_add_at({0}, np.s_{1}, {2})", nondiff=(1,))
-def _add_at_adjoint(b: Builder, g, out, x, index, value):
-    return g, None, b.op("unbroadcast", b.op("getitem", g, index), value)
+# Writes into an array, `y2 = _setitem(y1, np.s_[i], v)` (printed `y[i] = v`
+# where the array is owned): their adjoints and tangents need the written
+# array's dtype and whether its adjoint buffer is owned, so `reverse.write`
+# and the shared write rule below derive them, not an adjoint here.
+for _name, _spelling in [
+    ("setitem", "_setitem"),
+    ("setitem_add", "_setitem_add"),
+    ("setitem_sub", "_setitem_sub"),
+    ("add_at", "_add_at"),
+]:
+    _define(
+        Op(_name, 3, "structural", _spelling + "({0}, np.s_{1}, {2})", (), None, (1,))
+    )
 
 
 # Ops that appear only in emitted code.  Emitted code is valid symgrad input
