@@ -328,6 +328,8 @@ def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
         return frozenset().union(*(of(a) for a in stmt.args))
     if stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
         return SCALAR
+    if stmt.op in ("sum_squares", "mean_squares") and not stmt.params:
+        return SCALAR
     if stmt.op in ("len", "size", "count", "ndim", "float", "int"):
         return SCALAR
     index = stmt.args[1] if stmt.op == "getitem" else None

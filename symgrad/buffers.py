@@ -44,6 +44,7 @@ _FRESH = {
     if op.kind == "elementwise" and n not in ("float", "float64")
 }
 _FRESH |= {"sum", "mean", "mean_all", "max", "min", "prod", "prod_grad"}
+_FRESH |= {"sum_squares", "mean_squares"}
 _FRESH |= {"matmul", "dot", "outer", "unbroadcast_mul", "extremum_grad"}
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 _FRESH |= {"shape", "size", "count", "len", "ndim", "zeros_grad", "written_grad"}

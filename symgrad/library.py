@@ -149,6 +149,8 @@ RUNTIME: dict[str, CallSpec] = {
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),
+    "_sum_squares": CallSpec("sum_squares", ("x",), _REDUCE),
+    "_mean_squares": CallSpec("mean_squares", ("x",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),
     "_keepdims": CallSpec("keepdims", ("g", "x"), (("axis", None),)),
     "_unbroadcast_mul": CallSpec("unbroadcast_mul", ("g", "p", "x")),

@@ -34,6 +34,10 @@
 * `np.mean(x)` over all of `x` is printed `_mean(x)`: for a float array the
   same sum divided by the same count, bit for bit, without np.mean's 1.5 us
   of Python-level dispatch (anything else goes to np.mean itself);
+* a square summed at once, `np.sum(a**2, axis=k)` or `np.mean(a * a)`, whose
+  array of squares nothing else reads but for its shape (`a`'s), is summed
+  in one pass, `_sum_squares(a, axis=k)` (np.vdot, np.einsum): the same sum
+  rounded in another order;
 * in code that is not all elementwise (so never runs on numbers alone), a
   product with the shape of a temporary nothing reads again is written into
   that temporary's memory when it is large (`buffers`).
@@ -65,6 +69,7 @@ from .ir import (
     Var,
     While,
     for_targets,
+    rename,
     uses,
     walk,
     writes,
@@ -113,9 +118,10 @@ def optimize(
     primal_body = _fast_means(_live(forward, needed, keep=set()))
     kept = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     both = primal_body + _fast_means(body)
+    both, split = _fused_squares(both, len(primal_body), kept)
     if not floats.eligible(both):  # (code that may run on numbers allocates none)
         both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
-    return both[: len(primal_body)], both[len(primal_body) :], grads
+    return both[:split], both[split:], grads
 
 
 def _forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:
@@ -710,6 +716,101 @@ def _fast_means(statements) -> list[Stmt]:
             stmt = Assign(stmt.target, "mean_all", stmt.args, (), stmt.loc)
         out.append(stmt)
     return out
+
+
+# Ops that read an argument only for its shape (and a scalar's type), and
+# the positions of those arguments: `_unbroadcast(g, x)`, `np.size(x)`.
+_SHAPE_READS = {"count": (0,), "shape": (0,), "size": (0,), "ndim": (0,), "len": (0,)}
+_SHAPE_READS |= {"zeros_grad": (0,), "keepdims": (1,), "unbroadcast": (1,)}
+_SHAPE_READS |= {"unbroadcast_mul": (2,)}
+
+
+def _fused_squares(
+    statements: list[Stmt], split: int, kept: set[str]
+) -> tuple[list[Stmt], int]:
+    """`t = a**2` (or `a * a`) summed at once, `s = np.sum(t, axis=k)` or
+    `np.mean(t)`, as `s = _sum_squares(a, axis=k)` or `_mean_squares(a)`:
+    one pass with np.vdot or np.einsum instead of an array of squares and a
+    sum of it (the same squares summed in another order).  Only where `t` is
+    otherwise read for its shape alone, which is `a`'s: those reads take `a`.
+    Returns the top-level statements and the new index of `split`."""
+    count = Counter(n for s in walk(statements) for n in writes(s))
+    count.update(s.target.name for s in walk(statements) if isinstance(s, SetItem))
+    readers: dict[str, list[int]] = {}
+    for at, stmt in enumerate(statements):
+        for name in {v.name for s in walk([stmt]) for v in uses(s)}:
+            readers.setdefault(name, []).append(at)
+    out = list(statements)
+    dropped: list[int] = []
+    for at, stmt in enumerate(statements[:-1]):
+        base = _squared(stmt)
+        if base is None or count[base.name] > 1 or count[stmt.target.name] != 1:
+            continue
+        name = stmt.target.name
+        total = statements[at + 1]
+        if name in kept or not (
+            isinstance(total, Assign)
+            and total.args == (stmt.target,)
+            and (
+                total.op == "mean_all"
+                or total.op == "sum"
+                and type(total.param("axis")) in (int, type(None))
+            )
+        ):
+            continue
+        others = [i for i in readers.get(name, ()) if i != at + 1]
+        if not all(_shape_only(s, name) for i in others for s in walk([out[i]])):
+            continue
+        fused = "mean_squares" if total.op == "mean_all" else "sum_squares"
+        out[at + 1] = Assign(total.target, fused, (base,), total.params, total.loc)
+        for i in others:
+            out[i] = rename(out[i], {name: base.name})
+        dropped.append(at)
+    for at in reversed(dropped):
+        del out[at]
+    return out, split - sum(1 for at in dropped if at < split)
+
+
+def _squared(stmt: Stmt) -> Var | None:
+    """`a` for `t = a**2` or `t = a * a`."""
+    if not isinstance(stmt, Assign) or not stmt.args:
+        return None
+    first = stmt.args[0]
+    if not isinstance(first, Var):
+        return None
+    if (
+        stmt.op == "pow"
+        and stmt.args[1] == Const(2)
+        and type(stmt.args[1].value) is int
+    ):
+        return first
+    if stmt.op == "mul" and stmt.args[1] == first:
+        return first
+    return None
+
+
+def _shape_only(stmt: Stmt, name: str) -> bool:
+    """Whether `stmt` (no nested statements) reads `name` only for its shape."""
+    if name not in {v.name for v in uses(stmt)}:
+        return True
+    if not isinstance(stmt, Assign) or stmt.op not in _SHAPE_READS:
+        return False
+    places = _SHAPE_READS[stmt.op]
+    return all(
+        i in places
+        for i, a in enumerate(stmt.args)
+        if name in {v.name for v in _vars_in(a)}
+    )
+
+
+def _vars_in(atom) -> list[Var]:
+    if isinstance(atom, Var):
+        return [atom]
+    if isinstance(atom, Index):
+        return [v for item in atom.items for v in _vars_in(item)]
+    if isinstance(atom, Slice):
+        return [v for p in (atom.start, atom.stop, atom.step) for v in _vars_in(p)]
+    return []
 
 
 def _map_bodies(stmt: Stmt, f) -> Stmt:

@@ -439,6 +439,8 @@ _emitted("unbroadcast_mul", 3, "_unbroadcast_mul({0}, {1}, {2})", nondiff=(2,))
 _emitted("owned", 1, "_owned({0})")
 _emitted("keepdims", 2, "_keepdims({0}, {1}{params})", nondiff=(1,))
 _emitted("mean_all", 1, "_mean({0})")  # np.mean(x), see optimize._fast_means
+_emitted("sum_squares", 1, "_sum_squares({0}{params})", _REDUCE)  # np.sum(x**2)
+_emitted("mean_squares", 1, "_mean_squares({0})")  # np.mean(x**2), see optimize
 _emitted("mul_into", 3, "_mul_into({0}, {1}, {2})", nondiff=(0,))  # see buffers
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
@@ -574,6 +576,21 @@ def _prod_grad_tangent(b: Builder, dots, out, g, x, **params) -> Atom | None:
 
 TANGENTS.update(max=_extremum_tangent, min=_extremum_tangent, prod=_prod_tangent)
 TANGENTS["prod_grad"] = _prod_grad_tangent
+
+
+def _squares_tangent(reduce: str) -> Tangent:
+    """`sum(x**2)` (or mean) changes by `2 * sum(x * dx)` (or mean)."""
+
+    def tangent(b: Builder, dots, out, x, **params) -> Atom | None:
+        if dots[0] is None:
+            return None
+        return b.op("mul", Const(2), b.op(reduce, b.op("mul", x, dots[0]), **params))
+
+    return tangent
+
+
+TANGENTS["sum_squares"] = _squares_tangent("sum")
+TANGENTS["mean_squares"] = _squares_tangent("mean")
 
 
 def _write_tangent(name: str) -> Tangent:

@@ -62,6 +62,32 @@ def _mean(x):
     return np.mean(x)
 
 
+def _sum_squares(x, axis=None, keepdims=False):
+    """`np.sum(x**2, axis, keepdims)` in one pass for a float64 array: np.vdot
+    over all of `x`, np.einsum along one axis of a large `x` (4x faster than
+    squaring into a temporary and summing it).  The same sum of the same
+    squares, rounded in another order; anything else is that expression."""
+    if x.__class__ is np.ndarray and x.dtype.char == "d" and x.ndim:
+        if axis is None:
+            total = np.vdot(x, x)
+            return np.reshape(total, (1,) * x.ndim) if keepdims else total
+        if axis.__class__ is int and -x.ndim <= axis < x.ndim and x.size >= 512:
+            axis %= x.ndim
+            axes = "abcdefghijklmnopqrstuvwxyz"[: x.ndim]
+            kept = axes[:axis] + axes[axis + 1 :]
+            total = np.einsum(f"{axes},{axes}->{kept}", x, x)
+            return np.expand_dims(total, axis) if keepdims else total
+    return np.sum(x**2, axis=axis, keepdims=keepdims)
+
+
+def _mean_squares(x):
+    """`np.mean(x**2)` in one pass for a float64 array (np.vdot, divided by
+    the count as np.mean divides); anything else is that expression."""
+    if x.__class__ is np.ndarray and x.dtype.char == "d" and x.size:
+        return np.vdot(x, x) / x.size
+    return np.mean(x**2)
+
+
 def _mul_into(buffer, a, b):
     """`a * b`, written into `buffer` (a temporary nothing reads again, of the
     product's shape) when it is a float array of at least 128 KB and the

@@ -736,6 +736,18 @@ def mixture_loglik(mu, log_s, x):
     return np.sum(m[:, 0] + np.log(np.sum(np.exp(logp - m), axis=1)))
 
 
+def mixture_cosh(mu, log_s, x):
+    """The mixture with a cosh kernel: cosh(diff) is dead once summed, so the
+    cotangent of diff, a product of its shape, is written into it."""
+    diff = (x[:, None, :] - mu[None, :, :]) * np.exp(-log_s)[None, :, :]
+    return np.sum(np.log(np.sum(np.cosh(diff), axis=2)))
+
+
+def mixture_quartic(mu, log_s, x):
+    diff = (x[:, None, :] - mu[None, :, :]) * np.exp(-log_s)[None, :, :]
+    return np.sum(np.sqrt(np.sum(diff**4, axis=2)))
+
+
 def _mixture_args(rng: np.random.Generator) -> tuple:
     return normal(rng, (3, 2)), normal(rng, (3, 2)) * 0.3, normal(rng, (5, 2))
 
@@ -1104,6 +1116,9 @@ CASES: list[Case] = [
     Case("mixture_loglik", mixture_loglik, _mixture_args, wrt=("mu", "log_s")),
     Case("mixture_loglik_wrt_mu", mixture_loglik, _mixture_args, wrt="mu"),
     Case("mixture_loglik_wrt_log_s", mixture_loglik, _mixture_args, wrt="log_s"),
+    Case("mixture_cosh", mixture_cosh, _mixture_args, wrt=("mu", "log_s")),
+    Case("mixture_cosh_wrt_mu", mixture_cosh, _mixture_args, wrt="mu"),
+    Case("mixture_quartic_wrt_log_s", mixture_quartic, _mixture_args, wrt="log_s"),
     Case(
         "mlp_helper_loss", mlp_helper_loss, _mlp_ce_args, wrt=("w1", "b1", "w2", "b2")
     ),

@@ -93,9 +93,10 @@ def test_a_full_reduction_cotangent_stays_a_scalar():
     assert "np.full" not in code  # no array of copies of seed / n
     # the product summed in one pass (a dot product), then scaled; the 2 of
     # the shared partial 2 * r scales the scalar cotangent, not the array r
-    assert "t3 = 2 * (seed / (np.size(t2) or 1))" in code
-    assert "w_bar = t3 * _unbroadcast_mul(X, t1, w)" in code
-    assert "b_bar = t3 * _unbroadcast(t1, b)" in code
+    assert "out = _mean_squares(t1)" in code  # (no array of squares)
+    assert "t2 = 2 * (seed / (np.size(t1) or 1))" in code
+    assert "w_bar = t2 * _unbroadcast_mul(X, t1, w)" in code
+    assert "b_bar = t2 * _unbroadcast(t1, b)" in code
     X = np.arange(-5, 5, 0.1)
     Y = 3 * X + 2 + RNG.normal(size=X.size)
     check_grad(g, 0.5, -1.0, X, Y)
@@ -191,8 +192,8 @@ def test_a_constant_factor_scales_the_cotangent_not_the_array():
     assert "x_bar = 2 * seed * x" in code
     assert "np.full" not in code
     g = symgrad.grad(row_norms)
-    # (into the dead `d**2`, `t1`: see test_buffers)
-    assert "d_bar = _mul_into(t1, 2 * _keepdims(t2_bar, t1, axis=1), d)" in body(g)
+    assert "t1 = _sum_squares(d, axis=1)" in body(g)
+    assert "d_bar = 2 * _keepdims(t1_bar, d, axis=1) * d" in body(g)
     assert "np.broadcast_to" not in body(g)
     d = RNG.normal(size=(6, 4))
     check_grad(g, d)
@@ -702,7 +703,64 @@ def test_the_parts_of_a_concatenation_are_slices_of_its_cotangent():
     g = symgrad.grad(stacked_state)
     source = body(g)
     assert "_concat_grad" not in source
-    assert "t5 = len(X[i])" in source
-    assert "h_1_bar = t2_bar[t5 : t5 + len(h_1)]" in source
+    assert "t4 = len(X[i])" in source
+    assert "h_1_bar = t2_bar[t4 : t4 + len(h_1)]" in source
     W = np.random.default_rng(0).normal(size=(3, 6)) * 0.5
     check_grad(g, W, np.random.default_rng(1).normal(size=(4, 2)))
+
+
+def sum_of_squared_rows(d, w):
+    # d**2 summed at once; (d * w)**2 also feeds a product, so it stays
+    scaled = (d * w) ** 2
+    return np.sum(np.sum(d**2, axis=-1) * 0.5) + np.sum(scaled) + np.sum(scaled * w)
+
+
+def test_a_square_summed_at_once_is_one_pass_without_a_temporary():
+    g = symgrad.grad(sum_of_squared_rows, wrt=(0, 1))
+    code = body(g)
+    assert "_sum_squares(d, axis=-1)" in code
+    assert "t3 = _sum_squares(d, axis=-1) * 0.5" in code  # (no name for d**2)
+    assert "scaled = t1**2" in code
+    d, w = RNG.normal(size=(12, 50)) * 0.3, RNG.normal(size=50) * 0.5
+    check_grad(g, d, w)  # (600 entries: np.einsum sums the rows)
+    value = g.f_and_grad(d, w)[0]
+    assert np.isclose(value, sum_of_squared_rows(d, w), rtol=1e-14, atol=0)
+    h = symgrad.hessian(sum_of_squared_rows, wrt=0)
+    v = RNG.normal(size=d.shape)
+    hv = v * (1 + 2 * w**2 + 2 * w**3)  # the Hessian is diagonal
+    np.testing.assert_allclose(h.hvp(d, w, tangents=v), hv, rtol=1e-12)
+
+
+SQUARE_INPUTS = [
+    RNG.normal(size=1000) * 1e3,
+    RNG.normal(size=(30, 40)),
+    RNG.normal(size=(50, 40)).T,  # not contiguous
+    RNG.normal(size=(3, 4, 60)),
+    RNG.normal(size=(2, 3)),  # small: np.sum along an axis
+    RNG.normal(size=999).astype(">f8"),  # float64, not in native order
+    RNG.normal(size=(7, 9)).astype(np.float32),
+    np.arange(12).reshape(3, 4),
+    np.array(2.5),
+    2.5,
+]
+
+
+@pytest.mark.parametrize("x", SQUARE_INPUTS, ids=range(len(SQUARE_INPUTS)))
+def test_the_sum_of_squares_helpers_are_np_sum_of_the_squares(x):
+    """Float64 arrays: the same sum in another order (to rounding); anything
+    else: numpy's own expression, bit for bit, of the same type."""
+    from symgrad.runtime import _mean_squares, _sum_squares
+
+    fast = isinstance(x, np.ndarray) and x.dtype.char == "d" and x.ndim > 0
+    pairs = [(_mean_squares(x), np.mean(np.square(x)))]
+    for axis in [None, *range(-np.ndim(x), np.ndim(x))]:
+        for keepdims in (False, True):
+            want = np.sum(np.square(x), axis=axis, keepdims=keepdims)
+            pairs.append((_sum_squares(x, axis=axis, keepdims=keepdims), want))
+    for got, want in pairs:
+        assert type(got) is type(want) and np.shape(got) == np.shape(want)
+        assert np.result_type(got) == np.result_type(want)
+        if fast:
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+        else:
+            np.testing.assert_array_equal(got, want)

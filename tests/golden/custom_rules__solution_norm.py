@@ -11,17 +11,17 @@ import numpy as np
 def f_and_grad(A, b, *, seed=None):
     """Return solution_norm(A, b) and its gradient with respect to A, b."""
     x = solve(A, b)
-    out = np.sum(x * x)
+    out = _sum_squares(x)
     seed = _check_seed("solution_norm", seed, out)
     # grad of: return np.sum(x * x)
     x_bar = 2 * seed * x
     # grad of: x = solve(A, b)
-    t2 = solve_vjp(x_bar, A, b)
-    A_bar = t2[0]
-    b_bar = t2[1]
-    t3 = _owned(A_bar)
-    t4 = _owned(b_bar)
-    return out, (t3, t4)
+    t1 = solve_vjp(x_bar, A, b)
+    A_bar = t1[0]
+    b_bar = t1[1]
+    t2 = _owned(A_bar)
+    t3 = _owned(b_bar)
+    return out, (t2, t3)
 
 
 # Support code copied from symgrad.runtime.
@@ -57,3 +57,21 @@ def _check_seed(function, seed, value):
 def _owned(g):
     """A gradient the caller may modify: arrays are copied, numbers kept."""
     return np.array(g) if isinstance(g, np.ndarray) else g
+
+
+def _sum_squares(x, axis=None, keepdims=False):
+    """`np.sum(x**2, axis, keepdims)` in one pass for a float64 array: np.vdot
+    over all of `x`, np.einsum along one axis of a large `x` (4x faster than
+    squaring into a temporary and summing it).  The same sum of the same
+    squares, rounded in another order; anything else is that expression."""
+    if x.__class__ is np.ndarray and x.dtype.char == "d" and x.ndim:
+        if axis is None:
+            total = np.vdot(x, x)
+            return np.reshape(total, (1,) * x.ndim) if keepdims else total
+        if axis.__class__ is int and -x.ndim <= axis < x.ndim and x.size >= 512:
+            axis %= x.ndim
+            axes = "abcdefghijklmnopqrstuvwxyz"[: x.ndim]
+            kept = axes[:axis] + axes[axis + 1 :]
+            total = np.einsum(f"{axes},{axes}->{kept}", x, x)
+            return np.expand_dims(total, axis) if keepdims else total
+    return np.sum(x**2, axis=axis, keepdims=keepdims)

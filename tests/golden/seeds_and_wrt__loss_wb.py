@@ -10,11 +10,10 @@ def f_and_grad(w, b, x, y_true, *, seed=None):
     """Return loss_wb(w, b, x, y_true) and its gradient with respect to w, b."""
     t1 = w * x + b
     t2 = t1 - y_true
-    t3 = t2**2
-    out = _mean(t3)
+    out = _mean_squares(t2)
     seed = _check_seed("loss_wb", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
-    t1_bar = 2 * (seed / (np.size(t3) or 1)) * _unbroadcast(t2, t1)
+    t1_bar = 2 * (seed / (np.size(t2) or 1)) * _unbroadcast(t2, t1)
     # grad of model: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, x, w)
     b_bar = _unbroadcast(t1_bar, b)
@@ -51,18 +50,12 @@ def _check_seed(function, seed, value):
     return seed
 
 
-def _mean(x):
-    """`np.mean(x)` over all of `x`, bit for bit, without its 1.5 us of Python:
-    for a float array numpy computes this very sum and divides it by this
-    count (float16 sums in float32, so it, and anything else, takes np.mean)."""
-    if x.__class__ is np.ndarray:
-        n = x.size
-        if n and x.dtype.char == "d":  # float64: a Python int divides as np.mean's intp
-            return np.add.reduce(x, None) / n
-        if n and x.dtype.kind == "f" and x.itemsize >= 4:  # (float32 / int: float32)
-            total = np.add.reduce(x, None)
-            return total.dtype.type(total / np.intp(n))
-    return np.mean(x)
+def _mean_squares(x):
+    """`np.mean(x**2)` in one pass for a float64 array (np.vdot, divided by
+    the count as np.mean divides); anything else is that expression."""
+    if x.__class__ is np.ndarray and x.dtype.char == "d" and x.size:
+        return np.vdot(x, x) / x.size
+    return np.mean(x**2)
 
 
 def _shape(x):
