@@ -13,6 +13,8 @@ loop and branch keeps the source location of its header line.
 from __future__ import annotations
 
 import ast
+import functools
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -390,15 +392,10 @@ class FlowLowering:
         """Names the loop binds that are read before the loop body binds them
         (so an iteration reads the previous one's) or after the loop."""
         bound = _assigned(stmt)
-        inside = {id(n) for n in ast.walk(stmt)}
-        after = {
-            n.id
-            for n in ast.walk(scope.src.tree)
-            if isinstance(n, ast.Name)
-            and isinstance(n.ctx, ast.Load)
-            and id(n) not in inside
-        }
-        return bound & (after | _exposed(stmt.body, set()))
+        # (Counter subtraction keeps positive counts only: a comprehension's
+        # loop reads "<items>", which the function's tree does not hold)
+        outside = _load_counts(scope.src.tree) - _load_counts(stmt)
+        return bound & (set(outside) | _exposed(stmt.body, set()))
 
     def shares(self, var: Var, *values: Atom) -> None:
         """`var` is one of `values` (a merge, a loop-carried value)."""
@@ -567,6 +564,18 @@ def _hint(name: str) -> str:
         "<choice>": "choice",
         "<items>": "items",
     }.get(name, name)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_counts(node: ast.AST) -> Counter:
+    """How many times each name is read in `node`, nested nodes included.
+    Cached per node: a function's tree is read once for all its loops (each
+    loop subtracts its own reads), and the trees are never changed."""
+    return Counter(
+        n.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    )
 
 
 def _assigned(stmt: ast.stmt, updates_only: bool = False) -> set[str]:

@@ -734,6 +734,13 @@ def _fused_squares(
     sum of it (the same squares summed in another order).  Only where `t` is
     otherwise read for its shape alone, which is `a`'s: those reads take `a`.
     Returns the top-level statements and the new index of `split`."""
+    pairs = [
+        at
+        for at, stmt in enumerate(statements[:-1])
+        if _squared(stmt) is not None and _sums(statements[at + 1], stmt.target)
+    ]
+    if not pairs:
+        return statements, split
     count = Counter(n for s in walk(statements) for n in writes(s))
     count.update(s.target.name for s in walk(statements) if isinstance(s, SetItem))
     readers: dict[str, list[int]] = {}
@@ -742,21 +749,10 @@ def _fused_squares(
             readers.setdefault(name, []).append(at)
     out = list(statements)
     dropped: list[int] = []
-    for at, stmt in enumerate(statements[:-1]):
-        base = _squared(stmt)
-        if base is None or count[base.name] > 1 or count[stmt.target.name] != 1:
-            continue
-        name = stmt.target.name
-        total = statements[at + 1]
-        if name in kept or not (
-            isinstance(total, Assign)
-            and total.args == (stmt.target,)
-            and (
-                total.op == "mean_all"
-                or total.op == "sum"
-                and type(total.param("axis")) in (int, type(None))
-            )
-        ):
+    for at in pairs:
+        stmt, total = statements[at], statements[at + 1]
+        base, name = _squared(stmt), stmt.target.name
+        if count[base.name] > 1 or count[name] != 1 or name in kept:
             continue
         others = [i for i in readers.get(name, ()) if i != at + 1]
         if not all(_shape_only(s, name) for i in others for s in walk([out[i]])):
@@ -769,6 +765,19 @@ def _fused_squares(
     for at in reversed(dropped):
         del out[at]
     return out, split - sum(1 for at in dropped if at < split)
+
+
+def _sums(stmt: Stmt, t: Var) -> bool:
+    """Whether `stmt` is `np.sum(t)` along no axis or one, or `np.mean(t)`."""
+    return (
+        isinstance(stmt, Assign)
+        and stmt.args == (t,)
+        and (
+            stmt.op == "mean_all"
+            or stmt.op == "sum"
+            and type(stmt.param("axis")) in (int, type(None))
+        )
+    )
 
 
 def _squared(stmt: Stmt) -> Var | None:
