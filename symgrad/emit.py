@@ -381,8 +381,13 @@ class _Printer:
                 lines += self.block(stmt.orelse, inner, commented) or [inner + "pass"]
             return lines
         if isinstance(stmt, For):
-            target = ", ".join(self.name(t) for t in for_targets(stmt)) or "_"
-            lines = [f"{indent}for {target} in {self.expr(stmt.iter)}:"]
+            names = [self.name(t) for t in for_targets(stmt)]
+            iterable = self.expr(stmt.iter)
+            stack = _reversed_name(iterable)
+            if len(names) > 1 and stack is not None:
+                lines = style.reversed_loop(indent, names, stack)
+            else:
+                lines = [f"{indent}for {', '.join(names) or '_'} in {iterable}:"]
             return lines + (self.block(stmt.body, inner, commented) or [inner + "pass"])
         if isinstance(stmt, While):
             test = self.block(stmt.test, inner, False)
@@ -391,6 +396,10 @@ class _Printer:
                 return [f"{indent}while {self.expr(stmt.cond)}:"] + body
             check = f"{inner}if not {_wrap(self.expr(stmt.cond))}:"
             return [f"{indent}while True:"] + test + [check, inner + "    break"] + body
+        if isinstance(stmt, Push) and len(stmt.values) > 1:
+            values = [self.expr(v) for v in stmt.values]
+            if all(v.isidentifier() for v in values):
+                return style.appended_tuple(indent, self.name(stmt.stack), values)
         return [indent + self.statement(stmt)]
 
     def statement(self, stmt: Stmt) -> str:
@@ -492,6 +501,12 @@ class _Printer:
 
     def _part(self, atom: Atom | None, empty: str = "None") -> str:
         return empty if atom is None else f"({self._raw(atom)})"
+
+
+def _reversed_name(iterable: str) -> str | None:
+    """`saved` for the text `reversed(saved)`."""
+    inner = iterable.removeprefix("reversed(").removesuffix(")")
+    return inner if iterable.startswith("reversed(") and inner.isidentifier() else None
 
 
 def _level_uses(stmt: Stmt):

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import symgrad
@@ -295,3 +296,38 @@ def test_split_signatures_and_transform_calls_are_black_fixed_points(
     ]
     for source in sources:
         assert black.format_str(source, mode=black.Mode()) == source
+
+
+def _saved_names(rng, n: int) -> list[str]:
+    stems = ["t", "y_", "x_bar_", "hidden_"]
+    return [f"{stems[rng.integers(4)]}{rng.integers(1, 300)}" for _ in range(n)]
+
+
+def test_saved_tuples_and_their_loops_split_as_black_splits_them():
+    """The printer splits `saved.append((a, b, ...))` and `for a, b, ... in
+    reversed(saved):` itself (black on each cost a quarter of the compile
+    time of code with many loops): the lines must be black's, for every
+    number of names and indentation."""
+    import black
+
+    from symgrad import style
+
+    rng = np.random.default_rng(0)
+    for depth in range(5):
+        indent = "    " * depth
+        outer = "".join("    " * d + f"for i{d} in x:\n" for d in range(depth))
+        for n in range(2, 30):
+            names, stack = _saved_names(rng, n), f"saved_{n}"
+            values = ", ".join(names)
+            for raw, lines in [
+                (
+                    f"{indent}{stack}.append(({values}))\n",
+                    style.appended_tuple(indent, stack, names),
+                ),
+                (
+                    f"{indent}for {values} in reversed({stack}):\n{indent}    pass\n",
+                    style.reversed_loop(indent, names, stack) + [f"{indent}    pass"],
+                ),
+            ]:
+                want = black.format_str(outer + raw, mode=black.Mode())
+                assert outer + "\n".join(lines) + "\n" == want
