@@ -30,12 +30,13 @@ them into the module when it loads it.
 from __future__ import annotations
 
 import inspect
+import linecache
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadInputError
+from .errors import BadInputError, Loc
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,21 @@ def _named(fun: Any, role: str) -> str:
     if not fun.__name__.isidentifier():
         raise BadInputError(
             f"symgrad.rule: {role} must be a function defined with 'def' (the "
-            f"generated code calls it by name), got {fun.__name__}"
+            f"generated code calls it by name), got {fun.__name__}",
+            _where(fun),
         )
     return fun.__name__
+
+
+def _where(fun: types.FunctionType) -> Loc | None:
+    """Where `fun` is defined (a lambda: at the word `lambda`), if readable."""
+    code = fun.__code__
+    text = linecache.getline(code.co_filename, code.co_firstlineno)
+    if not text:
+        return None
+    col = text.find("lambda") if fun.__name__ == "<lambda>" else -1
+    col = col if col >= 0 else len(text) - len(text.lstrip())
+    return Loc(code.co_filename, code.co_firstlineno, col, text.rstrip("\n"))
 
 
 def rule(

@@ -456,3 +456,16 @@ def test_values_computed_from_wrt_cannot_be_indices_or_shapes(tmp_path, body, li
         module.f.grad(np.ones(3))
     assert (info.value.loc.file, info.value.loc.line) == (path, line)
     assert "depend" in info.value.message and " x" in info.value.message
+
+
+def test_a_lambda_as_a_custom_rule_is_refused_at_its_line(tmp_path):
+    body = "@symgrad.rule(grad=lambda x: 2 * x)\ndef sq(x):\n    return x * x\n"
+    with pytest.raises(BadInputError) as info:
+        load(tmp_path, body, name="lambda_rule")
+    path = tmp_path / "lambda_rule.py"
+    assert str(info.value).startswith(
+        f"{path}:5:20: error: symgrad.rule: grad must be a function defined with "
+        "'def' (the generated code calls it by name), got <lambda>\n"
+        "    @symgrad.rule(grad=lambda x: 2 * x)\n"
+        "                       ^"
+    )
