@@ -50,3 +50,15 @@ def test_the_first_example_gives_the_numbers_in_its_comments(tmp_path):
     for call, value in stated.items():
         assert repr(eval(call, vars(module))) == value
     assert "def f_and_grad(x, *, seed=None):" in module.source
+
+
+def test_the_table_sizes_quoted_are_the_tables():
+    from flow_functions import FLOW_CASES
+    from functions import CASES
+
+    quoted = re.search(
+        r"`tests/functions.py`, (\d+) cases; `tests/flow_functions.py`, (\d+) with",
+        README,
+    )
+    assert quoted, "the README names the sizes of the shared tables"
+    assert (int(quoted[1]), int(quoted[2])) == (len(CASES), len(FLOW_CASES))
