@@ -354,7 +354,11 @@ class _Printer:
     def block(self, statements, indent: str, commented: bool) -> list[str]:
         out: list[str] = []
         last_loc = None
+        skip = 0
         for i, stmt in enumerate(statements):
+            if skip:
+                skip -= 1
+                continue
             if isinstance(stmt, Assign) and stmt.target.name in self.inline:
                 continue
             loc = stmt.loc
@@ -368,8 +372,51 @@ class _Printer:
                 where = "" if loc.function == self.top_function else f" {loc.function}"
                 out.append(f"{indent}# grad of{where}: {loc.text.strip()}")
                 last_loc = (loc.file, loc.line)
+            unpacking, skip = self._unpacking(statements, i)
+            if unpacking:
+                out += [indent + line for line in unpacking]
+                continue
             out += self.compound(stmt, indent, commented)
         return out
+
+    def _unpacking(self, statements, start: int) -> tuple[list[str], int]:
+        """`a, b = v` for `t = _unpacked(v, 2)`, `a = t[0]`, `b = t[1]`: a run
+        of such statements starting at `start` (a Hessian's loop unpacks a
+        value and its tangent together) where each `t` is read by its items
+        alone, each named.  Returns the lines and how many statements after
+        the first they stand for (no lines: print the statements)."""
+        items: dict[str, dict[int, str]] = {}  # t -> item -> name
+        sources: list[Assign] = []
+        end = start
+        while end < len(statements):
+            stmt = statements[end]
+            if not isinstance(stmt, Assign) or stmt.target.name in self.inline:
+                break
+            if stmt.op == "unpacked":
+                sources.append(stmt)
+                items[stmt.target.name] = {}
+            elif (
+                stmt.op == "getitem"
+                and isinstance(stmt.args[0], Var)
+                and stmt.args[0].name in items
+                and len(stmt.args[1].items) == 1
+                and isinstance(stmt.args[1].items[0], Const)
+            ):
+                taken = items[stmt.args[0].name]
+                taken[stmt.args[1].items[0].value] = self.name(stmt.target)
+            else:
+                break
+            end += 1
+        if not sources or sources[0] is not statements[start]:
+            return [], 0
+        lines = []
+        for made in sources:
+            taken, n = items[made.target.name], made.args[1].value
+            if sorted(taken) != list(range(n)) or self.counts[made.target.name] != n:
+                return [], 0
+            names = ", ".join(taken[k] for k in range(n))
+            lines.append(f"{names} = {self.expr(made.args[0])}")
+        return lines, end - start - 1
 
     def compound(self, stmt: Stmt, indent: str, commented: bool) -> list[str]:
         inner = indent + "    "

@@ -241,8 +241,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             n = Const(len(target.elts))
             checked = self.emit("unpacked", (value, n), loc)
             items = tuple(
-                self.emit("getitem", (checked, Index((Const(i),))), loc)
-                for i in range(len(target.elts))
+                self.emit(
+                    "getitem",
+                    (checked, Index((Const(i),))),
+                    loc,
+                    hint=elt.id if isinstance(elt, ast.Name) else None,
+                )
+                for i, elt in enumerate(target.elts)
             )
             value = TupleValue(items)
         if not isinstance(value, TupleValue) or len(value.items) != len(target.elts):

@@ -331,3 +331,32 @@ def test_saved_tuples_and_their_loops_split_as_black_splits_them():
             ]:
                 want = black.format_str(outer + raw, mode=black.Mode())
                 assert outer + "\n".join(lines) + "\n" == want
+
+
+def polar(p):
+    r, theta = p
+    return r * np.cos(theta) + r * r
+
+
+def sin_chain(x):
+    y = x
+    for _ in range(3):
+        y = np.sin(y) * x
+    return np.sum(y)
+
+
+def test_unpacked_values_keep_their_names():
+    """`r, theta = p` prints `r = t1[0]`, `theta = t1[1]` (and `r_bar`), and a
+    Hessian's reverse loop unpacks each saved tuple in one line."""
+    source = symgrad.grad(polar).source
+    assert "r = t1[0]\n    theta = t1[1]\n" in source
+    assert "r_bar = " in source and "theta_bar = " in source
+    h = symgrad.hessian(sin_chain)
+    loop = h.source.split("def grad_and_hvp")[1].split("\ndef ")[0]
+    assert "_unpacked(" not in loop
+    assert "t1_4, y_4 = saved[i]\n" in loop
+    assert "t1_4_dot, y_4_dot = saved_dot[i]\n" in loop
+    x, v = np.array([0.3, -0.5]), np.array([1.0, 2.0])
+    g = symgrad.grad(sin_chain)
+    numeric = (g.grad(x + 1e-6 * v) - g.grad(x - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(h.hvp(x, tangents=v), numeric, rtol=1e-6)
