@@ -19,6 +19,7 @@ import ast
 import functools
 import linecache
 import re
+import sys
 import threading
 import types
 from collections.abc import Callable
@@ -251,7 +252,8 @@ class _Transformed:
             module = load_module(
                 self.source, f"{self.__qualname__}.{self.kind}", self._src
             )
-            module.__dict__.update(_bad_input_errors(self.__name__, self.kind))
+            errors = _bad_input_errors(self.__name__, self.kind, self._src)
+            module.__dict__.update(errors)
             self._module = module
         return self._module
 
@@ -260,16 +262,19 @@ class _Transformed:
         return getattr(self._module or self.module, name)(*args, **kwargs)
 
 
-def _bad_input_errors(function: str, kind: str) -> dict[str, type[SymgradError]]:
+def _bad_input_errors(
+    function: str, kind: str, src: FunctionSource
+) -> dict[str, type[SymgradError]]:
     """symgrad's errors, to replace the standalone module's own: code loaded
     by symgrad raises a bad seed as `SeedError`, a bad tangent or a write to
     a repeated index as `BadInputError`, with no wrapper catching them.  A
     Hessian's module is never given a seed: its only seed error is an output
-    that is not a number."""
+    that is not a number.  A write to a repeated index names the line of
+    `src` it comes from."""
 
     class RepeatedIndexError(BadInputError):
         def __init__(self, message: str):
-            super().__init__(f"{function}: {message}")
+            super().__init__(f"{function}: {message}", _running_line(src))
 
     class NotANumberError(BadInputError):
         def __init__(self, message: str):
@@ -387,6 +392,32 @@ class HessianFunction(_Transformed):
     def hvp(self, *args: Any, tangents: Any, **kwargs: Any) -> Any:
         """The Hessian times `tangents` (shaped like x), without forming it."""
         return self._run("hvp", *args, tangents=tangents, **kwargs)
+
+
+def _running_line(src: FunctionSource) -> Loc | None:
+    """The line of `src` whose derivative the emitted code is running: the
+    `# grad of: ...` comment above the current line of the innermost emitted
+    frame, found among the function's lines (None where it is not there: a
+    line of a helper function, or an ambiguous one)."""
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_filename.startswith("<symgrad:"):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    emitted = linecache.getlines(frame.f_code.co_filename)[: frame.f_lineno]
+    comment = next(
+        (ln.strip() for ln in reversed(emitted) if ln.strip().startswith("# grad of")),
+        "",
+    )
+    if not comment.startswith("# grad of: "):
+        return None
+    text = comment.removeprefix("# grad of: ")
+    first, last = src.tree.lineno, src.tree.end_lineno or src.tree.lineno
+    found = [n for n in range(first, last + 1) if src.lines[n - 1].strip() == text]
+    if len(found) != 1:
+        return None
+    line = src.lines[found[0] - 1].rstrip("\n")
+    return Loc(src.file, found[0], len(line) - len(line.lstrip()), line, src.name)
 
 
 def custom_functions(src: FunctionSource) -> dict[str, Any]:

@@ -198,6 +198,10 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
     for _ in range(2):  # the first call binds the emitted function; both raise
         with pytest.raises(BadInputError, match="error: f: an assignment .*np.add.at"):
             m.f.f_and_grad(np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(BadInputError) as info:  # at the line of the write
+        m.f.f_and_grad(np.array([1.0, 2.0, 3.0]))
+    assert str(info.value).startswith(f"{m.__file__}:9:5: error: f: an assignment")
+    assert "\n    y[np.array([0, 0, 1])] = x\n    ^" in str(info.value)
 
 
 @pytest.mark.parametrize(
