@@ -60,6 +60,7 @@ for _alias, _op_name in [
     )
 for _name in ["sum", "mean", "max", "min", "prod"]:
     NUMPY[_name] = CallSpec(_name, ("a",), _REDUCE, positional=1)  # (then dtype/out)
+NUMPY["cumsum"] = CallSpec("cumsum", ("a",), (("axis", None),), positional=1)
 NUMPY["amax"] = NUMPY["max"]
 NUMPY["amin"] = NUMPY["min"]
 NUMPY.update(
@@ -127,6 +128,7 @@ METHODS: dict[str, CallSpec] = {
         name: CallSpec(name, ("self",), _REDUCE, positional=1)
         for name in ["sum", "mean", "max", "min", "prod"]
     },
+    "cumsum": CallSpec("cumsum", ("self",), (("axis", None),), positional=1),
     "reshape": CallSpec("reshape", ("self", "shape"), variadic=True),
     "transpose": CallSpec("transpose", ("self",), (("axes", None),), variadic=True),
     "dot": CallSpec("dot", ("self", "b")),
@@ -149,6 +151,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),
+    "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
     "_sum_squares": CallSpec("sum_squares", ("x",), _REDUCE),
     "_mean_squares": CallSpec("mean_squares", ("x",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),

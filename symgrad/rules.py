@@ -252,6 +252,13 @@ def _min_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     return (b.op("extremum_grad", g, x, out, axis=axis, keepdims=keepdims),)
 
 
+# A running sum: each entry of x adds to its own and every later partial sum,
+# so its cotangent is the running sum of g taken from the end.
+@structural("cumsum", 1, "np.cumsum({0}{params})", [("axis", None)])
+def _cumsum_adjoint(b: Builder, g, out, x, *, axis):
+    return (b.op("cumsum_grad", g, x, axis=axis),)
+
+
 @structural("prod", 1, "np.prod({0}{params})", _REDUCE)
 def _prod_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     return (b.op("prod_grad", g, x, axis=axis, keepdims=keepdims),)
@@ -448,6 +455,7 @@ _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
 _emitted("moveaxis", 3, "np.moveaxis({0}, {1}, {2})", nondiff=(1, 2))
 _emitted("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})", nondiff=(1, 2))
 _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
+_emitted("cumsum_grad", 2, "_cumsum_grad({0}, {1}{params})", [("axis", None)], (1,))
 _emitted("concat_grad", None, "_concat_grad({args})")
 _emitted("broadcast_tangent", 2, "_broadcast_tangent({0}, {1})", nondiff=(1,))
 _emitted("float_tangent", 2, "_float_tangent({0}, {1})", nondiff=(1,))
@@ -524,6 +532,8 @@ for _name in ["sum", "mean", "transpose", "T", "reshape", "ravel", "squeeze"]:
 for _name in ["expand_dims", "copy", "asarray", "broadcast_to", "getitem", "owned"]:
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
+    linear(_name)
+for _name in ["cumsum", "cumsum_grad"]:
     linear(_name)
 for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy", "keepdims"]:
     linear(_name)

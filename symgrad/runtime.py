@@ -505,6 +505,15 @@ def _written_grad(g, index, target):
     return part.copy() if isinstance(part, np.ndarray) else part
 
 
+def _cumsum_grad(g, x, axis=None):
+    """The cotangent of `x` for `np.cumsum(x, axis)`: the running sum of `g`
+    from the end (over all of `x`, flattened, for no axis), in `x`'s shape."""
+    if axis is None:
+        flat = np.ravel(g)[::-1].cumsum()[::-1]
+        return flat.reshape(np.shape(x)) if np.ndim(x) else flat[0]
+    return np.flip(np.flip(g, axis).cumsum(axis), axis)
+
+
 def _zero_at(g, index):
     """`g` with the entries at `index` set to zero (a copy)."""
     g = np.array(g)

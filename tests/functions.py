@@ -748,6 +748,18 @@ def mixture_quartic(mu, log_s, x):
     return np.sum(np.sqrt(np.sum(diff**4, axis=2)))
 
 
+def running_sum_loss(x, w):
+    """np.cumsum over all entries (flattened) and along each axis."""
+    flat = np.cumsum(x * w)
+    rows = np.cumsum(np.sin(x), axis=1)
+    cols = x.cumsum(axis=-2) * w
+    return np.sum(flat * flat) + np.sum(rows * cols)
+
+
+def running_sum_scalar(x):
+    return np.sum(np.cumsum(x) ** 2)
+
+
 def _mixture_args(rng: np.random.Generator) -> tuple:
     return normal(rng, (3, 2)), normal(rng, (3, 2)) * 0.3, normal(rng, (5, 2))
 
@@ -1117,6 +1129,18 @@ CASES: list[Case] = [
     Case("mixture_loglik_wrt_mu", mixture_loglik, _mixture_args, wrt="mu"),
     Case("mixture_loglik_wrt_log_s", mixture_loglik, _mixture_args, wrt="log_s"),
     Case("mixture_cosh", mixture_cosh, _mixture_args, wrt=("mu", "log_s")),
+    Case(
+        "running_sum_loss",
+        running_sum_loss,
+        lambda r: (normal(r, (3, 4)), normal(r, 4)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "running_sum_wrt_x",
+        running_sum_loss,
+        lambda r: (normal(r, (3, 4)), normal(r, 4)),
+    ),
+    Case("running_sum_scalar", running_sum_scalar, lambda r: (normal(r, ()),)),
     Case("mixture_cosh_wrt_mu", mixture_cosh, _mixture_args, wrt="mu"),
     Case("mixture_quartic_wrt_log_s", mixture_quartic, _mixture_args, wrt="log_s"),
     Case(
