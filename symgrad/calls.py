@@ -15,7 +15,7 @@ import ast
 import builtins
 from typing import TYPE_CHECKING
 
-from . import library, resolve
+from . import library, prelude, resolve
 from .custom import Rule
 from .errors import (
     BadInputError,
@@ -38,13 +38,14 @@ class CallLowering:
     def call_user(self, fn, node: ast.Call, scope: Scope, hint: str | None) -> Value:
         """Inline a call of a module-level function or of a closure."""
         src = fn.source
-        if src.name in self.stack:
+        if (src.file, src.tree.lineno, src.name) in self.stack:
             raise UnsupportedSyntaxError(
                 f"recursive call to '{src.name}' is not supported", scope.src.loc(node)
             )
         from .fence import check
         from .frontend import Scope
 
+        _check_fixed(src, node, scope)
         check(src)
         bound = _bind_user_args(src, node, scope.src)
         env: dict[str, Value] = {}
@@ -73,6 +74,11 @@ class CallLowering:
             and scope.src.resolver
         ):
             found = scope.src.resolver.resolve(node.id)
+            if isinstance(found, resolve.Module):
+                return found
+        if isinstance(node, ast.Attribute):  # np.linalg
+            base = self.module_ref(node.value, scope)
+            found = None if base is None else resolve.module_attribute(base, node.attr)
             if isinstance(found, resolve.Module):
                 return found
         return None
@@ -304,6 +310,24 @@ class CallLowering:
             loc,
             "for a list built in a loop, use np.stack",
         )
+
+
+def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
+    """Refuse a call of a `prelude` definition (np.var...) that sets one of
+    the parameters the definition ignores (dtype=, out=, norm's ord=)."""
+    if src.file != prelude.__file__:
+        return
+    given = dict(zip(src.params, node.args, strict=False))
+    given.update((kw.arg, kw.value) for kw in node.keywords if kw.arg)
+    for name in prelude.FIXED.get(src.name, ()):
+        value = given.get(name)
+        if value is not None and not (
+            isinstance(value, ast.Constant) and value.value is None
+        ):
+            raise NoDerivativeError(
+                f"symgrad differentiates {src.name}() only with {name}=None",
+                scope.src.loc(value),
+            )
 
 
 def _unknown_function(name: str, loc: Loc) -> UnknownNameError:

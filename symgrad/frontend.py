@@ -88,7 +88,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.top = top
         self.names = Names(RESERVED | set(top.params), avoid)
         self.body: list[Stmt] = []
-        self.stack: list[str] = []
+        self.stack: list[tuple[str, int, str]] = []  # (file, line, name)
         self.constants: dict[str, Const] = {}
         self.constant_names: dict[tuple[str, str], Const] = {}
         self.ops: dict[str, str] = {}  # variable -> the op that computed it
@@ -138,7 +138,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     def inline(self, scope: Scope, hint: str | None) -> Value:
         """Lower the statements of `scope.src`; return what it returns."""
-        self.stack.append(scope.src.name)
+        self.stack.append((scope.src.file, scope.src.tree.lineno, scope.src.name))
         body = [s for s in scope.src.tree.body if not _is_docstring(s)]
         if not _returns(body):
             raise UnsupportedSyntaxError(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import math
 import types
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import runtime
+from . import prelude, runtime
 from . import source as source_mod
 from .custom import Rule
 from .source import FunctionSource
@@ -52,7 +53,7 @@ BUILTINS = {
 
 @dataclass(frozen=True)
 class Module:
-    lib: str  # "numpy" | "math"
+    lib: str  # "numpy" | "numpy.linalg" | "math"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,14 @@ Resolved = Module | LibFunction | UserFunction | Constant | Unreadable | CustomF
 
 
 def module_attribute(module: Module, attr: str) -> Resolved | None:
-    """`np.sin`, `math.pi`, `np.newaxis`: an attribute of numpy or math."""
+    """`np.sin`, `math.pi`, `np.newaxis`: an attribute of numpy or math; for
+    `np.var`, `np.std` and `np.linalg.norm`, their definitions (`prelude`)."""
+    if module.lib == "numpy.linalg":
+        return _prelude(attr) if attr in prelude.LINALG else None
+    if module.lib == "numpy" and attr in prelude.NUMPY:
+        return _prelude(attr)
+    if module.lib == "numpy" and attr == "linalg":
+        return Module("numpy.linalg")
     lib = np if module.lib == "numpy" else math
     value = getattr(lib, attr, None)
     prefix = "np" if module.lib == "numpy" else "math"
@@ -104,6 +112,12 @@ def module_attribute(module: Module, attr: str) -> Resolved | None:
     if callable(value):
         return LibFunction(module.lib, attr)
     return None
+
+
+@functools.cache
+def _prelude(name: str) -> UserFunction:
+    fn = prelude.NUMPY.get(name) or prelude.LINALG[name]
+    return UserFunction(source_mod.from_function(fn, LiveResolver(fn)))
 
 
 def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
@@ -121,7 +135,9 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
         return UserFunction(source_mod.from_function(value, resolver_for(value)))
     fname = getattr(value, "__name__", None)
     if fname is not None and getattr(np, fname, None) is value:
-        return LibFunction("numpy", fname)
+        return module_attribute(Module("numpy"), fname)
+    if fname is not None and getattr(np.linalg, fname, None) is value:
+        return module_attribute(Module("numpy.linalg"), fname)
     if fname is not None and getattr(math, fname, None) is value:
         return LibFunction("math", fname)
     if fname in BUILTINS and getattr(builtins, fname) is value:

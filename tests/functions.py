@@ -756,6 +756,18 @@ def running_sum_loss(x, w):
     return np.sum(flat * flat) + np.sum(rows * cols)
 
 
+def standardized(x, w):
+    """np.var, np.std (with ddof and keepdims) and np.linalg.norm, which
+    symgrad differentiates through their definitions (symgrad/prelude.py)."""
+    z = (x - np.mean(x, axis=0)) / np.std(x, axis=0, ddof=1)
+    spread = np.var(x * w, 1, keepdims=True)
+    return np.sum(z * w) + np.sum(spread * x) + np.linalg.norm(x) * np.var(w)
+
+
+def row_norms_loss(x):
+    return np.sum(np.linalg.norm(x, axis=1, keepdims=True) * x)
+
+
 def running_sum_scalar(x):
     return np.sum(np.cumsum(x) ** 2)
 
@@ -1141,6 +1153,16 @@ CASES: list[Case] = [
         lambda r: (normal(r, (3, 4)), normal(r, 4)),
     ),
     Case("running_sum_scalar", running_sum_scalar, lambda r: (normal(r, ()),)),
+    Case(
+        "standardized",
+        standardized,
+        lambda r: (normal(r, (5, 3)), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "standardized_wrt_x", standardized, lambda r: (normal(r, (5, 3)), normal(r, 3))
+    ),
+    Case("row_norms_loss", row_norms_loss, lambda r: (normal(r, (4, 3)),)),
     Case("mixture_cosh_wrt_mu", mixture_cosh, _mixture_args, wrt="mu"),
     Case("mixture_quartic_wrt_log_s", mixture_quartic, _mixture_args, wrt="log_s"),
     Case(
