@@ -15,7 +15,7 @@ import ast
 import builtins
 from typing import TYPE_CHECKING
 
-from . import library, prelude, resolve
+from . import library, prelude, resolve, rules
 from .custom import Rule
 from .errors import (
     BadInputError,
@@ -134,6 +134,11 @@ class CallLowering:
             raise UnsupportedSyntaxError(
                 f"'{dotted(node.func)}' is not callable here", loc
             )
+        if (callee.lib, callee.name) in (
+            ("numpy", "einsum"),
+            ("symgrad", "_einsum_grad"),
+        ):
+            return self.einsum(node, callee.name, scope, hint)
         table = {
             "numpy": library.NUMPY,
             "math": library.MATH,
@@ -167,6 +172,37 @@ class CallLowering:
             )
         args = list(node.args)
         return self.apply(spec, args, node.keywords, scope, loc, hint, spelling)
+
+    def einsum(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
+        """`np.einsum("ij,jk->ik", a, b)`, or its adjoint `_einsum_grad(...)`
+        read back from emitted code: the subscripts (and the operand index)
+        are parameters of the op."""
+        loc = scope.src.loc(node)
+        args = list(node.args)
+        if not (
+            args
+            and isinstance(args[0], ast.Constant)
+            and isinstance(args[0].value, str)
+            and not node.keywords
+        ):
+            raise NoDerivativeError(
+                "np.einsum takes its subscripts as a string literal, then the "
+                "operands (no keyword arguments)",
+                loc,
+            )
+        subscripts = args[0].value.replace(" ", "")
+        params: tuple = (("subscripts", subscripts),)
+        operands = args[1:]
+        if name == "_einsum_grad":
+            params += (("k", ast.literal_eval(operands[0])),)
+            operands = operands[1:]
+        else:
+            problem = rules.einsum_problem(subscripts, len(operands))
+            if problem:
+                raise NoDerivativeError(f"np.einsum('{subscripts}'): {problem}", loc)
+        atoms = tuple(self.atom(a, scope) for a in operands)
+        op = "einsum" if name == "einsum" else "einsum_grad"
+        return self.emit(op, atoms, loc, params, hint)
 
     def custom(
         self, rule: Rule, node: ast.Call, scope: Scope, hint: str | None

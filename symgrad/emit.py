@@ -512,10 +512,14 @@ class _Printer:
             for k, v in stmt.params
             if k not in defaults or defaults[k] != v
         ]
+        named = {
+            k: f'"{v}"' if isinstance(v, str) else _value(v) for k, v in params.items()
+        }
         return op.template.format(
             *args,
             args=", ".join(args),
             params="".join(", " + s for s in shown),
+            **named,
         )
 
     def _arg(self, arg) -> str:

@@ -152,6 +152,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),
     "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
+    "_einsum_grad": CallSpec("einsum_grad", ()),  # (read by calls.einsum)
     "_sum_squares": CallSpec("sum_squares", ("x",), _REDUCE),
     "_mean_squares": CallSpec("mean_squares", ("x",)),
     "_unbroadcast": CallSpec("unbroadcast", ("g", "x")),

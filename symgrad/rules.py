@@ -264,6 +264,37 @@ def _prod_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     return (b.op("prod_grad", g, x, axis=axis, keepdims=keepdims),)
 
 
+# np.einsum with explicit subscripts, each operand's letters distinct (no
+# diagonals) and no "...": the cotangent of an operand is the einsum of the
+# output's cotangent with the other operands into its letters, spread over
+# the letters only it has (`_einsum_grad`).
+@structural("einsum", None, "np.einsum({subscripts}, {args})", [("subscripts", "")])
+def _einsum_adjoint(b: Builder, g, out, *operands, subscripts):
+    return tuple(
+        b.op("einsum_grad", g, *operands, subscripts=subscripts, k=k)
+        for k in range(len(operands))
+    )
+
+
+def einsum_problem(subscripts: str, operands: int) -> str | None:
+    """Why symgrad cannot differentiate `np.einsum(subscripts, ...)` with this
+    many operands, or None."""
+    if "->" not in subscripts:
+        return "the subscripts need an explicit output ('->')"
+    inputs, output = subscripts.split("->", 1)
+    terms = inputs.split(",")
+    if len(terms) != operands:
+        return f"the subscripts name {len(terms)} operands, the call gives {operands}"
+    for term in [*terms, output]:
+        if not all(c.isalpha() and c.isascii() for c in term):
+            return "only letters are supported in the subscripts (no '...')"
+        if len(set(term)) != len(term):
+            return f"a letter repeats within '{term}' (a diagonal)"
+    if not set(output) <= set("".join(terms)):
+        return "the output has a letter no operand has"
+    return None
+
+
 @structural("matmul", 2, "{0} @ {1}")
 def _matmul_adjoint(b: Builder, g, out, x, y):
     return b.op("matmul_lhs_grad", g, x, y), b.op("matmul_rhs_grad", g, x, y)
@@ -455,6 +486,12 @@ _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
 _emitted("moveaxis", 3, "np.moveaxis({0}, {1}, {2})", nondiff=(1, 2))
 _emitted("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})", nondiff=(1, 2))
 _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
+_emitted(
+    "einsum_grad",
+    None,
+    "_einsum_grad({subscripts}, {k}, {args})",
+    [("subscripts", ""), ("k", 0)],
+)
 _emitted("cumsum_grad", 2, "_cumsum_grad({0}, {1}{params})", [("axis", None)], (1,))
 _emitted("concat_grad", None, "_concat_grad({args})")
 _emitted("broadcast_tangent", 2, "_broadcast_tangent({0}, {1})", nondiff=(1,))
@@ -599,6 +636,48 @@ def _squares_tangent(reduce: str) -> Tangent:
     return tangent
 
 
+def _einsum_tangent(b: Builder, dots, out, *operands, subscripts) -> Atom | None:
+    # linear in each operand: the sum over operands of the einsum with that
+    # operand replaced by its tangent
+    terms = [
+        b.op("einsum", *operands[:i], dot, *operands[i + 1 :], subscripts=subscripts)
+        for i, dot in enumerate(dots)
+        if dot is not None
+    ]
+    return _sum_terms(b, terms)
+
+
+def _einsum_grad_tangent(
+    b: Builder, dots, out, g, *operands, subscripts, k
+) -> Atom | None:
+    # linear in g and in each operand but the k-th (read for its shape only)
+    args = (g, *operands)
+    terms = [
+        b.op(
+            "einsum_grad",
+            *args[:p],
+            dots[p],
+            *args[p + 1 :],
+            subscripts=subscripts,
+            k=k,
+        )
+        for p in range(len(args))
+        if p != k + 1 and dots[p] is not None
+    ]
+    return _sum_terms(b, terms)
+
+
+def _sum_terms(b: Builder, terms: list) -> Atom | None:
+    if not terms:
+        return None
+    total = terms[0]
+    for term in terms[1:]:
+        total = b.op("add", total, term)
+    return total
+
+
+TANGENTS["einsum"] = _einsum_tangent
+TANGENTS["einsum_grad"] = _einsum_grad_tangent
 TANGENTS["sum_squares"] = _squares_tangent("sum")
 TANGENTS["mean_squares"] = _squares_tangent("mean")
 

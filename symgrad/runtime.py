@@ -505,6 +505,24 @@ def _written_grad(g, index, target):
     return part.copy() if isinstance(part, np.ndarray) else part
 
 
+def _einsum_grad(subscripts, k, g, *operands):
+    """The cotangent of operand `k` of `np.einsum(subscripts, *operands)`,
+    given the output's cotangent `g`: `g` contracted with the other operands
+    into operand k's letters, spread over the letters only it has."""
+    inputs, output = subscripts.split("->")
+    terms = inputs.split(",")
+    others = [t for i, t in enumerate(terms) if i != k]
+    seen = set(output).union(*others)
+    kept = "".join(c for c in terms[k] if c in seen)
+    rest = [x for i, x in enumerate(operands) if i != k]
+    grad = np.einsum(",".join([output, *others]) + "->" + kept, g, *rest)
+    if len(kept) < len(terms[k]):  # letters summed in operand k alone
+        shape = np.shape(operands[k])
+        spread = [n if c in seen else 1 for c, n in zip(terms[k], shape, strict=True)]
+        grad = np.array(np.broadcast_to(np.reshape(grad, spread), shape))
+    return grad
+
+
 def _cumsum_grad(g, x, axis=None):
     """The cotangent of `x` for `np.cumsum(x, axis)`: the running sum of `g`
     from the end (over all of `x`, flattened, for no axis), in `x`'s shape."""

@@ -768,6 +768,20 @@ def row_norms_loss(x):
     return np.sum(np.linalg.norm(x, axis=1, keepdims=True) * x)
 
 
+def einsum_products(a, b, c):
+    """np.einsum as a matrix product, a batched one, an outer product, and a
+    sum over a letter one operand has alone (its cotangent is spread)."""
+    ab = np.einsum("ij,jk->ik", a, b)
+    batched = np.einsum("nij,jk->nik", c, b)
+    outer = np.einsum("i,k->ik", a[0], b[1])
+    rows = np.einsum("ij->j", a * a)
+    return np.sum(ab * ab) + np.sum(np.tanh(batched)) + np.sum(outer) * np.sum(rows)
+
+
+def einsum_contract_all(x, w):
+    return np.einsum("ij,ij->", x, w) * np.einsum("i,i->", x[0], x[1])
+
+
 def running_sum_scalar(x):
     return np.sum(np.cumsum(x) ** 2)
 
@@ -1163,6 +1177,23 @@ CASES: list[Case] = [
         "standardized_wrt_x", standardized, lambda r: (normal(r, (5, 3)), normal(r, 3))
     ),
     Case("row_norms_loss", row_norms_loss, lambda r: (normal(r, (4, 3)),)),
+    Case(
+        "einsum_products",
+        einsum_products,
+        lambda r: (normal(r, (2, 3)), normal(r, (3, 4)), normal(r, (2, 2, 3))),
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        "einsum_products_wrt_b",
+        einsum_products,
+        lambda r: (normal(r, (2, 3)), normal(r, (3, 4)), normal(r, (2, 2, 3))),
+        wrt=1,
+    ),
+    Case(
+        "einsum_contract_all",
+        einsum_contract_all,
+        lambda r: (normal(r, (2, 3)), normal(r, (2, 3))),
+    ),
     Case("mixture_cosh_wrt_mu", mixture_cosh, _mixture_args, wrt="mu"),
     Case("mixture_quartic_wrt_log_s", mixture_quartic, _mixture_args, wrt="log_s"),
     Case(

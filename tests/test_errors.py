@@ -489,3 +489,22 @@ def test_numpy_functions_defined_in_the_prelude_refuse_what_they_ignore(tmp_path
         symgrad.grad(module.g).f_and_grad(np.ones(2))
     with pytest.raises(NoDerivativeError, match="'np.linalg.solve' is not a function"):
         symgrad.grad(module.h).f_and_grad(np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ('np.einsum("ii->", x)', "np.einsum('ii->'): a letter repeats within 'ii'"),
+        ('np.einsum("ij,jk", x, x)', "need an explicit output ('->')"),
+        ('np.einsum("...j,j->...", x, x)', "only letters are supported"),
+        ('np.einsum("ij,j->i", x)', "name 2 operands, the call gives 1"),
+        ("np.einsum(spec, x)", "takes its subscripts as a string literal"),
+    ],
+)
+def test_einsum_beyond_the_rule_is_refused_at_the_call(tmp_path, call, message):
+    body = f'spec = "ij->"\n\n\n@symgrad.grad\ndef f(x):\n    return np.sum({call})\n'
+    module, path = load(tmp_path, body, name="einsum_misuse")
+    with pytest.raises(NoDerivativeError) as info:
+        module.f.f_and_grad(np.ones((2, 2)))
+    assert str(info.value).startswith(f"{path}:10:19: error: ")
+    assert message in str(info.value)
