@@ -350,18 +350,19 @@ class CallLowering:
 
 def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
     """Refuse a call of a `prelude` definition (np.var...) that sets one of
-    the parameters the definition ignores (dtype=, out=, norm's ord=)."""
+    the parameters the definition ignores (dtype=, out=, norm's ord=) to
+    anything but the value it assumes."""
     if src.file != prelude.__file__:
         return
     given = dict(zip(src.params, node.args, strict=False))
     given.update((kw.arg, kw.value) for kw in node.keywords if kw.arg)
-    for name in prelude.FIXED.get(src.name, ()):
+    for name, assumed in prelude.FIXED.get(src.name, {}).items():
         value = given.get(name)
         if value is not None and not (
-            isinstance(value, ast.Constant) and value.value is None
+            isinstance(value, ast.Constant) and value.value == assumed
         ):
             raise NoDerivativeError(
-                f"symgrad differentiates {src.name}() only with {name}=None",
+                f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
 

@@ -1,18 +1,25 @@
 """numpy functions symgrad differentiates through their definitions.
 
-`np.var`, `np.std` and `np.linalg.norm` (its default `ord`) are written
-here with operations symgrad has rules for; a call of one is inlined like a
-helper function of the user's, so its derivative is the chain rule through
-these lines, and the emitted code shows them (`# grad of var: ...`).  Each
-takes numpy's parameters in numpy's order, so positional calls bind as in
-numpy; the parameters in `FIXED` must keep their defaults (`calls` refuses a
-call that sets them, where these definitions would ignore them).
+`np.var`, `np.std`, `np.trace`, `np.diag` and `np.linalg.norm` (its
+default `ord`) are written here with operations symgrad has rules for; a
+call of one is inlined like a helper function of the user's, so its
+derivative is the chain rule through these lines, and the emitted code shows
+them (`# grad of var: ...`).  Each takes numpy's parameters in numpy's
+order, so positional calls bind as in numpy; the parameters in `FIXED` must
+keep the values given there (`calls` refuses a call that sets them
+otherwise, where these definitions would ignore them).
 """
 
 import numpy as np
 
-# Parameters that must keep their default (None) in a call.
-FIXED = {"var": ("dtype", "out"), "std": ("dtype", "out"), "norm": ("ord",)}
+# Parameters a call must leave at these values.
+FIXED = {
+    "var": {"dtype": None, "out": None},
+    "std": {"dtype": None, "out": None},
+    "trace": {"offset": 0, "axis1": 0, "axis2": 1, "dtype": None, "out": None},
+    "diag": {"k": 0},
+    "norm": {"ord": None},
+}
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
@@ -27,9 +34,24 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return np.sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    i = np.arange(min(np.shape(a)[0], np.shape(a)[1]))
+    return np.sum(a[i, i])
+
+
+def diag(v, k=0):
+    if np.ndim(v) == 1:  # a vector: the matrix with it on the diagonal
+        i = np.arange(np.shape(v)[0])
+        matrix = np.zeros((np.shape(v)[0], np.shape(v)[0]))
+        matrix[i, i] = v
+        return matrix
+    i = np.arange(min(np.shape(v)[0], np.shape(v)[1]))  # a matrix: its diagonal
+    return v[i, i]
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
 
-NUMPY = {"var": var, "std": std}
+NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 LINALG = {"norm": norm}

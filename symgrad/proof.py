@@ -81,7 +81,7 @@ class _Numpy(types.ModuleType):
         self.logical_or = self._elementwise(sp.Or)
         self.logical_not = self._elementwise(sp.Not)
         self.pi, self.e = sp.pi, sp.E
-        self.zeros = lambda shape: np.zeros(shape, dtype=object).view(_SymArray)
+        self.zeros = lambda shape, dtype=None: np.zeros(shape, object).view(_SymArray)
         self.zeros_like = lambda x: self.zeros(np.shape(x))
         self.max = self.amax = self._reduction(sp.Max)
         self.min = self.amin = self._reduction(sp.Min)

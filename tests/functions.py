@@ -782,6 +782,12 @@ def einsum_contract_all(x, w):
     return np.einsum("ij,ij->", x, w) * np.einsum("i,i->", x[0], x[1])
 
 
+def trace_and_diag(a, v):
+    """np.trace, and np.diag both ways: a (3, 4) matrix's diagonal and the
+    matrix of a vector."""
+    return np.trace(a @ a.T) + np.sum(np.diag(a) * v) + np.sum(np.diag(v) @ a**2)
+
+
 def running_sum_scalar(x):
     return np.sum(np.cumsum(x) ** 2)
 
@@ -1188,6 +1194,17 @@ CASES: list[Case] = [
         einsum_products,
         lambda r: (normal(r, (2, 3)), normal(r, (3, 4)), normal(r, (2, 2, 3))),
         wrt=1,
+    ),
+    Case(
+        "trace_and_diag",
+        trace_and_diag,
+        lambda r: (normal(r, (3, 4)), normal(r, 3)),
+        wrt=(0, 1),
+    ),
+    Case(
+        "trace_and_diag_wrt_a",
+        trace_and_diag,
+        lambda r: (normal(r, (3, 4)), normal(r, 3)),
     ),
     Case(
         "einsum_contract_all",
