@@ -36,7 +36,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     i = np.arange(min(np.shape(a)[0], np.shape(a)[1]))
-    return np.sum(a[i, i])
+    return np.sum(a[i, i], axis=0)  # (over the first two axes, as numpy's)
 
 
 def diag(v, k=0):
@@ -45,8 +45,9 @@ def diag(v, k=0):
         matrix = np.zeros((np.shape(v)[0], np.shape(v)[0]))
         matrix[i, i] = v
         return matrix
-    i = np.arange(min(np.shape(v)[0], np.shape(v)[1]))  # a matrix: its diagonal
-    return v[i, i]
+    n = min(np.shape(v)[0], np.shape(v)[1])  # a matrix: its diagonal
+    i = np.arange(n)
+    return np.reshape(v[i, i], (n,))  # (more axes: an error, as in numpy)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):

@@ -783,9 +783,16 @@ def einsum_contract_all(x, w):
 
 
 def trace_and_diag(a, v):
-    """np.trace, and np.diag both ways: a (3, 4) matrix's diagonal and the
-    matrix of a vector."""
-    return np.trace(a @ a.T) + np.sum(np.diag(a) * v) + np.sum(np.diag(v) @ a**2)
+    """np.trace (of a matrix, and over the first two axes of a 3-d array),
+    and np.diag both ways: a (3, 4) matrix's diagonal and the matrix of a
+    vector."""
+    stacked = np.trace(a[:, :, None] * a[:, None, :2])  # (over axes 0 and 1)
+    return (
+        np.trace(a @ a.T)
+        + np.sum(np.diag(a) * v)
+        + np.sum(np.diag(v) @ a**2)
+        + np.sum(stacked * stacked)
+    )
 
 
 def running_sum_scalar(x):
