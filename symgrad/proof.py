@@ -1,9 +1,9 @@
 """Symbolic verification: show with sympy that an emitted gradient is right.
 
 `verify(f, *args)` runs the module symgrad emitted for `f` on sympy symbols
-instead of numbers: Python floats become symbols, arrays become object arrays
-of symbols of the same (small) shapes, and a non-scalar output gets a symbolic
-seed `s`.  The emitted code then yields two expressions: the value `F` and the
+instead of numbers: Python floats become symbols, float arrays become object
+arrays of symbols of the same (small) shapes, other arguments (an int loop
+count) are passed as given, and a non-scalar output gets a symbolic seed `s`.  The emitted code then yields two expressions: the value `F` and the
 gradient `G`.  For every input entry `x` the verifier checks `G = d(s . F)/dx`
 with `sympy.diff`: first by simplifying the difference to zero, and where
 `simplify` gives up, by evaluating it at random points with 40-digit
@@ -13,8 +13,10 @@ arithmetic.  The outcome is one of
 * `checked symbolically on shapes ...`: the same, for array inputs of the
   shapes given (a proof for those shapes, evidence for others);
 * `not provable (reason)`: the code uses something sympy cannot follow here
-  (ties in max/min, products through `_prod_grad`); the gradient is then
-  compared with central finite differences instead, and the report says so;
+  (a branch on an input, ties in max/min, products through `_prod_grad`,
+  a custom rule); the gradient is then compared with central finite
+  differences instead, at the arguments given (or at random points when
+  there are none), and the report says so;
 * `FAILED`: a difference that is not zero, with the entry it concerns.
 
 The value `F` is symgrad's transcription of `f`; that it computes what `f`
