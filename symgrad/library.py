@@ -103,6 +103,7 @@ NUMPY.update(
     linspace=CallSpec("linspace", (), variadic=True),
     argmax=CallSpec("argmax", ("a",), (("axis", None),)),
     argmin=CallSpec("argmin", ("a",), (("axis", None),)),
+    argsort=CallSpec("argsort", ("a",), (("axis", -1),)),
 )
 NUMPY["around"] = NUMPY["round"]
 
@@ -138,6 +139,7 @@ METHODS: dict[str, CallSpec] = {
     "copy": CallSpec("copy", ("self",)),
     "clip": CallSpec("clip", ("self", "min", "max")),
     "argmax": CallSpec("argmax", ("self",), (("axis", None),)),
+    "argsort": CallSpec("argsort", ("self",), (("axis", -1),)),
     "argmin": CallSpec("argmin", ("self",), (("axis", None),)),
     "round": CallSpec("round", ("self",), (("decimals", 0),)),
 }

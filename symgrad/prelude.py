@@ -1,7 +1,8 @@
 """numpy functions symgrad differentiates through their definitions.
 
-`np.var`, `np.std`, `np.trace`, `np.diag` and `np.linalg.norm` (its
-default `ord`) are written here with operations symgrad has rules for; a
+`np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (of a vector),
+`np.flip` (along every axis) and `np.linalg.norm` (its default `ord`) are
+written here with operations symgrad has rules for; a
 call of one is inlined like a helper function of the user's, so its
 derivative is the chain rule through these lines, and the emitted code shows
 them (`# grad of var: ...`).  Each takes numpy's parameters in numpy's
@@ -19,6 +20,8 @@ FIXED = {
     "trace": {"offset": 0, "axis1": 0, "axis2": 1, "dtype": None, "out": None},
     "diag": {"k": 0},
     "norm": {"ord": None},
+    "sort": {"axis": -1, "kind": None, "order": None},
+    "flip": {"axis": None},
 }
 
 
@@ -50,9 +53,20 @@ def diag(v, k=0):
     return np.reshape(v[i, i], (n,))  # (more axes: an error, as in numpy)
 
 
+def sort(a, axis=-1, kind=None, order=None):
+    (n,) = np.shape(a)  # a vector only (more axes: this unpacking fails)
+    return np.reshape(a[np.argsort(a)], (n,))
+
+
+def flip(m, axis=None):
+    # reversed along every axis: the reversed entries in C order
+    return np.reshape(np.ravel(m)[::-1], np.shape(m))
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
 
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
+NUMPY |= {"sort": sort, "flip": flip}
 LINALG = {"norm": norm}

@@ -3,7 +3,8 @@
 `verify(f, *args)` runs the module symgrad emitted for `f` on sympy symbols
 instead of numbers: Python floats become symbols, float arrays become object
 arrays of symbols of the same (small) shapes, other arguments (an int loop
-count) are passed as given, and a non-scalar output gets a symbolic seed `s`.  The emitted code then yields two expressions: the value `F` and the
+count) are passed as given, and a non-scalar output gets a symbolic seed
+`s`.  The emitted code then yields two expressions: the value `F` and the
 gradient `G`.  For every input entry `x` the verifier checks `G = d(s . F)/dx`
 with `sympy.diff`: first by simplifying the difference to zero, and where
 `simplify` gives up, by evaluating it at random points with 40-digit

@@ -565,6 +565,14 @@ def list_comprehension_with_filter(x):
     return np.sum(np.array(parts + [0.0]))
 
 
+def sorted_and_flipped(x, m):
+    """np.sort of a vector (a gather by np.argsort: which entry goes where
+    depends on the values, like a branch) and np.flip of a matrix along every
+    axis."""
+    ranked = np.sort(x * x) * np.arange(1.0, 5.0)
+    return np.sum(ranked) + np.sum(np.flip(m) * m * np.sort(x)[:3])
+
+
 def comprehension_may_be_empty(x):
     # with every entry negative the list is empty: np.array([]) is an empty
     # float array (np.stack would raise), and its sum 0.0
@@ -725,6 +733,12 @@ FLOW_CASES = [
         "list_comprehension_with_filter",
         list_comprehension_with_filter,
         lambda r: (np.array([_away(r, -2.0, 2.0, 0.05) for _ in range(5)]),),
+    ),
+    Case(
+        "sorted_and_flipped",
+        sorted_and_flipped,
+        lambda r: (normal(r, 4), normal(r, (2, 3))),
+        wrt=(0, 1),
     ),
     Case(
         "comprehension_may_be_empty",
