@@ -194,7 +194,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
-                self.assign(stmt.target, stmt.value, scope, stmt)
+                self.assign(stmt.target, stmt.value, scope)
             return
         if isinstance(stmt, ast.AugAssign):
             self.augassign(stmt, scope)

@@ -205,6 +205,12 @@ def tuple_assign(x):
     return a * b
 
 
+def annotated_assign(x):
+    y: float = x * 2.0
+    z: float
+    return y * y + x
+
+
 def tuple_swap(x, y):
     a, b = x, y
     a, b = b, a * b
@@ -940,6 +946,7 @@ CASES: list[Case] = [
     Case("augassign_float", augassign_float, _one((), 0.2, 1.5)),
     Case("augassign_param", augassign_param, _one(())),
     Case("tuple_assign", tuple_assign, _one(())),
+    Case("annotated_assign", annotated_assign, _one(())),
     Case("tuple_swap", tuple_swap, _pair((), ()), wrt=(0, 1)),
     Case("int_constants", int_constants, _one(())),
     # math.* on floats
