@@ -486,6 +486,18 @@ def write_zero_d_entry(x):
     return y
 
 
+def overwrite_zero_d_array(x, v):
+    """0-d arrays made by np.array, np.ones and np.copy of a number, each
+    overwritten entirely: the written entry carries every derivative."""
+    y = np.array(1.0)
+    y[()] = x * x
+    z = np.ones(())
+    z[...] = np.sin(x)
+    w = np.copy(v)
+    w[()] += y * z
+    return w * x
+
+
 def subtract_into_elements(x):
     """`-=` on an element, a slice and in a loop, read back through y[i - 1]."""
     y = np.ones(3)
@@ -704,6 +716,12 @@ FLOW_CASES = [
         wrt=(0, 1),
     ),
     Case("write_zero_d_entry", write_zero_d_entry, lambda r: (normal(r, ()),)),
+    Case(
+        "overwrite_zero_d_array",
+        overwrite_zero_d_array,
+        lambda r: (normal(r, ()), normal(r, ())),
+        wrt=(0, 1),
+    ),
     Case(
         "write_floats_into_buffer",
         write_floats_into_buffer,
