@@ -256,6 +256,12 @@ def float_arrays(fn: Function) -> set[str]:
         found = keep
 
 
+def selects_all(index: Index) -> bool:
+    """Is `index` `[()]` or `[...]`, which selects a whole array (of any rank;
+    for a 0-d array `x[()]` is a number, which has no entries to write)?"""
+    return index.items == () or index.items == (Const(Ellipsis),)
+
+
 def selects_once(index: Index, ints: set[str]) -> bool:
     """Does `index` select each element at most once (basic indexing)?"""
     for item in index.items:

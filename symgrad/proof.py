@@ -191,23 +191,34 @@ def verify_source(
     called = custom.listed_names(source)
     if called:
         reason = _custom_reason(called)
-        where = "at the arguments given"
-        return _fallback(name, source, [args], where, wrt, params, reason, functions)
+        return _fallback_given(name, source, args, wrt, params, reason, functions)
     symbolic = [p in wrt or _is_float(a) for p, a in zip(params, args, strict=True)]
     shapes = [np.shape(a) for a in args]
     small = [tuple(min(n, 2) for n in shape) for shape in shapes]
     for trial in [small, shapes] if small != shapes else [shapes]:
         inputs = [
-            _symbols(p, shape) if sym else a
+            _symbols(p, shape, isinstance(a, np.ndarray)) if sym else a
             for p, a, sym, shape in zip(params, args, symbolic, trial, strict=True)
         ]
         try:
             return _symbolic(name, source, params, wrt, inputs)
         except _CannotRun as exc:
             reason = str(exc)
-    return _fallback(
-        name, source, [args], "at the arguments given", wrt, params, reason
-    )
+    return _fallback_given(name, source, args, wrt, params, reason)
+
+
+def _fallback_given(name, source, args, wrt, params, reason, functions=None):
+    """`_fallback` at the caller's arguments; where the gradient raises on them
+    (the function itself may), a failed verdict that says so."""
+    where = "at the arguments given"
+    try:
+        return _fallback(name, source, [args], where, wrt, params, reason, functions)
+    except Exception as exc:  # (any error of the caller's function)
+        detail = (
+            f"the gradient raised {type(exc).__name__} ({exc}) {where}; "
+            "does the function itself run on them?"
+        )
+        return Verdict(name, "failed", detail, False)
 
 
 def _is_float(value: Any) -> bool:
@@ -245,7 +256,7 @@ def _symbolic(name, source, params, wrt, inputs) -> Verdict:
     for param, grad in zip(wrt, grads, strict=True):
         x = inputs[params.index(param)]
         for index in np.ndindex(np.shape(x)):
-            entry = x[index] if np.ndim(x) else x
+            entry = x[index] if isinstance(x, np.ndarray) else x
             got = _scalar(grad[index] if np.ndim(grad) else grad)
             want = sp.diff(total, entry)
             how = _same(got, want)
@@ -262,7 +273,9 @@ def _symbolic(name, source, params, wrt, inputs) -> Verdict:
             f"{_POINTS} random points to 40 digits"
         )
     partials = f"{checked} partial{'s' if checked != 1 else ''}"
-    if all(isinstance(x, sp.Symbol) for x in inputs):
+    if all(
+        isinstance(x, sp.Symbol) or _made_of_symbols(x) and not x.ndim for x in inputs
+    ):
         return Verdict(name, "proved", f"proved: {partials}; {method}", True)
     pairs = list(zip(params, inputs, strict=True))
     text = ", ".join(f"{p}{np.shape(x)}" for p, x in pairs if _made_of_symbols(x))
@@ -282,9 +295,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def _symbols(name: str, shape: tuple) -> Any:
-    if shape == ():
+def _symbols(name: str, shape: tuple, array: bool = False) -> Any:
+    """Real symbols of `shape`; a number is one symbol, unless `array` asks
+    for a 0-d array (the input was one, and the code may index it: x[()])."""
+    if shape == () and not array:
         return sp.Symbol(name, real=True)
+    if shape == ():
+        return np.array(sp.Symbol(name, real=True), dtype=object).view(_SymArray)
     flat = [
         sp.Symbol(f"{name}_{'_'.join(map(str, i))}", real=True)
         for i in np.ndindex(shape)
@@ -364,8 +381,9 @@ def _same(got: sp.Expr, want: sp.Expr) -> str | None:
 
 
 def _scalar(value: Any) -> sp.Expr:
-    """A sympy expression from a symbolic result entry (maybe a 0-d array)."""
-    if isinstance(value, np.ndarray):
+    """A sympy expression from a symbolic result entry (maybe a 0-d array,
+    which may hold another: a 0-d input written into a 0-d object array)."""
+    while isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     return sp.sympify(value)
 
@@ -386,7 +404,7 @@ def _fallback(
         args = list(given)
         for i in indices:
             x = np.array(given[i], dtype=float)
-            args[i] = float(x) if x.ndim == 0 else x
+            args[i] = x if isinstance(given[i], np.ndarray) or x.ndim else float(x)
         namespace.pop("seed_used", None)
         _, grads = namespace["f_and_grad"](*_copies(args))
         seed = namespace.get("seed_used")  # None: the output is a number

@@ -37,6 +37,7 @@ from .analysis import (
     float_arrays,
     int_vars,
     regions,
+    selects_all,
     selects_once,
     shape_classes,
 )
@@ -294,6 +295,8 @@ class _Reverse(FlowReverse):
             self.accumulate(value.name, part)
         if not (isinstance(old, Var) and old.name in self.active):
             return
+        if stmt.op == "setitem" and selects_all(index):
+            return  # every entry of y1 is overwritten: it passes no derivative
         if stmt.op == "setitem" and owned:
             self.b.body.append(SetItem(g, index, Const(0.0), "set", self.b.loc))
         elif stmt.op == "setitem":
@@ -304,6 +307,9 @@ class _Reverse(FlowReverse):
             self.owned.add(old.name)
 
     def scatter(self, name: str, part: Scatter) -> None:
+        if selects_all(part.index):  # x[()] or x[...]: all of x, shape and all
+            self.accumulate(name, part.value)
+            return
         mode = "add" if selects_once(part.index, self.ints) else "add_at"
         current = self.adj.get(name)
         if current is not None and name in self.owned:

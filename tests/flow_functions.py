@@ -498,6 +498,18 @@ def overwrite_zero_d_array(x, v):
     return w * x
 
 
+def whole_array_entries(x, v):
+    """x[()] and x[...] select a whole array: read from a 0-d array and a
+    vector, and written over a 0-d array and a vector whose cotangents are
+    new arrays (numbers, for the 0-d one)."""
+    c = np.copy(x)
+    s = np.sin(c[()]) * c
+    c[()] = s * s
+    w = v[...] * c
+    w[...] = np.cos(w) * s
+    return np.sum(np.sin(w) * w) + np.sin(c) * 2.0
+
+
 def subtract_into_elements(x):
     """`-=` on an element, a slice and in a loop, read back through y[i - 1]."""
     y = np.ones(3)
@@ -716,6 +728,12 @@ FLOW_CASES = [
         wrt=(0, 1),
     ),
     Case("write_zero_d_entry", write_zero_d_entry, lambda r: (normal(r, ()),)),
+    Case(
+        "whole_array_entries",
+        whole_array_entries,
+        lambda r: (normal(r, ()), normal(r, 3)),
+        wrt=(0, 1),
+    ),
     Case(
         "overwrite_zero_d_array",
         overwrite_zero_d_array,

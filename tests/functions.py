@@ -208,7 +208,8 @@ def tuple_assign(x):
 def annotated_assign(x):
     y: float = x * 2.0
     z: float
-    return y * y + x
+    z = y * y
+    return z + x
 
 
 def tuple_swap(x, y):

@@ -62,3 +62,8 @@ def test_the_table_sizes_quoted_are_the_tables():
     )
     assert quoted, "the README names the sizes of the shared tables"
     assert (int(quoted[1]), int(quoted[2])) == (len(CASES), len(FLOW_CASES))
+    from test_transforms import _hessian_cases
+
+    hessians = re.search(r"All (\d+) scalar one-parameter functions", README)
+    assert hessians, "the README names how many Hessians the tables check"
+    assert int(hessians[1]) == len(_hessian_cases())

@@ -284,3 +284,42 @@ def test_verify_finds_a_wrong_branch():
     verdict = verify_guessing("branchy", tampered, ("x",), ("x",))
     assert not verdict.ok and str(verdict).startswith("FAIL branchy")
     assert "random points in [0.2, 0.9] DISAGREE" in verdict.detail
+
+
+def sine_of_entry(x):
+    return np.sin(x[()]) * x
+
+
+def sine_of_entry_branch(x):
+    if x[()] > 0:
+        return np.sin(x[()]) * x
+    return -x
+
+
+def entry_of_rows(x, n):
+    return x[n] * 2.0
+
+
+def test_verify_keeps_a_0d_array_argument_an_array(capsys):
+    """A 0-d array argument stays one (symbolically and for finite
+    differences), so code that indexes it, x[()], is checked, not crashed on."""
+    report = symgrad.verify(sine_of_entry, np.array(0.5))
+    assert report.ok and report.verdicts[0].status == "proved", str(report)
+    report = symgrad.verify(sine_of_entry_branch, np.array(0.5))
+    assert report.ok, str(report)
+    assert "finite differences at the arguments given agree" in str(report)
+    capsys.readouterr()
+
+
+def test_verify_reports_arguments_the_function_cannot_take(capsys):
+    """Where the gradient raises at the caller's arguments (as the function
+    itself does: an index out of range), verify fails with that error rather
+    than raising it."""
+    report = symgrad.verify(entry_of_rows, np.ones(3), 7)
+    assert not report.ok
+    text = str(report)
+    assert text.startswith("FAIL entry_of_rows: the gradient raised IndexError")
+    assert text.endswith(
+        "at the arguments given; does the function itself run on them?"
+    )
+    capsys.readouterr()

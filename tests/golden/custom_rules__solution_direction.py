@@ -43,7 +43,10 @@ def _check_tangent(function, tangent, x):
 
 def _zeros_tangent(x):
     """The tangent of a value that does not depend on the inputs: zeros of its
-    shape, entry by entry for a list or tuple."""
+    shape, entry by entry for a list or tuple.  A 0-d array gets a 0-d array,
+    which a later `y[()] = v` can write into; a number gets 0.0."""
     if isinstance(x, list | tuple):
         return type(x)(_zeros_tangent(item) for item in x)
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
