@@ -7,8 +7,9 @@ decorated with `@symgrad.grad`, `@symgrad.jvp`, `@symgrad.jacobian` or
 generates for each.  `--stage ir|adjoint` prints an earlier
 pipeline stage instead.  `emit` always compiles afresh and never reads the
 on-disk cache; `cache info` reports on it and `cache clear` empties it.  Exit
-codes: 0 success, 1 a compile error (printed in the compiler format), 2 a usage
-error (missing file, no decorated function, a --dir that is a file).
+codes: 0 success, 1 a compile error (printed in the compiler format, after the
+modules of the functions that do compile), 2 a usage error (missing file, no
+decorated function, a --dir that is a file).
 """
 
 from __future__ import annotations
@@ -78,19 +79,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = verify_file(load_decorated(args.file, args.function))
             print(report)
             return 0 if report.ok else 1
-        text = run_emit(args.file, args.function, args.stage, args.output is not None)
+        texts, errors = run_emit(
+            args.file, args.function, args.stage, args.output is not None
+        )
     except UsageError as exc:
         print(f"symgrad: error: {exc}", file=sys.stderr)
         return 2
     except SymgradError as exc:
         print(exc.render(), file=sys.stderr)
         return 1
-    if args.output:
+    if texts and args.output:
         with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+            out.write(texts[0])
+    elif texts:
+        sys.stdout.write("\n\n".join(texts))
+    for error in errors:
+        print(error.render(), file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _add_cache_parser(commands: argparse._SubParsersAction) -> None:
@@ -162,14 +167,24 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
     return [(resolver.function(node), opts) for node, opts in found]
 
 
-def run_emit(path: str, only: str | None, stage: str, single: bool) -> str:
+def run_emit(
+    path: str, only: str | None, stage: str, single: bool
+) -> tuple[list[str], list[SymgradError]]:
+    """The text of each function that compiles, and the error of each that
+    does not: one function's error does not hide the others' code."""
     found = load_decorated(path, only)
     if single and len(found) > 1:
         names = ", ".join(src.name for src, _ in found)
         raise UsageError(
             f"{path} has several functions ({names}); choose one with --function"
         )
-    return "\n\n".join(_stage_text(src, dict(opts), stage) for src, opts in found)
+    texts, errors = [], []
+    for src, opts in found:
+        try:
+            texts.append(_stage_text(src, dict(opts), stage))
+        except SymgradError as exc:
+            errors.append(exc)
+    return texts, errors
 
 
 def _stage_text(src: FunctionSource, options: dict, stage: str) -> str:

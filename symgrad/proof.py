@@ -507,7 +507,9 @@ def verify_guessing(
 
 
 def verify_file(found: list) -> Report:
-    """Verify functions read from a file: (FunctionSource, wrt) pairs."""
+    """Verify functions read from a file: (FunctionSource, options) pairs.  A
+    function that does not compile is a failed verdict; the others are still
+    verified."""
     from .api import compile_function, normalize_wrt
 
     report = Report()
@@ -521,7 +523,12 @@ def verify_file(found: list) -> Report:
             )
             report.verdicts.append(Verdict(src.name, "not checked", detail, True))
             continue
-        names, _ = normalize_wrt(src.name, src.params, options["wrt"])
-        source = compile_function(src, **options).source
+        try:
+            names, _ = normalize_wrt(src.name, src.params, options["wrt"])
+            source = compile_function(src, **options).source
+        except SymgradError as exc:  # report it, and go on to the next function
+            detail = f"does not compile:\n{exc.render()}"
+            report.verdicts.append(Verdict(src.name, "failed", detail, False))
+            continue
         report.verdicts.append(verify_guessing(src.name, source, src.params, names))
     return report

@@ -163,6 +163,40 @@ def test_compile_error_is_printed_like_a_compiler(tmp_path):
     assert lines[2] == "    ^"
 
 
+TWO_FUNCTIONS = """
+import numpy as np
+import symgrad
+
+@symgrad.grad
+def bad(x):
+    return np.sum(np.sinc(x))
+
+@symgrad.grad
+def good(x):
+    return np.sum(x ** 2)
+"""
+
+
+def test_emit_prints_every_function_that_compiles(tmp_path):
+    """One function's error does not hide the next one's module."""
+    path = write(tmp_path, TWO_FUNCTIONS)
+    result = run("emit", str(path))
+    assert result.returncode == 1
+    assert result.stdout.count("def f_and_grad(") == 1
+    assert "Gradient of `good` from model.py" in result.stdout
+    assert result.stderr.startswith(f"{path}:7:19: error: no derivative rule for")
+
+
+def test_verify_goes_on_after_a_function_that_does_not_compile(tmp_path):
+    path = write(tmp_path, TWO_FUNCTIONS)
+    result = run("verify", str(path))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "FAIL bad: does not compile:"
+    assert lines[1].startswith(f"{path}:7:19: error: no derivative rule for")
+    assert lines[-1].startswith("ok   good: proved: 1 partial")
+
+
 @pytest.mark.parametrize("stage, expected", [("ir", "= add("), ("adjoint", "x_bar")])
 def test_stages(stage, expected):
     result = run(
