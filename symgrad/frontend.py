@@ -658,11 +658,13 @@ def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
         if root.id in outer.env or root.id in local_names(outer.src.tree):
             return None
         outer = outer.parent
-    if scope.src.resolver is not None and scope.src.resolver.resolve(root.id):
+    resolver = scope.src.resolver
+    if resolver is not None and resolver.resolve(root.id):
         return None
+    module = (resolver.module_name(root.id) if resolver else None) or root.id
     return (
         f"symgrad reads attributes of numpy and math only; import the name "
-        f"itself (from {root.id} import {node.attr}), which the decorator reads "
+        f"itself (from {module} import {node.attr}), which the decorator reads "
         "(the command line reads one file), or pass the value as an argument"
     )
 

@@ -437,7 +437,8 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     arguments: their shapes, and the values of those that are not floats (a
     loop count), are used as described in `verify_source`.  Without them the
     shapes are guessed as in `python -m symgrad verify`: all scalars, then
-    vectors, then matrices.
+    vectors, then matrices.  A failed check does not raise: the report's
+    `ok` is False and its line says `FAIL`.
     """
     from .api import GradFunction, custom_functions
 
@@ -469,10 +470,12 @@ def verify_guessing(
     """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices.
 
     Where sympy cannot run the module, finite differences are taken at
-    `_POINTS` random points with entries in [0.2, 0.9], so that a branch on
-    an input is likely seen both ways.  A module calling custom-rule
-    functions is checked that way, with `functions` bound; without them (a
-    file read, never executed) it is not checked."""
+    `_POINTS` random points with entries in [0.2, 0.9] (every parameter,
+    a loop count too, which is then not a whole number), so that a branch
+    on an input is seen both ways only if it splits that interval.  A
+    module calling custom-rule functions is checked that way, with
+    `functions` bound; without them (a file read, never executed) it is not
+    checked."""
     called = custom.listed_names(source)
     if called and functions is None:
         detail = (

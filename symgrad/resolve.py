@@ -178,6 +178,14 @@ class LiveResolver:
             return LibFunction("builtins", name)
         return None
 
+    def module_name(self, name: str) -> str | None:
+        """The real name of the module bound to `name` (`hp` for `helpers`)."""
+        for scope in (self.closure, self.globals):
+            if name in scope:
+                value = scope[name]
+                return value.__name__ if isinstance(value, types.ModuleType) else None
+        return None
+
 
 class StaticResolver:
     """Resolve names by reading a module's top level, never executing it."""
@@ -201,6 +209,7 @@ class StaticResolver:
         self.symgrad: set[str] = set()  # names of the symgrad module
         self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
         self.imported_as: dict[str, str] = {}  # `from m import f as g`: g -> f
+        self.modules: dict[str, str] = {}  # `import helpers as hp`: hp -> helpers
         for node in tree.body:
             self._bind(node)
 
@@ -212,6 +221,8 @@ class StaticResolver:
             for alias in node.names:
                 if alias.name in ("numpy", "math"):
                     self.table[alias.asname or alias.name] = Module(alias.name)
+                if alias.asname:
+                    self.modules[alias.asname] = alias.name
         elif isinstance(node, ast.ImportFrom) and node.module in ("numpy", "math"):
             for alias in node.names:
                 found = module_attribute(Module(node.module), alias.name)
@@ -346,6 +357,10 @@ class StaticResolver:
 
     def function(self, node: ast.FunctionDef) -> FunctionSource:
         return FunctionSource(node.name, node, self.path, self.lines, 0, self)
+
+    def module_name(self, name: str) -> str | None:
+        """The real name of a module imported as `name`, if renamed."""
+        return self.modules.get(name)
 
     def resolve(self, name: str) -> Resolved | None:
         found = self.table.get(name)

@@ -231,6 +231,7 @@ def test_other_modules_and_builtins_get_hints(tmp_path):
             "import helpers_mod\n\ndef constant(x):\n    return helpers_mod.SCALE * x\n"
             "\ndef function(x):\n    return helpers_mod.sq(x)\n"
             "\ndef builtin(x):\n    return sum(x * x)\n"
+            "\nimport helpers_mod as hm\n\ndef renamed(x):\n    return hm.SCALE * x\n"
         )
         module, path = load(tmp_path, body, name="uses_helpers")
         hint = "hint: symgrad reads attributes of numpy and math only; import the name "
@@ -247,8 +248,23 @@ def test_other_modules_and_builtins_get_hints(tmp_path):
             symgrad.grad(module.builtin).f_and_grad(np.ones(2))
         assert "symgrad does not read Python's builtin 'sum'" in str(info.value)
         assert "hint: use np.sum(...), which symgrad differentiates" in str(info.value)
+        with pytest.raises(NoDerivativeError) as info:  # the module's real name
+            symgrad.grad(module.renamed).f_and_grad(2.0)
+        assert hint + "itself (from helpers_mod import SCALE)" in str(info.value)
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_the_command_line_hint_names_a_renamed_module(tmp_path, capsys):
+    from symgrad.__main__ import main
+
+    path = tmp_path / "renamed.py"
+    path.write_text(
+        "import symgrad\nimport helpers_mod as hm\n\n\n@symgrad.grad\n"
+        "def renamed(x):\n    return hm.SCALE * x\n"
+    )
+    assert main(["emit", str(path)]) == 1
+    assert "itself (from helpers_mod import SCALE)" in capsys.readouterr().err
 
 
 def test_hessian_of_a_vector_output_says_so():
