@@ -236,6 +236,10 @@ class CallLowering:
         loc = scope.src.loc(node)
         if name == "pop":
             return self.pop(node, scope)
+        defined = resolve.prelude_method(name)
+        if defined is not None:  # x.var(axis=0) is np.var(x, axis=0)
+            call = ast.Call(node.func, [node.func.value, *node.args], node.keywords)
+            return self.call_user(defined, ast.copy_location(call, node), scope, hint)
         spec = library.METHODS.get(name)
         if spec is None:
             from .frontend import foreign_module_hint

@@ -28,9 +28,10 @@ FIXED = {
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     mean = np.mean(a, axis=axis, keepdims=True)
     d = a - mean
-    return np.sum(d * d, axis=axis, keepdims=keepdims) / (
-        np.size(a) // np.size(mean) - ddof
-    )
+    n = np.size(a) // np.size(mean)
+    if ddof:  # (a constant ddof=0, the default, leaves no `- 0` behind)
+        n = n - ddof
+    return np.sum(d * d, axis=axis, keepdims=keepdims) / n
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):

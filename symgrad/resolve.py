@@ -114,6 +114,12 @@ def module_attribute(module: Module, attr: str) -> Resolved | None:
     return None
 
 
+def prelude_method(name: str) -> UserFunction | None:
+    """`x.var(...)`, `x.std(...)`, `x.trace(...)`: methods that are the prelude's
+    function called with the array first (numpy's own parameter order)."""
+    return _prelude(name) if name in ("var", "std", "trace") else None
+
+
 @functools.cache
 def _prelude(name: str) -> UserFunction:
     fn = prelude.NUMPY.get(name) or prelude.LINALG[name]

@@ -771,6 +771,13 @@ def standardized(x, w):
     return np.sum(z * w) + np.sum(spread * x) + np.linalg.norm(x) * np.var(w)
 
 
+def moment_methods(x):
+    """x.var(), x.std() and x.trace() as methods, which bind as np.var(x, ...)
+    and so on: positional axis, ddof and keepdims by keyword."""
+    spread = x.std(0, ddof=1, keepdims=True)
+    return x.var() * x.trace() + np.sum(x * spread) + np.sum(x.var(axis=1) ** 2)
+
+
 def row_norms_loss(x):
     return np.sum(np.linalg.norm(x, axis=1, keepdims=True) * x)
 
@@ -1194,6 +1201,7 @@ CASES: list[Case] = [
         lambda r: (normal(r, (5, 3)), normal(r, 3)),
         wrt=(0, 1),
     ),
+    Case("moment_methods", moment_methods, lambda r: (normal(r, (4, 3)),)),
     Case(
         "standardized_wrt_x", standardized, lambda r: (normal(r, (5, 3)), normal(r, 3))
     ),
