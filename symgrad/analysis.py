@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -170,9 +171,18 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
     for var in used:
         if var.name in varied:
             role = "an index" if places else "a shape"
+            # A temporary of symgrad's (x[x[0]]'s `t4`) is not named: the
+            # caret shows the expression.
+            shown = stmt.loc is not None and re.search(
+                rf"\b{re.escape(var.name)}\b", stmt.loc.text
+            )
+            message = (
+                f"'{var.name}' depends on {', '.join(wrt)} but is used as {role}"
+                if shown
+                else f"{role} here depends on {', '.join(wrt)}"
+            )
             raise NonDifferentiableError(
-                f"'{var.name}' depends on {', '.join(wrt)} but is used as {role}, "
-                "where no derivative exists",
+                f"{message}, where no derivative exists",
                 stmt.loc,
                 "compute indices and shapes from values symgrad does not differentiate "
                 "(for example int(...) of a constant, or a shape)",

@@ -183,10 +183,6 @@ def _check_expr(src: FunctionSource, root: ast.AST) -> None:
         if node is root or isinstance(node, _EXPRESSIONS + _OTHER):
             if isinstance(node, ast.BinOp) and not isinstance(node.op, _BINOPS):
                 _reject(src, node, node.op)
-            if isinstance(node, ast.Compare) and len(node.ops) > 1:
-                raise UnsupportedSyntaxError(
-                    "chained comparisons are not supported", src.loc(node)
-                )
             if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
                 raise UnsupportedSyntaxError("'~' is not supported", src.loc(node))
             continue

@@ -339,10 +339,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             op = "neg" if isinstance(node.op, ast.USub) else "pos"
             return self.emit(op, (operand,), loc, hint=hint)
         if isinstance(node, ast.Compare):
-            left, right = self.atom(node.left, scope), self.atom(
-                node.comparators[0], scope
-            )
-            return self.emit(_CMPOPS[type(node.ops[0])], (left, right), loc, hint=hint)
+            left = self.atom(node.left, scope)
+            return self.compare(left, node.ops, node.comparators, scope, loc, hint)
         if isinstance(node, ast.Attribute):
             return self.attribute(node, scope, hint)
         if isinstance(node, ast.Subscript):
@@ -407,6 +405,27 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 else self.emit("list_new", (), loc)
             )
         return atom
+
+    def compare(
+        self,
+        left: Atom,
+        ops: list[ast.cmpop],
+        comparators: list[ast.expr],
+        scope: Scope,
+        loc: Loc,
+        hint: str | None = None,
+    ) -> Atom:
+        """`a < b < c` is `a < b and b < c`, with `b` evaluated once and `c`
+        only when `a < b` holds, as in Python."""
+        right = self.atom(comparators[0], scope)
+        first = self.emit(_CMPOPS[type(ops[0])], (left, right), loc, hint=hint)
+        if len(ops) == 1:
+            return first
+
+        def rest() -> Atom:
+            return self.compare(right, ops[1:], comparators[1:], scope, loc)
+
+        return self.choose(first, rest, lambda: first, scope, loc)
 
     def boolean(self, node: ast.BoolOp, scope: Scope, loc: Loc) -> Atom:
         """`a and b` is `b if a else a`; `a or b` is `a if a else b`."""

@@ -163,7 +163,9 @@ class UpdateLowering:
                 f"assignment into '{name}', which may share memory with another "
                 "array (another name, a view, or a caller's argument)",
                 loc,
-                f"make '{name}' a new array first, for example with np.copy({name})",
+                f"to change the array '{name}' shares memory with, write into that "
+                f"array by its own name; to change '{name}' alone, make it a new "
+                f"array first: {name} = np.copy({name})",
             )
         if self.roots(current, held=False) & self.foreign(scope):
             current = self.emit("copy", (current,), loc, hint=name)

@@ -1424,3 +1424,29 @@ FLOW_CASES += [
         lambda r: (normal(r, 3),),
     ),
 ]
+
+
+# --- chained comparisons ----------------------------------------------------------
+
+
+def chained_comparisons(x):
+    """`a < b <= c` is `a < b and b <= c`: the middle value computed once, the
+    last comparison made only when the first holds; in a loop and an `if`."""
+    total = 0.0
+    for i in range(len(x)):
+        if -0.5 < x[i] <= np.sum(x) * 0.0 + 0.5 < 1.0:
+            total = total + x[i] ** 3
+        elif 2.0 > x[i] > 0.5:
+            total = total + np.sin(x[i])
+        else:
+            total = total - x[i]
+    return total
+
+
+FLOW_CASES += [
+    Case(
+        "chained_comparisons",
+        chained_comparisons,
+        lambda r: (np.array([-1.2, -0.3, 0.2, 0.8, 1.4, 2.5]) + 0.05 * normal(r, 6),),
+    ),
+]
