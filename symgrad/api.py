@@ -24,6 +24,7 @@ import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import cache, custom, fence
@@ -218,6 +219,7 @@ class _Transformed:
         )
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._source: str | None = None
+        self._entry: Path | None = None  # the cache entry of `_source`, if any
         self._module: types.ModuleType | None = None
         self._lock = threading.RLock()
 
@@ -240,7 +242,7 @@ class _Transformed:
         if self._source is None:
             with self._lock:
                 if self._source is None:
-                    self._source = cache.cached_source(
+                    self._source, self._entry = cache.cached_source(
                         self._src, self.wrt, self.wrt_is_tuple, self._tag(), self._build
                     )
         return self._source
@@ -249,8 +251,9 @@ class _Transformed:
     def module(self) -> types.ModuleType:
         """The emitted module, imported."""
         if self._module is None:
+            source = self.source
             module = load_module(
-                self.source, f"{self.__qualname__}.{self.kind}", self._src
+                source, f"{self.__qualname__}.{self.kind}", self._src, self._entry
             )
             errors = _bad_input_errors(self.__name__, self.kind, self._src)
             module.__dict__.update(errors)
@@ -451,10 +454,15 @@ def custom_functions(src: FunctionSource) -> dict[str, Any]:
 
 
 def load_module(
-    text: str, qualname: str, src: FunctionSource | None = None
+    text: str,
+    qualname: str,
+    src: FunctionSource | None = None,
+    entry: Path | None = None,
 ) -> types.ModuleType:
     """Execute emitted source as a fresh module; tracebacks show its lines.
-    Functions with custom rules are bound from what `src` reaches."""
+    Functions with custom rules are bound from what `src` reaches.  With the
+    path of the cache `entry` the text came from, its code object is cached
+    beside it."""
     filename = f"<symgrad:{qualname}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     module = types.ModuleType(f"symgrad_generated_{qualname.replace('.', '_')}")
@@ -462,7 +470,7 @@ def load_module(
     if custom.listed_names(text):
         available = custom_functions(src) if src is not None else {}
         module.__dict__.update(custom.bindings(text, available))
-    exec(compile(text, filename, "exec"), module.__dict__)
+    exec(cache.compiled(text, filename, entry), module.__dict__)
     return module
 
 

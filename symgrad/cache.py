@@ -18,6 +18,11 @@ Guarantees:
   the payload, then the module text.  A file whose key line, checksum or
   length does not match (truncated, corrupted, edited) is ignored, and the
   freshly compiled text replaces it.
+* Beside an entry, a second file holds the compiled code object of its text
+  (``marshal``, so the Python version is part of the key), with the SHA-256
+  of the text and file name it was compiled from and a checksum of its own;
+  a load in a new process then skips ``compile()``.  A code file that does
+  not match is ignored and rewritten, like an entry.
 * Writes are atomic: a temporary file in the cache directory, then
   ``os.replace``.  Readers see a whole old entry, a whole new one or none, so
   any number of processes may compile the same function at once.
@@ -35,10 +40,12 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
+import marshal
 import os
 import re
 import secrets
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from .resolve import Constant, CustomFunction, LibFunction, Module, UserFunction
-from .source import FunctionSource
+from .source import FunctionSource, nodes
 
 FORMAT = "symgrad-cache-v1"
 KEY_PREFIX = "# symgrad-cache-key: "
@@ -61,7 +68,10 @@ RULE = (
     f"defines each decorated function; {SWITCH_ENV}=0 turns the cache off"
 )
 
+CODE_SUFFIX = ".symgrad-code"
+CODE_FORMAT = b"symgrad-code-v1"
 _ENTRY = re.compile(r"^[A-Za-z0-9_]+-[0-9a-f]{32}" + re.escape(SUFFIX) + r"$")
+_CODE = re.compile(r"^[A-Za-z0-9_]+-[0-9a-f]{32}" + re.escape(CODE_SUFFIX) + r"$")
 _TEMP = re.compile(r"^\.[A-Za-z0-9_]+-[0-9a-f]{32}\..*\.tmp$")
 
 
@@ -140,10 +150,10 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
 def global_names(tree: ast.FunctionDef) -> list[str]:
     """Every name read in `tree`, including the bases of attribute chains."""
     names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+    for node in nodes(tree):
+        if node.__class__ is ast.Name and node.ctx.__class__ is ast.Load:
             names.add(node.id)
-        elif isinstance(node, ast.Attribute):
+        elif node.__class__ is ast.Attribute:
             base = node.value
             while isinstance(base, ast.Attribute):
                 base = base.value
@@ -251,12 +261,53 @@ def store(path: Path, key: str, text: str) -> bool:
     """Atomically write an entry; False (never an exception) if it cannot."""
     payload = text.encode("utf-8")
     header = f"{KEY_PREFIX}{key}\n{SUM_PREFIX}{hashlib.sha256(payload).hexdigest()}\n"
+    return _write(path, header.encode("ascii") + payload)
+
+
+def code_path(path: Path) -> Path:
+    """The code file beside the entry at `path`."""
+    return path.with_name(path.name[: -len(SUFFIX)] + CODE_SUFFIX)
+
+
+def _origin(text: str, filename: str) -> bytes:
+    return hashlib.sha256(f"{filename}\0{text}".encode()).hexdigest().encode()
+
+
+def load_code(path: Path, text: str, filename: str) -> types.CodeType | None:
+    """The code object compiled from `text` as `filename`, stored beside the
+    entry at `path`; None if missing, for another text, or damaged."""
+    try:
+        data = code_path(path).read_bytes()
+    except (OSError, ValueError):
+        return None
+    parts = data.split(b"\n", 3)
+    if len(parts) != 4 or parts[:2] != [CODE_FORMAT, _origin(text, filename)]:
+        return None
+    if parts[2] != hashlib.sha256(parts[3]).hexdigest().encode():
+        return None
+    try:
+        code = marshal.loads(parts[3])
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
+
+
+def store_code(path: Path, text: str, filename: str, code: types.CodeType) -> bool:
+    """Atomically write the code file beside the entry at `path`."""
+    payload = marshal.dumps(code)
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    header = b"\n".join([CODE_FORMAT, _origin(text, filename), digest, b""])
+    return _write(code_path(path), header + payload)
+
+
+def _write(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` through a temporary file and `os.replace`."""
     temp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "wb") as file:
-            file.write(header.encode("ascii") + payload)
+            file.write(data)
         os.replace(temp, path)
         return True
     except (OSError, ValueError):
@@ -295,8 +346,9 @@ def cached_source(
     wrt_is_tuple: bool,
     version: str,
     build: Callable[[], str],
-) -> str:
-    """The emitted module for `src`: from the cache, else `build()` and store it.
+) -> tuple[str, Path | None]:
+    """The emitted module for `src`: from the cache, else `build()` and store
+    it; with the entry's path (None when the cache is off), for `compiled`.
 
     `build` runs only on a miss; its exceptions (compile errors) propagate and
     nothing is stored."""
@@ -304,11 +356,22 @@ def cached_source(
     if entry is not None:
         text = load(entry.path, entry.key)
         if text is not None:
-            return text
+            return text, entry.path
     text = build()
-    if entry is not None:
-        store(entry.path, entry.key, text)
-    return text
+    if entry is not None and store(entry.path, entry.key, text):
+        return text, entry.path
+    return text, None
+
+
+def compiled(text: str, filename: str, path: Path | None) -> types.CodeType:
+    """`compile(text, filename, "exec")`, read from beside the entry at `path`
+    when it was stored there before (else compiled and stored)."""
+    code = load_code(path, text, filename) if path is not None else None
+    if code is None:
+        code = compile(text, filename, "exec")
+        if path is not None:
+            store_code(path, text, filename, code)
+    return code
 
 
 # --- the command line's view -----------------------------------------------
@@ -346,7 +409,7 @@ def clear(directory: Path) -> tuple[int, int]:
         return 0, 0
     removed = freed = 0
     for name in sorted(names):
-        if not (_ENTRY.match(name) or _TEMP.match(name)):
+        if not (_ENTRY.match(name) or _CODE.match(name) or _TEMP.match(name)):
             continue
         path = directory / name
         try:

@@ -13,7 +13,7 @@ import ast
 
 from .errors import UnsupportedSyntaxError
 from .names import RESERVED
-from .source import FunctionSource
+from .source import FunctionSource, nodes
 
 _STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Pass, ast.Expr)
 _COMPOUND = (ast.If, ast.For, ast.While)
@@ -45,8 +45,12 @@ _OTHER = (
     ast.arguments,
     ast.arg,
 )
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv)
-_BINOPS += (ast.Mod,)
+_BINOPS = {ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv}
+_BINOPS |= {ast.Mod}
+# The node classes an expression may hold (the abstract ones by subclass).
+_ALLOWED = frozenset(
+    kind for base in _EXPRESSIONS + _OTHER for kind in (base, *base.__subclasses__())
+)
 
 _NAMES = {
     ast.Try: "'try' statements are",
@@ -177,16 +181,16 @@ def _check_compound(src: FunctionSource, stmt: ast.If | ast.For | ast.While) -> 
 
 
 def _check_expr(src: FunctionSource, root: ast.AST) -> None:
-    for node in ast.walk(root):
-        if isinstance(node, ast.Lambda):
+    for node in nodes(root):
+        kind = node.__class__
+        if kind is ast.Lambda:
             _check_signature(FunctionSource("<lambda>", node, src.file, src.lines))
-        if node is root or isinstance(node, _EXPRESSIONS + _OTHER):
-            if isinstance(node, ast.BinOp) and not isinstance(node.op, _BINOPS):
-                _reject(src, node, node.op)
-            if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
-                raise UnsupportedSyntaxError("'~' is not supported", src.loc(node))
-            continue
-        _reject(src, node)
+        elif kind is ast.BinOp and node.op.__class__ not in _BINOPS:
+            _reject(src, node, node.op)
+        elif kind is ast.UnaryOp and node.op.__class__ is ast.Invert:
+            raise UnsupportedSyntaxError("'~' is not supported", src.loc(node))
+        if kind not in _ALLOWED and node is not root:
+            _reject(src, node)
 
 
 def _is_append(node: ast.expr) -> bool:

@@ -171,6 +171,7 @@ def test_first_use_writes_one_valid_entry_beside_the_module(tmp_path):
 HIT_SCRIPT = """
 import sys
 import symgrad.api
+import symgrad.cache
 import symgrad.emit
 import symgrad.frontend
 
@@ -178,6 +179,7 @@ def boom(*args, **kwargs):
     raise AssertionError("compiled on a cache hit")
 
 if sys.argv[-1] == "hit":
+    symgrad.cache.compile = boom  # (the code file beside the entry is used)
     symgrad.api.compile_function = boom
     symgrad.api._pipeline = boom
     symgrad.frontend.lower = boom
@@ -430,6 +432,44 @@ def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, monkeypatch, damage):
     assert entry.read_bytes() == original
 
 
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_code_file_is_ignored_and_rewritten(tmp_path, monkeypatch, damage):
+    """The compiled code beside an entry is used only for that entry's text
+    and when its checksum holds; otherwise the text is compiled again."""
+    path = write(tmp_path)
+    model = import_file(path)
+    model.f.grad(X)
+    [entry] = entries_in(default_dir(path))
+    code_file = cache.code_path(entry)
+    original = code_file.read_bytes()
+    code_file.write_bytes(DAMAGE[damage](original))
+    compiles = []
+    monkeypatch.setattr(
+        cache, "compile", lambda *a: compiles.append(a) or compile(*a), raising=False
+    )
+    again = symgrad.grad(model.f.__wrapped__)
+    np.testing.assert_allclose(again.grad(X), expected_grad(X))
+    assert len(compiles) == 1
+    assert code_file.read_bytes() == original
+    compiles.clear()
+    np.testing.assert_allclose(
+        symgrad.grad(model.f.__wrapped__).grad(X), expected_grad(X)
+    )
+    assert compiles == []  # (read back, not compiled)
+
+
+def test_a_code_file_for_another_text_is_not_used(tmp_path):
+    """The code file names the text and file name it was compiled from."""
+    path = write(tmp_path)
+    model = import_file(path)
+    model.f.grad(X)
+    [entry] = entries_in(default_dir(path))
+    filename = f"<symgrad:{model.f.__qualname__}.grad>"
+    assert cache.load_code(entry, model.f.source, filename) is not None
+    assert cache.load_code(entry, model.f.source + "\n", filename) is None
+    assert cache.load_code(entry, model.f.source, filename + "x") is None
+
+
 # --- concurrency and unwritable places ------------------------------------------
 
 
@@ -577,7 +617,8 @@ def test_cache_info_counts_entries_and_bytes(tmp_path, monkeypatch, capsys):
         assert "SYMGRAD_CACHE=0" in out
         assert f"directory: {default_dir(path)}\n" in out
         assert "entries: 1\n" in out
-        assert f"bytes: {entry.stat().st_size}\n" in out
+        size = entry.stat().st_size + cache.code_path(entry).stat().st_size
+        assert f"bytes: {size}\n" in out
 
 
 def test_cache_info_follows_the_variables(tmp_path, monkeypatch, capsys):
@@ -610,7 +651,7 @@ def test_cache_clear_removes_only_cache_files(tmp_path, monkeypatch, capsys):
     keep.write_text("mine")
     code, out, err = cli(capsys, "cache", "clear", "--dir", str(tmp_path))
     assert code == 0, err
-    assert "removed 3" in out
+    assert "removed 5" in out  # two entries, their code files and the stray
     assert sorted(p.name for p in directory.iterdir()) == ["notes.txt"]
     monkeypatch.chdir(tmp_path)
     code, out, _ = cli(capsys, "cache", "clear")
@@ -625,7 +666,7 @@ def test_cache_commands_in_a_fresh_process(tmp_path):
     assert "entries: 1\n" in info.stdout
     cleared = run_cli("cache", "clear", cwd=tmp_path)
     assert cleared.returncode == 0, cleared.stderr
-    assert "removed 1" in cleared.stdout
+    assert "removed 2" in cleared.stdout  # the entry and its code file
     assert not entries_in(default_dir(path))
 
 
