@@ -432,7 +432,7 @@ class _Printer:
             iterable = self.expr(stmt.iter)
             stack = _reversed_name(iterable)
             if len(names) > 1 and stack is not None:
-                lines = style.reversed_loop(indent, names, stack)
+                lines = _in_body(style.reversed_loop, indent, names, stack)
             else:
                 lines = [f"{indent}for {', '.join(names) or '_'} in {iterable}:"]
             return lines + (self.block(stmt.body, inner, commented) or [inner + "pass"])
@@ -446,7 +446,8 @@ class _Printer:
         if isinstance(stmt, Push) and len(stmt.values) > 1:
             values = [self.expr(v) for v in stmt.values]
             if all(v.isidentifier() for v in values):
-                return style.appended_tuple(indent, self.name(stmt.stack), values)
+                stack = self.name(stmt.stack)
+                return _in_body(style.appended_tuple, indent, stack, values)
         return [indent + self.statement(stmt)]
 
     def statement(self, stmt: Stmt) -> str:
@@ -552,6 +553,16 @@ class _Printer:
 
     def _part(self, atom: Atom | None, empty: str = "None") -> str:
         return empty if atom is None else f"({self._raw(atom)})"
+
+
+def _in_body(split, indent: str, *args) -> list[str]:
+    """The lines of `split(indent, *args)` (a statement split as black splits
+    it), where the function body's own 4 spaces, which `function_text` adds,
+    count against black's width."""
+    return [line[len(_BODY) :] for line in split(_BODY + indent, *args)]
+
+
+_BODY = "    "
 
 
 def _reversed_name(iterable: str) -> str | None:
@@ -677,11 +688,15 @@ def module_text(
 
 
 def _docstring(text: str, indent: str) -> str:
-    """A docstring whose lines fit black's 88 columns."""
+    """A docstring whose lines fit black's 88 columns, quotes included (black
+    keeps a one-line docstring on one line however long, so a line too long
+    with its quotes is wrapped into two)."""
     width = 84 - len(indent)
     paragraphs = [textwrap.fill(p, width) for p in text.split("\n\n")]
     body = "\n\n".join(paragraphs)
-    if "\n" not in body:  # (one line stays one line, as black keeps it)
+    if "\n" not in body and len(indent) + len(body) + 6 > 88:
+        body = textwrap.fill(body, width - 6)
+    if "\n" not in body:
         return f'{indent}"""{body}"""'
     lines = f'"""{body}\n"""'.split("\n")
     return "\n".join((indent + line) if line else "" for line in lines)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .errors import Loc, UnsupportedSyntaxError
 from .ir import Atom, Branch, Carry, Const, Index, Loop, Merge, Var
+from .source import nodes
 
 if TYPE_CHECKING:
     from .frontend import Scope, Value
@@ -573,7 +574,7 @@ def _load_counts(node: ast.AST) -> Counter:
     loop subtracts its own reads), and the trees are never changed."""
     return Counter(
         n.id
-        for n in ast.walk(node)
+        for n in nodes(node)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     )
 
@@ -583,7 +584,7 @@ def _assigned(stmt: ast.stmt, updates_only: bool = False) -> set[str]:
     statements included); with `updates_only`, just the in-place updates:
     `y[i] = ...`, `y += ...`, `y.append(...)`."""
     names: set[str] = set()
-    for node in ast.walk(stmt):
+    for node in nodes(stmt):
         targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets = node.targets
@@ -634,7 +635,7 @@ def _certain(stmts: list[ast.stmt], bound: set[str]) -> set[str]:
 def _loads(node: ast.AST) -> set[str]:
     return {
         n.id
-        for n in ast.walk(node)
+        for n in nodes(node)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     }
 

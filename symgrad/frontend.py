@@ -41,7 +41,7 @@ from .ir import (
 from .library import BINOPS
 from .names import RESERVED, Names
 from .rules import VIEWS
-from .source import FunctionSource
+from .source import FunctionSource, nodes
 from .updates import UpdateLowering
 
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
@@ -647,7 +647,7 @@ def lower(
 
 
 def _all_names(tree: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return {n.id for n in nodes(tree) if isinstance(n, ast.Name)}
 
 
 _LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}

@@ -422,14 +422,16 @@ def _rename(stmt: Stmt, plan: Plan) -> Stmt:
     if isinstance(stmt, Assign) and stmt.target.name in plan.copied:
         stmt = Assign(stmt.target, "getitem_copy", stmt.args, stmt.params, stmt.loc)
     if isinstance(stmt, If | For | While):
-        inner = [list(b) for b in bodies(stmt)]
-        stmt = rename(stmt, plan.rename)
-        parts = [tuple(apply(plan, b)) for b in inner]
+        # the header renamed alone: each body is renamed once, by `apply`
+        parts = [tuple(apply(plan, list(b))) for b in bodies(stmt)]
         if isinstance(stmt, If):
-            return If(stmt.cond, parts[0], parts[1], stmt.loc)
+            head = rename(If(stmt.cond, (), (), stmt.loc), plan.rename)
+            return If(head.cond, parts[0], parts[1], stmt.loc)
         if isinstance(stmt, For):
-            return For(stmt.target, stmt.iter, parts[0], stmt.loc)
-        return While(parts[0], stmt.cond, parts[1], stmt.loc)
+            head = rename(For(stmt.target, stmt.iter, (), stmt.loc), plan.rename)
+            return For(head.target, head.iter, parts[0], stmt.loc)
+        head = rename(While((), stmt.cond, (), stmt.loc), plan.rename)
+        return While(parts[0], head.cond, parts[1], stmt.loc)
     return rename(stmt, plan.rename)
 
 

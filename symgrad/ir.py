@@ -450,6 +450,8 @@ def _verify_assign(fn: Function, stmt: Assign, ops) -> None:
 def rename(stmt: Stmt, names: dict[str, str]) -> Stmt:
     """`stmt` (a plain statement, nested bodies included) with variables
     renamed by `names`."""
+    if not names:
+        return stmt
 
     def var(v: Var) -> Var:
         return Var(names.get(v.name, v.name))

@@ -160,19 +160,16 @@ def _live(statements, needed: set[str], keep: set[str]) -> list[Stmt]:
             stmt = If(stmt.cond, tuple(arms[0]), tuple(arms[1]), stmt.loc)
             needed.update(v.name for s in walk(arms[0] + arms[1]) for v in uses(s))
         elif isinstance(stmt, For | While):
-            inside = needed | {v.name for s in walk([stmt]) for v in uses(s)}
-            inner = {v.name for s in walk([stmt]) for v in uses(s)}
-            needed |= inner
+            # Everything the loop reads is needed before, after and inside it;
+            # the body adds nothing more to `needed`, so it needs no copy (a
+            # copy per loop made this quadratic in the number of loops).
+            needed |= {v.name for s in walk([stmt]) for v in uses(s)}
             if isinstance(stmt, For):
-                stmt = For(
-                    stmt.target,
-                    stmt.iter,
-                    tuple(_live(stmt.body, set(inside), keep)),
-                    stmt.loc,
-                )
+                body = _live(stmt.body, needed, keep)
+                stmt = For(stmt.target, stmt.iter, tuple(body), stmt.loc)
             else:
-                test = _live(stmt.test, set(inside), keep)
-                body = _live(stmt.body, set(inside), keep)
+                test = _live(stmt.test, needed, keep)
+                body = _live(stmt.body, needed, keep)
                 stmt = While(tuple(test), stmt.cond, tuple(body), stmt.loc)
         kept.append(stmt)
         needed.update(v.name for v in uses(stmt))

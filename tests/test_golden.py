@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -331,6 +332,44 @@ def test_saved_tuples_and_their_loops_split_as_black_splits_them():
             ]:
                 want = black.format_str(outer + raw, mode=black.Mode())
                 assert outer + "\n".join(lines) + "\n" == want
+
+
+def test_loops_saving_many_values_never_need_black(tmp_path, monkeypatch):
+    """A loop saving k values (`saved.append(...)` and its reversed loop, at
+    the function body's indentation, which counts against black's width) is
+    printed as black prints it, so black never runs: for k from 1 to 24."""
+    from symgrad import style
+
+    def no_black(*args):
+        raise AssertionError(f"black was needed for {args[0]!r}")
+
+    monkeypatch.setattr(style, "_statement", no_black)
+    monkeypatch.setattr(style, "_black", no_black)
+    for k in range(1, 25):
+        body = "".join(f"        y = np.sin(y) * a[{i}]\n" for i in range(k))
+        path = tmp_path / f"saving_{k}.py"
+        path.write_text(
+            "import numpy as np\n\n\ndef f(y, a):\n"
+            f"    for _ in range(2):\n{body}    return np.sum(y)\n"
+        )
+        spec = importlib.util.spec_from_file_location(f"saving_{k}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _ = symgrad.grad(module.f).compiled.source
+
+
+def test_a_docstring_line_fits_with_its_quotes():
+    """A summary of 79 to 84 characters fits textwrap's width but not, with its
+    quotes, black's 88 columns: it is written on lines of its own."""
+    import black
+
+    from symgrad.emit import _docstring
+
+    for n in range(70, 90):
+        summary = " ".join(["word"] * 40)[:n].rstrip()
+        text = f"def f():\n{_docstring(summary, '    ')}\n"
+        assert max(len(line) for line in text.splitlines()) <= 88
+        assert black.format_str(text, mode=black.Mode()) == text
 
 
 def polar(p):
