@@ -158,7 +158,7 @@ _const("shape", 1, "np.shape({0})")
 _const("size", 1, "np.size({0})")
 # The count a mean's cotangent is divided by: an empty array's is 1 (its
 # cotangent spreads to nothing; dividing by 0 would raise).
-_const("count", 1, "(np.size({0}) or 1)")
+_const("count", 1, "_count({0})")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
 _const("int", 1, "int({0})")

@@ -324,8 +324,8 @@ def test_the_mean_of_an_empty_slice_has_a_gradient() -> None:
     assert np.isnan(value)
     np.testing.assert_array_equal(dx, [0.0])
     np.testing.assert_array_equal(dx2, np.zeros((1, 3)))
-    assert "(np.size(" in g.source and "or 1)" in g.source
-    # the Hessian reads the emitted `(np.size(t) or 1)` back as it was
+    assert "/ _count(" in g.source  # (np.size(t) or 1)
+    # the Hessian reads the emitted `_count(t)` back as it was
     H = symgrad.hessian(mean_of_the_rest)
     assert "choice" not in H.source.split("def grad_and_hvp")[1]
     np.testing.assert_allclose(H.hessian(np.array([1.0, 2.0])), [[0, 0], [0, 2]])

@@ -94,7 +94,7 @@ def test_a_full_reduction_cotangent_stays_a_scalar():
     # the product summed in one pass (a dot product), then scaled; the 2 of
     # the shared partial 2 * r scales the scalar cotangent, not the array r
     assert "out = _mean_squares(t1)" in code  # (no array of squares)
-    assert "t2 = 2 * (seed / (np.size(t1) or 1))" in code
+    assert "t2 = 2 * (seed / _count(t1))" in code
     assert "w_bar = t2 * _unbroadcast_mul(X, t1, w)" in code
     assert "b_bar = t2 * _unbroadcast(t1, b)" in code
     X = np.arange(-5, 5, 0.1)

@@ -18,7 +18,7 @@ def f_and_grad(w, X, y, *, seed=None):
     out = _mean(t5)
     seed = _check_seed("robust_loss", seed, out)
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
-    t5_bar = np.full(np.shape(t5), seed / (np.size(t5) or 1))
+    t5_bar = np.full(np.shape(t5), seed / _count(t5))
     t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
     t2_bar = _unbroadcast(t3_bar * softplus_grad(t2), t2)
     r_bar = 2 * t2_bar * r
@@ -74,6 +74,13 @@ def _mean(x):
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
+def _count(x):
+    """`np.size(x) or 1`: what np.mean divides by (1 for an empty array, whose
+    mean is nan, so that the division does not raise first); an array's own
+    `.size` where `x` is one (np.size costs 0.1 us more)."""
+    return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
 def _unbroadcast(g, x):

@@ -13,7 +13,7 @@ def f_and_grad(w, b, X, Y, *, seed=None):
     out = _mean_squares(t2)
     seed = _check_seed("loss", seed, out)
     # grad of mse: return np.mean((preds - targets) ** 2)
-    t1_bar = 2 * (seed / (np.size(t2) or 1)) * _unbroadcast(t2, t1)
+    t1_bar = 2 * (seed / _count(t2)) * _unbroadcast(t2, t1)
     # grad of forward: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, X, w)
     b_bar = _unbroadcast(t1_bar, b)
@@ -61,6 +61,13 @@ def _mean_squares(x):
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
+def _count(x):
+    """`np.size(x) or 1`: what np.mean divides by (1 for an empty array, whose
+    mean is nan, so that the division does not raise first); an array's own
+    `.size` where `x` is one (np.size costs 0.1 us more)."""
+    return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
 def _unbroadcast(g, x):

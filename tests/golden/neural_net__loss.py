@@ -22,7 +22,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t8_bar = -seed
-    t7_bar = np.full(np.shape(t7), t8_bar / (np.size(t7) or 1))
+    t7_bar = np.full(np.shape(t7), t8_bar / _count(t7))
     t6_bar = np.broadcast_to(_keepdims(t7_bar, t6, axis=1), np.shape(t6))
     shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
     log_sum_exp_bar = _unbroadcast_mul(t6_bar, -Y, log_sum_exp)
@@ -113,6 +113,13 @@ def _mul_into(buffer, a, b):
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
+def _count(x):
+    """`np.size(x) or 1`: what np.mean divides by (1 for an empty array, whose
+    mean is nan, so that the division does not raise first); an array's own
+    `.size` where `x` is one (np.size costs 0.1 us more)."""
+    return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
 def _unbroadcast(g, x):

@@ -24,7 +24,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     seed = _check_seed("loss_and_accuracy", seed, t8)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t7_bar = -seed
-    t6_bar = np.full(np.shape(t6), t7_bar / (np.size(t6) or 1))
+    t6_bar = np.full(np.shape(t6), t7_bar / _count(t6))
     t5_bar = np.broadcast_to(_keepdims(t6_bar, t5, axis=1), np.shape(t5))
     shifted_bar = _unbroadcast_mul(t5_bar, Y, shifted)
     log_sum_exp_bar = _unbroadcast_mul(t5_bar, -Y, log_sum_exp)
@@ -115,6 +115,13 @@ def _mul_into(buffer, a, b):
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
+def _count(x):
+    """`np.size(x) or 1`: what np.mean divides by (1 for an empty array, whose
+    mean is nan, so that the division does not raise first); an array's own
+    `.size` where `x` is one (np.size costs 0.1 us more)."""
+    return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
 def _unbroadcast(g, x):

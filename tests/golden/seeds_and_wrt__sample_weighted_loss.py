@@ -17,7 +17,7 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     out = _mean(t3)
     seed = _check_seed("sample_weighted_loss", seed, out)
     # grad of: return np.mean(weights * (model(x, w, b) - y_true) ** 2)
-    t1_bar = 2 * (seed / (np.size(t3) or 1)) * _unbroadcast(t2 * weights, t1)
+    t1_bar = 2 * (seed / _count(t3)) * _unbroadcast(t2 * weights, t1)
     # grad of model: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, x, w)
     return out, w_bar
@@ -70,6 +70,13 @@ def _mean(x):
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
+def _count(x):
+    """`np.size(x) or 1`: what np.mean divides by (1 for an empty array, whose
+    mean is nan, so that the division does not raise first); an array's own
+    `.size` where `x` is one (np.size costs 0.1 us more)."""
+    return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
 def _unbroadcast(g, x):

@@ -16,7 +16,7 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     out = _mean_squares(t3)
     seed = _check_seed("weighted_loss", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
-    t2_bar = 2 * (seed / (np.size(t3) or 1)) * _unbroadcast(t3, t2)
+    t2_bar = 2 * (seed / _count(t3)) * _unbroadcast(t3, t2)
     # grad of: return mse(model(x, w, b) * weights, y_true)
     t1_bar = _unbroadcast_mul(t2_bar, weights, t1)
     # grad of model: return w * x + b
@@ -65,6 +65,13 @@ def _mean_squares(x):
 def _shape(x):
     """`np.shape(x)`, but a number's shape without converting it (2 us)."""
     return () if isinstance(x, (float, int, np.generic)) else np.shape(x)
+
+
+def _count(x):
+    """`np.size(x) or 1`: what np.mean divides by (1 for an empty array, whose
+    mean is nan, so that the division does not raise first); an array's own
+    `.size` where `x` is one (np.size costs 0.1 us more)."""
+    return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
 def _unbroadcast(g, x):
