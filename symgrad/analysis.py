@@ -272,6 +272,19 @@ def selects_all(index: Index) -> bool:
     return index.items == () or index.items == (Const(Ellipsis),)
 
 
+def only_adds_axes(index: Index) -> bool:
+    """Is `index` made of `None`s, whole slices `:` and at most one `...`,
+    with a `None` among them (`x[None, :, :]`)?  It selects every entry of
+    `x` once, in order, with new axes of length 1 added."""
+    whole, new, dots = Slice(None, None, None), Const(None), Const(Ellipsis)
+    items = index.items
+    return (
+        new in items
+        and items.count(dots) <= 1
+        and all(item in (whole, new, dots) for item in items)
+    )
+
+
 def selects_once(index: Index, ints: set[str]) -> bool:
     """Does `index` select each element at most once (basic indexing)?"""
     for item in index.items:

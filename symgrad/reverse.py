@@ -36,6 +36,7 @@ from .analysis import (
     diff_args,
     float_arrays,
     int_vars,
+    only_adds_axes,
     regions,
     selects_all,
     selects_once,
@@ -310,6 +311,10 @@ class _Reverse(FlowReverse):
         if selects_all(part.index):  # x[()] or x[...]: all of x, shape and all
             self.accumulate(name, part.value)
             return
+        if only_adds_axes(part.index):  # x[None, :, :]: all of x, axes added
+            shape = self.b.op("shape", Var(name))
+            self.accumulate(name, self.b.op("reshape", part.value, shape))
+            return
         mode = "add" if selects_once(part.index, self.ints) else "add_at"
         current = self.adj.get(name)
         if current is not None and name in self.owned:
@@ -345,13 +350,14 @@ class _Reverse(FlowReverse):
 
     def _origin(self, atom: Atom) -> tuple[Atom, bool]:
         """The array `atom` may be (looking through `_unbroadcast`, which can
-        return its argument), and whether that array is new."""
+        return its argument, and `np.reshape`, which can return a view of it),
+        and whether that array is new."""
         producers = {s.target: s for s in self.b.body if isinstance(s, Assign)}
         while True:
             producer = producers.get(atom)
             if producer is None:
                 return atom, False
-            if producer.op != "unbroadcast":
+            if producer.op not in ("unbroadcast", "reshape"):
                 kind = OPS[producer.op].kind
                 return atom, producer.op in _FRESH or kind == "elementwise"
             atom = producer.args[0]

@@ -1450,3 +1450,23 @@ FLOW_CASES += [
         lambda r: (np.array([-1.2, -0.3, 0.2, 0.8, 1.4, 2.5]) + 0.05 * normal(r, 6),),
     ),
 ]
+
+
+# --- views that only add axes, read in a loop -------------------------------------
+
+
+def new_axes_in_a_loop(x, n):
+    """`x[None, ...]` and `x[:, None]` select all of x with axes added: their
+    cotangents are reshaped back, and added to across iterations."""
+    s = 0.0
+    for i in range(n):
+        outer = x[:, None] * x[None, ...]
+        s = s + np.sum(np.sin(outer) * (i + 1)) + np.sum(x[None, :, None] ** 2)
+    return s
+
+
+FLOW_CASES += [
+    Case(
+        "new_axes_in_a_loop", new_axes_in_a_loop, lambda r: (normal(r, 3), 3), wrt="x"
+    ),
+]

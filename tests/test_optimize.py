@@ -764,3 +764,19 @@ def test_the_sum_of_squares_helpers_are_np_sum_of_the_squares(x):
             np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
         else:
             np.testing.assert_array_equal(got, want)
+
+
+def spread_rows(mu, x):
+    return np.sum(np.tanh(x[:, None, :] - mu[None, :, :]))
+
+
+def test_a_view_that_only_adds_axes_has_a_reshaped_cotangent():
+    """The adjoint of `mu[None, :, :]` is its cotangent reshaped to mu's
+    shape (a view of a new array, returned without a copy), not a zero
+    array written through the same index."""
+    g = symgrad.grad(spread_rows)
+    code = body(g)
+    assert "mu_bar = np.reshape(t1_bar, np.shape(mu))" in code
+    assert "np.zeros" not in code and "_owned" not in code
+    mu, x = np.linspace(-1, 1, 6).reshape(3, 2), np.linspace(0, 2, 8).reshape(4, 2)
+    check_grad(g, mu, x)
