@@ -6,8 +6,8 @@
 Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
 long as no other name can see the update.  numpy updates arrays in place, so
 an update is an error (naming the line) when another name, a view, a list
-holding the array, the caller of a helper, or an enclosing function could see
-it.  A write into the caller's array or a constant first copies it, so the
+or tuple holding the array, the caller of a helper, or an enclosing function
+could see it.  A write into the caller's array or a constant first copies it, so the
 caller's arrays are never changed.
 """
 
@@ -48,7 +48,8 @@ class UpdateLowering:
         if isinstance(current, Var) and self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"in-place update of '{name}', which may share memory with another "
-                "array (another name, a view, or a caller's argument)",
+                "array (another name, a tuple or list holding it, a view, or a "
+                "caller's argument)",
                 scope.src.loc(stmt),
                 f"write '{name} = {name} {op_symbol(stmt.op)} ...' for a new value",
             )
@@ -161,7 +162,8 @@ class UpdateLowering:
         if self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"assignment into '{name}', which may share memory with another "
-                "array (another name, a view, or a caller's argument)",
+                "array (another name, a tuple or list holding it, a view, or a "
+                "caller's argument)",
                 loc,
                 f"to change the array '{name}' shares memory with, write into that "
                 f"array by its own name; to change '{name}' alone, make it a new "
@@ -204,18 +206,29 @@ class UpdateLowering:
             return False
         mine = self.roots(var, held=False)
         for other, value in scope.env.items():
-            if other != name and isinstance(value, Var) and self.roots(value) & mine:
-                return True
+            if other != name and any(self.roots(v) & mine for v in _vars_in(value)):
+                return True  # (a tuple `t = (y, 1.0)` holds y: `t[0]` sees it)
         if scope.src is not self.top:
             caller = {
                 r
-                for v in scope.initial.values()
-                if isinstance(v, Var)
+                for value in scope.initial.values()
+                for v in _vars_in(value)
                 for r in self.roots(v)
             }
             if caller & mine:
                 return True
         return self.ops.get(var.name) in VIEWS
+
+
+def _vars_in(value: object) -> list[Var]:
+    """The variables a value of the environment is or holds: itself, or the
+    entries of a tuple of values (`TupleValue`), nested ones included."""
+    if isinstance(value, Var):
+        return [value]
+    items = getattr(value, "items", None)
+    if isinstance(items, tuple):
+        return [v for item in items for v in _vars_in(item)]
+    return []
 
 
 def _not_a_list(name: str, loc: Loc, instead: str) -> UnsupportedSyntaxError:

@@ -257,6 +257,34 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
             10,
             "sharing memory",
         ),
+        (  # a tuple holds a reference to y: t[0] would see the write
+            """
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(3)
+                t = (y, 1.0)
+                y[0] = x
+                return np.sum(t[0] * x)
+            """,
+            10,
+            "a tuple or list holding it",
+        ),
+        (  # the same tuple, made by a helper (which returns y itself)
+            """
+            def pair(a):
+                return a, a
+
+            @symgrad.grad
+            def f(x):
+                y = np.zeros(3)
+                t = pair(y)
+                for i in range(3):
+                    y[i] = x * i
+                return np.sum(t[1] * x)
+            """,
+            14,
+            "share memory",
+        ),
         (  # a list holds a reference to y, which numpy would change
             """
             @symgrad.grad
