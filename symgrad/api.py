@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import cache, custom, fence
 from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
 from .ir import Function
-from .resolve import CustomFunction, LiveResolver, UserFunction
+from .resolve import Constant, CustomFunction, LiveResolver, UserFunction
 from .source import FunctionSource, from_function
 
 if TYPE_CHECKING:
@@ -220,6 +222,8 @@ class _Transformed:
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._source: str | None = None
         self._entry: Path | None = None  # the cache entry of `_source`, if any
+        # the module-level names `_source` was built from (see global_bindings)
+        self._bindings: tuple[Binding, ...] = ()
         self._module: types.ModuleType | None = None
         self._lock = threading.RLock()
 
@@ -242,6 +246,7 @@ class _Transformed:
         if self._source is None:
             with self._lock:
                 if self._source is None:
+                    self._bindings = global_bindings(self._src)
                     self._source, self._entry = cache.cached_source(
                         self._src, self.wrt, self.wrt_is_tuple, self._tag(), self._build
                     )
@@ -261,8 +266,70 @@ class _Transformed:
         return self._module
 
     def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the module's function `name`."""
-        return getattr(self._module or self.module, name)(*args, **kwargs)
+        """Call the module's function `name`, compiled again first if a
+        module-level name it was built from has changed since."""
+        module = self._module or self.module
+        if self._bindings and not unchanged(self._bindings):
+            module = self._recompiled()
+        return getattr(module, name)(*args, **kwargs)
+
+    def _recompiled(self) -> types.ModuleType:
+        """The module built anew from the program as it stands now."""
+        with self._lock:
+            self._source = self._module = self._entry = None
+            self._bindings = ()
+            if hasattr(self, "_compiled"):
+                self._compiled = None
+            return self.module
+
+
+# (the dict a function reads a global from, its name, the object it was, and
+# for an array a copy of its entries)
+Binding = tuple[dict, str, Any, Any]
+_MISSING = object()
+
+
+def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
+    """The module-level names the code emitted for `src` is built from: the
+    constants, helper functions and custom rules it and its helpers read
+    (their code objects' global names, so a parameter `x` never stands for a
+    global `x`), each with what it is now.  A running program may rebind
+    them (the next minibatch `X = ...`, a redefined helper) or change an
+    array in place; `unchanged` tells."""
+    found: list[Binding] = []
+    pending, seen = [src], set()
+    while pending:
+        fn = pending.pop()
+        resolver = fn.resolver
+        if not isinstance(resolver, LiveResolver) or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        for name in resolver.global_names():
+            if name in resolver.closure or name not in resolver.globals:
+                continue
+            resolved = resolver.resolve(name)
+            if isinstance(resolved, UserFunction):
+                pending.append(resolved.source)
+            elif not isinstance(resolved, Constant | CustomFunction):
+                continue
+            value = resolver.globals[name]
+            copy = np.array(value) if isinstance(value, np.ndarray) else None
+            found.append((resolver.globals, name, value, copy))
+    return tuple(found)
+
+
+def unchanged(bindings: tuple[Binding, ...]) -> bool:
+    """Is every name still bound to the object it was, with the entries it
+    had?  (An array compares entry by entry, nan equal to nan.)"""
+    for namespace, name, value, copy in bindings:
+        now = namespace.get(name, _MISSING)
+        if now is not value:
+            return False
+        if copy is not None and not np.array_equal(
+            now, copy, equal_nan=copy.dtype.kind == "f"
+        ):
+            return False
+    return True
 
 
 def _bad_input_errors(
@@ -327,6 +394,8 @@ class GradFunction(_Transformed):
     ) -> tuple[Any, Any]:
         """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
         generated = self.module.f_and_grad
+        if self._bindings:  # (module-level names: checked at every call)
+            return self._run("f_and_grad", *args, seed=seed, **kwargs)
         # Later calls skip this method: the generated function itself is bound
         # in its place (a wrapper's call costs more than x**2's gradient).
         self.f_and_grad = generated  # type: ignore[method-assign]

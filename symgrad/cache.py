@@ -9,7 +9,8 @@ Guarantees:
 
 * The key is a SHA-256 over everything the emitted text depends on: the
   decorated function's source text and file name; for every global name it
-  uses, what that name resolves to (the source text of user functions, followed
+  uses (those its code object reads, so a parameter `X` never brings in a
+  module's `X`), what that name resolves to (the source text of user functions, followed
   transitively; a stable description of constants, arrays included; which
   numpy/math/builtin function a name means); the normalized ``wrt``; the
   symgrad version; a fingerprint of symgrad's own source files; and the
@@ -139,7 +140,8 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             continue
         visited.add(ident)
         parts.append(["function", fn.name, os.path.basename(fn.file), fn.text])
-        for name in global_names(fn.tree):
+        live = getattr(fn.resolver, "global_names", None)  # (a live function's)
+        for name in live() if live is not None else global_names(fn.tree):
             found = fn.resolver.resolve(name) if fn.resolver is not None else None
             parts.append(["name", name, *_describe(found)])
             if isinstance(found, UserFunction):

@@ -168,6 +168,7 @@ class LiveResolver:
 
     def __init__(self, fn: types.FunctionType):
         self.globals = fn.__globals__
+        self.code = fn.__code__
         cells = fn.__closure__ or ()
         self.closure = {}
         for var, cell in zip(fn.__code__.co_freevars, cells, strict=True):
@@ -183,6 +184,18 @@ class LiveResolver:
         if name in BUILTINS:
             return LibFunction("builtins", name)
         return None
+
+    def global_names(self) -> list[str]:
+        """The names the function's code reads from its globals (those of its
+        nested functions and lambdas too), sorted; a parameter or local
+        variable is never among them, whatever the module defines."""
+        names: set[str] = set()
+        codes = [self.code]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        return sorted(names)
 
     def module_name(self, name: str) -> str | None:
         """The real name of the module bound to `name` (`hp` for `helpers`)."""

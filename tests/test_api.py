@@ -329,3 +329,90 @@ def test_the_mean_of_an_empty_slice_has_a_gradient() -> None:
     H = symgrad.hessian(mean_of_the_rest)
     assert "choice" not in H.source.split("def grad_and_hvp")[1]
     np.testing.assert_allclose(H.hessian(np.array([1.0, 2.0])), [[0, 0], [0, 2]])
+
+
+PROGRAM = """
+import numpy as np
+import symgrad
+
+X = np.array([1.0, 2.0])
+SCALE = 2.0
+
+
+def act(z):
+    return z * SCALE
+
+
+@symgrad.grad
+def loss(w):
+    return np.mean((act(X) * w) ** 2)
+
+
+@symgrad.grad
+def batch_loss(w, X):
+    return np.mean((X * w) ** 2)
+
+
+@symgrad.jvp
+def forward(w):
+    return np.sum(X * w)
+"""
+
+
+def _program(tmp_path, name):
+    path = tmp_path / f"{name}.py"
+    path.write_text(PROGRAM)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _expected(module, w):
+    a = module.act(module.X)
+    return np.mean((a * w) ** 2), np.mean(2 * a * a * w)
+
+
+def test_a_changed_global_is_seen_at_the_next_call(tmp_path, monkeypatch):
+    """The next minibatch bound to a global, an array changed in place, a
+    redefined helper and a rebound constant: each next call compiles again
+    from the program as it stands (it used the first call's values before)."""
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    m = _program(tmp_path, "program_globals")
+    steps = [
+        lambda: None,
+        lambda: setattr(m, "X", np.array([10.0, 20.0, 30.0])),
+        lambda: m.X.__setitem__(0, -4.0),
+        lambda: setattr(m, "act", _tripled),
+        lambda: setattr(m, "SCALE", 0.5),
+    ]
+    for step in steps:
+        step()
+        value, grad = m.loss.f_and_grad(0.5)
+        assert (value, grad) == pytest.approx(_expected(m, 0.5))
+        _, tangent = m.forward.f_and_jvp(0.5, tangents=1.0)
+        assert tangent == pytest.approx(np.sum(m.X))
+
+
+def _tripled(z):
+    return z * 3.0
+
+
+def test_a_parameter_named_like_a_global_never_recompiles(tmp_path, monkeypatch):
+    """`batch_loss(w, X)` reads its parameter X, not the global X: rebinding
+    the global (a loop `for X in batches`) does not compile again."""
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    m = _program(tmp_path, "program_params")
+    calls = [0]
+    real = symgrad.api.compile_function
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(symgrad.api, "compile_function", counting)
+    for k in range(3):
+        m.X = np.arange(3.0) + k
+        assert m.batch_loss.grad(0.5, m.X) == pytest.approx(np.mean(m.X**2))
+    assert calls[0] == 1
+    assert m.batch_loss.f_and_grad is m.batch_loss.module.f_and_grad

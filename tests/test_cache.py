@@ -319,6 +319,18 @@ def test_every_edit_changes_the_key(tmp_path, edit):
     assert key_of(tmp_path / "a") != key_of(tmp_path / "b", edited)
 
 
+def test_a_global_named_like_a_parameter_is_not_in_the_key(tmp_path):
+    """`def g(x, SCALE)` reads its parameter: the module's SCALE (the data of
+    a training loop's `for SCALE in ...`) does not enter the key."""
+    text = MODEL + "\n\n@symgrad.grad\ndef g(x, SCALE):\n    return x * SCALE\n"
+    keys = []
+    for value in ("3.0", "4.0"):
+        model = import_file(write(tmp_path / value, text.replace("3.0", value)))
+        g = model.g
+        keys.append(cache.compute_key(g._src, g.wrt, g.wrt_is_tuple, "0.1.0"))
+    assert keys[0] == keys[1]
+
+
 def test_wrt_and_version_change_the_key(tmp_path):
     text = MODEL.replace("def f(x):", "def f(x, y=2.0):")
     keys = {
