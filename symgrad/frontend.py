@@ -46,6 +46,7 @@ from .updates import UpdateLowering
 
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
 _CMPOPS[ast.NotEq] = "ne"
+_CMPOPS |= {ast.Is: "is_", ast.IsNot: "is_not", ast.In: "in_", ast.NotIn: "not_in"}
 
 
 _OBJECTS = ("self", "cls")  # a method's receiver: its attributes are hinted
@@ -206,7 +207,10 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         value = self.value(
             stmt.value, scope, first.id if isinstance(first, ast.Name) else None
         )
-        for target in stmt.targets:
+        for i, target in enumerate(stmt.targets):
+            if i + 1 < len(stmt.targets) and isinstance(target, ast.Subscript):
+                if isinstance(target.value, ast.Name):  # (later targets read it)
+                    self.unchanged_by_write(target, [value], scope)
             self.unpack(target, value, scope)
 
     def assign(self, target: ast.expr, value: ast.expr, scope: Scope) -> None:
@@ -223,7 +227,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 self.value(v, scope, t.id if isinstance(t, ast.Name) else None)
                 for t, v in zip(target.elts, value.elts, strict=True)
             ]
-            for elt, val in zip(target.elts, values, strict=True):
+            for i, (elt, val) in enumerate(zip(target.elts, values, strict=True)):
+                if isinstance(elt, ast.Subscript) and isinstance(elt.value, ast.Name):
+                    self.unchanged_by_write(elt, values[i + 1 :], scope)
                 self.unpack(elt, val, scope)
         else:
             self.unpack(target, self.value(value, scope), scope)
@@ -231,6 +237,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def unpack(self, target: ast.expr, value: Value, scope: Scope) -> None:
         if isinstance(target, ast.Name):
             self.bind(scope, target.id, value)
+            return
+        if isinstance(target, ast.Subscript):  # `y[0] = y[1] = v`, `y[i], z = ...`
+            if not isinstance(value, Var | Const):
+                raise UnsupportedSyntaxError(
+                    "a tuple cannot be written into an element", scope.src.loc(target)
+                )
+            self.write(target, value, "setitem", scope, scope.src.loc(target))
             return
         if isinstance(value, Var) and not any(
             isinstance(e, ast.Starred) for e in target.elts
@@ -255,8 +268,29 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 "can only unpack a tuple of values of the same length",
                 scope.src.loc(target),
             )
-        for elt, item in zip(target.elts, value.items, strict=True):
+        for i, (elt, item) in enumerate(zip(target.elts, value.items, strict=True)):
+            if isinstance(elt, ast.Subscript) and isinstance(elt.value, ast.Name):
+                self.unchanged_by_write(elt, value.items[i + 1 :], scope)
             self.unpack(elt, item, scope)
+
+    def unchanged_by_write(self, target: ast.Subscript, later, scope: Scope) -> None:
+        """In `y[0], y[1] = y[1], y[0]`, the values on the right are taken
+        before any write; numpy's `y[0]` of a matrix is a view, which the
+        first write would change before the second reads it.  A later value
+        that may be (a view of) the array written is refused."""
+        name = target.value.id
+        written = self.roots(self.name(name, target.value, scope), held=False)
+        for item in later:
+            for var in _vars_in_value(item):
+                if self.roots(var) & written:
+                    raise UnsupportedSyntaxError(
+                        f"a value on the right may be a view of '{name}' (a row of "
+                        "a matrix is one), which numpy would read only after this "
+                        f"assignment has written into '{name}'",
+                        scope.src.loc(target),
+                        "copy the values first (np.copy(...)), or reorder with an "
+                        f"index array ({name} = {name}[[1, 0, 2]])",
+                    )
 
     def bind(self, scope: Scope, name: str, value: Value) -> None:
         scope.env[name] = value
@@ -742,3 +776,11 @@ def _returns(body: list[ast.stmt]) -> bool:
 
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _vars_in_value(value: Value) -> list[Var]:
+    if isinstance(value, Var):
+        return [value]
+    if isinstance(value, TupleValue):
+        return [v for item in value.items for v in _vars_in_value(item)]
+    return []

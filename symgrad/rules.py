@@ -141,6 +141,10 @@ for _name, _sym in [("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")]:
     _const(_name, 2, f"{{0}} {_sym} {{1}}")
 _const("eq", 2, "{0} == {1}")
 _const("ne", 2, "{0} != {1}")
+_const("is_", 2, "{0} is {1}")  # (`w is None`: a default left out)
+_const("is_not", 2, "{0} is not {1}")
+_const("in_", 2, "{0} in {1}")  # (`mode in (0, 1)`)
+_const("not_in", 2, "{0} not in {1}")
 _const("floordiv", 2, "{0} // {1}")
 _const("mod", 2, "{0} % {1}")  # for indices (`i % n`); refused on wrt values
 _const("logical_and", 2, "np.logical_and({0}, {1})")

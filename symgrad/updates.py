@@ -124,9 +124,15 @@ class UpdateLowering:
         self.write(target, value, "add_at", scope, loc)
 
     def write(
-        self, target: ast.Subscript, value: ast.expr, mode: str, scope: Scope, loc: Loc
+        self,
+        target: ast.Subscript,
+        value: ast.expr | Atom,
+        mode: str,
+        scope: Scope,
+        loc: Loc,
     ) -> None:
-        """`y[index] = value` (or `+=`): bind `y` to the updated array."""
+        """`y[index] = value` (or `+=`): bind `y` to the updated array; `value`
+        is an expression, or a value already computed (`y[0] = y[1] = v`)."""
         if not isinstance(target.value, ast.Name):
             raise UnsupportedSyntaxError(
                 "only a named array can be assigned into", scope.src.loc(target)
@@ -138,7 +144,7 @@ class UpdateLowering:
             target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
         )
         index = Index(tuple(self.index_item(i, scope) for i in items))
-        right = self.atom(value, scope)
+        right = self.atom(value, scope) if isinstance(value, ast.AST) else value
         updated = self.emit(mode, (current, index, right), loc, hint=name)
         self.sources[updated.name] = (current,)
         self.bind(scope, name, updated)

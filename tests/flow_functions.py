@@ -1470,3 +1470,37 @@ FLOW_CASES += [
         "new_axes_in_a_loop", new_axes_in_a_loop, lambda r: (normal(r, 3), 3), wrt="x"
     ),
 ]
+
+
+# --- identity and membership tests; several targets ---------------------------------
+
+
+def optional_weight_and_mode(x, w=None, mode=1):
+    """`w is None` (a default left out), `mode in (0, 1)`, `is not`, `not in`;
+    and `y[0] = y[1] = v`, one value written through two targets."""
+    y = np.zeros(3)
+    y[0] = y[2] = x[1] * x[2]
+    if w is None:
+        w = np.ones(3)
+    if mode in (0, 1) and w is not None:
+        s = np.sum(w * x**2 + y)
+    elif mode not in (2, 3):
+        s = np.sum(x * 3.0)
+    else:
+        s = np.sum(np.sin(x))
+    return s
+
+
+FLOW_CASES += [
+    Case(
+        "optional_weight_and_mode",
+        optional_weight_and_mode,
+        lambda r: (normal(r, 3),),
+    ),
+    Case(
+        "optional_weight_and_mode_given",
+        optional_weight_and_mode,
+        lambda r: (normal(r, 3), normal(r, 3), 2),
+        wrt=(0, 1),
+    ),
+]

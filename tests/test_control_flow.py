@@ -257,6 +257,17 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
             10,
             "sharing memory",
         ),
+        (  # numpy reads the row view y[0] after writing row 0: not a swap
+            """
+            @symgrad.grad
+            def f(x):
+                y = x * 1.0
+                y[0], y[1] = y[1], y[0]
+                return np.sum(y * y[:, :1])
+            """,
+            9,
+            "which numpy would read only after this assignment",
+        ),
         (  # a tuple holds a reference to y: t[0] would see the write
             """
             @symgrad.grad
