@@ -68,6 +68,7 @@ NUMPY.update(
     dot=CallSpec("dot", ("a", "b")),
     outer=CallSpec("outer", ("a", "b")),
     transpose=CallSpec("transpose", ("a",), (("axes", None),)),
+    moveaxis=CallSpec("moveaxis", ("a", "source", "destination")),
     reshape=CallSpec("reshape", ("a", "shape")),
     ravel=CallSpec("ravel", ("a",)),
     squeeze=CallSpec("squeeze", ("a",), (("axis", None),)),

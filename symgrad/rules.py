@@ -488,7 +488,13 @@ _emitted("mul_into", 3, "_mul_into({0}, {1}, {2})", nondiff=(0,))  # see buffers
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
 _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
-_emitted("moveaxis", 3, "np.moveaxis({0}, {1}, {2})", nondiff=(1, 2))
+
+
+@structural("moveaxis", 3, "np.moveaxis({0}, {1}, {2})", nondiff=(1, 2))
+def _moveaxis_adjoint(b: Builder, g, out, x, source, destination):
+    return b.op("moveaxis", g, destination, source), None, None
+
+
 _emitted("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})", nondiff=(1, 2))
 _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
 _emitted(

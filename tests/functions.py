@@ -771,6 +771,14 @@ def standardized(x, w):
     return np.sum(z * w) + np.sum(spread * x) + np.linalg.norm(x) * np.var(w)
 
 
+def stacked_columns_moved(x):
+    """np.stack along axis 1 (its adjoint moves the axis back: the Hessian
+    differentiates that np.moveaxis) and np.moveaxis in the user's code."""
+    pairs = np.stack([x, x**2, np.sin(x)], axis=1)
+    moved = np.moveaxis(pairs[:, :, None] * pairs[:, None, :], 0, -1)
+    return np.sum(moved[0] * np.cos(moved[1])) + np.sum(pairs**2)
+
+
 def moment_methods(x):
     """x.var(), x.std() and x.trace() as methods, which bind as np.var(x, ...)
     and so on: positional axis, ddof and keepdims by keyword."""
@@ -1202,6 +1210,7 @@ CASES: list[Case] = [
         wrt=(0, 1),
     ),
     Case("moment_methods", moment_methods, lambda r: (normal(r, (4, 3)),)),
+    Case("stacked_columns_moved", stacked_columns_moved, lambda r: (normal(r, 4),)),
     Case(
         "standardized_wrt_x", standardized, lambda r: (normal(r, (5, 3)), normal(r, 3))
     ),
