@@ -149,6 +149,11 @@ _OPAQUE = {
     "linspace": "np.linspace has no derivative rule for bounds that depend on {wrt}",
     "mod": "the % operator has no derivative rule for values that depend on {wrt}",
 }
+for _op, _symbol in [("bitand", "&"), ("bitor", "|"), ("bitxor", "^"), ("invert", "~")]:
+    _OPAQUE[_op] = (
+        f"the {_symbol} operator (of masks and integers) has no derivative for "
+        "values that depend on {wrt}"
+    )
 
 
 def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:

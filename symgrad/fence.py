@@ -46,7 +46,7 @@ _OTHER = (
     ast.arg,
 )
 _BINOPS = {ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv}
-_BINOPS |= {ast.Mod}
+_BINOPS |= {ast.Mod, ast.BitAnd, ast.BitOr, ast.BitXor}
 # The node classes an expression may hold (the abstract ones by subclass).
 _ALLOWED = frozenset(
     kind for base in _EXPRESSIONS + _OTHER for kind in (base, *base.__subclasses__())
@@ -187,8 +187,6 @@ def _check_expr(src: FunctionSource, root: ast.AST) -> None:
             _check_signature(FunctionSource("<lambda>", node, src.file, src.lines))
         elif kind is ast.BinOp and node.op.__class__ not in _BINOPS:
             _reject(src, node, node.op)
-        elif kind is ast.UnaryOp and node.op.__class__ is ast.Invert:
-            raise UnsupportedSyntaxError("'~' is not supported", src.loc(node))
         if kind not in _ALLOWED and node is not root:
             _reject(src, node)
 

@@ -367,11 +367,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if isinstance(node, ast.UnaryOp):
             operand = self.atom(node.operand, scope)
             if isinstance(operand, Const) and isinstance(operand.value, int | float):
-                if operand.name is None:
+                if operand.name is None and not isinstance(node.op, ast.Invert):
                     sign = -1 if isinstance(node.op, ast.USub) else 1
                     return Const(sign * operand.value)
-            op = "neg" if isinstance(node.op, ast.USub) else "pos"
-            return self.emit(op, (operand,), loc, hint=hint)
+            op = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
+            return self.emit(op[type(node.op)], (operand,), loc, hint=hint)
         if isinstance(node, ast.Compare):
             left = self.atom(node.left, scope)
             return self.compare(left, node.ops, node.comparators, scope, loc, hint)

@@ -35,6 +35,9 @@ BINOPS = {
     ast.MatMult: "matmul",
     ast.FloorDiv: "floordiv",
     ast.Mod: "mod",
+    ast.BitAnd: "bitand",  # (masks: `(x > 0) & (x < 1)`)
+    ast.BitOr: "bitor",
+    ast.BitXor: "bitxor",
 }
 
 _REDUCE = (("axis", None), ("keepdims", False))

@@ -10,7 +10,7 @@ threshold.
 from __future__ import annotations
 
 import numpy as np
-from functions import Case, normal, uniform
+from functions import Case, avoiding, normal, uniform
 
 # --------------------------------------------------------------------------
 # Branches
@@ -1502,5 +1502,30 @@ FLOW_CASES += [
         optional_weight_and_mode,
         lambda r: (normal(r, 3), normal(r, 3), 2),
         wrt=(0, 1),
+    ),
+]
+
+
+# --- masks combined with bit operators ----------------------------------------------
+# (a selection like a branch; sympy's stand-in for numpy has no meaning for
+# `&`, `|`, `~`, so verify checks these by finite differences)
+
+
+def masks_combined(x):
+    """Masks combined with `&`, `|`, `^` and `~` (numpy's elementwise logic,
+    no derivative) select where each piece applies; integers too."""
+    inside = (x > -1.0) & (x < 1.0)
+    outside = ~inside | (x == 0.5)
+    odd = (np.arange(len(x)) ^ 1) % 2 == 0
+    k = ~2 + (5 & 3) + (4 | 1)
+    pieces = np.where(inside, x**2, 0.0) + np.where(outside, np.sin(x), 0.0)
+    return np.sum(pieces) + np.sum(np.where(odd, x, 0.0)) * k
+
+
+FLOW_CASES += [
+    Case(
+        "masks_combined",
+        masks_combined,
+        lambda r: (avoiding(r, 6, -2.0, 2.0, (-1.0, 0.5, 1.0)),),
     ),
 ]

@@ -354,7 +354,6 @@ MORE_AT_DECORATION = [
         7,
         12,
     ),
-    ("    return ~x\n", UnsupportedSyntaxError, 7, 12),
 ]
 
 
@@ -461,6 +460,8 @@ def test_nan_and_inf_propagate(tmp_path):
         ("    return np.sum(np.reshape(x, x))\n", 7),
         ("    return np.sum((x, x))\n", 7),
         ("    return np.sum(x % 2.0)\n", 7),
+        ("    return np.sum(~x)\n", 7),
+        ("    m = x > 0\n    return np.sum(x & m)\n", 8),
         ("    y = x * 2\n    return np.sum(np.asarray((y, x)))\n", 8),
         ("    return np.sum(np.arange(x[0], 3.0))\n", 7),
     ],
