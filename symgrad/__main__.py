@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             report = verify_file(load_decorated(args.file, args.function))
             print(report)
+            if all(v.status == "not checked" for v in report.verdicts):
+                print("symgrad: nothing was checked", file=sys.stderr)
+                return 1
             return 0 if report.ok else 1
         texts, errors = run_emit(
             args.file, args.function, args.stage, args.output is not None

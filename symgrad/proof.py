@@ -27,6 +27,7 @@ computes is checked numerically by the test suite, not here.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import math
 import random
 import types
@@ -389,24 +390,28 @@ def _scalar(value: Any) -> sp.Expr:
 
 
 def _fallback(
-    name, source, points, where, wrt, params, reason, functions=None
+    name, source, points, where, wrt, params, reason, functions=None, guessed=False
 ) -> Verdict:
     """Central finite differences on the emitted value, when sympy cannot run.
 
     `points` lists argument lists, described by `where` ("at the arguments
     given"); the gradient must agree at every one.  The differentiated
-    arguments are taken as floats."""
+    arguments are taken as floats.  `guessed` points outside the function's
+    domain (a value or derivative not finite) are skipped; ValueError if
+    every one is."""
     from .check import numeric_grad
 
     namespace = _run(source, symbolic=False, functions=functions)
     indices = tuple(params.index(p) for p in wrt)
+    checked, ok = 0, True
     for given in points:
         args = list(given)
         for i in indices:
             x = np.array(given[i], dtype=float)
             args[i] = x if isinstance(given[i], np.ndarray) or x.ndim else float(x)
         namespace.pop("seed_used", None)
-        _, grads = namespace["f_and_grad"](*_copies(args))
+        with np.errstate(all="ignore") if guessed else contextlib.nullcontext():
+            _, grads = namespace["f_and_grad"](*_copies(args))
         seed = namespace.get("seed_used")  # None: the output is a number
         grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
 
@@ -414,13 +419,21 @@ def _fallback(
             result = namespace["f_and_grad"](*a, seed=seed)[0]
             return result[0] if isinstance(result, tuple) else result  # (loss, aux)
 
-        expected = [numeric_grad(value, args, i, seed=seed) for i in indices]
+        with np.errstate(all="ignore"):
+            expected = [numeric_grad(value, args, i, seed=seed) for i in indices]
+        if guessed and not all(
+            np.all(np.isfinite(a)) for a in [*grads, *expected]
+        ):  # a guessed point outside the function's domain (log of a negative)
+            continue
+        checked += 1
         ok = all(
             np.allclose(g, e, rtol=1e-5, atol=1e-7)
             for g, e in zip(grads, expected, strict=True)
         )
         if not ok:
             break
+    if not checked:
+        raise ValueError("no point in the domain")  # (the caller tries others)
     outcome = "agree" if ok else "DISAGREE"
     detail = f"not provable ({reason}); finite differences {where} {outcome}"
     return Verdict(name, "not provable", detail, ok)
@@ -470,9 +483,10 @@ def verify_guessing(
     """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices.
 
     Where sympy cannot run the module, finite differences are taken at
-    `_POINTS` random points with entries in [0.2, 0.9] (every parameter,
-    a loop count too, which is then not a whole number), so that a branch
-    on an input is seen both ways only if it splits that interval.  A
+    2 * `_POINTS` random points, half with entries in [0.2, 0.9] and half in
+    [-0.9, -0.2] (every parameter, a loop count too, which is then not a
+    whole number), skipping those outside the function's domain; a branch
+    on an input is seen both ways if it splits that set.  A
     module calling custom-rule functions is checked that way, with
     `functions` bound; without them (a file read, never executed) it is not
     checked."""
@@ -493,11 +507,12 @@ def verify_guessing(
     rng = np.random.default_rng(0)
     for shape in _GUESSES:
         points = [
-            [rng.uniform(0.2, 0.9, shape)[()] for _ in params] for _ in range(_POINTS)
+            [sign * rng.uniform(0.2, 0.9, shape)[()] for _ in params]
+            for sign in (1, -1) * _POINTS
         ]
-        where = f"at {_POINTS} random points in [0.2, 0.9]"
+        where = f"at {2 * _POINTS} random points, entries in ±[0.2, 0.9]"
         where += f" (shape {shape})" if shape else ""
-        args = (name, source, points, where, wrt, params, reason, functions)
+        args = (name, source, points, where, wrt, params, reason, functions, True)
         try:
             return _fallback(*args)
         except (TypeError, ValueError, IndexError, AttributeError):

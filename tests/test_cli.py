@@ -255,11 +255,19 @@ def test_verify_skips_what_it_cannot_run(tmp_path):
         @symgrad.grad
         def f(x):
             return np.sum(x.reshape(3, 2))
+
+        @symgrad.grad
+        def g(x):
+            return np.sum(x * x)
         """,
     )
     result = run("verify", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("skip f: not checked")
+    # a file where nothing is checked is not a success
+    result = run("verify", str(path), "--function", "f")
+    assert result.returncode == 1
+    assert result.stderr == "symgrad: nothing was checked\n"
 
 
 def test_cli_and_decorator_emit_the_same_custom_rules(tmp_path):
@@ -313,9 +321,11 @@ def test_cli_and_decorator_emit_the_same_custom_rules(tmp_path):
 
 def test_verify_says_what_it_leaves_unchecked():
     """A file's custom rules cannot run without executing it, and jvp,
-    jacobian and hessian functions are not gradients: each gets a skip line."""
+    jacobian and hessian functions are not gradients: each gets a skip line,
+    and a file where nothing is checked exits with code 1."""
     result = run("verify", "examples/custom_rules.py")
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == "symgrad: nothing was checked\n"
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "skip robust_loss",
@@ -325,7 +335,7 @@ def test_verify_says_what_it_leaves_unchecked():
     assert "it calls your functions softplus" in lines[0]
     assert "symgrad.verify(f" in lines[0]
     result = run("verify", "examples/transforms.py", "--function", "rosenbrock")
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout == (
         "skip rosenbrock: not checked: verify proves gradients (@symgrad.grad), "
         "and this is a @symgrad.hessian function\n"

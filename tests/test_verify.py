@@ -202,7 +202,7 @@ def test_custom_rules_are_checked_by_finite_differences(capsys):
     report = symgrad.verify(custom_rules.robust_loss)
     assert report.ok and report.verdicts[0].status == "not provable"
     assert "softplus" in report.verdicts[0].detail
-    assert "finite differences at 4 random points" in report.verdicts[0].detail
+    assert "finite differences at 8 random points" in report.verdicts[0].detail
     assert report.verdicts[0].detail.endswith(" agree")
     A = np.array([[2.0, 0.5], [0.1, 1.5]])
     assert symgrad.verify(custom_rules.solution_norm, A, np.ones(2)).ok
@@ -283,7 +283,7 @@ def test_verify_finds_a_wrong_branch():
     assert verify_source("branchy", tampered, ("x",), ("x",), [0.8]).ok
     verdict = verify_guessing("branchy", tampered, ("x",), ("x",))
     assert not verdict.ok and str(verdict).startswith("FAIL branchy")
-    assert "random points in [0.2, 0.9] DISAGREE" in verdict.detail
+    assert "random points, entries in ±[0.2, 0.9] DISAGREE" in verdict.detail
 
 
 def sine_of_entry(x):
@@ -323,3 +323,29 @@ def test_verify_reports_arguments_the_function_cannot_take(capsys):
         "at the arguments given; does the function itself run on them?"
     )
     capsys.readouterr()
+
+
+def signed(x):
+    if x < 0:
+        return -3.0 * x
+    return np.log(x) + x * x
+
+
+def test_guessed_points_take_both_signs_and_skip_the_domain_edge():
+    """The command line's guessed points are positive and negative (a branch
+    for negative inputs is checked too); a point where the value is not
+    finite (log of a negative) is skipped, not failed."""
+    from symgrad.proof import verify_guessing
+
+    source = GradFunction(signed).source
+    assert verify_guessing("signed", source, ("x",), ("x",)).ok
+    assert source.count("result_bar * -3") == 2  # (the numpy and the float body)
+    tampered = source.replace("result_bar * -3", "result_bar * -2")
+    verdict = verify_guessing("signed", tampered, ("x",), ("x",))
+    assert not verdict.ok, verdict.detail
+    logs = GradFunction(np_log_sum).source
+    assert verify_guessing("np_log_sum", logs, ("x",), ("x",)).ok
+
+
+def np_log_sum(x):
+    return np.sum(np.log(x) * x)
