@@ -80,6 +80,7 @@ def reuse(
         for name in {v.name for s in walk([stmt]) for v in uses(s)}:
             readers[name].append(at)
     dead: dict[int, list[str]] = defaultdict(list)  # index -> buffers read last
+    freed: set[str] = set()  # the names in `dead`: each is freed once
     for name, stmt in defs.items():
         # (a value read once is printed inside its reader: naming it for its
         # memory would cost a line and, for a small array, a call)
@@ -87,6 +88,7 @@ def reuse(
             end = _last_read(statements, readers, name, kept)
             if end is not None:
                 dead[end].append(name)
+                freed.add(name)
     free: dict[Shape, list[str]] = defaultdict(list)  # heaps of names
     memo: dict[str, frozenset] = {}  # see _within
     out = list(statements)
@@ -110,7 +112,11 @@ def reuse(
         shapes[stmt.target.name] = shape
         end = _last_read(statements, readers, stmt.target.name, kept)
         if end is not None and reads[stmt.target.name] > 1:
-            dead[end].append(stmt.target.name)
+            # (a product that was a buffer candidate itself is already in
+            # `dead`: freed twice, its memory would hold two live values)
+            if stmt.target.name not in freed:
+                dead[end].append(stmt.target.name)
+                freed.add(stmt.target.name)
     return out
 
 

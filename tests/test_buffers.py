@@ -119,6 +119,32 @@ def test_hessians_are_bit_identical_with_every_buffer_written():
     assert used >= 4 and always_into.writes >= 3
 
 
+def product_of_a_product(x, m):
+    q = x * 1.0
+    r = m * 0.5
+    r = r * 0.5 + np.sin(q)
+    r = r / (2.5 + np.cos(q))
+    return np.sum(q * q) + np.sum(r * m)
+
+
+def test_a_product_written_into_a_buffer_is_freed_once():
+    """A product that was itself a dead temporary's candidate was freed
+    twice, so two later products took its memory while the first was still
+    read: the Hessian-vector product of this function was wrong for arrays
+    of 128 KB and more (here every buffer is written, at any size)."""
+    x = np.linspace(-1.0, 1.0, 7)
+    m = np.cos(np.arange(14.0)).reshape(2, 7)
+    v = np.sin(np.arange(7.0))
+    H = symgrad.hessian(product_of_a_product, wrt="x")
+    assert "_mul_into(" in inspect.getsource(H.module.grad_and_hvp)
+    want = H.module.grad_and_hvp(x, m, tangents=v)
+    got = run_with(H.module, always_into, "grad_and_hvp", x, m, tangents=v)
+    assert_same(got, want, "grad_and_hvp")
+    g = symgrad.grad(product_of_a_product, wrt="x")
+    want = g.module.f_and_grad(x, m)
+    assert_same(run_with(g.module, always_into, "f_and_grad", x, m), want, "grad")
+
+
 def test_a_large_gradient_is_the_same_and_written_in_place():
     g = symgrad.grad(gmm, wrt=("mu", "log_s"))
     args = gmm_args(1000)
