@@ -272,7 +272,16 @@ def code_path(path: Path) -> Path:
 
 
 def _origin(text: str, filename: str) -> bytes:
-    return hashlib.sha256(f"{filename}\0{text}".encode()).hexdigest().encode()
+    """What a code object depends on: its text and file name, and the
+    interpreter that compiled it (bytecode format, implementation, -O level,
+    which drops docstrings at -OO)."""
+    made_by = (
+        f"{importlib.util.MAGIC_NUMBER.hex()} {sys.implementation.cache_tag} "
+        f"{sys.flags.optimize}"
+    )
+    return (
+        hashlib.sha256(f"{made_by}\0{filename}\0{text}".encode()).hexdigest().encode()
+    )
 
 
 def load_code(path: Path, text: str, filename: str) -> types.CodeType | None:

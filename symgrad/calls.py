@@ -236,14 +236,16 @@ class CallLowering:
         loc = scope.src.loc(node)
         if name == "pop":
             return self.pop(node, scope)
+        from .frontend import foreign_module_hint
+
         defined = resolve.prelude_method(name)
-        if defined is not None:  # x.var(axis=0) is np.var(x, axis=0)
+        if defined is not None and foreign_module_hint(node.func, scope) is None:
+            # x.var(axis=0) is np.var(x, axis=0); `stats.var(x)`, of a module
+            # symgrad does not read, is not a method
             call = ast.Call(node.func, [node.func.value, *node.args], node.keywords)
             return self.call_user(defined, ast.copy_location(call, node), scope, hint)
         spec = library.METHODS.get(name)
         if spec is None:
-            from .frontend import foreign_module_hint
-
             raise NoDerivativeError(
                 f"no derivative rule for the method '.{name}()'",
                 loc,

@@ -148,7 +148,11 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
             src.loc(stmt),
             f"write 'y[i] = y[i] {symbol} ...' instead",
         )
-    _check_expr(src, stmt)
+    if isinstance(stmt, ast.AnnAssign):  # (Python never evaluates the annotation)
+        if stmt.value is not None:
+            _check_expr(src, stmt.value)
+    else:
+        _check_expr(src, stmt)
     if (
         isinstance(stmt, ast.Expr)
         and not (

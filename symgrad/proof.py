@@ -450,8 +450,9 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     arguments: their shapes, and the values of those that are not floats (a
     loop count), are used as described in `verify_source`.  Without them the
     shapes are guessed as in `python -m symgrad verify`: all scalars, then
-    vectors, then matrices.  A failed check does not raise: the report's
-    `ok` is False and its line says `FAIL`.
+    vectors, then matrices.  A failed check, or a function that does not
+    compile, does not raise: the report's `ok` is False and its line says
+    `FAIL`.
     """
     from .api import GradFunction, custom_functions
 
@@ -459,7 +460,12 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     params = g._src.params
     if args and len(args) != len(params):
         raise SymgradError(f"{g.__name__}: verify needs all {len(params)} arguments")
-    source = g.source
+    try:
+        source = g.source
+    except SymgradError as exc:  # reported like the command line's
+        report = Report([Verdict(g.__name__, "failed", _uncompiled(exc), False)])
+        print(report)
+        return report
     functions = custom_functions(g._src) if custom.listed_names(source) else None
     if args:
         verdict = verify_source(g.__name__, source, params, g.wrt, args, functions)
@@ -545,8 +551,11 @@ def verify_file(found: list) -> Report:
             names, _ = normalize_wrt(src.name, src.params, options["wrt"])
             source = compile_function(src, **options).source
         except SymgradError as exc:  # report it, and go on to the next function
-            detail = f"does not compile:\n{exc.render()}"
-            report.verdicts.append(Verdict(src.name, "failed", detail, False))
+            report.verdicts.append(Verdict(src.name, "failed", _uncompiled(exc), False))
             continue
         report.verdicts.append(verify_guessing(src.name, source, src.params, names))
     return report
+
+
+def _uncompiled(exc: SymgradError) -> str:
+    return f"does not compile:\n{exc.render()}"

@@ -209,7 +209,8 @@ def annotated_assign(x):
     y: float = x * 2.0
     z: float
     z = y * y
-    return z + x
+    w: float | None = z + x  # (never evaluated, so `|` of types is fine)
+    return w
 
 
 def tuple_swap(x, y):

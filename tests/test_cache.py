@@ -767,3 +767,22 @@ def test_changing_a_custom_rule_misses_the_cache(tmp_path, monkeypatch):
             [3.0, 3.0] if i == 0 else [1.0, 1.0]
         )
     assert sources[0] != sources[1]
+
+
+def test_a_code_file_names_the_interpreter_and_its_optimization_level(
+    tmp_path, monkeypatch
+):
+    """Bytecode compiled under `python -OO` has no docstrings: it is not
+    used by a plain run (nor by another interpreter or bytecode format)."""
+    path = write(tmp_path)
+    model = import_file(path)
+    model.f.grad(X)
+    [entry] = entries_in(default_dir(path))
+    filename = f"<symgrad:{model.f.__qualname__}.grad>"
+    assert cache.load_code(entry, model.f.source, filename) is not None
+
+    class Flags:
+        optimize = 2
+
+    monkeypatch.setattr(cache.sys, "flags", Flags)
+    assert cache.load_code(entry, model.f.source, filename) is None

@@ -232,6 +232,7 @@ def test_other_modules_and_builtins_get_hints(tmp_path):
             "\ndef function(x):\n    return helpers_mod.sq(x)\n"
             "\ndef builtin(x):\n    return sum(x * x)\n"
             "\nimport helpers_mod as hm\n\ndef renamed(x):\n    return hm.SCALE * x\n"
+            "\ndef module_var(x):\n    return hm.var(x)\n"
         )
         module, path = load(tmp_path, body, name="uses_helpers")
         hint = "hint: symgrad reads attributes of numpy and math only; import the name "
@@ -251,6 +252,9 @@ def test_other_modules_and_builtins_get_hints(tmp_path):
         with pytest.raises(NoDerivativeError) as info:  # the module's real name
             symgrad.grad(module.renamed).f_and_grad(2.0)
         assert hint + "itself (from helpers_mod import SCALE)" in str(info.value)
+        with pytest.raises(NoDerivativeError) as info:  # not x.var(), a method
+            symgrad.grad(module.module_var).f_and_grad(np.ones(2))
+        assert hint + "itself (from helpers_mod import var)" in str(info.value)
     finally:
         sys.path.remove(str(tmp_path))
 

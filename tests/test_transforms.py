@@ -618,3 +618,25 @@ def test_jacobians_and_hessians_with_respect_to_an_empty_array(mode) -> None:
     assert jx.shape == (2, 0)
     np.testing.assert_array_equal(jy, np.zeros((2, 2)))
     assert symgrad.hessian(squares).hessian(empty).shape == (0, 0)
+
+
+def entry_squared(x):
+    return x[()] * x[()] + np.sin(x[...])
+
+
+def test_a_0d_array_input_read_by_index_in_forward_mode():
+    """A 0-d array argument read as x[()] and x[...]: its tangent (given as a
+    number, or a basis vector symgrad makes) is a 0-d array, so forward mode,
+    Jacobians in every mode and the Hessian index it as the function does."""
+    x = np.array(0.6)
+    want = 2 * 0.6 + np.cos(0.6)
+    for tangent in (1.0, np.float64(1.0), np.array(1.0)):
+        _, dot = symgrad.jvp(entry_squared).f_and_jvp(x, tangents=tangent)
+        assert dot == pytest.approx(want)
+    for mode in ("fwd", "rev", None):
+        assert symgrad.jacobian(entry_squared, mode=mode).jacobian(x) == pytest.approx(
+            want
+        )
+    H = symgrad.hessian(entry_squared)
+    assert H.hessian(x) == pytest.approx(2 - np.sin(0.6))
+    assert H.hvp(x, tangents=1.0) == pytest.approx(2 - np.sin(0.6))

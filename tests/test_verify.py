@@ -349,3 +349,15 @@ def test_guessed_points_take_both_signs_and_skip_the_domain_edge():
 
 def np_log_sum(x):
     return np.sum(np.log(x) * x)
+
+
+def reads_an_unknown_name(x):
+    return x * not_defined_anywhere  # noqa: F821
+
+
+def test_verify_reports_a_function_that_does_not_compile(capsys):
+    report = symgrad.verify(reads_an_unknown_name, 0.5)
+    assert not report.ok
+    assert str(report).startswith("FAIL reads_an_unknown_name: does not compile:\n")
+    assert "not_defined_anywhere" in str(report)
+    capsys.readouterr()

@@ -38,6 +38,8 @@ def _check_tangent(function, tangent, x):
         )
     if isinstance(tangent, np.ndarray) and tangent.dtype.kind in "biu":
         return tangent.astype(float)
+    if isinstance(x, np.ndarray) and not isinstance(tangent, np.ndarray):
+        return np.array(tangent, dtype=float)  # (a 0-d array's: x_dot[()] works)
     return tangent
 
 

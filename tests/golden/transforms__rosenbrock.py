@@ -118,13 +118,16 @@ def _check_tangent(function, tangent, x):
         )
     if isinstance(tangent, np.ndarray) and tangent.dtype.kind in "biu":
         return tangent.astype(float)
+    if isinstance(x, np.ndarray) and not isinstance(tangent, np.ndarray):
+        return np.array(tangent, dtype=float)  # (a 0-d array's: x_dot[()] works)
     return tangent
 
 
 def _basis(x, j):
-    """The j-th basis vector of the space of `x` (a float, or an array)."""
+    """The j-th basis vector of the space of `x` (a float, or an array; a 0-d
+    array's is a 0-d array)."""
     if np.ndim(x) == 0:
-        return 1.0
+        return np.ones(()) if isinstance(x, np.ndarray) else 1.0
     e = np.zeros(np.shape(x))
     e.flat[j] = 1.0
     return e
