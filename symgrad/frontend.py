@@ -42,7 +42,7 @@ from .library import BINOPS
 from .names import RESERVED, Names
 from .rules import VIEWS
 from .source import FunctionSource, nodes
-from .updates import UpdateLowering
+from .updates import UpdateLowering, vars_in
 
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
 _CMPOPS[ast.NotEq] = "ne"
@@ -281,7 +281,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         name = target.value.id
         written = self.roots(self.name(name, target.value, scope), held=False)
         for item in later:
-            for var in _vars_in_value(item):
+            for var in vars_in(item):
                 if self.roots(var) & written:
                     raise UnsupportedSyntaxError(
                         f"a value on the right may be a view of '{name}' (a row of "
@@ -776,11 +776,3 @@ def _returns(body: list[ast.stmt]) -> bool:
 
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
-
-
-def _vars_in_value(value: Value) -> list[Var]:
-    if isinstance(value, Var):
-        return [value]
-    if isinstance(value, TupleValue):
-        return [v for item in value.items for v in _vars_in_value(item)]
-    return []

@@ -212,13 +212,13 @@ class UpdateLowering:
             return False
         mine = self.roots(var, held=False)
         for other, value in scope.env.items():
-            if other != name and any(self.roots(v) & mine for v in _vars_in(value)):
+            if other != name and any(self.roots(v) & mine for v in vars_in(value)):
                 return True  # (a tuple `t = (y, 1.0)` holds y: `t[0]` sees it)
         if scope.src is not self.top:
             caller = {
                 r
                 for value in scope.initial.values()
-                for v in _vars_in(value)
+                for v in vars_in(value)
                 for r in self.roots(v)
             }
             if caller & mine:
@@ -226,14 +226,14 @@ class UpdateLowering:
         return self.ops.get(var.name) in VIEWS
 
 
-def _vars_in(value: object) -> list[Var]:
+def vars_in(value: object) -> list[Var]:
     """The variables a value of the environment is or holds: itself, or the
     entries of a tuple of values (`TupleValue`), nested ones included."""
     if isinstance(value, Var):
         return [value]
     items = getattr(value, "items", None)
     if isinstance(items, tuple):
-        return [v for item in items for v in _vars_in(item)]
+        return [v for item in items for v in vars_in(item)]
     return []
 
 

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 from functions import CASES
+from test_cache import count_compiles
 
 import symgrad
 import symgrad.api
@@ -403,14 +404,7 @@ def test_a_parameter_named_like_a_global_never_recompiles(tmp_path, monkeypatch)
     the global (a loop `for X in batches`) does not compile again."""
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
     m = _program(tmp_path, "program_params")
-    calls = [0]
-    real = symgrad.api.compile_function
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(symgrad.api, "compile_function", counting)
+    calls = count_compiles(monkeypatch)
     for k in range(3):
         m.X = np.arange(3.0) + k
         assert m.batch_loss.grad(0.5, m.X) == pytest.approx(np.mean(m.X**2))
