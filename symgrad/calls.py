@@ -158,6 +158,18 @@ class CallLowering:
                 + ("or in an index" if callee.name == "slice" else "over it"),
                 loc,
             )
+        if table is None and callee.name in ("max", "min") and not node.keywords:
+            if len(node.args) == 1:
+                raise UnsupportedSyntaxError(
+                    f"{callee.name}() of one sequence is not supported",
+                    loc,
+                    f"for an array, use np.{callee.name}(...), which symgrad "
+                    "differentiates",
+                )
+            if len(node.args) > 2:  # max(a, b, c) is max(max(a, b), c), as Python
+                inner = ast.copy_location(ast.Call(node.func, node.args[:-1], []), node)
+                pair = ast.Call(node.func, [inner, node.args[-1]], [])
+                return self.call(ast.copy_location(pair, node), scope, hint)
         if table is None:
             spec, spelling = library.BUILTINS[callee.name]
         else:

@@ -323,8 +323,16 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
             shims[name] if name in shims else builtins.__import__(name, *args, **kwargs)
         )
 
+    extremes = {
+        "max": _extreme(builtins.max, sp.Max),
+        "min": _extreme(builtins.min, sp.Min),
+    }
     namespace: dict[str, Any] = {
-        "__builtins__": {**vars(builtins), "__import__": importer},
+        "__builtins__": {
+            **vars(builtins),
+            "__import__": importer,
+            **(extremes if symbolic else {}),
+        },
         "__name__": "symgrad_verify",
         **(functions or {}),
     }
@@ -387,6 +395,18 @@ def _scalar(value: Any) -> sp.Expr:
     while isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     return sp.sympify(value)
+
+
+def _extreme(python, sympy):
+    """Python's max (min) of numbers, sympy's Max (Min) of symbols: the
+    builtin of emitted code (`max(x, y)` on floats) as the proof reads it."""
+
+    def extreme(*args):
+        if len(args) > 1 and any(isinstance(a, sp.Basic) for a in args):
+            return sympy(*args)
+        return python(*args)
+
+    return extreme
 
 
 def _fallback(

@@ -260,6 +260,12 @@ def math_fabs_abs(x):
     return math.fabs(x) + abs(x) * x
 
 
+def builtin_max_min(x, y, z):
+    """Python's max and min of two and of more numbers (folded left, as
+    Python compares them)."""
+    return max(x, y, z * 2.0) + min(x, y, z, 0.3) * max(x, 0.0)
+
+
 def math_constants(x):
     return math.pi * x**2 + math.e * x
 
@@ -975,6 +981,12 @@ CASES: list[Case] = [
     Case("math_sinh_cosh", math_sinh_cosh, _one(())),
     Case("math_log1p_expm1", math_log1p_expm1, _one((), -0.5, 2.0)),
     Case("math_fabs_abs", math_fabs_abs, lambda rng: (avoiding(rng, (), -2, 2),)),
+    Case(
+        "builtin_max_min",
+        builtin_max_min,
+        lambda r: tuple(float(v) for v in distinct(r, 3, 0.3)),
+        wrt=(0, 1, 2),
+    ),
     Case("math_constants", math_constants, _one(())),
     Case("np_on_float", np_on_float, _one((), 0.2, 3.0)),
     # np.* elementwise

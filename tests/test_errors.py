@@ -384,6 +384,7 @@ def test_signature_errors(tmp_path):
 
 
 MORE_AT_FIRST_USE = [
+    ("    return max(x)", UnsupportedSyntaxError, 7),  # (np.max, says the hint)
     ("    return x * 'a'\n", UnsupportedSyntaxError, 7),
     ("    return x.astype(float)\n", NoDerivativeError, 7),
     ("    return np.sin(x, x)\n", BadInputError, 7),
