@@ -131,7 +131,7 @@ def run_cache(action: str, given: str | None) -> int:
         print(f"removed {removed} cache file(s), {freed} bytes, from {directory}")
         return 0
     found = cache.entries(directory)
-    size = sum(_size(path) + _size(cache.code_path(path)) for path in found)
+    size = sum(_size(path) for path in found + cache.entries(directory, code=True))
     state = "on" if cache.enabled() else f"off ({cache.SWITCH_ENV}=0)"
     print(f"location: {cache.RULE}")
     print(f"cache: {state}")

@@ -401,13 +401,15 @@ def directory_for_cli(given: str | None) -> Path:
     return path / DEFAULT_SUBDIR if (path / DEFAULT_SUBDIR).is_dir() else path
 
 
-def entries(directory: Path) -> list[Path]:
-    """Cache entries in `directory` (not recursive), sorted by name."""
+def entries(directory: Path, code: bool = False) -> list[Path]:
+    """Cache entries in `directory` (not recursive), sorted by name; with
+    `code`, the code files instead (one may outlive its entry)."""
     try:
         names = os.listdir(directory)
     except OSError:
         return []
-    return sorted(directory / n for n in names if _ENTRY.match(n))
+    pattern = _CODE if code else _ENTRY
+    return sorted(directory / n for n in names if pattern.match(n))
 
 
 def clear(directory: Path) -> tuple[int, int]:

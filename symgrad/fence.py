@@ -160,6 +160,21 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
         )
         and not _is_append(stmt.value)
     ):
+        call = stmt.value
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "print":
+            raise UnsupportedSyntaxError(
+                "print() is not supported in a differentiated function",
+                src.loc(stmt),
+                "remove it; the decorated function itself, f(x), still runs it",
+            )
+        if isinstance(call, ast.Call):  # (made for what it changes?)
+            raise UnsupportedSyntaxError(
+                "the result of this call is not used, and symgrad does not follow "
+                "what a call changes in place (a helper appending to a list)",
+                src.loc(stmt),
+                "return the new value from the function and assign it, or remove "
+                "the line",
+            )
         raise UnsupportedSyntaxError(
             "an expression statement has no effect on the result here",
             src.loc(stmt),

@@ -631,6 +631,10 @@ def test_cache_info_counts_entries_and_bytes(tmp_path, monkeypatch, capsys):
         assert "entries: 1\n" in out
         size = entry.stat().st_size + cache.code_path(entry).stat().st_size
         assert f"bytes: {size}\n" in out
+    code = cache.code_path(entry)
+    entry.unlink()  # a code file left without its entry still takes room
+    _, out, _ = cli(capsys, "cache", "info")
+    assert "entries: 0\n" in out and f"bytes: {code.stat().st_size}\n" in out
 
 
 def test_cache_info_follows_the_variables(tmp_path, monkeypatch, capsys):

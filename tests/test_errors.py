@@ -563,3 +563,19 @@ def test_an_index_is_named_only_when_the_source_names_it(tmp_path):
         with pytest.raises(NonDifferentiableError) as info:
             module.f.grad(np.ones(3))
         assert info.value.message == message + ", where no derivative exists"
+
+
+def test_a_call_made_for_what_it_changes_says_so(tmp_path):
+    """`add(ys, v)`, a helper appending to the caller's list, is not said to
+    have no effect: it has one, which symgrad does not follow."""
+    body = (
+        "def add(items, v):\n    items.append(v)\n\n\n"
+        "@symgrad.grad\ndef f(x):\n    ys = []\n    add(ys, x)\n    return x\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, body)
+    assert info.value.message.startswith("the result of this call is not used")
+    assert "return the new value from the function" in str(info.value)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, "@symgrad.grad\ndef f(x):\n    print(x)\n    return x\n")
+    assert info.value.message == "print() is not supported in a differentiated function"
