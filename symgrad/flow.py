@@ -156,7 +156,10 @@ class FlowLowering:
         if getattr(scope.src.resolver, "generated", False):
             # emitted code binds a value in one arm and reads it only under
             # the same condition later: None stands in for it on the other
-            unset = {n: Const(None) for n in a.keys() ^ b.keys() if n.isidentifier()}
+            # (in the arms' order, not a set's: emitted text must not depend
+            # on the hash seed)
+            one_sided = [n for n in a if n not in b] + [n for n in b if n not in a]
+            unset = {n: Const(None) for n in one_sided if n.isidentifier()}
             a, b = {**unset, **a}, {**unset, **b}
         for name, left in a.items():
             if name not in b:
