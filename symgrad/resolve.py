@@ -228,7 +228,9 @@ class StaticResolver:
         self.symgrad: set[str] = set()  # names of the symgrad module
         self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
         self.imported_as: dict[str, str] = {}  # `from m import f as g`: g -> f
-        self.modules: dict[str, str] = {}  # `import helpers as hp`: hp -> helpers
+        # `import helpers as hp`: hp -> helpers; `from pkg import sub as s`:
+        # s -> pkg.sub (what a hint about `s.SCALE` names)
+        self.modules: dict[str, str] = {}
         for node in tree.body:
             self._bind(node)
 
@@ -255,6 +257,9 @@ class StaticResolver:
             for alias in node.names:
                 if alias.asname:
                     self.imported_as[alias.asname] = alias.name
+                if node.module and not node.level:  # (`from pkg import sub`)
+                    local = alias.asname or alias.name
+                    self.modules[local] = f"{node.module}.{alias.name}"
         elif isinstance(node, ast.FunctionDef):
             if (
                 self.generated
@@ -378,7 +383,7 @@ class StaticResolver:
         return FunctionSource(node.name, node, self.path, self.lines, 0, self)
 
     def module_name(self, name: str) -> str | None:
-        """The real name of a module imported as `name`, if renamed."""
+        """The real name of a module imported as `name`, if it has another."""
         return self.modules.get(name)
 
     def resolve(self, name: str) -> Resolved | None:

@@ -269,6 +269,12 @@ def test_the_command_line_hint_names_a_renamed_module(tmp_path, capsys):
     )
     assert main(["emit", str(path)]) == 1
     assert "itself (from helpers_mod import SCALE)" in capsys.readouterr().err
+    path.write_text(
+        "import symgrad\nfrom pkg import sub as s\n\n\n@symgrad.grad\n"
+        "def renamed(x):\n    return s.SCALE * x\n"
+    )
+    assert main(["emit", str(path)]) == 1
+    assert "itself (from pkg.sub import SCALE)" in capsys.readouterr().err
 
 
 def test_hessian_of_a_vector_output_says_so():
