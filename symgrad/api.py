@@ -337,7 +337,8 @@ def _bad_input_errors(
 ) -> dict[str, type[SymgradError]]:
     """symgrad's errors, to replace the standalone module's own: code loaded
     by symgrad raises a bad seed as `SeedError`, a bad tangent or a write to
-    a repeated index as `BadInputError`, with no wrapper catching them.  A
+    a repeated index or a list of unstackable arrays as `BadInputError`, with
+    no wrapper catching them.  A
     Hessian's module is never given a seed: its only seed error is an output
     that is not a number.  A write to a repeated index names the line of
     `src` it comes from."""
@@ -345,6 +346,9 @@ def _bad_input_errors(
     class RepeatedIndexError(BadInputError):
         def __init__(self, message: str):
             super().__init__(f"{function}: {message}", _running_line(src))
+
+    class StackError(RepeatedIndexError):
+        """Entries of different shapes in a list or tuple differentiated."""
 
     class NotANumberError(BadInputError):
         def __init__(self, message: str):
@@ -359,6 +363,7 @@ def _bad_input_errors(
         "SeedError": NotANumberError if kind == "hessian" else SeedError,
         "TangentError": BadInputError,
         "RepeatedIndexError": RepeatedIndexError,
+        "StackError": StackError,
     }
 
 

@@ -55,6 +55,7 @@ from .ir import (
     Stmt,
     Var,
     uses,
+    walk,
 )
 from .names import Names
 from .rules import OPS, Scatter, check_custom
@@ -118,6 +119,9 @@ class _Reverse(FlowReverse):
         self.sweeps = Sweeps()
         self.ints = int_vars(fn)
         self.floats = float_arrays(fn)
+        self.producers = {
+            s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
+        }
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
@@ -323,7 +327,9 @@ class _Reverse(FlowReverse):
             )
             return
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
-        shape = self.b.op("shape", Var(name))
+        # (entries of a list or tuple unpacked by name must share a shape)
+        measure = "stacked_shape" if self.producers.get(name) == "unpacked" else "shape"
+        shape = self.b.op(measure, Var(name))
         self.b.body.append(Assign(buffer, "zeros", (shape,), (), self.b.loc))
         first = "set" if mode == "add" else "add_at"
         self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))

@@ -483,6 +483,25 @@ def _unpacked(value, n):
     return value
 
 
+class StackError(ValueError):
+    """A list or tuple of arrays of different shapes, differentiated."""
+
+
+def _stacked_shape(items):
+    """The shape of a list or tuple's cotangent, the array its entries would
+    stack into; entries of different shapes have none (`W, b = params`)."""
+    if isinstance(items, list | tuple):
+        shapes = [np.shape(item) for item in items]
+        if len(set(shapes)) > 1:
+            listed = ", ".join(str(s) for s in shapes)
+            raise StackError(
+                f"a list or tuple unpacked here holds arrays of shapes {listed}; "
+                "symgrad differentiates one whose entries share a shape (pass "
+                "the arrays as separate arguments)"
+            )
+    return np.shape(items)
+
+
 class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 

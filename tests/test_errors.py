@@ -585,3 +585,20 @@ def test_a_call_made_for_what_it_changes_says_so(tmp_path):
     with pytest.raises(UnsupportedSyntaxError) as info:
         load(tmp_path, "@symgrad.grad\ndef f(x):\n    print(x)\n    return x\n")
     assert info.value.message == "print() is not supported in a differentiated function"
+
+
+def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
+    """`W, b = params` with W and b of different shapes: the cotangent of
+    params would be their stacked array, which does not exist; the error
+    names the line (it was a raw numpy ValueError inside emitted code)."""
+    body = (
+        "@symgrad.grad\ndef f(params, X):\n    W, b = params\n"
+        "    return np.sum(np.tanh(X * W + b))\n"
+    )
+    module, path = load(tmp_path, body)
+    with pytest.raises(BadInputError) as info:
+        module.f.grad((np.ones(2), np.zeros((3, 1))), np.ones((3, 2)))
+    assert str(info.value).startswith(f"{path}:7:5: error: f: a list or tuple")
+    assert "holds arrays of shapes (2,), (3, 1)" in str(info.value)
+    same = module.f.grad((np.ones(2), np.zeros(2)), np.ones((3, 2)))
+    assert np.shape(same) == (2, 2)
