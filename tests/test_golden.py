@@ -119,6 +119,21 @@ def test_emitting_is_deterministic(load_example):
     assert first == poly.source
 
 
+def _fresh_process(code: str, hash_seed: str) -> str:
+    """What `code` prints in a new interpreter with that PYTHONHASHSEED."""
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed, SYMGRAD_CACHE="0")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def _emit_in_fresh_process(hash_seed: str) -> str:
     """``quadratic.poly.source`` computed in a new interpreter."""
     path = str(EXAMPLES_DIR / "quadratic.py")
@@ -129,17 +144,7 @@ def _emit_in_fresh_process(hash_seed: str) -> str:
         "spec.loader.exec_module(module)\n"
         "sys.stdout.write(module.poly.source)\n"
     )
-    env = dict(os.environ, PYTHONHASHSEED=hash_seed, SYMGRAD_CACHE="0")
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return _fresh_process(code, hash_seed)
 
 
 def test_emitting_does_not_depend_on_hash_seed(load_example):
@@ -420,17 +425,5 @@ def test_hessians_do_not_depend_on_hash_seed():
     """A Hessian differentiates emitted code, whose branches bind values on
     one side only; their merges were made in a set's order, so the emitted
     text changed with PYTHONHASHSEED."""
-    digests = set()
-    for hash_seed in ("1", "2", "3"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed, SYMGRAD_CACHE="0")
-        result = subprocess.run(
-            [sys.executable, "-c", HESSIANS_DIGEST],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=600,
-        )
-        assert result.returncode == 0, result.stderr
-        digests.add(result.stdout)
+    digests = {_fresh_process(HESSIANS_DIGEST, seed) for seed in ("1", "2", "3")}
     assert len(digests) == 1
