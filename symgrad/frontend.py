@@ -208,9 +208,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             stmt.value, scope, first.id if isinstance(first, ast.Name) else None
         )
         for i, target in enumerate(stmt.targets):
-            if i + 1 < len(stmt.targets) and isinstance(target, ast.Subscript):
-                if isinstance(target.value, ast.Name):  # (later targets read it)
-                    self.unchanged_by_write(target, [value], scope)
+            if i + 1 < len(stmt.targets):  # (later targets read the value)
+                self.unchanged_by_write(target, [value], scope)
             self.unpack(target, value, scope)
 
     def assign(self, target: ast.expr, value: ast.expr, scope: Scope) -> None:
@@ -228,8 +227,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 for t, v in zip(target.elts, value.elts, strict=True)
             ]
             for i, (elt, val) in enumerate(zip(target.elts, values, strict=True)):
-                if isinstance(elt, ast.Subscript) and isinstance(elt.value, ast.Name):
-                    self.unchanged_by_write(elt, values[i + 1 :], scope)
+                self.unchanged_by_write(elt, values[i + 1 :], scope)
                 self.unpack(elt, val, scope)
         else:
             self.unpack(target, self.value(value, scope), scope)
@@ -269,15 +267,19 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 scope.src.loc(target),
             )
         for i, (elt, item) in enumerate(zip(target.elts, value.items, strict=True)):
-            if isinstance(elt, ast.Subscript) and isinstance(elt.value, ast.Name):
-                self.unchanged_by_write(elt, value.items[i + 1 :], scope)
+            self.unchanged_by_write(elt, value.items[i + 1 :], scope)
             self.unpack(elt, item, scope)
 
-    def unchanged_by_write(self, target: ast.Subscript, later, scope: Scope) -> None:
+    def unchanged_by_write(self, target: ast.expr, later, scope: Scope) -> None:
         """In `y[0], y[1] = y[1], y[0]`, the values on the right are taken
         before any write; numpy's `y[0]` of a matrix is a view, which the
-        first write would change before the second reads it.  A later value
-        that may be (a view of) the array written is refused."""
+        first write would change before the second reads it.  Where `target`
+        writes into a named array, a later value that may be (a view of) it is
+        refused."""
+        if not (
+            isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+        ):
+            return
         name = target.value.id
         written = self.roots(self.name(name, target.value, scope), held=False)
         for item in later:
