@@ -20,9 +20,10 @@ Guarantees:
   length does not match (truncated, corrupted, edited) is ignored, and the
   freshly compiled text replaces it.
 * Beside an entry, a second file holds the compiled code object of its text
-  (``marshal``, so the Python version is part of the key), with the SHA-256
-  of the text and file name it was compiled from and a checksum of its own;
-  a load in a new process then skips ``compile()``.  A code file that does
+  (``marshal``), with a SHA-256 of the text, the file name and the
+  interpreter that compiled it (bytecode magic, implementation, ``-O``
+  level), and a checksum of its own; a load in a new process then skips
+  ``compile()``.  A code file that does
   not match is ignored and rewritten, like an entry.
 * Writes are atomic: a temporary file in the cache directory, then
   ``os.replace``.  Readers see a whole old entry, a whole new one or none, so
