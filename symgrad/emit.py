@@ -11,7 +11,8 @@ Guarantees of the emitted module:
   tuple `wrt`, plus, for scalar code, `_f_and_grad_floats` (see `floats`);
   scalar code with no numpy call to save gets no second body but checks a
   Python-float value without a seed inline (`seed = 1.0`), as the helper
-  `_check_seed` it calls otherwise would;
+  `_check_seed` it calls otherwise would; so does a value that is a
+  reduction over every axis, whatever its arguments;
   `jvp_function` defines `f_and_jvp(<parameters>, tangents)` returning
   `(value, tangent)`; `module_text` puts functions together in one module;
 * temporaries used once are folded back into the expression that uses them, so
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import buffers, custom, floats, inplace, runtime, style
+from .analysis import SCALAR, shape_classes
 from .ir import (
     Assign,
     Atom,
@@ -143,6 +145,8 @@ def grad_function(
             "`f_and_grad` on Python floats and ints: `math` where it used numpy.",
             printed(True),
         )
+    elif isinstance(ret.value, Var) and shape_classes(primal)[ret.value.name] == SCALAR:
+        lines = _scalar_seed(lines)
     elif floats.eligible(statements) and isinstance(value, Var):
         lines = _float_seed(lines)
     wrt = ", ".join(spec.wrt)
@@ -156,6 +160,21 @@ def grad_function(
         function_text("f_and_grad", signature(spec, "*, seed=None"), summary, lines)
         + fast
     )
+
+
+def _scalar_seed(lines: list[str]) -> list[str]:
+    """A value that is provably a number or 0-d (a reduction over every axis,
+    `analysis.shape_classes`): no seed means 1.0, as `_check_seed` would
+    return, without calling it."""
+    i = next(i for i, line in enumerate(lines) if line.startswith("seed = _check"))
+    return [
+        *lines[:i],
+        "if seed is None:",
+        "    seed = 1.0",
+        "else:",
+        f"    {lines[i]}",
+        *lines[i + 1 :],
+    ]
 
 
 def _float_seed(lines: list[str]) -> list[str]:

@@ -63,13 +63,14 @@ def _mean(x):
 
 
 def _sum_squares(x, axis=None, keepdims=False):
-    """`np.sum(x**2, axis, keepdims)` in one pass for a float64 array: np.vdot
-    over all of `x`, np.einsum along one axis of a large `x` (4x faster than
-    squaring into a temporary and summing it).  The same sum of the same
+    """`np.sum(x**2, axis, keepdims)` in one pass for a float64 array: a dot
+    product over all of `x` (a vector's `dot` method, 0.15 us faster than
+    np.vdot's dispatch), np.einsum along one axis of a large `x` (4x faster
+    than squaring into a temporary and summing it).  The same sum of the same
     squares, rounded in another order; anything else is that expression."""
     if x.__class__ is np.ndarray and x.dtype.char == "d" and x.ndim:
         if axis is None:
-            total = np.vdot(x, x)
+            total = x.dot(x) if x.ndim == 1 else np.vdot(x, x)
             return np.reshape(total, (1,) * x.ndim) if keepdims else total
         if axis.__class__ is int and -x.ndim <= axis < x.ndim and x.size >= 512:
             axis %= x.ndim
@@ -81,10 +82,11 @@ def _sum_squares(x, axis=None, keepdims=False):
 
 
 def _mean_squares(x):
-    """`np.mean(x**2)` in one pass for a float64 array (np.vdot, divided by
-    the count as np.mean divides); anything else is that expression."""
+    """`np.mean(x**2)` in one pass for a float64 array (a dot product, the
+    vector's method where it is one, divided by the count as np.mean divides);
+    anything else is that expression."""
     if x.__class__ is np.ndarray and x.dtype.char == "d" and x.size:
-        return np.vdot(x, x) / x.size
+        return (x.dot(x) if x.ndim == 1 else np.vdot(x, x)) / x.size
     return np.mean(x**2)
 
 
@@ -161,7 +163,7 @@ def _unbroadcast_mul(g, p, x):
         and len(g) == len(p)
         and g.dtype.kind == p.dtype.kind == "f"
     ):
-        return np.dot(g, p)
+        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
     if (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
@@ -222,7 +224,7 @@ def _fusable(g, p, ndim):
 def _product_sum(g, p, shape):
     """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
     if g.ndim == 1 and not shape:
-        return np.dot(g, p)
+        return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]

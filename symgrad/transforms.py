@@ -152,14 +152,18 @@ def _float_dispatch(stmt: ast.stmt) -> bool:
 
 
 def _without_float_seed(stmt: ast.stmt) -> ast.stmt:
-    """The seed check `emit` inlines for a float value, `if seed is None and
-    out.__class__ is float: seed = 1.0 else: seed = _check_seed(...)`, as the
-    call alone, which returns the same on every input."""
+    """The seed check `emit` inlines for a float or 0-d value, `if seed is None
+    and out.__class__ is float: seed = 1.0 else: seed = _check_seed(...)` (or
+    `if seed is None:`), as the call alone, which returns the same on every
+    input."""
     if (
         isinstance(stmt, ast.If)
         and len(stmt.orelse) == 1
         and "_check_seed(" in ast.unparse(stmt.orelse[0])
-        and ast.unparse(stmt.test).endswith(".__class__ is float")
+        and (
+            ast.unparse(stmt.test).endswith(".__class__ is float")
+            or ast.unparse(stmt.test) == "seed is None"
+        )
     ):
         return stmt.orelse[0]
     return stmt

@@ -12,6 +12,7 @@ from test_cache import count_compiles
 import symgrad
 import symgrad.api
 import symgrad.emit
+import symgrad.errors
 import symgrad.frontend
 import symgrad.source
 
@@ -144,6 +145,25 @@ def test_seed_scales_the_gradient():
     vec = symgrad.grad(squares)
     x = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(vec.grad(x, seed=np.array([1.0, 0.5, 2.0])), [2, 2, 12])
+
+
+def test_a_reduced_output_checks_a_missing_seed_inline():
+    # np.mean over every axis is a number: no seed means 1.0 without a call;
+    # a seed given still goes through _check_seed
+    g = symgrad.grad(loss, wrt=("w", "b"))
+    assert (
+        "    if seed is None:\n"
+        "        seed = 1.0\n"
+        "    else:\n"
+        '        seed = _check_seed("loss", seed, out)\n'
+    ) in g.source
+    value, (dw, db) = g.f_and_grad(0.5, 0.1, X, Y)
+    _, (dw3, db3) = g.f_and_grad(0.5, 0.1, X, Y, seed=3.0)
+    assert (dw3, db3) == (pytest.approx(3 * dw), pytest.approx(3 * db))
+    with pytest.raises(symgrad.errors.SeedError, match="the seed has shape"):
+        g.f_and_grad(0.5, 0.1, X, Y, seed=np.ones(2))
+    # an output that may be an array keeps the call
+    assert "    seed = _check_seed(" in symgrad.grad(squares).source
 
 
 def squares(x):

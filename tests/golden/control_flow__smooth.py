@@ -19,7 +19,10 @@ def f_and_grad(x, *, seed=None):
         y[i] = t5
         saved.append((t3, t5))
     out = np.sum(y)
-    seed = _check_seed("smooth", seed, out)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("smooth", seed, out)
     # grad of: return np.sum(y)
     y_4_bar = np.full(np.shape(y), seed)
     # grad of: for i in range(1, len(x)):

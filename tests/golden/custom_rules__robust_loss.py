@@ -16,7 +16,10 @@ def f_and_grad(w, X, y, *, seed=None):
     t4 = 1.0 + ranks(r)
     t5 = t3 * t4
     out = _mean(t5)
-    seed = _check_seed("robust_loss", seed, out)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("robust_loss", seed, out)
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
     t5_bar = np.full(np.shape(t5), seed / _count(t5))
     t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
@@ -120,7 +123,7 @@ def _unbroadcast_mul(g, p, x):
         and len(g) == len(p)
         and g.dtype.kind == p.dtype.kind == "f"
     ):
-        return np.dot(g, p)
+        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
     if (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
@@ -181,7 +184,7 @@ def _fusable(g, p, ndim):
 def _product_sum(g, p, shape):
     """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
     if g.ndim == 1 and not shape:
-        return np.dot(g, p)
+        return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]

@@ -11,7 +11,10 @@ def f_and_grad(w, b, X, Y, *, seed=None):
     t1 = w * X + b
     t2 = t1 - Y
     out = _mean_squares(t2)
-    seed = _check_seed("loss", seed, out)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("loss", seed, out)
     # grad of mse: return np.mean((preds - targets) ** 2)
     t1_bar = 2 * (seed / _count(t2)) * _unbroadcast(t2, t1)
     # grad of forward: return w * x + b
@@ -51,10 +54,11 @@ def _check_seed(function, seed, value):
 
 
 def _mean_squares(x):
-    """`np.mean(x**2)` in one pass for a float64 array (np.vdot, divided by
-    the count as np.mean divides); anything else is that expression."""
+    """`np.mean(x**2)` in one pass for a float64 array (a dot product, the
+    vector's method where it is one, divided by the count as np.mean divides);
+    anything else is that expression."""
     if x.__class__ is np.ndarray and x.dtype.char == "d" and x.size:
-        return np.vdot(x, x) / x.size
+        return (x.dot(x) if x.ndim == 1 else np.vdot(x, x)) / x.size
     return np.mean(x**2)
 
 
@@ -107,7 +111,7 @@ def _unbroadcast_mul(g, p, x):
         and len(g) == len(p)
         and g.dtype.kind == p.dtype.kind == "f"
     ):
-        return np.dot(g, p)
+        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
     if (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
@@ -168,7 +172,7 @@ def _fusable(g, p, ndim):
 def _product_sum(g, p, shape):
     """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
     if g.ndim == 1 and not shape:
-        return np.dot(g, p)
+        return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]

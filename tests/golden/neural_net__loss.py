@@ -19,7 +19,10 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     t6 = Y * (shifted - log_sum_exp)
     t7 = np.sum(t6, axis=1)
     out = -_mean(t7)
-    seed = _check_seed("loss", seed, out)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t8_bar = -seed
     t7_bar = np.full(np.shape(t7), t8_bar / _count(t7))
@@ -159,7 +162,7 @@ def _unbroadcast_mul(g, p, x):
         and len(g) == len(p)
         and g.dtype.kind == p.dtype.kind == "f"
     ):
-        return np.dot(g, p)
+        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
     if (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
@@ -220,7 +223,7 @@ def _fusable(g, p, ndim):
 def _product_sum(g, p, shape):
     """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
     if g.ndim == 1 and not shape:
-        return np.dot(g, p)
+        return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]

@@ -21,7 +21,10 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     t6 = np.sum(t5, axis=1)
     t8 = -_mean(t6)
     t9 = _mean(right)
-    seed = _check_seed("loss_and_accuracy", seed, t8)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("loss_and_accuracy", seed, t8)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t7_bar = -seed
     t6_bar = np.full(np.shape(t6), t7_bar / _count(t6))
@@ -161,7 +164,7 @@ def _unbroadcast_mul(g, p, x):
         and len(g) == len(p)
         and g.dtype.kind == p.dtype.kind == "f"
     ):
-        return np.dot(g, p)
+        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
     if (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
@@ -222,7 +225,7 @@ def _fusable(g, p, ndim):
 def _product_sum(g, p, shape):
     """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
     if g.ndim == 1 and not shape:
-        return np.dot(g, p)
+        return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]

@@ -15,7 +15,10 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     t2 = t1 - y_true
     t3 = weights * t2**2
     out = _mean(t3)
-    seed = _check_seed("sample_weighted_loss", seed, out)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("sample_weighted_loss", seed, out)
     # grad of: return np.mean(weights * (model(x, w, b) - y_true) ** 2)
     t1_bar = 2 * (seed / _count(t3)) * _unbroadcast(t2 * weights, t1)
     # grad of model: return w * x + b
@@ -116,7 +119,7 @@ def _unbroadcast_mul(g, p, x):
         and len(g) == len(p)
         and g.dtype.kind == p.dtype.kind == "f"
     ):
-        return np.dot(g, p)
+        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
     if (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
@@ -177,7 +180,7 @@ def _fusable(g, p, ndim):
 def _product_sum(g, p, shape):
     """`_unbroadcast(g * p, x)` for `g`, `p` of one shape and `x` of `shape`."""
     if g.ndim == 1 and not shape:
-        return np.dot(g, p)
+        return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]

@@ -12,7 +12,10 @@ def f_and_grad(x, *, seed=None):
     t3 = x[1:] - t2**2
     t4 = x[:-1]
     out = np.sum(100.0 * t3**2 + (1.0 - t4) ** 2)
-    seed = _check_seed("rosenbrock", seed, out)
+    if seed is None:
+        seed = 1.0
+    else:
+        seed = _check_seed("rosenbrock", seed, out)
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     t1_bar = 200 * seed * t3
     t2_bar = -400 * seed * (t2 * t3)
