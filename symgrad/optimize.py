@@ -294,7 +294,8 @@ def _sum_products(statements, read: Counter, shapes: dict[str, Shape]) -> list[S
     shape class (or `g` is, or has), and again on the new `unbroadcast` if
     `g` is itself such a product; else `u = unbroadcast_mul(g, p, x)` when one
     factor's class is part of the other's (it may be the smaller), in every
-    block."""
+    block.  A quotient `g / p` with such a divisor and a negation `-g` are
+    summed first too: `-np.sum(g) / p` is two operations on the small array."""
     out: list[Stmt] = []
     for stmt in statements:
         out.append(_map_bodies(stmt, lambda body: _sum_products(body, read, shapes)))
@@ -312,25 +313,40 @@ def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
         isinstance(stmt, Assign)
         and stmt.op == "unbroadcast"
         and isinstance(prev, Assign)
-        and prev.op == "mul"
+        and prev.op in ("mul", "divide", "truediv", "neg")
         and stmt.args[0] == prev.target
         and read[prev.target.name] == 1
     ):
         return None
-    (g, p), x = prev.args, stmt.args[1]
-    g_shape, p_shape = _shape(g, shapes), _shape(p, shapes)
+    x = stmt.args[1]
     x_shape = _shape(x, shapes)
-    for factor, other, shape in ((p, g, p_shape), (g, p, g_shape)):
-        if shape is not None and shape in (SCALAR, x_shape):
-            # constant along every axis `unbroadcast` sums: sum, then multiply
-            out[at - 1 : at + 1] = [
-                Assign(prev.target, "unbroadcast", (other, x), (), prev.loc),
-                Assign(stmt.target, "mul", (factor, prev.target), (), stmt.loc),
-            ]
-            shapes.pop(prev.target.name, None)  # (now of x's shape)
-            if x_shape is not None:
-                shapes[prev.target.name] = x_shape
-            return at - 1
+
+    def moved(cotangent: Atom, op: str, args: tuple) -> int:
+        """`t = unbroadcast(cotangent, x); u = op(*args)`: sum, then scale."""
+        out[at - 1 : at + 1] = [
+            Assign(prev.target, "unbroadcast", (cotangent, x), (), prev.loc),
+            Assign(stmt.target, op, args, (), stmt.loc),
+        ]
+        shapes.pop(prev.target.name, None)  # (now of x's shape)
+        if x_shape is not None:
+            shapes[prev.target.name] = x_shape
+        return at - 1
+
+    def constant(atom: Atom) -> bool:
+        """Is `atom` constant along every axis `unbroadcast` sums?"""
+        shape = _shape(atom, shapes)
+        return shape is not None and shape in (SCALAR, x_shape)
+
+    t = prev.target
+    if prev.op == "neg":
+        return moved(prev.args[0], "neg", (t,))
+    g, p = prev.args
+    if prev.op != "mul":  # the divisor alone may move: g / p
+        return moved(g, prev.op, (t, p)) if constant(p) else None
+    for factor, other in ((p, g), (g, p)):
+        if constant(factor):
+            return moved(other, "mul", (factor, t))
+    g_shape, p_shape = _shape(g, shapes), _shape(p, shapes)
     if None not in (g_shape, p_shape) and (g_shape < p_shape or p_shape < g_shape):
         # one factor may be the smaller: the helper decides
         out[at - 1 : at + 1] = [

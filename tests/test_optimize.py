@@ -239,6 +239,38 @@ def test_a_factor_of_the_operands_shape_multiplies_after_the_sum(f):
     assert checked >= 40
 
 
+def log_times(x, y):
+    return np.sum(y * np.log(x))
+
+
+def minus_log(x, y):
+    return np.sum(y - np.log(x))
+
+
+@pytest.mark.parametrize(
+    "f, summed",
+    [
+        (log_times, "x_bar = np.divide(_unbroadcast_mul(t2_bar, y, x), x)"),
+        (minus_log, "x_bar = np.divide(-_unbroadcast(t1_bar, x), x)"),
+    ],
+)
+def test_a_divisor_and_a_negation_of_the_operands_shape_apply_after_the_sum(f, summed):
+    # `_unbroadcast(-g / x, x)` is `-_unbroadcast(g, x) / x`: the division and
+    # the negation run on x's (smaller) shape. Every pair that broadcasts.
+    g = symgrad.grad(f, wrt=(0, 1))
+    assert summed in body(g)
+    checked = 0
+    for x_shape, y_shape in itertools.product(_DIMS, repeat=2):
+        try:
+            np.broadcast_shapes(x_shape, y_shape)
+        except ValueError:
+            continue
+        x, y = 0.5 + RNG.random(size=x_shape), RNG.normal(size=y_shape)
+        check_grad(g, x, y)
+        checked += 1
+    assert checked >= 40
+
+
 @pytest.mark.parametrize("x_shape", [None, *_DIMS])
 def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
     def value(shape):
