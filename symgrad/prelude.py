@@ -1,6 +1,6 @@
 """numpy functions symgrad differentiates through their definitions.
 
-`np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (of a vector),
+`np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
 `np.flip` (along every axis) and `np.linalg.norm` (its default `ord`) are
 written here with operations symgrad has rules for; a
 call of one is inlined like a helper function of the user's, so its
@@ -55,8 +55,13 @@ def diag(v, k=0):
 
 
 def sort(a, axis=-1, kind=None, order=None):
-    (n,) = np.shape(a)  # a vector only (more axes: this unpacking fails)
-    return np.reshape(a[np.argsort(a)], (n,))
+    # along the last axis: each row's entries in argsort's order, read from the
+    # flattened rows (a vector is one row; an empty last axis makes no rows)
+    n = np.shape(a)[-1]
+    m = np.size(a) // max(n, 1)
+    rows = np.reshape(a, (m, n))
+    at = np.argsort(rows, axis=-1) + np.reshape(np.arange(m) * n, (m, 1))
+    return np.reshape(np.ravel(rows)[np.ravel(at)], np.shape(a))
 
 
 def flip(m, axis=None):

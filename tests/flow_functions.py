@@ -597,6 +597,12 @@ def sorted_and_flipped(x, m):
     return np.sum(ranked) + np.sum(np.flip(m) * m * np.sort(x)[:3])
 
 
+def sorted_rows(x, y):
+    """np.sort along the last axis of a matrix and of a 3-d array: each row
+    in its own order (a gather from the flattened rows)."""
+    return np.sum(np.sort(x) * np.arange(1.0, 4.0)) + np.sum(np.sort(y * y)[..., 0])
+
+
 def comprehension_may_be_empty(x):
     # with every entry negative the list is empty: np.array([]) is an empty
     # float array (np.stack would raise), and its sum 0.0
@@ -774,6 +780,12 @@ FLOW_CASES = [
         "sorted_and_flipped",
         sorted_and_flipped,
         lambda r: (normal(r, 4), normal(r, (2, 3))),
+        wrt=(0, 1),
+    ),
+    Case(
+        "sorted_rows",
+        sorted_rows,
+        lambda r: (normal(r, (2, 3)), normal(r, (2, 2, 4))),
         wrt=(0, 1),
     ),
     Case(
