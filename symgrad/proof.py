@@ -29,7 +29,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import math
+import os
 import random
+import traceback
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,11 +217,29 @@ def _fallback_given(name, source, args, wrt, params, reason, functions=None):
     try:
         return _fallback(name, source, [args], where, wrt, params, reason, functions)
     except Exception as exc:  # (any error of the caller's function)
+        supplied = _supplied_frame(exc, functions or {})
         detail = (
             f"the gradient raised {type(exc).__name__} ({exc}) {where}; "
             "does the function itself run on them?"
         )
+        if supplied is not None:
+            detail = (
+                f"{supplied}, a function with a custom rule or a derivative given "
+                f"for one, raised {type(exc).__name__} ({exc}) {where}"
+            )
         return Verdict(name, "failed", detail, False)
+
+
+def _supplied_frame(exc: BaseException, functions: dict[str, Any]) -> str | None:
+    """`name (file.py:line)` of the innermost call of one of `functions` (those
+    the emitted code calls by name) that `exc` passed through, if any."""
+    codes = {getattr(f, "__code__", None): n for n, f in functions.items()}
+    found = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code in codes:
+            filename = os.path.basename(frame.f_code.co_filename)
+            found = f"{codes[frame.f_code]} ({filename}:{line})"
+    return found
 
 
 def _is_float(value: Any) -> bool:

@@ -325,6 +325,33 @@ def test_verify_reports_arguments_the_function_cannot_take(capsys):
     capsys.readouterr()
 
 
+def short_grad(x):
+    return np.ones(7) * x  # (the derivative of a vector of another length)
+
+
+@symgrad.rule(grad=short_grad)
+def soft(x):
+    return np.logaddexp(0.0, x)
+
+
+def soft_sum(x):
+    return np.sum(soft(x) * 2.0)
+
+
+def test_verify_names_a_supplied_derivative_that_raises(capsys):
+    """A derivative function given with a custom rule that raises is named
+    with its line, not blamed on the differentiated function."""
+    report = symgrad.verify(soft_sum, np.ones(3))
+    text = str(report)
+    line = short_grad.__code__.co_firstlineno + 1
+    assert text.startswith(
+        f"FAIL soft_sum: short_grad (test_verify.py:{line}), a function with a "
+        "custom rule or a derivative given for one, raised ValueError"
+    )
+    assert "does the function itself" not in text
+    capsys.readouterr()
+
+
 def signed(x):
     if x < 0:
         return -3.0 * x
