@@ -40,7 +40,7 @@ from .ir import (
 )
 from .library import BINOPS
 from .names import RESERVED, Names
-from .rules import VIEWS
+from .rules import OPS, VIEWS
 from .source import FunctionSource, nodes
 from .updates import UpdateLowering, vars_in
 
@@ -500,8 +500,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             return Const(value, name)
         if isinstance(value, bool | int | float):
             return Const(value, name)
-        if isinstance(value, str) and getattr(self.top.resolver, "generated", False):
-            return Const(value, name)  # emitted code: `_check_seed("f", ...)`
+        if isinstance(value, str):  # (a mode compared, `_check_seed("f", ...)`)
+            return Const(value, name)
         if isinstance(value, np.number):
             return Const(value.item(), name)
         if isinstance(value, tuple | np.ndarray) and name is not None:
@@ -635,6 +635,14 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     ) -> Var:
         if op not in _LIST_OPS:
             args = tuple(self.as_array(a, loc) for a in args)
+        if op in OPS and OPS[op].kind == "elementwise":  # (compared: a mode)
+            for a in args:
+                if isinstance(a, Const) and isinstance(a.value, str):
+                    raise UnsupportedSyntaxError(
+                        f"constant {a.value!r} is not a number",
+                        loc,
+                        "a string may be compared (==, !=, in), not computed with",
+                    )
         target = Var(self.names.fresh(hint))
         self.body.append(Assign(target, op, args, tuple(sorted(params)), loc))
         self.ops[target.name] = op

@@ -603,6 +603,17 @@ def sorted_rows(x, y):
     return np.sum(np.sort(x) * np.arange(1.0, 4.0)) + np.sum(np.sort(y * y)[..., 0])
 
 
+def string_mode(x, mode="square"):
+    """A string compared to choose a branch (a keyword's default, or passed)."""
+    if mode in ("square", "sq"):
+        y = x * x
+    elif mode != "abs":
+        y = np.sin(x)
+    else:
+        y = np.abs(x)
+    return np.sum(y) if mode == "square" else np.sum(y * 2.0)
+
+
 def comprehension_may_be_empty(x):
     # with every entry negative the list is empty: np.array([]) is an empty
     # float array (np.stack would raise), and its sum 0.0
@@ -788,6 +799,9 @@ FLOW_CASES = [
         lambda r: (normal(r, (2, 3)), normal(r, (2, 2, 4))),
         wrt=(0, 1),
     ),
+    Case("string_mode", string_mode, lambda r: (normal(r, 3),), wrt="x"),
+    Case("string_mode_abs", string_mode, lambda r: (normal(r, 3), "abs"), wrt="x"),
+    Case("string_mode_sin", string_mode, lambda r: (normal(r, 3), "sin"), wrt="x"),
     Case(
         "comprehension_may_be_empty",
         comprehension_may_be_empty,
