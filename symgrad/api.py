@@ -283,19 +283,21 @@ class _Transformed:
             return self.module
 
 
-# (the dict a function reads a global from, its name, the object it was, and
-# for an array a copy of its entries)
-Binding = tuple[dict, str, Any, Any]
+# (the dict a function reads a global from, or the cell of a name it reads
+# from an enclosing function, its name, the object it was, and for an array a
+# copy of its entries)
+Binding = tuple[dict | types.CellType, str, Any, Any]
 _MISSING = object()
 
 
 def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
-    """The module-level names the code emitted for `src` is built from: the
-    constants, helper functions and custom rules it and its helpers read
-    (their code objects' global names, so a parameter `x` never stands for a
-    global `x`), each with what it is now.  A running program may rebind
-    them (the next minibatch `X = ...`, a redefined helper) or change an
-    array in place; `unchanged` tells."""
+    """The names the code emitted for `src` is built from, outside it: the
+    module-level constants, helper functions and custom rules it and its
+    helpers read (their code objects' global names, so a parameter `x` never
+    stands for a global `x`), and every value they read from an enclosing
+    function (a closure's cells), each with what it is now.  A running
+    program may rebind them (the next minibatch `X = ...`, a redefined
+    helper) or change an array in place; `unchanged` tells."""
     found: list[Binding] = []
     pending, seen = [src], set()
     while pending:
@@ -305,16 +307,20 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
             continue
         seen.add(id(fn))
         for name in resolver.global_names():
-            if name in resolver.closure or name not in resolver.globals:
-                continue
             resolved = resolver.resolve(name)
             if isinstance(resolved, UserFunction):
                 pending.append(resolved.source)
-            elif not isinstance(resolved, Constant | CustomFunction):
+            if name in resolver.cells:
+                value = resolver.closure.get(name, _MISSING)
+                namespace: dict | types.CellType = resolver.cells[name]
+            elif name in resolver.globals and isinstance(
+                resolved, Constant | CustomFunction | UserFunction
+            ):
+                value, namespace = resolver.globals[name], resolver.globals
+            else:
                 continue
-            value = resolver.globals[name]
             copy = np.array(value) if isinstance(value, np.ndarray) else None
-            found.append((resolver.globals, name, value, copy))
+            found.append((namespace, name, value, copy))
     return tuple(found)
 
 
@@ -322,7 +328,13 @@ def unchanged(bindings: tuple[Binding, ...]) -> bool:
     """Is every name still bound to the object it was, with the entries it
     had?  (An array compares entry by entry, nan equal to nan.)"""
     for namespace, name, value, copy in bindings:
-        now = namespace.get(name, _MISSING)
+        if namespace.__class__ is dict:
+            now = namespace.get(name, _MISSING)
+        else:
+            try:
+                now = namespace.cell_contents
+            except ValueError:  # (emptied: `del name` in the enclosing function)
+                now = _MISSING
         if now is not value:
             return False
         if copy is not None and not np.array_equal(

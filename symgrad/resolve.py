@@ -170,12 +170,19 @@ class LiveResolver:
         self.globals = fn.__globals__
         self.code = fn.__code__
         cells = fn.__closure__ or ()
-        self.closure = {}
-        for var, cell in zip(fn.__code__.co_freevars, cells, strict=True):
+        self.cells = dict(zip(fn.__code__.co_freevars, cells, strict=True))
+
+    @property
+    def closure(self) -> dict[str, object]:
+        """The values the function reads from enclosing functions, as they are
+        now (the enclosing function may have rebound one since)."""
+        values = {}
+        for var, cell in self.cells.items():
             try:
-                self.closure[var] = cell.cell_contents
+                values[var] = cell.cell_contents
             except ValueError:  # an empty cell: assigned later in the outer scope
                 continue
+        return values
 
     def resolve(self, name: str) -> Resolved | None:
         for scope in (self.closure, self.globals):
@@ -187,9 +194,10 @@ class LiveResolver:
 
     def global_names(self) -> list[str]:
         """The names the function's code reads from its globals (those of its
-        nested functions and lambdas too), sorted; a parameter or local
-        variable is never among them, whatever the module defines."""
-        names: set[str] = set()
+        nested functions and lambdas too) and from the scopes it is nested in
+        (its closure), sorted; a parameter or local variable is never among
+        them, whatever the module defines."""
+        names: set[str] = set(self.code.co_freevars)
         codes = [self.code]
         while codes:
             code = codes.pop()

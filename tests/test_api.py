@@ -419,6 +419,65 @@ def _tripled(z):
     return z * 3.0
 
 
+CLOSURES = """
+import numpy as np
+import symgrad
+
+
+def make(scale, act, X):
+    def loss(w):
+        return scale * np.sum(act(w * X))
+
+    g = symgrad.grad(loss)
+
+    def rebind(new_scale):
+        nonlocal scale
+        scale = new_scale
+
+    return g, rebind
+"""
+
+
+@pytest.mark.parametrize("cache", ["0", "1"])
+def test_a_closure_reads_what_its_enclosing_function_holds(
+    tmp_path, monkeypatch, cache
+):
+    """Two closures of one source differ in what they capture: each gets its
+    own gradient (they shared one cache entry); a captured value rebound or
+    an array changed in place since is seen at the next call."""
+    monkeypatch.setenv("SYMGRAD_CACHE", cache)
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "closures.py"
+    path.write_text(CLOSURES)
+    spec = importlib.util.spec_from_file_location("closures", path)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    X = np.array([1.0, 2.0])
+    w = np.array([0.3, -0.4])
+
+    def expected(scale, act, d_act):
+        return scale * np.sum(act(w * X)), scale * d_act(w * X) * X
+
+    def sech2(z):
+        return 1 - np.tanh(z) ** 2
+
+    one, _ = m.make(1.0, np.tanh, X)
+    ten, rebind = m.make(10.0, np.tanh, X)
+    sine, _ = m.make(1.0, np.sin, X)
+    for g, want in [
+        (one, expected(1.0, np.tanh, sech2)),
+        (ten, expected(10.0, np.tanh, sech2)),
+        (sine, expected(1.0, np.sin, np.cos)),
+    ]:
+        value, grad = g.f_and_grad(w)
+        assert value == pytest.approx(want[0])
+        np.testing.assert_allclose(grad, want[1])
+    rebind(3.0)
+    np.testing.assert_allclose(ten.grad(w), expected(3.0, np.tanh, sech2)[1])
+    X[:] = [-1.0, 5.0]
+    np.testing.assert_allclose(ten.grad(w), expected(3.0, np.tanh, sech2)[1])
+
+
 def test_a_parameter_named_like_a_global_never_recompiles(tmp_path, monkeypatch):
     """`batch_loss(w, X)` reads its parameter X, not the global X: rebinding
     the global (a loop `for X in batches`) does not compile again."""
