@@ -172,13 +172,43 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
     and `2 * r` share `r`, not `2 * r`): reverse mode moves a coefficient
     onto the cotangent, often a scalar (`reverse.times`), where inside a
     shared value it would cost an array operation."""
-    exprs = [_reuse(sp.diff(expr, t), inner) for t in targets]
+    tied = expr.replace(
+        lambda e: isinstance(e, sp.Max | sp.Min) and len(e.args) > 2,
+        lambda e: (_TiedMax if isinstance(e, sp.Max) else _TiedMin)(*e.args),
+    )
+    exprs = [
+        _reuse(
+            sp.diff(tied, t).replace(_TiedMax, sp.Max).replace(_TiedMin, sp.Min), inner
+        )
+        for t in targets
+    ]
     if len(exprs) > 1 or any(sp.count_ops(e) > 4 for e in exprs):
         coeffs, rests = zip(*(e.as_coeff_Mul() for e in exprs), strict=True)
         symbols = (sp.Symbol(f"_c{i}", real=True) for i in itertools.count())
         shared, rests = sp.cse(rests, symbols=symbols, order="none")
         return tuple(shared), tuple(c * r for c, r in zip(coeffs, rests, strict=True))
     return (), tuple(exprs)
+
+
+class _TiedMax(sp.Function):
+    """`Max` of three or more values, differentiated as one: a tie splits the
+    derivative evenly among the tied values (sympy's `Max.fdiff` gives each
+    of them Heaviside(0) = 1/2, so three tied values would sum to 1.5; two
+    get 1/2 each either way)."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        top = sp.Max(*self.args)
+        hits = [sp.Heaviside(a - top, 1) for a in self.args]
+        return hits[argindex - 1] / sp.Add(*hits)
+
+
+class _TiedMin(sp.Function):
+    """`Min` of three or more values, differentiated as `_TiedMax` is."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        bottom = sp.Min(*self.args)
+        hits = [sp.Heaviside(bottom - a, 1) for a in self.args]
+        return hits[argindex - 1] / sp.Add(*hits)
 
 
 def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:

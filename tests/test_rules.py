@@ -152,3 +152,31 @@ def test_regions_of_one_shape_share_their_sympy_work(tmp_path, monkeypatch):
     assert symbolic._meaning.cache_info()[:2] == (2, 4)  # (hits, misses)
     rng = np.random.default_rng(0)
     symgrad.check_grad(g, rng.normal(size=4), rng.normal(size=4), 0.5)
+
+
+def max_of_three(a, b, c):
+    return max(a, b, c) * 2.0 + min(a, b, c)
+
+
+def brightest(r, g, b):
+    return np.sum(np.maximum(np.maximum(r, g), b))
+
+
+def test_a_tie_of_three_splits_the_derivative_evenly():
+    """max/min of three or more values are differentiated as one: tied values
+    share the derivative (each got Heaviside(0) = 1/2, summing to 1.5), as
+    np.max's reduction shares it; forward mode agrees."""
+    g = symgrad.grad(max_of_three, wrt=(0, 1, 2))
+    np.testing.assert_allclose(g.grad(1.0, 1.0, 1.0), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(g.grad(1.0, 1.0, 0.5), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(g.grad(0.5, 1.0, 0.5), [0.5, 2.0, 0.5])
+    np.testing.assert_allclose(g.grad(0.3, 2.0, 0.7), [1.0, 2.0, 0.0])
+    forward = symgrad.jvp(max_of_three, wrt=(0, 1, 2))
+    _, tangent = forward.f_and_jvp(1.0, 1.0, 1.0, tangents=(1.0, 1.0, 1.0))
+    assert tangent == pytest.approx(3.0)
+    gray = np.array([0.2, 0.5, 0.5])
+    pixels = symgrad.grad(brightest, wrt=(0, 1, 2)).grad(
+        gray, np.array([0.2, 0.5, 0.1]), np.array([0.2, 0.1, 0.5])
+    )
+    np.testing.assert_allclose(np.sum(pixels, axis=0), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(pixels[0], [1 / 3, 1 / 2, 1 / 2])
