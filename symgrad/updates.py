@@ -38,6 +38,20 @@ class UpdateLowering:
                     scope.src.loc(stmt),
                     f"write 'y[i] = y[i] {op_symbol(stmt.op)} ...' instead",
                 )
+            base = stmt.target.value
+            if isinstance(base, ast.Name) and self.is_list(
+                self.name(base.id, base, scope)
+            ):
+                # `items[i] += v` is `items[i].__iadd__(v)`: an array entry is
+                # added to in place, and every other name for it sees that
+                entry = f"{base.id}[{ast.unparse(stmt.target.slice)}]"
+                raise UnsupportedSyntaxError(
+                    f"'{op_symbol(stmt.op)}=' on an entry of the list '{base.id}' "
+                    "changes an array entry in place, which other names may hold",
+                    scope.src.loc(stmt),
+                    f"write '{entry} = {entry} {op_symbol(stmt.op)} ...' for a new "
+                    "entry",
+                )
             mode = f"setitem_{op}"
             self.write(stmt.target, stmt.value, mode, scope, scope.src.loc(stmt))
             return

@@ -428,6 +428,14 @@ MORE_AT_FIRST_USE = [
         UnsupportedSyntaxError,
         8,
     ),
+    # `+=` on a list's entry adds into the array it holds, which `a` also
+    # names (it gave the value and gradient of `a` unchanged)
+    (
+        "    a = x * 1\n    v = [a]\n    v[0] += 1.0\n    return np.sum(a * x)\n",
+        UnsupportedSyntaxError,
+        9,
+    ),
+    ("    v = [x]\n    v[0] -= x\n    return np.sum(x)\n", UnsupportedSyntaxError, 8),
 ]
 
 
