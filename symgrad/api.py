@@ -215,6 +215,24 @@ class _Transformed:
         self.__symgrad_original__ = fun
         self._src = from_function(fun, LiveResolver(fun))
         fence.check(self._src)
+        scopes = fun.__qualname__.split(".")
+        params = self._src.params
+        if (
+            len(scopes) > 1
+            and scopes[-2] != "<locals>"
+            and params[:1]
+            in [
+                ("self",),
+                ("cls",),
+            ]
+        ):
+            raise BadInputError(
+                f"symgrad.{self.kind} of the method {fun.__qualname__}: its "
+                f"first argument '{params[0]}' is an object, not numbers",
+                self._src.loc(self._src.tree),
+                "differentiate a module-level function of the arrays the method "
+                "reads, and call it from the method",
+            )
         self._wrt = wrt
         self.wrt, self.wrt_is_tuple = normalize_wrt(
             self._src.name, self._src.params, wrt, self._src.loc(self._src.tree)

@@ -613,7 +613,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                     "slice() takes 1 to 3 arguments", scope.src.loc(node)
                 )
             return Slice(*(None if p == Const(None) else p for p in parts))
-        return self.atom(node, scope)
+        item = self.atom(node, scope)
+        if isinstance(item, Const) and isinstance(item.value, str):
+            raise UnsupportedSyntaxError(
+                f"an index {item.value!r}: symgrad reads arrays, lists and tuples, "
+                "not dictionaries",
+                scope.src.loc(node),
+                "pass the arrays as separate arguments: def loss(W, b, X, y)",
+            )
+        return item
 
     def static(self, node: ast.expr, scope: Scope, what: str) -> object:
         """A compile-time constant (an axis, a tuple index), or an error."""

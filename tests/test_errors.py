@@ -210,10 +210,16 @@ class Model:
         return self.w * x
 
 
+def model_loss(self, x):  # (a function of a model, outside its class)
+    return self.w * x
+
+
 def test_methods_and_attributes_say_what_to_do_instead():
     with pytest.raises(BadInputError, match="hint: differentiate a plain function"):
         symgrad.grad(Model().loss)
-    g = symgrad.grad(Model.loss, wrt="x")
+    with pytest.raises(BadInputError, match="hint: differentiate a module-level"):
+        symgrad.grad(Model.loss, wrt="x")
+    g = symgrad.grad(model_loss, wrt="x")
     with pytest.raises(NoDerivativeError) as info:
         g.f_and_grad(Model(), 2.0)
     assert str(info.value).endswith("hint: pass self.w to the function as an argument")
@@ -436,6 +442,8 @@ MORE_AT_FIRST_USE = [
         9,
     ),
     ("    v = [x]\n    v[0] -= x\n    return np.sum(x)\n", UnsupportedSyntaxError, 8),
+    # a dictionary's entry, refused at its line (it failed in the gradient)
+    ("    return np.sum(x['a'])\n", UnsupportedSyntaxError, 7),
 ]
 
 
@@ -610,3 +618,22 @@ def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
     assert "holds arrays of shapes (2,), (3, 1)" in str(info.value)
     same = module.f.grad((np.ones(2), np.zeros(2)), np.ones((3, 2)))
     assert np.shape(same) == (2, 2)
+
+
+def test_a_method_is_refused_where_it_is_decorated(tmp_path):
+    """A method decorated in its class was accepted, then every call failed
+    with a bare TypeError (the object was never passed). A static method's
+    function of numbers is fine."""
+    body = (
+        "class Model:\n    @symgrad.grad\n    def loss(self, x):\n"
+        "        return np.sum(x * x)\n\n"
+        "    @staticmethod\n    @symgrad.grad\n    def plain(x):\n"
+        "        return np.sum(x * x)\n"
+    )
+    with pytest.raises(BadInputError) as info:
+        load(tmp_path, body)
+    assert str(info.value).startswith(
+        f"{tmp_path / 'bad.py'}:7:5: error: symgrad.grad of the method Model.loss"
+    )
+    module, _ = load(tmp_path, body.replace("(self, x)", "(x)").replace("loss", "l2"))
+    np.testing.assert_allclose(module.Model.plain.grad(np.ones(2)), [2.0, 2.0])
