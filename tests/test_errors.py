@@ -193,6 +193,13 @@ def test_non_scalar_output_needs_a_seed(tmp_path):
     with pytest.raises(SeedError, match="squares: the seed has shape \\(2,\\)"):
         module.squares.f_and_grad(np.ones(3), seed=np.ones(2))
     assert isinstance(SeedError("x"), symgrad.SymgradError)
+    # (a string seed reached numpy's multiply: a UFuncTypeError)
+    for seed in ("a", np.array(["a", "b", "c"])):
+        with pytest.raises(SeedError, match="the seed must be a number or an array"):
+            module.squares.f_and_grad(np.ones(3), seed=seed)
+    module, _ = load(tmp_path, "@symgrad.grad\ndef total(x):\n    return np.sum(x)\n")
+    with pytest.raises(SeedError, match="the seed must be a number or an array"):
+        module.total.f_and_grad(np.ones(3), seed="a")
 
 
 def test_not_a_function():

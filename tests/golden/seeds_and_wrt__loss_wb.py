@@ -43,6 +43,13 @@ def _check_seed(function, seed, value):
                 "that shape is required (the cotangent, as in backward(gradient=...))"
             )
         return 1.0
+    if not isinstance(seed, int | float | complex | np.number | np.ndarray) or (
+        isinstance(seed, np.ndarray) and seed.dtype.kind in "SUV"
+    ):
+        raise SeedError(
+            f"{function}: the seed must be a number or an array of numbers, "
+            f"got {type(seed).__name__} {seed!r}"[:200]
+        )
     if np.shape(seed) != np.shape(value):
         raise SeedError(
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
