@@ -326,6 +326,13 @@ class CallLowering:
             op = "list_array"
         if op == "concatenate":
             atoms = self.listed(atoms[0], loc)
+        if op == "clip" and Const(None) in atoms[1:]:  # a bound left out
+            x, lo, hi = atoms
+            if lo == hi:  # (both: numpy returns the values as they are)
+                return self.emit("copy", (x,), loc, hint=hint)
+            op, atoms = (
+                ("minimum", (x, hi)) if lo == Const(None) else ("maximum", (x, lo))
+            )
         params = []
         for key, default in spec.static:
             if key in given:

@@ -614,6 +614,13 @@ def string_mode(x, mode="square"):
     return np.sum(y) if mode == "square" else np.sum(y * 2.0)
 
 
+def one_sided_clips(x):
+    """np.clip with a bound left out (None): a maximum or a minimum, or the
+    values themselves when both are."""
+    low = np.clip(x, None, 0.5) ** 2
+    return np.sum(low + np.clip(x, -0.5, None) * x + x.clip(None, None) * 3.0)
+
+
 def comprehension_may_be_empty(x):
     # with every entry negative the list is empty: np.array([]) is an empty
     # float array (np.stack would raise), and its sum 0.0
@@ -802,6 +809,11 @@ FLOW_CASES = [
     Case("string_mode", string_mode, lambda r: (normal(r, 3),), wrt="x"),
     Case("string_mode_abs", string_mode, lambda r: (normal(r, 3), "abs"), wrt="x"),
     Case("string_mode_sin", string_mode, lambda r: (normal(r, 3), "sin"), wrt="x"),
+    Case(
+        "one_sided_clips",
+        one_sided_clips,
+        lambda r: (np.array([_away(r, -2.0, 2.0, 0.05) for _ in range(5)]),),
+    ),
     Case(
         "comprehension_may_be_empty",
         comprehension_may_be_empty,
