@@ -339,6 +339,10 @@ class CallLowering:
                 value = self.static(given[key], scope, f"'{key}'")
                 if isinstance(value, list | tuple):
                     value = tuple(value)
+                if op == "concatenate" and key == "axis" and value is None:
+                    # numpy flattens every part first
+                    atoms = tuple(self.emit("ravel", (a,), loc) for a in atoms)
+                    continue
                 if value != default:
                     params.append((key, value))
         if spelling is not None:

@@ -621,6 +621,12 @@ def one_sided_clips(x):
     return np.sum(low + np.clip(x, -0.5, None) * x + x.clip(None, None) * 3.0)
 
 
+def concatenate_flattened(x, y):
+    """np.concatenate with axis=None: every part flattened first."""
+    flat = np.concatenate([x, y * y, x[0]], axis=None)
+    return np.sum(flat * np.arange(1.0, 1.0 + np.size(flat)))
+
+
 def comprehension_may_be_empty(x):
     # with every entry negative the list is empty: np.array([]) is an empty
     # float array (np.stack would raise), and its sum 0.0
@@ -813,6 +819,12 @@ FLOW_CASES = [
         "one_sided_clips",
         one_sided_clips,
         lambda r: (np.array([_away(r, -2.0, 2.0, 0.05) for _ in range(5)]),),
+    ),
+    Case(
+        "concatenate_flattened",
+        concatenate_flattened,
+        lambda r: (normal(r, (2, 3)), normal(r, 4)),
+        wrt=(0, 1),
     ),
     Case(
         "comprehension_may_be_empty",
