@@ -107,8 +107,13 @@ class CallLowering:
             while isinstance(root, ast.Attribute):
                 root = root.value
             if root is not func.value and self.module_ref(root, scope) is not None:
+                random = isinstance(func.value, ast.Attribute) and (
+                    func.value.attr == "random"
+                )
                 raise NoDerivativeError(
-                    f"no derivative rule for '{dotted(func)}'", scope.src.loc(func)
+                    f"no derivative rule for '{dotted(func)}'",
+                    scope.src.loc(func),
+                    _RANDOM_HINT if random else None,
                 )
             return ("method", func.attr)
         raise UnsupportedSyntaxError(
@@ -409,6 +414,12 @@ def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
     return UnknownNameError(
         f"symgrad does not read Python's builtin '{name}'", loc, hint
     )
+
+
+_RANDOM_HINT = (
+    "draw random numbers outside the function and pass them in as an argument "
+    "(a gradient is taken of the function at those numbers)"
+)
 
 
 def dotted(node: ast.AST) -> str:

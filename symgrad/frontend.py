@@ -718,6 +718,9 @@ def _attribute_hint(node: ast.Attribute, scope: Scope) -> str | None:
     return foreign_module_hint(node, scope)
 
 
+_NOTHING = object()
+
+
 def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
     """A hint for `helpers.SCALE` or `helpers.f(x)`: an attribute of a global
     name symgrad cannot read, such as a module other than numpy and math."""
@@ -732,7 +735,16 @@ def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
     resolver = scope.src.resolver
     if resolver is not None and resolver.resolve(root.id):
         return None
-    module = (resolver.module_name(root.id) if resolver else None) or root.id
+    module = resolver.module_name(root.id) if resolver else None
+    bound = {**getattr(resolver, "globals", {}), **getattr(resolver, "closure", {})}
+    value = bound.get(root.id, _NOTHING)
+    if module is None and value is not _NOTHING:  # an object: `rng.random(...)`
+        return (
+            f"'{root.id}' is a {type(value).__name__} object, which symgrad does "
+            "not read; pass what the function needs from it as an argument (draw "
+            "random numbers outside the function)"
+        )
+    module = module or root.id
     return (
         f"symgrad reads attributes of numpy and math only; import the name "
         f"itself (from {module} import {node.attr}), which the decorator reads "

@@ -272,6 +272,25 @@ def test_other_modules_and_builtins_get_hints(tmp_path):
         sys.path.remove(str(tmp_path))
 
 
+def test_random_numbers_get_a_hint(tmp_path):
+    """`np.random.normal(...)` and `rng.random(...)` of a Generator: draw the
+    numbers outside (the hint named `rng` as a module to import from)."""
+    body = (
+        "rng = np.random.default_rng(0)\n\n@symgrad.grad\ndef noisy(w):\n"
+        "    return np.sum(w * np.random.normal(size=3))\n\n"
+        "@symgrad.grad\ndef masked(w):\n    return np.sum(w * (rng.random(3) > 0.5))\n"
+    )
+    module, _ = load(tmp_path, body)
+    with pytest.raises(NoDerivativeError) as info:
+        module.noisy.grad(np.ones(3))
+    assert "hint: draw random numbers outside the function" in str(info.value)
+    with pytest.raises(NoDerivativeError) as info:
+        module.masked.grad(np.ones(3))
+    assert "hint: 'rng' is a Generator object, which symgrad does not read" in str(
+        info.value
+    )
+
+
 def test_the_command_line_hint_names_a_renamed_module(tmp_path, capsys):
     from symgrad.__main__ import main
 
