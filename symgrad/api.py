@@ -201,15 +201,22 @@ class _Transformed:
     def __init__(self, fun: Callable[..., Any], wrt: Wrt = None):
         fun = getattr(fun, "__symgrad_original__", fun)  # grad(f) given for f
         if not isinstance(fun, types.FunctionType):
-            method = isinstance(fun, types.MethodType)
-            raise BadInputError(
-                f"symgrad.{self.kind} needs a Python function, got {fun!r}",
-                hint=(
+            got = repr(fun)  # (a partial's may hold whole arrays)
+            if len(got) > 80 or "\n" in got:
+                got = got.split("\n")[0][:76] + " ..."
+            hint = None
+            if isinstance(fun, types.MethodType):
+                hint = (
                     "differentiate a plain function and pass the arrays the "
                     "method reads as arguments"
-                    if method
-                    else None
-                ),
+                )
+            elif isinstance(fun, functools.partial):
+                hint = (
+                    "differentiate the function itself with wrt=, and pass the "
+                    "bound values at each call: g.f_and_grad(w, X, y)"
+                )
+            raise BadInputError(
+                f"symgrad.{self.kind} needs a Python function, got {got}", hint=hint
             )
         functools.update_wrapper(self, fun)
         self.__symgrad_original__ = fun

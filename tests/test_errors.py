@@ -1,6 +1,7 @@
 """Bad programs and bad calls: a SymgradError naming file:line, never a traceback
 from inside symgrad, never a silently wrong gradient."""
 
+import functools
 import importlib.util
 import sys
 import textwrap
@@ -207,6 +208,12 @@ def test_not_a_function():
         symgrad.grad(np.sin)
     with pytest.raises(BadInputError):
         symgrad.grad(lambda x: x)
+    # a partial's repr held its arrays, printed whole
+    bound = functools.partial(np.dot, np.ones((50, 50)))
+    with pytest.raises(BadInputError) as info:
+        symgrad.grad(bound)
+    assert len(str(info.value).splitlines()[0]) < 140
+    assert "hint: differentiate the function itself with wrt=" in str(info.value)
 
 
 class Model:
