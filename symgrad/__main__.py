@@ -224,7 +224,8 @@ TRANSFORMS = {
 
 def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
     """Top-level functions decorated with symgrad.grad, .jvp, .jacobian or
-    .hessian, each with the decorator's options (`kind` says which)."""
+    .hessian, or passed to one at the top level (`g = symgrad.grad(loss,
+    wrt="w")`), each with the options (`kind` says which)."""
     modules, functions = {"symgrad"}, {}
     for node in tree.body:
         if isinstance(node, ast.Import):
@@ -235,25 +236,36 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
             functions.update(
                 (a.asname or a.name, a.name) for a in node.names if a.name in TRANSFORMS
             )
+
+    def kind_of(target: ast.expr) -> str | None:
+        if (
+            isinstance(target, ast.Attribute)
+            and target.attr in TRANSFORMS
+            and isinstance(target.value, ast.Name)
+            and target.value.id in modules
+        ):
+            return target.attr
+        return functions.get(target.id) if isinstance(target, ast.Name) else None
+
+    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     found = []
     for node in tree.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        for dec in node.decorator_list:
-            call = dec if isinstance(dec, ast.Call) else None
-            target = call.func if call else dec
-            kind = None
-            if (
-                isinstance(target, ast.Attribute)
-                and target.attr in TRANSFORMS
-                and isinstance(target.value, ast.Name)
-                and target.value.id in modules
-            ):
-                kind = target.attr
-            elif isinstance(target, ast.Name):
-                kind = functions.get(target.id)
-            if kind is not None:
-                found.append((node, {"kind": kind, **_options(call, kind)}))
+        if isinstance(node, ast.FunctionDef):
+            for dec in node.decorator_list:
+                call = dec if isinstance(dec, ast.Call) else None
+                kind = kind_of(call.func if call else dec)
+                if kind is not None:
+                    found.append((node, {"kind": kind, **_options(call, kind)}))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            call = node.value  # `g = symgrad.grad(loss, "w")`
+            kind = kind_of(call.func)
+            first = call.args[0] if call.args else None
+            if kind is None or not isinstance(first, ast.Name) or first.id not in defs:
+                continue
+            options = _options(call, kind)
+            if len(call.args) > 1 and "wrt" in options:  # (wrt, the second)
+                options["wrt"] = _literal(call.args[1], "wrt")
+            found.append((defs[first.id], {"kind": kind, **options}))
     return found
 
 
@@ -262,13 +274,15 @@ def _options(call: ast.Call | None, kind: str) -> dict:
     options: dict = dict(TRANSFORMS[kind])
     for kw in call.keywords if call is not None else ():
         if kw.arg in options:
-            try:
-                options[kw.arg] = ast.literal_eval(kw.value)
-            except ValueError:
-                raise UsageError(
-                    f"{kw.arg}= must be a literal in the decorator"
-                ) from None
+            options[kw.arg] = _literal(kw.value, kw.arg)
     return options
+
+
+def _literal(node: ast.expr, name: str) -> object:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise UsageError(f"{name}= must be a literal in the decorator") from None
 
 
 if __name__ == "__main__":

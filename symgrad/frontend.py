@@ -747,8 +747,8 @@ def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
     module = module or root.id
     return (
         f"symgrad reads attributes of numpy and math only; import the name "
-        f"itself (from {module} import {node.attr}), which the decorator reads "
-        "(the command line reads one file), or pass the value as an argument"
+        f"itself (from {module} import {node.attr}), or pass the value as an "
+        "argument"
     )
 
 

@@ -4,7 +4,9 @@ Two resolvers answer the same question with the same kinds of answer:
 
 * `LiveResolver` looks in a function's real globals and closure (decorator).
 * `StaticResolver` reads a module's AST without running it (CLI): imports,
-  top-level `def`s and top-level assignments of literal constants.
+  top-level `def`s and top-level assignments of literal constants; a name
+  imported with `from helpers import relu` from a module file beside it (or
+  in a package folder beside it) is read from that file the same way.
 
 Answers: `Module` (numpy under any alias, or math), `LibFunction` (a numpy,
 math or builtin function, or a support function of an emitted module),
@@ -24,6 +26,7 @@ import builtins
 import copy
 import functools
 import math
+import os
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +156,27 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
     return None
 
 
+def _module_beside(path: str, module: str, level: int) -> StaticResolver | None:
+    """The resolver of the module file `from <module> import ...` names, looked
+    for beside `path` (`helpers.py`, `pkg/sub.py`, `pkg/__init__.py`; with
+    `level`, relative to `path`'s package), or None where there is none."""
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(max(level - 1, 0)):
+        folder = os.path.dirname(folder)
+    base = os.path.join(folder, *module.split(".")) if module else folder
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return _read_module(os.path.realpath(candidate))
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _read_module(path: str) -> StaticResolver:
+    with open(path, encoding="utf-8") as file:
+        tree, lines = source_mod.from_module(path, file.read())
+    return StaticResolver(path, tree, lines)
+
+
 def _is_constant(value: Any) -> bool:
     if isinstance(value, bool | int | float | np.number):
         return True
@@ -239,6 +263,8 @@ class StaticResolver:
         # `import helpers as hp`: hp -> helpers; `from pkg import sub as s`:
         # s -> pkg.sub (what a hint about `s.SCALE` names)
         self.modules: dict[str, str] = {}
+        # `from helpers import relu as r`: r -> ("helpers", level 0, "relu")
+        self.imports: dict[str, tuple[str, int, str]] = {}
         for node in tree.body:
             self._bind(node)
 
@@ -263,6 +289,11 @@ class StaticResolver:
                     self.markers[alias.asname or alias.name] = alias.name
         elif isinstance(node, ast.ImportFrom):  # a function's name where defined
             for alias in node.names:
+                self.imports[alias.asname or alias.name] = (
+                    node.module or "",
+                    node.level,
+                    alias.name,
+                )
                 if alias.asname:
                     self.imported_as[alias.asname] = alias.name
                 if node.module and not node.level:  # (`from pkg import sub`)
@@ -398,6 +429,14 @@ class StaticResolver:
         found = self.table.get(name)
         if isinstance(found, ast.FunctionDef):
             return UserFunction(self.function(found))
+        if found is None and name in self.imports:
+            module, level, original = self.imports[name]
+            other = _module_beside(self.path, module, level)
+            found = None if other is None else other.resolve(original)
+            if isinstance(found, Constant):  # named as this module names it
+                return Constant(found.value, name)
+            if found is not None:
+                return found
         if (found is None or isinstance(found, Unreadable)) and self.fallback:
             return self.fallback.resolve(name)
         if found is None and name in BUILTINS:

@@ -139,6 +139,79 @@ def test_from_import_and_aliases(tmp_path):
     assert "import math\n" in result.stdout
 
 
+def test_helpers_imported_from_a_module_beside_are_read(tmp_path):
+    """`from layers import dense` of a file beside the script (and from a
+    package folder, and relatively) is read as the decorator reads it: the
+    same module, byte for byte ("'dense' is not defined" before)."""
+    write(
+        tmp_path,
+        """
+        import numpy as np
+
+        SCALE = 0.5
+
+        def dense(x, w):
+            return np.tanh(x * w) * SCALE
+        """,
+        name="layers.py",
+    )
+    (tmp_path / "pkg").mkdir()
+    write(tmp_path / "pkg", "def square(x):\n    return x * x\n", name="ops.py")
+    write(tmp_path / "pkg", "from .ops import square as sq\n", name="__init__.py")
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+        from layers import dense, SCALE as S
+        from pkg import sq
+
+        @symgrad.grad
+        def f(w, x):
+            return np.sum(sq(dense(x, w))) * S
+        """,
+        name="model_beside.py",
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "# grad of dense: return np.tanh(x * w) * SCALE" in result.stdout
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = importlib.util.spec_from_file_location("model_beside", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert result.stdout == module.f.source
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_a_function_wrapped_at_the_top_level_is_found(tmp_path):
+    """`g = symgrad.grad(loss, "w")` is the decorator's form in the README:
+    emit finds it, with its options ("no function decorated" before)."""
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+        from symgrad import jvp
+
+        def loss(w, x):
+            return np.sum(np.tanh(w * x))
+
+        g = symgrad.grad(loss, "w")
+        forward = jvp(loss, wrt="x")
+        other = print(loss)
+        """,
+        name="wrapped.py",
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count('"""Gradient of `loss`') == 1
+    assert "def f_and_grad(w, x, *, seed=None):" in result.stdout
+    assert "gradient with respect to w." in result.stdout
+    assert "def f_and_jvp(w, x, tangents):" in result.stdout
+
+
 def test_compile_error_is_printed_like_a_compiler(tmp_path):
     path = write(
         tmp_path,
