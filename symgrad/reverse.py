@@ -65,6 +65,7 @@ from .symbolic import Region, SympyLowering
 
 # Adjoint ops whose result is a new array no other name refers to.
 _FRESH = {"add", "zeros", "full", "zeros_grad", "extremum_grad", "prod_grad", "copy"}
+_FRESH |= {"entries_grad"}  # (of entries made owned one by one)
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 SEED = Var("seed")
 
@@ -122,6 +123,8 @@ class _Reverse(FlowReverse):
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
+        self.entry_lists = _entry_lists(fn)
+        self.entries: dict[str, dict[int, Atom]] = {}  # by entry_lists' names
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
@@ -140,6 +143,8 @@ class _Reverse(FlowReverse):
 
     def assignment(self, stmt: Assign) -> None:
         name = stmt.target.name
+        if name in self.entries:  # every entry's cotangent is known now
+            self.adj[name] = self._entries_grad(name)
         if name not in self.active or name in self.absorbed or name not in self.adj:
             return
         self.b.loc = stmt.loc
@@ -312,6 +317,16 @@ class _Reverse(FlowReverse):
             self.owned.add(old.name)
 
     def scatter(self, name: str, part: Scatter) -> None:
+        if name in self.entry_lists:  # `W, b = params`: one cotangent per entry
+            (k,) = part.index.items
+            k = k.value % self.entry_lists[name]
+            entries = self.entries.setdefault(name, {})
+            entries[k] = (
+                part.value
+                if k not in entries
+                else self.b.op("add", entries[k], part.value)
+            )
+            return
         if selects_all(part.index):  # x[()] or x[...]: all of x, shape and all
             self.accumulate(name, part.value)
             return
@@ -348,6 +363,24 @@ class _Reverse(FlowReverse):
         atom = self.adj.get(param)
         if atom is None:
             return self.b.op("zeros_grad", Var(param))
+        return self._owned(atom)
+
+    def _entries_grad(self, name: str) -> Atom:
+        """The cotangent of `name`, an entry list, from its entries' (None
+        for an entry that has none); each is owned, as a gradient is."""
+        entries = self.entries[name]
+        return self.b.op(
+            "entries_grad",
+            Var(name),
+            *(
+                self._owned(entries[k]) if k in entries else Const(None)
+                for k in range(self.entry_lists[name])
+            ),
+        )
+
+    def _owned(self, atom: Atom) -> Atom:
+        """`atom`, copied (`_owned`) unless it is a new array no other
+        returned gradient is."""
         root, fresh = self._origin(atom)
         if not fresh or root in self.returned:
             atom = self.b.op("owned", atom)
@@ -372,6 +405,41 @@ class _Reverse(FlowReverse):
 def reverse(fn: Function, wrt: tuple[str, ...], names: Names) -> Adjoint:
     """The adjoint of `fn` with respect to `wrt`, seeded by the variable `seed`."""
     return _Reverse(fn, wrt, names).run()
+
+
+def _entry_lists(fn: Function) -> dict[str, int]:
+    """`t = unpacked(p, n)` at the top level, for a parameter `p` read nowhere
+    else, where `t` is read only by constant indices (`W, b = params`, which
+    reads them right there): t's cotangent is built from one per entry
+    (`entries_grad`), so that a tuple of arrays of different shapes has a
+    tuple of gradients.  By t, its n."""
+    reads: dict[str, list] = {}
+    for stmt in walk(fn.body):
+        for var in uses(stmt):
+            reads.setdefault(var.name, []).append(stmt)
+    top = {id(stmt) for stmt in fn.body}
+    found = {}
+    for stmt in fn.body:
+        if not (isinstance(stmt, Assign) and stmt.op == "unpacked"):
+            continue
+        (value, n), t = stmt.args, stmt.target
+        if (
+            isinstance(value, Var)
+            and value.name in fn.params
+            and len(reads.get(value.name, ())) == 1
+            and isinstance(n, Const)
+            and all(
+                id(r) in top
+                and r.op == "getitem"
+                and r.args[0] == t
+                and len(r.args[1].items) == 1
+                and isinstance(r.args[1].items[0], Const)
+                and type(r.args[1].items[0].value) is int
+                for r in reads.get(t.name, ())
+            )
+        ):
+            found[t.name] = n.value
+    return found
 
 
 def _union(classes) -> frozenset[str] | None:

@@ -362,6 +362,7 @@ VIEWS |= {"broadcast_to", "asarray"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
+VIEWS |= {"entries_grad"}  # (holds its arguments)
 # A user's function may return its argument itself (`stop_gradient`).
 VIEWS |= {"custom", "opaque", "call"}
 
@@ -493,6 +494,8 @@ _emitted("mul_into", 3, "_mul_into({0}, {1}, {2})", nondiff=(0,))  # see buffers
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
 _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
+# (the tuple of a tuple parameter's entries' cotangents: see reverse.entries)
+_emitted("entries_grad", None, "_entries_grad({args})", nondiff=(0,))
 
 
 @structural("moveaxis", 3, "np.moveaxis({0}, {1}, {2})", nondiff=(1, 2))
@@ -598,6 +601,18 @@ _LISTED = ["make_list", "list_append", "list_concat", "stack", "list_array"]
 for _name in [*_LISTED, "concatenate"]:
     linear(_name, None)
 linear("tuple", None)
+
+
+def _entries_grad_tangent(b: Builder, dots, out, items, *grads) -> Atom | None:
+    """Linear in the entries' cotangents; `items` gives only the structure."""
+    if all(d is None for d in dots[1:]):
+        return None
+    return b.op(
+        "entries_grad", items, *(Const(None) if d is None else d for d in dots[1:])
+    )
+
+
+TANGENTS["entries_grad"] = _entries_grad_tangent
 linear("list_pop")
 linear("unpacked")
 linear("iadd", None)

@@ -45,6 +45,22 @@ def _check_seed(function, seed, value):
     return seed
 
 
+def _entries_grad(items, *grads):
+    """The cotangent of `items` unpacked into names (`W, b = params`), from
+    each entry's cotangent (None: one the output does not depend on): for a
+    tuple or list, one of its kind holding them, whatever their shapes (as
+    JAX returns a pytree); for an array, the entries' cotangents stacked."""
+    grads = [
+        _zeros_grad(item) if g is None else g
+        for item, g in zip(items, grads, strict=True)
+    ]
+    if isinstance(items, list):
+        return grads
+    if isinstance(items, tuple):
+        return tuple(grads)
+    return np.stack([np.asarray(g, dtype=float) for g in grads])
+
+
 def _zeros_grad(x):
     """The gradient of an input the output does not depend on."""
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))

@@ -182,6 +182,79 @@ def identity(x):
     return x
 
 
+def mlp_params(params, X, y):
+    W1, b1, W2, b2 = params
+    h = np.tanh(X @ W1 + b1)
+    return np.mean((h @ W2 + b2 - y) ** 2)
+
+
+def unused_entry(params, x):
+    a, _, c = params
+    return np.sum(a * x) + c**2
+
+
+def reads_twice(params, x):
+    a, b = params
+    return np.sum(a * x) + np.sum(a * a) * b + b
+
+
+def _entry_grads(f, params, *rest):
+    """Central differences of f in each entry of the tuple or list params."""
+    grads = []
+    for k, entry in enumerate(params):
+
+        def at(value, k=k):
+            moved = list(params)
+            moved[k] = value
+            return f(type(params)(moved), *rest)
+
+        grads.append(symgrad.check.numeric_grad(at, (entry,), 0))
+    return grads
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+def test_a_tuple_of_parameters_has_a_tuple_of_gradients(kind):
+    """JAX's `params`: entries of different shapes, unpacked, each get their
+    own gradient, in a tuple (a list for a list); an entry nothing reads gets
+    zeros. (A StackError before.)"""
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    params = kind(
+        [rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(4, 2)), 0.3]
+    )
+    cases = [
+        (mlp_params, params, (X, y)),
+        (unused_entry, kind([rng.normal(size=3), np.ones((2, 2)), 0.7]), (X[0],)),
+        (reads_twice, kind([rng.normal(size=3), 1.5]), (X[1],)),
+    ]
+    for f, args, rest in cases:
+        g = symgrad.grad(f, wrt="params")
+        value, grads = g.f_and_grad(args, *rest)
+        assert value == f(args, *rest)
+        assert type(grads) is kind and len(grads) == len(args)
+        wants = _entry_grads(f, args, *rest)
+        for got, entry, want in zip(grads, args, wants, strict=True):
+            assert np.shape(got) == np.shape(entry)
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    _, grads = symgrad.grad(unused_entry).f_and_grad(cases[1][1], X[0])
+    np.testing.assert_array_equal(grads[1], np.zeros((2, 2)))
+    # an array unpacked the same way still has an array gradient
+    grads = symgrad.grad(reads_twice).grad(np.array([0.4, 1.5]), 2.0)
+    assert isinstance(grads, np.ndarray) and grads.shape == (2,)
+    # a gradient never is the seed or another entry's array
+    seed = np.ones(3)
+    _, (first, second) = symgrad.grad(unpack_sum).f_and_grad(
+        kind([X[2], X[3]]), seed=seed
+    )
+    first[:] = 7.0
+    assert np.all(seed == 1.0) and np.all(second == 1.0)
+
+
+def unpack_sum(params):
+    a, b = params
+    return a + b
+
+
 def test_gradients_belong_to_the_caller():
     rng = np.random.default_rng(0)
     g = symgrad.grad(transposed_sum).grad(rng.normal(size=(2, 3)))

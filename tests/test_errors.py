@@ -637,12 +637,14 @@ def test_a_call_made_for_what_it_changes_says_so(tmp_path):
 
 
 def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
-    """`W, b = params` with W and b of different shapes: the cotangent of
-    params would be their stacked array, which does not exist; the error
-    names the line (it was a raw numpy ValueError inside emitted code)."""
+    """`W, b = params` read also as a whole (`len`): the cotangent of params
+    is the stacked array of its entries', which arrays of different shapes
+    do not have; the error names the line (it was a raw numpy ValueError
+    inside emitted code). Only unpacked, it has a tuple of gradients
+    (tests/test_api.py)."""
     body = (
         "@symgrad.grad\ndef f(params, X):\n    W, b = params\n"
-        "    return np.sum(np.tanh(X * W + b))\n"
+        "    return np.sum(np.tanh(X * W + b)) * len(params)\n"
     )
     module, path = load(tmp_path, body)
     with pytest.raises(BadInputError) as info:
