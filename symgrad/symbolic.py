@@ -194,11 +194,13 @@ class _TiedMax(sp.Function):
     """`Max` of three or more values, differentiated as one: a tie splits the
     derivative evenly among the tied values (sympy's `Max.fdiff` gives each
     of them Heaviside(0) = 1/2, so three tied values would sum to 1.5; two
-    get 1/2 each either way)."""
+    get 1/2 each either way).  A value counts as a maximum when it is at
+    least the maximum of the others: compared with the maximum of all, which
+    the emitted code may compute in another order, no value might count
+    (0 / 0) where there is no tie at all."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        top = sp.Max(*self.args)
-        hits = [sp.Heaviside(a - top, 1) for a in self.args]
+        hits = _hits(self.args, sp.Max, 1)
         return hits[argindex - 1] / sp.Add(*hits)
 
 
@@ -206,9 +208,19 @@ class _TiedMin(sp.Function):
     """`Min` of three or more values, differentiated as `_TiedMax` is."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        bottom = sp.Min(*self.args)
-        hits = [sp.Heaviside(bottom - a, 1) for a in self.args]
+        hits = _hits(self.args, sp.Min, -1)
         return hits[argindex - 1] / sp.Add(*hits)
+
+
+def _hits(args: tuple, extreme: type, sign: int) -> list[sp.Expr]:
+    """1 where `args[i]` is the extreme of all (at least that of the others:
+    `sign` 1 for Max, -1 for Min), else 0, for each i."""
+    return [
+        sp.Heaviside(
+            sign * (a - extreme(*(b for j, b in enumerate(args) if j != i))), 1
+        )
+        for i, a in enumerate(args)
+    ]
 
 
 def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
