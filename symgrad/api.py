@@ -328,9 +328,14 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
     while pending:
         fn = pending.pop()
         resolver = fn.resolver
-        if not isinstance(resolver, LiveResolver) or id(fn) in seen:
+        if not isinstance(resolver, LiveResolver):
             continue
-        seen.add(id(fn))
+        # a function is its code and its closure's cells, which live as long
+        # as the function (a FunctionSource is made anew by every lookup)
+        ident = (id(resolver.code), *map(id, resolver.cells.values()))
+        if ident in seen:
+            continue
+        seen.add(ident)
         for name in resolver.global_names():
             resolved = resolver.resolve(name)
             if isinstance(resolved, UserFunction):

@@ -136,7 +136,7 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
     pending = [src]
     while pending:
         fn = pending.pop(0)
-        ident = (fn.file, fn.tree.lineno, fn.name)
+        ident = (fn.file, fn.tree.lineno, fn.name, *_captured(fn))
         if ident in visited:
             continue
         visited.add(ident)
@@ -148,6 +148,13 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             if isinstance(found, UserFunction):
                 pending.append(found.source)
     return parts
+
+
+def _captured(fn: FunctionSource) -> list[str]:
+    """What a live function reads from enclosing functions, described: two
+    closures of one `def` are two dependencies when they hold other values."""
+    cells = getattr(fn.resolver, "cells", {})
+    return [f"{name}={_describe(fn.resolver.resolve(name))}" for name in sorted(cells)]
 
 
 def global_names(tree: ast.FunctionDef) -> list[str]:

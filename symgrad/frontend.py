@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import library, resolve
+from .cache import describe_value
 from .calls import CallLowering, dotted
 from .errors import (
     Loc,
@@ -550,10 +551,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         )
 
     def named_constant(self, found: resolve.Constant, loc: Loc) -> Const:
-        """A module constant, under a name no variable of the emitted code uses."""
+        """A module constant, under a name no variable of the emitted code uses
+        (one per value: two closures of one `def` may hold two values)."""
         if "." in found.name or found.value is None:
             return self.constant(found.value, loc, found.name)
-        key = (loc.file, found.name)
+        key = (loc.file, found.name, describe_value(found.value))
         if key in self.constant_names:
             return self.constant_names[key]
         value = found.value

@@ -11,6 +11,7 @@ from test_cache import count_compiles
 
 import symgrad
 import symgrad.api
+import symgrad.cache
 import symgrad.emit
 import symgrad.errors
 import symgrad.frontend
@@ -180,6 +181,80 @@ def plain_sum(x, y):
 
 def identity(x):
     return x
+
+
+SHADOWS = (
+    """
+import numpy as np
+import symgrad
+
+k = 5.0
+
+
+def h(x):
+    return k * x
+
+
+def mk(k):
+    def scaled(x):
+        return k * x
+
+    return scaled
+
+
+def build(k1, k2):
+    h1, h2 = mk(k1), mk(k2)
+
+    def f(x):
+        return np.sum(h1(x) + h2(x))
+
+    return symgrad.grad(f)
+
+
+def shadowed():
+    k = 2.0
+
+    def f(x):
+        return np.sum(k * x + h(x))
+
+    return symgrad.grad(f)
+"""
+    + "".join(
+        f"\nK{i} = {i}.0\n\ndef c{i}(x):\n    return K{i} * x\n" for i in range(30)
+    )
+    + (
+        "\n\n@symgrad.grad\ndef wide(x):\n    return "
+        + " + ".join(f"c{i}(x)" for i in range(30))
+        + "\n"
+    )
+)
+
+
+def test_values_of_one_name_from_two_scopes_stay_two(tmp_path, monkeypatch):
+    """Two closures of one def holding k = 2 and 3, or a closure's k next to
+    a module's k, were one emitted constant (f's value 24 for 30); the cache
+    key read the first closure only; and a helper's constant could be left
+    out of the per-call check (ids of freed objects were reused)."""
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    path = tmp_path / "shadows.py"
+    path.write_text(SHADOWS)
+    spec = importlib.util.spec_from_file_location("shadows", path)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = m.build(2.0, 3.0).f_and_grad(x)
+    assert value == 30.0 and np.all(grad == 5.0)
+    value, grad = m.shadowed().f_and_grad(x)
+    assert value == 42.0 and np.all(grad == 7.0)
+    keys = {
+        symgrad.cache.compute_key(g._src, g.wrt, g.wrt_is_tuple, "0")
+        for g in (m.build(2.0, 3.0), m.build(2.0, 4.0))
+    }
+    assert len(keys) == 2
+    assert m.wide.grad(1.0) == sum(range(30))
+    assert {f"K{i}" for i in range(30)} <= {name for _, name, _, _ in m.wide._bindings}
+    m.K10 = 0.0
+    assert m.wide.grad(1.0) == sum(range(30)) - 10
 
 
 def mlp_params(params, X, y):
