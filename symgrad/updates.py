@@ -39,6 +39,8 @@ class UpdateLowering:
                     f"write 'y[i] = y[i] {op_symbol(stmt.op)} ...' instead",
                 )
             base = stmt.target.value
+            if isinstance(base, ast.Name):
+                self.not_a_tuple(base.id, base, scope, scope.src.loc(stmt))
             if isinstance(base, ast.Name) and self.is_list(
                 self.name(base.id, base, scope)
             ):
@@ -153,6 +155,7 @@ class UpdateLowering:
             )
         name = target.value.id
         self.local_update(name, scope, loc)
+        self.not_a_tuple(name, target.value, scope, loc)
         current = self.owned_array(name, target.value, scope, loc)
         items = (
             target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
@@ -162,6 +165,18 @@ class UpdateLowering:
         updated = self.emit(mode, (current, index, right), loc, hint=name)
         self.sources[updated.name] = (current,)
         self.bind(scope, name, updated)
+
+    def not_a_tuple(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> None:
+        """An entry of a tuple cannot be assigned (Python raises TypeError)."""
+        from .frontend import TupleValue
+
+        if isinstance(self.name(name, node, scope), TupleValue):
+            raise UnsupportedSyntaxError(
+                f"'{name}' is a tuple, whose entries cannot be assigned (Python "
+                "raises TypeError)",
+                loc,
+                "build a new tuple instead",
+            )
 
     def local_update(self, name: str, scope: Scope, loc: Loc) -> None:
         """An in-place update must name a variable of the function itself: from

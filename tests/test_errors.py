@@ -477,6 +477,17 @@ MORE_AT_FIRST_USE = [
     ("    v = [x]\n    v[0] -= x\n    return np.sum(x)\n", UnsupportedSyntaxError, 8),
     # a dictionary's entry, refused at its line (it failed in the gradient)
     ("    return np.sum(x['a'])\n", UnsupportedSyntaxError, 7),
+    # a tuple's entry assigned (Python raises TypeError; an InternalError)
+    (
+        "    t = (x, x)\n    t[0] = x\n    return np.sum(t[1])\n",
+        UnsupportedSyntaxError,
+        8,
+    ),
+    (
+        "    t = (x, x)\n    t[0] += x\n    return np.sum(t[1])\n",
+        UnsupportedSyntaxError,
+        8,
+    ),
 ]
 
 
