@@ -382,6 +382,9 @@ class CallLowering:
         )
 
 
+_NOT_A_LITERAL = object()
+
+
 def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
     """Refuse a call of a `prelude` definition (np.var...) that sets one of
     the parameters the definition ignores (dtype=, out=, norm's ord=) to
@@ -392,9 +395,11 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
     given.update((kw.arg, kw.value) for kw in node.keywords if kw.arg)
     for name, assumed in prelude.FIXED.get(src.name, {}).items():
         value = given.get(name)
-        if value is not None and not (
-            isinstance(value, ast.Constant) and value.value == assumed
-        ):
+        try:  # (a literal: `-1` is a unary minus of 1)
+            literal = ast.literal_eval(value) if value is not None else assumed
+        except ValueError:
+            literal = _NOT_A_LITERAL
+        if literal != assumed:
             raise NoDerivativeError(
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),

@@ -599,8 +599,10 @@ def sorted_and_flipped(x, m):
 
 def sorted_rows(x, y):
     """np.sort along the last axis of a matrix and of a 3-d array: each row
-    in its own order (a gather from the flattened rows)."""
-    return np.sum(np.sort(x) * np.arange(1.0, 4.0)) + np.sum(np.sort(y * y)[..., 0])
+    in its own order (a gather from the flattened rows); `axis=-1` written
+    out was refused as another axis."""
+    first = np.sum(np.sort(x) * np.arange(1.0, 4.0))
+    return first + np.sum(np.sort(y * y, axis=-1)[..., 0])
 
 
 def string_mode(x, mode="square"):
