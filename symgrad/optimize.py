@@ -99,6 +99,8 @@ def optimize(
     grads = tuple(
         alias.get(g.name, g) if isinstance(g, Var) else g for g in adjoint.grads
     )
+    if names is not None:
+        body, grads = _distinct_results(body, grads, names)
     ret = primal.body[-1]
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     shapes = _shapes(primal, adjoint)
@@ -117,11 +119,63 @@ def optimize(
     body = _live(body, needed, keep={"seed"})
     primal_body = _fast_means(_live(forward, needed, keep=set()))
     kept = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
+    kept |= {  # (the entries of a tuple's gradient are returned too)
+        a.name
+        for s in body
+        if isinstance(s, Assign) and s.op == "entries_grad"
+        for a in s.args[1:]
+        if isinstance(a, Var)
+    }
     both = primal_body + _fast_means(body)
     both, split = _fused_squares(both, len(primal_body), kept)
     if not floats.eligible(both):  # (code that may run on numbers allocates none)
         both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
     return both[:split], both[split:], grads
+
+
+def _distinct_results(
+    statements: list[Stmt], grads: tuple, names: Names
+) -> tuple[list[Stmt], tuple]:
+    """Reverse mode copies (`_owned`) a gradient that may be another's array;
+    sharing identical computations (`_share`) can make two of them one array
+    again (`t = g * x` once, then `_unbroadcast(t, a)` and `_unbroadcast(t,
+    b)`, which may return `t` itself).  Copy each returned array, and each
+    entry of a tuple's gradient (`entries_grad`), that may be one returned
+    before it; top level only, where each name has one value."""
+    producers = {s.target.name: s for s in statements if isinstance(s, Assign)}
+
+    def root(atom: Atom) -> Atom:
+        while isinstance(atom, Var) and atom.name in producers:
+            made = producers[atom.name]
+            if made.op not in ("unbroadcast", "reshape", "ravel", "asarray"):
+                break
+            atom = made.args[0]
+        return atom
+
+    seen: set[Atom] = set()
+    out: list[Stmt] = []
+
+    def distinct(atom: Atom, loc) -> Atom:
+        if not isinstance(atom, Var):
+            return atom
+        base = root(atom)
+        if base in seen:
+            copy = Var(names.fresh(f"{atom.name}_copy"))
+            out.append(Assign(copy, "owned", (atom,), (), loc))
+            return copy
+        seen.add(base)
+        return atom
+
+    for stmt in statements:
+        if isinstance(stmt, Assign) and stmt.op == "entries_grad":
+            items, *entries = stmt.args
+            entries = [distinct(e, stmt.loc) for e in entries]
+            stmt = Assign(
+                stmt.target, stmt.op, (items, *entries), stmt.params, stmt.loc
+            )
+        out.append(stmt)
+    grads = tuple(distinct(g, None) for g in grads)
+    return out, grads
 
 
 def _forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:

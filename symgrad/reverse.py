@@ -124,6 +124,11 @@ class _Reverse(FlowReverse):
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
         self.entry_lists = _entry_lists(fn)
+        self.entry_params = {  # the parameters those are unpacked from
+            s.args[0].name: s.args[1].value
+            for s in fn.body
+            if isinstance(s, Assign) and s.target.name in self.entry_lists
+        }
         self.entries: dict[str, dict[int, Atom]] = {}  # by entry_lists' names
 
     def run(self) -> Adjoint:
@@ -361,6 +366,9 @@ class _Reverse(FlowReverse):
         read-only view, the seed, or the same array as another gradient."""
         self.b.loc = None
         atom = self.adj.get(param)
+        if atom is None and param in self.entry_params:  # a tuple of zeros
+            nothing = (Const(None),) * self.entry_params[param]
+            return self.b.op("entries_grad", Var(param), *nothing)
         if atom is None:
             return self.b.op("zeros_grad", Var(param))
         return self._owned(atom)

@@ -330,6 +330,38 @@ def unpack_sum(params):
     return a + b
 
 
+def same_product(params, x):
+    a, b = params
+    return np.sum(np.tanh(a * x + b * x))
+
+
+def floor_only(params, x):
+    w, b = params
+    return np.sum(x * np.floor(w))
+
+
+def test_the_entries_of_a_tuple_gradient_are_distinct_arrays():
+    """`a * x + b * x`: one shared product is both entries' gradient, and
+    `_unbroadcast` may hand it back itself (ga is gb, so `ga *= 0` zeroed
+    gb; also for wrt=("a", "b")); and no entry with a cotangent (the output
+    only through np.floor) was a raw numpy error, or an array."""
+    x = np.array([0.5, -1.0, 2.0])
+    for kind in (tuple, list):
+        _, grads = symgrad.grad(same_product).f_and_grad(kind([x * 0, x * 0]), x)
+        assert not np.shares_memory(grads[0], grads[1])
+        grads = symgrad.grad(floor_only).grad(kind([np.ones((2, 3)), np.ones(3)]), x)
+        assert type(grads) is kind
+        assert [np.shape(g) for g in grads] == [(2, 3), (3,)]
+        assert not np.any(grads[0]) and not np.any(grads[1])
+
+    ga, gb = symgrad.grad(gate_pair, wrt=("a", "b")).grad(x * 0, x * 0, x)
+    assert not np.shares_memory(ga, gb)
+
+
+def gate_pair(a, b, x):
+    return np.sum(np.tanh(a * x + b * x))
+
+
 def test_gradients_belong_to_the_caller():
     rng = np.random.default_rng(0)
     g = symgrad.grad(transposed_sum).grad(rng.normal(size=(2, 3)))
