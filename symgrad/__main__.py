@@ -257,15 +257,12 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
                 if kind is not None:
                     found.append((node, {"kind": kind, **_options(call, kind)}))
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            call = node.value  # `g = symgrad.grad(loss, "w")`
+            call = node.value  # `g = symgrad.grad(loss, wrt="w")`
             kind = kind_of(call.func)
-            first = call.args[0] if call.args else None
+            first = call.args[0] if len(call.args) == 1 else None
             if kind is None or not isinstance(first, ast.Name) or first.id not in defs:
                 continue
-            options = _options(call, kind)
-            if len(call.args) > 1 and "wrt" in options:  # (wrt, the second)
-                options["wrt"] = _literal(call.args[1], "wrt")
-            found.append((defs[first.id], {"kind": kind, **options}))
+            found.append((defs[first.id], {"kind": kind, **_options(call, kind)}))
     return found
 
 
@@ -274,15 +271,13 @@ def _options(call: ast.Call | None, kind: str) -> dict:
     options: dict = dict(TRANSFORMS[kind])
     for kw in call.keywords if call is not None else ():
         if kw.arg in options:
-            options[kw.arg] = _literal(kw.value, kw.arg)
+            try:
+                options[kw.arg] = ast.literal_eval(kw.value)
+            except ValueError:
+                raise UsageError(
+                    f"{kw.arg}= must be a literal in the decorator"
+                ) from None
     return options
-
-
-def _literal(node: ast.expr, name: str) -> object:
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        raise UsageError(f"{name}= must be a literal in the decorator") from None
 
 
 if __name__ == "__main__":

@@ -156,25 +156,27 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
     return None
 
 
-def _module_beside(path: str, module: str, level: int) -> StaticResolver | None:
+def _module_beside(
+    path: str, module: str, level: int, read: dict[str, StaticResolver]
+) -> StaticResolver | None:
     """The resolver of the module file `from <module> import ...` names, looked
     for beside `path` (`helpers.py`, `pkg/sub.py`, `pkg/__init__.py`; with
-    `level`, relative to `path`'s package), or None where there is none."""
+    `level`, relative to `path`'s package), or None where there is none;
+    `read` keeps the files read by one resolver (each file read once)."""
     folder = os.path.dirname(os.path.abspath(path))
     for _ in range(max(level - 1, 0)):
         folder = os.path.dirname(folder)
     base = os.path.join(folder, *module.split(".")) if module else folder
     for candidate in (base + ".py", os.path.join(base, "__init__.py")):
         if os.path.isfile(candidate):
-            return _read_module(os.path.realpath(candidate))
+            real = os.path.realpath(candidate)
+            if real not in read:
+                with open(real, encoding="utf-8") as file:
+                    tree, lines = source_mod.from_module(real, file.read())
+                read[real] = StaticResolver(real, tree, lines)
+                read[real].read = read  # (a file read twice is one resolver)
+            return read[real]
     return None
-
-
-@functools.lru_cache(maxsize=64)
-def _read_module(path: str) -> StaticResolver:
-    with open(path, encoding="utf-8") as file:
-        tree, lines = source_mod.from_module(path, file.read())
-    return StaticResolver(path, tree, lines)
 
 
 def _is_constant(value: Any) -> bool:
@@ -265,6 +267,8 @@ class StaticResolver:
         self.modules: dict[str, str] = {}
         # `from helpers import relu as r`: r -> ("helpers", level 0, "relu")
         self.imports: dict[str, tuple[str, int, str]] = {}
+        self.read: dict[str, StaticResolver] = {}  # module files read, by path
+        self.resolving: set[str] = set()  # (an import cycle resolves to None)
         for node in tree.body:
             self._bind(node)
 
@@ -429,10 +433,14 @@ class StaticResolver:
         found = self.table.get(name)
         if isinstance(found, ast.FunctionDef):
             return UserFunction(self.function(found))
-        if found is None and name in self.imports:
+        if found is None and name in self.imports and name not in self.resolving:
             module, level, original = self.imports[name]
-            other = _module_beside(self.path, module, level)
-            found = None if other is None else other.resolve(original)
+            other = _module_beside(self.path, module, level, self.read)
+            self.resolving.add(name)
+            try:
+                found = None if other is None else other.resolve(original)
+            finally:
+                self.resolving.discard(name)
             if isinstance(found, Constant):  # named as this module names it
                 return Constant(found.value, name)
             if found is not None:

@@ -185,9 +185,33 @@ def test_helpers_imported_from_a_module_beside_are_read(tmp_path):
         sys.path.remove(str(tmp_path))
 
 
+def test_an_import_cycle_is_a_name_not_defined(tmp_path):
+    """Two helper files importing a name from each other: an unknown name
+    at its line (a RecursionError, reported as a bug in symgrad, before)."""
+    write(tmp_path, "from c2 import k\n", name="c1.py")
+    write(tmp_path, "from c1 import k\n", name="c2.py")
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+        from c1 import k
+
+        @symgrad.grad
+        def f(w):
+            return np.sum(k * w)
+        """,
+        name="cycle.py",
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error: name 'k' is not defined" in result.stderr
+    assert "bug in symgrad" not in result.stderr
+
+
 def test_a_function_wrapped_at_the_top_level_is_found(tmp_path):
-    """`g = symgrad.grad(loss, "w")` is the decorator's form in the README:
-    emit finds it, with its options ("no function decorated" before)."""
+    """`g = symgrad.grad(loss, wrt="w")` is the decorator's form in the
+    README: emit finds it, with its options ("no function decorated" before)."""
     path = write(
         tmp_path,
         """
@@ -198,7 +222,7 @@ def test_a_function_wrapped_at_the_top_level_is_found(tmp_path):
         def loss(w, x):
             return np.sum(np.tanh(w * x))
 
-        g = symgrad.grad(loss, "w")
+        g = symgrad.grad(loss, wrt="w")
         forward = jvp(loss, wrt="x")
         other = print(loss)
         """,
