@@ -507,13 +507,30 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
         print(report)
         return report
     functions = custom_functions(g._src) if custom.listed_names(source) else None
-    if args:
+    ragged = [p for p, a in zip(params, args, strict=False) if not _has_shape(a)]
+    if ragged:  # (`W, b = params` of different shapes: a tuple of gradients)
+        detail = (
+            f"not checked: the argument '{ragged[0]}' holds arrays of different "
+            "shapes, and verify takes arrays; check each entry's gradient against "
+            "differences of the function in that entry"
+        )
+        verdict = Verdict(g.__name__, "not checked", detail, True)
+    elif args:
         verdict = verify_source(g.__name__, source, params, g.wrt, args, functions)
     else:
         verdict = verify_guessing(g.__name__, source, params, g.wrt, functions)
     report = Report([verdict])
     print(report)
     return report
+
+
+def _has_shape(value: Any) -> bool:
+    """Does `value` have a shape (not a list of arrays of different shapes)?"""
+    try:
+        np.shape(value)
+    except ValueError:
+        return False
+    return True
 
 
 _GUESSES = ((), (2,), (2, 2))

@@ -325,6 +325,20 @@ def test_verify_reports_arguments_the_function_cannot_take(capsys):
     capsys.readouterr()
 
 
+def tuple_loss(params, X):
+    W, b = params
+    return np.sum(np.tanh(X @ W + b))
+
+
+def test_verify_skips_a_tuple_of_arrays_of_different_shapes(capsys):
+    """Its gradient is a tuple (no array of one shape): a skip verdict, not
+    numpy's inhomogeneous-shape ValueError."""
+    report = symgrad.verify(tuple_loss, (np.ones(3), 0.5), np.ones((4, 3)))
+    assert report.ok and report.verdicts[0].status == "not checked"
+    assert "the argument 'params' holds arrays of different shapes" in str(report)
+    capsys.readouterr()
+
+
 def short_grad(x):
     return np.ones(7) * x  # (the derivative of a vector of another length)
 
