@@ -226,15 +226,19 @@ def test_a_factor_of_the_operands_shape_multiplies_after_the_sum(f):
     # have fewer axes than x, and then lines up with x's last axes (a y of
     # shape (3,) against an x of (1, 3) is summed nowhere, against (4, 1)
     # over its one axis). Every pair of shapes that broadcast, both ways.
-    g = symgrad.grad(f, wrt=(0, 1))
+    _check_every_broadcasting_pair(symgrad.grad(f, wrt=(0, 1)), RNG.normal)
+
+
+def _check_every_broadcasting_pair(g, draw_x) -> None:
+    """Finite differences of `g(x, y)` for every pair of `_DIMS` shapes that
+    broadcast, x drawn by `draw_x(size=...)`."""
     checked = 0
     for x_shape, y_shape in itertools.product(_DIMS, repeat=2):
         try:
             np.broadcast_shapes(x_shape, y_shape)
         except ValueError:
             continue
-        x, y = RNG.normal(size=x_shape), RNG.normal(size=y_shape)
-        check_grad(g, x, y)
+        check_grad(g, draw_x(size=x_shape), RNG.normal(size=y_shape))
         checked += 1
     assert checked >= 40
 
@@ -259,16 +263,7 @@ def test_a_divisor_and_a_negation_of_the_operands_shape_apply_after_the_sum(f, s
     # the negation run on x's (smaller) shape. Every pair that broadcasts.
     g = symgrad.grad(f, wrt=(0, 1))
     assert summed in body(g)
-    checked = 0
-    for x_shape, y_shape in itertools.product(_DIMS, repeat=2):
-        try:
-            np.broadcast_shapes(x_shape, y_shape)
-        except ValueError:
-            continue
-        x, y = 0.5 + RNG.random(size=x_shape), RNG.normal(size=y_shape)
-        check_grad(g, x, y)
-        checked += 1
-    assert checked >= 40
+    _check_every_broadcasting_pair(g, lambda size: 0.5 + RNG.random(size=size))
 
 
 @pytest.mark.parametrize("x_shape", [None, *_DIMS])
