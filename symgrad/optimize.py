@@ -4,7 +4,8 @@
 
 * common subexpressions in the adjoint are computed once (value numbering over
   pure operations; variables that are re-assigned or updated in place never
-  take part, so sharing can never alias a buffer that is later written);
+  take part, so sharing can never alias a buffer that is later written); a
+  returned gradient that sharing made another's array is copied;
 * dead code is dropped: primal or adjoint statements whose values neither the
   returned value nor a gradient needs (every primitive is pure, so this is
   exact).  The seed check is always kept;
@@ -14,7 +15,8 @@
   see `reverse.times`) only does: numpy broadcasts the scalar or the expanded
   array to the same numbers;
 * a product summed back to an operand's shape, `_unbroadcast(g * p, x)`, sums
-  before it multiplies: `p * _unbroadcast(g, x)` when `p` is a scalar, and
+  before it multiplies (and so do a quotient by such a `p` and a negation):
+  `p * _unbroadcast(g, x)` when `p` is a scalar or has x's shape class, and
   `_unbroadcast_mul(g, p, x)` when `p` may be constant along the summed axes
   (`p * g.sum(0)`: one pass over the large array instead of two; the helper
   decides from the run-time shapes);

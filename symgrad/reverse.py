@@ -21,7 +21,11 @@ cotangent in the variable `seed`.  Guarantees:
   an indexing adjoint scatters into and the adjoint of a value defined before
   a branch or loop that adds into it (see `sweeps`);
 * the adjoint of a write into an array (`y[i] = v`) zeroes the written
-  entries of the adjoint buffer, in place when the buffer is its own.
+  entries of the adjoint buffer, in place when the buffer is its own;
+* a parameter only unpacked at the top level (`W, b = params`) has the
+  cotangents of its entries put together by `_entries_grad`: a tuple (list)
+  of them for a tuple (list), whatever their shapes, the stacked array for
+  an array; each is owned like a returned gradient.
 """
 
 from __future__ import annotations
