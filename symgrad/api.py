@@ -272,9 +272,18 @@ class _Transformed:
             with self._lock:
                 if self._source is None:
                     self._bindings = global_bindings(self._src)
-                    self._source, self._entry = cache.cached_source(
-                        self._src, self.wrt, self.wrt_is_tuple, self._tag(), self._build
-                    )
+                    try:
+                        self._source, self._entry = cache.cached_source(
+                            self._src,
+                            self.wrt,
+                            self.wrt_is_tuple,
+                            self._tag(),
+                            self._build,
+                        )
+                    except InternalError:
+                        raise  # (a bug in symgrad: its frames are the report)
+                    except SymgradError as exc:  # the message names the line;
+                        raise exc.with_traceback(None) from None  # not our frames
         return self._source
 
     @property

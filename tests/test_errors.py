@@ -3,6 +3,7 @@ from inside symgrad, never a silently wrong gradient."""
 
 import functools
 import importlib.util
+import os
 import sys
 import textwrap
 
@@ -201,6 +202,22 @@ def test_non_scalar_output_needs_a_seed(tmp_path):
     module, _ = load(tmp_path, "@symgrad.grad\ndef total(x):\n    return np.sum(x)\n")
     with pytest.raises(SeedError, match="the seed must be a number or an array"):
         module.total.f_and_grad(np.ones(3), seed="a")
+
+
+def test_a_user_error_does_not_carry_symgrad_s_frames(tmp_path):
+    """A mistake in the user's code is reported from the call that compiled
+    it, without the compiler's 40-80 frames before the diagnostic (the
+    message names the line); a bug in symgrad keeps them."""
+    import traceback
+
+    module, _ = load(tmp_path, "@symgrad.grad\ndef f(x):\n    return np.sinc(x)\n")
+    with pytest.raises(NoDerivativeError) as info:
+        module.f.grad(1.0)
+    package = os.path.dirname(symgrad.__file__)
+    frames = traceback.extract_tb(info.value.__traceback__)
+    inside = [f for f in frames if f.filename.startswith(package)]
+    assert len(inside) <= 5, [f.name for f in inside]
+    assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_not_a_function():
