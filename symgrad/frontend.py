@@ -540,6 +540,16 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 loc,
                 "decorate in the running program, or pass the value as an argument",
             )
+        captured = getattr(scope.src.resolver, "closure", {})
+        if found is None and ident in captured:  # (a list, a dict, an object)
+            kind = type(captured[ident]).__name__
+            raise UnknownNameError(
+                f"'{ident}', a {kind} of the enclosing function, is not a value "
+                "symgrad can read",
+                loc,
+                "symgrad reads numbers, tuples and arrays there: make it a tuple "
+                "or an array, or pass it as an argument",
+            )
         if found is None:
             raise UnknownNameError(
                 f"name '{ident}' is not defined, or is not something symgrad can read",

@@ -220,6 +220,22 @@ def test_a_user_error_does_not_carry_symgrad_s_frames(tmp_path):
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
+def test_a_captured_list_is_named_as_the_enclosing_function_s(tmp_path):
+    """A list a closure reads from its enclosing function: the hint spoke of
+    module-level names; a tuple of the same numbers works."""
+    body = (
+        "def make(ws):\n    def loss(x):\n        s = 0.0\n        for a in ws:\n"
+        "            s = s + a * np.sum(x**2)\n        return s\n\n"
+        "    return symgrad.grad(loss)\n"
+    )
+    module, _ = load(tmp_path, body)
+    with pytest.raises(UnknownNameError) as info:
+        module.make([1.0, 2.0]).grad(np.ones(2))
+    assert "'ws', a list of the enclosing function, is not a value" in str(info.value)
+    assert "make it a tuple or an array" in str(info.value)
+    np.testing.assert_allclose(module.make((1.0, 2.0)).grad(np.ones(2)), [6.0, 6.0])
+
+
 def test_not_a_function():
     with pytest.raises(BadInputError):
         symgrad.grad(np.sin)
