@@ -223,16 +223,9 @@ class _Transformed:
         self._src = from_function(fun, LiveResolver(fun))
         fence.check(self._src)
         scopes = fun.__qualname__.split(".")
+        in_class = len(scopes) > 1 and scopes[-2] != "<locals>"
         params = self._src.params
-        if (
-            len(scopes) > 1
-            and scopes[-2] != "<locals>"
-            and params[:1]
-            in [
-                ("self",),
-                ("cls",),
-            ]
-        ):
+        if in_class and params[:1] in (("self",), ("cls",)):
             raise BadInputError(
                 f"symgrad.{self.kind} of the method {fun.__qualname__}: its "
                 f"first argument '{params[0]}' is an object, not numbers",

@@ -494,7 +494,7 @@ _emitted("mul_into", 3, "_mul_into({0}, {1}, {2})", nondiff=(0,))  # see buffers
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
 _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
-# (the tuple of a tuple parameter's entries' cotangents: see reverse.entries)
+# (a tuple parameter's cotangent from its entries': see reverse._entries_grad)
 _emitted("entries_grad", None, "_entries_grad({args})", nondiff=(0,))
 
 
@@ -601,18 +601,6 @@ _LISTED = ["make_list", "list_append", "list_concat", "stack", "list_array"]
 for _name in [*_LISTED, "concatenate"]:
     linear(_name, None)
 linear("tuple", None)
-
-
-def _entries_grad_tangent(b: Builder, dots, out, items, *grads) -> Atom | None:
-    """Linear in the entries' cotangents; `items` gives only the structure."""
-    if all(d is None for d in dots[1:]):
-        return None
-    return b.op(
-        "entries_grad", items, *(Const(None) if d is None else d for d in dots[1:])
-    )
-
-
-TANGENTS["entries_grad"] = _entries_grad_tangent
 linear("list_pop")
 linear("unpacked")
 linear("iadd", None)
@@ -625,6 +613,18 @@ bilinear("matmul_lhs_grad_sum", 0, 2)  # (of lists: the pairs of a loop)
 bilinear("matmul_rhs_grad_sum", 0, 1)
 bilinear("dot_lhs_grad", 0, 2)
 bilinear("dot_rhs_grad", 0, 1)
+
+
+def _entries_grad_tangent(b: Builder, dots, out, items, *grads) -> Atom | None:
+    """Linear in the entries' cotangents; `items` gives only the structure."""
+    if all(d is None for d in dots[1:]):
+        return None
+    return b.op(
+        "entries_grad", items, *(Const(None) if d is None else d for d in dots[1:])
+    )
+
+
+TANGENTS["entries_grad"] = _entries_grad_tangent
 
 
 def _extremum_tangent(b: Builder, dots, out, x, **params) -> Atom | None:

@@ -172,22 +172,26 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
     and `2 * r` share `r`, not `2 * r`): reverse mode moves a coefficient
     onto the cotangent, often a scalar (`reverse.times`), where inside a
     shared value it would cost an array operation."""
-    tied = expr.replace(
-        lambda e: isinstance(e, sp.Max | sp.Min) and len(e.args) > 2,
-        lambda e: (_TiedMax if isinstance(e, sp.Max) else _TiedMin)(*e.args),
-    )
-    exprs = [
-        _reuse(
-            sp.diff(tied, t).replace(_TiedMax, sp.Max).replace(_TiedMin, sp.Min), inner
-        )
-        for t in targets
-    ]
+    exprs = [_reuse(_diff(expr, t), inner) for t in targets]
     if len(exprs) > 1 or any(sp.count_ops(e) > 4 for e in exprs):
         coeffs, rests = zip(*(e.as_coeff_Mul() for e in exprs), strict=True)
         symbols = (sp.Symbol(f"_c{i}", real=True) for i in itertools.count())
         shared, rests = sp.cse(rests, symbols=symbols, order="none")
         return tuple(shared), tuple(c * r for c, r in zip(coeffs, rests, strict=True))
     return (), tuple(exprs)
+
+
+def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
+    """`sp.diff`, with a Max or Min of three or more values differentiated as
+    `_TiedMax` / `_TiedMin` (ties split evenly)."""
+    if not expr.has(sp.Max, sp.Min):
+        return sp.diff(expr, target)
+    tied = expr.replace(
+        lambda e: isinstance(e, sp.Max | sp.Min) and len(e.args) > 2,
+        lambda e: (_TiedMax if isinstance(e, sp.Max) else _TiedMin)(*e.args),
+    )
+    derivative = sp.diff(tied, target)
+    return derivative.replace(_TiedMax, sp.Max).replace(_TiedMin, sp.Min)
 
 
 class _TiedMax(sp.Function):

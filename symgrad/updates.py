@@ -39,11 +39,10 @@ class UpdateLowering:
                     f"write 'y[i] = y[i] {op_symbol(stmt.op)} ...' instead",
                 )
             base = stmt.target.value
-            if isinstance(base, ast.Name):
-                self.not_a_tuple(base.id, base, scope, scope.src.loc(stmt))
-            if isinstance(base, ast.Name) and self.is_list(
-                self.name(base.id, base, scope)
-            ):
+            held = (
+                self.name(base.id, base, scope) if isinstance(base, ast.Name) else None
+            )
+            if isinstance(held, Var) and self.is_list(held):  # (a tuple: `write`)
                 # `items[i] += v` is `items[i].__iadd__(v)`: an array entry is
                 # added to in place, and every other name for it sees that
                 entry = f"{base.id}[{ast.unparse(stmt.target.slice)}]"
