@@ -32,7 +32,14 @@ import numpy as np
 from . import cache, custom, fence
 from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
 from .ir import Function
-from .resolve import Constant, CustomFunction, LiveResolver, UserFunction
+from .resolve import (
+    Constant,
+    CustomFunction,
+    LiveResolver,
+    UserFunction,
+    UserModule,
+    member_reads,
+)
 from .source import FunctionSource, from_function
 
 if TYPE_CHECKING:
@@ -322,7 +329,8 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
     module-level constants, helper functions and custom rules it and its
     helpers read (their code objects' global names, so a parameter `x` never
     stands for a global `x`), and every value they read from an enclosing
-    function (a closure's cells), each with what it is now.  A running
+    function (a closure's cells), and the functions and constants read from
+    a module of the user's (`L.dense`), each with what it is now.  A running
     program may rebind them (the next minibatch `X = ...`, a redefined
     helper) or change an array in place; `unchanged` tells."""
     found: list[Binding] = []
@@ -346,13 +354,20 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
                 value = resolver.closure.get(name, _MISSING)
                 namespace: dict | types.CellType = resolver.cells[name]
             elif name in resolver.globals and isinstance(
-                resolved, Constant | CustomFunction | UserFunction
+                resolved, Constant | CustomFunction | UserFunction | UserModule
             ):
                 value, namespace = resolver.globals[name], resolver.globals
             else:
                 continue
             copy = np.array(value) if isinstance(value, np.ndarray) else None
             found.append((namespace, name, value, copy))
+        for _, module, attr, resolved in member_reads(fn.tree, resolver):
+            if isinstance(resolved, UserFunction):
+                pending.append(resolved.source)
+            if module.namespace is not None and resolved is not None:
+                value = module.namespace.get(attr, _MISSING)
+                copy = np.array(value) if isinstance(value, np.ndarray) else None
+                found.append((module.namespace, attr, value, copy))
     return tuple(found)
 
 

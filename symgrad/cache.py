@@ -10,7 +10,8 @@ Guarantees:
 * The key is a SHA-256 over everything the emitted text depends on: the
   decorated function's source text and file name; for every global name it
   uses (those its code object reads, so a parameter `X` never brings in a
-  module's `X`), what that name resolves to (the source text of user functions, followed
+  module's `X`), and for every `m.name` of a module `m` of the user's, what
+  that name resolves to (the source text of user functions, followed
   transitively; a stable description of constants, arrays included; which
   numpy/math/builtin function a name means); the normalized ``wrt``; the
   symgrad version; a fingerprint of symgrad's own source files; and the
@@ -55,7 +56,15 @@ from typing import Any
 
 import numpy as np
 
-from .resolve import Constant, CustomFunction, LibFunction, Module, UserFunction
+from .resolve import (
+    Constant,
+    CustomFunction,
+    LibFunction,
+    Module,
+    UserFunction,
+    UserModule,
+    member_reads,
+)
 from .source import FunctionSource, nodes
 
 FORMAT = "symgrad-cache-v1"
@@ -147,6 +156,10 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             parts.append(["name", name, *_describe(found)])
             if isinstance(found, UserFunction):
                 pending.append(found.source)
+        for dotted, _, _, found in member_reads(fn.tree, fn.resolver):  # `L.dense`
+            parts.append(["member", dotted, *_describe(found)])
+            if isinstance(found, UserFunction):
+                pending.append(found.source)
     return parts
 
 
@@ -177,6 +190,8 @@ def _describe(found: Any) -> list[str]:
         return ["unresolved"]
     if isinstance(found, Module):
         return ["module", found.lib]
+    if isinstance(found, UserModule):
+        return ["user module", found.name]
     if isinstance(found, LibFunction):
         return ["library", found.lib, found.name]
     if isinstance(found, Constant):

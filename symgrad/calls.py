@@ -76,12 +76,53 @@ class CallLowering:
             found = scope.src.resolver.resolve(node.id)
             if isinstance(found, resolve.Module):
                 return found
-        if isinstance(node, ast.Attribute):  # np.linalg
+        if isinstance(node, ast.Attribute):  # np.linalg, or layers.np
             base = self.module_ref(node.value, scope)
-            found = None if base is None else resolve.module_attribute(base, node.attr)
+            if base is not None:
+                found = resolve.module_attribute(base, node.attr)
+            else:
+                user = self.user_module_ref(node.value, scope)
+                found = None if user is None else user.member(node.attr)
             if isinstance(found, resolve.Module):
                 return found
         return None
+
+    def user_module_ref(
+        self, node: ast.expr, scope: Scope
+    ) -> resolve.UserModule | None:
+        """The user's module `node` names (`L` of `import layers as L`, or
+        `pkg.sub`), if it names one."""
+        if isinstance(node, ast.Name) and node.id not in scope.env:
+            if self.local_function(node.id, scope) is None and scope.src.resolver:
+                found = scope.src.resolver.resolve(node.id)
+                return found if isinstance(found, resolve.UserModule) else None
+        if isinstance(node, ast.Attribute):
+            base = self.user_module_ref(node.value, scope)
+            found = None if base is None else base.member(node.attr)
+            return found if isinstance(found, resolve.UserModule) else None
+        return None
+
+    def member(self, node: ast.Attribute, scope: Scope) -> object:
+        """What `L.dense` or `L.SCALE` means, for `L` a user's module (see
+        `user_module_ref`); `NOT_A_MODULE` when `node.value` is not one."""
+        module = self.user_module_ref(node.value, scope)
+        if module is None:
+            return NOT_A_MODULE
+        found = module.member(node.attr)
+        if found is None:
+            raise NoDerivativeError(
+                f"'{dotted(node)}' is not a function or constant symgrad can read "
+                f"(module '{module.name}')",
+                scope.src.loc(node),
+                _RANDOM_HINT if module.name == "random" else None,
+            )
+        if isinstance(found, resolve.Unreadable):
+            raise UnknownNameError(
+                found.reason,
+                scope.src.loc(node),
+                "decorate in the running program, or pass the value as an argument",
+            )
+        return found
 
     def callee(self, func: ast.expr, scope: Scope) -> object:
         if isinstance(func, ast.Name):
@@ -102,6 +143,9 @@ class CallLowering:
                         f"'{dotted(func)}' is not a function symgrad knows",
                         scope.src.loc(func),
                     )
+                return found
+            found = self.member(func, scope)
+            if found is not NOT_A_MODULE:
                 return found
             root = func.value
             while isinstance(root, ast.Attribute):
@@ -420,6 +464,8 @@ def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
         f"symgrad does not read Python's builtin '{name}'", loc, hint
     )
 
+
+NOT_A_MODULE = object()  # (`member` of an attribute of something else)
 
 _RANDOM_HINT = (
     "draw random numbers outside the function and pass them in as an argument "

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import library, resolve
 from .cache import describe_value
-from .calls import CallLowering, dotted
+from .calls import NOT_A_MODULE, CallLowering, dotted
 from .errors import (
     Loc,
     NoDerivativeError,
@@ -590,6 +590,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             raise UnsupportedSyntaxError(
                 f"'{dotted(node)}' is not a value symgrad can use here", loc
             )
+        found = self.member(node, scope)
+        if isinstance(found, resolve.Constant):  # `L.SCALE`: named as L names it
+            return self.named_constant(resolve.Constant(found.value, node.attr), loc)
+        if found is not NOT_A_MODULE:
+            raise UnsupportedSyntaxError(
+                f"'{dotted(node)}' is a module or function, not a value", loc
+            )
         op = library.ATTRIBUTES.get(node.attr)
         if op is None:
             raise NoDerivativeError(
@@ -735,7 +742,8 @@ _NOTHING = object()
 
 def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
     """A hint for `helpers.SCALE` or `helpers.f(x)`: an attribute of a global
-    name symgrad cannot read, such as a module other than numpy and math."""
+    name symgrad cannot read (an object, a module the command line finds no
+    file of, a name not defined)."""
     root = node.value
     if not isinstance(root, ast.Name):
         return None
@@ -756,11 +764,13 @@ def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
             "not read; pass what the function needs from it as an argument (draw "
             "random numbers outside the function)"
         )
+    if not isinstance(resolver, resolve.StaticResolver):
+        return f"'{root.id}' is not defined (Python would raise NameError)"
     module = module or root.id
     return (
-        f"symgrad reads attributes of numpy and math only; import the name "
-        f"itself (from {module} import {node.attr}), or pass the value as an "
-        "argument"
+        f"the command line reads module '{module}' from "
+        f"{module.replace('.', '/')}.py beside the file, and there is none; pass "
+        "the value as an argument, or use the decorator in the running program"
     )
 
 

@@ -8,7 +8,9 @@ Two resolvers answer the same question with the same kinds of answer:
   imported with `from helpers import relu` from a module file beside it (or
   in a package folder beside it) is read from that file the same way.
 
-Answers: `Module` (numpy under any alias, or math), `LibFunction` (a numpy,
+Answers: `Module` (numpy under any alias, or math), `UserModule` (any other
+module, `import layers as L`, whose functions and constants `L.dense` and
+`L.SCALE` resolve as if imported by name), `LibFunction` (a numpy,
 math or builtin function, or a support function of an emitted module),
 `UserFunction` (plain Python code to inline), `CustomFunction` (a function
 with a `symgrad.rule` or marked nondifferentiable, called by name),
@@ -59,6 +61,20 @@ class Module:
     lib: str  # "numpy" | "numpy.linalg" | "math"
 
 
+@dataclass(frozen=True, eq=False)
+class UserModule:
+    """A module other than numpy and math (`import layers as L`): `L.dense`
+    is what `dense` means in it (`member`).  `namespace` is a live module's
+    dict (None for a file read by the command line)."""
+
+    name: str
+    resolver: Any  # (a ModuleResolver or the StaticResolver of its file)
+    namespace: dict | None = None
+
+    def member(self, attr: str) -> Resolved | None:
+        return self.resolver.member(attr)
+
+
 @dataclass(frozen=True)
 class LibFunction:
     lib: str  # "numpy" | "math" | "builtins" | "symgrad" (emitted support code)
@@ -93,7 +109,48 @@ class CustomFunction:
     functions: Any = None
 
 
-Resolved = Module | LibFunction | UserFunction | Constant | Unreadable | CustomFunction
+Resolved = (
+    Module
+    | UserModule
+    | LibFunction
+    | UserFunction
+    | Constant
+    | Unreadable
+    | CustomFunction
+)
+
+
+def member_reads(
+    tree: ast.AST, resolver: Any
+) -> list[tuple[str, UserModule, str, Resolved | None]]:
+    """Every `m.name` in `tree` (`pkg.sub.name` too) where `m` resolves to a
+    user module, with the dotted name, the module, the attribute and what it
+    resolves to there, in the order of the source; each once."""
+    found: dict[str, tuple[str, UserModule, str, Resolved | None]] = {}
+
+    def module_of(node: ast.expr) -> tuple[str, UserModule] | None:
+        if isinstance(node, ast.Name) and resolver is not None:
+            module = resolver.resolve(node.id)
+            return (node.id, module) if isinstance(module, UserModule) else None
+        if isinstance(node, ast.Attribute):
+            outer = module_of(node.value)
+            if outer is not None:
+                inner = member(node, *outer)
+                if isinstance(inner, UserModule):
+                    return f"{outer[0]}.{node.attr}", inner
+        return None
+
+    def member(node: ast.Attribute, base: str, module: UserModule) -> Resolved | None:
+        dotted = f"{base}.{node.attr}"
+        if dotted not in found:
+            found[dotted] = (dotted, module, node.attr, module.member(node.attr))
+        return found[dotted][3]
+
+    body = tree.body if isinstance(tree, ast.FunctionDef) else [tree]
+    for node in (n for stmt in body for n in ast.walk(stmt)):  # (no decorators)
+        if isinstance(node, ast.Attribute):
+            module_of(node)
+    return sorted(found.values(), key=lambda entry: entry[0])
 
 
 def module_attribute(module: Module, attr: str) -> Resolved | None:
@@ -142,6 +199,8 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
         value = wrapped
     if isinstance(value, types.FunctionType):
         return UserFunction(source_mod.from_function(value, resolver_for(value)))
+    if isinstance(value, types.ModuleType) and value.__name__ != "symgrad":
+        return UserModule(value.__name__, ModuleResolver(value), vars(value))
     fname = getattr(value, "__name__", None)
     if fname is not None and getattr(np, fname, None) is value:
         return module_attribute(Module("numpy"), fname)
@@ -240,6 +299,18 @@ class LiveResolver:
         return None
 
 
+class ModuleResolver:
+    """Resolve the attributes of a user's module object (`L.dense`)."""
+
+    def __init__(self, module: types.ModuleType):
+        self.namespace = vars(module)
+
+    def member(self, name: str) -> Resolved | None:
+        if name not in self.namespace:
+            return None
+        return _classify(self.namespace[name], name, LiveResolver)
+
+
 class StaticResolver:
     """Resolve names by reading a module's top level, never executing it."""
 
@@ -267,6 +338,8 @@ class StaticResolver:
         self.modules: dict[str, str] = {}
         # `from helpers import relu as r`: r -> ("helpers", level 0, "relu")
         self.imports: dict[str, tuple[str, int, str]] = {}
+        # `import layers as L`: L -> layers (read from a file beside, if any)
+        self.user_modules: dict[str, str] = {}
         self.read: dict[str, StaticResolver] = {}  # module files read, by path
         self.resolving: set[str] = set()  # (an import cycle resolves to None)
         for node in tree.body:
@@ -280,6 +353,9 @@ class StaticResolver:
             for alias in node.names:
                 if alias.name in ("numpy", "math"):
                     self.table[alias.asname or alias.name] = Module(alias.name)
+                elif alias.name != "symgrad":  # `import a.b` binds `a`
+                    local = alias.asname or alias.name.split(".")[0]
+                    self.user_modules[local] = alias.name if alias.asname else local
                 if alias.asname:
                     self.modules[alias.asname] = alias.name
         elif isinstance(node, ast.ImportFrom) and node.module in ("numpy", "math"):
@@ -429,16 +505,37 @@ class StaticResolver:
         """The real name of a module imported as `name`, if it has another."""
         return self.modules.get(name)
 
+    def member(self, name: str) -> Resolved | None:
+        """What `module.name` means, for the module of this file: a name it
+        defines or imports, or a package's module file."""
+        if name in self.table or name in self.imports or name in self.user_modules:
+            return self.resolve(name)
+        return self._submodule(name)
+
+    def _submodule(self, name: str) -> UserModule | None:
+        """`pkg.sub` for the `__init__.py` of `pkg`: the module file `sub.py`
+        (or folder) beside it."""
+        if os.path.basename(self.path) != "__init__.py":
+            return None
+        other = _module_beside(self.path, name, 0, self.read)
+        return None if other is None else UserModule(name, other)
+
     def resolve(self, name: str) -> Resolved | None:
         found = self.table.get(name)
         if isinstance(found, ast.FunctionDef):
             return UserFunction(self.function(found))
+        if found is None and name in self.user_modules:
+            other = _module_beside(self.path, self.user_modules[name], 0, self.read)
+            if other is not None:
+                return UserModule(self.user_modules[name], other)
         if found is None and name in self.imports and name not in self.resolving:
             module, level, original = self.imports[name]
             other = _module_beside(self.path, module, level, self.read)
             self.resolving.add(name)
             try:
                 found = None if other is None else other.resolve(original)
+                if found is None and other is not None:  # `from pkg import sub`
+                    found = other._submodule(original)
             finally:
                 self.resolving.discard(name)
             if isinstance(found, Constant):  # named as this module names it

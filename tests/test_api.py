@@ -599,6 +599,37 @@ def _tripled(z):
     return z * 3.0
 
 
+@pytest.mark.parametrize("cache", ["0", "1"])
+def test_a_module_read_as_an_attribute_is_followed(tmp_path, monkeypatch, cache):
+    """`L.act(x) * L.SCALE` of `import helpers_attr as L`: rebinding the
+    module's constant or function is seen at the next call, and an edit of
+    the module's file gives a new cache entry, not the old module."""
+    monkeypatch.setenv("SYMGRAD_CACHE", cache)
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    helper = tmp_path / "helpers_attr.py"
+    helper.write_text("SCALE = 2.0\n\ndef act(z):\n    return z * z\n")
+    path = tmp_path / "uses_attr.py"
+    path.write_text(
+        "import numpy as np\nimport symgrad\nimport helpers_attr as L\n\n"
+        "def loss(w):\n    return np.sum(L.act(w) * L.SCALE)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("helpers_attr", "uses_attr"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import uses_attr as m
+
+    w = np.array([1.0, -3.0])
+    g = symgrad.grad(m.loss)
+    np.testing.assert_allclose(g.grad(w), 4.0 * w)
+    m.L.SCALE = 0.5
+    np.testing.assert_allclose(g.grad(w), 1.0 * w)
+    m.L.act = np.sin
+    np.testing.assert_allclose(g.grad(w), 0.5 * np.cos(w))
+    helper.write_text("SCALE = 2.0\n\ndef act(z):\n    return z * z * z\n")
+    importlib.reload(m.L)
+    np.testing.assert_allclose(symgrad.grad(m.loss).grad(w), 6.0 * w**2)
+
+
 CLOSURES = """
 import numpy as np
 import symgrad

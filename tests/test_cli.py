@@ -185,6 +185,64 @@ def test_helpers_imported_from_a_module_beside_are_read(tmp_path):
         sys.path.remove(str(tmp_path))
 
 
+def test_functions_and_constants_of_imported_modules_are_read(tmp_path):
+    """`L.dense(x)` of `import layers as L`, `layers.SCALE`, `pkg.ops.square`
+    of `import pkg.ops` and `sub.square` of `from pkg import ops as sub`: read
+    from the files beside the script, byte for byte what the decorator emits
+    (a hint to import the name itself, before)."""
+    write(
+        tmp_path,
+        """
+        import numpy as np
+
+        SCALE = 0.5
+
+        def dense(x, w):
+            return np.tanh(x * w) * SCALE
+        """,
+        name="layers.py",
+    )
+    (tmp_path / "pkg").mkdir()
+    write(tmp_path / "pkg", "def square(x):\n    return x * x\n", name="ops.py")
+    write(tmp_path / "pkg", "", name="__init__.py")
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+        import layers
+        import layers as L
+        import pkg.ops
+        from pkg import ops as sub
+
+        @symgrad.grad
+        def f(w, x):
+            h = pkg.ops.square(L.dense(x, w))
+            return np.sum(sub.square(h)) * layers.SCALE
+        """,
+        name="model_modules.py",
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "# grad of dense: return np.tanh(x * w) * SCALE" in result.stdout
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = importlib.util.spec_from_file_location("model_modules", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert result.stdout == module.f.source
+        x = np.array([0.5, -1.0, 2.0])
+        value, grad = module.f.f_and_grad(0.3, x)
+        assert value == pytest.approx(module.f(0.3, x))
+        step = 1e-6
+        numeric = (module.f(0.3 + step, x) - module.f(0.3 - step, x)) / (2 * step)
+        assert grad == pytest.approx(numeric, rel=1e-6)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("layers", "pkg", "pkg.ops"):
+            sys.modules.pop(name, None)
+
+
 def test_an_import_cycle_is_a_name_not_defined(tmp_path):
     """Two helper files importing a name from each other: an unknown name
     at its line (a RecursionError, reported as a bug in symgrad, before)."""
