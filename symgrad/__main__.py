@@ -158,10 +158,18 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
     tree, lines = from_module(path, text)
     resolver = StaticResolver(path, tree, lines)
     found = decorated_functions(tree)
-    if only is not None:
-        found = [(node, opts) for node, opts in found if node.name == only]
+    if only is not None:  # the function's name, or the name a wrapping is bound to
+        found = [
+            (node, opts)
+            for node, opts in found
+            if only in (node.name, opts.get("bound_to"))
+        ]
         if not found:
             raise UsageError(f"{path} has no @symgrad function named '{only}'")
+    found = [
+        (node, {k: v for k, v in opts.items() if k != "bound_to"})
+        for node, opts in found
+    ]
     if not found:
         raise UsageError(
             f"{path} has no function decorated with symgrad.grad, .jvp, .jacobian "
@@ -225,7 +233,8 @@ TRANSFORMS = {
 def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
     """Top-level functions decorated with symgrad.grad, .jvp, .jacobian or
     .hessian, or passed to one at the top level (`g = symgrad.grad(loss,
-    wrt="w")`), each with the options (`kind` says which)."""
+    wrt="w")`, `g = symgrad.grad(wrt="w")(loss)`), each with the options
+    (`kind` says which; `bound_to`, the name `g` a wrapping is bound to)."""
     modules, functions = {"symgrad"}, {}
     for node in tree.body:
         if isinstance(node, ast.Import):
@@ -258,11 +267,16 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
                     found.append((node, {"kind": kind, **_options(call, kind)}))
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             call = node.value  # `g = symgrad.grad(loss, wrt="w")`
-            kind = kind_of(call.func)
             first = call.args[0] if len(call.args) == 1 else None
+            if isinstance(call.func, ast.Call) and not call.func.args:
+                call = call.func  # `g = symgrad.grad(wrt="w")(loss)`
+            kind = kind_of(call.func)
             if kind is None or not isinstance(first, ast.Name) or first.id not in defs:
                 continue
-            found.append((defs[first.id], {"kind": kind, **_options(call, kind)}))
+            options = {"kind": kind, **_options(call, kind)}
+            if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                options["bound_to"] = node.targets[0].id
+            found.append((defs[first.id], options))
     return found
 
 

@@ -292,6 +292,36 @@ def test_a_function_wrapped_at_the_top_level_is_found(tmp_path):
     assert "def f_and_grad(w, x, *, seed=None):" in result.stdout
     assert "gradient with respect to w." in result.stdout
     assert "def f_and_jvp(w, x, tangents):" in result.stdout
+    assert result.stdout.count("gradient with respect to x.") == 0
+
+
+def test_a_wrapping_is_chosen_by_the_name_it_is_bound_to(tmp_path):
+    """`--function gx` picks `gx = symgrad.grad(wrt="x")(loss)` (a form not
+    found before) among two wrappings of one function; `--function loss`
+    still gives both ("no @symgrad function named 'gx'" before)."""
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        def loss(w, x):
+            return np.sum(np.tanh(w * x))
+
+        gw = symgrad.grad(loss, wrt="w")
+        gx = symgrad.grad(wrt="x")(loss)
+        """,
+        name="two_wrappings.py",
+    )
+    result = run("emit", str(path), "--function", "gx", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count('"""Gradient of `loss`') == 1
+    assert "gradient with respect to x." in result.stdout
+    result = run("emit", str(path), "--function", "loss", cwd=tmp_path)
+    assert result.stdout.count('"""Gradient of `loss`') == 2
+    result = run("verify", str(path), "--function", "gw", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("ok   loss") == 1
 
 
 def test_compile_error_is_printed_like_a_compiler(tmp_path):
