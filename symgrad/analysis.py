@@ -238,13 +238,14 @@ def int_vars(fn: Function) -> set[str]:
     return ints
 
 
-_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye"}
+_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye", "zeros_grad"}
 _WRITES = {"setitem", "setitem_add", "setitem_sub", "add_at"}
 
 
 def float_arrays(fn: Function) -> set[str]:
     """Arrays that are certainly float: made by np.zeros/ones/empty/eye (which
-    default to float64) and only written into since.  A write into any other
+    default to float64) or `_zeros_grad` (x's float dtype, or float64) and
+    only written into since.  A write into any other
     array may be truncated to an integer dtype, which its adjoint must check."""
     inputs: dict[str, list] = {}
     for stmt in walk(fn.body):

@@ -77,7 +77,7 @@ _LISTS = {"list_new", "make_list", "list_append", "list_pop"}
 WRITES = ARRAY_WRITES | {"list_append": "append", "list_pop": "pop"}
 # Adjoint ops that read only the shape (and dtype) of the listed arguments;
 # an array written in place keeps both, a list appended to does not.
-_SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}}
+_SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}, "spread": {1}}
 _SHAPE_ONLY["unbroadcast_mul"] = {2}
 _SHAPE_ONLY.update(len={0}, size={0}, ndim={0}, written_grad={2})
 

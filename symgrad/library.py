@@ -155,6 +155,7 @@ ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
 RUNTIME: dict[str, CallSpec] = {
     "_check_seed": CallSpec("check_seed", ("function", "seed", "value")),
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
+    "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),
     "_count": CallSpec("count", ("x",)),

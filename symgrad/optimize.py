@@ -273,8 +273,9 @@ def _stable_shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
 def _spread_lazily(
     statements, shapes: dict[str, Shape], unstable, needed: set[str]
 ) -> list[Stmt]:
-    """`g_full = full(shape(x), g)` (or `broadcast_to(g, shape(x))`) in an
-    elementwise op with another argument of x's shape class: use `g` itself.
+    """`g_full = spread(g, x)` (or `full(shape(x), g)`, `broadcast_to(g,
+    shape(x))`) in an elementwise op with another argument of x's shape
+    class: use `g` itself.
     A scalar multiple `u = c * g_full` whose every read is such an op is
     computed as `c * g`.  Top level only, where each variable has one value."""
     defs = {s.target.name: s for s in statements if isinstance(s, Assign)}
@@ -290,6 +291,12 @@ def _spread_lazily(
             rest = [_shape(a, shapes) for a in stmt.args if a.name not in spread]
             if len(spread) == 1 and all(r == SCALAR for r in rest):
                 scaled[stmt.target.name] = small[spread[0]][1]
+            continue
+        if stmt.op == "spread":  # (x's shape, without a `shape` statement)
+            value, like = stmt.args
+            shape = shapes.get(like.name) if isinstance(like, Var) else None
+            if shape is not None:
+                small[stmt.target.name] = (value, shape)
             continue
         if stmt.op == "full":
             size, value = stmt.args
@@ -572,7 +579,7 @@ def _disjoint_writes(statements: list[Stmt], bounds: _Bounds) -> list[Stmt]:
             touched |= {n for s in walk([stmt]) for n in writes(s)}
             for name in touched & set(written):
                 del written[name]
-            if isinstance(stmt, Assign) and stmt.op == "zeros":
+            if isinstance(stmt, Assign) and stmt.op in ("zeros", "zeros_grad"):
                 written[stmt.target.name] = []
         out.append(stmt)
     return out
@@ -791,6 +798,7 @@ def _fast_means(statements) -> list[Stmt]:
 # the positions of those arguments: `_unbroadcast(g, x)`, `np.size(x)`.
 _SHAPE_READS = {"count": (0,), "shape": (0,), "size": (0,), "ndim": (0,), "len": (0,)}
 _SHAPE_READS |= {"zeros_grad": (0,), "keepdims": (1,), "unbroadcast": (1,)}
+_SHAPE_READS |= {"spread": (1,)}
 _SHAPE_READS |= {"unbroadcast_mul": (2,)}
 
 

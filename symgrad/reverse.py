@@ -68,7 +68,8 @@ from .sweeps import FlowReverse, Sweeps
 from .symbolic import Region, SympyLowering
 
 # Adjoint ops whose result is a new array no other name refers to.
-_FRESH = {"add", "zeros", "full", "zeros_grad", "extremum_grad", "prod_grad", "copy"}
+_FRESH = {"add", "zeros", "full", "spread", "zeros_grad", "extremum_grad", "prod_grad"}
+_FRESH |= {"copy"}
 _FRESH |= {"entries_grad"}  # (of entries made owned one by one)
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 SEED = Var("seed")
@@ -351,10 +352,12 @@ class _Reverse(FlowReverse):
             )
             return
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
-        # (entries of a list or tuple unpacked by name must share a shape)
-        measure = "stacked_shape" if self.producers.get(name) == "unpacked" else "shape"
-        shape = self.b.op(measure, Var(name))
-        self.b.body.append(Assign(buffer, "zeros", (shape,), (), self.b.loc))
+        if self.producers.get(name) == "unpacked":  # (entries must share a shape)
+            shape = self.b.op("stacked_shape", Var(name))
+            self.b.body.append(Assign(buffer, "zeros", (shape,), (), self.b.loc))
+        else:  # (in x's dtype, where x is a float array)
+            zeros = Assign(buffer, "zeros_grad", (Var(name),), (), self.b.loc)
+            self.b.body.append(zeros)
         first = "set" if mode == "add" else "add_at"
         self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
         if current is None:

@@ -244,9 +244,9 @@ def _mean_adjoint(b: Builder, g, out, x, *, axis, keepdims):
 
 def _spread(b: Builder, g, x, axis, keepdims) -> Atom:
     """Broadcast the cotangent of a reduction back over the reduced axes."""
-    shape = b.op("shape", x)
     if axis is None:
-        return b.op("full", shape, g)
+        return b.op("spread", g, x)
+    shape = b.op("shape", x)
     if not keepdims:
         g = b.op("keepdims", g, x, axis=axis)
     return b.op("broadcast_to", g, shape)
@@ -487,6 +487,7 @@ _emitted("unbroadcast", 2, "_unbroadcast({0}, {1})", nondiff=(1,))
 _emitted("unbroadcast_mul", 3, "_unbroadcast_mul({0}, {1}, {2})", nondiff=(2,))
 _emitted("owned", 1, "_owned({0})")
 _emitted("keepdims", 2, "_keepdims({0}, {1}{params})", nondiff=(1,))
+_emitted("spread", 2, "_spread({0}, {1})", nondiff=(1,))  # a total's cotangent
 _emitted("mean_all", 1, "_mean({0})")  # np.mean(x), see optimize._fast_means
 _emitted("sum_squares", 1, "_sum_squares({0}{params})", _REDUCE)  # np.sum(x**2)
 _emitted("mean_squares", 1, "_mean_squares({0})")  # np.mean(x**2), see optimize
@@ -596,6 +597,7 @@ for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy", "keepdims"]:
 for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
     linear(_name)
 linear("full", (1,))
+linear("spread", (0,))
 linear("check_seed", (1,))
 _LISTED = ["make_list", "list_append", "list_concat", "stack", "list_array"]
 for _name in [*_LISTED, "concatenate"]:

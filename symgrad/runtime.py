@@ -62,8 +62,22 @@ def _entries_grad(items, *grads):
 
 
 def _zeros_grad(x):
-    """The gradient of an input the output does not depend on."""
+    """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
+    the output does not depend on, or the buffer an indexed read's cotangent
+    is written into): in x's dtype where `x` is a float array, as a float32
+    parameter has a float32 gradient; float64 otherwise."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
+def _spread(g, x):
+    """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
+    spread over x's shape; in x's dtype where `x` is a float array and `g` a
+    Python number (the seed), so a float32 input keeps float32 cotangents."""
+    if x.__class__ is np.ndarray and g.__class__ in (float, int):
+        return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+    return np.full(np.shape(x), g)
 
 
 def _owned(g):
@@ -278,7 +292,9 @@ def _extremum_grad(g, x, out, axis=None, keepdims=False):
         out = _keepdims(out, x, axis)
         g = _keepdims(g, x, axis)
     hit = x == out  # (divides the small g, not the large product: 2.5x faster)
-    return hit * (g / np.sum(hit, axis=axis, keepdims=True))
+    floats = x.__class__ is np.ndarray and x.dtype.kind in "fc"  # (counted in
+    counts = np.sum(hit, axis=axis, keepdims=True, dtype=x.dtype if floats else None)
+    return hit * (g / counts)  # float32 for float32: an int64 count is float64)
 
 
 def _reduced_groups(g, x, axis, keepdims):

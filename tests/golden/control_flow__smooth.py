@@ -24,7 +24,7 @@ def f_and_grad(x, *, seed=None):
     else:
         seed = _check_seed("smooth", seed, out)
     # grad of: return np.sum(y)
-    y_4_bar = np.full(np.shape(y), seed)
+    y_4_bar = _spread(seed, y)
     # grad of: for i in range(1, len(x)):
     y_4_bar = _owned(y_4_bar)
     x_bar = _zeros_grad(x)
@@ -82,8 +82,22 @@ def _check_seed(function, seed, value):
 
 
 def _zeros_grad(x):
-    """The gradient of an input the output does not depend on."""
+    """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
+    the output does not depend on, or the buffer an indexed read's cotangent
+    is written into): in x's dtype where `x` is a float array, as a float32
+    parameter has a float32 gradient; float64 otherwise."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
+def _spread(g, x):
+    """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
+    spread over x's shape; in x's dtype where `x` is a float array and `g` a
+    Python number (the seed), so a float32 input keeps float32 cotangents."""
+    if x.__class__ is np.ndarray and g.__class__ in (float, int):
+        return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+    return np.full(np.shape(x), g)
 
 
 def _owned(g):

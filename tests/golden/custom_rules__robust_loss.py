@@ -21,7 +21,7 @@ def f_and_grad(w, X, y, *, seed=None):
     else:
         seed = _check_seed("robust_loss", seed, out)
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
-    t5_bar = np.full(np.shape(t5), seed / _count(t5))
+    t5_bar = _spread(seed / _count(t5), t5)
     t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
     t2_bar = _unbroadcast(t3_bar * softplus_grad(t2), t2)
     r_bar = 2 * t2_bar * r
@@ -65,6 +65,15 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _spread(g, x):
+    """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
+    spread over x's shape; in x's dtype where `x` is a float array and `g` a
+    Python number (the seed), so a float32 input keeps float32 cotangents."""
+    if x.__class__ is np.ndarray and g.__class__ in (float, int):
+        return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+    return np.full(np.shape(x), g)
 
 
 def _mean(x):

@@ -25,7 +25,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
         seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t8_bar = -seed
-    t7_bar = np.full(np.shape(t7), t8_bar / _count(t7))
+    t7_bar = _spread(t8_bar / _count(t7), t7)
     t6_bar = np.broadcast_to(_keepdims(t7_bar, t6, axis=1), np.shape(t6))
     shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
     log_sum_exp_bar = _unbroadcast_mul(t6_bar, -Y, log_sum_exp)
@@ -80,6 +80,15 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _spread(g, x):
+    """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
+    spread over x's shape; in x's dtype where `x` is a float array and `g` a
+    Python number (the seed), so a float32 input keeps float32 cotangents."""
+    if x.__class__ is np.ndarray and g.__class__ in (float, int):
+        return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+    return np.full(np.shape(x), g)
 
 
 def _mean(x):

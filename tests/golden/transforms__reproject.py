@@ -62,7 +62,7 @@ def f_and_grad(params, *, seed=None):
     distortion_bar = _unbroadcast_mul(v_bar, t32 * yn, distortion)
     yn_bar = _unbroadcast_mul(v_bar, t33, yn)
     t34_bar = _unbroadcast(v_bar, t34)
-    params_bar = np.zeros(np.shape(params))
+    params_bar = _zeros_grad(params)
     params_bar[12] = t34_bar
     params_bar[10] += t32_bar
     # grad of: u = params[9] * distortion * xn + params[11]
@@ -85,7 +85,7 @@ def f_and_grad(params, *, seed=None):
     t35 = np.divide(1, t25)
     t24_bar = _unbroadcast_mul(yn_bar, t35, t24)
     t25_bar = _unbroadcast(yn_bar * -(t35 * yn), t25)
-    q_1_bar = np.zeros(np.shape(q_1))
+    q_1_bar = _zeros_grad(q_1)
     q_1_bar[2] = t25_bar
     q_1_bar[1] += t24_bar
     # grad of: xn = q[0] / q[2]
@@ -287,6 +287,16 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _zeros_grad(x):
+    """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
+    the output does not depend on, or the buffer an indexed read's cotangent
+    is written into): in x's dtype where `x` is a float array, as a float32
+    parameter has a float32 gradient; float64 otherwise."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
 def _sum_squares(x, axis=None, keepdims=False):

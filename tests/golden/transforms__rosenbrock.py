@@ -20,7 +20,7 @@ def f_and_grad(x, *, seed=None):
     t1_bar = 200 * seed * t3
     t2_bar = -400 * seed * (t2 * t3)
     t4_bar = seed * (2 * t4 - 2)
-    x_bar = np.zeros(np.shape(x))
+    x_bar = _zeros_grad(x)
     x_bar[:-1] = t4_bar
     x_bar[:-1] += t2_bar
     x_bar[1:] += t1_bar
@@ -50,10 +50,9 @@ def grad_and_hvp(x, seed=None, *, tangents):
     t2_bar_dot = t2_dot * t6 * t3 + t3_dot * t6 * t2
     t4_bar = seed_1 * (2 * t4 - 2)
     t4_bar_dot = 2 * t4_dot * seed_1
-    t7 = np.shape(x)
-    x_bar = np.zeros(t7)
+    x_bar = _zeros_grad(x)
     x_bar[:-1] = t4_bar
-    x_bar_dot = np.zeros(t7)
+    x_bar_dot = _zeros_grad(x)
     x_bar_dot[:-1] = t4_bar_dot
     x_bar[:-1] += t2_bar
     x_bar_dot[:-1] += t2_bar_dot
@@ -111,6 +110,16 @@ def _check_seed(function, seed, value):
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
     return seed
+
+
+def _zeros_grad(x):
+    """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
+    the output does not depend on, or the buffer an indexed read's cotangent
+    is written into): in x's dtype where `x` is a float array, as a float32
+    parameter has a float32 gradient; float64 otherwise."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
 class TangentError(ValueError):
