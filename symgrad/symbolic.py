@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable
 
 import sympy as sp
@@ -98,7 +99,13 @@ class Region:
         self.key = self._key(root)
 
     def _key(self, stmt: Assign) -> tuple:
-        key = ("op", stmt.op, tuple(self._arg_key(a) for a in stmt.args))
+        args = []
+        for i, atom in enumerate(stmt.args):
+            if stmt.op == "clip" and atom == Const(None):
+                args.append(("unbounded", i))  # a bound left out: -oo or oo
+            else:
+                args.append(self._arg_key(atom))
+        key = ("op", stmt.op, tuple(args))
         self.inner.append(stmt.target.name)
         return key
 
@@ -120,6 +127,21 @@ class Region:
             self._slots[identity] = len(self.leaves)
             self.leaves[sym] = atom
         return ("leaf", self._slots[identity])
+
+    def lowering(self, emit: Callable[..., Atom]) -> SympyLowering:
+        """A `SympyLowering` of this region's partials, its leaves bound to
+        their atoms.  A clip's bound that is a value may be None when called
+        (numpy: no bound on that side), so the comparisons of the derivative
+        read it through `_clip_bound`, as -inf or inf then."""
+        lowering = SympyLowering(emit, self.leaves)
+        if self.root.op == "clip":
+            for bound, unbounded in zip(
+                self.root.args[1:], (-math.inf, math.inf), strict=True
+            ):
+                if isinstance(bound, Var) and bound.name not in self.members:
+                    read = emit("clip_bound", (bound, Const(unbounded)))
+                    lowering.bind(symbol(bound), read)
+        return lowering
 
     def partials(self, wrt: list[Var], fresh: Callable[[], str]) -> tuple[list, list]:
         """(shared definitions, one partial per leaf in `wrt`) as sympy, in the
@@ -159,6 +181,8 @@ def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
             return sp.Symbol(f"_a{node[1]}", real=True)
         if node[0] == "number":
             return number(Const(node[2]))
+        if node[0] == "unbounded":
+            return -sp.oo if node[1] == 1 else sp.oo
         return build(node)
 
     return build(key), tuple(inner)
