@@ -88,11 +88,17 @@ class Region:
     tree's meaning is built once per *shape* (`key`: ops and constants, leaves
     by order of first use), on canonical symbols: leaves `_a0`, `_a1`...,
     inner values `_n0`..., so the regions of unrolled or repeated code cost
-    sympy one expression and one differentiation between them."""
+    sympy one expression and one differentiation between them.
 
-    def __init__(self, root: Assign, members: dict[str, Assign]):
+    With `fold_numbers` False each number is a leaf, a value sympy cannot fold
+    (`x / 0.0` is then `x / c`, not `zoo * x`), as if passed as an argument."""
+
+    def __init__(
+        self, root: Assign, members: dict[str, Assign], fold_numbers: bool = True
+    ):
         self.root = root
         self.members = members  # inner statements by target name (root excluded)
+        self.fold_numbers = fold_numbers
         self.leaves: dict[sp.Symbol, Atom] = {}
         self.inner: list[str] = []  # inner value names, in the key's order
         self._slots: dict[object, int] = {}  # leaf identity -> position
@@ -114,8 +120,13 @@ class Region:
             return self._key(self.members[atom.name])
         if isinstance(atom, Var):
             return self._leaf(atom.name, symbol(atom), atom)
-        if atom.name is None and not isinstance(atom.value, bool | int | float):
-            # a tuple or list operand: opaque to sympy, printed back as written
+        value = atom.value
+        folded = isinstance(value, bool) or (
+            isinstance(value, int | float) and self.fold_numbers
+        )
+        if atom.name is None and not folded:
+            # a tuple or list operand, or a number not folded: opaque to
+            # sympy, printed back as written
             sym = sp.Symbol(f"<const {len(self.leaves)}>", real=True)
             return self._leaf(("const", len(self.leaves)), sym, atom)
         if atom.name is not None:
@@ -127,6 +138,15 @@ class Region:
             self._slots[identity] = len(self.leaves)
             self.leaves[sym] = atom
         return ("leaf", self._slots[identity])
+
+    @property
+    def defined(self) -> bool:
+        """Are the tree's meaning, its inner values and its partials numbers
+        wherever its leaves are?  Not where sympy folds a division by zero
+        (`sin(x) / (x * 0.0)` is zoo * sin(x)), log(0), 0/0 (nan) or log(-2)
+        (complex): those have no derivative to lower, or a wrong one (the
+        derivative of nan is 0)."""
+        return _defined(self.key)
 
     def lowering(self, emit: Callable[..., Atom]) -> SympyLowering:
         """A `SympyLowering` of this region's partials, its leaves bound to
@@ -186,6 +206,20 @@ def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
         return build(node)
 
     return build(key), tuple(inner)
+
+
+@functools.lru_cache(maxsize=4096)
+def _defined(key: tuple) -> bool:
+    """`Region.defined` of the region of `key`, its partials taken with
+    respect to every leaf."""
+    try:
+        expr, inner = _meaning(key)
+        leaves = sorted(expr.free_symbols, key=lambda s: s.name)
+        exprs = [value for _, value in inner] + [_diff(expr, s) for s in leaves]
+    except TypeError:  # sympy compares no complex infinity: `zoo * x < 1`
+        return False
+    undefined = (sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I, sp.AccumBounds)
+    return not any(e.has(*undefined) for e in exprs)
 
 
 @functools.lru_cache(maxsize=4096)
