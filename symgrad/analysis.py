@@ -427,7 +427,10 @@ def _own(name: str) -> Shape:
 
 def regions(fn: Function, active: set[str]) -> tuple[dict[str, Region], set[str]]:
     """Elementwise trees rooted at each active elementwise statement; a tree
-    never reaches outside the block (loop body, branch arm) of its root."""
+    never reaches outside the block (loop body, branch arm) of its root.  A
+    tree sympy finds undefined (`Region.defined`: `sin(x) / (x * 0.0)` is
+    zoo * sin(x)) is differentiated one statement at a time, its numbers as
+    values: numpy then computes the chain rule, inf or nan as it would."""
     counts = Counter(v.name for s in walk(fn.body) for v in uses(s))
     found: dict[str, Region] = {}
     absorbed: set[str] = set()
@@ -448,7 +451,9 @@ def _block_regions(body, active, uses, found, absorbed) -> None:
     defs = {s.target.name: s for s in assigns}
     for stmt in reversed(assigns):
         name = stmt.target.name
-        if name not in active or name in absorbed or not is_elementwise(stmt.op):
+        if name not in active or name in absorbed or name in found:
+            continue
+        if not is_elementwise(stmt.op):
             continue
         members: dict[str, Assign] = {}
         stack = [stmt]
@@ -466,9 +471,15 @@ def _block_regions(body, active, uses, found, absorbed) -> None:
                     and len(members) < MAX_REGION
                 ):
                     members[arg.name] = inner
-                    absorbed.add(arg.name)
                     stack.append(inner)
-        found[name] = Region(stmt, members)
+        region = Region(stmt, members)
+        if region.defined:
+            found[name] = region
+            absorbed.update(members)
+            continue
+        # sympy folds it to no number (1/0, log(0)): numpy's chain rule instead
+        for part in (stmt, *members.values()):
+            found[part.target.name] = Region(part, {}, fold_numbers=False)
 
 
 def _same_line(a: Loc | None, b: Loc | None) -> bool:

@@ -379,9 +379,11 @@ class CallLowering:
             x, lo, hi = atoms
             if lo == hi:  # (both: numpy returns the values as they are)
                 return self.emit("copy", (x,), loc, hint=hint)
-            op, atoms = (
-                ("minimum", (x, hi)) if lo == Const(None) else ("maximum", (x, lo))
-            )
+            # (a bound that is a value may be None when called: clip stays)
+            if all(isinstance(b, Const) for b in (lo, hi)):
+                op, atoms = (
+                    ("minimum", (x, hi)) if lo == Const(None) else ("maximum", (x, lo))
+                )
         params = []
         for key, default in spec.static:
             if key in given:

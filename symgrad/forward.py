@@ -48,7 +48,7 @@ from .ir import (
 )
 from .names import Names
 from .rules import OPS, TANGENTS, check_custom
-from .symbolic import Region, SympyLowering
+from .symbolic import Region
 
 
 class _Builder:
@@ -209,7 +209,7 @@ class _Forward:
         if not leaves:
             return None
         shared, partials = region.partials(leaves, self.names.fresh)
-        lowering = SympyLowering(self.b.emit, dict(region.leaves))
+        lowering = region.lowering(self.b.emit)
         for sym, expr in shared:
             lowering.bind(sym, lowering.lower(expr))
         total = sp.Integer(0)

@@ -562,8 +562,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     def named_constant(self, found: resolve.Constant, loc: Loc) -> Const:
         """A module constant, under a name no variable of the emitted code uses
-        (one per value: two closures of one `def` may hold two values)."""
-        if "." in found.name or found.value is None:
+        (one per value: two closures of one `def` may hold two values); None
+        is the literal `None` (`np.clip(x, LOW, 1.0)` then takes no bound)."""
+        if found.value is None:
+            return Const(None)
+        if "." in found.name:
             return self.constant(found.value, loc, found.name)
         key = (loc.file, found.name, describe_value(found.value))
         if key in self.constant_names:

@@ -159,6 +159,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),
     "_count": CallSpec("count", ("x",)),
+    "_clip_bound": CallSpec("clip_bound", ("bound", "unbounded")),
     "_stacked_shape": CallSpec("stacked_shape", ("items",)),
     "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
     "_einsum_grad": CallSpec("einsum_grad", ()),  # (read by calls.einsum)

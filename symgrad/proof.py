@@ -91,6 +91,13 @@ class _Numpy(types.ModuleType):
         self.zeros_like = lambda x: self.zeros(np.shape(x))
         self.max = self.amax = self._reduction(sp.Max)
         self.min = self.amin = self._reduction(sp.Min)
+        self.clip = self._clip
+
+    @staticmethod
+    def _clip(x, lo, hi):
+        """np.clip, a bound None (none on that side) being -oo or oo."""
+        lo, hi = -sp.oo if lo is None else lo, sp.oo if hi is None else hi
+        return _map(rules.OPS["clip"].meaning, x, lo, hi)
 
     @staticmethod
     def asarray(x, dtype=None):

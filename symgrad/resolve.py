@@ -14,7 +14,7 @@ module, `import layers as L`, whose functions and constants `L.dense` and
 math or builtin function, or a support function of an emitted module),
 `UserFunction` (plain Python code to inline), `CustomFunction` (a function
 with a `symgrad.rule` or marked nondifferentiable, called by name),
-`Constant` (a number, tuple or array), or None when the name means nothing
+`Constant` (a number, tuple, array or None), or None when the name means nothing
 symgrad can read.  A `StaticResolver` reading emitted code (`generated`) may
 fall back to the resolver of the function the code came from.  Equal
 programs resolve equally on both paths, so the CLI emits byte-identical
@@ -239,6 +239,8 @@ def _module_beside(
 
 
 def _is_constant(value: Any) -> bool:
+    if value is None:  # (a bound or an option left out: `LOW = None`)
+        return True
     if isinstance(value, bool | int | float | np.number):
         return True
     if isinstance(value, np.ndarray):

@@ -179,8 +179,7 @@ class _Reverse(FlowReverse):
             if isinstance(atom, Var) and atom.name in self.active
         ]
         shared, partials = region.partials(leaves, self.names.fresh)
-        atoms = {sym: atom for sym, atom in region.leaves.items()}
-        lowering = SympyLowering(self.b.emit, atoms)
+        lowering = region.lowering(self.b.emit)
         for sym, expr in shared:
             lowering.bind(sym, lowering.lower(expr))
         root_shape = self.shapes[region.root.target.name]

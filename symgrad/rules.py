@@ -167,6 +167,9 @@ _const("size", 1, "np.size({0})")
 # The count a mean's cotangent is divided by: an empty array's is 1 (its
 # cotangent spreads to nothing; dividing by 0 would raise).
 _const("count", 1, "_count({0})")
+# A bound of np.clip passed as a value, which may be None (no bound on that
+# side), as the comparisons of clip's derivative read it: -inf or inf then.
+_const("clip_bound", 2, "_clip_bound({0}, {1})")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
 _const("int", 1, "int({0})")

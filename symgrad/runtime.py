@@ -163,6 +163,13 @@ def _count(x):
     return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
+def _clip_bound(bound, unbounded):
+    """A bound of np.clip as its derivative compares with it: None (numpy's
+    "no bound on this side") as `unbounded`, -inf for the lower bound and inf
+    for the upper; a number or an array as it is."""
+    return unbounded if bound is None else bound
+
+
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float and g.__class__ in (np.ndarray, float):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable
 
 import sympy as sp
@@ -87,18 +88,30 @@ class Region:
     tree's meaning is built once per *shape* (`key`: ops and constants, leaves
     by order of first use), on canonical symbols: leaves `_a0`, `_a1`...,
     inner values `_n0`..., so the regions of unrolled or repeated code cost
-    sympy one expression and one differentiation between them."""
+    sympy one expression and one differentiation between them.
 
-    def __init__(self, root: Assign, members: dict[str, Assign]):
+    With `fold_numbers` False each number is a leaf, a value sympy cannot fold
+    (`x / 0.0` is then `x / c`, not `zoo * x`), as if passed as an argument."""
+
+    def __init__(
+        self, root: Assign, members: dict[str, Assign], fold_numbers: bool = True
+    ):
         self.root = root
         self.members = members  # inner statements by target name (root excluded)
+        self.fold_numbers = fold_numbers
         self.leaves: dict[sp.Symbol, Atom] = {}
         self.inner: list[str] = []  # inner value names, in the key's order
         self._slots: dict[object, int] = {}  # leaf identity -> position
         self.key = self._key(root)
 
     def _key(self, stmt: Assign) -> tuple:
-        key = ("op", stmt.op, tuple(self._arg_key(a) for a in stmt.args))
+        args = []
+        for i, atom in enumerate(stmt.args):
+            if stmt.op == "clip" and atom == Const(None):
+                args.append(("unbounded", i))  # a bound left out: -oo or oo
+            else:
+                args.append(self._arg_key(atom))
+        key = ("op", stmt.op, tuple(args))
         self.inner.append(stmt.target.name)
         return key
 
@@ -107,8 +120,13 @@ class Region:
             return self._key(self.members[atom.name])
         if isinstance(atom, Var):
             return self._leaf(atom.name, symbol(atom), atom)
-        if atom.name is None and not isinstance(atom.value, bool | int | float):
-            # a tuple or list operand: opaque to sympy, printed back as written
+        value = atom.value
+        folded = isinstance(value, bool) or (
+            isinstance(value, int | float) and self.fold_numbers
+        )
+        if atom.name is None and not folded:
+            # a tuple or list operand, or a number not folded: opaque to
+            # sympy, printed back as written
             sym = sp.Symbol(f"<const {len(self.leaves)}>", real=True)
             return self._leaf(("const", len(self.leaves)), sym, atom)
         if atom.name is not None:
@@ -120,6 +138,30 @@ class Region:
             self._slots[identity] = len(self.leaves)
             self.leaves[sym] = atom
         return ("leaf", self._slots[identity])
+
+    @property
+    def defined(self) -> bool:
+        """Are the tree's meaning, its inner values and its partials numbers
+        wherever its leaves are?  Not where sympy folds a division by zero
+        (`sin(x) / (x * 0.0)` is zoo * sin(x)), log(0), 0/0 (nan) or log(-2)
+        (complex): those have no derivative to lower, or a wrong one (the
+        derivative of nan is 0)."""
+        return _defined(self.key)
+
+    def lowering(self, emit: Callable[..., Atom]) -> SympyLowering:
+        """A `SympyLowering` of this region's partials, its leaves bound to
+        their atoms.  A clip's bound that is a value may be None when called
+        (numpy: no bound on that side), so the comparisons of the derivative
+        read it through `_clip_bound`, as -inf or inf then."""
+        lowering = SympyLowering(emit, self.leaves)
+        if self.root.op == "clip":
+            for bound, unbounded in zip(
+                self.root.args[1:], (-math.inf, math.inf), strict=True
+            ):
+                if isinstance(bound, Var) and bound.name not in self.members:
+                    read = emit("clip_bound", (bound, Const(unbounded)))
+                    lowering.bind(symbol(bound), read)
+        return lowering
 
     def partials(self, wrt: list[Var], fresh: Callable[[], str]) -> tuple[list, list]:
         """(shared definitions, one partial per leaf in `wrt`) as sympy, in the
@@ -159,9 +201,25 @@ def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
             return sp.Symbol(f"_a{node[1]}", real=True)
         if node[0] == "number":
             return number(Const(node[2]))
+        if node[0] == "unbounded":
+            return -sp.oo if node[1] == 1 else sp.oo
         return build(node)
 
     return build(key), tuple(inner)
+
+
+@functools.lru_cache(maxsize=4096)
+def _defined(key: tuple) -> bool:
+    """`Region.defined` of the region of `key`, its partials taken with
+    respect to every leaf."""
+    try:
+        expr, inner = _meaning(key)
+        leaves = sorted(expr.free_symbols, key=lambda s: s.name)
+        exprs = [value for _, value in inner] + [_diff(expr, s) for s in leaves]
+    except TypeError:  # sympy compares no complex infinity: `zoo * x < 1`
+        return False
+    undefined = (sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I, sp.AccumBounds)
+    return not any(e.has(*undefined) for e in exprs)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -623,6 +623,15 @@ def one_sided_clips(x):
     return np.sum(low + np.clip(x, -0.5, None) * x + x.clip(None, None) * 3.0)
 
 
+_NO_BOUND = None
+
+
+def clip_bounds_passed(x, lo=None, hi=0.8):
+    """np.clip with bounds that are values, None (no bound on that side) or
+    numbers, known only when called; and a module constant None."""
+    return np.sum(np.clip(x, lo, hi) * x + x.clip(_NO_BOUND, hi))
+
+
 def concatenate_flattened(x, y):
     """np.concatenate with axis=None: every part flattened first."""
     flat = np.concatenate([x, y * y, x[0]], axis=None)
@@ -736,6 +745,17 @@ def _away(rng, lo, hi, gap):
             return v
 
 
+def _clip_points(rng):
+    """Five floats in (-2, 2), each at least 0.05 from the bounds -0.5 and 0.8
+    of `clip_bounds_passed` (a kink of its derivative)."""
+    points = []
+    while len(points) < 5:
+        v = float(rng.uniform(-2.0, 2.0))
+        if min(abs(v + 0.5), abs(v - 0.8)) > 0.05:
+            points.append(v)
+    return np.array(points)
+
+
 FLOW_CASES = [
     Case("add_into_element", add_into_element, lambda r: (normal(r, 3),)),
     Case("fill_buffer", fill_buffer, lambda r: (normal(r, 5),)),
@@ -821,6 +841,24 @@ FLOW_CASES = [
         "one_sided_clips",
         one_sided_clips,
         lambda r: (np.array([_away(r, -2.0, 2.0, 0.05) for _ in range(5)]),),
+    ),
+    Case("clip_bounds_passed", clip_bounds_passed, lambda r: (_clip_points(r),)),
+    Case(
+        "clip_bounds_passed_none",
+        clip_bounds_passed,
+        lambda r: (_clip_points(r), None, None),
+    ),
+    Case(
+        "clip_bounds_passed_low",
+        clip_bounds_passed,
+        lambda r: (_clip_points(r), -0.5, None),
+        wrt=(0, 1),
+    ),
+    Case(
+        "clip_bounds_passed_both",
+        clip_bounds_passed,
+        lambda r: (_clip_points(r), -0.5, 0.8),
+        wrt=(0, 1, 2),
     ),
     Case(
         "concatenate_flattened",

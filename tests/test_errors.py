@@ -558,6 +558,39 @@ def test_nan_and_inf_propagate(tmp_path):
     assert np.isnan(grad[0]) and np.isinf(grad[1]) and grad[2] == 2.0
 
 
+NAN, INF = np.nan, np.inf
+
+
+@pytest.mark.parametrize(
+    "expr, grad",
+    [
+        ("np.sin(x) / (x * 0.0)", [NAN, NAN, NAN]),
+        ("x / 0.0", [INF, INF, INF]),
+        ("0.0 * x / 0.0", [NAN, NAN, NAN]),
+        ("np.log(x * 0.0)", [NAN, NAN, NAN]),
+        ("np.arctanh(x * 0.0 + 1.0)", [NAN, NAN, NAN]),
+        ("np.sin(x) / (x - x)", [NAN, NAN, NAN]),
+        ("np.arctan(1.0 / (x * 0.0))", [NAN, NAN, NAN]),
+        ("np.clip(np.sin(x) / (x * 0.0), -1.0, 1.0)", [NAN, NAN, NAN]),
+        ("np.power(-2.0, x)", [NAN, NAN, NAN]),
+    ],
+)
+def test_a_division_by_zero_folded_by_sympy_runs_as_numpy_does(tmp_path, expr, grad):
+    """An expression sympy folds to an infinity, nan or a complex number for
+    every x (1/0, log(0), 0/0, log(-2)) is differentiated one operation at a
+    time with its numbers as values: value and gradient are what numpy's
+    chain rule gives, with numpy's warnings (it was an InternalError, or a
+    gradient of 0 for a function that is nowhere finite)."""
+    body = f"@symgrad.grad\ndef f(x):\n    return np.sum({expr})\n"
+    module, _ = load(tmp_path, body)
+    x = np.array([-2.0, 0.5, 3.0])
+    with pytest.warns(RuntimeWarning):
+        value, gradient = module.f.f_and_grad(x)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(value, module.f(x))
+    np.testing.assert_array_equal(gradient, grad)
+
+
 @pytest.mark.parametrize(
     "body, line",
     [

@@ -146,10 +146,13 @@ def test_regions_of_one_shape_share_their_sympy_work(tmp_path, monkeypatch):
     spec.loader.exec_module(module)
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
     symbolic._meaning.cache_clear()
+    symbolic._defined.cache_clear()
     g = symgrad.grad(module.chain, wrt=(0, 1, 2))
     for expected in ("a * np.cos(y)", "b * np.cos(a)", "y_1 * np.cos(z)"):
         assert expected in g.source  # each region's partials in its own names
-    assert symbolic._meaning.cache_info()[:2] == (2, 4)  # (hits, misses)
+    # (hits, misses): whether sympy finds a shape defined is also asked once
+    assert symbolic._defined.cache_info()[:2] == (2, 4)
+    assert symbolic._meaning.cache_info()[:2] == (6, 4)  # (and read by partials)
     rng = np.random.default_rng(0)
     symgrad.check_grad(g, rng.normal(size=4), rng.normal(size=4), 0.5)
 

@@ -271,6 +271,20 @@ def test_verify_takes_the_arguments_given(capsys):
     capsys.readouterr()
 
 
+def clipped_both_ways(x, lo=None, hi=None):
+    return np.sum(np.clip(x, lo, hi) ** 3 + x.clip(None, hi) ** 2)
+
+
+def test_verify_runs_clip_with_bounds_that_may_be_none(capsys):
+    """np.clip with bounds passed as values, None among them, and one left out
+    beside a value: sympy runs the code (a bound None is -oo or oo)."""
+    x = np.array([-2.0, 0.3])
+    for bounds in [(-1.0, 1.0), (-1.0, None), (None, None)]:
+        report = symgrad.verify(clipped_both_ways, x, *bounds)
+        assert report.ok and report.verdicts[0].status == "checked", str(report)
+    capsys.readouterr()
+
+
 def test_verify_finds_a_wrong_branch():
     """The wrong gradient of the x <= 0.5 branch is found at an argument in
     that branch, and by the guessed random points (which fall on both sides)."""
