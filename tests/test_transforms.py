@@ -640,3 +640,86 @@ def test_a_0d_array_input_read_by_index_in_forward_mode():
     H = symgrad.hessian(entry_squared)
     assert H.hessian(x) == pytest.approx(2 - np.sin(0.6))
     assert H.hvp(x, tangents=1.0) == pytest.approx(2 - np.sin(0.6))
+
+
+# --- a tuple of parameters (JAX's `params`) -----------------------------------
+
+
+def layer(params, x):
+    W, b = params
+    return np.tanh(x @ W + b)
+
+
+def layer_loss(params, x):
+    W, b, s = params
+    return np.sum(np.tanh(x @ W + b) ** 2) * s + s**3
+
+
+def _params(kind=tuple):
+    rng = np.random.default_rng(11)
+    W, b, x = rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(4, 3))
+    return kind([W, b, 0.7]), x
+
+
+def _moved(params, k, value):
+    """`params` with entry `k` replaced, of its kind."""
+    moved = list(params)
+    moved[k] = value
+    return type(params)(moved)
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+def test_jvp_and_hvp_take_a_tuple_of_tangents_for_a_tuple_parameter(kind) -> None:
+    """Entries of different shapes: the tangent is a tuple of a tangent for
+    each, as jax.jvp takes a pytree (numpy's "inhomogeneous shape" error from
+    the emitted code before), and hvp's vector and result are such tuples."""
+    params, x = _params(kind)
+    rng = np.random.default_rng(5)
+    v = (rng.normal(size=(3, 2)), rng.normal(size=2), 0.4)
+    grads = symgrad.check.numeric_grad(layer_loss, (params, x), 0)
+    assert type(grads) is kind
+    value, dot = symgrad.jvp(layer_loss).f_and_jvp(params, x, tangents=v)
+    assert value == layer_loss(params, x)
+    want = sum(np.sum(g * t) for g, t in zip(grads, v, strict=True))
+    assert dot == pytest.approx(want, rel=1e-7)
+    two = kind(params[:2])
+    _, dots = symgrad.jvp(layer).f_and_jvp(two, x, tangents=v[:2])
+    (expected,) = numeric_jacobian(
+        lambda h: layer(
+            type(two)(p + h * t for p, t in zip(two, v[:2], strict=True)), x
+        ),
+        (0.0,),
+        (0,),
+    )
+    np.testing.assert_allclose(dots, expected, rtol=1e-7, atol=1e-9)
+
+    H = symgrad.hessian(layer_loss)
+    hv = H.hvp(params, x, tangents=v)
+    g = symgrad.grad(layer_loss)
+    assert type(hv) is kind and [np.shape(e) for e in hv] == [(3, 2), (2,), ()]
+    (along,) = numeric_jacobian(
+        lambda h: np.concatenate(
+            [
+                np.ravel(e)
+                for e in g.grad(
+                    type(params)(p + h * t for p, t in zip(params, v, strict=True)), x
+                )
+            ]
+        ),
+        (0.0,),
+        (0,),
+    )
+    np.testing.assert_allclose(
+        np.concatenate([np.ravel(e) for e in hv]), along, rtol=1e-6, atol=1e-8
+    )
+
+
+def test_a_tuple_parameters_tangent_must_be_a_tuple_like_it() -> None:
+    params, x = _params()
+    f = symgrad.jvp(layer_loss)
+    with pytest.raises(SymgradError, match="a tuple of a tangent for each; got a nd"):
+        f.f_and_jvp(params, x, tangents=np.ones(3))
+    with pytest.raises(SymgradError, match="got 2 of them"):
+        f.f_and_jvp(params, x, tangents=(np.ones((3, 2)), np.ones(2)))
+    with pytest.raises(SymgradError, match=r"tangent has shape \(3,\)"):
+        f.f_and_jvp(params, x, tangents=(np.ones((3, 2)), np.ones(3), 1.0))
