@@ -714,6 +714,49 @@ def test_jvp_and_hvp_take_a_tuple_of_tangents_for_a_tuple_parameter(kind) -> Non
     )
 
 
+@pytest.mark.parametrize("mode", ["fwd", "rev", None])
+def test_the_jacobian_of_a_tuple_parameter_is_a_tuple_of_blocks(mode) -> None:
+    """One block per entry, shaped output shape + entry shape (as jax.jacobian
+    returns a pytree), also beside an array in a tuple wrt."""
+    (W, b, _), x = _params()
+    params = (W, b)
+    J = symgrad.jacobian(layer, mode=mode).jacobian(params, x)
+    assert isinstance(J, tuple) and len(J) == 2
+    for k, block in enumerate(J):
+        (want,) = numeric_jacobian(
+            lambda e, k=k: layer(_moved(params, k, e), x), (params[k],), (0,)
+        )
+        assert block.shape == (4, 2) + np.shape(params[k])
+        np.testing.assert_allclose(block, want, rtol=1e-6, atol=1e-9)
+    (JW, Jb), Jx = symgrad.jacobian(layer, wrt=("params", "x"), mode=mode).jacobian(
+        params, x
+    )
+    np.testing.assert_allclose(JW, J[0], rtol=1e-12)
+    np.testing.assert_allclose(Jb, J[1], rtol=1e-12)
+    (want,) = numeric_jacobian(layer, (params, x), (1,))
+    np.testing.assert_allclose(Jx, want, rtol=1e-6, atol=1e-9)
+
+
+def test_the_hessian_of_a_tuple_parameter_is_a_tuple_of_tuples_of_blocks() -> None:
+    """H[q][p] is shaped entry q's shape + entry p's shape, the derivative of
+    the gradient's entry q by entry p (as jax.hessian's nested pytree)."""
+    params, x = _params()
+    H = symgrad.hessian(layer_loss).hessian(params, x)
+    g = symgrad.grad(layer_loss)
+    assert isinstance(H, tuple) and all(isinstance(row, tuple) for row in H)
+    for q in range(3):
+        for p in range(3):
+            (want,) = numeric_jacobian(
+                lambda e, p=p, q=q: g.grad(_moved(params, p, e), x)[q],
+                (params[p],),
+                (0,),
+                h=1e-5,
+            )
+            assert np.shape(H[q][p]) == np.shape(params[q]) + np.shape(params[p])
+            np.testing.assert_allclose(H[q][p], want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(H[0][1], np.moveaxis(H[1][0], 0, -1), rtol=1e-12)
+
+
 def test_a_tuple_parameters_tangent_must_be_a_tuple_like_it() -> None:
     params, x = _params()
     f = symgrad.jvp(layer_loss)

@@ -162,6 +162,17 @@ def _ragged(x):
     return False
 
 
+def _zeros_tangent(x):
+    """The tangent of a value that does not depend on the inputs: zeros of its
+    shape, entry by entry for a list or tuple.  A 0-d array gets a 0-d array,
+    which a later `y[()] = v` can write into; a number gets 0.0."""
+    if isinstance(x, list | tuple):
+        return type(x)(_zeros_tangent(item) for item in x)
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
 def _basis(x, j):
     """The j-th basis vector of the space of `x` (a float, or an array; a 0-d
     array's is a 0-d array)."""
@@ -172,15 +183,50 @@ def _basis(x, j):
     return e
 
 
+def _parts(x):
+    """The arrays whose derivatives make one block each: `x`, or the entries
+    of a list or tuple of arrays of different shapes (JAX's `params`)."""
+    return list(x) if _ragged(x) else [x]
+
+
+def _part_of(value, x, p):
+    """Part `p` of `value`, a derivative with respect to `x` (see `_parts`)."""
+    return value[p] if _ragged(x) else value
+
+
+def _packed(x, blocks):
+    """Blocks for the `_parts` of `x` as one derivative: the block, or a
+    tuple (list) of them for a tuple (list), as JAX returns a pytree."""
+    return type(x)(blocks) if _ragged(x) else blocks[0]
+
+
+def _basis_tangent(x, p, j):
+    """The tangent of `x` that is the j-th basis vector of its part `p`."""
+    if not _ragged(x):
+        return _basis(x, j)
+    tangent = [_zeros_tangent(e) for e in x]
+    tangent[p] = _basis(x[p], j)
+    return tuple(tangent)
+
+
 def _hessian(grad_and_hvp, args, i):
     """The Hessian with respect to `args[i]`, one Hessian-vector product per
-    entry of `args[i]`, shaped args[i].shape * 2."""
+    entry of `args[i]`, shaped args[i].shape * 2; for a tuple of arrays of
+    different shapes, a tuple of tuples of blocks, H[q][p] shaped entry q's
+    shape + entry p's shape (as JAX's)."""
     x = args[i]
-    cols = [
-        np.ravel(grad_and_hvp(*args, tangents=_basis(x, j))[1])
-        for j in range(int(np.size(x)))
-    ]
-    return np.reshape(_stacked(cols, -1, (0, 0)), np.shape(x) + np.shape(x))
+    parts = _parts(x)
+    blocks = [[None] * len(parts) for _ in parts]
+    for p, e in enumerate(parts):
+        cols = [
+            grad_and_hvp(*args, tangents=_basis_tangent(x, p, j))[1]
+            for j in range(int(np.size(e)))
+        ]
+        for q, d in enumerate(parts):
+            flat = [np.ravel(_part_of(c, x, q)) for c in cols]
+            stacked = _stacked(flat, -1, (np.size(d), 0))
+            blocks[q][p] = np.reshape(stacked, np.shape(d) + np.shape(e))
+    return _packed(x, [_packed(x, row) for row in blocks])
 
 
 def _stacked(vectors, axis, empty):
