@@ -720,29 +720,44 @@ def _basis(x, j):
 
 
 def _parts(x):
-    """The arrays whose derivatives make one block each: `x`, or the entries
-    of a list or tuple of arrays of different shapes (JAX's `params`)."""
-    return list(x) if _ragged(x) else [x]
+    """The arrays whose derivatives make one block each, with their paths of
+    indices into `x`: `x` itself (the path ()), or the entries of a list or
+    tuple of arrays of different shapes (JAX's `params`), each entry's parts
+    in turn."""
+    if not _ragged(x):
+        return [((), x)]
+    return [((k, *path), e) for k, item in enumerate(x) for path, e in _parts(item)]
 
 
-def _part_of(value, x, p):
-    """Part `p` of `value`, a derivative with respect to `x` (see `_parts`)."""
-    return value[p] if _ragged(x) else value
+def _part_of(value, path):
+    """The part of `value` (a derivative, structured as its input) at `path`."""
+    for k in path:
+        value = value[k]
+    return value
 
 
 def _packed(x, blocks):
-    """Blocks for the `_parts` of `x` as one derivative: the block, or a
-    tuple (list) of them for a tuple (list), as JAX returns a pytree."""
-    return type(x)(blocks) if _ragged(x) else blocks[0]
+    """`blocks`, one per part of `x` in `_parts` order, in the structure of
+    `x`: the block alone, or a tuple (list) of them for a tuple (list), as
+    JAX returns a pytree."""
+    remaining = iter(blocks)
+
+    def build(x):
+        if not _ragged(x):
+            return next(remaining)
+        return type(x)(build(item) for item in x)
+
+    return build(x)
 
 
-def _basis_tangent(x, p, j):
-    """The tangent of `x` that is the j-th basis vector of its part `p`."""
-    if not _ragged(x):
+def _basis_tangent(x, path, j):
+    """The tangent of `x` that is the j-th basis vector of its part at `path`."""
+    if not path:
         return _basis(x, j)
-    tangent = [_zeros_tangent(e) for e in x]
-    tangent[p] = _basis(x[p], j)
-    return tuple(tangent)
+    return tuple(
+        _basis_tangent(item, path[1:], j) if k == path[0] else _zeros_tangent(item)
+        for k, item in enumerate(x)
+    )
 
 
 def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
@@ -753,18 +768,18 @@ def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
     "rev").  The first column tells the output's shape; with mode None the
     rest are computed by whichever mode needs fewer passes."""
     inputs = [args[i] for i in wrt]
-    parts = [(k, p, e) for k, x in enumerate(inputs) for p, e in enumerate(_parts(x))]
+    parts = [(k, path, e) for k, x in enumerate(inputs) for path, e in _parts(x)]
 
     def pack(items):
         return tuple(items) if is_tuple else items[0]
 
-    def column(k, p, j):
+    def column(k, path, j):
         tangents = [_zeros_tangent(x) for x in inputs]
-        tangents[k] = _basis_tangent(inputs[k], p, j)
+        tangents[k] = _basis_tangent(inputs[k], path, j)
         return f_and_jvp(*args, tangents=pack(tangents))
 
     if np.size(parts[0][2]):
-        value, first = column(0, 0, 0)
+        value, first = column(*parts[0][:2], 0)
     else:  # (an empty input has no columns; the value still has a shape)
         zero = pack([_zeros_tangent(x) for x in inputs])
         value, first = f_and_jvp(*args, tangents=zero)[0], None
@@ -774,17 +789,15 @@ def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
         rows = rows if is_tuple else [(row,) for row in rows]
         flat = [
             _stacked(
-                [np.ravel(_part_of(row[k], inputs[k], p)) for row in rows],
-                0,
-                (0, np.size(e)),
+                [np.ravel(_part_of(row[k], path)) for row in rows], 0, (0, np.size(e))
             )
-            for k, p, e in parts
+            for k, path, e in parts
         ]
     else:
         flat = []
-        for n, (k, p, e) in enumerate(parts):
+        for n, (k, path, e) in enumerate(parts):
             cols = [first] if n == 0 and first is not None else []
-            cols += [column(k, p, j)[1] for j in range(len(cols), int(np.size(e)))]
+            cols += [column(k, path, j)[1] for j in range(len(cols), int(np.size(e)))]
             flat.append(_stacked([np.ravel(c) for c in cols], -1, (n_out, 0)))
     blocks = [
         np.reshape(f, np.shape(value) + np.shape(e))
@@ -808,13 +821,13 @@ def _hessian(grad_and_hvp, args, i):
     x = args[i]
     parts = _parts(x)
     blocks = [[None] * len(parts) for _ in parts]
-    for p, e in enumerate(parts):
+    for p, (path, e) in enumerate(parts):
         cols = [
-            grad_and_hvp(*args, tangents=_basis_tangent(x, p, j))[1]
+            grad_and_hvp(*args, tangents=_basis_tangent(x, path, j))[1]
             for j in range(int(np.size(e)))
         ]
-        for q, d in enumerate(parts):
-            flat = [np.ravel(_part_of(c, x, q)) for c in cols]
+        for q, (row_path, d) in enumerate(parts):
+            flat = [np.ravel(_part_of(c, row_path)) for c in cols]
             stacked = _stacked(flat, -1, (np.size(d), 0))
             blocks[q][p] = np.reshape(stacked, np.shape(d) + np.shape(e))
     return _packed(x, [_packed(x, row) for row in blocks])

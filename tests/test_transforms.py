@@ -766,3 +766,37 @@ def test_a_tuple_parameters_tangent_must_be_a_tuple_like_it() -> None:
         f.f_and_jvp(params, x, tangents=(np.ones((3, 2)), np.ones(2)))
     with pytest.raises(SymgradError, match=r"tangent has shape \(3,\)"):
         f.f_and_jvp(params, x, tangents=(np.ones((3, 2)), np.ones(3), 1.0))
+
+
+def nested_layer(params, x):
+    (W, b), s = params
+    return np.tanh(x @ W + b) * s
+
+
+def test_a_nested_tuple_parameter_has_nested_blocks_in_forward_mode() -> None:
+    """Forward mode carries a nested tuple of tangents, and the Jacobian's
+    blocks nest as the parameter does; reverse mode (so the Hessian) refuses
+    entries of different shapes that are not unpacked at the top, naming the
+    line (a raw numpy error from the Hessian's loop before)."""
+    (W, b, s), x = _params()
+    params = ((W, b), s)
+    (JW, Jb), Js = symgrad.jacobian(nested_layer, mode="fwd").jacobian(params, x)
+    for block, (k, entry) in zip((JW, Jb), enumerate((W, b)), strict=True):
+
+        def at(e, k=k):
+            return nested_layer((_moved((W, b), k, e), s), x)
+
+        (want,) = numeric_jacobian(at, (entry,), (0,))
+        np.testing.assert_allclose(block, want, rtol=1e-6, atol=1e-9)
+    (want,) = numeric_jacobian(lambda e: nested_layer(((W, b), e), x), (s,), (0,))
+    np.testing.assert_allclose(Js, want, rtol=1e-6, atol=1e-9)
+    H = symgrad.hessian(nested_loss)
+    with pytest.raises(SymgradError, match=r"(?s)share a shape.*\(W, b\), s = params"):
+        H.hessian(params, x)
+    with pytest.raises(SymgradError, match="a tuple of a tangent for each"):
+        H.hvp(params, x, tangents=np.ones(2))
+
+
+def nested_loss(params, x):
+    (W, b), s = params
+    return np.sum(np.tanh(x @ W + b) ** 2) * s

@@ -184,29 +184,44 @@ def _basis(x, j):
 
 
 def _parts(x):
-    """The arrays whose derivatives make one block each: `x`, or the entries
-    of a list or tuple of arrays of different shapes (JAX's `params`)."""
-    return list(x) if _ragged(x) else [x]
+    """The arrays whose derivatives make one block each, with their paths of
+    indices into `x`: `x` itself (the path ()), or the entries of a list or
+    tuple of arrays of different shapes (JAX's `params`), each entry's parts
+    in turn."""
+    if not _ragged(x):
+        return [((), x)]
+    return [((k, *path), e) for k, item in enumerate(x) for path, e in _parts(item)]
 
 
-def _part_of(value, x, p):
-    """Part `p` of `value`, a derivative with respect to `x` (see `_parts`)."""
-    return value[p] if _ragged(x) else value
+def _part_of(value, path):
+    """The part of `value` (a derivative, structured as its input) at `path`."""
+    for k in path:
+        value = value[k]
+    return value
 
 
 def _packed(x, blocks):
-    """Blocks for the `_parts` of `x` as one derivative: the block, or a
-    tuple (list) of them for a tuple (list), as JAX returns a pytree."""
-    return type(x)(blocks) if _ragged(x) else blocks[0]
+    """`blocks`, one per part of `x` in `_parts` order, in the structure of
+    `x`: the block alone, or a tuple (list) of them for a tuple (list), as
+    JAX returns a pytree."""
+    remaining = iter(blocks)
+
+    def build(x):
+        if not _ragged(x):
+            return next(remaining)
+        return type(x)(build(item) for item in x)
+
+    return build(x)
 
 
-def _basis_tangent(x, p, j):
-    """The tangent of `x` that is the j-th basis vector of its part `p`."""
-    if not _ragged(x):
+def _basis_tangent(x, path, j):
+    """The tangent of `x` that is the j-th basis vector of its part at `path`."""
+    if not path:
         return _basis(x, j)
-    tangent = [_zeros_tangent(e) for e in x]
-    tangent[p] = _basis(x[p], j)
-    return tuple(tangent)
+    return tuple(
+        _basis_tangent(item, path[1:], j) if k == path[0] else _zeros_tangent(item)
+        for k, item in enumerate(x)
+    )
 
 
 def _hessian(grad_and_hvp, args, i):
@@ -217,13 +232,13 @@ def _hessian(grad_and_hvp, args, i):
     x = args[i]
     parts = _parts(x)
     blocks = [[None] * len(parts) for _ in parts]
-    for p, e in enumerate(parts):
+    for p, (path, e) in enumerate(parts):
         cols = [
-            grad_and_hvp(*args, tangents=_basis_tangent(x, p, j))[1]
+            grad_and_hvp(*args, tangents=_basis_tangent(x, path, j))[1]
             for j in range(int(np.size(e)))
         ]
-        for q, d in enumerate(parts):
-            flat = [np.ravel(_part_of(c, x, q)) for c in cols]
+        for q, (row_path, d) in enumerate(parts):
+            flat = [np.ravel(_part_of(c, row_path)) for c in cols]
             stacked = _stacked(flat, -1, (np.size(d), 0))
             blocks[q][p] = np.reshape(stacked, np.shape(d) + np.shape(e))
     return _packed(x, [_packed(x, row) for row in blocks])
