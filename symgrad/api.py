@@ -481,7 +481,8 @@ class JvpFunction(_Transformed):
 
     def f_and_jvp(self, *args: Any, tangents: Any, **kwargs: Any) -> tuple[Any, Any]:
         """`(f(*args), J @ tangents)`: `tangents` has the shape of the `wrt`
-        parameter (a tuple of them for a tuple `wrt`)."""
+        parameter (a tuple of them for a tuple `wrt`; for a tuple of arrays of
+        different shapes, a tuple of the entries' tangents)."""
         return self._run("f_and_jvp", *args, tangents=tangents, **kwargs)
 
     def jvp(self, *args: Any, tangents: Any, **kwargs: Any) -> Any:
@@ -509,7 +510,8 @@ class JacobianFunction(_Transformed):
 
     def jacobian(self, *args: Any, **kwargs: Any) -> Any:
         """The Jacobian, shaped output shape + input shape (a tuple of them for
-        a tuple `wrt`)."""
+        a tuple `wrt`; for a tuple of arrays of different shapes, a tuple of
+        blocks shaped output shape + entry shape)."""
         return self._run("jacobian", *args, **kwargs)
 
 
@@ -522,11 +524,14 @@ class HessianFunction(_Transformed):
         return compile_transform(self._src, "hessian", self._wrt)
 
     def hessian(self, *args: Any, **kwargs: Any) -> Any:
-        """The Hessian, shaped x.shape + x.shape for the `wrt` parameter x."""
+        """The Hessian, shaped x.shape + x.shape for the `wrt` parameter x; for
+        a tuple of arrays of different shapes, a tuple of tuples of blocks,
+        H[q][p] shaped x[q].shape + x[p].shape, as JAX's."""
         return self._run("hessian", *args, **kwargs)
 
     def hvp(self, *args: Any, tangents: Any, **kwargs: Any) -> Any:
-        """The Hessian times `tangents` (shaped like x), without forming it."""
+        """The Hessian times `tangents` (shaped like x, or a tuple like it),
+        without forming it."""
         return self._run("hvp", *args, tangents=tangents, **kwargs)
 
 

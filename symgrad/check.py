@@ -11,13 +11,16 @@ Guarantees:
   ``eps * max(1, |x|)`` and the step actually taken (``(x + h) - (x - h)``) as
   the divisor (taken before ``f`` runs: ``f`` may write into its arguments).
   A Python number argument gives a ``float``; an array argument
-  gives a float array of the same shape.  The caller's arguments are never
+  gives a float array of the same shape; a tuple or list argument (JAX's
+  ``params``) gives a tuple (list) of its entries' gradients, each entry
+  differentiated as if it were an argument.  The caller's arguments are never
   mutated: every evaluation gets fresh copies.
 - `check_grad` returns ``None`` when, for every ``wrt`` argument, symgrad's
   gradient has the argument's shape and ``np.allclose(symgrad, fd, rtol, atol)``
-  holds; otherwise it raises ``AssertionError`` whose message names each failing
-  argument and lists its worst entries (index, symgrad value, finite-difference
-  value, absolute error).  It never passes on a NaN or a shape mismatch.
+  holds (for a tuple or list argument, entry by entry); otherwise it raises
+  ``AssertionError`` whose message names each failing argument (and entry) and
+  lists its worst entries (index, symgrad value, finite-difference value,
+  absolute error).  It never passes on a NaN or a shape mismatch.
 """
 
 from __future__ import annotations
@@ -75,6 +78,11 @@ def _partial(
 ) -> Any:
     """The finite-difference gradient for the single argument ``args[i]``."""
     arg = args[i]
+    if isinstance(arg, tuple | list):
+        return type(arg)(
+            _partial(_of_entry(f, i, arg, k), _with(args, i, arg[k]), i, seed, eps)
+            for k in range(len(arg))
+        )
     if isinstance(arg, np.ndarray):
         base = np.array(arg, dtype=float)  # a copy, float even for int input
         out = np.empty(base.shape, dtype=float)
@@ -86,7 +94,7 @@ def _partial(
     ):
         raise TypeError(
             f"cannot differentiate argument {i} of type {type(arg).__name__}; "
-            "expected a float or a numpy array"
+            "expected a float, a numpy array, or a tuple or list of them"
         )
     x0 = float(arg)
     h = eps * max(1.0, abs(x0))
@@ -94,6 +102,21 @@ def _partial(
     fp = _objective(f, _with(args, i, xp), seed)
     fm = _objective(f, _with(args, i, xm), seed)
     return (fp - fm) / (xp - xm)
+
+
+def _of_entry(
+    f: Callable[..., Any], i: int, arg: tuple | list, k: int
+) -> Callable[..., Any]:
+    """``f`` as a function of entry ``k`` of its tuple or list argument
+    ``args[i]``, given in that argument's place; the other entries are fresh
+    copies at every call."""
+
+    def at(*a: Any) -> Any:
+        items = [e.copy() if isinstance(e, np.ndarray) else e for e in arg]
+        items[k] = a[i]
+        return f(*_with(a, i, type(arg)(items)))
+
+    return at
 
 
 def _central(
@@ -185,7 +208,21 @@ def _param_names(fn: Callable[..., Any]) -> list[str]:
 
 
 def _compare(label: str, g: Any, fd: Any, rtol: float, atol: float) -> str | None:
-    """A report of the worst entries of ``g`` against ``fd``; None if they agree."""
+    """A report of the worst entries of ``g`` against ``fd``; None if they agree.
+    A tuple or list ``fd`` (of a tuple argument) is compared entry by entry."""
+    if isinstance(fd, tuple | list):
+        count = len(g) if isinstance(g, tuple | list) or np.ndim(g) else None
+        if count != len(fd):
+            return (
+                f"{label}: symgrad's gradient is a {type(g).__name__}"
+                + ("" if count is None else f" of {count} entries")
+                + f", the argument a {type(fd).__name__} of {len(fd)}"
+            )
+        reports = [
+            _compare(f"{label} entry {k}", gk, fk, rtol, atol)
+            for k, (gk, fk) in enumerate(zip(g, fd, strict=True))
+        ]
+        return "\n".join(r for r in reports if r) or None
     g_arr = np.asarray(g, dtype=float)
     fd_arr = np.asarray(fd, dtype=float)
     if g_arr.shape != fd_arr.shape:

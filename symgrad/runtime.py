@@ -649,7 +649,24 @@ def _tangent_tuple(function, tangents, n):
 
 
 def _check_tangent(function, tangent, x):
-    """Return `tangent` as the tangent of input `x`: same shape, float."""
+    """Return `tangent` as the tangent of input `x`: same shape, float.  For
+    a tuple or list of arrays of different shapes (JAX's `params`), a tuple
+    of the same length holding a tangent of each entry."""
+    if _ragged(x):
+        if not isinstance(tangent, list | tuple) or len(tangent) != len(x):
+            given = (
+                f"{len(tangent)} of them"
+                if isinstance(tangent, list | tuple)
+                else f"a {type(tangent).__name__}"
+            )
+            raise TangentError(
+                f"{function}: the tangent of a {type(x).__name__} of {len(x)} "
+                "arrays of different shapes is a tuple of a tangent for each; "
+                f"got {given}"
+            )
+        return tuple(
+            _check_tangent(function, t, e) for t, e in zip(tangent, x, strict=True)
+        )
     if isinstance(tangent, list | tuple):
         tangent = np.asarray(tangent, dtype=float)
     if np.shape(tangent) != np.shape(x):
@@ -662,6 +679,18 @@ def _check_tangent(function, tangent, x):
     if isinstance(x, np.ndarray) and not isinstance(tangent, np.ndarray):
         return np.array(tangent, dtype=float)  # (a 0-d array's: x_dot[()] works)
     return tangent
+
+
+def _ragged(x):
+    """Is `x` a list or tuple of arrays of different shapes (`W, b = params`),
+    which numpy cannot make one array of?"""
+    if not isinstance(x, list | tuple):
+        return False
+    try:
+        np.shape(x)
+    except ValueError:
+        return True
+    return False
 
 
 def _zeros_tangent(x):
@@ -713,57 +742,118 @@ def _basis(x, j):
     return e
 
 
+def _parts(x):
+    """The arrays whose derivatives make one block each, with their paths of
+    indices into `x`: `x` itself (the path ()), or the entries of a list or
+    tuple of arrays of different shapes (JAX's `params`), each entry's parts
+    in turn."""
+    if not _ragged(x):
+        return [((), x)]
+    return [((k, *path), e) for k, item in enumerate(x) for path, e in _parts(item)]
+
+
+def _part_of(value, path):
+    """The part of `value` (a derivative, structured as its input) at `path`."""
+    for k in path:
+        value = value[k]
+    return value
+
+
+def _packed(x, blocks):
+    """`blocks`, one per part of `x` in `_parts` order, in the structure of
+    `x`: the block alone, or a tuple (list) of them for a tuple (list), as
+    JAX returns a pytree."""
+    remaining = iter(blocks)
+
+    def build(x):
+        if not _ragged(x):
+            return next(remaining)
+        return type(x)(build(item) for item in x)
+
+    return build(x)
+
+
+def _basis_tangent(x, path, j):
+    """The tangent of `x` that is the j-th basis vector of its part at `path`."""
+    if not path:
+        return _basis(x, j)
+    return tuple(
+        _basis_tangent(item, path[1:], j) if k == path[0] else _zeros_tangent(item)
+        for k, item in enumerate(x)
+    )
+
+
 def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
     """Jacobians of `f(*args)` with respect to `args[i]` for `i` in `wrt`, each
-    shaped output shape + input shape: one column per input entry (forward
-    mode, "fwd") or one row per output entry (reverse mode, "rev").  The first
-    column tells the output's shape; with mode None the rest are computed by
-    whichever mode needs fewer passes."""
+    shaped output shape + input shape (for a tuple of arrays of different
+    shapes, a tuple of such blocks, one per entry): one column per input
+    entry (forward mode, "fwd") or one row per output entry (reverse mode,
+    "rev").  The first column tells the output's shape; with mode None the
+    rest are computed by whichever mode needs fewer passes."""
     inputs = [args[i] for i in wrt]
+    parts = [(k, path, e) for k, x in enumerate(inputs) for path, e in _parts(x)]
 
     def pack(items):
         return tuple(items) if is_tuple else items[0]
 
-    def column(k, j):
+    def column(k, path, j):
         tangents = [_zeros_tangent(x) for x in inputs]
-        tangents[k] = _basis(inputs[k], j)
+        tangents[k] = _basis_tangent(inputs[k], path, j)
         return f_and_jvp(*args, tangents=pack(tangents))
 
-    if np.size(inputs[0]):
-        value, first = column(0, 0)
+    if np.size(parts[0][2]):
+        value, first = column(*parts[0][:2], 0)
     else:  # (an empty input has no columns; the value still has a shape)
         zero = pack([_zeros_tangent(x) for x in inputs])
         value, first = f_and_jvp(*args, tangents=zero)[0], None
     n_out = int(np.size(value))
-    if mode == "rev" or (mode is None and n_out < sum(map(np.size, inputs))):
+    if mode == "rev" or (mode is None and n_out < sum(np.size(e) for *_, e in parts)):
         rows = [f_and_grad(*args, seed=_basis(value, i))[1] for i in range(n_out)]
         rows = rows if is_tuple else [(row,) for row in rows]
         flat = [
-            _stacked([np.ravel(row[k]) for row in rows], 0, (0, np.size(x)))
-            for k, x in enumerate(inputs)
+            _stacked(
+                [np.ravel(_part_of(row[k], path)) for row in rows], 0, (0, np.size(e))
+            )
+            for k, path, e in parts
         ]
     else:
         flat = []
-        for k, x in enumerate(inputs):
-            cols = [first] if k == 0 and first is not None else []
-            cols += [column(k, j)[1] for j in range(len(cols), int(np.size(x)))]
+        for n, (k, path, e) in enumerate(parts):
+            cols = [first] if n == 0 and first is not None else []
+            cols += [column(k, path, j)[1] for j in range(len(cols), int(np.size(e)))]
             flat.append(_stacked([np.ravel(c) for c in cols], -1, (n_out, 0)))
     blocks = [
-        np.reshape(f, np.shape(value) + np.shape(x))
-        for f, x in zip(flat, inputs, strict=True)
+        np.reshape(f, np.shape(value) + np.shape(e))
+        for f, (_, _, e) in zip(flat, parts, strict=True)
     ]
-    return pack(blocks)
+    return pack(
+        [
+            _packed(
+                x, [b for b, (kb, _, _) in zip(blocks, parts, strict=True) if kb == k]
+            )
+            for k, x in enumerate(inputs)
+        ]
+    )
 
 
 def _hessian(grad_and_hvp, args, i):
     """The Hessian with respect to `args[i]`, one Hessian-vector product per
-    entry of `args[i]`, shaped args[i].shape * 2."""
+    entry of `args[i]`, shaped args[i].shape * 2; for a tuple of arrays of
+    different shapes, a tuple of tuples of blocks, H[q][p] shaped entry q's
+    shape + entry p's shape (as JAX's)."""
     x = args[i]
-    cols = [
-        np.ravel(grad_and_hvp(*args, tangents=_basis(x, j))[1])
-        for j in range(int(np.size(x)))
-    ]
-    return np.reshape(_stacked(cols, -1, (0, 0)), np.shape(x) + np.shape(x))
+    parts = _parts(x)
+    blocks = [[None] * len(parts) for _ in parts]
+    for p, (path, e) in enumerate(parts):
+        cols = [
+            grad_and_hvp(*args, tangents=_basis_tangent(x, path, j))[1]
+            for j in range(int(np.size(e)))
+        ]
+        for q, (row_path, d) in enumerate(parts):
+            flat = [np.ravel(_part_of(c, row_path)) for c in cols]
+            stacked = _stacked(flat, -1, (np.size(d), 0))
+            blocks[q][p] = np.reshape(stacked, np.shape(d) + np.shape(e))
+    return _packed(x, [_packed(x, row) for row in blocks])
 
 
 def _stacked(vectors, axis, empty):

@@ -95,7 +95,8 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             f"{spec.function}: symgrad.hessian takes one parameter in wrt "
             f"(got {', '.join(spec.wrt)})",
             src.loc(src.tree),
-            "for several parameters, pack them into one array",
+            "for several parameters, pack them into one array, or into one "
+            "tuple the function unpacks first (W, b = params)",
         )
     (wrt,) = spec.wrt
     params = ", ".join(spec.params)

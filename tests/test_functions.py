@@ -308,6 +308,53 @@ def test_check_grad_of_a_function_writing_into_its_argument() -> None:
     np.testing.assert_allclose(numeric_grad(overwrite, (x,), 0), [0.0, 4.0])
 
 
+def _tuple_loss(params, x):
+    W, b = params
+    return np.sum(np.tanh(x @ W + b) ** 2)
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+def test_numeric_grad_of_a_tuple_argument_is_a_tuple(kind) -> None:
+    """JAX's `params`, entries of different shapes: one gradient per entry,
+    in a tuple (a list for a list); the caller's entries are never mutated."""
+    x = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    params = kind([np.full((3, 2), 0.1), np.array([0.2, -0.3])])
+
+    def mutating(params, x):
+        params[1][0] += 100.0
+        return np.sum(params[0] ** 2) * np.sum(params[1] * x[0, :2])
+
+    got = numeric_grad(mutating, (params, x), 0)
+    assert type(got) is kind and [g.shape for g in got] == [(3, 2), (2,)]
+    np.testing.assert_allclose(got[0], 2 * params[0] * (100.2 * -1.0 + -0.3 * -0.6))
+    np.testing.assert_array_equal(params[1], [0.2, -0.3])
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+def test_check_grad_compares_each_entry_of_a_tuple_argument(kind) -> None:
+    """`check_grad` of a tuple parameter (refused before: "cannot
+    differentiate argument 0 of type tuple") checks every entry, and names
+    the entry that is wrong."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    params = kind([np.full((3, 2), 0.1), np.array([0.2, -0.3])])
+    g = symgrad.grad(_tuple_loss)
+    check_grad(g, params, x)
+    check_grad(_tuple_loss, params, x, wrt=(0, 1))
+
+    class Wrong:
+        wrt_indices, wrt_is_tuple = (0,), False
+        __wrapped__ = staticmethod(_tuple_loss)
+
+        def f_and_grad(self, params, x):
+            value, (gW, gb) = g.f_and_grad(params, x)
+            return value, (gW, gb + 0.5)
+
+    with pytest.raises(AssertionError) as info:
+        check_grad(Wrong(), params, x)
+    assert "argument 0 (params) entry 1, shape (2,): 2 of 2" in str(info.value)
+    assert "entry 0" not in str(info.value)
+
+
 def test_numeric_grad_zero_dim_array_and_int_array() -> None:
     got = numeric_grad(
         lambda s, v: s * np.sum(v**2), (np.array(2.0), np.arange(3)), (0, 1)

@@ -640,3 +640,163 @@ def test_a_0d_array_input_read_by_index_in_forward_mode():
     H = symgrad.hessian(entry_squared)
     assert H.hessian(x) == pytest.approx(2 - np.sin(0.6))
     assert H.hvp(x, tangents=1.0) == pytest.approx(2 - np.sin(0.6))
+
+
+# --- a tuple of parameters (JAX's `params`) -----------------------------------
+
+
+def layer(params, x):
+    W, b = params
+    return np.tanh(x @ W + b)
+
+
+def layer_loss(params, x):
+    W, b, s = params
+    return np.sum(np.tanh(x @ W + b) ** 2) * s + s**3
+
+
+def _params(kind=tuple):
+    rng = np.random.default_rng(11)
+    W, b, x = rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(4, 3))
+    return kind([W, b, 0.7]), x
+
+
+def _moved(params, k, value):
+    """`params` with entry `k` replaced, of its kind."""
+    moved = list(params)
+    moved[k] = value
+    return type(params)(moved)
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+def test_jvp_and_hvp_take_a_tuple_of_tangents_for_a_tuple_parameter(kind) -> None:
+    """Entries of different shapes: the tangent is a tuple of a tangent for
+    each, as jax.jvp takes a pytree (numpy's "inhomogeneous shape" error from
+    the emitted code before), and hvp's vector and result are such tuples."""
+    params, x = _params(kind)
+    rng = np.random.default_rng(5)
+    v = (rng.normal(size=(3, 2)), rng.normal(size=2), 0.4)
+    grads = symgrad.check.numeric_grad(layer_loss, (params, x), 0)
+    assert type(grads) is kind
+    value, dot = symgrad.jvp(layer_loss).f_and_jvp(params, x, tangents=v)
+    assert value == layer_loss(params, x)
+    want = sum(np.sum(g * t) for g, t in zip(grads, v, strict=True))
+    assert dot == pytest.approx(want, rel=1e-7)
+    two = kind(params[:2])
+    _, dots = symgrad.jvp(layer).f_and_jvp(two, x, tangents=v[:2])
+    (expected,) = numeric_jacobian(
+        lambda h: layer(
+            type(two)(p + h * t for p, t in zip(two, v[:2], strict=True)), x
+        ),
+        (0.0,),
+        (0,),
+    )
+    np.testing.assert_allclose(dots, expected, rtol=1e-7, atol=1e-9)
+
+    H = symgrad.hessian(layer_loss)
+    hv = H.hvp(params, x, tangents=v)
+    g = symgrad.grad(layer_loss)
+    assert type(hv) is kind and [np.shape(e) for e in hv] == [(3, 2), (2,), ()]
+    (along,) = numeric_jacobian(
+        lambda h: np.concatenate(
+            [
+                np.ravel(e)
+                for e in g.grad(
+                    type(params)(p + h * t for p, t in zip(params, v, strict=True)), x
+                )
+            ]
+        ),
+        (0.0,),
+        (0,),
+    )
+    np.testing.assert_allclose(
+        np.concatenate([np.ravel(e) for e in hv]), along, rtol=1e-6, atol=1e-8
+    )
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev", None])
+def test_the_jacobian_of_a_tuple_parameter_is_a_tuple_of_blocks(mode) -> None:
+    """One block per entry, shaped output shape + entry shape (as jax.jacobian
+    returns a pytree), also beside an array in a tuple wrt."""
+    (W, b, _), x = _params()
+    params = (W, b)
+    J = symgrad.jacobian(layer, mode=mode).jacobian(params, x)
+    assert isinstance(J, tuple) and len(J) == 2
+    for k, block in enumerate(J):
+        (want,) = numeric_jacobian(
+            lambda e, k=k: layer(_moved(params, k, e), x), (params[k],), (0,)
+        )
+        assert block.shape == (4, 2) + np.shape(params[k])
+        np.testing.assert_allclose(block, want, rtol=1e-6, atol=1e-9)
+    (JW, Jb), Jx = symgrad.jacobian(layer, wrt=("params", "x"), mode=mode).jacobian(
+        params, x
+    )
+    np.testing.assert_allclose(JW, J[0], rtol=1e-12)
+    np.testing.assert_allclose(Jb, J[1], rtol=1e-12)
+    (want,) = numeric_jacobian(layer, (params, x), (1,))
+    np.testing.assert_allclose(Jx, want, rtol=1e-6, atol=1e-9)
+
+
+def test_the_hessian_of_a_tuple_parameter_is_a_tuple_of_tuples_of_blocks() -> None:
+    """H[q][p] is shaped entry q's shape + entry p's shape, the derivative of
+    the gradient's entry q by entry p (as jax.hessian's nested pytree)."""
+    params, x = _params()
+    H = symgrad.hessian(layer_loss).hessian(params, x)
+    g = symgrad.grad(layer_loss)
+    assert isinstance(H, tuple) and all(isinstance(row, tuple) for row in H)
+    for q in range(3):
+        for p in range(3):
+            (want,) = numeric_jacobian(
+                lambda e, p=p, q=q: g.grad(_moved(params, p, e), x)[q],
+                (params[p],),
+                (0,),
+                h=1e-5,
+            )
+            assert np.shape(H[q][p]) == np.shape(params[q]) + np.shape(params[p])
+            np.testing.assert_allclose(H[q][p], want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(H[0][1], np.moveaxis(H[1][0], 0, -1), rtol=1e-12)
+
+
+def test_a_tuple_parameters_tangent_must_be_a_tuple_like_it() -> None:
+    params, x = _params()
+    f = symgrad.jvp(layer_loss)
+    with pytest.raises(SymgradError, match="a tuple of a tangent for each; got a nd"):
+        f.f_and_jvp(params, x, tangents=np.ones(3))
+    with pytest.raises(SymgradError, match="got 2 of them"):
+        f.f_and_jvp(params, x, tangents=(np.ones((3, 2)), np.ones(2)))
+    with pytest.raises(SymgradError, match=r"tangent has shape \(3,\)"):
+        f.f_and_jvp(params, x, tangents=(np.ones((3, 2)), np.ones(3), 1.0))
+
+
+def nested_layer(params, x):
+    (W, b), s = params
+    return np.tanh(x @ W + b) * s
+
+
+def test_a_nested_tuple_parameter_has_nested_blocks_in_forward_mode() -> None:
+    """Forward mode carries a nested tuple of tangents, and the Jacobian's
+    blocks nest as the parameter does; reverse mode (so the Hessian) refuses
+    entries of different shapes that are not unpacked at the top, naming the
+    line (a raw numpy error from the Hessian's loop before)."""
+    (W, b, s), x = _params()
+    params = ((W, b), s)
+    (JW, Jb), Js = symgrad.jacobian(nested_layer, mode="fwd").jacobian(params, x)
+    for block, (k, entry) in zip((JW, Jb), enumerate((W, b)), strict=True):
+
+        def at(e, k=k):
+            return nested_layer((_moved((W, b), k, e), s), x)
+
+        (want,) = numeric_jacobian(at, (entry,), (0,))
+        np.testing.assert_allclose(block, want, rtol=1e-6, atol=1e-9)
+    (want,) = numeric_jacobian(lambda e: nested_layer(((W, b), e), x), (s,), (0,))
+    np.testing.assert_allclose(Js, want, rtol=1e-6, atol=1e-9)
+    H = symgrad.hessian(nested_loss)
+    with pytest.raises(SymgradError, match=r"(?s)share a shape.*\(W, b\), s = params"):
+        H.hessian(params, x)
+    with pytest.raises(SymgradError, match="a tuple of a tangent for each"):
+        H.hvp(params, x, tangents=np.ones(2))
+
+
+def nested_loss(params, x):
+    (W, b), s = params
+    return np.sum(np.tanh(x @ W + b) ** 2) * s

@@ -28,7 +28,24 @@ class TangentError(ValueError):
 
 
 def _check_tangent(function, tangent, x):
-    """Return `tangent` as the tangent of input `x`: same shape, float."""
+    """Return `tangent` as the tangent of input `x`: same shape, float.  For
+    a tuple or list of arrays of different shapes (JAX's `params`), a tuple
+    of the same length holding a tangent of each entry."""
+    if _ragged(x):
+        if not isinstance(tangent, list | tuple) or len(tangent) != len(x):
+            given = (
+                f"{len(tangent)} of them"
+                if isinstance(tangent, list | tuple)
+                else f"a {type(tangent).__name__}"
+            )
+            raise TangentError(
+                f"{function}: the tangent of a {type(x).__name__} of {len(x)} "
+                "arrays of different shapes is a tuple of a tangent for each; "
+                f"got {given}"
+            )
+        return tuple(
+            _check_tangent(function, t, e) for t, e in zip(tangent, x, strict=True)
+        )
     if isinstance(tangent, list | tuple):
         tangent = np.asarray(tangent, dtype=float)
     if np.shape(tangent) != np.shape(x):
@@ -41,6 +58,18 @@ def _check_tangent(function, tangent, x):
     if isinstance(x, np.ndarray) and not isinstance(tangent, np.ndarray):
         return np.array(tangent, dtype=float)  # (a 0-d array's: x_dot[()] works)
     return tangent
+
+
+def _ragged(x):
+    """Is `x` a list or tuple of arrays of different shapes (`W, b = params`),
+    which numpy cannot make one array of?"""
+    if not isinstance(x, list | tuple):
+        return False
+    try:
+        np.shape(x)
+    except ValueError:
+        return True
+    return False
 
 
 def _zeros_tangent(x):

@@ -127,7 +127,24 @@ class TangentError(ValueError):
 
 
 def _check_tangent(function, tangent, x):
-    """Return `tangent` as the tangent of input `x`: same shape, float."""
+    """Return `tangent` as the tangent of input `x`: same shape, float.  For
+    a tuple or list of arrays of different shapes (JAX's `params`), a tuple
+    of the same length holding a tangent of each entry."""
+    if _ragged(x):
+        if not isinstance(tangent, list | tuple) or len(tangent) != len(x):
+            given = (
+                f"{len(tangent)} of them"
+                if isinstance(tangent, list | tuple)
+                else f"a {type(tangent).__name__}"
+            )
+            raise TangentError(
+                f"{function}: the tangent of a {type(x).__name__} of {len(x)} "
+                "arrays of different shapes is a tuple of a tangent for each; "
+                f"got {given}"
+            )
+        return tuple(
+            _check_tangent(function, t, e) for t, e in zip(tangent, x, strict=True)
+        )
     if isinstance(tangent, list | tuple):
         tangent = np.asarray(tangent, dtype=float)
     if np.shape(tangent) != np.shape(x):
@@ -142,6 +159,29 @@ def _check_tangent(function, tangent, x):
     return tangent
 
 
+def _ragged(x):
+    """Is `x` a list or tuple of arrays of different shapes (`W, b = params`),
+    which numpy cannot make one array of?"""
+    if not isinstance(x, list | tuple):
+        return False
+    try:
+        np.shape(x)
+    except ValueError:
+        return True
+    return False
+
+
+def _zeros_tangent(x):
+    """The tangent of a value that does not depend on the inputs: zeros of its
+    shape, entry by entry for a list or tuple.  A 0-d array gets a 0-d array,
+    which a later `y[()] = v` can write into; a number gets 0.0."""
+    if isinstance(x, list | tuple):
+        return type(x)(_zeros_tangent(item) for item in x)
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
 def _basis(x, j):
     """The j-th basis vector of the space of `x` (a float, or an array; a 0-d
     array's is a 0-d array)."""
@@ -152,15 +192,65 @@ def _basis(x, j):
     return e
 
 
+def _parts(x):
+    """The arrays whose derivatives make one block each, with their paths of
+    indices into `x`: `x` itself (the path ()), or the entries of a list or
+    tuple of arrays of different shapes (JAX's `params`), each entry's parts
+    in turn."""
+    if not _ragged(x):
+        return [((), x)]
+    return [((k, *path), e) for k, item in enumerate(x) for path, e in _parts(item)]
+
+
+def _part_of(value, path):
+    """The part of `value` (a derivative, structured as its input) at `path`."""
+    for k in path:
+        value = value[k]
+    return value
+
+
+def _packed(x, blocks):
+    """`blocks`, one per part of `x` in `_parts` order, in the structure of
+    `x`: the block alone, or a tuple (list) of them for a tuple (list), as
+    JAX returns a pytree."""
+    remaining = iter(blocks)
+
+    def build(x):
+        if not _ragged(x):
+            return next(remaining)
+        return type(x)(build(item) for item in x)
+
+    return build(x)
+
+
+def _basis_tangent(x, path, j):
+    """The tangent of `x` that is the j-th basis vector of its part at `path`."""
+    if not path:
+        return _basis(x, j)
+    return tuple(
+        _basis_tangent(item, path[1:], j) if k == path[0] else _zeros_tangent(item)
+        for k, item in enumerate(x)
+    )
+
+
 def _hessian(grad_and_hvp, args, i):
     """The Hessian with respect to `args[i]`, one Hessian-vector product per
-    entry of `args[i]`, shaped args[i].shape * 2."""
+    entry of `args[i]`, shaped args[i].shape * 2; for a tuple of arrays of
+    different shapes, a tuple of tuples of blocks, H[q][p] shaped entry q's
+    shape + entry p's shape (as JAX's)."""
     x = args[i]
-    cols = [
-        np.ravel(grad_and_hvp(*args, tangents=_basis(x, j))[1])
-        for j in range(int(np.size(x)))
-    ]
-    return np.reshape(_stacked(cols, -1, (0, 0)), np.shape(x) + np.shape(x))
+    parts = _parts(x)
+    blocks = [[None] * len(parts) for _ in parts]
+    for p, (path, e) in enumerate(parts):
+        cols = [
+            grad_and_hvp(*args, tangents=_basis_tangent(x, path, j))[1]
+            for j in range(int(np.size(e)))
+        ]
+        for q, (row_path, d) in enumerate(parts):
+            flat = [np.ravel(_part_of(c, row_path)) for c in cols]
+            stacked = _stacked(flat, -1, (np.size(d), 0))
+            blocks[q][p] = np.reshape(stacked, np.shape(d) + np.shape(e))
+    return _packed(x, [_packed(x, row) for row in blocks])
 
 
 def _stacked(vectors, axis, empty):
