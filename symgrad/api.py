@@ -85,7 +85,9 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     from .rules import OPS
 
     fence.check(src)
-    names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
+    names, is_tuple = normalize_wrt(
+        src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
+    )
     primal, constants, allocator = frontend.lower(src, has_aux)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
@@ -109,6 +111,10 @@ def module_spec(
         version=__version__,
         params=src.params,
         defaults=tuple(ast.unparse(d) for d in src.tree.args.defaults),
+        keyword_only=tuple(
+            (p, None if d is None else ast.unparse(d))
+            for p, d in zip(src.keyword_only, src.tree.args.kw_defaults, strict=True)
+        ),
         wrt=wrt,
         wrt_is_tuple=wrt_is_tuple,
         constants=tuple(constants[k] for k in sorted(constants)),
@@ -148,7 +154,9 @@ def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> st
     from . import frontend, transforms
 
     fence.check(src)
-    names, is_tuple = normalize_wrt(src.name, src.params, wrt, src.loc(src.tree))
+    names, is_tuple = normalize_wrt(
+        src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
+    )
     check_mode(src, mode)
     _, constants, _ = frontend.lower(src)
     spec = module_spec(src, names, is_tuple, constants)
@@ -161,9 +169,24 @@ def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> st
 
 
 def normalize_wrt(
-    name: str, params: tuple[str, ...], wrt: Wrt, loc: Loc | None = None
+    name: str,
+    params: tuple[str, ...],
+    wrt: Wrt,
+    loc: Loc | None = None,
+    keyword_only: tuple[str, ...] = (),
 ) -> tuple[tuple[str, ...], bool]:
-    """Parameter names in `wrt` order, and whether `wrt` was a tuple."""
+    """Parameter names in `wrt` order, and whether `wrt` was a tuple.  Only a
+    positional parameter is differentiated (an index counts those alone): a
+    keyword-only one is an option (`*, l2=0.01`)."""
+    for item in wrt if isinstance(wrt, tuple | list) else (wrt,):
+        if item in keyword_only:
+            raise BadInputError(
+                f"{name}: wrt names '{item}', a keyword-only parameter; symgrad "
+                "differentiates positional parameters",
+                loc,
+                f"move '{item}' before the `*` to differentiate with respect to it",
+            )
+    params = tuple(p for p in params if p not in keyword_only)
     if wrt is None:
         if not params:
             raise BadInputError(
@@ -242,7 +265,11 @@ class _Transformed:
             )
         self._wrt = wrt
         self.wrt, self.wrt_is_tuple = normalize_wrt(
-            self._src.name, self._src.params, wrt, self._src.loc(self._src.tree)
+            self._src.name,
+            self._src.params,
+            wrt,
+            self._src.loc(self._src.tree),
+            self._src.keyword_only,
         )
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._source: str | None = None

@@ -487,16 +487,19 @@ def dotted(node: ast.AST) -> str:
 def _bind_user_args(
     src: FunctionSource, node: ast.Call, caller: FunctionSource
 ) -> dict:
-    """Map a user function's parameters to call arguments (AST) or defaults."""
+    """Map a user function's parameters to call arguments (AST) or defaults
+    (keyword-only parameters take keywords only)."""
     params = src.params
-    defaults = src.tree.args.defaults
+    positional = params[: len(params) - len(src.keyword_only)]
+    defaults = src.defaults()
     bound: dict[str, object] = {}
-    if len(node.args) > len(params):
+    if len(node.args) > len(positional):
         raise BadInputError(
-            f"'{src.name}' takes {len(params)} arguments, {len(node.args)} given",
+            f"'{src.name}' takes {len(positional)} positional arguments, "
+            f"{len(node.args)} given",
             caller.loc(node),
         )
-    for name, arg in zip(params, node.args, strict=False):
+    for name, arg in zip(positional, node.args, strict=False):
         bound[name] = arg
     for kw in node.keywords:
         if kw.arg is None or kw.arg not in params or kw.arg in bound:
@@ -505,13 +508,12 @@ def _bind_user_args(
                 caller.loc(kw.value),
             )
         bound[kw.arg] = kw.value
-    first_default = len(params) - len(defaults)
-    for i, name in enumerate(params):
+    for name in params:
         if name not in bound:
-            if i < first_default:
+            if name not in defaults:
                 raise BadInputError(
                     f"missing argument '{name}' in call to '{src.name}'",
                     caller.loc(node),
                 )
-            bound[name] = ast.literal_eval(defaults[i - first_default])
+            bound[name] = ast.literal_eval(defaults[name])
     return bound

@@ -83,11 +83,14 @@ class ModuleSpec:
     origin: str  # file name it came from, for the docstring
     version: str
     params: tuple[str, ...]
-    defaults: tuple[str, ...]  # source text of trailing parameter defaults
+    defaults: tuple[str, ...]  # source text of trailing positional defaults
     wrt: tuple[str, ...]
     wrt_is_tuple: bool
     constants: tuple[Const, ...]
     has_aux: bool = False
+    # the keyword-only parameters (the last of `params`) and their defaults'
+    # text, None for none
+    keyword_only: tuple[tuple[str, str | None], ...] = ()
 
 
 def emit_module(
@@ -261,16 +264,28 @@ def jvp_function(
 
 def called(spec: ModuleSpec) -> str:
     """`f(x, y)`: the differentiated function called with its parameters."""
-    return f"{spec.function}({', '.join(spec.params)})"
+    return f"{spec.function}({call_args(spec)})"
 
 
 def signature(spec: ModuleSpec, extra: str = "") -> str:
-    """The parameters of `spec`'s function with their defaults, then `extra`."""
-    params = list(spec.params)
+    """The parameters of `spec`'s function with their defaults, then `extra`
+    (`*, seed=None`: keyword-only, after the function's own ones)."""
+    params = list(spec.params[: len(spec.params) - len(spec.keyword_only)])
     first_default = len(params) - len(spec.defaults)
     for i, default in enumerate(spec.defaults):
         params[first_default + i] += f"={default}"
+    if spec.keyword_only:
+        params.append("*")
+        params += [p if d is None else f"{p}={d}" for p, d in spec.keyword_only]
+        extra = extra.removeprefix("*, ")
     return ", ".join(params + ([extra] if extra else []))
+
+
+def call_args(spec: ModuleSpec) -> str:
+    """`spec`'s parameters passed on by a function of the same signature:
+    `w, x, l2=l2` (keyword-only ones by name)."""
+    named = {p for p, _ in spec.keyword_only}
+    return ", ".join(f"{p}={p}" if p in named else p for p in spec.params)
 
 
 def function_text(name: str, signature: str, summary: str, lines: list[str]) -> str:

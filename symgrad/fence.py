@@ -94,7 +94,7 @@ def check(src: FunctionSource) -> None:
 
 def _check_signature(src: FunctionSource) -> None:
     args = src.tree.args
-    for arg in args.args:
+    for arg in args.args + args.kwonlyargs:
         if arg.arg in RESERVED:
             raise UnsupportedSyntaxError(
                 f"a parameter named '{arg.arg}' would clash with a name the generated "
@@ -102,15 +102,14 @@ def _check_signature(src: FunctionSource) -> None:
                 src.loc(arg),
                 "rename the parameter",
             )
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        node = args.vararg or args.kwarg or (args.kwonlyargs + args.posonlyargs)[0]
+    if args.vararg or args.kwarg or args.posonlyargs:
+        node = args.vararg or args.kwarg or args.posonlyargs[0]
         raise UnsupportedSyntaxError(
-            "*args, **kwargs, keyword-only and positional-only parameters are not "
-            "supported",
+            "*args, **kwargs and positional-only parameters are not supported",
             src.loc(node),
-            "give the function plain positional parameters",
+            "give the function plain parameters (keyword-only ones after `*` too)",
         )
-    for default in args.defaults:
+    for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
         try:
             ast.literal_eval(default)
         except ValueError:

@@ -341,7 +341,8 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
     """Execute emitted source; with `symbolic`, numpy and math are sympy shims.
 
     The module's seed check is wrapped so that a non-scalar output gets a seed
-    of its shape (symbols `s_...`, or ones), recorded as `seed_used`.
+    of its shape (symbols `s_...`, or ones), recorded as `seed_used`, and its
+    `f_and_grad` takes every parameter by position (keyword-only ones last).
     `functions` are the custom-rule functions the module calls by name."""
     shims = {"numpy": _Numpy(), "math": _Math()} if symbolic else {}
 
@@ -379,7 +380,25 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
         return namespace["seed_used"]
 
     namespace["_check_seed"] = seed_of
+    namespace["f_and_grad"] = _positional(namespace["f_and_grad"])
     return namespace
+
+
+def _positional(f_and_grad: Any) -> Any:
+    """`f_and_grad` with its keyword-only parameters (`*, l2=0.01`) taken by
+    position after the others, as `verify(f, *args)` passes them."""
+    code = f_and_grad.__code__
+    n = code.co_argcount
+    named = code.co_varnames[n : n + code.co_kwonlyargcount]
+    named = tuple(p for p in named if p != "seed")
+    if not named:
+        return f_and_grad
+
+    def call(*args: Any, seed: Any = None) -> Any:
+        keywords = dict(zip(named, args[n:], strict=True))
+        return f_and_grad(*args[:n], seed=seed, **keywords)
+
+    return call
 
 
 def _same(got: sp.Expr, want: sp.Expr) -> str | None:
@@ -612,7 +631,9 @@ def verify_file(found: list) -> Report:
             report.verdicts.append(Verdict(src.name, "not checked", detail, True))
             continue
         try:
-            names, _ = normalize_wrt(src.name, src.params, options["wrt"])
+            names, _ = normalize_wrt(
+                src.name, src.params, options["wrt"], keyword_only=src.keyword_only
+            )
             source = compile_function(src, **options).source
         except SymgradError as exc:  # report it, and go on to the next function
             report.verdicts.append(Verdict(src.name, "failed", _uncompiled(exc), False))

@@ -37,7 +37,21 @@ class FunctionSource:
 
     @property
     def params(self) -> tuple[str, ...]:
-        return tuple(a.arg for a in self.tree.args.args)
+        """Every parameter: the positional ones, then the keyword-only ones."""
+        args = self.tree.args
+        return tuple(a.arg for a in args.args + args.kwonlyargs)
+
+    @property
+    def keyword_only(self) -> tuple[str, ...]:
+        return tuple(a.arg for a in self.tree.args.kwonlyargs)
+
+    def defaults(self) -> dict[str, ast.expr]:
+        """The default of each parameter that has one."""
+        args = self.tree.args
+        positional = args.args[len(args.args) - len(args.defaults) :]
+        pairs = list(zip(positional, args.defaults, strict=True))
+        pairs += zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        return {a.arg: d for a, d in pairs if d is not None}
 
     @property
     def text(self) -> str:

@@ -67,7 +67,7 @@ def jacobian_module(
     functions.append(text)
     grad = "None" if mode == "fwd" else "f_and_grad"
     params = ", ".join(spec.params)
-    wrt = tuple(spec.params.index(w) for w in spec.wrt)
+    wrt = tuple(spec.params.index(w) for w in spec.wrt)  # (positional ones)
     summary = (
         f"The Jacobian of {spec.function}({params}) with respect to "
         f"{', '.join(spec.wrt)}, shaped output shape + input shape; "
@@ -79,8 +79,8 @@ def jacobian_module(
     )
     mode_text = "None" if mode is None else f'"{mode}"'  # (black's quotes)
     body = [
-        f"return _jacobian({grad}, f_and_jvp, {_tuple(spec.params)}, {wrt!r}, "
-        f"{spec.wrt_is_tuple}, {mode_text})"
+        f"return _jacobian({grad}, f_and_jvp, {_tuple(_positional(spec))}, "
+        f"{wrt!r}, {spec.wrt_is_tuple}, {mode_text}{_keywords(spec)})"
     ]
     functions.append(
         emit.function_text("jacobian", emit.signature(spec), summary, body)
@@ -102,6 +102,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
     params = ", ".join(spec.params)
     gradient = _gradient_source(grad_text, spec.origin, src.resolver)
     inner = replace(spec, params=gradient.params, defaults=(*spec.defaults, "None"))
+    call = emit.call_args(spec)
     functions = [
         _function_text(grad_text, "f_and_grad"),
         jvp_function(
@@ -121,7 +122,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             emit.signature(spec, "*, tangents" if spec.defaults else "tangents"),
             f"The Hessian of {spec.function}({params}) with respect to {wrt} "
             "times `tangents`, without forming the Hessian.",
-            [f"return grad_and_hvp({params}, tangents=tangents)[1]"],
+            [f"return grad_and_hvp({call}, tangents=tangents)[1]"],
         )
     )
     functions.append(
@@ -132,13 +133,26 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
             f"shaped {wrt}.shape + {wrt}.shape: one Hessian-vector product per "
             "entry.",
             [
-                f"return _hessian(grad_and_hvp, {_tuple(spec.params)}, "
-                f"{spec.params.index(wrt)})"
+                f"return _hessian(grad_and_hvp, {_tuple(_positional(spec))}, "
+                f"{spec.params.index(wrt)}{_keywords(spec)})"
             ],
         )
     )
     supplied = custom.listed_names(grad_text)
     return emit.module_text(spec, functions, "Hessian", supplied)
+
+
+def _positional(spec: emit.ModuleSpec) -> tuple[str, ...]:
+    return spec.params[: len(spec.params) - len(spec.keyword_only)]
+
+
+def _keywords(spec: emit.ModuleSpec) -> str:
+    """`, {"l2": l2}`: the keyword-only arguments a helper passes on (none:
+    nothing)."""
+    if not spec.keyword_only:
+        return ""
+    pairs = ", ".join(f'"{p}": {p}' for p, _ in spec.keyword_only)
+    return f", {{{pairs}}}"
 
 
 def _tuple(names: tuple[str, ...]) -> str:
@@ -196,9 +210,9 @@ def _gradient_source(grad_text: str, origin: str, fallback) -> FunctionSource:
         if isinstance(n, ast.FunctionDef) and n.name == "f_and_grad"
     ]
     args = node.args  # the keyword-only `seed` read as a plain parameter
-    args.args += args.kwonlyargs
-    args.defaults += args.kw_defaults
-    args.kwonlyargs, args.kw_defaults = [], []
+    k = [a.arg for a in args.kwonlyargs].index("seed")
+    args.args.append(args.kwonlyargs.pop(k))
+    args.defaults.append(args.kw_defaults.pop(k))
     last = node.body[-1]
     if isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple):
         last.value = last.value.elts[1]

@@ -686,3 +686,64 @@ def test_a_parameter_named_like_a_global_never_recompiles(tmp_path, monkeypatch)
         assert m.batch_loss.grad(0.5, m.X) == pytest.approx(np.mean(m.X**2))
     assert calls[0] == 1
     assert m.batch_loss.f_and_grad is m.batch_loss.module.f_and_grad
+
+
+def _scaled_norm(w, *, scale=1.0):
+    return scale * np.sum(w * w)
+
+
+def _regularized(w, X, y, *, l2=0.01, mode="sq"):
+    r = X @ w - y
+    data = np.mean(np.abs(r)) if mode == "abs" else np.mean(r**2)
+    return data + _scaled_norm(w, scale=l2)
+
+
+def _required_option(x, *, a):
+    return np.sin(x) * a
+
+
+def _option_by_position(w):
+    return _scaled_norm(w, 2.0)
+
+
+def test_keyword_only_parameters_are_options_passed_by_name():
+    """`def loss(w, X, y, *, l2=0.01, mode="sq")`: the emitted functions keep
+    the `*` (refused before), take the options by name, and pass them on in
+    the Jacobian, Hessian and verify; a helper's keyword-only parameter is
+    bound by its keyword."""
+    from symgrad.check import numeric_grad
+
+    rng = np.random.default_rng(5)
+    X, y, w = rng.normal(size=(6, 3)), rng.normal(size=6), rng.normal(size=3)
+    g = symgrad.grad(_regularized, wrt="w")
+    assert 'def f_and_grad(w, X, y, *, l2=0.01, mode="sq", seed=None):' in g.source
+    for options in ({}, {"l2": 0.5}, {"l2": 0.5, "mode": "abs"}):
+        value, grad = g.f_and_grad(w, X, y, **options)
+        assert value == pytest.approx(_regularized(w, X, y, **options))
+        numeric = numeric_grad(lambda w, o=options: _regularized(w, X, y, **o), (w,), 0)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    with pytest.raises(TypeError, match="positional"):
+        g.f_and_grad(w, X, y, 0.5)  # as Python: an option is named
+    H = symgrad.hessian(_regularized, wrt="w")
+    expected = 2 * X.T @ X / len(y) + 2 * 0.5 * np.eye(3)
+    np.testing.assert_allclose(H.hessian(w, X, y, l2=0.5), expected, atol=1e-12)
+    v = rng.normal(size=3)
+    np.testing.assert_allclose(H.hvp(w, X, y, l2=0.5, tangents=v), expected @ v)
+    J = symgrad.jacobian(_scaled_norm)
+    np.testing.assert_allclose(J.jacobian(w, scale=3.0), 6 * w)
+    _, tangent = symgrad.jvp(_scaled_norm).f_and_jvp(w, scale=3.0, tangents=v)
+    assert tangent == pytest.approx(6 * w @ v)
+    assert symgrad.grad(_required_option).f_and_grad(0.5, a=2.0) == pytest.approx(
+        (2 * np.sin(0.5), 2 * np.cos(0.5))
+    )
+    assert symgrad.verify(_regularized, w, X, y, 0.5, "abs").ok
+
+
+def test_a_keyword_only_parameter_is_not_differentiated_or_given_by_position():
+    with pytest.raises(symgrad.errors.BadInputError) as info:
+        symgrad.grad(_scaled_norm, wrt="scale")
+    assert "wrt names 'scale', a keyword-only parameter" in str(info.value)
+    assert "hint: move 'scale' before the `*`" in str(info.value)
+    with pytest.raises(symgrad.errors.BadInputError) as info:
+        symgrad.grad(_option_by_position).f_and_grad(np.ones(2))
+    assert "'_scaled_norm' takes 1 positional arguments, 2 given" in str(info.value)

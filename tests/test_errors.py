@@ -451,7 +451,9 @@ def test_more_unsupported_syntax(tmp_path, body, kind, line, col):
 
 def test_signature_errors(tmp_path):
     for header, col in [
-        ("def f(x, *, y):", 13),
+        ("def f(x, *args):", 11),
+        ("def f(x, *, seed=1.0):", 13),  # (the emitted functions' own option)
+        ("def f(x, *, c=np.pi):", 15),
         ("def f(x, **kw):", 12),
         ("def f(x, c=np.pi):", 12),
         ("def f(np):", 7),

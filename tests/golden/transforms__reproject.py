@@ -636,13 +636,15 @@ def _basis_tangent(x, path, j):
     )
 
 
-def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
+def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode, keywords=None):
     """Jacobians of `f(*args)` with respect to `args[i]` for `i` in `wrt`, each
     shaped output shape + input shape (for a tuple of arrays of different
     shapes, a tuple of such blocks, one per entry): one column per input
     entry (forward mode, "fwd") or one row per output entry (reverse mode,
     "rev").  The first column tells the output's shape; with mode None the
-    rest are computed by whichever mode needs fewer passes."""
+    rest are computed by whichever mode needs fewer passes.  `keywords`: the
+    function's keyword-only arguments, passed on by name."""
+    keywords = keywords or {}
     inputs = [args[i] for i in wrt]
     parts = [(k, path, e) for k, x in enumerate(inputs) for path, e in _parts(x)]
 
@@ -652,16 +654,19 @@ def _jacobian(f_and_grad, f_and_jvp, args, wrt, is_tuple, mode):
     def column(k, path, j):
         tangents = [_zeros_tangent(x) for x in inputs]
         tangents[k] = _basis_tangent(inputs[k], path, j)
-        return f_and_jvp(*args, tangents=pack(tangents))
+        return f_and_jvp(*args, tangents=pack(tangents), **keywords)
 
     if np.size(parts[0][2]):
         value, first = column(*parts[0][:2], 0)
     else:  # (an empty input has no columns; the value still has a shape)
         zero = pack([_zeros_tangent(x) for x in inputs])
-        value, first = f_and_jvp(*args, tangents=zero)[0], None
+        value, first = f_and_jvp(*args, tangents=zero, **keywords)[0], None
     n_out = int(np.size(value))
     if mode == "rev" or (mode is None and n_out < sum(np.size(e) for *_, e in parts)):
-        rows = [f_and_grad(*args, seed=_basis(value, i))[1] for i in range(n_out)]
+        rows = [
+            f_and_grad(*args, seed=_basis(value, i), **keywords)[1]
+            for i in range(n_out)
+        ]
         rows = rows if is_tuple else [(row,) for row in rows]
         flat = [
             _stacked(

@@ -233,17 +233,19 @@ def _basis_tangent(x, path, j):
     )
 
 
-def _hessian(grad_and_hvp, args, i):
+def _hessian(grad_and_hvp, args, i, keywords=None):
     """The Hessian with respect to `args[i]`, one Hessian-vector product per
     entry of `args[i]`, shaped args[i].shape * 2; for a tuple of arrays of
     different shapes, a tuple of tuples of blocks, H[q][p] shaped entry q's
-    shape + entry p's shape (as JAX's)."""
+    shape + entry p's shape (as JAX's).  `keywords`: the function's
+    keyword-only arguments, passed on by name."""
+    keywords = keywords or {}
     x = args[i]
     parts = _parts(x)
     blocks = [[None] * len(parts) for _ in parts]
     for p, (path, e) in enumerate(parts):
         cols = [
-            grad_and_hvp(*args, tangents=_basis_tangent(x, path, j))[1]
+            grad_and_hvp(*args, tangents=_basis_tangent(x, path, j), **keywords)[1]
             for j in range(int(np.size(e)))
         ]
         for q, (row_path, d) in enumerate(parts):
