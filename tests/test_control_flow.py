@@ -205,6 +205,39 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "made, write",
+    [
+        ("a = x * 1.0", "a[np.array([1, -4])] = y[:2] * 3"),
+        ("a = x * 1.0", "a[np.array([1, -4])] += y[:2] * 3"),
+        ("a = x * 1.0", "a[np.array([1, -4])] -= y[:2] * 3"),
+        ("a = x * 1.0", "x[np.array([1, -4])] -= y[:2] * 3"),  # (into a copy)
+        ("a = np.zeros(5)", "a[np.array([1, -4])] = y[:2] * 3"),
+    ],
+)
+def test_a_repeated_index_error_names_the_write_after_a_differentiable_line(
+    tmp_path, made, write
+):
+    # the error is raised inside a support function of the emitted module;
+    # the line is the one whose derivative the function body was running,
+    # not the last line differentiated before the support code
+    m = load(
+        tmp_path,
+        f"""
+        @symgrad.grad
+        def f(x):
+            {made}
+            y = np.sin(x)
+            {write}
+            return np.sum(a * np.arange(5)) + np.sum(x * x)
+        """,
+    )
+    with pytest.raises(BadInputError, match="repeated indices") as info:
+        m.f.f_and_grad(np.array([0.3, -0.7, 1.2, 0.5, -1.1]))
+    assert info.value.loc is not None and info.value.loc.line == 10
+    assert f"\n    {write}\n    ^" in str(info.value)
+
+
+@pytest.mark.parametrize(
     "body, line, message",
     [
         (
