@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import cache, custom, fence
+from . import cache, custom, fence, runtime
 from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
 from .ir import Function
 from .resolve import (
@@ -565,10 +565,15 @@ class HessianFunction(_Transformed):
 def _running_line(src: FunctionSource) -> Loc | None:
     """The line of `src` whose derivative the emitted code is running: the
     `# grad of: ...` comment above the current line of the innermost emitted
-    frame, found among the function's lines (None where it is not there: a
-    line of a helper function, or an ambiguous one)."""
+    frame that is not support code (`_written_grad`, copied from the runtime
+    below the derivative code, raises), found among the function's lines
+    (None where it is not there: a line of a helper function, or an
+    ambiguous one)."""
     frame = sys._getframe(1)
-    while frame is not None and not frame.f_code.co_filename.startswith("<symgrad:"):
+    while frame is not None and not (
+        frame.f_code.co_filename.startswith("<symgrad:")
+        and not _support_code(frame.f_code.co_name)
+    ):
         frame = frame.f_back
     if frame is None:
         return None
@@ -586,6 +591,12 @@ def _running_line(src: FunctionSource) -> Loc | None:
         return None
     line = src.lines[found[0] - 1].rstrip("\n")
     return Loc(src.file, found[0], len(line) - len(line.lstrip()), line, src.name)
+
+
+def _support_code(name: str) -> bool:
+    """Is `name` a support function the emitted module copies from the
+    runtime (as `resolve` tells them from emitted code)?"""
+    return name.startswith("_") and hasattr(runtime, name)
 
 
 def custom_functions(src: FunctionSource) -> dict[str, Any]:

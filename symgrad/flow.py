@@ -247,6 +247,7 @@ class FlowLowering:
             return
         named = isinstance(stmt.target, ast.Name) and _is_range(stmt.iter)
         index = Var(self.names.fresh(stmt.target.id if named else "i"))
+        self.integral.add(index.name)
 
         def plain_body() -> None:
             bind(index)

@@ -43,7 +43,7 @@ from .library import BINOPS
 from .names import RESERVED, Names
 from .rules import OPS, VIEWS
 from .source import FunctionSource, nodes
-from .updates import UpdateLowering, vars_in
+from .updates import UpdateLowering, named_constant, vars_in
 
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
 _CMPOPS[ast.NotEq] = "ne"
@@ -101,6 +101,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.sources: dict[str, tuple[Atom, ...]] = {}
         # list or tuple -> the values it holds references to
         self.holds: dict[str, tuple[Atom, ...]] = {}
+        # variables that are never a boolean array: loop indices, and +, -, *,
+        # //, % with an integer (numpy makes a boolean operand an integer)
+        self.integral: set[str] = set()
         # functions with custom rules, which the emitted code calls by name
         self.called_by_name: set[str] = set()
 
@@ -682,8 +685,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and any(isinstance(i, Slice) for i in args[1].items)
         ):
             self.kinds[target.name] = "list"
-        if op in VIEWS and isinstance(args[0], Var):
-            self.sources[target.name] = (args[0],)
+        if op in VIEWS and (isinstance(args[0], Var) or named_constant(args[0])):
+            self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
+        self.note_integral(target, op, args)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
             # an entry of a list is one of the objects it holds, not a view
             # of the list: appending to or popping the list leaves it alone

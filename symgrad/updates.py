@@ -9,6 +9,12 @@ an update is an error (naming the line) when another name, a view, a list
 or tuple holding the array, the caller of a helper, or an enclosing function
 could see it.  A write into the caller's array or a constant first copies it, so the
 caller's arrays are never changed.
+
+`y[mask] = v` where `v` may be a view of `y` is an error too: numpy does not
+copy such a right side first, so it reads entries it has already written, and
+its result depends on the order it copies in.  (For slices and integer index
+arrays numpy copies an overlapping right side, and `+=`, `-=` and `np.add.at`
+compute the whole new value before writing: those are exact.)
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .errors import Loc, UnsupportedSyntaxError
 from .fence import op_symbol
-from .ir import Atom, Const, Index, Var
+from .ir import Atom, Const, Index, Slice, Var
 from .library import BINOPS
 from .rules import VIEWS
 
@@ -155,15 +163,103 @@ class UpdateLowering:
         name = target.value.id
         self.local_update(name, scope, loc)
         self.not_a_tuple(name, target.value, scope, loc)
+        written = self.name(name, target.value, scope)  # (before a copy of it)
         current = self.owned_array(name, target.value, scope, loc)
         items = (
             target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
         )
         index = Index(tuple(self.index_item(i, scope) for i in items))
         right = self.atom(value, scope) if isinstance(value, ast.AST) else value
+        if mode == "setitem" and not getattr(scope.src.resolver, "generated", False):
+            self.not_overlapping(target, value, index, right, (written, current), loc)
         updated = self.emit(mode, (current, index, right), loc, hint=name)
         self.sources[updated.name] = (current,)
         self.bind(scope, name, updated)
+
+    def not_overlapping(
+        self,
+        target: ast.Subscript,
+        value: ast.expr | Atom,
+        index: Index,
+        right: Atom,
+        written: tuple[Atom, ...],
+        loc: Loc,
+    ) -> None:
+        """`y[mask] = v` with `v` a view of `y` is an error: numpy's boolean
+        assignment does not copy an overlapping right side, so it reads
+        entries it has already written (`b[mask] = b[4:1:-1]` may set an entry
+        from one written before it), which symgrad, reading the old values,
+        cannot reproduce.  An index symgrad cannot tell from a mask counts as
+        one.  (Emitted code never reaches here: see `aliased`.)"""
+        masks = [i for i in index.items if self.may_be_mask(i)]
+        if not masks or not self.overlaps(right, written):
+            return
+        name = target.value.id
+        what = (
+            "a boolean mask"
+            if any(isinstance(i, Const) for i in masks)
+            else ("an index that may be a boolean mask")
+        )
+        if isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
+            copied = f"{ast.unparse(target)} = {ast.unparse(value)}.copy()"
+        elif isinstance(value, ast.AST):
+            copied = f"{ast.unparse(target)} = ({ast.unparse(value)}).copy()"
+        else:
+            copied = f"{ast.unparse(target)} = <the value>.copy()"
+        raise UnsupportedSyntaxError(
+            f"the right side overlaps '{name}', the array this assignment writes "
+            f"through {what}: numpy does not copy it first, so the result "
+            "depends on the order numpy copies the entries in",
+            loc,
+            f"copy the right side first: {copied}",
+        )
+
+    def may_be_mask(self, item: Atom | Slice) -> bool:
+        """Could the index item `item` be a boolean array (or a boolean)?"""
+        if isinstance(item, Slice):
+            return False
+        if isinstance(item, Const):
+            if item.value is None or item.value is Ellipsis:
+                return False
+            try:
+                return np.asarray(item.value).dtype == bool
+            except ValueError:  # (a ragged list: numpy refuses it as an index)
+                return True
+        return item.name not in self.integral
+
+    def integer(self, atom: Atom) -> bool:
+        """Is `atom` known to be an integer or an integer array (never a
+        boolean array)?"""
+        if isinstance(atom, Const):
+            try:
+                return np.asarray(atom.value).dtype.kind in "iu"
+            except ValueError:  # (a ragged list)
+                return False
+        return atom.name in self.integral
+
+    def note_integral(self, target: Var, op: str, args: tuple) -> None:
+        """Remember that `target` is never a boolean array: +, -, *, //, %
+        with an integer (numpy makes a boolean operand an integer), or
+        `np.array` of integers."""
+        if (op in INTEGRAL_OPS and any(self.integer(a) for a in args)) or (
+            op in ("copy", "asarray") and self.integer(args[0])
+        ):
+            self.integral.add(target.name)
+
+    def overlaps(self, right: Atom, written: tuple[Atom, ...]) -> bool:
+        """May `right` be one of the arrays `written`, or a view of one (a
+        named constant included)?"""
+
+        def arrays(atom: Atom) -> set[str]:
+            names = self.roots(atom, held=False)
+            return names | {
+                edge.name
+                for n in names
+                for edge in self.sources.get(n, ())
+                if named_constant(edge)
+            }
+
+        return bool(arrays(right) & set().union(*(arrays(w) for w in written)))
 
     def not_a_tuple(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> None:
         """An entry of a tuple cannot be assigned (Python raises TypeError)."""
@@ -252,6 +348,15 @@ class UpdateLowering:
             if caller & mine:
                 return True
         return self.ops.get(var.name) in VIEWS
+
+
+# Ops whose result is never a boolean array when an operand is an integer.
+INTEGRAL_OPS = {"add", "sub", "mul", "floordiv", "mod"}
+
+
+def named_constant(atom: object) -> bool:
+    """Is `atom` a named module constant (which may hold an array)?"""
+    return isinstance(atom, Const) and atom.name is not None
 
 
 def vars_in(value: object) -> list[Var]:

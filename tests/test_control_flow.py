@@ -205,6 +205,39 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "made, write",
+    [
+        ("a = x * 1.0", "a[np.array([1, -4])] = y[:2] * 3"),
+        ("a = x * 1.0", "a[np.array([1, -4])] += y[:2] * 3"),
+        ("a = x * 1.0", "a[np.array([1, -4])] -= y[:2] * 3"),
+        ("a = x * 1.0", "x[np.array([1, -4])] -= y[:2] * 3"),  # (into a copy)
+        ("a = np.zeros(5)", "a[np.array([1, -4])] = y[:2] * 3"),
+    ],
+)
+def test_a_repeated_index_error_names_the_write_after_a_differentiable_line(
+    tmp_path, made, write
+):
+    # the error is raised inside a support function of the emitted module;
+    # the line is the one whose derivative the function body was running,
+    # not the last line differentiated before the support code
+    m = load(
+        tmp_path,
+        f"""
+        @symgrad.grad
+        def f(x):
+            {made}
+            y = np.sin(x)
+            {write}
+            return np.sum(a * np.arange(5)) + np.sum(x * x)
+        """,
+    )
+    with pytest.raises(BadInputError, match="repeated indices") as info:
+        m.f.f_and_grad(np.array([0.3, -0.7, 1.2, 0.5, -1.1]))
+    assert info.value.loc is not None and info.value.loc.line == 10
+    assert f"\n    {write}\n    ^" in str(info.value)
+
+
+@pytest.mark.parametrize(
     "body, line, message",
     [
         (
@@ -358,6 +391,101 @@ def test_updates_numpy_would_see_through_another_name_are_errors(
     with pytest.raises(UnsupportedSyntaxError, match=message) as info:
         m.f.f_and_grad(1.0)
     assert info.value.loc.line == line
+
+
+_OVERLAP_HEADER = """
+MASK = np.array([False, True, True, False, False, True])
+W = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+
+"""
+
+
+@pytest.mark.parametrize(
+    "write, hint",
+    [
+        ("b[MASK] = b[4:1:-1]", "b[MASK] = b[4:1:-1].copy()"),
+        ("b[b > 2.5] = b[4:1:-1]", "b[b > 2.5] = b[4:1:-1].copy()"),
+        ("b[b >= 0] = b[::-1]", "b[b >= 0] = b[::-1].copy()"),
+        ("b[MASK] = b.reshape(2, 3)[1]", "b[MASK] = b.reshape(2, 3)[1].copy()"),
+        ("b[MASK] = np.flip(b)[:3]", "b[MASK] = np.flip(b)[:3].copy()"),
+        ("x[MASK] = x[0:3]", "x[MASK] = x[0:3].copy()"),
+    ],
+)
+def test_a_mask_write_of_a_view_of_the_array_written_is_an_error(tmp_path, write, hint):
+    # numpy does not copy a right side that overlaps a boolean-mask write: it
+    # reads entries it has already written (b[5] gets the new b[2]), so its
+    # result depends on the order it copies, which symgrad cannot reproduce
+    m = load(
+        tmp_path,
+        _OVERLAP_HEADER + textwrap.dedent(f"""
+        @symgrad.grad
+        def f(x):
+            b = x * 1.0
+            s = np.sum(b * b)
+            {write}
+            return s + np.sum(W * b) + np.sum(x)
+        """),
+    )
+    jvp = symgrad.jvp(m.f.__wrapped__)
+    for run in (m.f.f_and_grad, lambda x: jvp.f_and_jvp(x, tangents=x)):
+        with pytest.raises(UnsupportedSyntaxError, match="overlaps") as info:
+            run(np.arange(6.0))
+        assert info.value.loc.line == 14
+        assert "depends on the order" in info.value.message
+        assert info.value.hint is not None and hint in info.value.hint
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "b[MASK] = b[4:1:-1].copy()",
+        "b[MASK] = np.copy(b[4:1:-1])",
+        "b[MASK] += b[4:1:-1]",  # (numpy adds into a copy of b[MASK])
+        "b[MASK] -= b[4:1:-1]",
+        "b[np.array([1, 2, 5])] = b[4:1:-1]",  # (numpy copies an overlap)
+        "b[np.array([1, 2, 3])] = b[0:3]",
+        "b[1:4] = b[4:1:-1]",
+        "b[0:6:2] = b[5::-2]",
+        "np.add.at(b, np.array([1, 2, 3]), b[0:3])",
+        "np.add.at(b, MASK, b[4:1:-1])",
+    ],
+)
+@pytest.mark.parametrize("keep", [False, True])
+def test_writes_numpy_runs_as_if_the_right_side_were_copied_match_numpy(
+    tmp_path, write, keep
+):
+    # with `keep` the reverse sweep needs the old b, so the write copies
+    m = load(
+        tmp_path,
+        _OVERLAP_HEADER + textwrap.dedent(f"""
+        def f(x):
+            b = x * 1.0
+            s = np.sum(b * b) if {keep} else 0.0
+            {write}
+            return s + np.sum(W * b)
+        """),
+    )
+    x = np.arange(6.0) + np.array([0.3, -0.2, 0.1, 0.4, -0.3, 0.2])
+    g = symgrad.grad(m.f)
+    assert g.f_and_grad(x.copy())[0] == pytest.approx(m.f(x.copy()))
+    symgrad.check_grad(g, x)
+
+
+def test_a_write_of_the_previous_entry_in_a_loop_is_not_refused(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            b = x * 1.0
+            for i in range(1, 4):
+                b[i] = b[i - 1]
+            return np.sum(b * b)
+        """,
+    )
+    x = np.array([0.5, -1.0, 2.0, 3.0])
+    assert m.f.f_and_grad(x.copy())[0] == pytest.approx(m.f.__wrapped__(x.copy()))
+    symgrad.check_grad(m.f, x)
 
 
 def test_a_local_read_before_assignment_is_an_error_not_the_global(tmp_path):
