@@ -20,6 +20,7 @@ from collections.abc import Callable
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+from sympy.logic.boolalg import BooleanAtom
 
 from .ir import Assign, Atom, Const, Var
 from .rules import OPS
@@ -192,7 +193,13 @@ def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
 
     def build(node: tuple) -> sp.Expr:
         _, op, args = node
-        expr = OPS[op].meaning(*(arg(a) for a in args))
+        values = [arg(a) for a in args]
+        for i, value in enumerate(values):
+            if isinstance(value, BooleanAtom) and (op, i) != ("where", 0):
+                # numpy reads True and False as 1 and 0 in arithmetic (`x *
+                # True`, `np.maximum(x, False)`); sympy's are conditions only
+                values[i] = sp.Integer(int(bool(value)))
+        expr = OPS[op].meaning(*values)
         inner.append((sp.Symbol(f"_n{len(inner)}", real=True), expr))
         return expr
 
