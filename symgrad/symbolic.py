@@ -512,11 +512,24 @@ class SympyLowering:
             return self.emit("divide", (Const(1), self._pow(base, -exp)))
         if exp == 1:
             return self.lower(base)
+        if exp.is_Integer and exp > 1:
+            return self._power_by_products(self.lower(base), int(exp))
         # np.power where the exponent may not be an integer: on a Python float
         # `**` gives a complex number for a negative base (numpy: nan) and
-        # raises OverflowError (numpy: inf); an integer power is the same
-        op = "pow" if exp.is_Integer else "power"
-        return self.emit(op, (self.lower(base), self.lower(exp)))
+        # raises OverflowError (numpy: inf)
+        return self.emit("power", (self.lower(base), self.lower(exp)))
+
+    def _power_by_products(self, base: Atom, n: int) -> Atom:
+        """`base ** n` for an integer n > 1 as products, by squaring.  On a
+        Python float (an argument, in numpy's body too) `x ** 2` raises
+        OverflowError where numpy gives inf, as `x * x` does; on arrays `x * x`
+        is numpy's own square, and cheaper than its power from 3 on; on
+        Python ints it stays exact."""
+        if n == 1:
+            return base
+        half = self._power_by_products(base, n // 2)
+        square = self.emit("mul", (half, half))
+        return self.emit("mul", (square, base)) if n % 2 else square
 
     def _piecewise(self, pieces: tuple) -> Atom:
         (value, cond), rest = pieces[0], pieces[1:]
