@@ -19,7 +19,10 @@ support-function call.  Guarantees:
 * where numpy would return inf or nan (and warn), `math` and Python raise
   (`ValueError`, `OverflowError`, `ZeroDivisionError`; a `TypeError` where a
   builtin `pow` made a complex number); `f_and_grad` then runs its numpy body,
-  so results never differ from it;
+  so results never differ from it.  That body gets the same Python floats, so
+  the derivative code both share raises nothing: its integer powers are
+  products (`x * x` gives inf; `x ** 2` raises OverflowError), its divisions
+  by values `np.divide`;
 * an elementwise function without an exact spelling stays the same numpy
   call; anything that is not elementwise (an array op, a write) keeps the
   function on its numpy body alone;

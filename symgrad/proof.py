@@ -26,6 +26,7 @@ computes is checked numerically by the test suite, not here.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import math
@@ -364,7 +365,10 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
         "__name__": "symgrad_verify",
         **(functions or {}),
     }
-    exec(compile(source, "<symgrad verify>", "exec"), namespace)
+    code = ast.parse(source)
+    if symbolic:
+        code = ast.fix_missing_locations(_BoolsAsNumbers().visit(code))
+    exec(compile(code, "<symgrad verify>", "exec"), namespace)
     check = namespace["_check_seed"]
 
     def seed_of(function, seed, value):
@@ -399,6 +403,34 @@ def _positional(f_and_grad: Any) -> Any:
         return f_and_grad(*args[:n], seed=seed, **keywords)
 
     return call
+
+
+class _BoolsAsNumbers(ast.NodeTransformer):
+    """`x * True`, `np.maximum(x, False)`: numpy reads a bool in arithmetic
+    as 1 or 0; sympy refuses one there (np.where's condition stays a bool)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.BinOp:
+        self.generic_visit(node)
+        node.left, node.right = _as_number(node.left), _as_number(node.right)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        f = node.func
+        if (
+            isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name)
+            and f.value.id == "np"
+            and f.attr != "where"
+        ):
+            node.args = [_as_number(a) for a in node.args]
+        return node
+
+
+def _as_number(node: ast.expr) -> ast.expr:
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return ast.copy_location(ast.Constant(int(node.value)), node)
+    return node
 
 
 def _same(got: sp.Expr, want: sp.Expr) -> str | None:

@@ -316,7 +316,11 @@ def _reduced_groups(g, x, axis, keepdims):
         g = np.expand_dims(g, axes)
     last = tuple(range(x.ndim - len(axes), x.ndim))
     moved = np.moveaxis(x, axes, last)
-    flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    kept = x.ndim - len(axes)
+    n = 1  # (a group's size: reshape's -1 is ambiguous for an empty x)
+    for size in moved.shape[kept:]:
+        n *= size
+    flat = moved.reshape(moved.shape[:kept] + (n,))
     return g, axes, last, flat, moved.shape
 
 
@@ -324,6 +328,8 @@ def _prod_grad(g, x, axis=None, keepdims=False):
     """Adjoint of np.prod: products of all other entries, exact at zeros."""
     x = np.asarray(x, dtype=float)
     g, axes, last, flat, shape = _reduced_groups(g, x, axis, keepdims)
+    if not flat.shape[-1]:  # empty groups (their product is 1): no entries
+        return g * np.zeros(x.shape)
     ones = np.ones(flat.shape[:-1] + (1,))
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)

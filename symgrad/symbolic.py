@@ -20,6 +20,7 @@ from collections.abc import Callable
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+from sympy.logic.boolalg import BooleanAtom
 
 from .ir import Assign, Atom, Const, Var
 from .rules import OPS
@@ -192,7 +193,13 @@ def _meaning(key: tuple) -> tuple[sp.Expr, tuple]:
 
     def build(node: tuple) -> sp.Expr:
         _, op, args = node
-        expr = OPS[op].meaning(*(arg(a) for a in args))
+        values = [arg(a) for a in args]
+        for i, value in enumerate(values):
+            if isinstance(value, BooleanAtom) and (op, i) != ("where", 0):
+                # numpy reads True and False as 1 and 0 in arithmetic (`x *
+                # True`, `np.maximum(x, False)`); sympy's are conditions only
+                values[i] = sp.Integer(int(bool(value)))
+        expr = OPS[op].meaning(*values)
         inner.append((sp.Symbol(f"_n{len(inner)}", real=True), expr))
         return expr
 
@@ -505,11 +512,24 @@ class SympyLowering:
             return self.emit("divide", (Const(1), self._pow(base, -exp)))
         if exp == 1:
             return self.lower(base)
+        if exp.is_Integer and exp > 1:
+            return self._power_by_products(self.lower(base), int(exp))
         # np.power where the exponent may not be an integer: on a Python float
         # `**` gives a complex number for a negative base (numpy: nan) and
-        # raises OverflowError (numpy: inf); an integer power is the same
-        op = "pow" if exp.is_Integer else "power"
-        return self.emit(op, (self.lower(base), self.lower(exp)))
+        # raises OverflowError (numpy: inf)
+        return self.emit("power", (self.lower(base), self.lower(exp)))
+
+    def _power_by_products(self, base: Atom, n: int) -> Atom:
+        """`base ** n` for an integer n > 1 as products, by squaring.  On a
+        Python float (an argument, in numpy's body too) `x ** 2` raises
+        OverflowError where numpy gives inf, as `x * x` does; on arrays `x * x`
+        is numpy's own square, and cheaper than its power from 3 on; on
+        Python ints it stays exact."""
+        if n == 1:
+            return base
+        half = self._power_by_products(base, n // 2)
+        square = self.emit("mul", (half, half))
+        return self.emit("mul", (square, base)) if n % 2 else square
 
     def _piecewise(self, pieces: tuple) -> Atom:
         (value, cond), rest = pieces[0], pieces[1:]

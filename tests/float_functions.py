@@ -76,3 +76,24 @@ def explicit_divide(x, y):
 
 def explicit_power(x, y):
     return np.power(x, y) * 1.0
+
+
+def uses_arctan(x):
+    return np.arctan(x)
+
+
+def uses_arcsinh(x):
+    return np.arcsinh(x)
+
+
+def uses_arctan2(x):
+    return np.arctan2(x, 1.0)
+
+
+def inverse_cube(x):
+    return 1.0 / x**3 + 2.0 / x
+
+
+def arctan_times_array(x, w):
+    # not elementwise: no float body, so numpy's body runs on the Python float
+    return np.sum(np.arctan(x) * w)

@@ -943,6 +943,16 @@ def float64_constant(x):
     return np.sum(np.float64(2.0) * x + np.float64(x) ** 2)
 
 
+def bool_literals(x):
+    # numpy reads True and False as 1 and 0 in arithmetic
+    y = x * True + False + x**True * 1.0 + True
+    return np.sum(y * np.maximum(x, False) + np.minimum(x, True) + x**False)
+
+
+def bool_literals_float(x):
+    return x * True - (x + False) ** True + np.maximum(x, False) * x - True / x
+
+
 def clip_of_clip(x):
     return np.sum(np.clip(np.clip(x, -1.0, 1.0), -0.5, 0.8))
 
@@ -1283,4 +1293,14 @@ CASES: list[Case] = [
     Case("clip_of_difference", clip_of_difference, _clip_diff_args, wrt=(0, 1)),
     Case("clip_of_clip", clip_of_clip, _clip_args),
     Case("float64_constant", float64_constant, _one(4)),
+    Case(
+        "bool_literals",
+        bool_literals,
+        lambda rng: (avoiding(rng, (3, 4), -2, 2, (0.0, 1.0)),),
+    ),
+    Case(
+        "bool_literals_float",
+        bool_literals_float,
+        lambda rng: (avoiding(rng, (), -2, 2, (0.0,), gap=0.3),),
+    ),
 ]

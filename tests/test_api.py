@@ -518,6 +518,30 @@ def test_the_mean_of_an_empty_slice_has_a_gradient() -> None:
     np.testing.assert_allclose(H.hessian(np.array([1.0, 2.0])), [[0, 0], [0, 2]])
 
 
+def prod_of_all(x):
+    return np.prod(x)
+
+
+def sum_of_row_prods(x):
+    return np.sum(np.prod(x, axis=1))
+
+
+def test_the_prod_of_an_empty_array_has_an_empty_gradient() -> None:
+    # np.prod of nothing is 1.0; its gradient is empty, of x's shape (as
+    # JAX's), not a reshape error from the support code
+    for fn, x in [
+        (prod_of_all, np.zeros(0)),
+        (sum_of_row_prods, np.zeros((3, 0))),
+        (sum_of_row_prods, np.zeros((0, 4))),
+        (prod_of_all, np.zeros((2, 0, 3))),
+    ]:
+        value, dx = symgrad.grad(fn).f_and_grad(x)
+        assert value == fn(x)
+        assert dx.shape == x.shape and dx.dtype == np.float64
+        H = symgrad.hessian(fn).hessian(x)
+        assert H.shape == x.shape * 2
+
+
 PROGRAM = """
 import numpy as np
 import symgrad

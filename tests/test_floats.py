@@ -64,6 +64,10 @@ def test_tanh_keeps_numpys_own_implementation() -> None:
         (ff.explicit_power, (-8.0, 1.0 / 3.0)),
         (ff.logs, (0.0,)),
         (ff.logs, (-1.0,)),
+        (ff.uses_arctan, (1e200,)),
+        (ff.uses_arcsinh, (1e200,)),
+        (ff.uses_arctan2, (1e200,)),
+        (ff.inverse_cube, (1e80,)),
     ],
     ids=[
         "division by zero",
@@ -72,6 +76,10 @@ def test_tanh_keeps_numpys_own_implementation() -> None:
         "np.power of a negative base",
         "log(0)",
         "log(-1)",
+        "arctan's derivative squares x: overflows",
+        "arcsinh's derivative squares x: overflows",
+        "arctan2's derivative squares x: overflows",
+        "1 / x**3's derivative: x**4 overflows",
     ],
 )
 def test_where_math_raises_numpy_answers(fn, args) -> None:
@@ -84,6 +92,19 @@ def test_where_math_raises_numpy_answers(fn, args) -> None:
             plain = fn(*args)
     np.testing.assert_equal((float(value), (float(grad),)), expected)
     np.testing.assert_equal(float(value), float(plain))
+
+
+def test_a_derivative_power_of_a_python_float_overflows_to_inf() -> None:
+    # no float body; numpy's body squares the Python float x in the
+    # derivative: inf, as for a numpy float, not Python's OverflowError
+    g = symgrad.grad(ff.arctan_times_array, wrt=(0, 1))
+    w = np.array([1.0, 2.0])
+    with np.errstate(all="ignore"):
+        value, (gx, gw) = g.f_and_grad(1e200, w)
+        expected = g.f_and_grad(np.float64(1e200), w)
+    assert value == ff.arctan_times_array(1e200, w)
+    assert gx == expected[1][0] == 0.0
+    np.testing.assert_equal(gw, expected[1][1])
 
 
 def test_no_float_body_without_an_exact_spelling() -> None:

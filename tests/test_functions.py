@@ -405,3 +405,16 @@ def test_float32_arguments_get_float32_gradients(name):
         if isinstance(low[i], np.ndarray) and low[i].dtype == np.float32:
             assert np.asarray(grad).dtype == np.float32, f"argument {i}"
         np.testing.assert_allclose(grad, want, rtol=2e-3, atol=2e-4)
+
+
+def bool_literal_beside_a_mask(x):
+    return np.sum(x * (x > 0) * 1.0 + True) + np.sum(np.where(True, x * x, False))
+
+
+def test_a_bool_literal_beside_a_mask_is_one() -> None:
+    # found by review: `+ True` was an InternalError (sympy's BooleanAtom)
+    x = np.array([-1.5, 0.5, 2.0])
+    value, grad = symgrad.grad(bool_literal_beside_a_mask).f_and_grad(x)
+    assert value == bool_literal_beside_a_mask(x)
+    np.testing.assert_array_equal(grad, [-3.0, 2.0, 5.0])
+    check_grad(bool_literal_beside_a_mask, x)

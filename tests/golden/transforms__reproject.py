@@ -75,7 +75,7 @@ def f_and_grad(params, *, seed=None):
     # grad of: distortion = 1 + params[13] * r2 + params[14] * r2 * r2
     t26_bar = _unbroadcast_mul(distortion_bar, r2, t26)
     r2_bar = _unbroadcast(distortion_bar * (t26 + 2 * t28), r2)
-    t27_bar = _unbroadcast_mul(distortion_bar, r2**2, t27)
+    t27_bar = _unbroadcast_mul(distortion_bar, r2 * r2, t27)
     params_bar[14] += t27_bar
     params_bar[13] += t26_bar
     # grad of: r2 = xn * xn + yn * yn
@@ -220,7 +220,7 @@ def f_and_jvp(params, tangents):
     t23 = params[14] * r2
     distortion = 1 + t22 * r2 + t23 * r2
     distortion_dot = (
-        r2_dot * (t22 + 2 * t23) + params_dot[13] * r2 + params_dot[14] * r2**2
+        r2_dot * (t22 + 2 * t23) + params_dot[13] * r2 + params_dot[14] * (r2 * r2)
     )
     t24 = params[9]
     t25 = t24 * distortion
