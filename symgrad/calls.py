@@ -344,6 +344,8 @@ class CallLowering:
         if spec.variadic and not spec.args:
             atoms = tuple(self.atom(a, scope) for a in args)
             return self.emit(spec.op, atoms, loc, hint=hint)
+        if spec.op == "clip":
+            keywords = _clip_bounds(spec, args, keywords, loc)
         names = list(spec.args) + [k for k, _ in spec.static]
         if len(args) > len(names):
             raise BadInputError(f"too many arguments ({len(args)}) in this call", loc)
@@ -429,6 +431,39 @@ class CallLowering:
 
 
 _NOT_A_LITERAL = object()
+
+
+def _clip_bounds(
+    spec: CallSpec, args: list[ast.expr], keywords: list[ast.keyword], loc: Loc
+) -> list[ast.keyword]:
+    """The keywords of a clip with its bounds as numpy binds them: the
+    method's `min` and `max` may each be left out; np.clip takes both `a_min`
+    and `a_max`, or neither and then `min=`/`max=` (numpy 2.1).  A bound left
+    out is None (no bound on that side)."""
+    named = {kw.arg for kw in keywords}
+    bounds = list(spec.args[1:])
+    if bounds == ["a_min", "a_max"]:
+        given = [len(args) > i + 1 or b in named for i, b in enumerate(bounds)]
+        if any(given):
+            if not all(given):
+                missing = bounds[given.index(False)]
+                raise BadInputError(f"missing argument '{missing}' in this call", loc)
+            if named & {"min", "max"}:
+                raise BadInputError(
+                    "np.clip takes its bounds as a_min and a_max, or as min= and "
+                    "max=, not both",
+                    loc,
+                )
+            return keywords
+        keywords = [
+            ast.keyword(
+                arg={"min": "a_min", "max": "a_max"}.get(kw.arg, kw.arg), value=kw.value
+            )
+            for kw in keywords
+        ]
+        named = {kw.arg for kw in keywords}
+    left_out = [b for b in bounds[max(len(args) - 1, 0) :] if b not in named]
+    return keywords + [ast.keyword(arg=b, value=ast.Constant(None)) for b in left_out]
 
 
 def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:

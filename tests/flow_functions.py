@@ -632,6 +632,14 @@ def clip_bounds_passed(x, lo=None, hi=0.8):
     return np.sum(np.clip(x, lo, hi) * x + x.clip(_NO_BOUND, hi))
 
 
+def clip_keyword_bounds(x):
+    """One-sided clips with numpy's keywords: the method's min=/max=, np.clip's
+    a_min=/a_max= (one None) and its min=/max= (numpy 2.1)."""
+    low = x.clip(min=-0.5) * x + x.clip(max=0.8) ** 2 + x.clip(-0.5)
+    high = np.clip(x, a_min=-0.5, a_max=None) * 3.0 + np.clip(x, min=-0.5) * x
+    return np.sum(low + high + np.clip(x, max=0.8) + np.clip(x, min=-0.5, max=0.8))
+
+
 def concatenate_flattened(x, y):
     """np.concatenate with axis=None: every part flattened first."""
     flat = np.concatenate([x, y * y, x[0]], axis=None)
@@ -860,6 +868,7 @@ FLOW_CASES = [
         lambda r: (_clip_points(r), -0.5, 0.8),
         wrt=(0, 1, 2),
     ),
+    Case("clip_keyword_bounds", clip_keyword_bounds, lambda r: (_clip_points(r),)),
     Case(
         "concatenate_flattened",
         concatenate_flattened,

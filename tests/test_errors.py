@@ -468,6 +468,11 @@ MORE_AT_FIRST_USE = [
     ("    return x * 'a'\n", UnsupportedSyntaxError, 7),
     ("    return x.astype(float)\n", NoDerivativeError, 7),
     ("    return np.sin(x, x)\n", BadInputError, 7),
+    # np.clip takes both a_min and a_max, or neither (then min=, max=)
+    ("    return np.sum(np.clip(x, 0.0))\n", BadInputError, 7),
+    ("    return np.sum(np.clip(x, a_max=1.0, max=2.0))\n", BadInputError, 7),
+    ("    return np.sum(np.clip(x, 0.0, 1.0, min=0.5))\n", BadInputError, 7),
+    ("    return np.sum(x.clip(0.0, min=0.5))\n", NoDerivativeError, 7),
     ("    return np.random.rand(3) * x\n", NoDerivativeError, 7),
     ("    y = x * 2\n", UnsupportedSyntaxError, 7),
     ("    return x\n    y = x\n", UnsupportedSyntaxError, 8),
