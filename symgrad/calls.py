@@ -225,6 +225,8 @@ class CallLowering:
             spec = table.get(callee.name)
             if callee.lib == "math":
                 spelling = f"math.{callee.name}"
+        if spec is None and (callee.lib, callee.name) == ("numpy", "nonzero"):
+            raise nonzero_outside_an_index(loc)
         if spec is None:
             raise NoDerivativeError(
                 f"no derivative rule for '{dotted(node.func)}'",
@@ -299,6 +301,10 @@ class CallLowering:
             return self.pop(node, scope)
         from .frontend import foreign_module_hint
 
+        if name == "astype":
+            return self.astype(node, scope, hint)
+        if name == "nonzero" and not node.args and not node.keywords:
+            raise nonzero_outside_an_index(loc)
         defined = resolve.prelude_method(name)
         if defined is not None and foreign_module_hint(node.func, scope) is None:
             # x.var(axis=0) is np.var(x, axis=0); `stats.var(x)`, of a module
@@ -330,6 +336,48 @@ class CallLowering:
                 hint,
             )
         return self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+
+    def astype(self, node: ast.Call, scope: Scope, hint: str | None) -> Atom:
+        """`v.astype(dtype)`: a constant (a mask as floats, values as ints);
+        the dtype is numpy's name for it, read when compiling."""
+        loc = scope.src.loc(node)
+        given = list(node.args) + [k.value for k in node.keywords if k.arg == "dtype"]
+        if len(given) != 1 or any(k.arg != "dtype" for k in node.keywords):
+            raise NoDerivativeError(
+                ".astype() takes just the dtype here (no copy=, casting=...)", loc
+            )
+        dtype = self.dtype(given[0], scope)
+        receiver = self.atom(node.func.value, scope)
+        return self.emit("astype", (receiver,), loc, (("dtype", dtype),), hint)
+
+    def dtype(self, node: ast.expr, scope: Scope) -> str:
+        """numpy's name of the dtype `node` spells (`float`, `np.float32`,
+        `"int64"`), of a kind symgrad computes with (bool, int, float)."""
+        import numpy as np
+
+        spelled = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            spelled = node.value
+        elif isinstance(node, ast.Name) and node.id not in scope.env:
+            if node.id in ("float", "int", "bool", "complex"):
+                spelled = getattr(builtins, node.id)
+        elif isinstance(node, ast.Attribute):
+            module = self.module_ref(node.value, scope)
+            if getattr(module, "lib", None) == "numpy":
+                spelled = getattr(np, node.attr, None)
+        try:
+            dtype = np.dtype(spelled) if spelled is not None else None
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in "biuf":
+            raise NoDerivativeError(
+                f".astype({ast.unparse(node)}): symgrad computes with bool, int "
+                "and float dtypes",
+                scope.src.loc(node),
+                "write one as float, int, bool, np.float32 or 'float64' (complex "
+                "numbers are not supported)",
+            )
+        return dtype.name
 
     def apply(
         self,
@@ -485,6 +533,15 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
+
+
+def nonzero_outside_an_index(loc: Loc) -> UnsupportedSyntaxError:
+    return UnsupportedSyntaxError(
+        "np.nonzero(...) is supported only as the whole index, x[np.nonzero(m)]",
+        loc,
+        "for the indices of a vector use np.flatnonzero(m); or index by the "
+        "mask itself, x[m]",
+    )
 
 
 def _unknown_function(name: str, loc: Loc) -> UnknownNameError:

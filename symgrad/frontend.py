@@ -18,7 +18,7 @@ import numpy as np
 
 from . import library, resolve
 from .cache import describe_value
-from .calls import NOT_A_MODULE, CallLowering, dotted
+from .calls import NOT_A_MODULE, CallLowering, dotted, nonzero_outside_an_index
 from .errors import (
     Loc,
     NoDerivativeError,
@@ -612,7 +612,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
         base = self.atom(node.value, scope)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        index = Index(tuple(self.index_item(i, scope) for i in items))
+        lone = len(items) == 1
+        index = Index(tuple(self.index_item(i, scope, lone) for i in items))
         if (
             isinstance(base, Const)
             and isinstance(base.value, tuple)
@@ -622,7 +623,17 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 return Const(base.value[index.items[0].value])
         return self.emit("getitem", (base, index), scope.src.loc(node), hint=hint)
 
-    def index_item(self, node: ast.expr, scope: Scope) -> Atom | Slice:
+    def index_item(
+        self, node: ast.expr, scope: Scope, lone: bool = False
+    ) -> Atom | Slice:
+        """One item of an index; `lone` when it is the whole index."""
+        of = self.nonzero_of(node, scope)
+        if of is not None:
+            if not lone:
+                raise nonzero_outside_an_index(scope.src.loc(node))
+            # numpy defines x[m] of a boolean m as x[m.nonzero()]
+            loc = scope.src.loc(node)
+            return self.emit("ne", (self.atom(of, scope), Const(0)), loc)
         if isinstance(node, ast.Slice):
             parts = (node.lower, node.upper, node.step)
             return Slice(*(None if p is None else self.atom(p, scope) for p in parts))
@@ -644,6 +655,22 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 "pass the arrays as separate arguments: def loss(W, b, X, y)",
             )
         return item
+
+    def nonzero_of(self, node: ast.expr, scope: Scope) -> ast.expr | None:
+        """`m` of `np.nonzero(m)` or of `m.nonzero()`, else None."""
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "nonzero"
+            and not node.keywords
+        ):
+            return None
+        module = self.module_ref(node.func.value, scope)
+        if module is None:
+            return node.func.value if not node.args else None
+        if getattr(module, "lib", None) == "numpy" and len(node.args) == 1:
+            return node.args[0]
+        return None
 
     def static(self, node: ast.expr, scope: Scope, what: str) -> object:
         """A compile-time constant (an axis, a tuple index), or an error."""

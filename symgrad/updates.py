@@ -159,7 +159,8 @@ class UpdateLowering:
         items = (
             target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
         )
-        index = Index(tuple(self.index_item(i, scope) for i in items))
+        lone = len(items) == 1
+        index = Index(tuple(self.index_item(i, scope, lone) for i in items))
         right = self.atom(value, scope) if isinstance(value, ast.AST) else value
         updated = self.emit(mode, (current, index, right), loc, hint=name)
         self.sources[updated.name] = (current,)

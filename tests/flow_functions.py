@@ -640,6 +640,23 @@ def clip_keyword_bounds(x):
     return np.sum(low + high + np.clip(x, max=0.8) + np.clip(x, min=-0.5, max=0.8))
 
 
+def constant_masks(x, y):
+    """Values with no derivative, used as constants: a mask as floats
+    (.astype), np.any/np.all and their methods, np.nonzero as an index (of a
+    vector and of a matrix), np.flatnonzero as indices."""
+    mask = (x > 0.0).astype(float) + (y > 0.5).astype("float32")[0, :3]
+    some = np.any(x > 1.0) * 2.0 + (x < -1.0).any() + np.all(y > -3.0, axis=1)[0]
+    picked = np.sum(x[np.nonzero(x > 0.0)] ** 2) + np.sum(y[(y > 0.5).nonzero()])
+    at = np.flatnonzero(x < 0.0)
+    total = np.sum(mask * x) * some + picked + np.sum(np.sin(x[at]))
+    return total * (1.0 + (y < 0.0).all() + np.sum((x > 0.0).astype(int)))
+
+
+def _mask_args(rng):
+    x = avoiding(rng, 3, -2.0, 2.0, (-1.0, 0.0, 1.0))
+    return (x, avoiding(rng, (2, 3), -2.0, 2.0, (0.0, 0.5)))
+
+
 def concatenate_flattened(x, y):
     """np.concatenate with axis=None: every part flattened first."""
     flat = np.concatenate([x, y * y, x[0]], axis=None)
@@ -868,6 +885,7 @@ FLOW_CASES = [
         lambda r: (_clip_points(r), -0.5, 0.8),
         wrt=(0, 1, 2),
     ),
+    Case("constant_masks", constant_masks, _mask_args, wrt=(0, 1)),
     Case("clip_keyword_bounds", clip_keyword_bounds, lambda r: (_clip_points(r),)),
     Case(
         "concatenate_flattened",

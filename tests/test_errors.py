@@ -466,7 +466,20 @@ def test_signature_errors(tmp_path):
 MORE_AT_FIRST_USE = [
     ("    return max(x)", UnsupportedSyntaxError, 7),  # (np.max, says the hint)
     ("    return x * 'a'\n", UnsupportedSyntaxError, 7),
-    ("    return x.astype(float)\n", NoDerivativeError, 7),
+    # .astype to a float dtype of a value depending on wrt (a mask as floats,
+    # or values as ints, are constants)
+    ("    return x.astype(float)\n", NonDifferentiableError, 7),
+    ("    return np.sum(np.sin(x).astype(np.float32))\n", NonDifferentiableError, 7),
+    ("    return np.sum(x * (x > 0).astype(complex))\n", NoDerivativeError, 7),
+    (
+        "    return np.sum(x * (x > 0).astype(float, copy=False))\n",
+        NoDerivativeError,
+        7,
+    ),
+    # np.nonzero's tuple of index arrays is read only as a whole index
+    ("    i = np.nonzero(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
+    ("    return np.sum(x[np.nonzero(x > 0), 0])\n", UnsupportedSyntaxError, 7),
+    ("    return np.sum(x[(x > 0).nonzero()[0]])\n", UnsupportedSyntaxError, 7),
     ("    return np.sin(x, x)\n", BadInputError, 7),
     # np.clip takes both a_min and a_max, or neither (then min=, max=)
     ("    return np.sum(np.clip(x, 0.0))\n", BadInputError, 7),
