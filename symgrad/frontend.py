@@ -497,6 +497,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return self.emit("tuple", items, loc, hint=hint)
 
     def constant(self, value: object, loc: Loc, name: str | None = None) -> Const:
+        if _complex(value):
+            raise UnsupportedSyntaxError(
+                f"complex numbers are not supported (constant {value!r})",
+                loc,
+                "symgrad differentiates real code: carry the real and imaginary "
+                "parts as two real values",
+            )
         if value is None or value is Ellipsis:
             return Const(value, name)
         if isinstance(value, bool | int | float):
@@ -541,14 +548,21 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 "decorate in the running program, or pass the value as an argument",
             )
         captured = getattr(scope.src.resolver, "closure", {})
-        if found is None and ident in captured:  # (a list, a dict, an object)
-            kind = type(captured[ident]).__name__
+        module_level = getattr(scope.src.resolver, "globals", {})
+        if found is None and (ident in captured or ident in module_level):
+            # (a list, a dict, a complex number, an object)
+            value = captured[ident] if ident in captured else module_level[ident]
+            if _complex(value):
+                self.constant(value, loc)  # (refused as a complex number)
+            where = (
+                "of the enclosing function" if ident in captured else "at module level"
+            )
             raise UnknownNameError(
-                f"'{ident}', a {kind} of the enclosing function, is not a value "
+                f"'{ident}', a {type(value).__name__} {where}, is not a value "
                 "symgrad can read",
                 loc,
-                "symgrad reads numbers, tuples and arrays there: make it a tuple "
-                "or an array, or pass it as an argument",
+                "symgrad reads numbers, tuples of numbers and arrays there: make it "
+                "a tuple or an array, or pass it as an argument",
             )
         if found is None:
             raise UnknownNameError(
@@ -757,6 +771,15 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
+
+
+def _complex(value: object) -> bool:
+    """Is `value` a complex number, a complex array, or a tuple holding one?"""
+    if isinstance(value, complex | np.complexfloating):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "c"
+    return isinstance(value, tuple) and any(_complex(v) for v in value)
 
 
 def _attribute_hint(node: ast.Attribute, scope: Scope) -> str | None:

@@ -769,3 +769,32 @@ def test_a_method_is_refused_where_it_is_decorated(tmp_path):
     )
     module, _ = load(tmp_path, body.replace("(self, x)", "(x)").replace("loss", "l2"))
     np.testing.assert_allclose(module.Model.plain.grad(np.ones(2)), [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def f(x):\n    return np.sum(np.abs(x * (1 + 2j)) ** 2)\n",
+        "Z = 2j\n\n\ndef f(x):\n    return np.sum(x * Z)\n",
+        "Z = np.array([1.0, 2j, 3.0])\n\n\ndef f(x):\n    return np.sum(x * Z)\n",
+        "Z = (1.0, np.complex128(2j))\n\n\ndef f(x):\n    return np.sum(x * Z[0])\n",
+    ],
+)
+def test_complex_numbers_are_refused_as_such(tmp_path, body):
+    module, path = load(tmp_path, body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f).grad(np.ones(3))
+    assert "complex numbers are not supported" in str(info.value)
+    line = body.splitlines().index(next(t for t in body.splitlines() if "return" in t))
+    assert (info.value.loc.file, info.value.loc.line) == (path, 5 + line)
+
+
+def test_a_module_level_list_is_named_as_a_list(tmp_path):
+    module, path = load(
+        tmp_path, "LST = [1.0, 2.0]\n\n\ndef f(x):\n    return np.sum(x * LST[0])\n"
+    )
+    with pytest.raises(UnknownNameError) as info:
+        symgrad.grad(module.f).grad(np.ones(3))
+    assert "'LST', a list at module level, is not a value" in str(info.value)
+    assert "make it a tuple or an array" in str(info.value)
+    assert (info.value.loc.file, info.value.loc.line) == (path, 9)
