@@ -131,6 +131,15 @@ class CallLowering:
                 return local
         if isinstance(func, ast.Name) and func.id not in scope.env:
             found = scope.src.resolver.resolve(func.id) if scope.src.resolver else None
+            if func.id in scope.partial:
+                raise UnsupportedSyntaxError(
+                    f"function '{func.id}' is bound inside an if/else or a loop (a "
+                    "different function on each path, or not on every path); "
+                    "symgrad calls a function it can name where it is called",
+                    scope.src.loc(func),
+                    "define each with def and choose the call instead: "
+                    "y = g1(x) if c else g2(x)",
+                )
             if found is None:
                 raise _unknown_function(func.id, scope.src.loc(func))
             return found

@@ -798,3 +798,21 @@ def test_a_module_level_list_is_named_as_a_list(tmp_path):
     assert "'LST', a list at module level, is not a value" in str(info.value)
     assert "make it a tuple or an array" in str(info.value)
     assert (info.value.loc.file, info.value.loc.line) == (path, 9)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    if x > 0:\n        g = lambda t: t * t\n    else:\n"
+        "        g = lambda t: t * 3\n    return g(x)\n",
+        "    if x > 0:\n        def g(t):\n            return t * t\n"
+        "    else:\n        def g(t):\n            return t * 3\n    return g(x)\n",
+        "    if x > 0:\n        g = lambda t: t * t\n    return g(x)\n",
+    ],
+)
+def test_a_function_bound_in_a_branch_is_refused_where_it_is_called(tmp_path, body):
+    module, path = load(tmp_path, "def f(x):\n" + body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f).grad(1.0)
+    assert "is bound inside an if/else or a loop" in str(info.value)
+    assert (info.value.loc.file, info.value.loc.col) == (path, 11)
