@@ -344,7 +344,10 @@ class CallLowering:
                 loc,
                 hint,
             )
-        return self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+        result = self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+        if name == "flatten":  # (always a copy; ravel may be a view)
+            return self.emit("copy", (result,), loc, hint=hint)
+        return result
 
     def astype(self, node: ast.Call, scope: Scope, hint: str | None) -> Atom:
         """`v.astype(dtype)`: a constant (a mask as floats, values as ints);

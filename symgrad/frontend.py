@@ -99,6 +99,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # variable -> the values it may be the same object as (views, a name
         # through a merge or a loop, updated versions of an array or list)
         self.sources: dict[str, tuple[Atom, ...]] = {}
+        self.copies: set[str] = set()  # results of ops in VIEWS that copy
         # list or tuple -> the values it holds references to
         self.holds: dict[str, tuple[Atom, ...]] = {}
         # functions with custom rules, which the emitted code calls by name
@@ -723,7 +724,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and any(isinstance(i, Slice) for i in args[1].items)
         ):
             self.kinds[target.name] = "list"
-        if op in VIEWS and isinstance(args[0], Var):
+        if op == "getitem" and not self.is_list(args[0]) and self.copying(args[1]):
+            self.copies.add(target.name)  # (numpy's advanced indexing)
+        elif op in VIEWS and isinstance(args[0], Var):
             self.sources[target.name] = (args[0],)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
             # an entry of a list is one of the objects it holds, not a view
@@ -743,6 +746,23 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.kinds[target.name] = "list"
             self.sources[target.name] = args[:1]
         return target
+
+    def copying(self, index: Index) -> bool:
+        """Does an index certainly select a copy (numpy's advanced indexing):
+        an item that is a mask, an array or list of indices, or a bool?  (An
+        int may be a view of a row: basic indexing.)"""
+        for item in index.items:
+            if isinstance(item, Const) and (
+                isinstance(item.value, list | tuple | bool | np.bool_)
+                or (isinstance(item.value, np.ndarray) and item.value.ndim > 0)
+            ):
+                return True
+            if isinstance(item, Var) and (
+                self.ops.get(item.name) in _INDEX_ARRAYS
+                or self.kinds.get(item.name) == "list"
+            ):
+                return True
+        return False
 
     def as_array(self, atom, loc: Loc):
         """A list passed where an array is expected becomes np.array(list)."""
@@ -771,6 +791,11 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
+
+
+# Ops whose results, used as an index, are masks or arrays of indices.
+_INDEX_ARRAYS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
+_INDEX_ARRAYS |= {"logical_and", "logical_or", "logical_not", "argsort", "flatnonzero"}
 
 
 def _complex(value: object) -> bool:

@@ -252,7 +252,7 @@ class UpdateLowering:
             }
             if caller & mine:
                 return True
-        return self.ops.get(var.name) in VIEWS
+        return self.ops.get(var.name) in VIEWS and var.name not in self.copies
 
 
 def vars_in(value: object) -> list[Var]:

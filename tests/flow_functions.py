@@ -657,6 +657,33 @@ def _mask_args(rng):
     return (x, avoiding(rng, (2, 3), -2.0, 2.0, (0.0, 0.5)))
 
 
+_PICK = np.array([2, 0])
+
+
+def copies_then_writes(x, y):
+    """Copies numpy makes (.flatten(), a mask index, an index by a list, an
+    int array, a module constant array or a comparison), then writes into the
+    array they were read from, and into them: neither sees the other."""
+    a = x * 1.0
+    flat = a.flatten()
+    kept = a[a > 0.0]
+    some = a[[0, 1]]
+    order = a[np.argsort(a)]
+    picked = a[_PICK]
+    a[0] = 0.0
+    a[1] += 2.0 * x[2]
+    flat[2] = 0.0
+    some[0] -= 3.0 * x[1]
+    m = y * 2.0
+    rows = m[[1, 0]]
+    rows_mask = m[m[:, 0] > 0.0]
+    m[0, 1] = 5.0
+    rows[0, 0] = 1.0
+    first = np.sum(flat * x) + np.sum(kept**2) + np.sum(some * x[:2])
+    second = np.sum(order * np.arange(3.0)) + np.sum(picked * x[:2]) + np.sum(a * a)
+    return first + second + np.sum(rows * m) + np.sum(rows_mask**2)
+
+
 def concatenate_flattened(x, y):
     """np.concatenate with axis=None: every part flattened first."""
     flat = np.concatenate([x, y * y, x[0]], axis=None)
@@ -886,6 +913,15 @@ FLOW_CASES = [
         wrt=(0, 1, 2),
     ),
     Case("constant_masks", constant_masks, _mask_args, wrt=(0, 1)),
+    Case(
+        "copies_then_writes",
+        copies_then_writes,
+        lambda r: (
+            avoiding(r, 3, -2.0, 2.0, (0.0,)),
+            avoiding(r, (2, 2), -2.0, 2.0, (0.0,)),
+        ),
+        wrt=(0, 1),
+    ),
     Case("clip_keyword_bounds", clip_keyword_bounds, lambda r: (_clip_points(r),)),
     Case(
         "concatenate_flattened",
