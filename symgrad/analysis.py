@@ -19,6 +19,8 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+import numpy as np
+
 from .errors import Loc, NonDifferentiableError
 from .ir import (
     Assign,
@@ -159,6 +161,19 @@ for _op, _symbol in [("bitand", "&"), ("bitor", "|"), ("bitxor", "^"), ("invert"
 def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:
     """A value computed from a `wrt` input may not serve as an index or shape,
     nor enter an op that has no derivative rule for it."""
+    if (
+        stmt.op == "astype"
+        and np.dtype(dict(stmt.params).get("dtype", "float64")).kind == "f"
+        and any(v.name in varied for v in arg_vars(stmt.args))
+    ):
+        raise NonDifferentiableError(
+            f"no derivative rule for .astype() to a float dtype of a value that "
+            f"depends on {', '.join(wrt)}",
+            stmt.loc,
+            "leave out .astype(float) (the value is already floats), or write "
+            "x * 1.0; a mask as floats, (x > 0).astype(float), has no derivative "
+            "and is fine",
+        )
     if stmt.op in _OPAQUE and any(v.name in varied for v in arg_vars(stmt.args)):
         raise NonDifferentiableError(
             _OPAQUE[stmt.op].format(wrt=", ".join(wrt)),

@@ -131,6 +131,15 @@ class CallLowering:
                 return local
         if isinstance(func, ast.Name) and func.id not in scope.env:
             found = scope.src.resolver.resolve(func.id) if scope.src.resolver else None
+            if func.id in scope.partial:
+                raise UnsupportedSyntaxError(
+                    f"function '{func.id}' is bound inside an if/else or a loop (a "
+                    "different function on each path, or not on every path); "
+                    "symgrad calls a function it can name where it is called",
+                    scope.src.loc(func),
+                    "define each with def and choose the call instead: "
+                    "y = g1(x) if c else g2(x)",
+                )
             if found is None:
                 raise _unknown_function(func.id, scope.src.loc(func))
             return found
@@ -225,6 +234,8 @@ class CallLowering:
             spec = table.get(callee.name)
             if callee.lib == "math":
                 spelling = f"math.{callee.name}"
+        if spec is None and (callee.lib, callee.name) == ("numpy", "nonzero"):
+            raise nonzero_outside_an_index(loc)
         if spec is None:
             raise NoDerivativeError(
                 f"no derivative rule for '{dotted(node.func)}'",
@@ -299,6 +310,10 @@ class CallLowering:
             return self.pop(node, scope)
         from .frontend import foreign_module_hint
 
+        if name == "astype":
+            return self.astype(node, scope, hint)
+        if name == "nonzero" and not node.args and not node.keywords:
+            raise nonzero_outside_an_index(loc)
         defined = resolve.prelude_method(name)
         if defined is not None and foreign_module_hint(node.func, scope) is None:
             # x.var(axis=0) is np.var(x, axis=0); `stats.var(x)`, of a module
@@ -329,7 +344,52 @@ class CallLowering:
                 loc,
                 hint,
             )
-        return self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+        result = self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+        if name == "flatten":  # (always a copy; ravel may be a view)
+            return self.emit("copy", (result,), loc, hint=hint)
+        return result
+
+    def astype(self, node: ast.Call, scope: Scope, hint: str | None) -> Atom:
+        """`v.astype(dtype)`: a constant (a mask as floats, values as ints);
+        the dtype is numpy's name for it, read when compiling."""
+        loc = scope.src.loc(node)
+        given = list(node.args) + [k.value for k in node.keywords if k.arg == "dtype"]
+        if len(given) != 1 or any(k.arg != "dtype" for k in node.keywords):
+            raise NoDerivativeError(
+                ".astype() takes just the dtype here (no copy=, casting=...)", loc
+            )
+        dtype = self.dtype(given[0], scope)
+        receiver = self.atom(node.func.value, scope)
+        return self.emit("astype", (receiver,), loc, (("dtype", dtype),), hint)
+
+    def dtype(self, node: ast.expr, scope: Scope) -> str:
+        """numpy's name of the dtype `node` spells (`float`, `np.float32`,
+        `"int64"`), of a kind symgrad computes with (bool, int, float)."""
+        import numpy as np
+
+        spelled = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            spelled = node.value
+        elif isinstance(node, ast.Name) and node.id not in scope.env:
+            if node.id in ("float", "int", "bool", "complex"):
+                spelled = getattr(builtins, node.id)
+        elif isinstance(node, ast.Attribute):
+            module = self.module_ref(node.value, scope)
+            if getattr(module, "lib", None) == "numpy":
+                spelled = getattr(np, node.attr, None)
+        try:
+            dtype = np.dtype(spelled) if spelled is not None else None
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in "biuf":
+            raise NoDerivativeError(
+                f".astype({ast.unparse(node)}): symgrad computes with bool, int "
+                "and float dtypes",
+                scope.src.loc(node),
+                "write one as float, int, bool, np.float32 or 'float64' (complex "
+                "numbers are not supported)",
+            )
+        return dtype.name
 
     def apply(
         self,
@@ -344,6 +404,8 @@ class CallLowering:
         if spec.variadic and not spec.args:
             atoms = tuple(self.atom(a, scope) for a in args)
             return self.emit(spec.op, atoms, loc, hint=hint)
+        if spec.op == "clip":
+            keywords = _clip_bounds(spec, args, keywords, loc)
         names = list(spec.args) + [k for k, _ in spec.static]
         if len(args) > len(names):
             raise BadInputError(f"too many arguments ({len(args)}) in this call", loc)
@@ -431,6 +493,39 @@ class CallLowering:
 _NOT_A_LITERAL = object()
 
 
+def _clip_bounds(
+    spec: CallSpec, args: list[ast.expr], keywords: list[ast.keyword], loc: Loc
+) -> list[ast.keyword]:
+    """The keywords of a clip with its bounds as numpy binds them: the
+    method's `min` and `max` may each be left out; np.clip takes both `a_min`
+    and `a_max`, or neither and then `min=`/`max=` (numpy 2.1).  A bound left
+    out is None (no bound on that side)."""
+    named = {kw.arg for kw in keywords}
+    bounds = list(spec.args[1:])
+    if bounds == ["a_min", "a_max"]:
+        given = [len(args) > i + 1 or b in named for i, b in enumerate(bounds)]
+        if any(given):
+            if not all(given):
+                missing = bounds[given.index(False)]
+                raise BadInputError(f"missing argument '{missing}' in this call", loc)
+            if named & {"min", "max"}:
+                raise BadInputError(
+                    "np.clip takes its bounds as a_min and a_max, or as min= and "
+                    "max=, not both",
+                    loc,
+                )
+            return keywords
+        keywords = [
+            ast.keyword(
+                arg={"min": "a_min", "max": "a_max"}.get(kw.arg, kw.arg), value=kw.value
+            )
+            for kw in keywords
+        ]
+        named = {kw.arg for kw in keywords}
+    left_out = [b for b in bounds[max(len(args) - 1, 0) :] if b not in named]
+    return keywords + [ast.keyword(arg=b, value=ast.Constant(None)) for b in left_out]
+
+
 def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
     """Refuse a call of a `prelude` definition (np.var...) that sets one of
     the parameters the definition ignores (dtype=, out=, norm's ord=) to
@@ -450,6 +545,15 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
+
+
+def nonzero_outside_an_index(loc: Loc) -> UnsupportedSyntaxError:
+    return UnsupportedSyntaxError(
+        "np.nonzero(...) is supported only as the whole index, x[np.nonzero(m)]",
+        loc,
+        "for the indices of a vector use np.flatnonzero(m); or index by the "
+        "mask itself, x[m]",
+    )
 
 
 def _unknown_function(name: str, loc: Loc) -> UnknownNameError:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import library, resolve
 from .cache import describe_value
-from .calls import NOT_A_MODULE, CallLowering, dotted
+from .calls import NOT_A_MODULE, CallLowering, dotted, nonzero_outside_an_index
 from .errors import (
     Loc,
     NoDerivativeError,
@@ -99,6 +99,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # variable -> the values it may be the same object as (views, a name
         # through a merge or a loop, updated versions of an array or list)
         self.sources: dict[str, tuple[Atom, ...]] = {}
+        self.copies: set[str] = set()  # results of ops in VIEWS that copy
         # list or tuple -> the values it holds references to
         self.holds: dict[str, tuple[Atom, ...]] = {}
         # variables that are never a boolean array: loop indices, and +, -, *,
@@ -500,6 +501,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return self.emit("tuple", items, loc, hint=hint)
 
     def constant(self, value: object, loc: Loc, name: str | None = None) -> Const:
+        if _complex(value):
+            raise UnsupportedSyntaxError(
+                f"complex numbers are not supported (constant {value!r})",
+                loc,
+                "symgrad differentiates real code: carry the real and imaginary "
+                "parts as two real values",
+            )
         if value is None or value is Ellipsis:
             return Const(value, name)
         if isinstance(value, bool | int | float):
@@ -544,14 +552,21 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 "decorate in the running program, or pass the value as an argument",
             )
         captured = getattr(scope.src.resolver, "closure", {})
-        if found is None and ident in captured:  # (a list, a dict, an object)
-            kind = type(captured[ident]).__name__
+        module_level = getattr(scope.src.resolver, "globals", {})
+        if found is None and (ident in captured or ident in module_level):
+            # (a list, a dict, a complex number, an object)
+            value = captured[ident] if ident in captured else module_level[ident]
+            if _complex(value):
+                self.constant(value, loc)  # (refused as a complex number)
+            where = (
+                "of the enclosing function" if ident in captured else "at module level"
+            )
             raise UnknownNameError(
-                f"'{ident}', a {kind} of the enclosing function, is not a value "
+                f"'{ident}', a {type(value).__name__} {where}, is not a value "
                 "symgrad can read",
                 loc,
-                "symgrad reads numbers, tuples and arrays there: make it a tuple "
-                "or an array, or pass it as an argument",
+                "symgrad reads numbers, tuples of numbers and arrays there: make it "
+                "a tuple or an array, or pass it as an argument",
             )
         if found is None:
             raise UnknownNameError(
@@ -615,7 +630,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
         base = self.atom(node.value, scope)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        index = Index(tuple(self.index_item(i, scope) for i in items))
+        lone = len(items) == 1
+        index = Index(tuple(self.index_item(i, scope, lone) for i in items))
         if (
             isinstance(base, Const)
             and isinstance(base.value, tuple)
@@ -625,7 +641,17 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 return Const(base.value[index.items[0].value])
         return self.emit("getitem", (base, index), scope.src.loc(node), hint=hint)
 
-    def index_item(self, node: ast.expr, scope: Scope) -> Atom | Slice:
+    def index_item(
+        self, node: ast.expr, scope: Scope, lone: bool = False
+    ) -> Atom | Slice:
+        """One item of an index; `lone` when it is the whole index."""
+        of = self.nonzero_of(node, scope)
+        if of is not None:
+            if not lone:
+                raise nonzero_outside_an_index(scope.src.loc(node))
+            # numpy defines x[m] of a boolean m as x[m.nonzero()]
+            loc = scope.src.loc(node)
+            return self.emit("ne", (self.atom(of, scope), Const(0)), loc)
         if isinstance(node, ast.Slice):
             parts = (node.lower, node.upper, node.step)
             return Slice(*(None if p is None else self.atom(p, scope) for p in parts))
@@ -647,6 +673,22 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 "pass the arrays as separate arguments: def loss(W, b, X, y)",
             )
         return item
+
+    def nonzero_of(self, node: ast.expr, scope: Scope) -> ast.expr | None:
+        """`m` of `np.nonzero(m)` or of `m.nonzero()`, else None."""
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "nonzero"
+            and not node.keywords
+        ):
+            return None
+        module = self.module_ref(node.func.value, scope)
+        if module is None:
+            return node.func.value if not node.args else None
+        if getattr(module, "lib", None) == "numpy" and len(node.args) == 1:
+            return node.args[0]
+        return None
 
     def static(self, node: ast.expr, scope: Scope, what: str) -> object:
         """A compile-time constant (an axis, a tuple index), or an error."""
@@ -685,7 +727,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and any(isinstance(i, Slice) for i in args[1].items)
         ):
             self.kinds[target.name] = "list"
-        if op in VIEWS and (isinstance(args[0], Var) or named_constant(args[0])):
+        if op == "getitem" and not self.is_list(args[0]) and self.copying(args[1]):
+            self.copies.add(target.name)  # (numpy's advanced indexing)
+        elif op in VIEWS and (isinstance(args[0], Var) or named_constant(args[0])):
             self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
         self.note_integral(target, op, args)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
@@ -706,6 +750,23 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.kinds[target.name] = "list"
             self.sources[target.name] = args[:1]
         return target
+
+    def copying(self, index: Index) -> bool:
+        """Does an index certainly select a copy (numpy's advanced indexing):
+        an item that is a mask, an array or list of indices, or a bool?  (An
+        int may be a view of a row: basic indexing.)"""
+        for item in index.items:
+            if isinstance(item, Const) and (
+                isinstance(item.value, list | tuple | bool | np.bool_)
+                or (isinstance(item.value, np.ndarray) and item.value.ndim > 0)
+            ):
+                return True
+            if isinstance(item, Var) and (
+                self.ops.get(item.name) in _INDEX_ARRAYS
+                or self.kinds.get(item.name) == "list"
+            ):
+                return True
+        return False
 
     def as_array(self, atom, loc: Loc):
         """A list passed where an array is expected becomes np.array(list)."""
@@ -734,6 +795,20 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
+
+
+# Ops whose results, used as an index, are masks or arrays of indices.
+_INDEX_ARRAYS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
+_INDEX_ARRAYS |= {"logical_and", "logical_or", "logical_not", "argsort", "flatnonzero"}
+
+
+def _complex(value: object) -> bool:
+    """Is `value` a complex number, a complex array, or a tuple holding one?"""
+    if isinstance(value, complex | np.complexfloating):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "c"
+    return isinstance(value, tuple) and any(_complex(v) for v in value)
 
 
 def _attribute_hint(node: ast.Attribute, scope: Scope) -> str | None:

@@ -61,7 +61,7 @@ for _alias, _op_name in [
     NUMPY[_alias] = CallSpec(
         _op_name, tuple(f"x{i}" for i in range(OPS[_op_name].arity))
     )
-for _name in ["sum", "mean", "max", "min", "prod"]:
+for _name in ["sum", "mean", "max", "min", "prod", "any", "all"]:
     NUMPY[_name] = CallSpec(_name, ("a",), _REDUCE, positional=1)  # (then dtype/out)
 NUMPY["cumsum"] = CallSpec("cumsum", ("a",), (("axis", None),), positional=1)
 NUMPY["amax"] = NUMPY["max"]
@@ -108,6 +108,7 @@ NUMPY.update(
     argmax=CallSpec("argmax", ("a",), (("axis", None),)),
     argmin=CallSpec("argmin", ("a",), (("axis", None),)),
     argsort=CallSpec("argsort", ("a",), (("axis", -1),)),
+    flatnonzero=CallSpec("flatnonzero", ("a",)),
 )
 NUMPY["around"] = NUMPY["round"]
 
@@ -131,7 +132,7 @@ BUILTINS: dict[str, tuple[CallSpec, str | None]] = {
 METHODS: dict[str, CallSpec] = {
     **{
         name: CallSpec(name, ("self",), _REDUCE, positional=1)
-        for name in ["sum", "mean", "max", "min", "prod"]
+        for name in ["sum", "mean", "max", "min", "prod", "any", "all"]
     },
     "cumsum": CallSpec("cumsum", ("self",), (("axis", None),), positional=1),
     "reshape": CallSpec("reshape", ("self", "shape"), variadic=True),

@@ -185,6 +185,13 @@ _const("linspace", None, "np.linspace({args})")
 _const("argmax", 1, "np.argmax({0}{params})", [("axis", None)])
 _const("argmin", 1, "np.argmin({0}{params})", [("axis", None)])
 _const("argsort", 1, "np.argsort({0}{params})", [("axis", -1)])
+_const("flatnonzero", 1, "np.flatnonzero({0})")
+_const("any", 1, "np.any({0}{params})", [("axis", None), ("keepdims", False)])
+_const("all", 1, "np.all({0}{params})", [("axis", None), ("keepdims", False)])
+# `.astype(dtype)` (dtype a name numpy gives, "float64"): of a mask, or to an
+# integer or bool dtype; of a value depending on wrt to a float dtype it is
+# refused (analysis), not a constant.
+_const("astype", 1, "{0}.astype({dtype})", [("dtype", "float64")])
 _const("not_", 1, "not {0}")
 _const("new_stack", 0, "[]")
 _const("or_", 2, "{0} or {1}")

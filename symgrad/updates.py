@@ -168,7 +168,8 @@ class UpdateLowering:
         items = (
             target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
         )
-        index = Index(tuple(self.index_item(i, scope) for i in items))
+        lone = len(items) == 1
+        index = Index(tuple(self.index_item(i, scope, lone) for i in items))
         right = self.atom(value, scope) if isinstance(value, ast.AST) else value
         if mode == "setitem" and not getattr(scope.src.resolver, "generated", False):
             self.not_overlapping(target, value, index, right, (written, current), loc)
@@ -347,7 +348,7 @@ class UpdateLowering:
             }
             if caller & mine:
                 return True
-        return self.ops.get(var.name) in VIEWS
+        return self.ops.get(var.name) in VIEWS and var.name not in self.copies
 
 
 # Ops whose result is never a boolean array when an operand is an integer.

@@ -632,6 +632,58 @@ def clip_bounds_passed(x, lo=None, hi=0.8):
     return np.sum(np.clip(x, lo, hi) * x + x.clip(_NO_BOUND, hi))
 
 
+def clip_keyword_bounds(x):
+    """One-sided clips with numpy's keywords: the method's min=/max=, np.clip's
+    a_min=/a_max= (one None) and its min=/max= (numpy 2.1)."""
+    low = x.clip(min=-0.5) * x + x.clip(max=0.8) ** 2 + x.clip(-0.5)
+    high = np.clip(x, a_min=-0.5, a_max=None) * 3.0 + np.clip(x, min=-0.5) * x
+    return np.sum(low + high + np.clip(x, max=0.8) + np.clip(x, min=-0.5, max=0.8))
+
+
+def constant_masks(x, y):
+    """Values with no derivative, used as constants: a mask as floats
+    (.astype), np.any/np.all and their methods, np.nonzero as an index (of a
+    vector and of a matrix), np.flatnonzero as indices."""
+    mask = (x > 0.0).astype(float) + (y > 0.5).astype("float32")[0, :3]
+    some = np.any(x > 1.0) * 2.0 + (x < -1.0).any() + np.all(y > -3.0, axis=1)[0]
+    picked = np.sum(x[np.nonzero(x > 0.0)] ** 2) + np.sum(y[(y > 0.5).nonzero()])
+    at = np.flatnonzero(x < 0.0)
+    total = np.sum(mask * x) * some + picked + np.sum(np.sin(x[at]))
+    return total * (1.0 + (y < 0.0).all() + np.sum((x > 0.0).astype(int)))
+
+
+def _mask_args(rng):
+    x = avoiding(rng, 3, -2.0, 2.0, (-1.0, 0.0, 1.0))
+    return (x, avoiding(rng, (2, 3), -2.0, 2.0, (0.0, 0.5)))
+
+
+_PICK = np.array([2, 0])
+
+
+def copies_then_writes(x, y):
+    """Copies numpy makes (.flatten(), a mask index, an index by a list, an
+    int array, a module constant array or a comparison), then writes into the
+    array they were read from, and into them: neither sees the other."""
+    a = x * 1.0
+    flat = a.flatten()
+    kept = a[a > 0.0]
+    some = a[[0, 1]]
+    order = a[np.argsort(a)]
+    picked = a[_PICK]
+    a[0] = 0.0
+    a[1] += 2.0 * x[2]
+    flat[2] = 0.0
+    some[0] -= 3.0 * x[1]
+    m = y * 2.0
+    rows = m[[1, 0]]
+    rows_mask = m[m[:, 0] > 0.0]
+    m[0, 1] = 5.0
+    rows[0, 0] = 1.0
+    first = np.sum(flat * x) + np.sum(kept**2) + np.sum(some * x[:2])
+    second = np.sum(order * np.arange(3.0)) + np.sum(picked * x[:2]) + np.sum(a * a)
+    return first + second + np.sum(rows * m) + np.sum(rows_mask**2)
+
+
 def concatenate_flattened(x, y):
     """np.concatenate with axis=None: every part flattened first."""
     flat = np.concatenate([x, y * y, x[0]], axis=None)
@@ -860,6 +912,17 @@ FLOW_CASES = [
         lambda r: (_clip_points(r), -0.5, 0.8),
         wrt=(0, 1, 2),
     ),
+    Case("constant_masks", constant_masks, _mask_args, wrt=(0, 1)),
+    Case(
+        "copies_then_writes",
+        copies_then_writes,
+        lambda r: (
+            avoiding(r, 3, -2.0, 2.0, (0.0,)),
+            avoiding(r, (2, 2), -2.0, 2.0, (0.0,)),
+        ),
+        wrt=(0, 1),
+    ),
+    Case("clip_keyword_bounds", clip_keyword_bounds, lambda r: (_clip_points(r),)),
     Case(
         "concatenate_flattened",
         concatenate_flattened,

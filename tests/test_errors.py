@@ -468,8 +468,26 @@ def test_signature_errors(tmp_path):
 MORE_AT_FIRST_USE = [
     ("    return max(x)", UnsupportedSyntaxError, 7),  # (np.max, says the hint)
     ("    return x * 'a'\n", UnsupportedSyntaxError, 7),
-    ("    return x.astype(float)\n", NoDerivativeError, 7),
+    # .astype to a float dtype of a value depending on wrt (a mask as floats,
+    # or values as ints, are constants)
+    ("    return x.astype(float)\n", NonDifferentiableError, 7),
+    ("    return np.sum(np.sin(x).astype(np.float32))\n", NonDifferentiableError, 7),
+    ("    return np.sum(x * (x > 0).astype(complex))\n", NoDerivativeError, 7),
+    (
+        "    return np.sum(x * (x > 0).astype(float, copy=False))\n",
+        NoDerivativeError,
+        7,
+    ),
+    # np.nonzero's tuple of index arrays is read only as a whole index
+    ("    i = np.nonzero(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
+    ("    return np.sum(x[np.nonzero(x > 0), 0])\n", UnsupportedSyntaxError, 7),
+    ("    return np.sum(x[(x > 0).nonzero()[0]])\n", UnsupportedSyntaxError, 7),
     ("    return np.sin(x, x)\n", BadInputError, 7),
+    # np.clip takes both a_min and a_max, or neither (then min=, max=)
+    ("    return np.sum(np.clip(x, 0.0))\n", BadInputError, 7),
+    ("    return np.sum(np.clip(x, a_max=1.0, max=2.0))\n", BadInputError, 7),
+    ("    return np.sum(np.clip(x, 0.0, 1.0, min=0.5))\n", BadInputError, 7),
+    ("    return np.sum(x.clip(0.0, min=0.5))\n", NoDerivativeError, 7),
     ("    return np.random.rand(3) * x\n", NoDerivativeError, 7),
     ("    y = x * 2\n", UnsupportedSyntaxError, 7),
     ("    return x\n    y = x\n", UnsupportedSyntaxError, 8),
@@ -753,3 +771,50 @@ def test_a_method_is_refused_where_it_is_decorated(tmp_path):
     )
     module, _ = load(tmp_path, body.replace("(self, x)", "(x)").replace("loss", "l2"))
     np.testing.assert_allclose(module.Model.plain.grad(np.ones(2)), [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def f(x):\n    return np.sum(np.abs(x * (1 + 2j)) ** 2)\n",
+        "Z = 2j\n\n\ndef f(x):\n    return np.sum(x * Z)\n",
+        "Z = np.array([1.0, 2j, 3.0])\n\n\ndef f(x):\n    return np.sum(x * Z)\n",
+        "Z = (1.0, np.complex128(2j))\n\n\ndef f(x):\n    return np.sum(x * Z[0])\n",
+    ],
+)
+def test_complex_numbers_are_refused_as_such(tmp_path, body):
+    module, path = load(tmp_path, body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f).grad(np.ones(3))
+    assert "complex numbers are not supported" in str(info.value)
+    line = body.splitlines().index(next(t for t in body.splitlines() if "return" in t))
+    assert (info.value.loc.file, info.value.loc.line) == (path, 5 + line)
+
+
+def test_a_module_level_list_is_named_as_a_list(tmp_path):
+    module, path = load(
+        tmp_path, "LST = [1.0, 2.0]\n\n\ndef f(x):\n    return np.sum(x * LST[0])\n"
+    )
+    with pytest.raises(UnknownNameError) as info:
+        symgrad.grad(module.f).grad(np.ones(3))
+    assert "'LST', a list at module level, is not a value" in str(info.value)
+    assert "make it a tuple or an array" in str(info.value)
+    assert (info.value.loc.file, info.value.loc.line) == (path, 9)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    if x > 0:\n        g = lambda t: t * t\n    else:\n"
+        "        g = lambda t: t * 3\n    return g(x)\n",
+        "    if x > 0:\n        def g(t):\n            return t * t\n"
+        "    else:\n        def g(t):\n            return t * 3\n    return g(x)\n",
+        "    if x > 0:\n        g = lambda t: t * t\n    return g(x)\n",
+    ],
+)
+def test_a_function_bound_in_a_branch_is_refused_where_it_is_called(tmp_path, body):
+    module, path = load(tmp_path, "def f(x):\n" + body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f).grad(1.0)
+    assert "is bound inside an if/else or a loop" in str(info.value)
+    assert (info.value.loc.file, info.value.loc.col) == (path, 11)
