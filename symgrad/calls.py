@@ -114,7 +114,7 @@ class CallLowering:
                 f"'{dotted(node)}' is not a function or constant symgrad can read "
                 f"(module '{module.name}')",
                 scope.src.loc(node),
-                _RANDOM_HINT if module.name == "random" else None,
+                RANDOM_HINT if module.name.endswith("random") else None,
             )
         if isinstance(found, resolve.Unreadable):
             raise UnknownNameError(
@@ -166,7 +166,7 @@ class CallLowering:
                 raise NoDerivativeError(
                     f"no derivative rule for '{dotted(func)}'",
                     scope.src.loc(func),
-                    _RANDOM_HINT if random else None,
+                    RANDOM_HINT if random else None,
                 )
             return ("method", func.attr)
         raise UnsupportedSyntaxError(
@@ -573,7 +573,7 @@ def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
 
 NOT_A_MODULE = object()  # (`member` of an attribute of something else)
 
-_RANDOM_HINT = (
+RANDOM_HINT = (
     "draw random numbers outside the function and pass them in as an argument "
     "(a gradient is taken of the function at those numbers)"
 )

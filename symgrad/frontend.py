@@ -18,7 +18,13 @@ import numpy as np
 
 from . import library, resolve
 from .cache import describe_value
-from .calls import NOT_A_MODULE, CallLowering, dotted, nonzero_outside_an_index
+from .calls import (
+    NOT_A_MODULE,
+    RANDOM_HINT,
+    CallLowering,
+    dotted,
+    nonzero_outside_an_index,
+)
 from .errors import (
     Loc,
     NoDerivativeError,
@@ -846,6 +852,8 @@ def foreign_module_hint(node: ast.Attribute, scope: Scope) -> str | None:
             "not read; pass what the function needs from it as an argument (draw "
             "random numbers outside the function)"
         )
+    if module is not None and module.split(".")[-1] == "random":
+        return RANDOM_HINT
     if not isinstance(resolver, resolve.StaticResolver):
         return f"'{root.id}' is not defined (Python would raise NameError)"
     module = module or root.id

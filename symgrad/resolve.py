@@ -191,6 +191,8 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
         return Module("numpy")
     if value is math:
         return Module("math")
+    if value is np.linalg:
+        return Module("numpy.linalg")
     marked = getattr(value, "__symgrad_rule__", None)
     if isinstance(marked, Rule):
         return CustomFunction(marked, getattr(value, "__symgrad_bindings__", None))
@@ -355,7 +357,9 @@ class StaticResolver:
             for alias in node.names:
                 if alias.name in ("numpy", "math"):
                     self.table[alias.asname or alias.name] = Module(alias.name)
-                elif alias.name != "symgrad":  # `import a.b` binds `a`
+                elif alias.name == "numpy.linalg" and alias.asname:
+                    self.table[alias.asname] = Module(alias.name)
+                elif alias.name.split(".")[0] not in ("symgrad", "numpy"):
                     local = alias.asname or alias.name.split(".")[0]
                     self.user_modules[local] = alias.name if alias.asname else local
                 if alias.asname:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import symgrad
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -241,6 +243,42 @@ def test_functions_and_constants_of_imported_modules_are_read(tmp_path):
         sys.path.remove(str(tmp_path))
         for name in ("layers", "pkg", "pkg.ops"):
             sys.modules.pop(name, None)
+
+
+def test_numpy_submodules_imported_by_name_read_as_numpy(tmp_path):
+    """`import numpy.linalg as la`: `la.norm` is numpy's, on both paths (the
+    decorator read it as a module of the program, the command line not at
+    all); `npr.normal` of `numpy.random` gets the random-number hint."""
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import numpy.linalg as la
+        import numpy.random as npr
+        import symgrad
+
+        @symgrad.grad
+        def f(x):
+            return la.norm(x) ** 2
+
+        @symgrad.grad
+        def g(x):
+            return np.sum(x * npr.normal(size=3))
+        """,
+        name="numpy_modules.py",
+    )
+    result = run("emit", str(path), "--function", "f", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    spec = importlib.util.spec_from_file_location("numpy_modules", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert result.stdout == module.f.source
+    assert module.f.f_and_grad(np.ones(3))[1] == pytest.approx(2 * np.ones(3))
+    result = run("emit", str(path), "--function", "g", cwd=tmp_path)
+    assert "hint: draw random numbers outside the function" in result.stderr
+    with pytest.raises(symgrad.SymgradError) as info:
+        module.g.f_and_grad(np.ones(3))
+    assert "hint: draw random numbers outside the function" in str(info.value)
 
 
 def test_an_import_cycle_is_a_name_not_defined(tmp_path):
