@@ -666,8 +666,9 @@ def _constant_line(const: Const) -> str:
             f"{const.name} = np.array({_literal(value.tolist())}, "
             f'dtype="{value.dtype.name}")'
         )
-    if isinstance(value, np.number):
-        value = value.item()
+    if isinstance(value, np.number):  # (np.float64(1e40) * a float32 array
+        kind = type(value).__name__  # is float64, 1e40 * it is float32)
+        return f"{const.name} = np.{kind}({_literal(value.item())})"
     return f"{const.name} = {_literal(value)}"
 
 

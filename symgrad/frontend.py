@@ -520,8 +520,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             return Const(value, name)
         if isinstance(value, str):  # (a mode compared, `_check_seed("f", ...)`)
             return Const(value, name)
-        if isinstance(value, np.number):
-            return Const(value.item(), name)
+        if isinstance(value, np.number):  # (a module's keeps its type: numpy
+            return Const(value if name else value.item(), name)  # computes in it)
         if isinstance(value, tuple | np.ndarray) and name is not None:
             return Const(value, name)
         raise UnsupportedSyntaxError(f"constant {value!r} is not a number", loc)

@@ -410,8 +410,20 @@ class StaticResolver:
                     self.table[target.id] = Constant(value, target.id)
 
     def _literal(self, node: ast.expr) -> Any:
-        """A literal, or `np.array(<literal>, dtype=<literal>)` (as emitted
-        modules write array constants)."""
+        """A literal, `np.array(<literal>, dtype=<literal>)` (as emitted
+        modules write array constants) or a numpy scalar `np.float64(<literal>)`."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and self.table.get(node.func.value.id) == Module("numpy")
+            and isinstance(getattr(np, node.func.attr, None), type)
+            and issubclass(getattr(np, node.func.attr), np.number)
+            and len(node.args) == 1
+            and not node.keywords
+        ):
+            value = ast.literal_eval(self._numpy_floats(node.args[0]))
+            return getattr(np, node.func.attr)(value)
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)

@@ -42,18 +42,23 @@ def clean(text: str) -> str:
     ]
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
     parenthesized = False  # did an edit add parentheses (`-(x**2)`)?
+    covered = 0  # (the end of the last power respelled whole: `x**1e16`)
     for i, tok in enumerate(tokens):
+        if tok.start[1] < covered:
+            continue
         if tok.type == tokenize.STRING and _plain_single_quoted(tok.string):
             edits.append((tok.start[1], tok.end[1], f'"{tok.string[1:-1]}"'))
         elif tok.type == tokenize.NUMBER and "e+" in tok.string:
             edits.append((tok.start[1], tok.end[1], number(tok.string)))
         elif tok.string == "**" and (power := _simple_power(tokens, i)):
             (j, k), negated = power
-            left = text[tokens[j].start[1] : tok.start[1]].rstrip()
-            right = text[tok.end[1] : tokens[k].end[1]].lstrip()
+            left = number(text[tokens[j].start[1] : tok.start[1]].rstrip())
+            right = number(text[tok.end[1] : tokens[k].end[1]].lstrip())
             hugged = f"({left}**{right})" if negated else f"{left}**{right}"
             parenthesized = parenthesized or negated
-            edits.append((tokens[j].start[1], tokens[k].end[1], hugged))
+            start, covered = tokens[j].start[1], tokens[k].end[1]
+            edits = [e for e in edits if e[0] < start]  # (a number in `left`)
+            edits.append((start, covered, hugged))
     styled = unparsed
     for start, end, new in reversed(edits):
         styled = styled[:start] + new + styled[end:]

@@ -281,6 +281,39 @@ def test_numpy_submodules_imported_by_name_read_as_numpy(tmp_path):
     assert "hint: draw random numbers outside the function" in str(info.value)
 
 
+def test_a_numpy_scalar_constant_keeps_its_type(tmp_path):
+    """`SHIFT = np.float64(1e8)` makes numpy compute a float32 array's sum in
+    float64; emitted as the Python number 1e8 it computed in float32 (value
+    0.0 for 1.0, gradient inf for 1e40): silently wrong.  Both paths now
+    write np.float64(...)."""
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        SHIFT = np.float64(1e8)
+        BIG = np.float64(1e40)
+
+        @symgrad.grad
+        def f(x):
+            return np.sum((x + SHIFT) - SHIFT) + np.sum(x * BIG) / BIG
+        """,
+        name="numpy_scalars.py",
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "SHIFT = np.float64(100000000.0)" in result.stdout
+    spec = importlib.util.spec_from_file_location("numpy_scalars", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert result.stdout == module.f.source
+    x = np.array([0.3, 0.7], dtype=np.float32)
+    value, grad = module.f.f_and_grad(x)
+    assert value == module.f(x) and np.asarray(value).dtype == np.float64
+    np.testing.assert_allclose(grad, [2.0, 2.0])
+
+
 def test_an_import_cycle_is_a_name_not_defined(tmp_path):
     """Two helper files importing a name from each other: an unknown name
     at its line (a RecursionError, reported as a bug in symgrad, before)."""

@@ -182,6 +182,8 @@ _POWERS_AND_QUOTES = [
     "x ** 2 + -y ** 2",
     "x ** 2 if c else y ** 3",
     "x * 1e+300 - 2.5e-300 ** y",
+    "np.sum(x ** 1e+16)",  # (the respelt exponent cut off the parenthesis)
+    "-1e+16 ** x + y ** 1e+20",
 ]
 
 
