@@ -240,6 +240,35 @@ def _module_beside(
     return None
 
 
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With)
+_COMPOUND += (
+    ast.AsyncWith,
+    ast.Match,
+    *([ast.TryStar] if hasattr(ast, "TryStar") else []),
+)
+
+
+def _rebound(tree: ast.Module) -> set[str]:
+    """Module-level names whose value a reading of the top level in order
+    cannot know: augmented (`K += 1.0`), bound inside a top-level `if`, loop,
+    `try` or `with` (`if __name__ == "__main__": X = load()`), or declared
+    `global` in a function."""
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            found.add(node.target.id)
+        nested = isinstance(node, _COMPOUND)
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Global):
+                found.update(inner.names)
+            elif nested:
+                if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+                    found.add(inner.id)
+                elif isinstance(inner, ast.FunctionDef | ast.alias):
+                    found.add(getattr(inner, "asname", None) or inner.name)
+    return found
+
+
 def _is_constant(value: Any) -> bool:
     if value is None:  # (a bound or an option left out: `LOW = None`)
         return True
@@ -348,6 +377,12 @@ class StaticResolver:
         self.resolving: set[str] = set()  # (an import cycle resolves to None)
         for node in tree.body:
             self._bind(node)
+        for name in _rebound(tree):
+            self.table[name] = Unreadable(
+                f"module-level name '{name}' is changed where the command line "
+                "cannot follow it (an augmented assignment, a branch or loop, or "
+                "a function's `global`), and the file is read without running it"
+            )
 
     def _bind(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Import):

@@ -314,6 +314,27 @@ def test_a_numpy_scalar_constant_keeps_its_type(tmp_path):
     np.testing.assert_allclose(grad, [2.0, 2.0])
 
 
+def test_a_constant_changed_after_its_assignment_is_not_read(tmp_path):
+    """`K += 1.0`, a rebinding in an `if` or under a function's `global`: the
+    running program's K is not the first assignment's, which the command line
+    emitted silently (gradient 1 for 10); an error names it now.  A name the
+    main block binds that the function does not read changes nothing."""
+    for change in ["K += 1.0", "if True:\n    K = 2.0", "def g():\n    global K"]:
+        path = write(
+            tmp_path,
+            "import numpy as np\nimport symgrad\n\nK = 1.0\n"
+            + change
+            + "\n\n@symgrad.grad\ndef f(x):\n    return np.sum(x * K)\n"
+            + "\nif __name__ == '__main__':\n    x = np.ones(2)\n",
+            name="changed.py",
+        )
+        result = run("emit", str(path), cwd=tmp_path)
+        assert result.returncode == 1, change
+        assert "module-level name 'K' is changed where the command line" in (
+            result.stderr
+        ), change
+
+
 def test_an_import_cycle_is_a_name_not_defined(tmp_path):
     """Two helper files importing a name from each other: an unknown name
     at its line (a RecursionError, reported as a bug in symgrad, before)."""
