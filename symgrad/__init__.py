@@ -21,8 +21,8 @@ __all__ = [
 ]
 
 
-def verify(f: Any, *args: Any, wrt: Any = None) -> Any:
+def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Any:
     """Prove symgrad's gradient of `f` with sympy; see `symgrad.proof.verify`."""
     from .proof import verify as prove
 
-    return prove(f, *args, wrt=wrt)
+    return prove(f, *args, wrt=wrt, **options)

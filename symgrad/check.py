@@ -25,6 +25,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -148,14 +149,16 @@ def check_grad(
     rtol: float = 1e-5,
     atol: float = 1e-7,
     eps: float = 1e-6,
+    **options: Any,
 ) -> None:
     """Assert that symgrad's gradient of ``f`` at ``args`` matches finite differences.
 
     ``f`` is a function returned by ``symgrad.grad`` (then ``wrt`` must be left
     out: the decorated function fixes it) or a plain function, which is wrapped
     with ``symgrad.grad(f, wrt=wrt)``.  ``seed`` is the output cotangent, as
-    for ``f_and_grad``.  Raises ``AssertionError`` listing the worst entries of
-    every argument whose gradient is wrong; returns ``None`` otherwise.
+    for ``f_and_grad``; ``options`` are ``f``'s keyword-only arguments.  Raises
+    ``AssertionError`` listing the worst entries of every argument whose
+    gradient is wrong; returns ``None`` otherwise.
     """
     if hasattr(f, "f_and_grad") and hasattr(f, "wrt_indices"):
         if wrt is not None:
@@ -167,7 +170,7 @@ def check_grad(
         g = grad(f) if wrt is None else grad(f, wrt=wrt)
     kwargs = {} if seed is None else {"seed": seed}
     fresh = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    _, grads = g.f_and_grad(*fresh, **kwargs)
+    _, grads = g.f_and_grad(*fresh, **kwargs, **options)
     indices = tuple(g.wrt_indices)
     grads = tuple(grads) if g.wrt_is_tuple else (grads,)
     if len(grads) != len(indices):
@@ -176,7 +179,8 @@ def check_grad(
             f"for {len(indices)} wrt arguments {indices}"
         )
     plain = getattr(g, "__wrapped__", g)
-    fds = numeric_grad(_loss_of(g, plain), args, indices, seed=seed, eps=eps)
+    loss = _loss_of(g, functools.partial(plain, **options) if options else plain)
+    fds = numeric_grad(loss, args, indices, seed=seed, eps=eps)
     names = _param_names(plain)
     reports = []
     for i, gi, fi in zip(indices, grads, fds, strict=True):

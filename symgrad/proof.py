@@ -541,21 +541,26 @@ def _copies(args: list) -> list:
     return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
 
 
-def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
+def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     """Verify symgrad's gradient of `f` symbolically; print and return a Report.
 
     `f` is a function or a `symgrad.grad` result.  `args` are example
     arguments: their shapes, and the values of those that are not floats (a
-    loop count), are used as described in `verify_source`.  Without them the
-    shapes are guessed as in `python -m symgrad verify`: all scalars, then
-    vectors, then matrices.  A failed check, or a function that does not
-    compile, does not raise: the report's `ok` is False and its line says
-    `FAIL`.
+    loop count), are used as described in `verify_source`; `options` are the
+    function's keyword-only arguments (left out: their defaults; they may
+    also follow `args` in order).  Without `args` the shapes are guessed as
+    in `python -m symgrad verify`: all scalars, then vectors, then matrices.
+    A failed check, or a function that does not compile, does not raise:
+    the report's `ok` is False and its line says `FAIL`.
     """
     from .api import GradFunction, custom_functions
 
     g = f if isinstance(f, GradFunction) else GradFunction(f, wrt)
     params = g._src.params
+    if args and len(args) == len(params) - len(g._src.keyword_only):
+        args = (*args, *_options(g, options))  # (after the positional ones)
+    elif options:
+        raise SymgradError(f"{g.__name__}: options given by name, and positionally")
     if args and len(args) != len(params):
         raise SymgradError(f"{g.__name__}: verify needs all {len(params)} arguments")
     try:
@@ -580,6 +585,23 @@ def verify(f: Any, *args: Any, wrt: Any = None) -> Report:
     report = Report([verdict])
     print(report)
     return report
+
+
+def _options(g: Any, given: dict[str, Any]) -> list[Any]:
+    """The keyword-only arguments of `g`'s function in order: those `given`,
+    else their defaults."""
+    defaults = g._src.defaults()
+    values = []
+    for name in g._src.keyword_only:
+        if name in given:
+            values.append(given.pop(name))
+        elif name in defaults:
+            values.append(ast.literal_eval(defaults[name]))
+        else:
+            raise SymgradError(f"{g.__name__}: verify needs the option '{name}'")
+    if given:
+        raise SymgradError(f"{g.__name__}: no keyword-only parameter '{[*given][0]}'")
+    return values
 
 
 def _has_shape(value: Any) -> bool:

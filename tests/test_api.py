@@ -761,6 +761,8 @@ def test_keyword_only_parameters_are_options_passed_by_name():
         (2 * np.sin(0.5), 2 * np.cos(0.5))
     )
     assert symgrad.verify(_regularized, w, X, y, 0.5, "abs").ok
+    assert symgrad.verify(_regularized, w, X, y, mode="abs").ok  # (l2: default)
+    symgrad.check_grad(g, w, X, y, l2=0.5, mode="abs")
 
 
 def test_a_keyword_only_parameter_is_not_differentiated_or_given_by_position():
