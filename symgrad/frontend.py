@@ -760,8 +760,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def copying(self, index: Index) -> bool:
         """Does an index certainly select a copy (numpy's advanced indexing):
         an item that is a mask, an array or list of indices, or a bool?  (An
-        int may be a view of a row: basic indexing.)"""
-        for item in index.items:
+        int may be a view of a row: basic indexing.)  A tuple that is the
+        whole index is numpy's multi-index: its entries are the items."""
+        items = index.items
+        whole = items[0].value if len(items) == 1 and isinstance(items[0], Const) else 0
+        if isinstance(whole, tuple) and not isinstance(whole, ListConst):
+            items = tuple(Const(v) for v in whole)  # x[IDX], IDX = (0, 1): x[0, 1]
+        for item in items:
             if isinstance(item, Const) and (
                 isinstance(item.value, list | tuple | bool | np.bool_)
                 or (isinstance(item.value, np.ndarray) and item.value.ndim > 0)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import Loc, UnsupportedSyntaxError
 from .fence import op_symbol
-from .ir import Atom, Const, Index, Slice, Var
+from .ir import Atom, Const, Index, Slice, Var, name_of
 from .library import BINOPS
 from .rules import VIEWS
 
@@ -240,10 +240,14 @@ class UpdateLowering:
 
     def note_integral(self, target: Var, op: str, args: tuple) -> None:
         """Remember that `target` is never a boolean array: +, -, *, //, %
-        with an integer (numpy makes a boolean operand an integer), or
-        `np.array` of integers."""
-        if (op in INTEGRAL_OPS and any(self.integer(a) for a in args)) or (
-            op in ("copy", "asarray") and self.integer(args[0])
+        with an integer (numpy makes a boolean operand an integer),
+        `np.array` of integers, an entry of a shape, or an op that makes
+        integers (`np.argmax`, `int`, `len`...)."""
+        if (
+            op in INDEX_OPS
+            or (op in INTEGRAL_OPS and any(self.integer(a) for a in args))
+            or (op in ("copy", "asarray") and self.integer(args[0]))
+            or (op == "getitem" and self.ops.get(name_of(args[0])) == "shape")
         ):
             self.integral.add(target.name)
 
@@ -353,6 +357,9 @@ class UpdateLowering:
 
 # Ops whose result is never a boolean array when an operand is an integer.
 INTEGRAL_OPS = {"add", "sub", "mul", "floordiv", "mod"}
+# Ops whose values are integers (or integer arrays), never booleans.
+INDEX_OPS = {"argmax", "argmin", "argsort", "flatnonzero", "int", "len", "size"}
+INDEX_OPS |= {"ndim", "count", "arange"}
 
 
 def named_constant(atom: object) -> bool:

@@ -448,6 +448,10 @@ def test_a_mask_write_of_a_view_of_the_array_written_is_an_error(tmp_path, write
         "b[0:6:2] = b[5::-2]",
         "np.add.at(b, np.array([1, 2, 3]), b[0:3])",
         "np.add.at(b, MASK, b[4:1:-1])",
+        "b[np.argmax(b)] = b[0]",  # (integer indices: never a mask)
+        "b[len(b) - 1] = b[0]",
+        "b[int(b[0] > 0)] = b[5]",
+        "b[b.shape[0] // 2] = b[0]",
     ],
 )
 @pytest.mark.parametrize("keep", [False, True])
@@ -469,6 +473,29 @@ def test_writes_numpy_runs_as_if_the_right_side_were_copied_match_numpy(
     g = symgrad.grad(m.f)
     assert g.f_and_grad(x.copy())[0] == pytest.approx(m.f(x.copy()))
     symgrad.check_grad(g, x)
+
+
+@pytest.mark.parametrize("index", ["IDX", "t"])
+def test_a_tuple_that_is_the_whole_index_reads_a_view(tmp_path, index):
+    # x[IDX] with IDX = (0, 1) is numpy's x[0, 1], a view of a row of a 3-D x:
+    # writing into it writes into x (taken for a copy, the write was not
+    # refused and the value was 650 for 641)
+    m = load(
+        tmp_path,
+        f"""
+        IDX = (0, 1)
+
+        @symgrad.grad
+        def f(x):
+            t = (0, 1)
+            v = x[{index}]
+            v[0] = 0.0
+            return np.sum(x * x)
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="may share memory") as info:
+        m.f.f_and_grad(np.arange(1.0, 13.0).reshape(2, 3, 2))
+    assert info.value.loc.line == 12
 
 
 def test_a_write_of_the_previous_entry_in_a_loop_is_not_refused(tmp_path):
