@@ -613,8 +613,9 @@ def custom_functions(src: FunctionSource) -> dict[str, Any]:
         if id(fn.tree) in seen or fn.resolver is None:
             continue
         seen.add(id(fn.tree))
-        for name in global_names(fn.tree):
-            target = fn.resolver.resolve(name)
+        targets = [fn.resolver.resolve(name) for name in global_names(fn.tree)]
+        targets += [found for *_, found in member_reads(fn.tree, fn.resolver)]
+        for target in targets:
             if isinstance(target, UserFunction):
                 pending.append(target.source)
             elif isinstance(target, CustomFunction) and target.functions:

@@ -125,13 +125,23 @@ def member_reads(
 ) -> list[tuple[str, UserModule, str, Resolved | None]]:
     """Every `m.name` in `tree` (`pkg.sub.name` too) where `m` resolves to a
     user module, with the dotted name, the module, the attribute and what it
-    resolves to there, in the order of the source; each once."""
+    resolves to there, in the order of the source; each once.  (A live
+    function whose global names hold no module of the user's has none: its
+    tree is not walked; a cache hit reads this for every function.)"""
     found: dict[str, tuple[str, UserModule, str, Resolved | None]] = {}
+    modules: dict[str, UserModule | None] = {}  # a base name -> its module
+    if resolver is None:
+        return []
+    live = getattr(resolver, "global_names", None)
+    if live is not None and not any(_user_module(resolver, n) for n in live()):
+        return []
 
     def module_of(node: ast.expr) -> tuple[str, UserModule] | None:
-        if isinstance(node, ast.Name) and resolver is not None:
-            module = resolver.resolve(node.id)
-            return (node.id, module) if isinstance(module, UserModule) else None
+        if isinstance(node, ast.Name):
+            if node.id not in modules:
+                modules[node.id] = _user_module(resolver, node.id)
+            module = modules[node.id]
+            return None if module is None else (node.id, module)
         if isinstance(node, ast.Attribute):
             outer = module_of(node.value)
             if outer is not None:
@@ -151,6 +161,11 @@ def member_reads(
         if isinstance(node, ast.Attribute):
             module_of(node)
     return sorted(found.values(), key=lambda entry: entry[0])
+
+
+def _user_module(resolver: Any, name: str) -> UserModule | None:
+    found = resolver.resolve(name)
+    return found if isinstance(found, UserModule) else None
 
 
 def module_attribute(module: Module, attr: str) -> Resolved | None:
@@ -215,6 +230,11 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
     if _is_constant(value):
         return Constant(value, name)
     return None
+
+
+def classify(value: Any, name: str) -> Resolved | None:
+    """What a live value `name` is bound to means to symgrad."""
+    return _classify(value, name, LiveResolver)
 
 
 def _module_beside(

@@ -299,9 +299,12 @@ def _extremum_grad(g, x, out, axis=None, keepdims=False):
         out = _keepdims(out, x, axis)
         g = _keepdims(g, x, axis)
     hit = x == out  # (divides the small g, not the large product: 2.5x faster)
-    floats = x.__class__ is np.ndarray and x.dtype.kind in "fc"  # (counted in
-    counts = np.sum(hit, axis=axis, keepdims=True, dtype=x.dtype if floats else None)
-    return hit * (g / counts)  # float32 for float32: an int64 count is float64)
+    # counted in x's float dtype, float32 at least (an int64 count would make
+    # a float32 gradient float64; float16 counts past 65504 ties are inf)
+    floats = x.__class__ is np.ndarray and x.dtype.kind in "fc"
+    dtype = np.promote_types(x.dtype, np.float32) if floats else None
+    counts = np.sum(hit, axis=axis, keepdims=True, dtype=dtype)
+    return hit * (g / counts)
 
 
 def _reduced_groups(g, x, axis, keepdims):

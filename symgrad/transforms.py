@@ -24,7 +24,7 @@ from dataclasses import replace
 from . import custom, emit, fence, forward, frontend, reverse
 from .errors import BadInputError
 from .ir import verify
-from .resolve import StaticResolver
+from .resolve import Resolved, StaticResolver, classify
 from .rules import OPS
 from .source import FunctionSource, from_module
 
@@ -100,7 +100,7 @@ def hessian_module(src: FunctionSource, spec: emit.ModuleSpec, grad_text: str) -
         )
     (wrt,) = spec.wrt
     params = ", ".join(spec.params)
-    gradient = _gradient_source(grad_text, spec.origin, src.resolver)
+    gradient = _gradient_source(grad_text, spec.origin, _Reached(src))
     inner = replace(spec, params=gradient.params, defaults=(*spec.defaults, "None"))
     call = emit.call_args(spec)
     functions = [
@@ -196,6 +196,29 @@ def _function_text(module: str, name: str) -> str:
     if not found:
         raise LookupError(name)
     return "\n\n".join(found)
+
+
+class _Reached:
+    """The names of an emitted gradient of `src` that its module does not
+    define: `src`'s own globals, then the functions with custom rules, and
+    their derivatives, that `src` reaches (through a module or a helper),
+    by the names the emitted code calls them."""
+
+    def __init__(self, src: FunctionSource):
+        self.src = src
+        self.functions: dict | None = None
+
+    def resolve(self, name: str) -> Resolved | None:
+        found = self.src.resolver.resolve(name) if self.src.resolver else None
+        if found is None:
+            from .api import custom_functions
+
+            if self.functions is None:
+                self.functions = custom_functions(self.src)
+            function = self.functions.get(name)
+            if function is not None:
+                return classify(function, name)
+        return found
 
 
 def _gradient_source(grad_text: str, origin: str, fallback) -> FunctionSource:

@@ -418,3 +418,14 @@ def test_a_bool_literal_beside_a_mask_is_one() -> None:
     assert value == bool_literal_beside_a_mask(x)
     np.testing.assert_array_equal(grad, [-3.0, 2.0, 5.0])
     check_grad(bool_literal_beside_a_mask, x)
+
+
+def _largest(x):
+    return np.max(x)
+
+
+def test_a_float16_tie_count_does_not_overflow():
+    # 70000 tied maxima: counted in float16 the count was inf and every
+    # share 0; the shares are counted in float32 at least
+    grad = symgrad.grad(_largest).grad(np.zeros(70_000, np.float16))
+    assert float(np.sum(grad, dtype=np.float64)) == pytest.approx(1.0, rel=1e-6)

@@ -800,3 +800,32 @@ def test_a_nested_tuple_parameter_has_nested_blocks_in_forward_mode() -> None:
 def nested_loss(params, x):
     (W, b), s = params
     return np.sum(np.tanh(x @ W + b) ** 2) * s
+
+
+def test_custom_rules_of_another_module_reach_the_gradient_and_the_hessian(
+    tmp_path, monkeypatch
+) -> None:
+    """`R.softplus(x)` of `import softplus_rules as R`, or `softplus` imported by
+    name: the gradient calls the rule's derivative function, which the
+    differentiated module does not name; the module failed to load through an
+    attribute, and the Hessian could not find `softplus_grad` either way."""
+    (tmp_path / "softplus_rules.py").write_text(
+        "import numpy as np\nimport symgrad\n\n\ndef softplus_grad(x):\n"
+        "    return 0.5 * (1.0 + np.tanh(0.5 * x))\n\n\n"
+        "@symgrad.rule(grad=softplus_grad)\ndef softplus(x):\n"
+        "    return np.logaddexp(0.0, x)\n"
+    )
+    (tmp_path / "uses_rules.py").write_text(
+        "import numpy as np\nimport softplus_rules as R\n"
+        "from softplus_rules import softplus\n\n\n"
+        "def by_attribute(x):\n    return np.sum(R.softplus(x))\n\n\n"
+        "def by_name(x):\n    return np.sum(softplus(x))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import uses_rules
+
+    x = np.array([-1.0, 0.5, 2.0])
+    s = 1.0 / (1.0 + np.exp(-x))
+    for f in (uses_rules.by_attribute, uses_rules.by_name):
+        np.testing.assert_allclose(symgrad.grad(f).grad(x), s)
+        np.testing.assert_allclose(symgrad.hessian(f).hessian(x), np.diag(s * (1 - s)))
