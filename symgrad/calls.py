@@ -322,10 +322,15 @@ class CallLowering:
             return self.call_user(defined, ast.copy_location(call, node), scope, hint)
         spec = library.METHODS.get(name)
         if spec is None:
+            foreign = foreign_module_hint(node.func, scope)  # (not an array's)
             raise NoDerivativeError(
-                f"no derivative rule for the method '.{name}()'",
+                (
+                    f"'{dotted(node.func)}' is not a function symgrad can read"
+                    if foreign
+                    else f"no derivative rule for the method '.{name}()'"
+                ),
                 loc,
-                foreign_module_hint(node.func, scope),
+                foreign,
             )
         receiver = node.func.value
         args = list(node.args)

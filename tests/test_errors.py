@@ -327,7 +327,8 @@ def test_random_numbers_get_a_hint(tmp_path):
         module.masked.grad(np.ones(3))
     assert "hint: 'rng' is a Generator object, which symgrad does not read" in str(
         info.value
-    )
+    )  # (the headline named a method of an array, `.random()`, before)
+    assert "error: 'rng.random' is not a function symgrad can read" in str(info.value)
 
 
 def test_the_command_line_hint_names_a_renamed_module(tmp_path, capsys):
