@@ -109,6 +109,15 @@ class CallLowering:
         if module is None:
             return NOT_A_MODULE
         found = module.member(node.attr)
+        value = (module.namespace or {}).get(node.attr)
+        if found is None and isinstance(value, list | dict | set):
+            raise UnknownNameError(
+                f"'{dotted(node)}', a {type(value).__name__} in module "
+                f"'{module.name}', is not a value symgrad can read",
+                scope.src.loc(node),
+                "symgrad reads numbers, tuples and arrays there: make it a tuple "
+                "or an array, or pass it as an argument",
+            )
         if found is None:
             raise NoDerivativeError(
                 f"'{dotted(node)}' is not a function or constant symgrad can read "

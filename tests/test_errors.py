@@ -277,7 +277,8 @@ def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
     as if imported by name (a hint to import the name, before); a name the
     module lacks is an error at its line; Python's `sum` points to np.sum."""
     (tmp_path / "helpers_mod.py").write_text(
-        "import random\n\nSCALE = 2.0\n\ndef sq(x):\n    return x * x\n"
+        "import random\n\nSCALE = 2.0\nLST = [1.0, 2.0]\n\ndef sq(x):\n"
+        "    return x * x\n"
     )
     sys.path.insert(0, str(tmp_path))
     try:
@@ -288,6 +289,7 @@ def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
             "\nimport helpers_mod as hm\n\ndef renamed(x):\n    return hm.SCALE * x\n"
             "\ndef module_var(x):\n    return hm.var(x)\n"
             "\ndef drawn(x):\n    return hm.random.random() * x\n"
+            "\ndef listed(x):\n    return hm.LST[0] * x\n"
         )
         module, path = load(tmp_path, body, name="uses_helpers")
         assert symgrad.grad(module.constant).f_and_grad(3.0) == (6.0, 2.0)
@@ -307,6 +309,12 @@ def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
             symgrad.grad(module.drawn).f_and_grad(1.0)
         assert "'hm.random.random' is not a function or constant" in str(info.value)
         assert "hint: draw random numbers outside the function" in str(info.value)
+        with pytest.raises(UnknownNameError) as info:
+            symgrad.grad(module.listed).f_and_grad(1.0)
+        assert "'hm.LST', a list in module 'helpers_mod', is not a value" in str(
+            info.value
+        )
+        assert "hint: symgrad reads numbers, tuples and arrays there" in str(info.value)
     finally:
         sys.path.remove(str(tmp_path))
 
