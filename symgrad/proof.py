@@ -166,13 +166,16 @@ class Verdict:
 
 @dataclass
 class Report:
-    """Verdicts for one or more functions; `ok` when none failed."""
+    """Verdicts for one or more functions; `ok` when none failed and one at
+    least was checked (`assert symgrad.verify(f, x).ok` never passes on a
+    function it could not check, as the command line's exit status)."""
 
     verdicts: list[Verdict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(v.ok for v in self.verdicts)
+        checked = any(v.status != "not checked" for v in self.verdicts)
+        return checked and all(v.ok for v in self.verdicts)
 
     def __str__(self) -> str:
         return "\n".join(str(v) for v in self.verdicts)
@@ -574,8 +577,8 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     if ragged:  # (`W, b = params` of different shapes: a tuple of gradients)
         detail = (
             f"not checked: the argument '{ragged[0]}' holds arrays of different "
-            "shapes, and verify takes arrays; check each entry's gradient against "
-            "differences of the function in that entry"
+            "shapes, and verify takes arrays; symgrad.check_grad compares each "
+            "entry's gradient with finite differences"
         )
         verdict = Verdict(g.__name__, "not checked", detail, True)
     elif args:

@@ -299,12 +299,7 @@ def _extremum_grad(g, x, out, axis=None, keepdims=False):
         out = _keepdims(out, x, axis)
         g = _keepdims(g, x, axis)
     hit = x == out  # (divides the small g, not the large product: 2.5x faster)
-    # counted in x's float dtype, float32 at least (an int64 count would make
-    # a float32 gradient float64; float16 counts past 65504 ties are inf)
-    floats = x.__class__ is np.ndarray and x.dtype.kind in "fc"
-    dtype = np.promote_types(x.dtype, np.float32) if floats else None
-    counts = np.sum(hit, axis=axis, keepdims=True, dtype=dtype)
-    return hit * (g / counts)
+    return hit * (g / _tie_counts(hit, x, axis, True))
 
 
 def _reduced_groups(g, x, axis, keepdims):
@@ -731,8 +726,17 @@ def _extremum_tangent(t, x, out, axis=None, keepdims=False):
     """Tangent of np.max / np.min: the mean of `t` over tied extrema."""
     full = out if axis is None or keepdims else _keepdims(out, x, axis)
     hit = x == full
-    count = np.sum(hit, axis=axis, keepdims=keepdims)
+    count = _tie_counts(hit, x, axis, keepdims)
     return np.sum(t * hit, axis=axis, keepdims=keepdims) / count
+
+
+def _tie_counts(hit, x, axis, keepdims):
+    """How many entries of `x` tie for its extremum (`hit`), along `axis`: in
+    x's float dtype, float32 at least (an int64 count makes a float32
+    derivative float64; a float16 count past 65504 ties is inf)."""
+    floats = x.__class__ is np.ndarray and x.dtype.kind in "fc"
+    dtype = np.promote_types(x.dtype, np.float32) if floats else None
+    return np.sum(hit, axis=axis, keepdims=keepdims, dtype=dtype)
 
 
 def _prod_tangent(t, x, out, axis=None, keepdims=False):

@@ -429,3 +429,19 @@ def test_a_float16_tie_count_does_not_overflow():
     # share 0; the shares are counted in float32 at least
     grad = symgrad.grad(_largest).grad(np.zeros(70_000, np.float16))
     assert float(np.sum(grad, dtype=np.float64)) == pytest.approx(1.0, rel=1e-6)
+
+
+def _squared_row_maxima(z):
+    return np.sum(np.max(z, axis=1) ** 2)
+
+
+def test_float32_tangents_through_a_maximum_stay_float32():
+    # the tangent of np.max divided by an int64 tie count (float64); the
+    # gradient's count was float32 already
+    z = np.arange(6, dtype=np.float32).reshape(2, 3)
+    ones = np.ones((2, 3), np.float32)
+    _, tangent = symgrad.jvp(_squared_row_maxima).f_and_jvp(z, tangents=ones)
+    assert np.asarray(tangent).dtype == np.float32 and tangent == 2 * (2 + 5)
+    assert symgrad.hessian(_squared_row_maxima).hvp(z, tangents=ones).dtype == (
+        np.float32
+    )

@@ -346,10 +346,12 @@ def tuple_loss(params, X):
 
 def test_verify_skips_a_tuple_of_arrays_of_different_shapes(capsys):
     """Its gradient is a tuple (no array of one shape): a skip verdict, not
-    numpy's inhomogeneous-shape ValueError."""
+    numpy's inhomogeneous-shape ValueError; and not `ok`, since nothing was
+    checked (`assert verify(...).ok` passed on it)."""
     report = symgrad.verify(tuple_loss, (np.ones(3), 0.5), np.ones((4, 3)))
-    assert report.ok and report.verdicts[0].status == "not checked"
+    assert not report.ok and report.verdicts[0].status == "not checked"
     assert "the argument 'params' holds arrays of different shapes" in str(report)
+    assert "symgrad.check_grad" in str(report)
     capsys.readouterr()
 
 
