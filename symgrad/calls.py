@@ -109,6 +109,11 @@ class CallLowering:
         if module is None:
             return NOT_A_MODULE
         found = module.member(node.attr)
+        if module.namespace is not None and node.attr not in module.namespace:
+            raise UnknownNameError(  # (Python's AttributeError: a typo?)
+                f"module '{module.name}' has no attribute '{node.attr}'",
+                scope.src.loc(node),
+            )
         value = (module.namespace or {}).get(node.attr)
         if found is None and isinstance(value, list | dict | set):
             raise UnknownNameError(
