@@ -562,7 +562,7 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     params = g._src.params
     if args and len(args) == len(params) - len(g._src.keyword_only):
         args = (*args, *_options(g, options))  # (after the positional ones)
-    elif options:
+    elif args and options:
         raise SymgradError(f"{g.__name__}: options given by name, and positionally")
     if args and len(args) != len(params):
         raise SymgradError(f"{g.__name__}: verify needs all {len(params)} arguments")
@@ -584,7 +584,8 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     elif args:
         verdict = verify_source(g.__name__, source, params, g.wrt, args, functions)
     else:
-        verdict = verify_guessing(g.__name__, source, params, g.wrt, functions)
+        known = _known_options(g._src, options)
+        verdict = verify_guessing(g.__name__, source, params, g.wrt, functions, known)
     report = Report([verdict])
     print(report)
     return report
@@ -607,6 +608,16 @@ def _options(g: Any, given: dict[str, Any]) -> list[Any]:
     return values
 
 
+def _known_options(src: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The keyword-only arguments of `src`'s function that are `given` or
+    have a literal default (the others, required, are guessed as symbols)."""
+    defaults = src.defaults()
+    known = {
+        p: ast.literal_eval(defaults[p]) for p in src.keyword_only if p in defaults
+    }
+    return {**known, **given}
+
+
 def _has_shape(value: Any) -> bool:
     """Does `value` have a shape (not a list of arrays of different shapes)?"""
     try:
@@ -625,8 +636,10 @@ def verify_guessing(
     params: tuple,
     wrt: tuple,
     functions: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Verdict:
-    """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices.
+    """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices;
+    `options`, keyword-only parameters with literal defaults, take those.
 
     Where sympy cannot run the module, finite differences are taken at
     2 * `_POINTS` random points, half with entries in [0.2, 0.9] and half in
@@ -645,7 +658,8 @@ def verify_guessing(
         return Verdict(name, "not checked", detail, True)
     reason = _custom_reason(called) if called else ""
     for shape in _GUESSES if not called else ():
-        inputs = [_symbols(p, shape) for p in params]
+        options = options or {}
+        inputs = [options[p] if p in options else _symbols(p, shape) for p in params]
         try:
             return _symbolic(name, source, params, wrt, inputs)
         except _CannotRun as exc:
@@ -653,7 +667,10 @@ def verify_guessing(
     rng = np.random.default_rng(0)
     for shape in _GUESSES:
         points = [
-            [sign * rng.uniform(0.2, 0.9, shape)[()] for _ in params]
+            [
+                options[p] if p in options else sign * rng.uniform(0.2, 0.9, shape)[()]
+                for p in params
+            ]
             for sign in (1, -1) * _POINTS
         ]
         where = f"at {2 * _POINTS} random points, entries in ±[0.2, 0.9]"
@@ -695,7 +712,10 @@ def verify_file(found: list) -> Report:
         except SymgradError as exc:  # report it, and go on to the next function
             report.verdicts.append(Verdict(src.name, "failed", _uncompiled(exc), False))
             continue
-        report.verdicts.append(verify_guessing(src.name, source, src.params, names))
+        known = _known_options(src, {})
+        report.verdicts.append(
+            verify_guessing(src.name, source, src.params, names, None, known)
+        )
     return report
 
 

@@ -762,6 +762,8 @@ def test_keyword_only_parameters_are_options_passed_by_name():
     )
     assert symgrad.verify(_regularized, w, X, y, 0.5, "abs").ok
     assert symgrad.verify(_regularized, w, X, y, mode="abs").ok  # (l2: default)
+    report = symgrad.verify(_scaled_norm, scale=3.0)  # (shapes guessed; not the
+    assert report.ok and "with scale=3.0" in str(report)  # option's: a symbol)
     symgrad.check_grad(g, w, X, y, l2=0.5, mode="abs")
 
 

@@ -102,7 +102,7 @@ def test_cli_verify_failure_exits_1(monkeypatch, capsys):
 
     verify = sys.modules["symgrad.proof"]
 
-    def wrong(name, source, params, wrt):
+    def wrong(name, source, params, wrt, *rest):
         return verify.Verdict(name, "failed", "the gradient for x is 0", False)
 
     monkeypatch.setattr(verify, "verify_guessing", wrong)
