@@ -57,7 +57,7 @@ from .rules import OPS
 
 # Elementwise ops spelled as Python operators.
 _OPERATORS = {"add", "sub", "mul", "truediv", "neg", "pos", "float", "float64"}
-_OPERATORS |= {"divide", "pow"}
+_OPERATORS |= {"divide", "div", "pow"}
 # numpy functions whose float64 results can differ from the `math` spelling:
 # np.hypot and np.power special-case arguments (np.power(x, 2) is x * x),
 # np.reciprocal and np.square keep integer arithmetic on ints, and
@@ -126,7 +126,7 @@ def spelling(stmt: Assign, args: list[str]) -> str | None:
         return f"{args[1]} * {args[2]}"
     if op == "check_seed":
         return f"1.0 if {args[1]} is None else {args[1]}"
-    if op in ("divide", "truediv"):
+    if op in ("divide", "div", "truediv"):
         return f"{args[0]} / {args[1]}"
     if op in ("float", "float64"):
         return f"float({args[0]})"

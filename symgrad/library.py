@@ -156,6 +156,7 @@ ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
 RUNTIME: dict[str, CallSpec] = {
     "_check_seed": CallSpec("check_seed", ("function", "seed", "value")),
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
+    "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
     "_mean": CallSpec("mean", ("a",)),

@@ -376,7 +376,7 @@ def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
         isinstance(stmt, Assign)
         and stmt.op == "unbroadcast"
         and isinstance(prev, Assign)
-        and prev.op in ("mul", "divide", "truediv", "neg")
+        and prev.op in ("mul", "divide", "div", "truediv", "neg")
         and stmt.args[0] == prev.target
         and read[prev.target.name] == 1
     ):

@@ -222,7 +222,7 @@ class _Reverse(FlowReverse):
         operation fewer."""
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
-            op = "truediv" if denom.is_number else "divide"  # as symbolic._divide
+            op = "truediv" if denom.is_number else "div"  # as symbolic._divide
             numer = self.times(g, numer, lowering, root_sized)
             return self.b.op(op, numer, lowering.lower(denom))
         if partial == 1:

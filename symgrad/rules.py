@@ -78,6 +78,10 @@ defelementwise("sub", lambda x, y: x - y, "{0} - {1}")
 defelementwise("mul", lambda x, y: x * y, "{0} * {1}")
 defelementwise("truediv", lambda x, y: x / y, "{0} / {1}")
 defelementwise("divide", lambda x, y: x / y)  # np.divide: inf, not an exception, at 0
+# a derivative's division by a value: `/`, and np.divide where `/` raises (two
+# Python numbers, one 0); np.divide of two Python numbers is a numpy float64,
+# 15x slower, whose strong type makes a float32 gradient float64
+defelementwise("div", lambda x, y: x / y, "_div({0}, {1})")
 defelementwise("pow", lambda x, y: x**y, "{0} ** {1}")
 defelementwise("neg", lambda x: -x, "-{0}")
 defelementwise("pos", lambda x: x, "+{0}")

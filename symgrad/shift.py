@@ -120,7 +120,7 @@ class _Shift:
             return (kinds[0], s[0], layout)
         if op == "mul" and "add" not in kinds:
             return ("mul", s[0] + s[1], layout)
-        if op in ("truediv", "divide") and "add" not in kinds:
+        if op in ("truediv", "divide", "div") and "add" not in kinds:
             return ("mul", s[0] - s[1], layout)
         if op == "exp" and kinds == ["add"]:
             return ("mul", s[0], layout)

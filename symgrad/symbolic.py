@@ -509,7 +509,7 @@ class SympyLowering:
         if exp == sp.S.Half:
             return self.emit("sqrt", (self.lower(base),))
         if exp.is_Number and exp < 0:
-            return self.emit("divide", (Const(1), self._pow(base, -exp)))
+            return self.emit("div", (Const(1), self._pow(base, -exp)))
         if exp == 1:
             return self.lower(base)
         if exp.is_Integer and exp > 1:
@@ -557,9 +557,9 @@ class SympyLowering:
 
 
 def _divide(denominator: list[sp.Expr]) -> str:
-    """Division by a value is printed `np.divide`: like numpy, it gives inf or
-    nan at zero, where Python's `/` on two floats would raise instead."""
-    return "truediv" if all(f.is_number for f in denominator) else "divide"
+    """Division by a value is printed `_div`: like numpy, it gives inf or nan
+    at zero, where Python's `/` on two floats would raise instead."""
+    return "truediv" if all(f.is_number for f in denominator) else "div"
 
 
 def _negative(term: sp.Expr) -> bool:

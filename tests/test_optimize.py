@@ -256,8 +256,8 @@ def minus_log(x, y):
 @pytest.mark.parametrize(
     "f, summed",
     [
-        (log_times, "x_bar = np.divide(_unbroadcast_mul(t2_bar, y, x), x)"),
-        (minus_log, "x_bar = np.divide(-_unbroadcast(t1_bar, x), x)"),
+        (log_times, "x_bar = _div(_unbroadcast_mul(t2_bar, y, x), x)"),
+        (minus_log, "x_bar = _div(-_unbroadcast(t1_bar, x), x)"),
     ],
 )
 def test_a_divisor_and_a_negation_of_the_operands_shape_apply_after_the_sum(f, summed):

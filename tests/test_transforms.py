@@ -413,7 +413,7 @@ def test_the_hessian_of_a_product_is_exact_at_zeros() -> None:
 
 
 def test_a_hessian_at_a_pole_gives_numpys_nan_not_an_exception() -> None:
-    # np.divide read back from the emitted gradient stays np.divide: on Python
+    # _div read back from the emitted gradient stays _div: on Python
     # floats `/` would raise ZeroDivisionError where numpy gives inf or nan
     from float_functions import divides
 
