@@ -332,12 +332,17 @@ def _reduced_groups(g, x, axis, keepdims):
 
 
 def _prod_grad(g, x, axis=None, keepdims=False):
-    """Adjoint of np.prod: products of all other entries, exact at zeros."""
-    x = np.asarray(x, dtype=float)
+    """Adjoint of np.prod: products of all other entries, exact at zeros (in
+    x's float dtype; float64 for integers)."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fcO":  # (objects: the symbols `verify` runs it on)
+        x = x.astype(float)
+    if g.__class__ in (float, int):  # (the seed: an array of it would be float64)
+        g = x.dtype.type(g)
     g, axes, last, flat, shape = _reduced_groups(g, x, axis, keepdims)
     if not flat.shape[-1]:  # empty groups (their product is 1): no entries
-        return g * np.zeros(x.shape)
-    ones = np.ones(flat.shape[:-1] + (1,))
+        return g * np.zeros(x.shape, x.dtype)
+    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)
     others = (left * right[..., ::-1]).reshape(shape)

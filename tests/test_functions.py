@@ -383,6 +383,9 @@ FLOAT32_CASES = [
     "einsum_products",
     "reversed_loop",
     "stack_of_values",
+    "prod_all",  # the product of the others, and the seed, in x's dtype
+    "prod_axis",
+    "method_prod",
 ]
 
 
