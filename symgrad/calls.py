@@ -15,6 +15,8 @@ import ast
 import builtins
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import library, prelude, resolve, rules
 from .custom import Rule
 from .errors import (
@@ -384,8 +386,6 @@ class CallLowering:
     def dtype(self, node: ast.expr, scope: Scope) -> str:
         """numpy's name of the dtype `node` spells (`float`, `np.float32`,
         `"int64"`), of a kind symgrad computes with (bool, int, float)."""
-        import numpy as np
-
         spelled = None
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             spelled = node.value

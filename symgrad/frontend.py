@@ -763,9 +763,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         int may be a view of a row: basic indexing.)  A tuple that is the
         whole index is numpy's multi-index: its entries are the items."""
         items = index.items
-        whole = items[0].value if len(items) == 1 and isinstance(items[0], Const) else 0
-        if isinstance(whole, tuple) and not isinstance(whole, ListConst):
-            items = tuple(Const(v) for v in whole)  # x[IDX], IDX = (0, 1): x[0, 1]
+        if len(items) == 1 and type(getattr(items[0], "value", None)) is tuple:
+            items = tuple(Const(v) for v in items[0].value)  # (not a ListConst)
         for item in items:
             if isinstance(item, Const) and (
                 isinstance(item.value, list | tuple | bool | np.bool_)

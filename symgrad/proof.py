@@ -561,7 +561,7 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     g = f if isinstance(f, GradFunction) else GradFunction(f, wrt)
     params = g._src.params
     if args and len(args) == len(params) - len(g._src.keyword_only):
-        args = (*args, *_options(g, options))  # (after the positional ones)
+        args = (*args, *_options(g._src, options))  # (after the positional ones)
     elif args and options:
         raise SymgradError(f"{g.__name__}: options given by name, and positionally")
     if args and len(args) != len(params):
@@ -591,26 +591,23 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     return report
 
 
-def _options(g: Any, given: dict[str, Any]) -> list[Any]:
-    """The keyword-only arguments of `g`'s function in order: those `given`,
-    else their defaults."""
-    defaults = g._src.defaults()
-    values = []
-    for name in g._src.keyword_only:
-        if name in given:
-            values.append(given.pop(name))
-        elif name in defaults:
-            values.append(ast.literal_eval(defaults[name]))
-        else:
-            raise SymgradError(f"{g.__name__}: verify needs the option '{name}'")
-    if given:
-        raise SymgradError(f"{g.__name__}: no keyword-only parameter '{[*given][0]}'")
-    return values
+def _options(src: Any, given: dict[str, Any]) -> list[Any]:
+    """The keyword-only arguments of `src`'s function in order (`_known_options`);
+    a required one not given is an error."""
+    known = _known_options(src, given)
+    missing = [p for p in src.keyword_only if p not in known]
+    if missing:
+        raise SymgradError(f"{src.name}: verify needs the option '{missing[0]}'")
+    return [known[p] for p in src.keyword_only]
 
 
 def _known_options(src: Any, given: dict[str, Any]) -> dict[str, Any]:
     """The keyword-only arguments of `src`'s function that are `given` or
-    have a literal default (the others, required, are guessed as symbols)."""
+    have a literal default (the others, required, are guessed as symbols);
+    a name given that is not one is an error."""
+    unknown = [p for p in given if p not in src.keyword_only]
+    if unknown:
+        raise SymgradError(f"{src.name}: no keyword-only parameter '{unknown[0]}'")
     defaults = src.defaults()
     known = {
         p: ast.literal_eval(defaults[p]) for p in src.keyword_only if p in defaults
