@@ -318,6 +318,13 @@ class _Printer:
         self.temps = names.made_temps
         self.counts = Counter(v.name for s in walk(statements) for v in uses(s))
         self.counts.update(a.name for a in result if isinstance(a, Var))
+        self.counts.update(  # (an argument a template prints twice is not folded)
+            a.name
+            for s in walk(statements)
+            if isinstance(s, Assign) and s.op in OPS
+            for i, a in enumerate(s.args)
+            if isinstance(a, Var) and OPS[s.op].template.count(f"{{{i}}}") > 1
+        )
         self.defined = Counter(n for s in walk(statements) for n in writes(s))
         self.views = {  # a view -> the array it is a view of
             s.target.name: s.args[0].name

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from . import buffers, floats
+from . import buffers, floats, loopshapes
 from .analysis import SCALAR, Shape, shape_classes, shape_of
 from .ir import (
     Assign,
@@ -132,6 +132,7 @@ def optimize(
     both, split = _fused_squares(both, len(primal_body), kept)
     if not floats.eligible(both):  # (code that may run on numbers allocates none)
         both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
+        both = loopshapes.inline(both, split, {*primal.params, "seed"})
     return both[:split], both[split:], grads
 
 

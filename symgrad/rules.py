@@ -499,6 +499,20 @@ def _emitted(name: str, arity: int | None, template: str, params=(), nondiff=())
 
 _emitted("unbroadcast", 2, "_unbroadcast({0}, {1})", nondiff=(1,))
 _emitted("unbroadcast_mul", 3, "_unbroadcast_mul({0}, {1}, {2})", nondiff=(2,))
+# (the two above in a loop, where the arguments are numpy values: `loopshapes`)
+_emitted(
+    "same_shape_sum",
+    2,
+    "{0} if {0}.shape == {1}.shape else _sum_to({0}, {1}.shape)",
+    nondiff=(1,),
+)
+_emitted(
+    "same_shape_mul",
+    3,
+    "{0} * {1} if {0}.shape == {1}.shape == {2}.shape"
+    " else _unbroadcast_mul({0}, {1}, {2})",
+    nondiff=(2,),
+)
 _emitted("owned", 1, "_owned({0})")
 _emitted("keepdims", 2, "_keepdims({0}, {1}{params})", nondiff=(1,))
 _emitted("spread", 2, "_spread({0}, {1})", nondiff=(1,))  # a total's cotangent

@@ -809,3 +809,62 @@ def test_a_view_that_only_adds_axes_has_a_reshaped_cotangent():
     assert "np.zeros" not in code and "_owned" not in code
     mu, x = np.linspace(-1, 1, 6).reshape(3, 2), np.linspace(0, 2, 8).reshape(4, 2)
     check_grad(g, mu, x)
+
+
+def cell(W, b, X):
+    H = W.shape[0] // 2
+    h = np.zeros(H)
+    c = np.zeros(H)
+    for x in X:
+        g = W @ np.concatenate([x, h]) + b
+        f = 1.0 / (1.0 + np.exp(-g[:H]))
+        u = np.tanh(g[H:])
+        c = f * c + (1 - f) * u
+        h = np.tanh(c) * u
+    return np.sum(h * h)
+
+
+def scaled_steps(W, X):
+    h = np.zeros(W.shape[0])
+    for x in X:
+        a = W @ h + x
+        s = np.tanh(np.sum(a))  # a 0-d numpy value
+        m = np.cos(a[:1])  # shape (1,)
+        h = np.tanh(a) * s + h * m
+    return np.sum(h * h)
+
+
+def test_in_a_loop_the_shape_test_of_a_sum_is_inline():
+    # the reverse loop's operands are numpy values: the common case of
+    # `_unbroadcast` and `_unbroadcast_mul` is printed behind its shape test
+    g = symgrad.grad(cell, wrt=(0, 1))
+    loop = " ".join(body(g).split("for i in reversed")[1].split())
+    assert "f_bar = t9 if t9.shape == f.shape else _sum_to(t9, f.shape)" in loop
+    assert "c_2_bar * f if c_2_bar.shape == f.shape == c_1.shape" in loop
+    assert "_unbroadcast_mul(c_2_bar, f, c_1)" in loop  # (the other arm)
+    # a parameter may be anything (a list, a float), so `b` keeps the helper
+    assert "_unbroadcast(g_bar, b)" in loop
+    rng = np.random.default_rng(2)
+    W, b, X = rng.normal(size=(8, 7)), rng.normal(size=8), rng.normal(size=(5, 3))
+    check_grad(g, 0.3 * W, b, X)
+    # the Hessian reads the tests back as the helpers
+    H = symgrad.hessian(cell, wrt=1).hessian(0.3 * W, b, X)
+    eps = 1e-6
+    gb = symgrad.grad(cell, wrt=1)
+    for k in range(3):
+        db = np.zeros(8)
+        db[k] = eps
+        fd = (gb.grad(0.3 * W, b + db, X) - gb.grad(0.3 * W, b - db, X)) / (2 * eps)
+        np.testing.assert_allclose(H[:, k], fd, rtol=1e-6, atol=1e-7)
+
+
+def test_the_inline_shape_tests_fall_back_to_the_helpers_on_other_shapes():
+    # s (shape ()) and m (shape (1,)) are broadcast in every step, so their
+    # cotangents take the helper's arm
+    g = symgrad.grad(scaled_steps)
+    assert "s_bar = t6 if t6.shape == s.shape else _sum_to(t6, s.shape)" in body(g)
+    assert "m_bar = t8 if t8.shape == m.shape else _sum_to(t8, m.shape)" in body(g)
+    rng = np.random.default_rng(3)
+    W, X = 0.4 * rng.normal(size=(4, 4)), rng.normal(size=(6, 4))
+    check_grad(g, W, X)
+    check_grad(g, W, X[:1])
