@@ -80,7 +80,7 @@ def compile_function(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Co
 def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     # Imported here: sympy and black load only when something is compiled, so
     # a program whose modules all come from the on-disk cache starts fast.
-    from . import emit, frontend, reverse
+    from . import emit, frontend, fuse, reverse
     from .ir import verify
     from .rules import OPS
 
@@ -89,6 +89,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
         src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
     )
     primal, constants, allocator = frontend.lower(src, has_aux)
+    primal = fuse.fuse_slices(primal, allocator)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
     spec = module_spec(src, names, is_tuple, constants, has_aux)

@@ -52,7 +52,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import buffers, floats, loopshapes
-from .analysis import SCALAR, Shape, shape_classes, shape_of
+from .analysis import SCALAR, Shape, SliceBounds, shape_classes, shape_of
 from .ir import (
     Assign,
     Atom,
@@ -116,7 +116,7 @@ def optimize(
     body = _fold_product_sums(body, primal)
     body = _walk_stacks(body)
     forward = _forward_of(primal, adjoint)
-    body = _disjoint_writes(body, _Bounds(forward + body))
+    body = _disjoint_writes(body, SliceBounds(forward + body))
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     body = _live(body, needed, keep={"seed"})
     primal_body = _fast_means(_live(forward, needed, keep=set()))
@@ -454,105 +454,7 @@ def _walk_stacks(statements: list[Stmt]) -> list[Stmt]:
     return out
 
 
-class _Bounds:
-    """Slice bounds as linear forms `{name: coefficient, None: constant}` over
-    names that hold integers >= 0 (a shape entry, a length, such a value
-    divided by a positive constant) bound once outside every loop, read off
-    statements that bind their target once; None for a bound it cannot put
-    in that form.  (A name bound in a loop may hold another value in the next
-    step; sums and multiples of names bound outside do not.)"""
-
-    def __init__(self, statements: list[Stmt]) -> None:
-        count = Counter(n for s in walk(statements) for n in writes(s))
-        self.defs = {
-            s.target.name: s
-            for s in walk(statements)
-            if isinstance(s, Assign) and count[s.target.name] == 1
-        }
-        self.outside = {s.target.name for s in statements if isinstance(s, Assign)}
-
-    def form(self, atom: Atom | None, default: int | None) -> dict | None:
-        if atom is None:
-            return None if default is None else {None: default}
-        if isinstance(atom, Const):
-            ok = type(atom.value) is int and atom.value >= 0
-            return {None: atom.value} if ok else None
-        stmt = self.defs.get(atom.name) if isinstance(atom, Var) else None
-        if stmt is None:
-            return None
-        args = stmt.args
-        if stmt.op in ("add", "mul"):
-            forms = [self.form(a, None) for a in args]
-            if None in forms:
-                return None
-            if stmt.op == "add":
-                return {
-                    k: forms[0].get(k, 0) + forms[1].get(k, 0)
-                    for k in {*forms[0], *forms[1]}
-                }
-            for scale, form in (forms, forms[::-1]):
-                if set(scale) == {None}:
-                    return {k: scale[None] * v for k, v in form.items()}
-            return None
-        if atom.name in self.outside and self.natural(stmt):
-            return {atom.name: 1, None: 0}
-        return None
-
-    def natural(self, stmt: Assign) -> bool:
-        """Does `stmt` bind an integer >= 0?"""
-        if stmt.op in ("len", "size", "count", "ndim"):
-            return True
-        first = stmt.args[0] if stmt.args else None
-        made = self.defs.get(first.name) if isinstance(first, Var) else None
-        if stmt.op == "getitem":  # an entry of a shape
-            index = stmt.args[1].items
-            return (
-                made is not None
-                and made.op == "shape"
-                and len(index) == 1
-                and isinstance(index[0], Const)
-                and type(index[0].value) is int
-            )
-        if stmt.op == "floordiv":
-            divisor = stmt.args[1]
-            return (
-                made is not None
-                and self.natural(made)
-                and isinstance(divisor, Const)
-                and type(divisor.value) is int
-                and divisor.value > 0
-            )
-        return False
-
-    def below(self, a: dict | None, b: dict | None) -> bool:
-        """Is `a <= b` for every value of the names (both >= 0)?"""
-        if a is None or b is None:
-            return False
-        return all(b.get(k, 0) - a.get(k, 0) >= 0 for k in {*a, *b})
-
-    def disjoint(self, first: Index, second: Index) -> bool:
-        """Do two basic indices of the same array select no common element?"""
-        if len(first.items) != len(second.items) or not all(
-            isinstance(item, Slice)
-            or (isinstance(item, Const) and type(item.value) is int)
-            for item in first.items + second.items
-        ):  # (`...`, `None` and arrays shift or span axes)
-            return False
-        for p, q in zip(first.items, second.items, strict=True):
-            if not (isinstance(p, Slice) and isinstance(q, Slice)):
-                continue
-            if any(s.step not in (None, Const(1)) for s in (p, q)):
-                continue
-            starts = self.form(p.start, 0), self.form(q.start, 0)
-            stops = self.form(p.stop, None), self.form(q.stop, None)
-            if None in starts:
-                continue
-            if self.below(stops[0], starts[1]) or self.below(stops[1], starts[0]):
-                return True
-        return False
-
-
-def _disjoint_writes(statements: list[Stmt], bounds: _Bounds) -> list[Stmt]:
+def _disjoint_writes(statements: list[Stmt], bounds: SliceBounds) -> list[Stmt]:
     """`z = zeros(...)` and then `z[s] += v` on a slice no earlier write since
     the zeros touched (`g[:H] += u` after `g[3 * H :] = w`, with `H` a shape
     entry divided by 4): `z[s] = v`, one store instead of a read, an

@@ -1,0 +1,161 @@
+"""One elementwise chain on adjacent slices, computed once (`symgrad.fuse`):
+seen in the emitted source, the value bit for bit the function's, the
+gradient against finite differences, and each condition's refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgrad
+from symgrad.check import check_grad
+from symgrad.fuse import _FUSABLE
+from symgrad.rules import OPS
+
+
+def gates(W, b, X):
+    H = W.shape[0] // 4
+    h = np.zeros(H)
+    c = np.zeros(H)
+    for x in X:
+        g = W @ np.concatenate([x, h]) + b
+        i = 1.0 / (1.0 + np.exp(-g[:H]))
+        f = 1.0 / (1.0 + np.exp(-g[H : 2 * H]))
+        o = 1.0 / (1.0 + np.exp(-g[2 * H : 3 * H]))
+        u = np.tanh(g[3 * H :])
+        c = f * c + i * u
+        h = o * np.tanh(c)
+    return np.sum(h * h)
+
+
+def rows(A):
+    n = A.shape[0] // 2
+    top = np.tanh(2.0 * A[:n])
+    rest = np.tanh(2.0 * A[n:])  # to the end: the last of the run
+    return np.sum(top * rest[: len(top)]) + np.sum(rest)
+
+
+def body(g: symgrad.GradFunction) -> str:
+    return g.source.split("# Support code")[0]
+
+
+def data(rng, H=3, D=2, T=4):
+    return (
+        0.5 * rng.normal(size=(4 * H, D + H)),
+        rng.normal(size=4 * H),
+        rng.normal(size=(T, D)),
+    )
+
+
+def test_gates_on_adjacent_slices_are_one_chain():
+    g = symgrad.grad(gates, wrt=(0, 1))
+    code = body(g)
+    forward = code.split("if seed is None")[0]
+    assert forward.count("np.exp(") == 1 and "np.exp(-g[:t4]))" in forward
+    for line in ("i_1 = t6[:H]", "f = t6[H : 2 * H]", "o = t6[2 * H : t4]"):
+        assert line in forward
+    rng = np.random.default_rng(0)
+    for args in (data(rng), data(rng, H=1), data(rng, T=1), data(rng, T=0)):
+        # the value is the function's, bit for bit
+        assert g.f_and_grad(*args)[0] == gates(*args)
+        if len(args[2]):
+            check_grad(g, *args)
+
+
+def test_a_run_may_end_with_a_slice_to_the_end():
+    g = symgrad.grad(rows)
+    assert body(g).split("if seed is None")[0].count("np.tanh(") == 1
+    assert "np.tanh(2.0 * A)" in body(g)
+    for n in (1, 4, 5):  # an odd length: the last slice is the longer
+        A = np.random.default_rng(n).normal(size=(n, 2))
+        assert g.f_and_grad(A)[0] == rows(A)
+        check_grad(g, A)
+
+
+def gap(g):
+    H = g.shape[0] // 3
+    return np.sum(np.exp(g[:H]) * np.exp(g[H + 1 : 2 * H + 1]))
+
+
+def other_constant(g):
+    H = g.shape[0] // 2
+    return np.sum(np.exp(2.0 * g[:H]) * np.exp(3.0 * g[H : 2 * H]))
+
+
+def read_between(g):
+    H = g.shape[0] // 2
+    a = np.exp(g[:H])
+    s = np.sum(a)  # a read of the first value before the second chain
+    b = np.exp(g[H : 2 * H])
+    return s * np.sum(b)
+
+
+def negative_bounds(g):
+    return np.sum(np.exp(g[:-2]) * np.exp(g[-2:-1]))
+
+
+def parameter_bound(g, k):
+    return np.sum(np.exp(g[:k]) + np.sum(np.exp(g[k : 2 * k])))
+
+
+def not_first(g):
+    H = g.shape[0] // 3
+    return np.sum(np.exp(g[H : 2 * H]) * np.exp(g[2 * H : 3 * H]))
+
+
+def written(g):
+    H = g.shape[0] // 2
+    a = np.exp(g[:H])
+    b = np.exp(g[H : 2 * H])
+    a[0] = 0.0
+    return np.sum(a * b)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (gap, (np.linspace(-1, 1, 9),)),
+        (other_constant, (np.linspace(-1, 1, 8),)),
+        (read_between, (np.linspace(-1, 1, 8),)),
+        (negative_bounds, (np.linspace(-1, 1, 8),)),
+        (parameter_bound, (np.linspace(-1, 1, 8), 3)),
+        (not_first, (np.linspace(-1, 1, 9),)),
+        (written, (np.linspace(-1, 1, 8),)),
+    ],
+)
+def test_chains_that_may_differ_are_left_apart(fn, args):
+    # a gap between the slices, other constants, a read before the last
+    # chain, bounds that are not provably >= 0 (negative, a parameter), a
+    # run not starting at 0, a write into a value: each chain keeps its call
+    g = symgrad.grad(fn, wrt=0)
+    assert body(g).split("if seed is None")[0].count("np.exp(") == 2
+    assert g.f_and_grad(*args)[0] == fn(*args)
+    check_grad(g, *args)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_computes_each_element_alone(dtype):
+    # what the fusion rests on: an elementwise function gives an element the
+    # same bits in a long array as in any slice of it (lengths and offsets
+    # across numpy's SIMD widths and their tails)
+    rng = np.random.default_rng(1)
+    checked = 0
+    for name in sorted(_FUSABLE):
+        template = OPS[name].template
+        if not template.startswith("np."):
+            continue  # (Python's operators: IEEE arithmetic, exact)
+        fn = getattr(np, template[3 : template.index("(")])
+        for n in (1, 7, 8, 9, 16, 17, 33, 96, 130):
+            x = rng.uniform(0.05, 0.95, size=n).astype(dtype)  # every domain
+            with np.errstate(all="ignore"):
+                whole = fn(x) if OPS[name].arity == 1 else fn(x, 1.5)
+                for a, b in (
+                    (0, n // 3),
+                    (n // 3, n),
+                    (1, n - 1),
+                    (n // 2, n // 2 + 5),
+                ):
+                    part = fn(x[a:b]) if OPS[name].arity == 1 else fn(x[a:b], 1.5)
+                    np.testing.assert_array_equal(whole[a:b], part)
+        checked += 1
+    assert checked >= 25
