@@ -121,11 +121,12 @@ def _shape(x):
 
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if x.__class__ is float and g.__class__ in (np.ndarray, float):
-        if g.__class__ is np.ndarray and g.ndim:  # (common; g.sum() without its
-            return np.add.reduce(g, None)  # Python-level wrapper)
-        return g
-    if g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
+    if x.__class__ is float:
+        if g.__class__ is np.ndarray:  # (common; g.sum() without its
+            return np.add.reduce(g, None) if g.ndim else g  # Python-level wrapper)
+        if g.__class__ is float:
+            return g
+    elif g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
     return _sum_to(g, x.shape if isinstance(x, np.ndarray) else _shape(x))
 
