@@ -11,6 +11,8 @@
   plain `+=`;
 * `regions`: elementwise trees of one source line inside one block, which
   `symbolic.Region` differentiates as one sympy expression;
+* `numpy_values`: names that certainly hold numpy values (arrays or numpy
+  scalars), never Python numbers or lists;
 * `SliceBounds`: slice bounds as linear forms in names that hold integers
   >= 0, so two slices can be proved disjoint or adjacent.
 """
@@ -29,14 +31,19 @@ from .ir import (
     Atom,
     Branch,
     Const,
+    Copy,
+    For,
     Function,
     Index,
     Loop,
+    Pop,
+    Push,
     Slice,
     Stmt,
     Var,
     arg_vars,
     bodies,
+    for_targets,
     uses,
     variables,
     walk,
@@ -602,3 +609,95 @@ class SliceBounds:
             if self.below(stops[0], starts[1]) or self.below(stops[1], starts[0]):
                 return True
         return False
+
+
+# ops whose result is a numpy value whatever their arguments: the numpy
+# functions (but the three that return Python ints and tuples)
+_ALWAYS = {
+    name
+    for name, op in OPS.items()
+    if op.template.startswith("np.") and name not in ("shape", "ndim", "size")
+}
+# ops whose result is a numpy value when one of the arguments at these
+# positions is: Python's operators (a numpy operand makes a numpy result),
+# indexing, and helpers returning their first argument or a product with it
+_FROM: dict[str, tuple[int, ...]] = {
+    "add": (0, 1),
+    "sub": (0, 1),
+    "mul": (0, 1),
+    "truediv": (0, 1),
+    "div": (0, 1),
+    "pow": (0, 1),
+    "matmul": (0, 1),
+    "iadd": (0, 1),
+    "neg": (0,),
+    "pos": (0,),
+    "T": (0,),
+    "astype": (0,),
+    "getitem": (0,),
+    "getitem_copy": (0,),
+    "unbroadcast": (0,),
+    "unbroadcast_mul": (0, 1),
+}
+
+
+def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
+    """Names every binding of which is a numpy value (so it has `.shape`):
+    a numpy function's result, a Python operator with a numpy operand, an
+    index of a numpy value, or a copy or a saved entry of such values;
+    parameters (`outside`) and names bound otherwise (a loop's carried values
+    in SSA form, a merge) are not.  The largest set closed under that rule."""
+    pushed: dict[str, list[tuple]] = {}
+    for stmt in walk(statements):
+        if isinstance(stmt, Push):
+            pushed.setdefault(stmt.stack.name, []).append(stmt.values)
+    stacks = {  # `for a, b in reversed(saved)` iterates over saved's entries
+        s.target.name: s.args[0].name
+        for s in walk(statements)
+        if isinstance(s, Assign) and s.op == "reversed" and isinstance(s.args[0], Var)
+    }
+    # name -> for each binding, the values of which one numpy value makes it
+    # one (True: always one; an empty list: never)
+    sources: dict[str, list[list]] = {}
+
+    def bind(target: Var, atoms: list) -> None:
+        sources.setdefault(target.name, []).append(atoms)
+
+    def saved(stack: str, targets) -> None:
+        entries = pushed.get(stack, [])
+        if any(len(values) != len(targets) for values in entries):
+            entries = []  # (not one tuple per step: nothing is known)
+        for i, target in enumerate(targets):
+            bind(target, [values[i] for values in entries])
+
+    for stmt in walk(statements):
+        if isinstance(stmt, Assign):
+            positions = _FROM.get(stmt.op, ())
+            made = [True] if stmt.op in _ALWAYS else [stmt.args[i] for i in positions]
+            bind(stmt.target, made)
+        elif isinstance(stmt, Copy):
+            for target, value in zip(stmt.targets, stmt.values, strict=True):
+                bind(target, [value])
+        elif isinstance(stmt, Pop):
+            saved(stmt.stack.name, stmt.targets)
+        elif isinstance(stmt, For):
+            iterable = stmt.iter.name if isinstance(stmt.iter, Var) else None
+            if iterable in stacks and isinstance(stmt.target, tuple):
+                saved(stacks[iterable], stmt.target)
+            else:
+                for target in for_targets(stmt):
+                    bind(target, [])
+    found = set(sources) - outside
+
+    def numpy(atom) -> bool:
+        return atom is True or (isinstance(atom, Var) and atom.name in found)
+
+    while True:
+        keep = {
+            name
+            for name in found
+            if all(any(numpy(a) for a in atoms) for atoms in sources[name])
+        }
+        if keep == found:
+            return found
+        found = keep

@@ -18,9 +18,15 @@ and reverse mode differentiates the one chain (the LSTM's gradient: 1.14x
 -> 1.00x of the hand-written code, which fuses its gates this way).  Each
 value is the same, element for element, because:
 
-* the chains apply the same operations with the same constants in the same
-  positions; every other operand is a Python number, and every value in
-  between is read once, by the next operation;
+* the chains apply the same operations with the same constants (`-0.0` is
+  not `0.0`) in the same positions; every other operand is a Python number,
+  and every value in between is read once, by the next operation;
+* the first operation is elementwise on a list too (it raises, or a numpy
+  function makes an array of it), unless the sliced array is a numpy value
+  (`analysis.numpy_values`): `g[:H] * 2` repeats a list;
+* every value of the run gets a cotangent or none does (`analysis.activity`
+  for the function's `wrt`): a value without one must not get zeros times
+  its derivative, which is nan where the derivative is inf;
 * the slices are of the first axis with unit step, and their bounds are
   sums and multiples of names holding integers >= 0 (shape entries,
   lengths; `analysis.SliceBounds`): the first starts at 0, each stops where
@@ -33,6 +39,12 @@ value is the same, element for element, because:
   for an element of a long array as of a short one (tested, for the
   functions in the rules table, in float64 and float32, at every length and
   offset up to 140).
+
+What may differ: where two chains would each warn (`np.log` of negative
+numbers), numpy warns once; where a statement between the chains raises,
+it raises before the chains' own error; and the cotangent buffer of the
+union has its dtype, so for integer arrays of 8 or 16 bits (whose `np.cos`
+is float16 or float32) the gradient is computed in that precision.
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from .analysis import SliceBounds
+from .analysis import SliceBounds, activity, numpy_values
 from .ir import (
     Assign,
     Branch,
@@ -86,14 +98,26 @@ class _Chain:
     def key(self) -> tuple:
         """Equal for two chains of the same operations on the same array."""
         ops = tuple(
-            (s.op, s.params, tuple(_HOLE if isinstance(a, Var) else a for a in s.args))
+            (
+                s.op,
+                s.params,
+                tuple(_HOLE if isinstance(a, Var) else _number(a) for a in s.args),
+            )
             for s in self.steps[1:]
         )
         return (self.array, ops)
 
 
-def fuse_slices(fn: Function, names: Names) -> Function:
+def _number(const: Const) -> tuple:
+    """A constant by type and spelling: `0.0` and `-0.0` (equal as numbers,
+    as `Const`s) differ in `1 / (x + c)` at x = -0.0."""
+    return (type(const.value), repr(const.value))
+
+
+def fuse_slices(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function:
     """`fn` with each run of chains on adjacent slices computed once."""
+    active = activity(fn, wrt, checked=False)
+    arrays = numpy_values(list(fn.body), set(fn.params))
     reads = Counter(v.name for s in walk(fn.body) for v in uses(s))
     written = {s.target.name for s in walk(fn.body) if isinstance(s, SetItem)}
     written |= {  # (a functional write may become one in place: `inplace`)
@@ -111,18 +135,25 @@ def fuse_slices(fn: Function, names: Names) -> Function:
             elif isinstance(stmt, Branch):
                 stmt = replace(stmt, body=block(stmt.body), orelse=block(stmt.orelse))
             inner.append(stmt)
-        return _fuse_block(inner, reads, written, bounds, names)
+        return _fuse_block(inner, reads, written, bounds, names, arrays, active)
 
     return replace(fn, body=block(fn.body))
 
 
-def _fuse_block(body, reads: Counter, written, bounds, names) -> tuple[Stmt, ...]:
+def _fuse_block(
+    body, reads: Counter, written, bounds, names, arrays, active
+) -> tuple[Stmt, ...]:
     chains = [c for i in range(len(body)) if (c := _chain(body, i, reads))]
+    chains = [c for c in chains if c.array.name in arrays or not _repeats(c)]
     runs: dict[tuple, list[_Chain]] = {}
     found: list[list[_Chain]] = []
     for chain in chains:
         run = runs.get(chain.key)
-        if run and _follows(run[-1], chain, bounds):
+        if (  # (a value without a cotangent must not get one: 0 * inf)
+            run
+            and _follows(run[-1], chain, bounds)
+            and (chain.value.name in active) == (run[0].value.name in active)
+        ):
             run.append(chain)
             continue
         if run and len(run) > 1:
@@ -183,6 +214,16 @@ def _chain(body, start: int, reads: Counter) -> _Chain | None:
     if len(steps) == 1:
         return None
     return _Chain(stmt.args[0], stmt.args[1].items[0], tuple(steps), tuple(at))
+
+
+def _repeats(chain: _Chain) -> bool:
+    """May the chain's first operation repeat a list, as `g[:H] * 2` does
+    where `g` is one?  (Every other operation raises on a list, or is a
+    numpy function, which makes an array of it.)"""
+    first = chain.steps[1]
+    return first.op == "mul" and any(
+        isinstance(a, Const) and type(a.value) in (int, bool) for a in first.args
+    )
 
 
 def _follows(before: _Chain, chain: _Chain, bounds: SliceBounds) -> bool:

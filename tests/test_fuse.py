@@ -159,3 +159,41 @@ def test_numpy_computes_each_element_alone(dtype):
                     np.testing.assert_array_equal(whole[a:b], part)
         checked += 1
     assert checked >= 25
+
+
+def signed_zeros(g):
+    H = g.shape[0] // 2
+    a = 1.0 / (g[:H] + 0.0)
+    b = 1.0 / (g[H : 2 * H] + -0.0)  # -0.0 + -0.0 is -0.0: 1 / -0.0 is -inf
+    return np.sum(a) + np.sum(b)
+
+
+def repeated(x, g):
+    H = len(g) // 2
+    a = g[:H] * 2  # on a list, `*` repeats it
+    b = g[H : 2 * H] * 2
+    return x * len(a) + x * len(b)
+
+
+def one_gate_unused(g):
+    H = g.shape[0] // 2
+    i = np.exp(g[:H])
+    f = np.exp(g[H : 2 * H])  # read only by a comparison: no cotangent
+    return np.sum(i * (f > 0.5))
+
+
+def test_what_the_adversarial_tester_found_stays_apart():
+    # -0.0 is not 0.0 as a constant
+    g = symgrad.grad(signed_zeros)
+    z = np.array([-0.0, -0.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isnan(g.f_and_grad(z)[0]) and np.isnan(signed_zeros(z))
+    # a list slice times an int is a repetition
+    g = symgrad.grad(repeated, wrt=0)
+    assert g.f_and_grad(1.0, [1.0, 2.0, 3.0, 4.0])[0] == 8.0
+    # a gate without a cotangent gets no zeros times its inf derivative
+    g = symgrad.grad(one_gate_unused)
+    x = np.array([0.5, 1000.0])
+    with np.errstate(over="ignore"):
+        _, grad = g.f_and_grad(x)
+    np.testing.assert_array_equal(grad, [np.exp(0.5), 0.0])
