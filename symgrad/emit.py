@@ -63,7 +63,7 @@ from .ir import (
     writes,
 )
 from .names import Names
-from .optimize import optimize
+from .optimize import carry_in_place, optimize
 from .reverse import Adjoint
 from .rules import OPS, VIEWS
 
@@ -121,7 +121,7 @@ def grad_function(
 
     def printed(on_floats: bool) -> list[str]:
         printer = _Printer(
-            floats.recomputed(statements) if on_floats else statements,
+            carry_in_place(floats.recomputed(statements) if on_floats else statements),
             len(body),
             result,
             names,
@@ -381,8 +381,10 @@ class _Printer:
         for var in uses(stmt):
             name = var.name
             yield name
-            while name in self.views:
+            seen = {name}  # (`x_1 = x_1[1:]` in a loop: a name its own view)
+            while self.views.get(name, name) not in seen:
                 name = self.views[name]
+                seen.add(name)
                 yield name
             if var.name in self.inline:
                 yield from self._reads(self.inline[var.name])

@@ -802,6 +802,88 @@ def _vars_in(atom) -> list[Var]:
     return []
 
 
+def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
+    """(Printing, after `floats.recomputed`, which reads the copies.)  A loop
+    step that computes a carried value and ends by copying it,
+    `x_2 = t1 * a + b; saved.append(x_1); x_1 = x_2`, computes it into the
+    carried name just before the copy: `saved.append(x_1); x_1 = t1 * a + b`
+    (a name and a copy less per step; 3% of a 100-step scalar recurrence).
+    Only where the value is read by the copy alone, the statements it moves
+    past are plain assignments and pushes that write neither what it reads
+    nor the carried name (an in-place `+=` only into a buffer nothing views),
+    and it reads no other carried name and no other copy reads its name."""
+    reads = Counter(v.name for s in walk(statements) for v in uses(s))
+    written = Counter(n for s in walk(statements) for n in writes(s))
+    viewed = {
+        s.args[0].name
+        for s in walk(statements)
+        if isinstance(s, Assign) and s.op in VIEWS and isinstance(s.args[0], Var)
+    }
+
+    def passes(stmt: Stmt, read: set[str]) -> bool:
+        if isinstance(stmt, Push):
+            return True
+        if not isinstance(stmt, Assign) or stmt.target.name in read:
+            return False
+        if stmt.op == "iadd":
+            return stmt.target.name not in viewed
+        return stmt.op not in _WRITES_BUFFER
+
+    def step(body: list[Stmt]) -> list[Stmt]:
+        copy = body[-1] if body else None
+        if not isinstance(copy, Copy):
+            return body
+        targets = {t.name for t in copy.targets}
+        made = {s.target.name: i for i, s in enumerate(body) if isinstance(s, Assign)}
+        moved: dict[int, Assign] = {}
+        for target, value in zip(copy.targets, copy.values, strict=True):
+            at = made.get(value.name) if isinstance(value, Var) else None
+            if at is None or reads[value.name] != 1 or written[value.name] != 1:
+                continue
+            stmt = body[at]
+            read = {v.name for v in uses(stmt)} | {target.name}
+            if read & targets - {target.name}:
+                continue
+            if all(passes(s, read) for s in body[at + 1 : -1]):
+                moved[at] = Assign(target, stmt.op, stmt.args, stmt.params, stmt.loc)
+        names = {s.target.name for s in moved.values()}
+        pairs = [
+            (t, v)
+            for t, v in zip(copy.targets, copy.values, strict=True)
+            if t.name not in names
+        ]
+        if any(isinstance(v, Var) and v.name in names for _, v in pairs):
+            return body  # (a copy left would read a value computed early)
+        out = [s for i, s in enumerate(body[:-1]) if i not in moved]
+        out += [moved[i] for i in sorted(moved)]
+        if pairs:
+            targets_left, values_left = zip(*pairs, strict=True)
+            out.append(Copy(tuple(targets_left), tuple(values_left), copy.loc))
+        return out
+
+    def block(body) -> list[Stmt]:
+        out = []
+        for stmt in body:
+            if isinstance(stmt, For):
+                stmt = For(
+                    stmt.target, stmt.iter, tuple(step(block(stmt.body))), stmt.loc
+                )
+            elif isinstance(stmt, While):
+                test, inner = tuple(block(stmt.test)), tuple(step(block(stmt.body)))
+                stmt = While(test, stmt.cond, inner, stmt.loc)
+            else:
+                stmt = _map_bodies(stmt, block)
+            out.append(stmt)
+        return out
+
+    return block(statements)
+
+
+# Ops that write into an argument's buffer.
+_WRITES_BUFFER = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
+_WRITES_BUFFER |= {"add_at", "zero_at", "list_append", "list_pop"}
+
+
 def _map_bodies(stmt: Stmt, f) -> Stmt:
     """`stmt` with `f` applied to each statement list nested in it."""
     if isinstance(stmt, If):

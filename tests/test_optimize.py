@@ -733,7 +733,7 @@ def test_the_parts_of_a_concatenation_are_slices_of_its_cotangent():
     source = body(g)
     assert "_concat_grad" not in source
     assert "t4 = len(X[i])" in source
-    assert "h_1_bar = t2_bar[t4 : t4 + len(h_1)]" in source
+    assert "h_3_bar = t2_bar[t4 : t4 + len(h_1)]" in source
     W = np.random.default_rng(0).normal(size=(3, 6)) * 0.5
     check_grad(g, W, np.random.default_rng(1).normal(size=(4, 2)))
 
@@ -868,3 +868,19 @@ def test_the_inline_shape_tests_fall_back_to_the_helpers_on_other_shapes():
     W, X = 0.4 * rng.normal(size=(4, 4)), rng.normal(size=(6, 4))
     check_grad(g, W, X)
     check_grad(g, W, X[:1])
+
+
+def test_a_carried_value_is_computed_into_its_name():
+    # `x_2 = ...; saved.append(x_1); x_1 = x_2` is `saved.append(x_1); x_1 =
+    # ...`, in both bodies and in the reverse loop
+    g = symgrad.grad(flow_recurrence, wrt=(1, 2))
+    code = body(g)
+    assert "x_2" not in code and "x_1_bar" not in code
+    floats_body = code.split("def _f_and_grad_floats")[1]
+    assert "saved.append(x_1)\n        x_1 = t1 * a + b" in floats_body
+    assert "x_3_bar = x_3_bar * (a * math.cos(x_1))" in floats_body
+    check_grad(g, 0.3, 0.9, 0.2)
+    check_grad(g, *(np.array(v) for v in (0.3, 0.9, 0.2)))  # the numpy body
+    # a carried value read again after the copy keeps its copy
+    g = symgrad.grad(stacked_state)
+    assert "h_1 = h_2" in body(g)

@@ -24,9 +24,8 @@ def f_and_grad(x, a, b, steps, *, seed=None):
     x_1 = x
     for _ in range(steps):
         t1 = np.sin(x_1)
-        x_2 = t1 * a + b
         saved.append((t1, x_1))
-        x_1 = x_2
+        x_1 = t1 * a + b
     x_3 = x_1
     seed = _check_seed("recurrence", seed, x_3)
     # grad of: for _ in range(steps):
@@ -35,10 +34,9 @@ def f_and_grad(x, a, b, steps, *, seed=None):
     b_bar = _zeros_grad(b)
     for t1, x_1 in reversed(saved):
         # grad of: x = np.sin(x) * a + b
-        x_1_bar = _unbroadcast(x_3_bar * (a * np.cos(x_1)), x_1)
         a_bar += _unbroadcast(x_3_bar * t1, a)
         b_bar += _unbroadcast(x_3_bar, b)
-        x_3_bar = x_1_bar
+        x_3_bar = _unbroadcast(x_3_bar * (a * np.cos(x_1)), x_1)
     return x_3, (a_bar, b_bar)
 
 
@@ -48,9 +46,8 @@ def _f_and_grad_floats(x, a, b, steps, seed):
     x_1 = x
     for _ in range(steps):
         t1 = math.sin(x_1)
-        x_2 = t1 * a + b
         saved.append(x_1)
-        x_1 = x_2
+        x_1 = t1 * a + b
     x_3 = x_1
     seed = 1.0 if seed is None else seed
     # grad of: for _ in range(steps):
@@ -60,10 +57,9 @@ def _f_and_grad_floats(x, a, b, steps, seed):
     for x_1 in reversed(saved):
         # grad of: x = np.sin(x) * a + b
         t1 = math.sin(x_1)
-        x_1_bar = x_3_bar * (a * math.cos(x_1))
         a_bar += x_3_bar * t1
         b_bar += x_3_bar
-        x_3_bar = x_1_bar
+        x_3_bar = x_3_bar * (a * math.cos(x_1))
     return x_3, (a_bar, b_bar)
 
 
