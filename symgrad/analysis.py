@@ -671,7 +671,9 @@ def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
             bind(target, [values[i] for values in entries])
 
     for stmt in walk(statements):
-        if isinstance(stmt, Assign):
+        if isinstance(stmt, Assign) and stmt.param("fn") is not None:
+            bind(stmt.target, [])  # (printed as called: `math.exp`, `abs`, `max`)
+        elif isinstance(stmt, Assign):
             positions = _FROM.get(stmt.op, ())
             made = [True] if stmt.op in _ALWAYS else [stmt.args[i] for i in positions]
             bind(stmt.target, made)

@@ -20,6 +20,8 @@ run on Python numbers alone (a `floats` body) is left alone by the caller."""
 
 from __future__ import annotations
 
+import ast
+
 from .analysis import numpy_values
 from .ir import Assign, For, If, Stmt, Var, While
 
@@ -56,3 +58,26 @@ def inline(statements: list[Stmt], first_adjoint: int, outside: set[str]) -> lis
 
     adjoint = [rewrite(s, False) for s in statements[first_adjoint:]]
     return statements[:first_adjoint] + adjoint
+
+
+class ShapeTestsAsCalls(ast.NodeTransformer):
+    """Emitted code read back (a Hessian's forward mode, `verify`'s sympy
+    run): the shape tests printed in a loop, `g if g.shape ==
+    x.shape else _sum_to(g, x.shape)` and `g * p if ... else
+    _unbroadcast_mul(g, p, x)`, as the calls they stand for,
+    `_unbroadcast(g, x)` and `_unbroadcast_mul(g, p, x)`: the same numbers on
+    every input, and calls the forward mode has rules for."""
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        self.generic_visit(node)
+        call = node.orelse
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            return node
+        if call.func.id == "_unbroadcast_mul":
+            return call
+        shape = call.args[1] if call.func.id == "_sum_to" else None
+        if isinstance(shape, ast.Attribute) and shape.attr == "shape":
+            return ast.Call(
+                ast.Name("_unbroadcast", ast.Load()), [call.args[0], shape.value], []
+            )
+        return node

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import custom, rules
+from . import custom, loopshapes, rules
 from .errors import SymgradError
 
 _MAX_SIMPLIFY_OPS = 60
@@ -369,8 +369,9 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
         **(functions or {}),
     }
     code = ast.parse(source)
-    if symbolic:
-        code = ast.fix_missing_locations(_BoolsAsNumbers().visit(code))
+    if symbolic:  # (sympy's numbers have no `.shape`: the helpers take them)
+        code = loopshapes.ShapeTestsAsCalls().visit(_BoolsAsNumbers().visit(code))
+        code = ast.fix_missing_locations(code)
     exec(compile(code, "<symgrad verify>", "exec"), namespace)
     check = namespace["_check_seed"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from . import custom, emit, fence, forward, frontend, reverse
+from . import custom, emit, fence, forward, frontend, loopshapes, reverse
 from .errors import BadInputError
 from .ir import verify
 from .resolve import Resolved, StaticResolver, classify
@@ -240,27 +240,5 @@ def _gradient_source(grad_text: str, origin: str, fallback) -> FunctionSource:
     if isinstance(last, ast.Return) and isinstance(last.value, ast.Tuple):
         last.value = last.value.elts[1]
     node.body = [_without_float_seed(s) for s in node.body if not _float_dispatch(s)]
-    _ShapeTestsAsCalls().visit(node)
+    loopshapes.ShapeTestsAsCalls().visit(node)
     return resolver.function(node)
-
-
-class _ShapeTestsAsCalls(ast.NodeTransformer):
-    """The shape tests `loopshapes` prints in a loop, `g if g.shape ==
-    x.shape else _sum_to(g, x.shape)` and `g * p if ... else
-    _unbroadcast_mul(g, p, x)`, as the calls they stand for,
-    `_unbroadcast(g, x)` and `_unbroadcast_mul(g, p, x)`: the same numbers on
-    every input, and calls the forward mode has rules for."""
-
-    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
-        self.generic_visit(node)
-        call = node.orelse
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
-            return node
-        if call.func.id == "_unbroadcast_mul":
-            return call
-        shape = call.args[1] if call.func.id == "_sum_to" else None
-        if isinstance(shape, ast.Attribute) and shape.attr == "shape":
-            return ast.Call(
-                ast.Name("_unbroadcast", ast.Load()), [call.args[0], shape.value], []
-            )
-        return node

@@ -5,6 +5,7 @@ against finite differences, and the run-time helper they call
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -884,3 +885,32 @@ def test_a_carried_value_is_computed_into_its_name():
     # a carried value read again after the copy keeps its copy
     g = symgrad.grad(stacked_state)
     assert "h_1 = h_2" in body(g)
+
+
+def python_float_scale(x, c):
+    h = np.sin(x)
+    for _ in range(2):
+        s = math.tanh(c)  # a Python float: no `.shape`
+        m = max(c, 0.1)  # the builtin returns its argument
+        h = np.sin(h * s) * m
+    return np.sum(h * h)
+
+
+def numpy_scalar_scale(x, c):
+    h = np.sin(x)
+    for _ in range(2):
+        s = np.tanh(c)
+        h = np.sin(h) * s + x
+    return np.sum(h)
+
+
+def test_the_shape_tests_skip_python_floats_and_verify_reads_them_back():
+    # (found by an adversarial tester) math functions and builtins return
+    # Python floats, which have no shape: they keep the helper
+    g = symgrad.grad(python_float_scale, wrt=(0, 1))
+    check_grad(g, np.array([0.3, 0.5, 0.7]), 0.6)
+    # sympy's numbers have no shape either: verify runs the helpers
+    g = symgrad.grad(numpy_scalar_scale, wrt=(0, 1))
+    assert " else _sum_to(" in body(g)
+    report = symgrad.verify(g, np.array([0.3, 0.5]), 0.7)
+    assert report.ok and "checked symbolically" in str(report)
