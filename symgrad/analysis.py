@@ -668,7 +668,8 @@ def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
         if any(len(values) != len(targets) for values in entries):
             entries = []  # (not one tuple per step: nothing is known)
         for i, target in enumerate(targets):
-            bind(target, [values[i] for values in entries])
+            for values in entries or [()]:  # (each push a binding; none: unknown)
+                bind(target, [values[i]] if values else [])
 
     for stmt in walk(statements):
         if isinstance(stmt, Assign) and stmt.param("fn") is not None:

@@ -914,3 +914,14 @@ def test_the_shape_tests_skip_python_floats_and_verify_reads_them_back():
     assert " else _sum_to(" in body(g)
     report = symgrad.verify(g, np.array([0.3, 0.5]), 0.7)
     assert report.ok and "checked symbolically" in str(report)
+
+
+def test_a_saved_entry_is_a_numpy_value_only_if_every_push_saved_one():
+    from symgrad.analysis import numpy_values
+    from symgrad.ir import Assign, Pop, Push, Var
+
+    x, y, a, b, s = (Var(n) for n in "xyabs")
+    made = Assign(a, "exp", (x,))
+    both = [made, Push(s, (a,)), Push(s, (y,)), Pop(s, (b,))]
+    assert numpy_values(both, {"x", "y"}) == {"a"}
+    assert numpy_values([made, Push(s, (a,)), Pop(s, (b,))], {"x"}) == {"a", "b"}
