@@ -695,12 +695,18 @@ def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
     def numpy(atom) -> bool:
         return atom is True or (isinstance(atom, Var) and atom.name in found)
 
-    while True:
-        keep = {
-            name
-            for name in found
-            if all(any(numpy(a) for a in atoms) for atoms in sources[name])
-        }
-        if keep == found:
-            return found
-        found = keep
+    readers: dict[str, set[str]] = {}  # name -> the names bound from it
+    for name, bindings in sources.items():
+        for atoms in bindings:
+            for atom in atoms:
+                if isinstance(atom, Var):
+                    readers.setdefault(atom.name, set()).add(name)
+    work = list(found)
+    while work:  # (a name dropped puts its readers back: linear, not quadratic)
+        name = work.pop()
+        if name in found and not all(
+            any(numpy(a) for a in atoms) for atoms in sources[name]
+        ):
+            found.discard(name)
+            work += readers.get(name, set()) & found
+    return found
