@@ -164,7 +164,7 @@ def _fuse_block(
     out = list(body)
     fused: dict[int, list[Stmt]] = {}  # position -> the statements put there
     for run in found:
-        end = max(run[-1].at)
+        end = max(i for chain in run for i in chain.at)
         if _movable(body, run, end, written):
             at = {i for chain in run for i in chain.at}
             if not at & set(fused) and all(out[i] is not None for i in at):
