@@ -621,6 +621,12 @@ _ALWAYS = {
 # ops whose result is a numpy value when one of the arguments at these
 # positions is: Python's operators (a numpy operand makes a numpy result),
 # indexing, and helpers returning their first argument or a product with it
+# run-time helpers, which return numbers or arrays (not the tuple ones)
+_HELPERS = {
+    name
+    for name, op in OPS.items()
+    if op.template.startswith("_") and name not in ("unpacked", "entries_grad")
+}
 _FROM: dict[str, tuple[int, ...]] = {
     "add": (0, 1),
     "sub": (0, 1),
@@ -641,12 +647,17 @@ _FROM: dict[str, tuple[int, ...]] = {
 }
 
 
-def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
+def numpy_values(
+    statements: list[Stmt], outside: set[str], numbers: frozenset[str] = frozenset()
+) -> set[str]:
     """Names every binding of which is a numpy value (so it has `.shape`):
     a numpy function's result, a Python operator with a numpy operand, an
     index of a numpy value, or a copy or a saved entry of such values;
     parameters (`outside`) and names bound otherwise (a loop's carried values
-    in SSA form, a merge) are not.  The largest set closed under that rule."""
+    in SSA form, a merge) are not.  A product needs its other operand to be
+    no list or tuple (`[1.0] * np.int64(2)` repeats the list): a numpy value,
+    a constant, a name in `numbers` (known to hold a number or a numpy value:
+    the checked seed) or arithmetic of those.  The largest such sets."""
     pushed: dict[str, list[tuple]] = {}
     for stmt in walk(statements):
         if isinstance(stmt, Push):
@@ -657,11 +668,13 @@ def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
         if isinstance(s, Assign) and s.op == "reversed" and isinstance(s.args[0], Var)
     }
     # name -> for each binding, the values of which one numpy value makes it
-    # one (True: always one; an empty list: never)
-    sources: dict[str, list[list]] = {}
+    # one (True: always one; an empty list: never), whether the others
+    # must be no lists (a product), and whether it is never a list anyway
+    # (what a run-time helper returns)
+    sources: dict[str, list[tuple[list, bool, bool]]] = {}
 
-    def bind(target: Var, atoms: list) -> None:
-        sources.setdefault(target.name, []).append(atoms)
+    def bind(target: Var, atoms: list, strict=False, listless=False) -> None:
+        sources.setdefault(target.name, []).append((atoms, strict, listless))
 
     def saved(stack: str, targets) -> None:
         entries = pushed.get(stack, [])
@@ -677,7 +690,7 @@ def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
         elif isinstance(stmt, Assign):
             positions = _FROM.get(stmt.op, ())
             made = [True] if stmt.op in _ALWAYS else [stmt.args[i] for i in positions]
-            bind(stmt.target, made)
+            bind(stmt.target, made, stmt.op in ("mul", "iadd"), stmt.op in _HELPERS)
         elif isinstance(stmt, Copy):
             for target, value in zip(stmt.targets, stmt.values, strict=True):
                 bind(target, [value])
@@ -690,23 +703,49 @@ def numpy_values(statements: list[Stmt], outside: set[str]) -> set[str]:
             else:
                 for target in for_targets(stmt):
                     bind(target, [])
-    found = set(sources) - outside
+    readers: dict[str, set[str]] = {}  # name -> the names bound from it
+    for name, bindings in sources.items():
+        for atoms, _, _ in bindings:
+            for atom in atoms:
+                if isinstance(atom, Var):
+                    readers.setdefault(atom.name, set()).add(name)
+
+    def no_list(atom) -> bool:
+        return not isinstance(atom, Var) or atom.name in safe
+
+    safe = (set(sources) | numbers) - (outside - numbers)
+    safe = _largest(
+        safe,
+        lambda name: name in numbers
+        or all(
+            listless or (atoms and all(no_list(a) for a in atoms))
+            for atoms, _, listless in sources[name]
+        ),
+        readers,
+    )
 
     def numpy(atom) -> bool:
         return atom is True or (isinstance(atom, Var) and atom.name in found)
 
-    readers: dict[str, set[str]] = {}  # name -> the names bound from it
-    for name, bindings in sources.items():
-        for atoms in bindings:
-            for atom in atoms:
-                if isinstance(atom, Var):
-                    readers.setdefault(atom.name, set()).add(name)
+    found = set(sources) - outside
+    return _largest(
+        found,
+        lambda name: all(
+            any(numpy(a) for a in atoms) and (not strict or all(map(no_list, atoms)))
+            for atoms, strict, _ in sources[name]
+        ),
+        readers,
+    )
+
+
+def _largest(found: set[str], ok: Callable[[str], bool], readers: dict) -> set[str]:
+    """The largest subset of `found` whose every name is `ok` (which reads
+    the set itself): a name dropped puts its readers back on the worklist, so
+    the work is linear in the bindings, not quadratic."""
     work = list(found)
-    while work:  # (a name dropped puts its readers back: linear, not quadratic)
+    while work:
         name = work.pop()
-        if name in found and not all(
-            any(numpy(a) for a in atoms) for atoms in sources[name]
-        ):
+        if name in found and not ok(name):
             found.discard(name)
             work += readers.get(name, set()) & found
     return found

@@ -89,7 +89,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
         src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
     )
     primal, constants, allocator = frontend.lower(src, has_aux)
-    primal = fuse.fuse_slices(primal, allocator, names)
+    primal = fuse.fuse_slices(primal, names=allocator, wrt=names)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
     spec = module_spec(src, names, is_tuple, constants, has_aux)

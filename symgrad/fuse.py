@@ -21,9 +21,10 @@ value is the same, element for element, because:
 * the chains apply the same operations with the same constants (`-0.0` is
   not `0.0`) in the same positions; every other operand is a Python number,
   and every value in between is read once, by the next operation;
-* the first operation is elementwise on a list too (it raises, or a numpy
-  function makes an array of it), unless the sliced array is a numpy value
-  (`analysis.numpy_values`): `g[:H] * 2` repeats a list;
+* the sliced array is a numpy value (`analysis.numpy_values`): on a list,
+  `*` repeats, and the union's dtype comes from all its entries;
+* no operation is a builtin or `math` function called by name (`max(x,
+  0.5)` takes one number);
 * every value of the run gets a cotangent or none does (`analysis.activity`
   for the function's `wrt`): a value without one must not get zeros times
   its derivative, which is nan where the derivative is inf;
@@ -37,8 +38,8 @@ value is the same, element for element, because:
   all;
 * numpy's elementwise functions compute each element alone: the same bits
   for an element of a long array as of a short one (tested, for the
-  functions in the rules table, in float64 and float32, at every length and
-  offset up to 140).
+  functions in the rules table, in float64 and float32, on lengths from 1
+  to 130 across the SIMD widths and slices at both ends and inside).
 
 What may differ: where two chains would each warn (`np.log` of negative
 numbers), numpy warns once; where a statement between the chains raises,
@@ -80,6 +81,7 @@ _FUSABLE = {
     and name not in ("float", "float64", "div")
 }
 _WRITING = {"setitem", "setitem_add", "setitem_sub", "add_at", "zero_at"}
+_WRITING |= {"list_append", "list_pop"}
 _HOLE = "<chain>"  # where a chain's value goes in an operation's arguments
 
 
@@ -144,7 +146,7 @@ def _fuse_block(
     body, reads: Counter, written, bounds, names, arrays, active
 ) -> tuple[Stmt, ...]:
     chains = [c for i in range(len(body)) if (c := _chain(body, i, reads))]
-    chains = [c for c in chains if c.array.name in arrays or not _repeats(c)]
+    chains = [c for c in chains if c.array.name in arrays]
     runs: dict[tuple, list[_Chain]] = {}
     found: list[list[_Chain]] = []
     for chain in chains:
@@ -201,6 +203,7 @@ def _chain(body, start: int, reads: Counter) -> _Chain | None:
         if not (
             isinstance(step, Assign)
             and step.op in _FUSABLE
+            and step.param("fn") is None  # (`max(x, 0.5)`: one number)
             and [a for a in step.args if isinstance(a, Var)] == [value]
             and all(
                 isinstance(a, Var) or (a.name is None and type(a.value) in (int, float))
@@ -214,16 +217,6 @@ def _chain(body, start: int, reads: Counter) -> _Chain | None:
     if len(steps) == 1:
         return None
     return _Chain(stmt.args[0], stmt.args[1].items[0], tuple(steps), tuple(at))
-
-
-def _repeats(chain: _Chain) -> bool:
-    """May the chain's first operation repeat a list, as `g[:H] * 2` does
-    where `g` is one?  (Every other operation raises on a list, or is a
-    numpy function, which makes an array of it.)"""
-    first = chain.steps[1]
-    return first.op == "mul" and any(
-        isinstance(a, Const) and type(a.value) in (int, bool) for a in first.args
-    )
 
 
 def _follows(before: _Chain, chain: _Chain, bounds: SliceBounds) -> bool:

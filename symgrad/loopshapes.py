@@ -31,8 +31,9 @@ _INLINE = {"unbroadcast": "same_shape_sum", "unbroadcast_mul": "same_shape_mul"}
 def inline(statements: list[Stmt], first_adjoint: int, outside: set[str]) -> list[Stmt]:
     """`statements` with the shape helpers of the adjoint's loop bodies
     inlined where their arguments are numpy values; `outside` names values
-    bound before the statements run (parameters, the seed)."""
-    arrays = numpy_values(statements, outside)
+    bound before the statements run (parameters; the seed, which the
+    adjoint reads only after `_check_seed` made it a number or an array)."""
+    arrays = numpy_values(statements, outside - {"seed"}, frozenset({"seed"}))
 
     def rewrite(stmt: Stmt, in_loop: bool) -> Stmt:
         if isinstance(stmt, Assign):

@@ -44,6 +44,11 @@
   product with the shape of a temporary nothing reads again is written into
   that temporary's memory when it is large (`buffers`).
 
+* in a reverse loop, `_unbroadcast` and `_unbroadcast_mul` of numpy values
+  are printed as their common case behind the shape test (`loopshapes`);
+* (printing) a loop step computes its carried value into the carried name
+  rather than copying it there at the end (`carry_in_place`).
+
 Folding single-use temporaries back into expressions happens in `emit`.
 """
 

@@ -375,6 +375,7 @@ VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dim
 VIEWS |= {"broadcast_to", "asarray"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
+VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
 VIEWS |= {"entries_grad"}  # (holds its arguments)
 # A user's function may return its argument itself (`stop_gradient`).
