@@ -846,6 +846,8 @@ def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
             if at is None or reads[value.name] != 1 or written[value.name] != 1:
                 continue
             stmt = body[at]
+            if stmt.op in _WRITES_BUFFER:  # (read back for a Hessian, a write
+                continue  # past the push of its operand may happen in place)
             read = {v.name for v in uses(stmt)} | {target.name}
             if read & targets - {target.name}:
                 continue
@@ -886,7 +888,7 @@ def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
 
 # Ops that write into an argument's buffer.
 _WRITES_BUFFER = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
-_WRITES_BUFFER |= {"add_at", "zero_at", "list_append", "list_pop"}
+_WRITES_BUFFER |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 
 
 def _map_bodies(stmt: Stmt, f) -> Stmt:

@@ -925,3 +925,26 @@ def test_a_saved_entry_is_a_numpy_value_only_if_every_push_saved_one():
     both = [made, Push(s, (a,)), Push(s, (y,)), Pop(s, (b,))]
     assert numpy_values(both, {"x", "y"}) == {"a"}
     assert numpy_values([made, Push(s, (a,)), Pop(s, (b,))], {"x"}) == {"a", "b"}
+
+
+def written_each_step(x):
+    h = x * 1.0
+    for _ in range(2):
+        h = h * h
+        h[0] = np.sum(h * h)
+    return np.sum(h)
+
+
+def test_a_carried_write_stays_before_its_push():
+    # (found by an adversarial tester) `h_1 = _setitem(h_2, ...)` moved past
+    # the push of h_2: the Hessian read it back and wrote the pushed tangent
+    # in place
+    x = np.array([0.3, 0.4, 0.5])
+    H = symgrad.hessian(written_each_step).hessian(x)
+    g = symgrad.grad(written_each_step)
+    eps = 1e-6
+    for k in range(3):
+        dx = np.zeros(3)
+        dx[k] = eps
+        fd = (g.grad(x + dx) - g.grad(x - dx)) / (2 * eps)
+        np.testing.assert_allclose(H[:, k], fd, rtol=1e-6, atol=1e-8)
