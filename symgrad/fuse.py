@@ -69,7 +69,7 @@ from .ir import (
     walk,
 )
 from .names import Names
-from .rules import OPS
+from .rules import OPS, WRITES_ARGUMENT
 
 # Elementwise ops that apply to every element alone (not `float()`, which
 # takes one number, nor the three-operand ones)
@@ -80,8 +80,6 @@ _FUSABLE = {
     and op.arity in (1, 2)
     and name not in ("float", "float64", "div")
 }
-_WRITING = {"setitem", "setitem_add", "setitem_sub", "add_at", "zero_at"}
-_WRITING |= {"list_append", "list_pop"}
 _HOLE = "<chain>"  # where a chain's value goes in an operation's arguments
 
 
@@ -125,7 +123,9 @@ def fuse_slices(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function:
     written |= {  # (a functional write may become one in place: `inplace`)
         s.args[0].name
         for s in walk(fn.body)
-        if isinstance(s, Assign) and s.op in _WRITING and isinstance(s.args[0], Var)
+        if isinstance(s, Assign)
+        and s.op in WRITES_ARGUMENT
+        and isinstance(s.args[0], Var)
     }
     bounds = SliceBounds(list(fn.body))
 
@@ -241,7 +241,7 @@ def _movable(body, run: list[_Chain], end: int, written: set[str]) -> bool:
         if any(i in chain.at for chain in run):
             continue
         for stmt in walk([body[i]]):
-            if not isinstance(stmt, Assign) or stmt.op in _WRITING:
+            if not isinstance(stmt, Assign) or stmt.op in WRITES_ARGUMENT:
                 return False
             if values & {v.name for v in uses(stmt)}:
                 return False

@@ -83,7 +83,7 @@ from .ir import (
 )
 from .names import Names
 from .reverse import Adjoint
-from .rules import VIEWS, is_elementwise
+from .rules import VIEWS, WRITES_ARGUMENT, is_elementwise
 
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
 # one-shot iterator.
@@ -832,7 +832,7 @@ def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
             return False
         if stmt.op == "iadd":
             return stmt.target.name not in viewed
-        return stmt.op not in _WRITES_BUFFER
+        return stmt.op not in WRITES_ARGUMENT
 
     def step(body: list[Stmt]) -> list[Stmt]:
         copy = body[-1] if body else None
@@ -846,7 +846,7 @@ def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
             if at is None or reads[value.name] != 1 or written[value.name] != 1:
                 continue
             stmt = body[at]
-            if stmt.op in _WRITES_BUFFER:  # (read back for a Hessian, a write
+            if stmt.op in WRITES_ARGUMENT:  # (read back for a Hessian, a write
                 continue  # past the push of its operand may happen in place)
             read = {v.name for v in uses(stmt)} | {target.name}
             if read & targets - {target.name}:
@@ -884,11 +884,6 @@ def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
         return out
 
     return block(statements)
-
-
-# Ops that write into an argument's buffer.
-_WRITES_BUFFER = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
-_WRITES_BUFFER |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 
 
 def _map_bodies(stmt: Stmt, f) -> Stmt:

@@ -376,6 +376,10 @@ VIEWS |= {"broadcast_to", "asarray"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
+# Ops that write into their first argument's buffer (or may, once `inplace`
+# makes them in place): nothing reading it may move past them.
+WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
+WRITES_ARGUMENT |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
 VIEWS |= {"entries_grad"}  # (holds its arguments)
 # A user's function may return its argument itself (`stop_gradient`).
