@@ -208,13 +208,14 @@ class _Forward:
         ]
         if not leaves:
             return None
-        shared, partials = region.partials(leaves, self.names.fresh)
+        tangents = tuple(f"<tangent {leaf.name}>" for leaf in leaves)
+        shared, partials = region.partials(leaves, self.names.fresh, tangents)
         lowering = region.lowering(self.b.emit)
         for sym, expr in shared:
             lowering.bind(sym, lowering.lower(expr))
         total = sp.Integer(0)
-        for leaf, partial in zip(leaves, partials, strict=True):
-            dot = sp.Symbol(f"<tangent {leaf.name}>", real=True)
+        for leaf, partial, name in zip(leaves, partials, tangents, strict=True):
+            dot = region.renamed[name]
             lowering.bind(dot, self.dot(leaf))
             total += partial * dot
         if total == 0:
@@ -245,8 +246,8 @@ class _Forward:
                 if isinstance(atom, Var)
                 else atom.name is not None and "." in atom.name
             )
-            dot = sp.Symbol(f"<tangent {name_of(atom)}>", real=True)
-            if not scalar and sym not in seen and dot not in seen:
+            dot = region.renamed.get(f"<tangent {name_of(atom)}>")
+            if not scalar and region.renamed[sym.name] not in seen and dot not in seen:
                 return False
         return True
 

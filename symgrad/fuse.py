@@ -116,6 +116,9 @@ def _number(const: Const) -> tuple:
 
 def fuse_slices(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function:
     """`fn` with each run of chains on adjacent slices computed once."""
+    sliced = Counter(s.args[0] for s in walk(fn.body) if _takes_slice(s))
+    if all(count < 2 for count in sliced.values()):
+        return fn  # (no array sliced twice: nothing to fuse, nothing to analyse)
     active = activity(fn, wrt, checked=False)
     arrays = numpy_values(list(fn.body), set(fn.params))
     reads = Counter(v.name for s in walk(fn.body) for v in uses(s))
@@ -181,17 +184,22 @@ def _fuse_block(
     return tuple(result)
 
 
-def _chain(body, start: int, reads: Counter) -> _Chain | None:
-    """The chain whose slice `body[start]` takes, or None."""
-    stmt = body[start]
-    if not (
+def _takes_slice(stmt: Stmt) -> bool:
+    """Is `stmt` `x[a:b]` of a variable `x` (a chain's first step)?"""
+    return (
         isinstance(stmt, Assign)
         and stmt.op == "getitem"
         and isinstance(stmt.args[0], Var)
         and len(stmt.args[1].items) == 1
         and isinstance(stmt.args[1].items[0], Slice)
         and stmt.args[1].items[0].step is None
-    ):
+    )
+
+
+def _chain(body, start: int, reads: Counter) -> _Chain | None:
+    """The chain whose slice `body[start]` takes, or None."""
+    stmt = body[start]
+    if not _takes_slice(stmt):
         return None
     steps, at = [stmt], [start]
     value = stmt.target

@@ -34,7 +34,7 @@ stacks of saved values, `Push` and `Pop`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .errors import Loc
@@ -126,7 +126,10 @@ class Assign:
     loc: Loc | None = None
 
     def param(self, key: str, default: object = None) -> object:
-        return dict(self.params).get(key, default)
+        for name, value in self.params:  # (most have none: no dict to build)
+            if name == key:
+                return value
+        return default
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,15 +286,25 @@ def arg_vars(args: tuple[Arg, ...]) -> Iterator[Var]:
             yield from arg.vars()
 
 
-def uses(stmt: Stmt) -> Iterator[Var]:
+def uses(stmt: Stmt) -> Iterable[Var]:
     """Variables a statement reads at its own level.
 
     For `Branch` and `Loop` that is the condition or bounds and every value
     their merges and carries take; statements in nested bodies are not
     included (`walk` reaches them)."""
-    if isinstance(stmt, Assign):
-        yield from arg_vars(stmt.args)
-    elif isinstance(stmt, SetItem):
+    if stmt.__class__ is Assign:  # most statements: a list, built in one loop
+        found = []
+        for arg in stmt.args:
+            if arg.__class__ is Var:
+                found.append(arg)
+            elif arg.__class__ is Index:
+                found.extend(arg.vars())
+        return found
+    return _other_uses(stmt)
+
+
+def _other_uses(stmt: Stmt) -> Iterator[Var]:
+    if isinstance(stmt, SetItem):
         yield stmt.target
         yield from stmt.index.vars()
         yield from _atoms((stmt.value,))
@@ -375,12 +388,16 @@ def bodies(stmt: Stmt) -> tuple[tuple[Stmt, ...], ...]:
     return ()
 
 
+_NESTING = frozenset({Branch, If, Loop, While, For})
+
+
 def walk(body: tuple[Stmt, ...] | list[Stmt]) -> Iterator[Stmt]:
     """Every statement in `body`, depth first, nested bodies included."""
     for stmt in body:
         yield stmt
-        for inner in bodies(stmt):
-            yield from walk(inner)
+        if stmt.__class__ in _NESTING:
+            for inner in bodies(stmt):
+                yield from walk(inner)
 
 
 def verify(fn: Function, known_ops: object) -> None:

@@ -948,6 +948,8 @@ def _substitute(stmt: Stmt, alias: dict[str, Atom]) -> Stmt:
         return arg
 
     if isinstance(stmt, Assign):
+        if not any(v.name in alias for v in uses(stmt)):
+            return stmt  # (most statements: nothing to rebuild)
         return Assign(
             stmt.target,
             stmt.op,

@@ -178,21 +178,20 @@ class _Reverse(FlowReverse):
             for atom in region.leaves.values()
             if isinstance(atom, Var) and atom.name in self.active
         ]
-        shared, partials = region.partials(leaves, self.names.fresh)
+        shared, partials = region.partials(
+            leaves, self.names.fresh, extra=("__cotangent__",)
+        )
         lowering = region.lowering(self.b.emit)
         for sym, expr in shared:
             lowering.bind(sym, lowering.lower(expr))
         root_shape = self.shapes[region.root.target.name]
         classes = {
-            sym: self.shapes[atom.name] if isinstance(atom, Var) else None
-            for sym, atom in region.leaves.items()
+            sym: self.shapes.get(atom.name) if isinstance(atom, Var) else None
+            for sym, atom in region.stand_ins.items()
         }
 
         def of(expr: sp.Expr) -> frozenset[str] | None:
-            return _union(
-                classes[s] if s in classes else self.shapes.get(s.name)
-                for s in expr.free_symbols
-            )
+            return _union(classes[s] for s in expr.free_symbols)
 
         for sym, expr in shared:
             classes[sym] = of(expr)
@@ -200,8 +199,9 @@ class _Reverse(FlowReverse):
         def root_sized(expr: sp.Expr) -> bool:
             return of(expr) == root_shape
 
+        g_sym = region.renamed["__cotangent__"]
         for leaf, partial in zip(leaves, partials, strict=True):
-            contribution = self.times(g, partial, lowering, root_sized)
+            contribution = self.times(g, g_sym, partial, lowering, root_sized)
             if not self._same_shape(root_shape, leaf):
                 contribution = self.b.op("unbroadcast", contribution, leaf)
             self.accumulate(leaf.name, contribution)
@@ -209,6 +209,7 @@ class _Reverse(FlowReverse):
     def times(
         self,
         g: Atom,
+        g_sym: sp.Symbol,
         partial: sp.Expr,
         lowering: SympyLowering,
         root_sized: Callable[[sp.Expr], bool],
@@ -223,14 +224,13 @@ class _Reverse(FlowReverse):
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
             op = "truediv" if denom.is_number else "div"  # as symbolic._divide
-            numer = self.times(g, numer, lowering, root_sized)
+            numer = self.times(g, g_sym, numer, lowering, root_sized)
             return self.b.op(op, numer, lowering.lower(denom))
         if partial == 1:
             return g
         if partial == -1:
             return self.b.op("neg", g)
         if partial.has(sp.Piecewise):
-            g_sym = sp.Symbol("__cotangent__", real=True)
             lowering.bind(g_sym, g)
             return lowering.lower(sp.piecewise_fold(g_sym * partial))
         coeff, rest = partial.as_coeff_Mul()

@@ -151,16 +151,62 @@ def test_regions_of_one_shape_share_their_sympy_work(tmp_path, monkeypatch):
     sys.modules["same_shape"] = module
     spec.loader.exec_module(module)
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
-    symbolic._meaning.cache_clear()
-    symbolic._defined.cache_clear()
+    caches = (symbolic._meaning, symbolic._defined, symbolic._canonical)
+    for cached in (*caches, symbolic._placed):
+        cached.cache_clear()
     g = symgrad.grad(module.chain, wrt=(0, 1, 2))
     for expected in ("a * np.cos(y)", "b * np.cos(a)", "y_1 * np.cos(z)"):
         assert expected in g.source  # each region's partials in its own names
-    # (hits, misses): whether sympy finds a shape defined is also asked once
+    # sympy builds each shape's meaning once, takes its partials once, and is
+    # asked once whether it is defined (hits, misses)
+    assert [c.cache_info().misses for c in caches] == [4, 4, 4]
     assert symbolic._defined.cache_info()[:2] == (2, 4)
-    assert symbolic._meaning.cache_info()[:2] == (6, 4)  # (and read by partials)
     rng = np.random.default_rng(0)
     symgrad.check_grad(g, rng.normal(size=4), rng.normal(size=4), 0.5)
+
+
+@pytest.mark.parametrize(
+    "names", [("x", "y", "t1"), ("zeta", "Alpha", "b_2"), ("t10", "t9", "<c>")]
+)
+def test_partials_on_stand_ins_are_the_partials_in_the_names(names):
+    """A region's partials come on stand-in symbols that sort as the names
+    they stand for, so sympy orders each sum and product as it would with the
+    names (the printed order of operands): renamed, each is the expression,
+    argument for argument, that renaming the shape's partials gives."""
+    from symgrad import symbolic
+    from symgrad.ir import Assign, Const, Var
+
+    a, b, inner = names
+    members = {
+        "u": Assign(Var("u"), "sin", (Var(inner),)),
+        inner: Assign(Var(inner), "mul", (Var(a), Var(b))),
+    }
+    region = symbolic.Region(Assign(Var("r"), "add", (Var("u"), Const(2.0))), members)
+    fresh = iter(f"s{i}" for i in range(9))
+    shared, partials = region.partials([Var(b), Var(a)], fresh.__next__)
+    named = {n: sp.Symbol(n, real=True) for n in region.renamed}
+    back = {sym: named[n] for n, sym in region.renamed.items()}
+    canonical, expected = symbolic._canonical(region.key, (1, 0))
+    to_names = {sp.Symbol(f"_a{i}", real=True): named[n] for i, n in enumerate((a, b))}
+    to_names.update(
+        (sp.Symbol(f"_n{i}", real=True), named[n]) for i, n in enumerate(region.inner)
+    )
+    to_names.update((sym, named[f"s{i}"]) for i, (sym, _) in enumerate(canonical))
+    assert len(shared) == len(canonical)
+
+    def tree(expr, names):  # in the argument order the lowering reads
+        expr = names.get(expr, expr)
+        if expr.is_Symbol or expr.is_Number:
+            return str(expr)
+        return (expr.func.__name__, *(tree(arg, names) for arg in expr.args))
+
+    for got, want in zip(partials, expected, strict=True):
+        assert tree(got, back) == tree(want.xreplace(to_names), {})
+    x, y = named[a], named[b]
+    values = {back[sym]: e.xreplace(back) for sym, e in shared}
+    for got, leaf in zip(partials, (y, x), strict=True):
+        value = got.xreplace(back).subs(values).subs(named[inner], x * y)
+        assert value == sp.diff(sp.sin(x * y), leaf)
 
 
 def max_of_three(a, b, c):
