@@ -318,6 +318,25 @@ def only_adds_axes(index: Index) -> bool:
     )
 
 
+def prepends_axes(stmt: Assign) -> bool:
+    """Is `stmt` `x[None, :, :]` (or `x[None]`, `x[None, None, ...]`): a view
+    of `x` with new axes of length 1 in front only?  numpy broadcasting lines
+    shapes up from the right, so such a view broadcasts to the same entries
+    `x` itself does: inside an elementwise tree it is `x`."""
+    if stmt.op != "getitem" or not isinstance(stmt.args[1], Index):
+        return False
+    items = stmt.args[1].items
+    new = 0
+    while new < len(items) and items[new] == Const(None):
+        new += 1
+    rest = items[new:]
+    return (
+        new > 0
+        and rest.count(Const(Ellipsis)) <= 1
+        and all(item in (Slice(None, None, None), Const(Ellipsis)) for item in rest)
+    )
+
+
 def selects_once(index: Index, ints: set[str]) -> bool:
     """Does `index` select each element at most once (basic indexing)?"""
     for item in index.items:
@@ -394,6 +413,12 @@ def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
         return SCALAR
     if stmt.op in ("len", "size", "count", "ndim", "float", "int"):
         return SCALAR
+    if prepends_axes(stmt):
+        # x[None, :] is the broadcast of x's shape and of ones of one more
+        # rank: a base standing for those ones keeps x's own bases visible
+        source = of(stmt.args[0])
+        new = stmt.args[1].items.count(Const(None))
+        return source | {f"<ones: rank of {sorted(source)} + {new}>"}
     index = stmt.args[1] if stmt.op == "getitem" else None
     if isinstance(index, Index) and selects_once(index, set()):
         # one array indexed by one constant index: `x[:-1]` twice is one shape,
@@ -489,9 +514,12 @@ def _block_regions(body, active, uses, found, absorbed) -> None:
                 inner = defs.get(arg.name)
                 if (
                     inner is not None
-                    and is_elementwise(inner.op)
-                    # a Piecewise inside clip's conditions would be mangled
-                    and inner.op not in ("where", "clip")
+                    and (
+                        is_elementwise(inner.op)
+                        # a Piecewise inside clip's conditions would be mangled
+                        and inner.op not in ("where", "clip")
+                        or prepends_axes(inner)  # (`exp(-s)[None, :]`: one tree)
+                    )
                     and arg.name in active
                     and uses[arg.name] == 1
                     and _same_line(inner.loc, stmt.loc)
@@ -506,7 +534,8 @@ def _block_regions(body, active, uses, found, absorbed) -> None:
             continue
         # sympy folds it to no number (1/0, log(0)): numpy's chain rule instead
         for part in (stmt, *members.values()):
-            found[part.target.name] = Region(part, {}, fold_numbers=False)
+            if is_elementwise(part.op):  # (a view: its own structural rule)
+                found[part.target.name] = Region(part, {}, fold_numbers=False)
 
 
 def _same_line(a: Loc | None, b: Loc | None) -> bool:

@@ -232,6 +232,8 @@ class _Forward:
         root = self.shapes[region.root.target.name]
         if any(self.shapes[leaf.name] == root for leaf in leaves):
             return True
+        if any(m.op == "getitem" for m in region.members.values()):
+            return False  # (a view's leading axes are in no leaf's tangent)
         definitions = dict(shared)
         seen: set[sp.Symbol] = set()
         stack = list(total.free_symbols)

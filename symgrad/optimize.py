@@ -19,7 +19,7 @@
   `p * _unbroadcast(g, x)` when `p` is a scalar or has x's shape class, and
   `_unbroadcast_mul(g, p, x)` when `p` may be constant along the summed axes
   (`p * g.sum(0)`: one pass over the large array instead of two; the helper
-  decides from the run-time shapes);
+  decides from the run-time shapes); a negation then added is subtracted;
 * in a top-level loop, a matrix product's adjoint accumulated into the
   cotangent of a matrix the loop never rebinds (`W_bar += outer(g, x)` every
   step) is summed once after the loop as one product of the stacked pairs
@@ -76,6 +76,7 @@ from .ir import (
     Var,
     While,
     for_targets,
+    name_of,
     rename,
     uses,
     walk,
@@ -115,7 +116,13 @@ def optimize(
     body = _live(body, needed, keep={"seed"})
     read = Counter(v.name for s in walk(body) for v in uses(s))
     read.update(g.name for g in grads if isinstance(g, Var))
-    body = _sum_products(body, read, shapes)
+    products = {
+        s.target.name
+        for s in walk(primal.body)
+        if isinstance(s, Assign) and s.op in _PRODUCT_GRADS
+    }
+    body = _sum_products(body, read, shapes, products)
+    body = _subtractions(body, Counter(v.name for s in walk(body) for v in uses(s)))
     if names is not None:
         body = _batch_products(body, names)
     body = _fold_product_sums(body, primal)
@@ -357,24 +364,32 @@ def _shape(atom: Atom, shapes: dict[str, Shape]) -> Shape | None:
     return SCALAR if isinstance(atom, Const) and atom.name is None else None
 
 
-def _sum_products(statements, read: Counter, shapes: dict[str, Shape]) -> list[Stmt]:
+def _sum_products(
+    statements, read: Counter, shapes: dict[str, Shape], products: set[str]
+) -> list[Stmt]:
     """`t = mul(g, p)` read only by the next statement, `u = unbroadcast(t, x)`:
     `t = unbroadcast(g, x); u = mul(p, t)` when `p` is a scalar or has x's
     shape class (or `g` is, or has), and again on the new `unbroadcast` if
     `g` is itself such a product; else `u = unbroadcast_mul(g, p, x)` when one
-    factor's class is part of the other's (it may be the smaller), in every
-    block.  A quotient `g / p` with such a divisor and a negation `-g` are
-    summed first too: `-np.sum(g) / p` is two operations on the small array."""
+    factor's class is part of the other's (it may be the smaller) or both
+    have one class (summed in one pass) but for the sum to a matrix product
+    (`products`: `_fold_product_sums` does better there), in every block.
+    A quotient `g / p` with such a divisor and a negation `-g` are summed
+    first too: `-np.sum(g) / p` is two operations on the small array."""
     out: list[Stmt] = []
     for stmt in statements:
-        out.append(_map_bodies(stmt, lambda body: _sum_products(body, read, shapes)))
+        out.append(
+            _map_bodies(stmt, lambda body: _sum_products(body, read, shapes, products))
+        )
         at = len(out) - 1
         while at is not None:
-            at = _sum_product(out, at, read, shapes)
+            at = _sum_product(out, at, read, shapes, products)
     return out
 
 
-def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
+def _sum_product(
+    out: list[Stmt], at: int, read: Counter, shapes, products
+) -> int | None:
     """Rewrite `out[at - 1:at + 1]` as `_sum_products` says; the index of a new
     `unbroadcast` to look at next, if any."""
     stmt, prev = out[at], out[at - 1] if at > 0 else None
@@ -416,12 +431,39 @@ def _sum_product(out: list[Stmt], at: int, read: Counter, shapes) -> int | None:
         if constant(factor):
             return moved(other, "mul", (factor, t))
     g_shape, p_shape = _shape(g, shapes), _shape(p, shapes)
-    if None not in (g_shape, p_shape) and (g_shape < p_shape or p_shape < g_shape):
-        # one factor may be the smaller: the helper decides
+    one = g_shape == p_shape and name_of(x) not in products
+    if None not in (g_shape, p_shape) and (
+        g_shape < p_shape or p_shape < g_shape or one
+    ):
+        # one factor may be the smaller, or both of one shape summed in one
+        # pass without their product (einsum): the helper decides
         out[at - 1 : at + 1] = [
             Assign(stmt.target, "unbroadcast_mul", (g, p, x), (), stmt.loc)
         ]
     return None
+
+
+def _subtractions(statements, read: Counter) -> list[Stmt]:
+    """`u = -t` read only by the next statement, `w = a + u` (or `u + a`):
+    `w = a - t`, the same numbers (IEEE addition of a negation is
+    subtraction), one array operation fewer; in every block."""
+    out: list[Stmt] = []
+    for stmt in statements:
+        stmt = _map_bodies(stmt, lambda body: _subtractions(body, read))
+        prev = out[-1] if out else None
+        if (
+            isinstance(stmt, Assign)
+            and stmt.op == "add"
+            and isinstance(prev, Assign)
+            and prev.op == "neg"
+            and read[prev.target.name] == 1
+            and prev.target in stmt.args
+        ):
+            other = stmt.args[1] if stmt.args[0] == prev.target else stmt.args[0]
+            stmt = Assign(stmt.target, "sub", (other, prev.args[0]), (), stmt.loc)
+            out.pop()
+        out.append(stmt)
+    return out
 
 
 def _walk_stacks(statements: list[Stmt]) -> list[Stmt]:

@@ -201,8 +201,9 @@ class _Reverse(FlowReverse):
 
         g_sym = region.renamed["__cotangent__"]
         for leaf, partial in zip(leaves, partials, strict=True):
-            contribution = self.times(g, g_sym, partial, lowering, root_sized)
-            if not self._same_shape(root_shape, leaf):
+            summed = not self._same_shape(root_shape, leaf)
+            contribution = self.times(g, g_sym, partial, lowering, root_sized, summed)
+            if summed:
                 contribution = self.b.op("unbroadcast", contribution, leaf)
             self.accumulate(leaf.name, contribution)
 
@@ -213,6 +214,7 @@ class _Reverse(FlowReverse):
         partial: sp.Expr,
         lowering: SympyLowering,
         root_sized: Callable[[sp.Expr], bool],
+        summed: bool = False,
     ) -> Atom:
         """`g * partial`, printed as `g / d` when the partial is `1 / d`.
 
@@ -220,11 +222,12 @@ class _Reverse(FlowReverse):
         cotangent instead, `2 * g * x` for `g * (2 * x)`: `g` is never larger
         than the root and is often smaller (a float seed, or a reduction's
         cotangent spread lazily), so this is never slower and often one array
-        operation fewer."""
+        operation fewer.  A product to be `summed` to a smaller leaf is negated
+        outside, `-(g * x)`, for `optimize` to negate the sum instead."""
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
             op = "truediv" if denom.is_number else "div"  # as symbolic._divide
-            numer = self.times(g, g_sym, numer, lowering, root_sized)
+            numer = self.times(g, g_sym, numer, lowering, root_sized, summed)
             return self.b.op(op, numer, lowering.lower(denom))
         if partial == 1:
             return g
@@ -234,6 +237,8 @@ class _Reverse(FlowReverse):
             lowering.bind(g_sym, g)
             return lowering.lower(sp.piecewise_fold(g_sym * partial))
         coeff, rest = partial.as_coeff_Mul()
+        if summed and coeff == -1 and root_sized(rest):
+            return self.b.op("neg", self.b.op("mul", g, lowering.lower(rest)))
         if rest != 1 and coeff.is_finite and float(coeff) != -1.0 and root_sized(rest):
             if float(coeff) != 1.0:  # (1.0 * r, from `0.5 * r**2`, is r)
                 g = self.b.op("mul", lowering.lower(coeff), g)

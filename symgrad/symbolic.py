@@ -89,7 +89,9 @@ class Region:
     tree's meaning is built once per *shape* (`key`: ops and constants, leaves
     by order of first use), on canonical symbols: leaves `_a0`, `_a1`...,
     inner values `_n0`..., so the regions of unrolled or repeated code cost
-    sympy one expression and one differentiation between them.
+    sympy one expression and one differentiation between them.  A member
+    that is a view adding leading axes (`x[None, :]`) is `x` itself to sympy:
+    the leaf is `x`, and its cotangent, summed to x's shape, loses the axes.
 
     With `fold_numbers` False each number is a leaf, a value sympy cannot fold
     (`x / 0.0` is then `x / c`, not `zoo * x`), as if passed as an argument."""
@@ -107,7 +109,9 @@ class Region:
         self.renamed: dict[str, sp.Symbol] = {}  # set by `partials`
         self.stand_ins: dict[sp.Symbol, Atom] = {}
 
-    def _key(self, stmt: Assign) -> tuple:
+    def _key(self, stmt: Assign) -> object:
+        if stmt.op == "getitem":  # `x[None, :]` (`analysis.prepends_axes`) is x
+            return self._arg_key(stmt.args[0])
         args = []
         for i, atom in enumerate(stmt.args):
             if stmt.op == "clip" and atom == Const(None):
@@ -371,6 +375,9 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         ):
             continue
         consider(_replace(best, value, sym), frozenset({sym}))
+        # sympy folds a sign into a sum: -(a - b)*c is (b - a)*c, which holds
+        # no (a - b)*c to find; its negation does
+        consider(-_replace(_negate_sum(best), value, sym), frozenset({sym}))
         consider(_logistic(best, value, sym))
     return optimize(best, [log1p_opt, expm1_opt])
 

@@ -584,6 +584,33 @@ def index_none(x):
     return x[None, :] * x[:, None]
 
 
+def view_scale(a, b):
+    """A view adding a leading axis inside an elementwise tree: the tree is
+    exp(-a) * b to sympy, and a's cotangent sums over the new axis."""
+    return np.exp(-a)[None, :] * b
+
+
+def view_self(x):
+    """x[None, :] broadcasts to the entries x does: x * x, and a sine of x."""
+    return np.sum(x[None, :] * x + np.sin(x[None, None, ...]) * x[None])
+
+
+def view_row(a):
+    """A tree whose result has the view's shape (1, n), larger than a's."""
+    return np.tanh(a[None, :]) * 2.0
+
+
+def view_affine(a):
+    """Its tangent, 3 * a_dot, has a's shape: the view's axis comes back
+    only by broadcasting it to the result's shape (1, n)."""
+    return a[None, :] * 3.0 + 1.0
+
+
+def view_matrix(s, w):
+    """A view of a matrix, `s[None]`, against a batch of matrices."""
+    return np.sum(np.log1p(s[None] ** 2) * w + s[None, :, :] * s)
+
+
 def index_newaxis(x):
     return np.sum(x[:, np.newaxis] - x[np.newaxis, :] ** 2)
 
@@ -1144,6 +1171,11 @@ CASES: list[Case] = [
     Case("index_2d_column", index_2d_column, _one((3, 4)), seed=fixed_seed(3)),
     Case("index_2d_mixed", index_2d_mixed, _one((3, 4))),
     Case("index_none", index_none, _one(3), seed=fixed_seed(3, 3)),
+    Case("view_scale", view_scale, _pair(3, (2, 3)), wrt=(0, 1), seed=fixed_seed(2, 3)),
+    Case("view_self", view_self, _one(4)),
+    Case("view_row", view_row, _one(3), seed=fixed_seed(1, 3)),
+    Case("view_affine", view_affine, _one(3), seed=fixed_seed(1, 3)),
+    Case("view_matrix", view_matrix, _pair((2, 3), (4, 2, 3)), wrt=(0, 1)),
     Case("index_newaxis", index_newaxis, _one(4)),
     Case("index_ellipsis", index_ellipsis, _one((2, 3, 4)), seed=fixed_seed(2, 3)),
     # broadcasting

@@ -4,6 +4,7 @@ against finite differences, and the run-time helper they call
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 
@@ -175,7 +176,12 @@ def _as_slice(item):
 def test_a_broadcast_factor_multiplies_after_the_sum():
     g = symgrad.grad(scaled_rows, wrt=(0, 1))
     code = body(g)
-    assert "_unbroadcast_mul(diff_bar, -t4, t1)" in code
+    # the views `mu[None, :, :]`, `np.exp(-log_s)[None, :, :]` are inside the
+    # tree: the partial in log_s is -diff, a value the primal has, and both
+    # products are summed without being built (the negation after the sum)
+    assert "mu_bar = _unbroadcast_mul(diff_bar, -t1, mu)" in code
+    assert "log_s_bar = -_unbroadcast_mul(diff_bar, diff, log_s)" in code
+    assert "diff = (x[:, None, :] - mu[None, :, :]) * t1[None, :, :]" in code
     assert "np.broadcast_to" not in code.split("diff_bar =")[1].split("\n")[0]
     mu, log_s, x = (
         RNG.normal(size=(4, 3)),
@@ -797,13 +803,14 @@ def test_the_sum_of_squares_helpers_are_np_sum_of_the_squares(x):
 
 
 def spread_rows(mu, x):
-    return np.sum(np.tanh(x[:, None, :] - mu[None, :, :]))
+    return np.sum(np.tanh(x[None, :, :] - mu[:, None, :]))
 
 
 def test_a_view_that_only_adds_axes_has_a_reshaped_cotangent():
-    """The adjoint of `mu[None, :, :]` is its cotangent reshaped to mu's
+    """The adjoint of `mu[:, None, :]` is its cotangent reshaped to mu's
     shape (a view of a new array, returned without a copy), not a zero
-    array written through the same index."""
+    array written through the same index.  (A view adding leading axes
+    only, `mu[None, :, :]`, is inside the elementwise tree instead.)"""
     g = symgrad.grad(spread_rows)
     code = body(g)
     assert "mu_bar = np.reshape(t1_bar, np.shape(mu))" in code
@@ -948,3 +955,58 @@ def test_a_carried_write_stays_before_its_push():
         dx[k] = eps
         fd = (g.grad(x + dx) - g.grad(x - dx)) / (2 * eps)
         np.testing.assert_allclose(H[:, k], fd, rtol=1e-6, atol=1e-8)
+
+
+def scaled_and_sized(mu, log_s, x):
+    diff = (x[:, None, :] - mu[None, :, :]) * np.exp(-log_s)[None, :, :]
+    return np.sum(diff**3) + np.sum(log_s)
+
+
+def test_a_negated_sum_added_is_subtracted():
+    g = symgrad.grad(scaled_and_sized, wrt=(0, 1))
+    assert "- _unbroadcast_mul(diff_bar, diff, log_s)" in body(g)
+    assert "+ -" not in body(g)
+    mu, log_s, x = (
+        RNG.normal(size=(4, 3)),
+        RNG.normal(size=(4, 3)),
+        RNG.normal(size=(5, 3)),
+    )
+    check_grad(g, mu, log_s, x)
+    check_grad(g, mu[:1], log_s, x)
+
+
+@pytest.mark.parametrize(
+    "index, prepends",
+    [
+        ("x[None]", True),
+        ("x[None, :]", True),
+        ("x[None, None, :, :]", True),
+        ("x[None, ...]", True),
+        ("x[None, :, ...]", True),
+        ("x[:, None]", False),
+        ("x[..., None]", False),
+        ("x[None, 0]", False),
+        ("x[None, 1:]", False),
+        ("x[None, ::-1]", False),
+        ("x[:]", False),
+        ("x[None, ..., ...]", False),
+    ],
+)
+def test_a_view_prepending_axes_is_recognised(index, prepends):
+    """Only new axes in front keep numpy's right-aligned broadcasting: such a
+    view is inside an elementwise tree, any other stays a leaf."""
+    from symgrad.analysis import prepends_axes
+    from symgrad.ir import Assign, Const, Index, Slice, Var
+
+    def item(node):
+        if isinstance(node, ast.Slice):
+            parts = (node.lower, node.upper, node.step)
+            return Slice(
+                *(None if p is None else Const(ast.literal_eval(p)) for p in parts)
+            )
+        return Const(ast.literal_eval(node))
+
+    node = ast.parse(index, mode="eval").body.slice
+    items = node.elts if isinstance(node, ast.Tuple) else [node]
+    stmt = Assign(Var("y"), "getitem", (Var("x"), Index(tuple(map(item, items)))))
+    assert prepends_axes(stmt) is prepends
