@@ -119,7 +119,7 @@ def grad_function(
     statements = body + [check] + adjoint_body
     result: list[Atom] = [value, *grads] + ([aux] if aux is not None else [])
 
-    def printed(on_floats: bool) -> list[str]:
+    def printed(on_floats: bool, local: dict[str, str] | None = None) -> list[str]:
         printer = _Printer(
             carry_in_place(floats.recomputed(statements) if on_floats else statements),
             len(body),
@@ -128,6 +128,7 @@ def grad_function(
             spec.function,
             adjoint.bars,
             on_floats,
+            local,
         )
         lines = printer.lines()
         grad_text = ", ".join(printer.expr(g) for g in grads)
@@ -142,11 +143,19 @@ def grad_function(
     fast = ""
     if floats.eligible(statements) and floats.pays(lines):
         lines = _float_dispatch(spec) + lines
+        float_lines = printed(True)
+        looped = floats.looped_math(float_lines)
+        if looped:
+            local = {name: _local_name(names, name) for name in looped}
+            float_lines = [
+                f"{', '.join(local.values())} = "
+                + ", ".join(f"math.{name}" for name in local)
+            ] + printed(True, local)
         fast = "\n\n" + function_text(
             "_f_and_grad_floats",
             ", ".join(spec.params + ("seed",)),
             "`f_and_grad` on Python floats and ints: `math` where it used numpy.",
-            printed(True),
+            float_lines,
         )
     elif isinstance(ret.value, Var) and shape_classes(primal)[ret.value.name] == SCALAR:
         lines = _scalar_seed(lines)
@@ -163,6 +172,15 @@ def grad_function(
         function_text("f_and_grad", signature(spec, "*, seed=None"), summary, lines)
         + fast
     )
+
+
+def _local_name(names: Names, base: str) -> str:
+    """A fresh name for a local binding of `math.<base>`: no name the source,
+    the generated code or the module it runs in uses."""
+    name = names.fresh(base)
+    while name in names.avoid:
+        name = names.fresh(base)
+    return name
 
 
 def _scalar_seed(lines: list[str]) -> list[str]:
@@ -310,8 +328,10 @@ class _Printer:
         top_function: str,
         bars: dict[str, str],
         on_floats: bool = False,
+        local: dict[str, str] | None = None,
     ):
         self.on_floats = on_floats  # print the Python-float body (`floats`)
+        self.local = local  # math functions bound to local names (`floats`)
         self.statements = statements
         self.first_adjoint = first_adjoint
         self.top_function = top_function
@@ -542,7 +562,7 @@ class _Printer:
         op = OPS.get(stmt.op)
         args = [self._arg(a) for a in stmt.args]
         if self.on_floats:
-            spelled = floats.spelling(stmt, args)
+            spelled = floats.spelling(stmt, args, self.local)
             if spelled is not None:
                 return spelled
         if stmt.op in ("range", "reversed_range"):

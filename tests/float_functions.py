@@ -97,3 +97,11 @@ def inverse_cube(x):
 def arctan_times_array(x, w):
     # not elementwise: no float body, so numpy's body runs on the Python float
     return np.sum(np.arctan(x) * w)
+
+
+def shadows_sin(x, a):
+    """A variable named `sin`: the float body's local for math.sin is another."""
+    sin = a
+    for _ in range(5):
+        x = np.sin(x) * sin + np.cos(x)
+    return x

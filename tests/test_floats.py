@@ -178,3 +178,18 @@ def test_a_value_one_op_from_the_other_saved_is_computed_again(fn, wrt) -> None:
     numpy_body, float_body = g.source.split("def _f_and_grad_floats")
     assert ".append((" in numpy_body and ".append((" not in float_body
     assert "for x_1 in reversed(saved):" in float_body
+
+
+def test_math_functions_called_in_a_loop_are_bound_to_locals() -> None:
+    g = symgrad.grad(ff.recurrence, wrt=("a", "b"))
+    fast = g.source.split("def _f_and_grad_floats")[1].split("\n\n\n")[0]
+    assert "cos, sin = math.cos, math.sin" in fast
+    assert "math.sin(" not in fast.split("math.sin\n")[1]
+    # a name the function uses is not taken for the local
+    g = symgrad.grad(ff.shadows_sin, wrt=("x", "a"))
+    fast = g.source.split("def _f_and_grad_floats")[1].split("\n\n\n")[0]
+    assert "cos, sin_1 = math.cos, math.sin" in fast
+    assert "t1 = sin_1(x_1)" in fast
+    value, grads = g.f_and_grad(0.3, 0.8)
+    assert (value, grads) == numpy_path(g, (0.3, 0.8))
+    symgrad.check_grad(g, 0.3, 0.8)

@@ -42,10 +42,11 @@ def f_and_grad(x, a, b, steps, *, seed=None):
 
 def _f_and_grad_floats(x, a, b, steps, seed):
     """`f_and_grad` on Python floats and ints: `math` where it used numpy."""
+    cos, sin = math.cos, math.sin
     saved = []
     x_1 = x
     for _ in range(steps):
-        t1 = math.sin(x_1)
+        t1 = sin(x_1)
         saved.append(x_1)
         x_1 = t1 * a + b
     x_3 = x_1
@@ -56,10 +57,10 @@ def _f_and_grad_floats(x, a, b, steps, seed):
     b_bar = 0.0
     for x_1 in reversed(saved):
         # grad of: x = np.sin(x) * a + b
-        t1 = math.sin(x_1)
+        t1 = sin(x_1)
         a_bar += x_3_bar * t1
         b_bar += x_3_bar
-        x_3_bar = x_3_bar * (a * math.cos(x_1))
+        x_3_bar = x_3_bar * (a * cos(x_1))
     return x_3, (a_bar, b_bar)
 
 
