@@ -179,7 +179,7 @@ class _Reverse(FlowReverse):
             if isinstance(atom, Var) and atom.name in self.active
         ]
         shared, partials = region.partials(
-            leaves, self.names.fresh, extra=("__cotangent__",)
+            leaves, self.names.fresh, extra=("<cotangent>",)
         )
         lowering = region.lowering(self.b.emit)
         for sym, expr in shared:
@@ -199,7 +199,7 @@ class _Reverse(FlowReverse):
         def root_sized(expr: sp.Expr) -> bool:
             return of(expr) == root_shape
 
-        g_sym = region.renamed["__cotangent__"]
+        g_sym = region.renamed["<cotangent>"]
         for leaf, partial in zip(leaves, partials, strict=True):
             summed = not self._same_shape(root_shape, leaf)
             contribution = self.times(g, g_sym, partial, lowering, root_sized, summed)

@@ -116,9 +116,12 @@ defelementwise("hypot", lambda x, y: sp.sqrt(x**2 + y**2), math="hypot")
 defelementwise("maximum", lambda x, y: sp.Max(x, y))
 defelementwise("minimum", lambda x, y: sp.Min(x, y))
 defelementwise("where", lambda c, x, y: sp.Piecewise((x, c), (y, True)), nondiff=(0,))
+# np.clip is np.minimum(np.maximum(x, lo), hi): hi wherever lo > hi
 defelementwise(
     "clip",
-    lambda x, lo, hi: sp.Piecewise((lo, x < lo), (hi, x > hi), (x, True)),
+    lambda x, lo, hi: sp.Piecewise(
+        (hi, sp.Or(x > hi, lo > hi)), (lo, x < lo), (x, True)
+    ),
 )
 
 

@@ -178,7 +178,8 @@ class Region:
 
         The expressions are written in stand-in symbols, one per leaf, inner
         value, shared value (each named by `fresh`) and name in `extra` (the
-        caller's own symbols, such as a cotangent).  `stand_ins` binds them to
+        caller's own symbols, `<cotangent>`: no Python name, so no value of
+        the function's takes it).  `stand_ins` binds them to
         their atoms, and `renamed` maps each name to its stand-in.  Stand-ins
         sort as the names they stand for, so sympy orders every sum and
         product exactly as it would the names themselves; and since they are
@@ -375,6 +376,8 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         ):
             continue
         consider(_replace(best, value, sym), frozenset({sym}))
+        if isinstance(value, sp.Add):
+            consider(_multiples(best, value, sym), frozenset({sym}))
         # sympy folds a sign into a sum: -(a - b)*c is (b - a)*c, which holds
         # no (a - b)*c to find; its negation does
         consider(-_replace(_negate_sum(best), value, sym), frozenset({sym}))
@@ -439,9 +442,36 @@ def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
     return new
 
 
-def _cost(expr: sp.Expr) -> int:
-    """Operations, with each transcendental function counted as four."""
-    return sp.count_ops(expr) + 3 * len(expr.atoms(sp.Function))
+def _multiples(expr: sp.Expr, value: sp.Add, sym: sp.Symbol) -> sp.Expr:
+    """`expr` with each sum that is a number times the sum `value` written as
+    that number times `sym`: `2*x - 2` is `-2*s` for `s = 1 - x`, which `subs`
+    does not see (sympy distributes a number over a sum, so `-2*(1 - x)` is
+    never written as such)."""
+
+    def visit(e: sp.Expr) -> sp.Expr:
+        if isinstance(e, sp.Add) and len(e.args) == len(value.args):
+            ratio = sp.cancel(e / value)
+            if ratio.is_Number and ratio != 0:
+                return ratio * sym
+        if not e.args or isinstance(e, sp.Piecewise):
+            return e
+        args = [visit(a) for a in e.args]
+        return e.func(*args) if args != list(e.args) else e
+
+    return visit(expr)
+
+
+def _cost(expr: sp.Expr) -> tuple[int, int]:
+    """Operations, with each transcendental function counted as four; on a
+    tie, those but for a number multiplying the whole, which `reverse.times`
+    moves onto the cotangent, often a scalar (`-2 * s` is then no operation
+    on an array, `2 * x - 2` two)."""
+
+    def operations(e: sp.Expr) -> int:
+        return sp.count_ops(e) + 3 * len(e.atoms(sp.Function))
+
+    _, rest = expr.as_coeff_Mul()
+    return operations(expr), operations(rest)
 
 
 def _denominators(expr: sp.Expr) -> set:

@@ -1010,3 +1010,33 @@ def test_a_view_prepending_axes_is_recognised(index, prepends):
     items = node.elts if isinstance(node, ast.Tuple) else [node]
     stmt = Assign(Var("y"), "getitem", (Var("x"), Index(tuple(map(item, items)))))
     assert prepends_axes(stmt) is prepends
+
+
+def test_a_multiple_of_a_primal_sum_is_that_sum_scaled():
+    # d/dx (1 - x)**2 = 2*x - 2 is -2 times the primal's `1 - x`: the number
+    # goes onto the cotangent, and the array operation is one product
+    g = symgrad.grad(rosenbrock)
+    code = body(g)
+    assert "t5 = 1 - x[:-1]" in code and "t4_bar = -2 * seed * t5" in code
+    check_grad(g, RNG.normal(size=7))
+
+
+@pytest.mark.parametrize(
+    "expr, value, expected",
+    [
+        ("2*a - 2", "1 - a", "-2*s"),
+        ("3*a - 3*b", "b - a", "-3*s"),
+        ("(a - b) * exp(2*b - 2*a)", "b - a", "-s * exp(2*s)"),
+        ("2*a - 1", "1 - a", None),
+        ("a + b + 1", "a + b", None),
+    ],
+)
+def test_a_sum_is_found_as_a_multiple_of_a_primal_sum(expr, value, expected):
+    import sympy as sp
+
+    from symgrad.symbolic import _multiples
+
+    names = {n: sp.Symbol(n, real=True) for n in "abs"}
+    parse = lambda text: sp.sympify(text, locals=names)  # noqa: E731
+    got = _multiples(parse(expr), parse(value), names["s"])
+    assert got == (parse(expr) if expected is None else parse(expected))

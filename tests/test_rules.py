@@ -288,3 +288,46 @@ def test_the_division_of_derivatives_is_numpys():
     grad = g.grad(x)
     assert grad.dtype == np.float32
     np.testing.assert_allclose(grad, 2 * x / 3, rtol=1e-6)
+
+
+def cotangent_named_local(x):
+    __cotangent__ = np.exp(x)
+    return __cotangent__
+
+
+def cotangent_named_parameter(x, __cotangent__):
+    return np.sum(np.where(x > 0, x * __cotangent__, __cotangent__ * __cotangent__))
+
+
+def cotangent_named_bound(x, lo, __cotangent__):
+    return np.sum(np.clip(x * 2.0, lo, __cotangent__))
+
+
+def test_a_value_named_like_the_cotangent_stays_apart():
+    """Reverse mode's own symbol for the cotangent is no Python name, so a
+    variable called `__cotangent__` is never taken for it."""
+    symgrad.check_grad(symgrad.grad(cotangent_named_local), 0.5)
+    g = symgrad.grad(cotangent_named_parameter, wrt=(0, 1))
+    symgrad.check_grad(g, np.array([0.5, -0.3, 0.7]), np.array([-0.2, 0.4, 0.9]))
+    g = symgrad.grad(cotangent_named_bound, wrt=(0, 1, 2))
+    x = np.array([-1.0, 0.1, 2.0])
+    symgrad.check_grad(g, x, np.array([-0.5, -0.5, -0.5]), np.array([1.5, 1.0, 1.5]))
+    _, (_, lo_bar, hi_bar) = g.f_and_grad(x, -0.5, None)
+    assert (lo_bar, hi_bar) == (1.0, 0.0)
+
+
+def clip_sum(x, lo, hi):
+    return np.sum(np.clip(x * 2.0, lo, hi) ** 2)
+
+
+def test_a_clip_whose_bounds_cross_is_its_upper_bound():
+    """np.clip is np.minimum(np.maximum(x, lo), hi): where lo > hi every
+    entry is hi, and so is the gradient's path."""
+    g = symgrad.grad(clip_sum, wrt=(0, 1, 2))
+    x = np.array([0.5, 2.0, -1.0])
+    value, (x_bar, lo_bar, hi_bar) = g.f_and_grad(x, 1.0, 0.0)
+    assert value == 0.0 and (lo_bar, hi_bar) == (0.0, 0.0)
+    _, (x_bar, lo_bar, hi_bar) = g.f_and_grad(x, 1.0, -0.5)
+    assert list(x_bar) == [0.0, 0.0, 0.0] and (lo_bar, hi_bar) == (0.0, -3.0)
+    symgrad.check_grad(g, x, 1.0, -0.5)
+    symgrad.check_grad(g, x, np.array([1.0, -3.0, 0.2]), np.array([0.0, 1.0, 0.5]))
