@@ -9,6 +9,8 @@
 * dead code is dropped: primal or adjoint statements whose values neither the
   returned value nor a gradient needs (every primitive is pure, so this is
   exact).  The seed check is always kept;
+* a number spread over a sum along an axis is spread over the summed array
+  at once (`_spread(c, y)`, not `np.broadcast_to` of it with the axis back);
 * a cotangent spread over the shape of a reduction's operand (`np.full`,
   `np.broadcast_to`) is not built where it only multiplies a value that
   provably has that shape, nor where a scalar multiple of it (`2 * g_full`,
@@ -112,6 +114,7 @@ def optimize(
     ret = primal.body[-1]
     needed = {v.name for v in uses(ret)} | {g.name for g in grads if isinstance(g, Var)}
     shapes = _shapes(primal, adjoint)
+    body = _spread_through_sums(body, unstable)
     body = _spread_lazily(body, shapes, unstable, needed)
     body = _live(body, needed, keep={"seed"})
     read = Counter(v.name for s in walk(body) for v in uses(s))
@@ -281,6 +284,33 @@ def _stable_shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
     for name, bar in adjoint.bars.items():
         shapes[bar] = shapes.get(name, frozenset((bar,)))
     return shapes
+
+
+def _spread_through_sums(statements, unstable) -> list[Stmt]:
+    """`u = broadcast_to(keepdims(g, y, axis=a), shape(y))`, the cotangent
+    of y in `r = np.sum(y, axis=a)`, where `g = spread(c, r)` is one number
+    spread over r (the cotangent of a total of r): `u = spread(c, y)`, the
+    same array of c's in y's shape and dtype, without np.broadcast_to's
+    microseconds of Python and a view of strides 0 (a product with one is
+    slower).  `_spread_lazily` may then drop the spread.  Top level only."""
+    defs = {s.target.name: s for s in statements if isinstance(s, Assign)}
+
+    def made(atom: Atom, op: str) -> Assign | None:
+        stmt = defs.get(atom.name) if isinstance(atom, Var) else None
+        ok = stmt is not None and stmt.op == op and stmt.target.name not in unstable
+        return stmt if ok else None
+
+    out: list[Stmt] = []
+    for stmt in statements:
+        if isinstance(stmt, Assign) and stmt.op == "broadcast_to":
+            kept = made(stmt.args[0], "keepdims")
+            shape = made(stmt.args[1], "shape")
+            spread = made(kept.args[0], "spread") if kept is not None else None
+            if spread is not None and shape is not None and shape.args == kept.args[1:]:
+                args = (spread.args[0], kept.args[1])
+                stmt = Assign(stmt.target, "spread", args, (), stmt.loc)
+        out.append(stmt)
+    return out
 
 
 def _spread_lazily(

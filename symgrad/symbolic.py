@@ -301,15 +301,30 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
 
 def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     """`sp.diff`, with a Max or Min of three or more values differentiated as
-    `_TiedMax` / `_TiedMin` (ties split evenly)."""
-    if not expr.has(sp.Max, sp.Min):
+    `_TiedMax` / `_TiedMin` (ties split evenly), and an absolute value as
+    `_RealAbs`."""
+    if not expr.has(sp.Max, sp.Min, sp.Abs):
         return sp.diff(expr, target)
     tied = expr.replace(
         lambda e: isinstance(e, sp.Max | sp.Min) and len(e.args) > 2,
         lambda e: (_TiedMax if isinstance(e, sp.Max) else _TiedMin)(*e.args),
-    )
+    ).replace(sp.Abs, _RealAbs)
     derivative = sp.diff(tied, target)
-    return derivative.replace(_TiedMax, sp.Max).replace(_TiedMin, sp.Min)
+    return (
+        derivative.replace(_TiedMax, sp.Max)
+        .replace(_TiedMin, sp.Min)
+        .replace(_RealAbs, sp.Abs)
+    )
+
+
+class _RealAbs(sp.Function):
+    """`Abs` of a value numpy computes as a real number, differentiated as
+    `sign(u) * u'`.  sympy proves `u` real only for some expressions; of
+    others (`a**1.5`, real or nan in numpy) it takes the complex derivative,
+    in `re` and `im`, which has no numpy spelling."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.sign(self.args[0])
 
 
 class _TiedMax(sp.Function):

@@ -1040,3 +1040,21 @@ def test_a_sum_is_found_as_a_multiple_of_a_primal_sum(expr, value, expected):
     parse = lambda text: sp.sympify(text, locals=names)  # noqa: E731
     got = _multiples(parse(expr), parse(value), names["s"])
     assert got == (parse(expr) if expected is None else parse(expected))
+
+
+def row_totals(y, p):
+    return -np.mean(np.sum(y * p, axis=1))
+
+
+def test_a_number_spread_over_a_sum_along_an_axis_is_spread_at_once():
+    # the cotangent of np.sum(y * p, axis=1) under a total is one number:
+    # `_spread(c, t1)`, not np.broadcast_to of it with the axis put back
+    g = symgrad.grad(row_totals, wrt=(0, 1))
+    code = body(g)
+    assert "np.broadcast_to" not in code and "_keepdims" not in code
+    assert "t1_bar = _spread(t3_bar / _count(t2), t1)" in code
+    y, p = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 3))
+    check_grad(g, y, p)
+    check_grad(g, y[:, :1], p)  # (y broadcast along the summed axis)
+    check_grad(g, y[:1], p)
+    check_grad(g, y.astype(np.float32), p.astype(np.float32), rtol=1e-2)

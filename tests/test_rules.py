@@ -331,3 +331,16 @@ def test_a_clip_whose_bounds_cross_is_its_upper_bound():
     assert list(x_bar) == [0.0, 0.0, 0.0] and (lo_bar, hi_bar) == (0.0, -3.0)
     symgrad.check_grad(g, x, 1.0, -0.5)
     symgrad.check_grad(g, x, np.array([1.0, -3.0, 0.2]), np.array([0.0, 1.0, 0.5]))
+
+
+def abs_of_power(a):
+    return np.abs(np.minimum(0.25 * a, a**1.5))
+
+
+def test_abs_of_a_value_sympy_cannot_prove_real_is_differentiated():
+    """sympy differentiates Abs(a**1.5) in the complex plane (re, im); numpy
+    computes the power as a real (or nan): sign(u) * u' is the derivative."""
+    g = symgrad.grad(abs_of_power)
+    assert "np.sign(" in g.source and "re(" not in g.source
+    for a in (0.01, 0.5, 2.0):
+        symgrad.check_grad(g, a)

@@ -25,8 +25,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
         seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
     t8_bar = -seed
-    t7_bar = _spread(t8_bar / _count(t7), t7)
-    t6_bar = np.broadcast_to(_keepdims(t7_bar, t6, axis=1), np.shape(t6))
+    t6_bar = _spread(t8_bar / _count(t7), t6)
     shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
     log_sum_exp_bar = _unbroadcast_mul(t6_bar, -Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
@@ -254,24 +253,6 @@ def _product_sum(g, p, shape):
     axes = list(range(g.ndim))
     kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]
     return np.einsum(g, axes, p, axes, kept).reshape(shape)[()]
-
-
-def _keepdims(g, x, axis):
-    """`g`, the cotangent of a reduction of `x` over `axis` without keepdims,
-    with the reduced axes put back at length 1.  numpy reduces a 0-d `x` over
-    axis 0 or -1 to itself, so then `g` comes back as it is.  (An int axis of
-    arrays skips np.expand_dims's 1.5 us of axis normalisation.)"""
-    if (
-        isinstance(g, np.ndarray)
-        and isinstance(x, np.ndarray)
-        and axis.__class__ is int
-        and g.ndim == x.ndim - 1
-    ):
-        axis %= x.ndim
-        return g.reshape(g.shape[:axis] + (1,) + g.shape[axis:])
-    if np.ndim(x) == 0:
-        return g
-    return np.expand_dims(g, axis)
 
 
 def _as_matrices(g, a, b):
