@@ -305,16 +305,21 @@ def selects_all(index: Index) -> bool:
     return index.items == () or index.items == (Const(Ellipsis),)
 
 
+def _new_axis(item: object) -> bool:
+    """`None` or `np.newaxis` in an index."""
+    return isinstance(item, Const) and item.value is None
+
+
 def only_adds_axes(index: Index) -> bool:
     """Is `index` made of `None`s, whole slices `:` and at most one `...`,
     with a `None` among them (`x[None, :, :]`)?  It selects every entry of
     `x` once, in order, with new axes of length 1 added."""
-    whole, new, dots = Slice(None, None, None), Const(None), Const(Ellipsis)
+    whole, dots = Slice(None, None, None), Const(Ellipsis)
     items = index.items
     return (
-        new in items
+        any(map(_new_axis, items))
         and items.count(dots) <= 1
-        and all(item in (whole, new, dots) for item in items)
+        and all(item in (whole, dots) or _new_axis(item) for item in items)
     )
 
 
@@ -327,7 +332,7 @@ def prepends_axes(stmt: Assign) -> bool:
         return False
     items = stmt.args[1].items
     new = 0
-    while new < len(items) and items[new] == Const(None):
+    while new < len(items) and _new_axis(items[new]):
         new += 1
     rest = items[new:]
     return (
@@ -417,7 +422,7 @@ def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
         # x[None, :] is the broadcast of x's shape and of ones of one more
         # rank: a base standing for those ones keeps x's own bases visible
         source = of(stmt.args[0])
-        new = stmt.args[1].items.count(Const(None))
+        new = sum(map(_new_axis, stmt.args[1].items))
         return source | {f"<ones: rank of {sorted(source)} + {new}>"}
     index = stmt.args[1] if stmt.op == "getitem" else None
     if isinstance(index, Index) and selects_once(index, set()):

@@ -1058,3 +1058,25 @@ def test_a_number_spread_over_a_sum_along_an_axis_is_spread_at_once():
     check_grad(g, y[:, :1], p)  # (y broadcast along the summed axis)
     check_grad(g, y[:1], p)
     check_grad(g, y.astype(np.float32), p.astype(np.float32), rtol=1e-2)
+
+
+def newaxis_of_scalar(z):
+    return np.sum(np.exp(z)[np.newaxis] * 2.0) + np.sum(np.sin(z)[np.newaxis, ...])
+
+
+def newaxis_row(x, w):
+    return np.sum(np.tanh(x[np.newaxis, :]) * w)
+
+
+def test_np_newaxis_is_a_new_axis():
+    # `np.newaxis` is None: a view adding leading axes with it is inside the
+    # tree, and one outside a tree has the reshaped cotangent (of a numpy
+    # scalar too, which np.add.at cannot write into)
+    g = symgrad.grad(newaxis_row, wrt=(0, 1))
+    assert "np.add.at" not in body(g) and "x_bar = seed * _unbroadcast(" in body(g)
+    check_grad(g, RNG.normal(size=3), RNG.normal(size=(2, 3)))
+    g = symgrad.grad(newaxis_of_scalar)
+    assert "np.add.at" not in body(g)
+    check_grad(g, np.array(0.3))
+    check_grad(g, np.float64(0.3))
+    check_grad(g, RNG.normal(size=2))
