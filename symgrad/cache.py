@@ -223,10 +223,33 @@ def describe_value(value: Any) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _compiler_fingerprint() -> str:
-    """SHA-256 of symgrad's own sources: a changed compiler misses the cache."""
+    """SHA-256 of symgrad's own sources: a changed compiler misses the cache.
+
+    Hashing them (640 KB) costs a millisecond per process, so the digest is
+    kept in symgrad's `__pycache__` under the files' names, sizes and
+    modification times, which is how Python trusts its own `.pyc` files: a
+    source edited in any way that changes one of them is hashed again.
+    Where that directory is not writable, the sources are hashed each time."""
+    here = Path(__file__).resolve().parent
+    sources = sorted(
+        (entry.name, entry.stat())
+        for entry in os.scandir(here)
+        if entry.name.endswith(".py")
+    )
+    stamp = hashlib.sha256(
+        repr([(name, st.st_size, st.st_mtime_ns) for name, st in sources]).encode()
+    ).hexdigest()
+    memo = here / "__pycache__" / f"symgrad-fingerprint.{sys.implementation.cache_tag}"
+    try:
+        kept = memo.read_text("ascii").split()
+    except (OSError, ValueError):
+        kept = []
+    if len(kept) == 2 and kept[0] == stamp:
+        return kept[1]
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, _ in sources:
+        digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+    _write(memo, f"{stamp} {digest.hexdigest()}\n".encode("ascii"))
     return digest.hexdigest()
 
 
@@ -242,13 +265,23 @@ def _toolchain() -> tuple[str, ...]:
     return tuple(versions)
 
 
+@functools.lru_cache(maxsize=8)
+def _listing(directory: str) -> tuple[str, ...]:
+    """The names in `directory` (site-packages: read once, not once a name)."""
+    return tuple(sorted(os.listdir(directory)))
+
+
 def _installed_version(name: str) -> str:
     spec = importlib.util.find_spec(name)  # finds the package without importing it
     if spec is not None and spec.origin is not None:
-        site = Path(spec.origin).resolve().parent.parent
-        found = sorted(site.glob(f"{name}-*.dist-info"))
+        site = os.path.dirname(os.path.dirname(os.path.realpath(spec.origin)))
+        found = [
+            entry
+            for entry in _listing(site)
+            if entry.startswith(f"{name}-") and entry.endswith(".dist-info")
+        ]
         if found:
-            return found[-1].name[len(name) + 1 : -len(".dist-info")]
+            return found[-1][len(name) + 1 : -len(".dist-info")]
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:

@@ -790,3 +790,40 @@ def test_a_code_file_names_the_interpreter_and_its_optimization_level(
 
     monkeypatch.setattr(cache.sys, "flags", Flags)
     assert cache.load_code(entry, model.f.source, filename) is None
+
+
+def test_the_compiler_fingerprint_is_kept_under_the_sources_stamps(
+    tmp_path, monkeypatch
+):
+    """The digest of symgrad's sources is kept in its `__pycache__` beside
+    their sizes and modification times (Python's own trust for `.pyc`):
+    the same sources give the same digest from the memo, an edited one a new
+    digest, and a damaged or unwritable memo is only recomputed."""
+    package = tmp_path / "symgrad"
+    package.mkdir()
+    for source in (ROOT / "symgrad").glob("*.py"):
+        (package / source.name).write_bytes(source.read_bytes())
+    monkeypatch.setattr(cache, "__file__", str(package / "cache.py"))
+
+    def fingerprint() -> str:
+        cache._compiler_fingerprint.cache_clear()
+        return cache._compiler_fingerprint()
+
+    try:
+        first = fingerprint()
+        memo = next((package / "__pycache__").glob("symgrad-fingerprint.*"))
+        assert first in memo.read_text()
+        memo.write_text(memo.read_text().split()[0] + " " + "0" * 64)
+        assert fingerprint() == "0" * 64  # (the memo is trusted under its stamp)
+        with open(package / "rules.py", "a") as file:
+            file.write("# edited\n")
+        edited = fingerprint()
+        assert edited not in (first, "0" * 64) and edited in memo.read_text()
+        memo.write_text("damaged")
+        assert fingerprint() == edited
+        memo.unlink()
+        (package / "__pycache__").chmod(0o500)
+        assert fingerprint() == edited  # (not writable: hashed, not kept)
+    finally:
+        (package / "__pycache__").chmod(0o700)
+        cache._compiler_fingerprint.cache_clear()
