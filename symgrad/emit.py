@@ -569,7 +569,10 @@ class _Printer:
             return op.template.replace("{0}, {1}, {2}", _range_args(args))
         params = dict(stmt.params)
         if "fn" in params:
-            return f"{params.pop('fn')}({', '.join(args)})"
+            called = params.pop("fn")
+            if self.local and called.startswith("math."):  # (`floats.looped_math`)
+                called = self.local.get(called[len("math.") :], called)
+            return f"{called}({', '.join(args)})"
         defaults = dict(op.params)
         shown = [
             f"{k}={_value(v)}"

@@ -724,9 +724,11 @@ def _zeros_tangent(x):
 
 
 def _broadcast_tangent(t, y):
-    """`t` spread to the shape of `y` (an operand broadcast to a larger result)."""
+    """`t` spread to the shape of `y` (an operand broadcast to a larger result),
+    as an array of its own: np.broadcast_to's view is read-only, and it may
+    be the tangent `f_and_jvp` returns."""
     shape = np.shape(y)
-    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape).copy()
 
 
 def _float_tangent(t, y):

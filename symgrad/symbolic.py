@@ -385,7 +385,11 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
             best = candidate
 
     consider(sp.factor_terms(best))
-    for sym, value in sorted(inner, key=lambda kv: -sp.count_ops(kv[1])):
+
+    def size(value: sp.Expr) -> tuple[int, int]:  # (the larger value first)
+        return -sp.count_ops(value), -sum(1 for _ in sp.preorder_traversal(value))
+
+    for sym, value in sorted(inner, key=lambda kv: size(kv[1])):
         if isinstance(value, sp.Symbol | sp.Number) or not best.has(
             *value.free_symbols
         ):

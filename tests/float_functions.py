@@ -105,3 +105,11 @@ def shadows_sin(x, a):
     for _ in range(5):
         x = np.sin(x) * sin + np.cos(x)
     return x
+
+
+def recurrence_in_math(x, a, b):
+    """The loop calls math.sin itself: the float body's local binding is used
+    for it as for np.cos."""
+    for _ in range(10):
+        x = math.sin(x) * a + np.cos(x) * b
+    return x

@@ -193,3 +193,14 @@ def test_math_functions_called_in_a_loop_are_bound_to_locals() -> None:
     value, grads = g.f_and_grad(0.3, 0.8)
     assert (value, grads) == numpy_path(g, (0.3, 0.8))
     symgrad.check_grad(g, 0.3, 0.8)
+
+
+def test_a_math_call_the_source_makes_uses_the_local_binding_too() -> None:
+    g = symgrad.grad(ff.recurrence_in_math, wrt=("a", "b"))
+    fast = g.source.split("def _f_and_grad_floats")[1].split("\n\n\n")[0]
+    assert "cos, sin = math.cos, math.sin" in fast
+    code = [line for line in fast.splitlines() if not line.lstrip().startswith("#")]
+    assert not any("math.sin(" in line for line in code)
+    assert "t1 = sin(x_1)" in fast
+    assert (g.f_and_grad(0.3, 0.8, 0.5)) == numpy_path(g, (0.3, 0.8, 0.5))
+    symgrad.check_grad(g, 0.3, 0.8, 0.5)

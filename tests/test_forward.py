@@ -8,7 +8,8 @@ For each function of the shared tables (`functions.CASES`,
 * it agrees with reverse mode: <seed, J v> = <J^T seed, v>, with the case's
   seed (1.0 for a scalar output);
 * it agrees with a central difference (f(x + h v) - f(x - h v)) / 2h;
-* the caller's arrays and tangents are unchanged.
+* the caller's arrays and tangents are unchanged, and the tangent returned
+  is a writable array of the caller's.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def test_jvp_matches_reverse_mode_and_differences(case: Case) -> None:
     expected = case.fn(*copy.deepcopy(args))
     np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
     assert np.shape(tangent) == np.shape(expected)
+    # the tangent is the caller's to change, as a gradient is
+    assert not isinstance(tangent, np.ndarray) or tangent.flags.writeable
 
     seed = case.seed if case.seed is not None else 1.0
     g = compiled(case)

@@ -182,6 +182,10 @@ def test_a_broadcast_factor_multiplies_after_the_sum():
     assert "mu_bar = _unbroadcast_mul(diff_bar, -t1, mu)" in code
     assert "log_s_bar = -_unbroadcast_mul(diff_bar, diff, log_s)" in code
     assert "diff = (x[:, None, :] - mu[None, :, :]) * t1[None, :, :]" in code
+    # with mu not differentiated (x - mu then a leaf), log_s's partial is -diff
+    # too, not -(t1 * t2): the larger primal value is tried first
+    alone = body(symgrad.grad(scaled_rows, wrt="log_s"))
+    assert "log_s_bar = -_unbroadcast_mul(diff_bar, diff, log_s)" in alone
     assert "np.broadcast_to" not in code.split("diff_bar =")[1].split("\n")[0]
     mu, log_s, x = (
         RNG.normal(size=(4, 3)),
