@@ -369,6 +369,8 @@ def shape_classes(fn: Function) -> dict[str, Shape]:
     shapes (parameters, results of non-elementwise ops), so two variables with
     equal sets share a shape and an elementwise result's set is the union of
     its arguments' (for skipping unbroadcast).  Scalars have the empty set.
+    A view adding leading axes, `x[None, :]`, has x's bases and one standing
+    for ones of its rank (`prepends_axes`): equal sets, equal shapes still.
 
     Loop-carried values may change shape between iterations, so each gets a
     base of its own; a merge shares its arms' set only when they agree."""

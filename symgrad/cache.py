@@ -267,8 +267,12 @@ def _toolchain() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _listing(directory: str) -> tuple[str, ...]:
-    """The names in `directory` (site-packages: read once, not once a name)."""
-    return tuple(sorted(os.listdir(directory)))
+    """The names in `directory` (site-packages: read once, not once a name);
+    none where it cannot be read (the version then comes from the metadata)."""
+    try:
+        return tuple(sorted(os.listdir(directory)))
+    except OSError:
+        return ()
 
 
 def _installed_version(name: str) -> str:

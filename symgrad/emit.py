@@ -26,6 +26,7 @@ Guarantees of the emitted module:
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import itertools
@@ -146,7 +147,9 @@ def grad_function(
         float_lines = printed(True)
         looped = floats.looped_math(float_lines)
         if looped:
-            local = {name: _local_name(names, name) for name in looped}
+            code = "\n".join(x for x in float_lines if not x.lstrip().startswith("#"))
+            printed_names = set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", code))
+            local = {name: _local_name(names, name, printed_names) for name in looped}
             float_lines = [
                 f"{', '.join(local.values())} = "
                 + ", ".join(f"math.{name}" for name in local)
@@ -174,11 +177,12 @@ def grad_function(
     )
 
 
-def _local_name(names: Names, base: str) -> str:
-    """A fresh name for a local binding of `math.<base>`: no name the source,
-    the generated code or the module it runs in uses."""
+def _local_name(names: Names, base: str, printed: set[str]) -> str:
+    """A fresh name for a local binding of `math.<base>`: no name the source
+    uses, none the printed body reads (a helper inlined from another function
+    may call the builtin `pow`), and no builtin."""
     name = names.fresh(base)
-    while name in names.avoid:
+    while name in names.avoid or name in printed or hasattr(builtins, name):
         name = names.fresh(base)
     return name
 

@@ -145,9 +145,9 @@ def spelling(
 
 
 def looped_math(lines: list[str]) -> list[str]:
-    """The `math` functions a printed body calls inside a loop (an indented
-    line): bound to local names once, as one writes a hot loop by hand
-    (`sin = math.sin`), each call in the loop saves two lookups."""
+    """The `math` functions a printed body calls in a loop or branch (an
+    indented line): bound to local names once, as one writes a hot loop by
+    hand (`sin = math.sin`), each call in the loop saves two lookups."""
     called = re.compile(r"\bmath\.(\w+)\(")
     found = {
         name

@@ -125,7 +125,9 @@ def optimize(
         if isinstance(s, Assign) and s.op in _PRODUCT_GRADS
     }
     body = _sum_products(body, read, shapes, products)
-    body = _subtractions(body, Counter(v.name for s in walk(body) for v in uses(s)))
+    reads = Counter(v.name for s in walk(body) for v in uses(s))
+    reads.update(g.name for g in grads if isinstance(g, Var))  # (returned)
+    body = _subtractions(body, reads)
     if names is not None:
         body = _batch_products(body, names)
     body = _fold_product_sums(body, primal)
@@ -306,8 +308,13 @@ def _spread_through_sums(statements, unstable) -> list[Stmt]:
             kept = made(stmt.args[0], "keepdims")
             shape = made(stmt.args[1], "shape")
             spread = made(kept.args[0], "spread") if kept is not None else None
-            if spread is not None and shape is not None and shape.args == kept.args[1:]:
-                args = (spread.args[0], kept.args[1])
+            args = (spread.args[0], kept.args[1]) if spread is not None else ()
+            if (
+                spread is not None
+                and shape is not None
+                and shape.args == kept.args[1:]
+                and not {a.name for a in args if isinstance(a, Var)} & unstable
+            ):
                 stmt = Assign(stmt.target, "spread", args, (), stmt.loc)
         out.append(stmt)
     return out

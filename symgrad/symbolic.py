@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 from collections.abc import Callable
 
 import sympy as sp
@@ -22,7 +23,7 @@ from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 from sympy.logic.boolalg import BooleanAtom
 
-from .ir import Assign, Atom, Const, Var
+from .ir import Assign, Atom, Const, IRError, Var
 from .rules import OPS
 
 # Regions larger than this are differentiated statement by statement, keeping
@@ -206,6 +207,9 @@ class Region:
 @functools.lru_cache(maxsize=256)
 def _targets(slots: tuple[int, ...]) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"_a{i}", real=True) for i in slots)
+
+
+_STAND_IN = re.compile(r"_\d{6}")
 
 
 @functools.lru_cache(maxsize=1024)  # (a sympy Symbol costs microseconds)
@@ -512,6 +516,8 @@ class SympyLowering:
         if expr in self.atoms:
             return self.atoms[expr]
         if isinstance(expr, sp.Symbol):
+            if _STAND_IN.fullmatch(expr.name):
+                raise IRError(f"the stand-in {expr.name} is bound to no atom")
             return Var(expr.name)
         if expr.is_Number or not expr.free_symbols:
             return self._number(expr)

@@ -113,3 +113,16 @@ def recurrence_in_math(x, a, b):
     for _ in range(10):
         x = math.sin(x) * a + np.cos(x) * b
     return x
+
+
+def _cube_root_helper(x, k):
+    return x * (pow(k, 40) + 1 - pow(k, 40))  # the builtin pow, on ints
+
+
+def calls_builtin_pow(x, k):
+    """A loop's `x ** 1.5` is `math.pow` in the float body; the local bound to
+    it must not be `pow`, which the inlined helper calls as the builtin."""
+    acc = 0.0
+    for _ in range(2):
+        acc = acc + x**1.5
+    return acc + _cube_root_helper(x, k)

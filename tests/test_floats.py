@@ -204,3 +204,14 @@ def test_a_math_call_the_source_makes_uses_the_local_binding_too() -> None:
     assert "t1 = sin(x_1)" in fast
     assert (g.f_and_grad(0.3, 0.8, 0.5)) == numpy_path(g, (0.3, 0.8, 0.5))
     symgrad.check_grad(g, 0.3, 0.8, 0.5)
+
+
+def test_a_local_binding_never_hides_a_builtin_the_body_calls() -> None:
+    g = symgrad.grad(ff.calls_builtin_pow, wrt="x")
+    fast = g.source.split("def _f_and_grad_floats")[1].split("\n\n\n")[0]
+    assert "pow(k, 40)" in fast and "pow = math.pow" not in fast
+    assert "pow_1 = math.pow" in fast
+    value, grad = g.f_and_grad(2.0, 3)
+    assert value == ff.calls_builtin_pow(2.0, 3)
+    assert (value, grad) == numpy_path(g, (2.0, 3))
+    symgrad.check_grad(g, 2.0, 3)
