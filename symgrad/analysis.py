@@ -305,6 +305,9 @@ def selects_all(index: Index) -> bool:
     return index.items == () or index.items == (Const(Ellipsis),)
 
 
+_WHOLE, _DOTS = Slice(None, None, None), Const(Ellipsis)  # `:` and `...`
+
+
 def _new_axis(item: object) -> bool:
     """`None` or `np.newaxis` in an index."""
     return isinstance(item, Const) and item.value is None
@@ -314,12 +317,11 @@ def only_adds_axes(index: Index) -> bool:
     """Is `index` made of `None`s, whole slices `:` and at most one `...`,
     with a `None` among them (`x[None, :, :]`)?  It selects every entry of
     `x` once, in order, with new axes of length 1 added."""
-    whole, dots = Slice(None, None, None), Const(Ellipsis)
     items = index.items
     return (
         any(map(_new_axis, items))
-        and items.count(dots) <= 1
-        and all(item in (whole, dots) or _new_axis(item) for item in items)
+        and items.count(_DOTS) <= 1
+        and all(item in (_WHOLE, _DOTS) or _new_axis(item) for item in items)
     )
 
 
@@ -337,8 +339,8 @@ def prepends_axes(stmt: Assign) -> bool:
     rest = items[new:]
     return (
         new > 0
-        and rest.count(Const(Ellipsis)) <= 1
-        and all(item in (Slice(None, None, None), Const(Ellipsis)) for item in rest)
+        and rest.count(_DOTS) <= 1
+        and all(item in (_WHOLE, _DOTS) for item in rest)
     )
 
 

@@ -278,12 +278,16 @@ class IRError(Exception):
     """An IR invariant is broken: a bug in a symgrad pass, never a user error."""
 
 
-def arg_vars(args: tuple[Arg, ...]) -> Iterator[Var]:
+def arg_vars(args: tuple[Arg, ...]) -> list[Var]:
+    """The variables among `args`, those inside indices included (a list built
+    in one loop: every pass asks this of every statement)."""
+    found = []
     for arg in args:
-        if isinstance(arg, Var):
-            yield arg
-        elif isinstance(arg, Index):
-            yield from arg.vars()
+        if arg.__class__ is Var:
+            found.append(arg)
+        elif arg.__class__ is Index:
+            found.extend(arg.vars())
+    return found
 
 
 def uses(stmt: Stmt) -> Iterable[Var]:
@@ -292,14 +296,8 @@ def uses(stmt: Stmt) -> Iterable[Var]:
     For `Branch` and `Loop` that is the condition or bounds and every value
     their merges and carries take; statements in nested bodies are not
     included (`walk` reaches them)."""
-    if stmt.__class__ is Assign:  # most statements: a list, built in one loop
-        found = []
-        for arg in stmt.args:
-            if arg.__class__ is Var:
-                found.append(arg)
-            elif arg.__class__ is Index:
-                found.extend(arg.vars())
-        return found
+    if stmt.__class__ is Assign:  # (most statements: no generator)
+        return arg_vars(stmt.args)
     return _other_uses(stmt)
 
 
