@@ -48,7 +48,7 @@ def test_a_dead_temporary_takes_the_product_of_its_shape():
     # would be summed in one pass, with no temporary: _sum_squares)
     assert "t2 = diff**4" in g.source
     assert (
-        "diff_bar = _mul_into(t2, 4 * _keepdims(t3_bar, t2, axis=2), "
+        "diff_bar = _mul_into(t2, 4.0 * _keepdims(t3_bar, t2, axis=2), "
         "diff * diff * diff)" in g.source
     )
 

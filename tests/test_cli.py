@@ -34,7 +34,7 @@ def test_emit_prints_the_generated_module():
     result = run("emit", "examples/quadratic.py")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("def f_and_grad(x, *, seed=None):") == 2
-    assert "x_bar = seed * (2 * x + 3)" in result.stdout
+    assert "x_bar = seed * (2.0 * x + 3.0)" in result.stdout
     assert result.stderr == ""
 
 

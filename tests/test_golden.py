@@ -107,7 +107,7 @@ def test_emitted_source_matches_golden(example, function, load_example, update_g
 
 def test_poly_gradient_is_simplified(load_example):
     poly = load_example("quadratic").poly
-    assert "2 * x + 3" in poly.source
+    assert "2.0 * x + 3.0" in poly.source
 
 
 def test_emitting_is_deterministic(load_example):

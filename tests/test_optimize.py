@@ -98,7 +98,7 @@ def test_a_full_reduction_cotangent_stays_a_scalar():
     # the product summed in one pass (a dot product), then scaled; the 2 of
     # the shared partial 2 * r scales the scalar cotangent, not the array r
     assert "out = _mean_squares(t1)" in code  # (no array of squares)
-    assert "t2 = 2 * (seed / _count(t1))" in code
+    assert "t2 = 2.0 * (seed / _count(t1))" in code
     assert "w_bar = t2 * _unbroadcast_mul(X, t1, w)" in code
     assert "b_bar = t2 * _unbroadcast(t1, b)" in code
     X = np.arange(-5, 5, 0.1)
@@ -115,7 +115,7 @@ def test_slices_of_one_length_share_a_shape():
     # no _unbroadcast, and the sum's cotangent stays the scalar seed
     code = body(symgrad.grad(rosenbrock))
     assert "_spread(" not in code and "_unbroadcast" not in code
-    assert "t1_bar = 200 * seed * t3" in code
+    assert "t1_bar = 200.0 * seed * t3" in code
     x = RNG.normal(size=30)
     check_grad(symgrad.grad(rosenbrock), x)
     check_grad(symgrad.grad(rosenbrock), x, seed=2.5)
@@ -202,11 +202,11 @@ def test_a_constant_factor_scales_the_cotangent_not_the_array():
     # `2 * g * x`: g is the float seed, or a row cotangent spread lazily, so
     # the constant multiplies the smaller operand and x is read once
     code = body(symgrad.grad(square_sum))
-    assert "x_bar = 2 * seed * x" in code
+    assert "x_bar = 2.0 * seed * x" in code
     assert "_spread(" not in code and "np.full" not in code
     g = symgrad.grad(row_norms)
     assert "t1 = _sum_squares(d, axis=1)" in body(g)
-    assert "d_bar = 2 * _keepdims(t1_bar, d, axis=1) * d" in body(g)
+    assert "d_bar = 2.0 * _keepdims(t1_bar, d, axis=1) * d" in body(g)
     assert "np.broadcast_to" not in body(g)
     d = RNG.normal(size=(6, 4))
     check_grad(g, d)
@@ -216,7 +216,7 @@ def test_a_constant_factor_scales_the_cotangent_not_the_array():
 def test_a_constant_stays_with_a_factor_smaller_than_the_cotangent():
     # the partial in a is 3 * b, with b a row: scaling b is the cheaper product
     g = symgrad.grad(scaled_product, wrt=(0, 1))
-    assert "a_bar = _unbroadcast_mul(t2_bar, 3 * b, a)" in body(g)
+    assert "a_bar = _unbroadcast_mul(t2_bar, 3.0 * b, a)" in body(g)
     a, b = RNG.normal(size=(5, 3)), RNG.normal(size=3)
     check_grad(g, a, b)
     check_grad(g, b, a)
@@ -1021,7 +1021,7 @@ def test_a_multiple_of_a_primal_sum_is_that_sum_scaled():
     # goes onto the cotangent, and the array operation is one product
     g = symgrad.grad(rosenbrock)
     code = body(g)
-    assert "t5 = 1 - x[:-1]" in code and "t4_bar = -2 * seed * t5" in code
+    assert "t5 = 1 - x[:-1]" in code and "t4_bar = -2.0 * seed * t5" in code
     check_grad(g, RNG.normal(size=7))
 
 

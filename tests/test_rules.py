@@ -344,3 +344,25 @@ def test_abs_of_a_value_sympy_cannot_prove_real_is_differentiated():
     assert "np.sign(" in g.source and "re(" not in g.source
     for a in (0.01, 0.5, 2.0):
         symgrad.check_grad(g, a)
+
+
+def int8_poly(x):
+    return np.sum(x * x + 3 * x + 1 + np.clip(x, -1, 2))
+
+
+def test_whole_numbers_in_a_derivative_are_floats():
+    """`2.0 * x + 3.0`: on an int8 array `2 * x` wrapped around (100 -> -56)
+    before the float seed multiplied it; compared with, a number stays whole."""
+    g = symgrad.grad(int8_poly)
+    source = g.source
+    assert "2.0 * x + 3.0" in source and "x > 2" in source and "x < -1" in source
+    x = np.array([100, -7, 0], dtype=np.int8)
+    _, grad = g.f_and_grad(x)
+    assert grad.dtype == np.float64
+    np.testing.assert_array_equal(grad, [203.0, 3.0 - 14.0, 4.0])
+    # (a number a float would round is printed as it is)
+    assert "x_bar = 2305843009213693954 * seed * x" in symgrad.grad(big_slope).source
+
+
+def big_slope(x):
+    return 1152921504606846977 * x**2

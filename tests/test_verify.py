@@ -37,8 +37,8 @@ def test_a_wrong_gradient_fails():
     finally:
         sys.path.pop(0)
     source = quadratic.poly.source
-    assert "2 * x + 3" in source
-    tampered = source.replace("2 * x + 3", "2 * x + 4")
+    assert "2.0 * x + 3.0" in source
+    tampered = source.replace("2.0 * x + 3.0", "2 * x + 4")
     verdict = verify_source("poly", tampered, ("x",), ("x",), [0.5])
     assert not verdict.ok and verdict.status == "failed"
     assert "d/dx is 2*x + 3" in verdict.detail
@@ -182,13 +182,13 @@ def shifted_sigmoid_sum(z):
 
 def test_sigmoid_derivative_is_s_times_one_minus_s():
     g = GradFunction(sigmoid_sum)
-    assert "z_bar = seed * (t1 * (1 - t1))" in g.compiled.source
+    assert "z_bar = seed * (t1 * (1.0 - t1))" in g.compiled.source
     with np.errstate(over="ignore"):
         grad = g.grad(np.array([-1000.0, 0.0, 1000.0]))
     np.testing.assert_array_equal(grad, [0.0, 0.25, 0.0])  # not inf * 0 = nan
     shifted = GradFunction(shifted_sigmoid_sum).compiled.source
     (line,) = [line for line in shifted.splitlines() if "z_bar =" in line]
-    assert "t1 * (1 - t1)" in line and "out" not in line  # not (out + 0.5) * ...
+    assert "t1 * (1.0 - t1)" in line and "out" not in line  # not (out + 0.5) * ...
 
 
 def test_custom_rules_are_checked_by_finite_differences(capsys):

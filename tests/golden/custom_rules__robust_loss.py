@@ -24,7 +24,7 @@ def f_and_grad(w, X, y, *, seed=None):
     t5_bar = _spread(seed / _count(t5), t5)
     t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
     t2_bar = _unbroadcast(t3_bar * softplus_grad(t2), t2)
-    r_bar = 2 * t2_bar * r
+    r_bar = 2.0 * t2_bar * r
     # grad of: r = X @ w - y
     w_bar = _matmul_rhs_grad(r_bar, X, w, broadcast=True)
     return out, w_bar

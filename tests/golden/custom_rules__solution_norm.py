@@ -17,7 +17,7 @@ def f_and_grad(A, b, *, seed=None):
     else:
         seed = _check_seed("solution_norm", seed, out)
     # grad of: return np.sum(x * x)
-    x_bar = 2 * seed * x
+    x_bar = 2.0 * seed * x
     # grad of: x = solve(A, b)
     t1 = solve_vjp(x_bar, A, b)
     A_bar = t1[0]

@@ -16,7 +16,7 @@ def f_and_grad(w, b, X, Y, *, seed=None):
     else:
         seed = _check_seed("loss", seed, out)
     # grad of mse: return np.mean((preds - targets) ** 2)
-    t1_bar = 2 * (seed / _count(t2)) * _unbroadcast(t2, t1)
+    t1_bar = 2.0 * (seed / _count(t2)) * _unbroadcast(t2, t1)
     # grad of forward: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, X, w)
     b_bar = _unbroadcast(t1_bar, b)

@@ -38,7 +38,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     hidden_bar = _matmul_lhs_grad(t3_bar, hidden, W2, broadcast=True)
     W2_bar = _matmul_rhs_grad(t3_bar, hidden, W2, broadcast=True)
     # grad of forward: hidden = np.tanh(X @ W1 + b1)
-    t9 = _mul_into(hidden, hidden_bar, 1 - hidden * hidden)
+    t9 = _mul_into(hidden, hidden_bar, 1.0 - hidden * hidden)
     b1_bar = _unbroadcast(t9, b1)
     W1_bar = _matmul_rhs_grad(t9, X, W1, broadcast=True)
     return out, (W1_bar, b1_bar, W2_bar, b2_bar)

@@ -14,7 +14,7 @@ def f_and_grad(x, *, seed=None):
     else:
         seed = _check_seed("poly", seed, out)
     # grad of: return x * x + 3 * x + 1
-    x_bar = seed * (2 * x + 3)
+    x_bar = seed * (2.0 * x + 3.0)
     return out, x_bar
 
 

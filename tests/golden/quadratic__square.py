@@ -14,7 +14,7 @@ def f_and_grad(x, *, seed=None):
     else:
         seed = _check_seed("square", seed, out)
     # grad of: return x**2
-    x_bar = 2 * seed * x
+    x_bar = 2.0 * seed * x
     return out, x_bar
 
 

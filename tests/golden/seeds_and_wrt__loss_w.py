@@ -16,7 +16,7 @@ def f_and_grad(w, b, x, y_true, *, seed=None):
     else:
         seed = _check_seed("loss_w", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
-    t1_bar = 2 * (seed / _count(t2)) * _unbroadcast(t2, t1)
+    t1_bar = 2.0 * (seed / _count(t2)) * _unbroadcast(t2, t1)
     # grad of model: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, x, w)
     return out, w_bar

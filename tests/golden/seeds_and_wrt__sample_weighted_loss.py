@@ -20,7 +20,7 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     else:
         seed = _check_seed("sample_weighted_loss", seed, out)
     # grad of: return np.mean(weights * (model(x, w, b) - y_true) ** 2)
-    t1_bar = 2 * (seed / _count(t3)) * _unbroadcast(t2 * weights, t1)
+    t1_bar = 2.0 * (seed / _count(t3)) * _unbroadcast(t2 * weights, t1)
     # grad of model: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, x, w)
     return out, w_bar

@@ -19,7 +19,7 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     else:
         seed = _check_seed("weighted_loss", seed, out)
     # grad of mse: return np.mean((y_pred - y_true) ** 2)
-    t2_bar = 2 * (seed / _count(t3)) * _unbroadcast(t3, t2)
+    t2_bar = 2.0 * (seed / _count(t3)) * _unbroadcast(t3, t2)
     # grad of: return mse(model(x, w, b) * weights, y_true)
     t1_bar = _unbroadcast_mul(t2_bar, weights, t1)
     # grad of model: return w * x + b

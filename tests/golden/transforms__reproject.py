@@ -74,13 +74,13 @@ def f_and_grad(params, *, seed=None):
     params_bar[9] += t29_bar
     # grad of: distortion = 1 + params[13] * r2 + params[14] * r2 * r2
     t26_bar = _unbroadcast_mul(distortion_bar, r2, t26)
-    r2_bar = _unbroadcast_mul(distortion_bar, t26 + 2 * t28, r2)
+    r2_bar = _unbroadcast_mul(distortion_bar, t26 + 2.0 * t28, r2)
     t27_bar = _unbroadcast_mul(distortion_bar, r2 * r2, t27)
     params_bar[14] += t27_bar
     params_bar[13] += t26_bar
     # grad of: r2 = xn * xn + yn * yn
-    xn_bar = xn_bar + 2 * xn * _unbroadcast(r2_bar, xn)
-    yn_bar = yn_bar + 2 * yn * _unbroadcast(r2_bar, yn)
+    xn_bar = xn_bar + 2.0 * xn * _unbroadcast(r2_bar, xn)
+    yn_bar = yn_bar + 2.0 * yn * _unbroadcast(r2_bar, yn)
     # grad of: yn = q[1] / q[2]
     t35 = _div(1, t25)
     t24_bar = _unbroadcast_mul(yn_bar, t35, t24)
@@ -147,8 +147,8 @@ def f_and_grad(params, *, seed=None):
     w_bar = axis_bar * t37
     theta_bar += -_unbroadcast_mul(axis_bar, axis * t37, theta)
     # grad of: theta = np.sqrt(np.sum(w * w))
-    t1_bar = _div(theta_bar, 2 * theta)
-    w_bar = w_bar + 2 * t1_bar * w
+    t1_bar = _div(theta_bar, 2.0 * theta)
+    w_bar = w_bar + 2.0 * t1_bar * w
     # grad of: w = params[0:3]
     params_bar[0:3] += w_bar
     return out, params_bar
@@ -163,7 +163,7 @@ def f_and_jvp(params, tangents):
     w = params[0:3]
     w_dot = params_dot[0:3]
     theta = np.sqrt(np.sum(w * w))
-    theta_dot = _div(np.sum(2 * w_dot * w), 2 * theta)
+    theta_dot = _div(np.sum(2.0 * w_dot * w), 2.0 * theta)
     axis = w / theta
     t1 = _div(1, theta)
     axis_dot = w_dot * t1 - theta_dot * axis * t1
@@ -215,12 +215,12 @@ def f_and_jvp(params, tangents):
     t21 = _div(1, t20)
     yn_dot = q_1_dot[1] * t21 - q_1_dot[2] * t21 * yn
     r2 = xn * xn + yn * yn
-    r2_dot = 2 * xn_dot * xn + 2 * yn_dot * yn
+    r2_dot = 2.0 * xn_dot * xn + 2.0 * yn_dot * yn
     t22 = params[13]
     t23 = params[14] * r2
     distortion = 1 + t22 * r2 + t23 * r2
     distortion_dot = (
-        r2_dot * (t22 + 2 * t23) + params_dot[13] * r2 + params_dot[14] * (r2 * r2)
+        r2_dot * (t22 + 2.0 * t23) + params_dot[13] * r2 + params_dot[14] * (r2 * r2)
     )
     t24 = params[9]
     t25 = t24 * distortion
