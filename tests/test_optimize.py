@@ -301,6 +301,17 @@ def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
     assert checked >= 20
 
 
+def test_helpers_with_a_fast_path_allocate_no_cells():
+    # a local a comprehension reads is a cell, made at every call (CPython
+    # 3.11): 0.12 us of _unbroadcast_mul's 0.7 us on a scalar and a vector
+    import symgrad.runtime
+
+    hot = ["_unbroadcast", "_unbroadcast_mul", "_sum_to", "_product_sum", "_spread"]
+    hot += ["_keepdims", "_mean", "_mean_squares", "_sum_squares", "_check_seed"]
+    for name in hot:
+        assert not getattr(symgrad.runtime, name).__code__.co_cellvars, name
+
+
 _SCALAR_CASES = [
     np.ma.array([1.0, 2.0, 3.0, 4.0, 5.0], mask=[0, 0, 1, 0, 0]),
     2.5,

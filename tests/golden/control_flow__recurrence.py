@@ -139,6 +139,6 @@ def _sum_to(g, shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     # A g of lower rank than x (from `p * _unbroadcast(g, x)`, p of x's shape)
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
-    lead = len(shape) - g.ndim
-    kept = tuple(i for i in range(g.ndim) if shape[lead + i] == 1 and g.shape[i] != 1)
+    pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
+    kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g

@@ -104,8 +104,8 @@ def _sum_to(g, shape):
         g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     # A g of lower rank than x (from `p * _unbroadcast(g, x)`, p of x's shape)
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
-    lead = len(shape) - g.ndim
-    kept = tuple(i for i in range(g.ndim) if shape[lead + i] == 1 and g.shape[i] != 1)
+    pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
+    kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
 
 
@@ -125,6 +125,11 @@ def _unbroadcast_mul(g, p, x):
         and g.shape == p.shape == x.shape
     ):
         return g * p
+    return _sum_product(g, p, x)
+
+
+def _sum_product(g, p, x):
+    """`_unbroadcast_mul` past its fast paths."""
     gs = g.shape if g.__class__ is np.ndarray else _shape(g)
     ps = p.shape if p.__class__ is np.ndarray else _shape(p)
     shape = x.shape if x.__class__ is np.ndarray else _shape(x)
@@ -183,5 +188,6 @@ def _product_sum(g, p, shape):
         return g.dot(p)
     lead = g.ndim - len(shape)
     axes = list(range(g.ndim))
-    kept = [i for i in range(lead, g.ndim) if shape[i - lead] == g.shape[i]]
+    pairs = enumerate(zip(shape, g.shape[lead:], strict=True), lead)
+    kept = [i for i, (size, n) in pairs if size == n]
     return np.einsum(g, axes, p, axes, kept).reshape(shape)[()]
