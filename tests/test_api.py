@@ -148,6 +148,17 @@ def test_seed_scales_the_gradient():
     np.testing.assert_allclose(vec.grad(x, seed=np.array([1.0, 0.5, 2.0])), [2, 2, 12])
 
 
+def square(x):
+    return x**2
+
+
+def test_an_integer_numpy_seed_keeps_a_float32_gradient():
+    # (2.0 * np.int8(2) is a float64 numpy scalar, which made the gradient
+    # float64: an integer seed is a Python float, as an integer array is float)
+    grad = symgrad.grad(square).grad(np.float32(1.5), seed=np.int8(2))
+    assert grad == 6.0 and grad.dtype == np.float32
+
+
 def test_a_reduced_output_checks_a_missing_seed_inline():
     # np.mean over every axis is a number: no seed means 1.0 without a call;
     # a seed given still goes through _check_seed

@@ -78,6 +78,8 @@ def _check_seed(function, seed, value):
         )
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
+    if isinstance(seed, np.integer | np.bool_):
+        return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     return seed
 
 
@@ -130,12 +132,33 @@ def _sum_to(g, shape):
     if not shape:
         return g.sum()
     if g.ndim > len(shape):
-        g = g.sum(axis=tuple(range(g.ndim - len(shape))))
+        g = _sum_leading(g, g.ndim - len(shape))
     # A g of lower rank than x (from `p * _unbroadcast(g, x)`, p of x's shape)
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
     pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
     kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
     return g.sum(axis=kept, keepdims=True) if kept else g
+
+
+def _sum_leading(g, k):
+    """`g.sum(axis=tuple(range(k)))` for an array `g`; for float rows (the
+    first k axes flattened) at least 128 of them and each of two or more
+    numbers, one matrix-vector product `ones @ g`, rounded as BLAS sums:
+    numpy adds row by row, 2-5x slower on narrow rows (21 us against 6 us
+    for a (1000, 25) array)."""
+    tail = g.shape[k:]
+    cols = 1
+    for n in tail:
+        cols *= n
+    if (
+        cols >= 2
+        and g.size >= 128 * cols
+        and g.dtype.char in "fd"
+        and g.flags.c_contiguous
+    ):
+        rows = g.size // cols
+        return (np.ones(rows, g.dtype) @ g.reshape(rows, cols)).reshape(tail)
+    return g.sum(axis=tuple(range(k)))
 
 
 class RepeatedIndexError(ValueError):

@@ -61,6 +61,8 @@ def _check_seed(function, seed, value):
         )
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
+    if isinstance(seed, np.integer | np.bool_):
+        return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     return seed
 
 
