@@ -33,7 +33,7 @@ def _check_seed(function, seed, value):
             )
         return 1.0
     if not isinstance(seed, int | float | complex | np.number | np.ndarray) or (
-        isinstance(seed, np.ndarray) and seed.dtype.kind in "SUV"
+        isinstance(seed, np.ndarray | np.generic) and seed.dtype.kind in "SUVmM"
     ):
         raise SeedError(
             f"{function}: the seed must be a number or an array of numbers, "
@@ -46,7 +46,7 @@ def _check_seed(function, seed, value):
         )
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
-    if isinstance(seed, np.integer | np.bool_):
+    if isinstance(seed, np.integer):
         return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     return seed
 

@@ -200,8 +200,9 @@ def test_non_scalar_output_needs_a_seed(tmp_path):
         with pytest.raises(SeedError, match="the seed must be a number or an array"):
             module.squares.f_and_grad(np.ones(3), seed=seed)
     module, _ = load(tmp_path, "@symgrad.grad\ndef total(x):\n    return np.sum(x)\n")
-    with pytest.raises(SeedError, match="the seed must be a number or an array"):
-        module.total.f_and_grad(np.ones(3), seed="a")
+    for seed in ("a", np.timedelta64(3, "s"), np.array([1, 2], "datetime64[D]")):
+        with pytest.raises(SeedError, match="the seed must be a number or an array"):
+            module.total.f_and_grad(np.ones(3), seed=seed)
 
 
 def test_a_user_error_does_not_carry_symgrad_s_frames(tmp_path):
