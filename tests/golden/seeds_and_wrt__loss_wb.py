@@ -104,6 +104,8 @@ def _sum_to(g, shape):
         return g.sum()
     if g.ndim > len(shape):
         g = _sum_leading(g, g.ndim - len(shape))
+        if g.shape == shape:  # (the common case: a bias's cotangent)
+            return g
     # A g of lower rank than x (from `p * _unbroadcast(g, x)`, p of x's shape)
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
     pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
