@@ -5,11 +5,14 @@ imported by generated code: `emit` copies the source of each function a module
 needs (and of the functions those call) below the module's `f_and_grad`.
 Keeping them here as real code lets the tests exercise them directly.
 
-Each function takes only numpy values and depends only on numpy.  Where a
-helper has a fast path, no comprehension in it reads a local variable: on
-CPython 3.11 such a local becomes a cell, allocated at every call even where
-the comprehension never runs (a sixth of `_unbroadcast_mul`'s time on a
-vector); the slow path is a function of its own instead.
+Each function takes only numpy values and depends only on numpy.  A local
+variable a comprehension reads is a cell, allocated at every call of the
+function, also where the comprehension does not run (CPython 3.10 and 3.11
+compile every comprehension as a function of its own; 3.12 inlines list, set
+and dict comprehensions, not generator expressions).  So no comprehension
+reads a local in a helper with a fast path: it iterates over what it is
+given, or the slow path is a function of its own (the cells were a sixth of
+`_unbroadcast_mul`'s time for a scalar parameter and vector data).
 """
 
 import numpy as np
@@ -44,10 +47,12 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.integer) or (
+        isinstance(seed, np.ndarray) and seed.ndim == 0 and seed.dtype.kind in "biu"
+    ):
+        return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
-    if isinstance(seed, np.integer):
-        return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     return seed
 
 
@@ -668,9 +673,9 @@ def _zero_at(g, index):
 
 def _concat_grad(g, i, axis, *parts):
     """The slice of `g` that came from `parts[i]` in np.concatenate(parts, axis)."""
-    sizes = [
-        p.shape[axis] if isinstance(p, np.ndarray) else np.shape(p)[axis] for p in parts
-    ]
+    sizes = []
+    for p in parts:
+        sizes.append(p.shape[axis] if isinstance(p, np.ndarray) else np.shape(p)[axis])
     start = sum(sizes[:i])
     if axis == 0:
         return g[start : start + sizes[i]]

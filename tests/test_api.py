@@ -152,11 +152,21 @@ def square(x):
     return x**2
 
 
-def test_an_integer_numpy_seed_keeps_a_float32_gradient():
-    # (2.0 * np.int8(2) is a float64 numpy scalar, which made the gradient
-    # float64: an integer seed is a Python float, as an integer array is float)
-    grad = symgrad.grad(square).grad(np.float32(1.5), seed=np.int8(2))
+def total(x):
+    return np.sum(x)
+
+
+@pytest.mark.parametrize(
+    "seed", [np.int8(2), np.int64(2), np.uint64(2), np.array(2, np.int8)]
+)
+def test_an_integer_numpy_seed_keeps_a_float32_gradient(seed):
+    # an integer seed is a Python float: `2.0 * np.int8(2)` is a float64 numpy
+    # scalar, and the gradient of a sum was the seed spread, int8 itself
+    grad = symgrad.grad(square).grad(np.float32(1.5), seed=seed)
     assert grad == 6.0 and grad.dtype == np.float32
+    grad = symgrad.grad(total).grad(np.ones(3, np.float32), seed=seed)
+    assert grad.dtype == np.float32
+    np.testing.assert_array_equal(grad, [2.0, 2.0, 2.0])
 
 
 def test_a_reduced_output_checks_a_missing_seed_inline():

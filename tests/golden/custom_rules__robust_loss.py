@@ -62,10 +62,12 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
+    if isinstance(seed, np.integer) or (
+        isinstance(seed, np.ndarray) and seed.ndim == 0 and seed.dtype.kind in "biu"
+    ):
+        return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
         return seed.astype(float)  # adjoints are float; some are added in place
-    if isinstance(seed, np.integer):
-        return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     return seed
 
 
