@@ -10,6 +10,9 @@ frontend, because module-level names may be defined after the decorator runs.
 from __future__ import annotations
 
 import ast
+import re
+from types import SimpleNamespace
+from typing import Any
 
 from .errors import UnsupportedSyntaxError
 from .names import RESERVED
@@ -186,7 +189,7 @@ def _check_compound(src: FunctionSource, stmt: ast.If | ast.For | ast.While) -> 
         raise UnsupportedSyntaxError(
             f"'else' on a '{'for' if isinstance(stmt, ast.For) else 'while'}' loop "
             "is not supported",
-            src.loc(stmt.orelse[0]),
+            src.loc(_else_keyword(src, stmt)),
             "use a flag variable set before 'break' instead",
         )
     if isinstance(stmt, ast.For):
@@ -271,3 +274,17 @@ _SYMBOLS = {
 def op_symbol(op: ast.operator) -> str:
     """How an operator is written: `ast.Mult()` -> "*"."""
     return _SYMBOLS[type(op)]
+
+
+def _else_keyword(src: FunctionSource, loop: ast.For | ast.While) -> Any:
+    """Where a loop's `else:` stands (the AST keeps no place for it): the last
+    line from its first statement's back to the loop body's end that starts
+    with `else`; that statement where none does."""
+    first = loop.orelse[0]
+    for line in range(first.lineno, (loop.body[-1].end_lineno or 0), -1):
+        text = src.lines[line - 1] if 0 < line <= len(src.lines) else ""
+        found = re.match(r"(\s*)else\s*:", text)
+        if found:
+            col = len(found.group(1)) - src.col_shift
+            return SimpleNamespace(lineno=line, col_offset=col)
+    return first

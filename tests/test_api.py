@@ -167,6 +167,11 @@ def test_an_integer_numpy_seed_keeps_a_float32_gradient(seed):
     grad = symgrad.grad(total).grad(np.ones(3, np.float32), seed=seed)
     assert grad.dtype == np.float32
     np.testing.assert_array_equal(grad, [2.0, 2.0, 2.0])
+    # an integer array seed takes the output's float dtype
+    x = np.full(3, 1.5, np.float32)
+    grad = symgrad.grad(square).grad(x, seed=np.full(3, seed, type(seed[()])))
+    assert grad.dtype == np.float32
+    np.testing.assert_array_equal(grad, [6.0, 6.0, 6.0])
 
 
 def test_a_reduced_output_checks_a_missing_seed_inline():

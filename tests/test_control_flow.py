@@ -568,8 +568,8 @@ def test_a_name_bound_in_one_branch_only_is_an_error(tmp_path):
         (
             "    for i in range(3):\n        x = x * 2\n    else:\n        x = 0.0\n"
             "    return x\n",
-            10,
             9,
+            5,
         ),
         (
             "    def g(v):\n        nonlocal x\n        return v\n    return g(x)\n",

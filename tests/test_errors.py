@@ -49,12 +49,20 @@ AT_DECORATION = [
         8,
         9,
     ),
-    (
+    (  # (the caret on `else:`, which the AST gives no place)
         "@symgrad.grad\ndef f(x):\n    while x < 1:\n        x = x * 2\n"
         "    else:\n        x = 0.0\n    return x\n",
         UnsupportedSyntaxError,
-        10,
         9,
+        5,
+    ),
+    (
+        "@symgrad.grad\ndef f(x):\n    for v in x:\n        if v > 0:\n"
+        "            x = v\n        else:\n            x = -v\n\n"
+        "    else: x = 0.0\n    return x\n",
+        UnsupportedSyntaxError,
+        13,
+        5,
     ),
     (
         "@symgrad.grad\ndef f(x):\n    for v in x:\n        yield v\n    return x\n",

@@ -81,7 +81,9 @@ def _check_seed(function, seed, value):
     ):
         return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
     if isinstance(seed, np.ndarray) and seed.dtype.kind in "biu":
-        return seed.astype(float)  # adjoints are float; some are added in place
+        # adjoints are float (some are added in place): the output's, if it is
+        float_output = isinstance(value, np.ndarray) and value.dtype.kind == "f"
+        return seed.astype(value.dtype if float_output else float)
     return seed
 
 
