@@ -11,8 +11,10 @@ Guarantees of the emitted module:
   tuple `wrt`, plus, for scalar code, `_f_and_grad_floats` (see `floats`);
   scalar code with no numpy call to save gets no second body but checks a
   Python-float value without a seed inline (`seed = 1.0`), as the helper
-  `_check_seed` it calls otherwise would; so does a value that is a
-  reduction over every axis, whatever its arguments;
+  `_check_seed` it calls otherwise would, and where the gradient for the
+  seed 1.0 is one expression, returns it there (`return out, 2.0 * x`, the
+  same bits as the seed 1.0 given); a value that is a reduction over every
+  axis, whatever its arguments, checks a missing seed inline too;
   `jvp_function` defines `f_and_jvp(<parameters>, tangents)` returning
   `(value, tangent)`; `module_text` puts functions together in one module;
 * temporaries used once are folded back into the expression that uses them, so
@@ -163,7 +165,20 @@ def grad_function(
     elif isinstance(ret.value, Var) and shape_classes(primal)[ret.value.name] == SCALAR:
         lines = _scalar_seed(lines)
     elif floats.eligible(statements) and isinstance(value, Var):
-        lines = _float_seed(lines)
+        unit = _unit_seed(adjoint_body, value, grads)
+        returned = None
+        if unit is not None:
+            unit_body, unit_grads = unit
+            printer = _Printer(
+                carry_in_place(body + unit_body),
+                len(body),
+                [value, *unit_grads],
+                names,
+                spec.function,
+                adjoint.bars,
+            )
+            returned = _unit_return(printer, lines, value, unit_grads, spec, aux)
+        lines = _float_seed(lines, returned)
     wrt = ", ".join(spec.wrt)
     summary = f"Return {called(spec)} and its gradient with respect to {wrt}."
     if spec.has_aux:
@@ -202,20 +217,114 @@ def _scalar_seed(lines: list[str]) -> list[str]:
     ]
 
 
-def _float_seed(lines: list[str]) -> list[str]:
+def _float_seed(lines: list[str], returned: str | None) -> list[str]:
     """Scalar code that runs on Python floats as it is (no float body): the
     seed check of a float value without a seed, inlined (a call is a third
-    of the time of `x**2` and its gradient)."""
+    of the time of `x**2` and its gradient); where the gradient for the seed
+    1.0 is a few expressions (`_unit_return`), they are returned there."""
     i = next(i for i, line in enumerate(lines) if line.startswith("seed = _check"))
     value = lines[i].rsplit(", ", 1)[1].removesuffix(")")
+    test = f"if seed is None and {value}.__class__ is float:"
+    if returned is not None:
+        return [*lines[:i], test, f"    return {returned}", *lines[i:]]
     return [
         *lines[:i],
-        f"if seed is None and {value}.__class__ is float:",
+        test,
         "    seed = 1.0",
         "else:",
         f"    {lines[i]}",
         *lines[i + 1 :],
     ]
+
+
+# Operations whose result is a float where one operand is a float, on the
+# Python numbers of scalar code.
+_FLOAT_ARITHMETIC = {"add", "sub", "mul", "truediv", "neg", "pos"}
+
+
+def _unit_seed(
+    adjoint: list[Stmt], value: Var, grads: list[Atom]
+) -> tuple[list[Stmt], list[Atom]] | None:
+    """The straight-line adjoint of scalar code with the seed 1.0 folded in,
+    and its gradients: `2.0 * x` for `2.0 * seed * x`.  Only where `out` is a
+    Python float (so 1.0 times a value that is a float is that value, to the
+    bit, inf and nan included); None where a `1.0 *` stays, its other factor
+    not provably a float (`seed * k` for an int `k` must still be a float),
+    or the adjoint has a loop or a branch."""
+    one = Const(1.0)
+    floats_ = {value.name}
+    alias: dict[str, Atom] = {"seed": one}
+
+    def arg(atom: Atom) -> Atom:
+        return alias.get(atom.name, atom) if isinstance(atom, Var) else atom
+
+    def is_float(atom: Atom) -> bool:
+        if isinstance(atom, Const):
+            return atom.name is None and type(atom.value) is float
+        return isinstance(atom, Var) and atom.name in floats_
+
+    out: list[Stmt] = []
+    for stmt in adjoint:
+        if not isinstance(stmt, Assign):
+            return None
+        args = tuple(arg(a) if isinstance(a, Var | Const) else a for a in stmt.args)
+        if stmt.op == "mul" and one in args:
+            other = args[1] if args[0] == one else args[0]
+            if not is_float(other):
+                return None
+            alias[stmt.target.name] = other
+            continue
+        numbers = [a.value for a in args if is_float(a) and isinstance(a, Const)]
+        if stmt.op in ("mul", "neg") and len(numbers) == len(args):
+            # (`2.0 * 3.0 * x` computes 2.0 * 3.0 first: 6.0 * x is the same)
+            alias[stmt.target.name] = Const(
+                numbers[0] * numbers[1] if stmt.op == "mul" else -numbers[0]
+            )
+            continue
+        if stmt.op in _FLOAT_ARITHMETIC and any(is_float(a) for a in args):
+            floats_.add(stmt.target.name)
+        out.append(Assign(stmt.target, stmt.op, args, stmt.params, stmt.loc))
+    if any(v.name == "seed" for s in walk(out) for v in uses(s)):
+        return None
+    return out, [arg(g) for g in grads]
+
+
+def _unit_return(
+    printer: _Printer,
+    lines: list[str],
+    value: Var,
+    grads: list[Atom],
+    spec: ModuleSpec,
+    aux: Atom | None,
+) -> str | None:
+    """What `f_and_grad` returns for a float value without a seed, its
+    gradients written out, `out, 2.0 * x`: where the primal prints as in
+    `lines` and each of the unit adjoint's lines (but comments) is a
+    gradient's assignment; None otherwise (a second copy of longer adjoint
+    code would cost more reading than its 13 ns save)."""
+    printed = printer.lines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("seed = _check"))
+    if printed[:i] != lines[:i]:
+        return None
+    names = [printer.expr(g) for g in grads]
+    assigned: dict[str, str] = {}
+    for line in printed[i:]:
+        if line.startswith("#"):
+            continue
+        name, sep, expr = line.partition(" = ")
+        if not sep or name not in names or name in assigned:
+            return None
+        assigned[name] = expr
+    exprs = [assigned.get(name, name) for name in names]
+    if any(re.search(rf"\b{re.escape(n)}\b", e) for e in exprs for n in assigned):
+        return None
+    grad_text = ", ".join(exprs)
+    if spec.wrt_is_tuple:
+        grad_text = f"({grad_text}{',' if len(exprs) == 1 else ''})"
+    returned = printer.expr(value)
+    if aux is not None:
+        returned = f"({returned}, {printer.expr(aux)})"
+    return f"{returned}, {grad_text}"
 
 
 def _float_dispatch(spec: ModuleSpec) -> list[str]:

@@ -161,9 +161,21 @@ def _tuple(names: tuple[str, ...]) -> str:
 
 
 def _float_dispatch(stmt: ast.stmt) -> bool:
-    """Is `stmt` the call of the float body at the start of `f_and_grad`?  The
-    numpy body after it computes the same numbers on every input."""
-    return isinstance(stmt, ast.If) and "_f_and_grad_floats" in ast.unparse(stmt)
+    """Is `stmt` the call of the float body at the start of `f_and_grad`, or
+    the return of the gradient for a float value without a seed (`if seed is
+    None and out.__class__ is float: return out, 2.0 * x`)?  The numpy body
+    after it computes the same numbers on every input."""
+    if not isinstance(stmt, ast.If):
+        return False
+    if "_f_and_grad_floats" in ast.unparse(stmt):
+        return True
+    return (
+        not stmt.orelse
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], ast.Return)
+        and ast.unparse(stmt.test).startswith("seed is None and ")
+        and ast.unparse(stmt.test).endswith(".__class__ is float")
+    )
 
 
 def _without_float_seed(stmt: ast.stmt) -> ast.stmt:

@@ -126,3 +126,28 @@ def calls_builtin_pow(x, k):
     for _ in range(2):
         acc = acc + x**1.5
     return acc + _cube_root_helper(x, k)
+
+
+def two_lines(x):
+    y = x * x + 1
+    return y * y * y + y
+
+
+def shared_adjoint(x):
+    y = x * x
+    w = y + x
+    return w * w + y
+
+
+def negated(x):
+    return -x
+
+
+def scaled_with_aux(x):
+    y = x * x
+    return y * 3, y
+
+
+def times_a_line(x):
+    y = x + 1
+    return x * y

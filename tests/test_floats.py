@@ -147,25 +147,57 @@ def test_a_type_error_in_the_float_body_falls_back() -> None:
 
 def test_plain_arithmetic_checks_a_float_seed_inline() -> None:
     # no numpy call to save, so no float body; the seed check of a float
-    # output without a seed is the one call left, and it is inlined
-    g = symgrad.grad(ff.polynomial)
+    # output without a seed is the one call left, and it is inlined (here
+    # with `seed = 1.0`: the adjoint for the seed 1.0 is more than the
+    # gradient's expression, see below)
+    g = symgrad.grad(ff.shared_adjoint)
     assert "_f_and_grad_floats" not in g.source
     assert (
         "    if seed is None and out.__class__ is float:\n"
         "        seed = 1.0\n"
         "    else:\n"
-        '        seed = _check_seed("polynomial", seed, out)\n'
+        '        seed = _check_seed("shared_adjoint", seed, out)\n'
     ) in g.source
-    assert g.f_and_grad(4.0) == (29.0, 11.0)
-    assert g.f_and_grad(4.0, seed=2.0) == (29.0, 22.0)
-    assert g.f_and_grad(np.float64(4.0)) == (29.0, 11.0)
-    assert g.f_and_grad(4) == (29, 11.0)
-    x = np.array([1.0, 4.0])
-    np.testing.assert_array_equal(g.grad(x, seed=np.ones(2)), [5.0, 11.0])
+    assert g.f_and_grad(2.0) == (40.0, 64.0)
+    assert g.f_and_grad(2.0, seed=2.0) == (40.0, 128.0)
+
+
+@pytest.mark.parametrize(
+    "fn, returned",
+    [
+        (ff.polynomial, "return out, 2.0 * x + 3.0"),
+        (ff.two_lines, "return out, 2.0 * (3.0 * t1 + 1.0) * x"),
+        (ff.negated, "return out, -1.0"),
+        (ff.scaled_with_aux, "return (t1, y), 6.0 * x"),
+    ],
+)
+def test_a_float_value_without_a_seed_returns_its_gradient_at_once(fn, returned):
+    # the adjoint for the seed 1.0, folded (`1.0 * v` is v for a float v, to
+    # the bit, and `2.0 * 3.0 * x` computes 6.0 first), where it is the
+    # gradient's expression alone: returned from the seed check (13 ns of
+    # x**2's 150); the same numbers as the seed 1.0 given
+    g = symgrad.grad(fn, has_aux=fn is ff.scaled_with_aux)
+    check = "    if seed is None and " if fn is not ff.scaled_with_aux else "    if "
+    assert check in g.source and f"        {returned}\n" in g.source
+    assert "seed = 1.0" not in g.source
+    for x in (4.0, -0.5, 0.0, -0.0, 1e300, float("inf"), float("nan"), 3):
+        with np.errstate(all="ignore"):
+            fast, general = g.f_and_grad(x), g.f_and_grad(x, seed=1.0)
+        assert repr(fast) == repr(general)  # bits, types, nan and -0.0 alike
+    x = np.array([1.0, 4.0])  # the numpy body, which checks the seed
     with pytest.raises(SeedError, match="a seed of that shape is required"):
         g.f_and_grad(x)
     with pytest.raises(SeedError):
         g.f_and_grad(4.0, seed=np.ones(2))
+
+
+def test_a_unit_seed_times_a_value_not_proved_float_keeps_the_seed() -> None:
+    # d/dy of x * y is seed * x: 1.0 * x is a float for an int x and x is
+    # not, so the seed stays (`seed = 1.0`)
+    g = symgrad.grad(ff.times_a_line)
+    assert "        seed = 1.0\n" in g.source
+    assert g.f_and_grad(2.0) == (6.0, 5.0) and g.f_and_grad(2) == (6, 5.0)
+    assert type(g.f_and_grad(2)[1]) is float
 
 
 @pytest.mark.parametrize(

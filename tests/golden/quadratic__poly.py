@@ -10,9 +10,8 @@ def f_and_grad(x, *, seed=None):
     """Return poly(x) and its gradient with respect to x."""
     out = x * x + 3 * x + 1
     if seed is None and out.__class__ is float:
-        seed = 1.0
-    else:
-        seed = _check_seed("poly", seed, out)
+        return out, 2.0 * x + 3.0
+    seed = _check_seed("poly", seed, out)
     # grad of: return x * x + 3 * x + 1
     x_bar = seed * (2.0 * x + 3.0)
     return out, x_bar
