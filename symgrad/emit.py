@@ -276,11 +276,12 @@ def _unit_seed(
             continue
         numbers = [a.value for a in args if is_float(a) and isinstance(a, Const)]
         if stmt.op in ("mul", "neg") and len(numbers) == len(args):
-            # (`2.0 * 3.0 * x` computes 2.0 * 3.0 first: 6.0 * x is the same)
-            alias[stmt.target.name] = Const(
-                numbers[0] * numbers[1] if stmt.op == "mul" else -numbers[0]
-            )
-            continue
+            # (`2.0 * 3.0 * x` computes 2.0 * 3.0 first: 6.0 * x is the same;
+            # but a nan is printed np.nan, whose sign `inf * 0.0`'s is not)
+            folded = numbers[0] * numbers[1] if stmt.op == "mul" else -numbers[0]
+            if folded == folded:
+                alias[stmt.target.name] = Const(folded)
+                continue
         if stmt.op in _FLOAT_ARITHMETIC and any(is_float(a) for a in args):
             floats_.add(stmt.target.name)
         out.append(Assign(stmt.target, stmt.op, args, stmt.params, stmt.loc))

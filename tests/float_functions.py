@@ -151,3 +151,9 @@ def scaled_with_aux(x):
 def times_a_line(x):
     y = x + 1
     return x * y
+
+
+def overflows_to_nan(x):
+    y = x * 0.0
+    z = y * 1e200
+    return z * 1e200

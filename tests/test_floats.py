@@ -169,6 +169,7 @@ def test_plain_arithmetic_checks_a_float_seed_inline() -> None:
         (ff.two_lines, "return out, 2.0 * (3.0 * t1 + 1.0) * x"),
         (ff.negated, "return out, -1.0"),
         (ff.scaled_with_aux, "return (t1, y), 6.0 * x"),
+        (ff.overflows_to_nan, "return out, np.inf * 0.0"),
     ],
 )
 def test_a_float_value_without_a_seed_returns_its_gradient_at_once(fn, returned):
@@ -183,7 +184,9 @@ def test_a_float_value_without_a_seed_returns_its_gradient_at_once(fn, returned)
     for x in (4.0, -0.5, 0.0, -0.0, 1e300, float("inf"), float("nan"), 3):
         with np.errstate(all="ignore"):
             fast, general = g.f_and_grad(x), g.f_and_grad(x, seed=1.0)
-        assert repr(fast) == repr(general)  # bits, types, nan and -0.0 alike
+        assert repr(fast) == repr(general)  # types, -0.0 and inf alike
+        bits = np.array([fast[1], general[1]], dtype=float).view(np.uint64)
+        assert bits[0] == bits[1]  # (the sign of a nan too: not np.nan)
     x = np.array([1.0, 4.0])  # the numpy body, which checks the seed
     with pytest.raises(SeedError, match="a seed of that shape is required"):
         g.f_and_grad(x)
