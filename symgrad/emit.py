@@ -221,7 +221,8 @@ def _float_seed(lines: list[str], returned: str | None) -> list[str]:
     """Scalar code that runs on Python floats as it is (no float body): the
     seed check of a float value without a seed, inlined (a call is a third
     of the time of `x**2` and its gradient); where the gradient for the seed
-    1.0 is a few expressions (`_unit_return`), they are returned there."""
+    1.0 is one expression per parameter (`_unit_return`), it is returned
+    there."""
     i = next(i for i, line in enumerate(lines) if line.startswith("seed = _check"))
     value = lines[i].rsplit(", ", 1)[1].removesuffix(")")
     test = f"if seed is None and {value}.__class__ is float:"
@@ -302,7 +303,7 @@ def _unit_return(
     gradients written out, `out, 2.0 * x`: where the primal prints as in
     `lines` and each of the unit adjoint's lines (but comments) is a
     gradient's assignment; None otherwise (a second copy of longer adjoint
-    code would cost more reading than its 13 ns save)."""
+    code would cost more reading than the 13 ns it saves)."""
     printed = printer.lines()
     i = next(i for i, line in enumerate(lines) if line.startswith("seed = _check"))
     if printed[:i] != lines[:i]:
