@@ -268,7 +268,7 @@ def _unit_seed(
     for stmt in adjoint:
         if not isinstance(stmt, Assign):
             return None
-        args = tuple(arg(a) if isinstance(a, Var | Const) else a for a in stmt.args)
+        args = tuple(arg(a) for a in stmt.args)
         if stmt.op == "mul" and one in args:
             other = args[1] if args[0] == one else args[0]
             if not is_float(other):
