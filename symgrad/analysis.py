@@ -299,6 +299,131 @@ def float_arrays(fn: Function) -> set[str]:
         found = keep
 
 
+# Ops whose result is a float whatever their operands are, and ops whose
+# result is a float when an operand is (numpy promotes an integer or a boolean
+# meeting a float to that float).
+_FLOAT_RESULTS = {
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "hypot",
+    "heaviside",
+    "truediv",
+    "div",
+    "divide",
+    "mean",
+    "mean_all",
+    "float",
+    "float64",
+    "linspace",
+} | _FLOAT_ALLOCATIONS
+_FLOAT_IF_ANY = {
+    "add",
+    "sub",
+    "mul",
+    "pow",
+    "power",
+    "neg",
+    "pos",
+    "abs",
+    "square",
+    "maximum",
+    "minimum",
+    "clip",
+    "where",
+    "matmul",
+    "dot",
+    "outer",
+    "einsum",
+    "sum",
+    "sum_squares",
+    "max",
+    "min",
+    "prod",
+    "cumsum",
+    "getitem",
+    "reshape",
+    "T",
+    "transpose",
+    "ravel",
+    "squeeze",
+    "expand_dims",
+    "moveaxis",
+    "broadcast_to",
+    "copy",
+    "full",
+    "floor",
+    "ceil",
+    "rint",
+    "round",
+    "sign",
+}
+
+
+def float_values(fn: Function) -> set[str]:
+    """Values that are certainly floats (or float arrays) whatever the inputs:
+    results of `np.sin`, `/`, `np.mean`..., and of arithmetic, reductions and
+    views with a float operand (a float literal, or such a value).  A loop's
+    carried value is one when it starts as one and its next value is one."""
+    inputs: dict[str, list[list[Atom]]] = {}
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign) and stmt.op in _FLOAT_RESULTS:
+            inputs[stmt.target.name] = []
+        elif isinstance(stmt, Assign) and stmt.op in _FLOAT_IF_ANY:
+            inputs[stmt.target.name] = [[a for a in stmt.args if isinstance(a, Var)]]
+            if any(isinstance(a, Const) and type(a.value) is float for a in stmt.args):
+                inputs[stmt.target.name] = []
+        elif isinstance(stmt, Branch):
+            for m in stmt.merges:
+                inputs[m.out.name] = [[m.then], [m.orelse]]
+        elif isinstance(stmt, Loop):
+            for c in stmt.carries:
+                inputs[c.header.name] = [[c.init], [c.next]]
+                inputs[c.out.name] = [[c.header]]
+    found = set(inputs)
+    while True:  # the largest set closed under "made from a float": a cycle
+        # through a loop's carries keeps a float only if it starts as one
+        keep = {
+            n
+            for n in found
+            if all(
+                any(isinstance(a, Var) and a.name in found for a in group)
+                or any(isinstance(a, Const) and type(a.value) is float for a in group)
+                for group in inputs[n]
+            )
+        }
+        if keep == found:
+            return found
+        found = keep
+
+
+def is_float_constant(value: object) -> bool:
+    """May a constant take part in a derivative's arithmetic as a float does?
+    A numpy array or scalar if it is one; a Python number always (it does
+    not wrap around, and `True + True` is 2)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.dtype.kind in "fc"
+    return True
+
+
 def selects_all(index: Index) -> bool:
     """Is `index` `[()]` or `[...]`, which selects a whole array (of any rank;
     for a 0-d array `x[()]` is a number, which has no entries to write)?"""

@@ -28,7 +28,15 @@ import dataclasses
 import sympy as sp
 
 from . import buffers
-from .analysis import SCALAR, activity, float_arrays, regions, shape_classes
+from .analysis import (
+    SCALAR,
+    activity,
+    float_arrays,
+    float_values,
+    is_float_constant,
+    regions,
+    shape_classes,
+)
 from .errors import Loc, NoDerivativeError
 from .inplace import WRITES
 from .ir import (
@@ -95,6 +103,7 @@ class _Forward:
         self.regions, self.absorbed = regions(fn, self.active)
         self.shapes = shape_classes(fn)
         self.b = _Builder(names, float_arrays(fn), fn)
+        self.float_values = float_values(fn)
         self.params = tuple(Var(names.fresh(f"{p}_dot")) for p in wrt)
         self.tangent: dict[str, Atom] = dict(zip(wrt, self.params, strict=True))
         self.written = self.b.written
@@ -200,6 +209,13 @@ class _Forward:
             self.b.body[-1] = dataclasses.replace(last, target=result)
         self.bind(name, result)
 
+    def is_float(self, atom: Atom) -> bool:
+        """As `reverse._Reverse.is_float`: is `atom` a float, for a
+        derivative's arithmetic (a value computed from `wrt` is taken to be)?"""
+        if isinstance(atom, Const):
+            return is_float_constant(atom.value)
+        return atom.name in self.active or atom.name in self.float_values
+
     def region(self, region: Region) -> Atom | None:
         leaves = [
             atom
@@ -210,13 +226,12 @@ class _Forward:
             return None
         tangents = tuple(f"<tangent {leaf.name}>" for leaf in leaves)
         shared, partials = region.partials(leaves, self.names.fresh, tangents)
-        lowering = region.lowering(self.b.emit)
-        for sym, expr in shared:
-            lowering.bind(sym, lowering.lower(expr))
+        lowering = region.lowering(self.b.emit, self.is_float)
+        partials = lowering.define(shared, partials)
         total = sp.Integer(0)
         for leaf, partial, name in zip(leaves, partials, tangents, strict=True):
             dot = region.renamed[name]
-            lowering.bind(dot, self.dot(leaf))
+            lowering.bind(dot, self.dot(leaf), True)
             total += partial * dot
         if total == 0:
             return None

@@ -39,7 +39,9 @@ from .analysis import (
     activity,
     diff_args,
     float_arrays,
+    float_values,
     int_vars,
+    is_float_constant,
     only_adds_axes,
     regions,
     selects_all,
@@ -125,6 +127,7 @@ class _Reverse(FlowReverse):
         self.sweeps = Sweeps()
         self.ints = int_vars(fn)
         self.floats = float_arrays(fn)
+        self.float_values = float_values(fn)
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
@@ -164,6 +167,14 @@ class _Reverse(FlowReverse):
         else:
             self.structural(stmt)
 
+    def is_float(self, atom: Atom) -> bool:
+        """Is `atom` a float, for a derivative's arithmetic?  A value computed
+        from `wrt` is taken to be one (an integer input's own arithmetic is
+        the function's); other data may be a mask or an integer array."""
+        if isinstance(atom, Const):
+            return is_float_constant(atom.value)
+        return atom.name in self.active or atom.name in self.float_values
+
     def bar(self, name: str) -> Var:
         if name not in self.bars:
             self.bars[name] = Var(self.names.fresh(f"{name}_bar"))
@@ -181,9 +192,8 @@ class _Reverse(FlowReverse):
         shared, partials = region.partials(
             leaves, self.names.fresh, extra=("<cotangent>",)
         )
-        lowering = region.lowering(self.b.emit)
-        for sym, expr in shared:
-            lowering.bind(sym, lowering.lower(expr))
+        lowering = region.lowering(self.b.emit, self.is_float)
+        partials = lowering.define(shared, partials)
         root_shape = self.shapes[region.root.target.name]
         classes = {
             sym: self.shapes.get(atom.name) if isinstance(atom, Var) else None
@@ -224,6 +234,8 @@ class _Reverse(FlowReverse):
         cotangent spread lazily), so this is never slower and often one array
         operation fewer.  A product to be `summed` to a smaller leaf is negated
         outside, `-(g * x)`, for `optimize` to negate the sum instead."""
+        if lowering.unsafe(partial):  # (a mask, an integer array: see scaled)
+            return lowering.scaled(g, partial)
         numer, denom = sp.fraction(partial)
         if denom != 1 and not partial.has(sp.Piecewise):
             op = "truediv" if denom.is_number else "div"  # as symbolic._divide
@@ -234,7 +246,7 @@ class _Reverse(FlowReverse):
         if partial == -1:
             return self.b.op("neg", g)
         if partial.has(sp.Piecewise):
-            lowering.bind(g_sym, g)
+            lowering.bind(g_sym, g, True)
             return lowering.lower(sp.piecewise_fold(g_sym * partial))
         coeff, rest = partial.as_coeff_Mul()
         if summed and coeff == -1 and root_sized(rest):

@@ -163,13 +163,15 @@ class Region:
         derivative of nan is 0)."""
         return _defined(self.key)
 
-    def lowering(self, emit: Callable[..., Atom]) -> SympyLowering:
+    def lowering(
+        self, emit: Callable[..., Atom], floats: Callable[[Atom], bool] | None = None
+    ) -> SympyLowering:
         """A `SympyLowering` of this region's partials, the stand-ins of its
         leaves and inner values bound to their atoms (call `partials` first).
         A clip's bound that is a value may be None when called (numpy: no
         bound on that side), so the comparisons of the derivative read it
         through `_clip_bound`, as -inf or inf then."""
-        lowering = SympyLowering(emit, self.stand_ins)
+        lowering = SympyLowering(emit, self.stand_ins, floats)
         if self.root.op == "clip":
             for bound, unbounded in zip(
                 self.root.args[1:], (-math.inf, math.inf), strict=True
@@ -510,14 +512,131 @@ def _denominators(expr: sp.Expr) -> set:
 
 
 class SympyLowering:
-    """Turn sympy expressions into IR atoms through `emit(op, args) -> Atom`."""
+    """Turn sympy expressions into IR atoms through `emit(op, args) -> Atom`.
 
-    def __init__(self, emit: Callable[..., Atom], atoms: dict[sp.Symbol, Atom]):
+    `floats` tells which atoms are certainly floats.  A derivative's own
+    arithmetic (the sums, products and powers `sympy.diff` writes, not the
+    primal subexpressions inside a function's argument) then never combines
+    values none of which is: on boolean masks `m1 + m2` would be an `or` and
+    `-m` an error, on an int8 array `k * k` would wrap around.  A product
+    with a float factor multiplies it in first and distributes it over the
+    rest (`g * m1 + g * m2`, `g * k * k`, `g / k / k`); `scaled` does the
+    same for a cotangent or tangent.  Without `floats`, every atom is one."""
+
+    def __init__(
+        self,
+        emit: Callable[..., Atom],
+        atoms: dict[sp.Symbol, Atom],
+        floats: Callable[[Atom], bool] | None = None,
+    ):
         self.emit = emit
         self.atoms = dict(atoms)
+        self.floats = floats
+        self._float: dict[sp.Symbol, bool] = {}  # symbols bound with a verdict
 
-    def bind(self, sym: sp.Symbol, atom: Atom) -> None:
+    def bind(self, sym: sp.Symbol, atom: Atom, is_float: bool | None = None) -> None:
         self.atoms[sym] = atom
+        if is_float is not None:
+            self._float[sym] = is_float
+
+    def define(
+        self, shared: list[tuple[sp.Symbol, sp.Expr]], exprs: list[sp.Expr]
+    ) -> list[sp.Expr]:
+        """Bind the shared subexpressions `shared`, and return `exprs` with
+        those that cannot be computed alone without mixing non-floats
+        (`m1 + m2`) written back in, to be scaled where they are used."""
+        inline: dict[sp.Symbol, sp.Expr] = {}
+        for sym, expr in shared:
+            expr = expr.xreplace(inline)
+            if self.unsafe(expr):
+                inline[sym] = expr
+            else:
+                self.bind(sym, self.lower(expr), self.is_float(expr))
+        return [e.xreplace(inline) for e in exprs] if inline else exprs
+
+    def is_float(self, expr: sp.Expr) -> bool:
+        """Is `expr`, lowered, certainly a float (or a float array)?"""
+        if self.floats is None:
+            return True
+        if isinstance(expr, sp.Symbol):
+            if expr not in self._float:
+                atom = self.atoms.get(expr, Var(expr.name))
+                self._float[expr] = self.floats(atom)
+            return self._float[expr]
+        if expr.is_Number:
+            return not expr.is_Integer or abs(int(expr)) <= 2**53
+        if isinstance(expr, sp.Add | sp.Mul):
+            return any(self.is_float(a) for a in expr.args if a not in (1, -1))
+        if isinstance(expr, sp.Pow):
+            whole = expr.exp.is_Integer and expr.exp > 0
+            return not whole or self.is_float(expr.base)
+        if isinstance(expr, sp.Piecewise):
+            return any(self.is_float(value) for value, _ in expr.args)
+        if isinstance(expr, sp.Abs | sp.sign | sp.Max | sp.Min):
+            return any(self.is_float(a) for a in expr.args)
+        return not isinstance(expr, sp.logic.boolalg.Boolean)  # sin, exp...
+
+    def unsafe(self, expr: sp.Expr) -> bool:
+        """Would `lower(expr)` do arithmetic none of whose operands is a float?"""
+        if self.floats is None or expr.is_Atom:
+            return False
+        if isinstance(expr, sp.Add):
+            return not self.is_float(expr) or any(self.unsafe(a) for a in expr.args)
+        if isinstance(expr, sp.Mul):
+            if self.is_float(expr):
+                return False  # (the float is multiplied in first)
+            return len(expr.args) > 1 or self.unsafe(expr.args[0])
+        if isinstance(expr, sp.Pow):
+            n = expr.exp
+            whole = n.is_Integer and (n > 1 or n < -1)
+            return (whole and not self.is_float(expr.base)) or self.unsafe(expr.base)
+        if isinstance(expr, sp.Piecewise):
+            return any(self.unsafe(value) for value, _ in expr.args)
+        return False  # a function's argument is computed as the primal's
+
+    def scaled(self, acc: Atom, expr: sp.Expr) -> Atom:
+        """`acc * expr` for a float `acc`, multiplied in before any arithmetic
+        of `expr`'s that would otherwise mix non-floats."""
+        if not self.unsafe(expr):
+            if expr == 1:
+                return acc
+            if expr == -1:
+                return self.emit("neg", (acc,))
+            return self.emit("mul", (acc, self.lower(expr)))
+        if isinstance(expr, sp.Add):
+            terms = expr.as_ordered_terms()
+            plus = [t for t in terms if not _negative(t)]
+            minus = [-t for t in terms if _negative(t)]
+            total = self.scaled(acc, plus[0]) if plus else None
+            for term in plus[1:]:
+                total = self.emit("add", (total, self.scaled(acc, term)))
+            for term in minus:
+                part = self.scaled(acc, term)
+                total = (
+                    self.emit("neg", (part,))
+                    if total is None
+                    else (self.emit("sub", (total, part)))
+                )
+            return total
+        if isinstance(expr, sp.Pow):  # an integer power: one factor at a time
+            n = int(expr.exp)
+            for _ in range(abs(n)):
+                acc = (
+                    self.scaled(acc, expr.base)
+                    if n > 0
+                    else self.emit("div", (acc, self.lower(expr.base)))
+                )
+            return acc
+        if isinstance(expr, sp.Mul):
+            coeff, rest = expr.as_coeff_Mul()
+            acc = self.scaled(acc, coeff)
+            for factor in sp.Mul.make_args(rest):
+                acc = self.scaled(acc, factor)
+            return acc
+        # a Piecewise: the float inside each value
+        sym = sp.Dummy()
+        self.bind(sym, acc, True)
+        return self.lower(sp.piecewise_fold(sym * expr))
 
     def lower(self, expr: sp.Expr) -> Atom:
         if expr in self.atoms:
@@ -584,6 +703,10 @@ class SympyLowering:
         terms = [t for t in ordered if not _negative(t)] + [
             t for t in ordered if _negative(t)
         ]
+        if not (self.is_float(terms[0]) or self.is_float(terms[1])):
+            # a float first, so that no sum of two non-floats is computed
+            first = next((i for i, t in enumerate(terms) if self.is_float(t)), 0)
+            terms.insert(0, terms.pop(first))
         first = terms[0]
         acc = (
             self.emit("neg", (self.lower(-first),))
@@ -618,9 +741,25 @@ class SympyLowering:
         top = self._product(numer) if numer else Const(1)
         if not denom:
             return top
+        if self.unsafe(sp.Mul(*denom)):  # one factor at a time: `g / k / k`
+            for factor in denom:
+                base, n = factor.as_base_exp()
+                for _ in range(int(n) if n.is_Integer and n > 0 else 1):
+                    divisor = base if n.is_Integer and n > 0 else factor
+                    top = self.emit(_divide([divisor]), (top, self.lower(divisor)))
+            return top
         return self.emit(_divide(denom), (top, self._product(denom)))
 
     def _product(self, factors: list[sp.Expr]) -> Atom:
+        if any(self.unsafe(f) for f in factors) or not any(
+            self.is_float(f) for f in factors[:2]
+        ):
+            first = next((i for i, f in enumerate(factors) if self.is_float(f)), None)
+            if first is not None:  # that float first, the rest scaled by it
+                acc = self.lower(factors[first])
+                for factor in factors[:first] + factors[first + 1 :]:
+                    acc = self.scaled(acc, factor)
+                return acc
         acc = self.lower(factors[0])
         for factor in factors[1:]:
             acc = self.emit("mul", (acc, self.lower(factor)))

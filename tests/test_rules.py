@@ -366,3 +366,73 @@ def test_whole_numbers_in_a_derivative_are_floats():
 
 def big_slope(x):
     return 1152921504606846977 * x**2
+
+
+# Masks and integer data in a derivative's arithmetic.  `x * (x > 0) +
+# x * (x > 1)` has the partial `m1 + m2`: on boolean masks `+` is `or` and `-`
+# is refused; on an int8 array `k * k` wraps around.  The cotangent (or the
+# tangent) is a float and multiplies in first: `g * m1 + g * m2`, `g * k * k`.
+def two_masks(x):
+    return np.sum(x * (x > 0) + x * (x > 1))
+
+
+def negated_mask(x):
+    return np.sum(-x * (x >= 0))
+
+
+def mask_difference(x, m1, m2):
+    return np.sum(x * m1 - x * m2)
+
+
+def masked_square(w, m1, m2):
+    return np.sum((w * m1 + w * m2) ** 2)
+
+
+def scaled_by_data(w, k):
+    return np.sum(-w * k)
+
+
+def squared_data(w, k):
+    return np.sum(w * k * k)
+
+
+def data_over_square(w, k):
+    return np.sum(w / k / k)
+
+
+def scalar_masks(x):
+    return x * (x > 0) + x * (x > 1)
+
+
+MASK_CASES = [
+    (two_masks, (np.array([2.0, 0.5, -1.0]),), [2.0, 1.0, 0.0]),
+    (negated_mask, (np.array([2.0, 0.0, -1.0]),), [-1.0, -1.0, 0.0]),
+    (
+        mask_difference,
+        (np.ones(3), np.array([True, True, False]), np.array([True, False, True])),
+        [0.0, 1.0, -1.0],
+    ),
+    (
+        masked_square,
+        (np.array([1.0, 2.0]), np.array([True, True]), np.array([True, False])),
+        [8.0, 4.0],
+    ),
+    (scaled_by_data, (np.ones(3), np.array([3, 100, 7], np.uint8)), [-3, -100, -7]),
+    (squared_data, (np.ones(2), np.array([100, -100], np.int8)), [1e4, 1e4]),
+    (data_over_square, (np.ones(2), np.array([100, 2], np.int8)), [1e-4, 0.25]),
+    (scalar_masks, (np.float64(2.0),), 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    "f, args, want", MASK_CASES, ids=lambda c: getattr(c, "__name__", "")
+)
+def test_masks_and_integer_data_meet_a_float_first(f, args, want):
+    g = symgrad.grad(f)
+    value, grad = g.f_and_grad(*args)
+    assert value == f(*args)
+    np.testing.assert_array_equal(grad, want)
+    x = args[0]
+    tangent = np.ones_like(x) if np.ndim(x) else 1.0
+    _, jvp = symgrad.jvp(f).f_and_jvp(*args, tangents=tangent)
+    np.testing.assert_array_equal(jvp, np.sum(want))

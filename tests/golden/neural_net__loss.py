@@ -27,7 +27,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     t8_bar = -seed
     t6_bar = _spread(t8_bar / _count(t7), t6)
     shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
-    log_sum_exp_bar = _unbroadcast_mul(t6_bar, -Y, log_sum_exp)
+    log_sum_exp_bar = _unbroadcast_mul(-t6_bar, Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     t5_bar = _div(log_sum_exp_bar, t5)
     shifted_bar = shifted_bar + t5_bar * t4

@@ -29,7 +29,7 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     t7_bar = -seed
     t5_bar = _spread(t7_bar / _count(t6), t5)
     shifted_bar = _unbroadcast_mul(t5_bar, Y, shifted)
-    log_sum_exp_bar = _unbroadcast_mul(t5_bar, -Y, log_sum_exp)
+    log_sum_exp_bar = _unbroadcast_mul(-t5_bar, Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     t4_bar = _div(log_sum_exp_bar, t4)
     shifted_bar = shifted_bar + t4_bar * t3
