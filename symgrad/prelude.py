@@ -46,7 +46,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 def diag(v, k=0):
     if np.ndim(v) == 1:  # a vector: the matrix with it on the diagonal
         i = np.arange(np.shape(v)[0])
-        matrix = np.zeros((np.shape(v)[0], np.shape(v)[0]))
+        matrix = np.zeros_like(np.broadcast_to(v, (np.shape(v)[0], np.shape(v)[0])))
         matrix[i, i] = v
         return matrix
     n = min(np.shape(v)[0], np.shape(v)[1])  # a matrix: its diagonal
@@ -70,7 +70,8 @@ def flip(m, axis=None):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    y = x + 0.0  # (as numpy's, in float64 for integers: an int8 x * x wraps)
+    return np.sqrt(np.sum(y * y, axis=axis, keepdims=keepdims))
 
 
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}

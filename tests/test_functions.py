@@ -448,3 +448,31 @@ def test_float32_tangents_through_a_maximum_stay_float32():
     assert symgrad.hessian(_squared_row_maxima).hvp(z, tangents=ones).dtype == (
         np.float32
     )
+
+
+def _diagonal_matrix(v):
+    return np.diag(v)
+
+
+def _scaled_norm(w, x):
+    return w * np.linalg.norm(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.bool_])
+def test_the_matrix_of_a_vector_has_the_vectors_dtype(dtype):
+    # np.diag of a vector was built in np.zeros, float64 whatever v's dtype
+    v = np.array([1, 0, 1], dtype)
+    value, _ = symgrad.grad(_diagonal_matrix).f_and_grad(v, seed=np.ones((3, 3)))
+    assert value.dtype == np.diag(v).dtype
+    np.testing.assert_array_equal(value, np.diag(v))
+
+
+def test_the_norm_of_integers_is_computed_in_floats():
+    # as numpy's: an int8 x * x wrapped around (100 * 100 is 16), in the value
+    # and in the gradient, even with x not differentiated
+    x = np.array([3, 4, 100], np.int8)
+    g = symgrad.grad(_scaled_norm, wrt="w")
+    value, grad = g.f_and_grad(1.0, x)
+    assert value == _scaled_norm(1.0, x) and grad == np.linalg.norm(x)
+    value, grad = symgrad.grad(_scaled_norm, wrt="x").f_and_grad(2.0, x)
+    np.testing.assert_allclose(grad, 2.0 * x / np.linalg.norm(x), rtol=1e-15)
