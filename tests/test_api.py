@@ -801,3 +801,46 @@ def test_a_keyword_only_parameter_is_not_differentiated_or_given_by_position():
     with pytest.raises(symgrad.errors.BadInputError) as info:
         symgrad.grad(_option_by_position).f_and_grad(np.ones(2))
     assert "'_scaled_norm' takes 1 positional arguments, 2 given" in str(info.value)
+
+
+def test_a_numpy_bool_seed_is_one_as_true_is():
+    # np.True_ was refused ("a number or an array of numbers") where True and
+    # np.array(True) are taken as 1
+    for seed in (np.True_, True, np.array(True)):
+        value, grad = symgrad.grad(total).f_and_grad(np.ones(2, np.float32), seed=seed)
+        assert grad.dtype == np.float32
+        np.testing.assert_array_equal(grad, [1.0, 1.0])
+
+
+def column_total(x):
+    return np.sum(x, axis=0)
+
+
+def row_mean(x):
+    return np.mean(x, axis=-1)
+
+
+def largest_along(x):
+    return np.max(x, axis=0)
+
+
+def variance_along(x):
+    return np.var(x, axis=(0,))
+
+
+def squares_along(x):
+    return np.sum(x * x, axis=0)
+
+
+@pytest.mark.parametrize(
+    "f", [column_total, row_mean, largest_along, variance_along, squares_along]
+)
+def test_a_vector_reduced_along_its_axis_keeps_a_float32_gradient(f):
+    # the output is a float32 number, whose seed 1.0 (a Python float) was put
+    # back along the axis as a float64 array
+    x = np.array([1.0, 3.0], np.float32)
+    value, grad = symgrad.grad(f).f_and_grad(x)
+    assert value == f(x) and np.asarray(value).dtype == np.float32
+    assert grad.dtype == np.float32
+    want = symgrad.grad(f).grad(x.astype(float))
+    np.testing.assert_array_equal(grad, want.astype(np.float32))

@@ -33,7 +33,7 @@ class SeedError(ValueError):
 def _check_seed(function, seed, value):
     """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
-        return 1.0 if seed is None else seed
+        return 1.0 if seed is None else float(seed)  # (True is 1.0, not True)
     if isinstance(seed, list | tuple):
         seed = np.asarray(seed, dtype=float)
     if seed is None:
@@ -43,9 +43,9 @@ def _check_seed(function, seed, value):
                 "that shape is required (the cotangent, as in backward(gradient=...))"
             )
         return 1.0
-    if not isinstance(seed, int | float | complex | np.number | np.ndarray) or (
-        isinstance(seed, np.ndarray | np.generic) and seed.dtype.kind in "SUVmM"
-    ):
+    if not isinstance(
+        seed, int | float | complex | np.number | np.bool_ | np.ndarray
+    ) or (isinstance(seed, np.ndarray | np.generic) and seed.dtype.kind in "SUVmM"):
         raise SeedError(
             f"{function}: the seed must be a number or an array of numbers, "
             f"got {type(seed).__name__} {seed!r}"[:200]
@@ -55,7 +55,7 @@ def _check_seed(function, seed, value):
             f"{function}: the seed has shape {np.shape(seed)} but the output has "
             f"shape {np.shape(value)}"
         )
-    if isinstance(seed, np.integer) or (
+    if isinstance(seed, int | np.integer | np.bool_) or (
         isinstance(seed, np.ndarray) and seed.ndim == 0 and seed.dtype.kind in "biu"
     ):
         return float(seed)  # (a Python float: `2.0 * seed` keeps x's float32)
