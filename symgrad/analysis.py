@@ -299,33 +299,12 @@ def float_arrays(fn: Function) -> set[str]:
         found = keep
 
 
-# Ops whose result is a float whatever their operands are, and ops whose
-# result is a float when an operand is (numpy promotes an integer or a boolean
-# meeting a float to that float).
+# Ops whose result is a float whatever their operands are (float64 for
+# integers), and ops whose result is a float when an operand is: numpy
+# promotes an integer or a boolean meeting a float to that float, and takes
+# np.log or np.sqrt of an int8 array in float16, which is a float only for
+# the primal's sake (a derivative computed in it loses most of its digits).
 _FLOAT_RESULTS = {
-    "sin",
-    "cos",
-    "tan",
-    "arcsin",
-    "arccos",
-    "arctan",
-    "arctan2",
-    "sinh",
-    "cosh",
-    "tanh",
-    "arcsinh",
-    "arccosh",
-    "arctanh",
-    "exp",
-    "exp2",
-    "expm1",
-    "log",
-    "log2",
-    "log10",
-    "log1p",
-    "sqrt",
-    "hypot",
-    "heaviside",
     "truediv",
     "div",
     "divide",
@@ -375,6 +354,29 @@ _FLOAT_IF_ANY = {
     "rint",
     "round",
     "sign",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sqrt",
+    "hypot",
+    "heaviside",
 }
 
 
@@ -388,8 +390,9 @@ def float_values(fn: Function) -> set[str]:
         if isinstance(stmt, Assign) and stmt.op in _FLOAT_RESULTS:
             inputs[stmt.target.name] = []
         elif isinstance(stmt, Assign) and stmt.op in _FLOAT_IF_ANY:
-            inputs[stmt.target.name] = [[a for a in stmt.args if isinstance(a, Var)]]
-            if any(isinstance(a, Const) and type(a.value) is float for a in stmt.args):
+            operands = stmt.args[1:] if stmt.op == "where" else stmt.args
+            inputs[stmt.target.name] = [[a for a in operands if isinstance(a, Var)]]
+            if any(isinstance(a, Const) and type(a.value) is float for a in operands):
                 inputs[stmt.target.name] = []
         elif isinstance(stmt, Branch):
             for m in stmt.merges:

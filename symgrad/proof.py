@@ -371,6 +371,7 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
             **(extremes if symbolic else {}),
         },
         "__name__": "symgrad_verify",
+        "_indicator": _indicator,
         **(functions or {}),
     }
     code = ast.parse(source)
@@ -416,7 +417,9 @@ def _positional(f_and_grad: Any) -> Any:
 
 class _BoolsAsNumbers(ast.NodeTransformer):
     """`x * True`, `np.maximum(x, False)`: numpy reads a bool in arithmetic
-    as 1 or 0; sympy refuses one there (np.where's condition stays a bool)."""
+    as 1 or 0; sympy refuses one there (np.where's condition stays a bool).
+    So is `x + (x == 0)`, where `==` of a symbol is sympy's structural test:
+    it becomes `_indicator(x, 0)`, 1 where they are equal."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.BinOp:
         self.generic_visit(node)
@@ -436,9 +439,26 @@ class _BoolsAsNumbers(ast.NodeTransformer):
         return node
 
 
+def _indicator(a: Any, b: Any) -> Any:
+    """`a == b` read as a number, as numpy reads it in arithmetic."""
+    a, b = (int(v) if isinstance(v, bool) else v for v in (a, b))
+    if isinstance(a, sp.Basic) or isinstance(b, sp.Basic):
+        return sp.Piecewise((1, sp.Eq(a, b)), (0, True))
+    return a == b
+
+
 def _as_number(node: ast.expr) -> ast.expr:
     if isinstance(node, ast.Constant) and isinstance(node.value, bool):
         return ast.copy_location(ast.Constant(int(node.value)), node)
+    if (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.ops[0], ast.Eq)
+    ):
+        args = [node.left, node.comparators[0]]
+        return ast.copy_location(
+            ast.Call(ast.Name("_indicator", ast.Load()), args, []), node
+        )
     return node
 
 

@@ -234,9 +234,9 @@ class _Reverse(FlowReverse):
         cotangent spread lazily), so this is never slower and often one array
         operation fewer.  A product to be `summed` to a smaller leaf is negated
         outside, `-(g * x)`, for `optimize` to negate the sum instead."""
-        if lowering.unsafe(partial):  # (a mask, an integer array: see scaled)
-            return lowering.scaled(g, partial)
         numer, denom = sp.fraction(partial)
+        if lowering.unsafe(partial) or lowering.unsafe(denom):
+            return lowering.scaled(g, partial)  # (a mask, integer data: `g / u / u`)
         if denom != 1 and not partial.has(sp.Piecewise):
             op = "truediv" if denom.is_number else "div"  # as symbolic._divide
             numer = self.times(g, g_sym, numer, lowering, root_sized, summed)

@@ -314,20 +314,50 @@ def _derive(expr: sp.Expr, targets: tuple, inner: tuple) -> tuple[tuple, tuple]:
 
 def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     """`sp.diff`, with a Max or Min of three or more values differentiated as
-    `_TiedMax` / `_TiedMin` (ties split evenly), and an absolute value as
-    `_RealAbs`."""
-    if not expr.has(sp.Max, sp.Min, sp.Abs):
+    `_TiedMax` / `_TiedMin` (ties split evenly), an absolute value as
+    `_RealAbs`, and a power whose exponent depends on `target` as
+    `_ExponentPow` (no nan from a zero base)."""
+    powers = [
+        p
+        for p in expr.atoms(sp.Pow)
+        if p.exp.has(target) and not (p.base.is_Number and p.base != 0)
+    ]
+    if not powers and not expr.has(sp.Max, sp.Min, sp.Abs):
         return sp.diff(expr, target)
     tied = expr.replace(
         lambda e: isinstance(e, sp.Max | sp.Min) and len(e.args) > 2,
         lambda e: (_TiedMax if isinstance(e, sp.Max) else _TiedMin)(*e.args),
     ).replace(sp.Abs, _RealAbs)
+    if powers:
+        tied = tied.xreplace({p: _ExponentPow(p.base, p.exp) for p in powers})
     derivative = sp.diff(tied, target)
     return (
         derivative.replace(_TiedMax, sp.Max)
         .replace(_TiedMin, sp.Min)
         .replace(_RealAbs, sp.Abs)
+        .replace(_ExponentPow, sp.Pow)
     )
+
+
+class _ExponentPow(sp.Function):
+    """`b ** e`, differentiated in `e` as `b**e * log(b)` with log(b) read as
+    0 where b is 0 (as JAX and torch do): `0 ** e` is 0 for every e > 0, so
+    its derivative is 0, where `0 * log(0)` would be nan (the gradient of
+    a Renyi entropy `log(sum(p ** a))` over a p with zeros)."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        b, e = self.args
+        if argindex == 1:
+            return sp.diff(sp.Pow(b, e), b)
+        return self * _ZeroSafeLog(b)
+
+
+class _ZeroSafeLog(sp.Function):
+    """log(b), read as 0 where b is 0: lowered as `np.log(b + (b == 0))`,
+    which takes no log of 0 (numpy would warn; `math.log` raises)."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return 1 / self.args[0]
 
 
 class _RealAbs(sp.Function):
@@ -565,7 +595,9 @@ class SympyLowering:
             return self._float[expr]
         if expr.is_Number:
             return not expr.is_Integer or abs(int(expr)) <= 2**53
-        if isinstance(expr, sp.Add | sp.Mul):
+        if isinstance(expr, sp.Add):  # (a 1 in a sum is printed 1.0)
+            return any(self.is_float(a) for a in expr.args)
+        if isinstance(expr, sp.Mul):  # (-1 * m is printed -m)
             return any(self.is_float(a) for a in expr.args if a not in (1, -1))
         if isinstance(expr, sp.Pow):
             whole = expr.exp.is_Integer and expr.exp > 0
@@ -671,6 +703,10 @@ class SympyLowering:
             return self._condition(expr)  # And/Or/Not/ITE that cse pulled out
         if type(expr) in _FUNCTIONS:
             return self._function(expr)
+        if isinstance(expr, _ZeroSafeLog):
+            base = self.lower(expr.args[0])
+            zero = self.emit("eq", (base, Const(0)))  # (b + True is 1 where b is 0)
+            return self.emit("log", (self.emit("add", (base, zero)),))
         raise NotImplementedError(f"cannot lower {sp.srepr(expr)}")
 
     def _number(self, expr: sp.Expr) -> Atom:

@@ -9,6 +9,7 @@ numpy computes.
 
 import importlib.util
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -436,3 +437,77 @@ def test_masks_and_integer_data_meet_a_float_first(f, args, want):
     tangent = np.ones_like(x) if np.ndim(x) else 1.0
     _, jvp = symgrad.jvp(f).f_and_jvp(*args, tangents=tangent)
     np.testing.assert_array_equal(jvp, np.sum(want))
+
+
+def renyi_entropy(alpha, p):
+    return np.log(np.sum(p**alpha)) / (1.0 - alpha)
+
+
+def power_of(x, y):
+    return x**y
+
+
+def test_a_zero_base_has_no_exponent_derivative():
+    """`0 ** a` is 0 for every a > 0, so its derivative in `a` is 0 (JAX and
+    torch agree); `0 ** a * log(0)` was nan, and with it a Renyi entropy's
+    gradient over probabilities with a zero.  No log of 0 is taken."""
+    g = symgrad.grad(renyi_entropy, wrt="alpha")
+    p = np.array([0.5, 0.3, 0.2, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = g.grad(2.0, p)
+        assert got == g.grad(2.0, p[:3])  # (a zero adds nothing, to either sum)
+        assert np.isfinite(got) and got != 0.0
+        assert symgrad.grad(power_of, wrt="y").grad(0.0, 2.0) == 0.0
+        x, y = np.array([0.0, 2.0]), np.array([3.0, 3.0])
+        _, (x_bar, y_bar) = symgrad.grad(power_of, wrt=("x", "y")).f_and_grad(
+            x, y, seed=np.ones(2)
+        )
+    np.testing.assert_array_equal(x_bar, [0.0, 12.0])
+    np.testing.assert_array_equal(y_bar, [0.0, 8.0 * np.log(2.0)])
+    symgrad.check_grad(power_of, 0.7, 1.3, wrt=("x", "y"))
+
+
+def chi_square(x, y, u):
+    return np.sum(((x - y) / u) ** 2)
+
+
+def cubed_ratio(y, u):
+    return np.sum((y / u) ** 3)
+
+
+def times_exponentials(x, k):
+    return np.sum(x * np.exp(k) * np.exp(k))
+
+
+def where_of_data(x, w, k):
+    kk = np.where(w * 1.0, k, 0)
+    return np.sum(x * kk * kk)
+
+
+MORE_DATA_CASES = [  # (found by a tester of the cases above)
+    (
+        chi_square,
+        (np.ones(2), np.zeros(2), np.array([200, 3], np.uint8)),
+        [5e-5, 2 / 9],
+    ),
+    (cubed_ratio, (np.ones(2), np.array([200, 3], np.uint8)), [3 / 200**3, 1 / 9]),
+    # np.exp of int8 is float16 (overflowing at 65504): its values, not a
+    # product of them, in a derivative
+    (
+        times_exponentials,
+        (np.ones(2), np.array([6, 2], np.int8)),
+        np.exp(np.array([6, 2], np.int8)).astype(float) ** 2,
+    ),
+    # a float condition does not make np.where's int8 values floats
+    (where_of_data, (np.ones(2), np.ones(2), np.array([100, 7], np.int8)), [1e4, 49]),
+]
+
+
+@pytest.mark.parametrize(
+    "f, args, want", MORE_DATA_CASES, ids=lambda c: getattr(c, "__name__", "")
+)
+def test_integer_data_in_a_denominator_or_a_float16_meets_a_float_first(f, args, want):
+    g = symgrad.grad(f)
+    _, grad = g.f_and_grad(*args)
+    np.testing.assert_allclose(grad, want, rtol=1e-6)
