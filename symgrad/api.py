@@ -387,21 +387,30 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
                 value, namespace = resolver.globals[name], resolver.globals
             else:
                 continue
-            copy = np.array(value) if isinstance(value, np.ndarray) else None
-            found.append((namespace, name, value, copy))
+            found.append((namespace, name, value, _entries(value)))
         for _, module, attr, resolved in member_reads(fn.tree, resolver):
             if isinstance(resolved, UserFunction):
                 pending.append(resolved.source)
             if module.namespace is not None and resolved is not None:
                 value = module.namespace.get(attr, _MISSING)
-                copy = np.array(value) if isinstance(value, np.ndarray) else None
-                found.append((module.namespace, attr, value, copy))
+                found.append((module.namespace, attr, value, _entries(value)))
     return tuple(found)
+
+
+def _entries(value: Any) -> Any:
+    """What an array holds, to tell whether it changed in place: its shape
+    and its bytes (so -0.0 is not 0.0, which `np.arctan2` tells apart, and a
+    nan is itself), or for an object array a copy; None for anything else."""
+    if not isinstance(value, np.ndarray):
+        return None
+    if value.dtype.hasobject:
+        return np.array(value)
+    return value.shape, value.tobytes()
 
 
 def unchanged(bindings: tuple[Binding, ...]) -> bool:
     """Is every name still bound to the object it was, with the entries it
-    had?  (An array compares entry by entry, nan equal to nan.)"""
+    had?  (An array compares bit for bit; one of objects, entry by entry.)"""
     for namespace, name, value, copy in bindings:
         if namespace.__class__ is dict:
             now = namespace.get(name, _MISSING)
@@ -412,9 +421,12 @@ def unchanged(bindings: tuple[Binding, ...]) -> bool:
                 now = _MISSING
         if now is not value:
             return False
-        if copy is not None and not np.array_equal(
-            now, copy, equal_nan=copy.dtype.kind == "f"
-        ):
+        if copy is None:
+            continue
+        if isinstance(copy, tuple):
+            if now.shape != copy[0] or now.tobytes() != copy[1]:
+                return False
+        elif not np.array_equal(now, copy):
             return False
     return True
 

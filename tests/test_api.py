@@ -844,3 +844,34 @@ def test_a_vector_reduced_along_its_axis_keeps_a_float32_gradient(f):
     assert grad.dtype == np.float32
     want = symgrad.grad(f).grad(x.astype(float))
     np.testing.assert_array_equal(grad, want.astype(np.float32))
+
+
+SIGNED_ZERO_PROGRAM = """
+import numpy as np
+
+W = np.array([0.0, 2.0, np.nan])
+
+
+def loss(x):
+    return np.sum(x * np.arctan2(W[:2], -1.0))
+"""
+
+
+def test_a_global_arrays_zero_changed_to_minus_zero_is_seen(tmp_path, monkeypatch):
+    # the arrays compared equal (-0.0 == 0.0), so the module kept the value
+    # the first call read, where np.arctan2(-0.0, -1.0) is -pi, not pi
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    path = tmp_path / "signed_zero.py"
+    path.write_text(SIGNED_ZERO_PROGRAM)
+    spec = importlib.util.spec_from_file_location("signed_zero", path)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    g = symgrad.grad(m.loss)
+    x = np.ones(2)
+    assert g.f_and_grad(x)[0] == m.loss(x) > 0
+    m.W[0] = -0.0
+    value, grad = g.f_and_grad(x)
+    assert value == m.loss(x) and grad[0] == -np.pi
+    module = g.module
+    g.f_and_grad(x)
+    assert g.module is module  # (W's nan, the same bits, compiles nothing again)
