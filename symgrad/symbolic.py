@@ -292,7 +292,22 @@ def _defined(key: tuple) -> bool:
     except TypeError:  # sympy compares no complex infinity: `zoo * x < 1`
         return False
     undefined = (sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I, sp.AccumBounds)
-    return not any(e.has(*undefined) for e in exprs)
+    if any(e.has(*undefined) for e in exprs):
+        return False
+    # a value nan off its domain that sympy simplified away (sqrt(x) *
+    # sqrt(x) is x, exp(log(x)) is x): its nan would not reach the derivative
+    return all(expr.has(value) for _, value in inner if _partial_domain(value))
+
+
+def _partial_domain(value: sp.Expr) -> bool:
+    """Is `value` nan (in numpy) for some real arguments: a log, a square
+    root or other fractional power, an inverse sine, cosine..."""
+    if isinstance(value, sp.Pow):
+        return not value.exp.is_integer
+    return isinstance(value, _PARTIAL_DOMAIN)
+
+
+_PARTIAL_DOMAIN = (sp.log, sp.asin, sp.acos, sp.acosh, sp.atanh, log1p, log2, log10)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -511,3 +511,23 @@ def test_integer_data_in_a_denominator_or_a_float16_meets_a_float_first(f, args,
     g = symgrad.grad(f)
     _, grad = g.f_and_grad(*args)
     np.testing.assert_allclose(grad, want, rtol=1e-6)
+
+
+def root_times_root(x):
+    return np.sqrt(x) * np.sqrt(x)
+
+
+def exp_of_log(x):
+    return np.exp(np.log(x))
+
+
+@pytest.mark.parametrize("f", [root_times_root, exp_of_log])
+def test_a_nan_sympy_simplifies_away_still_reaches_the_gradient(f):
+    # sympy reads sqrt(x) * sqrt(x) as x, whose derivative 1 hid the nan
+    # numpy's sqrt(-2) gives: the line is differentiated one call at a time
+    x = np.array([-2.0, 3.0])
+    with np.errstate(invalid="ignore"):
+        value, grad = symgrad.grad(f).f_and_grad(x, seed=np.ones(2))
+        np.testing.assert_array_equal(value, f(x))
+    assert np.isnan(grad[0])
+    np.testing.assert_allclose(grad[1], 1.0, rtol=1e-15)
