@@ -28,7 +28,7 @@ FIXED = {
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     mean = np.mean(a, axis=axis, keepdims=True)
     d = a - mean
-    n = np.size(a) // np.size(mean)
+    n = np.size(a) // max(np.size(mean), 1)  # (an empty mean: nothing to divide)
     if ddof:  # (a constant ddof=0, the default, leaves no `- 0` behind)
         n = n - ddof
     return np.sum(d * d, axis=axis, keepdims=keepdims) / n

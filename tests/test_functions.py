@@ -476,3 +476,15 @@ def test_the_norm_of_integers_is_computed_in_floats():
     assert value == _scaled_norm(1.0, x) and grad == np.linalg.norm(x)
     value, grad = symgrad.grad(_scaled_norm, wrt="x").f_and_grad(2.0, x)
     np.testing.assert_allclose(grad, 2.0 * x / np.linalg.norm(x), rtol=1e-15)
+
+
+def _column_variances(x):
+    return np.var(x, axis=0)
+
+
+def test_the_variance_along_an_axis_of_an_empty_array_is_empty():
+    # the count of entries per mean divided by the number of means, 0: a
+    # ZeroDivisionError where numpy returns an empty array
+    x = np.ones((3, 0))
+    value, grad = symgrad.grad(_column_variances).f_and_grad(x, seed=np.ones(0))
+    assert value.shape == (0,) and grad.shape == (3, 0)
