@@ -299,85 +299,24 @@ def float_arrays(fn: Function) -> set[str]:
         found = keep
 
 
-# Ops whose result is a float whatever their operands are (float64 for
-# integers), and ops whose result is a float when an operand is: numpy
-# promotes an integer or a boolean meeting a float to that float, and takes
-# np.log or np.sqrt of an int8 array in float16, which is a float only for
-# the primal's sake (a derivative computed in it loses most of its digits).
-_FLOAT_RESULTS = {
-    "truediv",
-    "div",
-    "divide",
-    "mean",
-    "mean_all",
-    "float",
-    "float64",
-    "linspace",
-} | _FLOAT_ALLOCATIONS
-_FLOAT_IF_ANY = {
-    "add",
-    "sub",
-    "mul",
-    "pow",
-    "power",
-    "neg",
-    "pos",
-    "abs",
-    "square",
-    "maximum",
-    "minimum",
-    "clip",
-    "where",
-    "matmul",
-    "dot",
-    "outer",
-    "einsum",
-    "sum",
-    "sum_squares",
-    "max",
-    "min",
-    "prod",
-    "cumsum",
-    "getitem",
-    "reshape",
-    "T",
-    "transpose",
-    "ravel",
-    "squeeze",
-    "expand_dims",
-    "moveaxis",
-    "broadcast_to",
-    "copy",
-    "full",
-    "floor",
-    "ceil",
-    "rint",
-    "round",
-    "sign",
-    "sin",
-    "cos",
-    "tan",
-    "arcsin",
-    "arccos",
-    "arctan",
-    "arctan2",
-    "sinh",
-    "cosh",
-    "tanh",
-    "arcsinh",
-    "arccosh",
-    "arctanh",
-    "exp",
-    "exp2",
-    "expm1",
-    "log",
-    "log2",
-    "log10",
-    "log1p",
-    "sqrt",
-    "hypot",
-    "heaviside",
-}
+# Ops whose result is a float whatever their operands are, and ops whose
+# result is a float when an operand is: numpy promotes an integer or a
+# boolean meeting a float to that float.  (np.exp of an int8 array is
+# float16: a float, if a coarse one.)
+_FLOAT_RESULTS = (
+    set(
+        "sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh "
+        "arctanh exp exp2 expm1 log log2 log10 log1p sqrt hypot heaviside truediv "
+        "div divide mean mean_all float float64 linspace inexact".split()
+    )
+    | _FLOAT_ALLOCATIONS
+)
+_FLOAT_IF_ANY = set(
+    "add sub mul pow power neg pos abs square maximum minimum clip where matmul "
+    "dot outer einsum sum sum_squares max min prod cumsum getitem reshape T "
+    "transpose ravel squeeze expand_dims moveaxis broadcast_to copy full floor "
+    "ceil rint round sign".split()
+)
 
 
 def float_values(fn: Function) -> set[str]:
@@ -421,7 +360,7 @@ def float_values(fn: Function) -> set[str]:
 def is_float_constant(value: object) -> bool:
     """May a constant take part in a derivative's arithmetic as a float does?
     A numpy array or scalar if it is one; a Python number always (it does
-    not wrap around, and `True + True` is 2)."""
+    not wrap around, and a Python bool is 1 or 0 to sympy)."""
     if isinstance(value, np.ndarray | np.generic):
         return value.dtype.kind in "fc"
     return True

@@ -159,6 +159,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
+    "_inexact": CallSpec("inexact", ("x",)),
     "_mean": CallSpec("mean", ("a",)),
     "_count": CallSpec("count", ("x",)),
     "_clip_bound": CallSpec("clip_bound", ("bound", "unbounded")),

@@ -13,6 +13,8 @@ otherwise, where these definitions would ignore them).
 
 import numpy as np
 
+from .runtime import _inexact
+
 # Parameters a call must leave at these values.
 FIXED = {
     "var": {"dtype": None, "out": None},
@@ -70,7 +72,7 @@ def flip(m, axis=None):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    y = x + 0.0  # (as numpy's, in float64 for integers: an int8 x * x wraps)
+    y = _inexact(x)  # (as numpy's, in float64 for integers: an int8 x * x wraps)
     return np.sqrt(np.sum(y * y, axis=axis, keepdims=keepdims))
 
 

@@ -214,6 +214,10 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
     wrapped = getattr(value, "__symgrad_original__", None)
     if wrapped is not None:
         value = wrapped
+    if isinstance(value, types.FunctionType) and value is getattr(
+        runtime, value.__name__, None
+    ):
+        return LibFunction("symgrad", value.__name__)  # (the prelude's `_inexact`)
     if isinstance(value, types.FunctionType):
         return UserFunction(source_mod.from_function(value, resolver_for(value)))
     if isinstance(value, types.ModuleType) and value.__name__ != "symgrad":

@@ -372,10 +372,11 @@ def _copy_adjoint(b: Builder, g, out, x):
 
 
 structural("asarray", 1, "np.asarray({0})")(_copy_adjoint)
+structural("inexact", 1, "_inexact({0})")(_copy_adjoint)
 
 # Ops whose result may share memory with their first argument.
 VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dims"}
-VIEWS |= {"broadcast_to", "asarray"}
+VIEWS |= {"broadcast_to", "asarray", "inexact"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
@@ -622,7 +623,9 @@ def bilinear(name: str, first: int, second: int) -> None:
 
 for _name in ["sum", "mean", "transpose", "T", "reshape", "ravel", "squeeze"]:
     linear(_name)
-for _name in ["expand_dims", "copy", "asarray", "broadcast_to", "getitem", "owned"]:
+for _name in ["expand_dims", "copy", "asarray", "inexact", "broadcast_to", "getitem"]:
+    linear(_name)
+for _name in ["owned"]:
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)

@@ -102,6 +102,14 @@ def _spread(g, x):
     return np.full(np.shape(x), g)
 
 
+def _inexact(x):
+    """`x` as np.linalg.norm reads it: itself if it is a float (or complex)
+    array or number, else in float64, so squaring an int8 `x` cannot wrap."""
+    if x.__class__ is np.ndarray:
+        return x if x.dtype.kind in "fcO" else x.astype(float)
+    return float(x) if isinstance(x, int | np.integer | np.bool_) else x
+
+
 def _owned(g):
     """A gradient the caller may modify: arrays are copied, numbers kept."""
     return np.array(g) if isinstance(g, np.ndarray) else g

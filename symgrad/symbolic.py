@@ -333,9 +333,7 @@ def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     `_RealAbs`, and a power whose exponent depends on `target` as
     `_ExponentPow` (no nan from a zero base)."""
     powers = [
-        p
-        for p in expr.atoms(sp.Pow)
-        if p.exp.has(target) and not (p.base.is_Number and p.base != 0)
+        p for p in expr.atoms(sp.Pow) if p.exp.has(target) and not p.base.is_number
     ]
     if not powers and not expr.has(sp.Max, sp.Min, sp.Abs):
         return sp.diff(expr, target)
@@ -362,8 +360,8 @@ class _ExponentPow(sp.Function):
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         b, e = self.args
-        if argindex == 1:
-            return sp.diff(sp.Pow(b, e), b)
+        if argindex == 1:  # (in b alone: the exponent may depend on b's symbol)
+            return e * sp.Pow(b, e - 1)
         return self * _ZeroSafeLog(b)
 
 
@@ -662,7 +660,7 @@ class SympyLowering:
                 total = (
                     self.emit("neg", (part,))
                     if total is None
-                    else (self.emit("sub", (total, part)))
+                    else self.emit("sub", (total, part))
                 )
             return total
         if isinstance(expr, sp.Pow):  # an integer power: one factor at a time
