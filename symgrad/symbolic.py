@@ -752,8 +752,11 @@ class SympyLowering:
         terms = [t for t in ordered if not _negative(t)] + [
             t for t in ordered if _negative(t)
         ]
-        if not (self.is_float(terms[0]) or self.is_float(terms[1])):
-            # a float first, so that no sum of two non-floats is computed
+        if not self.is_float(terms[0]) and (
+            _negative(terms[0]) or not self.is_float(terms[1])
+        ):
+            # a float first: no sum of two non-floats, no non-float negated
+            # (`-k - x`, a maximum's derivative, is `-x - k`)
             first = next((i for i, t in enumerate(terms) if self.is_float(t)), 0)
             terms.insert(0, terms.pop(first))
         first = terms[0]

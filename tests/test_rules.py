@@ -481,7 +481,15 @@ def where_of_data(x, w, k):
     return np.sum(x * kk * kk)
 
 
-MORE_DATA_CASES = [  # (found by a tester of the cases above)
+def larger_of_data(x, k):
+    return np.sum(np.maximum(k, -x))
+
+
+MORE_DATA_CASES = [  # (found by a tester of the cases above, and a reviewer)
+    # a maximum's derivative, heaviside(-x - k): `-k` wrapped on uint8 data,
+    # and numpy refuses to negate a mask
+    (larger_of_data, (np.array([-2.0, 5.0]), np.array([3, 3], np.uint8)), [0, 0]),
+    (larger_of_data, (np.array([-2.0, 5.0]), np.array([True, False])), [-1, 0]),
     (
         chi_square,
         (np.ones(2), np.zeros(2), np.array([200, 3], np.uint8)),
