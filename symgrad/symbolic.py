@@ -663,7 +663,7 @@ class SympyLowering:
                     else self.emit("sub", (total, part))
                 )
             return total
-        if isinstance(expr, sp.Pow):  # an integer power: one factor at a time
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer:  # one factor at a time
             n = int(expr.exp)
             for _ in range(abs(n)):
                 acc = (
@@ -678,10 +678,11 @@ class SympyLowering:
             for factor in sp.Mul.make_args(rest):
                 acc = self.scaled(acc, factor)
             return acc
-        # a Piecewise: the float inside each value
-        sym = sp.Dummy()
-        self.bind(sym, acc, True)
-        return self.lower(sp.piecewise_fold(sym * expr))
+        if isinstance(expr, sp.Piecewise):  # the float inside each value
+            sym = sp.Dummy()
+            self.bind(sym, acc, True)
+            return self.lower(sp.piecewise_fold(sym * expr))
+        return self.emit("mul", (acc, self.lower(expr)))  # (`sqrt(m1 + m2)`)
 
     def lower(self, expr: sp.Expr) -> Atom:
         if expr in self.atoms:

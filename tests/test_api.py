@@ -596,9 +596,9 @@ def forward(w):
 """
 
 
-def _program(tmp_path, name):
+def _program(tmp_path, name, text=PROGRAM):
     path = tmp_path / f"{name}.py"
-    path.write_text(PROGRAM)
+    path.write_text(text)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -861,11 +861,7 @@ def test_a_global_arrays_zero_changed_to_minus_zero_is_seen(tmp_path, monkeypatc
     # the arrays compared equal (-0.0 == 0.0), so the module kept the value
     # the first call read, where np.arctan2(-0.0, -1.0) is -pi, not pi
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
-    path = tmp_path / "signed_zero.py"
-    path.write_text(SIGNED_ZERO_PROGRAM)
-    spec = importlib.util.spec_from_file_location("signed_zero", path)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
+    m = _program(tmp_path, "signed_zero", SIGNED_ZERO_PROGRAM)
     g = symgrad.grad(m.loss)
     x = np.ones(2)
     assert g.f_and_grad(x)[0] == m.loss(x) > 0

@@ -549,3 +549,21 @@ def test_a_power_of_the_variable_to_itself(f):
     for x in (0.7, 1.3):
         symgrad.check_grad(f, x)
     symgrad.check_grad(f, np.array([0.4, 1.7]), seed=np.ones(2))
+
+
+def test_a_fractional_power_of_non_floats_is_scaled_whole():
+    # (found re-reading the change: `scaled` took int(1/2) = 0 factors of
+    # sqrt(m1 + m2), and returned the cotangent alone)
+    from symgrad.ir import Var
+    from symgrad.symbolic import SympyLowering
+
+    emitted = []
+
+    def emit(op, args):
+        emitted.append(op)
+        return Var(f"t{len(emitted)}")
+
+    m1, m2 = sp.symbols("m1 m2", real=True)
+    lowering = SympyLowering(emit, {m1: Var("m1"), m2: Var("m2")}, lambda a: False)
+    assert lowering.scaled(Var("g"), sp.sqrt(m1 + m2)) == Var("t3")
+    assert emitted == ["add", "sqrt", "mul"]
