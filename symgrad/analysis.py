@@ -357,12 +357,15 @@ def float_values(fn: Function) -> set[str]:
         found = keep
 
 
-def is_float_constant(value: object) -> bool:
-    """May a constant take part in a derivative's arithmetic as a float does?
-    A numpy array or scalar if it is one; a Python number always (it does
-    not wrap around, and a Python bool is 1 or 0 to sympy)."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.dtype.kind in "fc"
+def is_float_atom(atom: Atom, floats: set[str]) -> bool:
+    """May `atom` take part in a derivative's arithmetic as a float does?  A
+    variable named in `floats` (the values computed from `wrt`, which count
+    as floats, and `float_values`); a numpy constant that is one; a Python
+    number always (it does not wrap around, and a bool is 1 or 0 to sympy)."""
+    if isinstance(atom, Var):
+        return atom.name in floats
+    if isinstance(atom.value, np.ndarray | np.generic):
+        return atom.value.dtype.kind in "fc"
     return True
 
 

@@ -24,6 +24,7 @@ along the tangents given for the `wrt` parameters.  Guarantees:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import sympy as sp
 
@@ -33,7 +34,7 @@ from .analysis import (
     activity,
     float_arrays,
     float_values,
-    is_float_constant,
+    is_float_atom,
     regions,
     shape_classes,
 )
@@ -103,7 +104,9 @@ class _Forward:
         self.regions, self.absorbed = regions(fn, self.active)
         self.shapes = shape_classes(fn)
         self.b = _Builder(names, float_arrays(fn), fn)
-        self.float_values = float_values(fn)
+        self.is_float = functools.partial(
+            is_float_atom, floats=self.active | float_values(fn)
+        )
         self.params = tuple(Var(names.fresh(f"{p}_dot")) for p in wrt)
         self.tangent: dict[str, Atom] = dict(zip(wrt, self.params, strict=True))
         self.written = self.b.written
@@ -208,13 +211,6 @@ class _Forward:
             result = Var(self.names.fresh(f"{name}_dot"))
             self.b.body[-1] = dataclasses.replace(last, target=result)
         self.bind(name, result)
-
-    def is_float(self, atom: Atom) -> bool:
-        """As `reverse._Reverse.is_float`: is `atom` a float, for a
-        derivative's arithmetic (a value computed from `wrt` is taken to be)?"""
-        if isinstance(atom, Const):
-            return is_float_constant(atom.value)
-        return atom.name in self.active or atom.name in self.float_values
 
     def region(self, region: Region) -> Atom | None:
         leaves = [

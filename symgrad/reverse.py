@@ -30,6 +30,7 @@ cotangent in the variable `seed`.  Guarantees:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ from .analysis import (
     float_arrays,
     float_values,
     int_vars,
-    is_float_constant,
+    is_float_atom,
     only_adds_axes,
     regions,
     selects_all,
@@ -127,7 +128,9 @@ class _Reverse(FlowReverse):
         self.sweeps = Sweeps()
         self.ints = int_vars(fn)
         self.floats = float_arrays(fn)
-        self.float_values = float_values(fn)
+        self.is_float = functools.partial(
+            is_float_atom, floats=self.active | float_values(fn)
+        )
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
@@ -166,14 +169,6 @@ class _Reverse(FlowReverse):
             self.region(self.regions[name])
         else:
             self.structural(stmt)
-
-    def is_float(self, atom: Atom) -> bool:
-        """Is `atom` a float, for a derivative's arithmetic?  A value computed
-        from `wrt` is taken to be one (an integer input's own arithmetic is
-        the function's); other data may be a mask or an integer array."""
-        if isinstance(atom, Const):
-            return is_float_constant(atom.value)
-        return atom.name in self.active or atom.name in self.float_values
 
     def bar(self, name: str) -> Var:
         if name not in self.bars:
