@@ -330,9 +330,7 @@ def float_values(fn: Function) -> set[str]:
             inputs[stmt.target.name] = []
         elif isinstance(stmt, Assign) and stmt.op in _FLOAT_IF_ANY:
             operands = stmt.args[1:] if stmt.op == "where" else stmt.args
-            inputs[stmt.target.name] = [[a for a in operands if isinstance(a, Var)]]
-            if any(isinstance(a, Const) and type(a.value) is float for a in operands):
-                inputs[stmt.target.name] = []
+            inputs[stmt.target.name] = [[a for a in operands if isinstance(a, Atom)]]
         elif isinstance(stmt, Branch):
             for m in stmt.merges:
                 inputs[m.out.name] = [[m.then], [m.orelse]]
