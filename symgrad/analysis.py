@@ -174,17 +174,24 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
     """A value computed from a `wrt` input may not serve as an index or shape,
     nor enter an op that has no derivative rule for it."""
     if (
-        stmt.op == "astype"
-        and np.dtype(dict(stmt.params).get("dtype", "float64")).kind == "f"
+        stmt.op in ("astype", "scalar_type")
+        and dtype_kind(stmt) == "f"
         and any(v.name in varied for v in arg_vars(stmt.args))
     ):
+        if stmt.op == "astype":
+            written, hint = ".astype() to a float dtype", (
+                "leave out .astype(float) (the value is already floats), or write "
+                "x * 1.0; a mask as floats, (x > 0).astype(float), has no "
+                "derivative and is fine"
+            )
+        else:
+            written = f"np.{dict(stmt.params)['scalar']}()"
+            hint = "leave it out (the value is already floats), or write float(...)"
         raise NonDifferentiableError(
-            f"no derivative rule for .astype() to a float dtype of a value that "
-            f"depends on {', '.join(wrt)}",
+            f"no derivative rule for {written} of a value that depends on "
+            f"{', '.join(wrt)}",
             stmt.loc,
-            "leave out .astype(float) (the value is already floats), or write "
-            "x * 1.0; a mask as floats, (x > 0).astype(float), has no derivative "
-            "and is fine",
+            hint,
         )
     if stmt.op in _OPAQUE and any(v.name in varied for v in arg_vars(stmt.args)):
         raise NonDifferentiableError(
@@ -266,17 +273,32 @@ def int_vars(fn: Function) -> set[str]:
 
 
 _FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye", "zeros_grad"}
+
+
+def dtype_kind(stmt: Assign) -> str | None:
+    """numpy's kind ("f", "i", "u", "b") of the `dtype=` a constructor
+    (np.zeros, np.full, np.arange...) is given, or None without one."""
+    params = dict(stmt.params)
+    dtype = params.get("dtype", params.get("scalar"))  # (np.float32(v): "float32")
+    return None if dtype is None else np.dtype(dtype).kind
+
+
 _WRITES = {"setitem", "setitem_add", "setitem_sub", "add_at"}
 
 
 def float_arrays(fn: Function) -> set[str]:
     """Arrays that are certainly float: made by np.zeros/ones/empty/eye (which
-    default to float64) or `_zeros_grad` (x's float dtype, or float64) and
-    only written into since.  A write into any other
-    array may be truncated to an integer dtype, which its adjoint must check."""
+    default to float64, and are given no other dtype) or `_zeros_grad` (x's
+    float dtype, or float64) and only written into since.  A write into any
+    other array may be truncated to an integer dtype, which its adjoint must
+    check."""
     inputs: dict[str, list] = {}
     for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and stmt.op in _FLOAT_ALLOCATIONS:
+        if (
+            isinstance(stmt, Assign)
+            and stmt.op in _FLOAT_ALLOCATIONS
+            and dtype_kind(stmt) in (None, "f")
+        ):
             inputs[stmt.target.name] = []
         elif isinstance(stmt, Assign) and stmt.op in _WRITES:
             inputs[stmt.target.name] = [stmt.args[0]]
@@ -326,7 +348,11 @@ def float_values(fn: Function) -> set[str]:
     carried value is one when it starts as one and its next value is one."""
     inputs: dict[str, list[list[Atom]]] = {}
     for stmt in walk(fn.body):
-        if isinstance(stmt, Assign) and stmt.op in _FLOAT_RESULTS:
+        kind = dtype_kind(stmt) if isinstance(stmt, Assign) else None
+        if kind is not None:  # (`dtype=` decides)
+            if kind == "f":
+                inputs[stmt.target.name] = []
+        elif isinstance(stmt, Assign) and stmt.op in _FLOAT_RESULTS:
             inputs[stmt.target.name] = []
         elif isinstance(stmt, Assign) and stmt.op in _FLOAT_IF_ANY:
             operands = stmt.args[1:] if stmt.op == "where" else stmt.args

@@ -252,6 +252,15 @@ class CallLowering:
                 spelling = f"math.{callee.name}"
         if spec is None and (callee.lib, callee.name) == ("numpy", "nonzero"):
             raise nonzero_outside_an_index(loc)
+        if spec is None and callee.lib == "numpy" and _is_scalar_type(callee.name):
+            return self.scalar_type(node, callee.name, scope, hint)
+        if (callee.lib, callee.name) == ("math", "log") and len(node.args) == 2:
+            # math.log(x, base) is log(x) / log(base), as CPython computes it
+            x, base = (
+                ast.copy_location(ast.Call(node.func, [a], []), node) for a in node.args
+            )
+            ratio = ast.copy_location(ast.BinOp(x, ast.Div(), base), node)
+            return self.atom(ratio, scope, hint)
         if spec is None:
             raise NoDerivativeError(
                 f"no derivative rule for '{dotted(node.func)}'",
@@ -383,27 +392,55 @@ class CallLowering:
         receiver = self.atom(node.func.value, scope)
         return self.emit("astype", (receiver,), loc, (("dtype", dtype),), hint)
 
-    def dtype(self, node: ast.expr, scope: Scope) -> str:
+    def scalar_type(
+        self, node: ast.Call, name: str, scope: Scope, hint: str | None
+    ) -> Atom:
+        """`np.int64(v)`, `np.float32(v)`: a constant, as `.astype()` is (to a
+        float type, refused for a value depending on wrt, in `analysis`)."""
+        loc = scope.src.loc(node)
+        if len(node.args) != 1 or node.keywords:
+            raise BadInputError(f"np.{name}() takes one value here", loc)
+        self.dtype(node.func, scope, "{}()")  # (a kind symgrad computes with)
+        value = self.atom(node.args[0], scope)
+        return self.emit("scalar_type", (value,), loc, (("scalar", name),), hint)
+
+    def dtype(self, node: ast.expr, scope: Scope, written: str = ".astype({})") -> str:
         """numpy's name of the dtype `node` spells (`float`, `np.float32`,
-        `"int64"`), of a kind symgrad computes with (bool, int, float)."""
+        `"int64"`), of a kind symgrad computes with (bool, int, float);
+        `written` is how an error shows where it was given."""
         spelled = None
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             spelled = node.value
         elif isinstance(node, ast.Name) and node.id not in scope.env:
             if node.id in ("float", "int", "bool", "complex"):
                 spelled = getattr(builtins, node.id)
+            elif scope.src.resolver:  # (a module's `DTYPE = np.float32`)
+                found = scope.src.resolver.resolve(node.id)
+                if isinstance(found, resolve.Constant):
+                    spelled = found.value
+                elif isinstance(found, resolve.LibFunction):
+                    lib = {"numpy": np, "builtins": builtins}.get(found.lib)
+                    spelled = getattr(lib, found.name, None)
         elif isinstance(node, ast.Attribute):
             module = self.module_ref(node.value, scope)
             if getattr(module, "lib", None) == "numpy":
                 spelled = getattr(np, node.attr, None)
+        if spelled is None:
+            raise UnsupportedSyntaxError(
+                f"{written.format(ast.unparse(node))}: the dtype must be known "
+                "when the function is compiled",
+                scope.src.loc(node),
+                "write it in the call, as float, int, bool, np.float32 or "
+                "'float64', or name a numpy one at module level (DTYPE = np.float32)",
+            )
         try:
-            dtype = np.dtype(spelled) if spelled is not None else None
+            dtype = np.dtype(spelled)
         except TypeError:
             dtype = None
         if dtype is None or dtype.kind not in "biuf":
             raise NoDerivativeError(
-                f".astype({ast.unparse(node)}): symgrad computes with bool, int "
-                "and float dtypes",
+                f"{written.format(ast.unparse(node))}: symgrad computes with bool, "
+                "int and float dtypes",
                 scope.src.loc(node),
                 "write one as float, int, bool, np.float32 or 'float64' (complex "
                 "numbers are not supported)",
@@ -420,9 +457,21 @@ class CallLowering:
         hint: str | None,
         spelling: str | None = None,
     ) -> Atom:
-        if spec.variadic and not spec.args:
+        if spec.variadic and not spec.args:  # (np.arange: its parameters by keyword)
             atoms = tuple(self.atom(a, scope) for a in args)
-            return self.emit(spec.op, atoms, loc, hint=hint)
+            allowed = dict(spec.static)
+            params = []
+            for kw in keywords:
+                if kw.arg not in allowed:
+                    raise NoDerivativeError(
+                        f"keyword argument '{kw.arg}' is not supported here",
+                        scope.src.loc(kw.value),
+                        "pass it by position",
+                    )
+                value = self.keyword_value(kw.arg, kw.value, scope)
+                if value != allowed[kw.arg]:
+                    params.append((kw.arg, value))
+            return self.emit(spec.op, atoms, loc, tuple(params), hint=hint)
         if spec.op == "clip":
             keywords = _clip_bounds(spec, args, keywords, loc)
         names = list(spec.args) + [k for k, _ in spec.static]
@@ -468,7 +517,7 @@ class CallLowering:
         params = []
         for key, default in spec.static:
             if key in given:
-                value = self.static(given[key], scope, f"'{key}'")
+                value = self.keyword_value(key, given[key], scope)
                 if isinstance(value, list | tuple):
                     value = tuple(value)
                 if op == "concatenate" and key == "axis" and value is None:
@@ -480,6 +529,15 @@ class CallLowering:
         if spelling is not None:
             params.append(("fn", spelling))
         return self.emit(op, atoms, loc, tuple(params), hint)
+
+    def keyword_value(self, key: str, node: ast.expr, scope: Scope) -> object:
+        """The compile-time value of a parameter (`axis=`): a constant, or for
+        `dtype=` numpy's name of the dtype (`np.float32` is "float32")."""
+        if key == "dtype" and not (
+            isinstance(node, ast.Constant) and node.value is None
+        ):
+            return self.dtype(node, scope, "dtype={}")
+        return self.static(node, scope, f"'{key}'")
 
     def argument(self, node: ast.expr, scope: Scope) -> Atom | Index:
         """A call's argument: a value, or an index written `np.s_[...]` (as
@@ -510,6 +568,12 @@ class CallLowering:
 
 
 _NOT_A_LITERAL = object()
+
+
+def _is_scalar_type(name: str) -> bool:
+    """Is `np.<name>` one of numpy's scalar types (np.int64, np.float32)?"""
+    value = getattr(np, name, None)
+    return isinstance(value, type) and issubclass(value, np.generic)
 
 
 def _clip_bounds(

@@ -694,9 +694,7 @@ class _Printer:
             for k, v in stmt.params
             if k not in defaults or defaults[k] != v
         ]
-        named = {
-            k: f'"{v}"' if isinstance(v, str) else _value(v) for k, v in params.items()
-        }
+        named = {k: v if isinstance(v, str) else _value(v) for k, v in params.items()}
         return op.template.format(
             *args,
             args=", ".join(args),

@@ -41,6 +41,7 @@ BINOPS = {
 }
 
 _REDUCE = (("axis", None), ("keepdims", False))
+_DTYPE = (("dtype", None),)  # (a constructor's: numpy's name of it, "float32")
 
 NUMPY: dict[str, CallSpec] = {}
 for _name, _op in OPS.items():
@@ -82,7 +83,7 @@ NUMPY.update(
     stack=CallSpec("stack", ("arrays",), (("axis", 0),)),
     concatenate=CallSpec("concatenate", ("arrays",), (("axis", 0),)),
     broadcast_to=CallSpec("broadcast_to", ("array", "shape")),
-    full=CallSpec("full", ("shape", "fill_value")),
+    full=CallSpec("full", ("shape", "fill_value"), _DTYPE),
     sign=CallSpec("sign", ("x",)),
     heaviside=CallSpec("heaviside", ("x1", "x2")),
     floor=CallSpec("floor", ("x",)),
@@ -97,14 +98,17 @@ NUMPY.update(
     shape=CallSpec("shape", ("a",)),
     size=CallSpec("size", ("a",)),
     ndim=CallSpec("ndim", ("a",)),
-    zeros=CallSpec("zeros", ("shape",)),
-    ones=CallSpec("ones", ("shape",)),
-    empty=CallSpec("empty", ("shape",)),
-    zeros_like=CallSpec("zeros_like", ("a",)),
-    ones_like=CallSpec("ones_like", ("a",)),
-    eye=CallSpec("eye", ("N",)),
-    arange=CallSpec("arange", (), variadic=True),
-    linspace=CallSpec("linspace", (), variadic=True),
+    zeros=CallSpec("zeros", ("shape",), _DTYPE),
+    ones=CallSpec("ones", ("shape",), _DTYPE),
+    empty=CallSpec("empty", ("shape",), _DTYPE),
+    zeros_like=CallSpec("zeros_like", ("a",), _DTYPE),
+    ones_like=CallSpec("ones_like", ("a",), _DTYPE),
+    eye=CallSpec("eye", ("N",), (("M", None), ("k", 0), ("dtype", None))),
+    # (start, stop, step or num by position; these parameters by keyword)
+    arange=CallSpec("arange", (), _DTYPE, variadic=True),
+    linspace=CallSpec(
+        "linspace", (), (("endpoint", True), ("dtype", None)), variadic=True
+    ),
     argmax=CallSpec("argmax", ("a",), (("axis", None),)),
     argmin=CallSpec("argmin", ("a",), (("axis", None),)),
     argsort=CallSpec("argsort", ("a",), (("axis", -1),)),

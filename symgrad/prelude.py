@@ -42,7 +42,8 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     i = np.arange(min(np.shape(a)[0], np.shape(a)[1]))
-    return np.sum(a[i, i], axis=0)  # (over the first two axes, as numpy's)
+    # (over the first two axes, as numpy's; of a list too)
+    return np.sum(np.asarray(a)[i, i], axis=0)
 
 
 def diag(v, k=0):
@@ -53,7 +54,7 @@ def diag(v, k=0):
         return matrix
     n = min(np.shape(v)[0], np.shape(v)[1])  # a matrix: its diagonal
     i = np.arange(n)
-    return np.reshape(v[i, i], (n,))  # (more axes: an error, as in numpy)
+    return np.reshape(np.asarray(v)[i, i], (n,))  # (more axes: an error, as numpy)
 
 
 def sort(a, axis=-1, kind=None, order=None):

@@ -17,7 +17,8 @@ Three kinds of primitive:
   derivative; a value computed by one is a constant to reverse mode.
 
 `template` says how `emit` prints the operation: `{0}`, `{1}` are arguments,
-`{params}` expands to the non-default keyword parameters.  `lib="math"` on an
+`{params}` expands to the non-default keyword parameters, and a parameter's
+name to its value (a string as it is: `{dtype!r}` quotes it).  `lib="math"` on an
 elementwise statement prints the `math` spelling the user wrote.
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
@@ -140,6 +142,16 @@ def arg_symbols(n: int) -> tuple[sp.Symbol, ...]:
 # --- constant ops: no derivative flows through them --------------------------
 
 
+# A constructor's `dtype=`: numpy's name of it ("float32"), None for numpy's
+# default.
+_DTYPE = [("dtype", None)]
+
+
+def _truncates(dtype: str | None) -> bool:
+    """Does a constructor given `dtype=` turn floats into integers or bools?"""
+    return dtype is not None and np.dtype(dtype).kind != "f"
+
+
 def _const(name: str, arity: int | None, template: str, params=()) -> None:
     _define(Op(name, arity, "constant", template, tuple(params)))
 
@@ -180,15 +192,15 @@ _const("clip_bound", 2, "_clip_bound({0}, {1})")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
 _const("int", 1, "int({0})")
-_const("zeros", 1, "np.zeros({0})")
+_const("zeros", 1, "np.zeros({0}{params})", _DTYPE)
 _const("stacked_shape", 1, "_stacked_shape({0})")  # (a cotangent of unpacked items)
-_const("ones", 1, "np.ones({0})")
-_const("empty", 1, "np.empty({0})")
-_const("zeros_like", 1, "np.zeros_like({0})")
-_const("ones_like", 1, "np.ones_like({0})")
-_const("eye", 1, "np.eye({0})")
-_const("arange", None, "np.arange({args})")
-_const("linspace", None, "np.linspace({args})")
+_const("ones", 1, "np.ones({0}{params})", _DTYPE)
+_const("empty", 1, "np.empty({0}{params})", _DTYPE)
+_const("zeros_like", 1, "np.zeros_like({0}{params})", _DTYPE)
+_const("ones_like", 1, "np.ones_like({0}{params})", _DTYPE)
+_const("eye", 1, "np.eye({0}{params})", [("M", None), ("k", 0), *_DTYPE])
+_const("arange", None, "np.arange({args}{params})", _DTYPE)
+_const("linspace", None, "np.linspace({args}{params})", [("endpoint", True), *_DTYPE])
 _const("argmax", 1, "np.argmax({0}{params})", [("axis", None)])
 _const("argmin", 1, "np.argmin({0}{params})", [("axis", None)])
 _const("argsort", 1, "np.argsort({0}{params})", [("axis", -1)])
@@ -198,7 +210,10 @@ _const("all", 1, "np.all({0}{params})", [("axis", None), ("keepdims", False)])
 # `.astype(dtype)` (dtype a name numpy gives, "float64"): of a mask, or to an
 # integer or bool dtype; of a value depending on wrt to a float dtype it is
 # refused (analysis), not a constant.
-_const("astype", 1, "{0}.astype({dtype})", [("dtype", "float64")])
+_const("astype", 1, "{0}.astype({dtype!r})", [("dtype", "float64")])
+# `np.int64(v)`, `np.float32(v)`: numpy's scalar type named `scalar` called on
+# a value (np.float64, a float's identity, is the differentiable "float64")
+_const("scalar_type", 1, "np.{scalar}({0})", [("scalar", "int64")])
 _const("not_", 1, "not {0}")
 _const("new_stack", 0, "[]")
 _const("or_", 2, "{0} or {1}")
@@ -295,7 +310,7 @@ def _prod_adjoint(b: Builder, g, out, x, *, axis, keepdims):
 # diagonals) and no "...": the cotangent of an operand is the einsum of the
 # output's cotangent with the other operands into its letters, spread over
 # the letters only it has (`_einsum_grad`).
-@structural("einsum", None, "np.einsum({subscripts}, {args})", [("subscripts", "")])
+@structural("einsum", None, "np.einsum({subscripts!r}, {args})", [("subscripts", "")])
 def _einsum_adjoint(b: Builder, g, out, *operands, subscripts):
     return tuple(
         b.op("einsum_grad", g, *operands, subscripts=subscripts, k=k)
@@ -395,8 +410,10 @@ def _broadcast_to_adjoint(b: Builder, g, out, x, shape):
     return b.op("unbroadcast", g, x), None
 
 
-@structural("full", 2, "np.full({0}, {1})", nondiff=(0,))
-def _full_adjoint(b: Builder, g, out, shape, value):
+@structural("full", 2, "np.full({0}, {1}{params})", _DTYPE, nondiff=(0,))
+def _full_adjoint(b: Builder, g, out, shape, value, *, dtype):
+    if _truncates(dtype):  # (np.full(n, x, dtype=int): a constant)
+        return None, None
     return None, b.op("unbroadcast", g, value)
 
 
@@ -546,7 +563,7 @@ _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
 _emitted(
     "einsum_grad",
     None,
-    "_einsum_grad({subscripts}, {k}, {args})",
+    "_einsum_grad({subscripts!r}, {k}, {args})",
     [("subscripts", ""), ("k", 0)],
 )
 _emitted("cumsum_grad", 2, "_cumsum_grad({0}, {1}{params})", [("axis", None)], (1,))
@@ -635,7 +652,15 @@ for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy", "keepdims"]:
     linear(_name)
 for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
     linear(_name)
-linear("full", (1,))
+
+
+def _full_tangent(b: Builder, dots, out, shape, value, *, dtype) -> Atom | None:
+    if dots[1] is None or _truncates(dtype):
+        return None
+    return b.op("full", shape, dots[1], dtype=dtype)
+
+
+TANGENTS["full"] = _full_tangent
 linear("spread", (0,))
 linear("check_seed", (1,))
 _LISTED = ["make_list", "list_append", "list_concat", "stack", "list_array"]

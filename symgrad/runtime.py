@@ -104,7 +104,10 @@ def _spread(g, x):
 
 def _inexact(x):
     """`x` as np.linalg.norm reads it: itself if it is a float (or complex)
-    array or number, else in float64, so squaring an int8 `x` cannot wrap."""
+    array or number, else in float64, so squaring an int8 `x` cannot wrap;
+    a list or tuple as an array."""
+    if isinstance(x, list | tuple):
+        x = np.asarray(x)
     if x.__class__ is np.ndarray:
         return x if x.dtype.kind in "fcO" else x.astype(float)
     return float(x) if isinstance(x, int | np.integer | np.bool_) else x

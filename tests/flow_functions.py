@@ -424,6 +424,16 @@ def add_into_element(x):
     return np.sum(y * np.arange(1.0, 4.0))
 
 
+def write_into_int_buffer(x):
+    """A buffer made with an integer dtype truncates what is written: no
+    derivative flows through its entries."""
+    y = np.zeros(3, dtype=int)
+    y[:] = x * 2.5
+    z = np.ones_like(x, dtype=np.int8)
+    z[1] = x[0] * 3.0
+    return np.sum(y * x) + np.sum(z * x)
+
+
 def fill_buffer(x):
     y = np.zeros(len(x))
     for i in range(len(x)):
@@ -810,6 +820,11 @@ def _clip_points(rng):
 
 FLOW_CASES = [
     Case("add_into_element", add_into_element, lambda r: (normal(r, 3),)),
+    Case(
+        "write_into_int_buffer",
+        write_into_int_buffer,
+        lambda r: (uniform(r, 3, 0.6, 2.9),),
+    ),
     Case("fill_buffer", fill_buffer, lambda r: (normal(r, 5),)),
     Case("fill_slices", fill_slices, lambda r: (normal(r, 3),)),
     Case("fill_matrix", fill_matrix, lambda r: (normal(r, 3),)),

@@ -116,6 +116,7 @@ def _one(shape: Any, lo: float = -1.5, hi: float = 1.5) -> Callable[..., tuple]:
 # --------------------------------------------------------------------------
 
 SCALE = 2.5
+SINGLE = np.float32  # (a dtype named at module level)
 OFFSET = -0.75
 COEFFS = np.array([1.0, -2.0, 0.5])
 EPSILON = 1e-5
@@ -264,6 +265,11 @@ def builtin_max_min(x, y, z):
     """Python's max and min of two and of more numbers (folded left, as
     Python compares them)."""
     return max(x, y, z * 2.0) + min(x, y, z, 0.3) * max(x, 0.0)
+
+
+def math_log_base(x):
+    # math.log with a base, in the value and in the base
+    return math.log(x, 2.0) * math.log(3.0, x) + math.log(x * x, x + 1.0)
 
 
 def math_constants(x):
@@ -700,6 +706,24 @@ def nondiff_arange(x):
     return np.sum(np.arange(3) * x + np.arange(3) ** 2)
 
 
+def nondiff_dtypes(x):
+    # dtype= as numpy reads it: uint8 entries wrap (- 10 is 246, 247, 248), a
+    # float32 0.1 is not float64's, an int full truncates, linspace leaves out
+    # its end without endpoint
+    k = np.arange(3, dtype=np.uint8) - 10
+    z = np.zeros(3, np.float32) + 0.1
+    s = np.linspace(0.0, 1.0, 3, endpoint=False)
+    i = np.full(3, 2.5, dtype=int) + np.ones_like(x, dtype=np.int8)
+    e = np.eye(3, dtype=np.float32)[0] + np.ones(3, dtype=SINGLE) / 3
+    return np.sum(x * k * z + x * s + i * x + e * x)
+
+
+def nondiff_range_keywords(x):
+    # (stop 28: these keywords were dropped, a silently wrong gradient)
+    s = np.linspace(0.0, 1.0, 3, endpoint=False)
+    return np.sum(x * s * (np.arange(3, dtype=np.uint8) - 10))
+
+
 def nondiff_size(x):
     return np.sum(x**2) / x.size + x.ndim
 
@@ -818,6 +842,16 @@ def moment_methods(x):
     and so on: positional axis, ddof and keepdims by keyword."""
     spread = x.std(0, ddof=1, keepdims=True)
     return x.var() * x.trace() + np.sum(x * spread) + np.sum(x.var(axis=1) ** 2)
+
+
+def moments_of_lists(x, v, m):
+    """np.linalg.norm, np.trace and np.diag of lists, as numpy takes them."""
+    return np.sum(x) * (np.linalg.norm(v) + np.trace(m) + np.sum(np.diag(m)))
+
+
+def nondiff_scalar_casts(x, k):
+    """numpy's scalar types called on values that do not depend on x."""
+    return np.sum(x * np.int64(k * 1.5)) + np.float32(k / 3) * x[0] * np.int32(k > 2)
 
 
 def row_norms_loss(x):
@@ -1011,6 +1045,7 @@ CASES: list[Case] = [
     Case("int_constants", int_constants, _one(())),
     # math.* on floats
     Case("math_sin_cos", math_sin_cos, _one(())),
+    Case("math_log_base", math_log_base, _one((), 1.5, 3.0)),
     Case("math_exp_log", math_exp_log, _one((), 0.2, 3.0)),
     Case("math_sqrt_tanh", math_sqrt_tanh, _one((), 0.2, 3.0)),
     Case("math_tan_atan", math_tan_atan, _one((), -1.2, 1.2)),
@@ -1220,6 +1255,8 @@ CASES: list[Case] = [
     Case("nondiff_zeros", nondiff_zeros, _one(3)),
     Case("nondiff_arange", nondiff_arange, _one((2, 3))),
     Case("nondiff_size", nondiff_size, _one((3, 4))),
+    Case("nondiff_dtypes", nondiff_dtypes, _one(3)),
+    Case("nondiff_range_keywords", nondiff_range_keywords, _one(3)),
     # composites
     Case("sigmoid", sigmoid, _one((3, 4), -3.0, 3.0), seed=fixed_seed(3, 4)),
     Case("softmax", softmax, _one(5, -2.0, 2.0), seed=fixed_seed(5)),
@@ -1270,6 +1307,18 @@ CASES: list[Case] = [
         "standardized_wrt_x", standardized, lambda r: (normal(r, (5, 3)), normal(r, 3))
     ),
     Case("row_norms_loss", row_norms_loss, lambda r: (normal(r, (4, 3)),)),
+    Case(
+        "moments_of_lists",
+        moments_of_lists,
+        lambda r: (normal(r, 3), [1.5, -2.0, 3], [[1.0, 2.5], [3.0, -4.0]]),
+        wrt=0,
+    ),
+    Case(
+        "nondiff_scalar_casts",
+        nondiff_scalar_casts,
+        lambda r: (normal(r, 3), int(r.integers(1, 6))),
+        wrt=0,
+    ),
     Case(
         "einsum_products",
         einsum_products,

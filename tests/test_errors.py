@@ -495,6 +495,16 @@ MORE_AT_FIRST_USE = [
         NoDerivativeError,
         7,
     ),
+    # a constructor's dtype= is one symgrad computes with, known when compiling;
+    # np.arange's and np.linspace's keywords are dtype= (and endpoint=) alone
+    ("    return np.sum(np.zeros(3, dtype=complex) + x)\n", NoDerivativeError, 7),
+    ("    return np.sum(np.ones(3, x.dtype) * x)\n", UnsupportedSyntaxError, 7),
+    ("    return np.sum(np.arange(0, 4, step=2) * x)\n", NoDerivativeError, 7),
+    ("    return np.sum(np.linspace(0, 1, num=3) * x)\n", NoDerivativeError, 7),
+    # numpy's scalar types: float32 of a value depending on wrt (as .astype),
+    # complex ones
+    ("    return np.float32(x) * 2.0\n", NonDifferentiableError, 7),
+    ("    return np.sum(x * np.complex128(1.0 * len(x)))\n", NoDerivativeError, 7),
     # np.nonzero's tuple of index arrays is read only as a whole index
     ("    i = np.nonzero(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
     ("    return np.sum(x[np.nonzero(x > 0), 0])\n", UnsupportedSyntaxError, 7),
