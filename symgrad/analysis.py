@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -87,27 +88,51 @@ def activity(
     even where they come out of a stack that also holds values depending on
     `wrt`), a value depending on `wrt` used as an index or shape is an error."""
     varied = set(wrt)
-    _varied(fn.body, varied, constant)
+    _varied(fn.body, varied, constant, _derivative_flows)
     ret = fn.body[-1]
     useful = {ret.value.name} if isinstance(ret.value, Var) else set()
-    _useful(fn.body, useful)
-    for stmt in walk(fn.body) if checked else ():
-        if isinstance(stmt, Assign) and stmt.target.name in useful:
-            if not (forward and stmt.op == "tuple"):
-                _check_discrete_uses(stmt, varied, wrt)
+    _useful(fn.body, useful, _derivative_flows)
+    if checked:
+        # the same, with the ops refused on values depending on wrt counted as
+        # ones a derivative flows through: a refused op whose result enters
+        # only another constant op (`x.astype(float).astype(float)`, `(x % 3)
+        # % 5`) still has a derivative the result needs
+        flows = functools.partial(_refused_flows, forward=forward)
+        reached = set(wrt)
+        _varied(fn.body, reached, constant, flows)
+        needed = {ret.value.name} if isinstance(ret.value, Var) else set()
+        _useful(fn.body, needed, flows)
+        for stmt in walk(fn.body):
+            if isinstance(stmt, Assign) and stmt.target.name in needed:
+                if not (forward and stmt.op == "tuple"):
+                    _check_discrete_uses(stmt, reached, wrt)
     return varied & useful
 
 
-def _varied(body, varied: set[str], constant: frozenset[str]) -> None:
+def _derivative_flows(stmt: Assign) -> list[Var]:
+    """The arguments of `stmt` a derivative flows into."""
+    return [v for _, v in diff_args(stmt)]
+
+
+def _refused_flows(stmt: Assign, forward: bool) -> list[Var]:
+    """`_derivative_flows`, and every argument of an op that is refused on a
+    value depending on wrt (`%`, `.astype(float)`...), as if one flowed."""
+    refused = stmt.op in _OPAQUE and not (forward and stmt.op == "tuple")
+    if refused or (stmt.op in _CASTS and dtype_kind(stmt) == "f"):
+        return [a for a in variables(stmt.args)]
+    return _derivative_flows(stmt)
+
+
+def _varied(body, varied: set[str], constant: frozenset[str], flows) -> None:
     for stmt in body:
         if isinstance(stmt, Assign):
             if stmt.target.name not in constant and any(
-                v.name in varied for _, v in diff_args(stmt)
+                v.name in varied for v in flows(stmt)
             ):
                 varied.add(stmt.target.name)
         elif isinstance(stmt, Branch):
-            _varied(stmt.body, varied, constant)
-            _varied(stmt.orelse, varied, constant)
+            _varied(stmt.body, varied, constant, flows)
+            _varied(stmt.orelse, varied, constant, flows)
             for m in stmt.merges:
                 if _any_in((m.then, m.orelse), varied):
                     varied.add(m.out.name)
@@ -117,24 +142,24 @@ def _varied(body, varied: set[str], constant: frozenset[str]) -> None:
                 for c in stmt.carries:
                     if _any_in((c.init, c.next), varied):
                         varied.add(c.header.name)
-                _varied(stmt.test, varied, constant)
-                _varied(stmt.body, varied, constant)
+                _varied(stmt.test, varied, constant, flows)
+                _varied(stmt.body, varied, constant, flows)
                 if len(varied) == size:
                     break
             varied.update(c.out.name for c in stmt.carries if c.header.name in varied)
 
 
-def _useful(body, useful: set[str]) -> None:
+def _useful(body, useful: set[str], flows) -> None:
     for stmt in reversed(body):
         if isinstance(stmt, Assign):
             if stmt.target.name in useful:
-                useful.update(v.name for _, v in diff_args(stmt))
+                useful.update(v.name for v in flows(stmt))
         elif isinstance(stmt, Branch):
             for m in stmt.merges:
                 if m.out.name in useful:
                     useful.update(v.name for v in variables((m.then, m.orelse)))
-            _useful(stmt.body, useful)
-            _useful(stmt.orelse, useful)
+            _useful(stmt.body, useful, flows)
+            _useful(stmt.orelse, useful, flows)
         elif isinstance(stmt, Loop):
             while True:
                 size = len(useful)
@@ -142,7 +167,7 @@ def _useful(body, useful: set[str]) -> None:
                     if c.out.name in useful or c.header.name in useful:
                         useful.update(v.name for v in variables((c.init, c.next)))
                         useful.add(c.header.name)
-                _useful(stmt.body, useful)
+                _useful(stmt.body, useful, flows)
                 if len(useful) == size:
                     break
 
@@ -170,11 +195,16 @@ for _op, _symbol in [("bitand", "&"), ("bitor", "|"), ("bitxor", "^"), ("invert"
     )
 
 
+# `.astype(dtype)` and `np.float32(v)`: refused to a float dtype (analysis
+# below), constants (a step function) to an integer or bool one.
+_CASTS = ("astype", "scalar_type")
+
+
 def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:
     """A value computed from a `wrt` input may not serve as an index or shape,
     nor enter an op that has no derivative rule for it."""
     if (
-        stmt.op in ("astype", "scalar_type")
+        stmt.op in _CASTS
         and dtype_kind(stmt) == "f"
         and any(v.name in varied for v in arg_vars(stmt.args))
     ):

@@ -713,6 +713,10 @@ class _Printer:
         return "[" + ", ".join(self._item(i) for i in index.items) + "]"
 
     def index_tuple(self, index: Index) -> str:
+        if len(index.items) == 1 and not isinstance(index.items[0], Slice):
+            # the item itself, as `x[i]` reads it: `i` may hold a tuple
+            # (`x[IDX]` with IDX = (0, 1) is `x[0, 1]`, not rows 0 and 1)
+            return self._item(index.items[0])
         items = []
         for item in index.items:
             if isinstance(item, Slice):

@@ -472,9 +472,8 @@ class FlowLowering:
             start, stop, step, element = self.iteration(inner, scope)
             return (*self.reversed_range(start, stop, step, loc), element)
         if kind in ("zip", "enumerate"):
-            parts = [self.iteration(a, scope) for a in node.args]
-            if kind == "enumerate" and len(parts) != 1:
-                raise UnsupportedSyntaxError("enumerate() takes one iterable", loc)
+            args, first, strict = self.zip_options(node, kind, scope)
+            parts = [self.iteration(a, scope) for a in args]
             for start, _, step, _ in parts:
                 if start != Const(0) or step != Const(1):
                     raise UnsupportedSyntaxError(
@@ -484,11 +483,18 @@ class FlowLowering:
                         "index the sequences with one loop index instead",
                     )
             stop = parts[0][1]
-            for part in parts[1:]:
-                stop = self.emit("min_int", (stop, part[1]), loc)
+            for k, part in enumerate(parts[1:], 2):
+                if strict:  # (the lengths must agree, or Python's ValueError)
+                    stop = self.emit("zip_length", (stop, part[1], Const(k)), loc)
+                else:
+                    stop = self.emit("min_int", (stop, part[1]), loc)
             if kind == "enumerate":
                 inner = parts[0][3]
-                return Const(0), stop, Const(1), lambda i: _tuple(i, inner(i))
+
+                def counted(i: Atom) -> Atom:
+                    return i if first == Const(0) else self.emit("add", (i, first), loc)
+
+                return Const(0), stop, Const(1), lambda i: _tuple(counted(i), inner(i))
             return (
                 Const(0),
                 stop,
@@ -505,6 +511,30 @@ class FlowLowering:
             Const(1),
             lambda i: self.emit("getitem", (sequence, Index((i,))), loc),
         )
+
+    def zip_options(
+        self, node: ast.Call, kind: str, scope: Scope
+    ) -> tuple[list[ast.expr], Atom, bool]:
+        """The iterables of `zip(...)` or `enumerate(...)`, enumerate's first
+        count (`start`, by position or keyword) and zip's `strict=`."""
+        loc = scope.src.loc(node)
+        args = list(node.args)
+        given = {kw.arg: kw.value for kw in node.keywords}
+        allowed = "start" if kind == "enumerate" else "strict"
+        for name, value in given.items():
+            if name != allowed:
+                raise UnsupportedSyntaxError(
+                    f"{kind}() takes no keyword argument '{name}'", scope.src.loc(value)
+                )
+        if kind == "enumerate" and len(args) == 2 and "start" not in given:
+            given["start"] = args.pop()
+        if kind == "enumerate" and len(args) != 1:
+            raise UnsupportedSyntaxError(
+                "enumerate() takes one iterable (and a start)", loc
+            )
+        first = self.atom(given["start"], scope) if "start" in given else Const(0)
+        strict = "strict" in given and self.static(given["strict"], scope, "strict=")
+        return args, first, bool(strict)
 
     def reversed_range(self, start: Atom, stop: Atom, step: Atom, loc: Loc):
         """reversed(range(start, stop, step)) as a range: from the last element

@@ -195,5 +195,6 @@ RUNTIME: dict[str, CallSpec] = {
     "_written_grad": CallSpec("written_grad", ("g", "index", "target")),
     "_zero_at": CallSpec("zero_at", ("g", "index")),
     "_unpacked": CallSpec("unpacked", ("value", "n")),
+    "_zip_length": CallSpec("zip_length", ("n", "m", "k")),
     "_entries_grad": CallSpec("entries_grad", (), variadic=True),
 }

@@ -608,6 +608,16 @@ def _unpacked(value, n):
     return value
 
 
+def _zip_length(n, m, k):
+    """The count of `zip(..., strict=True)` whose first iterables have `n`
+    items and whose `k`-th has `m`: `n`, or Python's ValueError."""
+    if m != n:
+        before = "argument 1" if k == 2 else f"arguments 1-{k - 1}"
+        longer = "longer" if m > n else "shorter"
+        raise ValueError(f"zip() argument {k} is {longer} than {before}")
+    return n
+
+
 class StackError(ValueError):
     """A list or tuple of arrays of different shapes, differentiated."""
 

@@ -163,6 +163,18 @@ def for_enumerate(x):
     return s
 
 
+def for_enumerate_from(x, k):
+    """enumerate's start, by position and by keyword; zip with strict=."""
+    s = 0.0
+    for i, v in enumerate(x, 10):
+        s = s + v * i
+    for i, (a, b) in enumerate(zip(x, x[::-1], strict=True), start=k):
+        s = s + a * b * i
+    for a, b in zip(x, x[1:], strict=False):
+        s = s + a * b
+    return s
+
+
 def for_over_len(x):
     s = 0.0
     for i in range(len(x)):
@@ -1045,6 +1057,7 @@ FLOW_CASES = [
     ),
     Case("for_zip", for_zip, lambda r: (normal(r, (4, 3)), normal(r, 5)), wrt=(0, 1)),
     Case("for_enumerate", for_enumerate, lambda r: (normal(r, 4),)),
+    Case("for_enumerate_from", for_enumerate_from, lambda r: (normal(r, 4), -3)),
     Case("for_over_len", for_over_len, lambda r: (normal(r, 5),)),
     Case("loop_with_index_in_body", loop_with_index_in_body, lambda r: (normal(r, 3),)),
     Case(

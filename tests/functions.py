@@ -844,6 +844,16 @@ def moment_methods(x):
     return x.var() * x.trace() + np.sum(x * spread) + np.sum(x.var(axis=1) ** 2)
 
 
+PAIR = (0, 1)  # (an index held in a name: x[PAIR] is x[0, 1])
+
+
+def tuple_held_indices(x, i, j):
+    """Indices held in names: a module's tuple, a local one, an argument
+    `(slice(None), 1)` (a column) and a tuple of index arrays."""
+    here = (1, 2)
+    return x[PAIR] ** 2 * x[here] + np.sum(x[i] ** 2) + np.sum(np.sin(x[j]))
+
+
 def moments_of_lists(x, v, m):
     """np.linalg.norm, np.trace and np.diag of lists, as numpy takes them."""
     return np.sum(x) * (np.linalg.norm(v) + np.trace(m) + np.sum(np.diag(m)))
@@ -1307,6 +1317,16 @@ CASES: list[Case] = [
         "standardized_wrt_x", standardized, lambda r: (normal(r, (5, 3)), normal(r, 3))
     ),
     Case("row_norms_loss", row_norms_loss, lambda r: (normal(r, (4, 3)),)),
+    Case(
+        "tuple_held_indices",
+        tuple_held_indices,
+        lambda r: (
+            normal(r, (3, 4)),
+            (slice(None), 1),
+            (np.array([0, 2, 0]), np.array([3, 3, 3])),
+        ),
+        wrt=0,
+    ),
     Case(
         "moments_of_lists",
         moments_of_lists,

@@ -501,6 +501,27 @@ MORE_AT_FIRST_USE = [
     ("    return np.sum(np.ones(3, x.dtype) * x)\n", UnsupportedSyntaxError, 7),
     ("    return np.sum(np.arange(0, 4, step=2) * x)\n", NoDerivativeError, 7),
     ("    return np.sum(np.linspace(0, 1, num=3) * x)\n", NoDerivativeError, 7),
+    # enumerate() takes a start, zip() a strict= known when compiling
+    (
+        "    for a, b in zip(x, x, fill=0.0):\n        x = a * b\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+    ),
+    (
+        "    for i, a in enumerate(x, 1, 2):\n        x = a * i\n    return x\n",
+        UnsupportedSyntaxError,
+        7,
+    ),
+    # a refused op whose result enters only another constant op (its
+    # derivative was dropped: stop 28)
+    ("    return np.sum(x.astype(float).astype(float))\n", NonDifferentiableError, 7),
+    (
+        "    y = (x % 3.0) * 2.0\n    return np.sum(y % 5.0)\n",
+        NonDifferentiableError,
+        7,
+    ),
+    ("    return np.sum((x % 3.0).astype(float))\n", NonDifferentiableError, 7),
+    ("    return np.sum(np.float32(x).astype(float))\n", NonDifferentiableError, 7),
     # numpy's scalar types: float32 of a value depending on wrt (as .astype),
     # complex ones
     ("    return np.float32(x) * 2.0\n", NonDifferentiableError, 7),
