@@ -250,7 +250,11 @@ class CallLowering:
             spec = table.get(callee.name)
             if callee.lib == "math":
                 spelling = f"math.{callee.name}"
-        if spec is None and (callee.lib, callee.name) == ("numpy", "nonzero"):
+        if (callee.lib, callee.name) == ("numpy", "nonzero") or (
+            (callee.lib, callee.name) == ("numpy", "where")
+            and len(node.args) == 1
+            and not node.keywords
+        ):
             raise nonzero_outside_an_index(loc)
         if spec is None and callee.lib == "numpy" and _is_scalar_type(callee.name):
             return self.scalar_type(node, callee.name, scope, hint)
@@ -632,7 +636,8 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
 
 def nonzero_outside_an_index(loc: Loc) -> UnsupportedSyntaxError:
     return UnsupportedSyntaxError(
-        "np.nonzero(...) is supported only as the whole index, x[np.nonzero(m)]",
+        "np.nonzero(...), and np.where(m) of one argument, is supported only as "
+        "the whole index, x[np.nonzero(m)]",
         loc,
         "for the indices of a vector use np.flatnonzero(m); or index by the "
         "mask itself, x[m]",

@@ -134,7 +134,21 @@ def grad_function(
             local,
         )
         lines = printer.lines()
-        grad_text = ", ".join(printer.expr(g) for g in grads)
+        # (np.where of numbers is a 0-d array: the gradient of a float a float)
+        zero_d: set[Atom] = set()
+        for s in statements:
+            if isinstance(s, Assign) and (
+                s.op == "where" or (s.op in floats.IDENTITIES and s.args[0] in zero_d)
+            ):
+                zero_d.add(s.target)
+        grad_text = ", ".join(
+            (
+                f"float({printer.expr(g)})"
+                if on_floats and g in zero_d
+                else printer.expr(g)
+            )
+            for g in grads
+        )
         if spec.wrt_is_tuple:
             grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
         returned = printer.expr(value)

@@ -162,11 +162,17 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         scope.env[RETURNED] = Const(False)
         scope.env[RESULT] = Const(None)  # never returned: every path returns
         self.block(body, scope)
-        if RESULT not in scope.env or scope.env[RESULT] == Const(None):
+        if RESULT not in scope.env:
             raise UnsupportedSyntaxError(
                 f"'{scope.src.name}' returns values of different kinds on different "
                 "paths",
                 self._return_loc(scope.src),
+            )
+        if scope.env[RESULT] == Const(None):
+            raise UnsupportedSyntaxError(
+                f"'{scope.src.name}' returns None",
+                self._return_loc(scope.src),
+                "symgrad differentiates the number or array a function returns",
             )
         self.stack.pop()
         return scope.env[RESULT]
@@ -254,6 +260,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 )
             self.write(target, value, "setitem", scope, scope.src.loc(target))
             return
+        if isinstance(value, Const) and isinstance(value.value, tuple):  # t = (0, 1)
+            value = TupleValue(tuple(Const(v) for v in value.value))
         if isinstance(value, Var) and not any(
             isinstance(e, ast.Starred) for e in target.elts
         ):
@@ -272,9 +280,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 for i, elt in enumerate(target.elts)
             )
             value = TupleValue(items)
-        if not isinstance(value, TupleValue) or len(value.items) != len(target.elts):
+        if not isinstance(value, TupleValue):
             raise UnsupportedSyntaxError(
-                "can only unpack a tuple of values of the same length",
+                "can only unpack a tuple, a list or an array here",
+                scope.src.loc(target),
+            )
+        if len(value.items) != len(target.elts):
+            raise UnsupportedSyntaxError(
+                f"cannot unpack {len(value.items)} values into {len(target.elts)} "
+                "targets",
                 scope.src.loc(target),
             )
         for i, (elt, item) in enumerate(zip(target.elts, value.items, strict=True)):
@@ -465,7 +479,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         """`a < b < c` is `a < b and b < c`, with `b` evaluated once and `c`
         only when `a < b` holds, as in Python."""
         right = self.atom(comparators[0], scope)
-        first = self.emit(_CMPOPS[type(ops[0])], (left, right), loc, hint=hint)
+        if (
+            isinstance(ops[0], ast.Is | ast.IsNot)
+            and isinstance(left, Const)
+            and isinstance(right, Const)
+            and None in (left.value, right.value)
+        ):  # (`w is None` with w a literal: Python warns of `2.0 is None`)
+            first = Const((left.value is right.value) == isinstance(ops[0], ast.Is))
+        else:
+            first = self.emit(_CMPOPS[type(ops[0])], (left, right), loc, hint=hint)
         if len(ops) == 1:
             return first
 
@@ -681,17 +703,19 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return item
 
     def nonzero_of(self, node: ast.expr, scope: Scope) -> ast.expr | None:
-        """`m` of `np.nonzero(m)` or of `m.nonzero()`, else None."""
+        """`m` of `np.nonzero(m)`, `m.nonzero()` or `np.where(m)` (which is
+        np.nonzero(m)), else None."""
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "nonzero"
+            and node.func.attr in ("nonzero", "where")
             and not node.keywords
         ):
             return None
         module = self.module_ref(node.func.value, scope)
         if module is None:
-            return node.func.value if not node.args else None
+            method = node.func.attr == "nonzero" and not node.args
+            return node.func.value if method else None
         if getattr(module, "lib", None) == "numpy" and len(node.args) == 1:
             return node.args[0]
         return None

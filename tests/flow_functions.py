@@ -664,14 +664,24 @@ def clip_keyword_bounds(x):
 
 def constant_masks(x, y):
     """Values with no derivative, used as constants: a mask as floats
-    (.astype), np.any/np.all and their methods, np.nonzero as an index (of a
-    vector and of a matrix), np.flatnonzero as indices."""
+    (.astype), np.any/np.all and their methods, np.nonzero and np.where of one
+    argument as an index (of a vector and of a matrix), np.flatnonzero as
+    indices."""
     mask = (x > 0.0).astype(float) + (y > 0.5).astype("float32")[0, :3]
     some = np.any(x > 1.0) * 2.0 + (x < -1.0).any() + np.all(y > -3.0, axis=1)[0]
     picked = np.sum(x[np.nonzero(x > 0.0)] ** 2) + np.sum(y[(y > 0.5).nonzero()])
+    picked = picked + np.sum(y[np.where(y < 0.0)]) * _weighted(x[0], 2.0)
     at = np.flatnonzero(x < 0.0)
     total = np.sum(mask * x) * some + picked + np.sum(np.sin(x[at]))
     return total * (1.0 + (y < 0.0).all() + np.sum((x > 0.0).astype(int)))
+
+
+def _weighted(a, w=None):
+    # (called with a literal w: `2.0 is None` is decided when compiling, so the
+    # emitted code has no `is` of a literal, which Python warns of)
+    if w is None:
+        w = 1.0
+    return a * w
 
 
 def _mask_args(rng):

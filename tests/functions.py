@@ -854,6 +854,24 @@ def tuple_held_indices(x, i, j):
     return x[PAIR] ** 2 * x[here] + np.sum(x[i] ** 2) + np.sum(np.sin(x[j]))
 
 
+def where_of_floats(a, b):
+    """np.where and np.clip of Python floats, whose gradients are floats
+    (np.where of numbers is a 0-d array)."""
+    return np.where(a > b, a * b, b) + np.clip(a, 0.0, b)
+
+
+def _corner():
+    return 0, 1
+
+
+def unpacked_int_tuples(x):
+    """Tuples of ints unpacked into names: a helper's and a local one."""
+    i, j = _corner()
+    t = (1, 2)
+    k, m = t
+    return x[i, j] ** 2 * x[k, m]
+
+
 def moments_of_lists(x, v, m):
     """np.linalg.norm, np.trace and np.diag of lists, as numpy takes them."""
     return np.sum(x) * (np.linalg.norm(v) + np.trace(m) + np.sum(np.diag(m)))
@@ -1326,6 +1344,11 @@ CASES: list[Case] = [
             (np.array([0, 2, 0]), np.array([3, 3, 3])),
         ),
         wrt=0,
+    ),
+    Case("unpacked_int_tuples", unpacked_int_tuples, _one((2, 3))),
+    Case("where_of_floats", where_of_floats, _pair((), ()), wrt=(0, 1)),
+    Case(
+        "where_of_floats_a", where_of_floats, _pair((), (3,)), wrt=0, seed=fixed_seed(3)
     ),
     Case(
         "moments_of_lists",

@@ -3,6 +3,7 @@
 import importlib.util
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -871,3 +872,14 @@ def test_a_global_arrays_zero_changed_to_minus_zero_is_seen(tmp_path, monkeypatc
     module = g.module
     g.f_and_grad(x)
     assert g.module is module  # (W's nan, the same bits, compiles nothing again)
+
+
+def test_an_option_given_a_literal_is_decided_when_compiling():
+    # `w is None` in a helper called with w=2.0: emitted as `2.0 is None`,
+    # Python warned of `is` with a literal on every compile (SyntaxWarning)
+    from flow_functions import constant_masks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        source = symgrad.grad(constant_masks).source
+    assert "2.0 is None" not in source

@@ -501,6 +501,11 @@ MORE_AT_FIRST_USE = [
     ("    return np.sum(np.ones(3, x.dtype) * x)\n", UnsupportedSyntaxError, 7),
     ("    return np.sum(np.arange(0, 4, step=2) * x)\n", NoDerivativeError, 7),
     ("    return np.sum(np.linspace(0, 1, num=3) * x)\n", NoDerivativeError, 7),
+    ("    return None\n", UnsupportedSyntaxError, 7),
+    ("    i = np.where(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
+    # unpacking: a number, or a tuple of another length
+    ("    a, b = 1.0\n    return x * a\n", UnsupportedSyntaxError, 7),
+    ("    a, b = (1, 2, 3)\n    return x * a\n", UnsupportedSyntaxError, 7),
     # enumerate() takes a start, zip() a strict= known when compiling
     (
         "    for a, b in zip(x, x, fill=0.0):\n        x = a * b\n    return x\n",

@@ -89,13 +89,17 @@ def _count(x):
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
     if x.__class__ is float:
-        if g.__class__ is np.ndarray:  # (common; g.sum() without its
-            return np.add.reduce(g, None) if g.ndim else g  # Python-level wrapper)
+        if g.__class__ is np.ndarray:  # (common; g.sum() without its Python-level
+            # wrapper; a 0-d g, as np.where makes, as a number like x)
+            return np.add.reduce(g, None) if g.ndim else g[()]
         if g.__class__ is float:
             return g
     elif g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
-    return _sum_to(g, x.shape if isinstance(x, np.ndarray) else _shape(x))
+    if isinstance(x, np.ndarray):
+        return _sum_to(g, x.shape)
+    g = _sum_to(g, _shape(x))
+    return g[()] if g.__class__ is np.ndarray and not g.ndim else g  # (a number)
 
 
 def _sum_to(g, shape):
