@@ -488,3 +488,52 @@ def test_the_variance_along_an_axis_of_an_empty_array_is_empty():
     x = np.ones((3, 0))
     value, grad = symgrad.grad(_column_variances).f_and_grad(x, seed=np.ones(0))
     assert value.shape == (0,) and grad.shape == (3, 0)
+
+
+def _einsum_square(x):
+    return np.einsum("i,i->", x, x)
+
+
+def _dot_square(x):
+    return np.dot(x, x)
+
+
+def _doubled(x):
+    return 2 * x
+
+
+def _max_squared(x):
+    return np.max(x) ** 2
+
+
+def _sum_doubled(x):
+    return np.sum(x) * 2
+
+
+@pytest.mark.parametrize(
+    "fn, x",
+    [
+        (_einsum_square, np.arange(3, dtype=np.float32)),
+        (_dot_square, np.arange(3, dtype=np.float32)),
+        (_doubled, np.float32(3.0)),
+        (_doubled, np.array(3.0, np.float32)),
+        (_max_squared, np.float32(3.0)),
+        (_dot_square, np.arange(3, dtype=np.float16)),
+        (_sum_doubled, np.float32(3.0)),
+        (_sum_doubled, np.array(3.0, np.float32)),
+    ],
+)
+def test_a_low_precision_scalar_output_is_seeded_in_its_dtype(fn, x):
+    # the default seed was the Python float 1.0, and np.einsum and np.dot of
+    # it (or `2.0 * seed`) made float64 gradients of a float32 output
+    value, grad = symgrad.grad(fn).f_and_grad(x)
+    assert np.asarray(value).dtype == np.asarray(fn(x)).dtype == x.dtype
+    assert np.asarray(grad).dtype == x.dtype, type(grad)
+    assert np.shape(grad) == np.shape(x)
+
+
+@pytest.mark.parametrize("x", [2.5, np.float64(2.5)])
+def test_a_total_of_a_number_has_a_number_for_gradient(x):
+    # np.sum of a Python float spread its cotangent with np.full: a 0-d array
+    _, grad = symgrad.grad(_sum_doubled).f_and_grad(x)
+    assert isinstance(grad, float) and grad == 2.0

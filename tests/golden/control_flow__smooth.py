@@ -63,6 +63,9 @@ def _check_seed(function, seed, value):
                 f"{function}: the output has shape {np.shape(value)}, so a seed of "
                 "that shape is required (the cotangent, as in backward(gradient=...))"
             )
+        kind = getattr(value, "dtype", None)  # (a float32 output: a float32 seed,
+        if kind is not None and kind.kind == "f" and kind.itemsize < 8:  # as np.dot
+            return kind.type(1.0)  # of a Python float and float32 is float64)
         return 1.0
     if not isinstance(
         seed, int | float | complex | np.number | np.bool_ | np.ndarray
@@ -103,6 +106,11 @@ def _spread(g, x):
     Python number (the seed), so a float32 input keeps float32 cotangents."""
     if x.__class__ is np.ndarray and g.__class__ in (float, int):
         return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+    if x.__class__ is not np.ndarray and np.ndim(x) == 0 == np.ndim(g):
+        # a number's: a number (x's float type for a numpy float, np.float32)
+        if isinstance(x, np.floating) and g.__class__ in (float, int):
+            return x.dtype.type(g)
+        return g[()] if g.__class__ is np.ndarray else g
     return np.full(np.shape(x), g)
 
 
