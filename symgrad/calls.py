@@ -272,7 +272,8 @@ class CallLowering:
                 "write it with supported numpy operations in a helper function",
             )
         args = list(node.args)
-        return self.apply(spec, args, node.keywords, scope, loc, hint, spelling)
+        called = dotted(node.func)
+        return self.apply(spec, args, node.keywords, scope, loc, hint, spelling, called)
 
     def einsum(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
         """`np.einsum("ij,jk->ik", a, b)`, or its adjoint `_einsum_grad(...)`
@@ -378,7 +379,9 @@ class CallLowering:
                 loc,
                 hint,
             )
-        result = self.apply(spec, [receiver] + args, node.keywords, scope, loc, hint)
+        result = self.apply(
+            spec, [receiver] + args, node.keywords, scope, loc, hint, called=f".{name}"
+        )
         if name == "flatten":  # (always a copy; ravel may be a view)
             return self.emit("copy", (result,), loc, hint=hint)
         return result
@@ -460,6 +463,7 @@ class CallLowering:
         loc: Loc,
         hint: str | None,
         spelling: str | None = None,
+        called: str = "this function",
     ) -> Atom:
         if spec.variadic and not spec.args:  # (np.arange: its parameters by keyword)
             atoms = tuple(self.atom(a, scope) for a in args)
@@ -480,7 +484,14 @@ class CallLowering:
             keywords = _clip_bounds(spec, args, keywords, loc)
         names = list(spec.args) + [k for k, _ in spec.static]
         if len(args) > len(names):
-            raise BadInputError(f"too many arguments ({len(args)}) in this call", loc)
+            method = called.startswith(".")  # (its receiver is the first argument)
+            most = len(names) - method
+            raise BadInputError(
+                f"{called}() takes at most {most} positional argument"
+                f"{'' if most == 1 else 's'} here, not {len(args) - method}",
+                loc,
+                "its further parameters (out=, order=...) are not supported",
+            )
         if spec.positional is not None and len(args) > len(spec.args) + spec.positional:
             raise BadInputError(
                 "only the axis of a reduction may be passed by position (numpy's "

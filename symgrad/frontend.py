@@ -503,7 +503,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if (
             isinstance(node.op, ast.Or)
             and isinstance(last, Assign)
-            and (last.target, last.op) == (value, "size")
+            and (last.target, last.op, last.params) == (value, "size", ())
             and [type(v) for v in node.values[1:]] == [ast.Constant]
             and type(node.values[1].value) is int
             and node.values[1].value == 1

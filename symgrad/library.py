@@ -96,7 +96,7 @@ NUMPY.update(
     isnan=CallSpec("isnan", ("x",)),
     isfinite=CallSpec("isfinite", ("x",)),
     shape=CallSpec("shape", ("a",)),
-    size=CallSpec("size", ("a",)),
+    size=CallSpec("size", ("a",), (("axis", None),)),
     ndim=CallSpec("ndim", ("a",)),
     zeros=CallSpec("zeros", ("shape",), _DTYPE),
     ones=CallSpec("ones", ("shape",), _DTYPE),

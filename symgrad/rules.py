@@ -182,7 +182,7 @@ _const("round", 1, "np.round({0}{params})", [("decimals", 0)])
 _const("isnan", 1, "np.isnan({0})")
 _const("isfinite", 1, "np.isfinite({0})")
 _const("shape", 1, "np.shape({0})")
-_const("size", 1, "np.size({0})")
+_const("size", 1, "np.size({0}{params})", [("axis", None)])
 # The count a mean's cotangent is divided by: an empty array's is 1 (its
 # cotangent spreads to nothing; dividing by 0 would raise).
 _const("count", 1, "_count({0})")

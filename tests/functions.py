@@ -706,6 +706,10 @@ def nondiff_arange(x):
     return np.sum(np.arange(3) * x + np.arange(3) ** 2)
 
 
+def nondiff_size_axis(x):
+    return np.sum(x) / (np.size(x, 1) or 1) + np.size(x, axis=0) * x[0, 0]
+
+
 def nondiff_dtypes(x):
     # dtype= as numpy reads it: uint8 entries wrap (- 10 is 246, 247, 248), a
     # float32 0.1 is not float64's, an int full truncates, linspace leaves out
@@ -1284,6 +1288,7 @@ CASES: list[Case] = [
     Case("nondiff_arange", nondiff_arange, _one((2, 3))),
     Case("nondiff_size", nondiff_size, _one((3, 4))),
     Case("nondiff_dtypes", nondiff_dtypes, _one(3)),
+    Case("nondiff_size_axis", nondiff_size_axis, _one((2, 3))),
     Case("nondiff_range_keywords", nondiff_range_keywords, _one(3)),
     # composites
     Case("sigmoid", sigmoid, _one((3, 4), -3.0, 3.0), seed=fixed_seed(3, 4)),

@@ -502,6 +502,9 @@ MORE_AT_FIRST_USE = [
     ("    return np.sum(np.arange(0, 4, step=2) * x)\n", NoDerivativeError, 7),
     ("    return np.sum(np.linspace(0, 1, num=3) * x)\n", NoDerivativeError, 7),
     ("    return None\n", UnsupportedSyntaxError, 7),
+    # numpy parameters symgrad does not read, named by position
+    ("    return np.sum(np.asarray(x, np.float32))\n", BadInputError, 7),
+    ("    return np.sum(x.flatten('F'))\n", BadInputError, 7),
     ("    i = np.where(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
     # unpacking: a number, or a tuple of another length
     ("    a, b = 1.0\n    return x * a\n", UnsupportedSyntaxError, 7),
