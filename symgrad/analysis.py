@@ -216,7 +216,7 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
             )
         else:
             written = f"np.{dict(stmt.params)['scalar']}()"
-            hint = "leave it out (the value is already floats), or write float(...)"
+            hint = "leave it out: the value is already floats"
         raise NonDifferentiableError(
             f"no derivative rule for {written} of a value that depends on "
             f"{', '.join(wrt)}",

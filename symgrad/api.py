@@ -449,6 +449,9 @@ def _bad_input_errors(
     class StackError(RepeatedIndexError):
         """Entries of different shapes in a list or tuple differentiated."""
 
+    class RuleError(RepeatedIndexError):
+        """A custom rule's derivative of the wrong shape."""
+
     class NotANumberError(BadInputError):
         def __init__(self, message: str):
             shape = re.search(r"the output has shape \([^)]*\)", message)
@@ -463,6 +466,7 @@ def _bad_input_errors(
         "TangentError": BadInputError,
         "RepeatedIndexError": RepeatedIndexError,
         "StackError": StackError,
+        "RuleError": RuleError,
     }
 
 

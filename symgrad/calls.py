@@ -248,6 +248,8 @@ class CallLowering:
             spec, spelling = library.BUILTINS[callee.name]
         else:
             spec = table.get(callee.name)
+            if callee.lib == "numpy" and getattr(np, callee.name, None) is np.float64:
+                spec = table["float64"]  # (np.double)
             if callee.lib == "math":
                 spelling = f"math.{callee.name}"
         if (callee.lib, callee.name) == ("numpy", "nonzero") or (
@@ -564,10 +566,7 @@ class CallLowering:
             and getattr(self.module_ref(node.value.value, scope), "lib", None)
             == "numpy"
         ):
-            items = (
-                node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-            )
-            return Index(tuple(self.index_item(i, scope) for i in items))
+            return self.index(node.slice, scope, checked=False)
         return self.atom(node, scope)
 
     def listed(self, atom: Atom, loc: Loc) -> tuple[Atom, ...]:

@@ -724,10 +724,12 @@ class _Printer:
     def index(self, index: Index) -> str:
         if not index.items:
             return "[()]"  # y[()]: the one entry of a 0-d array
-        return "[" + ", ".join(self._item(i) for i in index.items) + "]"
+        wrapped = "," if index.wrapped and len(index.items) == 1 else ""
+        return "[" + ", ".join(self._item(i) for i in index.items) + wrapped + "]"
 
     def index_tuple(self, index: Index) -> str:
-        if len(index.items) == 1 and not isinstance(index.items[0], Slice):
+        one = len(index.items) == 1 and not isinstance(index.items[0], Slice)
+        if one and not index.wrapped:
             # the item itself, as `x[i]` reads it: `i` may hold a tuple
             # (`x[IDX]` with IDX = (0, 1) is `x[0, 1]`, not rows 0 and 1)
             return self._item(index.items[0])

@@ -262,6 +262,18 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             return
         if isinstance(value, Const) and isinstance(value.value, tuple):  # t = (0, 1)
             value = TupleValue(tuple(Const(v) for v in value.value))
+        if isinstance(value, Const) and np.ndim(value.value) > 0:  # a module's array
+            count = len(value.value)
+            if count != len(target.elts):
+                raise UnsupportedSyntaxError(
+                    f"cannot unpack {count} values into {len(target.elts)} targets",
+                    scope.src.loc(target),
+                )
+            loc = scope.src.loc(target)
+            rows = [Index((Const(i),)) for i in range(count)]
+            value = TupleValue(
+                tuple(self.emit("getitem", (value, row), loc) for row in rows)
+            )
         if isinstance(value, Var) and not any(
             isinstance(e, ast.Starred) for e in target.elts
         ):
@@ -282,7 +294,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             value = TupleValue(items)
         if not isinstance(value, TupleValue):
             raise UnsupportedSyntaxError(
-                "can only unpack a tuple, a list or an array here",
+                "can only unpack a tuple, a list or an array here (not a number)",
                 scope.src.loc(target),
             )
         if len(value.items) != len(target.elts):
@@ -483,7 +495,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             isinstance(ops[0], ast.Is | ast.IsNot)
             and isinstance(left, Const)
             and isinstance(right, Const)
-            and None in (left.value, right.value)
+            and (left.value is None or right.value is None)
         ):  # (`w is None` with w a literal: Python warns of `2.0 is None`)
             first = Const((left.value is right.value) == isinstance(ops[0], ast.Is))
         else:
@@ -657,9 +669,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
         base = self.atom(node.value, scope)
-        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        lone = len(items) == 1
-        index = Index(tuple(self.index_item(i, scope, lone) for i in items))
+        index = self.index(node.slice, scope)
+        items = index.items
         if (
             isinstance(base, Const)
             and isinstance(base.value, tuple)
@@ -668,6 +679,16 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             if isinstance(index.items[0], Const):
                 return Const(base.value[index.items[0].value])
         return self.emit("getitem", (base, index), scope.src.loc(node), hint=hint)
+
+    def index(self, node: ast.expr, scope: Scope, checked: bool = True) -> Index:
+        """The index `node` of a subscript (`x[node]`); `checked` off for
+        emitted code's `np.s_[...]`, whose nonzero calls are already read."""
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        lone = checked and len(items) == 1
+        return Index(
+            tuple(self.index_item(i, scope, lone) for i in items),
+            isinstance(node, ast.Tuple) and len(items) == 1,
+        )
 
     def index_item(
         self, node: ast.expr, scope: Scope, lone: bool = False

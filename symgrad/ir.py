@@ -100,9 +100,13 @@ class Slice:
 @dataclass(frozen=True, slots=True)
 class Index:
     items: tuple[Atom | Slice, ...]
+    # written as a tuple of one item, `x[t,]`: `t` is one item even where it
+    # holds a tuple at run time (`x[t]` with t = (0, 1) is `x[0, 1]`)
+    wrapped: bool = False
 
     def __str__(self) -> str:
-        return "[" + (", ".join(str(item) for item in self.items) or "()") + "]"
+        text = ", ".join(str(item) for item in self.items) or "()"
+        return f"[{text}{',' if self.wrapped else ''}]"
 
     def vars(self) -> Iterator[Var]:
         for item in self.items:
@@ -475,7 +479,7 @@ def rename(stmt: Stmt, names: dict[str, str]) -> Stmt:
         if isinstance(a, Var):
             return var(a)
         if isinstance(a, Index):
-            return Index(tuple(arg(i) for i in a.items))
+            return Index(tuple(arg(i) for i in a.items), a.wrapped)
         if isinstance(a, Slice):
             parts = (a.start, a.stop, a.step)
             return Slice(*(None if p is None else arg(p) for p in parts))

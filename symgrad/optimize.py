@@ -1016,7 +1016,7 @@ def _substitute(stmt: Stmt, alias: dict[str, Atom]) -> Stmt:
         if isinstance(arg, Var):
             return alias.get(arg.name, arg)
         if isinstance(arg, Index):
-            return Index(tuple(sub(item) for item in arg.items))
+            return Index(tuple(sub(item) for item in arg.items), arg.wrapped)
         if isinstance(arg, Slice):
             return Slice(
                 *(

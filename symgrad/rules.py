@@ -670,6 +670,8 @@ for _name in [*_LISTED, "concatenate"]:
 linear("tuple", None)
 linear("list_pop")
 linear("unpacked")
+linear("rule_checked")
+linear("rule_cotangents")
 linear("iadd", None)
 for _name in ["matmul", "dot", "outer"]:
     bilinear(_name, 0, 1)
@@ -823,8 +825,35 @@ def _custom_adjoint(b: Builder, g, out, *args, rule):
         )
     result = b.op("call", g, *args, fn=rule.vjp)
     if len(args) == 1:
-        return (result,)
-    return tuple(b.op("getitem", result, Index((Const(i),))) for i in range(len(args)))
+        return (_checked(b, result, args[0], f"the cotangent {rule.vjp} returned"),)
+    result = b.op("rule_cotangents", result, Const(len(args)), Const(rule.vjp))
+    return tuple(
+        _checked(
+            b,
+            b.op("getitem", result, Index((Const(i),))),
+            x,
+            f"the cotangent {rule.vjp} returned for argument {i + 1}",
+        )
+        for i, x in enumerate(args)
+    )
+
+
+def _checked(b: Builder, value, like, what: str) -> Atom:
+    """`value`, a derivative a user's rule returned, checked at run time to
+    have the shape of `like` (its argument, or the output), as JAX checks it:
+    a wrong one would be broadcast or summed into a wrong gradient."""
+    return b.op("rule_checked", value, like, Const(what))
+
+
+@structural("rule_checked", 3, "_rule_checked({0}, {1}, {2})", nondiff=(1, 2))
+def _rule_checked_adjoint(b: Builder, g, out, value, like, what):
+    return g, None, None
+
+
+# (a vjp's tuple, checked to hold one cotangent per argument)
+structural("rule_cotangents", 3, "_rule_cotangents({0}, {1}, {2})", nondiff=(1, 2))(
+    _rule_checked_adjoint
+)
 
 
 def _custom_tangent(b: Builder, dots, out, *args, rule) -> Atom | None:
@@ -841,7 +870,8 @@ def _custom_tangent(b: Builder, dots, out, *args, rule) -> Atom | None:
             total = b.op("add", total, term)
         return b.op("broadcast_tangent", total, out)
     filled = _zero_filled(b, dots, args, range(len(args)))
-    return b.op("call", b.op("tuple", *filled), *args, fn=rule.jvp)
+    tangent = b.op("call", b.op("tuple", *filled), *args, fn=rule.jvp)
+    return _checked(b, tangent, out, f"the tangent {rule.jvp} returned")
 
 
 TANGENTS["custom"] = _custom_tangent

@@ -630,6 +630,36 @@ def _zip_length(n, m, k):
     return n
 
 
+class RuleError(ValueError):
+    """A custom rule's derivative of the wrong shape."""
+
+
+def _rule_cotangents(value, n, vjp):
+    """What the custom rule's `vjp` returned for a function of `n` arguments,
+    if it is a tuple (or list) of `n` cotangents."""
+    if not isinstance(value, tuple | list) or len(value) != n:
+        raise RuleError(
+            f"{vjp} returned {type(value).__name__} {value!r}"[:120]
+            + f", not a tuple of {n} cotangents, one per argument"
+        )
+    return value
+
+
+def _rule_checked(value, like, what):
+    """`value`, a derivative a custom rule returned (`what`), if it has the
+    shape of `like`: its argument's (a cotangent) or the output's (a tangent);
+    None is zeros."""
+    if value.__class__ is tuple and len(value) == 1:  # (JAX's vjp of one argument)
+        value = value[0]
+    if value is None:  # (no derivative, as JAX's custom_vjp allows: zeros)
+        return _zeros_grad(like)
+    if np.shape(value) != np.shape(like):
+        raise RuleError(
+            f"{what} has shape {np.shape(value)}, where {np.shape(like)} is needed"
+        )
+    return value
+
+
 class StackError(ValueError):
     """A list or tuple of arrays of different shapes, differentiated."""
 

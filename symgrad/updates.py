@@ -165,11 +165,7 @@ class UpdateLowering:
         self.not_a_tuple(name, target.value, scope, loc)
         written = self.name(name, target.value, scope)  # (before a copy of it)
         current = self.owned_array(name, target.value, scope, loc)
-        items = (
-            target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
-        )
-        lone = len(items) == 1
-        index = Index(tuple(self.index_item(i, scope, lone) for i in items))
+        index = self.index(target.slice, scope)
         right = self.atom(value, scope) if isinstance(value, ast.AST) else value
         if mode == "setitem" and not getattr(scope.src.resolver, "generated", False):
             self.not_overlapping(target, value, index, right, (written, current), loc)

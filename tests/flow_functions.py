@@ -446,6 +446,20 @@ def write_into_int_buffer(x):
     return np.sum(y * x) + np.sum(z * x)
 
 
+PAIR = (0, 1)
+
+
+def wrapped_tuple_indices(x):
+    """A tuple as the one item of an index (`y[PAIR,]`: rows 0 and 1) and as
+    the whole index (`y[PAIR]`: entry [0, 1]), in reads, writes and
+    np.add.at."""
+    y = np.zeros((2, 3))
+    np.add.at(y, (PAIR,), 2.0 * x[0, 0])
+    y[PAIR,] += x[1] * 3.0
+    y[PAIR] = x[1, 2] ** 2
+    return np.sum(y * x) + np.sum(x[PAIR,] ** 2) + x[PAIR] ** 3
+
+
 def fill_buffer(x):
     y = np.zeros(len(x))
     for i in range(len(x)):
@@ -842,6 +856,9 @@ def _clip_points(rng):
 
 FLOW_CASES = [
     Case("add_into_element", add_into_element, lambda r: (normal(r, 3),)),
+    Case(
+        "wrapped_tuple_indices", wrapped_tuple_indices, lambda r: (normal(r, (2, 3)),)
+    ),
     Case(
         "write_into_int_buffer",
         write_into_int_buffer,

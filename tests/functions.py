@@ -864,6 +864,29 @@ def where_of_floats(a, b):
     return np.where(a > b, a * b, b) + np.clip(a, 0.0, b)
 
 
+WEIGHTS = np.array([1.5, -2.0, 0.5])
+
+
+def _weighted_or_doubled(x, w=None):
+    return x * 2.0 if w is None else x * w
+
+
+def option_given_an_array(x):
+    # (`w is None` with w a module's array, decided when compiling)
+    return np.sum(_weighted_or_doubled(x, WEIGHTS) + _weighted_or_doubled(x) ** 2)
+
+
+ROWS = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+
+
+def unpacked_module_arrays(x):
+    """A module's arrays unpacked into rows and entries; np.double is
+    np.float64."""
+    a, b = ROWS
+    c, d, e = WEIGHTS
+    return np.sum(np.double(x) * a + x * b * c) + d * x[0] * e
+
+
 def _corner():
     return 0, 1
 
@@ -1351,6 +1374,8 @@ CASES: list[Case] = [
         wrt=0,
     ),
     Case("unpacked_int_tuples", unpacked_int_tuples, _one((2, 3))),
+    Case("option_given_an_array", option_given_an_array, _one(3)),
+    Case("unpacked_module_arrays", unpacked_module_arrays, _one(3)),
     Case("where_of_floats", where_of_floats, _pair((), ()), wrt=(0, 1)),
     Case(
         "where_of_floats_a", where_of_floats, _pair((), (3,)), wrt=0, seed=fixed_seed(3)

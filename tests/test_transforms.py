@@ -514,6 +514,95 @@ def test_a_rule_without_jvp_is_refused_in_forward_mode() -> None:
         _ = symgrad.jvp(uses_vjp_only).source
 
 
+def _forgot_a_cotangent(g, a, b):
+    return g * b  # (one array: its entries were taken as the two cotangents)
+
+
+def _summed_cotangent(g, x):
+    return np.sum(g)  # (a number for a vector)
+
+
+def _summed_tangent(tangents, x):
+    return np.sum(tangents[0])  # (a number for a vector output)
+
+
+@symgrad.rule(vjp=_forgot_a_cotangent)
+def _product_rule(a, b):
+    return a * b
+
+
+@symgrad.rule(vjp=_summed_cotangent, jvp=_summed_tangent)
+def _copy_rule(x):
+    return x * 1.0
+
+
+def _uses_product_rule(a, b):
+    return np.sum(_product_rule(a, b))
+
+
+def _uses_copy_rule(x):
+    return np.sum(_copy_rule(x) ** 2)
+
+
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        (
+            lambda x: symgrad.grad(_uses_product_rule, wrt=(0, 1)).grad(x, x),
+            "_forgot_a_cotangent returned ndarray .*, not a tuple of 2 cotangents",
+        ),
+        (
+            lambda x: symgrad.grad(_uses_copy_rule).grad(x),
+            r"the cotangent _summed_cotangent returned has shape \(\), where \(3,\)",
+        ),
+        (
+            lambda x: symgrad.jvp(_uses_copy_rule).jvp(x, tangents=x),
+            r"the tangent _summed_tangent returned has shape \(\), where \(3,\)",
+        ),
+        (
+            lambda x: symgrad.hessian(_uses_copy_rule).hessian(x),
+            r"the tangent _summed_tangent returned has shape \(\)",
+        ),
+    ],
+    ids=["vjp count", "vjp shape", "jvp shape", "hessian"],
+)
+def test_a_rules_derivative_of_the_wrong_shape_is_an_error(run, message) -> None:
+    # (they were broadcast, summed or indexed into silently wrong derivatives;
+    # JAX checks them too)
+    with pytest.raises(SymgradError, match=message):
+        run(np.array([0.3, -1.2, 2.0]))
+
+
+def _one_tuple_vjp(g, x):
+    return (2.0 * g * x,)  # (JAX's convention for one argument)
+
+
+@symgrad.rule(vjp=_one_tuple_vjp)
+def _squared_rule(x):
+    return x * x
+
+
+def _power_vjp(g, x, k):
+    return k * g * x ** (k - 1), None  # (no derivative in k)
+
+
+@symgrad.rule(vjp=_power_vjp)
+def _power_rule(x, k):
+    return x**k
+
+
+def _uses_tuple_conventions(x, k):
+    return np.sum(_squared_rule(x)) + np.sum(_power_rule(x, k))
+
+
+@pytest.mark.parametrize("x", [np.array([0.3, -1.2, 2.0]), 1.5])
+def test_a_vjp_may_return_a_tuple_of_one_and_none(x) -> None:
+    g = symgrad.grad(_uses_tuple_conventions, wrt=(0, 1))
+    dx, dk = g.grad(x, 3.0)
+    np.testing.assert_allclose(dx, 2 * x + 3 * x**2)
+    assert np.shape(dx) == np.shape(x) and dk == 0.0
+
+
 def test_a_rule_needs_one_kind_of_derivative() -> None:
     with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp="):
         symgrad.rule(lambda x: x)

@@ -16,11 +16,44 @@ def f_and_jvp(A, b, tangents):
     b_dot = tangents
     b_dot = _check_tangent("solution_direction", b_dot, b)
     out = solve(A, b)
-    out_dot = solve_jvp((_zeros_tangent(A), b_dot), A, b)
+    out_dot = _rule_checked(
+        solve_jvp((_zeros_tangent(A), b_dot), A, b),
+        out,
+        "the tangent solve_jvp returned",
+    )
     return out, out_dot
 
 
 # Support code copied from symgrad.runtime.
+
+
+def _zeros_grad(x):
+    """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
+    the output does not depend on, or the buffer an indexed read's cotangent
+    is written into): in x's dtype where `x` is a float array, as a float32
+    parameter has a float32 gradient; float64 otherwise."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
+class RuleError(ValueError):
+    """A custom rule's derivative of the wrong shape."""
+
+
+def _rule_checked(value, like, what):
+    """`value`, a derivative a custom rule returned (`what`), if it has the
+    shape of `like`: its argument's (a cotangent) or the output's (a tangent);
+    None is zeros."""
+    if value.__class__ is tuple and len(value) == 1:  # (JAX's vjp of one argument)
+        value = value[0]
+    if value is None:  # (no derivative, as JAX's custom_vjp allows: zeros)
+        return _zeros_grad(like)
+    if np.shape(value) != np.shape(like):
+        raise RuleError(
+            f"{what} has shape {np.shape(value)}, where {np.shape(like)} is needed"
+        )
+    return value
 
 
 class TangentError(ValueError):

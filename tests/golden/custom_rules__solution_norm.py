@@ -19,9 +19,9 @@ def f_and_grad(A, b, *, seed=None):
     # grad of: return np.sum(x * x)
     x_bar = 2.0 * seed * x
     # grad of: x = solve(A, b)
-    t1 = solve_vjp(x_bar, A, b)
-    A_bar = t1[0]
-    b_bar = t1[1]
+    t1 = _rule_cotangents(solve_vjp(x_bar, A, b), 2, "solve_vjp")
+    A_bar = _rule_checked(t1[0], A, "the cotangent solve_vjp returned for argument 1")
+    b_bar = _rule_checked(t1[1], b, "the cotangent solve_vjp returned for argument 2")
     t2 = _owned(A_bar)
     t3 = _owned(b_bar)
     return out, (t2, t3)
@@ -73,6 +73,16 @@ def _check_seed(function, seed, value):
     return seed
 
 
+def _zeros_grad(x):
+    """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
+    the output does not depend on, or the buffer an indexed read's cotangent
+    is written into): in x's dtype where `x` is a float array, as a float32
+    parameter has a float32 gradient; float64 otherwise."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
 def _owned(g):
     """A gradient the caller may modify: arrays are copied, numbers kept."""
     return np.array(g) if isinstance(g, np.ndarray) else g
@@ -95,3 +105,33 @@ def _sum_squares(x, axis=None, keepdims=False):
             total = np.einsum(f"{axes},{axes}->{kept}", x, x)
             return np.expand_dims(total, axis) if keepdims else total
     return np.sum(x**2, axis=axis, keepdims=keepdims)
+
+
+class RuleError(ValueError):
+    """A custom rule's derivative of the wrong shape."""
+
+
+def _rule_cotangents(value, n, vjp):
+    """What the custom rule's `vjp` returned for a function of `n` arguments,
+    if it is a tuple (or list) of `n` cotangents."""
+    if not isinstance(value, tuple | list) or len(value) != n:
+        raise RuleError(
+            f"{vjp} returned {type(value).__name__} {value!r}"[:120]
+            + f", not a tuple of {n} cotangents, one per argument"
+        )
+    return value
+
+
+def _rule_checked(value, like, what):
+    """`value`, a derivative a custom rule returned (`what`), if it has the
+    shape of `like`: its argument's (a cotangent) or the output's (a tangent);
+    None is zeros."""
+    if value.__class__ is tuple and len(value) == 1:  # (JAX's vjp of one argument)
+        value = value[0]
+    if value is None:  # (no derivative, as JAX's custom_vjp allows: zeros)
+        return _zeros_grad(like)
+    if np.shape(value) != np.shape(like):
+        raise RuleError(
+            f"{what} has shape {np.shape(value)}, where {np.shape(like)} is needed"
+        )
+    return value
