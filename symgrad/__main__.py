@@ -92,8 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return 1
     if texts and args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(texts[0])
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(texts[0])
+        except OSError as exc:
+            print(f"symgrad: error: cannot write {args.output}: {exc}", file=sys.stderr)
+            return 2
     elif texts:
         sys.stdout.write("\n\n".join(texts))
     for error in errors:

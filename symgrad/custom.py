@@ -98,7 +98,11 @@ def rule(
     if (grad is None) == (vjp is None and jvp is None):
         raise BadInputError(
             "symgrad.rule takes grad= (elementwise partial derivatives) or "
-            "vjp=/jvp=, and not both"
+            + (
+                "vjp=/jvp=, not both"
+                if grad is not None
+                else "vjp=/jvp=; none was given"
+            )
         )
     name = _named(fun, "the function")
     arity = len(inspect.signature(fun).parameters)

@@ -478,7 +478,10 @@ class _Printer:
         self.views = {  # a view -> the array it is a view of
             s.target.name: s.args[0].name
             for s in walk(statements)
-            if isinstance(s, Assign) and s.op in VIEWS and isinstance(s.args[0], Var)
+            if isinstance(s, Assign)
+            and s.op in VIEWS
+            and s.args
+            and isinstance(s.args[0], Var)
         }
         self.inline: dict[str, Assign] = {}
         self._scan(statements)

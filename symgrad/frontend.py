@@ -780,7 +780,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.kinds[target.name] = "list"
         if op == "getitem" and not self.is_list(args[0]) and self.copying(args[1]):
             self.copies.add(target.name)  # (numpy's advanced indexing)
-        elif op in VIEWS and (isinstance(args[0], Var) or named_constant(args[0])):
+        elif (
+            op in VIEWS
+            and args
+            and (isinstance(args[0], Var) or named_constant(args[0]))
+        ):
             self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
         self.note_integral(target, op, args)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:

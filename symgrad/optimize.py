@@ -901,7 +901,10 @@ def carry_in_place(statements: list[Stmt]) -> list[Stmt]:
     viewed = {
         s.args[0].name
         for s in walk(statements)
-        if isinstance(s, Assign) and s.op in VIEWS and isinstance(s.args[0], Var)
+        if isinstance(s, Assign)
+        and s.op in VIEWS
+        and s.args
+        and isinstance(s.args[0], Var)
     }
 
     def passes(stmt: Stmt, read: set[str]) -> bool:

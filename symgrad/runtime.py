@@ -84,6 +84,8 @@ def _zeros_grad(x):
     parameter has a float32 gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
+        return x.dtype.type(0.0)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
@@ -828,8 +830,8 @@ def _zeros_tangent(x):
     which a later `y[()] = v` can write into; a number gets 0.0."""
     if isinstance(x, list | tuple):
         return type(x)(_zeros_tangent(item) for item in x)
-    if isinstance(x, np.ndarray):
-        return np.zeros(x.shape)
+    if isinstance(x, np.ndarray):  # (in x's float dtype, as `_zeros_grad`)
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
@@ -869,7 +871,9 @@ def _tie_counts(hit, x, axis, keepdims):
 
 def _prod_tangent(t, x, out, axis=None, keepdims=False):
     """Tangent of np.prod: each entry's tangent times the product of the others."""
-    others = _prod_grad(np.ones(np.shape(out)), x, axis, keepdims)
+    floats = isinstance(out, np.ndarray | np.generic) and out.dtype.kind in "fc"
+    ones = np.ones(np.shape(out), out.dtype if floats else float)  # (float32 stays)
+    others = _prod_grad(ones, x, axis, keepdims)
     return np.sum(others * t, axis=axis, keepdims=keepdims)
 
 

@@ -64,6 +64,14 @@ def test_output_file_needs_one_function(tmp_path):
     assert "--function" in result.stderr
 
 
+def test_output_into_a_missing_directory_is_a_usage_error(tmp_path):
+    out = tmp_path / "missing" / "x.py"
+    result = run("emit", "examples/quadratic.py", "--function", "poly", "-o", str(out))
+    assert result.returncode == 2
+    assert result.stderr.startswith("symgrad: error: cannot write")
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("args", [["--help"], ["emit", "--help"]])
 def test_help(args):
     result = run(*args)

@@ -537,3 +537,31 @@ def test_a_total_of_a_number_has_a_number_for_gradient(x):
     # np.sum of a Python float spread its cotangent with np.full: a 0-d array
     _, grad = symgrad.grad(_sum_doubled).f_and_grad(x)
     assert isinstance(grad, float) and grad == 2.0
+
+
+def _float32_buffer(x):
+    y = np.zeros(3, dtype=np.float32)
+    y[0] = x[0] * x[1]
+    return y
+
+
+def _product_times(x):
+    return np.prod(x) * x
+
+
+def _first_only(x, y):
+    return np.sum(x * 2.0)
+
+
+@pytest.mark.parametrize("fn", [_float32_buffer, _product_times])
+def test_float32_tangents_of_a_buffer_and_of_a_product_stay_float32(fn):
+    # `_zeros_tangent` and `_prod_tangent` made float64 tangents
+    x = np.array([0.5, 1.0, 2.0], np.float32)
+    value, tangent = symgrad.jvp(fn).f_and_jvp(x, tangents=np.ones(3, np.float32))
+    assert value.dtype == tangent.dtype == np.float32
+
+
+def test_an_unused_float32_number_has_a_float32_zero_gradient():
+    x = np.ones(3, np.float32)
+    _, (_, dy) = symgrad.grad(_first_only, wrt=(0, 1)).f_and_grad(x, np.float32(1.0))
+    assert type(dy) is np.float32 and dy == 0.0

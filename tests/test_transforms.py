@@ -604,14 +604,40 @@ def test_a_vjp_may_return_a_tuple_of_one_and_none(x) -> None:
 
 
 def test_a_rule_needs_one_kind_of_derivative() -> None:
-    with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp="):
+    with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp=; none was given"):
         symgrad.rule(lambda x: x)
+    with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp=, not both"):
+        symgrad.rule(lambda x: x, grad=cube_grad, vjp=cube_grad)
 
     def identity(x):
         return x
 
     with pytest.raises(SymgradError, match="takes 1 argument"):
         symgrad.rule(grad=(cube_grad, cube_grad))(identity)
+
+
+@symgrad.nondifferentiable
+def _three():
+    return 3.0
+
+
+@symgrad.rule(grad=())
+def _two():
+    return 2.0
+
+
+def _uses_functions_of_nothing(x):
+    return np.sum(x * _three() * _two())
+
+
+def test_a_rule_of_no_arguments_is_a_constant() -> None:
+    # (an IndexError inside symgrad)
+    x = np.array([1.0, -2.0])
+    np.testing.assert_array_equal(symgrad.grad(_uses_functions_of_nothing).grad(x), 6.0)
+    jvp = symgrad.jvp(_uses_functions_of_nothing).jvp(x, tangents=np.ones(2))
+    assert jvp == 12.0
+    hessian = symgrad.hessian(_uses_functions_of_nothing).hessian(x)
+    np.testing.assert_array_equal(hessian, np.zeros((2, 2)))
 
 
 def helper_grad(x):

@@ -305,6 +305,8 @@ def _zeros_grad(x):
     parameter has a float32 gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
+        return x.dtype.type(0.0)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
@@ -631,8 +633,8 @@ def _zeros_tangent(x):
     which a later `y[()] = v` can write into; a number gets 0.0."""
     if isinstance(x, list | tuple):
         return type(x)(_zeros_tangent(item) for item in x)
-    if isinstance(x, np.ndarray):
-        return np.zeros(x.shape)
+    if isinstance(x, np.ndarray):  # (in x's float dtype, as `_zeros_grad`)
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
