@@ -134,20 +134,13 @@ def grad_function(
             local,
         )
         lines = printer.lines()
-        # (np.where of numbers is a 0-d array: the gradient of a float a float)
-        zero_d: set[Atom] = set()
-        for s in statements:
-            if isinstance(s, Assign) and (
-                s.op == "where" or (s.op in floats.IDENTITIES and s.args[0] in zero_d)
-            ):
-                zero_d.add(s.target)
+        # (np.where of numbers is a 0-d array, which may reach a gradient
+        # through any path: on floats, every gradient is made a float)
+        zero_d = on_floats and any(
+            isinstance(s, Assign) and s.op == "where" for s in walk(statements)
+        )
         grad_text = ", ".join(
-            (
-                f"float({printer.expr(g)})"
-                if on_floats and g in zero_d
-                else printer.expr(g)
-            )
-            for g in grads
+            f"float({printer.expr(g)})" if zero_d else printer.expr(g) for g in grads
         )
         if spec.wrt_is_tuple:
             grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"

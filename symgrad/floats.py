@@ -71,7 +71,7 @@ _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
 _SCALAR_OPS |= {"floordiv", "mod"}
 # Adjoint helpers that are the identity (or a zero) on floats.
-IDENTITIES = {"unbroadcast": 0, "owned": 0}
+_IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
 _FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul", "mul_into"}
 
@@ -90,7 +90,7 @@ def eligible(statements: list[Stmt]) -> bool:
             continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
         if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS:
             continue
-        if stmt.op in IDENTITIES or stmt.op in _FLOAT_HELPERS:
+        if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
@@ -121,8 +121,8 @@ def spelling(
     the usual one; `local` names a `math` function bound to a local name."""
     local = local or {}
     op = stmt.op
-    if op in IDENTITIES:
-        return args[IDENTITIES[op]]
+    if op in _IDENTITIES:
+        return args[_IDENTITIES[op]]
     if op == "zeros_grad":
         return "0.0"
     if op == "unbroadcast_mul":

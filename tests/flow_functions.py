@@ -446,6 +446,16 @@ def write_into_int_buffer(x):
     return np.sum(y * x) + np.sum(z * x)
 
 
+def where_of_a_float_in_a_branch(x, c):
+    """np.where of Python floats (a 0-d array) reaching the gradient through
+    a branch: the gradient of a float is a float."""
+    if c > 0:
+        y = np.where(x > 0, x, 0.0)
+    else:
+        y = x * 3.0
+    return y
+
+
 PAIR = (0, 1)
 
 
@@ -856,6 +866,12 @@ def _clip_points(rng):
 
 FLOW_CASES = [
     Case("add_into_element", add_into_element, lambda r: (normal(r, 3),)),
+    Case(
+        "where_of_a_float_in_a_branch",
+        where_of_a_float_in_a_branch,
+        lambda r: (uniform(r, (), 0.2, 1.0), 1.0),
+        wrt=0,
+    ),
     Case(
         "wrapped_tuple_indices", wrapped_tuple_indices, lambda r: (normal(r, (2, 3)),)
     ),
