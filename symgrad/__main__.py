@@ -96,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.output, "w", encoding="utf-8") as out:
                 out.write(texts[0])
         except OSError as exc:
-            print(f"symgrad: error: cannot write {args.output}: {exc}", file=sys.stderr)
+            reason = exc.strerror or exc
+            print(
+                f"symgrad: error: cannot write {args.output}: {reason}", file=sys.stderr
+            )
             return 2
     elif texts:
         sys.stdout.write("\n\n".join(texts))

@@ -435,9 +435,9 @@ def _bad_input_errors(
     function: str, kind: str, src: FunctionSource
 ) -> dict[str, type[SymgradError]]:
     """symgrad's errors, to replace the standalone module's own: code loaded
-    by symgrad raises a bad seed as `SeedError`, a bad tangent or a write to
-    a repeated index or a list of unstackable arrays as `BadInputError`, with
-    no wrapper catching them.  A
+    by symgrad raises a bad seed as `SeedError`, a bad tangent, a write to a
+    repeated index, a list of unstackable arrays or a custom rule's derivative
+    of the wrong shape as `BadInputError`, with no wrapper catching them.  A
     Hessian's module is never given a seed: its only seed error is an output
     that is not a number.  A write to a repeated index names the line of
     `src` it comes from."""

@@ -485,6 +485,13 @@ class CallLowering:
         if spec.op == "clip":
             keywords = _clip_bounds(spec, args, keywords, loc)
         names = list(spec.args) + [k for k, _ in spec.static]
+        if spec.positional is not None and len(args) > len(spec.args) + spec.positional:
+            raise BadInputError(
+                "only the axis of a reduction may be passed by position (numpy's "
+                "next positional parameter is dtype or out, not supported)",
+                loc,
+                "pass keepdims= by keyword",
+            )
         if len(args) > len(names):
             method = called.startswith(".")  # (its receiver is the first argument)
             most = len(names) - method
@@ -492,14 +499,7 @@ class CallLowering:
                 f"{called}() takes at most {most} positional argument"
                 f"{'' if most == 1 else 's'} here, not {len(args) - method}",
                 loc,
-                "its further parameters (out=, order=...) are not supported",
-            )
-        if spec.positional is not None and len(args) > len(spec.args) + spec.positional:
-            raise BadInputError(
-                "only the axis of a reduction may be passed by position (numpy's "
-                "next positional parameter is dtype or out, not supported)",
-                loc,
-                "pass keepdims= by keyword",
+                "symgrad does not read its further parameters",
             )
         given: dict[str, ast.expr] = dict(zip(names, args, strict=False))
         for kw in keywords:

@@ -23,7 +23,8 @@ class SeedError(ValueError):
 
 
 def _check_seed(function, seed, value):
-    """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    """Return the cotangent of `value`: `seed`, or 1 for a scalar output (1.0,
+    or a one of its dtype for a float32 or float16 output)."""
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else float(seed)  # (True is 1.0, not True)
     if isinstance(seed, list | tuple):
@@ -84,6 +85,8 @@ def _zeros_grad(x):
     parameter has a float32 gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if x.__class__ is float:
+        return 0.0
     if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
         return x.dtype.type(0.0)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
@@ -102,9 +105,15 @@ def _spread(g, x):
     """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
     spread over x's shape; in x's dtype where `x` is a float array and `g` a
     Python number (the seed), so a float32 input keeps float32 cotangents."""
-    if x.__class__ is np.ndarray and g.__class__ in (float, int):
-        return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
-    if x.__class__ is not np.ndarray and np.ndim(x) == 0 == np.ndim(g):
+    if x.__class__ is np.ndarray:
+        if g.__class__ in (float, int):
+            return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+        if x.dtype.kind in "fc":  # (a float32 g of a float64 x: float64, as numpy)
+            return np.full(x.shape, g, np.result_type(g, x.dtype))
+        return np.full(x.shape, g)
+    if x.__class__ is float and g.__class__ is float:
+        return g
+    if np.ndim(x) == 0 == np.ndim(g):
         # a number's: a number (x's float type for a numpy float, np.float32)
         if isinstance(x, np.floating) and g.__class__ in (float, int):
             return x.dtype.type(g)
@@ -651,6 +660,12 @@ def _rule_checked(value, like, what):
     """`value`, a derivative a custom rule returned (`what`), if it has the
     shape of `like`: its argument's (a cotangent) or the output's (a tangent);
     None is zeros."""
+    if isinstance(like, tuple | list):  # (a rule whose output is a tuple)
+        if not isinstance(value, tuple | list) or len(value) != len(like):
+            raise RuleError(f"{what} is not a tuple of {len(like)} entries")
+        for part, entry in zip(value, like, strict=True):
+            _rule_checked(part, entry, f"an entry of {what}")
+        return value
     if value.__class__ is tuple and len(value) == 1:  # (JAX's vjp of one argument)
         value = value[0]
     if value is None:  # (no derivative, as JAX's custom_vjp allows: zeros)
@@ -698,7 +713,7 @@ def _written_grad(g, index, target):
     if np.asarray(target).dtype.kind in "biu":
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
-    arrays = [np.asarray(p) for p in parts if isinstance(p, list | np.ndarray)]
+    arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
     if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
         seen = np.zeros(np.shape(g), dtype=int)
         np.add.at(seen, index, 1)

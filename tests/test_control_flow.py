@@ -212,6 +212,10 @@ def test_repeated_indices_in_a_write_are_refused_at_run_time(tmp_path):
         ("a = x * 1.0", "a[np.array([1, -4])] -= y[:2] * 3"),
         ("a = x * 1.0", "x[np.array([1, -4])] -= y[:2] * 3"),  # (into a copy)
         ("a = np.zeros(5)", "a[np.array([1, -4])] = y[:2] * 3"),
+        # a tuple as the one item of an index is an index array too (stop 28:
+        # a wrong gradient, no error)
+        ("a = x * 1.0", "a[(1, 1),] += y[:2] * 3"),
+        ("a = x * 1.0", "a[(1, -4),] = y[:2] * 3"),
     ],
 )
 def test_a_repeated_index_error_names_the_write_after_a_differentiable_line(

@@ -565,3 +565,14 @@ def test_an_unused_float32_number_has_a_float32_zero_gradient():
     x = np.ones(3, np.float32)
     _, (_, dy) = symgrad.grad(_first_only, wrt=(0, 1)).f_and_grad(x, np.float32(1.0))
     assert type(dy) is np.float32 and dy == 0.0
+
+
+def _total_times_single(x):
+    return np.sum(x) * np.single(3.0)
+
+
+def test_a_float32_factor_of_a_float64_total_keeps_float64():
+    # `_spread` took the float32 cotangent's dtype: numpy promotes to float64
+    x = np.array([0.1, 0.2, 0.3])
+    _, grad = symgrad.grad(_total_times_single).f_and_grad(x)
+    assert grad.dtype == np.float64

@@ -603,6 +603,64 @@ def test_a_vjp_may_return_a_tuple_of_one_and_none(x) -> None:
     assert np.shape(dx) == np.shape(x) and dk == 0.0
 
 
+def _pair_vjp(g, x):
+    return 2.0 * g[0] + g[1]
+
+
+def _pair_jvp(tangents, x):
+    return 2.0 * tangents[0], np.sum(tangents[0])
+
+
+@symgrad.rule(vjp=_pair_vjp, jvp=_pair_jvp)
+def _vector_and_total(x):
+    return 2.0 * x, np.sum(x)
+
+
+def _one_jvp(tangents, x):
+    return (3.0 * tangents[0],)
+
+
+def _one_vjp(g, x):
+    return 3.0 * g[0]
+
+
+@symgrad.rule(vjp=_one_vjp, jvp=_one_jvp)
+def _tripled_in_a_tuple(x):
+    return (3.0 * x,)
+
+
+def _power_list_vjp(g, x, k):
+    return [k * g * x ** (k - 1), 0.0]  # (a list, read back by the Hessian)
+
+
+@symgrad.rule(vjp=_power_list_vjp)
+def _power_listed(x, k):
+    return x**k
+
+
+def _uses_a_vector_and_a_total(x):
+    v, s = _vector_and_total(x)
+    return np.sum(v * s)
+
+
+def _uses_tuple_outputs(x):
+    (w,) = _tripled_in_a_tuple(x)
+    return np.sum(w**2) + np.sum(_power_listed(x, 3.0))
+
+
+def test_rules_with_tuple_outputs_and_list_cotangents_in_every_mode() -> None:
+    # stop 28's shape checks compared a tuple of arrays as one array (numpy's
+    # inhomogeneous-shape error), took a 1-tuple tangent for its entry, and
+    # a list of cotangents read back by the Hessian became an array
+    x, v = np.array([0.3, -1.2, 2.0]), np.array([1.0, 0.5, -2.0])
+    jvp = symgrad.jvp(_uses_a_vector_and_a_total).jvp(x, tangents=v)
+    np.testing.assert_allclose(jvp, 4 * np.sum(x) * np.sum(v))
+    grad = symgrad.grad(_uses_tuple_outputs).grad(x)
+    np.testing.assert_allclose(grad, 18 * x + 3 * x**2)
+    H = symgrad.hessian(_uses_tuple_outputs).hessian(x)
+    np.testing.assert_allclose(H, np.diag(18.0 + 6 * x), atol=1e-12)
+
+
 def test_a_rule_needs_one_kind_of_derivative() -> None:
     with pytest.raises(SymgradError, match="grad= .* or vjp=/jvp=; none was given"):
         symgrad.rule(lambda x: x)

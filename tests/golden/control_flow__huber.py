@@ -33,7 +33,8 @@ class SeedError(ValueError):
 
 
 def _check_seed(function, seed, value):
-    """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    """Return the cotangent of `value`: `seed`, or 1 for a scalar output (1.0,
+    or a one of its dtype for a float32 or float16 output)."""
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else float(seed)  # (True is 1.0, not True)
     if isinstance(seed, list | tuple):

@@ -72,7 +72,8 @@ class SeedError(ValueError):
 
 
 def _check_seed(function, seed, value):
-    """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    """Return the cotangent of `value`: `seed`, or 1 for a scalar output (1.0,
+    or a one of its dtype for a float32 or float16 output)."""
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else float(seed)  # (True is 1.0, not True)
     if isinstance(seed, list | tuple):
@@ -117,6 +118,8 @@ def _zeros_grad(x):
     parameter has a float32 gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if x.__class__ is float:
+        return 0.0
     if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
         return x.dtype.type(0.0)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))

@@ -34,6 +34,8 @@ def _zeros_grad(x):
     parameter has a float32 gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if x.__class__ is float:
+        return 0.0
     if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
         return x.dtype.type(0.0)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
@@ -47,6 +49,12 @@ def _rule_checked(value, like, what):
     """`value`, a derivative a custom rule returned (`what`), if it has the
     shape of `like`: its argument's (a cotangent) or the output's (a tangent);
     None is zeros."""
+    if isinstance(like, tuple | list):  # (a rule whose output is a tuple)
+        if not isinstance(value, tuple | list) or len(value) != len(like):
+            raise RuleError(f"{what} is not a tuple of {len(like)} entries")
+        for part, entry in zip(value, like, strict=True):
+            _rule_checked(part, entry, f"an entry of {what}")
+        return value
     if value.__class__ is tuple and len(value) == 1:  # (JAX's vjp of one argument)
         value = value[0]
     if value is None:  # (no derivative, as JAX's custom_vjp allows: zeros)

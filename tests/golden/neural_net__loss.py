@@ -52,7 +52,8 @@ class SeedError(ValueError):
 
 
 def _check_seed(function, seed, value):
-    """Return the cotangent of `value`: `seed`, or 1.0 for a scalar output."""
+    """Return the cotangent of `value`: `seed`, or 1 for a scalar output (1.0,
+    or a one of its dtype for a float32 or float16 output)."""
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else float(seed)  # (True is 1.0, not True)
     if isinstance(seed, list | tuple):
@@ -103,9 +104,15 @@ def _spread(g, x):
     """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
     spread over x's shape; in x's dtype where `x` is a float array and `g` a
     Python number (the seed), so a float32 input keeps float32 cotangents."""
-    if x.__class__ is np.ndarray and g.__class__ in (float, int):
-        return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
-    if x.__class__ is not np.ndarray and np.ndim(x) == 0 == np.ndim(g):
+    if x.__class__ is np.ndarray:
+        if g.__class__ in (float, int):
+            return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+        if x.dtype.kind in "fc":  # (a float32 g of a float64 x: float64, as numpy)
+            return np.full(x.shape, g, np.result_type(g, x.dtype))
+        return np.full(x.shape, g)
+    if x.__class__ is float and g.__class__ is float:
+        return g
+    if np.ndim(x) == 0 == np.ndim(g):
         # a number's: a number (x's float type for a numpy float, np.float32)
         if isinstance(x, np.floating) and g.__class__ in (float, int):
             return x.dtype.type(g)
