@@ -302,7 +302,7 @@ def int_vars(fn: Function) -> set[str]:
     return ints
 
 
-_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye", "zeros_grad"}
+_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye", "zeros_grad", "stacked_zeros"}
 
 
 def dtype_kind(stmt: Assign) -> str | None:

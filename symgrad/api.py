@@ -449,8 +449,11 @@ def _bad_input_errors(
     class StackError(RepeatedIndexError):
         """Entries of different shapes in a list or tuple differentiated."""
 
-    class RuleError(RepeatedIndexError):
+    class RuleError(BadInputError):
         """A custom rule's derivative of the wrong shape."""
+
+        def __init__(self, message: str):
+            super().__init__(f"{function}: {message}", _running_line(src))
 
     class NotANumberError(BadInputError):
         def __init__(self, message: str):

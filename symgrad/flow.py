@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .errors import Loc, UnsupportedSyntaxError
 from .ir import Atom, Branch, Carry, Const, Index, Loop, Merge, Var
 from .source import nodes
@@ -332,6 +334,9 @@ class FlowLowering:
         carried = [n for n in scope.env if n in names or n in flags]
         for name in [n for n in carried if n in updated]:
             value = scope.env[name]
+            if isinstance(value, Const) and isinstance(value.value, _NUMBERS):
+                continue  # (`acc += v` rebinds a number: np.copy(0.0) is a 0-d
+                # float64 array, which made a float32 sum float64)
             if isinstance(value, Const) or (
                 self.roots(value, held=False) & self.foreign(scope)
                 and not self.aliased(value, name, scope)
@@ -564,6 +569,10 @@ class FlowLowering:
             if getattr(found, "lib", None) == "builtins":
                 return node.func.id
         return None
+
+
+# Python numbers and numpy scalars: immutable, so an in-place update rebinds.
+_NUMBERS = (int, float, complex, np.generic)
 
 
 def _is_range(node: ast.expr) -> bool:

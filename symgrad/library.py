@@ -160,6 +160,7 @@ ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
 RUNTIME: dict[str, CallSpec] = {
     "_check_seed": CallSpec("check_seed", ("function", "seed", "value")),
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
+    "_stacked_zeros": CallSpec("stacked_zeros", ("items",)),
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
@@ -167,7 +168,6 @@ RUNTIME: dict[str, CallSpec] = {
     "_mean": CallSpec("mean", ("a",)),
     "_count": CallSpec("count", ("x",)),
     "_clip_bound": CallSpec("clip_bound", ("bound", "unbounded")),
-    "_stacked_shape": CallSpec("stacked_shape", ("items",)),
     "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
     "_einsum_grad": CallSpec("einsum_grad", ()),  # (read by calls.einsum)
     "_sum_squares": CallSpec("sum_squares", ("x",), _REDUCE),
@@ -198,5 +198,6 @@ RUNTIME: dict[str, CallSpec] = {
     "_zip_length": CallSpec("zip_length", ("n", "m", "k")),
     "_rule_checked": CallSpec("rule_checked", ("value", "like", "what")),
     "_rule_cotangents": CallSpec("rule_cotangents", ("value", "n", "vjp")),
+    "_rule_partial": CallSpec("rule_partial", ("value", "out", "what")),
     "_entries_grad": CallSpec("entries_grad", (), variadic=True),
 }

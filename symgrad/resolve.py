@@ -457,6 +457,12 @@ class StaticResolver:
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name):
+                scalar = self._scalar_type(node.value)
+                if (
+                    scalar is not None
+                ):  # `DTYPE = np.float32`, as the decorator reads it
+                    self.table[target.id] = LibFunction("numpy", scalar)
+                    return
                 try:
                     value = self._literal(node.value)
                 except (ValueError, SyntaxError, TypeError):
@@ -467,6 +473,18 @@ class StaticResolver:
                     return
                 if _is_constant(value):
                     self.table[target.id] = Constant(value, target.id)
+
+    def _scalar_type(self, node: ast.expr) -> str | None:
+        """The name of the numpy scalar type `node` spells (`np.float32`)."""
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and self.table.get(node.value.id) == Module("numpy")
+            and isinstance(getattr(np, node.attr, None), type)
+            and issubclass(getattr(np, node.attr), np.generic)
+        ):
+            return node.attr
+        return None
 
     def _literal(self, node: ast.expr) -> Any:
         """A literal, `np.array(<literal>, dtype=<literal>)` (as emitted

@@ -72,6 +72,7 @@ from .symbolic import Region, SympyLowering
 
 # Adjoint ops whose result is a new array no other name refers to.
 _FRESH = {"add", "zeros", "full", "spread", "zeros_grad", "extremum_grad", "prod_grad"}
+_FRESH |= {"stacked_zeros"}
 _FRESH |= {"copy"}
 _FRESH |= {"entries_grad"}  # (of entries made owned one by one)
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
@@ -135,12 +136,17 @@ class _Reverse(FlowReverse):
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
         self.entry_lists = _entry_lists(fn)
-        self.entry_params = {  # the parameters those are unpacked from
-            s.args[0].name: s.args[1].value
-            for s in fn.body
-            if isinstance(s, Assign) and s.target.name in self.entry_lists
-        }
-        self.entries: dict[str, dict[int, Atom]] = {}  # by entry_lists' names
+        self.entry_of: dict[str, str] = {}  # entry list -> the parameter
+        self.entry_params: dict[str, int] = {}  # parameter -> its entries' count
+        self.first_entries: set[str] = set()  # the first entry list of each
+        for s in fn.body:
+            if isinstance(s, Assign) and s.target.name in self.entry_lists:
+                param = s.args[0].name
+                if param not in self.entry_params:
+                    self.first_entries.add(s.target.name)
+                self.entry_of[s.target.name] = param
+                self.entry_params[param] = s.args[1].value
+        self.entries: dict[str, dict[int, Atom]] = {}  # by parameter
 
     def run(self) -> Adjoint:
         ret = self.fn.body[-1]
@@ -159,8 +165,10 @@ class _Reverse(FlowReverse):
 
     def assignment(self, stmt: Assign) -> None:
         name = stmt.target.name
-        if name in self.entries:  # every entry's cotangent is known now
-            self.adj[name] = self._entries_grad(name)
+        if name in self.first_entries and self.entry_of[name] in self.entries:
+            # every entry's cotangent is known now (`W, b = params` read twice:
+            # the later lists' entries are this one's)
+            self.adj[name] = self._entries_grad(self.entry_of[name])
         if name not in self.active or name in self.absorbed or name not in self.adj:
             return
         self.b.loc = stmt.loc
@@ -341,7 +349,7 @@ class _Reverse(FlowReverse):
         if name in self.entry_lists:  # `W, b = params`: one cotangent per entry
             (k,) = part.index.items
             k = k.value % self.entry_lists[name]
-            entries = self.entries.setdefault(name, {})
+            entries = self.entries.setdefault(self.entry_of[name], {})
             entries[k] = (
                 part.value
                 if k not in entries
@@ -363,12 +371,10 @@ class _Reverse(FlowReverse):
             )
             return
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
-        if self.producers.get(name) == "unpacked":  # (entries must share a shape)
-            shape = self.b.op("stacked_shape", Var(name))
-            self.b.body.append(Assign(buffer, "zeros", (shape,), (), self.b.loc))
-        else:  # (in x's dtype, where x is a float array)
-            zeros = Assign(buffer, "zeros_grad", (Var(name),), (), self.b.loc)
-            self.b.body.append(zeros)
+        # (in x's dtype, where x is a float array; of unpacked items, also
+        # checked to share a shape)
+        op = "stacked_zeros" if self.producers.get(name) == "unpacked" else "zeros_grad"
+        self.b.body.append(Assign(buffer, op, (Var(name),), (), self.b.loc))
         first = "set" if mode == "add" else "add_at"
         self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
         if current is None:
@@ -391,16 +397,17 @@ class _Reverse(FlowReverse):
             return self.b.op("zeros_grad", Var(param))
         return self._owned(atom)
 
-    def _entries_grad(self, name: str) -> Atom:
-        """The cotangent of `name`, an entry list, from its entries' (None
-        for an entry that has none); each is owned, as a gradient is."""
-        entries = self.entries[name]
+    def _entries_grad(self, param: str) -> Atom:
+        """The cotangent of the entry lists unpacked from `param`, from their
+        entries' (None for an entry that has none); each is owned, as a
+        gradient is."""
+        entries = self.entries[param]
         return self.b.op(
             "entries_grad",
-            Var(name),
+            Var(param),
             *(
                 self._owned(entries[k]) if k in entries else Const(None)
-                for k in range(self.entry_lists[name])
+                for k in range(self.entry_params[param])
             ),
         )
 
@@ -434,11 +441,11 @@ def reverse(fn: Function, wrt: tuple[str, ...], names: Names) -> Adjoint:
 
 
 def _entry_lists(fn: Function) -> dict[str, int]:
-    """`t = unpacked(p, n)` at the top level, for a parameter `p` read nowhere
-    else, where `t` is read only by constant indices (`W, b = params`, which
-    reads them right there): t's cotangent is built from one per entry
-    (`entries_grad`), so that a tuple of arrays of different shapes has a
-    tuple of gradients.  By t, its n."""
+    """`t = unpacked(p, n)` at the top level, for a parameter `p` read only
+    so (once or more, with one n), where `t` is read only by constant indices
+    (`W, b = params`, which reads them right there): t's cotangent is built
+    from one per entry (`entries_grad`), so that a tuple of arrays of
+    different shapes has a tuple of gradients.  By t, its n."""
     reads: dict[str, list] = {}
     for stmt in walk(fn.body):
         for var in uses(stmt):
@@ -452,7 +459,10 @@ def _entry_lists(fn: Function) -> dict[str, int]:
         if (
             isinstance(value, Var)
             and value.name in fn.params
-            and len(reads.get(value.name, ())) == 1
+            and all(
+                id(r) in top and r.op == "unpacked" and r.args[1] == n
+                for r in reads.get(value.name, ())
+            )
             and isinstance(n, Const)
             and all(
                 id(r) in top

@@ -193,7 +193,6 @@ _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
 _const("int", 1, "int({0})")
 _const("zeros", 1, "np.zeros({0}{params})", _DTYPE)
-_const("stacked_shape", 1, "_stacked_shape({0})")  # (a cotangent of unpacked items)
 _const("ones", 1, "np.ones({0}{params})", _DTYPE)
 _const("empty", 1, "np.empty({0}{params})", _DTYPE)
 _const("zeros_like", 1, "np.zeros_like({0}{params})", _DTYPE)
@@ -516,6 +515,7 @@ for _name, _spelling in [
 # so those a derivative flows through are structural, with a tangent rule
 # below and no adjoint: reverse mode refuses them by name.
 _const("zeros_grad", 1, "_zeros_grad({0})")
+_const("stacked_zeros", 1, "_stacked_zeros({0})")  # (a cotangent of unpacked items)
 _const("zeros_tangent", 1, "_zeros_tangent({0})")
 _const("check_tangent", 3, "_check_tangent({0}, {1}, {2})")
 
@@ -672,6 +672,7 @@ linear("list_pop")
 linear("unpacked")
 linear("rule_checked")
 linear("rule_cotangents")
+linear("rule_partial")
 linear("iadd", None)
 for _name in ["matmul", "dot", "outer"]:
     bilinear(_name, 0, 1)
@@ -818,7 +819,7 @@ def _custom_adjoint(b: Builder, g, out, *args, rule):
                 None
                 if name is None
                 else b.op(
-                    "unbroadcast", b.op("mul", g, b.op("call", *args, fn=name)), x
+                    "unbroadcast", b.op("mul", g, _partial(b, name, args, out)), x
                 )
             )
             for name, x in zip(rule.grads, args, strict=True)
@@ -832,7 +833,7 @@ def _custom_adjoint(b: Builder, g, out, *args, rule):
             b,
             b.op("getitem", result, Index((Const(i),))),
             x,
-            f"the cotangent {rule.vjp} returned for argument {i + 1}",
+            f"the cotangent {rule.vjp} returned for argument {i}",
         )
         for i, x in enumerate(args)
     )
@@ -845,11 +846,24 @@ def _checked(b: Builder, value, like, what: str) -> Atom:
     return b.op("rule_checked", value, like, Const(what))
 
 
+def _partial(b: Builder, name: str, args, out) -> Atom:
+    """The partial derivative the function `name` of a `grad=` rule returns,
+    checked at run time to broadcast to the output's shape (an elementwise
+    partial: `unbroadcast` would otherwise sum a wrong one into place)."""
+    partial = b.op("call", *args, fn=name)
+    what = Const(f"the partial derivative {name} returned")
+    return b.op("rule_partial", partial, out, what)
+
+
 @structural("rule_checked", 3, "_rule_checked({0}, {1}, {2})", nondiff=(1, 2))
 def _rule_checked_adjoint(b: Builder, g, out, value, like, what):
     return g, None, None
 
 
+# (a grad= rule's partial, checked to broadcast to the output's shape)
+structural("rule_partial", 3, "_rule_partial({0}, {1}, {2})", nondiff=(1, 2))(
+    _rule_checked_adjoint
+)
 # (a vjp's tuple, checked to hold one cotangent per argument)
 structural("rule_cotangents", 3, "_rule_cotangents({0}, {1}, {2})", nondiff=(1, 2))(
     _rule_checked_adjoint
@@ -859,7 +873,7 @@ structural("rule_cotangents", 3, "_rule_cotangents({0}, {1}, {2})", nondiff=(1, 
 def _custom_tangent(b: Builder, dots, out, *args, rule) -> Atom | None:
     if rule.grads is not None:
         terms = [
-            b.op("mul", b.op("call", *args, fn=name), dot)
+            b.op("mul", _partial(b, name, args, out), dot)
             for name, dot in zip(rule.grads, dots, strict=True)
             if name is not None and dot is not None
         ]

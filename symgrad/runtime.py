@@ -75,7 +75,9 @@ def _entries_grad(items, *grads):
         return grads
     if isinstance(items, tuple):
         return tuple(grads)
-    return np.stack([np.asarray(g, dtype=float) for g in grads])
+    dtype = np.result_type(*grads)  # (a float32 array's: float32, as numpy
+    dtype = dtype if dtype.kind in "fc" else np.dtype(float)  # promotes them)
+    return np.stack(grads).astype(dtype, copy=False)
 
 
 def _zeros_grad(x):
@@ -253,7 +255,13 @@ def _sum_to(g, shape):
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
     pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
     kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
-    return g.sum(axis=kept, keepdims=True) if kept else g
+    g = g.sum(axis=kept, keepdims=True) if kept else g
+    lead = len(shape) - g.ndim
+    if lead and g.shape == shape[lead:] and all(n == 1 for n in shape[:lead]):
+        # x's leading axes are 1s (numpy drops them writing x into a slot of
+        # lower rank, `y[0] = x` for x of shape (1, 3)): g in x's shape
+        return g.reshape(shape)
+    return g
 
 
 def _sum_leading(g, k):
@@ -656,6 +664,23 @@ def _rule_cotangents(value, n, vjp):
     return value
 
 
+def _rule_partial(value, out, what):
+    """`value`, a partial derivative a custom rule's grad= returned (`what`),
+    if it broadcasts to the output's shape, as an elementwise one does."""
+    shape = np.shape(value)
+    if shape != np.shape(out) and shape:
+        try:
+            fits = np.broadcast_shapes(shape, np.shape(out)) == np.shape(out)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuleError(
+                f"{what} has shape {shape}, which does not broadcast to the "
+                f"output's shape {np.shape(out)}"
+            )
+    return value
+
+
 def _rule_checked(value, like, what):
     """`value`, a derivative a custom rule returned (`what`), if it has the
     shape of `like`: its argument's (a cotangent) or the output's (a tangent);
@@ -681,9 +706,10 @@ class StackError(ValueError):
     """A list or tuple of arrays of different shapes, differentiated."""
 
 
-def _stacked_shape(items):
-    """The shape of a list or tuple's cotangent, the array its entries would
-    stack into; entries of different shapes have none (`W, b = params`)."""
+def _stacked_zeros(items):
+    """Zeros for the cotangent of `items` unpacked into names (`a, b = v`): as
+    `_zeros_grad` for an array; for a list or tuple, the array its entries
+    would stack into, which entries of different shapes have none."""
     if isinstance(items, list | tuple):
         shapes = [np.shape(item) for item in items]
         if len(set(shapes)) > 1:
@@ -693,7 +719,7 @@ def _stacked_shape(items):
                 "symgrad differentiates one whose entries share a shape (pass "
                 "the arrays as separate arguments)"
             )
-    return np.shape(items)
+    return _zeros_grad(items)
 
 
 class RepeatedIndexError(ValueError):

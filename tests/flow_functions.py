@@ -456,6 +456,17 @@ def where_of_a_float_in_a_branch(x, c):
     return y
 
 
+def write_with_leading_ones(x, w):
+    """Values with leading axes of 1 written into slots of lower rank: numpy
+    drops those axes, and the gradients keep them (x's was (3,) for (1, 3),
+    w's (2, 2) for (2, 1))."""
+    B = np.zeros((2, 3))
+    B[0] = x
+    C = np.zeros(2)
+    C[:] = np.tanh(w).T
+    return np.sum(B * np.arange(6.0).reshape(2, 3)) + np.sum(C**2)
+
+
 PAIR = (0, 1)
 
 
@@ -866,6 +877,12 @@ def _clip_points(rng):
 
 FLOW_CASES = [
     Case("add_into_element", add_into_element, lambda r: (normal(r, 3),)),
+    Case(
+        "write_with_leading_ones",
+        write_with_leading_ones,
+        lambda r: (normal(r, (1, 3)), normal(r, (2, 1))),
+        wrt=(0, 1),
+    ),
     Case(
         "where_of_a_float_in_a_branch",
         where_of_a_float_in_a_branch,

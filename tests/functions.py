@@ -724,7 +724,7 @@ def nondiff_dtypes(x):
 
 def nondiff_range_keywords(x):
     # (stop 28: these keywords were dropped, a silently wrong gradient)
-    s = np.linspace(0.0, 1.0, 3, endpoint=False)
+    s = np.linspace(0.0, 1.0, 3, endpoint=False) + np.linspace(1.0, 2.0, num=3)
     return np.sum(x * s * (np.arange(3, dtype=np.uint8) - 10))
 
 

@@ -300,6 +300,12 @@ def reads_twice(params, x):
     return np.sum(a * x) + np.sum(a * a) * b + b
 
 
+def unpacked_twice(params, x):
+    W, b = params
+    V, _ = params  # (stop 28: an array of the two gradients stacked, not a tuple)
+    return np.sum(np.tanh(W @ x + b)) + np.sum(V**2)
+
+
 @pytest.mark.parametrize("kind", [tuple, list])
 def test_a_tuple_of_parameters_has_a_tuple_of_gradients(kind):
     """JAX's `params`: entries of different shapes, unpacked, each get their
@@ -314,6 +320,7 @@ def test_a_tuple_of_parameters_has_a_tuple_of_gradients(kind):
         (mlp_params, params, (X, y)),
         (unused_entry, kind([rng.normal(size=3), np.ones((2, 2)), 0.7]), (X[0],)),
         (reads_twice, kind([rng.normal(size=3), 1.5]), (X[1],)),
+        (unpacked_twice, kind([rng.normal(size=(2, 3)), rng.normal(size=2)]), (X[2],)),
     ]
     for f, args, rest in cases:
         g = symgrad.grad(f, wrt="params")

@@ -64,6 +64,19 @@ def test_output_file_needs_one_function(tmp_path):
     assert "--function" in result.stderr
 
 
+def test_a_dtype_named_at_module_level_is_read(tmp_path):
+    # as the decorator reads it (the command line said the dtype must be
+    # known when compiling, and hinted at just this)
+    path = tmp_path / "dt.py"
+    path.write_text(
+        "import numpy as np\nimport symgrad\n\nDTYPE = np.float32\n\n\n"
+        "@symgrad.grad\ndef f(x):\n    return np.sum(np.ones(3, dtype=DTYPE) * x)\n"
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 0, result.stderr
+    assert 'np.ones(3, dtype="float32")' in result.stdout
+
+
 def test_output_into_a_missing_directory_is_a_usage_error(tmp_path):
     out = tmp_path / "missing" / "x.py"
     result = run("emit", "examples/quadratic.py", "--function", "poly", "-o", str(out))

@@ -500,7 +500,11 @@ MORE_AT_FIRST_USE = [
     ("    return np.sum(np.zeros(3, dtype=complex) + x)\n", NoDerivativeError, 7),
     ("    return np.sum(np.ones(3, x.dtype) * x)\n", UnsupportedSyntaxError, 7),
     ("    return np.sum(np.arange(0, 4, step=2) * x)\n", NoDerivativeError, 7),
-    ("    return np.sum(np.linspace(0, 1, num=3) * x)\n", NoDerivativeError, 7),
+    (
+        "    return np.sum(np.linspace(0, 1, 3, retstep=True) * x)\n",
+        NoDerivativeError,
+        7,
+    ),
     ("    return None\n", UnsupportedSyntaxError, 7),
     # numpy parameters symgrad does not read, named by position
     ("    return np.sum(np.asarray(x, np.float32))\n", BadInputError, 7),

@@ -576,3 +576,41 @@ def test_a_float32_factor_of_a_float64_total_keeps_float64():
     x = np.array([0.1, 0.2, 0.3])
     _, grad = symgrad.grad(_total_times_single).f_and_grad(x)
     assert grad.dtype == np.float64
+
+
+def _unpacked_product(x):
+    a, b, c = x
+    return a * b * 2.0 + np.sin(c)
+
+
+def _unpacked_scaled(x, s):
+    a, b, c = x * s
+    return a * b + c
+
+
+def test_a_float32_array_unpacked_into_names_has_float32_gradients():
+    # the entries' cotangents were stacked as float64, and the buffer of a
+    # computed array's was np.zeros (float64): the scalar s was float64 too
+    x = np.array([0.5, 1.5, 2.0], np.float32)
+    assert symgrad.grad(_unpacked_product).grad(x).dtype == np.float32
+    grads = symgrad.grad(_unpacked_scaled, wrt=(0, 1)).grad(x, np.float32(2.0))
+    assert [np.asarray(g).dtype for g in grads] == [np.float32, np.float32]
+    check = symgrad.grad(_unpacked_scaled, wrt=(0, 1)).grad(x.astype(float), 2.0)
+    np.testing.assert_allclose(grads[0], check[0], rtol=1e-6)
+
+
+def _accumulated(x):
+    acc = 0.0
+    for i in range(2):
+        acc += x[i]
+    return acc
+
+
+def test_a_number_accumulated_in_place_keeps_the_inputs_dtype():
+    # `acc += v` on `acc = 0.0` was emitted as np.copy(0.0), a 0-d float64
+    # array: the float32 total came back float64
+    x = np.array([0.3, 0.5], np.float32)
+    value, grad = symgrad.grad(_accumulated).f_and_grad(x)
+    assert type(value) is type(_accumulated(x)) and value == _accumulated(x)
+    assert grad.dtype == np.float32
+    assert "np.copy(0.0)" not in symgrad.grad(_accumulated).source

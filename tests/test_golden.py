@@ -392,10 +392,11 @@ def sin_chain(x):
 
 
 def test_unpacked_values_keep_their_names():
-    """`r, theta = p` prints `r = t1[0]`, `theta = t1[1]` (and `r_bar`), and a
-    Hessian's reverse loop unpacks each saved tuple in one line."""
+    """`r, theta = p` prints `r, theta = p` (and `r_bar`: Python checks the
+    length), and a Hessian's reverse loop unpacks each saved tuple in one
+    line."""
     source = symgrad.grad(polar).source
-    assert "r = t1[0]\n    theta = t1[1]\n" in source
+    assert "    r, theta = p\n" in source
     assert "r_bar = " in source and "theta_bar = " in source
     h = symgrad.hessian(sin_chain)
     loop = h.source.split("def grad_and_hvp")[1].split("\ndef ")[0]

@@ -306,7 +306,7 @@ def unpack_three(x):
 
 
 def test_unpacking_checks_the_length_as_python_does() -> None:
-    with pytest.raises(ValueError, match="expected 2 values to unpack, got 3"):
+    with pytest.raises(ValueError, match=r"too many values to unpack \(expected 2\)"):
         symgrad.grad(unpack_three).grad(np.ones(3))
 
 
@@ -536,6 +536,19 @@ def _copy_rule(x):
     return x * 1.0
 
 
+def _column_partial(x):
+    return np.cos(x)[:, None]  # (3, 1) for a (3,) argument: broadcast to (3, 3)
+
+
+@symgrad.rule(grad=_column_partial)
+def _sine_rule(x):
+    return np.sin(x)
+
+
+def _uses_sine_rule(x):
+    return np.sum(_sine_rule(x))
+
+
 def _uses_product_rule(a, b):
     return np.sum(_product_rule(a, b))
 
@@ -563,8 +576,17 @@ def _uses_copy_rule(x):
             lambda x: symgrad.hessian(_uses_copy_rule).hessian(x),
             r"the tangent _summed_tangent returned has shape \(\)",
         ),
+        (
+            lambda x: symgrad.grad(_uses_sine_rule).grad(x),
+            r"the partial derivative _column_partial returned has shape \(3, 1\), "
+            r"which does not broadcast to the output's shape \(3,\)",
+        ),
+        (
+            lambda x: symgrad.jvp(_uses_sine_rule).jvp(x, tangents=x),
+            r"_column_partial returned has shape \(3, 1\)",
+        ),
     ],
-    ids=["vjp count", "vjp shape", "jvp shape", "hessian"],
+    ids=["vjp count", "vjp shape", "jvp shape", "hessian", "grad", "grad fwd"],
 )
 def test_a_rules_derivative_of_the_wrong_shape_is_an_error(run, message) -> None:
     # (they were broadcast, summed or indexed into silently wrong derivatives;

@@ -23,7 +23,13 @@ def f_and_grad(w, X, y, *, seed=None):
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
     t5_bar = _spread(seed / _count(t5), t5)
     t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
-    t2_bar = _unbroadcast(t3_bar * softplus_grad(t2), t2)
+    t2_bar = _unbroadcast(
+        t3_bar
+        * _rule_partial(
+            softplus_grad(t2), t3, "the partial derivative softplus_grad returned"
+        ),
+        t2,
+    )
     r_bar = 2.0 * t2_bar * r
     # grad of: r = X @ w - y
     w_bar = _matmul_rhs_grad(r_bar, X, w, broadcast=True)
@@ -154,7 +160,13 @@ def _sum_to(g, shape):
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
     pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
     kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
-    return g.sum(axis=kept, keepdims=True) if kept else g
+    g = g.sum(axis=kept, keepdims=True) if kept else g
+    lead = len(shape) - g.ndim
+    if lead and g.shape == shape[lead:] and all(n == 1 for n in shape[:lead]):
+        # x's leading axes are 1s (numpy drops them writing x into a slot of
+        # lower rank, `y[0] = x` for x of shape (1, 3)): g in x's shape
+        return g.reshape(shape)
+    return g
 
 
 def _sum_leading(g, k):
@@ -313,3 +325,24 @@ def _matmul_rhs_grad(g, a, b, broadcast=False):
         return np.outer(a, g)
     g2, a2, b2 = _as_matrices(g, a, b)
     return np.reshape(_unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2), np.shape(b))
+
+
+class RuleError(ValueError):
+    """A custom rule's derivative of the wrong shape."""
+
+
+def _rule_partial(value, out, what):
+    """`value`, a partial derivative a custom rule's grad= returned (`what`),
+    if it broadcasts to the output's shape, as an elementwise one does."""
+    shape = np.shape(value)
+    if shape != np.shape(out) and shape:
+        try:
+            fits = np.broadcast_shapes(shape, np.shape(out)) == np.shape(out)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuleError(
+                f"{what} has shape {shape}, which does not broadcast to the "
+                f"output's shape {np.shape(out)}"
+            )
+    return value

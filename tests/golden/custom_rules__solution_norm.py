@@ -20,8 +20,8 @@ def f_and_grad(A, b, *, seed=None):
     x_bar = 2.0 * seed * x
     # grad of: x = solve(A, b)
     t1 = _rule_cotangents(solve_vjp(x_bar, A, b), 2, "solve_vjp")
-    A_bar = _rule_checked(t1[0], A, "the cotangent solve_vjp returned for argument 1")
-    b_bar = _rule_checked(t1[1], b, "the cotangent solve_vjp returned for argument 2")
+    A_bar = _rule_checked(t1[0], A, "the cotangent solve_vjp returned for argument 0")
+    b_bar = _rule_checked(t1[1], b, "the cotangent solve_vjp returned for argument 1")
     t2 = _owned(A_bar)
     t3 = _owned(b_bar)
     return out, (t2, t3)

@@ -122,7 +122,13 @@ def _sum_to(g, shape):
     # lines up with x's last axes and keeps its rank: it broadcasts against x.
     pairs = enumerate(zip(shape[len(shape) - g.ndim :], g.shape, strict=True))
     kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
-    return g.sum(axis=kept, keepdims=True) if kept else g
+    g = g.sum(axis=kept, keepdims=True) if kept else g
+    lead = len(shape) - g.ndim
+    if lead and g.shape == shape[lead:] and all(n == 1 for n in shape[:lead]):
+        # x's leading axes are 1s (numpy drops them writing x into a slot of
+        # lower rank, `y[0] = x` for x of shape (1, 3)): g in x's shape
+        return g.reshape(shape)
+    return g
 
 
 def _sum_leading(g, k):
