@@ -138,11 +138,15 @@ class _Reverse(FlowReverse):
         self.entry_lists = _entry_lists(fn)
         self.entry_of: dict[str, str] = {}  # entry list -> the parameter
         self.entry_params: dict[str, int] = {}  # parameter -> its entries' count
-        self.first_entries: set[str] = set()  # the first entry list of each
+        # the first entry list of each parameter a derivative flows through
+        # (where every later one's entries are known: `W, b = params` twice)
+        self.first_entries: set[str] = set()
         for s in fn.body:
             if isinstance(s, Assign) and s.target.name in self.entry_lists:
                 param = s.args[0].name
-                if param not in self.entry_params:
+                if s.target.name in self.active and not any(
+                    self.entry_of[t] == param for t in self.first_entries
+                ):
                     self.first_entries.add(s.target.name)
                 self.entry_of[s.target.name] = param
                 self.entry_params[param] = s.args[1].value
@@ -460,12 +464,16 @@ def _entry_lists(fn: Function) -> dict[str, int]:
             isinstance(value, Var)
             and value.name in fn.params
             and all(
-                id(r) in top and r.op == "unpacked" and r.args[1] == n
+                id(r) in top
+                and isinstance(r, Assign)
+                and r.op == "unpacked"
+                and r.args[1] == n
                 for r in reads.get(value.name, ())
             )
             and isinstance(n, Const)
             and all(
                 id(r) in top
+                and isinstance(r, Assign)
                 and r.op == "getitem"
                 and r.args[0] == t
                 and len(r.args[1].items) == 1

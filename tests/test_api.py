@@ -306,6 +306,31 @@ def unpacked_twice(params, x):
     return np.sum(np.tanh(W @ x + b)) + np.sum(V**2)
 
 
+def first_unpacking_unused(params, x):
+    W, b = params
+    n = W.shape[0]  # (only a shape: no derivative flows through W, b)
+    V, c = params
+    return np.sum(V @ x + c) / n
+
+
+def params_in_a_branch(params, x):
+    W, b = params
+    if params:  # (a top-level statement reading params that is no assignment)
+        return np.sum(W @ x + b)
+    return 0.0
+
+
+def test_params_unpacked_twice_where_the_first_has_no_derivative():
+    # the gradient was built at the first unpacking, which had none: zeros
+    # (and a branch reading params crashed the compiler)
+    params, x = (np.eye(2) * 0.5, np.array([1.0, -2.0])), np.array([0.3, 0.7])
+    dW, db = symgrad.grad(first_unpacking_unused).grad(params, x)
+    np.testing.assert_allclose(dW, np.tile(x, (2, 1)) / 2)
+    np.testing.assert_allclose(db, [0.5, 0.5])
+    dx = symgrad.grad(params_in_a_branch, wrt=1).grad(params, x)
+    np.testing.assert_allclose(dx, params[0].sum(axis=0))
+
+
 @pytest.mark.parametrize("kind", [tuple, list])
 def test_a_tuple_of_parameters_has_a_tuple_of_gradients(kind):
     """JAX's `params`: entries of different shapes, unpacked, each get their

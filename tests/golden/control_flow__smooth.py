@@ -168,7 +168,7 @@ def _sum_to(g, shape):
     kept = tuple(i for i, (size, n) in pairs if size == 1 and n != 1)
     g = g.sum(axis=kept, keepdims=True) if kept else g
     lead = len(shape) - g.ndim
-    if lead and g.shape == shape[lead:] and all(n == 1 for n in shape[:lead]):
+    if lead and g.shape == shape[lead:] and shape[:lead] == (1,) * lead:
         # x's leading axes are 1s (numpy drops them writing x into a slot of
         # lower rank, `y[0] = x` for x of shape (1, 3)): g in x's shape
         return g.reshape(shape)
