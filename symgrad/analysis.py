@@ -86,7 +86,9 @@ def activity(
     derivative with respect to them is zero: `shift.shift_invariant`).
     Unless `checked` is off (for code symgrad emitted, whose indices are ints
     even where they come out of a stack that also holds values depending on
-    `wrt`), a value depending on `wrt` used as an index or shape is an error."""
+    `wrt`), a value depending on `wrt` used as an index or shape, or entering
+    an op refused on such values (`%`, `.astype(float)`), is an error: found
+    by a second pass in which those ops pass a derivative on."""
     varied = set(wrt)
     _varied(fn.body, varied, constant, _derivative_flows)
     ret = fn.body[-1]
@@ -119,7 +121,7 @@ def _refused_flows(stmt: Assign, forward: bool) -> list[Var]:
     value depending on wrt (`%`, `.astype(float)`...), as if one flowed."""
     refused = stmt.op in _OPAQUE and not (forward and stmt.op == "tuple")
     if refused or (stmt.op in _CASTS and dtype_kind(stmt) == "f"):
-        return [a for a in variables(stmt.args)]
+        return list(variables(stmt.args))
     return _derivative_flows(stmt)
 
 

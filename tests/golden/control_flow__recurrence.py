@@ -84,9 +84,11 @@ def _check_seed(function, seed, value):
                 f"{function}: the output has shape {np.shape(value)}, so a seed of "
                 "that shape is required (the cotangent, as in backward(gradient=...))"
             )
-        kind = getattr(value, "dtype", None)  # (a float32 output: a float32 seed,
-        if kind is not None and kind.kind == "f" and kind.itemsize < 8:  # as np.dot
-            return kind.type(1.0)  # of a Python float and float32 is float64)
+        # a float32 (float16) output's seed is of its dtype: np.dot of a
+        # Python float and float32 values is float64
+        kind = getattr(value, "dtype", None)
+        if kind is not None and kind.kind == "f" and kind.itemsize < 8:
+            return kind.type(1.0)
         return 1.0
     if not isinstance(
         seed, int | float | complex | np.number | np.bool_ | np.ndarray
