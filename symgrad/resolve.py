@@ -457,10 +457,9 @@ class StaticResolver:
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name):
+                # `DTYPE = np.float32`: what the decorator reads it as
                 scalar = self._scalar_type(node.value)
-                if (
-                    scalar is not None
-                ):  # `DTYPE = np.float32`, as the decorator reads it
+                if scalar is not None:
                     self.table[target.id] = LibFunction("numpy", scalar)
                     return
                 try:

@@ -144,9 +144,8 @@ class _Reverse(FlowReverse):
         for s in fn.body:
             if isinstance(s, Assign) and s.target.name in self.entry_lists:
                 param = s.args[0].name
-                if s.target.name in self.active and not any(
-                    self.entry_of[t] == param for t in self.first_entries
-                ):
+                first = param not in {self.entry_of[t] for t in self.first_entries}
+                if s.target.name in self.active and first:
                     self.first_entries.add(s.target.name)
                 self.entry_of[s.target.name] = param
                 self.entry_params[param] = s.args[1].value
