@@ -304,7 +304,7 @@ def int_vars(fn: Function) -> set[str]:
     return ints
 
 
-_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye", "zeros_grad", "stacked_zeros"}
+_FLOAT_ALLOCATIONS = {"zeros", "ones", "empty", "eye", "zeros_grad", "zeros_buffer"}
 
 
 def dtype_kind(stmt: Assign) -> str | None:

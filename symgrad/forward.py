@@ -74,7 +74,7 @@ class _Builder:
             s.target.name: (s.op, s.args)
             for s in walk(fn.body)
             if isinstance(s, Assign)
-            and s.op in ("list_new", "zeros", "zeros_grad", "stacked_zeros")
+            and s.op in ("list_new", "zeros", "zeros_grad", "zeros_buffer")
             and not s.params
         }
 

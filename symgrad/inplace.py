@@ -78,7 +78,7 @@ WRITES = ARRAY_WRITES | {"list_append": "append", "list_pop": "pop"}
 # Adjoint ops that read only the shape (and dtype) of the listed arguments;
 # an array written in place keeps both, a list appended to does not.
 _SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}, "spread": {1}}
-_SHAPE_ONLY["stacked_zeros"] = {0}
+_SHAPE_ONLY["zeros_buffer"] = {0}
 _SHAPE_ONLY["unbroadcast_mul"] = {2}
 _SHAPE_ONLY.update(same_shape_sum={1}, same_shape_mul={2})  # (`loopshapes`)
 _SHAPE_ONLY.update(len={0}, size={0}, ndim={0}, written_grad={2})

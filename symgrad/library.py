@@ -160,7 +160,7 @@ ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
 RUNTIME: dict[str, CallSpec] = {
     "_check_seed": CallSpec("check_seed", ("function", "seed", "value")),
     "_zeros_grad": CallSpec("zeros_grad", ("x",)),
-    "_stacked_zeros": CallSpec("stacked_zeros", ("items",)),
+    "_zeros_buffer": CallSpec("zeros_buffer", ("x",)),
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),

@@ -91,8 +91,8 @@ from .rules import VIEWS, WRITES_ARGUMENT, is_elementwise
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
 # one-shot iterator.
 _ALLOCATING = {"zeros", "ones", "empty", "copy", "zeros_grad", "owned", "zero_at"}
-_ALLOCATING |= {"stacked_zeros"}
-_ZEROS = ("zeros", "zeros_grad", "stacked_zeros")
+_ALLOCATING |= {"zeros_buffer"}
+_ZEROS = ("zeros", "zeros_grad", "zeros_buffer")
 _ALLOCATING |= {"getitem_copy", "written_grad", "reversed_range", "reversed"}
 _ALLOCATING |= {"new_stack"}
 _ALLOCATING |= {"list_new", "make_list", "list_append", "list_pop"}
@@ -787,7 +787,7 @@ def _fast_means(statements) -> list[Stmt]:
 # the positions of those arguments: `_unbroadcast(g, x)`, `np.size(x)`.
 _SHAPE_READS = {"count": (0,), "shape": (0,), "size": (0,), "ndim": (0,), "len": (0,)}
 _SHAPE_READS |= {"zeros_grad": (0,), "keepdims": (1,), "unbroadcast": (1,)}
-_SHAPE_READS |= {"stacked_zeros": (0,)}
+_SHAPE_READS |= {"zeros_buffer": (0,)}
 _SHAPE_READS |= {"spread": (1,)}
 _SHAPE_READS |= {"unbroadcast_mul": (2,)}
 

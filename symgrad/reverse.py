@@ -72,11 +72,15 @@ from .symbolic import Region, SympyLowering
 
 # Adjoint ops whose result is a new array no other name refers to.
 _FRESH = {"add", "zeros", "full", "spread", "zeros_grad", "extremum_grad", "prod_grad"}
-_FRESH |= {"stacked_zeros"}
+_FRESH |= {"zeros_buffer"}
 _FRESH |= {"copy"}
 _FRESH |= {"entries_grad"}  # (of entries made owned one by one)
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 SEED = Var("seed")
+# Ops whose result is a boolean mask, which selects each entry at most once,
+# and which a numpy scalar takes (`v[v > 0]`: an array of 0 or 1 entries).
+_MASKS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
+_MASKS |= {"logical_and", "logical_or", "logical_not"}
 
 
 @dataclass
@@ -366,9 +370,14 @@ class _Reverse(FlowReverse):
             shape = self.b.op("shape", Var(name))
             self.accumulate(name, self.b.op("reshape", part.value, shape))
             return
-        mode = "add" if selects_once(part.index, self.ints) else "add_at"
+        (mask,) = part.index.items if len(part.index.items) == 1 else (None,)
+        masked = isinstance(mask, Var) and self.producers.get(mask.name) in _MASKS
+        once = masked or selects_once(part.index, self.ints)
+        mode = "add" if once else "add_at"
         current = self.adj.get(name)
-        if current is not None and name in self.owned:
+        # (the cotangent a mask's read adds to may be a numpy scalar, which
+        # takes no write: a buffer of its own then, added to it)
+        if current is not None and name in self.owned and not masked:
             self.b.body.append(
                 SetItem(current, part.index, part.value, mode, self.b.loc)
             )
@@ -376,8 +385,7 @@ class _Reverse(FlowReverse):
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
         # (in x's dtype, where x is a float array; of unpacked items, also
         # checked to share a shape)
-        op = "stacked_zeros" if self.producers.get(name) == "unpacked" else "zeros_grad"
-        self.b.body.append(Assign(buffer, op, (Var(name),), (), self.b.loc))
+        self.b.body.append(Assign(buffer, "zeros_buffer", (Var(name),), (), self.b.loc))
         first = "set" if mode == "add" else "add_at"
         self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
         if current is None:

@@ -515,7 +515,7 @@ for _name, _spelling in [
 # so those a derivative flows through are structural, with a tangent rule
 # below and no adjoint: reverse mode refuses them by name.
 _const("zeros_grad", 1, "_zeros_grad({0})")
-_const("stacked_zeros", 1, "_stacked_zeros({0})")  # (a cotangent of unpacked items)
+_const("zeros_buffer", 1, "_zeros_buffer({0})")  # (an indexed read's cotangent)
 _const("zeros_tangent", 1, "_zeros_tangent({0})")
 _const("check_tangent", 3, "_check_tangent({0}, {1}, {2})")
 

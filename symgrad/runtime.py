@@ -84,9 +84,9 @@ def _entries_grad(items, *grads):
 
 def _zeros_grad(x):
     """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
-    the output does not depend on, or the buffer an indexed read's cotangent
-    is written into): in x's dtype where `x` is a float array, as a float32
-    parameter has a float32 gradient; float64 otherwise."""
+    the output does not depend on, or a loop's adjoint accumulator): in x's
+    dtype where `x` is a float array, as a float32 parameter has a float32
+    gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     if x.__class__ is float:
@@ -708,20 +708,24 @@ class StackError(ValueError):
     """A list or tuple of arrays of different shapes, differentiated."""
 
 
-def _stacked_zeros(items):
-    """Zeros for the cotangent of `items` unpacked into names (`a, b = v`): as
-    `_zeros_grad` for an array; for a list or tuple, the array its entries
-    would stack into, which entries of different shapes have none."""
-    if isinstance(items, list | tuple):
-        shapes = [np.shape(item) for item in items]
+def _zeros_buffer(x):
+    """Zeros that an indexed read's cotangent is written into (`x_bar[i] = g`,
+    `np.add.at(x_bar, i, g)`): as `_zeros_grad`, but always a writable array,
+    0-d for a numpy scalar (which `v[v > 0]` indexes); for a list or tuple
+    indexed or unpacked, the array its entries would stack into, which
+    entries of different shapes have none."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, list | tuple):
+        shapes = [np.shape(item) for item in x]
         if len(set(shapes)) > 1:
             listed = ", ".join(str(s) for s in shapes)
             raise StackError(
-                f"a list or tuple unpacked here holds arrays of shapes {listed}; "
+                f"a list or tuple read here holds arrays of shapes {listed}; "
                 "symgrad differentiates one whose entries share a shape (pass "
                 "the arrays as separate arguments)"
             )
-    return _zeros_grad(items)
+    return np.asarray(_zeros_grad(x))
 
 
 class RepeatedIndexError(ValueError):

@@ -814,6 +814,23 @@ def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
     assert np.shape(same) == (2, 2)
 
 
+def test_an_indexed_list_of_arrays_of_different_shapes_is_named_at_its_line(
+    tmp_path,
+):
+    """`xs[0]` of a list argument: its cotangent buffer has the stacked
+    shape, which np.zeros raised a raw ValueError on inside emitted code."""
+    body = (
+        "@symgrad.grad\ndef f(xs):\n" "    return np.sum(xs[0] * 2.0) + np.sum(xs[1])\n"
+    )
+    module, path = load(tmp_path, body)
+    with pytest.raises(BadInputError) as info:
+        module.f.grad([np.ones(2), np.ones(3)])
+    assert str(info.value).startswith(f"{path}:7:5: error: f: a list or tuple")
+    assert "holds arrays of shapes (2,), (3,)" in str(info.value)
+    grad = module.f.grad([np.ones(2), np.ones(2)])
+    np.testing.assert_array_equal(grad, [[2.0, 2.0], [1.0, 1.0]])
+
+
 def test_a_method_is_refused_where_it_is_decorated(tmp_path):
     """A method decorated in its class was accepted, then every call failed
     with a bare TypeError (the object was never passed). A static method's

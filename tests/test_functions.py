@@ -614,3 +614,46 @@ def test_a_number_accumulated_in_place_keeps_the_inputs_dtype():
     assert type(value) is type(_accumulated(x)) and value == _accumulated(x)
     assert grad.dtype == np.float32
     assert "np.copy(0.0)" not in symgrad.grad(_accumulated).source
+
+
+def _masked_total(x):
+    v = x @ x
+    return np.sum(v[v > 0])
+
+
+def _masked_scalar(x):
+    return np.sum(x[x > 0]) * 3.0
+
+
+def _masked_after_a_product(x):
+    v = x @ x
+    return v * 2 + np.sum(v[v > 0])
+
+
+def _masked_in_a_loop(x):
+    v = x @ x
+    s = 0.0
+    for _ in range(2):
+        s = s + np.sum(v[v > 0]) * v
+    return s
+
+
+@pytest.mark.parametrize(
+    "fn, x, expected",
+    [
+        (_masked_total, np.array([1.0, 2.0]), np.array([2.0, 4.0])),
+        (_masked_total, np.zeros(2), np.zeros(2)),
+        (_masked_scalar, np.float64(2.0), 3.0),
+        (_masked_scalar, np.float64(-2.0), 0.0),
+        (_masked_after_a_product, np.array([1.0, 2.0]), np.array([6.0, 12.0])),
+        (_masked_in_a_loop, np.array([1.0, 2.0]), np.array([40.0, 80.0])),
+    ],
+)
+def test_a_mask_on_a_numpy_scalar_has_a_gradient(fn, x, expected):
+    # `v[v > 0]` on a numpy scalar is an array of 0 or 1 entries; its
+    # cotangent buffer, or the cotangent it was added to in place, was a
+    # numpy scalar, which np.add.at raised on
+    value, grad = symgrad.grad(fn).f_and_grad(x)
+    assert value == fn(x)
+    np.testing.assert_array_equal(grad, expected)
+    assert np.shape(grad) == np.shape(x)

@@ -752,7 +752,7 @@ def test_disjoint_slices_of_a_fresh_buffer_are_stored_not_added(fn, adds):
     # each write is a store; overlapping or end-relative slices still add
     g = symgrad.grad(fn)
     text = body(g)
-    assert "_bar = _zeros_grad(" in text
+    assert "_bar = _zeros_buffer(" in text
     assert text.count("] += ") == adds
     for n in (8, 12, 16):
         check_grad(g, RNG.normal(size=n))

@@ -78,9 +78,9 @@ def _check_seed(function, seed, value):
 
 def _zeros_grad(x):
     """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
-    the output does not depend on, or the buffer an indexed read's cotangent
-    is written into): in x's dtype where `x` is a float array, as a float32
-    parameter has a float32 gradient; float64 otherwise."""
+    the output does not depend on, or a loop's adjoint accumulator): in x's
+    dtype where `x` is a float array, as a float32 parameter has a float32
+    gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     if x.__class__ is float:

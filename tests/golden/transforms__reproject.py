@@ -62,7 +62,7 @@ def f_and_grad(params, *, seed=None):
     distortion_bar = _unbroadcast_mul(v_bar, t32 * yn, distortion)
     yn_bar = _unbroadcast_mul(v_bar, t33, yn)
     t34_bar = _unbroadcast(v_bar, t34)
-    params_bar = _zeros_grad(params)
+    params_bar = _zeros_buffer(params)
     params_bar[12] = t34_bar
     params_bar[10] += t32_bar
     # grad of: u = params[9] * distortion * xn + params[11]
@@ -85,7 +85,7 @@ def f_and_grad(params, *, seed=None):
     t35 = _div(1, t25)
     t24_bar = _unbroadcast_mul(yn_bar, t35, t24)
     t25_bar = -_unbroadcast_mul(yn_bar, t35 * yn, t25)
-    q_1_bar = _zeros_grad(q_1)
+    q_1_bar = _zeros_buffer(q_1)
     q_1_bar[2] = t25_bar
     q_1_bar[1] += t24_bar
     # grad of: xn = q[0] / q[2]
@@ -303,9 +303,9 @@ def _check_seed(function, seed, value):
 
 def _zeros_grad(x):
     """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
-    the output does not depend on, or the buffer an indexed read's cotangent
-    is written into): in x's dtype where `x` is a float array, as a float32
-    parameter has a float32 gradient; float64 otherwise."""
+    the output does not depend on, or a loop's adjoint accumulator): in x's
+    dtype where `x` is a float array, as a float32 parameter has a float32
+    gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     if x.__class__ is float:
@@ -587,6 +587,30 @@ def _dot_rhs_grad(g, a, b, broadcast=False):
         return _unbroadcast(g * a, b)
     _dot_ranks(a, b)
     return _matmul_rhs_grad(g, a, b, broadcast)
+
+
+class StackError(ValueError):
+    """A list or tuple of arrays of different shapes, differentiated."""
+
+
+def _zeros_buffer(x):
+    """Zeros that an indexed read's cotangent is written into (`x_bar[i] = g`,
+    `np.add.at(x_bar, i, g)`): as `_zeros_grad`, but always a writable array,
+    0-d for a numpy scalar (which `v[v > 0]` indexes); for a list or tuple
+    indexed or unpacked, the array its entries would stack into, which
+    entries of different shapes have none."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, list | tuple):
+        shapes = [np.shape(item) for item in x]
+        if len(set(shapes)) > 1:
+            listed = ", ".join(str(s) for s in shapes)
+            raise StackError(
+                f"a list or tuple read here holds arrays of shapes {listed}; "
+                "symgrad differentiates one whose entries share a shape (pass "
+                "the arrays as separate arguments)"
+            )
+    return np.asarray(_zeros_grad(x))
 
 
 class TangentError(ValueError):

@@ -20,7 +20,7 @@ def f_and_grad(x, *, seed=None):
     t1_bar = 200.0 * seed * t3
     t2_bar = -400.0 * seed * (t2 * t3)
     t4_bar = -2.0 * seed * t5
-    x_bar = _zeros_grad(x)
+    x_bar = _zeros_buffer(x)
     x_bar[:-1] = t4_bar
     x_bar[:-1] += t2_bar
     x_bar[1:] += t1_bar
@@ -51,9 +51,9 @@ def grad_and_hvp(x, seed=None, *, tangents):
     t8 = -2.0 * seed_1
     t4_bar = t8 * t5
     t4_bar_dot = t5_dot * t8
-    x_bar = _zeros_grad(x)
+    x_bar = _zeros_buffer(x)
     x_bar[:-1] = t4_bar
-    x_bar_dot = _zeros_grad(x)
+    x_bar_dot = _zeros_buffer(x)
     x_bar_dot[:-1] = t4_bar_dot
     x_bar[:-1] += t2_bar
     x_bar_dot[:-1] += t2_bar_dot
@@ -127,9 +127,9 @@ def _check_seed(function, seed, value):
 
 def _zeros_grad(x):
     """Zeros of x's shape, for the cotangent of `x` (the gradient of an input
-    the output does not depend on, or the buffer an indexed read's cotangent
-    is written into): in x's dtype where `x` is a float array, as a float32
-    parameter has a float32 gradient; float64 otherwise."""
+    the output does not depend on, or a loop's adjoint accumulator): in x's
+    dtype where `x` is a float array, as a float32 parameter has a float32
+    gradient; float64 otherwise."""
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     if x.__class__ is float:
@@ -137,6 +137,30 @@ def _zeros_grad(x):
     if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
         return x.dtype.type(0.0)
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
+
+
+class StackError(ValueError):
+    """A list or tuple of arrays of different shapes, differentiated."""
+
+
+def _zeros_buffer(x):
+    """Zeros that an indexed read's cotangent is written into (`x_bar[i] = g`,
+    `np.add.at(x_bar, i, g)`): as `_zeros_grad`, but always a writable array,
+    0-d for a numpy scalar (which `v[v > 0]` indexes); for a list or tuple
+    indexed or unpacked, the array its entries would stack into, which
+    entries of different shapes have none."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, list | tuple):
+        shapes = [np.shape(item) for item in x]
+        if len(set(shapes)) > 1:
+            listed = ", ".join(str(s) for s in shapes)
+            raise StackError(
+                f"a list or tuple read here holds arrays of shapes {listed}; "
+                "symgrad differentiates one whose entries share a shape (pass "
+                "the arrays as separate arguments)"
+            )
+    return np.asarray(_zeros_grad(x))
 
 
 class TangentError(ValueError):
