@@ -657,3 +657,52 @@ def test_a_mask_on_a_numpy_scalar_has_a_gradient(fn, x, expected):
     assert value == fn(x)
     np.testing.assert_array_equal(grad, expected)
     assert np.shape(grad) == np.shape(x)
+
+
+def _scaled_sine(x, s):
+    return np.sum(np.sin(x * s))
+
+
+def _sine_scaled(x, s):
+    return np.sum(np.sin(s * x))
+
+
+@pytest.mark.parametrize("fn", [_scaled_sine, _sine_scaled])
+def test_a_float32_array_times_a_python_float_has_a_float32_gradient(fn):
+    # `_unbroadcast_mul(s, cos(x * s), x)` made `s` a 0-d float64 array, which
+    # numpy 2 promotes float32 with (a Python float does not)
+    x = np.array([0.1, 0.2, 0.3], np.float32)
+    grad = symgrad.grad(fn).grad(x, 0.5)
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(grad, 0.5 * np.cos(0.5 * x), rtol=1e-6)
+    tangent = np.ones(3, np.float32)
+    assert symgrad.hessian(fn).hvp(x, 0.5, tangents=tangent).dtype == np.float32
+
+
+def _clipped_tripled(x):
+    return np.clip(x, 0.0, 1.0) * 3
+
+
+@pytest.mark.parametrize("x", [0.5, np.float64(1.5), np.float32(0.5)])
+def test_a_clipped_number_whose_value_is_numpys_has_a_number_for_gradient(x):
+    # np.clip of a Python float is np.float64, so the float body is not taken,
+    # and the gradient was the 0-d array np.where makes of numbers
+    value, grad = symgrad.grad(_clipped_tripled).f_and_grad(x)
+    assert not isinstance(grad, np.ndarray) and grad == (3.0 if x < 1 else 0.0)
+    assert np.asarray(grad).dtype == np.asarray(value).dtype
+    _, grads = symgrad.grad(_clipped_tripled).f_and_grad(
+        np.array([0.5, 2.0]), seed=np.ones(2)
+    )
+    np.testing.assert_array_equal(grads, [3.0, 0.0])
+    source = symgrad.grad(_clipped_tripled).source
+    assert "x_bar = _unbroadcast(np.where(" in source
+
+
+def _root_of_square(x):
+    return np.sum(np.sqrt(x * x))
+
+
+def test_the_root_of_a_square_is_an_absolute_value_with_gradient_0_at_0():
+    # as the README says: sympy's |x|, where numpy's chain rule gives nan
+    grad = symgrad.grad(_root_of_square).grad(np.array([0.0, 1.0, -2.0]))
+    np.testing.assert_array_equal(grad, [0.0, 1.0, -1.0])

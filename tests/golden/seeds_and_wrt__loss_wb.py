@@ -200,8 +200,11 @@ def _sum_product(g, p, x):
         r, keep, rs = p, g, ps
     else:
         return _unbroadcast(g * p, x)
-    r = np.asarray(r)
-    skip = n - r.ndim  # r's missing leading axes
+    # (a Python number stays one: numpy promotes float32 by a 0-d float64
+    # array, not by the number)
+    number = isinstance(r, float | int)
+    r = r if number else np.asarray(r)
+    skip = n - (0 if number else r.ndim)  # r's missing leading axes
     inner = tuple(i - skip for i in summed if i >= lead and rs[i] != 1)
     if inner:
         r = r.sum(axis=inner, keepdims=True)
