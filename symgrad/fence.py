@@ -142,13 +142,12 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
     if (
         isinstance(stmt, ast.AugAssign)
         and isinstance(stmt.target, ast.Subscript)
-        and not isinstance(stmt.op, ast.Add | ast.Sub)
+        and isinstance(stmt.op, ast.MatMult)
     ):
-        symbol = op_symbol(stmt.op)
         raise UnsupportedSyntaxError(
-            "only '+=' and '-=' are supported on an element or slice",
+            "'@=' on an element or slice is not supported",
             src.loc(stmt),
-            f"write 'y[i] = y[i] {symbol} ...' instead",
+            "write 'y[i] = y[i] @ ...' instead",
         )
     if isinstance(stmt, ast.AnnAssign):  # (Python never evaluates the annotation)
         if stmt.value is not None:
@@ -206,7 +205,7 @@ def _check_expr(src: FunctionSource, root: ast.AST) -> None:
         kind = node.__class__
         if kind is ast.Lambda:
             _check_signature(FunctionSource("<lambda>", node, src.file, src.lines))
-        elif kind is ast.BinOp and node.op.__class__ not in _BINOPS:
+        elif kind in (ast.BinOp, ast.AugAssign) and node.op.__class__ not in _BINOPS:
             _reject(src, node, node.op)
         if kind not in _ALLOWED and node is not root:
             _reject(src, node)

@@ -1,8 +1,8 @@
 """Lowering in-place updates, and the alias rules that keep them exact.
 
 `UpdateLowering` is the part of the frontend's `Lowerer` that handles
-`y[i] = v`, `y[i] += v`, `y[i] -= v`, `np.add.at(y, i, v)`, `y.append(v)`, `y.pop()` and
-`x += v`.
+`y[i] = v`, `y[i] += v`, `y[i] -= v`, `y[i] *= v` (and `/=`, `**=`...),
+`np.add.at(y, i, v)`, `y.append(v)`, `y.pop()` and `x += v`.
 Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
 long as no other name can see the update.  numpy updates arrays in place, so
 an update is an error (naming the line) when another name, a view, a list
@@ -40,12 +40,6 @@ class UpdateLowering:
     def augassign(self, stmt: ast.AugAssign, scope: Scope) -> None:
         op = BINOPS.get(type(stmt.op))
         if isinstance(stmt.target, ast.Subscript):
-            if op not in ("add", "sub"):
-                raise UnsupportedSyntaxError(
-                    f"'{op_symbol(stmt.op)}=' on an element or slice is not supported",
-                    scope.src.loc(stmt),
-                    f"write 'y[i] = y[i] {op_symbol(stmt.op)} ...' instead",
-                )
             base = stmt.target.value
             held = (
                 self.name(base.id, base, scope) if isinstance(base, ast.Name) else None
@@ -61,8 +55,11 @@ class UpdateLowering:
                     f"write '{entry} = {entry} {op_symbol(stmt.op)} ...' for a new "
                     "entry",
                 )
-            mode = f"setitem_{op}"
-            self.write(stmt.target, stmt.value, mode, scope, scope.src.loc(stmt))
+            loc = scope.src.loc(stmt)
+            if op in ("add", "sub"):
+                self.write(stmt.target, stmt.value, f"setitem_{op}", scope, loc)
+            else:  # `y[i] *= v` is `y[i] = y[i] * v`, the index computed once
+                self.write(stmt.target, stmt.value, "setitem", scope, loc, op)
             return
         name = stmt.target.id
         current = self.name(name, stmt.target, scope)
@@ -153,9 +150,13 @@ class UpdateLowering:
         mode: str,
         scope: Scope,
         loc: Loc,
+        op: str | None = None,
     ) -> None:
         """`y[index] = value` (or `+=`): bind `y` to the updated array; `value`
-        is an expression, or a value already computed (`y[0] = y[1] = v`)."""
+        is an expression, or a value already computed (`y[0] = y[1] = v`).
+        With `op`, `y[index] op= value`: the entries read, `op` the value,
+        written back (numpy's `y[i] *= v` on a copy of a fancy index's
+        entries, or in place on a view, then written: the same entries)."""
         if not isinstance(target.value, ast.Name):
             raise UnsupportedSyntaxError(
                 "only a named array can be assigned into", scope.src.loc(target)
@@ -166,7 +167,10 @@ class UpdateLowering:
         written = self.name(name, target.value, scope)  # (before a copy of it)
         current = self.owned_array(name, target.value, scope, loc)
         index = self.index(target.slice, scope)
+        old = None if op is None else self.emit("getitem", (current, index), loc)
         right = self.atom(value, scope) if isinstance(value, ast.AST) else value
+        if op is not None:
+            right = self.binary(op, old, right, loc, None)
         if mode == "setitem" and not getattr(scope.src.resolver, "generated", False):
             self.not_overlapping(target, value, index, right, (written, current), loc)
         updated = self.emit(mode, (current, index, right), loc, hint=name)

@@ -706,3 +706,48 @@ def test_the_root_of_a_square_is_an_absolute_value_with_gradient_0_at_0():
     # as the README says: sympy's |x|, where numpy's chain rule gives nan
     grad = symgrad.grad(_root_of_square).grad(np.array([0.0, 1.0, -2.0]))
     np.testing.assert_array_equal(grad, [0.0, 1.0, -1.0])
+
+
+def _row_scaled(B, c):
+    B[1, :] *= c
+    return np.sum(B * B)
+
+
+def _positives_doubled(y):
+    z = y * 1.0
+    z[z > 0] *= 2.0
+    return np.sum(np.sin(z))
+
+
+def _column_divided_row_squared(B):
+    C = B + 0.0
+    C[:, 1] /= 3.0
+    C[0] **= 2
+    return np.sum(C * np.arange(C.size).reshape(C.shape))
+
+
+def _fancy_scaled(x):
+    y = x * 1.0
+    y[[2, 0]] *= x[1]
+    return np.sum(y**2)
+
+
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [
+        (_row_scaled, [(3, 4), ()]),
+        (_positives_doubled, [(6,)]),
+        (_column_divided_row_squared, [(3, 4)]),
+        (_fancy_scaled, [(3,)]),
+    ],
+)
+def test_multiplying_an_element_or_slice_in_place(fn, shapes):
+    # `y[i] *= v` (and `/=`, `**=`) was refused; it is `y[i] = y[i] * v`
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=s) if s else 1.7 for s in shapes]
+    kept = [np.copy(a) for a in args]
+    g = symgrad.grad(fn, wrt=tuple(range(len(args))))
+    value, _ = g.f_and_grad(*args)
+    assert all(np.array_equal(a, b) for a, b in zip(args, kept, strict=True))
+    np.testing.assert_allclose(value, fn(*[np.copy(a) for a in args]), rtol=1e-14)
+    check_grad(g, *args)
