@@ -283,18 +283,19 @@ class CallLowering:
         are parameters of the op."""
         loc = scope.src.loc(node)
         args = list(node.args)
-        if not (
-            args
-            and isinstance(args[0], ast.Constant)
-            and isinstance(args[0].value, str)
-            and not node.keywords
+        first = None
+        if args and isinstance(args[0], ast.Constant | ast.Name):
+            first = self.atom(args[0], scope)  # (a literal, or a module's string)
+        if (
+            not (isinstance(first, Const) and isinstance(first.value, str))
+            or node.keywords
         ):
             raise NoDerivativeError(
-                "np.einsum takes its subscripts as a string literal, then the "
-                "operands (no keyword arguments)",
+                "np.einsum takes its subscripts as a string, written in the call or "
+                "named at module level, then the operands (no keyword arguments)",
                 loc,
             )
-        subscripts = args[0].value.replace(" ", "")
+        subscripts = first.value.replace(" ", "")
         params: tuple = (("subscripts", subscripts),)
         operands = args[1:]
         if name == "_einsum_grad":
@@ -644,6 +645,13 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
             raise NoDerivativeError(
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
+            )
+    for name in prelude.SINGLE.get(src.name, ()):
+        if isinstance(given.get(name), ast.Tuple | ast.List):
+            raise NoDerivativeError(
+                f"symgrad differentiates {src.name}() with one {name}, not several",
+                scope.src.loc(given[name]),
+                f"call {src.name}() once for each",
             )
 
 

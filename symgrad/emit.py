@@ -873,8 +873,12 @@ def module_text(
     parts = [_docstring(head, ""), "\n".join(imports + ["import numpy as np"])]
     if supplied:
         parts.append(custom.supplied(list(supplied)))
-    if spec.constants:
-        parts.append("\n".join(_constant_line(c) for c in spec.constants))
+    # the constants the code reads (a comparison of constants, `MODE ==
+    # "tanh"`, was decided when compiling; comments quote the source)
+    read = re.sub(r"#.*", "", code)
+    constants = [c for c in spec.constants if re.search(rf"\b{c.name}\b", read)]
+    if constants:
+        parts.append("\n".join(_constant_line(c) for c in constants))
     parts += [f"\n{function.strip()}" for function in functions]
     text = style.formatted("\n\n".join(part.rstrip("\n") for part in parts) + "\n")
     if helpers:  # (black's already: the runtime's source is kept black-formatted)

@@ -12,6 +12,7 @@ rejected syntax outside the supported subset.
 from __future__ import annotations
 
 import ast
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,12 @@ from .updates import UpdateLowering, named_constant, vars_in
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
 _CMPOPS[ast.NotEq] = "ne"
 _CMPOPS |= {ast.Is: "is_", ast.IsNot: "is_not", ast.In: "in_", ast.NotIn: "not_in"}
+# Comparisons of literals, decided when compiling (`MODE == "fast"` with MODE a
+# module's string, `axis == -1` in an inlined call): one branch is emitted.
+_FOLDS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt}
+_FOLDS |= {ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_FOLDS |= {ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+_LITERALS = (bool, int, float, str, type(None))
 
 
 _OBJECTS = ("self", "cls")  # a method's receiver: its attributes are hinted
@@ -498,6 +505,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and (left.value is None or right.value is None)
         ):  # (`w is None` with w a literal: Python warns of `2.0 is None`)
             first = Const((left.value is right.value) == isinstance(ops[0], ast.Is))
+        elif (fold := _folded(ops[0], left, right)) is not None:
+            first = fold
         else:
             first = self.emit(_CMPOPS[type(ops[0])], (left, right), loc, hint=hint)
         if len(ops) == 1:
@@ -973,3 +982,22 @@ def _returns(body: list[ast.stmt]) -> bool:
 
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _folded(op: ast.cmpop, left: Atom, right: Atom) -> Const | None:
+    """`left op right` decided now, for literal numbers, strings, None and
+    tuples of them; None where it is left to run time (a TypeError there)."""
+    if type(op) not in _FOLDS or not (_literal(left) and _literal(right)):
+        return None
+    try:
+        return Const(bool(_FOLDS[type(op)](left.value, right.value)))
+    except TypeError:
+        return None
+
+
+def _literal(atom: Atom) -> bool:
+    if not isinstance(atom, Const):
+        return False
+    if type(atom.value) is tuple:
+        return all(type(v) in _LITERALS for v in atom.value)
+    return type(atom.value) in _LITERALS

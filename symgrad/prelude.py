@@ -1,8 +1,9 @@
 """numpy functions symgrad differentiates through their definitions.
 
 `np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
-`np.flip` (along every axis) and `np.linalg.norm` (its default `ord`) are
-written here with operations symgrad has rules for; a
+`np.flip` (along every axis), `np.diff`, `np.roll` (over one axis or all),
+`np.swapaxes`, `np.triu`, `np.tril` and `np.linalg.norm` (its default `ord`)
+are written here with operations symgrad has rules for; a
 call of one is inlined like a helper function of the user's, so its
 derivative is the chain rule through these lines, and the emitted code shows
 them (`# grad of var: ...`).  Each takes numpy's parameters in numpy's
@@ -25,6 +26,9 @@ FIXED = {
     "sort": {"axis": -1, "kind": None, "order": None},
     "flip": {"axis": None},
 }
+# Parameters numpy also takes as tuples (several axes at once), which these
+# definitions do not.
+SINGLE = {"roll": ("shift", "axis")}
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
@@ -77,6 +81,50 @@ def norm(x, ord=None, axis=None, keepdims=False):
     return np.sqrt(np.sum(y * y, axis=axis, keepdims=keepdims))
 
 
+def diff(a, n=1, axis=-1):
+    # along the last axis (another axis is moved there and back), n times
+    d = a if axis == -1 else np.moveaxis(a, axis, -1)
+    if n == 1:
+        d = d[..., 1:] - d[..., :-1]
+    else:
+        for _ in range(n):
+            d = d[..., 1:] - d[..., :-1]
+    return d if axis == -1 else np.moveaxis(d, -1, axis)
+
+
+def swapaxes(a, axis1, axis2):
+    return np.moveaxis(a, (axis1, axis2), (axis2, axis1))
+
+
+def roll(a, shift, axis=None):
+    # each entry read from `shift` places back, cyclically: one gather
+    if axis is None:
+        n = np.size(a)
+        rolled = np.ravel(a)[(np.arange(n) - shift) % max(n, 1)]
+        return np.reshape(rolled, np.shape(a))
+    n = np.shape(a)[axis]
+    d = a if axis == -1 else np.moveaxis(a, axis, -1)
+    d = d[..., (np.arange(n) - shift) % max(n, 1)]
+    return d if axis == -1 else np.moveaxis(d, -1, axis)
+
+
+def triu(m, k=0):
+    # the entries on and above the k-th diagonal of the last two axes (a
+    # vector is broadcast to a square matrix, as numpy's)
+    cols = np.shape(m)[-1]
+    rows = np.shape(m)[-2] if np.ndim(m) > 1 else cols
+    keep = np.arange(cols)[None, :] - np.arange(rows)[:, None] >= k
+    return np.where(keep, m, 0.0)
+
+
+def tril(m, k=0):
+    cols = np.shape(m)[-1]
+    rows = np.shape(m)[-2] if np.ndim(m) > 1 else cols
+    keep = np.arange(cols)[None, :] - np.arange(rows)[:, None] <= k
+    return np.where(keep, m, 0.0)
+
+
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
+NUMPY |= {"diff": diff, "swapaxes": swapaxes, "roll": roll, "triu": triu, "tril": tril}
 LINALG = {"norm": norm}

@@ -296,7 +296,7 @@ def _rebound(tree: ast.Module) -> set[str]:
 def _is_constant(value: Any) -> bool:
     if value is None:  # (a bound or an option left out: `LOW = None`)
         return True
-    if isinstance(value, bool | int | float | np.number):
+    if isinstance(value, bool | int | float | str | np.number):
         return True
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "biuf"

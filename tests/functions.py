@@ -1073,6 +1073,30 @@ def clip_of_clip(x):
     return np.sum(np.clip(np.clip(x, -1.0, 1.0), -0.5, 0.8))
 
 
+def differences(x, X):
+    """np.diff along the last axis, along another, and twice (the prelude's
+    definitions, as np.roll, np.swapaxes, np.triu and np.tril below)."""
+    d = np.sum(np.diff(x) ** 2) + np.sum(np.sin(np.diff(X, axis=0)))
+    return d + np.sum(np.diff(X, n=2) ** 2) + np.sum(np.diff(X, 2, 0) * 3.0)
+
+
+def rolled(x, X):
+    weights = np.arange(12.0).reshape(3, 4)
+    r = np.sum(np.roll(x, 2) * np.arange(5.0)) + np.sum(np.roll(x, -6) ** 3)
+    return r + np.sum(np.roll(X, 1, axis=0) * weights) + np.sum(np.roll(X, 5) ** 2)
+
+
+def triangles_and_swaps(X):
+    weights = np.arange(12.0).reshape(4, 3)
+    upper = np.sum(np.triu(X) ** 2) + np.sum(np.tril(X, -1) * 3.0)
+    upper = upper + np.sum(np.tril(X[0], 1) ** 2)  # (a vector: a square matrix)
+    return (
+        upper
+        + np.sum(np.triu(X, 1) * np.tril(X, 1))
+        + np.sum(np.swapaxes(X, 0, 1) * weights)
+    )
+
+
 def _clip_args(rng):
     x = avoiding(rng, 6, -2.0, 2.0, (-1.0, -0.5, 0.8, 1.0))
     return (x,)
@@ -1457,4 +1481,7 @@ CASES: list[Case] = [
         bool_literals_float,
         lambda rng: (avoiding(rng, (), -2, 2, (0.0,), gap=0.3),),
     ),
+    Case("differences", differences, _pair(5, (4, 3)), wrt=(0, 1)),
+    Case("rolled", rolled, _pair(5, (3, 4)), wrt=(0, 1)),
+    Case("triangles_and_swaps", triangles_and_swaps, _one((3, 4))),
 ]

@@ -915,3 +915,41 @@ def test_an_option_given_a_literal_is_decided_when_compiling():
         warnings.simplefilter("error")
         source = symgrad.grad(constant_masks).source
     assert "2.0 is None" not in source
+
+
+MODES_PROGRAM = """
+import numpy as np
+
+MODE = "tanh"
+AXIS = -1
+SUBSCRIPTS = "ij,j->i"
+
+
+def loss(A, x):
+    if MODE == "tanh":
+        y = np.tanh(np.einsum(SUBSCRIPTS, A, x))
+    else:
+        y = np.maximum(A @ x, 0.0)
+    if AXIS != -1 and MODE in ("relu", "elu"):
+        y = y * 2.0
+    return np.sum(y * y)
+"""
+
+
+def test_a_comparison_of_constants_emits_only_the_branch_taken(tmp_path, monkeypatch):
+    # a module's string was refused ("not a value symgrad can read"), and
+    # `AXIS != -1` of literals was computed at run time, both branches emitted
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    m = _program(tmp_path, "modes", MODES_PROGRAM)
+    g = symgrad.grad(m.loss, wrt=1)
+    A, x = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([0.3, -0.2])
+    body = g.source.split("# Support")[0]
+    assert "MODE" not in body and "np.maximum" not in body and "!=" not in body
+    assert 'np.einsum("ij,j->i", A, x)' in body
+    value, grad = g.f_and_grad(A, x)
+    assert value == m.loss(A, x)
+    symgrad.check_grad(g, A, x)
+    m.MODE, m.AXIS = "relu", 0  # (the module's constants changed: compiled again)
+    value, grad = g.f_and_grad(A, x)
+    assert value == m.loss(A, x) and "np.maximum" in g.source
+    np.testing.assert_allclose(grad, 8.0 * np.maximum(A @ x, 0.0) @ A, rtol=1e-12)

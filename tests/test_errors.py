@@ -732,7 +732,10 @@ def test_numpy_functions_defined_in_the_prelude_refuse_what_they_ignore(tmp_path
         ('np.einsum("ij,jk", x, x)', "need an explicit output ('->')"),
         ('np.einsum("...j,j->...", x, x)', "only letters are supported"),
         ('np.einsum("ij,j->i", x)', "name 2 operands, the call gives 1"),
-        ("np.einsum(spec, x)", "takes its subscripts as a string literal"),
+        (
+            'np.einsum("ij->", x, optimize=True)',
+            "takes its subscripts as a string, written in the call",
+        ),
     ],
 )
 def test_einsum_beyond_the_rule_is_refused_at_the_call(tmp_path, call, message):
@@ -902,3 +905,18 @@ def test_an_augmented_assignment_symgrad_cannot_lower_is_named(tmp_path):
     with pytest.raises(UnsupportedSyntaxError) as info:
         load(tmp_path, body)
     assert info.value.message == "'LShift' syntax is not supported by symgrad"
+
+
+def test_a_roll_over_several_axes_is_refused_at_its_argument(tmp_path):
+    # the prelude's np.roll takes one shift and one axis: a tuple was a raw
+    # TypeError inside emitted code
+    body = (
+        "@symgrad.grad\ndef f(X):\n"
+        "    return np.sum(np.roll(X, (1, 2), axis=(0, 1)) ** 2)\n"
+    )
+    module, path = load(tmp_path, body)
+    with pytest.raises(NoDerivativeError) as info:
+        module.f.grad(np.ones((3, 4)))
+    assert str(info.value).startswith(
+        f"{path}:7:30: error: symgrad differentiates roll() with one shift, not several"
+    )
