@@ -686,7 +686,7 @@ def grad(
     """
     if fun is None:
         return functools.partial(grad, wrt=wrt, has_aux=has_aux)
-    return GradFunction(fun, wrt, has_aux)
+    return _decorated(GradFunction, fun, wrt, has_aux)
 
 
 def jvp(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
@@ -697,7 +697,7 @@ def jvp(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
     shape of the `wrt` parameter, or is a tuple of such for a tuple `wrt`."""
     if fun is None:
         return functools.partial(jvp, wrt=wrt)
-    return JvpFunction(fun, wrt)
+    return _decorated(JvpFunction, fun, wrt)
 
 
 def jacobian(
@@ -709,7 +709,7 @@ def jacobian(
     output entry, and None (the default) picks the mode with fewer passes."""
     if fun is None:
         return functools.partial(jacobian, wrt=wrt, mode=mode)
-    return JacobianFunction(fun, wrt, mode)
+    return _decorated(JacobianFunction, fun, wrt, mode)
 
 
 def hessian(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
@@ -717,4 +717,14 @@ def hessian(fun: Callable[..., Any] | None = None, *, wrt: Wrt = None) -> Any:
     `.hvp(*args, tangents=v)`, by forward mode over the emitted gradient."""
     if fun is None:
         return functools.partial(hessian, wrt=wrt)
-    return HessianFunction(fun, wrt)
+    return _decorated(HessianFunction, fun, wrt)
+
+
+def _decorated(kind: type[_Transformed], *args: Any) -> Any:
+    """`kind(*args)`; an error in what symgrad reads when decorating (syntax it
+    refuses, a bad `wrt`) is raised without symgrad's frames, as a compile
+    error is: the message names the user's line."""
+    try:
+        return kind(*args)
+    except SymgradError as exc:
+        raise exc.with_traceback(None) from None

@@ -2,8 +2,8 @@
 
 `np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
 `np.flip` (along every axis), `np.diff`, `np.roll` (over one axis or all),
-`np.swapaxes`, `np.triu`, `np.tril` and `np.linalg.norm` (its default `ord`)
-are written here with operations symgrad has rules for; a
+`np.swapaxes`, `np.triu`, `np.tril`, `np.empty_like` and `np.linalg.norm` (its
+default `ord`) are written here with operations symgrad has rules for; a
 call of one is inlined like a helper function of the user's, so its
 derivative is the chain rule through these lines, and the emitted code shows
 them (`# grad of var: ...`).  Each takes numpy's parameters in numpy's
@@ -25,6 +25,7 @@ FIXED = {
     "norm": {"ord": None},
     "sort": {"axis": -1, "kind": None, "order": None},
     "flip": {"axis": None},
+    "empty_like": {"dtype": None, "order": "K", "subok": True, "shape": None},
 }
 # Parameters numpy also takes as tuples (several axes at once), which these
 # definitions do not.
@@ -124,7 +125,12 @@ def tril(m, k=0):
     return np.where(keep, m, 0.0)
 
 
+def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):
+    return np.zeros_like(prototype)  # (any entries will do)
+
+
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
 NUMPY |= {"diff": diff, "swapaxes": swapaxes, "roll": roll, "triu": triu, "tril": tril}
+NUMPY |= {"empty_like": empty_like}
 LINALG = {"norm": norm}

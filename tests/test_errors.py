@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 import textwrap
+import traceback
 
 import numpy as np
 import pytest
@@ -920,3 +921,14 @@ def test_a_roll_over_several_axes_is_refused_at_its_argument(tmp_path):
     assert str(info.value).startswith(
         f"{path}:7:30: error: symgrad differentiates roll() with one shift, not several"
     )
+
+
+def test_an_error_when_decorating_shows_no_frames_of_symgrads_passes(tmp_path):
+    # syntax refused at decoration time showed fence.py's frames, where a
+    # compile error shows none
+    body = "@symgrad.grad\ndef f(x):\n    with open('a') as fh:\n        pass\n"
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, body + "    return x\n")
+    files = {frame.filename for frame in traceback.extract_tb(info.tb)}
+    symgrads = {f for f in files if "symgrad" in f and "tests" not in f}
+    assert {f.rsplit("/", 1)[-1] for f in symgrads} == {"api.py"}

@@ -751,3 +751,17 @@ def test_multiplying_an_element_or_slice_in_place(fn, shapes):
     assert all(np.array_equal(a, b) for a, b in zip(args, kept, strict=True))
     np.testing.assert_allclose(value, fn(*[np.copy(a) for a in args]), rtol=1e-14)
     check_grad(g, *args)
+
+
+def _filled_like(x):
+    z = np.empty_like(x)
+    z[:] = x * 2.0
+    z[0] = np.sin(x[1])
+    return np.sum(z * z)
+
+
+def test_an_empty_like_buffer_filled_in_has_the_gradient_of_its_entries():
+    x = np.array([0.5, -1.0, 2.0])
+    g = symgrad.grad(_filled_like)
+    assert g.f_and_grad(x)[0] == _filled_like(x)
+    check_grad(g, x)
