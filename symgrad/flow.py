@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -334,9 +334,12 @@ class FlowLowering:
         carried = [n for n in scope.env if n in names or n in flags]
         for name in [n for n in carried if n in updated]:
             value = scope.env[name]
-            if isinstance(value, Const) and isinstance(value.value, _NUMBERS):
+            if isinstance(value, Const) and (
+                isinstance(value.value, _NUMBERS) or value.value is None
+            ):
                 continue  # (`acc += v` rebinds a number: np.copy(0.0) is a 0-d
-                # float64 array, which made a float32 sum float64)
+                # float64 array, which made a float32 sum float64; None: a name
+                # the loop binds before it updates it)
             if isinstance(value, Const) or (
                 self.roots(value, held=False) & self.foreign(scope)
                 and not self.aliased(value, name, scope)
@@ -615,11 +618,7 @@ def _load_counts(node: ast.AST) -> Counter:
     """How many times each name is read in `node`, nested nodes included.
     Cached per node: a function's tree is read once for all its loops (each
     loop subtracts its own reads), and the trees are never changed."""
-    return Counter(
-        n.id
-        for n in nodes(node)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    )
+    return Counter(_reads(node))
 
 
 def _assigned(stmt: ast.stmt, updates_only: bool = False) -> set[str]:
@@ -676,11 +675,17 @@ def _certain(stmts: list[ast.stmt], bound: set[str]) -> set[str]:
 
 
 def _loads(node: ast.AST) -> set[str]:
-    return {
-        n.id
-        for n in nodes(node)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
+    return set(_reads(node))
+
+
+def _reads(node: ast.AST) -> Iterator[str]:
+    """The names `node` reads, once per read: loads, and the target of `v +=
+    e` (which reads `v`, though Python's tree marks it stored)."""
+    for n in nodes(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            yield n.id
+        elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+            yield n.target.id
 
 
 # Iterables Python cannot reverse (no length, or an iterator).

@@ -819,3 +819,32 @@ def test_a_loop_over_a_new_value_may_change_the_name_it_came_from(tmp_path):
 
     for fn in (m.over_a_copy, m.over_a_result, m.over_indices):
         check_grad(fn, np.array([0.3, -0.4, 0.9]))
+
+
+def _last_buffer_updated_unused(z):
+    for _ in range(2):
+        v = np.zeros(3)
+        v[0] = 1.0
+    for _ in range(2):
+        v += z[0]
+    return np.sum(z)
+
+
+def _last_buffer_updated(z):
+    for i in range(2):
+        v = np.zeros(3)
+        v[i] = z[i]
+    for _ in range(2):
+        v += z[0]
+    return np.sum(v * z)
+
+
+@pytest.mark.parametrize("fn", [_last_buffer_updated_unused, _last_buffer_updated])
+def test_a_name_a_loop_binds_and_a_later_update_reads_is_carried(fn):
+    # `v += ...` reads v, which the liveness of names after a loop missed:
+    # v was not carried out of the first loop, so the second read None (a raw
+    # TypeError in emitted code)
+    z = np.array([1.0, 2.0, 3.0])
+    g = symgrad.grad(fn)
+    assert g.f_and_grad(z)[0] == fn(z)
+    symgrad.check_grad(g, z)
