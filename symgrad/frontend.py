@@ -388,7 +388,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                     return self.emit("list_new", (), loc, hint=hint)
                 return self.emit("make_list", items, loc, hint=hint)
             return self.emit("tuple", items, loc, hint=hint)
-        if isinstance(node, ast.ListComp):
+        if isinstance(node, ast.ListComp | ast.GeneratorExp):  # (sum's argument)
             return self.comprehension(node, scope, hint)
         if isinstance(node, ast.Lambda):
             raise UnsupportedSyntaxError(

@@ -129,6 +129,16 @@ def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):
     return np.zeros_like(prototype)  # (any entries will do)
 
 
+def sum(iterable, start=0):
+    # Python's total, left to right: `start + item + item ...` over a list's
+    # entries or an array's rows (the builtin; np.sum is numpy's)
+    total = start
+    for item in iterable:
+        total = total + item
+    return total
+
+
+BUILTINS = {"sum": sum}
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
 NUMPY |= {"diff": diff, "swapaxes": swapaxes, "roll": roll, "triu": triu, "tril": tril}

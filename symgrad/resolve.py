@@ -53,7 +53,13 @@ BUILTINS = {
     "slice",
     "zip",
     "enumerate",
+    "sum",
 }
+
+
+def builtin(name: str) -> LibFunction | UserFunction:
+    """A Python builtin symgrad reads: `sum` is the prelude's definition."""
+    return _prelude(name) if name in prelude.BUILTINS else LibFunction("builtins", name)
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ def prelude_method(name: str) -> UserFunction | None:
 
 @functools.cache
 def _prelude(name: str) -> UserFunction:
-    fn = prelude.NUMPY.get(name) or prelude.LINALG[name]
+    fn = prelude.NUMPY.get(name) or prelude.LINALG.get(name) or prelude.BUILTINS[name]
     return UserFunction(source_mod.from_function(fn, LiveResolver(fn)))
 
 
@@ -230,7 +236,7 @@ def _classify(value: Any, name: str, resolver_for: Any) -> Resolved | None:
     if fname is not None and getattr(math, fname, None) is value:
         return LibFunction("math", fname)
     if fname in BUILTINS and getattr(builtins, fname) is value:
-        return LibFunction("builtins", fname)
+        return builtin(fname)
     if _is_constant(value):
         return Constant(value, name)
     return None
@@ -331,7 +337,7 @@ class LiveResolver:
             if name in scope:
                 return _classify(scope[name], name, LiveResolver)
         if name in BUILTINS:
-            return LibFunction("builtins", name)
+            return builtin(name)
         return None
 
     def global_names(self) -> list[str]:
@@ -639,5 +645,5 @@ class StaticResolver:
         if (found is None or isinstance(found, Unreadable)) and self.fallback:
             return self.fallback.resolve(name)
         if found is None and name in BUILTINS:
-            return LibFunction("builtins", name)
+            return builtin(name)
         return found

@@ -285,7 +285,7 @@ def test_methods_and_attributes_say_what_to_do_instead():
 def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
     """`helpers.SCALE` and `helpers.f(x)` of a module of the program are read
     as if imported by name (a hint to import the name, before); a name the
-    module lacks is an error at its line; Python's `sum` points to np.sum."""
+    module lacks is an error at its line; Python's `round` points to np.round."""
     (tmp_path / "helpers_mod.py").write_text(
         "import random\n\nSCALE = 2.0\nLST = [1.0, 2.0]\n\ndef sq(x):\n"
         "    return x * x\n"
@@ -295,7 +295,7 @@ def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
         body = (
             "import helpers_mod\n\ndef constant(x):\n    return helpers_mod.SCALE * x\n"
             "\ndef function(x):\n    return helpers_mod.sq(x)\n"
-            "\ndef builtin(x):\n    return sum(x * x)\n"
+            "\ndef builtin(x):\n    return round(x * x)\n"
             "\nimport helpers_mod as hm\n\ndef renamed(x):\n    return hm.SCALE * x\n"
             "\ndef module_var(x):\n    return hm.var(x)\n"
             "\ndef drawn(x):\n    return hm.random.random() * x\n"
@@ -307,8 +307,8 @@ def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
         assert symgrad.grad(module.renamed).f_and_grad(3.0) == (6.0, 2.0)
         with pytest.raises(UnknownNameError) as info:
             symgrad.grad(module.builtin).f_and_grad(np.ones(2))
-        assert "symgrad does not read Python's builtin 'sum'" in str(info.value)
-        assert "hint: use np.sum(...), which symgrad differentiates" in str(info.value)
+        assert "symgrad does not read Python's builtin 'round'" in str(info.value)
+        assert "hint: use np.round(...), which symgrad differentiates" in str(info.value)
         with pytest.raises(UnknownNameError) as info:  # not x.var(), a method
             symgrad.grad(module.module_var).f_and_grad(np.ones(2))
         assert str(info.value).startswith(
@@ -932,3 +932,13 @@ def test_an_error_when_decorating_shows_no_frames_of_symgrads_passes(tmp_path):
     files = {frame.filename for frame in traceback.extract_tb(info.tb)}
     symgrads = {f for f in files if "symgrad" in f and "tests" not in f}
     assert {f.rsplit("/", 1)[-1] for f in symgrads} == {"api.py"}
+
+
+@pytest.mark.parametrize(
+    "expression", ["np.sum(x[i] for i in range(2))", "max(x[i] for i in range(2))"]
+)
+def test_a_generator_expression_outside_sum_is_refused(tmp_path, expression):
+    body = f"@symgrad.grad\ndef f(x):\n    return {expression}\n"
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, body)
+    assert info.value.message == "generator expressions are not supported by symgrad"

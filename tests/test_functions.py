@@ -765,3 +765,35 @@ def test_an_empty_like_buffer_filled_in_has_the_gradient_of_its_entries():
     g = symgrad.grad(_filled_like)
     assert g.f_and_grad(x)[0] == _filled_like(x)
     check_grad(g, x)
+
+
+def _total_of_squares(x):
+    return sum(x[i] ** 2 for i in range(3)) + sum([x[i] * x[0] for i in range(3)])
+
+
+def _mean_squared_error(w, data):
+    return sum((w * u - t) ** 2 for u, t in data) / len(data)
+
+
+def _rows_total(X):
+    return sum(X) @ sum(X, np.ones(3))
+
+
+def _empty_total(x):
+    return sum([]) + np.sum(x * 2.0)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (_total_of_squares, (np.array([0.5, -1.0, 2.0]),)),
+        (_mean_squared_error, (0.7, [(0.5, 1.0), (1.5, -0.5), (2.0, 3.0)])),
+        (_rows_total, (np.arange(6.0).reshape(2, 3),)),
+        (_empty_total, (np.array([1.0, 2.0]),)),
+    ],
+)
+def test_pythons_sum_adds_left_to_right(fn, args):
+    # builtin sum() was refused, and a generator expression with it
+    g = symgrad.grad(fn)
+    assert g.f_and_grad(*args)[0] == fn(*args)
+    check_grad(g, *args)
