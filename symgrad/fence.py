@@ -257,6 +257,8 @@ def _check_target(src: FunctionSource, target: ast.expr) -> None:
 def _reject(src: FunctionSource, node: ast.AST, kind: ast.AST | None = None) -> None:
     key = type(kind if kind is not None else node)
     what = _NAMES.get(key, f"'{key.__name__}' syntax is")
+    if key in _SYMBOLS:  # (an operator: as it is written)
+        what = f"the operator '{_SYMBOLS[key]}' is"
     raise UnsupportedSyntaxError(
         f"{what} not supported by symgrad",
         src.loc(node),

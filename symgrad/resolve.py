@@ -306,8 +306,8 @@ def _is_constant(value: Any) -> bool:
         return True
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "biuf"
-    if isinstance(value, tuple):
-        return all(isinstance(v, int | float) for v in value)
+    if isinstance(value, tuple):  # (of numbers, or of strings: `MODES`)
+        return all(isinstance(v, int | float | str) for v in value)
     return False
 
 

@@ -923,6 +923,7 @@ import numpy as np
 MODE = "tanh"
 AXIS = -1
 SUBSCRIPTS = "ij,j->i"
+DOUBLED = ("relu", "elu")
 
 
 def loss(A, x):
@@ -930,15 +931,16 @@ def loss(A, x):
         y = np.tanh(np.einsum(SUBSCRIPTS, A, x))
     else:
         y = np.maximum(A @ x, 0.0)
-    if AXIS != -1 and MODE in ("relu", "elu"):
+    if AXIS != -1 and MODE in DOUBLED:
         y = y * 2.0
     return np.sum(y * y)
 """
 
 
 def test_a_comparison_of_constants_emits_only_the_branch_taken(tmp_path, monkeypatch):
-    # a module's string was refused ("not a value symgrad can read"), and
-    # `AXIS != -1` of literals was computed at run time, both branches emitted
+    # a module's string (or tuple of them) was refused ("not a value symgrad
+    # can read"), and `AXIS != -1` of literals was computed at run time, both
+    # branches emitted
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
     m = _program(tmp_path, "modes", MODES_PROGRAM)
     g = symgrad.grad(m.loss, wrt=1)
