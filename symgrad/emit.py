@@ -875,7 +875,7 @@ def module_text(
         parts.append(custom.supplied(list(supplied)))
     # the constants the code reads (a comparison of constants, `MODE ==
     # "tanh"`, was decided when compiling; comments quote the source)
-    read = re.sub(r"#.*", "", code)
+    read = re.sub(r"(?m)^\s*#.*$", "", code)
     constants = [c for c in spec.constants if re.search(rf"\b{c.name}\b", read)]
     if constants:
         parts.append("\n".join(_constant_line(c) for c in constants))

@@ -94,11 +94,15 @@ def diff(a, n=1, axis=-1):
 
 
 def swapaxes(a, axis1, axis2):
+    if axis1 % np.ndim(a) == axis2 % np.ndim(a):  # (one axis: `a` as it is)
+        return a
     return np.moveaxis(a, (axis1, axis2), (axis2, axis1))
 
 
 def roll(a, shift, axis=None):
-    # each entry read from `shift` places back, cyclically: one gather
+    # each entry read from `shift` places back, cyclically: one gather (int()
+    # raises for several shifts, which numpy adds up)
+    shift = int(shift)
     if axis is None:
         n = np.size(a)
         rolled = np.ravel(a)[(np.arange(n) - shift) % max(n, 1)]
@@ -115,14 +119,14 @@ def triu(m, k=0):
     cols = np.shape(m)[-1]
     rows = np.shape(m)[-2] if np.ndim(m) > 1 else cols
     keep = np.arange(cols)[None, :] - np.arange(rows)[:, None] >= k
-    return np.where(keep, m, 0.0)
+    return np.where(keep, m, 0)  # (an integer 0 keeps m's dtype)
 
 
 def tril(m, k=0):
     cols = np.shape(m)[-1]
     rows = np.shape(m)[-2] if np.ndim(m) > 1 else cols
     keep = np.arange(cols)[None, :] - np.arange(rows)[:, None] <= k
-    return np.where(keep, m, 0.0)
+    return np.where(keep, m, 0)
 
 
 def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):

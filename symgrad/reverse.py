@@ -409,17 +409,17 @@ class _Reverse(FlowReverse):
         made = [
             i
             for i, s in enumerate(self.b.body)
-            if isinstance(s, Assign) and s.target == atom and s.op == "where"
+            if isinstance(s, Assign) and s.target == atom
         ]
-        if made and atom == self.bars.get(param):  # (np.where of numbers is a
-            # 0-d array: a number's gradient is a number, as `_unbroadcast`
-            # makes it, `x_bar = _unbroadcast(np.where(...), x)`)
+        if made and self.b.body[made[-1]].op == "where":  # (np.where of numbers
+            # is a 0-d array: a number's gradient is a number, as `_unbroadcast`
+            # makes it, `x_bar = _unbroadcast(np.where(...), x)`, right there)
             where = self.b.body[made[-1]]
             inner = Var(self.names.fresh())
-            self.b.body[made[-1]] = Assign(inner, "where", where.args, (), where.loc)
-            self.b.body.append(
-                Assign(atom, "unbroadcast", (inner, Var(param)), (), where.loc)
-            )
+            self.b.body[made[-1] : made[-1] + 1] = [
+                Assign(inner, "where", where.args, (), where.loc),
+                Assign(atom, "unbroadcast", (inner, Var(param)), (), where.loc),
+            ]
         return self._owned(atom)
 
     def _entries_grad(self, param: str) -> Atom:

@@ -955,3 +955,23 @@ def test_a_comparison_of_constants_emits_only_the_branch_taken(tmp_path, monkeyp
     value, grad = g.f_and_grad(A, x)
     assert value == m.loss(A, x) and "np.maximum" in g.source
     np.testing.assert_allclose(grad, 8.0 * np.maximum(A @ x, 0.0) @ A, rtol=1e-12)
+
+
+HASH_PROGRAM = """
+import numpy as np
+
+SCALE = 2.0
+
+
+def loss(x, mode):
+    return np.sum(x * np.where(mode == "#", SCALE, 1.0))
+"""
+
+
+def test_a_constant_read_after_a_hash_in_a_string_is_declared(tmp_path, monkeypatch):
+    # the constants an emitted module declares were found in its code with
+    # comments cut at any "#", also one in a string: SCALE was left out
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    m = _program(tmp_path, "hashes", HASH_PROGRAM)
+    value, grad = symgrad.grad(m.loss).f_and_grad(np.ones(2), "#")
+    assert value == 4.0 and list(grad) == [2.0, 2.0]

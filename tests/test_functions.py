@@ -797,3 +797,59 @@ def test_pythons_sum_adds_left_to_right(fn, args):
     g = symgrad.grad(fn)
     assert g.f_and_grad(*args)[0] == fn(*args)
     check_grad(g, *args)
+
+
+def _square_plus_clipped(x):
+    return np.sum(x * x) + np.sum(np.clip(x, 0.0, 1.0))
+
+
+def _clipped_plus_product(y, z):
+    return np.sum(np.clip(y, 0.0, 1.0)) + np.sum(z * y)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (_square_plus_clipped, (np.array([0.3, -0.6, 1.4]),)),
+        (
+            _clipped_plus_product,
+            (np.array([0.3, -0.6, 1.4]), np.array([2.0, 1.0, 3.0])),
+        ),
+    ],
+)
+def test_a_gradient_np_where_makes_then_adds_to_is_summed_back_in_place(fn, args):
+    # the `_unbroadcast` of a where-made gradient was appended at the end of
+    # the adjoint, after statements that read the gradient: UnboundLocalError
+    g = symgrad.grad(fn)
+    assert g.f_and_grad(*args)[0] == fn(*args)
+    check_grad(g, *args)
+
+
+SHIFTS = (1, 2)
+
+
+def _rolled_by_a_named_tuple(x):
+    return np.sum(np.roll(x, SHIFTS) * np.arange(2.0))
+
+
+def _swapped_with_itself(X):
+    return np.sum(np.swapaxes(X, 1, -1) * np.swapaxes(X, 0, -2))
+
+
+def test_prelude_edge_cases_match_numpy_or_raise():
+    # np.roll with a tuple of shifts held in a name broadcast `arange(n) -
+    # shift` into a wrong value and gradient; np.swapaxes of one axis with
+    # itself was a raw ValueError; np.triu of integers was float64
+    with pytest.raises(TypeError):
+        symgrad.grad(_rolled_by_a_named_tuple).f_and_grad(np.array([1.0, 2.0]))
+    X = np.arange(6.0).reshape(2, 3)
+    g = symgrad.grad(_swapped_with_itself)
+    assert g.f_and_grad(X)[0] == _swapped_with_itself(X)
+    check_grad(g, X)
+    A = np.arange(9).reshape(3, 3)
+    value, _ = symgrad.grad(_triangle_of_integers, wrt=1).f_and_grad(A, 2.0)
+    assert value == _triangle_of_integers(A, 2.0)
+
+
+def _triangle_of_integers(A, s):
+    return np.sum(np.triu(A) // 2) * s + np.sum(np.tril(A).astype(float)) * 0.0
