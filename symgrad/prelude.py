@@ -115,18 +115,20 @@ def roll(a, shift, axis=None):
 
 def triu(m, k=0):
     # the entries on and above the k-th diagonal of the last two axes (a
-    # vector is broadcast to a square matrix, as numpy's)
-    cols = np.shape(m)[-1]
-    rows = np.shape(m)[-2] if np.ndim(m) > 1 else cols
-    keep = np.arange(cols)[None, :] - np.arange(rows)[:, None] >= k
-    return np.where(keep, m, 0)  # (an integer 0 keeps m's dtype)
+    # vector is broadcast to a square matrix, as numpy's); an integer 0
+    # keeps m's dtype
+    return np.where(_diagonals(m) >= k, m, 0)
 
 
 def tril(m, k=0):
+    return np.where(_diagonals(m) <= k, m, 0)
+
+
+def _diagonals(m):
+    # which diagonal each entry of the last two axes is on: column - row
     cols = np.shape(m)[-1]
     rows = np.shape(m)[-2] if np.ndim(m) > 1 else cols
-    keep = np.arange(cols)[None, :] - np.arange(rows)[:, None] <= k
-    return np.where(keep, m, 0)
+    return np.arange(cols)[None, :] - np.arange(rows)[:, None]
 
 
 def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):
