@@ -154,9 +154,9 @@ class UpdateLowering:
     ) -> None:
         """`y[index] = value` (or `+=`): bind `y` to the updated array; `value`
         is an expression, or a value already computed (`y[0] = y[1] = v`).
-        With `op`, `y[index] op= value`: the entries read, `op` the value,
-        written back (numpy's `y[i] *= v` on a copy of a fancy index's
-        entries, or in place on a view, then written: the same entries)."""
+        With `op`, `y[index] op= value`: the entries are read, combined with
+        the value by `op` and written back, as numpy does (it updates a view,
+        or a fancy index's copy, then writes it: the same entries)."""
         if not isinstance(target.value, ast.Name):
             raise UnsupportedSyntaxError(
                 "only a named array can be assigned into", scope.src.loc(target)
