@@ -340,7 +340,9 @@ class FlowLowering:
                 continue  # (`acc += v` rebinds a number: np.copy(0.0) is a 0-d
                 # float64 array, which made a float32 sum float64; None: a name
                 # the loop binds before it updates it)
-            if isinstance(value, Const) or (
+            if self.is_list(value) and isinstance(value, Const):
+                scope.env[name] = self.as_list(value, loc, name)  # (a list)
+            elif isinstance(value, Const) or (
                 self.roots(value, held=False) & self.foreign(scope)
                 and not self.aliased(value, name, scope)
             ):
@@ -413,8 +415,7 @@ class FlowLowering:
     def shares(self, var: Var, *values: Atom) -> None:
         """`var` is one of `values` (a merge, a loop-carried value)."""
         self.sources[var.name] = values
-        kinds = {self.kinds.get(v.name) for v in values if isinstance(v, Var)}
-        if "list" in kinds:
+        if any(self.is_list(v) for v in values):
             self.kinds[var.name] = "list"
 
     def check_shared(self, after: dict, before: dict, carried, updated, loc) -> None:

@@ -475,14 +475,14 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             return isinstance(atom.value, ListConst)
         return self.kinds.get(atom.name) == "list"
 
-    def as_list(self, atom: Atom, loc: Loc) -> Atom:
+    def as_list(self, atom: Atom, loc: Loc, hint: str | None = None) -> Atom:
         """A list constant (`[1.0, 2.0]`) as a list value."""
         if isinstance(atom, Const):
             items = tuple(Const(v) for v in atom.value)
             return (
-                self.emit("make_list", items, loc)
+                self.emit("make_list", items, loc, hint=hint)
                 if items
-                else self.emit("list_new", (), loc)
+                else self.emit("list_new", (), loc, hint=hint)
             )
         return atom
 
@@ -785,6 +785,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             op == "getitem"
             and self.kinds.get(name_of(args[0])) == "list"
             and any(isinstance(i, Slice) for i in args[1].items)
+            or op == "setitem"
+            and self.kinds.get(name_of(args[0])) == "list"
         ):
             self.kinds[target.name] = "list"
         if op == "getitem" and not self.is_list(args[0]) and self.copying(args[1]):
@@ -863,7 +865,7 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"rule_cotangents"}  # (a vjp's list of cotangents, read back)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
-_LIST_OPS |= {"zeros_buffer"}
+_LIST_OPS |= {"zeros_buffer", "list_index"}
 _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -43,6 +43,7 @@ from .analysis import (
     float_values,
     int_vars,
     is_float_atom,
+    numpy_values,
     only_adds_axes,
     regions,
     selects_all,
@@ -57,6 +58,7 @@ from .ir import (
     Branch,
     Const,
     Function,
+    Index,
     Loop,
     SetItem,
     Stmt,
@@ -132,6 +134,7 @@ class _Reverse(FlowReverse):
         self.returned: set[Atom] = set()
         self.sweeps = Sweeps()
         self.ints = int_vars(fn)
+        self.numpy = numpy_values(list(fn.body), set(fn.params))
         self.floats = float_arrays(fn)
         self.is_float = functools.partial(
             is_float_atom, floats=self.active | float_values(fn)
@@ -271,6 +274,7 @@ class _Reverse(FlowReverse):
         return self.shapes[leaf.name] == root_shape
 
     def structural(self, stmt: Assign) -> None:
+        stmt = self._list_indexed(stmt)
         if stmt.op in ARRAY_WRITES:
             self.write(stmt)
             return
@@ -351,6 +355,27 @@ class _Reverse(FlowReverse):
         self.accumulate(old.name, g)
         if first and owned:
             self.owned.add(old.name)
+
+    def _list_indexed(self, stmt: Assign) -> Assign:
+        """`stmt`, whose one index may be a bool into a list or tuple (a name
+        not known to hold an int or a numpy value, a literal bool), indexed
+        with `_list_index(items, i)` instead: a list's cotangent is an array,
+        which would read a bool as a mask, where the list read it as 0 or 1."""
+        if stmt.op not in ("getitem", "setitem", "setitem_add", "setitem_sub"):
+            return stmt
+        items, index = stmt.args[:2]
+        if len(index.items) != 1 or index.wrapped or items.name in self.numpy:
+            return stmt
+        (i,) = index.items
+        if isinstance(i, Var):
+            if i.name in self.ints or i.name in self.numpy:
+                return stmt
+        elif not (isinstance(i, Const) and i.value.__class__ is bool):
+            return stmt
+        read = self.b.op("list_index", items, i)
+        # (a comparison's result indexes as a mask does where it is one)
+        self.producers[read.name] = self.producers.get(getattr(i, "name", None))
+        return replace(stmt, args=(items, Index((read,)), *stmt.args[2:]))
 
     def scatter(self, name: str, part: Scatter) -> None:
         if name in self.entry_lists:  # `W, b = params`: one cotangent per entry

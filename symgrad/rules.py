@@ -516,6 +516,7 @@ for _name, _spelling in [
 # below and no adjoint: reverse mode refuses them by name.
 _const("zeros_grad", 1, "_zeros_grad({0})")
 _const("zeros_buffer", 1, "_zeros_buffer({0})")  # (an indexed read's cotangent)
+_const("list_index", 2, "_list_index({0}, {1})")  # (a bool reads a list as an int)
 _const("zeros_tangent", 1, "_zeros_tangent({0})")
 _const("check_tangent", 3, "_check_tangent({0}, {1}, {2})")
 

@@ -610,8 +610,9 @@ def _transpose_grad(g, axes):
 
 def _setitem(x, index, value):
     """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are);
-    the copy keeps `x`'s dtype, so an integer array truncates as numpy does."""
-    x = np.array(x)
+    the copy keeps `x`'s dtype, so an integer array truncates as numpy does,
+    and a list stays a list, which holds what is written as it is."""
+    x = list(x) if x.__class__ is list else np.array(x)
     x[index] = value
     return x
 
@@ -642,6 +643,13 @@ def _unpacked(value, n):
     if len(value) != n:
         raise ValueError(f"expected {n} values to unpack, got {len(value)}")
     return value
+
+
+def _list_index(items, i):
+    """`i` as `items[i]` reads it, for writing the cotangent of that read into
+    an array: a list or tuple reads a bool as an int (`items[True]` is
+    `items[1]`), where an array would read it as a mask."""
+    return int(i) if i.__class__ is bool and isinstance(items, list | tuple) else i
 
 
 def _zip_length(n, m, k):
@@ -740,12 +748,12 @@ def _written_grad(g, index, target):
 
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
-    Written into an integer or boolean array, a value is truncated: its
-    derivative is zero.  One entry's cotangent is a number, not a 0-d array:
-    the gradient of a Python float is a float.  (`g` is a number for a 0-d
+    Written into an integer or boolean array (not a list), a value is
+    truncated: its derivative is zero.  One entry's cotangent is a number, not
+    a 0-d array: the gradient of a Python float is a float.  (`g` is a number for a 0-d
     array output, `y[()] = value`.)"""
     part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if np.asarray(target).dtype.kind in "biu":
+    if target.__class__ is not list and np.asarray(target).dtype.kind in "biu":
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]

@@ -167,6 +167,15 @@ class UpdateLowering:
         written = self.name(name, target.value, scope)  # (before a copy of it)
         current = self.owned_array(name, target.value, scope, loc)
         index = self.index(target.slice, scope)
+        if self.is_list(current) and (
+            len(index.items) != 1 or isinstance(index.items[0], Slice)
+        ):
+            raise UnsupportedSyntaxError(
+                f"assignment into a slice of the list '{name}', which may change "
+                "its length",
+                loc,
+                "assign its entries one by one, or build a new list",
+            )
         old = None if op is None else self.emit("getitem", (current, index), loc)
         right = self.atom(value, scope) if isinstance(value, ast.AST) else value
         if op is not None:
@@ -292,6 +301,8 @@ class UpdateLowering:
         """The array `name` holds, safe to update: a copy of the caller's array
         or a constant; an error if another name may see the update."""
         current = self.name(name, node, scope)
+        if self.is_list(current):  # (a list literal: a new list, not an array)
+            current = self.as_list(current, loc, name)
         if not isinstance(current, Var):
             current = self.emit("copy", (current,), loc, hint=name)
         if self.aliased(current, name, scope):
@@ -305,6 +316,9 @@ class UpdateLowering:
                 f"array first: {name} = np.copy({name})",
             )
         if self.roots(current, held=False) & self.foreign(scope):
+            if self.is_list(current):  # (`items[:]`: a list copies as a list)
+                index = Index((Slice(),))
+                return self.emit("getitem", (current, index), loc, hint=name)
             current = self.emit("copy", (current,), loc, hint=name)
         return current
 

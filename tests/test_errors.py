@@ -427,6 +427,20 @@ def test_appending_to_a_list_argument_says_how_to_build_one(tmp_path):
     )
 
 
+def test_assigning_into_a_slice_of_a_list_is_refused_at_its_line(tmp_path):
+    # a list written by slice was made an array first; Python may change the
+    # list's length instead
+    body = "def f(x):\n    L = [x, x, x]\n    L[0:2] = [x]\n    return L[0]\n"
+    module, path = load(tmp_path, body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f).f_and_grad(1.0)
+    assert str(info.value) == (
+        f"{path}:7:5: error: assignment into a slice of the list 'L', which may "
+        "change its length\n    L[0:2] = [x]\n    ^\nhint: assign its entries one "
+        "by one, or build a new list"
+    )
+
+
 # More of the corpus: (function body after 'def f(x):', error class, line, col).
 # Line 6 is the 'def' line; the body starts at line 7.
 MORE_AT_DECORATION = [

@@ -659,6 +659,105 @@ def test_a_mask_on_a_numpy_scalar_has_a_gradient(fn, x, expected):
     assert np.shape(grad) == np.shape(x)
 
 
+def _listed_at_a_comparison(x):
+    entries = [x[0], x[1], x[2]]
+    return entries[len(x) == 3] * 2.0
+
+
+def _listed_at_a_flag(x, b):
+    entries = [x[0], x[1], x[2]]
+    return entries[b] ** 3
+
+
+def _appended_at_comparisons(x):
+    ys = []
+    for i in range(3):
+        ys.append(x[i])
+    s = 0.0
+    for i in range(4):
+        s = s + ys[i == 1]
+    return s
+
+
+def _written_at_a_flag(x, b):
+    entries = [x[0], x[1], x[2]]
+    entries[b] = x[0] * 5.0
+    return entries[0] + 2 * entries[1] + 3 * entries[2]
+
+
+def _written_into_an_int_list(x):
+    entries = [1, 2, 3]
+    entries[0] = x * 0.5
+    return entries[0] + entries[1]
+
+
+def _filled_int_list(x, k):
+    entries = [0, 0, 0]
+    for i in range(3):
+        entries[i] = x[i] * k
+    entries[k == 2] = 7
+    return entries[0] + entries[1] * entries[2]
+
+
+def test_a_written_list_stays_a_list():
+    # `entries[0] = v` made the list an array first: a list of ints truncated
+    # what was written (value 3, gradient 0 for 3.5 and 0.5), and a bool
+    # index wrote every entry
+    value, grad = symgrad.grad(_written_into_an_int_list).f_and_grad(3.0)
+    assert value == 3.5 and grad == 0.5
+    x = np.array([1.0, 2.0, 3.0])
+    g = symgrad.grad(_filled_int_list)
+    value, grad = g.f_and_grad(x, 2)
+    assert value == _filled_int_list(x, 2) == 44.0
+    np.testing.assert_array_equal(grad, [2.0, 0.0, 14.0])
+    check_grad(g, x, 2)
+    tangent = np.array([1.0, 10.0, 100.0])
+    value, jvp = symgrad.jvp(_filled_int_list).f_and_jvp(x, 2, tangents=tangent)
+    assert value == 44.0 and jvp == 1402.0
+    hessian = symgrad.hessian(_filled_int_list).hessian(x, 1)  # 7 + x1 * x2
+    np.testing.assert_array_equal(hessian, [[0, 0, 0], [0, 0, 1], [0, 1, 0]])
+
+
+def _flagged_array(x, b):
+    return np.sum(x[b] * 2.0)
+
+
+def _passed_list_at_a_comparison(xs, n):
+    return xs[n > 1] * 2.0
+
+
+@pytest.mark.parametrize(
+    "fn, args, expected",
+    [
+        (_listed_at_a_comparison, (), [0.0, 2.0, 0.0]),
+        (_listed_at_a_flag, (True,), [0.0, 12.0, 0.0]),
+        (_listed_at_a_flag, (False,), [3.0, 0.0, 0.0]),
+        (_listed_at_a_flag, (2,), [0.0, 0.0, 27.0]),
+        (_appended_at_comparisons, (), [3.0, 1.0, 0.0]),
+        (_written_at_a_flag, (True,), [11.0, 0.0, 3.0]),
+        (_written_at_a_flag, (2,), [16.0, 2.0, 0.0]),
+    ],
+)
+def test_a_bool_indexes_a_list_as_python_reads_it(fn, args, expected):
+    # `entries[True]` is `entries[1]`, but the list's cotangent is an array,
+    # which read the bool as a mask over every entry: [2, 2, 2] for [0, 2, 0]
+    x = np.array([1.0, 2.0, 3.0])
+    value, grad = symgrad.grad(fn).f_and_grad(x, *args)
+    assert value == fn(x, *args)
+    np.testing.assert_array_equal(grad, expected)
+    check_grad(symgrad.grad(fn), x, *args)
+
+
+def test_a_bool_indexes_a_passed_list_and_its_hessian_as_python_reads_it():
+    grad = symgrad.grad(_passed_list_at_a_comparison).grad([1.0, 2.0, 3.0], 3)
+    np.testing.assert_array_equal(grad, [0.0, 2.0, 0.0])
+    hessian = symgrad.hessian(_listed_at_a_flag).hessian(np.ones(3), True)
+    np.testing.assert_array_equal(hessian, np.diag([0.0, 6.0, 0.0]))
+    # an array reads a bool as numpy does, a new axis (or none of it)
+    grad = symgrad.grad(_flagged_array).grad(np.ones(3), True)
+    np.testing.assert_array_equal(grad, [2.0, 2.0, 2.0])
+
+
 def _scaled_sine(x, s):
     return np.sum(np.sin(x * s))
 

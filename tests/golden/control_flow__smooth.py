@@ -207,12 +207,12 @@ def _written_grad(g, index, target):
 
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
-    Written into an integer or boolean array, a value is truncated: its
-    derivative is zero.  One entry's cotangent is a number, not a 0-d array:
-    the gradient of a Python float is a float.  (`g` is a number for a 0-d
+    Written into an integer or boolean array (not a list), a value is
+    truncated: its derivative is zero.  One entry's cotangent is a number, not
+    a 0-d array: the gradient of a Python float is a float.  (`g` is a number for a 0-d
     array output, `y[()] = value`.)"""
     part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if np.asarray(target).dtype.kind in "biu":
+    if target.__class__ is not list and np.asarray(target).dtype.kind in "biu":
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
