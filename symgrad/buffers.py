@@ -48,7 +48,7 @@ _FRESH |= {"sum_squares", "mean_squares"}
 _FRESH |= {"matmul", "dot", "outer", "unbroadcast_mul", "extremum_grad"}
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 _FRESH |= {"shape", "size", "count", "len", "ndim", "zeros_grad", "written_grad"}
-_FRESH |= {"zeros_buffer"}
+_FRESH |= {"zeros_buffer", "roll"}
 _FRESH |= {"getitem_copy", "mul_into"}
 # Ops that may return their first argument (or a view of it), and only it.
 _VIEWING = VIEWS - {"custom", "opaque", "call", "check_seed"}

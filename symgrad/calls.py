@@ -646,13 +646,6 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
-    for name in prelude.SINGLE.get(src.name, ()):
-        if isinstance(given.get(name), ast.Tuple | ast.List):
-            raise NoDerivativeError(
-                f"symgrad differentiates {src.name}() with one {name}, not several",
-                scope.src.loc(given[name]),
-                f"call {src.name}() once for each",
-            )
 
 
 def nonzero_outside_an_index(loc: Loc) -> UnsupportedSyntaxError:

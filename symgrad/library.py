@@ -65,6 +65,7 @@ for _alias, _op_name in [
 for _name in ["sum", "mean", "max", "min", "prod", "any", "all"]:
     NUMPY[_name] = CallSpec(_name, ("a",), _REDUCE, positional=1)  # (then dtype/out)
 NUMPY["cumsum"] = CallSpec("cumsum", ("a",), (("axis", None),), positional=1)
+NUMPY["roll"] = CallSpec("roll", ("a", "shift"), (("axis", None),))
 NUMPY["amax"] = NUMPY["max"]
 NUMPY["amin"] = NUMPY["min"]
 NUMPY.update(

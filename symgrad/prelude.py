@@ -1,15 +1,15 @@
 """numpy functions symgrad differentiates through their definitions.
 
 `np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
-`np.flip` (along every axis), `np.diff`, `np.roll` (over one axis or all),
-`np.swapaxes`, `np.triu`, `np.tril`, `np.empty_like` and `np.linalg.norm` (its
-default `ord`) are written here with operations symgrad has rules for; a
-call of one is inlined like a helper function of the user's, so its
-derivative is the chain rule through these lines, and the emitted code shows
-them (`# grad of var: ...`).  Each takes numpy's parameters in numpy's
-order, so positional calls bind as in numpy; the parameters in `FIXED` must
-keep the values given there (`calls` refuses a call that sets them
-otherwise, where these definitions would ignore them).
+`np.flip` (along every axis), `np.diff`, `np.swapaxes`, `np.triu`, `np.tril`,
+`np.empty_like` and `np.linalg.norm` (its default `ord`) are written here
+with operations symgrad has rules for; a call of one is inlined like a
+helper function of the user's, so its derivative is the chain rule through
+these lines, and the emitted code shows them (`# grad of var: ...`).  Each
+takes numpy's parameters in numpy's order, so positional calls bind as in
+numpy; the parameters in `FIXED` must keep the values given there (`calls`
+refuses a call that sets them otherwise, where these definitions would
+ignore them).
 """
 
 import numpy as np
@@ -27,9 +27,6 @@ FIXED = {
     "flip": {"axis": None},
     "empty_like": {"dtype": None, "order": "K", "subok": True, "shape": None},
 }
-# Parameters numpy also takes as tuples (several axes at once), which these
-# definitions do not.
-SINGLE = {"roll": ("shift", "axis")}
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
@@ -99,20 +96,6 @@ def swapaxes(a, axis1, axis2):
     return np.moveaxis(a, (axis1, axis2), (axis2, axis1))
 
 
-def roll(a, shift, axis=None):
-    # each entry read from `shift` places back, cyclically: one gather (int()
-    # raises for several shifts, which numpy adds up)
-    shift = int(shift)
-    if axis is None:
-        n = np.size(a)
-        rolled = np.ravel(a)[(np.arange(n) - shift) % max(n, 1)]
-        return np.reshape(rolled, np.shape(a))
-    n = np.shape(a)[axis]
-    d = a if axis == -1 else np.moveaxis(a, axis, -1)
-    d = d[..., (np.arange(n) - shift) % max(n, 1)]
-    return d if axis == -1 else np.moveaxis(d, -1, axis)
-
-
 def triu(m, k=0):
     # the entries on and above the k-th diagonal of the last two axes (a
     # vector is broadcast to a square matrix, as numpy's); an integer 0
@@ -147,6 +130,6 @@ def sum(iterable, start=0):
 BUILTINS = {"sum": sum}
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
-NUMPY |= {"diff": diff, "swapaxes": swapaxes, "roll": roll, "triu": triu, "tril": tril}
+NUMPY |= {"diff": diff, "swapaxes": swapaxes, "triu": triu, "tril": tril}
 NUMPY |= {"empty_like": empty_like}
 LINALG = {"norm": norm}

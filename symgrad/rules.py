@@ -301,6 +301,18 @@ def _cumsum_adjoint(b: Builder, g, out, x, *, axis):
     return (b.op("cumsum_grad", g, x, axis=axis),)
 
 
+# Entries moved `shift` places along an axis (or the flattened array),
+# cyclically: their cotangents move back.
+@structural("roll", 2, "np.roll({0}, {1}{params})", [("axis", None)], nondiff=(1,))
+def _roll_adjoint(b: Builder, g, out, x, shift, *, axis):
+    if isinstance(shift, Const):  # (-3, or (-1, -2) for shifts along two axes)
+        back = np.negative(shift.value).tolist()
+        shift = Const(tuple(back) if isinstance(back, list) else back)
+    else:
+        shift = b.op("neg", shift)
+    return b.op("roll", g, shift, axis=axis), None
+
+
 @structural("prod", 1, "np.prod({0}{params})", _REDUCE)
 def _prod_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     return (b.op("prod_grad", g, x, axis=axis, keepdims=keepdims),)
@@ -648,7 +660,7 @@ for _name in ["owned"]:
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)
-for _name in ["cumsum", "cumsum_grad"]:
+for _name in ["cumsum", "cumsum_grad", "roll"]:
     linear(_name)
 for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy", "keepdims"]:
     linear(_name)

@@ -1075,7 +1075,7 @@ def clip_of_clip(x):
 
 def differences(x, X):
     """np.diff along the last axis, along another, and twice (the prelude's
-    definitions, as np.roll, np.swapaxes, np.triu and np.tril below)."""
+    definitions, as np.swapaxes, np.triu and np.tril below)."""
     d = np.sum(np.diff(x) ** 2) + np.sum(np.sin(np.diff(X, axis=0)))
     return d + np.sum(np.diff(X, n=2) ** 2) + np.sum(np.diff(X, 2, 0) * 3.0)
 

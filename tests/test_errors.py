@@ -924,21 +924,6 @@ def test_an_augmented_assignment_symgrad_cannot_lower_is_named(tmp_path):
     assert info.value.message == "the operator '<<' is not supported by symgrad"
 
 
-def test_a_roll_over_several_axes_is_refused_at_its_argument(tmp_path):
-    # the prelude's np.roll takes one shift and one axis: a tuple was a raw
-    # TypeError inside emitted code
-    body = (
-        "@symgrad.grad\ndef f(X):\n"
-        "    return np.sum(np.roll(X, (1, 2), axis=(0, 1)) ** 2)\n"
-    )
-    module, path = load(tmp_path, body)
-    with pytest.raises(NoDerivativeError) as info:
-        module.f.grad(np.ones((3, 4)))
-    assert str(info.value).startswith(
-        f"{path}:7:30: error: symgrad differentiates roll() with one shift, not several"
-    )
-
-
 def test_an_error_when_decorating_shows_no_frames_of_symgrads_passes(tmp_path):
     # syntax refused at decoration time showed fence.py's frames, where a
     # compile error shows none
