@@ -464,9 +464,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         int_const = any(
             isinstance(a, Const) and type(a.value) is int for a in (left, right)
         )
-        if op == "mul" and any(lists) and (runtime_list or int_const):
+        if op == "mul" and any(lists) and int_const and not runtime_list:
+            # `[0.0] * 3`: the repeated list, a constant too
+            items, count = (left, right) if lists[0] else (right, left)
+            return Const(ListConst(items.value * max(count.value, 0)))
+        if op == "mul" and any(lists) and runtime_list:
             raise UnsupportedSyntaxError(
-                "repeating a list with '*' is not supported", loc
+                "repeating a list of computed values with '*' is not supported",
+                loc,
+                "write a comprehension: [v for _ in range(n)]",
             )
         return self.emit(op, (left, right), loc, hint=hint)
 

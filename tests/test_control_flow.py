@@ -705,8 +705,32 @@ def test_list_repetition_is_an_error(tmp_path):
             return np.sum(np.array([x, x * 2.0] * 2))
         """,
     )
-    with pytest.raises(UnsupportedSyntaxError, match="repeating a list"):
+    with pytest.raises(UnsupportedSyntaxError, match="repeating a list") as info:
         m.f.f_and_grad(1.0)
+    assert "hint: write a comprehension: [v for _ in range(n)]" in str(info.value)
+
+
+def test_a_constant_list_repeated_is_a_constant_list(tmp_path):
+    # `[0.0] * 3` was refused as a repetition (with a name for the count it
+    # was not); a list of ints repeated and written into holds the float
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            h = [0.0] * 3
+            for i in range(3):
+                h[i] = x[i] * 2.0
+            k = 2 * [0, 1]
+            k[3] = x[0] * 3.0
+            return h[0] + h[1] + np.sum(np.array(k) * x[:4])
+        """,
+    )
+    x = np.array([3.0, 4.0, 5.0, 6.0])
+    value, grad = m.f.f_and_grad(x)
+    assert value == 14.0 + 58.0
+    np.testing.assert_array_equal(grad, [2.0 + 18.0, 2.0 + 1.0, 0.0, 9.0])
+    assert "h = [0.0, 0.0, 0.0]" in m.f.source
 
 
 @pytest.mark.parametrize("steps", [0, 1, 3])
