@@ -318,7 +318,8 @@ class FlowLowering:
         Names the body updates in place (`y[i] = ...`, `y.append(...)`) that
         hold the caller's array or a constant are copied once, before the loop."""
         names, updated, live = names
-        for name in sorted(live - set(scope.env)):
+        unbound = sorted(live - set(scope.env))
+        for name in unbound:
             scope.env[name] = Const(None)  # not bound yet: read only once it is
         if RETURNED in exits:
             scope.env.setdefault(RESULT, Const(None))
@@ -402,6 +403,14 @@ class FlowLowering:
         self.body.append(
             Loop(index, bounds, test_body, cond, tuple(carries), body_stmts, loc)
         )
+        if getattr(scope.src.resolver, "generated", False) or _runs(index, bounds):
+            return
+        for name in unbound:  # (read after a loop of no steps, Python raises)
+            if name.isidentifier() and isinstance(scope.env.get(name), Var):
+                value = scope.env[name]
+                bound = self.emit("bound", (value, Const(name)), loc, hint=name)
+                self.shares(bound, value)
+                scope.env[name] = bound
 
     def live(self, stmt: ast.For | ast.While, scope: Scope) -> set[str]:
         """Names the loop binds that are read before the loop body binds them
@@ -600,6 +609,16 @@ def _tuple(*items):
     from .frontend import TupleValue
 
     return TupleValue(tuple(items))
+
+
+def _runs(index, bounds) -> bool:
+    """Does a loop over `range` of constant bounds take a step?"""
+    return (
+        index is not None
+        and bool(bounds)
+        and all(isinstance(b, Const) and type(b.value) is int for b in bounds)
+        and len(range(*(b.value for b in bounds))) > 0
+    )
 
 
 def _hint(name: str) -> str:

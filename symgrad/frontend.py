@@ -871,7 +871,7 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"rule_cotangents"}  # (a vjp's list of cotangents, read back)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
-_LIST_OPS |= {"zeros_buffer", "list_index"}
+_LIST_OPS |= {"zeros_buffer", "list_index", "bound"}
 _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
 
 

@@ -197,6 +197,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_zero_at": CallSpec("zero_at", ("g", "index")),
     "_unpacked": CallSpec("unpacked", ("value", "n")),
     "_list_index": CallSpec("list_index", ("items", "i")),
+    "_bound": CallSpec("bound", ("value", "name")),
     "_zip_length": CallSpec("zip_length", ("n", "m", "k")),
     "_rule_checked": CallSpec("rule_checked", ("value", "like", "what")),
     "_rule_cotangents": CallSpec("rule_cotangents", ("value", "n", "vjp")),

@@ -412,6 +412,7 @@ VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
 WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
 WRITES_ARGUMENT |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
+VIEWS |= {"bound"}
 VIEWS |= {"entries_grad"}  # (holds its arguments)
 # A user's function may return its argument itself (`stop_gradient`).
 VIEWS |= {"custom", "opaque", "call"}
@@ -462,6 +463,11 @@ def _list_concat_adjoint(b: Builder, g, out, first, second):
 @structural("list_pop", 1, "{0}[:-1]")
 def _list_pop_adjoint(b: Builder, g, out, items):
     return (Scatter(Index((Slice(None, Const(-1)),)), g),)
+
+
+@structural("bound", 2, "_bound({0}, {1})", nondiff=(1,))
+def _bound_adjoint(b: Builder, g, out, value, name):
+    return g, None
 
 
 @structural("unpacked", 2, "_unpacked({0}, {1})", nondiff=(1,))
@@ -683,6 +689,7 @@ for _name in [*_LISTED, "concatenate"]:
 linear("tuple", None)
 linear("list_pop")
 linear("unpacked")
+linear("bound")
 linear("rule_checked")
 linear("rule_cotangents")
 linear("rule_partial")

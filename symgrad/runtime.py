@@ -645,6 +645,17 @@ def _unpacked(value, n):
     return value
 
 
+def _bound(value, name):
+    """`value`, which a loop binds to `name`, read after the loop: None (what
+    stands in before the loop) if it took no step, where Python raises."""
+    if value is None:
+        raise UnboundLocalError(
+            f"cannot access local variable '{name}' where it is not associated "
+            "with a value (the loop that binds it took no step)"
+        )
+    return value
+
+
 def _list_index(items, i):
     """`i` as `items[i]` reads it, for writing the cotangent of that read into
     an array: a list or tuple reads a bool as an int (`items[True]` is
@@ -771,7 +782,9 @@ def _written_grad(g, index, target):
 def _einsum_grad(subscripts, k, g, *operands):
     """The cotangent of operand `k` of `np.einsum(subscripts, *operands)`,
     given the output's cotangent `g`: `g` contracted with the other operands
-    into operand k's letters, spread over the letters only it has."""
+    into operand k's letters (summed over a letter of size 1 in operand k
+    that numpy broadcast, spread over one of size 1 in the others), spread
+    over the letters only it has."""
     inputs, output = subscripts.split("->")
     terms = inputs.split(",")
     others = [t for i, t in enumerate(terms) if i != k]
@@ -779,8 +792,13 @@ def _einsum_grad(subscripts, k, g, *operands):
     kept = "".join(c for c in terms[k] if c in seen)
     rest = [x for i, x in enumerate(operands) if i != k]
     grad = np.einsum(",".join([output, *others]) + "->" + kept, g, *rest)
+    shape = np.shape(operands[k])
+    sizes = [n for c, n in zip(terms[k], shape, strict=True) if c in seen]
+    if np.shape(grad) != tuple(sizes):  # numpy broadcast a letter of size 1:
+        wide = tuple(i for i, n in enumerate(sizes) if n == 1 != np.shape(grad)[i])
+        grad = np.sum(grad, axis=wide, keepdims=True)  # here, or in the others
+        grad = np.array(np.broadcast_to(grad, sizes))
     if len(kept) < len(terms[k]):  # letters summed in operand k alone
-        shape = np.shape(operands[k])
         spread = [n if c in seen else 1 for c, n in zip(terms[k], shape, strict=True)]
         grad = np.array(np.broadcast_to(np.reshape(grad, spread), shape))
     return grad

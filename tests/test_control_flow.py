@@ -872,3 +872,32 @@ def test_a_name_a_loop_binds_and_a_later_update_reads_is_carried(fn):
     g = symgrad.grad(fn)
     assert g.f_and_grad(z)[0] == fn(z)
     symgrad.check_grad(g, z)
+
+
+def test_a_name_bound_only_in_a_loop_of_no_steps_raises_as_python_does(tmp_path):
+    # None stood in for the name before the loop, and came out of a loop that
+    # took no step: (None, zeros), where Python raises UnboundLocalError
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x, n):
+            for i in range(n):
+                h = np.tanh(x * i)
+            return np.sum(h)
+
+        @symgrad.grad
+        def g(x):
+            for i in range(3):
+                h = np.tanh(x * i)
+            return np.sum(h)
+        """,
+    )
+    x = np.ones(3)
+    with pytest.raises(UnboundLocalError, match="'h'"):
+        m.f.f_and_grad(x, 0)
+    with pytest.raises(UnboundLocalError, match="'h'"):
+        symgrad.hessian(m.f.__wrapped__).hvp(x, 0, tangents=x)
+    symgrad.check_grad(m.f, x, 2)
+    np.testing.assert_allclose(m.f.grad(x, 2), 1.0 - np.tanh(1.0) ** 2)
+    assert "_bound(" not in m.g.source  # (a loop of constant steps takes one)

@@ -659,6 +659,44 @@ def test_a_mask_on_a_numpy_scalar_has_a_gradient(fn, x, expected):
     assert np.shape(grad) == np.shape(x)
 
 
+def _rows_dotted(a, B):
+    return np.sum(np.einsum("ij,ij->i", a, B) ** 2)
+
+
+def _scaled_entries(a, B):
+    return np.sum(np.einsum("ij,ij->ij", a, B) ** 2)
+
+
+def _total_over_a_third_letter(a, B):
+    return np.einsum("ijk,ij->", a, B) ** 2
+
+
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [
+        (_rows_dotted, [(1, 3), (4, 3)]),
+        (_rows_dotted, [(4, 3), (1, 3)]),
+        (_scaled_entries, [(4, 1), (4, 3)]),
+        (_scaled_entries, [(1, 1), (4, 3)]),
+        (_total_over_a_third_letter, [(1, 3, 2), (4, 3)]),
+        (_total_over_a_third_letter, [(4, 3, 2), (1, 3)]),
+    ],
+)
+def test_einsum_over_a_letter_numpy_broadcasts_has_gradients_of_its_shapes(fn, shapes):
+    # np.einsum broadcasts a letter of size 1 in one operand: its cotangent
+    # came back in the broadcast shape, (4, 3) for a (1, 3) operand
+    rng = np.random.default_rng(0)
+    a, B = (rng.normal(size=shape) for shape in shapes)
+    g = symgrad.grad(fn, wrt=(0, 1))
+    value, grads = g.f_and_grad(a, B)
+    assert value == pytest.approx(fn(a, B), rel=1e-14)  # (np.sum(y**2): a dot)
+    assert [np.shape(grad) for grad in grads] == shapes
+    check_grad(g, a, B)
+    tangent = np.ones(shapes[0])
+    hvp = symgrad.hessian(fn).hvp(a, B, tangents=tangent)
+    assert np.shape(hvp) == shapes[0]
+
+
 def _listed_at_a_comparison(x):
     entries = [x[0], x[1], x[2]]
     return entries[len(x) == 3] * 2.0
