@@ -35,6 +35,7 @@ from .ir import Function
 from .resolve import (
     Constant,
     CustomFunction,
+    LibFunction,
     LiveResolver,
     UserFunction,
     UserModule,
@@ -360,7 +361,8 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
     function (a closure's cells), and the functions and constants read from
     a module of the user's (`L.dense`), each with what it is now.  A running
     program may rebind them (the next minibatch `X = ...`, a redefined
-    helper) or change an array in place; `unchanged` tells."""
+    helper, `act = np.sin` for `act = np.tanh`) or change an array in place;
+    `unchanged` tells."""
     found: list[Binding] = []
     pending, seen = [src], set()
     while pending:
@@ -382,7 +384,8 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
                 value = resolver.closure.get(name, _MISSING)
                 namespace: dict | types.CellType = resolver.cells[name]
             elif name in resolver.globals and isinstance(
-                resolved, Constant | CustomFunction | UserFunction | UserModule
+                resolved,
+                Constant | CustomFunction | UserFunction | UserModule | LibFunction,
             ):
                 value, namespace = resolver.globals[name], resolver.globals
             else:

@@ -797,6 +797,14 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.kinds[target.name] = "list"
         if op == "getitem" and not self.is_list(args[0]) and self.copying(args[1]):
             self.copies.add(target.name)  # (numpy's advanced indexing)
+        elif op == "getitem" and self.is_list(args[0]) and self.is_list(target):
+            # a slice of a list is a new list, holding the list's entries
+            self.copies.add(target.name)
+            self.holds[target.name] = tuple(
+                held
+                for name in self.roots(args[0], held=False)
+                for held in self.holds.get(name, ())
+            )
         elif (
             op in VIEWS
             and args

@@ -181,6 +181,15 @@ class FlowReverse:
             )
         else:
             read.update(v.name for c in stmt.carries for v in variables((c.next,)))
+        # (an indexed list's adjoint is the array its entries stack into, which
+        # `_zeros_buffer` names the line for where entries differ in shape)
+        indexed = {
+            s.args[0].name
+            for s in walk(stmt_bodies(stmt))
+            if isinstance(s, Assign)
+            and s.op == "getitem"
+            and isinstance(s.args[0], Var)
+        }
         unset = set()
         for name in sorted((read - inner) & self.active):
             current = self.adj.get(name)
@@ -189,9 +198,8 @@ class FlowReverse:
                 unset.add(name)
                 continue
             if current is None:
-                self.b.body.append(
-                    Assign(target, "zeros_grad", (Var(name),), (), self.b.loc)
-                )
+                zeros = "zeros_buffer" if name in indexed else "zeros_grad"
+                self.b.body.append(Assign(target, zeros, (Var(name),), (), self.b.loc))
                 self.owned.add(name)
             elif current != target:
                 self.b.body.append(Copy((target,), (current,), self.b.loc))

@@ -645,8 +645,10 @@ def _expected(module, w):
 
 def test_a_changed_global_is_seen_at_the_next_call(tmp_path, monkeypatch):
     """The next minibatch bound to a global, an array changed in place, a
-    redefined helper and a rebound constant: each next call compiles again
-    from the program as it stands (it used the first call's values before)."""
+    redefined helper, a rebound constant and a name rebound from one numpy
+    function to another: each next call compiles again from the program as
+    it stands (it used the first call's values before; a numpy function's
+    until this test had its last two steps)."""
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
     m = _program(tmp_path, "program_globals")
     steps = [
@@ -655,6 +657,8 @@ def test_a_changed_global_is_seen_at_the_next_call(tmp_path, monkeypatch):
         lambda: m.X.__setitem__(0, -4.0),
         lambda: setattr(m, "act", _tripled),
         lambda: setattr(m, "SCALE", 0.5),
+        lambda: setattr(m, "act", np.tanh),  # (numpy's functions, rebound, too)
+        lambda: setattr(m, "act", np.sin),
     ]
     for step in steps:
         step()

@@ -901,3 +901,29 @@ def test_a_name_bound_only_in_a_loop_of_no_steps_raises_as_python_does(tmp_path)
     symgrad.check_grad(m.f, x, 2)
     np.testing.assert_allclose(m.f.grad(x, 2), 1.0 - np.tanh(1.0) ** 2)
     assert "_bound(" not in m.g.source  # (a loop of constant steps takes one)
+
+
+def test_a_slice_of_a_list_is_a_new_list_to_write_into(tmp_path):
+    # `c = items[:]` was taken for a view of `items`, and `c[0] = v` refused
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=1)
+        def f(x, v):
+            items = [x, x * 2]
+            c = items[:]
+            c[0] = v * 3
+            return c[0] + items[0] + c[1]
+
+        @symgrad.grad
+        def g(x):
+            items = [x, x * 2]
+            c = items[1:]
+            d = c[0]
+            d[0] = 5.0
+            return np.sum(items[1])
+        """,
+    )
+    assert m.f.f_and_grad(1.0, 2.0) == (9.0, 3.0)
+    with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
+        m.g.f_and_grad(np.ones(2))  # (an entry both lists hold)

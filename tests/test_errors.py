@@ -833,6 +833,22 @@ def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
     assert np.shape(same) == (2, 2)
 
 
+def test_a_list_of_layers_iterated_is_named_at_its_loop(tmp_path):
+    """`for W, b in params`, JAX's list of (W, b) pairs: its cotangent is the
+    stacked array, which pairs of a matrix and a vector have none of; the
+    accumulator before the loop raised a raw numpy ValueError."""
+    body = (
+        "@symgrad.grad\ndef f(params, x):\n    h = x\n    for W, b in params:\n"
+        "        h = np.tanh(h @ W + b)\n    return np.sum(h)\n"
+    )
+    module, path = load(tmp_path, body)
+    params = [(np.ones((3, 4)), np.ones(4)), (np.ones((4, 2)), np.ones(2))]
+    with pytest.raises(BadInputError) as info:
+        module.f.grad(params, np.ones(3))
+    assert str(info.value).startswith(f"{path}:8:5: error: f: a list or tuple")
+    assert "holds arrays of shapes ((3, 4), (4,)), ((4, 2), (2,));" in str(info.value)
+
+
 def test_an_indexed_list_of_arrays_of_different_shapes_is_named_at_its_line(
     tmp_path,
 ):

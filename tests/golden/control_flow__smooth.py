@@ -27,7 +27,7 @@ def f_and_grad(x, *, seed=None):
     y_4_bar = _spread(seed, y)
     # grad of: for i in range(1, len(x)):
     y_4_bar = _owned(y_4_bar)
-    x_bar = _zeros_grad(x)
+    x_bar = _zeros_buffer(x)
     for i in reversed(range(1, t2)):
         t3, t5 = saved.pop()
         t6 = x[i]
@@ -196,6 +196,42 @@ def _sum_leading(g, k):
         rows = g.size // cols
         return (np.ones(rows, g.dtype) @ g.reshape(rows, cols)).reshape(tail)
     return g.sum(axis=tuple(range(k)))
+
+
+class StackError(ValueError):
+    """A list or tuple of arrays of different shapes, differentiated."""
+
+
+def _zeros_buffer(x):
+    """Zeros that an indexed read's cotangent is written into (`x_bar[i] = g`,
+    `np.add.at(x_bar, i, g)`): as `_zeros_grad`, but always a writable array,
+    0-d for a numpy scalar (which `v[v > 0]` indexes); for a list or tuple
+    indexed or unpacked, the array its entries would stack into, which
+    entries of different shapes have none."""
+    if x.__class__ is np.ndarray:
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
+    if isinstance(x, list | tuple):
+        try:
+            ragged = len({np.shape(item) for item in x}) > 1
+        except ValueError:  # (an entry of arrays of different shapes itself)
+            ragged = True
+        if ragged:
+            listed = ", ".join(_shape_text(item) for item in x)
+            raise StackError(
+                f"a list or tuple read here holds arrays of shapes {listed}; "
+                "symgrad differentiates one whose entries share a shape (pass "
+                "the arrays as separate arguments)"
+            )
+    return np.asarray(_zeros_grad(x))
+
+
+def _shape_text(x):
+    """np.shape(x) as text; for a list or tuple of arrays of different
+    shapes, theirs: "((3, 4), (4,))"."""
+    try:
+        return str(np.shape(x))
+    except ValueError:
+        return "(" + ", ".join(_shape_text(item) for item in x) + ")"
 
 
 class RepeatedIndexError(ValueError):

@@ -605,15 +605,27 @@ def _zeros_buffer(x):
     if x.__class__ is np.ndarray:
         return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else float)
     if isinstance(x, list | tuple):
-        shapes = [np.shape(item) for item in x]
-        if len(set(shapes)) > 1:
-            listed = ", ".join(str(s) for s in shapes)
+        try:
+            ragged = len({np.shape(item) for item in x}) > 1
+        except ValueError:  # (an entry of arrays of different shapes itself)
+            ragged = True
+        if ragged:
+            listed = ", ".join(_shape_text(item) for item in x)
             raise StackError(
                 f"a list or tuple read here holds arrays of shapes {listed}; "
                 "symgrad differentiates one whose entries share a shape (pass "
                 "the arrays as separate arguments)"
             )
     return np.asarray(_zeros_grad(x))
+
+
+def _shape_text(x):
+    """np.shape(x) as text; for a list or tuple of arrays of different
+    shapes, theirs: "((3, 4), (4,))"."""
+    try:
+        return str(np.shape(x))
+    except ValueError:
+        return "(" + ", ".join(_shape_text(item) for item in x) + ")"
 
 
 class TangentError(ValueError):
