@@ -185,7 +185,10 @@ _DISCRETE.update(ones=(0,), empty=(0,), eye=(0,))
 
 # Constant ops that would silently drop a derivative if a `wrt` value entered.
 _OPAQUE = {
-    "tuple": "a tuple or list of values that depend on {wrt} is not supported yet",
+    "tuple": (
+        "a tuple of values that depend on {wrt} is differentiated only unpacked "
+        "(a, b = t) or read at a constant index (t[0]), not as a whole"
+    ),
     "arange": "np.arange has no derivative rule for bounds that depend on {wrt}",
     "linspace": "np.linspace has no derivative rule for bounds that depend on {wrt}",
     "mod": "the % operator has no derivative rule for values that depend on {wrt}",

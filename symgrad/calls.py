@@ -246,6 +246,8 @@ class CallLowering:
                 return self.call(ast.copy_location(pair, node), scope, hint)
         if table is None:
             spec, spelling = library.BUILTINS[callee.name]
+            if callee.name == "float" and _literal_text(node):
+                return self.constant(float(node.args[0].value), loc)  # float("inf")
         else:
             spec = table.get(callee.name)
             if callee.lib == "numpy" and getattr(np, callee.name, None) is np.float64:
@@ -646,6 +648,20 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
+
+
+def _literal_text(node: ast.Call) -> bool:
+    """A call of one string literal that float() reads: float("-inf")."""
+    if len(node.args) != 1 or node.keywords:
+        return False
+    arg = node.args[0]
+    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+        return False
+    try:
+        float(arg.value)
+    except ValueError:
+        return False
+    return True
 
 
 def nonzero_outside_an_index(loc: Loc) -> UnsupportedSyntaxError:

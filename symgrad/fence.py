@@ -168,6 +168,29 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
                 src.loc(stmt),
                 "remove it; the decorated function itself, f(x), still runs it",
             )
+        out = [k for k in getattr(call, "keywords", ()) if k.arg == "out"]
+        if out:  # `np.exp(x, out=y)`
+            raise UnsupportedSyntaxError(
+                "out= is not supported: symgrad differentiates the value a call "
+                "returns",
+                src.loc(out[0].value),
+                f"assign the result instead: {ast.unparse(out[0].value)} = "
+                + ast.unparse(
+                    ast.Call(
+                        call.func, call.args, [k for k in call.keywords if k not in out]
+                    )
+                ),
+            )
+        method = getattr(getattr(call, "func", None), "attr", None)
+        if isinstance(call.func, ast.Attribute) and method in _LIST_METHODS:
+            items = ast.unparse(call.func.value)
+            raise UnsupportedSyntaxError(
+                f"'{items}.{method}(...)' changes the list in place, which symgrad "
+                "follows only for append and pop",
+                src.loc(stmt),
+                "build a new list instead, for example "
+                + _LIST_METHODS[method].format(items),
+            )
         if isinstance(call, ast.Call):  # (made for what it changes?)
             raise UnsupportedSyntaxError(
                 "the result of this call is not used, and symgrad does not follow "
@@ -181,6 +204,17 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
             src.loc(stmt),
             "symgrad differentiates pure code: assign the value or remove the line",
         )
+
+
+# A list's methods that change it in place, with a way to write each anew.
+_LIST_METHODS = {
+    "extend": "{0} = {0} + more",
+    "insert": "{0} = {0}[:i] + [value] + {0}[i:]",
+    "remove": "a comprehension with an if",
+    "reverse": "{0} = {0}[::-1]",
+    "sort": "{0} = np.sort({0})",
+    "clear": "{0} = []",
+}
 
 
 def _check_compound(src: FunctionSource, stmt: ast.If | ast.For | ast.While) -> None:

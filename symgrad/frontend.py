@@ -683,6 +683,19 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
 
     def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
+        held = (
+            scope.env.get(node.value.id) if isinstance(node.value, ast.Name) else None
+        )
+        if isinstance(held, TupleValue):  # `r[0]` of `r = helper(x)`: its entry
+            try:
+                k = ast.literal_eval(node.slice)
+            except ValueError:
+                k = None
+            if type(k) is int and -len(held.items) <= k < len(held.items):
+                item = held.items[k]
+                if isinstance(item, TupleValue):
+                    return self.pack(item, scope.src.loc(node), hint)
+                return item
         base = self.atom(node.value, scope)
         index = self.index(node.slice, scope)
         items = index.items

@@ -105,6 +105,10 @@ NUMPY.update(
     zeros_like=CallSpec("zeros_like", ("a",), _DTYPE),
     ones_like=CallSpec("ones_like", ("a",), _DTYPE),
     eye=CallSpec("eye", ("N",), (("M", None), ("k", 0), ("dtype", None))),
+    identity=CallSpec("eye", ("n",), (("dtype", None),)),
+    count_nonzero=CallSpec("count_nonzero", ("a",), (("axis", None),)),
+    isclose=CallSpec("isclose", ("a", "b"), (("rtol", 1e-05), ("atol", 1e-08))),
+    allclose=CallSpec("allclose", ("a", "b"), (("rtol", 1e-05), ("atol", 1e-08))),
     # (start, stop, step or num by position; these parameters by keyword)
     arange=CallSpec("arange", (), _DTYPE, variadic=True),
     linspace=CallSpec(

@@ -833,6 +833,54 @@ def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
     assert np.shape(same) == (2, 2)
 
 
+@pytest.mark.parametrize(
+    "line, message, hint",
+    [
+        (
+            "    np.exp(x, out=y)",
+            "out= is not supported: symgrad differentiates the value a call returns",
+            "assign the result instead: y = np.exp(x)",
+        ),
+        (
+            "    y.extend([x])",
+            "'y.extend(...)' changes the list in place, which symgrad follows only "
+            "for append and pop",
+            "build a new list instead, for example y = y + more",
+        ),
+        (
+            "    y.insert(0, x)",
+            "'y.insert(...)' changes the list in place, which symgrad follows only "
+            "for append and pop",
+            "build a new list instead, for example y = y[:i] + [value] + y[i:]",
+        ),
+    ],
+)
+def test_a_call_made_to_change_its_argument_is_named_for_what_it_is(
+    tmp_path, line, message, hint
+):
+    # all three said "symgrad does not follow what a call changes in place
+    # (a helper appending to a list)"
+    body = f"@symgrad.grad\ndef f(x):\n    y = [x]\n{line}\n    return x\n"
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        load(tmp_path, body)
+    assert info.value.message == message
+    assert str(info.value).endswith(f"hint: {hint}")
+
+
+def test_a_tuple_of_values_used_whole_says_how_it_can_be_read(tmp_path):
+    body = (
+        "@symgrad.grad\ndef f(x):\n    t = (x, x * 2)\n    u = t + (x,)\n"
+        "    return u[2]\n"
+    )
+    module, _ = load(tmp_path, body)
+    with pytest.raises(NonDifferentiableError) as info:
+        module.f.grad(1.0)
+    assert info.value.message == (
+        "a tuple of values that depend on x is differentiated only unpacked "
+        "(a, b = t) or read at a constant index (t[0]), not as a whole"
+    )
+
+
 def test_a_list_of_layers_iterated_is_named_at_its_loop(tmp_path):
     """`for W, b in params`, JAX's list of (W, b) pairs: its cotangent is the
     stacked array, which pairs of a matrix and a vector have none of; the

@@ -697,6 +697,38 @@ def test_einsum_over_a_letter_numpy_broadcasts_has_gradients_of_its_shapes(fn, s
     assert np.shape(hvp) == shapes[0]
 
 
+def _two_results(x):
+    return x * 2.0, x * 3.0
+
+
+def _entries_of_a_returned_tuple(x):
+    pair = _two_results(x)
+    t = (x, x * 2.0)
+    return pair[0] * pair[-1] + t[0] * t[1] + len(t)
+
+
+def _with_numpy_predicates(x):
+    s = np.identity(3)[0, 0] * x + np.count_nonzero(x > 1.5) * x
+    if np.allclose(x, 1.0):
+        s = s * 2.0
+    s = np.sum(s * np.isclose(x, 2.0, atol=0.1))
+    return s + np.maximum(np.sum(x), float("-inf")) * float("1.5")
+
+
+def test_a_tuple_read_at_a_constant_index_and_numpys_predicates():
+    # `pair[0]` of a helper's tuple was refused ("a tuple or list of values
+    # ... not supported yet"); np.identity, np.count_nonzero, np.isclose and
+    # np.allclose had "no derivative rule"; float("-inf") was "not a number"
+    g = symgrad.grad(_entries_of_a_returned_tuple)
+    assert g.f_and_grad(2.0) == (_entries_of_a_returned_tuple(2.0), 32.0)
+    x = np.array([1.0, 2.0, 3.0])
+    g = symgrad.grad(_with_numpy_predicates)
+    value, grad = g.f_and_grad(x)
+    assert value == _with_numpy_predicates(x)
+    np.testing.assert_array_equal(grad, [1.5, 4.5, 1.5])
+    check_grad(g, x)
+
+
 def _listed_at_a_comparison(x):
     entries = [x[0], x[1], x[2]]
     return entries[len(x) == 3] * 2.0
