@@ -31,9 +31,12 @@ class FunctionSource:
 
     def loc(self, node: ast.AST) -> Loc:
         line = getattr(node, "lineno", self.tree.lineno)
-        col = getattr(node, "col_offset", 0) + self.col_shift
+        col = getattr(node, "col_offset", 0)
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return Loc(self.file, line, col, text.rstrip("\n"), self.name)
+        if not text.isascii():  # (ast counts UTF-8 bytes, a column characters)
+            before = text[self.col_shift :].encode()[:col]
+            col = len(before.decode("utf-8", "ignore"))
+        return Loc(self.file, line, col + self.col_shift, text.rstrip("\n"), self.name)
 
     @property
     def params(self) -> tuple[str, ...]:

@@ -881,6 +881,21 @@ def test_a_tuple_of_values_used_whole_says_how_it_can_be_read(tmp_path):
     )
 
 
+def test_a_caret_after_non_ascii_names_points_at_the_column(tmp_path):
+    # ast counts columns in UTF-8 bytes: the caret was 3 places to the right
+    body = (
+        "@symgrad.grad\ndef f(x):\n    αβγ = x * 2\n" "    return αβγ + np.sinc(αβγ)\n"
+    )
+    module, path = load(tmp_path, body)
+    with pytest.raises(NoDerivativeError) as info:
+        module.f.grad(1.0)
+    assert str(info.value).startswith(
+        f"{path}:8:18: error: no derivative rule for 'np.sinc'\n"
+        "    return αβγ + np.sinc(αβγ)\n"
+        "                 ^\n"
+    )
+
+
 def test_a_list_of_layers_iterated_is_named_at_its_loop(tmp_path):
     """`for W, b in params`, JAX's list of (W, b) pairs: its cotangent is the
     stacked array, which pairs of a matrix and a vector have none of; the
