@@ -518,16 +518,16 @@ class CallLowering:
         missing = [n for n in spec.args if n not in given]
         if missing:
             raise BadInputError(f"missing argument '{missing[0]}' in this call", loc)
-        if spec.op in ("stack", "concatenate") and isinstance(
-            given["arrays"], ast.Tuple
-        ):
-            given["arrays"] = ast.List(given["arrays"].elts, ast.Load())
+        listed = {"stack": "arrays", "concatenate": "arrays", "hstack": "tup"}
+        listed["vstack"] = "tup"
+        if spec.op in listed and isinstance(given[listed[spec.op]], ast.Tuple):
+            given[listed[spec.op]] = ast.List(given[listed[spec.op]].elts, ast.Load())
         atoms = tuple(self.argument(given[n], scope) for n in spec.args)
         op = spec.op
         if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
             op = "list_array"
-        if op == "concatenate":
-            atoms = self.listed(atoms[0], loc)
+        if op in ("concatenate", "hstack", "vstack"):
+            atoms = self.listed(atoms[0], loc, f"np.{op}")
         if op == "clip" and Const(None) in atoms[1:]:  # a bound left out
             x, lo, hi = atoms
             if lo == hi:  # (both: numpy returns the values as they are)
@@ -575,13 +575,13 @@ class CallLowering:
             return self.index(node.slice, scope, checked=False)
         return self.atom(node, scope)
 
-    def listed(self, atom: Atom, loc: Loc) -> tuple[Atom, ...]:
+    def listed(self, atom: Atom, loc: Loc, function: str) -> tuple[Atom, ...]:
         """The entries of a list written out in the source (`[a, b, c]`)."""
         if isinstance(atom, Var) and atom.name in self.made_items:
             return self.made_items[atom.name]
         raise NoDerivativeError(
-            "np.concatenate needs its arrays written out as a list, "
-            "like np.concatenate([a, b], axis=0)",
+            f"{function} needs its arrays written out as a list, like "
+            f"{function}([a, b])",
             loc,
             "for a list built in a loop, use np.stack",
         )

@@ -83,6 +83,8 @@ NUMPY.update(
     asarray=CallSpec("asarray", ("a",)),
     stack=CallSpec("stack", ("arrays",), (("axis", 0),)),
     concatenate=CallSpec("concatenate", ("arrays",), (("axis", 0),)),
+    hstack=CallSpec("hstack", ("tup",)),
+    vstack=CallSpec("vstack", ("tup",)),
     broadcast_to=CallSpec("broadcast_to", ("array", "shape")),
     full=CallSpec("full", ("shape", "fill_value"), _DTYPE),
     sign=CallSpec("sign", ("x",)),
@@ -184,6 +186,8 @@ RUNTIME: dict[str, CallSpec] = {
     "_prod_grad": CallSpec("prod_grad", ("g", "x"), _REDUCE),
     "_transpose_grad": CallSpec("transpose_grad", ("g",), (("axes", None),)),
     "_concat_grad": CallSpec("concat_grad", (), variadic=True),
+    "_hstack_grad": CallSpec("hstack_grad", (), variadic=True),
+    "_vstack_grad": CallSpec("vstack_grad", (), variadic=True),
     **{
         f"_{name}": CallSpec(name, ("g", "a", "b"), (("broadcast", False),))
         for name in ["matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad"]

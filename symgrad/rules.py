@@ -416,6 +416,7 @@ VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
 WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
 WRITES_ARGUMENT |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
+VIEWS |= {"hstack_grad", "vstack_grad"}
 VIEWS |= {"bound"}
 VIEWS |= {"entries_grad"}  # (holds its arguments)
 # A user's function may return its argument itself (`stop_gradient`).
@@ -517,6 +518,19 @@ def _concatenate_adjoint(b: Builder, g, out, *parts, axis):
     return tuple(grads)
 
 
+# np.hstack and np.vstack of a list written out: each part's cotangent is its
+# slice of g (along the first axis for vectors, else the second; along the
+# first for vstack), in the part's shape.
+for _name in ["hstack", "vstack"]:
+
+    def _stack_adjoint(b: Builder, g, out, *parts, _name=_name):
+        return tuple(
+            b.op(f"{_name}_grad", g, Const(i), *parts) for i in range(len(parts))
+        )
+
+    structural(_name, None, f"np.{_name}([{{args}}])")(_stack_adjoint)
+
+
 # Writes into an array, `y2 = _setitem(y1, np.s_[i], v)` (printed `y[i] = v`
 # where the array is owned): their adjoints and tangents need the written
 # array's dtype and whether its adjoint buffer is owned, so `reverse.write`
@@ -592,6 +606,8 @@ _emitted(
 )
 _emitted("cumsum_grad", 2, "_cumsum_grad({0}, {1}{params})", [("axis", None)], (1,))
 _emitted("concat_grad", None, "_concat_grad({args})")
+_emitted("hstack_grad", None, "_hstack_grad({args})")
+_emitted("vstack_grad", None, "_vstack_grad({args})")
 _emitted("broadcast_tangent", 2, "_broadcast_tangent({0}, {1})", nondiff=(1,))
 _emitted("float_tangent", 2, "_float_tangent({0}, {1})", nondiff=(1,))
 for _name in [
@@ -672,7 +688,9 @@ for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)
 for _name in ["cumsum", "cumsum_grad", "roll"]:
     linear(_name)
-for _name in ["zero_at", "concat_grad", "moveaxis", "getitem_copy", "keepdims"]:
+for _name in ["zero_at", "concat_grad", "hstack_grad", "vstack_grad"]:
+    linear(_name)
+for _name in ["moveaxis", "getitem_copy", "keepdims"]:
     linear(_name)
 for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
     linear(_name)
@@ -688,7 +706,7 @@ TANGENTS["full"] = _full_tangent
 linear("spread", (0,))
 linear("check_seed", (1,))
 _LISTED = ["make_list", "list_append", "list_concat", "stack", "list_array"]
-for _name in [*_LISTED, "concatenate"]:
+for _name in [*_LISTED, "concatenate", "hstack", "vstack"]:
     linear(_name, None)
 linear("tuple", None)
 linear("list_pop")

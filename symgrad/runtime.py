@@ -845,6 +845,20 @@ def _concat_grad(g, i, axis, *parts):
     return g[tuple(index)]
 
 
+def _hstack_grad(g, i, *parts):
+    """The slice of `g` that came from `parts[i]` in np.hstack(parts): along
+    the first axis for numbers and vectors, the second otherwise."""
+    vectors = [np.atleast_1d(p) for p in parts]
+    axis = 0 if vectors[0].ndim == 1 else 1
+    return np.reshape(_concat_grad(g, i, axis, *vectors), np.shape(parts[i]))
+
+
+def _vstack_grad(g, i, *parts):
+    """The slice of `g` that came from `parts[i]` in np.vstack(parts)."""
+    rows = [np.atleast_2d(p) for p in parts]
+    return np.reshape(_concat_grad(g, i, 0, *rows), np.shape(parts[i]))
+
+
 # --- forward mode ---------------------------------------------------------------
 
 

@@ -1086,6 +1086,13 @@ def rolled(x, X):
     return r + np.sum(np.roll(X, 1, axis=0) * weights) + np.sum(np.roll(X, 5) ** 2)
 
 
+def stacked_sideways(A, B):
+    """np.hstack and np.vstack of lists written out: matrices side by side,
+    vectors end to end, a row under a matrix."""
+    side = np.sum(np.hstack([A, B]) ** 3) + np.sum(np.hstack((A[0], B[1])) ** 2)
+    return side + np.sum(np.vstack([A, A[1] * 2.0]) ** 2 * 1.5)
+
+
 def triangles_and_swaps(X):
     weights = np.arange(12.0).reshape(4, 3)
     upper = np.sum(np.triu(X) ** 2) + np.sum(np.tril(X, -1) * 3.0)
@@ -1484,4 +1491,5 @@ CASES: list[Case] = [
     Case("differences", differences, _pair(5, (4, 3)), wrt=(0, 1)),
     Case("rolled", rolled, _pair(5, (3, 4)), wrt=(0, 1)),
     Case("triangles_and_swaps", triangles_and_swaps, _one((3, 4))),
+    Case("stacked_sideways", stacked_sideways, _pair((2, 3), (2, 2)), wrt=(0, 1)),
 ]
