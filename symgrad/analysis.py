@@ -905,6 +905,57 @@ def numpy_values(
     )
 
 
+# Ops that make a list or tuple, or may return one (a user's function).
+_LIST_MAKERS = {"make_list", "list_new", "list_append", "list_concat", "list_pop"}
+_LIST_MAKERS |= {"tuple", "call", "custom", "opaque"}
+# Ops whose result may be a list where their first argument may be one: an
+# entry (of a list of lists) or a slice, a list written into, itself checked.
+_LIST_KEEPERS = {"getitem", "setitem", "setitem_add", "setitem_sub", "unpacked"}
+_LIST_KEEPERS |= {"bound"}
+
+
+def maybe_lists(fn: Function) -> set[str]:
+    """Names that may hold a Python list or tuple when the function runs:
+    its parameters, what list operations make, and what is bound from those
+    (entries, slices, copies, a loop's carried values, a branch's merges).
+    Every other name holds a number or a numpy value."""
+    found = set(fn.params)
+    statements = list(walk(fn.body))
+
+    def may(atom: object) -> bool:
+        return isinstance(atom, Var) and atom.name in found
+
+    size = -1
+    while size != len(found):
+        size = len(found)
+        for stmt in statements:
+            if isinstance(stmt, Assign) and (
+                stmt.op in _LIST_MAKERS
+                or stmt.op in _LIST_KEEPERS
+                and may(stmt.args[0])
+            ):
+                found.add(stmt.target.name)
+            elif isinstance(stmt, Copy):
+                found.update(
+                    t.name
+                    for t, v in zip(stmt.targets, stmt.values, strict=True)
+                    if may(v)
+                )
+            elif isinstance(stmt, Pop):
+                found.update(t.name for t in stmt.targets)
+            elif isinstance(stmt, For) and may(stmt.iter):
+                found.update(t.name for t in for_targets(stmt))
+            elif isinstance(stmt, Loop):
+                for c in stmt.carries:
+                    if may(c.init) or may(c.next) or may(c.header):
+                        found.update((c.header.name, c.out.name))
+            elif isinstance(stmt, Branch):
+                found.update(
+                    m.out.name for m in stmt.merges if may(m.then) or may(m.orelse)
+                )
+    return found
+
+
 def _largest(found: set[str], ok: Callable[[str], bool], readers: dict) -> set[str]:
     """The largest subset of `found` whose every name is `ok` (which reads
     the set itself): a name dropped puts its readers back on the worklist, so

@@ -170,11 +170,14 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
             )
         out = [k for k in getattr(call, "keywords", ()) if k.arg == "out"]
         if out:  # `np.exp(x, out=y)`
+            target = out[0].value
+            if isinstance(target, ast.Tuple) and len(target.elts) == 1:
+                target = target.elts[0]  # (`out=(y,)`, as ufuncs take it)
             raise UnsupportedSyntaxError(
                 "out= is not supported: symgrad differentiates the value a call "
                 "returns",
                 src.loc(out[0].value),
-                f"assign the result instead: {ast.unparse(out[0].value)} = "
+                f"assign the result instead: {ast.unparse(target)} = "
                 + ast.unparse(
                     ast.Call(
                         call.func, call.args, [k for k in call.keywords if k not in out]
@@ -185,10 +188,10 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
         if isinstance(call.func, ast.Attribute) and method in _LIST_METHODS:
             items = ast.unparse(call.func.value)
             raise UnsupportedSyntaxError(
-                f"'{items}.{method}(...)' changes the list in place, which symgrad "
-                "follows only for append and pop",
+                f"'{items}.{method}(...)' changes '{items}' in place, which symgrad "
+                "follows only for a list's append and pop",
                 src.loc(stmt),
-                "build a new list instead, for example "
+                "build a new value instead, for example "
                 + _LIST_METHODS[method].format(items),
             )
         if isinstance(call, ast.Call):  # (made for what it changes?)

@@ -69,7 +69,7 @@ _NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
-_SCALAR_OPS |= {"floordiv", "mod"}
+_SCALAR_OPS |= {"floordiv", "mod", "bound"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.

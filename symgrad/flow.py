@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import Loc, UnsupportedSyntaxError
-from .ir import Atom, Branch, Carry, Const, Index, Loop, Merge, Var
+from .ir import Atom, Branch, Carry, Const, Index, Loop, Merge, Var, name_of
 from .source import nodes
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class FlowLowering:
                     )
                 self.exit(stmt, scope)
                 return
+            if isinstance(stmt, ast.For | ast.While) and rest:
+                self.read_after[stmt] = _read_right_after(stmt, rest[0])
             self.statement(stmt, scope)
             flags = [scope.env.get(f, _FALSE) for f in _EXITS]
             if any(f == Const(True) for f in flags):
@@ -244,7 +246,8 @@ class FlowLowering:
                 scope.env[counter] = self.emit("add", (index, step), loc, hint="i")
 
             bound = (names | {counter}, _assigned(stmt, True), self.live(stmt, scope))
-            self.loop(None, (), test, body, bound, exits, scope, loc)
+            checked = self.read_after.get(stmt, set())
+            self.loop(None, (), test, body, bound, exits, scope, loc, checked)
             scope.env.pop(counter)
             return
         named = isinstance(stmt.target, ast.Name) and _is_range(stmt.iter)
@@ -256,8 +259,17 @@ class FlowLowering:
             self.block(stmt.body, scope)
 
         bound = (names, _assigned(stmt, True), self.live(stmt, scope))
+        checked = self.read_after.get(stmt, set())
         self.loop(
-            index, (start, stop, step), None, plain_body, bound, exits, scope, loc
+            index,
+            (start, stop, step),
+            None,
+            plain_body,
+            bound,
+            exits,
+            scope,
+            loc,
+            checked,
         )
 
     def comprehension(self, node: ast.ListComp, scope: Scope, hint) -> Atom:
@@ -310,10 +322,15 @@ class FlowLowering:
             self.block(stmt.body, scope)
 
         bound = (_assigned(stmt), _assigned(stmt, True), self.live(stmt, scope))
-        self.loop(None, (), test, body, bound, exits, scope, loc)
+        checked = self.read_after.get(stmt, set())
+        self.loop(None, (), test, body, bound, exits, scope, loc, checked)
 
-    def loop(self, index, bounds, test, body, names, exits, scope, loc) -> None:
+    def loop(
+        self, index, bounds, test, body, names, exits, scope, loc, checked=()
+    ) -> None:
         """Lower a loop whose body binds `names`; carry those bound before.
+        A name of `checked` not bound before it, read right after it, is
+        checked there to be bound: None stands in for it before the loop.
 
         Names the body updates in place (`y[i] = ...`, `y.append(...)`) that
         hold the caller's array or a constant are copied once, before the loop."""
@@ -342,6 +359,7 @@ class FlowLowering:
                 # float64 array, which made a float32 sum float64; None: a name
                 # the loop binds before it updates it)
             if self.is_list(value) and isinstance(value, Const):
+                self.unshared(value, name, scope, loc)
                 scope.env[name] = self.as_list(value, loc, name)  # (a list)
             elif isinstance(value, Const) or (
                 self.roots(value, held=False) & self.foreign(scope)
@@ -374,7 +392,7 @@ class FlowLowering:
             self.check_shared(after, before, carried, updated, loc)
         for name in carried:  # an iteration starts with the previous one's value
             value = after.get(name)
-            if isinstance(value, Var):
+            if isinstance(value, Var | Const):
                 self.shares(headers[name], before[name], value)
         carries = []
         for name in carried:
@@ -406,7 +424,7 @@ class FlowLowering:
         if getattr(scope.src.resolver, "generated", False) or _runs(index, bounds):
             return
         for name in unbound:  # (read after a loop of no steps, Python raises)
-            if name.isidentifier() and isinstance(scope.env.get(name), Var):
+            if name in checked and isinstance(scope.env.get(name), Var):
                 value = scope.env[name]
                 bound = self.emit("bound", (value, Const(name)), loc, hint=name)
                 self.shares(bound, value)
@@ -424,8 +442,16 @@ class FlowLowering:
     def shares(self, var: Var, *values: Atom) -> None:
         """`var` is one of `values` (a merge, a loop-carried value)."""
         self.sources[var.name] = values
-        if any(self.is_list(v) for v in values):
+        # (a list on every path; None stands in for a name not bound on one)
+        bound = [v for v in values if not (isinstance(v, Const) and v.value is None)]
+        lists = [self.is_list(v) for v in bound]
+        mixed = any(self.kinds.get(name_of(v)) == "mixed" for v in bound)
+        if bound and all(lists):
             self.kinds[var.name] = "list"
+        elif any(lists) or mixed:  # (written into: a list, or an array)
+            self.kinds[var.name] = "mixed"
+        else:  # (a loop's header, first bound to its value before the loop)
+            self.kinds.pop(var.name, None)
 
     def check_shared(self, after: dict, before: dict, carried, updated, loc) -> None:
         """A name updated in place must not end an iteration bound to the
@@ -609,6 +635,35 @@ def _tuple(*items):
     from .frontend import TupleValue
 
     return TupleValue(tuple(items))
+
+
+def _read_right_after(loop: ast.For | ast.While, following: ast.stmt) -> set[str]:
+    """Names `loop` binds that the statement right after it reads on every
+    path (not under `and`/`or`, a conditional expression, a lambda or a
+    comprehension), where the loop binds none of them to None itself."""
+    if not isinstance(following, ast.Return | ast.Assign | ast.AugAssign | ast.Expr):
+        return set()
+    read: set[str] = set()
+    pending: list[ast.AST] = [following]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.BoolOp | ast.IfExp | ast.Lambda):
+            continue
+        if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    nones = {
+        t.id
+        for n in ast.walk(loop)
+        if isinstance(n, ast.Assign)
+        and isinstance(n.value, ast.Constant)
+        and n.value.value is None
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    return (read & _assigned(loop)) - nones
 
 
 def _runs(index, bounds) -> bool:

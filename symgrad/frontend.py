@@ -109,6 +109,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.ops: dict[str, str] = {}  # variable -> the op that computed it
         self.kinds: dict[str, str] = {}  # variable -> "list" for Python lists
         self.made_items: dict[str, tuple[Atom, ...]] = {}  # list literals
+        # constant lists read out of a constant list of lists (`row = m[0]`):
+        # the same object as the entry, which a write would change too
+        self.held_constants: set[Const] = set()
         # variable -> the values it may be the same object as (views, a name
         # through a merge or a loop, updated versions of an array or list)
         self.sources: dict[str, tuple[Atom, ...]] = {}
@@ -118,6 +121,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # variables that are never a boolean array: loop indices, and +, -, *,
         # //, % with an integer (numpy makes a boolean operand an integer)
         self.integral: set[str] = set()
+        # a loop -> the names it binds that the statement after it reads
+        self.read_after: dict[ast.stmt, set[str]] = {}
         # functions with custom rules, which the emitted code calls by name
         self.called_by_name: set[str] = set()
 
@@ -363,7 +368,14 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if isinstance(node, ast.Subscript):
             base = self.value(node.value, scope)
             if isinstance(base, TupleValue):
-                return base.items[self.static(node.slice, scope, "a tuple index")]
+                k = self.static(node.slice, scope, "a tuple index")
+                if type(k) is not int or not -len(base.items) <= k < len(base.items):
+                    raise UnsupportedSyntaxError(
+                        f"tuple index {k!r} is not an index into a tuple of "
+                        f"{len(base.items)}",
+                        scope.src.loc(node.slice),
+                    )
+                return base.items[k]
         return self.atom(node, scope, hint)
 
     def atom(self, node: ast.expr, scope: Scope, hint: str | None = None) -> Atom:
@@ -464,15 +476,30 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         int_const = any(
             isinstance(a, Const) and type(a.value) is int for a in (left, right)
         )
-        if op == "mul" and any(lists) and int_const and not runtime_list:
-            # `[0.0] * 3`: the repeated list, a constant too
-            items, count = (left, right) if lists[0] else (right, left)
+        items, count = (left, right) if lists[0] else (right, left)
+        if (
+            op == "mul"
+            and any(lists)
+            and int_const
+            and not runtime_list
+            and len(items.value) * count.value <= 64
+            and not any(isinstance(v, tuple) for v in items.value)
+        ):  # `[0.0] * 3`: the repeated list, a constant too (of numbers, which
+            # a write into one entry does not change in the others)
             return Const(ListConst(items.value * max(count.value, 0)))
         if op == "mul" and any(lists) and runtime_list:
             raise UnsupportedSyntaxError(
                 "repeating a list of computed values with '*' is not supported",
                 loc,
                 "write a comprehension: [v for _ in range(n)]",
+            )
+        if op == "mul" and any(lists) and int_const:
+            raise UnsupportedSyntaxError(
+                "repeating a constant list with '*' is supported up to 64 entries "
+                "of numbers (a list of lists repeated holds one list many times)",
+                loc,
+                "for numbers, np.zeros(n) or np.full(n, value) is an array that "
+                "serves as well",
             )
         return self.emit(op, (left, right), loc, hint=hint)
 
@@ -683,19 +710,20 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
 
     def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
-        held = (
-            scope.env.get(node.value.id) if isinstance(node.value, ast.Name) else None
-        )
-        if isinstance(held, TupleValue):  # `r[0]` of `r = helper(x)`: its entry
-            try:
-                k = ast.literal_eval(node.slice)
-            except ValueError:
-                k = None
-            if type(k) is int and -len(held.items) <= k < len(held.items):
-                item = held.items[k]
-                if isinstance(item, TupleValue):
-                    return self.pack(item, scope.src.loc(node), hint)
-                return item
+        held = self.held_tuple(node.value, scope)
+        if held is not None:  # `r[0]` of `r = helper(x)`: its entry
+            item = self.held_tuple(node, scope)
+            if item is not None:
+                return self.pack(item, scope.src.loc(node), hint)
+            k = _literal_int(node.slice)
+            if k is not None and -len(held.items) <= k < len(held.items):
+                return held.items[k]
+            if k is not None:
+                raise UnsupportedSyntaxError(
+                    f"tuple index {k!r} is not an index into a tuple of "
+                    f"{len(held.items)}",
+                    scope.src.loc(node.slice),
+                )
         base = self.atom(node.value, scope)
         index = self.index(node.slice, scope)
         items = index.items
@@ -705,8 +733,25 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and len(items) == 1
         ):
             if isinstance(index.items[0], Const):
-                return Const(base.value[index.items[0].value])
+                entry = Const(base.value[index.items[0].value])
+                if isinstance(entry.value, ListConst):
+                    self.held_constants.add(entry)
+                return entry
         return self.emit("getitem", (base, index), scope.src.loc(node), hint=hint)
+
+    def held_tuple(self, node: ast.expr, scope: Scope) -> TupleValue | None:
+        """The tuple of values `node` names, or reads at a constant index of
+        one (`t[1]` of `t = ((a, b), c)`), with no code emitted; else None."""
+        if isinstance(node, ast.Name):
+            found = scope.env.get(node.id)
+            return found if isinstance(found, TupleValue) else None
+        if isinstance(node, ast.Subscript):
+            outer = self.held_tuple(node.value, scope)
+            k = _literal_int(node.slice)
+            if outer is not None and k is not None and -len(outer.items) <= k:
+                item = outer.items[k] if k < len(outer.items) else None
+                return item if isinstance(item, TupleValue) else None
+        return None
 
     def index(self, node: ast.expr, scope: Scope, checked: bool = True) -> Index:
         """The index `node` of a subscript (`x[node]`); `checked` off for
@@ -866,10 +911,20 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return False
 
     def as_array(self, atom, loc: Loc):
-        """A list passed where an array is expected becomes np.array(list)."""
-        if isinstance(atom, Var) and self.kinds.get(atom.name) == "list":
+        """A list passed where an array is expected becomes np.array(list)
+        (so does a name that is a list on one path, an array on another)."""
+        if isinstance(atom, Var) and self.kinds.get(atom.name) in ("list", "mixed"):
             return self.emit("list_array", (atom,), loc)
         return atom
+
+
+def _literal_int(node: ast.expr) -> int | None:
+    """The int a literal index is (`0`, `-1`), or None."""
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return value if type(value) is int else None
 
 
 def lower(

@@ -43,6 +43,7 @@ from .analysis import (
     float_values,
     int_vars,
     is_float_atom,
+    maybe_lists,
     numpy_values,
     only_adds_axes,
     regions,
@@ -135,6 +136,7 @@ class _Reverse(FlowReverse):
         self.sweeps = Sweeps()
         self.ints = int_vars(fn)
         self.numpy = numpy_values(list(fn.body), set(fn.params))
+        self.lists = maybe_lists(fn)
         self.floats = float_arrays(fn)
         self.is_float = functools.partial(
             is_float_atom, floats=self.active | float_values(fn)
@@ -364,7 +366,9 @@ class _Reverse(FlowReverse):
         if stmt.op not in ("getitem", "setitem", "setitem_add", "setitem_sub"):
             return stmt
         items, index = stmt.args[:2]
-        if len(index.items) != 1 or index.wrapped or items.name in self.numpy:
+        if isinstance(items, Var) and items.name not in self.lists:
+            return stmt  # (an array: reading its old version would keep it)
+        if len(index.items) != 1 or index.wrapped:
             return stmt
         (i,) = index.items
         if isinstance(i, Var):

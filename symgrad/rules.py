@@ -310,7 +310,7 @@ def _cumsum_adjoint(b: Builder, g, out, x, *, axis):
 @structural("roll", 2, "np.roll({0}, {1}{params})", [("axis", None)], nondiff=(1,))
 def _roll_adjoint(b: Builder, g, out, x, shift, *, axis):
     if isinstance(shift, Const):  # (-3, or (-1, -2) for shifts along two axes)
-        back = np.negative(shift.value).tolist()
+        back = np.negative(np.asarray(shift.value, dtype=np.int64)).tolist()
         shift = Const(tuple(back) if isinstance(back, list) else back)
     else:
         shift = b.op("neg", shift)

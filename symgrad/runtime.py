@@ -646,12 +646,13 @@ def _unpacked(value, n):
 
 
 def _bound(value, name):
-    """`value`, which a loop binds to `name`, read after the loop: None (what
-    stands in before the loop) if it took no step, where Python raises."""
+    """`value`, which a loop binds to `name`, read right after the loop: None
+    (what stands in before the loop) if the loop bound it never, where
+    Python raises."""
     if value is None:
         raise UnboundLocalError(
             f"cannot access local variable '{name}' where it is not associated "
-            "with a value (the loop that binds it took no step)"
+            "with a value"
         )
     return value
 

@@ -187,7 +187,7 @@ class FlowReverse:
             s.args[0].name
             for s in walk(stmt_bodies(stmt))
             if isinstance(s, Assign)
-            and s.op == "getitem"
+            and s.op in ("getitem", "unpacked")
             and isinstance(s.args[0], Var)
         }
         unset = set()

@@ -165,6 +165,14 @@ class UpdateLowering:
         self.local_update(name, scope, loc)
         self.not_a_tuple(name, target.value, scope, loc)
         written = self.name(name, target.value, scope)  # (before a copy of it)
+        if isinstance(written, Var) and self.kinds.get(written.name) == "mixed":
+            raise UnsupportedSyntaxError(
+                f"assignment into '{name}', a list on one path here and an array "
+                "on another (which may truncate what is written, or be a view)",
+                loc,
+                f"make it one kind on every path, for example {name} = "
+                f"np.array({name}, dtype=float)",
+            )
         current = self.owned_array(name, target.value, scope, loc)
         index = self.index(target.slice, scope)
         if self.is_list(current) and (
@@ -301,8 +309,9 @@ class UpdateLowering:
         """The array `name` holds, safe to update: a copy of the caller's array
         or a constant; an error if another name may see the update."""
         current = self.name(name, node, scope)
-        if self.is_list(current):  # (a list literal: a new list, not an array)
-            current = self.as_list(current, loc, name)
+        if isinstance(current, Const) and self.is_list(current):
+            self.unshared(current, name, scope, loc)
+            current = self.as_list(current, loc, name)  # (a new list, as written)
         if not isinstance(current, Var):
             current = self.emit("copy", (current,), loc, hint=name)
         if self.aliased(current, name, scope):
@@ -322,6 +331,29 @@ class UpdateLowering:
             current = self.emit("copy", (current,), loc, hint=name)
         return current
 
+    def unshared(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:
+        """A list constant written into must be `name`'s alone: bound to
+        another name too (`g = h`), held in a tuple, or an entry of a list of
+        lists (`row = m[0]`), the write would change what those read."""
+
+        def holds(value: object) -> bool:  # (a value, a Const, a TupleValue)
+            if value is const.value:
+                return True
+            if isinstance(value, Const):
+                return holds(value.value)
+            items = value if isinstance(value, tuple) else getattr(value, "items", ())
+            return isinstance(items, tuple) and any(map(holds, items))
+
+        shared = any(other != name and holds(v) for other, v in scope.env.items())
+        if shared or const in self.held_constants:
+            raise UnsupportedSyntaxError(
+                f"assignment into '{name}', a list another name or list holds "
+                "too, which would see the change",
+                loc,
+                f"make '{name}' a list of its own first: {name} = list({name}), "
+                f"or {name} = [...] written out",
+            )
+
     def foreign(self, scope: Scope) -> set[str]:
         """Arrays this function did not create: the caller's, and constants."""
         return set(self.top.params) | set(self.constants)
@@ -340,6 +372,7 @@ class UpdateLowering:
             if held:
                 edges += self.holds.get(name, ())
             stack += [a.name for a in edges if isinstance(a, Var)]
+            found.update(a.name for a in edges if named_constant(a))  # (merged)
         return found
 
     def aliased(self, var: Var, name: str, scope: Scope) -> bool:

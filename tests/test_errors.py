@@ -843,15 +843,15 @@ def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
         ),
         (
             "    y.extend([x])",
-            "'y.extend(...)' changes the list in place, which symgrad follows only "
-            "for append and pop",
-            "build a new list instead, for example y = y + more",
+            "'y.extend(...)' changes 'y' in place, which symgrad follows only "
+            "for a list's append and pop",
+            "build a new value instead, for example y = y + more",
         ),
         (
             "    y.insert(0, x)",
-            "'y.insert(...)' changes the list in place, which symgrad follows only "
-            "for append and pop",
-            "build a new list instead, for example y = y[:i] + [value] + y[i:]",
+            "'y.insert(...)' changes 'y' in place, which symgrad follows only "
+            "for a list's append and pop",
+            "build a new value instead, for example y = y[:i] + [value] + y[i:]",
         ),
     ],
 )
