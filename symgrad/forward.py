@@ -232,7 +232,9 @@ class _Forward:
         if total == 0:
             return None
         result = lowering.lower(sp.piecewise_fold(total))
-        if not self._full_shape(region, total, shared, leaves):
+        # (a leaf whose partial is 0, `x` of `s + x - x`, gives no shape)
+        shaping = [leaf for leaf, p in zip(leaves, partials, strict=True) if p != 0]
+        if not self._full_shape(region, total, shared, shaping):
             result = self.b.op("broadcast_tangent", result, region.root.target)
         return result
 

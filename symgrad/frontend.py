@@ -869,6 +869,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and (isinstance(args[0], Var) or named_constant(args[0]))
         ):
             self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
+        elif dict(params).get("fn") in ("max", "min"):
+            # Python's max and min return one of their arguments itself
+            self.sources[target.name] = tuple(a for a in args if isinstance(a, Var))
         self.note_integral(target, op, args)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
             # an entry of a list is one of the objects it holds, not a view

@@ -233,10 +233,18 @@ def _views(fn: Function) -> dict[str, list[tuple[str, str]]]:
     """value -> the values made as views of it (`rules.VIEWS`: slices,
     reshapes, transposes, support functions that may return it), with ops."""
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    made: dict[str, str] = {}
     for stmt in walk(fn.body):
         if isinstance(stmt, Assign) and stmt.op in VIEWS and stmt.args:
+            made[stmt.target.name] = stmt.op
             if isinstance(stmt.args[0], Var):
                 found[stmt.args[0].name].append((stmt.target.name, stmt.op))
+    for stmt in walk(fn.body):  # (`y[:2] if c else y[1:]`: a view either way)
+        if isinstance(stmt, Branch):
+            for m in stmt.merges:
+                for arm in (m.then, m.orelse):
+                    if isinstance(arm, Var) and arm.name in made:
+                        found[arm.name].append((m.out.name, made[arm.name]))
     return found
 
 

@@ -333,8 +333,9 @@ class UpdateLowering:
 
     def unshared(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:
         """A list constant written into must be `name`'s alone: bound to
-        another name too (`g = h`), held in a tuple, or an entry of a list of
-        lists (`row = m[0]`), the write would change what those read."""
+        another name too (`g = h`), held in a tuple or a list (`acc.append(h)`,
+        `[h, k]`), an entry of a list of lists (`row = m[0]`), or a helper's
+        argument, the write would change what those read."""
 
         def holds(value: object) -> bool:  # (a value, a Const, a TupleValue)
             if value is const.value:
@@ -345,13 +346,15 @@ class UpdateLowering:
             return isinstance(items, tuple) and any(map(holds, items))
 
         shared = any(other != name and holds(v) for other, v in scope.env.items())
+        shared = shared or any(map(holds, self.holds.values()))
+        if scope.src is not self.top:  # (the caller's list, in a helper)
+            shared = shared or any(map(holds, scope.initial.values()))
         if shared or const in self.held_constants:
             raise UnsupportedSyntaxError(
                 f"assignment into '{name}', a list another name or list holds "
                 "too, which would see the change",
                 loc,
-                f"make '{name}' a list of its own first: {name} = list({name}), "
-                f"or {name} = [...] written out",
+                f"give '{name}' a list of its own, written out: {name} = [...]",
             )
 
     def foreign(self, scope: Scope) -> set[str]:

@@ -995,6 +995,25 @@ def a_row_of_a_table(x):
     return m[0][1]
 
 
+def held_in_a_list_built_here(x):
+    h = [0.0, 0.0]
+    acc = []
+    acc.append(h)
+    h[0] = x * 3.0
+    return acc[0][0] + h[0]
+
+
+def fill(h, x):
+    h[0] = x * 3.0
+    return h
+
+
+def written_by_a_helper(x):
+    h = [0.0, 0.0]
+    r = fill(h, x)
+    return h[0] + r[0]
+
+
 def rows_repeated(x):
     m = [[0.0, 0.0]] * 2
     return m[0][0] + x
@@ -1036,6 +1055,8 @@ def test_writes_into_shared_or_mixed_lists_are_exact_or_refused(tmp_path):
         (m.named_twice_in_a_loop, (1.5,), shared),
         (m.held_in_a_tuple, (1.5,), shared),
         (m.a_row_of_a_table, (1.5,), shared),
+        (m.held_in_a_list_built_here, (1.5,), shared),
+        (m.written_by_a_helper, (1.5,), shared),
         (m.rows_repeated, (1.5,), "supported up to 64 entries of numbers"),
     ]
     for fn, args, message in refused:
@@ -1066,3 +1087,56 @@ def test_an_array_written_at_an_index_from_an_argument_stays_in_place(tmp_path):
     assert value == 4.0 * np.sum(x * x)
     np.testing.assert_array_equal(grad, 8.0 * x)
     assert "_list_index" not in m.f.source and "_setitem(" not in m.f.source
+
+
+_FOUND_BY_THE_RANDOM_TESTER = """
+def cancelled(x):
+    s = np.sum(x)
+    return np.sum(s + x - x)
+
+
+def spread_by_nothing(x):
+    v = np.sum(x) + 0.0 * x
+    return np.sum(v * v)
+
+
+def read_at_an_entry(x):
+    v = np.sum(x) + 0.0 * x
+    return v[0]
+
+
+def a_view_chosen_in_a_call(y, c):
+    y = y * 1.0
+    v = np.maximum(y[:2] if c > 0.0 else y[1:], 0.0)
+    y[1] = c
+    return np.sum(v) + np.sum(y)
+
+
+def the_same_object_from_max(x):
+    a = np.where(x > 0.0, x, 2.0 * x)
+    b = max(a, -5.0)
+    a *= 3.0
+    return b * 1.0
+"""
+
+
+def test_three_silent_results_the_random_tester_found(tmp_path):
+    m = load(tmp_path, _FOUND_BY_THE_RANDOM_TESTER)
+    x, t = np.array([0.1, 0.2, 0.3]), np.array([1.0, 0.0, 0.0])
+    # a tangent whose array operand cancelled (`x - x`) was not spread to
+    # the value's shape: jvp 1.0 for 3.0, hvp [6, 6, 6] for [18, 18, 18], and
+    # an IndexError reading an entry of the scalar tangent
+    assert symgrad.jvp(m.cancelled).f_and_jvp(x, tangents=t)[1] == 3.0
+    hvp = symgrad.hessian(m.spread_by_nothing).hvp(x, tangents=np.ones(3))
+    np.testing.assert_allclose(hvp, [18.0, 18.0, 18.0])
+    assert symgrad.jvp(m.read_at_an_entry).f_and_jvp(x, tangents=t)[1] == 1.0
+    # a view picked by a conditional expression inside a call was read after
+    # its array was written in place: gradient [1, 0, 2] for [1, 1, 2]
+    y = np.ones(3)
+    for c, expected in [(-1.0, [1.0, 1.0, 2.0]), (1.0, [2.0, 1.0, 1.0])]:
+        value, grad = symgrad.grad(m.a_view_chosen_in_a_call).f_and_grad(y, c)
+        assert value == m.a_view_chosen_in_a_call(y, c)
+        np.testing.assert_array_equal(grad, expected)
+    # Python's max returns its argument itself, which `a *= 3.0` changed
+    with pytest.raises(UnsupportedSyntaxError, match="in-place update of 'a'"):
+        symgrad.grad(m.the_same_object_from_max).f_and_grad(0.5)
