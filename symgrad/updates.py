@@ -170,8 +170,8 @@ class UpdateLowering:
                 f"assignment into '{name}', a list on one path here and an array "
                 "on another (which may truncate what is written, or be a view)",
                 loc,
-                f"make it one kind on every path, for example {name} = "
-                f"np.array({name}, dtype=float)",
+                f"make '{name}' the same kind on every path: a list on each, or "
+                "an array on each (np.zeros(n), np.array([...]))",
             )
         current = self.owned_array(name, target.value, scope, loc)
         index = self.index(target.slice, scope)
