@@ -384,12 +384,12 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
                 value = resolver.closure.get(name, _MISSING)
                 namespace: dict | types.CellType = resolver.cells[name]
             elif name in resolver.globals and (
-                isinstance(resolved, Constant | CustomFunction | UserFunction)
-                or isinstance(resolved, UserModule)
+                isinstance(
+                    resolved, Constant | CustomFunction | UserFunction | UserModule
+                )
                 # (an alias, `act = np.tanh`, may be rebound; `from numpy import
                 # tanh` is checked by none, so calls keep their fast path)
-                or isinstance(resolved, LibFunction)
-                and resolved.name != name
+                or (isinstance(resolved, LibFunction) and resolved.name != name)
             ):
                 value, namespace = resolver.globals[name], resolver.globals
             else:

@@ -518,10 +518,9 @@ class CallLowering:
         missing = [n for n in spec.args if n not in given]
         if missing:
             raise BadInputError(f"missing argument '{missing[0]}' in this call", loc)
-        listed = {"stack": "arrays", "concatenate": "arrays", "hstack": "tup"}
-        listed["vstack"] = "tup"
-        if spec.op in listed and isinstance(given[listed[spec.op]], ast.Tuple):
-            given[listed[spec.op]] = ast.List(given[listed[spec.op]].elts, ast.Load())
+        arrays = _ARRAYS.get(spec.op)  # (a tuple written out is read as a list)
+        if arrays is not None and isinstance(given[arrays], ast.Tuple):
+            given[arrays] = ast.List(given[arrays].elts, ast.Load())
         atoms = tuple(self.argument(given[n], scope) for n in spec.args)
         op = spec.op
         if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
@@ -648,6 +647,10 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
+
+
+# The parameter that takes the list of arrays, of the calls that take one.
+_ARRAYS = {"stack": "arrays", "concatenate": "arrays", "hstack": "tup", "vstack": "tup"}
 
 
 def _literal_text(node: ast.Call) -> bool:
