@@ -51,7 +51,7 @@ class FlowLowering:
                 self.exit(stmt, scope)
                 return
             if isinstance(stmt, ast.For | ast.While) and rest:
-                self.read_after[stmt] = _read_right_after(stmt, rest[0])
+                self.read_after[stmt] = _read_after(stmt, rest)
             self.statement(stmt, scope)
             flags = [scope.env.get(f, _FALSE) for f in _EXITS]
             if any(f == Const(True) for f in flags):
@@ -361,11 +361,12 @@ class FlowLowering:
             if self.is_list(value) and isinstance(value, Const):
                 self.unshared(value, name, scope, loc)
                 scope.env[name] = self.as_list(value, loc, name)  # (a list)
-            elif isinstance(value, Const) or (
-                self.roots(value, held=False) & self.foreign(scope)
-                and not self.aliased(value, name, scope)
-            ):
+            elif isinstance(value, Const):
                 scope.env[name] = self.emit("copy", (value,), loc, hint=name)
+            elif self.roots(value, held=False) & self.foreign(scope) and not (
+                self.aliased(value, name, scope)
+            ):
+                scope.env[name] = self.emit("copy_arg", (value,), loc, hint=name)
         before = dict(scope.env)
         headers = {}
         for name in carried:
@@ -637,23 +638,12 @@ def _tuple(*items):
     return TupleValue(tuple(items))
 
 
-def _read_right_after(loop: ast.For | ast.While, following: ast.stmt) -> set[str]:
-    """Names `loop` binds that the statement right after it reads on every
-    path (not under `and`/`or`, a conditional expression, a lambda or a
-    comprehension), where the loop binds none of them to None itself."""
-    if not isinstance(following, ast.Return | ast.Assign | ast.AugAssign | ast.Expr):
-        return set()
-    read: set[str] = set()
-    pending: list[ast.AST] = [following]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.BoolOp | ast.IfExp | ast.Lambda):
-            continue
-        if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            read.add(node.id)
-        pending.extend(ast.iter_child_nodes(node))
+def _read_after(loop: ast.For | ast.While, rest: list[ast.stmt]) -> set[str]:
+    """Names `loop` binds that the statements after it read on every path
+    before binding them again (not under `and`/`or`, a conditional
+    expression, a lambda or a comprehension; in a compound statement only
+    its test or iterable, which it reads first), where the loop binds none
+    of them to None itself."""
     nones = {
         t.id
         for n in ast.walk(loop)
@@ -663,7 +653,34 @@ def _read_right_after(loop: ast.For | ast.While, following: ast.stmt) -> set[str
         for t in n.targets
         if isinstance(t, ast.Name)
     }
-    return (read & _assigned(loop)) - nones
+    bound = _assigned(loop) - nones
+    read: set[str] = set()
+    for stmt in rest:
+        if isinstance(stmt, ast.If | ast.While):
+            return read | (_read_first(stmt.test) & bound)
+        if isinstance(stmt, ast.For):
+            return read | (_read_first(stmt.iter) & bound)
+        if not isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign | ast.Expr):
+            return read
+        read |= _read_first(stmt) & bound
+        bound -= _assigned(stmt)
+    return read
+
+
+def _read_first(node: ast.AST) -> set[str]:
+    """The names `node` reads whenever it runs."""
+    read: set[str] = set()
+    pending: list[ast.AST] = [node]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.BoolOp | ast.IfExp | ast.Lambda):
+            continue
+        if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return read
 
 
 def _runs(index, bounds) -> bool:

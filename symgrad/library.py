@@ -171,6 +171,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
+    "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_inexact": CallSpec("inexact", ("x",)),
     "_mean": CallSpec("mean", ("a",)),
     "_count": CallSpec("count", ("x",)),

@@ -93,7 +93,13 @@ from .rules import VIEWS, WRITES_ARGUMENT, is_elementwise
 _ALLOCATING = {"zeros", "ones", "empty", "copy", "zeros_grad", "owned", "zero_at"}
 _ALLOCATING |= {"zeros_buffer"}
 _ZEROS = ("zeros", "zeros_grad", "zeros_buffer")
-_ALLOCATING |= {"getitem_copy", "written_grad", "reversed_range", "reversed"}
+_ALLOCATING |= {
+    "copy_arg",
+    "getitem_copy",
+    "written_grad",
+    "reversed_range",
+    "reversed",
+}
 _ALLOCATING |= {"new_stack"}
 _ALLOCATING |= {"list_new", "make_list", "list_append", "list_pop"}
 

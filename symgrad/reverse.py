@@ -76,7 +76,7 @@ from .symbolic import Region, SympyLowering
 # Adjoint ops whose result is a new array no other name refers to.
 _FRESH = {"add", "zeros", "full", "spread", "zeros_grad", "extremum_grad", "prod_grad"}
 _FRESH |= {"zeros_buffer", "roll"}
-_FRESH |= {"copy"}
+_FRESH |= {"copy", "copy_arg"}
 _FRESH |= {"entries_grad"}  # (of entries made owned one by one)
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 SEED = Var("seed")

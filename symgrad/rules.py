@@ -403,6 +403,7 @@ def _copy_adjoint(b: Builder, g, out, x):
 
 
 structural("asarray", 1, "np.asarray({0})")(_copy_adjoint)
+structural("copy_arg", 1, "_copy_arg({0})")(_copy_adjoint)
 structural("inexact", 1, "_inexact({0})")(_copy_adjoint)
 
 # Ops whose result may share memory with their first argument.
@@ -682,7 +683,7 @@ for _name in ["sum", "mean", "transpose", "T", "reshape", "ravel", "squeeze"]:
     linear(_name)
 for _name in ["expand_dims", "copy", "asarray", "inexact", "broadcast_to", "getitem"]:
     linear(_name)
-for _name in ["owned"]:
+for _name in ["owned", "copy_arg"]:
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)

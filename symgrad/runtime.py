@@ -136,6 +136,17 @@ def _inexact(x):
     return float(x) if isinstance(x, int | np.integer | np.bool_) else x
 
 
+def _copy_arg(x):
+    """A copy of the argument `x` to write into: np.copy's array, but a list
+    of ints or bools is copied into floats, so that an entry holds the float
+    written into it, as the list's own entry would (an int array truncates
+    it, as numpy does)."""
+    if x.__class__ is list:
+        copied = np.array(x)
+        return copied.astype(float) if copied.dtype.kind in "biu" else copied
+    return np.copy(x)
+
+
 def _owned(g):
     """A gradient the caller may modify: arrays are copied, numbers kept."""
     return np.array(g) if isinstance(g, np.ndarray) else g

@@ -289,7 +289,8 @@ def _defined(key: tuple) -> bool:
         expr, inner = _meaning(key)
         leaves = sorted(expr.free_symbols, key=lambda s: s.name)
         exprs = [value for _, value in inner] + [_diff(expr, s) for s in leaves]
-    except TypeError:  # sympy compares no complex infinity: `zoo * x < 1`
+    except (TypeError, ValueError):  # sympy compares no complex infinity (`zoo
+        # * x < 1`), nor nan: `Min(x, nan)`
         return False
     undefined = (sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I, sp.AccumBounds)
     if any(e.has(*undefined) for e in exprs):

@@ -328,7 +328,8 @@ class UpdateLowering:
             if self.is_list(current):  # (`items[:]`: a list copies as a list)
                 index = Index((Slice(),))
                 return self.emit("getitem", (current, index), loc, hint=name)
-            current = self.emit("copy", (current,), loc, hint=name)
+            # (a list argument of ints copies into floats: see `_copy_arg`)
+            current = self.emit("copy_arg", (current,), loc, hint=name)
         return current
 
     def unshared(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:

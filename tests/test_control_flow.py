@@ -903,6 +903,58 @@ def test_a_name_bound_only_in_a_loop_of_no_steps_raises_as_python_does(tmp_path)
     assert "_bound(" not in m.g.source  # (a loop of constant steps takes one)
 
 
+def test_a_name_a_loop_of_no_steps_binds_read_further_down_raises(tmp_path):
+    # only the statement right after the loop was checked: `x[k]` two
+    # statements down read `x[None]` (value 3.0, gradient 1 for every entry)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x, n):
+            for i in range(n):
+                k = i
+            s = 2.0 * x[0]
+            return s + x[k]
+
+        @symgrad.grad
+        def g(x, n):
+            for i in range(n):
+                k = i
+            s = 2.0 * x[0]
+            if x[k] > 0:
+                s = s * 3.0
+            return s
+
+        @symgrad.grad
+        def rebound(x, n):
+            for i in range(n):
+                k = i
+            k = 1
+            return x[0] + x[k]
+
+        @symgrad.grad
+        def guarded(x, n):
+            for i in range(n):
+                k = i
+            s = x[0]
+            if n > 0:
+                s = s + x[k]
+            return s
+        """,
+    )
+    x = np.array([1.0, 2.0, 3.0])
+    for fn in (m.f, m.g):
+        with pytest.raises(UnboundLocalError, match="'k'"):
+            fn.f_and_grad(x, 0)
+    assert m.f.f_and_grad(x, 2)[0] == 4.0
+    np.testing.assert_array_equal(m.f.grad(x, 2), [2.0, 1.0, 0.0])
+    np.testing.assert_array_equal(m.g.grad(x, 2), [6.0, 0.0, 0.0])
+    # rebound before the read, or read only where the loop ran: no check
+    assert m.rebound.f_and_grad(x, 0)[0] == 3.0
+    assert m.guarded.f_and_grad(x, 0)[0] == 1.0
+    assert "_bound(" not in m.rebound.source + m.guarded.source
+
+
 def test_a_slice_of_a_list_is_a_new_list_to_write_into(tmp_path):
     # `c = items[:]` was taken for a view of `items`, and `c[0] = v` refused
     m = load(

@@ -788,6 +788,41 @@ def test_a_written_list_stays_a_list():
     np.testing.assert_array_equal(hessian, [[0, 0, 0], [0, 0, 1], [0, 1, 0]])
 
 
+def _written_int_list_argument(xs, y):
+    xs[0] = y * 0.5
+    return xs[0] + xs[1] * y
+
+
+def _filled_int_list_argument(xs, y):
+    for i in range(2):
+        xs[i] = xs[i] * y + 0.25
+    return xs[0] * xs[1]
+
+
+def test_a_list_argument_of_ints_holds_the_float_written_into_it():
+    # the argument was copied with np.copy into an int array, which truncated
+    # what was written: value 13 and gradient 4 for 13.5 and 4.5
+    g = symgrad.grad(_written_int_list_argument, wrt=1)
+    value, grad = g.f_and_grad([3, 4], 3.0)
+    assert value == _written_int_list_argument([3, 4], 3.0) == 13.5
+    assert grad == 4.5
+    check_grad(g, [3, 4], 3.0)
+    g = symgrad.grad(_filled_int_list_argument, wrt=1)  # (copied before the loop)
+    value, grad = g.f_and_grad([1, 2], 1.5)
+    assert value == _filled_int_list_argument([1, 2], 1.5) == 5.6875
+    assert grad == 1 * 3.25 + 2 * 1.75
+    _, jvp = symgrad.jvp(_filled_int_list_argument, wrt=1).f_and_jvp(
+        [1, 2], 1.5, tangents=2.0
+    )
+    assert jvp == 2 * grad
+    hessian = symgrad.hessian(_filled_int_list_argument, wrt=1).hessian([1, 2], 1.5)
+    assert hessian == 4.0  # 2 * 1 * 2
+    # an int array truncates, as numpy does
+    value, grad = g.f_and_grad(np.array([1, 2]), 1.5)
+    assert value == _filled_int_list_argument(np.array([1, 2]), 1.5) == 3.0
+    assert grad == 0.0
+
+
 def _flagged_array(x, b):
     return np.sum(x[b] * 2.0)
 
@@ -1046,3 +1081,14 @@ def test_prelude_edge_cases_match_numpy_or_raise():
 
 def _triangle_of_integers(A, s):
     return np.sum(np.triu(A) // 2) * s + np.sum(np.tril(A).astype(float)) * 0.0
+
+
+def _extremum_with_nan(x):
+    return np.sum(np.minimum(x, float("nan")) + np.maximum(x, np.nan))
+
+
+def test_a_nan_bound_of_an_extremum_compiles_to_nan():
+    # sympy refuses Min(x, nan) ("not comparable"): an InternalError
+    value, grad = symgrad.grad(_extremum_with_nan).f_and_grad(np.ones(2))
+    assert np.isnan(value)
+    assert np.isnan(grad).all()
