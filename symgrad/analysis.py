@@ -363,7 +363,8 @@ def float_arrays(fn: Function) -> set[str]:
 _FLOAT_RESULTS = (
     set(
         "sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh "
-        "arctanh exp exp2 expm1 log log2 log10 log1p sqrt hypot heaviside truediv "
+        "arctanh exp exp2 expm1 log log2 log10 log1p sqrt cbrt logaddexp hypot "
+        "heaviside truediv "
         "div divide mean mean_all float float64 linspace inexact".split()
     )
     | _FLOAT_ALLOCATIONS

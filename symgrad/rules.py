@@ -61,6 +61,43 @@ def _define(op: Op) -> Op:
 # --- elementwise: meaning as sympy, derivatives by sympy.diff ----------------
 
 
+class logaddexp(sp.Function):  # noqa: N801 - numpy's name
+    """np.logaddexp(x, y), `log(exp(x) + exp(y))` computed without overflow.
+    Its partials are written `exp(x - logaddexp(x, y))` (and in y), which
+    do not overflow either: sympy's derivative of the log of the sum,
+    `exp(x) / (exp(x) + exp(y))`, is inf / inf = nan from x = 710 on."""
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.exp(self.args[argindex - 1] - self)
+
+    def _eval_is_real(self) -> bool | None:
+        return True if all(a.is_real for a in self.args) else None
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        x, y = self.args
+        return sp.log(sp.exp(x) + sp.exp(y))._eval_evalf(prec)
+
+
+class cbrt(sp.Function):  # noqa: N801 - numpy's name
+    """np.cbrt(x), the real cube root (negative for a negative x, where
+    sympy's `x ** (1/3)` is the complex principal root); its derivative is
+    `1 / (3 * cbrt(x) ** 2)`, inf at 0 as np.sqrt's is."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return 1 / (3 * self**2)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        x = self.args[0]
+        return (sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3))._eval_evalf(prec)
+
+
 def defelementwise(
     name: str,
     meaning: Callable[..., sp.Expr],
@@ -109,6 +146,8 @@ defelementwise("log2", log2, math="log2")
 defelementwise("log10", log10, math="log10")
 defelementwise("log1p", log1p, math="log1p")
 defelementwise("sqrt", lambda x: sp.sqrt(x), math="sqrt")
+defelementwise("cbrt", cbrt)  # (math.cbrt is new in Python 3.11)
+defelementwise("logaddexp", logaddexp)
 defelementwise("abs", sp.Abs, math="fabs")
 defelementwise("square", lambda x: x**2)
 defelementwise("reciprocal", lambda x: 1 / x)

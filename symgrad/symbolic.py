@@ -31,7 +31,7 @@ from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 from sympy.logic.boolalg import BooleanAtom
 
 from .ir import Assign, Atom, Const, IRError, Var
-from .rules import OPS
+from .rules import OPS, cbrt, logaddexp
 
 # Regions larger than this are differentiated statement by statement, keeping
 # compile time linear in function size (no expression swell).
@@ -62,6 +62,8 @@ _FUNCTIONS: dict[type, str] = {
     sp.atan2: "arctan2",
     sp.Max: "maximum",
     sp.Min: "minimum",
+    cbrt: "cbrt",
+    logaddexp: "logaddexp",
 }
 _RELATIONS = {
     sp.StrictLessThan: "lt",

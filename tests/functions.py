@@ -1086,6 +1086,14 @@ def rolled(x, X):
     return r + np.sum(np.roll(X, 1, axis=0) * weights) + np.sum(np.roll(X, 5) ** 2)
 
 
+def log_add_exp(x, Y):
+    """np.logaddexp (softplus, a two-term log-sum-exp broadcast against a
+    matrix) and np.cbrt, the real cube root, of both signs."""
+    softplus = np.sum(np.logaddexp(0.0, x) * x)
+    pairs = np.sum(np.logaddexp(x[:4], Y) ** 2)
+    return softplus + pairs + np.sum(np.cbrt(Y * 2.0 + 0.5) * Y)
+
+
 def stacked_sideways(A, B):
     """np.hstack and np.vstack of lists written out: matrices side by side,
     vectors end to end, a row under a matrix."""
@@ -1102,6 +1110,11 @@ def triangles_and_swaps(X):
         + np.sum(np.triu(X, 1) * np.tril(X, 1))
         + np.sum(np.swapaxes(X, 0, 1) * weights)
     )
+
+
+def _log_add_exp_args(rng):
+    Y = avoiding(rng, (3, 4), -2.0, 2.0, (-0.25,), gap=0.2)  # (cbrt's kink)
+    return (normal(rng, 5), Y)
 
 
 def _clip_args(rng):
@@ -1492,4 +1505,5 @@ CASES: list[Case] = [
     Case("rolled", rolled, _pair(5, (3, 4)), wrt=(0, 1)),
     Case("triangles_and_swaps", triangles_and_swaps, _one((3, 4))),
     Case("stacked_sideways", stacked_sideways, _pair((2, 3), (2, 2)), wrt=(0, 1)),
+    Case("log_add_exp", log_add_exp, _log_add_exp_args, wrt=(0, 1)),
 ]

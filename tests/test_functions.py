@@ -13,6 +13,7 @@ right gradient, and fails (naming the worst entries) a wrong one.
 from __future__ import annotations
 
 import copy
+import warnings
 import zlib
 from typing import Any
 
@@ -1092,3 +1093,21 @@ def test_a_nan_bound_of_an_extremum_compiles_to_nan():
     value, grad = symgrad.grad(_extremum_with_nan).f_and_grad(np.ones(2))
     assert np.isnan(value)
     assert np.isnan(grad).all()
+
+
+def _softplus(x):
+    return np.sum(np.logaddexp(0.0, x))
+
+
+def test_the_derivative_of_logaddexp_does_not_overflow():
+    # sympy's derivative of log(1 + exp(x)), exp(x) / (1 + exp(x)), is
+    # inf / inf = nan at x = 800; symgrad's is exp(x - out), the sigmoid
+    x = np.array([-800.0, -2.0, 0.0, 3.0, 800.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no overflow on the way either)
+        value, grad = symgrad.grad(_softplus).f_and_grad(x)
+        hvp = symgrad.hessian(_softplus).hvp(x, tangents=np.ones(5))
+    assert value == pytest.approx(np.sum(np.logaddexp(0.0, x)), rel=1e-15)
+    sigmoid = np.array([0.0, 1 / (1 + np.exp(2.0)), 0.5, 1 / (1 + np.exp(-3.0)), 1])
+    np.testing.assert_allclose(grad, sigmoid, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(hvp, sigmoid * (1 - sigmoid), rtol=1e-12, atol=0)

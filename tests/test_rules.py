@@ -16,7 +16,7 @@ import pytest
 import sympy as sp
 
 import symgrad
-from symgrad.rules import OPS, arg_symbols, partial
+from symgrad.rules import OPS, arg_symbols, cbrt, logaddexp, partial
 
 # (an op printed as a support function of emitted code, `_div`, is not user
 # code: test_the_division_of_derivatives_is_numpys checks it)
@@ -113,6 +113,28 @@ def test_emitted_partial_matches_sympy_diff(name, i, tmp_path):
         value, grad = g.f_and_grad(*args, seed=np.ones_like(fn(*args)))
         expected = np.broadcast_to(expected_fn(*args), np.shape(args[i]))
         np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_partials_written_for_logaddexp_and_cbrt_are_sympys():
+    # np.logaddexp and np.cbrt are sympy functions of symgrad's own (sympy's
+    # log of a sum overflows, its x ** (1/3) is complex for x < 0), whose
+    # partials are written by hand: each agrees with sympy.diff of what the
+    # function means, and its value with numpy's
+    x, y = arg_symbols(2)
+    explicit = sp.log(sp.exp(x) + sp.exp(y))
+    for s in (x, y):
+        written = sp.diff(logaddexp(x, y), s).subs(logaddexp(x, y), explicit)
+        assert sp.simplify(written - sp.diff(explicit, s)) == 0
+    p = sp.Symbol("p", positive=True)
+    for t, root in ((p, p ** sp.Rational(1, 3)), (-p, -(p ** sp.Rational(1, 3)))):
+        written = sp.diff(cbrt(t), p).subs(cbrt(t), root)
+        assert sp.simplify(written - sp.diff(root, p)) == 0
+    for a, b in [(1.5, -0.5), (-3.0, 40.0), (0.0, 0.0)]:
+        value = float(logaddexp(sp.Float(a), sp.Float(b)).evalf(30))
+        assert value == pytest.approx(np.logaddexp(a, b), rel=1e-15)
+    for a in (-8.0, -0.3, 0.0, 2.0, 27.0):
+        value = float(cbrt(sp.Float(a)).evalf(30))
+        assert value == pytest.approx(np.cbrt(a), rel=1e-15)
 
 
 def test_partials_come_from_sympy_diff():
