@@ -1,12 +1,15 @@
-"""Custom rules: your own derivative for a function symgrad cannot read.
+"""Custom rules: your own derivative for a function, in the form you choose,
+or for code symgrad cannot read.
 
-``softplus`` calls ``np.logaddexp``, which symgrad has no rule for;
-``@symgrad.rule(grad=softplus_grad)`` gives it its derivative, the logistic
-sigmoid written in a form that neither overflows nor loses precision.
+``softplus`` calls ``np.logaddexp`` (which symgrad also differentiates
+itself); ``@symgrad.rule(grad=softplus_grad)`` gives it a derivative of your
+choosing, the logistic sigmoid written with tanh, which neither overflows
+nor loses precision.
 ``ranks`` weights the residuals by their rank, a step function: it is
 marked ``@symgrad.nondifferentiable``, so its result is a constant.
-``solve`` wraps ``np.linalg.solve`` with a reverse rule (``vjp``) and a
-forward rule (``jvp``) from the identity d(A^-1 b) = A^-1 (db - dA A^-1 b).
+``solve`` wraps ``np.linalg.solve`` (which symgrad also differentiates)
+with a reverse rule (``vjp``) and a forward rule (``jvp``) from the identity
+d(A^-1 b) = A^-1 (db - dA A^-1 b): the pattern for a function of your own.
 The emitted code calls these functions by name: read it with
 
     python -m symgrad emit examples/custom_rules.py

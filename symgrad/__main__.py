@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import cache
 from .api import compile_function, compile_transform
-from .errors import SymgradError
+from .errors import SymgradError, UnsupportedSyntaxError
 from .ir import Function, format_function
 from .resolve import StaticResolver
 from .source import FunctionSource, from_module
@@ -76,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             from .proof import verify_file
 
-            report = verify_file(load_decorated(args.file, args.function))
+            found = load_decorated(args.file, args.function)
+            for src, options in found:
+                _not_wrapped(src, options)
+            report = verify_file(found)
             print(report)
             if all(v.status == "not checked" for v in report.verdicts):
                 print("symgrad: nothing was checked", file=sys.stderr)
@@ -205,7 +208,22 @@ def run_emit(
     return texts, errors
 
 
+def _not_wrapped(src: FunctionSource, options: dict) -> None:
+    """A decorator applied before symgrad's changes the function symgrad
+    differentiates, and the command line does not run it: an error."""
+    inner = options.pop("wrapped", None)
+    if inner is not None:
+        raise UnsupportedSyntaxError(
+            f"'{src.name}' is decorated with '@{ast.unparse(inner)}' before symgrad's "
+            "decorator, which the command line does not run (it reads the file)",
+            src.loc(inner),
+            "decorate in the running program, where symgrad reads the function the "
+            "decorator returns",
+        )
+
+
 def _stage_text(src: FunctionSource, options: dict, stage: str) -> str:
+    _not_wrapped(src, options)
     kind = options.pop("kind", "grad")
     if kind != "grad":
         if stage == "adjoint":
@@ -267,11 +285,19 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
     found = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
-            for dec in node.decorator_list:
+            for i, dec in enumerate(node.decorator_list):
                 call = dec if isinstance(dec, ast.Call) else None
                 kind = kind_of(call.func if call else dec)
                 if kind is not None:
-                    found.append((node, {"kind": kind, **_options(call, kind)}))
+                    options = {"kind": kind, **_options(call, kind)}
+                    for inner in node.decorator_list[i + 1 :]:  # (applied first)
+                        if kind_of(
+                            inner.func if isinstance(inner, ast.Call) else inner
+                        ):
+                            continue
+                        options["wrapped"] = inner
+                        break
+                    found.append((node, options))
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             call = node.value  # `g = symgrad.grad(loss, wrt="w")`
             first = call.args[0] if len(call.args) == 1 else None

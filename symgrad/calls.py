@@ -204,6 +204,13 @@ class CallLowering:
             )
         if isinstance(callee, resolve.CustomFunction):
             return self.custom(callee.rule, node, scope, hint)
+        if isinstance(callee, resolve.Unreadable):  # (a decorated function)
+            raise UnknownNameError(
+                callee.reason,
+                loc,
+                "decorate in the running program, where symgrad reads the "
+                "function the decorator returns",
+            )
         if not isinstance(callee, resolve.LibFunction):
             raise UnsupportedSyntaxError(
                 f"'{dotted(node.func)}' is not callable here", loc
@@ -215,6 +222,7 @@ class CallLowering:
             return self.einsum(node, callee.name, scope, hint)
         table = {
             "numpy": library.NUMPY,
+            "numpy.linalg": library.LINALG,
             "math": library.MATH,
             "symgrad": library.RUNTIME,
         }.get(callee.lib)
@@ -308,6 +316,15 @@ class CallLowering:
             if problem:
                 raise NoDerivativeError(f"np.einsum('{subscripts}'): {problem}", loc)
         atoms = tuple(self.atom(a, scope) for a in operands)
+        letters, _, kept = subscripts.partition("->")
+        if (
+            name == "einsum"
+            and len(atoms) == 1
+            and kept
+            and sorted(kept) == sorted(letters)
+        ):  # ("ij->ji": numpy returns a view, as np.transpose does)
+            axes = tuple(letters.index(c) for c in kept)
+            return self.emit("transpose", atoms, loc, (("axes", axes),), hint)
         op = "einsum" if name == "einsum" else "einsum_grad"
         return self.emit(op, atoms, loc, params, hint)
 

@@ -76,6 +76,7 @@ NUMPY.update(
     moveaxis=CallSpec("moveaxis", ("a", "source", "destination")),
     reshape=CallSpec("reshape", ("a", "shape")),
     ravel=CallSpec("ravel", ("a",)),
+    matrix_transpose=CallSpec("mT", ("x",)),
     squeeze=CallSpec("squeeze", ("a",), (("axis", None),)),
     expand_dims=CallSpec("expand_dims", ("a",), (("axis", None),)),
     copy=CallSpec("copy", ("a",)),
@@ -160,7 +161,15 @@ METHODS: dict[str, CallSpec] = {
     "round": CallSpec("round", ("self",), (("decimals", 0),)),
 }
 
-ATTRIBUTES = {"T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
+# np.linalg's functions of a stack of square matrices (norm and slogdet are
+# the prelude's).
+LINALG = {
+    "inv": CallSpec("inv", ("a",)),
+    "det": CallSpec("det", ("a",)),
+    "solve": CallSpec("solve", ("a", "b")),
+}
+
+ATTRIBUTES = {"mT": "mT", "T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
 
 # Support functions of emitted modules, so that emitted code is itself valid
 # input (a Hessian differentiates an emitted `f_and_grad`).
@@ -171,6 +180,9 @@ RUNTIME: dict[str, CallSpec] = {
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
+    "_solve_grad": CallSpec("solve_grad", ("b_bar", "x")),
+    "_logabsdet": CallSpec("logabsdet", ("a",)),
+    "_slogdet_sign": CallSpec("slogdet_sign", ("a",)),
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_inexact": CallSpec("inexact", ("x",)),
     "_mean": CallSpec("mean", ("a",)),

@@ -14,7 +14,7 @@ ignore them).
 
 import numpy as np
 
-from .runtime import _inexact
+from .runtime import _inexact, _logabsdet, _slogdet_sign
 
 # Parameters a call must leave at these values.
 FIXED = {
@@ -79,6 +79,10 @@ def norm(x, ord=None, axis=None, keepdims=False):
     return np.sqrt(np.sum(y * y, axis=axis, keepdims=keepdims))
 
 
+def slogdet(a):
+    return _slogdet_sign(a), _logabsdet(a)
+
+
 def diff(a, n=1, axis=-1):
     # along the last axis (another axis is moved there and back), n times
     d = a if axis == -1 else np.moveaxis(a, axis, -1)
@@ -132,4 +136,4 @@ NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
 NUMPY |= {"diff": diff, "swapaxes": swapaxes, "triu": triu, "tril": tril}
 NUMPY |= {"empty_like": empty_like}
-LINALG = {"norm": norm}
+LINALG = {"norm": norm, "slogdet": slogdet}

@@ -76,6 +76,51 @@ def _map(fn, *args):
     return out.view(_SymArray) if isinstance(out, np.ndarray) else out
 
 
+class _Linalg:
+    """np.linalg on matrices of symbols (a stack: matrix by matrix): sympy's
+    inverse, determinant and solution, exact."""
+
+    @staticmethod
+    def _matrices(a: Any) -> tuple[list[sp.Matrix], tuple]:
+        a = np.asarray(a, dtype=object)
+        flat = a.reshape((-1,) + a.shape[-2:])
+        return [sp.Matrix(m.tolist()) for m in flat], a.shape[:-2]
+
+    @staticmethod
+    def _array(items: list, stack: tuple) -> Any:
+        """Results matrix by matrix, in the stack's shape."""
+        if isinstance(items[0], sp.Matrix):
+            out = np.array([m.tolist() for m in items], dtype=object)
+        else:
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+        out = out.reshape(stack + out.shape[1:])
+        return out.view(_SymArray) if out.ndim else out.item()
+
+    def inv(self, a: Any) -> np.ndarray:
+        matrices, stack = self._matrices(a)
+        return self._array([m.inv() for m in matrices], stack)
+
+    def det(self, a: Any) -> Any:
+        matrices, stack = self._matrices(a)
+        return self._array([m.det() for m in matrices], stack)
+
+    def slogdet(self, a: Any) -> tuple[Any, Any]:
+        matrices, stack = self._matrices(a)
+        dets = [m.det() for m in matrices]
+        signs = self._array([sp.sign(d) for d in dets], stack)
+        return signs, self._array([sp.log(sp.Abs(d)) for d in dets], stack)
+
+    def solve(self, a: Any, b: Any) -> np.ndarray:
+        if np.ndim(a) != 2:
+            raise NotImplementedError("np.linalg.solve of a stack of matrices")
+        rhs = np.asarray(b, dtype=object)
+        column = rhs.reshape(-1, 1) if rhs.ndim == 1 else rhs
+        (matrix,), _ = self._matrices(a)
+        x = matrix.LUsolve(sp.Matrix(column.tolist()))
+        return np.array(x.tolist(), dtype=object).reshape(rhs.shape).view(_SymArray)
+
+
 class _Numpy(types.ModuleType):
     """numpy with elementwise functions replaced by their sympy meanings."""
 
@@ -96,6 +141,7 @@ class _Numpy(types.ModuleType):
         self.max = self.amax = self._reduction(sp.Max)
         self.min = self.amin = self._reduction(sp.Min)
         self.clip = self._clip
+        self.linalg = _Linalg()
 
     @staticmethod
     def _clip(x, lo, hi):
@@ -498,12 +544,12 @@ def _same(got: sp.Expr, want: sp.Expr) -> str | None:
         if len(exact.atoms(sp.Piecewise, sp.Max, sp.Min, sp.Heaviside)) > 3:
             return "numeric"
         folded = sp.piecewise_fold(exact.rewrite(sp.Piecewise))
-        values = (
-            [v for v, _ in folded.args]
-            if isinstance(folded, sp.Piecewise)
-            else [folded]
-        )
-        zero = all(not v.has(sp.Piecewise) and sp.simplify(v) == 0 for v in values)
+        pieces = folded.args if isinstance(folded, sp.Piecewise) else [(folded, True)]
+        zero = True
+        for value, condition in pieces:
+            if isinstance(condition, sp.Eq):  # (where it holds: `k - 1 + (k
+                value = value.subs(condition.lhs, condition.rhs)  # == 0)` at 0)
+            zero = zero and not value.has(sp.Piecewise) and sp.simplify(value) == 0
         return "simplify" if zero else "numeric"
     if sp.simplify(exact) == 0:
         return "simplify"

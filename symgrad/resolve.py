@@ -174,10 +174,17 @@ def _user_module(resolver: Any, name: str) -> UserModule | None:
     return found if isinstance(found, UserModule) else None
 
 
+# np.linalg's functions that are primitives (`library.LINALG`, named here:
+# a cached module's load must not import sympy, which `library` does).
+LINALG_OPS = ("det", "inv", "solve")
+
+
 def module_attribute(module: Module, attr: str) -> Resolved | None:
     """`np.sin`, `math.pi`, `np.newaxis`: an attribute of numpy or math; for
     `np.var`, `np.std` and `np.linalg.norm`, their definitions (`prelude`)."""
     if module.lib == "numpy.linalg":
+        if attr in LINALG_OPS:
+            return LibFunction(module.lib, attr)
         return _prelude(attr) if attr in prelude.LINALG else None
     if module.lib == "numpy" and attr in prelude.NUMPY:
         return _prelude(attr)
@@ -395,6 +402,7 @@ class StaticResolver:
         self.table: dict[str, Any] = {}
         self.symgrad: set[str] = set()  # names of the symgrad module
         self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
+        self.from_symgrad: set[str] = set()  # `from symgrad import grad`: grad
         self.imported_as: dict[str, str] = {}  # `from m import f as g`: g -> f
         # `import helpers as hp`: hp -> helpers; `from pkg import sub as s`:
         # s -> pkg.sub (what a hint about `s.SCALE` names)
@@ -436,6 +444,7 @@ class StaticResolver:
                     self.table[alias.asname or alias.name] = found
         elif isinstance(node, ast.ImportFrom) and node.module == "symgrad":
             for alias in node.names:
+                self.from_symgrad.add(alias.asname or alias.name)
                 if alias.name in ("rule", "nondifferentiable"):
                     self.markers[alias.asname or alias.name] = alias.name
         elif isinstance(node, ast.ImportFrom):  # a function's name where defined
@@ -459,6 +468,8 @@ class StaticResolver:
                 self.table[node.name] = LibFunction("symgrad", node.name)
             else:
                 marked = self._custom(node)
+                if marked is None:
+                    marked = self._decorated(node)
                 self.table[node.name] = node if marked is None else marked
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
@@ -595,6 +606,23 @@ class StaticResolver:
                         named.get("vjp"),
                         named.get("jvp"),
                     )
+                )
+        return None
+
+    def _decorated(self, node: ast.FunctionDef) -> Unreadable | None:
+        """A function with a decorator that is not symgrad's: what its name
+        is bound to is the decorator's result, which reading the file cannot
+        tell (the source of the function alone would drop its effect)."""
+        for dec in node.decorator_list:
+            target = dec.func if isinstance(dec, ast.Call) else dec
+            while isinstance(target, ast.Attribute):
+                target = target.value
+            name = getattr(target, "id", None)
+            if name not in self.symgrad and name not in self.from_symgrad:
+                return Unreadable(
+                    f"'{node.name}' is decorated with '@{ast.unparse(dec)}', which "
+                    "the command line does not run (it reads the file), so it "
+                    "cannot tell what the decorator makes of the function"
                 )
         return None
 

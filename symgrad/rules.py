@@ -157,11 +157,12 @@ defelementwise("hypot", lambda x, y: sp.sqrt(x**2 + y**2), math="hypot")
 defelementwise("maximum", lambda x, y: sp.Max(x, y))
 defelementwise("minimum", lambda x, y: sp.Min(x, y))
 defelementwise("where", lambda c, x, y: sp.Piecewise((x, c), (y, True)), nondiff=(0,))
-# np.clip is np.minimum(np.maximum(x, lo), hi): hi wherever lo > hi
+# np.clip is np.minimum(np.maximum(x, lo), hi): hi wherever lo > hi, and
+# where lo = hi (a constant in x, even at x = hi)
 defelementwise(
     "clip",
     lambda x, lo, hi: sp.Piecewise(
-        (hi, sp.Or(x > hi, lo > hi)), (lo, x < lo), (x, True)
+        (hi, sp.Or(x > hi, lo >= hi)), (lo, x < lo), (x, True)
     ),
 )
 
@@ -214,6 +215,7 @@ _const("logical_or", 2, "np.logical_or({0}, {1})")
 _const("logical_not", 1, "np.logical_not({0})")
 _const("sign", 1, "np.sign({0})")
 _const("heaviside", 2, "np.heaviside({0}, {1})")
+_const("slogdet_sign", 1, "_slogdet_sign({0})")
 _const("floor", 1, "np.floor({0})")
 _const("ceil", 1, "np.ceil({0})")
 _const("rint", 1, "np.rint({0})")
@@ -436,6 +438,43 @@ structural("expand_dims", 1, "np.expand_dims({0}{params})", [("axis", None)])(
 )
 
 
+# --- np.linalg: stacks of square matrices in the last two axes ------------
+
+
+@structural("mT", 1, "np.matrix_transpose({0})")
+def _mT_adjoint(b: Builder, g, out, x):
+    return (b.op("mT", g),)
+
+
+@structural("inv", 1, "np.linalg.inv({0})")
+def _inv_adjoint(b: Builder, g, out, a):
+    # d(A^-1) = -A^-1 dA A^-1, so the cotangent of A is -A^-T g A^-T
+    left = b.op("matmul", b.op("mT", out), g)
+    return (b.op("neg", b.op("matmul", left, b.op("mT", out))),)
+
+
+def _log_det_adjoint(b: Builder, g, out, a):
+    # d log|det A| = trace(A^-1 dA): the cotangent of A is g A^-T
+    scale = b.op("expand_dims", g, axis=(-2, -1))
+    return (b.op("mul", scale, b.op("mT", b.op("inv", a))),)
+
+
+structural("logabsdet", 1, "_logabsdet({0})")(_log_det_adjoint)
+
+
+@structural("det", 1, "np.linalg.det({0})")
+def _det_adjoint(b: Builder, g, out, a):
+    # d det A = det A trace(A^-1 dA)
+    return _log_det_adjoint(b, b.op("mul", g, out), out, a)
+
+
+@structural("solve", 2, "np.linalg.solve({0}, {1})")
+def _solve_adjoint(b: Builder, g, out, a, rhs):
+    # X = A^-1 B: the cotangent of B is A^-T g, that of A minus it times X^T
+    rhs_bar = b.op("solve", b.op("mT", a), g)
+    return b.op("solve_grad", rhs_bar, out), rhs_bar
+
+
 @structural("copy", 1, "np.copy({0})")
 def _copy_adjoint(b: Builder, g, out, x):
     return (g,)
@@ -457,7 +496,8 @@ WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
 WRITES_ARGUMENT |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
 VIEWS |= {"hstack_grad", "vstack_grad"}
-VIEWS |= {"bound"}
+VIEWS |= {"bound", "mT"}
+VIEWS |= {"float64"}  # (np.float64 of a float64 array is that array)
 VIEWS |= {"entries_grad"}  # (holds its arguments)
 # A user's function may return its argument itself (`stop_gradient`).
 VIEWS |= {"custom", "opaque", "call"}
@@ -618,6 +658,7 @@ _emitted(
     nondiff=(2,),
 )
 _emitted("owned", 1, "_owned({0})")
+_emitted("solve_grad", 2, "_solve_grad({0}, {1})")  # (of np.linalg.solve's A)
 _emitted("keepdims", 2, "_keepdims({0}, {1}{params})", nondiff=(1,))
 _emitted("spread", 2, "_spread({0}, {1})", nondiff=(1,))  # a total's cotangent
 _emitted("mean_all", 1, "_mean({0})")  # np.mean(x), see optimize._fast_means
@@ -859,6 +900,42 @@ def _sum_terms(b: Builder, terms: list) -> Atom | None:
     return total
 
 
+def _inv_tangent(b: Builder, dots, out, a) -> Atom | None:
+    if dots[0] is None:
+        return None
+    return b.op("neg", b.op("matmul", b.op("matmul", out, dots[0]), out))
+
+
+def _log_det_tangent(b: Builder, dots, out, a) -> Atom | None:
+    if dots[0] is None:
+        return None
+    product = b.op("mul", b.op("mT", b.op("inv", a)), dots[0])
+    return b.op("sum", product, axis=(-2, -1), keepdims=False)
+
+
+def _det_tangent(b: Builder, dots, out, a) -> Atom | None:
+    log_tangent = _log_det_tangent(b, dots, out, a)
+    return None if log_tangent is None else b.op("mul", out, log_tangent)
+
+
+def _solve_tangent(b: Builder, dots, out, a, rhs) -> Atom | None:
+    # dX = A^-1 (dB - dA X)
+    if dots[0] is None and dots[1] is None:
+        return None
+    moved = None if dots[0] is None else b.op("matmul", dots[0], out)
+    if dots[1] is None:
+        change = b.op("neg", moved)
+    else:
+        change = dots[1] if moved is None else b.op("sub", dots[1], moved)
+    return b.op("solve", a, change)
+
+
+TANGENTS["inv"] = _inv_tangent
+TANGENTS["logabsdet"] = _log_det_tangent
+TANGENTS["det"] = _det_tangent
+TANGENTS["solve"] = _solve_tangent
+linear("mT")
+bilinear("solve_grad", 0, 1)
 TANGENTS["einsum"] = _einsum_tangent
 TANGENTS["einsum_grad"] = _einsum_grad_tangent
 TANGENTS["sum_squares"] = _squares_tangent("sum")

@@ -147,6 +147,25 @@ def _copy_arg(x):
     return np.copy(x)
 
 
+def _solve_grad(b_bar, x):
+    """The cotangent of A in `x = np.linalg.solve(A, b)`, given b's, `b_bar`:
+    minus b_bar times x transposed (an outer product where b, and so x, is
+    a vector: numpy reads a 1-d b as one)."""
+    if x.ndim == 1:
+        return -np.multiply.outer(b_bar, x)
+    return -(b_bar @ np.matrix_transpose(x))
+
+
+def _logabsdet(a):
+    """log |det a|, without the overflow of np.linalg.det (np.linalg.slogdet's)."""
+    return np.linalg.slogdet(a)[1]
+
+
+def _slogdet_sign(a):
+    """The sign of det a (np.linalg.slogdet's): no derivative."""
+    return np.linalg.slogdet(a)[0]
+
+
 def _owned(g):
     """A gradient the caller may modify: arrays are copied, numbers kept."""
     return np.array(g) if isinstance(g, np.ndarray) else g

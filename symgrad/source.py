@@ -110,10 +110,13 @@ def _read(fn: Any, file: str) -> tuple[list[str], int, ast.Module | None]:
         if (
             body
             and isinstance(body[0], ast.FunctionDef)
-            and body[0].name == fn.__name__
+            and body[0].name == fn.__code__.co_name
         ):
             return (*found, module)
-    raw, start = inspect.getsourcelines(fn)
+    # (not inspect.getsourcelines: it follows `__wrapped__`, and a decorator's
+    # wrapper made with functools.wraps would read as the function it wraps)
+    lines, index = inspect.findsource(fn)
+    raw, start = inspect.getblock(lines[index:]), index + 1
     return raw, start, _parse(raw, start)
 
 

@@ -338,14 +338,19 @@ def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     powers = [
         p for p in expr.atoms(sp.Pow) if p.exp.has(target) and not p.base.is_number
     ]
-    if not powers and not expr.has(sp.Max, sp.Min, sp.Abs):
+    bases = [  # (`x ** k`, k a value: `k * x ** (k - 1)` is 0 * inf at k = 0)
+        p
+        for p in expr.atoms(sp.Pow)
+        if not p.exp.is_number and not p.exp.has(target) and p.base.has(target)
+    ]
+    if not powers and not bases and not expr.has(sp.Max, sp.Min, sp.Abs):
         return sp.diff(expr, target)
     tied = expr.replace(
         lambda e: isinstance(e, sp.Max | sp.Min) and len(e.args) > 2,
         lambda e: (_TiedMax if isinstance(e, sp.Max) else _TiedMin)(*e.args),
     ).replace(sp.Abs, _RealAbs)
-    if powers:
-        tied = tied.xreplace({p: _ExponentPow(p.base, p.exp) for p in powers})
+    if powers or bases:
+        tied = tied.xreplace({p: _ExponentPow(p.base, p.exp) for p in powers + bases})
     derivative = sp.diff(tied, target)
     return (
         derivative.replace(_TiedMax, sp.Max)
@@ -356,16 +361,27 @@ def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
 
 
 class _ExponentPow(sp.Function):
-    """`b ** e`, differentiated in `e` as `b**e * log(b)` with log(b) read as
-    0 where b is 0 (as JAX and torch do): `0 ** e` is 0 for every e > 0, so
-    its derivative is 0, where `0 * log(0)` would be nan (the gradient of
-    a Renyi entropy `log(sum(p ** a))` over a p with zeros)."""
+    """`b ** e` of an exponent that is a value, not a number.  Differentiated
+    in `e` as `b**e * log(b)` with log(b) read as 0 where b is 0 (as JAX and
+    torch do): `0 ** e` is 0 for every e > 0, so its derivative is 0, where
+    `0 * log(0)` would be nan (the gradient of a Renyi entropy `log(sum(p **
+    a))` over a p with zeros).  In `b` as `e * b ** (e - 1 + (e == 0))`:
+    where e is 0, `0 * b ** -1` would be nan at b = 0 (a polynomial `c[k] *
+    x ** k` at 0), and `b ** 0` is 1; the derivative of that power is again
+    one of these, so a Hessian is 0 there too (`x ** 1`)."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         b, e = self.args
         if argindex == 1:  # (in b alone: the exponent may depend on b's symbol)
-            return e * sp.Pow(b, e - 1)
+            return e * sp.Pow(b, e - 1 + _IsZero(e))
         return self * _ZeroSafeLog(b)
+
+
+class _IsZero(sp.Function):
+    """1 where `e` is 0, else 0: lowered as `e == 0`; no derivative."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
 
 
 class _ZeroSafeLog(sp.Function):
@@ -720,6 +736,8 @@ class SympyLowering:
             return self._condition(expr)  # And/Or/Not/ITE that cse pulled out
         if type(expr) in _FUNCTIONS:
             return self._function(expr)
+        if isinstance(expr, _IsZero):
+            return self.emit("eq", (self.lower(expr.args[0]), Const(0)))
         if isinstance(expr, _ZeroSafeLog):
             base = self.lower(expr.args[0])
             zero = self.emit("eq", (base, Const(0)))  # (b + True is 1 where b is 0)

@@ -1094,6 +1094,21 @@ def log_add_exp(x, Y):
     return softplus + pairs + np.sum(np.cbrt(Y * 2.0 + 0.5) * Y)
 
 
+def linear_algebra(A, b):
+    """np.linalg.inv, det, solve (of a vector and of a matrix) and slogdet,
+    a Gaussian log-density's terms, and matrix transposes."""
+    S = A @ A.mT + np.eye(3)
+    sign, logdet = np.linalg.slogdet(S)
+    quadratic = b @ np.linalg.solve(S, b) + np.sum(np.linalg.solve(A, S) ** 2)
+    inverse = np.sum(np.linalg.inv(A) * np.matrix_transpose(S))
+    return 0.5 * logdet * sign + quadratic + inverse + np.linalg.det(A) ** 2
+
+
+def stacked_inverses(A):
+    """np.linalg over a stack of matrices (the last two axes)."""
+    return np.sum(np.linalg.inv(A) ** 2) + np.sum(np.linalg.det(A) ** 3)
+
+
 def stacked_sideways(A, B):
     """np.hstack and np.vstack of lists written out: matrices side by side,
     vectors end to end, a row under a matrix."""
@@ -1115,6 +1130,14 @@ def triangles_and_swaps(X):
 def _log_add_exp_args(rng):
     Y = avoiding(rng, (3, 4), -2.0, 2.0, (-0.25,), gap=0.2)  # (cbrt's kink)
     return (normal(rng, 5), Y)
+
+
+def _linear_algebra_args(rng):
+    return (np.eye(3) * 2.0 + 0.4 * normal(rng, (3, 3)), normal(rng, 3))
+
+
+def _stacked_matrices(rng):
+    return (np.eye(2) * 2.0 + 0.4 * normal(rng, (4, 2, 2)),)
 
 
 def _clip_args(rng):
@@ -1506,4 +1529,6 @@ CASES: list[Case] = [
     Case("triangles_and_swaps", triangles_and_swaps, _one((3, 4))),
     Case("stacked_sideways", stacked_sideways, _pair((2, 3), (2, 2)), wrt=(0, 1)),
     Case("log_add_exp", log_add_exp, _log_add_exp_args, wrt=(0, 1)),
+    Case("linear_algebra", linear_algebra, _linear_algebra_args, wrt=(0, 1)),
+    Case("stacked_inverses", stacked_inverses, _stacked_matrices),
 ]

@@ -533,11 +533,11 @@ def test_source_is_read_whatever_the_layout(tmp_path, monkeypatch, name, value, 
 
     monkeypatch.setenv("SYMGRAD_CACHE", "0")
     asked: list[object] = []
-    getsourcelines = inspect.getsourcelines
+    findsource = inspect.findsource
     monkeypatch.setattr(
         symgrad.source.inspect,
-        "getsourcelines",
-        lambda fn: asked.append(fn.__module__) or getsourcelines(fn),
+        "findsource",
+        lambda fn: asked.append(fn.__module__) or findsource(fn),
     )
     path = tmp_path / "layouts.py"
     path.write_text(_LAYOUTS)

@@ -638,3 +638,66 @@ def test_verify_says_what_it_leaves_unchecked():
         "skip rosenbrock: not checked: verify proves gradients (@symgrad.grad), "
         "and this is a @symgrad.hessian function\n"
     )
+
+
+_DECORATED = """
+import functools
+
+import numpy as np
+import symgrad
+
+
+def doubler(f):
+    @functools.wraps(f)
+    def wrapper(y):
+        return 2 * f(y)
+
+    return wrapper
+
+
+@doubler
+def tripled(y):
+    return y * 3
+
+
+@symgrad.grad
+def through_a_helper(x):
+    return tripled(x)
+
+
+@symgrad.grad
+@doubler
+def itself(x):
+    return x * 5
+
+
+@doubler
+@symgrad.grad
+def outside(x):
+    return x * 7
+"""
+
+
+def test_a_decorators_effect_is_read_or_refused(tmp_path):
+    # the decorator read the source of the function functools.wraps wrapped
+    # (inspect follows `__wrapped__`), and the command line inlined a
+    # decorated helper as if undecorated: value 2.1 and gradient 3 for 4.2, 6
+    path = write(tmp_path, _DECORATED, "decorated.py")
+    spec = importlib.util.spec_from_file_location("decorated", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    value, grad = module.through_a_helper.f_and_grad(0.7)
+    assert value == module.tripled(0.7) and grad == 6.0
+    assert module.itself.f_and_grad(0.7) == (7.0, 10.0)
+    result = run("emit", str(path))
+    assert result.returncode == 1
+    assert (
+        "decorated.py:23:12: error: 'tripled' is decorated with '@doubler', which "
+        "the command line does not run" in result.stderr
+    )
+    assert (
+        "decorated.py:27:2: error: 'itself' is decorated with '@doubler' before "
+        "symgrad's decorator" in result.stderr
+    )
+    assert result.stdout.count("def f_and_grad(") == 1  # (outside's: its own)
+    assert "out = x * 7" in result.stdout

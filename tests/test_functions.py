@@ -24,6 +24,7 @@ from functions import CASES, Case
 
 import symgrad
 from symgrad.check import check_grad, numeric_grad
+from symgrad.errors import UnsupportedSyntaxError
 
 SEEDS = (0, 1, 2)
 _COMPILED: dict[str, Any] = {}
@@ -1111,3 +1112,116 @@ def test_the_derivative_of_logaddexp_does_not_overflow():
     sigmoid = np.array([0.0, 1 / (1 + np.exp(2.0)), 0.5, 1 / (1 + np.exp(-3.0)), 1])
     np.testing.assert_allclose(grad, sigmoid, rtol=1e-15, atol=0)
     np.testing.assert_allclose(hvp, sigmoid * (1 - sigmoid), rtol=1e-12, atol=0)
+
+
+def _polynomial(x, c):
+    s = 0.0
+    for k in range(c.shape[0]):
+        s = s + c[k] * x**k
+    return s
+
+
+def _power_of_a_value(x, n):
+    return x**n
+
+
+def _powers_of_an_array(x):
+    return np.sum(np.power(x, np.array([0, 1, 2])))
+
+
+def test_a_power_of_a_value_differentiates_to_zero_where_its_exponent_is():
+    # `k * x ** (k - 1)` is 0 * inf = nan at x = 0, k = 0: a polynomial's
+    # gradient at 0 was nan (JAX: 2.0), and the Hessian of x ** 1 there
+    value, grad = symgrad.grad(_polynomial).f_and_grad(0.0, np.array([1.0, 2.0, 3.0]))
+    assert (value, grad) == (1.0, 2.0)
+    value, grad = symgrad.grad(_powers_of_an_array).f_and_grad(np.zeros(3))
+    np.testing.assert_array_equal(grad, [0.0, 1.0, 0.0])
+    power = symgrad.grad(_power_of_a_value)
+    hessian = symgrad.hessian(_power_of_a_value)
+    for n, first, second in [(0, 0.0, 0.0), (1, 1.0, 0.0), (2, 0.0, 2.0), (3, 0, 0)]:
+        assert power.grad(0.0, n) == first
+        assert hessian.hvp(0.0, n, tangents=1.0) == second
+    symgrad.check_grad(power, 1.7, 2.5)
+    symgrad.check_grad(power, 1.7, 0)
+
+
+def _float64_of_an_array(x):
+    y = x * 1.0
+    z = np.float64(y)  # (y itself)
+    z[0] = 5.0 * x[1]
+    return np.sum(y * x)
+
+
+def _transposed_by_einsum(X):
+    Y = X * 1.0
+    t = np.einsum("ij->ji", Y)  # (a view of Y)
+    Y[0, 1] = 5.0 * X[0, 0]
+    return np.sum(t * X)
+
+
+def _einsums_of_one_operand(X):
+    return np.sum(np.einsum("ij->ji", X) * X) + np.sum(np.einsum("ij->i", X) ** 2)
+
+
+def test_np_float64_and_an_einsum_that_keeps_every_letter_are_views():
+    # numpy returns the array itself (np.float64 of float64 values) or a view
+    # of it (np.einsum("ij->ji", Y)), which symgrad took for new arrays: a
+    # write through one did not reach the other (value 4.27 for 2.38)
+    for fn in (_float64_of_an_array, _transposed_by_einsum):
+        with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
+            symgrad.grad(fn).f_and_grad(np.ones((2, 2)))
+    X = np.array([[0.3, -1.2], [0.7, 1.5]])
+    g = symgrad.grad(_einsums_of_one_operand)
+    assert g.f_and_grad(X)[0] == _einsums_of_one_operand(X)
+    check_grad(g, X)
+    assert "np.transpose(X, axes=(1, 0))" in g.source
+
+
+def _gaussian_log_density(S, r):
+    sign, logdet = np.linalg.slogdet(S)
+    return -0.5 * (logdet + r @ np.linalg.solve(S, r))
+
+
+def test_linear_algebra_differentiates_as_a_textbook_writes_it():
+    # np.linalg.inv, det, solve and slogdet: cotangents -A^-T g A^-T,
+    # g det(A) A^-T, (solve(A^T, g), -solve(A^T, g) x^T), g A^-T
+    S = np.array([[2.0, 0.3], [0.3, 1.0]])
+    r = np.array([0.5, -1.0])
+    g = symgrad.grad(_gaussian_log_density, wrt=(0, 1))
+    value, (S_bar, r_bar) = g.f_and_grad(S, r)
+    inverse = np.linalg.inv(S)
+    x = inverse @ r
+    assert value == pytest.approx(-0.5 * (np.log(np.linalg.det(S)) + r @ x))
+    np.testing.assert_allclose(S_bar, -0.5 * inverse + 0.5 * np.outer(x, x))
+    np.testing.assert_allclose(r_bar, -x)
+    assert "np.linalg.solve(np.matrix_transpose(S), " in g.source
+    (verdict,) = symgrad.verify(g, S, r).verdicts
+    assert verdict.status == "checked" and verdict.ok  # (by sympy, exactly)
+    # the derivative of a determinant reads the inverse: a singular matrix
+    # raises where numpy's inverse does
+    det = symgrad.grad(_stacked_determinants)
+    with pytest.raises(np.linalg.LinAlgError, match="Singular"):
+        det.f_and_grad(np.ones((2, 2, 2)))
+
+
+def test_the_linalg_primitives_are_named_where_names_resolve():
+    from symgrad import library, resolve
+
+    assert set(resolve.LINALG_OPS) == set(library.LINALG)
+
+
+def _stacked_determinants(A):
+    return np.sum(np.linalg.det(A))
+
+
+def _clipped_to_a_point(x, c):
+    return np.sum(np.clip(x, c, c) * 2.0)
+
+
+def test_a_clip_to_one_value_is_a_constant_in_x():
+    # lo = hi makes np.clip constant in x: its derivative was 1 at x = hi
+    g = symgrad.grad(_clipped_to_a_point, wrt=(0, 1))
+    value, (x_bar, c_bar) = g.f_and_grad(np.array([0.5, 0.2, 0.9]), 0.5)
+    assert value == 3.0
+    np.testing.assert_array_equal(x_bar, [0.0, 0.0, 0.0])
+    assert c_bar == 6.0
