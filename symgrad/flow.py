@@ -69,7 +69,7 @@ class FlowLowering:
                             scope.env[flag] = _FALSE
                     self.block(rest, scope)
 
-                self.branch(exited, lambda: None, guarded, scope, loc)
+                self.branch(exited, lambda: None, guarded, scope, loc, exits=True)
                 return
 
     def exit(self, stmt: ast.Return | ast.Break | ast.Continue, scope: Scope) -> None:
@@ -129,8 +129,15 @@ class FlowLowering:
         orelse: Callable[[], None],
         scope: Scope,
         loc: Loc,
+        exits: bool = False,
     ) -> None:
-        """Lower both arms from the current bindings and merge what they bind."""
+        """Lower both arms from the current bindings and merge what they bind.
+        With `exits`, `then` is the path of a return, break or continue, on
+        which nothing after reads what `orelse` binds (the rest of the block
+        is guarded): None stands in for a name only `orelse` binds, which
+        code after the enclosing statement may read where it did not exit
+        (`if c: return a` then `v = w`, in a branch whose other arm binds v
+        too)."""
         if isinstance(cond, Const) and cond.name is None:
             (then if cond.value else orelse)()
             return
@@ -138,6 +145,9 @@ class FlowLowering:
         then_body, then_env = self.capture(then, scope)
         scope.env = dict(before)
         else_body, else_env = self.capture(orelse, scope)
+        if exits:
+            bound = [n for n in else_env if n not in then_env and n.isidentifier()]
+            then_env = {**{n: Const(None) for n in bound}, **then_env}
         merges: list[Merge] = []
         scope.env = self.merge(cond, then_env, else_env, merges, scope)
         self.body.append(Branch(cond, then_body, else_body, tuple(merges), loc))

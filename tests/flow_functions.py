@@ -1770,3 +1770,54 @@ FLOW_CASES += [
         lambda r: (avoiding(r, 6, -2.0, 2.0, (-1.0, 0.5, 1.0)),),
     ),
 ]
+
+
+# --- a name bound after an early exit in one arm --------------------------------------
+
+
+def bound_after_a_return(a, w):
+    """`v` is bound in both arms of the `if`, in the second after a return:
+    the merge of that arm's guarded rest left `v` unbound (the loop read
+    None: a raw TypeError)."""
+    if a > 5.0:
+        v = a * w
+    else:
+        if a > 0.0:
+            return a * a
+        v = w * 3.0
+    for _ in range(2):
+        v = v / 2.0 + np.sin(v)
+    return v
+
+
+def bound_after_a_continue(a, w):
+    """As `bound_after_a_return`, with `continue` (and `break`) in a loop:
+    `s + v` was refused as reading a name not bound on every path."""
+    s = 0.0
+    for i in range(3):
+        if a > 5.0:
+            v = a * w
+        else:
+            if a > 1.5 + i:
+                continue
+            if a < -1.5:
+                break
+            v = w * a
+        s = s + v * v
+    return s + a
+
+
+FLOW_CASES += [
+    Case(
+        f"bound_after_a_{name}_{where}",
+        fn,
+        lambda r, a=a: (a + 0.1 * float(r.uniform()), float(r.normal())),
+        wrt=(0, 1),
+    )
+    for name, fn in [
+        ("return", bound_after_a_return),
+        ("continue", bound_after_a_continue),
+    ]
+    for where, a in [("first_arm", 6.0), ("exit", 0.5 if name == "return" else 2.0)]
+    + [("second_arm", -0.8)]
+]
