@@ -376,6 +376,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                         scope.src.loc(node.slice),
                     )
                 return base.items[k]
+            if isinstance(base, Var | Const):
+                return self.subscript(node, scope, hint, base)
         return self.atom(node, scope, hint)
 
     def atom(self, node: ast.expr, scope: Scope, hint: str | None = None) -> Atom:
@@ -387,6 +389,12 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             found = self.name(node.id, node, scope)
             if isinstance(found, TupleValue):
                 return self.pack(found, loc, hint)
+            if isinstance(found, Closure):
+                raise UnsupportedSyntaxError(
+                    f"'{node.id}' is a function (a lambda or a nested def), used "
+                    "here as a value; symgrad differentiates calls of it",
+                    loc,
+                )
             return found
         if isinstance(node, ast.Tuple | ast.List):
             items = tuple(self.atom(e, scope) for e in node.elts)
@@ -709,22 +717,41 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             )
         return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
 
-    def subscript(self, node: ast.Subscript, scope: Scope, hint: str | None) -> Atom:
-        held = self.held_tuple(node.value, scope)
+    def subscript(
+        self, node: ast.Subscript, scope: Scope, hint: str | None, base=None
+    ) -> Atom:
+        """`node`, of `base` if the caller has lowered its subject."""
+        held = None if base is not None else self.held_tuple(node.value, scope)
+        if held is None and base is None and isinstance(node.value, ast.Call):
+            called = self.value(node.value, scope)  # (`helper(x)[0]`)
+            if isinstance(called, TupleValue):
+                held = called
+            else:
+                base = called
         if held is not None:  # `r[0]` of `r = helper(x)`: its entry
-            item = self.held_tuple(node, scope)
-            if item is not None:
-                return self.pack(item, scope.src.loc(node), hint)
             k = _literal_int(node.slice)
+            if k is None and not isinstance(node.slice, ast.Slice | ast.Tuple):
+                index = self.atom(node.slice, scope)  # (`t[K - 1]`, K a constant)
+                if isinstance(index, Const) and type(index.value) is int:
+                    k = index.value
             if k is not None and -len(held.items) <= k < len(held.items):
-                return held.items[k]
+                item = held.items[k]
+                if isinstance(item, TupleValue):
+                    return self.pack(item, scope.src.loc(node), hint)
+                return item
             if k is not None:
                 raise UnsupportedSyntaxError(
                     f"tuple index {k!r} is not an index into a tuple of "
                     f"{len(held.items)}",
                     scope.src.loc(node.slice),
                 )
-        base = self.atom(node.value, scope)
+            if isinstance(node.value, ast.Call):
+                base = self.pack(held, scope.src.loc(node.value), None)
+        if base is None:
+            base = self.value(node.value, scope)
+            if isinstance(base, TupleValue):  # (`helper(x)[0][i]`: read whole)
+                base = self.pack(base, scope.src.loc(node.value), None)
+
         index = self.index(node.slice, scope)
         items = index.items
         if (

@@ -478,15 +478,20 @@ def _prod_grad_tangent(g, x, t, axis=None, keepdims=False):
     """Tangent of `_prod_grad(g, x, ...)` along `t` for `x`: g times, for each
     entry j, the sum over k != j of t_k times the product of the entries
     other than j and k.  Products of n - 2 entries, never quotients, so it is
-    exact at zeros; it takes n^2 products per reduced group of n entries."""
-    x = np.asarray(x, dtype=float)
-    t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+    exact at zeros; it takes n^2 products per reduced group of n entries (in
+    x's and t's float dtype; float64 for integers)."""
+    x, t = np.asarray(x), np.asarray(t)
+    x = x if x.dtype.kind in "fc" else x.astype(float)
+    t = np.broadcast_to(t if t.dtype.kind in "fc" else t.astype(float), x.shape)
+    if g.__class__ in (float, int):  # (the seed: an array of it would be float64)
+        g = x.dtype.type(g)
     g, axes, last, flat, shape = _reduced_groups(g, x, axis, keepdims)
     n = flat.shape[-1]
     diagonal = np.arange(n)
     rows = np.repeat(flat[..., None, :], n, axis=-2)  # row j: x with x_j = 1
     rows[..., diagonal, diagonal] = 1.0
-    pairs = _prod_grad(np.ones(rows.shape[:-1]), rows, -1)  # [j, k]: x without j, k
+    ones = np.ones(rows.shape[:-1], x.dtype)
+    pairs = _prod_grad(ones, rows, -1)  # [j, k]: x without j, k
     pairs[..., diagonal, diagonal] = 0.0
     tangent = pairs @ np.moveaxis(t, axes, last).reshape(flat.shape + (1,))
     return g * np.moveaxis(tangent.reshape(shape), last, axes)

@@ -1024,3 +1024,20 @@ def test_a_generator_expression_outside_sum_is_refused(tmp_path, expression):
     with pytest.raises(UnsupportedSyntaxError) as info:
         load(tmp_path, body)
     assert info.value.message == "generator expressions are not supported by symgrad"
+
+
+def test_a_function_used_as_a_value_is_an_error_at_its_line(tmp_path):
+    # `f[0]` or `x + f` of a lambda was an InternalError ('Closure' object
+    # has no attribute 'name')
+    body = (
+        "def f(x):\n    g = lambda v: v * 2.0\n    return g[0]\n\n\n"
+        "def h(x):\n    g = lambda v: v * 2.0\n    return np.sum(x) + g\n"
+    )
+    module, path = load(tmp_path, body, name="function_as_value")
+    for fn, line, col in [(module.f, 7, 12), (module.h, 12, 24)]:
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            symgrad.grad(fn).f_and_grad(np.ones(2))
+        assert str(info.value).startswith(
+            f"{path}:{line}:{col}: error: 'g' is a function (a lambda or a nested "
+            "def), used here as a value"
+        )

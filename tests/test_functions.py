@@ -563,6 +563,19 @@ def test_float32_tangents_of_a_buffer_and_of_a_product_stay_float32(fn):
     assert value.dtype == tangent.dtype == np.float32
 
 
+def _product(x):
+    return np.prod(x) + np.sum(np.prod(x.reshape(2, 2), axis=0) ** 2)
+
+
+def test_the_hessian_of_a_float32_product_stays_float32():
+    # `_prod_grad_tangent` computed in float64
+    x = np.array([0.3, -0.7, 0.9, 1.5], np.float32)
+    hvp = symgrad.hessian(_product).hvp(x, tangents=np.ones(4, np.float32))
+    assert hvp.dtype == np.float32
+    exact = symgrad.hessian(_product).hvp(x.astype(float), tangents=np.ones(4))
+    np.testing.assert_allclose(hvp, exact, rtol=1e-6)
+
+
 def test_an_unused_float32_number_has_a_float32_zero_gradient():
     x = np.ones(3, np.float32)
     _, (_, dy) = symgrad.grad(_first_only, wrt=(0, 1)).f_and_grad(x, np.float32(1.0))
@@ -1225,3 +1238,29 @@ def test_a_clip_to_one_value_is_a_constant_in_x():
     assert value == 3.0
     np.testing.assert_array_equal(x_bar, [0.0, 0.0, 0.0])
     assert c_bar == 6.0
+
+
+def _pair(x):
+    return x * 2.0, np.sin(x)
+
+
+def _nested_pair(x):
+    return (x, x * 3.0), x[0]
+
+
+FIRST, SECOND = 0, 1
+
+
+def _entries_of_a_helpers_tuple(x):
+    a = np.sum(_pair(x)[0] * _pair(x)[SECOND]) + _nested_pair(x)[0][1][2]
+    t = _pair(x)
+    return a + _nested_pair(x)[1] + np.sum(t[FIRST] ** 2)
+
+
+def test_a_helpers_tuple_is_read_at_a_constant_index_where_it_is_called():
+    # `helper(x)[0]` (and `[0][1]`, and `t[K]` with K a module constant) was
+    # refused: "a tuple of values ... differentiated only unpacked"
+    x = np.array([0.3, -1.0, 2.0])
+    g = symgrad.grad(_entries_of_a_helpers_tuple)
+    assert g.f_and_grad(x)[0] == _entries_of_a_helpers_tuple(x)
+    check_grad(g, x)
