@@ -22,10 +22,10 @@ from pathlib import Path
 
 from . import cache
 from .api import compile_function, compile_transform
-from .errors import SymgradError, UnsupportedSyntaxError
+from .errors import SymgradError
 from .ir import Function, format_function
 from .resolve import StaticResolver
-from .source import FunctionSource, from_module
+from .source import FunctionSource, from_module, not_wrapped
 
 
 class UsageError(Exception):
@@ -76,10 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             from .proof import verify_file
 
-            found = load_decorated(args.file, args.function)
-            for src, options in found:
-                _not_wrapped(src, options)
-            report = verify_file(found)
+            report = verify_file(load_decorated(args.file, args.function))
             print(report)
             if all(v.status == "not checked" for v in report.verdicts):
                 print("symgrad: nothing was checked", file=sys.stderr)
@@ -208,22 +205,8 @@ def run_emit(
     return texts, errors
 
 
-def _not_wrapped(src: FunctionSource, options: dict) -> None:
-    """A decorator applied before symgrad's changes the function symgrad
-    differentiates, and the command line does not run it: an error."""
-    inner = options.pop("wrapped", None)
-    if inner is not None:
-        raise UnsupportedSyntaxError(
-            f"'{src.name}' is decorated with '@{ast.unparse(inner)}' before symgrad's "
-            "decorator, which the command line does not run (it reads the file)",
-            src.loc(inner),
-            "decorate in the running program, where symgrad reads the function the "
-            "decorator returns",
-        )
-
-
 def _stage_text(src: FunctionSource, options: dict, stage: str) -> str:
-    _not_wrapped(src, options)
+    not_wrapped(src, options)
     kind = options.pop("kind", "grad")
     if kind != "grad":
         if stage == "adjoint":
@@ -307,6 +290,10 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
             if kind is None or not isinstance(first, ast.Name) or first.id not in defs:
                 continue
             options = {"kind": kind, **_options(call, kind)}
+            for inner in defs[first.id].decorator_list:  # (all applied before)
+                if not kind_of(inner.func if isinstance(inner, ast.Call) else inner):
+                    options["wrapped"] = inner
+                    break
             if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 options["bound_to"] = node.targets[0].id
             found.append((defs[first.id], options))

@@ -649,11 +649,13 @@ def _tuple(*items):
 
 
 def _read_after(loop: ast.For | ast.While, rest: list[ast.stmt]) -> set[str]:
-    """Names `loop` binds that the statements after it read on every path
-    before binding them again (not under `and`/`or`, a conditional
-    expression, a lambda or a comprehension; in a compound statement only
-    its test or iterable, which it reads first), where the loop binds none
-    of them to None itself."""
+    """Names `loop` binds that the statements after it read whenever they
+    run, before binding them again: an expression statement's, assignment's
+    or return's reads (not under `and`/`or`, a conditional expression, a
+    lambda or a comprehension; an augmented assignment's target too), and a
+    compound statement's test or iterable, past which the scan goes on only
+    if it binds none of the names and holds no exit.  Not a name the loop
+    binds to None itself."""
     nones = {
         t.id
         for n in ast.walk(loop)
@@ -666,13 +668,20 @@ def _read_after(loop: ast.For | ast.While, rest: list[ast.stmt]) -> set[str]:
     bound = _assigned(loop) - nones
     read: set[str] = set()
     for stmt in rest:
-        if isinstance(stmt, ast.If | ast.While):
-            return read | (_read_first(stmt.test) & bound)
-        if isinstance(stmt, ast.For):
-            return read | (_read_first(stmt.iter) & bound)
+        if isinstance(stmt, ast.If | ast.While | ast.For):
+            first = stmt.iter if isinstance(stmt, ast.For) else stmt.test
+            read |= _read_first(first) & bound
+            exits = ast.Return | ast.Break | ast.Continue | ast.Raise
+            if _assigned(stmt) & bound or any(
+                isinstance(n, exits) for n in ast.walk(stmt)
+            ):
+                return read
+            continue
         if not isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign | ast.Expr):
             return read
         read |= _read_first(stmt) & bound
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            read |= {stmt.target.id} & bound  # (`k += 1` reads k first)
         bound -= _assigned(stmt)
     return read
 

@@ -722,8 +722,12 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     ) -> Atom:
         """`node`, of `base` if the caller has lowered its subject."""
         held = None if base is not None else self.held_tuple(node.value, scope)
-        if held is None and base is None and isinstance(node.value, ast.Call):
-            called = self.value(node.value, scope)  # (`helper(x)[0]`)
+        if (
+            held is None
+            and base is None
+            and isinstance(node.value, ast.Call | ast.Subscript)
+        ):
+            called = self.value(node.value, scope)  # (`helper(x)[0]`, `[0][1]`)
             if isinstance(called, TupleValue):
                 held = called
             else:
@@ -745,12 +749,10 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                     f"{len(held.items)}",
                     scope.src.loc(node.slice),
                 )
-            if isinstance(node.value, ast.Call):
+            if isinstance(node.value, ast.Call | ast.Subscript):  # (`helper(x)[i]`)
                 base = self.pack(held, scope.src.loc(node.value), None)
         if base is None:
-            base = self.value(node.value, scope)
-            if isinstance(base, TupleValue):  # (`helper(x)[0][i]`: read whole)
-                base = self.pack(base, scope.src.loc(node.value), None)
+            base = self.atom(node.value, scope)
 
         index = self.index(node.slice, scope)
         items = index.items

@@ -45,6 +45,7 @@ import sympy as sp
 
 from . import custom, loopshapes, rules
 from .errors import SymgradError
+from .source import not_wrapped
 
 _MAX_SIMPLIFY_OPS = 60
 _POINTS = 4
@@ -83,7 +84,13 @@ class _Linalg:
     @staticmethod
     def _matrices(a: Any) -> tuple[list[sp.Matrix], tuple]:
         a = np.asarray(a, dtype=object)
+        if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+            raise ValueError(f"np.linalg of an array of shape {a.shape}, not square")
         flat = a.reshape((-1,) + a.shape[-2:])
+        if any(sum(map(sp.count_ops, m.flat)) > _MAX_SIMPLIFY_OPS for m in flat):
+            # (the exact inverse of a matrix of long expressions can take
+            # sympy minutes: `det(inv(L @ L.T))`)
+            raise ValueError("np.linalg of a matrix too large for sympy here")
         return [sp.Matrix(m.tolist()) for m in flat], a.shape[:-2]
 
     @staticmethod
@@ -112,13 +119,24 @@ class _Linalg:
         return signs, self._array([sp.log(sp.Abs(d)) for d in dets], stack)
 
     def solve(self, a: Any, b: Any) -> np.ndarray:
-        if np.ndim(a) != 2:
-            raise NotImplementedError("np.linalg.solve of a stack of matrices")
         rhs = np.asarray(b, dtype=object)
-        column = rhs.reshape(-1, 1) if rhs.ndim == 1 else rhs
-        (matrix,), _ = self._matrices(a)
-        x = matrix.LUsolve(sp.Matrix(column.tolist()))
-        return np.array(x.tolist(), dtype=object).reshape(rhs.shape).view(_SymArray)
+        if rhs.ndim == 1:  # (a vector, against each matrix of a stack)
+            return self.solve(a, rhs[:, None])[..., 0]
+        _, stack = self._matrices(a)  # (square, or an error)
+        stack = np.broadcast_shapes(stack, rhs.shape[:-2])
+        every = np.broadcast_to(
+            np.asarray(a, dtype=object), stack + rhs.shape[-2:-1] * 2
+        )
+        sides = np.broadcast_to(rhs, stack + rhs.shape[-2:])
+        solved = [
+            sp.Matrix(m.tolist()).LUsolve(sp.Matrix(side.tolist()))
+            for m, side in zip(
+                every.reshape((-1,) + every.shape[-2:]),
+                sides.reshape((-1,) + sides.shape[-2:]),
+                strict=True,
+            )
+        ]
+        return self._array(solved, stack)
 
 
 class _Numpy(types.ModuleType):
@@ -324,8 +342,9 @@ def _symbolic(name, source, params, wrt, inputs) -> Verdict:
         namespace = _run(source, symbolic=True)
         value, grads = namespace["f_and_grad"](*inputs)
     except (TypeError, AttributeError, ValueError, IndexError) as exc:
+        first = (str(exc).splitlines() or [""])[0]  # (sympy's may be empty)
         raise _CannotRun(
-            f"sympy cannot run it ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            f"sympy cannot run it ({type(exc).__name__}: {first})"
         ) from None
     if isinstance(value, tuple):  # (loss, aux): the gradient is the loss's
         value = value[0]
@@ -797,6 +816,7 @@ def verify_file(found: list) -> Report:
             report.verdicts.append(Verdict(src.name, "not checked", detail, True))
             continue
         try:
+            not_wrapped(src, options)
             names, _ = normalize_wrt(
                 src.name, src.params, options["wrt"], keyword_only=src.keyword_only
             )

@@ -177,6 +177,8 @@ def _user_module(resolver: Any, name: str) -> UserModule | None:
 # np.linalg's functions that are primitives (`library.LINALG`, named here:
 # a cached module's load must not import sympy, which `library` does).
 LINALG_OPS = ("det", "inv", "solve")
+# Modules whose functions a file may import by name (`from numpy import sin`).
+_LIBRARIES = ("numpy", "math", "numpy.linalg")
 
 
 def module_attribute(module: Module, attr: str) -> Resolved | None:
@@ -437,7 +439,7 @@ class StaticResolver:
                     self.user_modules[local] = alias.name if alias.asname else local
                 if alias.asname:
                     self.modules[alias.asname] = alias.name
-        elif isinstance(node, ast.ImportFrom) and node.module in ("numpy", "math"):
+        elif isinstance(node, ast.ImportFrom) and node.module in _LIBRARIES:
             for alias in node.names:
                 found = module_attribute(Module(node.module), alias.name)
                 if found is not None:

@@ -471,8 +471,12 @@ def _det_adjoint(b: Builder, g, out, a):
 @structural("solve", 2, "np.linalg.solve({0}, {1})")
 def _solve_adjoint(b: Builder, g, out, a, rhs):
     # X = A^-1 B: the cotangent of B is A^-T g, that of A minus it times X^T
-    rhs_bar = b.op("solve", b.op("mT", a), g)
-    return b.op("solve_grad", rhs_bar, out), rhs_bar
+    # (numpy reads a 1-d B as a vector, solved against each matrix of a
+    # stack: `_solve_vec` and `_solve_outer` read it so; each cotangent is
+    # summed over the axes its argument was broadcast along)
+    full = b.op("solve_vec", b.op("mT", a), g, rhs)
+    a_bar = b.op("neg", b.op("solve_outer", full, out, rhs))
+    return b.op("unbroadcast", a_bar, a), b.op("unbroadcast", full, rhs)
 
 
 @structural("copy", 1, "np.copy({0})")
@@ -658,7 +662,10 @@ _emitted(
     nondiff=(2,),
 )
 _emitted("owned", 1, "_owned({0})")
-_emitted("solve_grad", 2, "_solve_grad({0}, {1})")  # (of np.linalg.solve's A)
+# np.linalg.solve's adjoint and tangent, with its B reading as numpy reads it
+_emitted("solve_vec", 3, "_solve_vec({0}, {1}, {2})", nondiff=(2,))
+_emitted("solve_apply", 3, "_solve_apply({0}, {1}, {2})", nondiff=(2,))
+_emitted("solve_outer", 3, "_solve_outer({0}, {1}, {2})", nondiff=(2,))
 _emitted("keepdims", 2, "_keepdims({0}, {1}{params})", nondiff=(1,))
 _emitted("spread", 2, "_spread({0}, {1})", nondiff=(1,))  # a total's cotangent
 _emitted("mean_all", 1, "_mean({0})")  # np.mean(x), see optimize._fast_means
@@ -922,20 +929,27 @@ def _solve_tangent(b: Builder, dots, out, a, rhs) -> Atom | None:
     # dX = A^-1 (dB - dA X)
     if dots[0] is None and dots[1] is None:
         return None
-    moved = None if dots[0] is None else b.op("matmul", dots[0], out)
+    moved = None if dots[0] is None else b.op("solve_apply", dots[0], out, rhs)
     if dots[1] is None:
         change = b.op("neg", moved)
     else:
         change = dots[1] if moved is None else b.op("sub", dots[1], moved)
-    return b.op("solve", a, change)
+    return b.op("solve_vec", a, change, rhs)
+
+
+def _solve_vec_tangent(b: Builder, dots, out, a, r, rhs) -> Atom | None:
+    # Y = A^-1 R, R read as B is: dY = A^-1 (dR - dA Y)
+    return _solve_tangent(b, dots[:2], out, a, rhs)
 
 
 TANGENTS["inv"] = _inv_tangent
 TANGENTS["logabsdet"] = _log_det_tangent
 TANGENTS["det"] = _det_tangent
 TANGENTS["solve"] = _solve_tangent
+TANGENTS["solve_vec"] = _solve_vec_tangent
 linear("mT")
-bilinear("solve_grad", 0, 1)
+bilinear("solve_apply", 0, 1)
+bilinear("solve_outer", 0, 1)
 TANGENTS["einsum"] = _einsum_tangent
 TANGENTS["einsum_grad"] = _einsum_grad_tangent
 TANGENTS["sum_squares"] = _squares_tangent("sum")

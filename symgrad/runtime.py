@@ -147,13 +147,27 @@ def _copy_arg(x):
     return np.copy(x)
 
 
-def _solve_grad(b_bar, x):
-    """The cotangent of A in `x = np.linalg.solve(A, b)`, given b's, `b_bar`:
-    minus b_bar times x transposed (an outer product where b, and so x, is
-    a vector: numpy reads a 1-d b as one)."""
-    if x.ndim == 1:
-        return -np.multiply.outer(b_bar, x)
-    return -(b_bar @ np.matrix_transpose(x))
+def _solve_vec(a, r, b):
+    """np.linalg.solve(a, r), reading r as np.linalg.solve(a, b) reads b: as
+    vectors (one per matrix of a stack) where b is 1-d, else as matrices."""
+    if np.ndim(b) == 1:
+        return np.linalg.solve(a, np.asarray(r)[..., None])[..., 0]
+    return np.linalg.solve(a, r)
+
+
+def _solve_apply(m, x, b):
+    """m @ x, reading x as np.linalg.solve(a, b) reads b (see `_solve_vec`)."""
+    if np.ndim(b) == 1:
+        return (m @ np.asarray(x)[..., None])[..., 0]
+    return m @ x
+
+
+def _solve_outer(u, x, b):
+    """u @ x^T, reading u and x as np.linalg.solve(a, b) reads b: the outer
+    products of vectors where b is 1-d (see `_solve_vec`)."""
+    if np.ndim(b) == 1:
+        return np.asarray(u)[..., :, None] * np.asarray(x)[..., None, :]
+    return u @ np.matrix_transpose(x)
 
 
 def _logabsdet(a):

@@ -187,3 +187,18 @@ def nodes(root: ast.AST) -> list[ast.AST]:
             elif isinstance(value, ast.AST) and name != "ctx":
                 found.append(value)
     return found
+
+
+def not_wrapped(src: FunctionSource, options: dict) -> None:
+    """The command line's check of a function it found: a decorator applied
+    before symgrad's (`options["wrapped"]`) changes the function symgrad
+    differentiates, and the command line does not run it: an error."""
+    inner = options.pop("wrapped", None)
+    if inner is not None:
+        raise UnsupportedSyntaxError(
+            f"'{src.name}' is decorated with '@{ast.unparse(inner)}' before symgrad's "
+            "decorator, which the command line does not run (it reads the file)",
+            src.loc(inner),
+            "decorate in the running program, where symgrad reads the function the "
+            "decorator returns",
+        )

@@ -173,7 +173,8 @@ class UpdateLowering:
                 f"make '{name}' the same kind on every path: a list on each, or "
                 "an array on each (np.zeros(n), np.array([...]))",
             )
-        current = self.owned_array(name, target.value, scope, loc)
+        whole = isinstance(value, ast.Constant) and type(value.value) is int
+        current = self.owned_array(name, target.value, scope, loc, whole)
         index = self.index(target.slice, scope)
         if self.is_list(current) and (
             len(index.items) != 1 or isinstance(index.items[0], Slice)
@@ -305,9 +306,13 @@ class UpdateLowering:
                 "return the new value from the nested function instead",
             )
 
-    def owned_array(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> Var:
+    def owned_array(
+        self, name: str, node: ast.expr, scope: Scope, loc: Loc, whole: bool = False
+    ) -> Var:
         """The array `name` holds, safe to update: a copy of the caller's array
-        or a constant; an error if another name may see the update."""
+        or a constant; an error if another name may see the update.  A list
+        argument of ints is copied into floats, unless the first write into
+        it is of an int (`whole`: `idx[0] = 2`, whose entries may be indices)."""
         current = self.name(name, node, scope)
         if isinstance(current, Const) and self.is_list(current):
             self.unshared(current, name, scope, loc)
@@ -329,7 +334,8 @@ class UpdateLowering:
                 index = Index((Slice(),))
                 return self.emit("getitem", (current, index), loc, hint=name)
             # (a list argument of ints copies into floats: see `_copy_arg`)
-            current = self.emit("copy_arg", (current,), loc, hint=name)
+            copy = "copy" if whole else "copy_arg"
+            current = self.emit(copy, (current,), loc, hint=name)
         return current
 
     def unshared(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:

@@ -1104,9 +1104,12 @@ def linear_algebra(A, b):
     return 0.5 * logdet * sign + quadratic + inverse + np.linalg.det(A) ** 2
 
 
-def stacked_inverses(A):
-    """np.linalg over a stack of matrices (the last two axes)."""
-    return np.sum(np.linalg.inv(A) ** 2) + np.sum(np.linalg.det(A) ** 3)
+def stacked_inverses(A, b):
+    """np.linalg over a stack of matrices (the last two axes); a vector b
+    solved against each matrix of the stack, and a matrix B against each."""
+    total = np.sum(np.linalg.inv(A) ** 2) + np.sum(np.linalg.det(A) ** 3)
+    B = np.outer(b, b)
+    return total + np.sum(np.linalg.solve(A, b) ** 2) + np.sum(np.linalg.solve(A, B))
 
 
 def stacked_sideways(A, B):
@@ -1137,7 +1140,7 @@ def _linear_algebra_args(rng):
 
 
 def _stacked_matrices(rng):
-    return (np.eye(2) * 2.0 + 0.4 * normal(rng, (4, 2, 2)),)
+    return (np.eye(2) * 2.0 + 0.4 * normal(rng, (4, 2, 2)), normal(rng, 2))
 
 
 def _clip_args(rng):
@@ -1530,5 +1533,5 @@ CASES: list[Case] = [
     Case("stacked_sideways", stacked_sideways, _pair((2, 3), (2, 2)), wrt=(0, 1)),
     Case("log_add_exp", log_add_exp, _log_add_exp_args, wrt=(0, 1)),
     Case("linear_algebra", linear_algebra, _linear_algebra_args, wrt=(0, 1)),
-    Case("stacked_inverses", stacked_inverses, _stacked_matrices),
+    Case("stacked_inverses", stacked_inverses, _stacked_matrices, wrt=(0, 1)),
 ]

@@ -675,6 +675,9 @@ def itself(x):
 @symgrad.grad
 def outside(x):
     return x * 7
+
+
+assigned = symgrad.grad(tripled)
 """
 
 
@@ -701,3 +704,32 @@ def test_a_decorators_effect_is_read_or_refused(tmp_path):
     )
     assert result.stdout.count("def f_and_grad(") == 1  # (outside's: its own)
     assert "out = x * 7" in result.stdout
+    assert (
+        "decorated.py:16:2: error: 'tripled' is decorated with '@doubler' before "
+        "symgrad's decorator" in result.stderr  # (`assigned`'s function)
+    )
+    # verify reports each function, the decorated ones as failed
+    result = run("verify", str(path))
+    assert result.returncode == 1
+    assert "ok   outside: proved" in result.stdout
+    assert result.stdout.count("FAIL") == 3
+
+
+def test_a_file_may_import_numpys_linear_algebra_by_name(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        from numpy.linalg import det, solve
+
+        import symgrad
+
+
+        @symgrad.grad
+        def f(A):
+            return det(A) + np.sum(solve(A, np.ones(2)))
+        """,
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "np.linalg.det(A)" in result.stdout

@@ -926,6 +926,17 @@ def test_a_name_a_loop_of_no_steps_binds_read_further_down_raises(tmp_path):
             return s
 
         @symgrad.grad
+        def past_a_branch_and_a_loop(x, n):
+            for i in range(n):
+                k = i
+            s = np.sum(x)
+            if s > 100.0:
+                s = s * 2.0
+            for j in range(2):
+                s = s + x[j]
+            return s + x[k]
+
+        @symgrad.grad
         def rebound(x, n):
             for i in range(n):
                 k = i
@@ -943,9 +954,10 @@ def test_a_name_a_loop_of_no_steps_binds_read_further_down_raises(tmp_path):
         """,
     )
     x = np.array([1.0, 2.0, 3.0])
-    for fn in (m.f, m.g):
+    for fn in (m.f, m.g, m.past_a_branch_and_a_loop):
         with pytest.raises(UnboundLocalError, match="'k'"):
             fn.f_and_grad(x, 0)
+    assert m.past_a_branch_and_a_loop.f_and_grad(x, 2)[0] == 11.0
     assert m.f.f_and_grad(x, 2)[0] == 4.0
     np.testing.assert_array_equal(m.f.grad(x, 2), [2.0, 1.0, 0.0])
     np.testing.assert_array_equal(m.g.grad(x, 2), [6.0, 0.0, 0.0])

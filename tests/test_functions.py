@@ -814,6 +814,18 @@ def _filled_int_list_argument(xs, y):
     return xs[0] * xs[1]
 
 
+def _index_list_written(x, idx):
+    idx[0] = 2
+    return x[idx[0]] + x[idx[1]]
+
+
+def test_a_list_argument_of_ints_written_with_an_int_stays_ints():
+    # (copied into floats, `x[idx[0]]` was an IndexError)
+    value, grad = symgrad.grad(_index_list_written).f_and_grad(np.arange(4.0), [0, 1])
+    assert value == 3.0
+    np.testing.assert_array_equal(grad, [0.0, 1.0, 1.0, 0.0])
+
+
 def test_a_list_argument_of_ints_holds_the_float_written_into_it():
     # the argument was copied with np.copy into an int array, which truncated
     # what was written: value 13 and gradient 4 for 13.5 and 4.5
@@ -1207,7 +1219,7 @@ def test_linear_algebra_differentiates_as_a_textbook_writes_it():
     assert value == pytest.approx(-0.5 * (np.log(np.linalg.det(S)) + r @ x))
     np.testing.assert_allclose(S_bar, -0.5 * inverse + 0.5 * np.outer(x, x))
     np.testing.assert_allclose(r_bar, -x)
-    assert "np.linalg.solve(np.matrix_transpose(S), " in g.source
+    assert "_solve_vec(np.matrix_transpose(S), " in g.source
     (verdict,) = symgrad.verify(g, S, r).verdicts
     assert verdict.status == "checked" and verdict.ok  # (by sympy, exactly)
     # the derivative of a determinant reads the inverse: a singular matrix
@@ -1215,6 +1227,29 @@ def test_linear_algebra_differentiates_as_a_textbook_writes_it():
     det = symgrad.grad(_stacked_determinants)
     with pytest.raises(np.linalg.LinAlgError, match="Singular"):
         det.f_and_grad(np.ones((2, 2, 2)))
+
+
+def test_verify_guesses_square_matrices_for_linear_algebra():
+    # with no arguments, verify's first guess of a shape is not square:
+    # sympy's NonSquareMatrixError (an empty message) was an IndexError
+    for fn in (_gaussian_log_density, _stacked_determinants):
+        for verdict in symgrad.verify(symgrad.grad(fn)).verdicts:
+            assert verdict.ok and verdict.status == "checked", verdict
+
+
+def _determinant_of_an_inverse(L):
+    S = L @ L.T + np.eye(3)
+    return np.linalg.det(np.linalg.inv(S))
+
+
+def test_verify_leaves_long_matrices_to_finite_differences():
+    # sympy's exact inverse and determinant of matrices of long expressions
+    # ran for minutes
+    L = np.random.default_rng(0).normal(size=(3, 3))
+    g = symgrad.grad(_determinant_of_an_inverse)
+    (verdict,) = symgrad.verify(g, L).verdicts
+    assert verdict.ok and verdict.status == "not provable"
+    assert "too large for sympy" in verdict.detail
 
 
 def test_the_linalg_primitives_are_named_where_names_resolve():
@@ -1254,12 +1289,14 @@ FIRST, SECOND = 0, 1
 def _entries_of_a_helpers_tuple(x):
     a = np.sum(_pair(x)[0] * _pair(x)[SECOND]) + _nested_pair(x)[0][1][2]
     t = _pair(x)
-    return a + _nested_pair(x)[1] + np.sum(t[FIRST] ** 2)
+    b = 2.0 * np.sum(_nested_pair(x)[0][1]) + _nested_pair(x)[0][0][1] + 1.0
+    return a + b + _nested_pair(x)[1] + np.sum(t[FIRST] ** 2)
 
 
 def test_a_helpers_tuple_is_read_at_a_constant_index_where_it_is_called():
-    # `helper(x)[0]` (and `[0][1]`, and `t[K]` with K a module constant) was
-    # refused: "a tuple of values ... differentiated only unpacked"
+    # `helper(x)[0]` (and `[0][1]` inside an expression, and `t[K]` with K a
+    # module constant) was refused: "a tuple of values ... differentiated
+    # only unpacked"
     x = np.array([0.3, -1.0, 2.0])
     g = symgrad.grad(_entries_of_a_helpers_tuple)
     assert g.f_and_grad(x)[0] == _entries_of_a_helpers_tuple(x)
