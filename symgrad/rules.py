@@ -449,8 +449,9 @@ def _mT_adjoint(b: Builder, g, out, x):
 @structural("inv", 1, "np.linalg.inv({0})")
 def _inv_adjoint(b: Builder, g, out, a):
     # d(A^-1) = -A^-1 dA A^-1, so the cotangent of A is -A^-T g A^-T
-    left = b.op("matmul", b.op("mT", out), g)
-    return (b.op("neg", b.op("matmul", left, b.op("mT", out))),)
+    transposed = b.op("mT", out)
+    left = b.op("matmul", transposed, g)
+    return (b.op("neg", b.op("matmul", left, transposed)),)
 
 
 def _log_det_adjoint(b: Builder, g, out, a):
