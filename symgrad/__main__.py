@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +34,9 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    script = os.path.basename(sys.argv[0]) == "symgrad"  # (the console script)
     parser = argparse.ArgumentParser(
-        prog="python -m symgrad",
+        prog="symgrad" if script else "python -m symgrad",
         description="symgrad: source-to-source symbolic differentiation for Python.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -480,6 +480,11 @@ def _solve_adjoint(b: Builder, g, out, a, rhs):
     return b.op("unbroadcast", a_bar, a), b.op("unbroadcast", full, rhs)
 
 
+@structural("tile", 2, "np.tile({0}, {1})", nondiff=(1,))
+def _tile_adjoint(b: Builder, g, out, x, reps):
+    return b.op("tile_grad", g, x, reps), None
+
+
 @structural("copy", 1, "np.copy({0})")
 def _copy_adjoint(b: Builder, g, out, x):
     return (g,)
@@ -663,6 +668,7 @@ _emitted(
     nondiff=(2,),
 )
 _emitted("owned", 1, "_owned({0})")
+_emitted("tile_grad", 3, "_tile_grad({0}, {1}, {2})", nondiff=(1, 2))
 # np.linalg.solve's adjoint and tangent, with its B reading as numpy reads it
 _emitted("solve_vec", 3, "_solve_vec({0}, {1}, {2})", nondiff=(2,))
 _emitted("solve_apply", 3, "_solve_apply({0}, {1}, {2})", nondiff=(2,))
@@ -949,6 +955,8 @@ TANGENTS["det"] = _det_tangent
 TANGENTS["solve"] = _solve_tangent
 TANGENTS["solve_vec"] = _solve_vec_tangent
 linear("mT")
+linear("tile")
+linear("tile_grad")
 bilinear("solve_apply", 0, 1)
 bilinear("solve_outer", 0, 1)
 TANGENTS["einsum"] = _einsum_tangent

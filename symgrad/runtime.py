@@ -147,6 +147,19 @@ def _copy_arg(x):
     return np.copy(x)
 
 
+def _tile_grad(g, x, reps):
+    """The cotangent of x in `np.tile(x, reps)`: g's tiles summed (numpy
+    pads the shorter of x's shape and reps with leading ones)."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    shape = np.shape(x)
+    d = max(len(shape), len(reps))
+    padded = (1,) * (d - len(shape)) + shape
+    reps = (1,) * (d - len(reps)) + reps
+    tiles = np.reshape(g, [n for pair in zip(reps, padded, strict=True) for n in pair])
+    total = np.reshape(np.sum(tiles, axis=tuple(range(0, 2 * d, 2))), shape)
+    return total if isinstance(x, np.ndarray) else total[()]  # (a number's: one)
+
+
 def _solve_vec(a, r, b):
     """np.linalg.solve(a, r), reading r as np.linalg.solve(a, b) reads b: as
     vectors (one per matrix of a stack) where b is 1-d, else as matrices."""

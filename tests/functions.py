@@ -1112,6 +1112,13 @@ def stacked_inverses(A, b):
     return total + np.sum(np.linalg.solve(A, b) ** 2) + np.sum(np.linalg.solve(A, B))
 
 
+def tiled(x, W):
+    """np.tile of a vector and a matrix, with reps shorter and longer than
+    the array's dimensions: the cotangent sums the tiles."""
+    r = np.sum(np.tile(x, 3) * np.arange(12.0)) + np.sum(np.tile(W, (2, 1, 3)) ** 2)
+    return r + np.sum(np.tile(x, (2, 2)) ** 3) + np.sum(np.tile(W[0, 0], 2) * x[:2])
+
+
 def stacked_sideways(A, B):
     """np.hstack and np.vstack of lists written out: matrices side by side,
     vectors end to end, a row under a matrix."""
@@ -1532,6 +1539,7 @@ CASES: list[Case] = [
     Case("triangles_and_swaps", triangles_and_swaps, _one((3, 4))),
     Case("stacked_sideways", stacked_sideways, _pair((2, 3), (2, 2)), wrt=(0, 1)),
     Case("log_add_exp", log_add_exp, _log_add_exp_args, wrt=(0, 1)),
+    Case("tiled", tiled, _pair(4, (2, 3)), wrt=(0, 1)),
     Case("linear_algebra", linear_algebra, _linear_algebra_args, wrt=(0, 1)),
     Case("stacked_inverses", stacked_inverses, _stacked_matrices, wrt=(0, 1)),
 ]

@@ -733,3 +733,15 @@ def test_a_file_may_import_numpys_linear_algebra_by_name(tmp_path):
     result = run("emit", str(path))
     assert result.returncode == 0, result.stderr
     assert "np.linalg.det(A)" in result.stdout
+
+
+def test_the_console_script_names_itself_in_its_usage():
+    script = Path(sys.executable).parent / "symgrad"
+    if not script.exists():
+        pytest.skip("the symgrad console script is not installed beside python")
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: symgrad ")
+    assert run("--help").stdout.startswith("usage: python -m symgrad ")
