@@ -53,6 +53,7 @@ class FlowLowering:
             if isinstance(stmt, ast.For | ast.While) and rest:
                 self.read_after[stmt] = _read_after(stmt, rest)
             self.statement(stmt, scope)
+            checks, self.unbound_checks = self.unbound_checks, []
             flags = [scope.env.get(f, _FALSE) for f in _EXITS]
             if any(f == Const(True) for f in flags):
                 return  # the rest is unreachable
@@ -63,14 +64,16 @@ class FlowLowering:
                 for flag in live[1:]:
                     exited = self.emit("or_", (exited, flag), loc)
 
-                def guarded(rest=rest) -> None:
+                def guarded(rest=rest, checks=checks) -> None:
                     for flag in _EXITS:
                         if flag in scope.env:
                             scope.env[flag] = _FALSE
+                    self.check_bound(checks, scope)
                     self.block(rest, scope)
 
                 self.branch(exited, lambda: None, guarded, scope, loc, exits=True)
                 return
+            self.check_bound(checks, scope)
 
     def exit(self, stmt: ast.Return | ast.Break | ast.Continue, scope: Scope) -> None:
         if isinstance(stmt, ast.Return):
@@ -132,12 +135,11 @@ class FlowLowering:
         exits: bool = False,
     ) -> None:
         """Lower both arms from the current bindings and merge what they bind.
-        With `exits`, `then` is the path of a return, break or continue, on
-        which nothing after reads what `orelse` binds (the rest of the block
-        is guarded): None stands in for a name only `orelse` binds, which
-        code after the enclosing statement may read where it did not exit
-        (`if c: return a` then `v = w`, in a branch whose other arm binds v
-        too)."""
+        On an arm that exits (a return, break or continue; with `exits`,
+        `then` is the exit path of a guard) nothing after reads what the
+        other arm binds (the rest is guarded): None stands in there for a
+        name only the other arm binds, which code after may read where it did
+        not exit (`if c: return a` / `else: v = w`, then `return v`)."""
         if isinstance(cond, Const) and cond.name is None:
             (then if cond.value else orelse)()
             return
@@ -145,9 +147,10 @@ class FlowLowering:
         then_body, then_env = self.capture(then, scope)
         scope.env = dict(before)
         else_body, else_env = self.capture(orelse, scope)
-        if exits:
-            bound = [n for n in else_env if n not in then_env and n.isidentifier()]
-            then_env = {**{n: Const(None) for n in bound}, **then_env}
+        if exits or _exited(then_env):
+            then_env = _stand_ins(then_env, else_env)
+        if _exited(else_env):
+            else_env = _stand_ins(else_env, then_env)
         merges: list[Merge] = []
         scope.env = self.merge(cond, then_env, else_env, merges, scope)
         self.body.append(Branch(cond, then_body, else_body, tuple(merges), loc))
@@ -434,9 +437,15 @@ class FlowLowering:
         )
         if getattr(scope.src.resolver, "generated", False) or _runs(index, bounds):
             return
-        for name in unbound:  # (read after a loop of no steps, Python raises)
-            if name in checked and isinstance(scope.env.get(name), Var):
-                value = scope.env[name]
+        # (read after a loop of no steps, Python raises; checked where the
+        # code after the loop runs: `block` emits it, past a guard on exits)
+        self.unbound_checks = [(n, loc) for n in unbound if n in checked]
+
+    def check_bound(self, checks: list, scope: Scope) -> None:
+        """`_bound(v, name)` for each name a loop of no steps leaves unbound."""
+        for name, loc in checks:
+            value = scope.env.get(name)
+            if isinstance(value, Var):
                 bound = self.emit("bound", (value, Const(name)), loc, hint=name)
                 self.shares(bound, value)
                 scope.env[name] = bound
@@ -646,6 +655,18 @@ def _tuple(*items):
     from .frontend import TupleValue
 
     return TupleValue(tuple(items))
+
+
+def _exited(env: dict) -> bool:
+    """Does every path through the arm that left `env` return, break or
+    continue?"""
+    return any(env.get(flag) == Const(True) for flag in _EXITS)
+
+
+def _stand_ins(exited: dict, other: dict) -> dict:
+    """`exited`, with None for the names only `other` binds."""
+    bound = [n for n in other if n not in exited and n.isidentifier()]
+    return {**{n: Const(None) for n in bound}, **exited}
 
 
 def _read_after(loop: ast.For | ast.While, rest: list[ast.stmt]) -> set[str]:

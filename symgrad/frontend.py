@@ -123,6 +123,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.integral: set[str] = set()
         # a loop -> the names it binds that the statement after it reads
         self.read_after: dict[ast.stmt, set[str]] = {}
+        # (names a loop of no steps leaves unbound: see `flow.loop`)
+        self.unbound_checks: list[tuple[str, Loc]] = []
         # functions with custom rules, which the emitted code calls by name
         self.called_by_name: set[str] = set()
 

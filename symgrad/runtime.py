@@ -139,8 +139,10 @@ def _inexact(x):
 def _copy_arg(x):
     """A copy of the argument `x` to write into: np.copy's array, but a list
     of ints or bools is copied into floats, so that an entry holds the float
-    written into it, as the list's own entry would (an int array truncates
-    it, as numpy does)."""
+    (or int) written into it, as the list's own entry would, where an int
+    array would truncate it and a bool array make it True (an int array
+    argument truncates, as numpy does).  An entry read back is a float: one
+    used as an index raises IndexError, where Python's int would index."""
     if x.__class__ is list:
         copied = np.array(x)
         return copied.astype(float) if copied.dtype.kind in "biu" else copied

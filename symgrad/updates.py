@@ -173,8 +173,7 @@ class UpdateLowering:
                 f"make '{name}' the same kind on every path: a list on each, or "
                 "an array on each (np.zeros(n), np.array([...]))",
             )
-        whole = isinstance(value, ast.Constant) and type(value.value) is int
-        current = self.owned_array(name, target.value, scope, loc, whole)
+        current = self.owned_array(name, target.value, scope, loc)
         index = self.index(target.slice, scope)
         if self.is_list(current) and (
             len(index.items) != 1 or isinstance(index.items[0], Slice)
@@ -306,13 +305,10 @@ class UpdateLowering:
                 "return the new value from the nested function instead",
             )
 
-    def owned_array(
-        self, name: str, node: ast.expr, scope: Scope, loc: Loc, whole: bool = False
-    ) -> Var:
+    def owned_array(self, name: str, node: ast.expr, scope: Scope, loc: Loc) -> Var:
         """The array `name` holds, safe to update: a copy of the caller's array
         or a constant; an error if another name may see the update.  A list
-        argument of ints is copied into floats, unless the first write into
-        it is of an int (`whole`: `idx[0] = 2`, whose entries may be indices)."""
+        argument of ints or bools is copied into floats (`_copy_arg`)."""
         current = self.name(name, node, scope)
         if isinstance(current, Const) and self.is_list(current):
             self.unshared(current, name, scope, loc)
@@ -333,9 +329,7 @@ class UpdateLowering:
             if self.is_list(current):  # (`items[:]`: a list copies as a list)
                 index = Index((Slice(),))
                 return self.emit("getitem", (current, index), loc, hint=name)
-            # (a list argument of ints copies into floats: see `_copy_arg`)
-            copy = "copy" if whole else "copy_arg"
-            current = self.emit(copy, (current,), loc, hint=name)
+            current = self.emit("copy_arg", (current,), loc, hint=name)
         return current
 
     def unshared(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:

@@ -1204,3 +1204,52 @@ def test_three_silent_results_the_random_tester_found(tmp_path):
     # Python's max returns its argument itself, which `a *= 3.0` changed
     with pytest.raises(UnsupportedSyntaxError, match="in-place update of 'a'"):
         symgrad.grad(m.the_same_object_from_max).f_and_grad(0.5)
+
+
+_EXITS_IN_ARMS = """
+@symgrad.grad
+def returned_or_bound(x):
+    if x > 1.0:
+        return x * 5.0
+    else:
+        y = x * x
+    for i in range(2):
+        y = y * 1.5
+    return y
+
+@symgrad.grad
+def returned_in_the_middle(x):
+    if x > 1.0:
+        y = x * 3.0
+    elif x > 0.0:
+        return x
+    else:
+        y = x * x
+    return y * 2.0
+
+@symgrad.grad
+def returned_from_a_loop(x, n):
+    for i in range(n):
+        if x > 2.0:
+            return x
+        w = x * 2.0
+    return w
+"""
+
+
+def test_a_name_bound_in_the_arm_that_does_not_exit_is_bound_after(tmp_path):
+    # `if c: return a` / `else: y = ...`: y came out of the if unbound (None
+    # in a loop after it, a raw TypeError; refused elsewhere as "not bound on
+    # every path"); and the check that a loop of no steps bound `w` ran
+    # before the guard on its return (UnboundLocalError where it returned)
+    m = load(tmp_path, _EXITS_IN_ARMS)
+    for fn, args in [
+        (m.returned_or_bound, [(0.5,), (1.5,)]),
+        (m.returned_in_the_middle, [(2.0,), (0.5,), (-0.5,)]),
+        (m.returned_from_a_loop, [(2.5, 2), (1.5, 2)]),
+    ]:
+        for a in args:
+            assert fn.f_and_grad(*a)[0] == fn.__wrapped__(*a)
+            symgrad.check_grad(fn, *a)
+    with pytest.raises(UnboundLocalError, match="'w'"):
+        m.returned_from_a_loop.f_and_grad(2.5, 0)

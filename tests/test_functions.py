@@ -814,16 +814,33 @@ def _filled_int_list_argument(xs, y):
     return xs[0] * xs[1]
 
 
+def _int_then_float_written(x, idx):
+    idx[0] = 2
+    idx[1] = x * 0.5
+    return idx[1] * x + idx[0]
+
+
+def _int_written_into_bools(x, m):
+    m[1] = 3
+    return x * m[1]
+
+
 def _index_list_written(x, idx):
     idx[0] = 2
     return x[idx[0]] + x[idx[1]]
 
 
-def test_a_list_argument_of_ints_written_with_an_int_stays_ints():
-    # (copied into floats, `x[idx[0]]` was an IndexError)
-    value, grad = symgrad.grad(_index_list_written).f_and_grad(np.arange(4.0), [0, 1])
-    assert value == 3.0
-    np.testing.assert_array_equal(grad, [0.0, 1.0, 1.0, 0.0])
+def test_a_list_argument_of_ints_or_bools_holds_what_is_written():
+    # an int (or bool) list copied as an int (bool) array truncated the float
+    # written into it (2.0 and 0.0 for 2.245 and 0.7), or made 3 True (0.7,
+    # 1.0 for 2.1, 3.0)
+    g = symgrad.grad(_int_then_float_written)
+    assert g.f_and_grad(0.7, [0, 1]) == pytest.approx((2.245, 0.7))
+    g = symgrad.grad(_int_written_into_bools)
+    assert g.f_and_grad(0.7, [True, False]) == pytest.approx((2.1, 3.0))
+    # its entries are floats then: one used as an index raises, loudly
+    with pytest.raises(IndexError):
+        symgrad.grad(_index_list_written).f_and_grad(np.arange(4.0), [0, 1])
 
 
 def test_a_list_argument_of_ints_holds_the_float_written_into_it():
