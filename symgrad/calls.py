@@ -39,8 +39,10 @@ class CallLowering:
 
     def call_user(self, fn, node: ast.Call, scope: Scope, hint: str | None) -> Value:
         """Inline a call of a module-level function or of a closure."""
+        from .frontend import identity
+
         src = fn.source
-        if (src.file, src.tree.lineno, src.name) in self.stack:
+        if identity(src) in self.stack:
             raise UnsupportedSyntaxError(
                 f"recursive call to '{src.name}' is not supported", scope.src.loc(node)
             )

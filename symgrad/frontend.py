@@ -103,7 +103,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.top = top
         self.names = Names(RESERVED | set(top.params), avoid)
         self.body: list[Stmt] = []
-        self.stack: list[tuple[str, int, str]] = []  # (file, line, name)
+        self.stack: list[tuple] = []  # the functions being inlined (`identity`)
         self.constants: dict[str, Const] = {}
         self.constant_names: dict[tuple[str, str], Const] = {}
         self.ops: dict[str, str] = {}  # variable -> the op that computed it
@@ -164,7 +164,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     def inline(self, scope: Scope, hint: str | None) -> Value:
         """Lower the statements of `scope.src`; return what it returns."""
-        self.stack.append((scope.src.file, scope.src.tree.lineno, scope.src.name))
+        self.stack.append(identity(scope.src))
         body = [s for s in scope.src.tree.body if not _is_docstring(s)]
         if not _returns(body):
             raise UnsupportedSyntaxError(
@@ -950,6 +950,14 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if isinstance(atom, Var) and self.kinds.get(atom.name) in ("list", "mixed"):
             return self.emit("list_array", (atom,), loc)
         return atom
+
+
+def identity(src: FunctionSource) -> tuple:
+    """A function as recursion is told by: where it is defined, and the
+    cells of its closure (one decorator applied twice inlines its wrapper
+    twice, each around its own function: no recursion)."""
+    cells = getattr(src.resolver, "cells", {})
+    return (src.file, src.tree.lineno, src.name, tuple(map(id, cells.values())))
 
 
 def _literal_int(node: ast.expr) -> int | None:

@@ -1041,3 +1041,19 @@ def test_a_function_used_as_a_value_is_an_error_at_its_line(tmp_path):
             f"{path}:{line}:{col}: error: 'g' is a function (a lambda or a nested "
             "def), used here as a value"
         )
+
+
+def test_a_recursive_call_is_an_error_at_its_line(tmp_path):
+    body = (
+        "def f(x, n):\n    return x if n == 0 else f(x * 2.0, n - 1)\n\n\n"
+        "def g(x):\n    def inner(y, k):\n        return y if k == 0 else inner(y, k - 1)\n"
+        "    return inner(x, 2)\n"
+    )
+    module, path = load(tmp_path, body, name="recursive")
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.f).f_and_grad(1.0, 2)
+    assert str(info.value).startswith(
+        f"{path}:6:29: error: recursive call to 'f' is not supported"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="recursive call to 'inner'"):
+        symgrad.grad(module.g).f_and_grad(1.0)

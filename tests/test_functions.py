@@ -13,6 +13,7 @@ right gradient, and fails (naming the worst entries) a wrong one.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 import zlib
 from typing import Any
@@ -1318,3 +1319,30 @@ def test_a_helpers_tuple_is_read_at_a_constant_index_where_it_is_called():
     g = symgrad.grad(_entries_of_a_helpers_tuple)
     assert g.f_and_grad(x)[0] == _entries_of_a_helpers_tuple(x)
     check_grad(g, x)
+
+
+def _scaled_twice(f):
+    @functools.wraps(f)
+    def wrapper(y):
+        return 2.0 * f(y)
+
+    return wrapper
+
+
+@_scaled_twice
+@_scaled_twice
+def _quadrupled(y):
+    return y * 3.0
+
+
+def _through_two_decorators(x):
+    return _quadrupled(x) + np.sin(x)
+
+
+def test_one_decorator_applied_twice_is_no_recursion():
+    # the wrapper, inlined around itself with another closure, was refused
+    # as "recursive call to 'wrapper'"
+    g = symgrad.grad(_through_two_decorators)
+    value, grad = g.f_and_grad(0.7)
+    assert value == _through_two_decorators(0.7)
+    assert grad == pytest.approx(12.0 + np.cos(0.7))
