@@ -736,8 +736,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 base = called
         if held is not None:  # `r[0]` of `r = helper(x)`: its entry
             k = _literal_int(node.slice)
-            if k is None and not isinstance(node.slice, ast.Slice | ast.Tuple):
-                index = self.atom(node.slice, scope)  # (`t[K]`, K a module's int)
+            if k is None and isinstance(node.slice, ast.Name):  # (`t[K]`: a name
+                index = self.atom(node.slice, scope)  # emits nothing to lower again)
                 if isinstance(index, Const) and type(index.value) is int:
                     k = index.value
             if k is not None and -len(held.items) <= k < len(held.items):
