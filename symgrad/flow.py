@@ -50,10 +50,7 @@ class FlowLowering:
                     )
                 self.exit(stmt, scope)
                 return
-            if isinstance(stmt, ast.For | ast.While) and rest:
-                self.read_after[stmt] = _read_after(stmt, rest)
             self.statement(stmt, scope)
-            checks, self.unbound_checks = self.unbound_checks, []
             flags = [scope.env.get(f, _FALSE) for f in _EXITS]
             if any(f == Const(True) for f in flags):
                 return  # the rest is unreachable
@@ -64,16 +61,14 @@ class FlowLowering:
                 for flag in live[1:]:
                     exited = self.emit("or_", (exited, flag), loc)
 
-                def guarded(rest=rest, checks=checks) -> None:
+                def guarded(rest=rest) -> None:
                     for flag in _EXITS:
                         if flag in scope.env:
                             scope.env[flag] = _FALSE
-                    self.check_bound(checks, scope)
                     self.block(rest, scope)
 
                 self.branch(exited, lambda: None, guarded, scope, loc, exits=True)
                 return
-            self.check_bound(checks, scope)
 
     def exit(self, stmt: ast.Return | ast.Break | ast.Continue, scope: Scope) -> None:
         if isinstance(stmt, ast.Return):
@@ -208,6 +203,8 @@ class FlowLowering:
             out = Var(self.names.fresh(_hint(name)))
             merges.append(Merge(out, left, right))
             self.shares(out, left, right)
+            if self.marked(left) or self.marked(right):
+                self.maybe_unbound.add(out.name)
             return out
         if (
             isinstance(left, TupleValue)
@@ -259,8 +256,7 @@ class FlowLowering:
                 scope.env[counter] = self.emit("add", (index, step), loc, hint="i")
 
             bound = (names | {counter}, _assigned(stmt, True), self.live(stmt, scope))
-            checked = self.read_after.get(stmt, set())
-            self.loop(None, (), test, body, bound, exits, scope, loc, checked)
+            self.loop(None, (), test, body, bound, exits, scope, loc, _nones(stmt))
             scope.env.pop(counter)
             return
         named = isinstance(stmt.target, ast.Name) and _is_range(stmt.iter)
@@ -272,7 +268,6 @@ class FlowLowering:
             self.block(stmt.body, scope)
 
         bound = (names, _assigned(stmt, True), self.live(stmt, scope))
-        checked = self.read_after.get(stmt, set())
         self.loop(
             index,
             (start, stop, step),
@@ -282,7 +277,7 @@ class FlowLowering:
             exits,
             scope,
             loc,
-            checked,
+            _nones(stmt),
         )
 
     def comprehension(self, node: ast.ListComp, scope: Scope, hint) -> Atom:
@@ -335,19 +330,21 @@ class FlowLowering:
             self.block(stmt.body, scope)
 
         bound = (_assigned(stmt), _assigned(stmt, True), self.live(stmt, scope))
-        checked = self.read_after.get(stmt, set())
-        self.loop(None, (), test, body, bound, exits, scope, loc, checked)
+        self.loop(None, (), test, body, bound, exits, scope, loc, _nones(stmt))
 
     def loop(
-        self, index, bounds, test, body, names, exits, scope, loc, checked=()
+        self, index, bounds, test, body, names, exits, scope, loc, nones=frozenset()
     ) -> None:
         """Lower a loop whose body binds `names`; carry those bound before.
-        A name of `checked` not bound before it, read right after it, is
-        checked there to be bound: None stands in for it before the loop.
+        None stands in for a name not bound before it; where it may still be
+        None after the loop (the loop took no step, or no step bound it), it
+        is marked maybe unbound, and a read checks it as Python would (not a
+        name the loop may bind to None itself, `nones`).
 
         Names the body updates in place (`y[i] = ...`, `y.append(...)`) that
         hold the caller's array or a constant are copied once, before the loop."""
         names, updated, live = names
+        generated = getattr(scope.src.resolver, "generated", False)
         unbound = sorted(live - set(scope.env))
         for name in unbound:
             scope.env[name] = Const(None)  # not bound yet: read only once it is
@@ -394,6 +391,8 @@ class FlowLowering:
             headers[name] = Var(self.names.fresh(_hint(name)))
             scope.env[name] = headers[name]
             self.shares(headers[name], value)
+            if name not in nones and self.marked(value):
+                self.maybe_unbound.add(headers[name].name)
         test_body, cond = (), None
         if test is not None:
             test_body, cond = self.capture_value(
@@ -402,7 +401,7 @@ class FlowLowering:
         for flag in exits:  # the body only runs while no exit has happened
             scope.env[flag] = _FALSE
         body_stmts, after = self.capture(body, scope)
-        if not getattr(scope.src.resolver, "generated", False):  # (see `aliased`)
+        if not generated:  # (see `aliased`)
             self.check_shared(after, before, carried, updated, loc)
         for name in carried:  # an iteration starts with the previous one's value
             value = after.get(name)
@@ -425,6 +424,18 @@ class FlowLowering:
             out = Var(self.names.fresh(_hint(name)))
             self.shares(out, headers[name])
             carries.append(Carry(headers[name], before[name], value, out))
+            stand_in = name in unbound and not generated
+            if self.marked(before[name]) or stand_in and name not in nones:
+                if self.may_be_none(value, headers[name]):
+                    if self.marked(headers[name]):  # (its reads were checked)
+                        raise UnsupportedSyntaxError(
+                            f"'{name}' may be unbound before this loop, which "
+                            "may bind it to None",
+                            loc,
+                            f"bind '{name}' before the loop that may take no step",
+                        )
+                elif not _runs(index, bounds) or self.reaches(value, headers[name]):
+                    self.maybe_unbound.add(out.name)
         scope.partial.update(n for n in after if n not in before)
         scope.env = dict(before)
         for carry, name in zip(carries, carried, strict=True):
@@ -435,20 +446,30 @@ class FlowLowering:
         self.body.append(
             Loop(index, bounds, test_body, cond, tuple(carries), body_stmts, loc)
         )
-        if getattr(scope.src.resolver, "generated", False) or _runs(index, bounds):
-            return
-        # (read after a loop of no steps, Python raises; checked where the
-        # code after the loop runs: `block` emits it, past a guard on exits)
-        self.unbound_checks = [(n, loc) for n in unbound if n in checked]
 
-    def check_bound(self, checks: list, scope: Scope) -> None:
-        """`_bound(v, name)` for each name a loop of no steps leaves unbound."""
-        for name, loc in checks:
-            value = scope.env.get(name)
-            if isinstance(value, Var):
-                bound = self.emit("bound", (value, Const(name)), loc, hint=name)
-                self.shares(bound, value)
-                scope.env[name] = bound
+    def marked(self, value) -> bool:
+        """Is `value` None where its source name is unbound?"""
+        return isinstance(value, Var) and value.name in self.maybe_unbound
+
+    def reaches(self, value, target: Var) -> bool:
+        """May `value` be `target` (through merges, views and loops)?"""
+        return target in self.origins(value, set())
+
+    def may_be_none(self, value, header: Var) -> bool:
+        """May `value` be None other than through `header`?"""
+        return Const(None) in self.origins(value, {header})
+
+    def origins(self, value, stop: set) -> set:
+        """The values `value` may be, through `sources`, not past `stop`."""
+        seen, pending = set(), [value]
+        while pending:
+            value = pending.pop()
+            if value in seen:
+                continue
+            seen.add(value)
+            if isinstance(value, Var) and value not in stop:
+                pending.extend(self.sources.get(value.name, ()))
+        return seen
 
     def live(self, stmt: ast.For | ast.While, scope: Scope) -> set[str]:
         """Names the loop binds that are read before the loop body binds them
@@ -669,15 +690,9 @@ def _stand_ins(exited: dict, other: dict) -> dict:
     return {**{n: Const(None) for n in bound}, **exited}
 
 
-def _read_after(loop: ast.For | ast.While, rest: list[ast.stmt]) -> set[str]:
-    """Names `loop` binds that the statements after it read whenever they
-    run, before binding them again: an expression statement's, assignment's
-    or return's reads (not under `and`/`or`, a conditional expression, a
-    lambda or a comprehension; an augmented assignment's target too), and a
-    compound statement's test or iterable, past which the scan goes on only
-    if it binds none of the names and holds no exit.  Not a name the loop
-    binds to None itself."""
-    nones = {
+def _nones(loop: ast.For | ast.While) -> frozenset[str]:
+    """Names `loop` binds to None itself (a None after it may be a value)."""
+    return frozenset(
         t.id
         for n in ast.walk(loop)
         if isinstance(n, ast.Assign)
@@ -685,42 +700,7 @@ def _read_after(loop: ast.For | ast.While, rest: list[ast.stmt]) -> set[str]:
         and n.value.value is None
         for t in n.targets
         if isinstance(t, ast.Name)
-    }
-    bound = _assigned(loop) - nones
-    read: set[str] = set()
-    for stmt in rest:
-        if isinstance(stmt, ast.If | ast.While | ast.For):
-            first = stmt.iter if isinstance(stmt, ast.For) else stmt.test
-            read |= _read_first(first) & bound
-            exits = ast.Return | ast.Break | ast.Continue | ast.Raise
-            if _assigned(stmt) & bound or any(
-                isinstance(n, exits) for n in ast.walk(stmt)
-            ):
-                return read
-            continue
-        if not isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign | ast.Expr):
-            return read
-        read |= _read_first(stmt) & bound
-        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-            read |= {stmt.target.id} & bound  # (`k += 1` reads k first)
-        bound -= _assigned(stmt)
-    return read
-
-
-def _read_first(node: ast.AST) -> set[str]:
-    """The names `node` reads whenever it runs."""
-    read: set[str] = set()
-    pending: list[ast.AST] = [node]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.BoolOp | ast.IfExp | ast.Lambda):
-            continue
-        if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            read.add(node.id)
-        pending.extend(ast.iter_child_nodes(node))
-    return read
+    )
 
 
 def _runs(index, bounds) -> bool:

@@ -121,10 +121,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # variables that are never a boolean array: loop indices, and +, -, *,
         # //, % with an integer (numpy makes a boolean operand an integer)
         self.integral: set[str] = set()
-        # a loop -> the names it binds that the statement after it reads
-        self.read_after: dict[ast.stmt, set[str]] = {}
-        # (names a loop of no steps leaves unbound: see `flow.loop`)
-        self.unbound_checks: list[tuple[str, Loc]] = []
+        # variables that hold None where the source name may be unbound (a
+        # loop of no steps binds it never): a read checks them (`flow.loop`)
+        self.maybe_unbound: set[str] = set()
         # functions with custom rules, which the emitted code calls by name
         self.called_by_name: set[str] = set()
 
@@ -614,7 +613,15 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     def name(self, ident: str, node: ast.AST, scope: Scope) -> Value:
         if ident in scope.env:
-            return scope.env[ident]
+            found = scope.env[ident]
+            if isinstance(found, Var) and found.name in self.maybe_unbound:
+                # (Python raises UnboundLocalError there; once checked, the
+                # name is bound on this path)
+                loc = scope.src.loc(node)
+                checked = self.emit("bound", (found, Const(ident)), loc, hint=ident)
+                self.shares(checked, found)
+                scope.env[ident] = found = checked
+            return found
         if ident in scope.partial:
             raise UnknownNameError(
                 f"'{ident}' is bound only inside a branch or loop, or not on every "

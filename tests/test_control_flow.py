@@ -961,10 +961,12 @@ def test_a_name_a_loop_of_no_steps_binds_read_further_down_raises(tmp_path):
     assert m.f.f_and_grad(x, 2)[0] == 4.0
     np.testing.assert_array_equal(m.f.grad(x, 2), [2.0, 1.0, 0.0])
     np.testing.assert_array_equal(m.g.grad(x, 2), [6.0, 0.0, 0.0])
-    # rebound before the read, or read only where the loop ran: no check
+    # rebound before the read: no check; read only where the loop ran:
+    # checked there, where it is bound
     assert m.rebound.f_and_grad(x, 0)[0] == 3.0
+    assert "_bound(" not in m.rebound.source
     assert m.guarded.f_and_grad(x, 0)[0] == 1.0
-    assert "_bound(" not in m.rebound.source + m.guarded.source
+    assert m.guarded.f_and_grad(x, 2)[0] == 3.0
 
 
 def test_a_slice_of_a_list_is_a_new_list_to_write_into(tmp_path):
@@ -1253,3 +1255,128 @@ def test_a_name_bound_in_the_arm_that_does_not_exit_is_bound_after(tmp_path):
             symgrad.check_grad(fn, *a)
     with pytest.raises(UnboundLocalError, match="'w'"):
         m.returned_from_a_loop.f_and_grad(2.5, 0)
+
+
+_MAYBE_UNBOUND = """
+def in_a_later_loop(x, n):
+    for i in range(n):
+        k = i
+    s = 0.0
+    for j in range(2):
+        s = s + np.sum(x[k])
+    return s
+
+
+def in_a_while_test(x, n):
+    for i in range(n):
+        k = i
+    s = np.sum(x)
+    while s < np.sum(x[k]) + 10.0:
+        s = s * 2.0
+    return s
+
+
+def after_an_if_that_may_return(x, n):
+    for i in range(n):
+        k = i
+    if x[0] > 10.0:
+        return x[0]
+    return x[0] + np.sum(x[k])
+
+
+def rebound_in_one_arm(x, n):
+    for i in range(n):
+        k = i
+    if x[0] > 0.0:
+        k = 0
+    return x[0] + np.sum(x[k])
+
+
+def bound_in_no_step(x, n):
+    for i in range(3):
+        if x[i] > n:
+            k = i
+    return x[0] + np.sum(x[k])
+
+
+def through_a_second_loop(x, n):
+    for i in range(n):
+        k = i
+    for j in range(n):
+        if x[j] > 0.0:
+            k = j
+    return x[0] + np.sum(x[k])
+"""
+
+
+def test_a_name_a_loop_may_leave_unbound_is_checked_where_it_is_read(tmp_path):
+    # only reads the statements right after the loop make on every path were
+    # checked: read inside a later loop, after an `if` that may return, after
+    # one arm of an `if` rebinds it, or left unbound by a loop that takes
+    # steps, the name read the None standing in for it: x[None] is x with an
+    # axis more, and np.sum(x[None]) a silently wrong value
+    m = load(tmp_path, _MAYBE_UNBOUND)
+    x = np.array([-1.0, 2.0, 3.0])
+    for fn in (
+        m.in_a_later_loop,
+        m.in_a_while_test,
+        m.after_an_if_that_may_return,
+        m.rebound_in_one_arm,
+        m.bound_in_no_step,
+        m.through_a_second_loop,
+    ):
+        g = symgrad.grad(fn, wrt=0)
+        with pytest.raises(UnboundLocalError):
+            fn(x, 0 if fn is not m.bound_in_no_step else 5.0)
+        with pytest.raises(UnboundLocalError, match="'k'"):
+            g.f_and_grad(x, 0 if fn is not m.bound_in_no_step else 5.0)
+        n = 2 if fn is not m.bound_in_no_step else 1.0
+        assert g.f_and_grad(x, n)[0] == fn(x, n)
+        symgrad.check_grad(g, x, n)
+    # bound on the path that reads it: checked, and no error
+    assert symgrad.grad(m.rebound_in_one_arm).f_and_grad(-x, 0)[0] == 2.0
+
+
+def test_a_name_a_loop_binds_to_none_itself_is_not_checked(tmp_path):
+    # None after such a loop may be its value: no check, which would raise
+    m = load(
+        tmp_path,
+        """
+        def f(x, n):
+            k = 1
+            for i in range(n):
+                k = None
+            for i in range(n):
+                j = None
+                if x[i] > 0:
+                    j = i
+            s = x[0]
+            if k is not None:
+                s = s + x[k]
+            return s
+        """,
+    )
+    g = symgrad.grad(m.f)
+    x = np.array([1.0, 2.0])
+    for n in (0, 2):
+        assert g.f_and_grad(x, n)[0] == m.f(x, n)
+
+
+def test_a_name_maybe_unbound_that_a_later_loop_binds_to_none_is_refused(tmp_path):
+    # its reads in that loop are checked, and a None bound there would raise
+    m = load(
+        tmp_path,
+        """
+        def f(x, n):
+            for i in range(n):
+                k = i
+            m = None
+            for j in range(2):
+                s = x[k]
+                k = m
+            return np.sum(s)
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="may bind it to None") as err:
+        symgrad.grad(m.f).f_and_grad(np.ones(2), 1)
+    assert "for j in range(2):" in str(err.value)

@@ -1046,7 +1046,8 @@ def test_a_function_used_as_a_value_is_an_error_at_its_line(tmp_path):
 def test_a_recursive_call_is_an_error_at_its_line(tmp_path):
     body = (
         "def f(x, n):\n    return x if n == 0 else f(x * 2.0, n - 1)\n\n\n"
-        "def g(x):\n    def inner(y, k):\n        return y if k == 0 else inner(y, k - 1)\n"
+        "def g(x):\n    def inner(y, k):\n"
+        "        return y if k == 0 else inner(y, k - 1)\n"
         "    return inner(x, 2)\n"
     )
     module, path = load(tmp_path, body, name="recursive")
