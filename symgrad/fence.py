@@ -185,7 +185,7 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
                 ),
             )
         method = getattr(getattr(call, "func", None), "attr", None)
-        if isinstance(call.func, ast.Attribute) and method in _LIST_METHODS:
+        if isinstance(call, ast.Call) and method in _LIST_METHODS:
             items = ast.unparse(call.func.value)
             raise UnsupportedSyntaxError(
                 f"'{items}.{method}(...)' changes '{items}' in place, which symgrad "

@@ -14,7 +14,7 @@ ignore them).
 
 import numpy as np
 
-from .runtime import _inexact, _logabsdet, _slogdet_sign
+from .runtime import _diff_order, _inexact, _logabsdet, _slogdet_sign
 
 # Parameters a call must leave at these values.
 FIXED = {
@@ -89,7 +89,7 @@ def diff(a, n=1, axis=-1):
     if n == 1:
         d = d[..., 1:] - d[..., :-1]
     else:
-        for _ in range(n):
+        for _ in range(_diff_order(n)):
             d = d[..., 1:] - d[..., :-1]
     return d if axis == -1 else np.moveaxis(d, -1, axis)
 
@@ -102,13 +102,14 @@ def swapaxes(a, axis1, axis2):
 
 def triu(m, k=0):
     # the entries on and above the k-th diagonal of the last two axes (a
-    # vector is broadcast to a square matrix, as numpy's); an integer 0
-    # keeps m's dtype
-    return np.where(_diagonals(m) >= k, m, 0)
+    # vector is broadcast to a square matrix, as numpy's); zeros of m's
+    # dtype keep it (an integer 0 made a boolean mask an integer array,
+    # which indexes rows)
+    return np.where(_diagonals(m) >= k, m, np.zeros_like(m))
 
 
 def tril(m, k=0):
-    return np.where(_diagonals(m) <= k, m, 0)
+    return np.where(_diagonals(m) <= k, m, np.zeros_like(m))
 
 
 def _diagonals(m):

@@ -278,6 +278,13 @@ def _count(x):
     return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
+def _diff_order(n):
+    """np.diff's `n`, checked as numpy checks it."""
+    if n < 0:
+        raise ValueError(f"order must be non-negative but got {n!r}")
+    return n
+
+
 def _clip_bound(bound, unbounded):
     """A bound of np.clip as its derivative compares with it: None (numpy's
     "no bound on this side") as `unbounded`, -inf for the lower bound and inf

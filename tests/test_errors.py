@@ -814,6 +814,12 @@ def test_a_call_made_for_what_it_changes_says_so(tmp_path):
     with pytest.raises(UnsupportedSyntaxError) as info:
         load(tmp_path, "@symgrad.grad\ndef f(x):\n    print(x)\n    return x\n")
     assert info.value.message == "print() is not supported in a differentiated function"
+    # an expression that is no call (it read `.func` of it: a raw AttributeError)
+    for line in ("x * 2.0", "...", "x if x > 0 else -x"):
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            load(tmp_path, f"@symgrad.grad\ndef f(x):\n    {line}\n    return x * x\n")
+        assert info.value.message.startswith("an expression statement has no effect")
+        assert (info.value.loc.line, info.value.loc.col) == (7, 4)
 
 
 def test_a_tuple_of_arrays_of_different_shapes_is_named_at_its_line(tmp_path):
