@@ -25,7 +25,7 @@ from . import cache
 from .api import compile_function, compile_transform
 from .errors import SymgradError
 from .ir import Function, format_function
-from .resolve import StaticResolver
+from .resolve import Constant, StaticResolver
 from .source import FunctionSource, from_module, not_wrapped
 
 
@@ -176,7 +176,10 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
         if not found:
             raise UsageError(f"{path} has no @symgrad function named '{only}'")
     found = [
-        (node, {k: v for k, v in opts.items() if k != "bound_to"})
+        (
+            node,
+            _read_options({k: v for k, v in opts.items() if k != "bound_to"}, resolver),
+        )
         for node, opts in found
     ]
     if not found:
@@ -303,17 +306,32 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
 
 
 def _options(call: ast.Call | None, kind: str) -> dict:
-    """The decorator's options (`wrt=`, `has_aux=`, `mode=`; literals)."""
+    """The decorator's options (`wrt=`, `has_aux=`, `mode=`): literals; one
+    that is not is kept as its node under "unread" (`_read_options`)."""
     options: dict = dict(TRANSFORMS[kind])
     for kw in call.keywords if call is not None else ():
         if kw.arg in options:
             try:
                 options[kw.arg] = ast.literal_eval(kw.value)
             except ValueError:
-                raise UsageError(
-                    f"{kw.arg}= must be a literal in the decorator"
-                ) from None
+                options.setdefault("unread", []).append(kw)
     return options
+
+
+def _read_options(options: dict, resolver: StaticResolver) -> dict:
+    """`options` with each option given as a module constant's name
+    (`wrt=WRT`) read; another expression stays "unread", for `not_wrapped`
+    to report at its line."""
+    unread = []
+    for kw in options.pop("unread", ()):
+        found = (
+            resolver.resolve(kw.value.id) if isinstance(kw.value, ast.Name) else None
+        )
+        if isinstance(found, Constant):
+            options[kw.arg] = found.value
+        else:
+            unread.append(kw)
+    return {**options, "unread": unread} if unread else options
 
 
 if __name__ == "__main__":

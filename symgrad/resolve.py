@@ -308,6 +308,32 @@ def _rebound(tree: ast.Module) -> set[str]:
     return found
 
 
+def _bound_names(node: ast.stmt) -> set[str]:
+    """The module-level names a top-level statement binds (not inside a
+    compound statement: `_rebound` makes those unreadable)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {
+            inner.id
+            for target in targets
+            for inner in ast.walk(target)
+            if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store)
+        }
+    return set()
+
+
+def _changed(name: str) -> Unreadable:
+    return Unreadable(
+        f"module-level name '{name}' is changed where the command line cannot "
+        "follow it (an unpacking, an update in place), and the file is read "
+        "without running it"
+    )
+
+
 def _is_constant(value: Any) -> bool:
     if value is None:  # (a bound or an option left out: `LOW = None`)
         return True
@@ -416,6 +442,18 @@ class StaticResolver:
         self.read: dict[str, StaticResolver] = {}  # module files read, by path
         self.resolving: set[str] = set()  # (an import cycle resolves to None)
         for node in tree.body:
+            for name in _bound_names(node):  # (the last binding is the one read)
+                for names in (self.table, self.imports, self.user_modules):
+                    names.pop(name, None)
+            if isinstance(node, ast.ImportFrom) and node.names[0].name == "*":
+                for name, found in self.table.items():  # (it may bind them anew)
+                    if isinstance(found, Constant | ast.FunctionDef):
+                        self.table[name] = Unreadable(
+                            f"module-level name '{name}' may be bound anew by "
+                            f"'from {node.module} import *', and the command line "
+                            "reads the file without running it"
+                        )
+                continue
             self._bind(node)
         for name in _rebound(tree):
             self.table[name] = Unreadable(
@@ -473,24 +511,58 @@ class StaticResolver:
                 if marked is None:
                     marked = self._decorated(node)
                 self.table[node.name] = node if marked is None else marked
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name):
-                # `DTYPE = np.float32`: what the decorator reads it as
-                scalar = self._scalar_type(node.value)
-                if scalar is not None:
-                    self.table[target.id] = LibFunction("numpy", scalar)
-                    return
-                try:
-                    value = self._literal(node.value)
-                except (ValueError, SyntaxError, TypeError):
-                    self.table[target.id] = Unreadable(
-                        f"module-level name '{target.id}' is not a literal constant, "
-                        "and the command line reads the file without running it"
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                self._assign(target, node.value)
+        elif isinstance(node, ast.AugAssign | ast.Delete | ast.Expr):
+            # (`C[0] += 1.0`, `del C[0]`, `C.fill(2.0)`, `np.copyto(C, D)`: an
+            # array changed in place; `K += 1.0` is `_rebound`'s; `del K`)
+            for inner in ast.walk(node):
+                found = self.table.get(getattr(inner, "id", None))
+                if (
+                    isinstance(inner, ast.Name)
+                    and isinstance(found, Constant)
+                    and (
+                        isinstance(found.value, np.ndarray)
+                        or isinstance(inner.ctx, ast.Del)
                     )
-                    return
-                if _is_constant(value):
-                    self.table[target.id] = Constant(value, target.id)
+                ):
+                    self.table[inner.id] = _changed(inner.id)
+
+    def _assign(self, target: ast.expr, node: ast.expr) -> None:
+        """Bind `target = node` at the top level: a name, or names unpacked
+        from a tuple or list written out; anything else leaves what it
+        binds or changes unreadable."""
+        if isinstance(target, ast.Name):
+            # `DTYPE = np.float32`: what the decorator reads it as
+            scalar = self._scalar_type(node)
+            if scalar is not None:
+                self.table[target.id] = LibFunction("numpy", scalar)
+                return
+            try:
+                value = self._literal(node)
+            except (ValueError, SyntaxError, TypeError):
+                self.table[target.id] = Unreadable(
+                    f"module-level name '{target.id}' is not a literal constant, "
+                    "and the command line reads the file without running it"
+                )
+                return
+            if _is_constant(value):
+                self.table[target.id] = Constant(value, target.id)
+            return
+        if (
+            isinstance(target, ast.Tuple | ast.List)
+            and isinstance(node, ast.Tuple | ast.List)
+            and len(target.elts) == len(node.elts)
+            and not any(isinstance(e, ast.Starred) for e in target.elts + node.elts)
+        ):
+            for part, value in zip(target.elts, node.elts, strict=True):
+                self._assign(part, value)
+            return
+        for inner in ast.walk(target):  # (`C[0] = 9.0`, `A, B = pair`)
+            if isinstance(inner, ast.Name):
+                self.table[inner.id] = _changed(inner.id)
 
     def _scalar_type(self, node: ast.expr) -> str | None:
         """The name of the numpy scalar type `node` spells (`np.float32`)."""

@@ -356,6 +356,99 @@ def test_a_constant_changed_after_its_assignment_is_not_read(tmp_path):
         ), change
 
 
+_REBOUND = """
+import numpy as np
+import symgrad
+
+SCALE = 1.0
+SCALE, OFFSET = 3.0, 0.5
+W = 1.0
+W: float = 2.0
+[T] = [6.0]
+K = 2.0
+print(K)
+
+
+def sq(x):
+    return 10.0 * x
+
+
+from helpers import sq
+
+
+@symgrad.grad
+def read(x):
+    return SCALE * x * x + OFFSET + W * T * K * x + sq(x)
+
+
+C = np.array([1.0, 2.0])
+C[0] = 9.0
+D = np.array([1.0, 2.0])
+D[1] += 5.0
+E = np.array([1.0, 2.0])
+E.fill(3.0)
+
+
+@symgrad.grad
+def item(x):
+    return np.sum(C * x)
+
+
+@symgrad.grad
+def augmented(x):
+    return np.sum(D * x)
+
+
+@symgrad.grad
+def filled(x):
+    return np.sum(E * x)
+"""
+
+_STARRED = """
+import symgrad
+
+S = 1.0
+from helpers import *
+
+
+@symgrad.grad
+def starred(x):
+    return S * x
+"""
+
+
+def test_constants_bound_anew_are_read_or_refused(tmp_path):
+    """The command line kept a constant's first value where the program binds
+    it anew by unpacking (3 * x * x read as x * x), an annotated assignment
+    or an import after a def (the local def's 10 * x for x * x), and where it
+    changes an array in place (`C[0] = 9.0`, `D[1] += 5.0`, `E.fill(3.0)`)
+    or may rebind it (`from helpers import *`): silently wrong modules.
+    Now the last binding is read, and a change it cannot follow refused."""
+    write(tmp_path, "def sq(x):\n    return x * x\n\n\nS = 2.0\n", name="helpers.py")
+    path = write(tmp_path, _REBOUND, name="rebound.py")
+    result = run("emit", str(path), "--function", "read", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    emitted: dict = {}
+    exec(result.stdout, emitted)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = importlib.util.spec_from_file_location("rebound", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert emitted["f_and_grad"](0.5) == module.read.f_and_grad(0.5)
+    assert module.read.f_and_grad(0.5) == (0.75 + 0.5 + 12.0 + 0.25, 3.0 + 24.0 + 1.0)
+    for name in ("item", "augmented", "filled"):
+        result = run("emit", str(path), "--function", name, cwd=tmp_path)
+        assert result.returncode == 1, name
+        assert "module-level name" in result.stderr, name
+        assert "changed where the command line cannot follow it" in result.stderr
+    result = run("emit", str(write(tmp_path, _STARRED, "star.py")), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "'S' may be bound anew by 'from helpers import *'" in result.stderr
+
+
 def test_an_import_cycle_is_a_name_not_defined(tmp_path):
     """Two helper files importing a name from each other: an unknown name
     at its line (a RecursionError, reported as a bug in symgrad, before)."""
@@ -745,3 +838,46 @@ def test_the_console_script_names_itself_in_its_usage():
     assert result.returncode == 0
     assert result.stdout.startswith("usage: symgrad ")
     assert run("--help").stdout.startswith("usage: python -m symgrad ")
+
+
+def test_a_decorator_option_of_a_module_constant_is_read(tmp_path):
+    """`wrt=WRT` of a module constant stopped the whole file ("must be a
+    literal", exit 2, no line) where the decorator reads it; now it is read,
+    and an option the command line cannot read is an error at its line that
+    does not stop the other functions."""
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        WRT = "w"
+        AUX = False
+
+
+        @symgrad.grad(wrt=WRT, has_aux=AUX)
+        def f1(x, w):
+            return np.sum(x * w)
+
+
+        @symgrad.grad(wrt=WRT if AUX else "x")
+        def f2(x, w):
+            return np.sum(x * w)
+
+
+        def f3(x, w):
+            return np.sum(x * w * w)
+
+
+        g = symgrad.grad(f3, wrt=WRT)
+        """,
+        name="options.py",
+    )
+    result = run("emit", str(path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.count("def f_and_grad(x, w, *, seed=None):") == 2
+    assert "with respect to w." in result.stdout
+    assert "with respect to x" not in result.stdout
+    assert "options.py:14:19: error: wrt= must be a literal or a module constant's" in (
+        result.stderr
+    )
