@@ -674,6 +674,11 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
 
     g = f if isinstance(f, GradFunction) else GradFunction(f, wrt)
     params = g._src.params
+    positional = [p for p in params if p not in g._src.keyword_only]
+    if args and len(args) < len(positional):  # the others' literal defaults
+        known = _known_options(g._src, {})
+        rest = positional[len(args) :]
+        args = (*args, *(known[p] for p in rest if p in known))
     if args and len(args) == len(params) - len(g._src.keyword_only):
         args = (*args, *_options(g._src, options))  # (after the positional ones)
     elif args and options:
@@ -698,7 +703,7 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     elif args:
         verdict = verify_source(g.__name__, source, params, g.wrt, args, functions)
     else:
-        known = _known_options(g._src, options)
+        known = _known_options(g._src, options, g.wrt)
         verdict = verify_guessing(g.__name__, source, params, g.wrt, functions, known)
     report = Report([verdict])
     print(report)
@@ -715,17 +720,21 @@ def _options(src: Any, given: dict[str, Any]) -> list[Any]:
     return [known[p] for p in src.keyword_only]
 
 
-def _known_options(src: Any, given: dict[str, Any]) -> dict[str, Any]:
+def _known_options(src: Any, given: dict[str, Any], wrt: tuple = ()) -> dict[str, Any]:
     """The keyword-only arguments of `src`'s function that are `given` or
-    have a literal default (the others, required, are guessed as symbols);
-    a name given that is not one is an error."""
+    have a literal default, and the other parameters not in `wrt` with a
+    literal default (`n=3`, a loop count: the others are guessed as
+    symbols); a name given that is not a keyword-only parameter is an error."""
     unknown = [p for p in given if p not in src.keyword_only]
     if unknown:
         raise SymgradError(f"{src.name}: no keyword-only parameter '{unknown[0]}'")
-    defaults = src.defaults()
-    known = {
-        p: ast.literal_eval(defaults[p]) for p in src.keyword_only if p in defaults
-    }
+    known = {}
+    for p, default in src.defaults().items():
+        if p in src.keyword_only or p not in wrt:
+            try:
+                known[p] = ast.literal_eval(default)
+            except ValueError:  # (not a literal: guessed, or given)
+                continue
     return {**known, **given}
 
 
@@ -824,7 +833,7 @@ def verify_file(found: list) -> Report:
         except SymgradError as exc:  # report it, and go on to the next function
             report.verdicts.append(Verdict(src.name, "failed", _uncompiled(exc), False))
             continue
-        known = _known_options(src, {})
+        known = _known_options(src, {}, names)
         report.verdicts.append(
             verify_guessing(src.name, source, src.params, names, None, known)
         )

@@ -298,6 +298,38 @@ def test_verify_takes_the_arguments_given(capsys):
     capsys.readouterr()
 
 
+def powered(x, n=3, scale=2.0):
+    s = x
+    for _ in range(n):
+        s = s * x
+    return s * scale
+
+
+def test_verify_takes_a_parameters_default_as_the_call_does(capsys, tmp_path):
+    """`n=3`, a loop count: verify (and the command line's) guessed it as a
+    symbol, which range() refuses ("not checked", exit 1), and verify(f, x)
+    wanted all arguments where f(x) takes the default; a parameter with a
+    default that is differentiated is still guessed."""
+    report = symgrad.verify(powered, 0.5)
+    assert "on shapes x(), scale() with n=3: 1 partial" in str(report)
+    report = symgrad.verify(symgrad.grad(powered, wrt=(0, 2)))
+    assert "with n=3: 2 partials" in str(report), str(report)
+    path = tmp_path / "defaults.py"
+    path.write_text(
+        "import symgrad\n\n\n@symgrad.grad\ndef b(x, n=3):\n    s = x\n"
+        "    for i in range(n):\n        s = s * x\n    return s\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "symgrad", "verify", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   b: checked symbolically on shapes x() with n=3" in result.stdout
+    capsys.readouterr()
+
+
 def clipped_both_ways(x, lo=None, hi=None):
     return np.sum(np.clip(x, lo, hi) ** 3 + x.clip(None, hi) ** 2)
 
