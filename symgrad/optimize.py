@@ -8,7 +8,8 @@
   returned gradient that sharing made another's array is copied;
 * dead code is dropped: primal or adjoint statements whose values neither the
   returned value nor a gradient needs (every primitive is pure, so this is
-  exact).  The seed check is always kept;
+  exact).  The seed check is always kept, and so are the checks that raise
+  where Python does (`rules.CHECKS`: an unpacking of the wrong length);
 * a number spread over a sum along an axis is spread over the summed array
   at once (`_spread(c, y)`, not `np.broadcast_to` of it with the axis back);
 * a cotangent spread over the shape of a reduction's operand (`np.full`,
@@ -86,7 +87,7 @@ from .ir import (
 )
 from .names import Names
 from .reverse import Adjoint
-from .rules import VIEWS, WRITES_ARGUMENT, is_elementwise
+from .rules import CHECKS, VIEWS, WRITES_ARGUMENT, is_elementwise
 
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
 # one-shot iterator.
@@ -222,7 +223,8 @@ def _live(statements, needed: set[str], keep: set[str]) -> list[Stmt]:
     for stmt in reversed(statements):
         if isinstance(stmt, Assign | SetItem):
             target = stmt.target.name
-            if target not in needed and target not in keep:
+            checks = isinstance(stmt, Assign) and stmt.op in CHECKS
+            if target not in needed and target not in keep and not checks:
                 continue
         elif isinstance(stmt, Copy):
             pairs = [

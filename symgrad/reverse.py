@@ -62,6 +62,7 @@ from .ir import (
     Index,
     Loop,
     SetItem,
+    Slice,
     Stmt,
     Var,
     uses,
@@ -144,6 +145,24 @@ class _Reverse(FlowReverse):
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
+        # a slice of constant bounds of a list (`layers[1:]`), by name: its
+        # cotangent's buffer is the slice of the list's, of the entries'
+        # shape where the slice is empty (a loop over it that takes no step)
+        self.slices = {
+            s.target.name: s.args
+            for s in walk(fn.body)
+            if isinstance(s, Assign)
+            and s.op == "getitem"
+            and isinstance(s.args[0], Var)
+            and s.args[0].name in self.lists
+            and len(s.args[1].items) == 1
+            and isinstance(s.args[1].items[0], Slice)
+            and all(
+                b is None or isinstance(b, Const)
+                for b in (s.args[1].items[0].start, s.args[1].items[0].stop)
+                + (s.args[1].items[0].step,)
+            )
+        }
         self.entry_lists = _entry_lists(fn)
         self.entry_of: dict[str, str] = {}  # entry list -> the parameter
         self.entry_params: dict[str, int] = {}  # parameter -> its entries' count
@@ -189,6 +208,20 @@ class _Reverse(FlowReverse):
             self.region(self.regions[name])
         else:
             self.structural(stmt)
+
+    def zeros_buffer(self, name: str, buffer: Var) -> None:
+        """`buffer = _zeros_buffer(name)`, the cotangent of `name` read at an
+        index; of a slice of a list, the slice of the list's (`slices`)."""
+        if name in self.slices:
+            whole, index = self.slices[name]
+            zeros = self.b.op("zeros_buffer", whole)
+            self.b.body.append(
+                Assign(buffer, "getitem", (zeros, index), (), self.b.loc)
+            )
+        else:
+            self.b.body.append(
+                Assign(buffer, "zeros_buffer", (Var(name),), (), self.b.loc)
+            )
 
     def bar(self, name: str) -> Var:
         if name not in self.bars:
@@ -414,7 +447,7 @@ class _Reverse(FlowReverse):
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
         # (in x's dtype, where x is a float array; of unpacked items, also
         # checked to share a shape)
-        self.b.body.append(Assign(buffer, "zeros_buffer", (Var(name),), (), self.b.loc))
+        self.zeros_buffer(name, buffer)
         first = "set" if mode == "add" else "add_at"
         self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
         if current is None:

@@ -503,6 +503,9 @@ VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
 # Ops that write into their first argument's buffer (or may, once `inplace`
 # makes them in place): nothing reading it may move past them.
+# Ops that raise where Python would (an unpacking of the wrong length, a name
+# a loop left unbound): kept where nothing reads their value.
+CHECKS = {"unpacked", "bound", "zip_length", "diff_order"}
 WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
 WRITES_ARGUMENT |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}

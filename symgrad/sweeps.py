@@ -198,8 +198,12 @@ class FlowReverse:
                 unset.add(name)
                 continue
             if current is None:
-                zeros = "zeros_buffer" if name in indexed else "zeros_grad"
-                self.b.body.append(Assign(target, zeros, (Var(name),), (), self.b.loc))
+                if name in indexed:
+                    self.zeros_buffer(name, target)
+                else:
+                    self.b.body.append(
+                        Assign(target, "zeros_grad", (Var(name),), (), self.b.loc)
+                    )
                 self.owned.add(name)
             elif current != target:
                 self.b.body.append(Copy((target,), (current,), self.b.loc))

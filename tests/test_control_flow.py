@@ -1380,3 +1380,61 @@ def test_a_name_maybe_unbound_that_a_later_loop_binds_to_none_is_refused(tmp_pat
     with pytest.raises(UnsupportedSyntaxError, match="may bind it to None") as err:
         symgrad.grad(m.f).f_and_grad(np.ones(2), 1)
     assert "for j in range(2):" in str(err.value)
+
+
+_SLICED_LISTS = """
+def layers(Ws, x):
+    h = np.tanh(x @ Ws[0])
+    for W in Ws[1:]:
+        h = np.tanh(h @ W)
+    return np.sum(h * h)
+
+
+def made_here(A, B):
+    arrays = [A, B]
+    p = arrays[0] @ arrays[1]
+    for M in arrays[2:]:
+        p = p @ M
+    return np.sum(p)
+"""
+
+
+def test_a_loop_over_an_empty_slice_of_a_list_of_arrays(tmp_path):
+    # the slice's cotangent, zeros of shape (0,), was written into its place
+    # in the list's, of shape (0, 3, 3): a raw ValueError in emitted code for
+    # `for W in Ws[1:]` of one layer; now the slice of the list's buffer
+    m = load(tmp_path, _SLICED_LISTS)
+    layers, made_here = symgrad.grad(m.layers), symgrad.grad(m.made_here)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=3)
+    for k in (1, 2, 3):
+        Ws = [rng.normal(size=(3, 3)) * 0.5 for _ in range(k)]
+        value, grad = layers.f_and_grad(Ws, x)
+        assert value == m.layers(Ws, x) and np.shape(grad) == (k, 3, 3)
+        symgrad.check_grad(layers, Ws, x)
+    A, B = np.eye(3) + 0.1, np.ones((3, 3))
+    assert made_here.f_and_grad(A, B)[0] == m.made_here(A, B)
+    symgrad.check_grad(made_here, A, B)
+    assert "_zeros_buffer(arrays)[2:]" in made_here.source
+
+
+def test_an_unpacking_whose_names_are_not_read_still_checks_its_length(tmp_path):
+    # dead-code elimination dropped `_unpacked`: a value where Python raises
+    m = load(
+        tmp_path,
+        """
+        def f(x, w):
+            (n,) = np.shape(w)
+            return np.sum(x * 2.0)
+
+        def g(x, t):
+            a, b = t
+            return np.sum(x * 2.0)
+        """,
+    )
+    f, g = symgrad.grad(m.f), symgrad.grad(m.g)
+    with pytest.raises(ValueError, match="expected 1 values to unpack, got 2"):
+        f.f_and_grad(np.ones(2), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="expected 2 values to unpack, got 3"):
+        g.f_and_grad(np.ones(2), (1.0, 2.0, 3.0))
+    assert g.f_and_grad(np.ones(2), (1.0, 2.0))[0] == 4.0
