@@ -26,6 +26,11 @@ FIXED = {
     "sort": {"axis": -1, "kind": None, "order": None},
     "flip": {"axis": None},
     "empty_like": {"dtype": None, "order": "K", "subok": True, "shape": None},
+    "ptp": {"out": None},
+    "nansum": {"dtype": None, "out": None},
+    "nanmean": {"dtype": None, "out": None},
+    "average": {"returned": False},
+    "take": {"out": None, "mode": "raise"},
 }
 
 
@@ -123,6 +128,79 @@ def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):
     return np.zeros_like(prototype)  # (any entries will do)
 
 
+def flipud(m):
+    return np.asarray(m)[::-1]
+
+
+def fliplr(m):
+    return np.asarray(m)[:, ::-1]
+
+
+def deg2rad(x):
+    return np.asarray(x) * (np.pi / 180.0)
+
+
+def rad2deg(x):
+    return np.asarray(x) * (180.0 / np.pi)
+
+
+def ptp(a, axis=None, out=None, keepdims=False):
+    top = np.max(a, axis=axis, keepdims=keepdims)
+    return top - np.min(a, axis=axis, keepdims=keepdims)
+
+
+def vdot(a, b):
+    return np.dot(np.ravel(a), np.ravel(b))  # (of real arrays: nothing to conjugate)
+
+
+def inner(a, b):
+    # the sum over the last axes of both: np.dot of vectors (or a number);
+    # more axes: each array as the matrix of its last axis's rows (whose
+    # lengths must agree, or the product raises as numpy does)
+    if np.ndim(a) <= 1 and np.ndim(b) <= 1 or np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.dot(a, b)
+    rows = np.reshape(a, (-1, np.shape(a)[-1])) @ np.reshape(b, (-1, np.shape(b)[-1])).T
+    return np.reshape(rows, np.shape(a)[:-1] + np.shape(b)[:-1])
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    # (an integer 0 keeps an integer array's dtype)
+    return np.sum(np.where(np.isnan(a), 0, a), axis=axis, keepdims=keepdims)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    kept = np.logical_not(np.isnan(a))
+    total = np.sum(np.where(kept, a, 0), axis=axis, keepdims=keepdims)
+    # (counted in a's dtype: a float32 mean has a float32 gradient)
+    counts = np.where(kept, np.ones_like(a), np.zeros_like(a))
+    return total / np.sum(counts, axis=axis, keepdims=keepdims)
+
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    if weights is None:
+        return np.mean(a, axis=axis, keepdims=keepdims)
+    a = np.asarray(a)
+    w = np.asarray(weights)
+    if np.shape(w) != np.shape(a):  # one weight per entry along `axis`
+        (n,) = np.shape(w)  # (numpy's rule: a vector, and an axis)
+        along = np.shape(np.moveaxis(a, axis, -1))
+        w = np.moveaxis(np.broadcast_to(np.reshape(w, (n,)), along), -1, axis)
+    return np.sum(a * w, axis=axis, keepdims=keepdims) / np.sum(
+        w, axis=axis, keepdims=keepdims
+    )
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    # numpy's take reads booleans as the integers 0 and 1 (an index array
+    # would read them as a mask)
+    at = np.asarray(indices) + 0
+    if axis is None:
+        return np.ravel(a)[at]
+    k = axis % np.ndim(a)
+    flat = np.moveaxis(np.moveaxis(a, k, 0)[np.ravel(at)], 0, k)
+    return np.reshape(flat, np.shape(a)[:k] + np.shape(at) + np.shape(a)[k + 1 :])
+
+
 def sum(iterable, start=0):
     # Python's total, left to right: `start + item + item ...` over a list's
     # entries or an array's rows (the builtin; np.sum is numpy's)
@@ -136,5 +214,8 @@ BUILTINS = {"sum": sum}
 NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
 NUMPY |= {"diff": diff, "swapaxes": swapaxes, "triu": triu, "tril": tril}
-NUMPY |= {"empty_like": empty_like}
+NUMPY |= {"empty_like": empty_like, "flipud": flipud, "fliplr": fliplr}
+NUMPY |= {"deg2rad": deg2rad, "radians": deg2rad, "rad2deg": rad2deg}
+NUMPY |= {"degrees": rad2deg, "ptp": ptp, "vdot": vdot, "inner": inner}
+NUMPY |= {"nansum": nansum, "nanmean": nanmean, "average": average, "take": take}
 LINALG = {"norm": norm, "slogdet": slogdet}

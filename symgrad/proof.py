@@ -152,7 +152,8 @@ class _Numpy(types.ModuleType):
         self.heaviside = self._elementwise(sp.Heaviside)
         self.logical_and = self._elementwise(sp.And)
         self.logical_or = self._elementwise(sp.Or)
-        self.logical_not = self._elementwise(sp.Not)
+        self.logical_not = self._logical_not
+        self.isnan = lambda x: np.zeros(np.shape(x), bool)  # (a real symbol is none)
         self.pi, self.e = sp.pi, sp.E
         self.zeros = lambda shape, dtype=None: np.zeros(shape, object).view(_SymArray)
         self.zeros_like = lambda x: self.zeros(np.shape(x))
@@ -160,6 +161,14 @@ class _Numpy(types.ModuleType):
         self.min = self.amin = self._reduction(sp.Min)
         self.clip = self._clip
         self.linalg = _Linalg()
+
+    @staticmethod
+    def _logical_not(x):
+        """np.logical_not: of numpy's booleans (np.isnan's) numpy's, which
+        sum to a count; of sympy's conditions sympy's Not."""
+        if isinstance(x, np.ndarray) and x.dtype == bool:
+            return np.logical_not(x)
+        return _map(sp.Not, x)
 
     @staticmethod
     def _clip(x, lo, hi):

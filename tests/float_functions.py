@@ -157,3 +157,8 @@ def overflows_to_nan(x):
     y = x * 0.0
     z = y * 1e200
     return z * 1e200
+
+
+def gelu(x):
+    """math.erf and math.erfc (numpy has neither): the exact GELU."""
+    return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0))) + math.erfc(x) * 0.25

@@ -1137,6 +1137,38 @@ def triangles_and_swaps(X):
     )
 
 
+def flips_and_angles(x, W):
+    """np.flipud, np.fliplr, np.deg2rad/np.radians, np.rad2deg/np.degrees
+    and np.ptp: definitions of the prelude's (a list flipped too)."""
+    flips = np.sum(np.flipud(W) * W) + np.sum(np.fliplr(W) ** 2)
+    flips = flips + np.sum(np.flipud([x[0], x[1] * 2.0]) * x[:2])
+    angles = np.sum(np.sin(np.deg2rad(x * 30.0)) * np.radians(x))
+    angles = angles + np.sum(np.rad2deg(x) * np.degrees(x[::-1]) * 1e-4)
+    return flips + angles + np.sum(np.ptp(W, axis=0) ** 2) + np.ptp(x) * 3.0
+
+
+def inner_products(x, W):
+    """np.vdot, and np.inner of vectors, matrices, a stack and a number."""
+    products = np.vdot(W, W) + np.inner(x, W[0]) + np.sum(np.inner(W, W) ** 2)
+    products = products + np.sum(np.inner(W, x) * 2.0) + np.sum(np.inner(x, 1.5))
+    stack = np.reshape(W, (3, 2, 2))
+    return products + np.sum(np.inner(stack, W[:2, :2]) ** 2)
+
+
+def averages_and_takes(x, W):
+    """np.average (plain, weighted along an axis, weighted entry by entry),
+    np.nansum and np.nanmean (of values without nan), np.take (flattened,
+    along an axis, at one index, an index array of two axes, booleans read
+    as 0 and 1)."""
+    means = np.average(x) + np.sum(np.average(W, axis=1, weights=x * x + 0.5))
+    means = means + np.average(W, weights=W * W) + np.sum(np.average(W, 0, x[:3] ** 2))
+    nans = np.nansum(W * x) + np.sum(np.nanmean(W, axis=1) ** 2)
+    taken = np.sum(np.take(W, [5, 0, 11])) + np.sum(np.take(W, [3, 1], axis=1) ** 2)
+    taken = taken + np.sum(np.take(W, 1, axis=0) * x)
+    taken = taken + np.sum(np.take(W, np.array([[0, 2], [1, 1]]), axis=-1) ** 3)
+    return means + nans + taken + np.sum(np.take(x, [True, False]) * 4.0)
+
+
 def _log_add_exp_args(rng):
     Y = avoiding(rng, (3, 4), -2.0, 2.0, (-0.25,), gap=0.2)  # (cbrt's kink)
     return (normal(rng, 5), Y)
@@ -1542,4 +1574,7 @@ CASES: list[Case] = [
     Case("tiled", tiled, _pair(4, (2, 3)), wrt=(0, 1)),
     Case("linear_algebra", linear_algebra, _linear_algebra_args, wrt=(0, 1)),
     Case("stacked_inverses", stacked_inverses, _stacked_matrices, wrt=(0, 1)),
+    Case("flips_and_angles", flips_and_angles, _pair(4, (3, 4)), wrt=(0, 1)),
+    Case("inner_products", inner_products, _pair(4, (3, 4)), wrt=(0, 1)),
+    Case("averages_and_takes", averages_and_takes, _pair(4, (3, 4)), wrt=(0, 1)),
 ]

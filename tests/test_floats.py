@@ -26,6 +26,7 @@ CASES = [
     (ff.uses_tanh, "x", (0.3,)),
     (ff.recurrence, ("x", "a", "b"), (0.3, 0.9, 0.2)),
     (ff.recurrence_of_cos, ("x", "a"), (0.3, 0.7)),
+    (ff.gelu, "x", (0.7,)),
 ]
 
 
@@ -252,3 +253,16 @@ def test_a_local_binding_never_hides_a_builtin_the_body_calls() -> None:
     assert value == ff.calls_builtin_pow(2.0, 3)
     assert (value, grad) == numpy_path(g, (2.0, 3))
     symgrad.check_grad(g, 2.0, 3)
+
+
+def test_math_erf_is_math_s_of_numbers_only() -> None:
+    # numpy has no erf: math.erf of an array raises TypeError in the source,
+    # and so it does in the emitted code; its second derivative is exact
+    with pytest.raises(TypeError):
+        ff.gelu(np.ones(2))
+    with pytest.raises(TypeError):
+        symgrad.grad(ff.gelu).f_and_grad(np.ones(2), seed=np.ones(2))
+    g = symgrad.grad(ff.gelu)
+    h = 1e-5
+    second = (g.grad(0.7 + h) - g.grad(0.7 - h)) / (2 * h)
+    assert symgrad.hessian(ff.gelu).hessian(0.7) == pytest.approx(second, rel=1e-8)

@@ -1370,3 +1370,50 @@ def test_one_decorator_applied_twice_is_no_recursion():
     value, grad = g.f_and_grad(0.7)
     assert value == _through_two_decorators(0.7)
     assert grad == pytest.approx(12.0 + np.cos(0.7))
+
+
+def _nan_reductions(x):
+    return np.nansum(x) * 2.0 + np.nanmean(x) * 3.0
+
+
+def _weighted(W, w):
+    return np.sum(np.average(W, axis=1, weights=w))
+
+
+def _inner_of(a, b):
+    return np.sum(np.inner(a, b))
+
+
+def _taken(x, i):
+    return np.sum(np.take(x, i) * 2.0)
+
+
+def test_numpys_nan_reductions_average_inner_and_take_match_numpy():
+    # np.nansum and np.nanmean skip nan (its gradient is 0 there, as JAX's);
+    # np.average takes numpy's weights or raises; np.inner of last axes of
+    # different lengths raises as numpy does; np.take reads bools as 0 and 1
+    x = np.array([1.5, np.nan, -2.0, 0.5])
+    value, grad = symgrad.grad(_nan_reductions).f_and_grad(x)
+    assert value == _nan_reductions(x)
+    np.testing.assert_array_equal(grad, [3.0, 0.0, 3.0, 3.0])
+    x32 = np.array([1.5, -2.0], dtype=np.float32)
+    value, grad = symgrad.grad(_nan_reductions).f_and_grad(x32)
+    assert value.dtype == grad.dtype == np.float32
+    W = np.arange(6.0).reshape(2, 3)
+    g = symgrad.grad(_weighted, wrt=(0, 1))
+    w = np.array([1.0, 2.0, 3.0])
+    assert g.f_and_grad(W, w)[0] == _weighted(W, w)
+    check_grad(g, W, w)
+    for bad in (np.ones((1, 3)), np.ones(2)):  # numpy: TypeError, ValueError
+        with pytest.raises((TypeError, ValueError)):
+            _weighted(W, bad)
+        with pytest.raises((TypeError, ValueError)):
+            g.f_and_grad(W, bad)
+    with pytest.raises(ValueError):
+        symgrad.grad(_inner_of).f_and_grad(np.ones((2, 3)), np.ones((3, 2)))
+    g = symgrad.grad(_taken)
+    for i in ([True, False], 2, np.array([[0, 3], [-1, 1]])):
+        x = np.array([1.0, 2.0, 3.0, 4.0])
+        value, grad = g.f_and_grad(x, i)
+        assert value == _taken(x, i)
+        check_grad(g, x, i)
