@@ -279,6 +279,13 @@ def _check_target(src: FunctionSource, target: ast.expr) -> None:
         return
     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
         return
+    if (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Subscript)
+        and isinstance(target.value.value, ast.Name)
+    ):
+        _one_subscript(target)
+        return
     what = {
         ast.Subscript: "assignment into something other than a named array",
         ast.Attribute: "assignment to an attribute",
@@ -289,6 +296,19 @@ def _check_target(src: FunctionSource, target: ast.expr) -> None:
         src.loc(target),
         "build a new array instead (for example with np.where or arithmetic)",
     )
+
+
+def _one_subscript(target: ast.Subscript) -> None:
+    """`B[i][j] = v` written `B[i, j] = v` in place, marked `row_entry`: where
+    `i` is an int and B an array, B[i] is a view of row i and the two are one
+    write (`updates.write` checks that; `B[1:][j]` is `B[1 + j]`)."""
+    outer = target.value
+    entry = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+    target.slice = ast.copy_location(
+        ast.Tuple([outer.slice, *entry], ast.Load()), target
+    )
+    target.value = outer.value
+    target.row_entry = True
 
 
 def _reject(src: FunctionSource, node: ast.AST, kind: ast.AST | None = None) -> None:

@@ -233,7 +233,10 @@ class FlowLowering:
         exits = _exits(stmt.body)
 
         def bind(index: Var) -> None:
-            self.unpack(stmt.target, element(index), scope)
+            item = element(index)
+            if item is index and isinstance(index, Var):  # (over a range)
+                self.counters.add(index.name)
+            self.unpack(stmt.target, item, scope)
 
         names = _assigned(stmt)
         if BROKE in exits or RETURNED in exits:
@@ -456,8 +459,10 @@ class FlowLowering:
         return target in self.origins(value, set())
 
     def may_be_none(self, value, header: Var) -> bool:
-        """May `value` be None other than through `header`?"""
-        return Const(None) in self.origins(value, {header})
+        """May `value` be None other than through `header`: a None written,
+        or a parameter itself (`b = bias`, of a default None)?"""
+        found = self.origins(value, {header})
+        return Const(None) in found or any(Var(p) in found for p in self.top.params)
 
     def origins(self, value, stop: set) -> set:
         """The values `value` may be, through `sources`, not past `stop`."""

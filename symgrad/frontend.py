@@ -121,6 +121,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # variables that are never a boolean array: loop indices, and +, -, *,
         # //, % with an integer (numpy makes a boolean operand an integer)
         self.integral: set[str] = set()
+        # the indices of loops over a range: Python ints (see `row_entry`)
+        self.counters: set[str] = set()
         # variables that hold None where the source name may be unbound (a
         # loop of no steps binds it never): a read checks them (`flow.loop`)
         self.maybe_unbound: set[str] = set()

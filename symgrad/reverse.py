@@ -145,9 +145,12 @@ class _Reverse(FlowReverse):
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }
-        # a slice of constant bounds of a list (`layers[1:]`), by name: its
-        # cotangent's buffer is the slice of the list's, of the entries'
-        # shape where the slice is empty (a loop over it that takes no step)
+        # a slice of a list (`layers[1:]`), by name: its cotangent's zeros
+        # are the slice of the list's, of the entries' shape where the slice
+        # is empty (a loop over it that takes no step); of bounds that are
+        # constants, or values the function's top level binds (which the
+        # reverse sweep still reads)
+        top = set(map(id, fn.body))
         self.slices = {
             s.target.name: s.args
             for s in walk(fn.body)
@@ -157,10 +160,13 @@ class _Reverse(FlowReverse):
             and s.args[0].name in self.lists
             and len(s.args[1].items) == 1
             and isinstance(s.args[1].items[0], Slice)
-            and all(
-                b is None or isinstance(b, Const)
-                for b in (s.args[1].items[0].start, s.args[1].items[0].stop)
-                + (s.args[1].items[0].step,)
+            and (
+                id(s) in top
+                or all(
+                    b is None or isinstance(b, Const)
+                    for b in (s.args[1].items[0].start, s.args[1].items[0].stop)
+                    + (s.args[1].items[0].step,)
+                )
             )
         }
         self.entry_lists = _entry_lists(fn)
@@ -209,19 +215,19 @@ class _Reverse(FlowReverse):
         else:
             self.structural(stmt)
 
-    def zeros_buffer(self, name: str, buffer: Var) -> None:
-        """`buffer = _zeros_buffer(name)`, the cotangent of `name` read at an
-        index; of a slice of a list, the slice of the list's (`slices`)."""
+    def zeros_of(self, name: str, target: Var, op: str = "zeros_buffer") -> None:
+        """`target = _zeros_buffer(name)` (or `op`, `_zeros_grad`), the
+        cotangent of `name` before anything is added to it; of a slice of a
+        list (`slices`), the slice of the list's."""
         if name in self.slices:
             whole, index = self.slices[name]
-            zeros = self.b.op("zeros_buffer", whole)
+            zeros = Var(self.names.fresh())
+            self.zeros_of(whole.name, zeros, op)
             self.b.body.append(
-                Assign(buffer, "getitem", (zeros, index), (), self.b.loc)
+                Assign(target, "getitem", (zeros, index), (), self.b.loc)
             )
         else:
-            self.b.body.append(
-                Assign(buffer, "zeros_buffer", (Var(name),), (), self.b.loc)
-            )
+            self.b.body.append(Assign(target, op, (Var(name),), (), self.b.loc))
 
     def bar(self, name: str) -> Var:
         if name not in self.bars:
@@ -447,7 +453,7 @@ class _Reverse(FlowReverse):
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
         # (in x's dtype, where x is a float array; of unpacked items, also
         # checked to share a shape)
-        self.zeros_buffer(name, buffer)
+        self.zeros_of(name, buffer)
         first = "set" if mode == "add" else "add_at"
         self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
         if current is None:

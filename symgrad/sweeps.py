@@ -198,12 +198,9 @@ class FlowReverse:
                 unset.add(name)
                 continue
             if current is None:
-                if name in indexed:
-                    self.zeros_buffer(name, target)
-                else:
-                    self.b.body.append(
-                        Assign(target, "zeros_grad", (Var(name),), (), self.b.loc)
-                    )
+                self.zeros_of(
+                    name, target, "zeros_buffer" if name in indexed else "zeros_grad"
+                )
                 self.owned.add(name)
             elif current != target:
                 self.b.body.append(Copy((target,), (current,), self.b.loc))
@@ -248,8 +245,9 @@ class FlowReverse:
                 for name in sorted(unset):
                     target, got = self.bar(name), self.adj.get(name)
                     if got is None:
-                        zeros = Assign(target, "zeros_grad", (Var(name),), (), None)
-                        self.b.body.append(zeros)
+                        loc, self.b.loc = self.b.loc, None
+                        self.zeros_of(name, target, "zeros_grad")
+                        self.b.loc = loc
                         self.owned.add(name)
                     elif got != target:
                         self.b.body.append(Copy((target,), (got,)))

@@ -161,6 +161,8 @@ class UpdateLowering:
             raise UnsupportedSyntaxError(
                 "only a named array can be assigned into", scope.src.loc(target)
             )
+        if getattr(target, "row_entry", False):
+            self.row_entry(target, scope, loc)
         name = target.value.id
         self.local_update(name, scope, loc)
         self.not_a_tuple(name, target.value, scope, loc)
@@ -193,6 +195,47 @@ class UpdateLowering:
         updated = self.emit(mode, (current, index, right), loc, hint=name)
         self.sources[updated.name] = (current,)
         self.bind(scope, name, updated)
+
+    def row_entry(self, target: ast.Subscript, scope: Scope, loc: Loc) -> None:
+        """Refuse `B[i][j] = v` (read as `B[i, j] = v`, `fence`) unless `i` is
+        an int (a number, or a loop's index over a range), B is no list, and
+        j holds no index array after its first entry: numpy reads the int i
+        as an index array beside one (`B[i, :, idx]` puts idx's axis first,
+        where `B[i][:, idx]` keeps it in place)."""
+        first, *rest = target.slice.elts
+        held = self.name(target.value.id, target.value, scope)
+        if (
+            not self.an_int(first, scope)
+            or self.is_list(held)
+            or not all(
+                isinstance(e, ast.Slice)
+                or isinstance(e, ast.Constant)
+                and e.value in (None, Ellipsis)
+                or self.an_int(e, scope)
+                for e in rest[1:]
+            )
+        ):
+            raise UnsupportedSyntaxError(
+                "'B[i][j] = v' is supported where B is an array and i an int index "
+                "(a number, or a loop's over a range): B[i] is then B's row, and "
+                "the write B[i, j] = v (B[1:][j] writes B[1 + j]; B[i][:, idx] "
+                "keeps idx's axis in place where B[i, :, idx] moves it first; a "
+                "list's entry is an array other names may hold)",
+                loc,
+                "index once, as the write you mean: 'B[i, j] = v'",
+            )
+
+    def an_int(self, node: ast.expr, scope: Scope) -> bool:
+        """Is `node` a Python int: a literal, or a name bound to one or to a
+        loop's index over a range?"""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            node = node.operand
+        if isinstance(node, ast.Name):
+            found = scope.env.get(node.id)
+            if isinstance(found, Var):
+                return found.name in self.counters
+            return isinstance(found, Const) and type(found.value) is int
+        return isinstance(node, ast.Constant) and type(node.value) is int
 
     def not_overlapping(
         self,
@@ -403,6 +446,9 @@ class UpdateLowering:
             }
             if caller & mine:
                 return True
+        if self.ops.get(var.name) == "bound":  # (the value itself, checked)
+            value = self.sources[var.name][0]
+            return isinstance(value, Var) and self.aliased(value, name, scope)
         return self.ops.get(var.name) in VIEWS and var.name not in self.copies
 
 

@@ -1390,6 +1390,16 @@ def layers(Ws, x):
     return np.sum(h * h)
 
 
+def from_an_argument(Ws, x, k):
+    h = np.tanh(x @ Ws[0])
+    for W in Ws[k:]:
+        h = np.tanh(h @ W)
+    rest = Ws[1:][1:]
+    if len(rest) > 0:
+        h = h @ rest[0]
+    return np.sum(h * h)
+
+
 def made_here(A, B):
     arrays = [A, B]
     p = arrays[0] @ arrays[1]
@@ -1412,6 +1422,10 @@ def test_a_loop_over_an_empty_slice_of_a_list_of_arrays(tmp_path):
         value, grad = layers.f_and_grad(Ws, x)
         assert value == m.layers(Ws, x) and np.shape(grad) == (k, 3, 3)
         symgrad.check_grad(layers, Ws, x)
+        # (review: a slice from a value, a slice of a slice, one under an if)
+        g = symgrad.grad(m.from_an_argument)
+        assert g.f_and_grad(Ws, x, 1)[0] == m.from_an_argument(Ws, x, 1)
+        symgrad.check_grad(g, Ws, x, 1)
     A, B = np.eye(3) + 0.1, np.ones((3, 3))
     assert made_here.f_and_grad(A, B)[0] == m.made_here(A, B)
     symgrad.check_grad(made_here, A, B)
@@ -1438,3 +1452,128 @@ def test_an_unpacking_whose_names_are_not_read_still_checks_its_length(tmp_path)
     with pytest.raises(ValueError, match="expected 2 values to unpack, got 3"):
         g.f_and_grad(np.ones(2), (1.0, 2.0, 3.0))
     assert g.f_and_grad(np.ones(2), (1.0, 2.0))[0] == 4.0
+
+
+_ROW_ENTRIES = """
+def filled(x):
+    B = np.zeros((2, 3))
+    for i in range(2):
+        for j in range(3):
+            B[i][j] = x[j] * (i + 1)
+    return np.sum(B * B)
+
+
+def updated(x):
+    B = np.zeros((2, 3))
+    for i in reversed(range(2)):
+        B[i][1:3] += x[1:] * (i + 1)
+        B[-1][0] = x[0] * 3.0
+    B[0][1] = B[1][0] = x[0] * 2.0
+    B[1][1], c = x[1], x[2]
+    return np.sum(B * B) + c
+
+
+def into_an_argument(B, x):
+    for i in range(2):
+        B[i][0] = x[i] ** 2
+    return np.sum(B * x[:3])
+
+
+def sliced(x):
+    B = np.zeros((3, 2))
+    B[1:][0] = x[:2]
+    return np.sum(B * B)
+
+
+def listed(x):
+    B = [np.zeros(2), np.zeros(2)]
+    B[0][1] = x[0]
+    return np.sum(B[0] * B[0])
+
+
+def by_a_value(x):
+    B = np.zeros((2, 2))
+    k = np.argmax(x[:2])
+    B[k][0] = x[0]
+    return np.sum(B)
+
+
+def an_index_array_after_a_slice(x):
+    B = np.zeros((2, 3, 3))
+    for i in range(2):
+        B[i][:, np.array([2, 0, 1])] = np.outer(x, x)
+    return np.sum(B * np.arange(18.0).reshape(2, 3, 3))
+
+
+def an_index_array_first(x):
+    B = np.zeros((2, 3, 3))
+    for i in range(2):
+        B[i][np.array([2, 0, 1]), :] = np.outer(x, x) * i
+    return np.sum(B * np.arange(18.0).reshape(2, 3, 3))
+"""
+
+
+def test_an_entry_of_a_row_is_written_as_numpy_writes_it(tmp_path):
+    # `B[i][j] = v` was refused ("assignment into something other than a
+    # named array"); with i an int, B[i] is a view of B's row: B[i, j] = v
+    m = load(tmp_path, _ROW_ENTRIES)
+    x = np.array([1.0, 2.0, 3.0])
+    for fn in (m.filled, m.updated, m.an_index_array_first):
+        g = symgrad.grad(fn)
+        assert g.f_and_grad(x)[0] == fn(x)
+        symgrad.check_grad(g, x)
+    B = np.ones((2, 3))
+    g = symgrad.grad(m.into_an_argument, wrt=(0, 1))
+    assert g.f_and_grad(B, x)[0] == m.into_an_argument(np.ones((2, 3)), x)
+    np.testing.assert_array_equal(B, np.ones((2, 3)))  # (the caller's, unchanged)
+    symgrad.check_grad(g, B, x)
+    # a slice's row, a list's entry, a row chosen by a value, an index array
+    # after a slice (numpy moves its axis first in B[i, :, idx]): refused
+    for fn in (m.sliced, m.listed, m.by_a_value, m.an_index_array_after_a_slice):
+        with pytest.raises(UnsupportedSyntaxError, match=r"'B\[i\]\[j\] = v' is supp"):
+            symgrad.grad(fn).f_and_grad(x)
+
+
+_CHECKED_AND_UPDATED = """
+def updated_in_a_branch(x, n):
+    for i in range(n):
+        k = 1.0
+    if x[0] > 0:
+        k += x[0]
+    return x[0] * k
+
+
+def a_fresh_array(x, n):
+    for i in range(n):
+        k = np.zeros(2)
+    k[0] = x[0]
+    k += x
+    return np.sum(k * x)
+
+
+def an_argument_that_may_be_none(x, n, bias=None):
+    for i in range(n):
+        b = bias
+        x = x * 2.0
+    if b is None:
+        return np.sum(x)
+    return np.sum(x + b)
+"""
+
+
+def test_a_checked_name_is_the_value_it_checks(tmp_path):
+    # review: the checked value was taken for a view of the loop's, so
+    # `k += v` after the loop was refused as an update of shared memory; and
+    # a name bound to an argument that may be None raised UnboundLocalError
+    m = load(tmp_path, _CHECKED_AND_UPDATED)
+    x = np.array([1.0, 2.0])
+    for fn in (m.updated_in_a_branch, m.a_fresh_array):
+        g = symgrad.grad(fn)
+        for y in (x, -x):
+            assert g.f_and_grad(y, 2)[0] == fn(y, 2)
+            symgrad.check_grad(g, y, 2)
+        with pytest.raises(UnboundLocalError, match="'k'"):
+            g.f_and_grad(x, 0)
+    g = symgrad.grad(m.an_argument_that_may_be_none)
+    assert g.f_and_grad(x, 2)[0] == 12.0
+    assert g.f_and_grad(x, 2, 1.0)[0] == 14.0
