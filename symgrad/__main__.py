@@ -320,8 +320,8 @@ def _options(call: ast.Call | None, kind: str) -> dict:
 
 def _read_options(options: dict, resolver: StaticResolver) -> dict:
     """`options` with each option given as a module constant's name
-    (`wrt=WRT`) read; another expression stays "unread", for `not_wrapped`
-    to report at its line."""
+    (`wrt=WRT`) read; another expression stays "unread", with why (a
+    name's), for `not_wrapped` to report at its line."""
     unread = []
     for kw in options.pop("unread", ()):
         found = (
@@ -330,7 +330,7 @@ def _read_options(options: dict, resolver: StaticResolver) -> dict:
         if isinstance(found, Constant):
             options[kw.arg] = found.value
         else:
-            unread.append(kw)
+            unread.append((kw, getattr(found, "reason", None)))
     return {**options, "unread": unread} if unread else options
 
 

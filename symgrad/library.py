@@ -51,6 +51,8 @@ NUMPY["where"] = CallSpec("where", ("condition", "x", "y"))
 NUMPY["clip"] = CallSpec("clip", ("a", "a_min", "a_max"))
 for _alias, _op_name in [
     ("absolute", "abs"),
+    ("radians", "deg2rad"),
+    ("degrees", "rad2deg"),
     ("fabs", "abs"),
     ("add", "add"),
     ("subtract", "sub"),
@@ -78,6 +80,7 @@ NUMPY.update(
     ravel=CallSpec("ravel", ("a",)),
     matrix_transpose=CallSpec("mT", ("x",)),
     tile=CallSpec("tile", ("A", "reps")),
+    repeat=CallSpec("repeat", ("a", "repeats"), (("axis", None),)),
     squeeze=CallSpec("squeeze", ("a",), (("axis", None),)),
     expand_dims=CallSpec("expand_dims", ("a",), (("axis", None),)),
     copy=CallSpec("copy", ("a",)),
@@ -148,6 +151,7 @@ METHODS: dict[str, CallSpec] = {
         for name in ["sum", "mean", "max", "min", "prod", "any", "all"]
     },
     "cumsum": CallSpec("cumsum", ("self",), (("axis", None),), positional=1),
+    "repeat": CallSpec("repeat", ("self", "repeats"), (("axis", None),)),
     "reshape": CallSpec("reshape", ("self", "shape"), variadic=True),
     "transpose": CallSpec("transpose", ("self",), (("axes", None),), variadic=True),
     "dot": CallSpec("dot", ("self", "b")),
@@ -188,6 +192,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_slogdet_sign": CallSpec("slogdet_sign", ("a",)),
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_tile_grad": CallSpec("tile_grad", ("g", "x", "reps")),
+    "_repeat_grad": CallSpec("repeat_grad", ("g", "x", "repeats"), (("axis", None),)),
     "_inexact": CallSpec("inexact", ("x",)),
     "_mean": CallSpec("mean", ("a",)),
     "_count": CallSpec("count", ("x",)),

@@ -107,14 +107,14 @@ def swapaxes(a, axis1, axis2):
 
 def triu(m, k=0):
     # the entries on and above the k-th diagonal of the last two axes (a
-    # vector is broadcast to a square matrix, as numpy's); zeros of m's
-    # dtype keep it (an integer 0 made a boolean mask an integer array,
-    # which indexes rows)
-    return np.where(_diagonals(m) >= k, m, np.zeros_like(m))
+    # vector is broadcast to a square matrix, as numpy's); False, the
+    # lowest type, keeps m's dtype (an integer 0 made a boolean mask an
+    # integer array, which indexes rows)
+    return np.where(_diagonals(m) >= k, m, False)
 
 
 def tril(m, k=0):
-    return np.where(_diagonals(m) <= k, m, np.zeros_like(m))
+    return np.where(_diagonals(m) <= k, m, False)
 
 
 def _diagonals(m):
@@ -134,14 +134,6 @@ def flipud(m):
 
 def fliplr(m):
     return np.asarray(m)[:, ::-1]
-
-
-def deg2rad(x):
-    return np.asarray(x) * (np.pi / 180.0)
-
-
-def rad2deg(x):
-    return np.asarray(x) * (180.0 / np.pi)
 
 
 def ptp(a, axis=None, out=None, keepdims=False):
@@ -196,8 +188,9 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     at = np.asarray(indices) + 0
     if axis is None:
         return np.ravel(a)[at]
+    rows = np.moveaxis(a, axis, 0)  # (an axis out of range raises AxisError)
     k = axis % np.ndim(a)
-    flat = np.moveaxis(np.moveaxis(a, k, 0)[np.ravel(at)], 0, k)
+    flat = np.moveaxis(rows[np.ravel(at)], 0, k)
     return np.reshape(flat, np.shape(a)[:k] + np.shape(at) + np.shape(a)[k + 1 :])
 
 
@@ -215,7 +208,6 @@ NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
 NUMPY |= {"sort": sort, "flip": flip}
 NUMPY |= {"diff": diff, "swapaxes": swapaxes, "triu": triu, "tril": tril}
 NUMPY |= {"empty_like": empty_like, "flipud": flipud, "fliplr": fliplr}
-NUMPY |= {"deg2rad": deg2rad, "radians": deg2rad, "rad2deg": rad2deg}
-NUMPY |= {"degrees": rad2deg, "ptp": ptp, "vdot": vdot, "inner": inner}
+NUMPY |= {"ptp": ptp, "vdot": vdot, "inner": inner}
 NUMPY |= {"nansum": nansum, "nanmean": nanmean, "average": average, "take": take}
 LINALG = {"norm": norm, "slogdet": slogdet}

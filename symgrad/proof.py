@@ -160,6 +160,7 @@ class _Numpy(types.ModuleType):
         self.max = self.amax = self._reduction(sp.Max)
         self.min = self.amin = self._reduction(sp.Min)
         self.clip = self._clip
+        self.where = self._where
         self.linalg = _Linalg()
 
     @staticmethod
@@ -169,6 +170,13 @@ class _Numpy(types.ModuleType):
         if isinstance(x, np.ndarray) and x.dtype == bool:
             return np.logical_not(x)
         return _map(sp.Not, x)
+
+    @staticmethod
+    def _where(c, x, y):
+        """np.where, a Python bool among the values being a number (the
+        prelude's `np.where(mask, m, False)`: False keeps m's dtype)."""
+        x, y = (int(v) if isinstance(v, bool) else v for v in (x, y))
+        return _map(rules.OPS["where"].meaning, c, x, y)
 
     @staticmethod
     def _clip(x, lo, hi):
@@ -685,7 +693,7 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
     params = g._src.params
     positional = [p for p in params if p not in g._src.keyword_only]
     if args and len(args) < len(positional):  # the others' literal defaults
-        known = _known_options(g._src, {})
+        known = _literal_defaults(g._src)
         rest = positional[len(args) :]
         args = (*args, *(known[p] for p in rest if p in known))
     if args and len(args) == len(params) - len(g._src.keyword_only):
@@ -731,20 +739,30 @@ def _options(src: Any, given: dict[str, Any]) -> list[Any]:
 
 def _known_options(src: Any, given: dict[str, Any], wrt: tuple = ()) -> dict[str, Any]:
     """The keyword-only arguments of `src`'s function that are `given` or
-    have a literal default, and the other parameters not in `wrt` with a
-    literal default (`n=3`, a loop count: the others are guessed as
-    symbols); a name given that is not a keyword-only parameter is an error."""
+    have a literal default, and the other parameters not in `wrt` with an
+    int, bool or string default (`n=3`, a loop count; a float stays a
+    symbol, proved for every value); a name given that is not a
+    keyword-only parameter is an error."""
     unknown = [p for p in given if p not in src.keyword_only]
     if unknown:
         raise SymgradError(f"{src.name}: no keyword-only parameter '{unknown[0]}'")
+    known = {
+        p: value
+        for p, value in _literal_defaults(src).items()
+        if p in src.keyword_only or p not in wrt and type(value) in (int, bool, str)
+    }
+    return {**known, **given}
+
+
+def _literal_defaults(src: Any) -> dict[str, Any]:
+    """The parameters of `src`'s function whose default is a literal, and it."""
     known = {}
     for p, default in src.defaults().items():
-        if p in src.keyword_only or p not in wrt:
-            try:
-                known[p] = ast.literal_eval(default)
-            except ValueError:  # (not a literal: guessed, or given)
-                continue
-    return {**known, **given}
+        try:
+            known[p] = ast.literal_eval(default)
+        except ValueError:  # (not a literal: guessed, or given)
+            continue
+    return known
 
 
 def _has_shape(value: Any) -> bool:

@@ -308,6 +308,11 @@ def _rebound(tree: ast.Module) -> set[str]:
     return found
 
 
+# Methods of an array that change it, and builtins that change nothing.
+_IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "partition"}
+_PURE_BUILTINS = {"print", "len", "repr", "str", "isinstance", "type", "id"}
+
+
 def _bound_names(node: ast.stmt) -> set[str]:
     """The module-level names a top-level statement binds (not inside a
     compound statement: `_rebound` makes those unreadable)."""
@@ -315,6 +320,8 @@ def _bound_names(node: ast.stmt) -> set[str]:
         return {node.name}
     if isinstance(node, ast.Import | ast.ImportFrom):
         return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, ast.AnnAssign) and node.value is None:
+        return set()  # (`J: float` binds nothing)
     if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return {
@@ -472,6 +479,8 @@ class StaticResolver:
                     self.table[alias.asname or alias.name] = Module(alias.name)
                 elif alias.name == "numpy.linalg" and alias.asname:
                     self.table[alias.asname] = Module(alias.name)
+                elif alias.name.startswith("numpy."):  # (`import numpy.linalg`
+                    self.table["numpy"] = Module("numpy")  # binds numpy)
                 elif alias.name.split(".")[0] not in ("symgrad", "numpy"):
                     local = alias.asname or alias.name.split(".")[0]
                     self.user_modules[local] = alias.name if alias.asname else local
@@ -515,20 +524,37 @@ class StaticResolver:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 self._assign(target, node.value)
-        elif isinstance(node, ast.AugAssign | ast.Delete | ast.Expr):
-            # (`C[0] += 1.0`, `del C[0]`, `C.fill(2.0)`, `np.copyto(C, D)`: an
-            # array changed in place; `K += 1.0` is `_rebound`'s; `del K`)
-            for inner in ast.walk(node):
-                found = self.table.get(getattr(inner, "id", None))
-                if (
-                    isinstance(inner, ast.Name)
-                    and isinstance(found, Constant)
-                    and (
-                        isinstance(found.value, np.ndarray)
-                        or isinstance(inner.ctx, ast.Del)
-                    )
-                ):
-                    self.table[inner.id] = _changed(inner.id)
+        self._changes(node)
+
+    def _changes(self, node: ast.stmt) -> None:
+        """Make unreadable what a top-level statement changes where the
+        command line cannot follow: an array updated in place (`C[0] += 1.0`,
+        `C.fill(2.0)`, `out=C`, `np.copyto(C, D)` as a statement), a name
+        deleted or bound by `:=` (`K += 1.0` is `_rebound`'s).  Not what a
+        function's body does when called: the decorator reads that."""
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return
+        changed: list[ast.expr] = []
+        if isinstance(node, ast.AugAssign | ast.Delete):
+            changed = node.targets if isinstance(node, ast.Delete) else [node.target]
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.NamedExpr):
+                self.table[inner.target.id] = _changed(inner.target.id)
+            if not isinstance(inner, ast.Call):
+                continue
+            changed += [kw.value for kw in inner.keywords if kw.arg == "out"]
+            func = inner.func
+            if isinstance(func, ast.Attribute) and func.attr in _IN_PLACE_METHODS:
+                changed.append(func.value)
+            pure = isinstance(func, ast.Name) and func.id in _PURE_BUILTINS
+            if isinstance(node, ast.Expr) and inner is node.value and not pure:
+                changed += inner.args  # (a call made for what it changes)
+        for inner in (n for part in changed for n in ast.walk(part)):
+            found = self.table.get(getattr(inner, "id", None))
+            if isinstance(found, Constant) and (
+                isinstance(found.value, np.ndarray) or isinstance(inner.ctx, ast.Del)
+            ):
+                self.table[inner.id] = _changed(inner.id)
 
     def _assign(self, target: ast.expr, node: ast.expr) -> None:
         """Bind `target = node` at the top level: a name, or names unpacked

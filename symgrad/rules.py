@@ -147,6 +147,9 @@ defelementwise("log10", log10, math="log10")
 defelementwise("log1p", log1p, math="log1p")
 defelementwise("sqrt", lambda x: sp.sqrt(x), math="sqrt")
 defelementwise("cbrt", cbrt)  # (math.cbrt is new in Python 3.11)
+# (numpy's own: its float32 loop multiplies by a float32 constant of its own)
+defelementwise("deg2rad", lambda x: x * sp.pi / 180, math="radians")
+defelementwise("rad2deg", lambda x: x * 180 / sp.pi, math="degrees")
 # (numpy has no erf: math's, of Python numbers; of an array a TypeError, as
 # the source's)
 defelementwise("erf", sp.erf, "math.erf({0})", math="erf")
@@ -363,6 +366,13 @@ def _roll_adjoint(b: Builder, g, out, x, shift, *, axis):
     return b.op("roll", g, shift, axis=axis), None
 
 
+# Each entry (along an axis, or of the flattened array) `repeats` times in a
+# row; the cotangent adds each entry's copies back.
+@structural("repeat", 2, "np.repeat({0}, {1}{params})", [("axis", None)], nondiff=(1,))
+def _repeat_adjoint(b: Builder, g, out, x, repeats, *, axis):
+    return b.op("repeat_grad", g, x, repeats, axis=axis), None
+
+
 @structural("prod", 1, "np.prod({0}{params})", _REDUCE)
 def _prod_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     return (b.op("prod_grad", g, x, axis=axis, keepdims=keepdims),)
@@ -505,11 +515,11 @@ VIEWS |= {"broadcast_to", "asarray", "inexact"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
-# Ops that write into their first argument's buffer (or may, once `inplace`
-# makes them in place): nothing reading it may move past them.
 # Ops that raise where Python would (an unpacking of the wrong length, a name
 # a loop left unbound): kept where nothing reads their value.
 CHECKS = {"unpacked", "bound", "zip_length", "diff_order"}
+# Ops that write into their first argument's buffer (or may, once `inplace`
+# makes them in place): nothing reading it may move past them.
 WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}
 WRITES_ARGUMENT |= {"add_at", "zero_at", "list_append", "list_pop", "written_grad"}
 VIEWS |= {"concat_grad", "moveaxis", "transpose_grad", "unpacked", "keepdims"}
@@ -708,6 +718,13 @@ _emitted(
     [("subscripts", ""), ("k", 0)],
 )
 _emitted("cumsum_grad", 2, "_cumsum_grad({0}, {1}{params})", [("axis", None)], (1,))
+_emitted(
+    "repeat_grad",
+    3,
+    "_repeat_grad({0}, {1}, {2}{params})",
+    [("axis", None)],
+    (1, 2),
+)
 _emitted("concat_grad", None, "_concat_grad({args})")
 _emitted("hstack_grad", None, "_hstack_grad({args})")
 _emitted("vstack_grad", None, "_vstack_grad({args})")
@@ -789,7 +806,7 @@ for _name in ["owned", "copy_arg"]:
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)
-for _name in ["cumsum", "cumsum_grad", "roll"]:
+for _name in ["cumsum", "cumsum_grad", "roll", "repeat", "repeat_grad"]:
     linear(_name)
 for _name in ["zero_at", "concat_grad", "hstack_grad", "vstack_grad"]:
     linear(_name)

@@ -162,6 +162,23 @@ def _tile_grad(g, x, reps):
     return total if isinstance(x, np.ndarray) else total[()]  # (a number's: one)
 
 
+def _repeat_grad(g, x, repeats, axis=None):
+    """The cotangent of x in `np.repeat(x, repeats, axis)`: each entry's
+    copies added back (of the flattened x where axis is None)."""
+    x = np.asarray(x)
+    n = x.size if axis is None else x.shape[axis]
+    owner = np.repeat(np.arange(n), repeats)  # (the entry each copy is of)
+    g = np.asarray(g)
+    if axis is None:
+        total = np.zeros(n, g.dtype if g.dtype.kind in "fc" else float)
+        np.add.at(total, owner, g)
+        return total.reshape(x.shape) if x.ndim else total[0]
+    moved = np.moveaxis(g, axis, 0)
+    total = np.zeros((n, *moved.shape[1:]), moved.dtype)
+    np.add.at(total, owner, moved)
+    return np.moveaxis(total, 0, axis)
+
+
 def _solve_vec(a, r, b):
     """np.linalg.solve(a, r), reading r as np.linalg.solve(a, b) reads b: as
     vectors (one per matrix of a stack) where b is 1-d, else as matrices."""
@@ -717,9 +734,9 @@ def _unpacked(value, n):
 
 
 def _bound(value, name):
-    """`value`, which a loop binds to `name`, read right after the loop: None
-    (what stands in before the loop) if the loop bound it never, where
-    Python raises."""
+    """`value`, which a loop binds to `name`, where code after the loop reads
+    it: None (what stands in before the loop) if the loop bound it never,
+    where Python raises."""
     if value is None:
         raise UnboundLocalError(
             f"cannot access local variable '{name}' where it is not associated "

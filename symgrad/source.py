@@ -193,9 +193,10 @@ def not_wrapped(src: FunctionSource, options: dict) -> None:
     """The command line's check of a function it found: a decorator applied
     before symgrad's (`options["wrapped"]`) changes the function symgrad
     differentiates, and the command line does not run it: an error."""
-    for kw in options.pop("unread", ()):
+    for kw, reason in options.pop("unread", ()):
         raise UnsupportedSyntaxError(
-            f"{kw.arg}= must be a literal or a module constant's name for the "
+            reason
+            or f"{kw.arg}= must be a literal or a module constant's name for the "
             "command line, which reads the file without running it",
             src.loc(kw.value),
             "decorate in the running program, or write the value in the decorator",

@@ -1138,8 +1138,8 @@ def triangles_and_swaps(X):
 
 
 def flips_and_angles(x, W):
-    """np.flipud, np.fliplr, np.deg2rad/np.radians, np.rad2deg/np.degrees
-    and np.ptp: definitions of the prelude's (a list flipped too)."""
+    """np.flipud, np.fliplr and np.ptp (definitions of the prelude's; a list
+    flipped too), np.deg2rad/np.radians and np.rad2deg/np.degrees."""
     flips = np.sum(np.flipud(W) * W) + np.sum(np.fliplr(W) ** 2)
     flips = flips + np.sum(np.flipud([x[0], x[1] * 2.0]) * x[:2])
     angles = np.sum(np.sin(np.deg2rad(x * 30.0)) * np.radians(x))
@@ -1167,6 +1167,14 @@ def averages_and_takes(x, W):
     taken = taken + np.sum(np.take(W, 1, axis=0) * x)
     taken = taken + np.sum(np.take(W, np.array([[0, 2], [1, 1]]), axis=-1) ** 3)
     return means + nans + taken + np.sum(np.take(x, [True, False]) * 4.0)
+
+
+def repeated(x, W):
+    """np.repeat of a vector, of a matrix flattened and along an axis with a
+    count per entry (0 too), of a number, and the method."""
+    a = np.sum(np.repeat(x, 2) * np.arange(8.0)) + np.sum(np.repeat(W, 2) ** 3)
+    b = np.sum(np.repeat(W, [1, 0, 2], axis=1) ** 2)
+    return a + b + np.sum(W.repeat(2, axis=0) * 3.0) + np.sum(np.repeat(x[0], 4) * x)
 
 
 def _log_add_exp_args(rng):
@@ -1577,4 +1585,5 @@ CASES: list[Case] = [
     Case("flips_and_angles", flips_and_angles, _pair(4, (3, 4)), wrt=(0, 1)),
     Case("inner_products", inner_products, _pair(4, (3, 4)), wrt=(0, 1)),
     Case("averages_and_takes", averages_and_takes, _pair(4, (3, 4)), wrt=(0, 1)),
+    Case("repeated", repeated, _pair(4, (2, 3)), wrt=(0, 1)),
 ]

@@ -881,3 +881,49 @@ def test_a_decorator_option_of_a_module_constant_is_read(tmp_path):
     assert "options.py:14:19: error: wrt= must be a literal or a module constant's" in (
         result.stderr
     )
+
+
+_CHANGED_OR_NOT = """
+import numpy
+import numpy.linalg
+import symgrad
+
+K = 2.0
+(K := 3.0)
+W = numpy.array([1.0, 2.0])
+out = numpy.multiply(W, 3.0, out=W)
+V = numpy.array([1.0, 2.0])
+print(V)
+J = 2.0
+J: float
+
+
+@symgrad.grad
+def walrus(x):
+    return K * x
+
+
+@symgrad.grad
+def written_out(x):
+    return numpy.sum(W * x)
+
+
+@symgrad.grad
+def printed(x):
+    return numpy.sum(V * x) * J + numpy.linalg.det(numpy.eye(2) * x[0])
+"""
+
+
+def test_what_the_top_level_changes_or_leaves_alone(tmp_path):
+    """Review of the last binding's rule: `:=` and `out=` change a constant
+    silently (the first value was emitted); printing an array, annotating a
+    name and `import numpy.linalg` after `import numpy` change nothing (an
+    error each: changed, not defined, 'numpy' not defined)."""
+    path = write(tmp_path, _CHANGED_OR_NOT, name="toplevel.py")
+    for name in ("walrus", "written_out"):
+        result = run("emit", str(path), "--function", name, cwd=tmp_path)
+        assert result.returncode == 1, name
+        assert "is changed where the command line cannot follow it" in result.stderr
+    result = run("emit", str(path), "--function", "printed", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "J = 2.0" in result.stdout

@@ -1384,6 +1384,10 @@ def _inner_of(a, b):
     return np.sum(np.inner(a, b))
 
 
+def _taken_along(X, axis):
+    return np.sum(np.take(X, np.array([0, 1, 1]), axis=axis))
+
+
 def _taken(x, i):
     return np.sum(np.take(x, i) * 2.0)
 
@@ -1411,6 +1415,8 @@ def test_numpys_nan_reductions_average_inner_and_take_match_numpy():
             g.f_and_grad(W, bad)
     with pytest.raises(ValueError):
         symgrad.grad(_inner_of).f_and_grad(np.ones((2, 3)), np.ones((3, 2)))
+    with pytest.raises(np.exceptions.AxisError):  # (the axis was wrapped around)
+        symgrad.grad(_taken_along).f_and_grad(np.ones((3, 2)), 2)
     g = symgrad.grad(_taken)
     for i in ([True, False], 2, np.array([[0, 3], [-1, 1]])):
         x = np.array([1.0, 2.0, 3.0, 4.0])
