@@ -915,12 +915,13 @@ _LIST_KEEPERS = {"getitem", "setitem", "setitem_add", "setitem_sub", "unpacked"}
 _LIST_KEEPERS |= {"bound"}
 
 
-def maybe_lists(fn: Function) -> set[str]:
+def maybe_lists(fn: Function, params: bool = True) -> set[str]:
     """Names that may hold a Python list or tuple when the function runs:
     its parameters, what list operations make, and what is bound from those
     (entries, slices, copies, a loop's carried values, a branch's merges).
-    Every other name holds a number or a numpy value."""
-    found = set(fn.params)
+    Every other name holds a number or a numpy value.  Without `params`:
+    the names that hold a list the function makes."""
+    found = set(fn.params) if params else set()
     statements = list(walk(fn.body))
 
     def may(atom: object) -> bool:

@@ -340,9 +340,10 @@ class FlowLowering:
     ) -> None:
         """Lower a loop whose body binds `names`; carry those bound before.
         None stands in for a name not bound before it; where it may still be
-        None after the loop (the loop took no step, or no step bound it), it
-        is marked maybe unbound, and a read checks it as Python would (not a
-        name the loop may bind to None itself, `nones`).
+        None (in the body before it binds it, or after the loop: the loop took
+        no step, or no step bound it), it is marked maybe unbound, and a read
+        checks it as Python would (not a name the loop may bind to None
+        itself, `nones`, or to a parameter whose default is None).
 
         Names the body updates in place (`y[i] = ...`, `y.append(...)`) that
         hold the caller's array or a constant are copied once, before the loop."""
@@ -394,7 +395,10 @@ class FlowLowering:
             headers[name] = Var(self.names.fresh(_hint(name)))
             scope.env[name] = headers[name]
             self.shares(headers[name], value)
-            if name not in nones and self.marked(value):
+            # (None on the first step where nothing binds it before the loop:
+            # a read before the body binds it is checked)
+            first = name in unbound and not generated
+            if name not in nones and (self.marked(value) or first):
                 self.maybe_unbound.add(headers[name].name)
         test_body, cond = (), None
         if test is not None:
@@ -430,12 +434,13 @@ class FlowLowering:
             stand_in = name in unbound and not generated
             if self.marked(before[name]) or stand_in and name not in nones:
                 if self.may_be_none(value, headers[name]):
-                    if self.marked(headers[name]):  # (its reads were checked)
+                    if headers[name].name in self.checked:  # (a read raises)
                         raise UnsupportedSyntaxError(
-                            f"'{name}' may be unbound before this loop, which "
-                            "may bind it to None",
+                            f"'{name}' is read where it may be unbound (checked, "
+                            "as Python raises there), and this loop may bind it "
+                            "to None, which the check cannot tell from unbound",
                             loc,
-                            f"bind '{name}' before the loop that may take no step",
+                            f"bind '{name}' before the loop ({name} = None)",
                         )
                 elif not _runs(index, bounds) or self.reaches(value, headers[name]):
                     self.maybe_unbound.add(out.name)
@@ -460,9 +465,14 @@ class FlowLowering:
 
     def may_be_none(self, value, header: Var) -> bool:
         """May `value` be None other than through `header`: a None written,
-        or a parameter itself (`b = bias`, of a default None)?"""
+        or a parameter whose default is None (`b = bias`)?"""
         found = self.origins(value, {header})
-        return Const(None) in found or any(Var(p) in found for p in self.top.params)
+        optional = [
+            p
+            for p, default in self.top.defaults().items()
+            if isinstance(default, ast.Constant) and default.value is None
+        ]
+        return Const(None) in found or any(Var(p) in found for p in optional)
 
     def origins(self, value, stop: set) -> set:
         """The values `value` may be, through `sources`, not past `stop`."""

@@ -126,6 +126,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # variables that hold None where the source name may be unbound (a
         # loop of no steps binds it never): a read checks them (`flow.loop`)
         self.maybe_unbound: set[str] = set()
+        self.checked: set[str] = set()  # (those of them a read checked)
         # functions with custom rules, which the emitted code calls by name
         self.called_by_name: set[str] = set()
 
@@ -620,6 +621,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 # (Python raises UnboundLocalError there; once checked, the
                 # name is bound on this path)
                 loc = scope.src.loc(node)
+                self.checked.add(found.name)
                 checked = self.emit("bound", (found, Const(ident)), loc, hint=ident)
                 self.shares(checked, found)
                 scope.env[ident] = found = checked

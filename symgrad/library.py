@@ -192,6 +192,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_slogdet_sign": CallSpec("slogdet_sign", ("a",)),
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_tile_grad": CallSpec("tile_grad", ("g", "x", "reps")),
+    "_fit": CallSpec("fit", ("value", "like")),
     "_repeat_grad": CallSpec("repeat_grad", ("g", "x", "repeats"), (("axis", None),)),
     "_inexact": CallSpec("inexact", ("x",)),
     "_mean": CallSpec("mean", ("a",)),

@@ -138,6 +138,7 @@ class _Reverse(FlowReverse):
         self.ints = int_vars(fn)
         self.numpy = numpy_values(list(fn.body), set(fn.params))
         self.lists = maybe_lists(fn)
+        self.made_lists = maybe_lists(fn, params=False)
         self.floats = float_arrays(fn)
         self.is_float = functools.partial(
             is_float_atom, floats=self.active | float_values(fn)
@@ -228,6 +229,18 @@ class _Reverse(FlowReverse):
             )
         else:
             self.b.body.append(Assign(target, op, (Var(name),), (), self.b.loc))
+
+    def fitted(self, name: str, buffer: Var, part: Scatter) -> Atom:
+        """The value `part` writes into `buffer`; into a slice of a list the
+        function makes, `_fit` to the slice's shape: a list popped empty has
+        a cotangent of shape (0,), which the empty slice of a list of arrays,
+        (0, 2), does not take."""
+        if name in self.made_lists and any(
+            isinstance(i, Slice) for i in part.index.items
+        ):
+            place = self.b.op("getitem", buffer, part.index)
+            return self.b.op("fit", part.value, place)
+        return part.value
 
     def bar(self, name: str) -> Var:
         if name not in self.bars:
@@ -447,7 +460,13 @@ class _Reverse(FlowReverse):
         # takes no write: a buffer of its own then, added to it)
         if current is not None and name in self.owned and not masked:
             self.b.body.append(
-                SetItem(current, part.index, part.value, mode, self.b.loc)
+                SetItem(
+                    current,
+                    part.index,
+                    self.fitted(name, current, part),
+                    mode,
+                    self.b.loc,
+                )
             )
             return
         buffer = self.bar(name) if current is None else Var(self.names.fresh())
@@ -455,7 +474,8 @@ class _Reverse(FlowReverse):
         # checked to share a shape)
         self.zeros_of(name, buffer)
         first = "set" if mode == "add" else "add_at"
-        self.b.body.append(SetItem(buffer, part.index, part.value, first, self.b.loc))
+        value = self.fitted(name, buffer, part)
+        self.b.body.append(SetItem(buffer, part.index, value, first, self.b.loc))
         if current is None:
             self.adj[name] = buffer
             self.owned.add(name)

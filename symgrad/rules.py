@@ -718,6 +718,7 @@ _emitted(
     [("subscripts", ""), ("k", 0)],
 )
 _emitted("cumsum_grad", 2, "_cumsum_grad({0}, {1}{params})", [("axis", None)], (1,))
+_emitted("fit", 2, "_fit({0}, {1})", nondiff=(1,))
 _emitted(
     "repeat_grad",
     3,
@@ -806,7 +807,7 @@ for _name in ["owned", "copy_arg"]:
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)
-for _name in ["cumsum", "cumsum_grad", "roll", "repeat", "repeat_grad"]:
+for _name in ["cumsum", "cumsum_grad", "roll", "repeat", "repeat_grad", "fit"]:
     linear(_name)
 for _name in ["zero_at", "concat_grad", "hstack_grad", "vstack_grad"]:
     linear(_name)

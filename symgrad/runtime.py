@@ -162,6 +162,13 @@ def _tile_grad(g, x, reps):
     return total if isinstance(x, np.ndarray) else total[()]  # (a number's: one)
 
 
+def _fit(value, like):
+    """`value`, to be written where `like` is: of like's shape where it is
+    empty (the cotangent of a list popped empty has shape (0,), where its
+    place in a list of arrays has (0, 2))."""
+    return np.reshape(value, np.shape(like)) if np.size(value) == 0 else value
+
+
 def _repeat_grad(g, x, repeats, axis=None):
     """The cotangent of x in `np.repeat(x, repeats, axis)`: each entry's
     copies added back (of the flattened x where axis is None)."""

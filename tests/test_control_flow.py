@@ -1577,3 +1577,88 @@ def test_a_checked_name_is_the_value_it_checks(tmp_path):
     g = symgrad.grad(m.an_argument_that_may_be_none)
     assert g.f_and_grad(x, 2)[0] == 12.0
     assert g.f_and_grad(x, 2, 1.0)[0] == 14.0
+
+
+_READ_BEFORE_BOUND = """
+def unguarded(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(x[prev])
+        prev = i
+    return s
+
+
+def guarded(x, n):
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s = s + x[prev] * x[i]
+        prev = i
+    return s
+"""
+
+
+def test_a_read_in_a_loop_before_the_body_binds_the_name_is_checked(tmp_path):
+    # review: the first step read the None standing in for `prev`
+    # (np.sum(x[None]): 7.0 with a gradient) where Python raises
+    m = load(tmp_path, _READ_BEFORE_BOUND)
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(UnboundLocalError):
+        m.unguarded(x, 2)
+    with pytest.raises(UnboundLocalError, match="'prev'"):
+        symgrad.grad(m.unguarded).f_and_grad(x, 2)
+    g = symgrad.grad(m.guarded)
+    for n in (0, 1, 3):
+        assert g.f_and_grad(x, n)[0] == m.guarded(x, n)
+    symgrad.check_grad(g, x, 3)
+
+
+_POPPED_EMPTY = """
+def popped(A):
+    L = [A[0], A[1], A[2]]
+    s = 0.0
+    while L:
+        r = L.pop()
+        s = s + np.sum(r**2)
+    return s
+
+
+def stacked(A):
+    L = [A[0], A[1], A[2]]
+    out = []
+    for i in range(3):
+        out.append(L.pop() * 2.0)
+    return np.sum(np.stack(out) ** 2)
+
+
+def inner_loop_binds(x, a):
+    for k in range(2):
+        for u in x:
+            if a > 0:
+                continue
+            t = u * 2.0
+        v = t + a
+    return v
+"""
+
+
+def test_a_list_of_arrays_popped_empty(tmp_path):
+    # random tester: the empty list's cotangent, shape (0,), was written into
+    # the (0, 2) slice the pop leaves of a list of rows: a raw ValueError;
+    # and a name an inner loop may leave unbound, read in the outer loop,
+    # read None (a raw TypeError where Python raises UnboundLocalError)
+    m = load(tmp_path, _POPPED_EMPTY)
+    A = np.array([[0.3, -0.7], [0.9, 0.2], [-0.4, 0.5]])
+    for fn in (m.popped, m.stacked):
+        g = symgrad.grad(fn)
+        value, grad = g.f_and_grad(A)
+        assert value == pytest.approx(fn(A), rel=1e-15)  # (a sum of squares at once)
+        np.testing.assert_allclose(grad, 2.0 * A * (4.0 if fn is m.stacked else 1.0))
+        hvp = symgrad.hessian(fn).hvp(A, tangents=np.ones((3, 2)))
+        np.testing.assert_allclose(
+            hvp, np.full((3, 2), 8.0 if fn is m.stacked else 2.0)
+        )
+    g = symgrad.grad(m.inner_loop_binds)
+    with pytest.raises(UnboundLocalError, match="'t'"):
+        g.f_and_grad(np.ones(2), 0.5)
+    assert g.f_and_grad(np.ones(2), -0.5)[0] == m.inner_loop_binds(np.ones(2), -0.5)
