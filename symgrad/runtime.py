@@ -844,7 +844,8 @@ def _zeros_buffer(x):
             raise StackError(
                 f"a list or tuple read here holds arrays of shapes {listed}; "
                 "symgrad differentiates one whose entries share a shape (pass "
-                "the arrays as separate arguments)"
+                "the arrays as separate arguments, or unpack the list first: "
+                "W1, W2 = params)"
             )
     return np.asarray(_zeros_grad(x))
 

@@ -204,23 +204,28 @@ class UpdateLowering:
         where `B[i][:, idx]` keeps it in place)."""
         first, *rest = target.slice.elts
         held = self.name(target.value.id, target.value, scope)
-        if (
-            not self.an_int(first, scope)
-            or self.is_list(held)
-            or not all(
-                isinstance(e, ast.Slice)
-                or isinstance(e, ast.Constant)
-                and e.value in (None, Ellipsis)
-                or self.an_int(e, scope)
-                for e in rest[1:]
+        name = target.value.id
+        if self.is_list(held):
+            raise UnsupportedSyntaxError(
+                f"assignment into an entry of an entry of the list '{name}': its "
+                "rows are lists, which other names may hold",
+                loc,
+                "build each row as a new list and append it, or make it an array: "
+                f"{name} = np.zeros((n, m)), then {name}[i, j] = v",
             )
+        if not self.an_int(first, scope) or not all(
+            isinstance(e, ast.Slice)
+            or isinstance(e, ast.Constant)
+            and e.value in (None, Ellipsis)
+            or self.an_int(e, scope)
+            for e in rest[1:]
         ):
             raise UnsupportedSyntaxError(
-                "'B[i][j] = v' is supported where B is an array and i an int index "
-                "(a number, or a loop's over a range): B[i] is then B's row, and "
-                "the write B[i, j] = v (B[1:][j] writes B[1 + j]; B[i][:, idx] "
-                "keeps idx's axis in place where B[i, :, idx] moves it first; a "
-                "list's entry is an array other names may hold)",
+                "'B[i][j] = v' is supported where i is an int index (a number, or "
+                "a loop's over a range), which makes it the write B[i, j] = v, "
+                "and j has no index array after its first entry (B[1:][j] writes "
+                "B[1 + j], and B[i][:, idx] keeps idx's axis where B[i, :, idx] "
+                "moves it first)",
                 loc,
                 "index once, as the write you mean: 'B[i, j] = v'",
             )
@@ -446,10 +451,28 @@ class UpdateLowering:
             }
             if caller & mine:
                 return True
-        if self.ops.get(var.name) == "bound":  # (the value itself, checked)
-            value = self.sources[var.name][0]
-            return isinstance(value, Var) and self.aliased(value, name, scope)
-        return self.ops.get(var.name) in VIEWS and var.name not in self.copies
+        return self.a_view(var)
+
+    def a_view(self, var: Var) -> bool:
+        """May `var` be a view of another value: made by a view op, or a
+        merge, a loop's value or a checked name (`_bound`) that may be one
+        (a row of a list of lists, written in an inner loop, was written
+        into a copy where the row itself was not a view in name)?"""
+        seen: set[str] = set()
+        pending = [var]
+        while pending:
+            v = pending.pop()
+            if v.name in seen:
+                continue
+            seen.add(v.name)
+            op = self.ops.get(v.name)
+            if op is None or op == "bound":  # (the value itself, checked)
+                pending += [
+                    s for s in self.sources.get(v.name, ()) if isinstance(s, Var)
+                ]
+            elif op in VIEWS and v.name not in self.copies:
+                return True
+        return False
 
 
 # Ops whose result is never a boolean array when an operand is an integer.
