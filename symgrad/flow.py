@@ -350,6 +350,7 @@ class FlowLowering:
         names, updated, live = names
         generated = getattr(scope.src.resolver, "generated", False)
         unbound = sorted(live - set(scope.env))
+        stand_ins = set() if generated else set(unbound) - nones  # (checked)
         for name in unbound:
             scope.env[name] = Const(None)  # not bound yet: read only once it is
         if RETURNED in exits:
@@ -397,8 +398,7 @@ class FlowLowering:
             self.shares(headers[name], value)
             # (None on the first step where nothing binds it before the loop:
             # a read before the body binds it is checked)
-            first = name in unbound and not generated
-            if name not in nones and (self.marked(value) or first):
+            if name in stand_ins or name not in nones and self.marked(value):
                 self.maybe_unbound.add(headers[name].name)
         test_body, cond = (), None
         if test is not None:
@@ -431,8 +431,7 @@ class FlowLowering:
             out = Var(self.names.fresh(_hint(name)))
             self.shares(out, headers[name])
             carries.append(Carry(headers[name], before[name], value, out))
-            stand_in = name in unbound and not generated
-            if self.marked(before[name]) or stand_in and name not in nones:
+            if name in stand_ins or name not in nones and self.marked(before[name]):
                 if self.may_be_none(value, headers[name]):
                     if headers[name].name in self.checked:  # (a read raises)
                         raise UnsupportedSyntaxError(
