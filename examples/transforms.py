@@ -60,7 +60,7 @@ def rosenbrock(x):
 
 def newton_step(x: np.ndarray) -> np.ndarray:
     """One Newton step on the Rosenbrock function."""
-    gradient = rosenbrock.module.f_and_grad(x)[1]
+    gradient = rosenbrock.grad(x)
     return x - np.linalg.solve(rosenbrock.hessian(x), gradient)
 
 

@@ -570,7 +570,9 @@ class JacobianFunction(_Transformed):
 
 
 class HessianFunction(_Transformed):
-    """`f` with second derivatives: adds `.hessian(*args)` and `.hvp`."""
+    """`f` with second derivatives: adds `.hessian(*args)` and `.hvp`, and
+    the first ones its module holds, `.f_and_grad` and `.grad` (Newton's
+    method takes both)."""
 
     kind = "hessian"
 
@@ -587,6 +589,14 @@ class HessianFunction(_Transformed):
         """The Hessian times `tangents` (shaped like x, or a tuple like it),
         without forming it."""
         return self._run("hvp", *args, tangents=tangents, **kwargs)
+
+    def f_and_grad(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """`(f(*args), gradient)`, as `symgrad.grad`'s."""
+        return self._run("f_and_grad", *args, **kwargs)
+
+    def grad(self, *args: Any, **kwargs: Any) -> Any:
+        """The gradient alone."""
+        return self.f_and_grad(*args, **kwargs)[1]
 
 
 def _running_line(src: FunctionSource) -> Loc | None:

@@ -197,6 +197,15 @@ def test_wrt_naming_no_parameter(tmp_path):
     assert "has 2 parameters" in str(info.value)
 
 
+def test_a_gradient_with_respect_to_a_string_is_refused(tmp_path):
+    # newcomer: wrt= naming a string option gave the gradient 0.0
+    body = 'def k(x, mode="sq"):\n    return x * x if mode == "sq" else x\n'
+    module, _ = load(tmp_path, body)
+    with pytest.raises(TypeError, match="no gradient with respect to the string 'sq'"):
+        symgrad.grad(module.k, wrt="mode").grad(2.0)
+    assert symgrad.grad(module.k).grad(2.0) == 4.0
+
+
 def test_non_scalar_output_needs_a_seed(tmp_path):
     module, _ = load(tmp_path, "@symgrad.grad\ndef squares(x):\n    return x**2\n")
     with pytest.raises(SeedError, match="squares: the output has shape \\(3,\\)"):

@@ -137,6 +137,16 @@ def test_rosenbrock_hessian_matches_its_analytic_form(transforms_example) -> Non
         )
 
 
+def test_a_hessian_function_gives_the_gradient_too(transforms_example) -> None:
+    # newcomer: Newton's method needs the gradient, which only
+    # `.module.f_and_grad` gave (no `.grad` on a Hessian)
+    rosenbrock = transforms_example.rosenbrock
+    x = np.array([-1.2, 1.0, 0.5])
+    plain = symgrad.grad(rosenbrock.__wrapped__)
+    assert rosenbrock.f_and_grad(x)[0] == rosenbrock(x)
+    np.testing.assert_array_equal(rosenbrock.grad(x), plain.grad(x))
+
+
 def test_hessian_vector_products_never_form_the_hessian(transforms_example) -> None:
     rosenbrock = transforms_example.rosenbrock
     x = np.random.default_rng(3).uniform(-2, 2, 1000)

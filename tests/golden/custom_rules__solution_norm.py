@@ -87,6 +87,8 @@ def _zeros_grad(x):
         return 0.0
     if isinstance(x, np.floating):  # (np.float32(0.0) for an np.float32)
         return x.dtype.type(0.0)
+    if isinstance(x, str):  # (wrt= naming a string option: no gradient)
+        raise TypeError(f"there is no gradient with respect to the string {x!r}")
     return 0.0 if np.ndim(x) == 0 else np.zeros(np.shape(x))
 
 
