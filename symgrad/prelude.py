@@ -2,7 +2,9 @@
 
 `np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
 `np.flip` (along every axis), `np.diff`, `np.swapaxes`, `np.triu`, `np.tril`,
-`np.empty_like` and `np.linalg.norm` (its default `ord`) are written here
+`np.empty_like`, `np.flipud`, `np.fliplr`, `np.ptp`, `np.vdot`, `np.inner`,
+`np.nansum`, `np.nanmean`, `np.average`, `np.take`, `np.linalg.norm` (its
+default `ord`) and `np.linalg.slogdet` are written here
 with operations symgrad has rules for; a call of one is inlined like a
 helper function of the user's, so its derivative is the chain rule through
 these lines, and the emitted code shows them (`# grad of var: ...`).  Each
@@ -174,9 +176,9 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     a = np.asarray(a)
     w = np.asarray(weights)
     if np.shape(w) != np.shape(a):  # one weight per entry along `axis`
-        (n,) = np.shape(w)  # (numpy's rule: a vector, and an axis)
+        (_,) = np.shape(w)  # (numpy's rule: a vector, and an axis)
         along = np.shape(np.moveaxis(a, axis, -1))
-        w = np.moveaxis(np.broadcast_to(np.reshape(w, (n,)), along), -1, axis)
+        w = np.moveaxis(np.broadcast_to(w, along), -1, axis)
     return np.sum(a * w, axis=axis, keepdims=keepdims) / np.sum(
         w, axis=axis, keepdims=keepdims
     )
