@@ -172,6 +172,7 @@ LINALG = {
     "inv": CallSpec("inv", ("a",)),
     "det": CallSpec("det", ("a",)),
     "solve": CallSpec("solve", ("a", "b")),
+    "cholesky": CallSpec("cholesky", ("a",), (("upper", False),), positional=0),
 }
 
 ATTRIBUTES = {"mT": "mT", "T": "T", "shape": "shape", "size": "size", "ndim": "ndim"}
@@ -193,6 +194,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_tile_grad": CallSpec("tile_grad", ("g", "x", "reps")),
     "_fit": CallSpec("fit", ("value", "like")),
+    "_lower": CallSpec("lower", ("x",), (("diagonal", 1.0),)),
     "_repeat_grad": CallSpec("repeat_grad", ("g", "x", "repeats"), (("axis", None),)),
     "_inexact": CallSpec("inexact", ("x",)),
     "_mean": CallSpec("mean", ("a",)),

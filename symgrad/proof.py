@@ -79,7 +79,7 @@ def _map(fn, *args):
 
 class _Linalg:
     """np.linalg on matrices of symbols (a stack: matrix by matrix): sympy's
-    inverse, determinant and solution, exact."""
+    inverse, determinant, solution and Cholesky factor, exact."""
 
     @staticmethod
     def _matrices(a: Any) -> tuple[list[sp.Matrix], tuple]:
@@ -117,6 +117,19 @@ class _Linalg:
         dets = [m.det() for m in matrices]
         signs = self._array([sp.sign(d) for d in dets], stack)
         return signs, self._array([sp.log(sp.Abs(d)) for d in dets], stack)
+
+    def cholesky(self, a: Any, upper: bool = False) -> np.ndarray:
+        # (of the symmetric matrix of the lower triangle, as numpy reads it)
+        a = np.asarray(a, dtype=object)
+        if upper:
+            return np.swapaxes(self.cholesky(np.swapaxes(a, -1, -2)), -1, -2)
+        matrices, stack = self._matrices(a)
+        factors = []
+        for m in matrices:
+            lower = m.lower_triangular()
+            symmetric = lower + lower.T - sp.diag(*m.diagonal())
+            factors.append(symmetric.cholesky(hermitian=False))
+        return self._array(factors, stack)
 
     def solve(self, a: Any, b: Any) -> np.ndarray:
         rhs = np.asarray(b, dtype=object)
@@ -545,7 +558,8 @@ def _as_number(node: ast.expr) -> ast.expr:
 
 
 def _same(got: sp.Expr, want: sp.Expr) -> str | None:
-    """'simplify' or 'numeric' when `got == want`, None when they differ.
+    """'simplify' or 'numeric' when `got == want`, None when they differ
+    (`_CannotRun` when too few random points are in the real domain).
 
     The difference is evaluated at random points with 40-digit arithmetic
     (exact where it is rational); it must vanish there, to within the
@@ -569,8 +583,11 @@ def _same(got: sp.Expr, want: sp.Expr) -> str | None:
         valid += 1
         if valid == _POINTS:
             break
-    if valid < _POINTS:
-        return None
+    if valid < _POINTS:  # (undecided, not different: a 3 x 3 Cholesky factor
+        raise _CannotRun(  # is real on few points with entries in +-1.5)
+            f"too few random points in the real domain of its derivatives "
+            f"({valid} of {20 * _POINTS})"
+        )
     exact = delta.xreplace({f: _exactly(f) for f in delta.atoms(sp.Float)})
     if sp.count_ops(exact) > _MAX_SIMPLIFY_OPS:
         return "numeric"

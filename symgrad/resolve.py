@@ -176,7 +176,7 @@ def _user_module(resolver: Any, name: str) -> UserModule | None:
 
 # np.linalg's functions that are primitives (`library.LINALG`, named here:
 # a cached module's load must not import sympy, which `library` does).
-LINALG_OPS = ("det", "inv", "solve")
+LINALG_OPS = ("det", "inv", "solve", "cholesky")
 # Modules whose functions a file may import by name (`from numpy import sin`).
 _LIBRARIES = ("numpy", "math", "numpy.linalg")
 

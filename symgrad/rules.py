@@ -495,6 +495,31 @@ def _solve_adjoint(b: Builder, g, out, a, rhs):
     return b.op("unbroadcast", a_bar, a), b.op("unbroadcast", full, rhs)
 
 
+@structural("cholesky", 1, "np.linalg.cholesky({0}{params})", [("upper", False)])
+def _cholesky_adjoint(b: Builder, g, out, a, *, upper):
+    # numpy reads A's lower triangle as a symmetric S = L L^T (upper=True: the
+    # upper one, U = L^T).  With phi(X) X's lower triangle, its diagonal
+    # halved, dL = L phi(L^-1 dS L^-T); L's upper entries are zeros, not
+    # values, so only g's lower triangle counts, and S's cotangent is the
+    # symmetric part of M = L^-T phi(L^T g) L^-1.  A's entry (i, j), i > j,
+    # stands for S's (i, j) and (j, i): its cotangent is M + M^T there, and
+    # M's on the diagonal, which is phi(M + M^T)
+    if upper:
+        g, out = b.op("mT", g), b.op("mT", out)
+    factor_t = b.op("mT", out)
+    inner = b.op("lower", b.op("matmul", factor_t, b.op("lower", g)), diagonal=0.5)
+    left = b.op("solve", factor_t, inner)  # L^-T phi(L^T g)
+    m = b.op("mT", b.op("solve", factor_t, b.op("mT", left)))  # ... L^-1
+    a_bar = b.op("lower", b.op("add", m, b.op("mT", m)), diagonal=0.5)
+    return (b.op("mT", a_bar) if upper else a_bar,)
+
+
+@structural("lower", 1, "_lower({0}{params})", [("diagonal", 1.0)])
+def _lower_adjoint(b: Builder, g, out, x, *, diagonal):
+    # (a mask: its own adjoint)
+    return (b.op("lower", g, diagonal=diagonal),)
+
+
 @structural("tile", 2, "np.tile({0}, {1})", nondiff=(1,))
 def _tile_adjoint(b: Builder, g, out, x, reps):
     return b.op("tile_grad", g, x, reps), None
@@ -970,6 +995,21 @@ def _solve_tangent(b: Builder, dots, out, a, rhs) -> Atom | None:
     return b.op("solve_vec", a, change, rhs)
 
 
+def _cholesky_tangent(b: Builder, dots, out, a, *, upper) -> Atom | None:
+    # dL = L phi(L^-1 dS L^-T), dS the symmetric matrix of dA's lower
+    # triangle (see the adjoint)
+    if dots[0] is None:
+        return None
+    change, factor = dots[0], out
+    if upper:
+        change, factor = b.op("mT", change), b.op("mT", out)
+    strict = b.op("lower", change, diagonal=0.0)
+    symmetric = b.op("add", b.op("lower", change), b.op("mT", strict))
+    half = b.op("solve", factor, b.op("mT", b.op("solve", factor, symmetric)))
+    tangent = b.op("matmul", factor, b.op("lower", half, diagonal=0.5))
+    return b.op("mT", tangent) if upper else tangent
+
+
 def _solve_vec_tangent(b: Builder, dots, out, a, r, rhs) -> Atom | None:
     # Y = A^-1 R, R read as B is: dY = A^-1 (dR - dA Y)
     return _solve_tangent(b, dots[:2], out, a, rhs)
@@ -980,6 +1020,8 @@ TANGENTS["logabsdet"] = _log_det_tangent
 TANGENTS["det"] = _det_tangent
 TANGENTS["solve"] = _solve_tangent
 TANGENTS["solve_vec"] = _solve_vec_tangent
+TANGENTS["cholesky"] = _cholesky_tangent
+linear("lower")
 linear("mT")
 linear("tile")
 linear("tile_grad")

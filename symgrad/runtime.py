@@ -171,6 +171,16 @@ def _fit(value, like):
     return np.reshape(value, np.shape(like)) if np.size(value) == 0 else value
 
 
+def _lower(x, diagonal=1.0):
+    """The lower triangle of x's last two axes, its diagonal times `diagonal`
+    (np.linalg.cholesky's derivative halves it, or leaves it out)."""
+    out = np.tril(x)
+    if diagonal != 1.0:
+        i = np.arange(min(np.shape(x)[-2:]))
+        out[..., i, i] = out[..., i, i] * diagonal
+    return out
+
+
 def _repeat_grad(g, x, repeats, axis=None):
     """The cotangent of x in `np.repeat(x, repeats, axis)`: each entry's
     copies added back (of the flattened x where axis is None)."""

@@ -1112,6 +1112,21 @@ def stacked_inverses(A, b):
     return total + np.sum(np.linalg.solve(A, b) ** 2) + np.sum(np.linalg.solve(A, B))
 
 
+def cholesky_factors(A, y):
+    """np.linalg.cholesky: a Gaussian process's log-likelihood through
+    K = A A^T + I; a factor of a matrix whose upper triangle is not its lower
+    one's mirror (numpy reads the lower: the upper has no derivative); the
+    upper factor (from the upper triangle); a stack of factors."""
+    K = A @ A.mT + np.eye(2)
+    L = np.linalg.cholesky(K)
+    alpha = np.linalg.solve(L, y)
+    fit = np.sum(np.log(np.diag(L))) + 0.5 * alpha @ alpha
+    lopsided = np.linalg.cholesky(K + np.triu(A, 1))
+    U = np.linalg.cholesky(K.T + np.tril(A, -1) ** 2, upper=True)
+    stack = np.linalg.cholesky(np.stack([K, 2.0 * K + np.outer(y, y)]))
+    return fit + np.sum(lopsided * A) + np.sum(U**2 * A) + np.sum(stack[1] @ y)
+
+
 def tiled(x, W):
     """np.tile of a vector and a matrix, with reps shorter and longer than
     the array's dimensions: the cotangent sums the tiles."""
@@ -1586,4 +1601,5 @@ CASES: list[Case] = [
     Case("inner_products", inner_products, _pair(4, (3, 4)), wrt=(0, 1)),
     Case("averages_and_takes", averages_and_takes, _pair(4, (3, 4)), wrt=(0, 1)),
     Case("repeated", repeated, _pair(4, (2, 3)), wrt=(0, 1)),
+    Case("cholesky_factors", cholesky_factors, _pair((2, 2), 2), wrt=(0, 1)),
 ]

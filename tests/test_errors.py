@@ -735,7 +735,7 @@ def test_numpy_functions_defined_in_the_prelude_refuse_what_they_ignore(tmp_path
     body = (
         "def f(x):\n    return np.var(x, dtype=np.float32)\n\n\n"
         "def g(x):\n    return np.linalg.norm(x, 1)\n\n\n"
-        "def h(x):\n    return np.sum(np.linalg.cholesky(np.eye(2)) @ x)\n"
+        "def h(x):\n    return np.sum(np.linalg.pinv(np.eye(2)) @ x)\n"
     )
     module, path = load(tmp_path, body, name="prelude_misuse")
     with pytest.raises(NoDerivativeError) as info:
@@ -747,9 +747,7 @@ def test_numpy_functions_defined_in_the_prelude_refuse_what_they_ignore(tmp_path
         NoDerivativeError, match=r":10:30: error: .*norm\(\) only with ord"
     ):
         symgrad.grad(module.g).f_and_grad(np.ones(2))
-    with pytest.raises(
-        NoDerivativeError, match="'np.linalg.cholesky' is not a function"
-    ):
+    with pytest.raises(NoDerivativeError, match="'np.linalg.pinv' is not a function"):
         symgrad.grad(module.h).f_and_grad(np.ones(2))
 
 

@@ -1271,6 +1271,50 @@ def test_linear_algebra_differentiates_as_a_textbook_writes_it():
         det.f_and_grad(np.ones((2, 2, 2)))
 
 
+_WEIGHTS = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0], [2.0, 1.0, 4.0]])
+
+
+def _weighted_factor(S):
+    return np.sum(np.linalg.cholesky(S) * _WEIGHTS)
+
+
+def _weighted_upper_factor(S):
+    return np.sum(np.linalg.cholesky(S, upper=True) * _WEIGHTS.T)
+
+
+def test_a_cholesky_factor_differentiates_as_numpy_reads_its_matrix():
+    # numpy's factor reads the lower triangle only (upper=True: the upper):
+    # the other's entries have derivative 0, and an entry below the diagonal
+    # counts twice, as both of the symmetric matrix's (JAX and PyTorch give
+    # the derivative of the symmetric matrix's factor instead, halved there)
+    S = np.array([[4.0, 9.0, -7.0], [1.0, 3.0, 5.0], [0.5, -0.2, 2.0]])
+    g = symgrad.grad(_weighted_factor)
+    value, S_bar = g.f_and_grad(S)
+    assert value == _weighted_factor(S)
+    assert np.all(np.triu(S_bar, 1) == 0.0) and np.all(S_bar[np.tril_indices(3)] != 0)
+    check_grad(g, S)
+    upper = symgrad.grad(_weighted_upper_factor)
+    _, U_bar = upper.f_and_grad(S.T.copy())
+    np.testing.assert_allclose(U_bar, S_bar.T, rtol=1e-14)
+    check_grad(upper, S.T.copy())
+    # against the derivative of the symmetric matrix's factor, JAX's formula
+    # (Murray 2016): M = L^-T phi(L^T g) L^-1, whose symmetric part is S's
+    L = np.linalg.cholesky(S)
+    W = np.array([[1.0, 0.0, 0.0], [3.0, 0.25, 0.0], [2.0, 1.0, 4.0]])
+    phi = np.tril(L.T @ W) - 0.5 * np.diag(np.diag(L.T @ W))
+    M = np.linalg.inv(L).T @ phi @ np.linalg.inv(L)
+    symmetric = 0.5 * (M + M.T)
+    np.testing.assert_allclose(
+        S_bar, np.tril(2.0 * symmetric) - np.diag(np.diag(symmetric))
+    )
+    assert "_lower(" in g.source  # (the triangles, in the emitted support code)
+    # a 3 x 3 factor is real at few random points of sympy's check (it said
+    # FAILED): undecided there, verify compares with finite differences
+    (verdict,) = symgrad.verify(g, S).verdicts
+    assert verdict.ok and verdict.status == "not provable", verdict
+    assert "too few random points in the real domain" in verdict.detail
+
+
 def test_verify_guesses_square_matrices_for_linear_algebra():
     # with no arguments, verify's first guess of a shape is not square:
     # sympy's NonSquareMatrixError (an empty message) was an IndexError

@@ -184,6 +184,35 @@ def test_hessian_of_a_general_function_matches_differences() -> None:
     np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
 
 
+def _gp_evidence(theta, X, y):
+    D = (X[:, None] - X[None, :]) ** 2
+    K = np.exp(theta[0]) * np.exp(-D / np.exp(theta[1])) + 0.1 * np.eye(len(X))
+    L = np.linalg.cholesky(K)
+    alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
+    return 0.5 * y @ alpha + np.sum(np.log(np.diag(L)))
+
+
+def test_a_gaussian_process_evidence_through_cholesky() -> None:
+    # the textbook gradient, 0.5 tr((K^-1 - a a^T) dK), and a Hessian (the
+    # tangent of the factor's adjoint) against differences of the gradient
+    theta = np.array([0.3, -0.4])
+    X = np.linspace(-1.0, 1.0, 6)
+    y = np.sin(3.0 * X)
+    _, grad = symgrad.grad(_gp_evidence, wrt=0).f_and_grad(theta, X, y)
+    D = (X[:, None] - X[None, :]) ** 2
+    shape = np.exp(theta[0]) * np.exp(-D / np.exp(theta[1]))
+    inverse = np.linalg.inv(shape + 0.1 * np.eye(6))
+    a = inverse @ y
+    inner = inverse - np.outer(a, a)
+    dK = [shape, shape * D / np.exp(theta[1])]
+    np.testing.assert_allclose(grad, [0.5 * np.sum(inner * d) for d in dK], rtol=1e-9)
+    H = symgrad.hessian(_gp_evidence, wrt=0).hessian(theta, X, y)
+    g = symgrad.grad(_gp_evidence, wrt=0)
+    expected = numeric_jacobian(g.grad, (theta, X, y), (0,), h=1e-5)[0]
+    np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(H, H.T, rtol=1e-12, atol=1e-14)
+
+
 def _hessian_cases() -> list:
     from flow_functions import FLOW_CASES
     from functions import CASES
