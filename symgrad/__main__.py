@@ -25,7 +25,7 @@ from . import cache
 from .api import compile_function, compile_transform
 from .errors import SymgradError
 from .ir import Function, format_function
-from .resolve import Constant, StaticResolver
+from .resolve import Constant, StaticResolver, bound_names
 from .source import FunctionSource, from_module, not_wrapped
 
 
@@ -178,7 +178,9 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
     found = [
         (
             node,
-            _read_options({k: v for k, v in opts.items() if k != "bound_to"}, resolver),
+            _read_options(
+                {k: v for k, v in opts.items() if k != "bound_to"}, resolver, tree
+            ),
         )
         for node, opts in found
     ]
@@ -269,15 +271,21 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
             return target.attr
         return functions.get(target.id) if isinstance(target, ast.Name) else None
 
-    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    defs: dict[str, ast.FunctionDef] = {}  # (each name's def where it is read)
     found = []
-    for node in tree.body:
+    for at, node in enumerate(tree.body):
+        if at:  # (the line before binds its names: `loss = grad(loss)` reads
+            before = tree.body[at - 1]  # the def before it)
+            for name in bound_names(before):
+                defs.pop(name, None)
+            if isinstance(before, ast.FunctionDef):
+                defs[before.name] = before
         if isinstance(node, ast.FunctionDef):
             for i, dec in enumerate(node.decorator_list):
                 call = dec if isinstance(dec, ast.Call) else None
                 kind = kind_of(call.func if call else dec)
                 if kind is not None:
-                    options = {"kind": kind, **_options(call, kind)}
+                    options = {"kind": kind, "at": at, **_options(call, kind)}
                     for inner in node.decorator_list[i + 1 :]:  # (applied first)
                         if kind_of(
                             inner.func if isinstance(inner, ast.Call) else inner
@@ -294,7 +302,7 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
             kind = kind_of(call.func)
             if kind is None or not isinstance(first, ast.Name) or first.id not in defs:
                 continue
-            options = {"kind": kind, **_options(call, kind)}
+            options = {"kind": kind, "at": at, **_options(call, kind)}
             for inner in defs[first.id].decorator_list:  # (all applied before)
                 if not kind_of(inner.func if isinstance(inner, ast.Call) else inner):
                     options["wrapped"] = inner
@@ -318,11 +326,15 @@ def _options(call: ast.Call | None, kind: str) -> dict:
     return options
 
 
-def _read_options(options: dict, resolver: StaticResolver) -> dict:
+def _read_options(options: dict, resolver: StaticResolver, tree: ast.Module) -> dict:
     """`options` with each option given as a module constant's name
-    (`wrt=WRT`) read; another expression stays "unread", with why (a
-    name's), for `not_wrapped` to report at its line."""
-    unread = []
+    (`wrt=WRT`) read as it is bound where the decorator runs (a binding
+    after it changes nothing); another expression stays "unread", with why
+    (a name's), for `not_wrapped` to report at its line."""
+    unread, at = [], options.pop("at")
+    if options.get("unread"):  # (the module's lines before the decorator's)
+        before = ast.Module(body=tree.body[:at], type_ignores=[])
+        resolver = StaticResolver(resolver.path, before, resolver.lines)
     for kw in options.pop("unread", ()):
         found = (
             resolver.resolve(kw.value.id) if isinstance(kw.value, ast.Name) else None

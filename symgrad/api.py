@@ -512,16 +512,20 @@ class GradFunction(_Transformed):
     ) -> tuple[Any, Any]:
         """`(f(*args), gradient)`; `seed` is the output cotangent (default 1.0)."""
         generated = self.module.f_and_grad
+        if seed is not None:  # (passed only if given, as the generated
+            kwargs["seed"] = seed  # function's own errors then say)
         if self._bindings:  # (module-level names: checked at every call)
-            return self._run("f_and_grad", *args, seed=seed, **kwargs)
+            return self._run("f_and_grad", *args, **kwargs)
         # Later calls skip this method: the generated function itself is bound
         # in its place (a wrapper's call costs more than x**2's gradient).
         self.f_and_grad = generated  # type: ignore[method-assign]
-        return generated(*args, seed=seed, **kwargs)
+        return generated(*args, **kwargs)
 
     def grad(self, *args: Any, seed: Any = None, **kwargs: Any) -> Any:
         """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""
-        value, gradient = self.f_and_grad(*args, seed=seed, **kwargs)
+        if seed is not None:
+            kwargs["seed"] = seed
+        value, gradient = self.f_and_grad(*args, **kwargs)
         return (gradient, value[1]) if self.has_aux else gradient
 
 

@@ -616,15 +616,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     def name(self, ident: str, node: ast.AST, scope: Scope) -> Value:
         if ident in scope.env:
-            found = scope.env[ident]
-            if isinstance(found, Var) and found.name in self.maybe_unbound:
-                # (Python raises UnboundLocalError there; once checked, the
-                # name is bound on this path)
-                loc = scope.src.loc(node)
-                self.checked.add(found.name)
-                checked = self.emit("bound", (found, Const(ident)), loc, hint=ident)
-                self.shares(checked, found)
-                scope.env[ident] = found = checked
+            found = self.checked_read(scope.env[ident], ident, node, scope)
+            scope.env[ident] = found  # (once checked, bound on this path)
             return found
         if ident in scope.partial:
             raise UnknownNameError(
@@ -641,8 +634,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             )
         outer = scope.parent
         while outer is not None:
-            if ident in outer.env:
-                return outer.env[ident]
+            if ident in outer.env:  # (a closure's read: Python's NameError)
+                return self.checked_read(outer.env[ident], ident, node, scope)
             outer = outer.parent
         found = scope.src.resolver.resolve(ident) if scope.src.resolver else None
         loc = scope.src.loc(node)
@@ -680,6 +673,17 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         raise UnsupportedSyntaxError(
             f"'{ident}' is a module or function, not a value", loc
         )
+
+    def checked_read(self, found: Value, ident: str, node: ast.AST, scope) -> Value:
+        """`found`, the value of `ident`, checked (`_bound`) where a loop may
+        have left the name unbound, as Python raises there."""
+        if isinstance(found, Var) and found.name in self.maybe_unbound:
+            self.checked.add(found.name)
+            loc = scope.src.loc(node)
+            checked = self.emit("bound", (found, Const(ident)), loc, hint=ident)
+            self.shares(checked, found)
+            return checked
+        return found
 
     def named_constant(self, found: resolve.Constant, loc: Loc) -> Const:
         """A module constant, under a name no variable of the emitted code uses

@@ -156,6 +156,7 @@ METHODS: dict[str, CallSpec] = {
     "transpose": CallSpec("transpose", ("self",), (("axes", None),), variadic=True),
     "dot": CallSpec("dot", ("self", "b")),
     "ravel": CallSpec("ravel", ("self",)),
+    "item": CallSpec("item", ("self",)),
     "flatten": CallSpec("ravel", ("self",)),
     "squeeze": CallSpec("squeeze", ("self",), (("axis", None),)),
     "copy": CallSpec("copy", ("self",)),

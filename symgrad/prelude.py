@@ -3,7 +3,7 @@
 `np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
 `np.flip` (along every axis), `np.diff`, `np.swapaxes`, `np.triu`, `np.tril`,
 `np.empty_like`, `np.flipud`, `np.fliplr`, `np.ptp`, `np.vdot`, `np.inner`,
-`np.nansum`, `np.nanmean`, `np.average`, `np.take`, `np.linalg.norm` (its
+`np.nansum`, `np.nanmean`, `np.average`, `np.take`, `np.median`, `np.linalg.norm` (its
 default `ord`) and `np.linalg.slogdet` are written here
 with operations symgrad has rules for; a call of one is inlined like a
 helper function of the user's, so its derivative is the chain rule through
@@ -33,6 +33,7 @@ FIXED = {
     "nanmean": {"dtype": None, "out": None},
     "average": {"returned": False},
     "take": {"out": None, "mode": "raise"},
+    "median": {"out": None, "overwrite_input": False},
 }
 
 
@@ -196,6 +197,23 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     return np.reshape(flat, np.shape(a)[:k] + np.shape(at) + np.shape(a)[k + 1 :])
 
 
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    # the mean of the middle one or two sorted entries (of all, or along
+    # `axis`, moved last); nan where one is nan, as numpy's (a sort puts
+    # nans last)
+    s = sort(np.ravel(a) if axis is None else np.moveaxis(a, axis, -1))
+    n = np.shape(s)[-1]
+    middle = s[..., (n - 1) // 2 : n // 2 + 1]
+    if n:
+        last = s[..., -1:]
+        middle = np.where(np.isnan(last), last, middle)
+    middle = np.mean(middle, axis=-1)
+    if keepdims:
+        like = np.sum(a, axis=axis, keepdims=True)
+        middle = np.reshape(middle, np.shape(like))
+    return middle
+
+
 def sum(iterable, start=0):
     # Python's total, left to right: `start + item + item ...` over a list's
     # entries or an array's rows (the builtin; np.sum is numpy's)
@@ -212,4 +230,5 @@ NUMPY |= {"diff": diff, "swapaxes": swapaxes, "triu": triu, "tril": tril}
 NUMPY |= {"empty_like": empty_like, "flipud": flipud, "fliplr": fliplr}
 NUMPY |= {"ptp": ptp, "vdot": vdot, "inner": inner}
 NUMPY |= {"nansum": nansum, "nanmean": nanmean, "average": average, "take": take}
+NUMPY |= {"median": median}
 LINALG = {"norm": norm, "slogdet": slogdet}

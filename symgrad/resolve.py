@@ -313,7 +313,7 @@ _IN_PLACE_METHODS = {"fill", "sort", "resize", "put", "itemset", "partition"}
 _PURE_BUILTINS = {"print", "len", "repr", "str", "isinstance", "type", "id"}
 
 
-def _bound_names(node: ast.stmt) -> set[str]:
+def bound_names(node: ast.stmt) -> set[str]:
     """The module-level names a top-level statement binds (not inside a
     compound statement: `_rebound` makes those unreadable)."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -336,8 +336,8 @@ def _bound_names(node: ast.stmt) -> set[str]:
 def _changed(name: str) -> Unreadable:
     return Unreadable(
         f"module-level name '{name}' is changed where the command line cannot "
-        "follow it (an unpacking, an update in place), and the file is read "
-        "without running it"
+        "follow it (an unpacking, an update in place, maybe through another name "
+        "for its array), and the file is read without running it"
     )
 
 
@@ -448,8 +448,11 @@ class StaticResolver:
         self.user_modules: dict[str, str] = {}
         self.read: dict[str, StaticResolver] = {}  # module files read, by path
         self.resolving: set[str] = set()  # (an import cycle resolves to None)
+        # names whose values may share memory (`B = A`, `V = A.view()`,
+        # `L = [A]`): a change in place of one changes all
+        self.shared: dict[str, set[str]] = {}
         for node in tree.body:
-            for name in _bound_names(node):  # (the last binding is the one read)
+            for name in bound_names(node):  # (the last binding is the one read)
                 for names in (self.table, self.imports, self.user_modules):
                     names.pop(name, None)
             if isinstance(node, ast.ImportFrom) and node.names[0].name == "*":
@@ -524,7 +527,29 @@ class StaticResolver:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 self._assign(target, node.value)
+            self._share(targets, node.value)
         self._changes(node)
+
+    def _share(self, targets: list[ast.expr], value: ast.expr) -> None:
+        """Record that the names bound may share memory with each name the
+        value reads (over-counted: `B = A + 1.0` shares nothing)."""
+        read = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+        group: set[str] = set()
+        for target in targets:
+            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                group.add(name)
+        for name in read:
+            group |= self.shared.get(name, {name})
+        for name in group:
+            self.shared[name] = group
+
+    def _mark_changed(self, name: str) -> None:
+        """`name` changed in place: it, and every name that may share its
+        memory, is unreadable."""
+        for other in self.shared.get(name, {name}):
+            found = self.table.get(other)
+            if other == name or isinstance(found, Constant):
+                self.table[other] = _changed(other)
 
     def _changes(self, node: ast.stmt) -> None:
         """Make unreadable what a top-level statement changes where the
@@ -548,13 +573,17 @@ class StaticResolver:
                 changed.append(func.value)
             pure = isinstance(func, ast.Name) and func.id in _PURE_BUILTINS
             if isinstance(node, ast.Expr) and inner is node.value and not pure:
-                changed += inner.args  # (a call made for what it changes)
+                changed += inner.args  # (a call made for what it changes,
+                if isinstance(func, ast.Attribute):  # `A.__iadd__(1.0)`)
+                    changed.append(func.value)
         for inner in (n for part in changed for n in ast.walk(part)):
             found = self.table.get(getattr(inner, "id", None))
-            if isinstance(found, Constant) and (
-                isinstance(found.value, np.ndarray) or isinstance(inner.ctx, ast.Del)
-            ):
-                self.table[inner.id] = _changed(inner.id)
+            if isinstance(inner, ast.Name) and (
+                not isinstance(found, Constant)
+                or isinstance(found.value, np.ndarray)
+                or isinstance(inner.ctx, ast.Del)
+            ):  # (not a number's name, `print(K)`; a list's, `L[0][0] = 9.0`)
+                self._mark_changed(inner.id)
 
     def _assign(self, target: ast.expr, node: ast.expr) -> None:
         """Bind `target = node` at the top level: a name, or names unpacked
@@ -588,7 +617,7 @@ class StaticResolver:
             return
         for inner in ast.walk(target):  # (`C[0] = 9.0`, `A, B = pair`)
             if isinstance(inner, ast.Name):
-                self.table[inner.id] = _changed(inner.id)
+                self._mark_changed(inner.id)
 
     def _scalar_type(self, node: ast.expr) -> str | None:
         """The name of the numpy scalar type `node` spells (`np.float32`)."""

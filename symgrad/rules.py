@@ -323,7 +323,9 @@ def _mean_adjoint(b: Builder, g, out, x, *, axis, keepdims):
     if axis is None:
         count = b.op("count", x)
     else:
-        count = b.op("truediv", b.op("size", x), b.op("count", g))
+        # (`_count`: 1 for an empty x, whose empty cotangent is then no
+        # division by 0, which raises for a number g)
+        count = b.op("truediv", b.op("count", x), b.op("count", g))
     return (_spread(b, b.op("truediv", g, count), x, axis, keepdims),)
 
 
@@ -518,6 +520,12 @@ def _cholesky_adjoint(b: Builder, g, out, a, *, upper):
 def _lower_adjoint(b: Builder, g, out, x, *, diagonal):
     # (a mask: its own adjoint)
     return (b.op("lower", g, diagonal=diagonal),)
+
+
+@structural("item", 1, "{0}.item()")
+def _item_adjoint(b: Builder, g, out, x):
+    # (x holds one entry: the cotangent is g in x's shape and float dtype)
+    return (b.op("mul", b.op("ones_like", x), g),)
 
 
 @structural("tile", 2, "np.tile({0}, {1})", nondiff=(1,))
@@ -828,7 +836,7 @@ for _name in ["sum", "mean", "transpose", "T", "reshape", "ravel", "squeeze"]:
     linear(_name)
 for _name in ["expand_dims", "copy", "asarray", "inexact", "broadcast_to", "getitem"]:
     linear(_name)
-for _name in ["owned", "copy_arg"]:
+for _name in ["owned", "copy_arg", "item"]:  # (`item`: a number, as the value)
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)

@@ -207,8 +207,9 @@ class UpdateLowering:
         name = target.value.id
         if self.is_list(held):
             raise UnsupportedSyntaxError(
-                f"assignment into an entry of an entry of the list '{name}': its "
-                "rows are lists, which other names may hold",
+                f"assignment into an entry of an entry of the list '{name}': "
+                "its entries (lists or arrays) are changed in place, and other "
+                "names may hold them",
                 loc,
                 "build each row as a new list and append it, or make it an array: "
                 f"{name} = np.zeros((n, m)), then {name}[i, j] = v",
@@ -358,6 +359,16 @@ class UpdateLowering:
         or a constant; an error if another name may see the update.  A list
         argument of ints or bools is copied into floats (`_copy_arg`)."""
         current = self.name(name, node, scope)
+        if isinstance(current, Const) and current.name is not None:
+            if isinstance(current.value, np.ndarray):  # (Python changes it)
+                raise UnsupportedSyntaxError(
+                    f"assignment into '{name}', the array '{current.name}' of the "
+                    "module (or of an enclosing function), which Python changes "
+                    "where the generated code could change only a copy",
+                    loc,
+                    f"write into a copy of your own (y = np.copy({current.name})),"
+                    " or pass the array as an argument",
+                )
         if isinstance(current, Const) and self.is_list(current):
             self.unshared(current, name, scope, loc)
             current = self.as_list(current, loc, name)  # (a new list, as written)

@@ -662,6 +662,14 @@ def sorted_rows(x, y):
     return first + np.sum(np.sort(y * y, axis=-1)[..., 0])
 
 
+def medians(x):
+    """np.median of all entries (an odd count: the middle one), along an axis
+    (an even count: the mean of the middle two) and with keepdims: which
+    entries are in the middle depends on the values, as in np.sort."""
+    whole = np.median(x) * 3.0 + np.sum(np.median(x, axis=1) ** 2)
+    return whole + np.sum(np.median(x, axis=0, keepdims=True) * x)
+
+
 def string_mode(x, mode="square"):
     """A string compared to choose a branch (a keyword's default, or passed)."""
     if mode in ("square", "sq"):
@@ -973,6 +981,7 @@ FLOW_CASES = [
         lambda r: (normal(r, (2, 3)), normal(r, (2, 2, 4))),
         wrt=(0, 1),
     ),
+    Case("medians", medians, lambda r: (normal(r, (3, 4)),)),
     Case("string_mode", string_mode, lambda r: (normal(r, 3),), wrt="x"),
     Case("string_mode_abs", string_mode, lambda r: (normal(r, 3), "abs"), wrt="x"),
     Case("string_mode_sin", string_mode, lambda r: (normal(r, 3), "sin"), wrt="x"),

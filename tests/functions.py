@@ -1127,6 +1127,12 @@ def cholesky_factors(A, y):
     return fit + np.sum(lopsided * A) + np.sum(U**2 * A) + np.sum(stack[1] @ y)
 
 
+def one_entry(x, W):
+    """`.item()` of an array of one entry (and of one entry of a matrix): a
+    number, whose cotangent is the array's, of its shape."""
+    return x.item() ** 3 + np.sin(W[1:, :1].item()) * np.sum(W)
+
+
 def tiled(x, W):
     """np.tile of a vector and a matrix, with reps shorter and longer than
     the array's dimensions: the cotangent sums the tiles."""
@@ -1602,4 +1608,5 @@ CASES: list[Case] = [
     Case("averages_and_takes", averages_and_takes, _pair(4, (3, 4)), wrt=(0, 1)),
     Case("repeated", repeated, _pair(4, (2, 3)), wrt=(0, 1)),
     Case("cholesky_factors", cholesky_factors, _pair((2, 2), 2), wrt=(0, 1)),
+    Case("one_entry", one_entry, _pair(1, (2, 3)), wrt=(0, 1)),
 ]

@@ -67,6 +67,14 @@ def test_keyword_arguments_reach_the_emitted_function():
     assert g.f_and_grad(0.5, b=0.1, X=X, Y=Y) == g.f_and_grad(0.5, 0.1, X, Y)
 
 
+def test_too_many_arguments_are_counted_as_the_caller_gave_them():
+    # the first call passed `seed=None` on: "... 3 positional arguments (and
+    # 1 keyword-only argument) were given", of one the caller did not give
+    for method in ("f_and_grad", "grad"):
+        with pytest.raises(TypeError, match="takes 1 positional argument but 2 were"):
+            getattr(symgrad.grad(poly), method)(4.0, 1.0)
+
+
 def test_second_call_does_not_compile(monkeypatch):
     g = symgrad.grad(poly)
     g.f_and_grad(1.0)

@@ -883,6 +883,110 @@ def test_a_decorator_option_of_a_module_constant_is_read(tmp_path):
     )
 
 
+def test_decorator_options_and_wrapped_functions_are_read_where_they_run(
+    tmp_path,
+):
+    """A decorator's option and a wrapping's function are the values bound
+    where that line runs: `WRT = "y"` after `@symgrad.grad(wrt=WRT)`, and a
+    `def loss` after `h = symgrad.grad(loss)`, were read instead (9.0 and
+    12.0 for 12.0 and 4.0)."""
+    path = write(
+        tmp_path,
+        """
+        import symgrad
+
+        WRT = "x"
+
+
+        @symgrad.grad(wrt=WRT)
+        def g(x, y):
+            return x * y * y
+
+
+        WRT = "y"
+
+
+        def loss(x):
+            return x * x
+
+
+        h = symgrad.grad(loss)
+
+
+        def loss(x):
+            return x * x * x
+
+
+        loss = symgrad.grad(loss)
+        """,
+        name="where_they_run.py",
+    )
+    for name, args, expected in [
+        ("g", (2.0, 3.0), 9.0),
+        ("h", (2.0,), 4.0),
+        ("loss", (2.0,), 12.0),
+    ]:
+        result = run("emit", str(path), "--function", name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        emitted: dict = {}
+        exec(result.stdout, emitted)
+        assert emitted["f_and_grad"](*args)[1] == expected, name
+
+
+def test_an_array_changed_through_another_name_is_not_read(tmp_path):
+    """`B = A; B[0] = 5.0` (a view, a list holding it, an unpacking, a
+    method call) changes A; the command line emitted A's first value."""
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+        A = np.array([1.0, 2.0])
+        B = A
+        B[0] = 5.0
+        C = np.array([1.0, 2.0])
+        V = C.view()
+        V[0] = 5.0
+        D = np.array([1.0, 2.0])
+        L = [D]
+        L[0][0] = 5.0
+        E = np.array([1.0, 2.0])
+        x1, y1 = E, 1
+        x1[0] = 5.0
+        F = np.array([1.0, 2.0])
+        F.__setitem__(0, 5.0)
+        G = np.array([1.0, 2.0])
+        H = G + 1.0
+        H[0] = 3.0
+        K = 3.0
+        print(K)
+
+
+        @symgrad.grad
+        def reads(x):
+            return np.sum((A + C + D + E + F) * x)
+
+
+        @symgrad.grad
+        def unchanged(x):
+            return np.sum(x * K)
+        """,
+        name="aliases.py",
+    )
+    result = run("emit", str(path), "--function", "unchanged", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run("emit", str(path), "--function", "reads", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "'A' is changed where the command line cannot follow it" in result.stderr
+    for name in "CDEF":  # (each one, the first read of the others removed)
+        text = path.read_text().replace("(A + C + D + E + F)", name)
+        changed = write(tmp_path, text, name=f"aliases_{name}.py")
+        result = run("emit", str(changed), "--function", "reads", cwd=tmp_path)
+        assert result.returncode == 1, name
+        assert f"'{name}' is changed where" in result.stderr, name
+
+
 _CHANGED_OR_NOT = """
 import numpy
 import numpy.linalg

@@ -493,6 +493,24 @@ def test_the_variance_along_an_axis_of_an_empty_array_is_empty():
     assert value.shape == (0,) and grad.shape == (3, 0)
 
 
+def _mean_of_an_empty_row(x):
+    return np.mean(x[..., 1:1], axis=-1) * 2.0
+
+
+def test_the_mean_along_an_empty_axis_is_nan_with_an_empty_cotangent():
+    # the count divided by in the cotangent was 0: a number's ZeroDivisionError
+    # where numpy's mean is nan (with its warning)
+    x = np.array([0.5, 1.5, 2.0])
+    with pytest.warns(RuntimeWarning):
+        value, grad = symgrad.grad(_mean_of_an_empty_row).f_and_grad(x)
+    assert np.isnan(value) and np.array_equal(grad, np.zeros(3))
+    with pytest.warns(RuntimeWarning):
+        value, grad = symgrad.grad(_mean_of_an_empty_row).f_and_grad(
+            np.ones((2, 0)), seed=np.ones(2)
+        )
+    assert value.shape == (2,) and grad.shape == (2, 0)
+
+
 def _einsum_square(x):
     return np.einsum("i,i->", x, x)
 
