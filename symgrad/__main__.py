@@ -25,7 +25,7 @@ from . import cache
 from .api import compile_function, compile_transform
 from .errors import SymgradError
 from .ir import Function, format_function
-from .resolve import Constant, StaticResolver, bound_names
+from .resolve import Constant, StaticResolver, bound_inside, bound_names
 from .source import FunctionSource, from_module, not_wrapped
 
 
@@ -276,7 +276,7 @@ def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:
     for at, node in enumerate(tree.body):
         if at:  # (the line before binds its names: `loss = grad(loss)` reads
             before = tree.body[at - 1]  # the def before it)
-            for name in bound_names(before):
+            for name in bound_names(before) | bound_inside(before):
                 defs.pop(name, None)
             if isinstance(before, ast.FunctionDef):
                 defs[before.name] = before

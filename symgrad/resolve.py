@@ -205,9 +205,10 @@ def module_attribute(module: Module, attr: str) -> Resolved | None:
 
 
 def prelude_method(name: str) -> UserFunction | None:
-    """`x.var(...)`, `x.std(...)`, `x.trace(...)`: methods that are the prelude's
-    function called with the array first (numpy's own parameter order)."""
-    return _prelude(name) if name in ("var", "std", "trace") else None
+    """`x.var(...)`, `x.std(...)`, `x.trace(...)`, `x.take(...)`: methods that
+    are the prelude's function called with the array first (numpy's own
+    parameter order)."""
+    return _prelude(name) if name in ("var", "std", "trace", "take") else None
 
 
 @functools.cache
@@ -296,15 +297,22 @@ def _rebound(tree: ast.Module) -> set[str]:
     for node in tree.body:
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             found.add(node.target.id)
-        nested = isinstance(node, _COMPOUND)
+        found |= bound_inside(node)
         for inner in ast.walk(node):
             if isinstance(inner, ast.Global):
                 found.update(inner.names)
-            elif nested:
-                if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
-                    found.add(inner.id)
-                elif isinstance(inner, ast.FunctionDef | ast.alias):
-                    found.add(getattr(inner, "asname", None) or inner.name)
+    return found
+
+
+def bound_inside(node: ast.stmt) -> set[str]:
+    """The names a top-level `if`, loop, `try` or `with` may bind."""
+    found: set[str] = set()
+    if isinstance(node, _COMPOUND):
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+                found.add(inner.id)
+            elif isinstance(inner, ast.FunctionDef | ast.alias):
+                found.add(getattr(inner, "asname", None) or inner.name)
     return found
 
 
@@ -331,6 +339,10 @@ def bound_names(node: ast.stmt) -> set[str]:
             if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store)
         }
     return set()
+
+
+def _an_array(found: object) -> bool:
+    return isinstance(found, Constant) and isinstance(found.value, np.ndarray)
 
 
 def _changed(name: str) -> Unreadable:
@@ -528,28 +540,88 @@ class StaticResolver:
             for target in targets:
                 self._assign(target, node.value)
             self._share(targets, node.value)
+        elif isinstance(node, _COMPOUND):
+            self._nested(node)
         self._changes(node)
 
     def _share(self, targets: list[ast.expr], value: ast.expr) -> None:
-        """Record that the names bound may share memory with each name the
-        value reads (over-counted: `B = A + 1.0` shares nothing)."""
-        read = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
-        group: set[str] = set()
+        """Record that the names `targets` bind may share memory with the
+        arrays `value` may be (`B = A`, `V = A.view()`, `L = [A]`, `row` of
+        `for row in [C]`), and that a list written into holds them."""
+        bound, holders = set(), set()
         for target in targets:
-            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
-                group.add(name)
-        for name in read:
+            for inner in ast.walk(target):
+                if isinstance(inner, ast.Name):
+                    stored = isinstance(inner.ctx, ast.Store)
+                    (bound if stored else holders).add(inner.id)
+        for name in bound:  # (bound anew: out of the group it was in)
+            self.shared.pop(name, {name}).discard(name)
+        group = set(bound)
+        for name in holders | self._memory(value):
             group |= self.shared.get(name, {name})
-        for name in group:
-            self.shared[name] = group
+        if len(group) > 1:
+            for name in group:
+                self.shared[name] = group
+
+    def _memory(self, node: ast.expr) -> set[str]:
+        """The names of arrays or lists whose memory `node`'s value may share:
+        the array itself, a view (`A[1:]`, `A.T`, `A.reshape(2, 2)`), a
+        container (`[A]`), a call's argument or receiver (not a copy's:
+        `A.copy()`, `np.copy(A)`, `np.array(A)`); arithmetic makes new arrays."""
+        if isinstance(node, ast.Name):
+            found = self.table.get(node.id)
+            if found is None or isinstance(found, Constant | Unreadable):
+                return {node.id}
+            return set()
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            parts = node.elts
+        elif isinstance(node, ast.Subscript | ast.Attribute | ast.Starred):
+            parts = [node.value]
+        elif isinstance(node, ast.NamedExpr):
+            parts = [node.value]
+        elif isinstance(node, ast.IfExp):
+            parts = [node.body, node.orelse]
+        elif isinstance(node, ast.BoolOp):
+            parts = node.values
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and (
+                func.attr == "copy"
+                or func.attr == "array"
+                and isinstance(func.value, ast.Name)
+                and self.table.get(func.value.id) == Module("numpy")
+            ):
+                return set()
+            receiver = [func.value] if isinstance(func, ast.Attribute) else []
+            parts = receiver + node.args + [kw.value for kw in node.keywords]
+        else:
+            return set()
+        return set().union(*(self._memory(part) for part in parts))
 
     def _mark_changed(self, name: str) -> None:
-        """`name` changed in place: it, and every name that may share its
-        memory, is unreadable."""
+        """`name`'s array (or list) changed in place: it, and every array
+        that may share its memory, is unreadable."""
         for other in self.shared.get(name, {name}):
-            found = self.table.get(other)
-            if other == name or isinstance(found, Constant):
+            if other == name or _an_array(self.table.get(other)):
                 self.table[other] = _changed(other)
+
+    def _nested(self, node: ast.stmt) -> None:
+        """What the statements inside a top-level `if`, loop, `try` or `with`
+        share and change (the names they bind are `_rebound`'s)."""
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Assign | ast.AnnAssign) and inner.value:
+                if isinstance(inner, ast.Assign):
+                    targets = inner.targets
+                else:
+                    targets = [inner.target]
+                self._share(targets, inner.value)
+                for target in targets:  # (`A[0] = 5.0`)
+                    if isinstance(target, ast.Subscript | ast.Attribute):
+                        self._changes(ast.AugAssign(target, ast.Add(), target))
+            elif isinstance(inner, ast.For | ast.AsyncFor):
+                self._share([inner.target], inner.iter)
+            if isinstance(inner, ast.stmt) and inner is not node:
+                self._changes(inner)
 
     def _changes(self, node: ast.stmt) -> None:
         """Make unreadable what a top-level statement changes where the
@@ -577,12 +649,14 @@ class StaticResolver:
                 if isinstance(func, ast.Attribute):  # `A.__iadd__(1.0)`)
                     changed.append(func.value)
         for inner in (n for part in changed for n in ast.walk(part)):
-            found = self.table.get(getattr(inner, "id", None))
-            if isinstance(inner, ast.Name) and (
-                not isinstance(found, Constant)
-                or isinstance(found.value, np.ndarray)
-                or isinstance(inner.ctx, ast.Del)
-            ):  # (not a number's name, `print(K)`; a list's, `L[0][0] = 9.0`)
+            if not isinstance(inner, ast.Name):
+                continue
+            found = self.table.get(inner.id)
+            if isinstance(inner.ctx, ast.Del) and isinstance(found, Constant):
+                self.table[inner.id] = _changed(inner.id)
+            elif found is None or isinstance(found, Unreadable) or _an_array(found):
+                # (an array's name, or a list's, `L[0][0] = 9.0`; not a
+                # number's, `print(K)`, nor a module's, `np.random.seed(0)`)
                 self._mark_changed(inner.id)
 
     def _assign(self, target: ast.expr, node: ast.expr) -> None:
@@ -615,9 +689,12 @@ class StaticResolver:
             for part, value in zip(target.elts, node.elts, strict=True):
                 self._assign(part, value)
             return
-        for inner in ast.walk(target):  # (`C[0] = 9.0`, `A, B = pair`)
+        if isinstance(target, ast.Subscript | ast.Attribute):  # (`C[0] = 9.0`)
+            self._changes(ast.AugAssign(target, ast.Add(), target))
+            return
+        for inner in ast.walk(target):  # (`A, B = pair`: bound to what?)
             if isinstance(inner, ast.Name):
-                self._mark_changed(inner.id)
+                self.table[inner.id] = _changed(inner.id)
 
     def _scalar_type(self, node: ast.expr) -> str | None:
         """The name of the numpy scalar type `node` spells (`np.float32`)."""

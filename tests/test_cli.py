@@ -987,6 +987,103 @@ def test_an_array_changed_through_another_name_is_not_read(tmp_path):
         assert f"'{name}' is changed where" in result.stderr, name
 
 
+_SHARED = """
+import math
+
+import numpy as np
+import symgrad
+
+np.random.seed(0)
+np.set_printoptions(precision=3)
+math.sqrt(2.0)
+A = np.array([1.0, 2.0, 3.0])
+B = np.array([0.0, 0.0, 0.0])
+B[0] = 9.0
+SCALE = 2.0
+C = [SCALE, 1.0]
+C[0] = 9.0
+K = 3.0
+T = (K, 2.0)
+del T
+E = np.array([1.0, 2.0, 3.0])
+F = E.copy()
+F[0] = 5.0
+G = np.array([1.0, 2.0, 3.0])
+H = G + 1.0
+H[0] = 2.0
+P = np.array([1.0, 2.0, 3.0])
+if True:
+    P[0] = 5.0
+Q = np.array([1.0, 2.0, 3.0])
+R = Q
+if True:
+    R[0] = 5.0
+S = np.array([1.0, 2.0, 3.0])
+for row in [S]:
+    row[0] = 5.0
+
+
+def loss(x):
+    return x * x
+
+
+if True:
+
+    def loss(x):
+        return 3.0 * x
+
+
+g = symgrad.grad(loss)
+
+
+@symgrad.grad
+def fine(x):
+    return np.sum((A * SCALE * K + E + G) * x) + math.sin(x[0])
+
+
+@symgrad.grad
+def p(x):
+    return np.sum(P * x)
+
+
+@symgrad.grad
+def q(x):
+    return np.sum(Q * x)
+
+
+@symgrad.grad
+def s(x):
+    return np.sum(S * x)
+"""
+
+
+def test_only_arrays_that_may_change_are_refused(tmp_path):
+    """Arrays unrelated to the one changed, numbers, modules whose functions
+    are called as statements (`np.random.seed(0)`) and an array copied
+    before the write stay readable (every constant array was refused, and
+    `np` itself); an array changed inside an `if` or loop, directly or
+    through another name, is refused (its first value was emitted), and a
+    def inside an `if` is no def the command line can choose."""
+    path = write(tmp_path, _SHARED, name="shared.py")
+    result = run("emit", str(path), "--function", "fine", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    emitted: dict = {}
+    exec(result.stdout, emitted)
+    x = np.array([0.5, -1.0, 2.0])
+    weights = np.array([1.0, 2.0, 3.0]) * 8.0
+    expected = (np.sum(weights * x) + np.sin(0.5), weights + [np.cos(0.5), 0, 0])
+    value, grad = emitted["f_and_grad"](x)
+    assert value == pytest.approx(expected[0])
+    np.testing.assert_allclose(grad, expected[1])
+    for name in "PQS":
+        result = run("emit", str(path), "--function", name.lower(), cwd=tmp_path)
+        assert result.returncode == 1, name
+        assert f"module-level name '{name}' is changed where" in result.stderr
+    result = run("emit", str(path), "--function", "g", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "has no @symgrad function named 'g'" in result.stderr
+
+
 _CHANGED_OR_NOT = """
 import numpy
 import numpy.linalg
