@@ -7,8 +7,9 @@ Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
 long as no other name can see the update.  numpy updates arrays in place, so
 an update is an error (naming the line) when another name, a view, a list
 or tuple holding the array, the caller of a helper, or an enclosing function
-could see it.  A write into the caller's array or a constant first copies it, so the
-caller's arrays are never changed.
+could see it.  A write into the caller's array first copies it, so the
+caller's arrays are never changed; one into an array of the module or of an
+enclosing function (which Python would change) is an error.
 
 `y[mask] = v` where `v` may be a view of `y` is an error too: numpy does not
 copy such a right side first, so it reads entries it has already written, and
@@ -359,16 +360,20 @@ class UpdateLowering:
         or a constant; an error if another name may see the update.  A list
         argument of ints or bools is copied into floats (`_copy_arg`)."""
         current = self.name(name, node, scope)
-        if isinstance(current, Const) and current.name is not None:
-            if isinstance(current.value, np.ndarray):  # (Python changes it)
-                raise UnsupportedSyntaxError(
-                    f"assignment into '{name}', the array '{current.name}' of the "
-                    "module (or of an enclosing function), which Python changes "
-                    "where the generated code could change only a copy",
-                    loc,
-                    f"write into a copy of your own (y = np.copy({current.name})),"
-                    " or pass the array as an argument",
-                )
+        shared = sorted(  # (Python changes such an array, maybe through a merge)
+            c
+            for c in self.roots(current, held=False)
+            if c in self.constants and isinstance(self.constants[c].value, np.ndarray)
+        )
+        if shared:
+            raise UnsupportedSyntaxError(
+                f"assignment into '{name}', which may be the array '{shared[0]}' "
+                "of the module (or of an enclosing function), which Python "
+                "changes where the generated code could change only a copy",
+                loc,
+                f"write into a copy of your own (y = np.copy({shared[0]})), or "
+                "pass the array as an argument",
+            )
         if isinstance(current, Const) and self.is_list(current):
             self.unshared(current, name, scope, loc)
             current = self.as_list(current, loc, name)  # (a new list, as written)
