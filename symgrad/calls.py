@@ -510,6 +510,13 @@ class CallLowering:
         if spec.op == "clip":
             keywords = _clip_bounds(spec, args, keywords, loc)
         names = list(spec.args) + [k for k, _ in spec.static]
+        if spec.positional == 0 and len(args) > len(spec.args):
+            keyword = spec.static[0][0]
+            raise BadInputError(
+                f"{called}() takes {keyword}= by keyword only, as numpy's does",
+                loc,
+                f"write {keyword}=...",
+            )
         if spec.positional is not None and len(args) > len(spec.args) + spec.positional:
             raise BadInputError(
                 "only the axis of a reduction may be passed by position (numpy's "
@@ -567,6 +574,14 @@ class CallLowering:
                     continue
                 if value != default:
                     params.append((key, value))
+        if op == "pad" and dict(params).get("mode", "constant") not in _PAD_MODES:
+            raise NoDerivativeError(
+                f"np.pad's mode={dict(params)['mode']!r} is not supported (its "
+                "padding is computed from the values, or left unset)",
+                scope.src.loc(given["mode"]),
+                "symgrad differentiates the modes that copy entries or a constant: "
+                + ", ".join(map(repr, _PAD_MODES)),
+            )
         if spelling is not None:
             params.append(("fn", spelling))
         return self.emit(op, atoms, loc, tuple(params), hint)
@@ -612,6 +627,10 @@ def _is_scalar_type(name: str) -> bool:
     """Is `np.<name>` one of numpy's scalar types (np.int64, np.float32)?"""
     value = getattr(np, name, None)
     return isinstance(value, type) and issubclass(value, np.generic)
+
+
+# np.pad's modes whose entries are copies of x's or the constant
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 
 
 def _clip_bounds(
@@ -666,6 +685,14 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
                 f"symgrad differentiates {src.name}() only with {name}={assumed}",
                 scope.src.loc(value),
             )
+    axis = given.get("axis")
+    if src.name in prelude.ONE_AXIS and isinstance(axis, ast.Tuple | ast.List):
+        raise NoDerivativeError(
+            f"symgrad differentiates {src.name}() along one axis or all of them "
+            "(axis= an int or None), not several",
+            scope.src.loc(axis),
+            "reshape the axes into one first",
+        )
 
 
 # The parameter that takes the list of arrays, of the calls that take one.

@@ -51,6 +51,7 @@ from .ir import (
     Function,
     If,
     Index,
+    ListConst,
     Pop,
     Push,
     Return,
@@ -815,6 +816,8 @@ def _const(const: Const) -> str:
 def _value(value: object) -> str:
     if value is Ellipsis:
         return "..."
+    if isinstance(value, list | tuple):  # ([1.0, nan]: np.nan, not `nan`)
+        return _literal(value)
     if isinstance(value, float) and not np.isfinite(value):
         return "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
     return style.number(repr(value)) if isinstance(value, float) else repr(value)
@@ -836,7 +839,7 @@ def _constant_line(const: Const) -> str:
 def _literal(value: object) -> str:
     """Python source for a number, or a list or tuple of them (nested),
     spelling inf and nan as numpy's."""
-    if isinstance(value, list):
+    if isinstance(value, list | ListConst):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
     if isinstance(value, tuple):
         items = [_literal(v) for v in value]

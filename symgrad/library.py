@@ -80,6 +80,9 @@ NUMPY.update(
     ravel=CallSpec("ravel", ("a",)),
     matrix_transpose=CallSpec("mT", ("x",)),
     tile=CallSpec("tile", ("A", "reps")),
+    pad=CallSpec(
+        "pad", ("array", "pad_width"), (("mode", "constant"), ("constant_values", 0))
+    ),
     repeat=CallSpec("repeat", ("a", "repeats"), (("axis", None),)),
     squeeze=CallSpec("squeeze", ("a",), (("axis", None),)),
     expand_dims=CallSpec("expand_dims", ("a",), (("axis", None),)),
@@ -194,6 +197,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_slogdet_sign": CallSpec("slogdet_sign", ("a",)),
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_tile_grad": CallSpec("tile_grad", ("g", "x", "reps")),
+    "_pad_grad": CallSpec("pad_grad", ("g", "x", "pad_width"), (("mode", "constant"),)),
     "_fit": CallSpec("fit", ("value", "like")),
     "_lower": CallSpec("lower", ("x",), (("diagonal", 1.0),)),
     "_repeat_grad": CallSpec("repeat_grad", ("g", "x", "repeats"), (("axis", None),)),

@@ -18,6 +18,8 @@ import numpy as np
 
 from .runtime import _diff_order, _inexact, _logabsdet, _slogdet_sign
 
+# Functions whose `axis=` must be one axis (or None), not a tuple of them.
+ONE_AXIS = {"median"}
 # Parameters a call must leave at these values.
 FIXED = {
     "var": {"dtype": None, "out": None},

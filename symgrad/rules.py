@@ -506,9 +506,10 @@ def _cholesky_adjoint(b: Builder, g, out, a, *, upper):
     # symmetric part of M = L^-T phi(L^T g) L^-1.  A's entry (i, j), i > j,
     # stands for S's (i, j) and (j, i): its cotangent is M + M^T there, and
     # M's on the diagonal, which is phi(M + M^T)
-    if upper:
-        g, out = b.op("mT", g), b.op("mT", out)
-    factor_t = b.op("mT", out)
+    if upper:  # (U = L^T is the factor's transpose itself)
+        g, factor_t = b.op("mT", g), out
+    else:
+        factor_t = b.op("mT", out)
     inner = b.op("lower", b.op("matmul", factor_t, b.op("lower", g)), diagonal=0.5)
     left = b.op("solve", factor_t, inner)  # L^-T phi(L^T g)
     m = b.op("mT", b.op("solve", factor_t, b.op("mT", left)))  # ... L^-1
@@ -526,6 +527,17 @@ def _lower_adjoint(b: Builder, g, out, x, *, diagonal):
 def _item_adjoint(b: Builder, g, out, x):
     # (x holds one entry: the cotangent is g in x's shape and float dtype)
     return (b.op("mul", b.op("ones_like", x), g),)
+
+
+@structural(
+    "pad",
+    2,
+    "np.pad({0}, {1}{params})",
+    [("mode", "constant"), ("constant_values", 0)],
+    nondiff=(1,),
+)
+def _pad_adjoint(b: Builder, g, out, x, pad_width, *, mode, constant_values):
+    return b.op("pad_grad", g, x, pad_width, mode=mode), None
 
 
 @structural("tile", 2, "np.tile({0}, {1})", nondiff=(1,))
@@ -548,6 +560,7 @@ VIEWS |= {"broadcast_to", "asarray", "inexact"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
+VIEWS |= {"pad_grad"}  # (of the constant mode: a slice of the cotangent)
 # Ops that raise where Python would (an unpacking of the wrong length, a name
 # a loop left unbound): kept where nothing reads their value.
 CHECKS = {"unpacked", "bound", "zip_length", "diff_order"}
@@ -720,6 +733,13 @@ _emitted(
 )
 _emitted("owned", 1, "_owned({0})")
 _emitted("tile_grad", 3, "_tile_grad({0}, {1}, {2})", nondiff=(1, 2))
+_emitted(
+    "pad_grad",
+    3,
+    "_pad_grad({0}, {1}, {2}{params})",
+    [("mode", "constant")],
+    nondiff=(1, 2),
+)
 # np.linalg.solve's adjoint and tangent, with its B reading as numpy reads it
 _emitted("solve_vec", 3, "_solve_vec({0}, {1}, {2})", nondiff=(2,))
 _emitted("solve_apply", 3, "_solve_apply({0}, {1}, {2})", nondiff=(2,))
@@ -1029,10 +1049,19 @@ TANGENTS["det"] = _det_tangent
 TANGENTS["solve"] = _solve_tangent
 TANGENTS["solve_vec"] = _solve_vec_tangent
 TANGENTS["cholesky"] = _cholesky_tangent
+
+
+def _pad_tangent(b: Builder, dots, out, x, pad_width, *, mode, constant_values):
+    # (the constant's tangent is 0)
+    return None if dots[0] is None else b.op("pad", dots[0], pad_width, mode=mode)
+
+
+TANGENTS["pad"] = _pad_tangent
 linear("lower")
 linear("mT")
 linear("tile")
 linear("tile_grad")
+linear("pad_grad")
 bilinear("solve_apply", 0, 1)
 bilinear("solve_outer", 0, 1)
 TANGENTS["einsum"] = _einsum_tangent

@@ -181,6 +181,22 @@ def _lower(x, diagonal=1.0):
     return out
 
 
+def _pad_grad(g, x, pad_width, mode="constant"):
+    """The cotangent of x in `np.pad(x, pad_width, mode=mode)`: g's middle
+    (a constant padding), or each entry's copies added back (edge, reflect,
+    symmetric, wrap), found by padding the entries' numbers the same way."""
+    shape = np.shape(x)
+    g = np.asarray(g)
+    if mode == "constant":
+        pairs = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
+        middle = [slice(b, b + n) for (b, _), n in zip(pairs, shape, strict=True)]
+        return g[tuple(middle)]
+    owner = np.pad(np.arange(np.size(x)).reshape(shape), pad_width, mode=mode)
+    total = np.zeros(np.size(x), g.dtype if g.dtype.kind in "fO" else float)
+    np.add.at(total, np.ravel(owner), np.ravel(g))
+    return total.reshape(shape)[()]  # (of a number x, a number)
+
+
 def _repeat_grad(g, x, repeats, axis=None):
     """The cotangent of x in `np.repeat(x, repeats, axis)`: each entry's
     copies added back (of the flattened x where axis is None)."""
@@ -859,6 +875,10 @@ def _zeros_buffer(x):
                 "the arrays as separate arguments, or unpack the list first: "
                 "W1, W2 = params)"
             )
+        kinds = {getattr(item, "dtype", None) for item in x}  # (float32 entries:
+        kind = kinds.pop() if len(kinds) == 1 else None  # float32 zeros)
+        float_kind = kind is not None and kind.kind in "fc"
+        return np.zeros(np.shape(x), kind if float_kind else float)
     return np.asarray(_zeros_grad(x))
 
 

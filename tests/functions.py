@@ -1127,6 +1127,16 @@ def cholesky_factors(A, y):
     return fit + np.sum(lopsided * A) + np.sum(U**2 * A) + np.sum(stack[1] @ y)
 
 
+def padded(x, W):
+    """np.pad with zeros, a constant, and the modes that copy entries (edge,
+    reflect, symmetric, wrap): each copy's cotangent is added back."""
+    zeros = np.sum(np.pad(x, 2) * np.arange(8.0)) + np.sum(np.pad(W, (1, 0)) ** 2)
+    constant = np.sum(np.pad(W, ((0, 1), (2, 1)), constant_values=-1.5) * 2.0)
+    copies = np.pad(x, (2, 3), mode="edge") + np.pad(x, (2, 3), "reflect")
+    more = np.pad(W, 1, mode="symmetric") * np.pad(W, ((1, 1), (1, 1)), "wrap")
+    return zeros + constant + np.sum(copies**2 * np.arange(9.0)) + np.sum(more)
+
+
 def one_entry(x, W):
     """`.item()` of an array of one entry (and of one entry of a matrix): a
     number, whose cotangent is the array's, of its shape."""
@@ -1180,12 +1190,12 @@ def averages_and_takes(x, W):
     """np.average (plain, weighted along an axis, weighted entry by entry),
     np.nansum and np.nanmean (of values without nan), np.take (flattened,
     along an axis, at one index, an index array of two axes, booleans read
-    as 0 and 1)."""
+    as 0 and 1; `W.take(...)` as a method)."""
     means = np.average(x) + np.sum(np.average(W, axis=1, weights=x * x + 0.5))
     means = means + np.average(W, weights=W * W) + np.sum(np.average(W, 0, x[:3] ** 2))
     nans = np.nansum(W * x) + np.sum(np.nanmean(W, axis=1) ** 2)
     taken = np.sum(np.take(W, [5, 0, 11])) + np.sum(np.take(W, [3, 1], axis=1) ** 2)
-    taken = taken + np.sum(np.take(W, 1, axis=0) * x)
+    taken = taken + np.sum(np.take(W, 1, axis=0) * x) + np.sum(W.take([2, 2], 0))
     taken = taken + np.sum(np.take(W, np.array([[0, 2], [1, 1]]), axis=-1) ** 3)
     return means + nans + taken + np.sum(np.take(x, [True, False]) * 4.0)
 
@@ -1609,4 +1619,5 @@ CASES: list[Case] = [
     Case("repeated", repeated, _pair(4, (2, 3)), wrt=(0, 1)),
     Case("cholesky_factors", cholesky_factors, _pair((2, 2), 2), wrt=(0, 1)),
     Case("one_entry", one_entry, _pair(1, (2, 3)), wrt=(0, 1)),
+    Case("padded", padded, _pair(4, (2, 3)), wrt=(0, 1)),
 ]

@@ -21,7 +21,7 @@ import symgrad
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
 EXAMPLES = ["quadratic", "linear_regression", "seeds_and_wrt", "neural_net"]
-EXAMPLES += ["control_flow", "transforms", "custom_rules"]
+EXAMPLES += ["control_flow", "transforms", "custom_rules", "gaussian_process"]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -309,6 +309,35 @@ def test_transforms_prints_its_numbers():
     out = run_script("transforms").stdout
     assert "Jacobian (2, 15)" in out
     assert "newton 7: x = [1. 1. 1.]" in out
+
+
+# --- a Gaussian process: np.linalg.cholesky, its Hessian -----------------------
+
+
+def test_gaussian_process_gradient_is_the_closed_form(load_example):
+    gp = load_example("gaussian_process")
+    X, y = gp.data()
+    for theta in (np.log([1.0, 1.0, 0.5]), np.array([0.3, -0.2, -1.5])):
+        np.testing.assert_allclose(
+            gp.nll.grad(theta, X, y), gp.closed_form(theta, X, y), rtol=1e-9
+        )
+
+
+def test_gaussian_process_fit_is_a_stationary_point(load_example):
+    gp = load_example("gaussian_process")
+    X, y = gp.data()
+    fitted, steps = gp.fit(np.log([1.0, 1.0, 0.5]), X, y)
+    assert steps <= 10
+    assert np.max(np.abs(gp.closed_form(fitted, X, y))) < 1e-8
+    assert np.all(np.linalg.eigvalsh(gp.curvature.hessian(fitted, X, y)) > 0.0)
+
+
+def test_gaussian_process_prints_its_numbers():
+    out = run_script("gaussian_process").stdout
+    assert "symgrad gradient: [ 3.972338 -4.141347 18.555116]" in out
+    assert "closed form:      [ 3.972338 -4.141347 18.555116]" in out
+    assert "fitted in 6 Newton steps: amplitude 0.843, length scale 1.606" in out
+    assert "evidence: 14.797 -> -14.032" in out
 
 
 # --- custom rules -------------------------------------------------------------

@@ -25,7 +25,7 @@ from functions import CASES, Case
 
 import symgrad
 from symgrad.check import check_grad, numeric_grad
-from symgrad.errors import UnsupportedSyntaxError
+from symgrad.errors import NoDerivativeError, UnsupportedSyntaxError
 
 SEEDS = (0, 1, 2)
 _COMPILED: dict[str, Any] = {}
@@ -389,6 +389,8 @@ FLOAT32_CASES = [
     "prod_all",  # the product of the others, and the seed, in x's dtype
     "prod_axis",
     "method_prod",
+    "list_index_and_len",  # (a list's cotangent: zeros of its entries' dtype)
+    "reversed_list",
 ]
 
 
@@ -1331,6 +1333,66 @@ def test_a_cholesky_factor_differentiates_as_numpy_reads_its_matrix():
     (verdict,) = symgrad.verify(g, S).verdicts
     assert verdict.ok and verdict.status == "not provable", verdict
     assert "too few random points in the real domain" in verdict.detail
+
+
+def _literal_nan_and_inf(x):
+    low = np.minimum(x, np.array([float("inf"), 0.5, -np.inf]))
+    return np.nansum(x * np.array([1.0, np.nan, 2.0])) + np.sum(low[:2])
+
+
+def test_a_literal_array_holding_nan_and_inf_is_spelled_as_numpys():
+    # the emitted module wrote `[1.0, nan, 2.0]`: a NameError when it ran
+    x = np.array([0.3, -0.7, 0.9])
+    value, grad = symgrad.grad(_literal_nan_and_inf).f_and_grad(x)
+    assert value == _literal_nan_and_inf(x)
+    assert "np.copy([1.0, np.nan, 2.0])" in symgrad.grad(_literal_nan_and_inf).source
+    np.testing.assert_array_equal(grad, [2.0, np.nan, 2.0])
+
+
+def _padded_by_mean(x):
+    return np.sum(np.pad(x, 1, mode="mean"))
+
+
+def _padded_by_a_value(x, c):
+    return np.sum(np.pad(x, 1, constant_values=c))
+
+
+def _padded_number(x):
+    return np.sum(np.pad(x, 1, mode="edge") ** 2)
+
+
+def _median_of_two_axes(x):
+    return np.median(x, axis=(0, 1))
+
+
+def _factor_by_position(S):
+    return np.sum(np.linalg.cholesky(S, True))
+
+
+def test_review_findings_on_pad_median_and_cholesky():
+    # a number padded by copies had a 0-d array for gradient (and Hessian);
+    # a median over a tuple of axes raised numpy's ValueError from inside
+    # the generated code; cholesky's `upper` by position spoke of reductions;
+    # the upper factor's adjoint transposed a transpose
+    value, grad = symgrad.grad(_padded_number).f_and_grad(2.0)
+    assert (value, grad) == (4.0, 4.0) and np.ndim(grad) == 0
+    assert not isinstance(grad, np.ndarray)
+    with pytest.raises(NoDerivativeError, match="median.. along one axis or all"):
+        symgrad.grad(_median_of_two_axes).f_and_grad(np.ones((2, 2)))
+    with pytest.raises(symgrad.SymgradError, match="takes upper= by keyword only"):
+        symgrad.grad(_factor_by_position).f_and_grad(np.eye(2))
+    source = symgrad.grad(_weighted_upper_factor).source
+    assert "np.matrix_transpose(np.matrix_transpose(" not in source
+
+
+def test_np_pad_refuses_what_it_would_not_differentiate():
+    # a mode whose padding is computed from the values, and a padding value
+    # that is a variable (its derivative would be dropped)
+    x = np.ones(3)
+    with pytest.raises(NoDerivativeError, match="np.pad's mode='mean' is not"):
+        symgrad.grad(_padded_by_mean).f_and_grad(x)
+    with pytest.raises(UnsupportedSyntaxError, match="'constant_values' must be a"):
+        symgrad.grad(_padded_by_a_value).f_and_grad(x, 2.0)
 
 
 def test_verify_guesses_square_matrices_for_linear_algebra():

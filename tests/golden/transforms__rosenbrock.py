@@ -166,6 +166,10 @@ def _zeros_buffer(x):
                 "the arrays as separate arguments, or unpack the list first: "
                 "W1, W2 = params)"
             )
+        kinds = {getattr(item, "dtype", None) for item in x}  # (float32 entries:
+        kind = kinds.pop() if len(kinds) == 1 else None  # float32 zeros)
+        float_kind = kind is not None and kind.kind in "fc"
+        return np.zeros(np.shape(x), kind if float_kind else float)
     return np.asarray(_zeros_grad(x))
 
 
