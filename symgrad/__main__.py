@@ -78,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             from .proof import verify_file
 
-            report = verify_file(load_decorated(args.file, args.function))
-            print(report)
+            found = load_decorated(args.file, args.function)
+            report = verify_file(found, lambda verdict: print(verdict, flush=True))
             if all(v.status == "not checked" for v in report.verdicts):
                 print("symgrad: nothing was checked", file=sys.stderr)
                 return 1

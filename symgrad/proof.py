@@ -851,13 +851,20 @@ def verify_guessing(
     return Verdict(name, "not checked", detail, True)
 
 
-def verify_file(found: list) -> Report:
+def verify_file(found: list, show: Any = None) -> Report:
     """Verify functions read from a file: (FunctionSource, options) pairs.  A
     function that does not compile is a failed verdict; the others are still
-    verified."""
+    verified.  `show` is called with each verdict as it is reached (the
+    command line prints it then: a later function may run long)."""
     from .api import compile_function, normalize_wrt
 
     report = Report()
+
+    def add(verdict: Verdict) -> None:
+        report.verdicts.append(verdict)
+        if show is not None:
+            show(verdict)
+
     for src, found_options in found:
         options = dict(found_options)
         kind = options.pop("kind", "grad")
@@ -866,7 +873,7 @@ def verify_file(found: list) -> Report:
                 f"not checked: verify proves gradients (@symgrad.grad), and this is "
                 f"a @symgrad.{kind} function"
             )
-            report.verdicts.append(Verdict(src.name, "not checked", detail, True))
+            add(Verdict(src.name, "not checked", detail, True))
             continue
         try:
             not_wrapped(src, options)
@@ -875,12 +882,10 @@ def verify_file(found: list) -> Report:
             )
             source = compile_function(src, **options).source
         except SymgradError as exc:  # report it, and go on to the next function
-            report.verdicts.append(Verdict(src.name, "failed", _uncompiled(exc), False))
+            add(Verdict(src.name, "failed", _uncompiled(exc), False))
             continue
         known = _known_options(src, {}, names)
-        report.verdicts.append(
-            verify_guessing(src.name, source, src.params, names, None, known)
-        )
+        add(verify_guessing(src.name, source, src.params, names, None, known))
     return report
 
 

@@ -380,6 +380,11 @@ class _ExponentPow(sp.Function):
 class _IsZero(sp.Function):
     """1 where `e` is 0, else 0: lowered as `e == 0`; no derivative."""
 
+    @classmethod
+    def eval(cls, e: sp.Expr) -> sp.Expr | None:
+        # (of a number, 0 or 1: `3 * (t1 * t1)`, not `t1 ** (3 + (3 == 0) - 1.0)`)
+        return (sp.S.One if e == 0 else sp.S.Zero) if e.is_number else None
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero
 
@@ -717,7 +722,7 @@ class SympyLowering:
         if isinstance(expr, sp.Mul):
             return self._mul(expr)
         if isinstance(expr, sp.Pow):
-            return self._pow(expr.base, expr.exp)
+            return self._pow(expr.base, self._folded(expr.exp))
         if isinstance(expr, sp.Piecewise):
             return self._piecewise(expr.args)
         if isinstance(expr, sp.Heaviside):
@@ -838,6 +843,17 @@ class SympyLowering:
         for factor in factors[1:]:
             acc = self.emit("mul", (acc, self.lower(factor)))
         return acc
+
+    def _folded(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` with the symbols that stand for numbers replaced by them: an
+        exponent `k - 1 + (k == 0)` of a number k is that number less 1."""
+        numbers = {
+            s: sp.sympify(atom.value)
+            for s in expr.free_symbols
+            if isinstance(atom := self.atoms.get(s), Const)
+            and type(atom.value) in (int, float)
+        }
+        return expr.xreplace(numbers) if numbers else expr
 
     def _pow(self, base: sp.Expr, exp: sp.Expr) -> Atom:
         if exp == sp.S.Half:

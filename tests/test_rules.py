@@ -475,6 +475,19 @@ def power_of(x, y):
     return x**y
 
 
+def _cube_of_a_root(a):
+    return np.sqrt(a) ** 3
+
+
+def test_a_number_exponent_of_a_value_folds_its_zero_test():
+    # numbers held as values (sympy would simplify sqrt(a) ** 3) kept the
+    # guard of an exponent that may be 0: `3 * np.power(t1, 3 + (3 == 0) - 1.0)`
+    g = symgrad.grad(_cube_of_a_root)
+    assert "t1_bar = seed * (3 * (t1 * t1))" in g.source
+    assert "== 0" not in g.source.split("# Support")[0]
+    assert g.f_and_grad(4.0) == (8.0, 3.0)
+
+
 def test_a_zero_base_has_no_exponent_derivative():
     """`0 ** a` is 0 for every a > 0, so its derivative in `a` is 0 (JAX and
     torch agree); `0 ** a * log(0)` was nan, and with it a Renyi entropy's

@@ -479,3 +479,17 @@ def test_verify_reports_a_function_that_does_not_compile(capsys):
     assert str(report).startswith("FAIL reads_an_unknown_name: does not compile:\n")
     assert "not_defined_anywhere" in str(report)
     capsys.readouterr()
+
+
+def test_the_command_line_shows_each_verdict_as_it_is_reached():
+    # a later function that runs long (a loop that never ends at the guessed
+    # points) hid the verdicts already reached: all were printed at the end
+    from symgrad.__main__ import load_decorated
+    from symgrad.proof import verify_file
+
+    shown = []
+    report = verify_file(load_decorated("examples/quadratic.py", None), shown.append)
+    assert shown == report.verdicts and [v.function for v in shown] == [
+        "square",
+        "poly",
+    ]
