@@ -16,7 +16,7 @@ ignore them).
 
 import numpy as np
 
-from .runtime import _diff_order, _inexact, _logabsdet, _slogdet_sign
+from .runtime import _axis_index, _diff_order, _inexact, _logabsdet, _slogdet_sign
 
 # Functions whose `axis=` must be one axis (or None), not a tuple of them.
 ONE_AXIS = {"median"}
@@ -105,7 +105,8 @@ def diff(a, n=1, axis=-1):
 
 
 def swapaxes(a, axis1, axis2):
-    if axis1 % np.ndim(a) == axis2 % np.ndim(a):  # (one axis: `a` as it is)
+    n = np.ndim(a)  # (each axis checked, as numpy's; one axis: `a` as it is)
+    if _axis_index(axis1, n) == _axis_index(axis2, n):
         return a
     return np.moveaxis(a, (axis1, axis2), (axis2, axis1))
 

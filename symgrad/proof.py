@@ -311,8 +311,14 @@ def verify_source(
             _symbols(p, shape, isinstance(a, np.ndarray)) if sym else a
             for p, a, sym, shape in zip(params, args, symbolic, trial, strict=True)
         ]
+        centers = {  # (the caller's values; of an array shrunk, its first ones)
+            symbol: float(np.asarray(a)[tuple(map(slice, shape))][index])
+            for a, sym, shape, held in zip(args, symbolic, trial, inputs, strict=True)
+            if sym
+            for index, symbol in np.ndenumerate(np.asarray(held, dtype=object))
+        }
         try:
-            return _symbolic(name, source, params, wrt, inputs)
+            return _symbolic(name, source, params, wrt, inputs, centers)
         except _CannotRun as exc:
             reason = str(exc)
     return _fallback_given(name, source, args, wrt, params, reason)
@@ -366,8 +372,9 @@ class _CannotRun(Exception):
     """The emitted code cannot run on symbols of these shapes."""
 
 
-def _symbolic(name, source, params, wrt, inputs) -> Verdict:
-    """Run the module on `inputs` (symbols, or values passed as given)."""
+def _symbolic(name, source, params, wrt, inputs, centers=None) -> Verdict:
+    """Run the module on `inputs` (symbols, or values passed as given);
+    `centers`, the caller's values of the symbols, for `_same`."""
     try:
         namespace = _run(source, symbolic=True)
         value, grads = namespace["f_and_grad"](*inputs)
@@ -389,7 +396,7 @@ def _symbolic(name, source, params, wrt, inputs) -> Verdict:
             entry = x[index] if isinstance(x, np.ndarray) else x
             got = _scalar(grad[index] if np.ndim(grad) else grad)
             want = sp.diff(total, entry)
-            how = _same(got, want)
+            how = _same(got, want, centers)
             if how is None:
                 where = f"{param}{list(index) if index else ''}"
                 detail = f"the gradient for {where} is {got}, but d/d{entry} is {want}"
@@ -557,23 +564,36 @@ def _as_number(node: ast.expr) -> ast.expr:
     return node
 
 
-def _same(got: sp.Expr, want: sp.Expr) -> str | None:
+def _same(got: sp.Expr, want: sp.Expr, centers: dict | None = None) -> str | None:
     """'simplify' or 'numeric' when `got == want`, None when they differ
     (`_CannotRun` when too few random points are in the real domain).
 
     The difference is evaluated at random points with 40-digit arithmetic
     (exact where it is rational); it must vanish there, to within the
     precision of any decimal constants (`0.5`, `1e-3`) the code contains.
-    Small differences must also simplify to zero for 'simplify'."""
+    The points have entries in +-1.5, then, where too few of those are in
+    the real domain (a Cholesky factor's), near `centers`, the values the
+    caller gave.  Small differences must also simplify to zero for
+    'simplify'."""
     delta = got - want
     if delta == 0:
         return "simplify"
     tolerance = sp.Float(10) ** (-12 if delta.has(sp.Float) else -25)
     rng = random.Random(0)
     symbols = sorted(delta.free_symbols | want.free_symbols, key=str)
+    near = {
+        s: sp.Rational(round(centers[s] * 970), 970)
+        for s in symbols
+        if s in (centers or {})
+    }
     valid = 0
-    for _ in range(20 * _POINTS):
+    for tried in range(40 * _POINTS if near else 20 * _POINTS):
         point = {s: sp.Rational(rng.randint(-150, 150), 97) for s in symbols}
+        if tried >= 20 * _POINTS:  # (near the caller's values)
+            point.update(
+                (s, at + sp.Rational(rng.randint(-30, 30), 9700))
+                for s, at in near.items()
+            )
         number = delta.xreplace(point).evalf(40)
         reference = want.xreplace(point).evalf(40)
         if not (number.is_real and reference.is_real and number.is_finite):
@@ -586,7 +606,7 @@ def _same(got: sp.Expr, want: sp.Expr) -> str | None:
     if valid < _POINTS:  # (undecided, not different: a 3 x 3 Cholesky factor
         raise _CannotRun(  # is real on few points with entries in +-1.5)
             f"too few random points in the real domain of its derivatives "
-            f"({valid} of {20 * _POINTS})"
+            f"({valid} of {(40 if near else 20) * _POINTS})"
         )
     exact = delta.xreplace({f: _exactly(f) for f in delta.atoms(sp.Float)})
     if sp.count_ops(exact) > _MAX_SIMPLIFY_OPS:

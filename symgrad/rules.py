@@ -238,6 +238,7 @@ _const("count", 1, "_count({0})")
 # side), as the comparisons of clip's derivative read it: -inf or inf then.
 _const("clip_bound", 2, "_clip_bound({0}, {1})")
 _const("diff_order", 1, "_diff_order({0})")
+_const("axis_index", 2, "_axis_index({0}, {1})")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
 _const("int", 1, "int({0})")

@@ -330,6 +330,13 @@ def _count(x):
     return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
 
 
+def _axis_index(axis, ndim):
+    """`axis` of an array of `ndim` axes, from 0, checked as numpy checks it."""
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim)
+    return axis % ndim
+
+
 def _diff_order(n):
     """np.diff's `n`, checked as numpy checks it."""
     if n < 0:
