@@ -80,6 +80,7 @@ NUMPY.update(
     ravel=CallSpec("ravel", ("a",)),
     matrix_transpose=CallSpec("mT", ("x",)),
     tile=CallSpec("tile", ("A", "reps")),
+    diag=CallSpec("diag", ("v",), (("k", 0),), positional=1),
     pad=CallSpec(
         "pad", ("array", "pad_width"), (("mode", "constant"), ("constant_values", 0))
     ),
@@ -197,6 +198,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_slogdet_sign": CallSpec("slogdet_sign", ("a",)),
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_tile_grad": CallSpec("tile_grad", ("g", "x", "reps")),
+    "_diag_grad": CallSpec("diag_grad", ("g", "v"), (("k", 0),)),
     "_pad_grad": CallSpec("pad_grad", ("g", "x", "pad_width"), (("mode", "constant"),)),
     "_fit": CallSpec("fit", ("value", "like")),
     "_lower": CallSpec("lower", ("x",), (("diagonal", 1.0),)),

@@ -1,6 +1,6 @@
 """numpy functions symgrad differentiates through their definitions.
 
-`np.var`, `np.std`, `np.trace`, `np.diag`, `np.sort` (along the last axis),
+`np.var`, `np.std`, `np.trace`, `np.sort` (along the last axis),
 `np.flip` (along every axis), `np.diff`, `np.swapaxes`, `np.triu`, `np.tril`,
 `np.empty_like`, `np.flipud`, `np.fliplr`, `np.ptp`, `np.vdot`, `np.inner`,
 `np.nansum`, `np.nanmean`, `np.average`, `np.take`, `np.median`, `np.linalg.norm` (its
@@ -25,7 +25,6 @@ FIXED = {
     "var": {"dtype": None, "out": None},
     "std": {"dtype": None, "out": None},
     "trace": {"offset": 0, "axis1": 0, "axis2": 1, "dtype": None, "out": None},
-    "diag": {"k": 0},
     "norm": {"ord": None},
     "sort": {"axis": -1, "kind": None, "order": None},
     "flip": {"axis": None},
@@ -56,17 +55,6 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     i = np.arange(min(np.shape(a)[0], np.shape(a)[1]))
     # (over the first two axes, as numpy's; of a list too)
     return np.sum(np.asarray(a)[i, i], axis=0)
-
-
-def diag(v, k=0):
-    if np.ndim(v) == 1:  # a vector: the matrix with it on the diagonal
-        i = np.arange(np.shape(v)[0])
-        matrix = np.zeros_like(np.broadcast_to(v, (np.shape(v)[0], np.shape(v)[0])))
-        matrix[i, i] = v
-        return matrix
-    n = min(np.shape(v)[0], np.shape(v)[1])  # a matrix: its diagonal
-    i = np.arange(n)
-    return np.reshape(np.asarray(v)[i, i], (n,))  # (more axes: an error, as numpy)
 
 
 def sort(a, axis=-1, kind=None, order=None):
@@ -227,7 +215,7 @@ def sum(iterable, start=0):
 
 
 BUILTINS = {"sum": sum}
-NUMPY = {"var": var, "std": std, "trace": trace, "diag": diag}
+NUMPY = {"var": var, "std": std, "trace": trace}
 NUMPY |= {"sort": sort, "flip": flip}
 NUMPY |= {"diff": diff, "swapaxes": swapaxes, "triu": triu, "tril": tril}
 NUMPY |= {"empty_like": empty_like, "flipud": flipud, "fliplr": fliplr}

@@ -541,6 +541,11 @@ def _pad_adjoint(b: Builder, g, out, x, pad_width, *, mode, constant_values):
     return b.op("pad_grad", g, x, pad_width, mode=mode), None
 
 
+@structural("diag", 1, "np.diag({0}{params})", [("k", 0)])
+def _diag_adjoint(b: Builder, g, out, v, *, k):
+    return (b.op("diag_grad", g, v, k=k),)
+
+
 @structural("tile", 2, "np.tile({0}, {1})", nondiff=(1,))
 def _tile_adjoint(b: Builder, g, out, x, reps):
     return b.op("tile_grad", g, x, reps), None
@@ -734,6 +739,7 @@ _emitted(
 )
 _emitted("owned", 1, "_owned({0})")
 _emitted("tile_grad", 3, "_tile_grad({0}, {1}, {2})", nondiff=(1, 2))
+_emitted("diag_grad", 2, "_diag_grad({0}, {1}{params})", [("k", 0)], nondiff=(1,))
 _emitted(
     "pad_grad",
     3,
@@ -1062,6 +1068,8 @@ linear("lower")
 linear("mT")
 linear("tile")
 linear("tile_grad")
+linear("diag")
+linear("diag_grad")
 linear("pad_grad")
 bilinear("solve_apply", 0, 1)
 bilinear("solve_outer", 0, 1)

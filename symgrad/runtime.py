@@ -181,6 +181,18 @@ def _lower(x, diagonal=1.0):
     return out
 
 
+def _diag_grad(g, v, k=0):
+    """The cotangent of v in `np.diag(v, k)`: g's k-th diagonal (of a vector
+    v), or zeros of v's shape with g on that diagonal (of a matrix v)."""
+    g = np.asarray(g)
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k).copy()
+    out = np.zeros(np.shape(v), g.dtype if g.dtype.kind in "fcO" else float)
+    i = np.arange(len(g))
+    out[i - min(k, 0), i + max(k, 0)] = g
+    return out
+
+
 def _pad_grad(g, x, pad_width, mode="constant"):
     """The cotangent of x in `np.pad(x, pad_width, mode=mode)`: g's middle
     (a constant padding), or each entry's copies added back (edge, reflect,

@@ -930,13 +930,16 @@ def einsum_contract_all(x, w):
 def trace_and_diag(a, v):
     """np.trace (of a matrix, and over the first two axes of a 3-d array),
     and np.diag both ways: a (3, 4) matrix's diagonal and the matrix of a
-    vector."""
+    vector, and off the main diagonal (k above it, below it)."""
     stacked = np.trace(a[:, :, None] * a[:, None, :2])  # (over axes 0 and 1)
+    off = np.sum(np.diag(a, 1) ** 2) + np.sum(np.diag(a, k=-1) * v[:2])
     return (
         np.trace(a @ a.T)
         + np.sum(np.diag(a) * v)
         + np.sum(np.diag(v) @ a**2)
         + np.sum(stacked * stacked)
+        + off
+        + np.sum(np.diag(v, -1)[:, :4] @ a.T)
     )
 
 

@@ -1388,6 +1388,20 @@ def _swapped_past_the_axes(A):
     return np.sum(np.swapaxes(A, 0, 2) * 2.0)
 
 
+def _log_diagonal(L):
+    return np.sum(np.log(np.diag(L)))
+
+
+def test_np_diag_is_one_operation_in_the_emitted_code():
+    # (it was a definition with both ways inlined: a branch on np.ndim(L) in
+    # every module that read a diagonal)
+    g = symgrad.grad(_log_diagonal)
+    body = g.source.split("# Support")[0]
+    assert "t1 = np.diag(L)" in body and "L_bar = _diag_grad(t1_bar, L)" in body
+    assert "np.ndim" not in body
+    check_grad(g, np.array([[2.0, 0.5], [0.3, 1.5]]))
+
+
 def test_swapaxes_checks_its_axes_as_numpy_does():
     # axes were read modulo the array's: (0, 2) of a matrix returned it as it
     # was, and a 0-d value raised a ZeroDivisionError

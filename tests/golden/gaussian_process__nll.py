@@ -23,63 +23,34 @@ def f_and_grad(theta, X, y, *, seed=None):
     t7 = L.T
     t8 = np.linalg.solve(L, y)
     alpha = np.linalg.solve(t7, t8)
-    t9 = np.ndim(L) == 1
-    if t9:
-        i = np.arange(np.shape(L)[0])
-        matrix = np.zeros_like(np.broadcast_to(L, (np.shape(L)[0], np.shape(L)[0])))
-        matrix_1 = _setitem(matrix, np.s_[i, i], L)
-        result = matrix_1
-    else:
-        result = None
-    if t9:
-        result_1 = result
-    else:
-        n = min(np.shape(L)[0], np.shape(L)[1])
-        i_1 = np.arange(n)
-        t10 = np.asarray(L)
-        t11 = t10[i_1, i_1]
-        result_1 = np.reshape(t11, (n,))
-    log_det = np.sum(np.log(result_1))
-    t13 = 0.5 * y
-    out = t13 @ alpha + log_det + 0.5 * len(X) * np.log(2.0 * np.pi)
+    t9 = np.diag(L)
+    log_det = np.sum(np.log(t9))
+    t11 = 0.5 * y
+    out = t11 @ alpha + log_det + 0.5 * len(X) * np.log(2.0 * np.pi)
     seed = _check_seed("nll", seed, out)
     # grad of: return 0.5 * y @ alpha + log_det + 0.5 * len(X) * np.log(2.0 * np.pi)
     log_det_bar = _unbroadcast(seed, log_det)
-    alpha_bar = _matmul_rhs_grad(seed, t13, alpha)
+    alpha_bar = _matmul_rhs_grad(seed, t11, alpha)
     # grad of: log_det = np.sum(np.log(np.diag(L)))
-    result_1_bar = _div(log_det_bar, result_1)
-    # grad of diag: n = min(np.shape(v)[0], np.shape(v)[1])  # a matrix: its diagonal
-    if t9:
-        L_bar = _zeros_grad(L)
-        result_bar = result_1_bar
-    else:
-        # grad of diag: return np.reshape(np.asarray(v)[i, i], (n,))  # (more axes: an error, as numpy)
-        t11_bar = np.reshape(result_1_bar, np.shape(t11))
-        t10_bar = _zeros_buffer(t10)
-        np.add.at(t10_bar, (i_1, i_1), t11_bar)
-        L_bar = t10_bar
-        result_bar = _zeros_grad(result)
-    # grad of diag: if np.ndim(v) == 1:  # a vector: the matrix with it on the diagonal
-    if t9:
-        # grad of diag: matrix[i, i] = v
-        L_bar = L_bar + _unbroadcast(_written_grad(result_bar, np.s_[i, i], matrix), L)
+    t9_bar = _div(log_det_bar, t9)
+    L_bar = _diag_grad(t9_bar, L)
     # grad of: alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
-    t14 = _solve_vec(np.matrix_transpose(t7), alpha_bar, t8)
-    t7_bar = -_unbroadcast(_solve_outer(t14, alpha, t8), t7)
-    t8_bar = _unbroadcast(t14, t8)
-    t15 = np.matrix_transpose(L)
-    L_bar = L_bar - _unbroadcast(_solve_outer(_solve_vec(t15, t8_bar, y), t8, y), L)
+    t12 = _solve_vec(np.matrix_transpose(t7), alpha_bar, t8)
+    t7_bar = -_unbroadcast(_solve_outer(t12, alpha, t8), t7)
+    t8_bar = _unbroadcast(t12, t8)
+    t13 = np.matrix_transpose(L)
+    L_bar = L_bar - _unbroadcast(_solve_outer(_solve_vec(t13, t8_bar, y), t8, y), L)
     L_bar += np.transpose(t7_bar)
     # grad of: L = np.linalg.cholesky(K)
-    t16 = np.matrix_transpose(
+    t14 = np.matrix_transpose(
         np.linalg.solve(
-            t15,
+            t13,
             np.matrix_transpose(
-                np.linalg.solve(t15, _lower(t15 @ _lower(L_bar), diagonal=0.5))
+                np.linalg.solve(t13, _lower(t13 @ _lower(L_bar), diagonal=0.5))
             ),
         )
     )
-    K_bar = _lower(t16 + np.matrix_transpose(t16), diagonal=0.5)
+    K_bar = _lower(t14 + np.matrix_transpose(t14), diagonal=0.5)
     # grad of: K = amplitude**2 * np.exp(-D / (2.0 * scale**2)) + noise**2 * np.eye(len(X))
     amplitude_bar = _unbroadcast_mul(K_bar, 2.0 * amplitude * t4, amplitude)
     scale_bar = _div(_unbroadcast(K_bar * -(t5 * t3), scale), scale * scale * scale)
@@ -174,6 +145,18 @@ def _lower(x, diagonal=1.0):
     if diagonal != 1.0:
         i = np.arange(min(np.shape(x)[-2:]))
         out[..., i, i] = out[..., i, i] * diagonal
+    return out
+
+
+def _diag_grad(g, v, k=0):
+    """The cotangent of v in `np.diag(v, k)`: g's k-th diagonal (of a vector
+    v), or zeros of v's shape with g on that diagonal (of a matrix v)."""
+    g = np.asarray(g)
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k).copy()
+    out = np.zeros(np.shape(v), g.dtype if g.dtype.kind in "fcO" else float)
+    i = np.arange(len(g))
+    out[i - min(k, 0), i + max(k, 0)] = g
     return out
 
 
@@ -399,15 +382,6 @@ def _matmul_rhs_grad(g, a, b, broadcast=False):
     return np.reshape(_unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2), np.shape(b))
 
 
-def _setitem(x, index, value):
-    """`x[index] = value` on a copy of `x` (the caller's arrays stay as they are);
-    the copy keeps `x`'s dtype, so an integer array truncates as numpy does,
-    and a list stays a list, which holds what is written as it is."""
-    x = list(x) if x.__class__ is list else np.array(x)
-    x[index] = value
-    return x
-
-
 def _unpacked(value, n):
     """`value`, checked to unpack into `n` names, as Python checks."""
     if len(value) != n:
@@ -454,32 +428,3 @@ def _shape_text(x):
         return str(np.shape(x))
     except ValueError:
         return "(" + ", ".join(_shape_text(item) for item in x) + ")"
-
-
-class RepeatedIndexError(ValueError):
-    """An assignment wrote one element twice through repeated indices."""
-
-
-def _written_grad(g, index, target):
-    """The cotangent of the value written by `target[index] = value` (or +=, -=).
-
-    numpy keeps only the last of repeated writes to one element, so a value
-    written to a repeated index has no single derivative; symgrad refuses.
-    Written into an integer or boolean array (not a list), a value is
-    truncated: its derivative is zero.  One entry's cotangent is a number, not
-    a 0-d array: the gradient of a Python float is a float.  (`g` is a number for a 0-d
-    array output, `y[()] = value`.)"""
-    part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if target.__class__ is not list and np.asarray(target).dtype.kind in "biu":
-        return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
-    parts = index if isinstance(index, tuple) else (index,)
-    arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
-    if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
-        seen = np.zeros(np.shape(g), dtype=int)
-        np.add.at(seen, index, 1)
-        if seen.max(initial=0) > 1:
-            raise RepeatedIndexError(
-                "an assignment writes one element twice through repeated indices; "
-                "its derivative is not defined (use np.add.at to accumulate)"
-            )
-    return part.copy() if isinstance(part, np.ndarray) else part
