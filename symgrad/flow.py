@@ -284,15 +284,9 @@ class FlowLowering:
         )
 
     def comprehension(self, node: ast.ListComp, scope: Scope, hint) -> Atom:
-        """`[elt for target in iter if cond]`: a loop that appends to a list."""
+        """`[elt for target in iter if cond ...]`: loops (one per `for`, the
+        first outermost) that append to a list."""
         loc = scope.src.loc(node)
-        if len(node.generators) != 1:
-            raise UnsupportedSyntaxError(
-                "a list comprehension with more than one 'for' is not supported",
-                loc,
-                "write the loops out with append",
-            )
-        gen = node.generators[0]
         key = "<items>"
         outer = scope.env.get(key)
         scope.env[key] = self.emit("list_new", (), loc, hint=hint or "items")
@@ -304,18 +298,20 @@ class FlowLowering:
             )
         )
         body: ast.stmt = append
-        for cond in reversed(gen.ifs):
-            body = ast.If(cond, [body], [])
-        loop = ast.For(gen.target, gen.iter, [body], [])
-        for made in ast.walk(loop):
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                body = ast.If(cond, [body], [])
+            body = ast.For(gen.target, gen.iter, [body], [])
+        for made in ast.walk(body):
             if not getattr(made, "lineno", None) and "lineno" in made._attributes:
                 ast.copy_location(made, node)
-        hidden = {
-            n: scope.env[n] for n in _target_names(gen.target, False) if n in scope.env
+        targets = {
+            n for gen in node.generators for n in _target_names(gen.target, False)
         }
-        self.for_statement(loop, scope)
+        hidden = {n: scope.env[n] for n in targets if n in scope.env}
+        self.for_statement(body, scope)
         result = scope.env.pop(key)
-        for name in _target_names(gen.target, False):
+        for name in targets:
             scope.env.pop(name, None)
         scope.env.update(hidden)
         if outer is not None:

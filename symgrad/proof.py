@@ -584,7 +584,7 @@ def _same(got: sp.Expr, want: sp.Expr, centers: dict | None = None) -> str | Non
     near = {
         s: sp.Rational(round(centers[s] * 970), 970)
         for s in symbols
-        if s in (centers or {})
+        if s in (centers or {}) and math.isfinite(centers[s])
     }
     valid = 0
     for tried in range(40 * _POINTS if near else 20 * _POINTS):

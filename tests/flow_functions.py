@@ -641,6 +641,16 @@ def list_comprehension_asarray(x, w):
     return np.sum(ys**2)
 
 
+def nested_comprehension(x, W):
+    """A list comprehension with two `for`s (the second reading the first's
+    target) and a filter; its names stay its own (`i` after it is the
+    function's)."""
+    i = 2.0
+    pairs = [x[i] * x[j] for i in range(3) for j in range(i + 1) if j != 1]
+    rows = np.stack([w * v for w in W for v in x[:2]])
+    return sum(pairs) * i + np.sum(rows**2)
+
+
 def list_comprehension_with_filter(x):
     parts = [v * v for v in x if v > 0]
     return np.sum(np.array(parts + [0.0]))
@@ -982,6 +992,12 @@ FLOW_CASES = [
         wrt=(0, 1),
     ),
     Case("medians", medians, lambda r: (normal(r, (3, 4)),)),
+    Case(
+        "nested_comprehension",
+        nested_comprehension,
+        lambda r: (normal(r, 3), normal(r, (2, 4))),
+        wrt=(0, 1),
+    ),
     Case("string_mode", string_mode, lambda r: (normal(r, 3),), wrt="x"),
     Case("string_mode_abs", string_mode, lambda r: (normal(r, 3), "abs"), wrt="x"),
     Case("string_mode_sin", string_mode, lambda r: (normal(r, 3), "sin"), wrt="x"),

@@ -510,3 +510,5 @@ def test_points_outside_the_domain_leave_a_check_undecided_not_failed():
         _same(got, want)
     assert _same(got, want, {x: 1.6}) in ("simplify", "numeric")
     assert _same(got, want + 1e-3 * root, {x: 1.6}) is None
+    with pytest.raises(_CannotRun):  # (a caller's inf is no place to look)
+        _same(got, want, {x: float("inf")})
