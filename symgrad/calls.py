@@ -551,6 +551,10 @@ class CallLowering:
         op = spec.op
         if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
             op = "list_array"
+        if op == "concatenate" and name_of(atoms[0]) not in self.made_items:
+            axis = given.get("axis")
+            at = 0 if axis is None else self.keyword_value("axis", axis, scope)
+            return self.concatenated(atoms[0], at, loc, hint)
         if op in ("concatenate", "hstack", "vstack"):
             atoms = self.listed(atoms[0], loc, f"np.{op}")
         if op == "clip" and Const(None) in atoms[1:]:  # a bound left out
@@ -608,6 +612,22 @@ class CallLowering:
             return self.index(node.slice, scope, checked=False)
         return self.atom(node, scope)
 
+    def concatenated(self, items: Atom, axis, loc: Loc, hint) -> Atom:
+        """np.concatenate of a list made at run time (in a loop), whose entries
+        share a shape (as a list of arrays' do): stacked with the new axis
+        just before `axis`, then merged with it (numpy's order); axis=None
+        flattens them."""
+        if axis is None:
+            self.emit("same_shapes", (items,), loc)
+            stacked = self.emit("stack", (items,), loc)
+            return self.emit("ravel", (stacked,), loc, hint=hint)
+        self.emit("same_shapes", (items,), loc)  # (numpy's need not: an error)
+        at = axis if axis >= 0 else axis - 1  # (the new axis's place)
+        params = (("axis", at),) if at else ()
+        stacked = self.emit("stack", (items,), loc, params)
+        shape = self.emit("merged_shape", (stacked,), loc, params)
+        return self.emit("reshape", (stacked, shape), loc, hint=hint)
+
     def listed(self, atom: Atom, loc: Loc, function: str) -> tuple[Atom, ...]:
         """The entries of a list written out in the source (`[a, b, c]`)."""
         if isinstance(atom, Var) and atom.name in self.made_items:
@@ -616,7 +636,7 @@ class CallLowering:
             f"{function} needs its arrays written out as a list, like "
             f"{function}([a, b])",
             loc,
-            "for a list built in a loop, use np.stack",
+            "for a list built in a loop, use np.stack (np.concatenate takes one)",
         )
 
 

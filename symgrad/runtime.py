@@ -349,6 +349,29 @@ def _axis_index(axis, ndim):
     return axis % ndim
 
 
+def _same_shapes(items):
+    """Check that a list np.concatenate joins, made at run time, holds
+    arrays of one shape: symgrad joins them by stacking (numpy need not)."""
+    if len({np.shape(item) for item in items}) > 1:
+        listed = ", ".join(_shape_text(item) for item in items)
+        raise StackError(
+            "np.concatenate of a list made at run time joins arrays of one shape; "
+            f"these have shapes {listed} (write the arrays out, "
+            "np.concatenate([a, b, c]), or give them one shape)"
+        )
+
+
+def _merged_shape(y, axis=0):
+    """The shape of np.concatenate of the entries `y` stacks along `axis`:
+    that axis merged with the next, in numpy's order (entry by entry); an
+    axis past the entries' raises, as numpy's."""
+    n = np.ndim(y)
+    if not -n <= axis < n - 1:
+        raise np.exceptions.AxisError(axis if axis >= 0 else axis + 1, n - 1)
+    at = axis % n
+    return np.shape(y)[:at] + (-1,) + np.shape(y)[at + 2 :]
+
+
 def _diff_order(n):
     """np.diff's `n`, checked as numpy checks it."""
     if n < 0:

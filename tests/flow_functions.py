@@ -651,6 +651,19 @@ def nested_comprehension(x, W):
     return sum(pairs) * i + np.sum(rows**2)
 
 
+def concatenated_list(x, W):
+    """np.concatenate of lists made at run time (in a loop, by a
+    comprehension): along axis 0, 1, -1 and -2, and flattened."""
+    parts = []
+    for i in range(3):
+        parts.append(np.tanh(W * (i + 1.0)))
+    rows, cols = np.concatenate(parts), np.concatenate(parts, axis=1)
+    last, flat = np.concatenate(parts, -1), np.concatenate(parts, axis=None)
+    pieces = np.concatenate([x * k for k in range(2)], axis=-1)
+    total = np.sum(rows * np.arange(rows.size).reshape(rows.shape)) + np.sum(cols**2)
+    return total + np.sum(last * cols) + np.sum(flat**3) + np.sum(pieces * pieces)
+
+
 def list_comprehension_with_filter(x):
     parts = [v * v for v in x if v > 0]
     return np.sum(np.array(parts + [0.0]))
@@ -992,6 +1005,12 @@ FLOW_CASES = [
         wrt=(0, 1),
     ),
     Case("medians", medians, lambda r: (normal(r, (3, 4)),)),
+    Case(
+        "concatenated_list",
+        concatenated_list,
+        lambda r: (normal(r, 3), normal(r, (2, 3))),
+        wrt=(0, 1),
+    ),
     Case(
         "nested_comprehension",
         nested_comprehension,

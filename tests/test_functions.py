@@ -25,7 +25,7 @@ from functions import CASES, Case
 
 import symgrad
 from symgrad.check import check_grad, numeric_grad
-from symgrad.errors import NoDerivativeError, UnsupportedSyntaxError
+from symgrad.errors import BadInputError, NoDerivativeError, UnsupportedSyntaxError
 
 SEEDS = (0, 1, 2)
 _COMPILED: dict[str, Any] = {}
@@ -1382,6 +1382,25 @@ def test_review_findings_on_pad_median_and_cholesky():
         symgrad.grad(_factor_by_position).f_and_grad(np.eye(2))
     source = symgrad.grad(_weighted_upper_factor).source
     assert "np.matrix_transpose(np.matrix_transpose(" not in source
+
+
+def _ragged_parts(x):
+    parts = [x[: i + 1] for i in range(3)]
+    return np.sum(np.concatenate(parts) ** 2)
+
+
+def _parts_past_the_axes(x):
+    parts = [x * k for k in range(2)]
+    return np.sum(np.concatenate(parts, axis=1))
+
+
+def test_a_list_made_at_run_time_is_concatenated_when_its_entries_share_a_shape():
+    # (it was refused: "np.concatenate needs its arrays written out")
+    x = np.array([0.3, -0.7, 1.1])
+    with pytest.raises(BadInputError, match="shapes .1,., .2,., .3,."):
+        symgrad.grad(_ragged_parts).f_and_grad(x)
+    with pytest.raises(np.exceptions.AxisError, match="axis 1 is out of bounds"):
+        symgrad.grad(_parts_past_the_axes).f_and_grad(x)
 
 
 def _swapped_past_the_axes(A):
