@@ -555,6 +555,11 @@ class CallLowering:
             axis = given.get("axis")
             at = 0 if axis is None else self.keyword_value("axis", axis, scope)
             return self.concatenated(atoms[0], at, loc, hint)
+        if op == "vstack" and name_of(atoms[0]) not in self.made_items:
+            self.emit("same_shapes", atoms, loc)  # (as np.concatenate's, below)
+            stacked = self.emit("stack", atoms, loc)
+            shape = self.emit("vstack_shape", (stacked,), loc)
+            return self.emit("reshape", (stacked, shape), loc, hint=hint)
         if op in ("concatenate", "hstack", "vstack"):
             atoms = self.listed(atoms[0], loc, f"np.{op}")
         if op == "clip" and Const(None) in atoms[1:]:  # a bound left out

@@ -211,6 +211,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_axis_index": CallSpec("axis_index", ("axis", "ndim")),
     "_merged_shape": CallSpec("merged_shape", ("y",), (("axis", 0),)),
     "_same_shapes": CallSpec("same_shapes", ("items",)),
+    "_vstack_shape": CallSpec("vstack_shape", ("y",)),
     "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
     "_einsum_grad": CallSpec("einsum_grad", ()),  # (read by calls.einsum)
     "_sum_squares": CallSpec("sum_squares", ("x",), _REDUCE),

@@ -350,15 +350,26 @@ def _axis_index(axis, ndim):
 
 
 def _same_shapes(items):
-    """Check that a list np.concatenate joins, made at run time, holds
-    arrays of one shape: symgrad joins them by stacking (numpy need not)."""
+    """Check that a list np.concatenate (np.vstack) joins, made at run time,
+    holds arrays of one shape: symgrad joins them by stacking (numpy need
+    not)."""
     if len({np.shape(item) for item in items}) > 1:
         listed = ", ".join(_shape_text(item) for item in items)
         raise StackError(
-            "np.concatenate of a list made at run time joins arrays of one shape; "
+            "np.concatenate or np.vstack of a list made at run time joins arrays "
+            "of one shape here; "
             f"these have shapes {listed} (write the arrays out, "
             "np.concatenate([a, b, c]), or give them one shape)"
         )
+
+
+def _vstack_shape(y):
+    """The shape of np.vstack of the entries `y` stacks: numbers are rows of
+    one, vectors rows, and arrays of more axes are joined along their first."""
+    shape = np.shape(y)
+    if len(shape) == 1:
+        return (-1, 1)
+    return shape if len(shape) == 2 else (-1,) + shape[2:]
 
 
 def _merged_shape(y, axis=0):

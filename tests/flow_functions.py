@@ -653,14 +653,18 @@ def nested_comprehension(x, W):
 
 def concatenated_list(x, W):
     """np.concatenate of lists made at run time (in a loop, by a
-    comprehension): along axis 0, 1, -1 and -2, and flattened."""
+    comprehension): along axis 0, 1, -1, and flattened; np.vstack of them
+    (of matrices, vectors and numbers)."""
     parts = []
     for i in range(3):
         parts.append(np.tanh(W * (i + 1.0)))
     rows, cols = np.concatenate(parts), np.concatenate(parts, axis=1)
     last, flat = np.concatenate(parts, -1), np.concatenate(parts, axis=None)
     pieces = np.concatenate([x * k for k in range(2)], axis=-1)
+    pieces = pieces + np.ravel(np.vstack([x * k for k in range(2)]))
+    stacked = np.vstack(parts) * np.vstack([x[k % 3] * 2.0 for k in range(6)])
     total = np.sum(rows * np.arange(rows.size).reshape(rows.shape)) + np.sum(cols**2)
+    total = total + np.sum(stacked**2)
     return total + np.sum(last * cols) + np.sum(flat**3) + np.sum(pieces * pieces)
 
 
