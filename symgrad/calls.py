@@ -551,15 +551,12 @@ class CallLowering:
         op = spec.op
         if op in ("copy", "asarray") and self.kinds.get(name_of(atoms[0])) == "list":
             op = "list_array"
-        if op == "concatenate" and name_of(atoms[0]) not in self.made_items:
+        if op in ("concatenate", "vstack") and name_of(atoms[0]) not in (
+            self.made_items
+        ):
             axis = given.get("axis")
             at = 0 if axis is None else self.keyword_value("axis", axis, scope)
-            return self.concatenated(atoms[0], at, loc, hint)
-        if op == "vstack" and name_of(atoms[0]) not in self.made_items:
-            self.emit("same_shapes", atoms, loc)  # (as np.concatenate's, below)
-            stacked = self.emit("stack", atoms, loc)
-            shape = self.emit("vstack_shape", (stacked,), loc)
-            return self.emit("reshape", (stacked, shape), loc, hint=hint)
+            return self.joined(op, atoms[0], at, loc, hint)
         if op in ("concatenate", "hstack", "vstack"):
             atoms = self.listed(atoms[0], loc, f"np.{op}")
         if op == "clip" and Const(None) in atoms[1:]:  # a bound left out
@@ -617,20 +614,22 @@ class CallLowering:
             return self.index(node.slice, scope, checked=False)
         return self.atom(node, scope)
 
-    def concatenated(self, items: Atom, axis, loc: Loc, hint) -> Atom:
-        """np.concatenate of a list made at run time (in a loop), whose entries
-        share a shape (as a list of arrays' do): stacked with the new axis
-        just before `axis`, then merged with it (numpy's order); axis=None
-        flattens them."""
+    def joined(self, op: str, items: Atom, axis, loc: Loc, hint) -> Atom:
+        """np.concatenate (np.vstack) of a list made at run time (in a loop),
+        whose entries share a shape (as a list of arrays' do; numpy's need
+        not: an error there): stacked with the new axis just before `axis`,
+        then merged with it (numpy's order); axis=None flattens them."""
+        self.emit("same_shapes", (items,), loc)
         if axis is None:
-            self.emit("same_shapes", (items,), loc)
             stacked = self.emit("stack", (items,), loc)
             return self.emit("ravel", (stacked,), loc, hint=hint)
-        self.emit("same_shapes", (items,), loc)  # (numpy's need not: an error)
         at = axis if axis >= 0 else axis - 1  # (the new axis's place)
         params = (("axis", at),) if at else ()
         stacked = self.emit("stack", (items,), loc, params)
-        shape = self.emit("merged_shape", (stacked,), loc, params)
+        if op == "vstack":  # (numbers and vectors are rows; arrays join on axis 0)
+            shape = self.emit("vstack_shape", (stacked,), loc)
+        else:
+            shape = self.emit("merged_shape", (stacked,), loc, params)
         return self.emit("reshape", (stacked, shape), loc, hint=hint)
 
     def listed(self, atom: Atom, loc: Loc, function: str) -> tuple[Atom, ...]:
