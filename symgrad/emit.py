@@ -69,7 +69,7 @@ from .ir import (
 from .names import Names
 from .optimize import carry_in_place, optimize
 from .reverse import Adjoint
-from .rules import OPS, VIEWS
+from .rules import CHECKS, OPS, VIEWS
 
 _HELPERS = [
     name
@@ -479,7 +479,14 @@ class _Printer:
         }
         self.inline: dict[str, Assign] = {}
         self._scan(statements)
-        self.rename = _renumber(statements, self.inline, names, bars)
+        unread = {  # checks printed as calls alone (`_same_shapes(parts)`)
+            s.target.name
+            for s in walk(statements)
+            if isinstance(s, Assign)
+            and s.op in CHECKS
+            and not self.counts[s.target.name]
+        }
+        self.rename = _renumber(statements, self.inline.keys() | unread, names, bars)
 
     def _scan(self, statements, tail: Atom | None = None) -> None:
         """Choose the temporaries of one block to fold; `tail` is read after
@@ -643,7 +650,10 @@ class _Printer:
         if isinstance(stmt, Assign) and stmt.op == "iadd":
             return f"{self.name(stmt.target)} += {self.expr(stmt.args[1])}"
         if isinstance(stmt, Assign):
-            return f"{self.name(stmt.target)} = {self.expr(stmt.target, top=stmt)}"
+            value = self.expr(stmt.target, top=stmt)
+            if stmt.op in CHECKS and not self.counts[stmt.target.name]:
+                return value
+            return f"{self.name(stmt.target)} = {value}"
         if isinstance(stmt, Copy):
             targets = ", ".join(self.name(t) for t in stmt.targets)
             return f"{targets} = {', '.join(self.expr(v) for v in stmt.values)}"
@@ -784,10 +794,11 @@ def _wrap(text: str) -> str:
 
 
 def _renumber(
-    statements: list[Stmt], inline: dict, names: Names, bars: dict[str, str]
+    statements: list[Stmt], unnamed: set[str], names: Names, bars: dict[str, str]
 ) -> dict[str, str]:
-    """Number the temporaries that survive folding t1, t2, ... in order; the
-    adjoint of a temporary follows it (`t3_bar`)."""
+    """Number the temporaries that are printed under a name (not folded, not a
+    check printed alone) t1, t2, ... in order; the adjoint of a temporary
+    follows it (`t3_bar`)."""
     temp_bars = {bars[t] for t in names.made_temps if t in bars}
     others = (names.taken | names.avoid) - names.made_temps - temp_bars
     rename: dict[str, str] = {}
@@ -796,7 +807,7 @@ def _renumber(
         name = stmt.target.name if isinstance(stmt, Assign) else None
         if name not in names.made_temps or name in rename:
             continue
-        if name in inline and name not in bars:
+        if name in unnamed and name not in bars:
             continue
         count += 1
         while f"t{count}" in others or f"t{count}_bar" in others:

@@ -48,7 +48,7 @@ from .ir import (
 )
 from .library import BINOPS
 from .names import RESERVED, Names
-from .rules import OPS, VIEWS
+from .rules import CHECKS, OPS, VIEWS
 from .source import FunctionSource, nodes
 from .updates import UpdateLowering, named_constant, vars_in
 
@@ -195,6 +195,18 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
 
     # --- statements -----------------------------------------------------------
 
+    def is_check(self, node: ast.expr, scope: Scope) -> bool:
+        """Is `node` a call of one of symgrad's run-time checks, which emitted
+        code (read again for a Hessian) makes as a statement alone
+        (`_same_shapes(parts)`)?"""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            return False
+        spec = library.RUNTIME.get(node.func.id)
+        if spec is None or spec.op not in CHECKS:
+            return False
+        callee = self.callee(node.func, scope)
+        return isinstance(callee, resolve.LibFunction) and callee.lib == "symgrad"
+
     def statement(self, stmt: ast.stmt, scope: Scope) -> None:
         if isinstance(stmt, ast.Expr) and _is_append(stmt.value):
             self.append(stmt.value, scope)
@@ -206,6 +218,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.add_at(stmt.value, scope)
             return
         if isinstance(stmt, ast.Pass) or _is_docstring(stmt):
+            return
+        if isinstance(stmt, ast.Expr) and self.is_check(stmt.value, scope):
+            self.call(stmt.value, scope, None)  # (kept: a check has no value to use)
             return
         if isinstance(stmt, ast.Expr):
             raise UnsupportedSyntaxError(

@@ -16,7 +16,14 @@ ignore them).
 
 import numpy as np
 
-from .runtime import _axis_index, _diff_order, _inexact, _logabsdet, _slogdet_sign
+from .runtime import (
+    _axis_index,
+    _diff_order,
+    _inexact,
+    _logabsdet,
+    _ndim_at_least,
+    _slogdet_sign,
+)
 
 # Functions whose `axis=` must be one axis (or None), not a tuple of them.
 ONE_AXIS = {"median"}
@@ -52,6 +59,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    _ = _ndim_at_least(a, 2, "trace")
     i = np.arange(min(np.shape(a)[0], np.shape(a)[1]))
     # (over the first two axes, as numpy's; of a list too)
     return np.sum(np.asarray(a)[i, i], axis=0)
@@ -104,10 +112,12 @@ def triu(m, k=0):
     # vector is broadcast to a square matrix, as numpy's); False, the
     # lowest type, keeps m's dtype (an integer 0 made a boolean mask an
     # integer array, which indexes rows)
+    _ = _ndim_at_least(m, 1, "triu")
     return np.where(_diagonals(m) >= k, m, False)
 
 
 def tril(m, k=0):
+    _ = _ndim_at_least(m, 1, "tril")
     return np.where(_diagonals(m) <= k, m, False)
 
 
@@ -123,10 +133,12 @@ def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):
 
 
 def flipud(m):
+    _ = _ndim_at_least(m, 1, "flipud")
     return np.asarray(m)[::-1]
 
 
 def fliplr(m):
+    _ = _ndim_at_least(m, 2, "fliplr")
     return np.asarray(m)[:, ::-1]
 
 

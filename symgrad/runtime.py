@@ -383,6 +383,17 @@ def _merged_shape(y, axis=0):
     return np.shape(y)[:at] + (-1,) + np.shape(y)[at + 2 :]
 
 
+def _ndim_at_least(x, n, function):
+    """Check that `x` has the `n` axes numpy's `function` needs, raising its
+    error where it has fewer."""
+    if np.ndim(x) < n:
+        if function in ("triu", "tril"):
+            raise TypeError(f"np.{function} of a 0-d value (numpy's raises TypeError)")
+        if function == "trace":
+            raise ValueError("diag requires an array of at least two dimensions")
+        raise ValueError(f"Input must be >= {n}-d.")  # (np.flipud, np.fliplr)
+
+
 def _diff_order(n):
     """np.diff's `n`, checked as numpy checks it."""
     if n < 0:

@@ -1149,6 +1149,48 @@ def test_prelude_edge_cases_match_numpy_or_raise():
     assert g.f_and_grad(np.arange(4.0) ** 2, 2)[0] == 4.0
 
 
+def _flipped_up(x):
+    return np.sum(np.flipud(x))
+
+
+def _flipped_left(x):
+    return np.sum(np.fliplr(x))
+
+
+def _upper_triangle(x):
+    return np.sum(np.triu(x))
+
+
+def _lower_triangle(x):
+    return np.sum(np.tril(x))
+
+
+def _traced(x):
+    return np.trace(x) * 2.0
+
+
+@pytest.mark.parametrize(
+    "fn, x",
+    [
+        (_flipped_up, np.float64(2.0)),
+        (_flipped_left, np.ones(3)),
+        (_flipped_left, 2.0),
+        (_upper_triangle, np.float64(2.0)),
+        (_lower_triangle, 2.0),
+        (_traced, np.ones(3)),
+    ],
+)
+def test_prelude_functions_of_too_few_axes_raise_numpys_error(fn, x):
+    # each raised an IndexError from the lines defining it
+    with pytest.raises(Exception) as numpys:
+        fn(x)
+    with pytest.raises(numpys.type) as ours:
+        symgrad.grad(fn).f_and_grad(x)
+    assert ours.type is numpys.type  # (not a subclass: IndexError is a LookupError)
+    if numpys.type is ValueError:
+        assert str(ours.value) == str(numpys.value)
+
+
 def _differenced(x, n):
     return np.sum(np.diff(x, n=n))
 
@@ -1401,6 +1443,10 @@ def test_a_list_made_at_run_time_is_concatenated_when_its_entries_share_a_shape(
         symgrad.grad(_ragged_parts).f_and_grad(x)
     with pytest.raises(np.exceptions.AxisError, match="axis 1 is out of bounds"):
         symgrad.grad(_parts_past_the_axes).f_and_grad(x)
+    # the shape check is a call alone (it was `t2 = _same_shapes(parts)`, a
+    # name nothing reads), and the temporaries after it are numbered on
+    body = symgrad.grad(_ragged_parts).source.split("# Support")[0]
+    assert "\n    _same_shapes(parts)\n    t2 = np.stack(parts)\n" in body
 
 
 def _swapped_past_the_axes(A):
