@@ -31,6 +31,7 @@ cotangent in the variable `seed`.  Guarantees:
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -143,6 +144,8 @@ class _Reverse(FlowReverse):
         self.is_float = functools.partial(
             is_float_atom, floats=self.active | float_values(fn)
         )
+        # how many times each value is read (by `sweeps.sink`)
+        self.read_counts = Counter(v.name for s in walk(fn.body) for v in uses(s))
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }

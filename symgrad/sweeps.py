@@ -4,7 +4,10 @@
 `Loop`.  Guarantees:
 
 * the reverse of a branch takes the same arm the forward sweep took, reading
-  the condition the forward sweep computed;
+  the condition the forward sweep computed; the adjoint of a value computed
+  before the branch and read in one arm alone runs in that arm (`sink`), so
+  the other path adds nothing for it (not `0 * partial`, nan where the
+  partial is inf);
 * the reverse of a loop runs its iterations backwards: `for` loops walk their
   range in reverse, `while` loops count their trips;
 * a value computed inside a loop is saved only when the reverse sweep reads
@@ -21,8 +24,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
+from .inplace import ARRAY_WRITES
 from .ir import (
     Assign,
     Branch,
@@ -72,13 +77,52 @@ class FlowReverse:
 
     def statements(self, body, loop: Loop | None) -> None:
         """The adjoint of `body` (statements in reverse order)."""
-        for stmt in reversed(body):
+        held: set[int] = set()  # statements whose adjoint an arm holds
+        for i in range(len(body) - 1, -1, -1):
+            stmt = body[i]
+            if id(stmt) in held:
+                continue
             if isinstance(stmt, Assign):
                 self.assignment(stmt)
             elif isinstance(stmt, Branch):
-                self.branch_adjoint(stmt, loop)
+                sunk = self.sink(body, i)
+                held.update(id(s) for arm in sunk for s in arm)
+                self.branch_adjoint(stmt, loop, sunk)
             elif isinstance(stmt, Loop):
                 self.loop_adjoint(stmt, loop)
+
+    def sink(self, body, i: int) -> tuple[list[Assign], list[Assign]]:
+        """The statements before the branch `body[i]` whose values one arm
+        alone reads (directly, or through others of these), for each arm.
+
+        Their adjoints run at the end of that arm's, so on the other path
+        they do not run at all: there their cotangents would be zeros, and a
+        zero times a partial derivative that is inf or nan (`log(x)` at 0,
+        on a path that does not use it) is nan, where reverse mode adds
+        nothing (PyTorch's, JAX's).  Statements passed over on the way add to
+        their arguments' cotangents too, which commutes; the search stops at
+        a write into an array, a loop or another branch."""
+        branch = body[i]
+        reads = []
+        for arm, side in ((branch.body, 0), (branch.orelse, 1)):
+            count = Counter(v.name for s in walk(arm) for v in uses(s))
+            count.update(
+                v.name
+                for m in branch.merges
+                for v in variables(((m.then, m.orelse)[side],))
+            )
+            reads.append(count)
+        sunk: tuple[list[Assign], list[Assign]] = ([], [])
+        for stmt in reversed(body[:i]):
+            if not isinstance(stmt, Assign) or stmt.op in ARRAY_WRITES:
+                break
+            name = stmt.target.name
+            for side in (0, 1):
+                if 0 < self.read_counts[name] == reads[side][name]:
+                    sunk[side].insert(0, stmt)
+                    reads[side].update(v.name for v in uses(stmt))
+                    break
+        return sunk
 
     def nested(
         self, body, arm, level: set[str], loop: Loop | None, seed, finish=None
@@ -158,19 +202,22 @@ class FlowReverse:
             self.sweeps.stacks.append(info.stack)
         return info.stack
 
-    def bind_outer(self, stmt: Branch | Loop, lazy: bool = False) -> set[str]:
+    def bind_outer(
+        self, stmt: Branch | Loop, lazy: bool = False, sunk: tuple[Assign, ...] = ()
+    ) -> set[str]:
         """Give every outer value that receives a contribution inside `stmt`
-        its canonical adjoint name, so each path leaves it under that name.
+        (or in the adjoints of the statements `sunk` into its arms) its
+        canonical adjoint name, so each path leaves it under that name.
 
         With `lazy` (a branch), a value with no adjoint yet gets none here;
         the names returned are left for each arm to bind."""
-        inner = set()
+        inner = {s.target.name for s in sunk}
         for s in walk([stmt]):
             inner.update(v.name for v in defs(s))
             if isinstance(s, Loop):
                 inner.update(c.header.name for c in s.carries)
         read = set()
-        for s in walk(stmt_bodies(stmt)):
+        for s in walk(stmt_bodies(stmt) + list(sunk)):
             if isinstance(s, Assign):
                 read.update(v.name for _, v in self.diff_args(s))
             elif isinstance(s, Branch | Loop):
@@ -210,7 +257,11 @@ class FlowReverse:
 
     # --- branches -------------------------------------------------------------
 
-    def branch_adjoint(self, stmt: Branch, loop: Loop | None) -> None:
+    def branch_adjoint(
+        self, stmt: Branch, loop: Loop | None, sunk: tuple[list, list] = ([], [])
+    ) -> None:
+        """The adjoint of a branch, each arm's followed by the adjoints of
+        the statements before it that arm alone reads (`sink`)."""
         merges = [
             m
             for m in stmt.merges
@@ -222,7 +273,7 @@ class FlowReverse:
         # Values without an adjoint yet get one in each arm: zeros only in an
         # arm that adds nothing to them (so a loop over a branch does not
         # allocate a zero buffer per trip).
-        unset = self.bind_outer(stmt, lazy=True)
+        unset = self.bind_outer(stmt, lazy=True, sunk=tuple(sunk[0] + sunk[1]))
         # Each arm starts from what the gradient owns before the branch, and
         # owns an adjoint after it only if both arms leave it owned (one arm
         # making `x_bar` a fresh array does not make the caller's seed, which
@@ -253,7 +304,8 @@ class FlowReverse:
                         self.b.body.append(Copy((target,), (got,)))
 
             level = {v.name for s in body for v in defs(s)}
-            arms.append(self.nested(body, (id(stmt), pick), level, loop, seed, finish))
+            held = tuple(sunk[pick]) + tuple(body)
+            arms.append(self.nested(held, (id(stmt), pick), level, loop, seed, finish))
             ends.append(set(self.owned))
         for name in unset:
             self.adj[name] = self.bar(name)
@@ -416,8 +468,6 @@ class FlowReverse:
 
 def _written(loop: Loop, carry) -> bool:
     """Is the carried value an array the loop body writes into?"""
-    from .inplace import ARRAY_WRITES
-
     made = {
         s.target.name
         for s in walk(loop.body)

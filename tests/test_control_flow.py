@@ -1790,3 +1790,63 @@ def test_a_row_written_in_an_inner_loop_is_refused_as_a_view(tmp_path):
         assert fn(2.0) == 6.0
         with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
             symgrad.grad(fn).f_and_grad(2.0)
+
+
+def test_a_value_one_arm_alone_reads_has_no_adjoint_on_the_other_path(tmp_path):
+    # a value computed before a branch and read in one arm only had its
+    # adjoint after the branch on every path, with a zero cotangent where
+    # the arm did not run: `0 * log(0)` made the gradient nan where PyTorch
+    # and JAX give the path's (random programs against JAX)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=1)
+        def early_return(x, a):
+            t = np.log(x[1]) * a
+            if x[0] > 5:
+                return t
+            return x[0] * a
+
+
+        @symgrad.grad(wrt=1)
+        def through_another(x, a):
+            u = np.log(x[1])
+            t = u * a
+            c = np.sum(x) + 1.0
+            if x[0] > 5:
+                y = t * c
+            else:
+                y = x[0] * a
+            return y
+
+
+        @symgrad.grad(wrt=1)
+        def in_a_loop(x, a):
+            s = 0.0
+            for i in range(3):
+                t = np.sqrt(x[i]) * a
+                if x[i] > 0:
+                    s = s + t
+                else:
+                    s = s + a * i
+            return s
+
+
+        @symgrad.hessian(wrt=1)
+        def twice(x, a):
+            t = np.log(x[1]) * a * a
+            if x[0] > 5:
+                return t
+            return x[0] * a * a
+        """,
+    )
+    x = np.array([1.0, 0.0])  # log(0) is -inf, on the path not taken
+    with np.errstate(divide="ignore"):
+        assert m.early_return.f_and_grad(x, 2.0) == (2.0, 1.0)
+        assert m.through_another.f_and_grad(x, 2.0) == (2.0, 1.0)
+        assert m.twice.hessian(x, 2.0) == 2.0
+    with np.errstate(invalid="ignore"):  # (sqrt(-1) is nan)
+        assert m.in_a_loop.f_and_grad(np.array([4.0, -1.0, 9.0]), 2.0) == (12.0, 6.0)
+    # the adjoint of the line is in the arm that reads its value
+    source = m.early_return.source
+    assert "    if t2:\n        # grad of: t = np.log(x[1]) * a\n" in source
