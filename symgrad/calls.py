@@ -578,8 +578,8 @@ class CallLowering:
                     # numpy flattens every part first
                     atoms = tuple(self.emit("ravel", (a,), loc) for a in atoms)
                     continue
-                if value != default:
-                    params.append((key, value))
+                if value != default or type(value) is not type(default):
+                    params.append((key, value))  # (axis=0.0 is not 0: numpy raises)
         if op == "pad" and dict(params).get("mode", "constant") not in _PAD_MODES:
             raise NoDerivativeError(
                 f"np.pad's mode={dict(params)['mode']!r} is not supported (its "
@@ -619,7 +619,14 @@ class CallLowering:
         whose entries share a shape (as a list of arrays' do; numpy's need
         not: an error there): stacked with the new axis just before `axis`,
         then merged with it (numpy's order); axis=None flattens them."""
-        self.emit("same_shapes", (items,), loc)
+        # (np.vstack takes entries of any rank, axis=None too: None checks none)
+        checked = (("axis", None if op == "vstack" else axis),)
+        if op == "concatenate" and isinstance(axis, int) and axis == 0:
+            checked = ()
+        self.emit("same_shapes", (items, Const(f"np.{op}")), loc, checked)
+        if axis is not None and not isinstance(axis, int):
+            # (the check raises numpy's TypeError for it, first)
+            return self.emit("stack", (items,), loc, checked, hint=hint)
         if axis is None:
             stacked = self.emit("stack", (items,), loc)
             return self.emit("ravel", (stacked,), loc, hint=hint)

@@ -713,7 +713,7 @@ class _Printer:
         shown = [
             f"{k}={_value(v)}"
             for k, v in stmt.params
-            if k not in defaults or defaults[k] != v
+            if k not in defaults or defaults[k] != v or type(defaults[k]) is not type(v)
         ]
         named = {k: v if isinstance(v, str) else _value(v) for k, v in params.items()}
         return op.template.format(

@@ -80,7 +80,7 @@ NUMPY.update(
     ravel=CallSpec("ravel", ("a",)),
     matrix_transpose=CallSpec("mT", ("x",)),
     tile=CallSpec("tile", ("A", "reps")),
-    diag=CallSpec("diag", ("v",), (("k", 0),), positional=1),
+    diag=CallSpec("diag", ("v",), (("k", 0),)),
     pad=CallSpec(
         "pad", ("array", "pad_width"), (("mode", "constant"), ("constant_values", 0))
     ),
@@ -211,7 +211,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_ndim_at_least": CallSpec("ndim_at_least", ("x", "n", "function")),
     "_axis_index": CallSpec("axis_index", ("axis", "ndim")),
     "_merged_shape": CallSpec("merged_shape", ("y",), (("axis", 0),)),
-    "_same_shapes": CallSpec("same_shapes", ("items",)),
+    "_same_shapes": CallSpec("same_shapes", ("items", "function"), (("axis", 0),)),
     "_vstack_shape": CallSpec("vstack_shape", ("y",)),
     "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
     "_einsum_grad": CallSpec("einsum_grad", ()),  # (read by calls.einsum)

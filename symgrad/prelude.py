@@ -103,7 +103,7 @@ def diff(a, n=1, axis=-1):
 def swapaxes(a, axis1, axis2):
     n = np.ndim(a)  # (each axis checked, as numpy's; one axis: `a` as it is)
     if _axis_index(axis1, n) == _axis_index(axis2, n):
-        return a
+        return np.asarray(a)
     return np.moveaxis(a, (axis1, axis2), (axis2, axis1))
 
 

@@ -434,16 +434,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def _symbols(name: str, shape: tuple, array: bool = False) -> Any:
+def _symbols(name: str, shape: tuple, array: bool = False, kind=sp.Symbol) -> Any:
     """Real symbols of `shape`; a number is one symbol, unless `array` asks
-    for a 0-d array (the input was one, and the code may index it: x[()])."""
+    for a 0-d array (the input was one, and the code may index it: x[()]).
+    `kind` sp.Dummy makes symbols no other is equal to, whatever its name."""
     if shape == () and not array:
-        return sp.Symbol(name, real=True)
+        return kind(name, real=True)
     if shape == ():
-        return np.array(sp.Symbol(name, real=True), dtype=object).view(_SymArray)
+        return np.array(kind(name, real=True), dtype=object).view(_SymArray)
     flat = [
-        sp.Symbol(f"{name}_{'_'.join(map(str, i))}", real=True)
-        for i in np.ndindex(shape)
+        kind(f"{name}_{'_'.join(map(str, i))}", real=True) for i in np.ndindex(shape)
     ]
     return np.array(flat, dtype=object).reshape(shape).view(_SymArray)
 
@@ -487,7 +487,7 @@ def _run(source: str, symbolic: bool, functions: dict[str, Any] | None = None) -
         if seed is None and np.ndim(value) != 0:
             shape = np.shape(value)
             seed = (
-                _symbols("s", shape)
+                _symbols("s", shape, kind=sp.Dummy)  # (a parameter may be `s`)
                 if symbolic
                 else np.linspace(0.5, 1.5, np.size(value))
             )
@@ -584,7 +584,7 @@ def _same(got: sp.Expr, want: sp.Expr, centers: dict | None = None) -> str | Non
     near = {
         s: sp.Rational(round(centers[s] * 970), 970)
         for s in symbols
-        if s in (centers or {}) and math.isfinite(centers[s])
+        if s in (centers or {}) and abs(centers[s]) < 1e12  # (finite)
     }
     valid = 0
     for tried in range(40 * _POINTS if near else 20 * _POINTS):

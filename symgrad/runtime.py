@@ -187,7 +187,7 @@ def _diag_grad(g, v, k=0):
     g = np.asarray(g)
     if np.ndim(v) == 1:
         return np.diagonal(g, k).copy()
-    out = np.zeros(np.shape(v), g.dtype if g.dtype.kind in "fcO" else float)
+    out = _zeros_buffer(v)  # (of v's dtype, as an indexed read's)
     i = np.arange(len(g))
     out[i - min(k, 0), i + max(k, 0)] = g
     return out
@@ -349,18 +349,21 @@ def _axis_index(axis, ndim):
     return axis % ndim
 
 
-def _same_shapes(items):
-    """Check that a list np.concatenate (np.vstack) joins, made at run time,
-    holds arrays of one shape: symgrad joins them by stacking (numpy need
-    not)."""
-    if len({np.shape(item) for item in items}) > 1:
+def _same_shapes(items, function, axis=0):
+    """Check a list `function` (np.concatenate, np.vstack) joins, made at run
+    time: its entries share a shape (symgrad joins them by stacking; numpy's
+    need not), and they have `axis`, as numpy checks (None: any shape)."""
+    shapes = {np.shape(item) for item in items}
+    if len(shapes) > 1:
         listed = ", ".join(_shape_text(item) for item in items)
         raise StackError(
-            "np.concatenate or np.vstack of a list made at run time joins arrays "
-            "of one shape here; "
-            f"these have shapes {listed} (write the arrays out, "
-            "np.concatenate([a, b, c]), or give them one shape)"
+            f"{function} of a list made at run time joins arrays of one shape "
+            f"here; these have shapes {listed} (give them one shape, or write "
+            f"the list out in the call: {function}([a, b, c]))"
         )
+    if axis is not None and shapes:
+        (shape,) = shapes  # (numpy's own checks of `axis`, on an empty array)
+        np.concatenate([np.empty((0,) * len(shape))], axis=axis)
 
 
 def _vstack_shape(y):
@@ -368,19 +371,17 @@ def _vstack_shape(y):
     one, vectors rows, and arrays of more axes are joined along their first."""
     shape = np.shape(y)
     if len(shape) == 1:
-        return (-1, 1)
-    return shape if len(shape) == 2 else (-1,) + shape[2:]
+        return shape + (1,)
+    return shape if len(shape) == 2 else (shape[0] * shape[1],) + shape[2:]
 
 
 def _merged_shape(y, axis=0):
-    """The shape of np.concatenate of the entries `y` stacks along `axis`:
-    that axis merged with the next, in numpy's order (entry by entry); an
-    axis past the entries' raises, as numpy's."""
-    n = np.ndim(y)
-    if not -n <= axis < n - 1:
-        raise np.exceptions.AxisError(axis if axis >= 0 else axis + 1, n - 1)
-    at = axis % n
-    return np.shape(y)[:at] + (-1,) + np.shape(y)[at + 2 :]
+    """The shape of np.concatenate of the entries `y` stacks along `axis` (of
+    `y`, checked by `_same_shapes`): that axis merged with the next, in
+    numpy's order (entry by entry)."""
+    shape = np.shape(y)
+    at = axis % len(shape)
+    return shape[:at] + (shape[at] * shape[at + 1],) + shape[at + 2 :]
 
 
 def _ndim_at_least(x, n, function):

@@ -1446,7 +1446,108 @@ def test_a_list_made_at_run_time_is_concatenated_when_its_entries_share_a_shape(
     # the shape check is a call alone (it was `t2 = _same_shapes(parts)`, a
     # name nothing reads), and the temporaries after it are numbered on
     body = symgrad.grad(_ragged_parts).source.split("# Support")[0]
-    assert "\n    _same_shapes(parts)\n    t2 = np.stack(parts)\n" in body
+    assert (
+        '\n    _same_shapes(parts, "np.concatenate")\n    t2 = np.stack(parts)\n'
+        in body
+    )
+
+
+def _parts(x, E):
+    items = []
+    for i in range(3):
+        items.append(E * x[i])
+    return items
+
+
+def _joined_0(x, E):
+    return np.sum(np.concatenate(_parts(x, E))) + x[0]
+
+
+def _joined_1(x, E):
+    return np.sum(np.concatenate(_parts(x, E), axis=1)) + x[0]
+
+
+def _joined_last(x, E):
+    return np.sum(np.concatenate(_parts(x, E), axis=-1)) + x[0]
+
+
+def _joined_float(x, E):
+    return np.sum(np.concatenate(_parts(x, E), axis=0.0))
+
+
+def _joined_text(x, E):
+    return np.sum(np.concatenate(_parts(x, E), axis="0"))
+
+
+def _joined_past(x, E):
+    return np.sum(np.concatenate(_parts(x, E), axis=-3))
+
+
+def _stacked_rows(x, E):
+    return np.sum(np.vstack(_parts(x, E))) + x[0]
+
+
+def _joined_numbers(x):
+    return np.sum(np.concatenate([x[i] * 2.0 for i in range(2)]))
+
+
+def test_a_list_made_at_run_time_is_joined_or_refused_as_numpy_does():
+    # entries with an axis of length 0 raised a raw ValueError from reshape
+    # (a -1 in the merged shape); a float axis was read as 0 (numpy raises
+    # TypeError), a string one was an InternalError; a negative axis past
+    # the entries' named the stacked array's axes, numbers an AxisError
+    x = np.array([1.0, 2.0, 3.0])
+    for fn, E in [
+        (_joined_1, np.zeros((0, 2))),
+        (_joined_0, np.zeros((2, 0))),
+        (_joined_last, np.zeros((2, 0))),
+        (_stacked_rows, np.zeros((2, 0, 3))),
+    ]:
+        value, grad = symgrad.grad(fn, wrt=0).f_and_grad(x, E)
+        assert value == 1.0
+        np.testing.assert_array_equal(grad, [1.0, 0.0, 0.0])
+    for fn, error, message in [
+        (_joined_float, TypeError, "'float' object cannot be interpreted as an int"),
+        (_joined_text, TypeError, "'str' object cannot be interpreted as an integer"),
+        (_joined_past, np.exceptions.AxisError, "axis -3 is out of bounds for array"),
+    ]:
+        with pytest.raises(error, match=message):
+            fn(x, np.ones((2, 2)))
+        with pytest.raises(error, match=message):
+            symgrad.grad(fn, wrt=0).f_and_grad(x, np.ones((2, 2)))
+    with pytest.raises(ValueError, match="zero-dimensional arrays cannot be conc"):
+        symgrad.grad(_joined_numbers).f_and_grad(x)
+    with pytest.raises(BadInputError, match="np.vstack of a list made at run time"):
+        symgrad.grad(_stacked_ragged).f_and_grad(x)
+
+
+def _stacked_ragged(x):
+    return np.sum(np.vstack([x[: i + 1] for i in range(2)]))
+
+
+def _rows_of_a_list_swapped(x):
+    y = np.swapaxes([[x, 2.0]], 1, 1)
+    return y[0, 0] * 3.0
+
+
+def _diagonal_times_a_constant(A):
+    return np.sum(np.diag(A) * np.arange(3.0))
+
+
+def _diagonal_of_three(A):
+    return np.sum(np.diag(A, 1, 2))
+
+
+def test_np_diag_and_swapaxes_edge_cases():
+    # np.swapaxes of a list and one axis returned the list (a raw TypeError
+    # at y[0, 0]); np.diag's gradient took the cotangent's dtype (float64
+    # for a float32 matrix, as an indexed read's does not); np.diag(A, 1, 2)
+    # spoke of reductions
+    assert symgrad.grad(_rows_of_a_list_swapped).f_and_grad(1.5) == (4.5, 3.0)
+    A = np.ones((3, 3), np.float32)
+    assert symgrad.grad(_diagonal_times_a_constant).grad(A).dtype == np.float32
+    with pytest.raises(BadInputError, match=r"np.diag\(\) takes at most 2 positional"):
+        symgrad.grad(_diagonal_of_three).f_and_grad(A)
 
 
 def _swapped_past_the_axes(A):

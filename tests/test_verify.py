@@ -512,3 +512,16 @@ def test_points_outside_the_domain_leave_a_check_undecided_not_failed():
     assert _same(got, want + 1e-3 * root, {x: 1.6}) is None
     with pytest.raises(_CannotRun):  # (a caller's inf is no place to look)
         _same(got, want, {x: float("inf")})
+    with pytest.raises(_CannotRun):  # (1e306 times 970 is: an OverflowError)
+        _same(got, want, {x: 1e306})
+
+
+def _sine_weighted(s):
+    return s * s * np.sin(s)
+
+
+def test_a_parameter_named_s_is_not_the_seed():
+    # the seed of an array output was made of the symbols s_0, s_1, ..., so
+    # a parameter `s` was the seed too: a FAIL for a right gradient
+    (verdict,) = symgrad.verify(symgrad.grad(_sine_weighted), np.ones(2)).verdicts
+    assert verdict.ok and verdict.status == "checked", verdict

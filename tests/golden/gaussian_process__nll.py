@@ -154,7 +154,7 @@ def _diag_grad(g, v, k=0):
     g = np.asarray(g)
     if np.ndim(v) == 1:
         return np.diagonal(g, k).copy()
-    out = np.zeros(np.shape(v), g.dtype if g.dtype.kind in "fcO" else float)
+    out = _zeros_buffer(v)  # (of v's dtype, as an indexed read's)
     i = np.arange(len(g))
     out[i - min(k, 0), i + max(k, 0)] = g
     return out
