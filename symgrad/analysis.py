@@ -214,10 +214,10 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
         and any(v.name in varied for v in arg_vars(stmt.args))
     ):
         if stmt.op == "astype":
-            written, hint = ".astype() to a float dtype", (
-                "leave out .astype(float) (the value is already floats), or write "
-                "x * 1.0; a mask as floats, (x > 0).astype(float), has no "
-                "derivative and is fine"
+            written, hint = f".astype({dict(stmt.params)['dtype']!r})", (
+                "cast to float64, .astype(float), which is differentiated, or "
+                "leave the cast out; a mask as floats, (x > 0).astype(np.float32), "
+                "has no derivative and is fine"
             )
         else:
             written = f"np.{dict(stmt.params)['scalar']}()"

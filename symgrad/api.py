@@ -89,7 +89,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     names, is_tuple = normalize_wrt(
         src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
     )
-    primal, constants, allocator = frontend.lower(src, has_aux)
+    primal, constants, allocator = frontend.lower(src, has_aux, names)
     primal = fuse.fuse_slices(primal, names=allocator, wrt=names)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
@@ -456,6 +456,9 @@ def _bad_input_errors(
     class StackError(RepeatedIndexError):
         """Entries of different shapes in a list or tuple differentiated."""
 
+    class JoinError(RepeatedIndexError):
+        """Lists joined with + or repeated with *, differentiated as arrays."""
+
     class RuleError(BadInputError):
         """A custom rule's derivative of the wrong shape."""
 
@@ -476,6 +479,7 @@ def _bad_input_errors(
         "TangentError": BadInputError,
         "RepeatedIndexError": RepeatedIndexError,
         "StackError": StackError,
+        "JoinError": JoinError,
         "RuleError": RuleError,
     }
 

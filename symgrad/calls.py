@@ -421,6 +421,8 @@ class CallLowering:
             )
         dtype = self.dtype(given[0], scope)
         receiver = self.atom(node.func.value, scope)
+        if dtype == "float64":  # (a copy of np.float64(v), which has a derivative)
+            return self.emit("copy", (self.emit("float64", (receiver,), loc),), loc)
         return self.emit("astype", (receiver,), loc, (("dtype", dtype),), hint)
 
     def scalar_type(

@@ -557,6 +557,12 @@ class _Printer:
                 continue
             if isinstance(stmt, Assign) and stmt.target.name in self.inline:
                 continue
+            if (
+                self.on_floats
+                and isinstance(stmt, Assign)
+                and stmt.op in floats.DROPPED
+            ):
+                continue
             loc = stmt.loc
             if (
                 commented

@@ -70,6 +70,9 @@ _NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
 _SCALAR_OPS |= {"floordiv", "mod", "bound"}
+# Checks that numbers always pass, left out of the float body (`+` and `*`
+# of numbers join no lists).
+DROPPED = {"not_joined"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
@@ -88,7 +91,7 @@ def eligible(statements: list[Stmt]) -> bool:
         op = OPS[stmt.op]
         if stmt.param("fn") is not None and stmt.op not in ("custom", "opaque"):
             continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
-        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS:
+        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS or stmt.op in DROPPED:
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue

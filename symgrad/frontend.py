@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import ast
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import library, resolve
+from .analysis import activity, int_vars, maybe_lists
 from .cache import describe_value
 from .calls import (
     NOT_A_MODULE,
@@ -36,10 +37,12 @@ from .flow import RESULT, RETURNED, FlowLowering
 from .ir import (
     Assign,
     Atom,
+    Branch,
     Const,
     Function,
     Index,
     ListConst,
+    Loop,
     Return,
     Slice,
     Stmt,
@@ -497,6 +500,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if op == "add" and all(lists):
             items = tuple(self.as_list(a, loc) for a in (left, right))
             return self.emit("list_concat", items, loc, hint=hint)
+        made = [isinstance(a, Var) and self.is_list(a) for a in (left, right)]
+        if op == "add" and any(made) and all(isinstance(a, Var) for a in (left, right)):
+            # (the other may be a list: checked, as `_checked_joins` checks
+            # values it can see may be lists; this one becomes an array)
+            self.emit("not_joined", (left, right, Const("+")), loc)
         runtime_list = any(
             isinstance(a, Var) and self.is_list(a) for a in (left, right)
         )
@@ -1000,13 +1008,112 @@ def _literal_int(node: ast.expr) -> int | None:
 
 
 def lower(
-    src: FunctionSource, has_aux: bool = False
+    src: FunctionSource, has_aux: bool = False, wrt: tuple[str, ...] = ()
 ) -> tuple[Function, dict[str, Const], Names]:
     """Lower a function to primal IR, with the named constants it uses and the
     name allocator (later passes draw fresh names from it).  With `has_aux`
-    the function returns `(loss, aux)`; `aux` rides along undifferentiated."""
+    the function returns `(loss, aux)`; `aux` rides along undifferentiated.
+    Operations a derivative with respect to `wrt` flows through are checked
+    not to join lists (`_checked_joins`)."""
     lowerer = Lowerer(src, _all_names(src.tree))
-    return lowerer.lower(has_aux), lowerer.constants, lowerer.names
+    fn = _checked_joins(lowerer.lower(has_aux), lowerer.names, wrt)
+    return fn, lowerer.constants, lowerer.names
+
+
+def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function:
+    """`fn` with a run-time check before each `+` of two values that may both
+    be lists or tuples (a parameter, an entry of one) and each `*` of one and
+    a value that may be an int, where a derivative flows: Python joins
+    (repeats) them there, and symgrad would differentiate numpy's elementwise
+    operation.  A name an earlier top-level operation has shown is no list
+    (`x * x`, `x + 1.0` raise for one) is not checked again."""
+    if not wrt:
+        return fn
+    lists, ints = maybe_lists(fn), int_vars(fn)
+    active = activity(fn, wrt, checked=False)
+
+    def may_list(atom: Atom) -> bool:
+        if isinstance(atom, Const):
+            return isinstance(atom.value, ListConst)
+        return atom.name in lists
+
+    def may_int(atom: Atom) -> bool:
+        if isinstance(atom, Const):
+            return type(atom.value) in (int, bool)
+        return atom.name in ints or atom.name in lists
+
+    def joins(stmt: Assign, shown: set[str]) -> bool:
+        if stmt.op not in ("add", "mul") or len(stmt.args) != 2:
+            return False
+        if stmt.target.name not in active:
+            return False  # (`len(g[:2] * 2)`: Python's value, no derivative)
+        a, b = stmt.args
+
+        def open_(atom: Atom) -> bool:
+            return may_list(atom) and name_of(atom) not in shown
+
+        if stmt.op == "add":
+            return open_(a) and open_(b)
+        # (a constant list repeated carries no derivative; `x * x` raises for
+        # a list x, which cannot be an int as well)
+        return a != b and any(
+            isinstance(this, Var) and open_(this) and may_int(count)
+            for this, count in ((a, b), (b, a))
+        )
+
+    def block(body, shown: set[str]) -> tuple[Stmt, ...]:
+        out: list[Stmt] = []
+        for stmt in body:
+            if isinstance(stmt, Assign) and joins(stmt, shown):
+                symbol = Const("+" if stmt.op == "add" else "*")
+                check = Assign(
+                    Var(names.fresh()), "not_joined", (*stmt.args, symbol), (), stmt.loc
+                )
+                out.append(check)
+            elif isinstance(stmt, Assign):
+                shown |= _no_lists(stmt)
+            if isinstance(stmt, Branch):
+                stmt = replace(
+                    stmt,
+                    body=block(stmt.body, set(shown)),
+                    orelse=block(stmt.orelse, set(shown)),
+                )
+            elif isinstance(stmt, Loop):
+                stmt = replace(
+                    stmt,
+                    test=block(stmt.test, set(shown)),
+                    body=block(stmt.body, set(shown)),
+                )
+            out.append(stmt)
+        return tuple(out)
+
+    return replace(fn, body=block(fn.body, set()))
+
+
+def _no_lists(stmt: Assign) -> set[str]:
+    """The operands `stmt` shows are no list or tuple, since Python raises
+    for one there: of `-x`, `x * x`, and an operation with a number."""
+    if stmt.op in ("neg", "pos"):
+        return {v.name for v in stmt.args if isinstance(v, Var)}
+    if len(stmt.args) != 2 or stmt.op not in _RAISE_ON_LISTS:
+        return set()
+    a, b = stmt.args
+    if stmt.op == "mul" and a == b and isinstance(a, Var):
+        return {a.name}
+    for this, other in ((a, b), (b, a)):
+        number = isinstance(other, Const) and type(other.value) in (int, float)
+        if (
+            number
+            and isinstance(this, Var)
+            and not (stmt.op == "mul" and type(other.value) is int)
+        ):
+            return {this.name}
+    return set()
+
+
+# Python's operators that raise for a list or tuple and a number (but `*`
+# by an int repeats one)
+_RAISE_ON_LISTS = {"add", "sub", "mul", "truediv", "pow", "floordiv", "mod"}
 
 
 def _all_names(tree: ast.AST) -> set[str]:
@@ -1018,6 +1125,7 @@ _LIST_OPS |= {"list_array"}
 _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"same_shapes"}  # (np.concatenate's check of a list made at run time)
+_LIST_OPS |= {"not_joined"}  # (a check that + or * is not on lists, `_checked_joins`)
 _LIST_OPS |= {"rule_cotangents"}  # (a vjp's list of cotangents, read back)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"zeros_buffer", "list_index", "bound"}

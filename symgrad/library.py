@@ -209,6 +209,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_clip_bound": CallSpec("clip_bound", ("bound", "unbounded")),
     "_diff_order": CallSpec("diff_order", ("n",)),
     "_ndim_at_least": CallSpec("ndim_at_least", ("x", "n", "function")),
+    "_not_joined": CallSpec("not_joined", ("a", "b", "op")),
     "_axis_index": CallSpec("axis_index", ("axis", "ndim")),
     "_merged_shape": CallSpec("merged_shape", ("y",), (("axis", 0),)),
     "_same_shapes": CallSpec("same_shapes", ("items", "function"), (("axis", 0),)),

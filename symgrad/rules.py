@@ -242,6 +242,7 @@ _const("axis_index", 2, "_axis_index({0}, {1})")
 _const("merged_shape", 1, "_merged_shape({0}{params})", [("axis", 0)])
 _const("same_shapes", 2, "_same_shapes({0}, {1}{params})", [("axis", 0)])
 _const("ndim_at_least", 3, "_ndim_at_least({0}, {1}, {2})")
+_const("not_joined", 3, "_not_joined({0}, {1}, {2})")
 _const("vstack_shape", 1, "_vstack_shape({0})")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
@@ -574,7 +575,7 @@ VIEWS |= {"pad_grad"}  # (of the constant mode: a slice of the cotangent)
 # Ops that raise where Python would (an unpacking of the wrong length, a name
 # a loop left unbound): kept where nothing reads their value.
 CHECKS = {"unpacked", "bound", "zip_length", "diff_order", "same_shapes"}
-CHECKS |= {"ndim_at_least"}
+CHECKS |= {"ndim_at_least", "not_joined"}
 # Ops that write into their first argument's buffer (or may, once `inplace`
 # makes them in place): nothing reading it may move past them.
 WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}

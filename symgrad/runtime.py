@@ -395,6 +395,31 @@ def _ndim_at_least(x, n, function):
         raise ValueError(f"Input must be >= {n}-d.")  # (np.flipud, np.fliplr)
 
 
+class JoinError(TypeError):
+    """Lists or tuples joined with `+` or repeated with `*`, where symgrad
+    differentiates numpy's elementwise operation."""
+
+
+def _not_joined(a, b, op):
+    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
+    symgrad differentiates it: not Python's join of two lists or tuples, nor
+    the repetition of one by an int."""
+    if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        raise JoinError(
+            f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
+            "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
+            "join them with np.concatenate"
+        )
+    for this, count in ((a, b), (b, a)):
+        if op == "*" and isinstance(this, list | tuple):
+            if isinstance(count, int | np.integer):
+                raise JoinError(
+                    f"'*' repeats a {type(this).__name__} here (Python's *), where "
+                    "symgrad differentiates numpy's elementwise product: pass an "
+                    "array (np.asarray), or repeat it with np.tile"
+                )
+
+
 def _diff_order(n):
     """np.diff's `n`, checked as numpy checks it."""
     if n < 0:

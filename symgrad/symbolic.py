@@ -338,10 +338,13 @@ def _diff(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     powers = [
         p for p in expr.atoms(sp.Pow) if p.exp.has(target) and not p.base.is_number
     ]
-    bases = [  # (`x ** k`, k a value: `k * x ** (k - 1)` is 0 * inf at k = 0)
+    bases = [  # (`x ** k`, k a value: `k * x ** (k - 1)` is 0 * inf at k = 0;
+        # `(x**1.5)**1.5`: sympy's `1.5 * u**1.5 / u * u'` is 0 / 0 where u is 0)
         p
         for p in expr.atoms(sp.Pow)
-        if not p.exp.is_number and not p.exp.has(target) and p.base.has(target)
+        if (not p.exp.is_number or isinstance(p.base, sp.Pow) and not p.exp.is_integer)
+        and not p.exp.has(target)
+        and p.base.has(target)
     ]
     if not powers and not bases and not expr.has(sp.Max, sp.Min, sp.Abs):
         return sp.diff(expr, target)
@@ -453,7 +456,10 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
     Solving for exponentials in general is deliberately not done: `exp(x) =
     y - c` cancels when `c` is large, and `exp(-y)` factors bring back the
     overflow that max-subtraction code avoids."""
+    exponents = _exponents(expr)
     best = sp.powsimp(expr)
+    if not _exponents(best) <= exponents:
+        best = expr
     allowed = _denominators(best)
 
     def consider(candidate: sp.Expr, extra: frozenset = frozenset()) -> None:
@@ -461,6 +467,7 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         if (
             _cost(candidate) < _cost(best)
             and _denominators(candidate) <= allowed | extra
+            and _exponents(candidate) <= exponents
         ):
             best = candidate
 
@@ -481,7 +488,15 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         # no (a - b)*c to find; its negation does
         consider(-_replace(_negate_sum(best), value, sym), frozenset({sym}))
         consider(_logistic(best, value, sym))
-    return optimize(best, [log1p_opt, expm1_opt])
+    rewritten = optimize(best, [log1p_opt, expm1_opt])
+    # (it also rewrites what holds no `log(1 + u)` or `exp(u) - 1`, into more
+    # operations and other exponentials: `(exp(x) - exp(-x)) / t` became
+    # `(exp(x) + 1) * exp(-x) * expm1(x) / t`, and `1 - 2 exp(-2a) / (1 +
+    # exp(-2a))` became `expm1(2a) / (exp(2a) + 1)`, inf / inf where exp(2a)
+    # overflows and the value does not)
+    if _cost(rewritten) > _cost(best) or not _exponents(rewritten) <= exponents:
+        return best
+    return rewritten
 
 
 def _logistic(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
@@ -571,6 +586,13 @@ def _cost(expr: sp.Expr) -> tuple[int, int]:
 
     _, rest = expr.as_coeff_Mul()
     return operations(expr), operations(rest)
+
+
+def _exponents(expr: sp.Expr) -> set:
+    """The arguments `expr` takes exponentials of (exp, expm1, exp2): a
+    rewriting that brings in another (`exp(2a)` for `exp(-2a)`) may overflow
+    where the derivative as written does not."""
+    return {f.args[0] for f in expr.atoms(sp.exp, expm1, exp2)}
 
 
 def _denominators(expr: sp.Expr) -> set:

@@ -44,7 +44,7 @@ def jvp_function(
     (emitted) code, whose `seed` parameter it refuses."""
     if not generated:
         fence.check(src)
-    primal, _, names = frontend.lower(src)
+    primal, _, names = frontend.lower(src, wrt=() if generated else wrt)
     verify(primal, OPS)
     program = forward.jvp(primal, wrt, names, generated)
     verify(program, OPS)

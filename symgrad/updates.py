@@ -76,6 +76,14 @@ class UpdateLowering:
             )
         right = self.atom(stmt.value, scope)
         loc = scope.src.loc(stmt)
+        if self.is_list(current) and op == "add" and not self.is_list(right):
+            raise UnsupportedSyntaxError(  # (`+` would add an array to it)
+                f"'+=' on the list '{name}' extends it with the entries of a value "
+                "that may be an array (Python's list +=), which symgrad does not "
+                "follow",
+                loc,
+                f"write '{name} = {name} + [value]' to append one value",
+            )
         self.bind(scope, name, self.binary(op, current, right, loc, name))
 
     def append(self, call: ast.Call, scope: Scope) -> None:

@@ -1850,3 +1850,82 @@ def test_a_value_one_arm_alone_reads_has_no_adjoint_on_the_other_path(tmp_path):
     # the adjoint of the line is in the arm that reads its value
     source = m.early_return.source
     assert "    if t2:\n        # grad of: t = np.log(x[1]) * a\n" in source
+
+
+def test_lists_joined_or_repeated_are_refused_where_they_run(tmp_path):
+    # `+` of two list arguments (or entries of one) and `*` of a list and an
+    # int are Python's join and repetition, which the emitted code computed
+    # while the derivative code took them elementwise: gradients [1, 0, 1]
+    # for [0, 0, 1], and values too ([x[0]] + y read back, random programs)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def rotated(x):
+            return np.sum(np.array(x[:1] + x[2:]) * np.arange(2.0))
+
+
+        @symgrad.grad(wrt=(0, 1))
+        def read_back(x, y):
+            z = [x[0]] + y
+            return z[1] * 1.0
+
+
+        @symgrad.grad(wrt=0)
+        def repeated(x, n):
+            return np.sum(np.array(x * n) ** 2)
+
+
+        @symgrad.grad
+        def with_a_constant(x):
+            return np.sum(np.array(x + [1.0, 2.0]) ** 2)
+
+
+        @symgrad.grad
+        def polynomial(x):
+            return x * x + 3 * x + 1
+
+
+        @symgrad.grad(wrt=(0, 1))
+        def line(w, b, X):
+            return np.sum((w * X + b) ** 2)
+
+
+        @symgrad.grad
+        def zeros_repeated(x, n):
+            acc = [0.0] * n
+            for i in range(n):
+                acc[i] = x * i
+            return np.sum(np.array(acc))
+        """,
+    )
+    x, y = [0.3, -0.5, 0.7], [0.4, 0.9, -0.6]
+    for call in (
+        lambda: m.rotated.f_and_grad(x),
+        lambda: m.read_back.f_and_grad(x, y),
+        lambda: m.repeated.f_and_grad(x, 2),
+        lambda: m.with_a_constant.f_and_grad(x[:2]),
+    ):
+        with pytest.raises(BadInputError, match=r"'[+*]' (joins|repeats) "):
+            call()
+    # arrays are added and multiplied elementwise, as the code says
+    a, b = np.array(x), np.array(y)
+    assert m.read_back.f_and_grad(a, b)[0] == 0.3 + 0.9
+    np.testing.assert_allclose(m.repeated.f_and_grad(a, 2)[1], 8.0 * a)
+    assert m.with_a_constant.f_and_grad(np.ones(2))[0] == 2.0**2 + 3.0**2
+    assert m.zeros_repeated.f_and_grad(2.0, 3) == (6.0, 3.0)
+    assert m.line.f_and_grad(2.0, 1.0, np.ones(3))[0] == 27.0
+    # a name `x * x` has shown is no list is not checked again; `w * X` is
+    assert "_not_joined" not in m.polynomial.source
+    assert '    _not_joined(w, X, "*")\n' in m.line.source
+    with pytest.raises(UnsupportedSyntaxError, match="'[+]=' on the list 'z' extends"):
+        load(
+            tmp_path,
+            """
+            @symgrad.grad
+            def extended(x):
+                z = [0.0]
+                z += x
+                return np.sum(np.array(z) * np.arange(4.0))
+            """,
+        ).extended.f_and_grad(np.ones(3))

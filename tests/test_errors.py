@@ -510,9 +510,8 @@ def test_signature_errors(tmp_path):
 MORE_AT_FIRST_USE = [
     ("    return max(x)", UnsupportedSyntaxError, 7),  # (np.max, says the hint)
     ("    return x * 'a'\n", UnsupportedSyntaxError, 7),
-    # .astype to a float dtype of a value depending on wrt (a mask as floats,
-    # or values as ints, are constants)
-    ("    return x.astype(float)\n", NonDifferentiableError, 7),
+    # .astype to a float dtype but float64 of a value depending on wrt (a mask
+    # as floats, or values as ints, are constants)
     ("    return np.sum(np.sin(x).astype(np.float32))\n", NonDifferentiableError, 7),
     ("    return np.sum(x * (x > 0).astype(complex))\n", NoDerivativeError, 7),
     (
@@ -551,7 +550,11 @@ MORE_AT_FIRST_USE = [
     ),
     # a refused op whose result enters only another constant op (its
     # derivative was dropped: stop 28)
-    ("    return np.sum(x.astype(float).astype(float))\n", NonDifferentiableError, 7),
+    (
+        "    return np.sum(x.astype(np.float32).astype(np.float32))\n",
+        NonDifferentiableError,
+        7,
+    ),
     (
         "    y = (x % 3.0) * 2.0\n    return np.sum(y % 5.0)\n",
         NonDifferentiableError,

@@ -8,6 +8,7 @@ import numpy as np
 
 def f_and_grad(w, b, x, y_true, *, seed=None):
     """Return loss_wb(w, b, x, y_true) and its gradient with respect to w, b."""
+    _not_joined(w, x, "*")
     t1 = w * x + b
     t2 = t1 - y_true
     out = _mean_squares(t2)
@@ -91,6 +92,31 @@ def _count(x):
     mean is nan, so that the division does not raise first); an array's own
     `.size` where `x` is one (np.size costs 0.1 us more)."""
     return (x.size if x.__class__ is np.ndarray else np.size(x)) or 1
+
+
+class JoinError(TypeError):
+    """Lists or tuples joined with `+` or repeated with `*`, where symgrad
+    differentiates numpy's elementwise operation."""
+
+
+def _not_joined(a, b, op):
+    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
+    symgrad differentiates it: not Python's join of two lists or tuples, nor
+    the repetition of one by an int."""
+    if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        raise JoinError(
+            f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
+            "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
+            "join them with np.concatenate"
+        )
+    for this, count in ((a, b), (b, a)):
+        if op == "*" and isinstance(this, list | tuple):
+            if isinstance(count, int | np.integer):
+                raise JoinError(
+                    f"'*' repeats a {type(this).__name__} here (Python's *), where "
+                    "symgrad differentiates numpy's elementwise product: pass an "
+                    "array (np.asarray), or repeat it with np.tile"
+                )
 
 
 def _unbroadcast(g, x):

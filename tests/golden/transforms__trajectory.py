@@ -16,6 +16,7 @@ def f_and_jvp(x0, k, steps, tangents):
     k_dot = _check_tangent("trajectory", k_dot, k)
     x, v, x_dot, v_dot = x0, 0.0, x0_dot, 0.0
     for _ in range(steps):
+        _not_joined(k, x, "*")
         v_1 = 0.9 * v - k * x * 0.1
         v_1_dot = 0.9 * v_dot - 0.1 * k_dot * x - 0.1 * x_dot * k
         x_1 = x + 0.1 * v_1
@@ -26,6 +27,31 @@ def f_and_jvp(x0, k, steps, tangents):
 
 
 # Support code copied from symgrad.runtime.
+
+
+class JoinError(TypeError):
+    """Lists or tuples joined with `+` or repeated with `*`, where symgrad
+    differentiates numpy's elementwise operation."""
+
+
+def _not_joined(a, b, op):
+    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
+    symgrad differentiates it: not Python's join of two lists or tuples, nor
+    the repetition of one by an int."""
+    if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        raise JoinError(
+            f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
+            "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
+            "join them with np.concatenate"
+        )
+    for this, count in ((a, b), (b, a)):
+        if op == "*" and isinstance(this, list | tuple):
+            if isinstance(count, int | np.integer):
+                raise JoinError(
+                    f"'*' repeats a {type(this).__name__} here (Python's *), where "
+                    "symgrad differentiates numpy's elementwise product: pass an "
+                    "array (np.asarray), or repeat it with np.tile"
+                )
 
 
 class TangentError(ValueError):
