@@ -493,6 +493,20 @@ class FlowLowering:
     def shares(self, var: Var, *values: Atom) -> None:
         """`var` is one of `values` (a merge, a loop-carried value)."""
         self.sources[var.name] = values
+        vector = all(name_of(v) in self.vectors for v in values)
+        if var.name in self.entries_read and not vector:
+            # (a loop's header was taken for an array of one axis, as it is
+            # before the loop, and its entries read as copies)
+            raise UnsupportedSyntaxError(
+                f"an entry of '{var.name}' was read as a number (of an array of "
+                "one axis), and this loop may give it more axes",
+                self.loc_of_entry[var.name],
+                "give the array one shape on every step",
+            )
+        if vector:
+            self.vectors.add(var.name)
+        else:
+            self.vectors.discard(var.name)
         # (a list on every path; None stands in for a name not bound on one)
         bound = [v for v in values if not (isinstance(v, Const) and v.value is None)]
         lists = [self.is_list(v) for v in bound]

@@ -126,6 +126,13 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.integral: set[str] = set()
         # the indices of loops over a range: Python ints (see `row_entry`)
         self.counters: set[str] = set()
+        # arrays of one axis (`np.zeros(3)` and what is written into it), and
+        # Python ints computed from loop indices and int constants: an entry
+        # `y[i]` of such an array is a number, a copy, never a view
+        self.vectors: set[str] = set()
+        self.int_scalars: set[str] = set()
+        self.entries_read: set[str] = set()  # (vectors whose entries `an_entry` read)
+        self.loc_of_entry: dict[str, Loc] = {}
         # variables that hold None where the source name may be unbound (a
         # loop of no steps binds it never): a read checks them (`flow.loop`)
         self.maybe_unbound: set[str] = set()
@@ -936,12 +943,14 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             op in VIEWS
             and args
             and (isinstance(args[0], Var) or named_constant(args[0]))
+            and not self.an_entry(op, args, loc)
         ):
             self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
         elif dict(params).get("fn") in ("max", "min"):
             # Python's max and min return one of their arguments itself
             self.sources[target.name] = tuple(a for a in args if isinstance(a, Var))
         self.note_integral(target, op, args)
+        self.note_rank(target, op, args)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
             # an entry of a list is one of the objects it holds, not a view
             # of the list: appending to or popping the list leaves it alone

@@ -326,6 +326,42 @@ class UpdateLowering:
         ):
             self.integral.add(target.name)
 
+    def note_rank(self, target: Var, op: str, args: tuple) -> None:
+        """Remember arrays of one axis (`vectors`) and ints that index them
+        (`int_scalars`), for `an_entry`."""
+        if op in _FILLED and args:
+            shape = args[0].value if isinstance(args[0], Const) else None
+            if type(shape) is int or (
+                isinstance(shape, tuple) and len(shape) == 1 and type(shape[0]) is int
+            ):
+                self.vectors.add(target.name)
+        elif op in _WRITTEN and name_of(args[0]) in self.vectors:
+            self.vectors.add(target.name)
+        elif op in ("add", "sub", "mul", "floordiv", "mod") and all(
+            self.int_scalar(a) for a in args
+        ):
+            self.int_scalars.add(target.name)
+
+    def int_scalar(self, atom: object) -> bool:
+        if isinstance(atom, Const):
+            return type(atom.value) is int
+        if not isinstance(atom, Var):
+            return False  # (a slice)
+        return atom.name in self.counters or atom.name in self.int_scalars
+
+    def an_entry(self, op: str, args: tuple, loc: Loc) -> bool:
+        """Is `op(*args)` an entry of an array of one axis (`y[i]`, i an int):
+        a number numpy copies out, not a view?"""
+        if op != "getitem" or name_of(args[0]) not in self.vectors:
+            return False
+        items = args[1].items
+        if len(items) == 1 and not args[1].wrapped and self.int_scalar(items[0]):
+            for name in self.roots(args[0], held=False):  # (loop headers among
+                self.entries_read.add(name)  # them are checked at the loop's end)
+                self.loc_of_entry.setdefault(name, loc)
+            return True
+        return False
+
     def overlaps(self, right: Atom, written: tuple[Atom, ...]) -> bool:
         """May `right` be one of the arrays `written`, or a view of one (a
         named constant included)?"""
@@ -504,6 +540,9 @@ INTEGRAL_OPS = {"add", "sub", "mul", "floordiv", "mod"}
 # Ops whose values are integers (or integer arrays), never booleans.
 INDEX_OPS = {"argmax", "argmin", "argsort", "flatnonzero", "int", "len", "size"}
 INDEX_OPS |= {"ndim", "count", "arange"}
+# np.zeros and its kin: an array of the shape given (`vectors`)
+_FILLED = {"zeros", "ones", "empty", "full"}
+_WRITTEN = {"setitem", "setitem_add", "setitem_sub", "add_at", "copy"}
 
 
 def named_constant(atom: object) -> bool:

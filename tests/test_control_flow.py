@@ -1929,3 +1929,61 @@ def test_lists_joined_or_repeated_are_refused_where_they_run(tmp_path):
                 return np.sum(np.array(z) * np.arange(4.0))
             """,
         ).extended.f_and_grad(np.ones(3))
+
+
+def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
+    # `old = y[0]` of `y = np.zeros(3)` was taken for a view of y, so a later
+    # write into y was refused: swaps and sorts by hand (adversarial tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def keep_old(x):
+            y = np.zeros(3)
+            y[0] = x * 2.0
+            old = y[0]
+            y[0] = x * 5.0
+            return old * y[0]
+
+
+        @symgrad.grad
+        def bubble(x):
+            y = np.zeros(4)
+            for i in range(4):
+                y[i] = x[i] * 1.0
+            for i in range(4):
+                for j in range(3 - i):
+                    if y[j] > y[j + 1]:
+                        t = y[j]
+                        y[j] = y[j + 1]
+                        y[j + 1] = t
+            return np.sum(y * np.arange(1.0, 5.0))
+
+
+        @symgrad.grad
+        def a_row(x):
+            y = np.zeros((2, 3))
+            row = y[0]
+            y[0] = x
+            return np.sum(row)
+
+
+        @symgrad.grad
+        def reshaped_in_the_loop(x):
+            y = np.zeros(4)
+            for i in range(2):
+                t = y[i]
+                y[i] = x * t
+                y = np.reshape(y, (2, 2)) if x > 5.0 else y
+            return np.sum(y)
+        """,
+    )
+    assert m.keep_old.f_and_grad(1.5) == (2.0 * 1.5 * 5.0 * 1.5, 20.0 * 1.5)
+    x = np.array([3.0, 1.0, 4.0, 2.0])
+    value, grad = m.bubble.f_and_grad(x)
+    assert value == 30.0
+    np.testing.assert_array_equal(grad, [3.0, 1.0, 4.0, 2.0])
+    with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
+        m.a_row.f_and_grad(np.ones(3))  # (a row of a matrix is a view)
+    with pytest.raises(UnsupportedSyntaxError, match="this loop may give it more"):
+        m.reshaped_in_the_loop.f_and_grad(1.0)
