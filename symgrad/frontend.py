@@ -1134,6 +1134,7 @@ _LIST_OPS |= {"list_array"}
 _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"same_shapes"}  # (np.concatenate's check of a list made at run time)
+_LIST_OPS |= {"take_indices"}  # (np.take's indices: a list as numpy reads one)
 _LIST_OPS |= {"not_joined"}  # (a check that + or * is not on lists, `_checked_joins`)
 _LIST_OPS |= {"rule_cotangents"}  # (a vjp's list of cotangents, read back)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy

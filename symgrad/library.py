@@ -208,6 +208,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_count": CallSpec("count", ("x",)),
     "_clip_bound": CallSpec("clip_bound", ("bound", "unbounded")),
     "_diff_order": CallSpec("diff_order", ("n",)),
+    "_take_indices": CallSpec("take_indices", ("indices", "n", "mode")),
     "_ndim_at_least": CallSpec("ndim_at_least", ("x", "n", "function")),
     "_not_joined": CallSpec("not_joined", ("a", "b", "op")),
     "_axis_index": CallSpec("axis_index", ("axis", "ndim")),

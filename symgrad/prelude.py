@@ -23,6 +23,7 @@ from .runtime import (
     _logabsdet,
     _ndim_at_least,
     _slogdet_sign,
+    _take_indices,
 )
 
 # Functions whose `axis=` must be one axis (or None), not a tuple of them.
@@ -40,7 +41,7 @@ FIXED = {
     "nansum": {"dtype": None, "out": None},
     "nanmean": {"dtype": None, "out": None},
     "average": {"returned": False},
-    "take": {"out": None, "mode": "raise"},
+    "take": {"out": None},
     "median": {"out": None, "overwrite_input": False},
 }
 
@@ -189,12 +190,13 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 
 
 def take(a, indices, axis=None, out=None, mode="raise"):
-    # numpy's take reads booleans as the integers 0 and 1 (an index array
-    # would read them as a mask)
-    at = np.asarray(indices) + 0
+    # (numpy's indices: booleans as 0 and 1, which an index array would read
+    # as a mask; clipped or wrapped into the axis by `mode`)
     if axis is None:
-        return np.ravel(a)[at]
+        flat = np.ravel(a)
+        return flat[_take_indices(indices, np.size(flat), mode)]
     rows = np.moveaxis(a, axis, 0)  # (an axis out of range raises AxisError)
+    at = _take_indices(indices, np.shape(rows)[0], mode)
     k = axis % np.ndim(a)
     flat = np.moveaxis(rows[np.ravel(at)], 0, k)
     return np.reshape(flat, np.shape(a)[:k] + np.shape(at) + np.shape(a)[k + 1 :])

@@ -205,10 +205,11 @@ def module_attribute(module: Module, attr: str) -> Resolved | None:
 
 
 def prelude_method(name: str) -> UserFunction | None:
-    """`x.var(...)`, `x.std(...)`, `x.trace(...)`, `x.take(...)`: methods that
-    are the prelude's function called with the array first (numpy's own
-    parameter order)."""
-    return _prelude(name) if name in ("var", "std", "trace", "take") else None
+    """`x.var(...)`, `x.std(...)`, `x.trace(...)`, `x.take(...)`,
+    `x.swapaxes(...)`: methods that are the prelude's function called with
+    the array first (numpy's own parameter order)."""
+    methods = ("var", "std", "trace", "take", "swapaxes")
+    return _prelude(name) if name in methods else None
 
 
 @functools.cache

@@ -238,6 +238,7 @@ _const("count", 1, "_count({0})")
 # side), as the comparisons of clip's derivative read it: -inf or inf then.
 _const("clip_bound", 2, "_clip_bound({0}, {1})")
 _const("diff_order", 1, "_diff_order({0})")
+_const("take_indices", 3, "_take_indices({0}, {1}, {2})")
 _const("axis_index", 2, "_axis_index({0}, {1})")
 _const("merged_shape", 1, "_merged_shape({0}{params})", [("axis", 0)])
 _const("same_shapes", 2, "_same_shapes({0}, {1}{params})", [("axis", 0)])

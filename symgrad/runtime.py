@@ -420,6 +420,25 @@ def _not_joined(a, b, op):
                 )
 
 
+def _take_indices(indices, n, mode):
+    """np.take's `indices` into an axis of length `n`, as numpy reads them: a
+    list or number as ints (truncated; an empty list is no index), an array
+    of floats refused (TypeError), booleans as 0 and 1; clipped into the
+    axis (mode "clip") or wrapped around it ("wrap")."""
+    if isinstance(indices, np.ndarray | np.generic) and indices.dtype.kind == "f":
+        indices.astype(np.intp, casting="same_kind")  # (numpy's TypeError)
+    at = np.asarray(indices).astype(np.intp)
+    if mode == "clip":
+        return np.clip(at, 0, n - 1)
+    if mode == "wrap":
+        return at % n
+    if mode != "raise":
+        raise ValueError(
+            f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})"
+        )
+    return at
+
+
 def _diff_order(n):
     """np.diff's `n`, checked as numpy checks it."""
     if n < 0:
