@@ -570,6 +570,10 @@ class CallLowering:
                 op, atoms = (
                     ("minimum", (x, hi)) if lo == Const(None) else ("maximum", (x, lo))
                 )
+        k = self.atom(given["k"], scope) if op in _DIAGONAL and "k" in given else None
+        if k is not None and not isinstance(k, Const):
+            # (a diagonal a loop picks: `np.diag(c[j] * np.ones(n - abs(j)), j)`)
+            return self.emit(_DIAGONAL[op], (*atoms, k), loc, hint=hint)
         params = []
         for key, default in spec.static:
             if key in given:
@@ -727,6 +731,9 @@ def _check_fixed(src: FunctionSource, node: ast.Call, scope: Scope) -> None:
             "reshape the axes into one first",
         )
 
+
+# np.diag (and its cotangent's helper) with `k` a value: the op taking it so
+_DIAGONAL = {"diag": "diag_k", "diag_grad": "diag_grad_k"}
 
 # The parameter that takes the list of arrays, of the calls that take one.
 _ARRAYS = {"stack": "arrays", "concatenate": "arrays", "hstack": "tup", "vstack": "tup"}

@@ -557,11 +557,7 @@ class _Printer:
                 continue
             if isinstance(stmt, Assign) and stmt.target.name in self.inline:
                 continue
-            if (
-                self.on_floats
-                and isinstance(stmt, Assign)
-                and stmt.op in floats.DROPPED
-            ):
+            if self.on_floats and floats.dropped(stmt):
                 continue
             loc = stmt.loc
             if (

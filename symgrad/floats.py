@@ -71,8 +71,9 @@ _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
 _SCALAR_OPS |= {"floordiv", "mod", "bound"}
 # Checks that numbers always pass, left out of the float body (`+` and `*`
-# of numbers join no lists).
+# of numbers join no lists; no argument is a list: `_any_sequence` is False).
 DROPPED = {"not_joined"}
+_NO_SEQUENCES = {"any_sequence"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
@@ -93,12 +94,24 @@ def eligible(statements: list[Stmt]) -> bool:
             continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
         if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS or stmt.op in DROPPED:
             continue
+        if stmt.op in _NO_SEQUENCES:
+            continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
         return False
     return True
+
+
+def dropped(stmt: Stmt) -> bool:
+    """Is `stmt` left out of the float body: a check numbers always pass, the
+    test of arguments for lists, or a branch on it holding only checks?"""
+    if isinstance(stmt, Assign):
+        return stmt.op in DROPPED or stmt.op in _NO_SEQUENCES
+    if isinstance(stmt, If) and not stmt.orelse:
+        return all(dropped(s) for s in stmt.body)
+    return False
 
 
 def pays(numpy_body: list[str]) -> bool:

@@ -1035,11 +1035,15 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
     a value that may be an int, where a derivative flows: Python joins
     (repeats) them there, and symgrad would differentiate numpy's elementwise
     operation.  A name an earlier top-level operation has shown is no list
-    (`x * x`, `x + 1.0` raise for one) is not checked again."""
+    (`x * x`, `x + 1.0` raise for one) is not checked again.  In a loop, the
+    check runs only where an argument is a list or tuple (`_any_sequence`,
+    once a call): a step pays a test of a name, not a call."""
     if not wrt:
         return fn
     lists, ints = maybe_lists(fn), int_vars(fn)
     active = activity(fn, wrt, checked=False)
+    given = Var(names.fresh("lists"))  # (any argument a list or a tuple)
+    looped = []
 
     def may_list(atom: Atom) -> bool:
         if isinstance(atom, Const):
@@ -1070,7 +1074,7 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
             for this, count in ((a, b), (b, a))
         )
 
-    def block(body, shown: set[str]) -> tuple[Stmt, ...]:
+    def block(body, shown: set[str], in_loop: bool) -> tuple[Stmt, ...]:
         out: list[Stmt] = []
         for stmt in body:
             if isinstance(stmt, Assign) and joins(stmt, shown):
@@ -1078,25 +1082,32 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
                 check = Assign(
                     Var(names.fresh()), "not_joined", (*stmt.args, symbol), (), stmt.loc
                 )
+                if in_loop:
+                    looped.append(check)
+                    check = Branch(given, (check,), (), (), stmt.loc)
                 out.append(check)
             elif isinstance(stmt, Assign):
                 shown |= _no_lists(stmt)
             if isinstance(stmt, Branch):
                 stmt = replace(
                     stmt,
-                    body=block(stmt.body, set(shown)),
-                    orelse=block(stmt.orelse, set(shown)),
+                    body=block(stmt.body, set(shown), in_loop),
+                    orelse=block(stmt.orelse, set(shown), in_loop),
                 )
             elif isinstance(stmt, Loop):
                 stmt = replace(
                     stmt,
-                    test=block(stmt.test, set(shown)),
-                    body=block(stmt.body, set(shown)),
+                    test=block(stmt.test, set(shown), True),
+                    body=block(stmt.body, set(shown), True),
                 )
             out.append(stmt)
         return tuple(out)
 
-    return replace(fn, body=block(fn.body, set()))
+    body = block(fn.body, set(), False)
+    if looped:
+        params = tuple(Var(p) for p in fn.params)
+        body = (Assign(given, "any_sequence", params, (), looped[0].loc),) + body
+    return replace(fn, body=body)
 
 
 def _no_lists(stmt: Assign) -> set[str]:
@@ -1135,7 +1146,10 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"same_shapes"}  # (np.concatenate's check of a list made at run time)
 _LIST_OPS |= {"take_indices"}  # (np.take's indices: a list as numpy reads one)
-_LIST_OPS |= {"not_joined"}  # (a check that + or * is not on lists, `_checked_joins`)
+_LIST_OPS |= {
+    "not_joined",
+    "any_sequence",
+}  # (a check that + or * is not on lists, `_checked_joins`)
 _LIST_OPS |= {"rule_cotangents"}  # (a vjp's list of cotangents, read back)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"zeros_buffer", "list_index", "bound"}

@@ -244,6 +244,7 @@ _const("merged_shape", 1, "_merged_shape({0}{params})", [("axis", 0)])
 _const("same_shapes", 2, "_same_shapes({0}, {1}{params})", [("axis", 0)])
 _const("ndim_at_least", 3, "_ndim_at_least({0}, {1}, {2})")
 _const("not_joined", 3, "_not_joined({0}, {1}, {2})")
+_const("any_sequence", None, "_any_sequence({args})")
 _const("vstack_shape", 1, "_vstack_shape({0})")
 _const("ndim", 1, "np.ndim({0})")
 _const("len", 1, "len({0})")
@@ -552,6 +553,11 @@ def _diag_adjoint(b: Builder, g, out, v, *, k):
     return (b.op("diag_grad", g, v, k=k),)
 
 
+@structural("diag_k", 2, "np.diag({0}, {1})", nondiff=(1,))
+def _diag_k_adjoint(b: Builder, g, out, v, k):
+    return b.op("diag_grad_k", g, v, k), None
+
+
 @structural("tile", 2, "np.tile({0}, {1})", nondiff=(1,))
 def _tile_adjoint(b: Builder, g, out, x, reps):
     return b.op("tile_grad", g, x, reps), None
@@ -747,6 +753,7 @@ _emitted(
 _emitted("owned", 1, "_owned({0})")
 _emitted("tile_grad", 3, "_tile_grad({0}, {1}, {2})", nondiff=(1, 2))
 _emitted("diag_grad", 2, "_diag_grad({0}, {1}{params})", [("k", 0)], nondiff=(1,))
+_emitted("diag_grad_k", 3, "_diag_grad({0}, {1}, {2})", nondiff=(1, 2))
 _emitted(
     "pad_grad",
     3,
@@ -1077,6 +1084,8 @@ linear("tile")
 linear("tile_grad")
 linear("diag")
 linear("diag_grad")
+linear("diag_k")
+linear("diag_grad_k")
 linear("pad_grad")
 bilinear("solve_apply", 0, 1)
 bilinear("solve_outer", 0, 1)

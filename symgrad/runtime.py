@@ -400,6 +400,15 @@ class JoinError(TypeError):
     differentiates numpy's elementwise operation."""
 
 
+def _any_sequence(*values):
+    """Is one of `values` a list or a tuple (so that `_not_joined` may find
+    one joined or repeated)?"""
+    for value in values:
+        if isinstance(value, list | tuple):
+            return True
+    return False
+
+
 def _not_joined(a, b, op):
     """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
     symgrad differentiates it: not Python's join of two lists or tuples, nor

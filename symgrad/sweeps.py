@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .inplace import ARRAY_WRITES
+from .inplace import ARRAY_WRITES, WRITES
 from .ir import (
     Assign,
     Branch,
@@ -100,8 +100,10 @@ class FlowReverse:
         zero times a partial derivative that is inf or nan (`log(x)` at 0,
         on a path that does not use it) is nan, where reverse mode adds
         nothing (PyTorch's, JAX's).  Statements passed over on the way add to
-        their arguments' cotangents too, which commutes; the search stops at
-        a write into an array, a loop or another branch."""
+        their arguments' cotangents too, which commutes (an entry of a
+        parameter only unpacked, `W, b = params`, is one, never moved); the
+        search stops at a write into an array or a list (an append), a loop
+        or another branch."""
         branch = body[i]
         reads = []
         for arm, side in ((branch.body, 0), (branch.orelse, 1)):
@@ -114,9 +116,11 @@ class FlowReverse:
             reads.append(count)
         sunk: tuple[list[Assign], list[Assign]] = ([], [])
         for stmt in reversed(body[:i]):
-            if not isinstance(stmt, Assign) or stmt.op in ARRAY_WRITES:
+            if not isinstance(stmt, Assign) or stmt.op in WRITES:
                 break
             name = stmt.target.name
+            if _entry_read(stmt, self.entry_lists):
+                continue  # (its cotangent goes to the parameter's, after the branch)
             for side in (0, 1):
                 if 0 < self.read_counts[name] == reads[side][name]:
                     sunk[side].insert(0, stmt)
@@ -464,6 +468,14 @@ class FlowReverse:
                 )
             )
         return out
+
+
+def _entry_read(stmt: Assign, entry_lists: dict) -> bool:
+    """Does `stmt` read an entry of a parameter only unpacked (`W, b =
+    params`), whose cotangents are put together after every other adjoint?"""
+    return stmt.target.name in entry_lists or any(
+        isinstance(a, Var) and a.name in entry_lists for a in stmt.args
+    )
 
 
 def _written(loop: Loop, carry) -> bool:

@@ -1987,3 +1987,65 @@ def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
         m.a_row.f_and_grad(np.ones(3))  # (a row of a matrix is a view)
     with pytest.raises(UnsupportedSyntaxError, match="this loop may give it more"):
         m.reshaped_in_the_loop.f_and_grad(1.0)
+
+
+def test_an_entry_of_an_unpacked_parameter_read_in_one_arm(tmp_path):
+    # its adjoint was moved into that arm (`sweeps.sink`), and the cotangent
+    # of the parameter, put together after the branch, read W_bar where the
+    # other arm had not bound it: UnboundLocalError (review)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(params, x):
+            W, b = params
+            c = W * 2.0
+            if x[0] > 0:
+                return np.sum(c * x)
+            return np.sum(b * x)
+        """,
+    )
+    params, x = (np.array([1.0, 2.0]), np.array([3.0, 4.0])), np.array([-1.0, 2.0])
+    value, (W_bar, b_bar) = m.f.f_and_grad(params, x)
+    assert value == 5.0
+    np.testing.assert_array_equal(W_bar, [0.0, 0.0])
+    np.testing.assert_array_equal(b_bar, x)
+    value, (W_bar, b_bar) = m.f.f_and_grad(params, -x)
+    np.testing.assert_array_equal(W_bar, -2.0 * x)
+
+
+def test_a_join_check_in_a_loop_runs_where_an_argument_is_a_sequence(tmp_path):
+    # a check called every step cost 1.26x on a loop of scalar steps (review):
+    # the arguments are tested once a call, a step tests a name
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=(1, 2))
+        def f(x, w, b):
+            s = 0.0
+            for i in range(len(x)):
+                s = s + np.tanh(x[i] * w + b) * x[i]
+            return s
+
+
+        @symgrad.grad(wrt=(0, 1))
+        def trajectory(x0, k, steps):
+            x, v = x0, 0.0
+            for _ in range(steps):
+                v = 0.9 * v - k * x * 0.1
+                x = x + 0.1 * v
+            return x
+        """,
+    )
+    source = m.f.source
+    assert "    lists = _any_sequence(x, w, b)\n" in source
+    assert '        if lists:\n            _not_joined(t2, w, "*")\n' in source
+    value, grads = m.f.f_and_grad(np.arange(3.0), 0.5, 0.1)
+    assert value == sum(np.tanh(i * 0.5 + 0.1) * i for i in range(3))
+    with pytest.raises(BadInputError, match="'[*]' repeats a list"):
+        m.f.f_and_grad([[1.0], [2.0]], 2, 0.1)
+    # numbers are no lists: the float body tests nothing
+    source = m.trajectory.source
+    assert '            _not_joined(k, x, "*")\n' in source
+    floats = source.split("def _f_and_grad_floats")[1].split("# Support")[0]
+    assert "_not_joined" not in floats and "lists" not in floats

@@ -1830,3 +1830,29 @@ def test_np_take_reads_indices_as_numpy_and_takes_its_modes():
     value, grad = symgrad.grad(_swapped_by_the_method).f_and_grad(A)
     assert value == _swapped_by_the_method(A)
     np.testing.assert_array_equal(grad, [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+
+
+def _banded(c, x):
+    n = x.shape[0]
+    A = sum(np.diag(c[j + 1] * np.ones(n - abs(j)), j) for j in range(-1, 2))
+    return x @ A @ x
+
+
+def _diagonals(A):
+    return sum(np.sum(np.diag(A, k) ** 2) for k in (-1, 0, 1))
+
+
+def test_np_diag_takes_a_diagonal_a_loop_picks():
+    # k had to be a constant known when compiling: a tridiagonal matrix
+    # built in a loop over its diagonals was refused (random programs)
+    c, x = np.array([0.5, 2.0, -1.0]), np.array([1.0, 2.0, 3.0])
+    g = symgrad.grad(_banded, wrt=(0, 1))
+    assert g.f_and_grad(c, x)[0] == _banded(c, x)
+    np.testing.assert_allclose(g.grad(c, x)[0], [8.0, 14.0, 8.0])
+    check_grad(g, c, x)
+    A = np.arange(9.0).reshape(3, 3)
+    band = np.abs(np.subtract.outer(range(3), range(3))) <= 1
+    np.testing.assert_array_equal(symgrad.grad(_diagonals).grad(A), 2.0 * A * band)
+    hessian = symgrad.hessian(_diagonals).hessian(A).reshape(9, 9)
+    band = np.abs(np.subtract.outer(range(3), range(3))) <= 1
+    np.testing.assert_array_equal(hessian, np.diag(2.0 * band.ravel()))

@@ -14,9 +14,11 @@ def f_and_jvp(x0, k, steps, tangents):
     x0_dot, k_dot = _tangent_tuple("trajectory", tangents, 2)
     x0_dot = _check_tangent("trajectory", x0_dot, x0)
     k_dot = _check_tangent("trajectory", k_dot, k)
+    lists = _any_sequence(x0, k, steps)
     x, v, x_dot, v_dot = x0, 0.0, x0_dot, 0.0
     for _ in range(steps):
-        _not_joined(k, x, "*")
+        if lists:
+            _not_joined(k, x, "*")
         v_1 = 0.9 * v - k * x * 0.1
         v_1_dot = 0.9 * v_dot - 0.1 * k_dot * x - 0.1 * x_dot * k
         x_1 = x + 0.1 * v_1
@@ -32,6 +34,15 @@ def f_and_jvp(x0, k, steps, tangents):
 class JoinError(TypeError):
     """Lists or tuples joined with `+` or repeated with `*`, where symgrad
     differentiates numpy's elementwise operation."""
+
+
+def _any_sequence(*values):
+    """Is one of `values` a list or a tuple (so that `_not_joined` may find
+    one joined or repeated)?"""
+    for value in values:
+        if isinstance(value, list | tuple):
+            return True
+    return False
 
 
 def _not_joined(a, b, op):
