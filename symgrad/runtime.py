@@ -404,7 +404,7 @@ def _any_sequence(*values):
     """Is one of `values` a list or a tuple (so that `_not_joined` may find
     one joined or repeated)?"""
     for value in values:
-        if isinstance(value, list | tuple):
+        if isinstance(value, (list, tuple)):
             return True
     return False
 
@@ -413,6 +413,8 @@ def _not_joined(a, b, op):
     """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
     symgrad differentiates it: not Python's join of two lists or tuples, nor
     the repetition of one by an int."""
+    if not (isinstance(a, (list, tuple)) or isinstance(b, (list, tuple))):
+        return  # (numbers and arrays, in 90 ns: a union type costs twice that)
     if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
         raise JoinError(
             f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
