@@ -1042,8 +1042,7 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
         return fn
     lists, ints = maybe_lists(fn), int_vars(fn)
     active = activity(fn, wrt, checked=False)
-    given = Var(names.fresh("lists"))  # (any argument a list or a tuple)
-    looped = []
+    given: list[Var] = []  # (the name telling whether an argument is a sequence)
 
     def may_list(atom: Atom) -> bool:
         if isinstance(atom, Const):
@@ -1083,11 +1082,11 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
                     Var(names.fresh()), "not_joined", (*stmt.args, symbol), (), stmt.loc
                 )
                 if in_loop:
-                    looped.append(check)
-                    check = Branch(given, (check,), (), (), stmt.loc)
+                    given[:] = given or [Var(names.fresh("lists"))]
+                    check = Branch(given[0], (check,), (), (), stmt.loc)
                 out.append(check)
-            elif isinstance(stmt, Assign):
-                shown |= _no_lists(stmt)
+            elif isinstance(stmt, Assign) and stmt.target.name in active:
+                shown |= _no_lists(stmt)  # (a line no derivative needs may be dropped)
             if isinstance(stmt, Branch):
                 stmt = replace(
                     stmt,
@@ -1104,9 +1103,9 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
         return tuple(out)
 
     body = block(fn.body, set(), False)
-    if looped:
+    if given:
         params = tuple(Var(p) for p in fn.params)
-        body = (Assign(given, "any_sequence", params, (), looped[0].loc),) + body
+        body = (Assign(given[0], "any_sequence", params, (), fn.loc),) + body
     return replace(fn, body=body)
 
 
@@ -1146,10 +1145,8 @@ _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"same_shapes"}  # (np.concatenate's check of a list made at run time)
 _LIST_OPS |= {"take_indices"}  # (np.take's indices: a list as numpy reads one)
-_LIST_OPS |= {
-    "not_joined",
-    "any_sequence",
-}  # (a check that + or * is not on lists, `_checked_joins`)
+# (the checks that + and * are not on lists, `_checked_joins`)
+_LIST_OPS |= {"not_joined", "any_sequence"}
 _LIST_OPS |= {"rule_cotangents"}  # (a vjp's list of cotangents, read back)
 _LIST_OPS |= {"shape", "size", "ndim", "zeros_grad", "zeros_tangent"}  # as numpy
 _LIST_OPS |= {"zeros_buffer", "list_index", "bound"}

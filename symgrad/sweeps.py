@@ -262,7 +262,7 @@ class FlowReverse:
     # --- branches -------------------------------------------------------------
 
     def branch_adjoint(
-        self, stmt: Branch, loop: Loop | None, sunk: tuple[list, list] = ([], [])
+        self, stmt: Branch, loop: Loop | None, sunk: tuple[list, list]
     ) -> None:
         """The adjoint of a branch, each arm's followed by the adjoints of
         the statements before it that arm alone reads (`sink`)."""
