@@ -101,9 +101,10 @@ class FlowReverse:
         on a path that does not use it) is nan, where reverse mode adds
         nothing (PyTorch's, JAX's).  Statements passed over on the way add to
         their arguments' cotangents too, which commutes (an entry of a
-        parameter only unpacked, `W, b = params`, is one, never moved); the
-        search stops at a write into an array or a list (an append), a loop
-        or another branch."""
+        parameter only unpacked, `W, b = params`, is one, never moved), and
+        so do branches and loops (an early return is a branch before the
+        rest of the function); the search stops at a write into an array or
+        a list (an append)."""
         branch = body[i]
         reads = []
         for arm, side in ((branch.body, 0), (branch.orelse, 1)):
@@ -116,6 +117,8 @@ class FlowReverse:
             reads.append(count)
         sunk: tuple[list[Assign], list[Assign]] = ([], [])
         for stmt in reversed(body[:i]):
+            if isinstance(stmt, Branch | Loop):
+                continue  # (an early return's branch before this one)
             if not isinstance(stmt, Assign) or stmt.op in WRITES:
                 break
             name = stmt.target.name

@@ -2049,3 +2049,47 @@ def test_a_join_check_in_a_loop_runs_where_an_argument_is_a_sequence(tmp_path):
     assert '            _not_joined(k, x, "*")\n' in source
     floats = source.split("def _f_and_grad_floats")[1].split("# Support")[0]
     assert "_not_joined" not in floats and "lists" not in floats
+
+
+def test_a_value_an_early_return_leaves_unread_has_no_adjoint(tmp_path):
+    # an early return is a branch before the branch that reads the value: the
+    # value's adjoint stayed after both, and met a zero cotangent times its
+    # inf partial where the function returned early (nan for 0, 60 of 62
+    # random programs with early returns)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def early(x, c):
+            t = np.log(x[0])
+            if c == 0:
+                return x[1] ** 2
+            return t * 2.0
+
+
+        @symgrad.grad
+        def from_a_loop(x, c):
+            t = np.log(x[0])
+            for i in range(3):
+                if i == c:
+                    return x[1] * i
+            return t
+
+
+        @symgrad.hessian(wrt=0)
+        def twice(x, c):
+            t = np.log(x[0])
+            if c == 0:
+                y = x[1] ** 2
+                if c < 5:
+                    return y
+            return t + x[1]
+        """,
+    )
+    x = np.array([0.0, 1.5])  # log(0) is -inf, on the path not taken
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(m.early.grad(x, 0), [0.0, 3.0])
+        np.testing.assert_array_equal(m.from_a_loop.grad(x, 1), [0.0, 1.0])
+        hvp = m.twice.hvp(x, 0, tangents=np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(hvp, [0.0, 2.0])
+    symgrad.check_grad(m.early, np.array([0.5, 1.5]), 1)
