@@ -497,9 +497,9 @@ class FlowLowering:
         if var.name in self.entries_read and not vector:
             # (a loop's header was taken for an array of one axis, as it is
             # before the loop, and its entries read as copies)
-            raise UnsupportedSyntaxError(
-                f"an entry of '{var.name}' was read as a number (of an array of "
-                "one axis), and this loop may give it more axes",
+            raise UnsupportedSyntaxError(  # (at the read: the IR's name is not yours)
+                "this entry is read as a number, of an array of one axis, and "
+                "the loop around it may give the array more axes",
                 self.loc_of_entry[var.name],
                 "give the array one shape on every step",
             )
