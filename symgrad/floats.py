@@ -72,8 +72,7 @@ _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
 _SCALAR_OPS |= {"floordiv", "mod", "bound"}
 # Checks that numbers always pass, left out of the float body (`+` and `*`
 # of numbers join no lists; no argument is a list: `_any_sequence` is False).
-DROPPED = {"not_joined"}
-_NO_SEQUENCES = {"any_sequence"}
+_DROPPED = {"not_joined", "any_sequence"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
@@ -92,9 +91,7 @@ def eligible(statements: list[Stmt]) -> bool:
         op = OPS[stmt.op]
         if stmt.param("fn") is not None and stmt.op not in ("custom", "opaque"):
             continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
-        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS or stmt.op in DROPPED:
-            continue
-        if stmt.op in _NO_SEQUENCES:
+        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS or stmt.op in _DROPPED:
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
@@ -108,7 +105,7 @@ def dropped(stmt: Stmt) -> bool:
     """Is `stmt` left out of the float body: a check numbers always pass, the
     test of arguments for lists, or a branch on it holding only checks?"""
     if isinstance(stmt, Assign):
-        return stmt.op in DROPPED or stmt.op in _NO_SEQUENCES
+        return stmt.op in _DROPPED
     if isinstance(stmt, If) and not stmt.orelse:
         return all(dropped(s) for s in stmt.body)
     return False
