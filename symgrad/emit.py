@@ -32,6 +32,7 @@ import builtins
 import functools
 import inspect
 import itertools
+import keyword
 import re
 import textwrap
 from collections import Counter
@@ -69,7 +70,7 @@ from .ir import (
 from .names import Names
 from .optimize import carry_in_place, optimize
 from .reverse import Adjoint
-from .rules import CHECKS, OPS, VIEWS
+from .rules import CHECKS, JOIN_GUARD, OPS, VIEWS
 
 _HELPERS = [
     name
@@ -454,6 +455,7 @@ class _Printer:
         local: dict[str, str] | None = None,
     ):
         self.on_floats = on_floats  # print the Python-float body (`floats`)
+        self.loops = 0  # the loops around the statement printed
         self.local = local  # math functions bound to local names (`floats`)
         self.statements = statements
         self.first_adjoint = first_adjoint
@@ -633,10 +635,15 @@ class _Printer:
                 lines = _in_body(style.reversed_loop, indent, names, stack)
             else:
                 lines = [f"{indent}for {', '.join(names) or '_'} in {iterable}:"]
-            return lines + (self.block(stmt.body, inner, commented) or [inner + "pass"])
+            self.loops += 1
+            body = self.block(stmt.body, inner, commented) or [inner + "pass"]
+            self.loops -= 1
+            return lines + body
         if isinstance(stmt, While):
+            self.loops += 1
             test = self.block(stmt.test, inner, False)
             body = self.block(stmt.body, inner, commented) or [inner + "pass"]
+            self.loops -= 1
             if not test:
                 return [f"{indent}while {self.expr(stmt.cond)}:"] + body
             check = f"{inner}if not {_wrap(self.expr(stmt.cond))}:"
@@ -646,6 +653,17 @@ class _Printer:
             if all(v.isidentifier() for v in values):
                 stack = self.name(stmt.stack)
                 return _in_body(style.appended_tuple, indent, stack, values)
+        if (  # (in a loop, `if lists:` guards it)
+            isinstance(stmt, Assign)
+            and stmt.op == "not_joined"
+            and not self.counts[stmt.target.name]
+            and not self.loops
+        ):
+            a, b = (self.expr(v) for v in stmt.args[:2])
+            guard = f"{indent}if {JOIN_GUARD.format(a, b)}:"
+            fits = len(guard) + 4 <= style.WIDTH  # (in the function's body)
+            if _is_name(a) and _is_name(b) and fits:
+                return [guard, f"{inner}{self.statement(stmt)}"]
         return [indent + self.statement(stmt)]
 
     def statement(self, stmt: Stmt) -> str:
@@ -771,6 +789,10 @@ def _in_body(split, indent: str, *args) -> list[str]:
 
 
 _BODY = "    "
+
+
+def _is_name(text: str) -> bool:
+    return text.isidentifier() and not keyword.iskeyword(text)
 
 
 def _reversed_name(iterable: str) -> str | None:

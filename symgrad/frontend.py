@@ -51,7 +51,7 @@ from .ir import (
 )
 from .library import BINOPS
 from .names import RESERVED, Names
-from .rules import CHECKS, OPS, VIEWS
+from .rules import CHECKS, JOIN_GUARD, OPS, VIEWS
 from .source import FunctionSource, nodes
 from .updates import UpdateLowering, named_constant, vars_in
 
@@ -217,6 +217,20 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         callee = self.callee(node.func, scope)
         return isinstance(callee, resolve.LibFunction) and callee.lib == "symgrad"
 
+    def is_guarded_check(self, stmt: ast.stmt, scope: Scope) -> bool:
+        """Is `stmt` emitted code's `_not_joined(a, b, op)` behind its test
+        (`rules.JOIN_GUARD`), read as the check alone?"""
+        if not (isinstance(stmt, ast.If) and len(stmt.body) == 1 and not stmt.orelse):
+            return False
+        check = stmt.body[0]
+        if not (isinstance(check, ast.Expr) and self.is_check(check.value, scope)):
+            return False
+        names = [a.id for a in check.value.args[:2] if isinstance(a, ast.Name)]
+        if len(names) != 2:
+            return False
+        guard = ast.parse(JOIN_GUARD.format(*names), mode="eval").body
+        return ast.dump(stmt.test) == ast.dump(guard)
+
     def statement(self, stmt: ast.stmt, scope: Scope) -> None:
         if isinstance(stmt, ast.Expr) and _is_append(stmt.value):
             self.append(stmt.value, scope)
@@ -231,6 +245,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             return
         if isinstance(stmt, ast.Expr) and self.is_check(stmt.value, scope):
             self.call(stmt.value, scope, None)  # (kept: a check has no value to use)
+            return
+        if self.is_guarded_check(stmt, scope):  # (`if type(w) not in ...:`)
+            self.call(stmt.body[0].value, scope, None)
             return
         if isinstance(stmt, ast.Expr):
             raise UnsupportedSyntaxError(

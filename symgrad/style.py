@@ -200,10 +200,10 @@ def appended_tuple(indent: str, stack: str, names: list[str]) -> list[str]:
     time; a test compares these lines with black's on many lengths.)"""
     values = ", ".join(names)
     one = f"{indent}{stack}.append(({values}))"
-    if len(one) <= _WIDTH:
+    if len(one) <= WIDTH:
         return [one]
     inner = indent + "    "
-    if len(f"{inner}({values})") <= _WIDTH:
+    if len(f"{inner}({values})") <= WIDTH:
         return [f"{indent}{stack}.append(", f"{inner}({values})", f"{indent})"]
     names_lines = [f"{inner}    {name}," for name in names]
     return [
@@ -220,16 +220,16 @@ def reversed_loop(indent: str, names: list[str], stack: str) -> list[str]:
     long: at `reversed(` when the rest fits, else one name per line."""
     targets = ", ".join(names)
     one = f"{indent}for {targets} in reversed({stack}):"
-    if len(one) <= _WIDTH:
+    if len(one) <= WIDTH:
         return [one]
     head = f"{indent}for {targets} in reversed("
-    if len(head) <= _WIDTH:
+    if len(head) <= WIDTH:
         return [head, f"{indent}    {stack}", f"{indent}):"]
     names_lines = [f"{indent}    {name}," for name in names]
     return [f"{indent}for (", *names_lines, f"{indent}) in reversed({stack}):"]
 
 
-_WIDTH = 88  # black's line length
+WIDTH = 88  # black's line length
 
 
 def _needs_black(statement: list[tokenize.TokenInfo], lines: list[str]) -> bool:

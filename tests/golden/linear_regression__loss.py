@@ -8,7 +8,8 @@ import numpy as np
 
 def f_and_grad(w, b, X, Y, *, seed=None):
     """Return loss(w, b, X, Y) and its gradient with respect to w, b."""
-    _not_joined(w, X, "*")
+    if type(w) not in (float, np.ndarray) and type(X) not in (float, np.ndarray):
+        _not_joined(w, X, "*")
     t1 = w * X + b
     t2 = t1 - Y
     out = _mean_squares(t2)

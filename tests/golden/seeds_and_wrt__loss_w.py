@@ -8,7 +8,8 @@ import numpy as np
 
 def f_and_grad(w, b, x, y_true, *, seed=None):
     """Return loss_w(w, b, x, y_true) and its gradient with respect to w."""
-    _not_joined(w, x, "*")
+    if type(w) not in (float, np.ndarray) and type(x) not in (float, np.ndarray):
+        _not_joined(w, x, "*")
     t1 = w * x + b
     t2 = t1 - y_true
     out = _mean_squares(t2)
