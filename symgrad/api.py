@@ -86,9 +86,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     from .rules import OPS
 
     fence.check(src)
-    names, is_tuple = normalize_wrt(
-        src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
-    )
+    names, is_tuple = normalize_wrt(src, wrt)
     primal, constants, allocator = frontend.lower(src, has_aux, names)
     primal = fuse.fuse_slices(primal, names=allocator, wrt=names)
     verify(primal, OPS)
@@ -156,9 +154,7 @@ def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> st
     from . import frontend, transforms
 
     fence.check(src)
-    names, is_tuple = normalize_wrt(
-        src.name, src.params, wrt, src.loc(src.tree), src.keyword_only
-    )
+    names, is_tuple = normalize_wrt(src, wrt)
     check_mode(src, mode)
     _, constants, _ = frontend.lower(src)
     spec = module_spec(src, names, is_tuple, constants)
@@ -171,28 +167,30 @@ def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> st
 
 
 def normalize_wrt(
-    name: str,
-    params: tuple[str, ...],
-    wrt: Wrt,
-    loc: Loc | None = None,
-    keyword_only: tuple[str, ...] = (),
+    src: FunctionSource, wrt: Wrt, located: bool = True
 ) -> tuple[tuple[str, ...], bool]:
     """Parameter names in `wrt` order, and whether `wrt` was a tuple.  Only a
     positional parameter is differentiated (an index counts those alone): a
-    keyword-only one is an option (`*, l2=0.01`)."""
+    keyword-only one is an option (`*, l2=0.01`).  Errors point at the `def`
+    if `located` (reading its AST)."""
+    name, keyword_only = src.name, src.keyword_only
+
+    def loc() -> Loc | None:
+        return src.loc(src.tree) if located else None
+
     for item in wrt if isinstance(wrt, tuple | list) else (wrt,):
         if item in keyword_only:
             raise BadInputError(
                 f"{name}: wrt names '{item}', a keyword-only parameter; symgrad "
                 "differentiates positional parameters",
-                loc,
+                loc(),
                 f"move '{item}' before the `*` to differentiate with respect to it",
             )
-    params = tuple(p for p in params if p not in keyword_only)
+    params = tuple(p for p in src.params if p not in keyword_only)
     if wrt is None:
         if not params:
             raise BadInputError(
-                f"{name}: a function without parameters has no gradient", loc
+                f"{name}: a function without parameters has no gradient", loc()
             )
         return (params[0],), False
     is_tuple = isinstance(wrt, tuple | list)
@@ -200,10 +198,10 @@ def normalize_wrt(
     for item in tuple(wrt) if is_tuple else (wrt,):
         problem = _wrt_problem(item, params, names)
         if problem:
-            raise BadInputError(f"{name}: {problem}", loc)
+            raise BadInputError(f"{name}: {problem}", loc())
         names.append(params[item] if isinstance(item, int) else item)
     if not names:
-        raise BadInputError(f"{name}: wrt is empty", loc)
+        raise BadInputError(f"{name}: wrt is empty", loc())
     return tuple(names), is_tuple
 
 
@@ -253,7 +251,8 @@ class _Transformed:
         functools.update_wrapper(self, fun)
         self.__symgrad_original__ = fun
         self._src = from_function(fun, LiveResolver(fun))
-        fence.check(self._src)
+        if not self._cached(wrt):
+            fence.check(self._src)
         scopes = fun.__qualname__.split(".")
         in_class = len(scopes) > 1 and scopes[-2] != "<locals>"
         params = self._src.params
@@ -266,13 +265,7 @@ class _Transformed:
                 "reads, and call it from the method",
             )
         self._wrt = wrt
-        self.wrt, self.wrt_is_tuple = normalize_wrt(
-            self._src.name,
-            self._src.params,
-            wrt,
-            self._src.loc(self._src.tree),
-            self._src.keyword_only,
-        )
+        self.wrt, self.wrt_is_tuple = normalize_wrt(self._src, wrt)
         self.wrt_indices = tuple(self._src.params.index(w) for w in self.wrt)
         self._source: str | None = None
         self._entry: Path | None = None  # the cache entry of `_source`, if any
@@ -290,6 +283,18 @@ class _Transformed:
     def _tag(self) -> str:
         """What besides the source and `wrt` decides the module (cache key)."""
         return f"{__version__}+{self.kind}"
+
+    def _cached(self, wrt: Wrt) -> bool:
+        """Does the on-disk cache hold a module made from the function's text
+        and names as they are now?  Then the text passed the fence (the
+        compiler checks it before building any), and the decorator need not
+        parse it again."""
+        try:
+            names, is_tuple = normalize_wrt(self._src, wrt, located=False)
+        except SymgradError:
+            return False  # (raised again below, after the fence's errors)
+        entry = cache.entry_for(self._src, names, is_tuple, self._tag())
+        return entry is not None and entry.path.is_file()
 
     def _build(self) -> str:
         raise NotImplementedError
@@ -377,6 +382,8 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
             continue
         seen.add(ident)
         for name in resolver.global_names():
+            if not resolver.bound(name):
+                continue  # (a builtin: the prelude's `sum` is symgrad's own)
             resolved = resolver.resolve(name)
             if isinstance(resolved, UserFunction):
                 pending.append(resolved.source)
@@ -395,7 +402,7 @@ def global_bindings(src: FunctionSource) -> tuple[Binding, ...]:
             else:
                 continue
             found.append((namespace, name, value, _entries(value)))
-        for _, module, attr, resolved in member_reads(fn.tree, resolver):
+        for _, module, attr, resolved in member_reads(fn):
             if isinstance(resolved, UserFunction):
                 pending.append(resolved.source)
             if module.namespace is not None and resolved is not None:
@@ -659,7 +666,7 @@ def custom_functions(src: FunctionSource) -> dict[str, Any]:
             continue
         seen.add(id(fn.tree))
         targets = [fn.resolver.resolve(name) for name in global_names(fn.tree)]
-        targets += [found for *_, found in member_reads(fn.tree, fn.resolver)]
+        targets += [found for *_, found in member_reads(fn)]
         for target in targets:
             if isinstance(target, UserFunction):
                 pending.append(target.source)

@@ -60,6 +60,7 @@ from .resolve import (
     Constant,
     CustomFunction,
     LibFunction,
+    LiveResolver,
     Module,
     UserFunction,
     UserModule,
@@ -145,18 +146,23 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
     pending = [src]
     while pending:
         fn = pending.pop(0)
-        ident = (fn.file, fn.tree.lineno, fn.name, *_captured(fn))
+        ident = (fn.file, fn.first_line, fn.name, *_captured(fn))
         if ident in visited:
             continue
         visited.add(ident)
         parts.append(["function", fn.name, os.path.basename(fn.file), fn.text])
-        live = getattr(fn.resolver, "global_names", None)  # (a live function's)
-        for name in live() if live is not None else global_names(fn.tree):
+        live = fn.resolver if isinstance(fn.resolver, LiveResolver) else None
+        for name in live.global_names() if live else global_names(fn.tree):
+            if live and not live.bound(name):
+                # a builtin (or an attribute's name): symgrad's prelude
+                # defines `sum`, fingerprinted with symgrad's sources
+                parts.append(["name", name, "builtin"])
+                continue
             found = fn.resolver.resolve(name) if fn.resolver is not None else None
             parts.append(["name", name, *_describe(found)])
             if isinstance(found, UserFunction):
                 pending.append(found.source)
-        for dotted, _, _, found in member_reads(fn.tree, fn.resolver):  # `L.dense`
+        for dotted, _, _, found in member_reads(fn):  # `L.dense`
             parts.append(["member", dotted, *_describe(found)])
             if isinstance(found, UserFunction):
                 pending.append(found.source)

@@ -897,9 +897,7 @@ def verify_file(found: list, show: Any = None) -> Report:
             continue
         try:
             not_wrapped(src, options)
-            names, _ = normalize_wrt(
-                src.name, src.params, options["wrt"], keyword_only=src.keyword_only
-            )
+            names, _ = normalize_wrt(src, options["wrt"], located=False)
             source = compile_function(src, **options).source
         except SymgradError as exc:  # report it, and go on to the next function
             add(Verdict(src.name, "failed", _uncompiled(exc), False))

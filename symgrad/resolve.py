@@ -127,20 +127,22 @@ Resolved = (
 
 
 def member_reads(
-    tree: ast.AST, resolver: Any
+    src: FunctionSource,
 ) -> list[tuple[str, UserModule, str, Resolved | None]]:
-    """Every `m.name` in `tree` (`pkg.sub.name` too) where `m` resolves to a
+    """Every `m.name` in `src` (`pkg.sub.name` too) where `m` resolves to a
     user module, with the dotted name, the module, the attribute and what it
     resolves to there, in the order of the source; each once.  (A live
     function whose global names hold no module of the user's has none: its
-    tree is not walked; a cache hit reads this for every function.)"""
+    tree is not read, nor parsed; a cache hit reads this for every function.)"""
     found: dict[str, tuple[str, UserModule, str, Resolved | None]] = {}
     modules: dict[str, UserModule | None] = {}  # a base name -> its module
+    resolver = src.resolver
     if resolver is None:
         return []
     live = getattr(resolver, "global_names", None)
     if live is not None and not any(_user_module(resolver, n) for n in live()):
         return []
+    tree = src.tree
 
     def module_of(node: ast.expr) -> tuple[str, UserModule] | None:
         if isinstance(node, ast.Name):
@@ -386,6 +388,12 @@ class LiveResolver:
             except ValueError:  # an empty cell: assigned later in the outer scope
                 continue
         return values
+
+    def bound(self, name: str) -> bool:
+        """Is `name` the function's global or a variable of a scope around it
+        (not a builtin, nor an attribute's name, the `sum` of `np.sum`, which
+        the code object lists with them)?"""
+        return name in self.cells or name in self.globals
 
     def resolve(self, name: str) -> Resolved | None:
         for scope in (self.closure, self.globals):

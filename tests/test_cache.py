@@ -26,6 +26,7 @@ import symgrad
 import symgrad.api
 import symgrad.emit
 import symgrad.frontend
+import symgrad.source
 from symgrad import cache
 from symgrad.__main__ import main
 
@@ -62,6 +63,11 @@ def expected_grad(x, scale=3.0, weights=WEIGHTS):
 
 
 _names = itertools.count()
+# Python 3.10's code objects keep where instructions start, not where they end:
+# a function's lines are parsed when read there
+NEEDS_POSITIONS = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="3.10 parses every function it reads"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -174,6 +180,7 @@ import symgrad.api
 import symgrad.cache
 import symgrad.emit
 import symgrad.frontend
+import symgrad.source
 
 def boom(*args, **kwargs):
     raise AssertionError("compiled on a cache hit")
@@ -740,6 +747,66 @@ def test_a_cache_hit_imports_neither_sympy_nor_black(tmp_path):
     )
     assert second.returncode == 0, second.stderr
     assert second.stdout.decode().split() == ["False", "False"]
+
+
+@NEEDS_POSITIONS
+def test_a_cache_hit_parses_nothing(tmp_path, monkeypatch):
+    """A decorated function's text, parameters and names come from its file's
+    lines and its code object; where the cache holds its module, neither the
+    decorator's syntax check nor the key parses it (a quarter of the load)."""
+    model = import_file(write(tmp_path))
+    assert model.f.source
+
+    def boom(*args, **kwargs):
+        raise AssertionError("parsed on a cache hit")
+
+    monkeypatch.setattr(symgrad.source, "_parse", boom)
+    forbid_compiling(monkeypatch)
+    again = symgrad.grad(model.f.__wrapped__)
+    np.testing.assert_allclose(again.grad(X), expected_grad(X))
+    assert "tree" not in again._src.__dict__
+    monkeypatch.undo()  # a miss (another wrt) parses, and checks the syntax
+    other = symgrad.grad(model.f.__wrapped__, wrt="x")
+    assert "tree" in other._src.__dict__
+
+
+def test_a_string_that_reaches_the_margin_is_in_the_key(tmp_path):
+    """The text is cut where the last instruction ends: the lines of a string
+    (or bracket) back at the margin are in it, and an edit there misses."""
+    text = MODEL + '\n\n@symgrad.grad\ndef g(x):\n    return x * len("""ab\ncd""")\n'
+    keys = []
+    for i, edited in enumerate((text, text.replace('cd"""', 'cde"""'))):
+        g = import_file(write(tmp_path / str(i), edited)).g
+        assert g.grad(2.0) == len(edited.split('len("""')[1].split('"""')[0])
+        keys.append(cache.compute_key(g._src, g.wrt, g.wrt_is_tuple, "0.1.0"))
+        assert g._src.text.endswith('cd""")\n' if i == 0 else 'cde""")\n')
+    assert keys[0] != keys[1]
+
+
+@NEEDS_POSITIONS
+def test_the_text_read_without_parsing_is_the_parsed_functions():
+    """For every function of the test tables: the text cut by the code
+    object's lines is the parsed function's, from its first decorator to its
+    last line, and its parameters are the AST's."""
+    from flow_functions import FLOW_CASES
+    from functions import CASES
+
+    seen = set()
+    for case in CASES + FLOW_CASES:
+        fn = getattr(case.fn, "__wrapped__", case.fn)
+        if fn in seen:
+            continue
+        seen.add(fn)
+        src = symgrad.source.from_function(fn)
+        assert src.cut is not None, case.name
+        text, params, keyword_only = src.text, src.params, src.keyword_only
+        tree = src.tree
+        first = min([tree.lineno] + [d.lineno for d in tree.decorator_list])
+        assert text == "".join(src.lines[first - 1 : tree.end_lineno]), case.name
+        args = tree.args
+        assert params == tuple(a.arg for a in args.args + args.kwonlyargs)
+        assert keyword_only == tuple(a.arg for a in args.kwonlyargs)
+    assert len(seen) > 300
 
 
 def test_changing_a_custom_rule_misses_the_cache(tmp_path, monkeypatch):
