@@ -81,7 +81,7 @@ _SHAPE_ONLY = {"shape": {0}, "zeros_grad": {0}, "unbroadcast": {1}, "spread": {1
 _SHAPE_ONLY["zeros_buffer"] = {0}
 _SHAPE_ONLY["unbroadcast_mul"] = {2}
 _SHAPE_ONLY.update(same_shape_sum={1}, same_shape_mul={2})  # (`loopshapes`)
-_SHAPE_ONLY.update(len={0}, size={0}, ndim={0}, written_grad={2})
+_SHAPE_ONLY.update(len={0}, size={0}, ndim={0}, written_grad={2, 3})
 
 
 @dataclass

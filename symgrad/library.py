@@ -242,7 +242,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_setitem_sub": CallSpec("setitem_sub", ("x", "index", "value")),
     "_mul_into": CallSpec("mul_into", ("buffer", "a", "b")),
     "_add_at": CallSpec("add_at", ("x", "index", "value")),
-    "_written_grad": CallSpec("written_grad", ("g", "index", "target")),
+    "_written_grad": CallSpec("written_grad", ("g", "index", "target", "value")),
     "_zero_at": CallSpec("zero_at", ("g", "index")),
     "_unpacked": CallSpec("unpacked", ("value", "n")),
     "_list_index": CallSpec("list_index", ("items", "i")),

@@ -393,9 +393,10 @@ class _Reverse(FlowReverse):
             if stmt.op == "add_at":
                 part = self.b.op("getitem_copy", g, index)
             else:
-                # an integer array truncates what is written: no derivative
-                dtype = Const(0.0) if old.name in self.floats else old
-                part = self.b.op("written_grad", g, index, dtype)
+                # an integer array truncates a float written: no derivative
+                float_target = old.name in self.floats
+                dtypes = (Const(0.0),) * 2 if float_target else (old, value)
+                part = self.b.op("written_grad", g, index, *dtypes)
             part = self.b.op("unbroadcast", part, value)
             if stmt.op == "setitem_sub":
                 part = self.b.op("neg", part)

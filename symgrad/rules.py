@@ -789,7 +789,9 @@ def _moveaxis_adjoint(b: Builder, g, out, x, source, destination):
     return b.op("moveaxis", g, destination, source), None, None
 
 
-_emitted("written_grad", 3, "_written_grad({0}, np.s_{1}, {2})", nondiff=(1, 2))
+_emitted(
+    "written_grad", 4, "_written_grad({0}, np.s_{1}, {2}, {3})", nondiff=(1, 2, 3)
+)
 _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
 _emitted(
     "einsum_grad",
@@ -810,7 +812,7 @@ _emitted("concat_grad", None, "_concat_grad({args})")
 _emitted("hstack_grad", None, "_hstack_grad({args})")
 _emitted("vstack_grad", None, "_vstack_grad({args})")
 _emitted("broadcast_tangent", 2, "_broadcast_tangent({0}, {1})", nondiff=(1,))
-_emitted("float_tangent", 2, "_float_tangent({0}, {1})", nondiff=(1,))
+_emitted("float_tangent", 3, "_float_tangent({0}, {1}, {2})", nondiff=(1, 2))
 for _name in [
     "extremum_grad",
     "extremum_tangent",
@@ -1103,17 +1105,20 @@ TANGENTS["mean_squares"] = _squares_tangent("mean")
 
 def _write_tangent(name: str) -> Tangent:
     """`y = x` with `x[index]` set to (or increased by) `value`: the tangent
-    writes the value's tangent into the target's.  A write into an integer
-    array truncates, so `float_tangent` zeroes the result's tangent there."""
+    writes the value's tangent into the target's.  A float written into an
+    integer array is truncated, so `float_tangent` zeroes its tangent then
+    (as the adjoint, `written_grad`, zeroes its cotangent)."""
 
     def tangent(b: Builder, dots, out, x, index, value) -> Atom | None:
         if dots[0] is None and dots[2] is None:
             return None
         if dots[2] is None and name != "setitem":
             return dots[0]
-        written = dots[2] if dots[2] is not None else Const(0.0)
+        written = Const(0.0)
+        if dots[2] is not None:
+            written = b.op("float_tangent", dots[2], out, value)
         target = dots[0] if dots[0] is not None else b.op("zeros_tangent", x)
-        return b.op("float_tangent", b.op(name, target, index, written), out)
+        return b.op(name, target, index, written)
 
     return tangent
 

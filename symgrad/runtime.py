@@ -1015,17 +1015,22 @@ class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 
 
-def _written_grad(g, index, target):
-    """The cotangent of the value written by `target[index] = value` (or +=, -=).
+def _written_grad(g, index, target, value):
+    """The cotangent of `value` written by `target[index] = value` (or +=, -=).
 
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
-    Written into an integer or boolean array (not a list), a value is
-    truncated: its derivative is zero.  One entry's cotangent is a number, not
-    a 0-d array: the gradient of a Python float is a float.  (`g` is a number for a 0-d
-    array output, `y[()] = value`.)"""
+    A float written into an integer or boolean array (not a list) is
+    truncated: its derivative is zero (an int written there is kept whole, as
+    into the float array the derivative treats it as).  One entry's cotangent
+    is a number, not a 0-d array: the gradient of a Python float is a float.
+    (`g` is a number for a 0-d array output, `y[()] = value`.)"""
     part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if target.__class__ is not list and np.asarray(target).dtype.kind in "biu":
+    if (
+        target.__class__ is not list
+        and np.asarray(target).dtype.kind in "biu"
+        and np.asarray(value).dtype.kind not in "biu"
+    ):
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
@@ -1194,11 +1199,16 @@ def _broadcast_tangent(t, y):
     return t if np.shape(t) == shape else np.broadcast_to(t, shape).copy()
 
 
-def _float_tangent(t, y):
-    """`t`, or zeros where `y` is an integer or boolean array (a write into one
-    truncates, so it passes no derivative)."""
-    if isinstance(y, np.ndarray) and y.dtype.kind in "biu":
-        return np.zeros(np.shape(y))
+def _float_tangent(t, y, value):
+    """The tangent `t` of `value` written into `y`, or zeros where `y` is an
+    integer or boolean array and `value` a float (truncated, so it passes no
+    derivative; an int is written whole)."""
+    if (
+        isinstance(y, np.ndarray)
+        and y.dtype.kind in "biu"
+        and np.asarray(value).dtype.kind not in "biu"
+    ):
+        return np.zeros(np.shape(t))
     return t
 
 

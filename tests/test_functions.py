@@ -888,6 +888,50 @@ def test_a_list_argument_of_ints_holds_the_float_written_into_it():
     assert grad == 0.0
 
 
+def _roughness(x):
+    d = x.copy()
+    d[1:] -= x[:-1]
+    return np.sum(d**2)
+
+
+def _products_in_place(x):
+    y = x.copy()
+    y[1:] *= x[:-1]
+    y[0] = x[1] * x[2]
+    return np.sum(y**2)
+
+
+def _squares_into_a_buffer(x):
+    y = np.zeros_like(x)
+    y[:] = x**2
+    z = np.zeros_like(x)
+    z[1:] = x[1:] * 0.5  # a float into an int buffer: truncated
+    return np.sum(y) + np.sum(z * x)
+
+
+@pytest.mark.parametrize("fn", [_roughness, _products_in_place, _squares_into_a_buffer])
+def test_ints_written_into_an_int_array_pass_their_derivative(fn):
+    # an int array's write zeroed the derivative of every value written, ints
+    # too, which numpy keeps whole: roughness of [1, 2, 4, 7] had gradient
+    # [2, 2, 4, 6] for [0, -2, -2, 6] (adversarial tester); only a float is
+    # truncated (z's entries, 1, 2 and 3 from 2, 4 and 7)
+    x = np.array([1, 2, 4, 7])
+    value, grad = symgrad.grad(fn).f_and_grad(x)
+    assert value == fn(x)
+    tangent = np.array([0.5, -1.0, 2.0, 0.25])
+    hvp = symgrad.hessian(fn).hvp(x, tangents=tangent)
+    if fn is _squares_into_a_buffer:  # d/dx of sum(x**2) + z * x, z truncated
+        expected = 2.0 * x + np.array([0.0, 1.0, 2.0, 3.0])
+        expected_hvp = 2.0 * tangent
+    else:  # as at the same numbers in floats
+        expected = numeric_grad(fn, (x.astype(float),), 0)
+        expected_hvp = symgrad.hessian(fn).hvp(x.astype(float), tangents=tangent)
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-6)
+    _, jvp = symgrad.jvp(fn).f_and_jvp(x, tangents=tangent)
+    np.testing.assert_allclose(jvp, np.dot(grad, tangent), rtol=1e-9)
+    np.testing.assert_allclose(hvp, expected_hvp, rtol=1e-9)
+
+
 def _flagged_array(x, b):
     return np.sum(x[b] * 2.0)
 

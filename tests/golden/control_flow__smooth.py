@@ -32,14 +32,14 @@ def f_and_grad(x, *, seed=None):
         t3, t5 = saved.pop()
         t6 = x[i]
         # grad of: y[i] = 0.5 * y[i - 1] + x[i] ** 2
-        t5_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i], 0.0), t5)
+        t5_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i], 0.0, 0.0), t5)
         y_4_bar[i] = 0.0
         t3_bar = 0.5 * _unbroadcast(t5_bar, t3)
         t4_bar = _unbroadcast(t5_bar * (2.0 * t6), t6)
         x_bar[i] += t4_bar
         y_4_bar[i - 1] += t3_bar
     # grad of: y[0] += x[1]
-    t1_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0], 0.0), t1)
+    t1_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0], 0.0, 0.0), t1)
     x_bar[1] += t1_bar
     return out, x_bar
 
@@ -245,17 +245,22 @@ class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 
 
-def _written_grad(g, index, target):
-    """The cotangent of the value written by `target[index] = value` (or +=, -=).
+def _written_grad(g, index, target, value):
+    """The cotangent of `value` written by `target[index] = value` (or +=, -=).
 
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
-    Written into an integer or boolean array (not a list), a value is
-    truncated: its derivative is zero.  One entry's cotangent is a number, not
-    a 0-d array: the gradient of a Python float is a float.  (`g` is a number for a 0-d
-    array output, `y[()] = value`.)"""
+    A float written into an integer or boolean array (not a list) is
+    truncated: its derivative is zero (an int written there is kept whole, as
+    into the float array the derivative treats it as).  One entry's cotangent
+    is a number, not a 0-d array: the gradient of a Python float is a float.
+    (`g` is a number for a 0-d array output, `y[()] = value`.)"""
     part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if target.__class__ is not list and np.asarray(target).dtype.kind in "biu":
+    if (
+        target.__class__ is not list
+        and np.asarray(target).dtype.kind in "biu"
+        and np.asarray(value).dtype.kind not in "biu"
+    ):
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
