@@ -64,6 +64,8 @@ _FUNCTIONS: dict[type, str] = {
     sp.Min: "minimum",
     cbrt: "cbrt",
     logaddexp: "logaddexp",
+    sp.erf: "erf",  # (a derivative may need erf(x) anew: of y in erf(x) * y)
+    sp.erfc: "erfc",
 }
 _RELATIONS = {
     sp.StrictLessThan: "lt",

@@ -162,3 +162,9 @@ def overflows_to_nan(x):
 def gelu(x):
     """math.erf and math.erfc (numpy has neither): the exact GELU."""
     return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0))) + math.erfc(x) * 0.25
+
+
+def erf_beside_a_root(x, y):
+    """The derivative in y is erf(x) itself, printed anew where the square
+    root's terms join it (it raised InternalError: adversarial tester)."""
+    return math.erf(x) * y + math.hypot(x, y) + math.erfc(y) * math.sqrt(1 + x * x)

@@ -27,6 +27,7 @@ CASES = [
     (ff.recurrence, ("x", "a", "b"), (0.3, 0.9, 0.2)),
     (ff.recurrence_of_cos, ("x", "a"), (0.3, 0.7)),
     (ff.gelu, "x", (0.7,)),
+    (ff.erf_beside_a_root, ("x", "y"), (0.7, 1.3)),
 ]
 
 
