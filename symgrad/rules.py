@@ -789,9 +789,7 @@ def _moveaxis_adjoint(b: Builder, g, out, x, source, destination):
     return b.op("moveaxis", g, destination, source), None, None
 
 
-_emitted(
-    "written_grad", 4, "_written_grad({0}, np.s_{1}, {2}, {3})", nondiff=(1, 2, 3)
-)
+_emitted("written_grad", 4, "_written_grad({0}, np.s_{1}, {2}, {3})", nondiff=(1, 2, 3))
 _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
 _emitted(
     "einsum_grad",

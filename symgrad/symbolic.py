@@ -550,6 +550,8 @@ def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
         return expr.xreplace(mapping)
     if not isinstance(value, sp.Add | sp.Mul):
         return expr.xreplace({value: sym})
+    if not _may_hold(expr, value):
+        return expr  # (subs walks all of expr, a second per value of a Horner sum)
     new = expr.subs(value, sym)
     powers = {(p.base, p.exp) for p in expr.atoms(sp.Pow)}
     for power in new.atoms(sp.Pow):
@@ -558,16 +560,37 @@ def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
     return new
 
 
+def _may_hold(expr: sp.Expr, value: sp.Add | sp.Mul) -> bool:
+    """Could `expr.subs(value, ...)` find `value` in `expr`?  Not unless one
+    sum in `expr` has every term of the sum `value` but its number (or every
+    term of its negation) among its own, or one product the base of every
+    factor of the product `value` but numbers (sympy's `Add._eval_subs` and
+    `Mul._eval_subs` match no less)."""
+    if isinstance(value, sp.Add):
+        _, terms = value.as_coeff_Add()
+        wanted = [set(sp.Add.make_args(t)) for t in (terms, -terms)]
+        return any(w <= set(a.args) for a in expr.atoms(sp.Add) for w in wanted)
+    bases = _bases(value)
+    return any(bases <= _bases(m) for m in expr.atoms(sp.Mul))
+
+
+def _bases(product: sp.Expr) -> set:
+    factors = (f.as_base_exp()[0] for f in sp.Mul.make_args(product))
+    return {b for b in factors if not b.is_Number}
+
+
 def _multiples(expr: sp.Expr, value: sp.Add, sym: sp.Symbol) -> sp.Expr:
     """`expr` with each sum that is a number times the sum `value` written as
     that number times `sym`: `2*x - 2` is `-2*s` for `s = 1 - x`, which `subs`
     does not see (sympy distributes a number over a sum, so `-2*(1 - x)` is
     never written as such)."""
 
+    terms = value.as_coefficients_dict()
+
     def visit(e: sp.Expr) -> sp.Expr:
         if isinstance(e, sp.Add) and len(e.args) == len(value.args):
-            ratio = sp.cancel(e / value)
-            if ratio.is_Number and ratio != 0:
+            ratio = _ratio(e.as_coefficients_dict(), terms)
+            if ratio is not None:
                 return ratio * sym
         if not e.args or isinstance(e, sp.Piecewise):
             return e
@@ -575,6 +598,20 @@ def _multiples(expr: sp.Expr, value: sp.Add, sym: sp.Symbol) -> sp.Expr:
         return e.func(*args) if args != list(e.args) else e
 
     return visit(expr)
+
+
+def _ratio(terms: dict, of: dict) -> sp.Number | None:
+    """The number r with `terms` = r * `of` term by term (sums as their
+    coefficient dicts: sympy distributes a number over a sum's terms), or
+    None.  (sp.cancel of the quotient found these too, at a tenth of a
+    second per sum of a Horner polynomial's derivative.)"""
+    if terms.keys() != of.keys():
+        return None
+    ratio, *others = [terms[k] / of[k] for k in of]
+    if not ratio.is_Number or ratio == 0:
+        return None
+    # (2 and 2.0 are one ratio: `2*x - 2.0` is twice `x - 1`)
+    return ratio if all((r - ratio).is_zero for r in others) else None
 
 
 def _cost(expr: sp.Expr) -> tuple[int, int]:

@@ -1087,6 +1087,10 @@ def test_a_multiple_of_a_primal_sum_is_that_sum_scaled():
         ("(a - b) * exp(2*b - 2*a)", "b - a", "-s * exp(2*s)"),
         ("2*a - 1", "1 - a", None),
         ("a + b + 1", "a + b", None),
+        ("a/2 - b/2", "a - b", "s/2"),
+        ("0.5 - 0.5*a", "1 - a", "0.5*s"),
+        ("2*a - 2.0", "a - 1.0", "2.0*s"),
+        ("2*a - 3.0", "a - 1.0", None),
     ],
 )
 def test_a_sum_is_found_as_a_multiple_of_a_primal_sum(expr, value, expected):
@@ -1098,6 +1102,36 @@ def test_a_sum_is_found_as_a_multiple_of_a_primal_sum(expr, value, expected):
     parse = lambda text: sp.sympify(text, locals=names)  # noqa: E731
     got = _multiples(parse(expr), parse(value), names["s"])
     assert got == (parse(expr) if expected is None else parse(expected))
+
+
+@pytest.mark.parametrize(
+    "expr, value, found",
+    [
+        ("2 + a", "3 + a", True),  # (sympy: -1 + s)
+        ("a + b + c", "b + c", True),
+        ("a + b + c + d", "-b - c", True),
+        ("sin(a + b + c)", "a + b", True),
+        ("x**2 * y**2", "x * y", True),
+        ("2 * x * y * z", "x * y", True),
+        ("(x + 1) * y", "x * y", False),
+        ("sin(a + b) * c", "a + c", False),
+        ("x * (x * (x**2 + 0.5) + 1.5)", "x * (x**2 + 0.5)", True),
+        ("x * (x * (x**2 + 0.5) + 1.5)", "x * (x * (x**2 + 1.5) + 1.5)", False),
+    ],
+)
+def test_a_value_subs_cannot_find_is_not_searched_for(expr, value, found):
+    # a Horner polynomial's derivative took seconds to compile, most in
+    # sympy's subs of values it held nowhere; `_may_hold` answers first,
+    # and never "no" where subs finds the value
+    import sympy as sp
+
+    from symgrad.symbolic import _may_hold
+
+    names = {n: sp.Symbol(n, real=True) for n in "abcdxyzs"}
+    expr, value = (sp.sympify(t, locals=names) for t in (expr, value))
+    assert _may_hold(expr, value) == found
+    if not found:
+        assert expr.subs(value, names["s"]) == expr
 
 
 def row_totals(y, p):
