@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import library, resolve
-from .analysis import activity, int_vars, maybe_lists
+from .analysis import activity, float_values, maybe_lists
 from .cache import describe_value
 from .calls import (
     NOT_A_MODULE,
@@ -525,10 +525,19 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             items = tuple(self.as_list(a, loc) for a in (left, right))
             return self.emit("list_concat", items, loc, hint=hint)
         made = [isinstance(a, Var) and self.is_list(a) for a in (left, right)]
-        if op == "add" and any(made) and all(isinstance(a, Var) for a in (left, right)):
+        # a name that is a made list on one path (`P[0] if c else [1.0]`)
+        mixed = any(
+            isinstance(a, Var) and self.kinds.get(a.name) == "mixed"
+            for a in (left, right)
+        )
+        if op == "add" and (
+            mixed or any(made) and all(isinstance(a, Var) for a in (left, right))
+        ):
             # (the other may be a list: checked, as `_checked_joins` checks
             # values it can see may be lists; this one becomes an array)
             self.emit("not_joined", (left, right, Const("+")), loc)
+        if op == "mul" and mixed:  # (a list there repeats: checked)
+            self.emit("not_joined", (left, right, Const("*")), loc)
         runtime_list = any(
             isinstance(a, Var) and self.is_list(a) for a in (left, right)
         )
@@ -1057,7 +1066,7 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
     once a call): a step pays a test of a name, not a call."""
     if not wrt:
         return fn
-    lists, ints = maybe_lists(fn), int_vars(fn)
+    lists, floats = maybe_lists(fn), float_values(fn)
     active = activity(fn, wrt, checked=False)
     given: list[Var] = []  # (the name telling whether an argument is a sequence)
 
@@ -1066,10 +1075,10 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
             return isinstance(atom.value, ListConst)
         return atom.name in lists
 
-    def may_int(atom: Atom) -> bool:
+    def may_int(atom: Atom) -> bool:  # (np.sum(x > 0), argmax: numpy's ints)
         if isinstance(atom, Const):
-            return type(atom.value) in (int, bool)
-        return atom.name in ints or atom.name in lists
+            return isinstance(atom.value, int | np.integer | np.bool_)
+        return atom.name not in floats
 
     def joins(stmt: Assign, shown: set[str]) -> bool:
         if stmt.op not in ("add", "mul") or len(stmt.args) != 2:

@@ -1931,6 +1931,70 @@ def test_lists_joined_or_repeated_are_refused_where_they_run(tmp_path):
         ).extended.f_and_grad(np.ones(3))
 
 
+def test_a_list_repeated_by_numpys_int_or_joined_after_a_merge_is_refused(tmp_path):
+    # `L * n` with n numpy's int (np.sum(x > 0), argmax, abs of an int) was
+    # not checked: Python repeats L, and the gradient had 6 entries for L's 3;
+    # a name that is an argument's entry on one path and a list literal on
+    # the other was made an array before `+` or `*`: the value was numpy's
+    # (22.25 for Python's 14.25) (random tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def counted(L, x):
+            n = np.sum(x > 0)
+            return np.sum(np.asarray(L * n) ** 2)
+
+
+        @symgrad.grad
+        def argmax_times(L, x):
+            return np.sum(np.asarray(L * (np.argmax(x) + 1)) ** 2)
+
+
+        @symgrad.grad
+        def merged(P, c):
+            a = P[0] if c > 0 else [1.0, 2.0]
+            return np.sum(np.asarray(a + P[1]) ** 2)
+
+
+        @symgrad.grad
+        def merged_repeated(P, c):
+            if c > 0:
+                a = P[0]
+            else:
+                a = [1.0, 2.0]
+            return np.sum(np.asarray(a * 2) ** 2)
+
+
+        @symgrad.grad
+        def scaled(L, x):
+            return np.sum(np.asarray(L * np.mean(x)) ** 2)
+        """,
+    )
+    L, x = [0.5, 1.5, -0.3], np.array([0.5, 1.5, -0.3])
+    P = ([0.5, 1.0], [2.0, 3.0])
+    for call in (
+        lambda: m.counted.f_and_grad(L, x),
+        lambda: m.argmax_times.f_and_grad(L, x),
+        lambda: m.merged.f_and_grad(P, 1),
+        lambda: m.merged_repeated.f_and_grad(P, 1),
+    ):
+        with pytest.raises(BadInputError, match=r"'[+*]' (joins|repeats) "):
+            call()
+    # arrays are what the derivative code takes them for; a float repeats nothing
+    A = np.array(L)
+    np.testing.assert_allclose(m.counted.f_and_grad(A, x)[1], 8.0 * A)
+    np.testing.assert_allclose(m.argmax_times.f_and_grad(A, x)[1], 8.0 * A)
+    arrays = tuple(map(np.array, P))
+    total = 2.0 * (arrays[0] + arrays[1])
+    np.testing.assert_allclose(m.merged.f_and_grad(arrays, 1)[1], (total, total))
+    value, grad = m.merged_repeated.f_and_grad(arrays, 1)
+    assert value == 4.0 * (0.25 + 1.0)
+    np.testing.assert_allclose(grad, (8.0 * arrays[0], 0.0 * arrays[1]))
+    assert "_not_joined" not in m.scaled.source  # (a mean is a float)
+    np.testing.assert_allclose(m.scaled.f_and_grad(A, x)[1], 2.0 * A * np.mean(x) ** 2)
+
+
 def test_a_join_check_outside_loops_is_skipped_for_floats_and_arrays(tmp_path):
     # the call cost 0.17 us of linear regression's 4.2: a type test skips it
     # where either side is a float or an array (which no `+` or `*` joins);

@@ -15,14 +15,19 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
         _not_joined(w, x, "*")
     t1 = w * x + b
     t2 = t1 - y_true
-    t3 = weights * t2**2
-    out = _mean(t3)
+    t3 = t2**2
+    if type(weights) not in (float, np.ndarray) and type(t3) not in (float, np.ndarray):
+        _not_joined(weights, t3, "*")
+    t4 = weights * t3
+    out = _mean(t4)
     if seed is None:
         seed = 1.0
     else:
         seed = _check_seed("sample_weighted_loss", seed, out)
     # grad of: return np.mean(weights * (model(x, w, b) - y_true) ** 2)
-    t1_bar = 2.0 * (seed / _count(t3)) * _unbroadcast(t2 * weights, t1)
+    t4_bar = _spread(seed / _count(t4), t4)
+    t3_bar = _unbroadcast_mul(t4_bar, weights, t3)
+    t1_bar = _unbroadcast_mul(2.0 * t3_bar, t2, t1)
     # grad of model: return w * x + b
     w_bar = _unbroadcast_mul(t1_bar, x, w)
     return out, w_bar
@@ -75,6 +80,26 @@ def _check_seed(function, seed, value):
         float_output = isinstance(value, np.ndarray) and value.dtype.kind == "f"
         return seed.astype(value.dtype if float_output else float)
     return seed
+
+
+def _spread(g, x):
+    """`np.full(np.shape(x), g)`: the cotangent `g` of a total of all of `x`,
+    spread over x's shape; in x's dtype where `x` is a float array and `g` a
+    Python number (the seed), so a float32 input keeps float32 cotangents."""
+    if x.__class__ is np.ndarray:
+        if g.__class__ in (float, int):
+            return np.full(x.shape, g, x.dtype if x.dtype.kind in "fc" else float)
+        if x.dtype.kind in "fc":  # (a float32 g of a float64 x: float64, as numpy)
+            return np.full(x.shape, g, np.result_type(g, x.dtype))
+        return np.full(x.shape, g)
+    if x.__class__ is float and g.__class__ is float:
+        return g
+    if np.ndim(x) == 0 == np.ndim(g):
+        # a number's: a number (x's float type for a numpy float, np.float32)
+        if isinstance(x, np.floating) and g.__class__ in (float, int):
+            return x.dtype.type(g)
+        return g[()] if g.__class__ is np.ndarray else g
+    return np.full(np.shape(x), g)
 
 
 def _mean(x):

@@ -13,6 +13,8 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     if type(w) not in (float, np.ndarray) and type(x) not in (float, np.ndarray):
         _not_joined(w, x, "*")
     t1 = w * x + b
+    if type(t1) not in (float, np.ndarray) and type(weights) not in (float, np.ndarray):
+        _not_joined(t1, weights, "*")
     t2 = t1 * weights
     t3 = t2 - y_true
     out = _mean_squares(t3)
