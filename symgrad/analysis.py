@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -264,6 +264,34 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
 
 
 _INT_OPS = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}
+
+
+def reads(statements: Iterable[Stmt], dead: frozenset[str] = frozenset()) -> Counter:
+    """How many times each name is read by `statements` (and the statements
+    nested in them), leaving out what the merges named in `dead` take."""
+    count: Counter = Counter()
+    for stmt in walk(statements):
+        if isinstance(stmt, Branch) and dead:
+            count.update(v.name for v in variables((stmt.cond,)))
+            live = [m for m in stmt.merges if m.out.name not in dead]
+            count.update(v.name for m in live for v in variables((m.then, m.orelse)))
+        else:
+            count.update(v.name for v in uses(stmt))
+    return count
+
+
+def dead_merges(fn: Function) -> frozenset[str]:
+    """The merges nothing reads, by the names they bind: an early return's
+    branch merges every value bound after it (`t_1 = phi(None, t)`), and a
+    merge of those only (a value read only through them is read nowhere)."""
+    merges = [m for s in walk(fn.body) if isinstance(s, Branch) for m in s.merges]
+    dead: frozenset[str] = frozenset()
+    while True:
+        count = reads(fn.body, dead)
+        more = dead | {m.out.name for m in merges if not count[m.out.name]}
+        if more == dead:
+            return dead
+        dead = frozenset(more)
 
 
 def int_vars(fn: Function) -> set[str]:

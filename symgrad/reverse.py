@@ -31,7 +31,6 @@ cotangent in the variable `seed`.  Guarantees:
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -39,6 +38,7 @@ import sympy as sp
 
 from .analysis import (
     activity,
+    dead_merges,
     diff_args,
     float_arrays,
     float_values,
@@ -47,6 +47,7 @@ from .analysis import (
     maybe_lists,
     numpy_values,
     only_adds_axes,
+    reads,
     regions,
     selects_all,
     selects_once,
@@ -144,8 +145,10 @@ class _Reverse(FlowReverse):
         self.is_float = functools.partial(
             is_float_atom, floats=self.active | float_values(fn)
         )
-        # how many times each value is read (by `sweeps.sink`)
-        self.read_counts = Counter(v.name for s in walk(fn.body) for v in uses(s))
+        # how many times each value is read (by `sweeps.sink`; not by merges
+        # nothing reads)
+        self.dead = dead_merges(fn)
+        self.read_counts = reads(fn.body, self.dead)
         self.producers = {
             s.target.name: s.op for s in walk(fn.body) if isinstance(s, Assign)
         }

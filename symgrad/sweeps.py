@@ -24,9 +24,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
+from .analysis import reads
 from .inplace import ARRAY_WRITES, WRITES
 from .ir import (
     Assign,
@@ -106,15 +106,16 @@ class FlowReverse:
         rest of the function); the search stops at a write into an array or
         a list (an append)."""
         branch = body[i]
-        reads = []
+        arm_reads = []
         for arm, side in ((branch.body, 0), (branch.orelse, 1)):
-            count = Counter(v.name for s in walk(arm) for v in uses(s))
+            count = reads(arm, self.dead)
             count.update(
                 v.name
                 for m in branch.merges
+                if m.out.name not in self.dead
                 for v in variables(((m.then, m.orelse)[side],))
             )
-            reads.append(count)
+            arm_reads.append(count)
         sunk: tuple[list[Assign], list[Assign]] = ([], [])
         for stmt in reversed(body[:i]):
             if isinstance(stmt, Branch | Loop):
@@ -125,9 +126,9 @@ class FlowReverse:
             if _entry_read(stmt, self.entry_lists):
                 continue  # (its cotangent goes to the parameter's, after the branch)
             for side in (0, 1):
-                if 0 < self.read_counts[name] == reads[side][name]:
+                if 0 < self.read_counts[name] == arm_reads[side][name]:
                     sunk[side].insert(0, stmt)
-                    reads[side].update(v.name for v in uses(stmt))
+                    arm_reads[side].update(v.name for v in uses(stmt))
                     break
         return sunk
 
