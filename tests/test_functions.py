@@ -906,7 +906,9 @@ def _squares_into_a_buffer(x):
     y[:] = x**2
     z = np.zeros_like(x)
     z[1:] = x[1:] * 0.5  # a float into an int buffer: truncated
-    return np.sum(y) + np.sum(z * x)
+    b = np.zeros(4, dtype=bool)
+    b[0] = x[0]  # an int into a bool array: True, no derivative (reviewer)
+    return np.sum(y) + np.sum(z * x) + np.sum(b * x)
 
 
 @pytest.mark.parametrize("fn", [_roughness, _products_in_place, _squares_into_a_buffer])
@@ -920,8 +922,8 @@ def test_ints_written_into_an_int_array_pass_their_derivative(fn):
     assert value == fn(x)
     tangent = np.array([0.5, -1.0, 2.0, 0.25])
     hvp = symgrad.hessian(fn).hvp(x, tangents=tangent)
-    if fn is _squares_into_a_buffer:  # d/dx of sum(x**2) + z * x, z truncated
-        expected = 2.0 * x + np.array([0.0, 1.0, 2.0, 3.0])
+    if fn is _squares_into_a_buffer:  # d/dx of sum(x**2) + z * x + b * x
+        expected = 2.0 * x + np.array([0.0, 1.0, 2.0, 3.0]) + [1.0, 0.0, 0.0, 0.0]
         expected_hvp = 2.0 * tangent
     else:  # as at the same numbers in floats
         expected = numeric_grad(fn, (x.astype(float),), 0)

@@ -250,17 +250,15 @@ def _written_grad(g, index, target, value):
 
     numpy keeps only the last of repeated writes to one element, so a value
     written to a repeated index has no single derivative; symgrad refuses.
-    A float written into an integer or boolean array (not a list) is
-    truncated: its derivative is zero (an int written there is kept whole, as
-    into the float array the derivative treats it as).  One entry's cotangent
-    is a number, not a 0-d array: the gradient of a Python float is a float.
-    (`g` is a number for a 0-d array output, `y[()] = value`.)"""
+    A value an integer or boolean array (not a list) changes when it is
+    written, a float into an int array or anything but a bool into a bool
+    array, has derivative zero (an int written into an int array is kept
+    whole, as into the float array the derivative treats it as).  One
+    entry's cotangent is a number, not a 0-d array: the gradient of a Python
+    float is a float.  (`g` is a number for a 0-d array output, `y[()] =
+    value`.)"""
     part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if (
-        target.__class__ is not list
-        and np.asarray(target).dtype.kind in "biu"
-        and np.asarray(value).dtype.kind not in "biu"
-    ):
+    if target.__class__ is not list and _truncates(target, value):
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
@@ -273,3 +271,12 @@ def _written_grad(g, index, target, value):
                 "its derivative is not defined (use np.add.at to accumulate)"
             )
     return part.copy() if isinstance(part, np.ndarray) else part
+
+
+def _truncates(target, value):
+    """Does an integer or boolean array `target` change `value` written into
+    it: a float into an int array, anything but a bool into a bool array?"""
+    kind = np.asarray(target).dtype.kind
+    if kind == "b":
+        return np.asarray(value).dtype.kind != "b"
+    return kind in "iu" and np.asarray(value).dtype.kind not in "biu"
