@@ -13,7 +13,8 @@ Guarantees:
   module's `X`), and for every `m.name` of a module `m` of the user's, what
   that name resolves to (the source text of user functions, followed
   transitively; a stable description of constants, arrays included; which
-  numpy/math/builtin function a name means); the normalized ``wrt``; the
+  numpy/math function a name means, or that it is a builtin, whose meaning
+  symgrad's own sources fix); the normalized ``wrt``; the
   symgrad version; a fingerprint of symgrad's own source files; and the
   Python, numpy, sympy and black versions.  Editing any of them gives a new key.
 * An entry is one file: a line with the full key, a line with the SHA-256 of

@@ -10,9 +10,10 @@ AST without executing it (`from_module`, used by the CLI).
 A live function's AST is parsed when first read: its text, parameters and
 the names its code reads come from the file's lines and the code object, so
 a program whose modules come from symgrad's cache parses nothing (the parse
-was a quarter of loading a cached function).  The text is cut where the
-function's last instruction ends, so it holds every line the code depends
-on: it is the cache key's.
+was a quarter of loading a cached function).  The text, the cache key's, is
+cut where the function's last instruction ends, so it holds every line the
+code depends on; once parsed, it is the parsed function's text (longer only
+where dead code after a return ends in a string or bracket at the margin).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ _VARARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 @dataclass(frozen=True, eq=False)
 class Cut:
     """A live function's lines, cut from its file without parsing them (a
-    cache hit never needs its AST): from the first decorator to the end of
-    the last statement."""
+    cache hit never needs its AST): from the first decorator to the last line
+    its instructions span, and on over lines indented deeper than the `def`."""
 
     raw: tuple[str, ...]
     start: int  # the line number of raw[0] in the file
@@ -114,7 +115,10 @@ class FunctionSource:
     @property
     def text(self) -> str:
         """The function's source text, as it stands in the file."""
-        if self.cut is not None:
+        if self.cut is not None and "tree" not in self.__dict__:
+            # (the parsed function's text, unless the cut does not parse: a
+            # string or bracket at the margin after the last instruction,
+            # which only dead code after a return can hold)
             return "".join(self.cut.raw)
         end = self.tree.end_lineno or self.tree.lineno
         start = min([self.tree.lineno] + [d.lineno for d in self.tree.decorator_list])

@@ -561,11 +561,12 @@ def _replace(expr: sp.Expr, value: sp.Expr, sym: sp.Symbol) -> sp.Expr:
 
 
 def _may_hold(expr: sp.Expr, value: sp.Add | sp.Mul) -> bool:
-    """Could `expr.subs(value, ...)` find `value` in `expr`?  Not unless one
-    sum in `expr` has every term of the sum `value` but its number (or every
-    term of its negation) among its own, or one product the base of every
-    factor of the product `value` but numbers (sympy's `Add._eval_subs` and
-    `Mul._eval_subs` match no less)."""
+    """Is `value` worth `expr.subs(value, ...)`: does one sum in `expr` have
+    every term of the sum `value` but its number (or every term of its
+    negation) among its own, or one product the base of every factor of the
+    product `value` but numbers?  A filter: subs finds a few more through
+    numbers it takes out (`-2*z/(x + z)` holds `-x`), left unrewritten,
+    which is a derivative as right, only less simplified."""
     if isinstance(value, sp.Add):
         _, terms = value.as_coeff_Add()
         wanted = [set(sp.Add.make_args(t)) for t in (terms, -terms)]

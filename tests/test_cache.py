@@ -785,6 +785,30 @@ def test_a_string_that_reaches_the_margin_is_in_the_key(tmp_path):
     assert keys[0] != keys[1]
 
 
+def test_dead_code_past_the_cut_is_in_the_key_once_parsed(tmp_path, monkeypatch):
+    """Dead code after a return may end in a bracket at the margin, which the
+    cut misses: once parsed, the text is the parsed function's, so an edit
+    there (an `assert`, refused) misses the entry the first version made
+    (the decorator's check was skipped: reviewer)."""
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    text = MODEL + textwrap.dedent('''
+
+        @symgrad.grad
+        def g(x):
+            if x > 0.0:
+                return x * 2.0
+            else:
+                return x * 5.0
+            return x * (3.0
+        )
+        ''')
+    g = import_file(write(tmp_path / "a", text)).g
+    assert g.grad(1.0) == 2.0
+    edited = text.replace("\n)\n", "\n); assert x\n")
+    with pytest.raises(symgrad.SymgradError, match="'assert' statements"):
+        import_file(write(tmp_path / "b", edited))
+
+
 @NEEDS_POSITIONS
 def test_the_text_read_without_parsing_is_the_parsed_functions():
     """For every function of the test tables: the text cut by the code
