@@ -77,6 +77,7 @@ _HELPERS = [
     for name, obj in vars(runtime).items()
     if inspect.isfunction(obj)
     or (inspect.isclass(obj) and obj.__module__ == runtime.__name__)
+    or (name.isupper() and name.startswith("_"))  # (constants: `_NUMBERS`)
 ]
 
 
@@ -340,8 +341,8 @@ def _unit_return(
 
 def _float_dispatch(spec: ModuleSpec) -> list[str]:
     """The start of `f_and_grad`: Python numbers take the `math` body."""
-    tests = [f"type({p}) in (float, int, np.float64)" for p in spec.params]
-    tests.append("(seed is None or type(seed) in (float, int, np.float64))")
+    tests = [f"{p}.__class__ in _NUMBERS" for p in spec.params]
+    tests.append("(seed is None or seed.__class__ in _NUMBERS)")
     call = ", ".join(spec.params + ("seed",))
     return [
         *_condition(tests, indent=4),
@@ -956,5 +957,9 @@ def _helpers(code: str) -> list[str]:
 @functools.cache
 def _helper_source(name: str) -> str:
     """The source of runtime helper `name`, read once per process (for a
-    class, inspect parses all of runtime.py: 8 ms each time)."""
+    class, inspect parses all of runtime.py: 8 ms each time); of a constant,
+    its line."""
+    if name.isupper():
+        lines = inspect.getsource(runtime).splitlines(keepends=True)
+        return next(line for line in lines if line.startswith(f"{name} = "))
     return inspect.getsource(getattr(runtime, name))

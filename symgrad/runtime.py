@@ -17,6 +17,11 @@ given, or the slow path is a function of its own (the cells were a sixth of
 
 import numpy as np
 
+# The classes emitted code compares a value's class with (`x.__class__ in
+# _NUMBERS`): names of symgrad's, which no parameter (`type`, `float`) hides.
+_NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
+_JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
+
 
 class SeedError(ValueError):
     """A missing or wrongly shaped seed (the output cotangent)."""

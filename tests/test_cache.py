@@ -791,7 +791,7 @@ def test_dead_code_past_the_cut_is_in_the_key_once_parsed(tmp_path, monkeypatch)
     there (an `assert`, refused) misses the entry the first version made
     (the decorator's check was skipped: reviewer)."""
     monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    text = MODEL + textwrap.dedent('''
+    text = MODEL + textwrap.dedent("""
 
         @symgrad.grad
         def g(x):
@@ -801,7 +801,7 @@ def test_dead_code_past_the_cut_is_in_the_key_once_parsed(tmp_path, monkeypatch)
                 return x * 5.0
             return x * (3.0
         )
-        ''')
+        """)
     g = import_file(write(tmp_path / "a", text)).g
     assert g.grad(1.0) == 2.0
     edited = text.replace("\n)\n", "\n); assert x\n")

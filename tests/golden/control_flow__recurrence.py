@@ -10,11 +10,11 @@ import numpy as np
 def f_and_grad(x, a, b, steps, *, seed=None):
     """Return recurrence(x, a, b, steps) and its gradient with respect to a, b."""
     if (
-        type(x) in (float, int, np.float64)
-        and type(a) in (float, int, np.float64)
-        and type(b) in (float, int, np.float64)
-        and type(steps) in (float, int, np.float64)
-        and (seed is None or type(seed) in (float, int, np.float64))
+        x.__class__ in _NUMBERS
+        and a.__class__ in _NUMBERS
+        and b.__class__ in _NUMBERS
+        and steps.__class__ in _NUMBERS
+        and (seed is None or seed.__class__ in _NUMBERS)
     ):
         try:
             return _f_and_grad_floats(x, a, b, steps, seed)
@@ -65,6 +65,9 @@ def _f_and_grad_floats(x, a, b, steps, seed):
 
 
 # Support code copied from symgrad.runtime.
+
+
+_NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
 
 
 class SeedError(ValueError):

@@ -8,7 +8,7 @@ import numpy as np
 
 def f_and_grad(w, b, X, Y, *, seed=None):
     """Return loss(w, b, X, Y) and its gradient with respect to w, b."""
-    if type(w) not in (float, np.ndarray) and type(X) not in (float, np.ndarray):
+    if w.__class__ not in _JOINLESS and X.__class__ not in _JOINLESS:
         _not_joined(w, X, "*")
     t1 = w * X + b
     t2 = t1 - Y
@@ -26,6 +26,9 @@ def f_and_grad(w, b, X, Y, *, seed=None):
 
 
 # Support code copied from symgrad.runtime.
+
+
+_JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
 class SeedError(ValueError):

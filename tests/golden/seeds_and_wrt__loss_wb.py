@@ -8,7 +8,7 @@ import numpy as np
 
 def f_and_grad(w, b, x, y_true, *, seed=None):
     """Return loss_wb(w, b, x, y_true) and its gradient with respect to w, b."""
-    if type(w) not in (float, np.ndarray) and type(x) not in (float, np.ndarray):
+    if w.__class__ not in _JOINLESS and x.__class__ not in _JOINLESS:
         _not_joined(w, x, "*")
     t1 = w * x + b
     t2 = t1 - y_true
@@ -26,6 +26,9 @@ def f_and_grad(w, b, x, y_true, *, seed=None):
 
 
 # Support code copied from symgrad.runtime.
+
+
+_JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
 class SeedError(ValueError):

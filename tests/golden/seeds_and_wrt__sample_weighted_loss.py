@@ -11,12 +11,12 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     """Return sample_weighted_loss(w, b, x, y_true, weights) and its gradient with
     respect to w.
     """
-    if type(w) not in (float, np.ndarray) and type(x) not in (float, np.ndarray):
+    if w.__class__ not in _JOINLESS and x.__class__ not in _JOINLESS:
         _not_joined(w, x, "*")
     t1 = w * x + b
     t2 = t1 - y_true
     t3 = t2**2
-    if type(weights) not in (float, np.ndarray) and type(t3) not in (float, np.ndarray):
+    if weights.__class__ not in _JOINLESS and t3.__class__ not in _JOINLESS:
         _not_joined(weights, t3, "*")
     t4 = weights * t3
     out = _mean(t4)
@@ -34,6 +34,9 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
 
 
 # Support code copied from symgrad.runtime.
+
+
+_JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
 class SeedError(ValueError):

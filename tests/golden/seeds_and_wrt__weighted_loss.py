@@ -10,10 +10,10 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     """Return weighted_loss(w, b, x, y_true, weights) and its gradient with respect to
     w.
     """
-    if type(w) not in (float, np.ndarray) and type(x) not in (float, np.ndarray):
+    if w.__class__ not in _JOINLESS and x.__class__ not in _JOINLESS:
         _not_joined(w, x, "*")
     t1 = w * x + b
-    if type(t1) not in (float, np.ndarray) and type(weights) not in (float, np.ndarray):
+    if t1.__class__ not in _JOINLESS and weights.__class__ not in _JOINLESS:
         _not_joined(t1, weights, "*")
     t2 = t1 * weights
     t3 = t2 - y_true
@@ -32,6 +32,9 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
 
 
 # Support code copied from symgrad.runtime.
+
+
+_JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
 class SeedError(ValueError):
