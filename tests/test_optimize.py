@@ -40,7 +40,7 @@ def row_norms(d):
 
 
 def scaled_product(a, b):
-    return np.sum(3 * a * b)
+    return np.sum(3.0 * a * b)  # (3 * a may be an int, which repeats a list b)
 
 
 def rnn(W, X):
