@@ -772,6 +772,25 @@ def test_a_cache_hit_parses_nothing(tmp_path, monkeypatch):
     assert "tree" in other._src.__dict__
 
 
+def test_the_entry_found_when_decorating_serves_unless_a_name_changed(
+    tmp_path, monkeypatch
+):
+    """The key the decorator computes (to skip the syntax check) is not
+    computed again at the first call, unless a name it read changed since."""
+    model = import_file(write(tmp_path))
+    assert model.f.source
+    keys = []
+    compute = cache.compute_key
+    monkeypatch.setattr(cache, "compute_key", lambda *a: keys.append(1) or compute(*a))
+    again = symgrad.grad(model.f.__wrapped__)
+    np.testing.assert_allclose(again.grad(X), expected_grad(X))
+    assert len(keys) == 1
+    rebound = symgrad.grad(model.f.__wrapped__)
+    model.SCALE = 4.0  # (between the decorator and the first call)
+    np.testing.assert_allclose(rebound.grad(X), expected_grad(X, scale=4.0))
+    assert len(keys) == 3
+
+
 def test_a_string_that_reaches_the_margin_is_in_the_key(tmp_path):
     """The text is cut where the last instruction ends: the lines of a string
     (or bracket) back at the margin are in it, and an edit there misses."""
