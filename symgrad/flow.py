@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .frontend import Scope, Value
 
 RETURNED, RESULT, BROKE, CONTINUED = "<returned>", "<result>", "<broke>", "<continued>"
+_UNROLLED = 8  # the most entries of a list written out that a loop is unrolled over
 _EXITS = (RETURNED, BROKE, CONTINUED)
 _FALSE = Const(False)
 
@@ -229,8 +230,22 @@ class FlowLowering:
                 scope.src.loc(stmt.iter),
                 "iterate over a copy made before the loop",
             )
-        start, stop, step, element = self.iteration(stmt.iter, scope)
         exits = _exits(stmt.body)
+        written = stmt.iter.elts if isinstance(stmt.iter, ast.List | ast.Tuple) else ()
+        if (
+            0 < len(written) <= _UNROLLED
+            and not exits
+            and all(_written_for(stmt.target, e) for e in written)
+        ):
+            # a list or tuple written out: its steps one after another, so its
+            # entries may differ in shape (`for p in [W1, b1]`); Python
+            # evaluates them all first
+            items = [self.written(e, scope) for e in written]
+            for item in items:
+                self.bind_written(stmt.target, item, scope)
+                self.block(stmt.body, scope)
+            return
+        start, stop, step, element = self.iteration(stmt.iter, scope)
 
         def bind(index: Var) -> None:
             item = element(index)
@@ -282,6 +297,21 @@ class FlowLowering:
             loc,
             _nones(stmt),
         )
+
+    def written(self, node: ast.expr, scope: Scope) -> Atom | list:
+        """An entry of a list written out, evaluated: a tuple written out
+        (`(W1, b1)`) as a list of its entries'."""
+        if isinstance(node, ast.Tuple | ast.List):
+            return [self.written(e, scope) for e in node.elts]
+        return self.atom(node, scope)
+
+    def bind_written(self, target: ast.expr, item: Atom | list, scope: Scope) -> None:
+        if isinstance(item, list):  # (a tuple target of its length: `_written_for`)
+            assert isinstance(target, ast.Tuple | ast.List)
+            for inner, part in zip(target.elts, item, strict=True):
+                self.bind_written(inner, part, scope)
+        else:
+            self.unpack(target, item, scope)
 
     def comprehension(self, node: ast.ListComp, scope: Scope, hint) -> Atom:
         """`[elt for target in iter if cond ...]`: loops (one per `for`, the
@@ -864,6 +894,23 @@ def _target_names(target: ast.expr, updates_only: bool) -> set[str]:
     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
         return {target.value.id}
     return set()
+
+
+def _written_for(target: ast.expr, entry: ast.expr) -> bool:
+    """Can a loop over a list written out bind `target` to `entry` as it
+    stands: no starred entry, and a tuple written out only to a tuple target
+    of its length (`for W, b in [(W1, b1), (W2, b2)]`)?"""
+    if isinstance(entry, ast.Starred):
+        return False
+    if not isinstance(entry, ast.Tuple | ast.List):
+        return True
+    return (
+        isinstance(target, ast.Tuple | ast.List)
+        and len(target.elts) == len(entry.elts)
+        and all(
+            _written_for(t, e) for t, e in zip(target.elts, entry.elts, strict=True)
+        )
+    )
 
 
 def _exits(body: list[ast.stmt]) -> set[str]:

@@ -2053,6 +2053,47 @@ def test_parameters_named_like_builtins_hide_nothing_the_emitted_code_reads(
     assert m.shifted.f_and_grad(np.float64(2.0), 3) == (7.0, 4.0)
 
 
+def test_a_loop_over_a_list_written_out_is_its_steps_one_after_another(tmp_path):
+    # its entries may differ in shape: the L2 term of every tutorial and a
+    # loop over layers raised StackError at the first call (adversarial
+    # tester); the list is built before the first step, as Python builds it
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=(0, 1, 2))
+        def l2(W1, b1, W2, x):
+            h = np.tanh(W1 @ x + b1)
+            reg = sum(np.sum(p**2) for p in [W1, b1, W2])
+            return np.sum(W2 @ h) + 0.1 * reg
+
+
+        @symgrad.grad(wrt=(0, 1))
+        def layers(W1, W2, x):
+            h = x
+            for W in (W1, W2):
+                h = np.tanh(W @ h)
+            return np.sum(h)
+
+
+        @symgrad.grad(wrt=(0, 1))
+        def built_first(a, b):
+            total = 0.0
+            for p, k in [(a, 1.0), (b, 2.0)]:
+                a = a * 2.0
+                total = total + p * a * k
+            return total
+        """,
+    )
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.normal(size=(4, 3)), rng.normal(size=4)
+    W2, x = rng.normal(size=(2, 4)), rng.normal(size=3)
+    symgrad.check_grad(m.l2, W1, b1, W2, x)
+    symgrad.check_grad(m.layers, W1, W2, x)
+    assert "for " not in m.layers.source.split("# Support")[0]
+    # 2 a**2 + 8 a b: a is doubled in the first step, after the list holds it
+    assert m.built_first.f_and_grad(1.0, 2.0) == (18.0, (20.0, 8.0))
+
+
 def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
     # `old = y[0]` of `y = np.zeros(3)` was taken for a view of y, so a later
     # write into y was refused: swaps and sorts by hand (adversarial tester)
