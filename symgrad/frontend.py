@@ -246,7 +246,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if isinstance(stmt, ast.Expr) and self.is_check(stmt.value, scope):
             self.call(stmt.value, scope, None)  # (kept: a check has no value to use)
             return
-        if self.is_guarded_check(stmt, scope):  # (`if type(w) not in ...:`)
+        if self.is_guarded_check(stmt, scope):  # (`if w.__class__ not in ...:`)
             self.call(stmt.body[0].value, scope, None)
             return
         if isinstance(stmt, ast.Expr):
@@ -1283,13 +1283,28 @@ def local_names(tree: ast.FunctionDef) -> frozenset[str]:
 
 
 def _returns(body: list[ast.stmt]) -> bool:
-    """Does every path through `body` end in a `return`?"""
+    """Does every path through `body` end in a `return`?  (A `while True:`
+    loop that no `break` of its own leaves ends only in one.)"""
     if not body:
         return False
     last = body[-1]
     if isinstance(last, ast.Return):
         return True
+    if isinstance(last, ast.While):
+        forever = isinstance(last.test, ast.Constant) and bool(last.test.value)
+        return forever and not _breaks(last.body)
     return isinstance(last, ast.If) and _returns(last.body) and _returns(last.orelse)
+
+
+def _breaks(body: list[ast.stmt]) -> bool:
+    """Can a `break` of the loop whose body is `body` leave it (not one of a
+    loop inside it)?"""
+    return any(
+        isinstance(stmt, ast.Break)
+        or isinstance(stmt, ast.If)
+        and (_breaks(stmt.body) or _breaks(stmt.orelse))
+        for stmt in body
+    )
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -2094,6 +2094,56 @@ def test_a_loop_over_a_list_written_out_is_its_steps_one_after_another(tmp_path)
     assert m.built_first.f_and_grad(1.0, 2.0) == (18.0, (20.0, 8.0))
 
 
+def test_a_function_may_end_in_a_loop_only_a_return_leaves(tmp_path):
+    # `while True:` with its only way out a return (a fixed-point iteration)
+    # was refused: the function did not end in a return (adversarial tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def fixed_point(theta):
+            z = np.zeros(2)
+            it = 0
+            while True:
+                z_new = np.tanh(theta @ z + np.array([0.5, -0.3]))
+                if np.max(np.abs(z_new - z)) < 1e-12 or it > 200:
+                    return np.sum(z_new**2)
+                z = z_new
+                it += 1
+
+
+        def newton(a):
+            x = a
+            while 1:
+                step = (x * x - a) / (2.0 * x)
+                if abs(step) < 1e-14:
+                    return x
+                x = x - step
+
+
+        @symgrad.grad
+        def root(a):
+            return newton(a) * 3.0
+        """,
+    )
+    theta = np.array([[0.3, -0.2], [0.1, 0.4]])
+    symgrad.check_grad(m.fixed_point, theta)
+    assert m.root.f_and_grad(2.0)[0] == pytest.approx(3.0 * 2.0**0.5)
+    assert m.root.f_and_grad(2.0)[1] == pytest.approx(1.5 / 2.0**0.5)
+    with pytest.raises(UnsupportedSyntaxError, match="must end with a 'return"):
+        load(
+            tmp_path,
+            """
+            @symgrad.grad
+            def leaves(x):
+                while True:
+                    if x > 0.0:
+                        break
+                    return x
+            """,
+        ).leaves.source
+
+
 def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
     # `old = y[0]` of `y = np.zeros(3)` was taken for a view of y, so a later
     # write into y was refused: swaps and sorts by hand (adversarial tester)
