@@ -152,6 +152,11 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             continue
         visited.add(ident)
         parts.append(["function", fn.name, os.path.basename(fn.file), fn.text])
+        for name, value in sorted(getattr(fn.resolver, "defaults", {}).items()):
+            # (a helper's default may name a module constant: `eps=EPS`; a
+            # default of another kind is refused when compiling)
+            described = describe_value(value) if constant(value) else "other"
+            parts.append(["default", name, described])
         live = fn.resolver if isinstance(fn.resolver, LiveResolver) else None
         for name in live.global_names() if live else global_names(fn.tree):
             if live and not live.bound(name):
@@ -213,6 +218,16 @@ def _describe(found: Any) -> list[str]:
             str(rule.nondiff),
         ]
     return ["other", type(found).__name__]
+
+
+def constant(value: Any) -> bool:
+    """A number, string, None, array or tuple of those: `describe_value`
+    tells each apart (of an object, its text holds its address)."""
+    if isinstance(value, tuple):
+        return all(map(constant, value))
+    return value is None or isinstance(
+        value, bool | int | float | complex | str | np.ndarray | np.generic
+    )
 
 
 def describe_value(value: Any) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import library, prelude, resolve, rules
+from .cache import constant
 from .custom import Rule
 from .errors import (
     BadInputError,
@@ -50,7 +51,7 @@ class CallLowering:
         from .frontend import Scope
 
         _check_fixed(src, node, scope)
-        check(src)
+        check(src, helper=True)
         bound = _bind_user_args(src, node, scope.src)
         env: dict[str, Value] = {}
         for name, arg in bound.items():
@@ -826,5 +827,44 @@ def _bind_user_args(
                     f"missing argument '{name}' in call to '{src.name}'",
                     caller.loc(node),
                 )
-            bound[name] = ast.literal_eval(defaults[name])
+            bound[name] = _default(src, name, defaults[name])
     return bound
+
+
+def _default(src: FunctionSource, name: str, node: ast.expr) -> object:
+    """The default value of parameter `name`: a literal, or a module's
+    constant it names (a live function's own, as Python evaluated it where
+    the function was defined)."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        pass
+    live = getattr(src.resolver, "defaults", {})
+    if name in live and constant(live[name]):
+        return live[name]
+    found = _named_constant(src, node)
+    if found is None:
+        raise UnsupportedSyntaxError(
+            f"the default of '{name}' is not a number, string, tuple or array",
+            src.loc(node),
+            "pass the value at the call",
+        )
+    return found.value
+
+
+def _named_constant(src: FunctionSource, node: ast.expr) -> resolve.Constant | None:
+    """The module constant `node` (`EPS`, `np.pi`, `cfg.EPS`) names, read
+    where `src` is defined; None for anything else."""
+    if isinstance(node, ast.Name):
+        found = src.resolver.resolve(node.id) if src.resolver else None
+        return found if isinstance(found, resolve.Constant) else None
+    if not isinstance(node, ast.Attribute) or not isinstance(node.value, ast.Name):
+        return None
+    base = src.resolver.resolve(node.value.id) if src.resolver else None
+    if isinstance(base, resolve.Module):
+        found = resolve.module_attribute(base, node.attr)
+    elif isinstance(base, resolve.UserModule):
+        found = base.member(node.attr)
+    else:
+        return None
+    return found if isinstance(found, resolve.Constant) else None

@@ -88,14 +88,16 @@ _HINTS = {
 }
 
 
-def check(src: FunctionSource) -> None:
-    """Raise UnsupportedSyntaxError at the first unsupported construct."""
-    _check_signature(src)
+def check(src: FunctionSource, helper: bool = False) -> None:
+    """Raise UnsupportedSyntaxError at the first unsupported construct.  A
+    `helper`'s (a function the differentiated one calls) parameter defaults
+    may also name a module's constants (`eps=EPS`, `c=np.pi`)."""
+    _check_signature(src, helper)
     for stmt in src.tree.body:
         _check_stmt(src, stmt)
 
 
-def _check_signature(src: FunctionSource) -> None:
+def _check_signature(src: FunctionSource, helper: bool = False) -> None:
     args = src.tree.args
     for arg in args.args + args.kwonlyargs:
         if arg.arg in RESERVED:
@@ -113,12 +115,23 @@ def _check_signature(src: FunctionSource) -> None:
             "give the function plain parameters (keyword-only ones after `*` too)",
         )
     for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+        if helper and _dotted(default):
+            continue
         try:
             ast.literal_eval(default)
         except ValueError:
             raise UnsupportedSyntaxError(
-                "parameter defaults must be literal constants", src.loc(default)
+                "parameter defaults must be literal constants"
+                + (", or names of a module's constants" if helper else ""),
+                src.loc(default),
             ) from None
+
+
+def _dotted(node: ast.expr) -> bool:
+    """A name, or a chain of attributes of one (`EPS`, `np.pi`)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:

@@ -376,6 +376,12 @@ class LiveResolver:
         self.code = fn.__code__
         cells = fn.__closure__ or ()
         self.cells = dict(zip(fn.__code__.co_freevars, cells, strict=True))
+        # the parameters' defaults, as Python evaluated them at the `def`
+        positional = self.code.co_varnames[: self.code.co_argcount]
+        values = fn.__defaults__ or ()
+        named = positional[len(positional) - len(values) :]
+        self.defaults = dict(zip(named, values, strict=True))
+        self.defaults.update(fn.__kwdefaults__ or {})
 
     @property
     def closure(self) -> dict[str, object]:

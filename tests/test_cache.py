@@ -326,6 +326,16 @@ def test_every_edit_changes_the_key(tmp_path, edit):
     assert key_of(tmp_path / "a") != key_of(tmp_path / "b", edited)
 
 
+def test_a_constant_a_helpers_default_names_is_in_the_key(tmp_path):
+    """`def helper(v, k=K)`: K is read by no code object, but its value (the
+    default's, as Python evaluated it) is the helper's."""
+    text = MODEL.replace("def helper(v):", "K = 2.0\n\n\ndef helper(v, k=K):")
+    text = text.replace("return inner(v) + v * v", "return inner(v) + v * v * k")
+    assert key_of(tmp_path / "a", text) != key_of(
+        tmp_path / "b", text.replace("K = 2.0", "K = 3.0")
+    )
+
+
 def test_a_global_named_like_a_parameter_is_not_in_the_key(tmp_path):
     """`def g(x, SCALE)` reads its parameter: the module's SCALE (the data of
     a training loop's `for SCALE in ...`) does not enter the key."""

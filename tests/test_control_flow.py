@@ -2141,7 +2141,44 @@ def test_a_function_may_end_in_a_loop_only_a_return_leaves(tmp_path):
                         break
                     return x
             """,
-        ).leaves.source
+        ).leaves.f_and_grad(1.0)
+
+
+def test_a_helpers_default_may_name_a_module_constant(tmp_path):
+    # `def helper(x, eps=EPS)` was refused (defaults had to be literals);
+    # the default is the value Python gave it at the `def` (adversarial tester)
+    m = load(
+        tmp_path,
+        """
+        EPS = 1e-3
+
+
+        def helper(x, eps=EPS, scale=np.pi):
+            return np.log(x + eps) * scale
+
+
+        @symgrad.grad
+        def f(x):
+            return np.sum(helper(x))
+
+
+        def layer(x, act=np.tanh):
+            return act(x)
+
+
+        @symgrad.grad
+        def g(x):
+            return np.sum(layer(x))
+        """,
+    )
+    x = np.array([0.5, 1.0])
+    np.testing.assert_allclose(m.f.grad(x), np.pi / (x + 1e-3))
+    m.EPS = 0.5  # (Python's default stays the one the `def` evaluated)
+    np.testing.assert_allclose(
+        symgrad.grad(m.f.__wrapped__).grad(x), np.pi / (x + 1e-3)
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="the default of 'act' is not a"):
+        m.g.f_and_grad(x)
 
 
 def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
