@@ -251,8 +251,6 @@ class _Transformed:
         functools.update_wrapper(self, fun)
         self.__symgrad_original__ = fun
         self._src = from_function(fun, LiveResolver(fun))
-        # the cache entry the decorator found, with the names it was found by
-        self._found: tuple[cache.Entry, tuple[Binding, ...]] | None = None
         if not self._cached(wrt):
             fence.check(self._src)
         scopes = fun.__qualname__.split(".")
@@ -296,10 +294,7 @@ class _Transformed:
         except SymgradError:
             return False  # (raised again below, after the fence's errors)
         entry = cache.entry_for(self._src, names, is_tuple, self._tag())
-        if entry is None or not entry.path.is_file():
-            return False
-        self._found = (entry, global_bindings(self._src))  # (not hashed again)
-        return True
+        return entry is not None and entry.path.is_file()
 
     def _build(self) -> str:
         raise NotImplementedError
@@ -310,11 +305,7 @@ class _Transformed:
         if self._source is None:
             with self._lock:
                 if self._source is None:
-                    found, self._found = self._found, None
-                    if found is not None and unchanged(found[1]):
-                        entry, self._bindings = found
-                    else:
-                        entry, self._bindings = None, global_bindings(self._src)
+                    self._bindings = global_bindings(self._src)
                     try:
                         self._source, self._entry = cache.cached_source(
                             self._src,
@@ -322,7 +313,6 @@ class _Transformed:
                             self.wrt_is_tuple,
                             self._tag(),
                             self._build,
-                            entry,
                         )
                     except InternalError:
                         raise  # (a bug in symgrad: its frames are the report)

@@ -439,15 +439,13 @@ def cached_source(
     wrt_is_tuple: bool,
     version: str,
     build: Callable[[], str],
-    entry: Entry | None = None,
 ) -> tuple[str, Path | None]:
     """The emitted module for `src`: from the cache, else `build()` and store
     it; with the entry's path (None when the cache is off), for `compiled`.
-    `entry`, if given, is `src`'s (found with the same names, unchanged).
 
     `build` runs only on a miss; its exceptions (compile errors) propagate and
     nothing is stored."""
-    entry = entry or entry_for(src, wrt, wrt_is_tuple, version)
+    entry = entry_for(src, wrt, wrt_is_tuple, version)
     if entry is not None:
         text = load(entry.path, entry.key)
         if text is not None:
