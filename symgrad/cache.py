@@ -67,7 +67,7 @@ from .resolve import (
     UserModule,
     member_reads,
 )
-from .source import FunctionSource, nodes
+from .source import FunctionSource, from_function, nodes
 
 FORMAT = "symgrad-cache-v1"
 KEY_PREFIX = "# symgrad-cache-key: "
@@ -147,7 +147,9 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
     pending = [src]
     while pending:
         fn = pending.pop(0)
-        ident = (fn.file, fn.first_line, fn.name, *_captured(fn))
+        # (one file loaded as two modules holds two functions: their globals)
+        where = id(getattr(fn.resolver, "globals", None))
+        ident = (fn.file, fn.first_line, fn.name, where, *_captured(fn))
         if ident in visited:
             continue
         visited.add(ident)
@@ -168,11 +170,25 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             parts.append(["name", name, *_describe(found)])
             if isinstance(found, UserFunction):
                 pending.append(found.source)
+            pending += _derivative_functions(found)
         for dotted, _, _, found in member_reads(fn):  # `L.dense`
             parts.append(["member", dotted, *_describe(found)])
             if isinstance(found, UserFunction):
                 pending.append(found.source)
     return parts
+
+
+def _derivative_functions(found: Any) -> list[FunctionSource]:
+    """The sources of a custom rule's derivative functions, which a Hessian
+    or a Jacobian differentiates in turn (a live function's; from a file,
+    its rule is all the key holds)."""
+    if not isinstance(found, CustomFunction) or not found.functions:
+        return []
+    return [
+        from_function(f, LiveResolver(f))
+        for name, f in sorted(found.functions.items())
+        if isinstance(f, types.FunctionType) and name != found.rule.name
+    ]
 
 
 def _captured(fn: FunctionSource) -> list[str]:

@@ -136,13 +136,14 @@ def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
     try:
         file = inspect.getsourcefile(fn) or inspect.getfile(fn)
         linecache.checkcache(file)  # (a file edited since it was read, as inspect)
-        lines = tuple(linecache.getlines(file))
+        # (with the module's globals: its loader's source, a zip archive's)
+        lines = tuple(linecache.getlines(file, getattr(fn, "__globals__", None)))
     except (OSError, TypeError):
         raise _unreadable(fn) from None
     found = _cut(fn, lines)
     if found is None:
         raw, start = _inspected(fn)
-        lines = lines or tuple(raw)
+        lines = lines or ("\n",) * (start - 1) + tuple(raw)  # (at their lines)
         tree = _function(name, file, lines, raw, start, _parse(raw, start))
         return FunctionSource(tree.name, tree, file, lines, _shift(raw), resolver)
     raw, start, exact = found

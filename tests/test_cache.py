@@ -336,6 +336,98 @@ def test_a_constant_a_helpers_default_names_is_in_the_key(tmp_path):
     )
 
 
+def test_a_custom_rules_derivative_function_is_in_the_key(tmp_path):
+    """A Hessian differentiates a custom rule's derivative function, whose
+    source (not only its name) is in the key; and one file loaded as two
+    modules is two sets of names (cache tester)."""
+    text = textwrap.dedent("""
+        import numpy as np
+        import symgrad
+
+
+        def softplus_grad(x):
+            return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+        @symgrad.rule(grad=softplus_grad)
+        def softplus(x):
+            return np.logaddexp(0.0, x)
+
+
+        @symgrad.hessian
+        def f(x):
+            return np.sum(softplus(x))
+        """)
+    keys = []
+    for i, body in enumerate(("", " + x * x")):
+        edited = text.replace("np.tanh(0.5 * x))", f"np.tanh(0.5 * x)){body}")
+        f = import_file(write(tmp_path / str(i), edited)).f
+        keys.append(cache.compute_key(f._src, f.wrt, f.wrt_is_tuple, "0.1.0"))
+    assert keys[0] != keys[1]
+
+
+def test_one_file_loaded_as_two_modules_is_two_sets_of_names(tmp_path, monkeypatch):
+    """A script run as __main__ and imported by a module it calls: its
+    helper `g` in each reads its own SCALE, both in the key (the second was
+    taken for the first, found already: cache tester)."""
+    write(tmp_path, "import prog\n\n\ndef k(x):\n    return prog.g(x)\n", "other.py")
+    path = write(tmp_path, PROG, "prog.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "prog", raising=False)
+    monkeypatch.delitem(sys.modules, "other", raising=False)
+    main = import_file(path)  # (the script, as __main__ is a module of its own)
+    keys = []
+    for scale in (2.0, 5.0):
+        sys.modules["prog"].SCALE = scale  # (the imported copy's, found second)
+        keys.append(cache.compute_key(main.f._src, ("x",), False, "0.1.0"))
+    assert keys[0] != keys[1]
+
+
+PROG = """\
+import symgrad
+
+import other
+import prog  # noqa: F401 (other reads prog.g)
+
+SCALE = 1.0
+
+
+def g(x):
+    return SCALE * x * x
+
+
+def h(x):
+    return g(x)
+
+
+@symgrad.grad
+def f(x):
+    return other.k(x) + h(x)
+"""
+
+
+def test_a_function_imported_from_a_zip_archive_has_its_text_in_the_key(
+    tmp_path, monkeypatch
+):
+    """linecache reads a zip archive's module through its loader, given the
+    module's globals; without them the key's text was empty, one key for
+    every such function of a name (cache tester)."""
+    import zipfile
+
+    keys = []
+    for i, body in enumerate(("x * x", "x * x * x")):
+        archive = tmp_path / f"lib{i}.zip"
+        source = f"import symgrad\n\n\n@symgrad.grad\ndef f(x):\n    return {body}\n"
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr(f"zipped{i}.py", source)
+        monkeypatch.syspath_prepend(str(archive))
+        f = importlib.import_module(f"zipped{i}").f
+        assert f._src.text.endswith(f"return {body}\n")
+        assert f.f_and_grad(3.0) == ((9.0, 6.0) if i == 0 else (27.0, 27.0))
+        keys.append(cache.compute_key(f._src, f.wrt, f.wrt_is_tuple, "0.1.0"))
+    assert keys[0] != keys[1]
+
+
 def test_a_global_named_like_a_parameter_is_not_in_the_key(tmp_path):
     """`def g(x, SCALE)` reads its parameter: the module's SCALE (the data of
     a training loop's `for SCALE in ...`) does not enter the key."""
