@@ -160,6 +160,8 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
             described = describe_value(value) if constant(value) else "other"
             parts.append(["default", name, described])
         live = fn.resolver if isinstance(fn.resolver, LiveResolver) else None
+        if live:  # (a `yield` in dead code past the text makes it a generator)
+            parts.append(["flags", str(live.code.co_flags)])
         for name in live.global_names() if live else global_names(fn.tree):
             if live and not live.bound(name):
                 # a builtin (or an attribute's name): symgrad's prelude

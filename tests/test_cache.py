@@ -428,6 +428,30 @@ def test_a_function_imported_from_a_zip_archive_has_its_text_in_the_key(
     assert keys[0] != keys[1]
 
 
+def test_a_helper_made_a_generator_past_its_text_misses(tmp_path):
+    """A `yield` in dead code after a helper's return, on a line the cut of
+    its text misses (a string reaching the margin before it), makes it a
+    generator: its code object's flags are in the key (cache tester)."""
+    helper = '''
+
+        def g(x):
+            return x * x
+            s = """
+        """{}
+
+
+        @symgrad.grad
+        def f(x):
+            return g(x) * 2.0
+        '''
+    keys = []
+    for tail in ("", " + (yield)"):
+        text = MODEL + textwrap.dedent(helper).format(tail)
+        f = import_file(write(tmp_path / str(len(keys)), text)).f
+        keys.append(cache.compute_key(f._src, f.wrt, f.wrt_is_tuple, "0.1.0"))
+    assert keys[0] != keys[1]
+
+
 def test_a_global_named_like_a_parameter_is_not_in_the_key(tmp_path):
     """`def g(x, SCALE)` reads its parameter: the module's SCALE (the data of
     a training loop's `for SCALE in ...`) does not enter the key."""
