@@ -842,6 +842,15 @@ def _default(src: FunctionSource, name: str, node: ast.expr) -> object:
     live = getattr(src.resolver, "defaults", {})
     if name in live and constant(live[name]):
         return live[name]
+    bound = getattr(src.resolver, "bound", {})
+    if isinstance(node, ast.Name) and bound.get(node.id, 0) > 1:
+        raise UnsupportedSyntaxError(
+            f"the default of '{name}' names '{node.id}', which the module binds "
+            "more than once: read without running it, the value at the `def` "
+            "is not known",
+            src.loc(node),
+            "pass the value at the call, or bind the name once",
+        )
     found = _named_constant(src, node)
     if found is None:
         raise UnsupportedSyntaxError(

@@ -232,10 +232,12 @@ class FlowLowering:
             )
         exits = _exits(stmt.body)
         written = stmt.iter.elts if isinstance(stmt.iter, ast.List | ast.Tuple) else ()
+        held = {n.id for e in written for n in ast.walk(e) if isinstance(n, ast.Name)}
         if (
             0 < len(written) <= _UNROLLED
             and not exits
             and all(_written_for(stmt.target, e) for e in written)
+            and not held & updated  # (`a += p` changes the `a` the list holds)
         ):
             # a list or tuple written out: its steps one after another, so its
             # entries may differ in shape (`for p in [W1, b1]`); Python

@@ -1128,3 +1128,32 @@ def test_what_the_top_level_changes_or_leaves_alone(tmp_path):
     result = run("emit", str(path), "--function", "printed", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "J = 2.0" in result.stdout
+
+
+def test_a_helpers_default_naming_a_constant_is_its_value_at_the_def(tmp_path):
+    # `def helper(x, eps=EPS)`: the command line reads the file without
+    # running it, so it takes EPS bound once; bound again after the `def`,
+    # it took the last binding, where Python's default is the first
+    # (newcomer); that is an error naming the default
+    once = """\
+        import numpy as np
+        import symgrad
+
+        EPS = 1e-3
+
+
+        def helper(x, eps=EPS):
+            return np.sqrt(x * x + eps)
+
+
+        @symgrad.grad
+        def f(x):
+            return helper(x)
+        """
+    result = run("emit", str(write(tmp_path, once)))
+    assert result.returncode == 0, result.stderr
+    assert "0.001" in result.stdout
+    twice = once.replace("@symgrad.grad", "EPS = 100.0\n\n\n        @symgrad.grad")
+    result = run("emit", str(write(tmp_path, twice, "twice.py")))
+    assert result.returncode == 1
+    assert "the default of 'eps' names 'EPS', which the module binds" in result.stderr
