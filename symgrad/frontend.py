@@ -111,7 +111,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.constant_names: dict[tuple[str, str], Const] = {}
         self.ops: dict[str, str] = {}  # variable -> the op that computed it
         self.kinds: dict[str, str] = {}  # variable -> "list" for Python lists
-        self.made_items: dict[str, tuple[Atom, ...]] = {}  # list literals
+        # lists written out, or made by appends outside loops: their entries
+        self.made_items: dict[str, tuple[Atom, ...]] = {}
         # constant lists read out of a constant list of lists (`row = m[0]`):
         # the same object as the entry, which a write would change too
         self.held_constants: set[Const] = set()
@@ -987,6 +988,12 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             )
         if op == "make_list":
             self.made_items[target.name] = args
+        if op == "list_new":
+            self.made_items[target.name] = ()
+        if op == "list_append" and name_of(args[0]) in self.made_items:
+            # (appended to outside loops: its entries are known, as written out;
+            # a loop's list is its header's, whose entries are not)
+            self.made_items[target.name] = self.made_items[args[0].name] + args[1:]
         if op in ("make_list", "tuple", "list_concat"):
             self.holds[target.name] = args
         if op == "list_append":

@@ -2092,6 +2092,22 @@ def test_a_loop_over_a_list_written_out_is_its_steps_one_after_another(tmp_path)
     assert "for " not in m.layers.source.split("# Support")[0]
     # 2 a**2 + 8 a b: a is doubled in the first step, after the list holds it
     assert m.built_first.f_and_grad(1.0, 2.0) == (18.0, (20.0, 8.0))
+    # a list appended to outside loops (so a comprehension over a list
+    # written out) is one written out to np.concatenate: all parameters
+    # flattened into one vector (StackError before: random tester)
+    flat = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=(0, 1, 2))
+        def flat(W1, b1, W2):
+            v = np.concatenate([np.ravel(p) for p in [W1, b1, W2]])
+            items = [v[:2]]
+            items.append(v * 2.0)
+            return np.sum(v**2) + np.sum(np.concatenate(items))
+        """,
+    ).flat
+    symgrad.check_grad(flat, W1, b1, W2)
+    assert "np.concatenate([" in flat.source and "np.stack" not in flat.source
     # an array the list holds, changed in place in a step, is the list's
     # entry changed too: that loop is not unrolled (and refused, as before;
     # random tester: 66 for Python's 66 went 52)
