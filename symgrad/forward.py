@@ -81,6 +81,8 @@ class _Builder:
     def op(self, name: str, *args, **params) -> Atom:
         if name == "float_tangent" and args[1].name in self.floats:
             return args[0]
+        if name == "kept_grad" and name_of(args[2]) in self.floats:
+            return args[0]
         hint = None
         if name == "zeros_tangent" and name_of(args[0]) in self.written:
             hint = f"{args[0].name}_dot"  # (written into in place: named)

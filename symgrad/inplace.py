@@ -82,6 +82,7 @@ _SHAPE_ONLY["zeros_buffer"] = {0}
 _SHAPE_ONLY["unbroadcast_mul"] = {2}
 _SHAPE_ONLY.update(same_shape_sum={1}, same_shape_mul={2})  # (`loopshapes`)
 _SHAPE_ONLY.update(len={0}, size={0}, ndim={0}, written_grad={2, 3})
+_SHAPE_ONLY.update(kept_grad={2, 3})
 
 
 @dataclass

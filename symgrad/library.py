@@ -244,6 +244,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_add_at": CallSpec("add_at", ("x", "index", "value")),
     "_written_grad": CallSpec("written_grad", ("g", "index", "target", "value")),
     "_zero_at": CallSpec("zero_at", ("g", "index")),
+    "_kept_grad": CallSpec("kept_grad", ("g", "index", "target", "value")),
     "_unpacked": CallSpec("unpacked", ("value", "n")),
     "_list_index": CallSpec("list_index", ("items", "i")),
     "_bound": CallSpec("bound", ("value", "name")),

@@ -412,6 +412,9 @@ class _Reverse(FlowReverse):
             self.b.body.append(SetItem(g, index, Const(0.0), "set", self.b.loc))
         elif stmt.op == "setitem":
             g, owned = self.b.op("zero_at", g, index), True
+        elif stmt.op != "add_at" and old.name not in self.floats:
+            # `y[i] += 0.5` into an int array truncates the old entry too
+            g = self.b.op("kept_grad", g, index, old, value)
         first = self.adj.get(old.name) is None
         self.accumulate(old.name, g)
         if first and owned:

@@ -581,6 +581,7 @@ VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dim
 VIEWS |= {"broadcast_to", "asarray", "inexact"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
+VIEWS |= {"kept_grad"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
 VIEWS |= {"pad_grad"}  # (of the constant mode: a slice of the cotangent)
 # Ops that raise where Python would (an unpacking of the wrong length, a name
@@ -789,6 +790,7 @@ def _moveaxis_adjoint(b: Builder, g, out, x, source, destination):
 
 _emitted("written_grad", 4, "_written_grad({0}, np.s_{1}, {2}, {3})", nondiff=(1, 2, 3))
 _emitted("zero_at", 2, "_zero_at({0}, np.s_{1})", nondiff=(1,))
+_emitted("kept_grad", 4, "_kept_grad({0}, np.s_{1}, {2}, {3})", nondiff=(1, 2, 3))
 _emitted(
     "einsum_grad",
     None,
@@ -887,7 +889,7 @@ for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)
 for _name in ["cumsum", "cumsum_grad", "roll", "repeat", "repeat_grad", "fit"]:
     linear(_name)
-for _name in ["zero_at", "concat_grad", "hstack_grad", "vstack_grad"]:
+for _name in ["zero_at", "kept_grad", "concat_grad", "hstack_grad", "vstack_grad"]:
     linear(_name)
 for _name in ["moveaxis", "getitem_copy", "keepdims"]:
     linear(_name)
@@ -1108,12 +1110,16 @@ def _write_tangent(name: str) -> Tangent:
     def tangent(b: Builder, dots, out, x, index, value) -> Atom | None:
         if dots[0] is None and dots[2] is None:
             return None
+        target = dots[0]
+        if target is not None and name in ("setitem_add", "setitem_sub"):
+            # (`y[i] += 0.5` into an int array truncates the old entry too)
+            target = b.op("kept_grad", target, index, x, value)
         if dots[2] is None and name != "setitem":
-            return dots[0]
+            return target
         written = Const(0.0)
         if dots[2] is not None:
             written = b.op("float_tangent", dots[2], out, value)
-        target = dots[0] if dots[0] is not None else b.op("zeros_tangent", x)
+        target = target if target is not None else b.op("zeros_tangent", x)
         return b.op(name, target, index, written)
 
     return tangent

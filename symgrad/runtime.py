@@ -1082,6 +1082,15 @@ def _cumsum_grad(g, x, axis=None):
     return np.flip(np.flip(g, axis).cumsum(axis), axis)
 
 
+def _kept_grad(g, index, target, value):
+    """The cotangent of `target` before `target[index] += value` (or -=):
+    `g`, zero at `index` where the array changes what it holds there (an
+    int array and a float `value`: the sum is truncated, `_truncates`)."""
+    if target.__class__ is list or not _truncates(target, value):
+        return g
+    return _zero_at(g, index)
+
+
 def _zero_at(g, index):
     """`g` with the entries at `index` set to zero (a copy)."""
     g = np.array(g)

@@ -911,7 +911,16 @@ def _squares_into_a_buffer(x):
     return np.sum(y) + np.sum(z * x) + np.sum(b * x)
 
 
-@pytest.mark.parametrize("fn", [_roughness, _products_in_place, _squares_into_a_buffer])
+def _truncated_in_place(x):
+    a = x * 3
+    a[1] += 0.5  # int(6.5): the entry keeps no derivative (random tester)
+    a[2] -= 1  # an int: kept whole
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize(
+    "fn", [_roughness, _products_in_place, _squares_into_a_buffer, _truncated_in_place]
+)
 def test_ints_written_into_an_int_array_pass_their_derivative(fn):
     # an int array's write zeroed the derivative of every value written, ints
     # too, which numpy keeps whole: roughness of [1, 2, 4, 7] had gradient
@@ -925,6 +934,9 @@ def test_ints_written_into_an_int_array_pass_their_derivative(fn):
     if fn is _squares_into_a_buffer:  # d/dx of sum(x**2) + z * x + b * x
         expected = 2.0 * x + np.array([0.0, 1.0, 2.0, 3.0]) + [1.0, 0.0, 0.0, 0.0]
         expected_hvp = 2.0 * tangent
+    elif fn is _truncated_in_place:  # a = [3, 6, 11, 21], a[1] truncated
+        expected = np.array([18.0, 0.0, 66.0, 126.0])
+        expected_hvp = 18.0 * tangent * [1.0, 0.0, 1.0, 1.0]
     else:  # as at the same numbers in floats
         expected = numeric_grad(fn, (x.astype(float),), 0)
         expected_hvp = symgrad.hessian(fn).hvp(x.astype(float), tangents=tangent)
