@@ -842,8 +842,8 @@ def _default(src: FunctionSource, name: str, node: ast.expr) -> object:
     live = getattr(src.resolver, "defaults", {})
     if name in live and constant(live[name]):
         return live[name]
-    bound = getattr(src.resolver, "bound", {})
-    if isinstance(node, ast.Name) and bound.get(node.id, 0) > 1:
+    times = getattr(src.resolver, "times_bound", {})  # (read without running it)
+    if isinstance(node, ast.Name) and times.get(node.id, 0) > 1:
         raise UnsupportedSyntaxError(
             f"the default of '{name}' names '{node.id}', which the module binds "
             "more than once: read without running it, the value at the `def` "

@@ -465,7 +465,7 @@ class StaticResolver:
         self.table: dict[str, Any] = {}
         # how many times the top level binds each name (a parameter's default
         # is the binding before its `def`, which the table does not tell)
-        self.bound: Counter = Counter()
+        self.times_bound: Counter = Counter()
         self.symgrad: set[str] = set()  # names of the symgrad module
         self.markers: dict[str, str] = {}  # local name -> "rule" | "nondifferentiable"
         self.from_symgrad: set[str] = set()  # `from symgrad import grad`: grad
@@ -683,7 +683,7 @@ class StaticResolver:
         from a tuple or list written out; anything else leaves what it
         binds or changes unreadable."""
         if isinstance(target, ast.Name):
-            self.bound[target.id] += 1
+            self.times_bound[target.id] += 1
             # `DTYPE = np.float32`: what the decorator reads it as
             scalar = self._scalar_type(node)
             if scalar is not None:
