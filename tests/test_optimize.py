@@ -13,7 +13,12 @@ import pytest
 
 import symgrad
 from symgrad.check import check_grad
-from symgrad.runtime import _unbroadcast, _unbroadcast_mul
+from symgrad.runtime import (
+    RepeatedIndexError,
+    _unbroadcast,
+    _unbroadcast_mul,
+    _written_grad,
+)
 
 RNG = np.random.default_rng(7)
 
@@ -299,6 +304,66 @@ def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         checked += 1
     assert checked >= 20
+
+
+@pytest.mark.parametrize(
+    "g",
+    [1.5, np.float64(1.5), np.float32(1.5), np.array(1.5), RNG.normal(size=3)]
+    + [RNG.normal(size=(2, 3)), np.ones(4, dtype=np.float32)],
+    ids=lambda g: f"{type(g).__name__}{np.shape(g)}",
+)
+def test_unbroadcast_to_a_numpy_scalar_is_a_number(g):
+    # the scalar loops over arrays (an entry read from a float array is an
+    # np.float64): the cotangent of a number is a number, the sum of g, in g's
+    # dtype
+    got = _unbroadcast(g, np.float64(0.25))
+    assert not isinstance(got, np.ndarray) and np.ndim(got) == 0
+    assert np.asarray(got).dtype == np.asarray(g).dtype
+    assert got == pytest.approx(float(np.sum(g)), rel=1e-6)
+
+
+def test_written_grad_of_one_entry_is_a_copy_and_of_repeats_refused():
+    g = RNG.normal(size=(3, 2))
+    row = _written_grad(g, 1, 0.0, 0.0)  # (0.0: a float target)
+    row[:] = 7.0
+    assert np.all(g[1] != 7.0)  # (a copy: the caller zeroes g[1] next)
+    assert _written_grad(g[:, 0], 2, 0.0, 0.0) == g[2, 0]
+    ints = np.zeros(3, dtype=int)
+    assert _written_grad(g[:, 0], 2, ints, 0.5) == 0.0  # (truncated: 0.5 -> 0)
+    with pytest.raises(RepeatedIndexError):
+        _written_grad(g, [0, 0], 0.0, 0.0)
+
+
+def kalman(zs, q, r):
+    x, P, ll = 0.0, 1.0, 0.0
+    for z in zs:
+        P = P + q
+        S = P + r
+        K = P / S
+        v = z - x
+        ll += -0.5 * (np.log(2 * np.pi * S) + v * v / S)
+        x = x + K * v
+        P = (1 - K) * P
+    return ll
+
+
+def filled(x):
+    y = np.zeros(x.shape[0])
+    y[0] = x[0]
+    for i in range(1, x.shape[0]):
+        y[i] = 0.9 * y[i - 1] + np.sin(x[i])
+    return np.sum(y**2)
+
+
+def test_scalar_loops_over_float_arrays():
+    # every value in these loops is a number, an np.float64 (the run-time
+    # helpers' fast paths); the same with 2-D observations: rows
+    g = symgrad.grad(kalman, wrt=("q", "r"))
+    zs = RNG.normal(size=40)
+    check_grad(g, zs, 0.1, 0.2)
+    check_grad(g, zs.reshape(20, 2), 0.1, 0.2, seed=np.array([1.0, -2.0]))
+    check_grad(g, zs, np.array([0.1, 0.3]), 0.2, seed=np.array([1.0, -2.0]))
+    check_grad(symgrad.grad(filled), RNG.normal(size=30))
 
 
 @pytest.mark.parametrize(

@@ -139,11 +139,12 @@ def _shape(x):
 
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if x.__class__ is float:
+    if x.__class__ is float or x.__class__ is np.float64:  # (a number, as an
+        # entry read from a float array is: scalar loops over arrays)
         if g.__class__ is np.ndarray:  # (common; g.sum() without its Python-level
             # wrapper; a 0-d g, as np.where makes, as a number like x)
             return np.add.reduce(g, None) if g.ndim else g[()]
-        if g.__class__ is float:
+        if g.__class__ is float or g.__class__ is np.float64:
             return g
     elif g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)

@@ -141,11 +141,12 @@ def _shape(x):
 
 def _unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing numpy broadcasting."""
-    if x.__class__ is float:
+    if x.__class__ is float or x.__class__ is np.float64:  # (a number, as an
+        # entry read from a float array is: scalar loops over arrays)
         if g.__class__ is np.ndarray:  # (common; g.sum() without its Python-level
             # wrapper; a 0-d g, as np.where makes, as a number like x)
             return np.add.reduce(g, None) if g.ndim else g[()]
-        if g.__class__ is float:
+        if g.__class__ is float or g.__class__ is np.float64:
             return g
     elif g.__class__ is x.__class__ is np.ndarray and g.shape == x.shape:
         return g  # (the other common case)
@@ -258,8 +259,16 @@ def _written_grad(g, index, target, value):
     float is a float.  (`g` is a number for a 0-d array output, `y[()] =
     value`.)"""
     part = (g if isinstance(g, np.ndarray) else np.asarray(g))[index]
-    if target.__class__ is not list and _truncates(target, value):
+    cls = target.__class__
+    if cls is not float and cls is not list and _truncates(target, value):
         return np.zeros(part.shape) if isinstance(part, np.ndarray) else 0.0
+    if index.__class__ is not int:  # (an int writes one entry once: common)
+        _refuse_repeats(g, index)
+    return part.copy() if isinstance(part, np.ndarray) else part
+
+
+def _refuse_repeats(g, index):
+    """Raise RepeatedIndexError if `index` selects an entry of `g` twice."""
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
     if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
@@ -270,7 +279,6 @@ def _written_grad(g, index, target, value):
                 "an assignment writes one element twice through repeated indices; "
                 "its derivative is not defined (use np.add.at to accumulate)"
             )
-    return part.copy() if isinstance(part, np.ndarray) else part
 
 
 def _truncates(target, value):
