@@ -838,6 +838,7 @@ _FROM: dict[str, tuple[int, ...]] = {
     "astype": (0,),
     "getitem": (0,),
     "getitem_copy": (0,),
+    "entry_copy": (0,),
     "unbroadcast": (0,),
     "unbroadcast_mul": (0, 1),
 }

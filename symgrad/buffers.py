@@ -49,7 +49,7 @@ _FRESH |= {"matmul", "dot", "outer", "unbroadcast_mul", "extremum_grad"}
 _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 _FRESH |= {"shape", "size", "count", "len", "ndim", "zeros_grad", "written_grad"}
 _FRESH |= {"zeros_buffer", "roll"}
-_FRESH |= {"getitem_copy", "mul_into"}
+_FRESH |= {"getitem_copy", "entry_copy", "mul_into"}
 # Ops that may return their first argument (or a view of it), and only it.
 _VIEWING = VIEWS - {"custom", "opaque", "call", "check_seed"}
 # Ops that make a new array (or a number) a later product may be written into.

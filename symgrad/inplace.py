@@ -32,8 +32,10 @@ of a branch, of which one runs).
 A group updated in place gets one name in the emitted code, and its writes
 become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
 such an array that the reverse sweep needs later is copied when it is read
-(`y[i - 1].copy()`), so a later write cannot change it (an entry of a list
-is no view of the list, so it is never copied).  Every other write
+(`y[:, i].copy()`; `_copy(y[i - 1])` where the index is integers alone, which
+copies a row and keeps a number: numpy's numbers are no views, and copying
+one costs 0.4 us), so a later write cannot change it (an entry of a list is
+no view of the list, so it is never copied).  Every other write
 stays a copy (`_setitem`), which is always correct.
 """
 
@@ -419,6 +421,16 @@ def apply(plan: Plan, statements: list[Stmt]) -> list[Stmt]:
     return out
 
 
+def _entries(index: object) -> bool:
+    """Is `index` integers alone (`y[i - 1]`, `R[i, j]`), no slice, None or
+    `...`: what it reads may be a number?"""
+    return isinstance(index, Index) and all(
+        isinstance(item, Var)
+        or (isinstance(item, Const) and type(item.value) in (int, bool))
+        for item in index.items
+    )
+
+
 def _rename(stmt: Stmt, plan: Plan) -> Stmt:
     stmt = _unsave(stmt, plan.unsaved)
     if isinstance(stmt, Assign) and stmt.target.name in plan.in_place:
@@ -431,7 +443,8 @@ def _rename(stmt: Stmt, plan: Plan) -> Stmt:
         target, index, value = stmt.args
         return SetItem(target, index, value, WRITES[stmt.op], stmt.loc)
     if isinstance(stmt, Assign) and stmt.target.name in plan.copied:
-        stmt = Assign(stmt.target, "getitem_copy", stmt.args, stmt.params, stmt.loc)
+        op = "entry_copy" if _entries(stmt.args[1]) else "getitem_copy"
+        stmt = Assign(stmt.target, op, stmt.args, stmt.params, stmt.loc)
     if isinstance(stmt, If | For | While):
         # the header renamed alone: each body is renamed once, by `apply`
         parts = [tuple(apply(plan, list(b))) for b in bodies(stmt)]

@@ -191,6 +191,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
+    "_copy": CallSpec("copy", ("x",)),
     "_solve_vec": CallSpec("solve_vec", ("a", "r", "b")),
     "_solve_apply": CallSpec("solve_apply", ("m", "x", "b")),
     "_solve_outer": CallSpec("solve_outer", ("u", "x", "b")),

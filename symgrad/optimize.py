@@ -97,6 +97,7 @@ _ZEROS = ("zeros", "zeros_grad", "zeros_buffer")
 _ALLOCATING |= {
     "copy_arg",
     "getitem_copy",
+    "entry_copy",
     "written_grad",
     "reversed_range",
     "reversed",

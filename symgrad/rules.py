@@ -779,6 +779,7 @@ _emitted("mul_into", 3, "_mul_into({0}, {1}, {2})", nondiff=(0,))  # see buffers
 _emitted("check_seed", 3, "_check_seed({0}, {1}, {2})", nondiff=(0, 2))
 _emitted("iadd", 2, "{0} + {1}")  # printed `a += b`: `a` is a buffer the adjoint owns
 _emitted("getitem_copy", 2, "{0}{1}.copy()", nondiff=(1,))
+_emitted("entry_copy", 2, "_copy({0}{1})", nondiff=(1,))  # (a number kept)
 # (a tuple parameter's cotangent from its entries': see reverse._entries_grad)
 _emitted("entries_grad", None, "_entries_grad({args})", nondiff=(0,))
 
@@ -891,7 +892,7 @@ for _name in ["cumsum", "cumsum_grad", "roll", "repeat", "repeat_grad", "fit"]:
     linear(_name)
 for _name in ["zero_at", "kept_grad", "concat_grad", "hstack_grad", "vstack_grad"]:
     linear(_name)
-for _name in ["moveaxis", "getitem_copy", "keepdims"]:
+for _name in ["moveaxis", "getitem_copy", "entry_copy", "keepdims"]:
     linear(_name)
 for _name in ["broadcast_tangent", "extremum_tangent", "prod_tangent"]:
     linear(_name)

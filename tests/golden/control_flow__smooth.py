@@ -270,6 +270,8 @@ def _written_grad(g, index, target, value):
 def _refuse_repeats(g, index):
     """Raise RepeatedIndexError if `index` selects an entry of `g` twice."""
     parts = index if isinstance(index, tuple) else (index,)
+    if all(p.__class__ is int or p.__class__ is slice for p in parts):
+        return  # (`R[i, j]`, `y[i, :]`: each entry once)
     arrays = [np.asarray(p) for p in parts if isinstance(p, list | tuple | np.ndarray)]
     if any(a.dtype.kind in "iu" and a.size > 1 for a in arrays):
         seen = np.zeros(np.shape(g), dtype=int)
@@ -284,7 +286,9 @@ def _refuse_repeats(g, index):
 def _truncates(target, value):
     """Does an integer or boolean array `target` change `value` written into
     it: a float into an int array, anything but a bool into a bool array?"""
-    kind = np.asarray(target).dtype.kind
+    kind = (target if target.__class__ is np.ndarray else np.asarray(target)).dtype.kind
+    if kind == "f":
+        return False  # (the common case: a float array)
     if kind == "b":
         return np.asarray(value).dtype.kind != "b"
     return kind in "iu" and np.asarray(value).dtype.kind not in "biu"

@@ -34,6 +34,9 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
 # Support code copied from symgrad.runtime.
 
 
+_NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
+
+
 _JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
@@ -196,6 +199,9 @@ def _sum_leading(g, k):
 def _unbroadcast_mul(g, p, x):
     """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
     constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
+    if x.__class__ is float or x.__class__ is np.float64:
+        if g.__class__ in _NUMBERS and p.__class__ in _NUMBERS:
+            return g * p  # (scalar loops: the number each step's product is)
     if (  # the common scalar parameter and vector data, tested first
         x.__class__ is float
         and g.__class__ is p.__class__ is np.ndarray
