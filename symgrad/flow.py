@@ -250,9 +250,9 @@ class FlowLowering:
         start, stop, step, element = self.iteration(stmt.iter, scope)
 
         def bind(index: Var) -> None:
-            item = element(index)
-            if item is index and isinstance(index, Var):  # (over a range)
-                self.counters.add(index.name)
+            if isinstance(index, Var):  # (an int: over a range, the item; over
+                self.counters.add(index.name)  # an array of one axis, `y[i]`
+            item = element(index)  # is a number, not a view)
             self.unpack(stmt.target, item, scope)
 
         names = _assigned(stmt)
@@ -555,7 +555,8 @@ class FlowLowering:
         same array as another name the code may still read (one bound before
         the loop: a name the loop binds first is bound anew before it is read
         again, or is not readable after it): the next iteration's update
-        would change both."""
+        would change both.  (A value returned is no such name: once bound,
+        the loop and the function end.)"""
         for name in [n for n in carried if n in updated]:
             value = after.get(name)
             if not isinstance(value, Var):
@@ -564,6 +565,7 @@ class FlowLowering:
             for other, theirs in after.items():
                 if (
                     other != name
+                    and other != RESULT
                     and other in before
                     and isinstance(theirs, Var)
                     and self.roots(theirs) & mine

@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import Loc, UnsupportedSyntaxError
 from .fence import op_symbol
+from .flow import RESULT
 from .ir import Atom, Const, Index, Slice, Var, name_of
 from .library import BINOPS
 from .rules import VIEWS
@@ -494,13 +495,17 @@ class UpdateLowering:
         bound to the same array, arrays it is a view of (`y = x[0:2]`), views
         of it, and, in a helper, the caller's argument.  The top function's
         own parameters are safe: symgrad never writes to the caller's arrays.
-        In code symgrad emitted, no update changes a value read later (the
-        in-place planner made sure of it), so none is refused there."""
+        A value returned from inside a loop is not seen: once it is returned,
+        no code of the function runs.  In code symgrad emitted, no update
+        changes a value read later (the in-place planner made sure of it), so
+        none is refused there."""
         if getattr(scope.src.resolver, "generated", False):
             return False
         mine = self.roots(var, held=False)
         for other, value in scope.env.items():
-            if other != name and any(self.roots(v) & mine for v in vars_in(value)):
+            if other == name or other == RESULT:
+                continue
+            if any(self.roots(v) & mine for v in vars_in(value)):
                 return True  # (a tuple `t = (y, 1.0)` holds y: `t[0]` sees it)
         if scope.src is not self.top:
             caller = {
