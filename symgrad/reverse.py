@@ -352,7 +352,13 @@ class _Reverse(FlowReverse):
         contributions = op.adjoint(self.b, g, stmt.target, *stmt.args, **params)
         for i, arg in diff_args(stmt):
             if arg.name in self.active and contributions[i] is not None:
+                first = self.adj.get(arg.name) is None
                 self.accumulate(arg.name, contributions[i])
+                if first and i == 0 and stmt.op == "list_append":
+                    # the head of a cotangent the list owns is the list
+                    # before's own: no other value's adjoint is in it
+                    if stmt.target.name in self.owned:
+                        self.owned.add(arg.name)
 
     def accumulate(self, name: str, contribution: Atom | Scatter) -> None:
         if isinstance(contribution, Scatter):

@@ -483,11 +483,12 @@ def _entry_read(stmt: Assign, entry_lists: dict) -> bool:
 
 
 def _written(loop: Loop, carry) -> bool:
-    """Is the carried value an array the loop body writes into?"""
+    """Is the carried value an array the loop body writes into, or a list it
+    appends to (whose cotangent's head, a view, is the list before)?"""
     made = {
         s.target.name
         for s in walk(loop.body)
-        if isinstance(s, Assign) and s.op in ARRAY_WRITES
+        if isinstance(s, Assign) and (s.op in ARRAY_WRITES or s.op == "list_append")
     }
     for s in walk(loop.body):
         if isinstance(s, Branch):
