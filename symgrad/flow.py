@@ -250,10 +250,11 @@ class FlowLowering:
         start, stop, step, element = self.iteration(stmt.iter, scope)
 
         def bind(index: Var) -> None:
-            if isinstance(index, Var):  # (an int: over a range, the item; over
-                self.counters.add(index.name)  # an array of one axis, `y[i]`
-            item = element(index)  # is a number, not a view)
-            self.unpack(stmt.target, item, scope)
+            # The loop's position is an int, so `y[i]` of an array of one
+            # axis made here (`for z in y`) is a number, not a view of y.
+            if isinstance(index, Var):
+                self.counters.add(index.name)
+            self.unpack(stmt.target, element(index), scope)
 
         names = _assigned(stmt)
         if BROKE in exits or RETURNED in exits:

@@ -32,11 +32,11 @@ of a branch, of which one runs).
 A group updated in place gets one name in the emitted code, and its writes
 become `y[i] = v`, `y[i] += v` or `np.add.at(y, i, v)`.  A slice read from
 such an array that the reverse sweep needs later is copied when it is read
-(`y[:, i].copy()`; `_copy(y[i - 1])` where the index is integers alone, which
-copies a row and keeps a number: numpy's numbers are no views, and copying
-one costs 0.4 us), so a later write cannot change it (an entry of a list is
-no view of the list, so it is never copied).  Every other write
-stays a copy (`_setitem`), which is always correct.
+(`y[:, i].copy()`; `_copy(y[i - 1])` where the index has no slice, which
+copies a row and keeps a number: the numbers of float and int arrays are no
+views, and copying one costs 0.4 us), so a later write cannot change it (an
+entry of a list is no view of the list, so it is never copied).  Every
+other write stays a copy (`_setitem`), which is always correct.
 """
 
 from __future__ import annotations
@@ -422,8 +422,9 @@ def apply(plan: Plan, statements: list[Stmt]) -> list[Stmt]:
 
 
 def _entries(index: object) -> bool:
-    """Is `index` integers alone (`y[i - 1]`, `R[i, j]`), no slice, None or
-    `...`: what it reads may be a number?"""
+    """Is `index` free of slices, None and `...` (`y[i - 1]`, `R[i, j]`):
+    what it reads may be a number?  (A name in it may hold an index array,
+    whose read is an array, which `_copy` copies.)"""
     return isinstance(index, Index) and all(
         isinstance(item, Var)
         or (isinstance(item, Const) and type(item.value) in (int, bool))

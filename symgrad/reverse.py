@@ -22,6 +22,10 @@ cotangent in the variable `seed`.  Guarantees:
   a branch or loop that adds into it (see `sweeps`);
 * the adjoint of a write into an array (`y[i] = v`) zeroes the written
   entries of the adjoint buffer, in place when the buffer is its own;
+* the cotangent of a list before an append is the head of the cotangent
+  after it (`g[:-1]`, a view), owned where that is: the appended value's,
+  `g[-1]`, is no part of it, so a read of the list before (`xs[-1]`) adds
+  into it in place, and an append in a loop costs a step, not the list;
 * a parameter only unpacked at the top level (`W, b = params`) has the
   cotangents of its entries put together by `_entries_grad`: a tuple (list)
   of them for a tuple (list), whatever their shapes, the stacked array for
@@ -354,11 +358,13 @@ class _Reverse(FlowReverse):
             if arg.name in self.active and contributions[i] is not None:
                 first = self.adj.get(arg.name) is None
                 self.accumulate(arg.name, contributions[i])
-                if first and i == 0 and stmt.op == "list_append":
-                    # the head of a cotangent the list owns is the list
-                    # before's own: no other value's adjoint is in it
-                    if stmt.target.name in self.owned:
-                        self.owned.add(arg.name)
+                if (  # (the head of an owned cotangent, `g[:-1]`: see above)
+                    first
+                    and i == 0
+                    and stmt.op == "list_append"
+                    and stmt.target.name in self.owned
+                ):
+                    self.owned.add(arg.name)
 
     def accumulate(self, name: str, contribution: Atom | Scatter) -> None:
         if isinstance(contribution, Scatter):

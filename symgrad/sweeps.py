@@ -298,7 +298,12 @@ class FlowReverse:
                 for m in merges:
                     value = (m.then, m.orelse)[pick]
                     if isinstance(value, Var) and value.name in self.active:
+                        first = self.adj.get(value.name) is None
                         self.accumulate(value.name, self.adj[m.out.name])
+                        if first and m.out.name in self.owned:
+                            # (the merge's adjoint passes to one arm's value:
+                            # a list appended to in an arm is added to in place)
+                            self.owned.add(value.name)
 
             def finish() -> None:
                 for name in sorted(unset):

@@ -392,8 +392,12 @@ class UpdateLowering:
 
     def local_update(self, name: str, scope: Scope, loc: Loc) -> None:
         """An in-place update must name a variable of the function itself: from
-        a nested function it would change the enclosing function's array."""
-        if name not in scope.env and scope.parent is not None:
+        a nested function it would change the enclosing function's array
+        (`y[i] = v` binds no `y`: a name the function never binds is the
+        enclosing one's, though a loop around the write carries it)."""
+        from .frontend import local_names
+
+        if scope.parent is not None and name not in local_names(scope.src.tree):
             raise UnsupportedSyntaxError(
                 f"in-place update of '{name}', a variable of the enclosing function",
                 loc,
