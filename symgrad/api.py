@@ -81,14 +81,14 @@ def compile_function(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Co
 def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     # Imported here: sympy and black load only when something is compiled, so
     # a program whose modules all come from the on-disk cache starts fast.
-    from . import emit, frontend, fuse, reverse
+    from . import emit, frontend, fuse, reverse, share
     from .ir import verify
     from .rules import OPS
 
     fence.check(src)
     names, is_tuple = normalize_wrt(src, wrt)
     primal, constants, allocator = frontend.lower(src, has_aux, names)
-    primal = fuse.fuse_slices(primal, names=allocator, wrt=names)
+    primal = fuse.fuse_slices(share.share(primal), names=allocator, wrt=names)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
     spec = module_spec(src, names, is_tuple, constants, has_aux)

@@ -67,6 +67,7 @@ from .ir import (
     walk,
     writes,
 )
+from .ir import rename as ir_rename
 from .names import Names
 from .optimize import carry_in_place, optimize
 from .reverse import Adjoint
@@ -114,6 +115,9 @@ def grad_function(
     ret = primal.body[-1]
     assert isinstance(ret, Return)
     body, adjoint_body, grads = optimize(primal, adjoint, names)
+    body, adjoint_body, grads = _gradient_names(
+        body, adjoint_body, grads, spec.wrt, names, adjoint.bars
+    )
     writes = inplace.plan(primal, body, adjoint_body)
     body = inplace.apply(writes, body)
     adjoint_body = inplace.apply(writes, adjoint_body)
@@ -299,6 +303,41 @@ def _unit_seed(
     if any(v.name == "seed" for s in walk(out) for v in uses(s)):
         return None
     return out, [arg(g) for g in grads]
+
+
+def _gradient_names(
+    body: list[Stmt],
+    adjoint_body: list[Stmt],
+    grads: tuple,
+    wrt: tuple[str, ...],
+    names: Names,
+    bars: dict[str, str],
+) -> tuple[list[Stmt], list[Stmt], tuple]:
+    """A gradient held in a temporary's cotangent (`logits - lmax` passes it
+    on as it is: `t4_bar`) printed under its parameter's name, `logits_bar`,
+    where nothing else is."""
+    temp_bars = {bars[t] for t in names.made_temps if t in bars}
+    printed = {
+        n
+        for s in walk(body + adjoint_body)
+        for n in itertools.chain(writes(s), (v.name for v in uses(s)))
+    }
+    rename = {}
+    for param, g in zip(wrt, grads, strict=True):
+        readable = f"{param}_bar"
+        if isinstance(g, Var) and g.name in temp_bars and readable not in printed:
+            if g.name not in rename and readable not in rename.values():
+                rename[g.name] = readable
+    if not rename:
+        return body, adjoint_body, grads
+    grads = tuple(
+        Var(rename.get(g.name, g.name)) if isinstance(g, Var) else g for g in grads
+    )
+    return (
+        [ir_rename(s, rename) for s in body],
+        [ir_rename(s, rename) for s in adjoint_body],
+        grads,
+    )
 
 
 def _unit_return(

@@ -1237,3 +1237,69 @@ def test_np_newaxis_is_a_new_axis():
     check_grad(g, np.array(0.3))
     check_grad(g, np.float64(0.3))
     check_grad(g, RNG.normal(size=2))
+
+
+def smoothed(alpha, y):
+    level = np.zeros(len(y))
+    level[0] = y[0]
+    sse = 0.0
+    for t in range(1, len(y)):
+        e = y[t] - level[t - 1]
+        sse += e * e
+        level[t] = level[t - 1] + alpha * e
+    return sse
+
+
+def signed_zeros(x):
+    # arctan2 tells 0.0 from -0.0: x + 0.0 and x + -0.0 are two values
+    return np.sum(np.arctan2(x + 0.0, -1.0) + np.arctan2(x + -0.0, -1.0) * 2.0)
+
+
+def max_shifted(logits):
+    lmax = np.max(logits)
+    e = np.exp(logits - lmax)
+    return np.sum(e) + np.sum((logits - lmax) ** 2)
+
+
+def two_buffers(x):
+    a = np.zeros(3)
+    b = np.zeros(3)
+    a[0] = x[0]
+    b[0] = x[1]
+    return np.sum(a * 2.0) + np.sum(b**2)
+
+
+def code(g: symgrad.GradFunction) -> str:
+    """The emitted function's statements, without its comments."""
+    lines = body(g).splitlines()
+    return "\n".join(ln for ln in lines if not ln.lstrip().startswith("#"))
+
+
+def test_a_value_computed_twice_is_computed_and_differentiated_once():
+    g = symgrad.grad(smoothed, wrt="alpha")
+    code_ = code(g)
+    # `level[t - 1]` read once, saved once, its cotangent added back once
+    assert code_.count("level[t - 1]") == 1
+    assert code_.count("level_4_bar[t - 1] += ") == 1
+    check_grad(g, 0.4, RNG.normal(size=6))
+    # on one line (Rosenbrock's two x[:-1]) the two reads stay two: the line
+    # is differentiated as one expression
+    r = symgrad.grad(rosenbrock)
+    assert code(r).count("x[:-1]") == 2 and code(r).count("x_bar[:-1]") == 2
+
+
+def test_only_the_same_constants_and_no_buffers_are_shared():
+    x = np.array([-0.0, 0.5])
+    g = symgrad.grad(signed_zeros)
+    assert g.f_and_grad(x)[0] == signed_zeros(x)  # (-pi for -0.0, not pi)
+    check_grad(g, np.array([0.3, 0.5]))
+    b = symgrad.grad(two_buffers)
+    assert code(b).count("np.zeros(3)") == 2
+    check_grad(b, np.array([0.3, 0.5]))
+
+
+def test_a_gradient_a_shared_value_passes_on_has_its_parameters_name():
+    g = symgrad.grad(max_shifted)
+    assert code(g).count("logits - lmax") == 1
+    assert code(g).rstrip().endswith("return out, logits_bar")
+    check_grad(g, RNG.normal(size=5))

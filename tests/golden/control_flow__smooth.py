@@ -9,11 +9,11 @@ import numpy as np
 def f_and_grad(x, *, seed=None):
     """Return smooth(x) and its gradient with respect to x."""
     saved = []
-    y = np.zeros(len(x))
-    t1 = x[1]
-    y[0] += t1
-    t2 = len(x)
-    for i in range(1, t2):
+    t1 = len(x)
+    y = np.zeros(t1)
+    t2 = x[1]
+    y[0] += t2
+    for i in range(1, t1):
         t3 = y[i - 1]
         t5 = 0.5 * t3 + x[i] ** 2
         y[i] = t5
@@ -28,7 +28,7 @@ def f_and_grad(x, *, seed=None):
     # grad of: for i in range(1, len(x)):
     y_4_bar = _owned(y_4_bar)
     x_bar = _zeros_buffer(x)
-    for i in reversed(range(1, t2)):
+    for i in reversed(range(1, t1)):
         t3, t5 = saved.pop()
         t6 = x[i]
         # grad of: y[i] = 0.5 * y[i - 1] + x[i] ** 2
@@ -39,8 +39,8 @@ def f_and_grad(x, *, seed=None):
         x_bar[i] += t4_bar
         y_4_bar[i - 1] += t3_bar
     # grad of: y[0] += x[1]
-    t1_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0], 0.0, 0.0), t1)
-    x_bar[1] += t1_bar
+    t2_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0], 0.0, 0.0), t2)
+    x_bar[1] += t2_bar
     return out, x_bar
 
 

@@ -1,0 +1,169 @@
+"""Identical computations in the primal computed once, before reverse mode.
+
+A function often computes one value twice: `e = y[t] - l[t - 1]` and then
+`l[t] = l[t - 1] + alpha * e` read `l[t - 1]` twice; an LSTM's gates slice
+at `3 * H` on two lines.  Computed twice, the
+value is also differentiated twice: in a loop each copy is saved for the
+reverse sweep and each adds its own cotangent back.  `share(fn)` keeps the
+first computation and reads it in place of the later ones, so the emitted
+code computes, saves and differentiates it once, as a careful person's code
+does.  Guarantees:
+
+* only operations that compute a value from their operands and nothing else
+  are shared: numpy's elementwise functions and Python's operators,
+  comparisons, indexing (a read of one SSA version of an array: a write
+  makes a new version, so a read after it is another computation), shapes
+  and lengths, reductions and matrix products.  Nothing that allocates an
+  array a later write may go into (`np.zeros`, copies, lists), calls a
+  user's function (a custom rule), checks, or writes is shared;
+* two computations are the same when the operation, its parameters and its
+  operands are: the same variables, and constants of the same type and
+  spelling (`0.0` is not `-0.0`, `1` is not `1.0`);
+* the first computation runs before every read of the later one: it is
+  earlier in the same block, or before the loop whose body holds the later
+  one; a value computed in an arm or a loop body is never read outside it,
+  an arm reads nothing shared from before its branch (its cotangent would
+  then be summed after the branch, on both paths), and a while loop's test
+  and body are numbered apart;
+* two computations on one line are left two: a line's expression is
+  differentiated as one (`symbolic`), and one leaf for both would sum their
+  partials into one polynomial (Rosenbrock's two `x[:-1]`: 8% slower);
+* so every value is the one the function computes, bit for bit (numpy's
+  functions are deterministic); what may differ is a warning numpy gives
+  once rather than twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .ir import (
+    Assign,
+    Branch,
+    Carry,
+    Const,
+    Function,
+    Index,
+    Loop,
+    Merge,
+    Return,
+    Slice,
+    Stmt,
+    Var,
+)
+from .rules import OPS
+
+# Operations whose value depends on their operands alone, and which make no
+# array a write may later change in place (beyond what indexing shares).
+_PURE = {name for name, op in OPS.items() if op.kind == "elementwise"}
+_PURE |= {"eq", "ne", "lt", "le", "gt", "ge", "floordiv", "mod"}
+_PURE |= {"getitem", "shape", "len", "size", "ndim", "T", "transpose"}
+_PURE |= {"sum", "mean", "max", "min", "matmul", "dot", "outer"}
+
+
+def share(fn: Function) -> Function:
+    """`fn` with each repeated pure computation read from its first."""
+    alias: dict[str, Var] = {}
+    body = _block(fn.body, {}, alias)
+    return replace(fn, body=body) if alias else fn
+
+
+def _block(
+    body: tuple[Stmt, ...], outer: dict[tuple, Assign], alias: dict[str, Var]
+) -> tuple[Stmt, ...]:
+    seen = dict(outer)  # (a nested block sees what encloses it, not the reverse)
+    out: list[Stmt] = []
+    for stmt in body:
+        stmt = _substituted(stmt, alias)
+        if isinstance(stmt, Branch):
+            stmt = replace(  # (an arm shares nothing from before the branch:
+                # a value read there and in the condition would have its
+                # cotangent summed after the branch, not in the arm)
+                stmt,
+                body=_block(stmt.body, {}, alias),
+                orelse=_block(stmt.orelse, {}, alias),
+                merges=tuple(_merge(m, alias) for m in stmt.merges),
+            )
+        elif isinstance(stmt, Loop):
+            stmt = replace(
+                stmt,
+                test=_block(stmt.test, seen, alias),
+                cond=_atom(stmt.cond, alias),
+                body=_block(stmt.body, seen, alias),
+                carries=tuple(_carry(c, alias) for c in stmt.carries),
+            )
+        elif isinstance(stmt, Assign) and stmt.op in _PURE:
+            key = (stmt.op, stmt.params, tuple(_key(a) for a in stmt.args))
+            try:
+                first = seen.get(key)
+            except TypeError:  # (a parameter that is no value to compare)
+                out.append(stmt)
+                continue
+            if first is not None and not _same_line(first, stmt):
+                alias[stmt.target.name] = first.target
+                continue
+            if first is None:
+                seen[key] = stmt
+        out.append(stmt)
+    return tuple(out)
+
+
+def _same_line(first: Assign, stmt: Assign) -> bool:
+    """Are both on one line?  Its expression is differentiated as one (see
+    `symbolic`), which reuses its own values: one leaf for both reads would
+    sum their partials into one polynomial, more work than the two."""
+    a, b = first.loc, stmt.loc
+    return a is not None and b is not None and (a.file, a.line) == (b.file, b.line)
+
+
+def _key(arg: object) -> object:
+    """An operand as compared: a constant by its type and spelling."""
+    if isinstance(arg, Const):
+        return (
+            ("name", arg.name)
+            if arg.name is not None
+            else (
+                type(arg.value),
+                repr(arg.value),
+            )
+        )
+    if isinstance(arg, Index):
+        return ("index", arg.wrapped, tuple(_key(i) for i in arg.items))
+    if isinstance(arg, Slice):
+        return ("slice", _key(arg.start), _key(arg.stop), _key(arg.step))
+    return arg  # (a Var, or None for a slice's missing bound)
+
+
+def _atom(atom, alias: dict[str, Var]):
+    if isinstance(atom, Var):
+        return alias.get(atom.name, atom)
+    if isinstance(atom, Index):
+        return Index(tuple(_atom(i, alias) for i in atom.items), atom.wrapped)
+    if isinstance(atom, Slice):
+        return Slice(*(_atom(p, alias) for p in (atom.start, atom.stop, atom.step)))
+    return atom
+
+
+def _merge(m: Merge, alias: dict[str, Var]) -> Merge:
+    return Merge(m.out, _atom(m.then, alias), _atom(m.orelse, alias))
+
+
+def _carry(c: Carry, alias: dict[str, Var]) -> Carry:
+    return Carry(c.header, _atom(c.init, alias), _atom(c.next, alias), c.out)
+
+
+def _substituted(stmt: Stmt, alias: dict[str, Var]) -> Stmt:
+    """`stmt` reading the first computations for the later ones (at its own
+    level: nested blocks are numbered by `_block`)."""
+    if not alias:
+        return stmt
+    if isinstance(stmt, Assign):
+        args = tuple(_atom(a, alias) for a in stmt.args)
+        return stmt if args == stmt.args else replace(stmt, args=args)
+    if isinstance(stmt, Return):
+        return replace(stmt, value=_atom(stmt.value, alias), aux=_atom(stmt.aux, alias))
+    if isinstance(stmt, Branch):
+        return replace(stmt, cond=_atom(stmt.cond, alias))
+    if isinstance(stmt, Loop):
+        return replace(stmt, bounds=tuple(_atom(b, alias) for b in stmt.bounds))
+    return stmt
