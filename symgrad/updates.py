@@ -95,7 +95,7 @@ class UpdateLowering:
             raise UnsupportedSyntaxError("only 'name.append(value)' is supported", loc)
         name = receiver.id
         self.local_update(name, scope, loc)
-        current = self.name(name, receiver, scope)
+        current = self.literal_list(name, self.name(name, receiver, scope), scope, loc)
         if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
             raise _not_a_list(name, loc, f"{name} = {name} + [value]")
         if self.aliased(current, name, scope):
@@ -116,7 +116,7 @@ class UpdateLowering:
             raise UnsupportedSyntaxError("only 'name.pop()' is supported", loc)
         name = receiver.id
         self.local_update(name, scope, loc)
-        current = self.name(name, receiver, scope)
+        current = self.literal_list(name, self.name(name, receiver, scope), scope, loc)
         if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
             raise _not_a_list(name, loc, f"{name}[-1] and {name}[:-1]")
         if self.aliased(current, name, scope):
@@ -129,6 +129,20 @@ class UpdateLowering:
         rest = self.emit("list_pop", (current,), loc, hint=name.strip("<>"))
         self.bind(scope, name, rest)
         return last
+
+    def literal_list(self, name: str, current: Atom, scope: Scope, loc: Loc) -> Atom:
+        """A list of constants written in the function (`xs = [0.0, 1.0]`),
+        to append to or pop from: the list value it is, once it is `name`'s
+        alone (a module's list stays a constant, which is an error)."""
+        if (
+            isinstance(current, Const)
+            and current.name is None
+            and self.is_list(current)
+        ):
+            self.unshared(current, name, scope, loc)
+            current = self.as_list(current, loc, name)
+            scope.env[name] = current
+        return current
 
     def is_add_at(self, node: ast.expr, scope: Scope) -> bool:
         """Is `node` a call of `np.add.at` (numpy under any alias)?"""
@@ -332,14 +346,27 @@ class UpdateLowering:
         (`int_scalars`), for `an_entry`."""
         if op in _FILLED and args:
             shape = args[0].value if isinstance(args[0], Const) else None
-            if type(shape) is int or (
-                isinstance(shape, tuple) and len(shape) == 1 and type(shape[0]) is int
+            if (
+                type(shape) is int
+                or (
+                    isinstance(shape, tuple)
+                    and len(shape) == 1
+                    and type(shape[0]) is int
+                )
+                or self.int_scalar(args[0])  # (`np.zeros(len(x))`)
             ):
                 self.vectors.add(target.name)
         elif op in _WRITTEN and name_of(args[0]) in self.vectors:
             self.vectors.add(target.name)
         elif op in ("add", "sub", "mul", "floordiv", "mod") and all(
             self.int_scalar(a) for a in args
+        ):
+            self.int_scalars.add(target.name)
+        elif op == "len" or (  # (a Python int: a length, an entry of a shape)
+            op == "getitem"
+            and self.ops.get(name_of(args[0])) == "shape"
+            and len(args[1].items) == 1
+            and self.int_scalar(args[1].items[0])
         ):
             self.int_scalars.add(target.name)
 

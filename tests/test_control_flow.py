@@ -2698,3 +2698,66 @@ def test_the_entries_of_an_array_of_one_axis_iterated_over_are_numbers(tmp_path)
     x = np.array([0.5, -1.0, 2.0])
     assert m.f.f_and_grad(x)[0] == m.f(x)
     symgrad.check_grad(m.f, x)
+
+
+def test_an_array_of_a_length_iterated_over_has_numbers_for_entries(tmp_path):
+    # np.zeros(len(x)) has one axis, as np.zeros(3) has (random tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=(0, 1))
+        def f(a, x):
+            y = np.zeros(len(x))
+            w = np.ones(x.shape[0] - 1)
+            s = 0.0
+            for z in y:
+                s = s + z * a
+            for v in w:
+                s = s + v * a
+            y[0] = s * a
+            w[1] = s
+            return s + np.sum(y**2) + np.sum(w * x[1:])
+        """,
+    )
+    x = np.array([0.5, -1.0, 2.0])
+    assert m.f.f_and_grad(0.7, x)[0] == m.f(0.7, x)
+    symgrad.check_grad(m.f, 0.7, x)
+
+
+def test_a_list_written_out_in_the_function_may_be_appended_to(tmp_path):
+    # outside a loop as inside one (random tester: "not a list made in this
+    # function"); a module's list, or one another name holds, stays refused
+    m = load(
+        tmp_path,
+        """
+        L = [1.0, 2.0]
+
+
+        @symgrad.grad
+        def f(a):
+            xs = [0.0, 1.0]
+            xs.append(xs[-1] * a)
+            ys = [2.0]
+            ys.pop()
+            return sum(xs) + len(ys)
+
+
+        @symgrad.grad
+        def module_list(a):
+            L.append(a)
+            return sum(L)
+
+
+        @symgrad.grad
+        def shared(a):
+            xs = [0.0]
+            ys = xs
+            xs.append(a)
+            return sum(ys)
+        """,
+    )
+    assert m.f.f_and_grad(0.7) == (1.7, 1.0)
+    with pytest.raises(SymgradError, match="a list at module level"):
+        m.module_list.grad(0.7)
+    with pytest.raises(UnsupportedSyntaxError, match="another name"):
+        m.shared.grad(0.7)
