@@ -28,9 +28,15 @@ does.  Guarantees:
 * two computations on one line are left two: a line's expression is
   differentiated as one (`symbolic`), and one leaf for both would sum their
   partials into one polynomial (Rosenbrock's two `x[:-1]`: 8% slower);
+* no value written into is shared, nor one that may be written through
+  another name: a write's array, the arrays it may be a view of, the values
+  a loop carries into it or a branch merges into it, and any value held in
+  a list or tuple (the in-place planner writes into an array in place when
+  its old version is read no more: a second name for it would see that);
 * so every value is the one the function computes, bit for bit (numpy's
-  functions are deterministic); what may differ is a warning numpy gives
-  once rather than twice.
+  functions are deterministic; a later rewrite may round a sum in another
+  order, as it does for the function's own `np.sum(a * a)`); what may
+  differ is a warning numpy gives once rather than twice.
 """
 
 from __future__ import annotations
@@ -50,8 +56,10 @@ from .ir import (
     Slice,
     Stmt,
     Var,
+    arg_vars,
+    walk,
 )
-from .rules import OPS
+from .rules import OPS, VIEWS, WRITES_ARGUMENT
 
 # Operations whose value depends on their operands alone, and which make no
 # array a write may later change in place (beyond what indexing shares).
@@ -61,15 +69,58 @@ _PURE |= {"getitem", "shape", "len", "size", "ndim", "T", "transpose"}
 _PURE |= {"sum", "mean", "max", "min", "matmul", "dot", "outer"}
 
 
+# Operations that hold their operands (a write through the list reaches them).
+_HOLDING = {"make_list", "list_append", "list_concat", "tuple", "entries_grad"}
+
+
 def share(fn: Function) -> Function:
     """`fn` with each repeated pure computation read from its first."""
     alias: dict[str, Var] = {}
-    body = _block(fn.body, {}, alias)
+    body = _block(fn.body, {}, alias, _written(fn))
     return replace(fn, body=body) if alias else fn
 
 
+def _written(fn: Function) -> set[str]:
+    """Values that may be written into, under their own name or another."""
+    found: set[str] = set()
+    sources: dict[str, set[str]] = {}  # value -> what it may be (a view of)
+    for stmt in walk(fn.body):
+        if isinstance(stmt, Assign):
+            names = {v.name for v in arg_vars(stmt.args)}
+            if (
+                stmt.op in WRITES_ARGUMENT
+                and stmt.args
+                and isinstance(stmt.args[0], Var)
+            ):
+                found.add(stmt.args[0].name)
+            if stmt.op in _HOLDING:
+                found |= names
+            if stmt.op in VIEWS or stmt.op in WRITES_ARGUMENT:
+                sources.setdefault(stmt.target.name, set()).update(names)
+        elif isinstance(stmt, Branch):
+            for m in stmt.merges:
+                sources.setdefault(m.out.name, set()).update(
+                    a.name for a in (m.then, m.orelse) if isinstance(a, Var)
+                )
+        elif isinstance(stmt, Loop):
+            for c in stmt.carries:
+                both = {a.name for a in (c.init, c.next) if isinstance(a, Var)}
+                for name in (c.header.name, c.out.name):
+                    sources.setdefault(name, set()).update(both)
+    pending = list(found)
+    while pending:
+        for name in sources.get(pending.pop(), ()):
+            if name not in found:
+                found.add(name)
+                pending.append(name)
+    return found
+
+
 def _block(
-    body: tuple[Stmt, ...], outer: dict[tuple, Assign], alias: dict[str, Var]
+    body: tuple[Stmt, ...],
+    outer: dict[tuple, Assign],
+    alias: dict[str, Var],
+    written: set[str],
 ) -> tuple[Stmt, ...]:
     seen = dict(outer)  # (a nested block sees what encloses it, not the reverse)
     out: list[Stmt] = []
@@ -80,20 +131,25 @@ def _block(
                 # a value read there and in the condition would have its
                 # cotangent summed after the branch, not in the arm)
                 stmt,
-                body=_block(stmt.body, {}, alias),
-                orelse=_block(stmt.orelse, {}, alias),
+                body=_block(stmt.body, {}, alias, written),
+                orelse=_block(stmt.orelse, {}, alias, written),
                 merges=tuple(_merge(m, alias) for m in stmt.merges),
             )
         elif isinstance(stmt, Loop):
             stmt = replace(
                 stmt,
-                test=_block(stmt.test, seen, alias),
+                test=_block(stmt.test, seen, alias, written),
                 cond=_atom(stmt.cond, alias),
-                body=_block(stmt.body, seen, alias),
+                body=_block(stmt.body, seen, alias, written),
                 carries=tuple(_carry(c, alias) for c in stmt.carries),
             )
-        elif isinstance(stmt, Assign) and stmt.op in _PURE:
-            key = (stmt.op, stmt.params, tuple(_key(a) for a in stmt.args))
+        elif (
+            isinstance(stmt, Assign)
+            and stmt.op in _PURE
+            and stmt.target.name not in written
+        ):
+            params = tuple((k, _key(Const(v))) for k, v in stmt.params)
+            key = (stmt.op, params, tuple(_key(a) for a in stmt.args))
             try:
                 first = seen.get(key)
             except TypeError:  # (a parameter that is no value to compare)

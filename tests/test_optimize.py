@@ -1303,3 +1303,85 @@ def test_a_gradient_a_shared_value_passes_on_has_its_parameters_name():
     assert code(g).count("logits - lmax") == 1
     assert code(g).rstrip().endswith("return out, logits_bar")
     check_grad(g, RNG.normal(size=5))
+
+
+def written_copy(y):
+    a = y * 2.0
+    b = y * 2.0
+    b[0] = 5.0
+    return np.sum(a * 3.0) + np.sum(b * b)
+
+
+def written_first(y):
+    a = y * 2.0
+    a[0] = 0.0
+    c = y * 2.0
+    return np.sum(a) + np.sum(c)
+
+
+def written_sine(y):
+    a = np.sin(y)
+    b = np.sin(y)
+    b[:2] += 1.0
+    return np.sum(a) * np.sum(b)
+
+
+def written_product(y):
+    A = np.outer(y, y)
+    r = A[0]
+    B = np.outer(y, y)
+    B[0, 0] = 1.0
+    return np.sum(r) * np.sum(B)
+
+
+def written_in_a_list(y):
+    a = y * 2.0
+    b = y * 2.0
+    items = [a, y]
+    b[0] = 9.0
+    return np.sum(items[0]) + np.sum(b)
+
+
+def written_in_a_loop(y):
+    a = y * 2.0
+    for i in range(3):
+        b = y * 2.0
+        b[i] = b[i] * a[i + 1]
+        a = b
+    return np.sum(a)
+
+
+def axis_spellings(y):
+    A = np.outer(y, y)
+    a = np.sum(A, axis=0)
+    b = np.sum(A, axis=0.0)  # (TypeError in numpy: an axis is an int)
+    return np.sum(a * b)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        written_copy,
+        written_first,
+        written_sine,
+        written_product,
+        written_in_a_list,
+        written_in_a_loop,
+    ],
+)
+def test_a_value_written_into_is_not_shared(f):
+    # two arrays computed alike are two arrays: the in-place planner writes
+    # into one where its old version is read no more, which a second name
+    # for it would see (adversarial tester: 72.72 for 59.52, and wrong
+    # gradients)
+    y = np.array([0.3, -1.2, 0.7, 2.0])
+    assert symgrad.grad(f).f_and_grad(y.copy())[0] == f(y.copy())
+    check_grad(symgrad.grad(f), y)
+
+
+def test_parameters_are_compared_by_type_too():
+    y = np.array([0.3, -1.2, 0.7])
+    with pytest.raises(TypeError):
+        axis_spellings(y)
+    with pytest.raises(TypeError):
+        symgrad.grad(axis_spellings).f_and_grad(y)
