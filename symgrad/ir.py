@@ -467,8 +467,8 @@ def _verify_assign(fn: Function, stmt: Assign, ops) -> None:
 
 
 def rename(stmt: Stmt, names: dict[str, str]) -> Stmt:
-    """`stmt` (a plain statement, nested bodies included) with variables
-    renamed by `names`."""
+    """`stmt` (nested bodies, merges and carried values included) with
+    variables renamed by `names`."""
     if not names:
         return stmt
 
@@ -513,6 +513,30 @@ def rename(stmt: Stmt, names: dict[str, str]) -> Stmt:
         return For(target, arg(stmt.iter), body(stmt.body), stmt.loc)
     if isinstance(stmt, While):
         return While(body(stmt.test), arg(stmt.cond), body(stmt.body), stmt.loc)
+    if isinstance(stmt, Return):
+        aux = None if stmt.aux is None else arg(stmt.aux)
+        return Return(arg(stmt.value), stmt.loc, aux)
+    if isinstance(stmt, Branch):
+        merges = tuple(
+            Merge(var(m.out), arg(m.then), arg(m.orelse)) for m in stmt.merges
+        )
+        return Branch(
+            arg(stmt.cond), body(stmt.body), body(stmt.orelse), merges, stmt.loc
+        )
+    if isinstance(stmt, Loop):
+        carries = tuple(
+            Carry(var(c.header), arg(c.init), arg(c.next), var(c.out))
+            for c in stmt.carries
+        )
+        return Loop(
+            None if stmt.index is None else var(stmt.index),
+            tuple(arg(b) for b in stmt.bounds),
+            body(stmt.test),
+            None if stmt.cond is None else arg(stmt.cond),
+            carries,
+            body(stmt.body),
+            stmt.loc,
+        )
     return stmt
 
 

@@ -29,10 +29,11 @@ does.  Guarantees:
   differentiated as one (`symbolic`), and one leaf for both would sum their
   partials into one polynomial (Rosenbrock's two `x[:-1]`: 8% slower);
 * no value written into is shared, nor one that may be written through
-  another name: a write's array, the arrays it may be a view of, the values
-  a loop carries into it or a branch merges into it, and any value held in
-  a list or tuple (the in-place planner writes into an array in place when
-  its old version is read no more: a second name for it would see that);
+  another name: a write's array, the arrays it may be a view of (or be, as
+  Python's `min` returns an argument), the values a loop carries into it or
+  a branch merges into it, and any value held in a list or tuple (the
+  in-place planner writes into an array in place when its old version is
+  read no more: a second name for it would see that);
 * so every value is the one the function computes, bit for bit (numpy's
   functions are deterministic; a later rewrite may round a sum in another
   order, as it does for the function's own `np.sum(a * a)`); what may
@@ -46,17 +47,15 @@ from dataclasses import replace
 from .ir import (
     Assign,
     Branch,
-    Carry,
     Const,
     Function,
     Index,
     Loop,
-    Merge,
-    Return,
     Slice,
     Stmt,
     Var,
     arg_vars,
+    rename,
     walk,
 )
 from .rules import OPS, VIEWS, WRITES_ARGUMENT
@@ -75,7 +74,7 @@ _HOLDING = {"make_list", "list_append", "list_concat", "tuple", "entries_grad"}
 
 def share(fn: Function) -> Function:
     """`fn` with each repeated pure computation read from its first."""
-    alias: dict[str, Var] = {}
+    alias: dict[str, str] = {}
     body = _block(fn.body, {}, alias, _written(fn))
     return replace(fn, body=body) if alias else fn
 
@@ -95,7 +94,11 @@ def _written(fn: Function) -> set[str]:
                 found.add(stmt.args[0].name)
             if stmt.op in _HOLDING:
                 found |= names
-            if stmt.op in VIEWS or stmt.op in WRITES_ARGUMENT:
+            if (
+                stmt.op in VIEWS
+                or stmt.op in WRITES_ARGUMENT
+                or stmt.param("fn") in ("max", "min")  # (Python's max and min
+            ):  # return one of their arguments itself)
                 sources.setdefault(stmt.target.name, set()).update(names)
         elif isinstance(stmt, Branch):
             for m in stmt.merges:
@@ -119,13 +122,13 @@ def _written(fn: Function) -> set[str]:
 def _block(
     body: tuple[Stmt, ...],
     outer: dict[tuple, Assign],
-    alias: dict[str, Var],
+    alias: dict[str, str],
     written: set[str],
 ) -> tuple[Stmt, ...]:
     seen = dict(outer)  # (a nested block sees what encloses it, not the reverse)
     out: list[Stmt] = []
     for stmt in body:
-        stmt = _substituted(stmt, alias)
+        stmt = rename(stmt, alias)
         if isinstance(stmt, Branch):
             stmt = replace(  # (an arm shares nothing from before the branch:
                 # a value read there and in the condition would have its
@@ -133,16 +136,15 @@ def _block(
                 stmt,
                 body=_block(stmt.body, {}, alias, written),
                 orelse=_block(stmt.orelse, {}, alias, written),
-                merges=tuple(_merge(m, alias) for m in stmt.merges),
             )
+            stmt = rename(stmt, alias)  # (its merges read the arms' values)
         elif isinstance(stmt, Loop):
             stmt = replace(
                 stmt,
                 test=_block(stmt.test, seen, alias, written),
-                cond=_atom(stmt.cond, alias),
                 body=_block(stmt.body, seen, alias, written),
-                carries=tuple(_carry(c, alias) for c in stmt.carries),
             )
+            stmt = rename(stmt, alias)  # (its test and carries read the body's)
         elif (
             isinstance(stmt, Assign)
             and stmt.op in _PURE
@@ -150,13 +152,9 @@ def _block(
         ):
             params = tuple((k, _key(Const(v))) for k, v in stmt.params)
             key = (stmt.op, params, tuple(_key(a) for a in stmt.args))
-            try:
-                first = seen.get(key)
-            except TypeError:  # (a parameter that is no value to compare)
-                out.append(stmt)
-                continue
+            first = seen.get(key)
             if first is not None and not _same_line(first, stmt):
-                alias[stmt.target.name] = first.target
+                alias[stmt.target.name] = first.target.name
                 continue
             if first is None:
                 seen[key] = stmt
@@ -174,52 +172,12 @@ def _same_line(first: Assign, stmt: Assign) -> bool:
 
 def _key(arg: object) -> object:
     """An operand as compared: a constant by its type and spelling."""
+    if isinstance(arg, Const) and arg.name is not None:
+        return ("name", arg.name)
     if isinstance(arg, Const):
-        return (
-            ("name", arg.name)
-            if arg.name is not None
-            else (
-                type(arg.value),
-                repr(arg.value),
-            )
-        )
+        return (type(arg.value), repr(arg.value))
     if isinstance(arg, Index):
         return ("index", arg.wrapped, tuple(_key(i) for i in arg.items))
     if isinstance(arg, Slice):
         return ("slice", _key(arg.start), _key(arg.stop), _key(arg.step))
     return arg  # (a Var, or None for a slice's missing bound)
-
-
-def _atom(atom, alias: dict[str, Var]):
-    if isinstance(atom, Var):
-        return alias.get(atom.name, atom)
-    if isinstance(atom, Index):
-        return Index(tuple(_atom(i, alias) for i in atom.items), atom.wrapped)
-    if isinstance(atom, Slice):
-        return Slice(*(_atom(p, alias) for p in (atom.start, atom.stop, atom.step)))
-    return atom
-
-
-def _merge(m: Merge, alias: dict[str, Var]) -> Merge:
-    return Merge(m.out, _atom(m.then, alias), _atom(m.orelse, alias))
-
-
-def _carry(c: Carry, alias: dict[str, Var]) -> Carry:
-    return Carry(c.header, _atom(c.init, alias), _atom(c.next, alias), c.out)
-
-
-def _substituted(stmt: Stmt, alias: dict[str, Var]) -> Stmt:
-    """`stmt` reading the first computations for the later ones (at its own
-    level: nested blocks are numbered by `_block`)."""
-    if not alias:
-        return stmt
-    if isinstance(stmt, Assign):
-        args = tuple(_atom(a, alias) for a in stmt.args)
-        return stmt if args == stmt.args else replace(stmt, args=args)
-    if isinstance(stmt, Return):
-        return replace(stmt, value=_atom(stmt.value, alias), aux=_atom(stmt.aux, alias))
-    if isinstance(stmt, Branch):
-        return replace(stmt, cond=_atom(stmt.cond, alias))
-    if isinstance(stmt, Loop):
-        return replace(stmt, bounds=tuple(_atom(b, alias) for b in stmt.bounds))
-    return stmt

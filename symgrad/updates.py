@@ -226,9 +226,19 @@ class UpdateLowering:
         j holds no index array after its first entry: numpy reads the int i
         as an index array beside one (`B[i, :, idx]` puts idx's axis first,
         where `B[i][:, idx]` keeps it in place)."""
+        from .frontend import TupleValue
+
         first, *rest = target.slice.elts
         held = self.name(target.value.id, target.value, scope)
         name = target.value.id
+        if isinstance(held, TupleValue):  # (`t[1][0] = v` changes the array t[1])
+            raise UnsupportedSyntaxError(
+                f"assignment into an entry of an entry of the tuple '{name}': "
+                "the array it holds is changed in place, and other names may "
+                "hold it",
+                loc,
+                "write into the array by its own name",
+            )
         if self.is_list(held):
             raise UnsupportedSyntaxError(
                 f"assignment into an entry of an entry of the list '{name}': "

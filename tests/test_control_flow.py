@@ -442,6 +442,19 @@ def test_a_repeated_index_error_names_the_write_after_a_differentiable_line(
             13,
             "enclosing function",
         ),
+        (  # an array a tuple holds, written through the tuple (was an
+            # InternalError: 'TupleValue' object has no attribute 'name')
+            """
+            @symgrad.grad
+            def f(x):
+                a = x * np.ones(2)
+                t = (a, x)
+                t[0][1] = 5.0
+                return np.sum(a * x)
+            """,
+            10,
+            "entry of an entry of the tuple 't'",
+        ),
         (  # a row of a 2-D array the loop iterates over is a view of it
             """
             @symgrad.grad

@@ -1385,3 +1385,17 @@ def test_parameters_are_compared_by_type_too():
         axis_spellings(y)
     with pytest.raises(TypeError):
         symgrad.grad(axis_spellings).f_and_grad(y)
+
+
+def written_through_min(y):
+    a = y * 2.0
+    m = min(y * 2.0, y * 3.0)  # (Python's min returns the array y * 2.0 itself)
+    m[0] = 5.0
+    return np.sum(a) + np.sum(m)
+
+
+def test_a_value_python_min_returns_and_is_written_is_not_shared():
+    y = np.array([0.3])
+    g = symgrad.grad(written_through_min)
+    assert g.f_and_grad(y.copy())[0] == written_through_min(y.copy())
+    check_grad(g, y)
