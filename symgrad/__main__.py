@@ -140,12 +140,14 @@ def run_cache(action: str, given: str | None) -> int:
         print(f"removed {removed} cache file(s), {freed} bytes, from {directory}")
         return 0
     found = cache.entries(directory)
-    size = sum(_size(path) for path in found + cache.entries(directory, code=True))
+    files = found + cache.entries(directory, code=True)
+    size = sum(_size(path) for path in files)
     state = "on" if cache.enabled() else f"off ({cache.SWITCH_ENV}=0)"
     print(f"location: {cache.RULE}")
     print(f"cache: {state}")
     print(f"directory: {directory}")
     print(f"entries: {len(found)}")
+    print(f"files: {len(files)} (the entries and their compiled code)")
     print(f"bytes: {size}")
     return 0
 

@@ -815,6 +815,7 @@ def test_cache_commands_in_a_fresh_process(tmp_path):
     assert "entries: 1\n" in info.stdout
     cleared = run_cli("cache", "clear", cwd=tmp_path)
     assert cleared.returncode == 0, cleared.stderr
+    assert "files: 2 " in info.stdout  # (what clear counts)
     assert "removed 2" in cleared.stdout  # the entry and its code file
     assert not entries_in(default_dir(path))
 
