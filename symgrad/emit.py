@@ -315,7 +315,7 @@ def _gradient_names(
 ) -> tuple[list[Stmt], list[Stmt], tuple]:
     """A gradient held in a temporary's cotangent (`logits - lmax` passes it
     on as it is: `t4_bar`) printed under its parameter's name, `logits_bar`,
-    where nothing else is."""
+    where no statement and no name of the source (a module constant) is."""
     temp_bars = {bars[t] for t in names.made_temps if t in bars}
     printed = {
         n
@@ -325,7 +325,8 @@ def _gradient_names(
     rename = {}
     for param, g in zip(wrt, grads, strict=True):
         readable = f"{param}_bar"
-        if isinstance(g, Var) and g.name in temp_bars and readable not in printed:
+        free = readable not in printed and readable not in names.avoid
+        if isinstance(g, Var) and g.name in temp_bars and free:
             if g.name not in rename and readable not in rename.values():
                 rename[g.name] = readable
     if not rename:

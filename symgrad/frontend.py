@@ -1266,7 +1266,9 @@ def _is_append(node: ast.expr) -> bool:
 
 def local_names(tree: ast.FunctionDef) -> frozenset[str]:
     """Names a function binds anywhere (so they are local everywhere in it)."""
-    found = {a.arg for a in tree.args.args}
+    args = tree.args
+    found = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    found |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
     stack = list(tree.body)
     while stack:
         stmt = stack.pop()

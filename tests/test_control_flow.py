@@ -442,6 +442,19 @@ def test_a_repeated_index_error_names_the_write_after_a_differentiable_line(
             13,
             "enclosing function",
         ),
+        (  # a nested function's keyword-only parameter is its own name: the
+            # caller's array, not an enclosing function's variable
+            """
+            @symgrad.grad
+            def f(x):
+                def g(*, y):
+                    y[0] = y[1] * 3.0
+                    return np.sum(y * y)
+                return g(y=x * 2.0)
+            """,
+            9,
+            "share memory",
+        ),
         (  # an array a tuple holds, written through the tuple (was an
             # InternalError: 'TupleValue' object has no attribute 'name')
             """

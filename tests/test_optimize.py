@@ -1399,3 +1399,20 @@ def test_a_value_python_min_returns_and_is_written_is_not_shared():
     g = symgrad.grad(written_through_min)
     assert g.f_and_grad(y.copy())[0] == written_through_min(y.copy())
     check_grad(g, y)
+
+
+z_bar = 2.0  # (a module constant with the name a gradient would take)
+
+
+def scaled_shift(z):
+    e = np.exp(z - 1.0)
+    return np.sum(e) * z_bar + np.sum((z - 1.0) ** 2)
+
+
+def test_a_gradient_takes_no_name_the_source_reads():
+    # (reviewer: the gradient renamed z_bar made the module's z_bar a local,
+    # read before it was assigned: UnboundLocalError)
+    g = symgrad.grad(scaled_shift)
+    z = np.array([0.1, -0.4, 0.3])
+    assert g.f_and_grad(z)[0] == pytest.approx(scaled_shift(z), rel=1e-14)
+    check_grad(g, z)
