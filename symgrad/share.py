@@ -9,11 +9,15 @@ first computation and reads it in place of the later ones, so the emitted
 code computes, saves and differentiates it once, as a careful person's code
 does.  Guarantees:
 
-* only operations that compute a value from their operands and nothing else
-  are shared: numpy's elementwise functions and Python's operators,
-  comparisons, indexing (a read of one SSA version of an array: a write
-  makes a new version, so a read after it is another computation), shapes
-  and lengths, reductions and matrix products.  Nothing that allocates an
+* only operations that compute a value from their operands and nothing else,
+  with constant partial derivatives, are shared: `+`, `-`, `*` by a number
+  written in the source, comparisons, indexing (a read of one SSA version
+  of an array: a write makes a new version, so a read after it is another
+  computation), shapes and lengths, sums and means.  A partial that depends
+  on the operands (`np.sqrt`, `/`, `a * b`) may be inf or nan where
+  `np.where` masks the value or where an arm that alone reads it does not
+  run; shared, the value is read there too, and its derivative would be
+  nan where the function's is 0;  Nothing that allocates an
   array a later write may go into (`np.zeros`, copies, lists), calls a
   user's function (a custom rule), checks, or writes is shared;
 * two computations are the same when the operation, its parameters and its
@@ -42,6 +46,7 @@ does.  Guarantees:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from .ir import (
@@ -58,14 +63,20 @@ from .ir import (
     rename,
     walk,
 )
-from .rules import OPS, VIEWS, WRITES_ARGUMENT
+from .rules import VIEWS, WRITES_ARGUMENT
 
-# Operations whose value depends on their operands alone, and which make no
-# array a write may later change in place (beyond what indexing shares).
-_PURE = {name for name, op in OPS.items() if op.kind == "elementwise"}
+# Operations whose value depends on their operands alone and whose partial
+# derivatives are constants (`*` only by a number written in the source): a
+# value np.where masks, or one an arm alone reads, gets a zero cotangent
+# there, and zero times a constant is zero, shared or not.  A partial that
+# depends on the operands may be inf or nan where a mask hides it
+# (`np.where(x > 0, np.sqrt(x), 0.0)`, `np.where(x != 0, a * (1 / x), 0.0)`
+# on two lines: shared, the value is read outside the mask, and the
+# derivative there is nan for the function's 0).
+_PURE = {"add", "sub", "neg", "pos", "mul"}
 _PURE |= {"eq", "ne", "lt", "le", "gt", "ge", "floordiv", "mod"}
 _PURE |= {"getitem", "shape", "len", "size", "ndim", "T", "transpose"}
-_PURE |= {"sum", "mean", "max", "min", "matmul", "dot", "outer"}
+_PURE |= {"sum", "mean"}
 
 
 # Operations that hold their operands (a write through the list reaches them).
@@ -148,6 +159,7 @@ def _block(
         elif (
             isinstance(stmt, Assign)
             and stmt.op in _PURE
+            and (stmt.op != "mul" or any(map(_number, stmt.args)))
             and stmt.target.name not in written
         ):
             params = tuple((k, _key(Const(v))) for k, v in stmt.params)
@@ -160,6 +172,16 @@ def _block(
                 seen[key] = stmt
         out.append(stmt)
     return tuple(out)
+
+
+def _number(arg: object) -> bool:
+    """A finite number written in the source (`2.0 * y`, `3 * H`)?"""
+    return (
+        isinstance(arg, Const)
+        and arg.name is None
+        and type(arg.value) in (int, float)
+        and math.isfinite(arg.value)
+    )
 
 
 def _same_line(first: Assign, stmt: Assign) -> bool:

@@ -1416,3 +1416,51 @@ def test_a_gradient_takes_no_name_the_source_reads():
     z = np.array([0.1, -0.4, 0.3])
     assert g.f_and_grad(z)[0] == pytest.approx(scaled_shift(z), rel=1e-14)
     check_grad(g, z)
+
+
+def masked_twice(x):
+    a = np.where(x > 0.0, np.sqrt(x), 0.0)
+    b = np.where(x > 0.5, np.sqrt(x), 1.0)
+    return np.sum(a) + np.sum(b)
+
+
+def in_one_arm_each(y, s):
+    a = np.sqrt(y)
+    if s > 0:
+        s = s + np.sum(a)
+    b = np.sqrt(y)
+    if s > 1:
+        s = s + np.sum(b)
+    return s
+
+
+def test_a_value_with_an_infinite_partial_is_not_shared():
+    # np.sqrt(x) read where np.where masks it, or in one arm alone, has a
+    # zero derivative there; shared, its partial (inf at 0) met a zero
+    # cotangent outside the mask: nan (random tester)
+    x = np.array([0.0, -1.0, 0.25, 1.0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_array_equal(
+            symgrad.grad(masked_twice).grad(x), [0.0, 0.0, 1.0, 1.0]
+        )
+        y = np.array([0.0, -1.0, 4.0])
+        _, (g_y, g_s) = symgrad.grad(in_one_arm_each, wrt=(0, 1)).f_and_grad(y, -1.0)
+    np.testing.assert_array_equal(g_y, [0.0, 0.0, 0.0])
+    assert g_s == 1.0
+
+
+def masked_products(a, x):
+    with_inf = 1.0 / x
+    p = np.where(x != 0.0, a * with_inf, 0.0)
+    q = np.where(x > 1.0, a * with_inf, 0.0)
+    return np.sum(p) + np.sum(q)
+
+
+def test_a_product_of_two_values_is_not_shared():
+    # its partial is the other factor, inf where np.where masks it: shared,
+    # the product is read outside the mask and d/da was nan, not 3.0
+    x = np.array([0.0, 0.5, 2.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value, (g_a, _) = symgrad.grad(masked_products, wrt=(0, 1)).f_and_grad(1.5, x)
+        assert value == masked_products(1.5, x)
+    assert g_a == 3.0
