@@ -2,9 +2,9 @@
 
 A function often computes one value twice: `e = y[t] - l[t - 1]` and then
 `l[t] = l[t - 1] + alpha * e` read `l[t - 1]` twice; an LSTM's gates slice
-at `3 * H` on two lines.  Computed twice, the
-value is also differentiated twice: in a loop each copy is saved for the
-reverse sweep and each adds its own cotangent back.  `share(fn)` keeps the
+at `3 * H` on two lines.  Computed twice, the value is also differentiated
+twice: in a loop each copy is saved for the reverse sweep and each adds its
+own cotangent back.  `share(fn)` keeps the
 first computation and reads it in place of the later ones, so the emitted
 code computes, saves and differentiates it once, as a careful person's code
 does.  Guarantees:
@@ -17,9 +17,9 @@ does.  Guarantees:
   on the operands (`np.sqrt`, `/`, `a * b`) may be inf or nan where
   `np.where` masks the value or where an arm that alone reads it does not
   run; shared, the value is read there too, and its derivative would be
-  nan where the function's is 0;  Nothing that allocates an
-  array a later write may go into (`np.zeros`, copies, lists), calls a
-  user's function (a custom rule), checks, or writes is shared;
+  nan where the function's is 0.  Nothing that allocates an array a later
+  write may go into (`np.zeros`, copies, lists), calls a user's function (a
+  custom rule), checks, or writes is shared;
 * two computations are the same when the operation, its parameters and its
   operands are: the same variables, and constants of the same type and
   spelling (`0.0` is not `-0.0`, `1` is not `1.0`);
