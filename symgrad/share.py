@@ -86,11 +86,11 @@ _HOLDING = {"make_list", "list_append", "list_concat", "tuple", "entries_grad"}
 def share(fn: Function) -> Function:
     """`fn` with each repeated pure computation read from its first."""
     alias: dict[str, str] = {}
-    body = _block(fn.body, {}, alias, _written(fn))
+    body = _block(fn.body, {}, alias, _maybe_written(fn))
     return replace(fn, body=body) if alias else fn
 
 
-def _written(fn: Function) -> set[str]:
+def _maybe_written(fn: Function) -> set[str]:
     """Values that may be written into, under their own name or another."""
     found: set[str] = set()
     sources: dict[str, set[str]] = {}  # value -> what it may be (a view of)
@@ -139,7 +139,6 @@ def _block(
     seen = dict(outer)  # (a nested block sees what encloses it, not the reverse)
     out: list[Stmt] = []
     for stmt in body:
-        stmt = rename(stmt, alias)
         if isinstance(stmt, Branch):
             stmt = replace(  # (an arm shares nothing from before the branch:
                 # a value read there and in the condition would have its
@@ -148,15 +147,17 @@ def _block(
                 body=_block(stmt.body, {}, alias, written),
                 orelse=_block(stmt.orelse, {}, alias, written),
             )
-            stmt = rename(stmt, alias)  # (its merges read the arms' values)
+            stmt = rename(stmt, alias)  # (its condition, and merges of the arms')
         elif isinstance(stmt, Loop):
             stmt = replace(
                 stmt,
                 test=_block(stmt.test, seen, alias, written),
                 body=_block(stmt.body, seen, alias, written),
             )
-            stmt = rename(stmt, alias)  # (its test and carries read the body's)
-        elif (
+            stmt = rename(stmt, alias)  # (its bounds, and carries of the body's)
+        else:
+            stmt = rename(stmt, alias)
+        if (
             isinstance(stmt, Assign)
             and stmt.op in _PURE
             and (stmt.op != "mul" or any(map(_number, stmt.args)))
