@@ -158,8 +158,9 @@ def grad_function(
 
     lines = printed(False)
     fast = ""
-    if floats.eligible(statements) and floats.pays(lines):
-        lines = _float_dispatch(spec) + lines
+    entries = floats.entry_arrays(statements, spec.params, result)
+    if floats.eligible(statements, entries) and floats.pays(lines):
+        lines = _float_dispatch(spec, entries) + lines
         float_lines = printed(True)
         looped = floats.looped_math(float_lines)
         if looped:
@@ -379,11 +380,20 @@ def _unit_return(
     return f"{returned}, {grad_text}"
 
 
-def _float_dispatch(spec: ModuleSpec) -> list[str]:
-    """The start of `f_and_grad`: Python numbers take the `math` body."""
-    tests = [f"{p}.__class__ in _NUMBERS" for p in spec.params]
+def _float_dispatch(spec: ModuleSpec, entries: frozenset[str]) -> list[str]:
+    """The start of `f_and_grad`: Python numbers take the `math` body, and so
+    do 1-D float64 arrays only read by entries (`floats.entry_arrays`), as
+    memoryviews (`_float_entries` raises TypeError for other arrays)."""
+    tests = []
+    for p in spec.params:
+        if p in entries:
+            tests.append(f"{p}.__class__ is np.ndarray")
+        else:
+            tests.append(f"{p}.__class__ in _NUMBERS")
     tests.append("(seed is None or seed.__class__ in _NUMBERS)")
-    call = ", ".join(spec.params + ("seed",))
+    call = ", ".join(
+        [f"_float_entries({p})" if p in entries else p for p in spec.params] + ["seed"]
+    )
     return [
         *_condition(tests, indent=4),
         "    try:",

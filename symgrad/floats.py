@@ -47,11 +47,13 @@ from .ir import (
     Copy,
     For,
     If,
+    Index,
     Pop,
     Push,
     Stmt,
     Var,
     While,
+    uses,
     walk,
     writes,
 )
@@ -79,13 +81,18 @@ _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 _FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul", "mul_into"}
 
 
-def eligible(statements: list[Stmt]) -> bool:
-    """May these statements run on Python floats with the float spellings?"""
+def eligible(statements: list[Stmt], entries: frozenset[str] = frozenset()) -> bool:
+    """May these statements run on Python floats with the float spellings,
+    and the arrays named in `entries` (`entry_arrays`) be memoryviews?"""
     for stmt in walk(statements):
         if isinstance(stmt, Push | Pop | Copy | If | For | While):
             continue
         if not isinstance(stmt, Assign):
             return False  # a write into an array
+        if stmt.op in _DROPPED:
+            continue
+        if stmt.args and isinstance(stmt.args[0], Var) and stmt.args[0].name in entries:
+            continue  # (`entry_arrays` allows only reading an entry or the length)
         if any(not _scalar_atom(a) for a in stmt.args):
             return False
         op = OPS[stmt.op]
@@ -101,9 +108,127 @@ def eligible(statements: list[Stmt]) -> bool:
     return True
 
 
+def entry_arrays(
+    statements: list[Stmt], params: tuple[str, ...], result: list[Atom]
+) -> frozenset[str]:
+    """The parameters `statements` read only by an entry, `y[i]` with `i` a
+    Python int, and by their length, `len(y)` and `y.shape[0]`: given a 1-D
+    float64 array, the float body reads them through a memoryview, whose
+    entries are Python floats (numpy's are `np.float64`, with numpy's
+    arithmetic, ~4x the cost).  A memoryview has a length and a `shape`, and
+    is indexed as the array is (negative indexes count from the end, the same
+    IndexError past it).  Never a parameter written, returned, or read by
+    anything else (`np.sum(y)`, the gradient of `y`: `_zeros_grad(y)`).
+    The set also names the `y.shape` tuples, which the float body indexes."""
+    ints = _int_names(statements)
+    shapes = {  # `y.shape` of a candidate -> y
+        s.target.name: s.args[0].name
+        for s in walk(statements)
+        if isinstance(s, Assign) and s.op == "shape" and isinstance(s.args[0], Var)
+    }
+    found = set(params) - {a.name for a in result if isinstance(a, Var)}
+    read = set()  # (a parameter never read stays what the caller passes)
+    for stmt in walk(statements):
+        found -= set(writes(stmt))
+        for var in uses(stmt):
+            if var.name in found and not _entry_read(stmt, var, ints, shapes):
+                found.discard(var.name)
+            elif isinstance(stmt, Assign) and stmt.op != "any_sequence":
+                read.add(var.name)
+    found &= read
+    found -= {y for t, y in shapes.items() if not _only_length(statements, t)}
+    return frozenset(found | {t for t, y in shapes.items() if y in found})
+
+
+def _entry_read(stmt: Stmt, var: Var, ints: set[str], shapes: dict) -> bool:
+    """Is `stmt` `var[i]` (one Python int index), `len(var)` or `var.shape`
+    (or the test for lists among the arguments, which the float body drops)?"""
+    if isinstance(stmt, Assign) and stmt.op == "any_sequence":
+        return True
+    if not isinstance(stmt, Assign) or stmt.args[0] != var:
+        return False
+    if stmt.op in ("len", "shape") and len(stmt.args) == 1:
+        return not stmt.params
+    return (
+        stmt.op == "getitem"
+        and var not in stmt.args[1:]
+        and isinstance(stmt.args[1], Index)
+        and len(stmt.args[1].items) == 1
+        and _int_atom(stmt.args[1].items[0], ints)
+    )
+
+
+def _only_length(statements: list[Stmt], shape: str) -> bool:
+    """Is the tuple `shape` read only as `shape[0]` (a memoryview's `shape`
+    is a tuple too, so the rest would do as well; kept to what is tested)?"""
+    for stmt in walk(statements):
+        for var in uses(stmt):
+            if var.name != shape:
+                continue
+            if not (
+                isinstance(stmt, Assign)
+                and stmt.op == "getitem"
+                and stmt.args[0] == var
+                and isinstance(stmt.args[1], Index)
+                and stmt.args[1].items in ((Const(0),), (Const(-1),))
+            ):
+                return False
+    return True
+
+
+def _int_atom(atom: object, ints: set[str]) -> bool:
+    if isinstance(atom, Var):
+        return atom.name in ints
+    return isinstance(atom, Const) and type(atom.value) is int
+
+
+_INT_RESULTS = {"len", "int"}  # (whatever the argument: Python ints)
+_INT_OPS = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}  # (of ints)
+
+
+def _int_names(statements: list[Stmt]) -> set[str]:
+    """Names that hold a Python int wherever they are bound: a `for` over a
+    range, `len(...)`, `int(...)`, and arithmetic of those and int literals
+    (no `/` or `**`, which may make a float)."""
+    ranges = {
+        s.target.name
+        for s in walk(statements)
+        if isinstance(s, Assign) and s.op in ("range", "reversed_range")
+    }
+    binds: list[tuple[Var, object]] = []  # (name, how: a statement or an atom)
+    for stmt in walk(statements):
+        if isinstance(stmt, Copy):
+            binds += zip(stmt.targets, stmt.values, strict=True)
+        elif isinstance(stmt, For) and isinstance(stmt.target, Var):
+            ranged = isinstance(stmt.iter, Var) and stmt.iter.name in ranges
+            binds.append((stmt.target, Const(0) if ranged else None))
+        else:
+            binds += ((target, stmt) for target in map(Var, writes(stmt)))
+    found = {var.name for var, _ in binds}
+    while True:  # the largest set closed under "bound only to ints"
+        keep = {var.name for var, how in binds if _int_bind(how, found)}
+        keep -= {var.name for var, how in binds if not _int_bind(how, found)}
+        if keep == found:
+            return found
+        found = keep
+
+
+def _int_bind(how: object, ints: set[str]) -> bool:
+    if isinstance(how, Var | Const):
+        return _int_atom(how, ints)
+    if not isinstance(how, Assign):
+        return False
+    if how.op in _INT_RESULTS:
+        return True
+    return how.op in _INT_OPS and all(_int_atom(a, ints) for a in how.args)
+
+
 def dropped(stmt: Stmt) -> bool:
     """Is `stmt` left out of the float body: a check numbers always pass, the
-    test of arguments for lists, or a branch on it holding only checks?"""
+    test of arguments for lists, a branch on it holding only checks, or an
+    identity that leaves a name as it is (`g = _unbroadcast(g, x)`)?"""
+    if isinstance(stmt, Assign) and stmt.op in _IDENTITIES:
+        return stmt.args[_IDENTITIES[stmt.op]] == stmt.target  # (`a = a`)
     if isinstance(stmt, Assign):
         return stmt.op in _DROPPED
     if isinstance(stmt, If) and not stmt.orelse:
@@ -146,6 +271,8 @@ def spelling(
         return f"1.0 if {args[1]} is None else {args[1]}"
     if op in ("divide", "div", "truediv"):
         return f"{args[0]} / {args[1]}"
+    if op == "shape":  # (of a memoryview only: `eligible`)
+        return f"{args[0]}.shape"
     if op in ("float", "float64"):
         return f"float({args[0]})"
     if op == "pow" and not _integer(stmt.args[1]):

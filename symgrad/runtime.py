@@ -23,6 +23,18 @@ _NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
 _JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
+def _float_entries(y):
+    """`y`, a 1-D array of float64, as a memoryview, whose entries are Python
+    floats (numpy's are np.float64, ~4x slower to compute with); TypeError,
+    which sends `f_and_grad` to its numpy body, for other arrays: another
+    dtype or shape, and the float64 arrays a memoryview cannot index
+    (byte-swapped, unaligned: their buffer formats are ">d", "=d", "<d")."""
+    view = memoryview(y)
+    if view.format != "d" or view.ndim != 1:
+        raise TypeError("not a 1-D array of aligned, native float64")
+    return view
+
+
 class SeedError(ValueError):
     """A missing or wrongly shaped seed (the output cotangent)."""
 

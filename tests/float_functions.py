@@ -168,3 +168,82 @@ def erf_beside_a_root(x, y):
     """The derivative in y is erf(x) itself, printed anew where the square
     root's terms join it (it raised InternalError: adversarial tester)."""
     return math.erf(x) * y + math.hypot(x, y) + math.erfc(y) * math.sqrt(1 + x * x)
+
+
+# --- data arrays read entry by entry (`floats.entry_arrays`) ----------------
+
+
+def ar1(phi, sigma, y):
+    """A time series read by entries: `y[t]` and `y[t - 1]`."""
+    n = len(y)
+    s = 0.0
+    for t in range(1, n):
+        e = y[t] - phi * y[t - 1]
+        s = s + e * e
+    return 0.5 * s / (sigma * sigma) + (n - 1) * np.log(sigma)
+
+
+def logistic_map(rate, x0, obs):
+    x = x0
+    loss = 0.0
+    for t in range(obs.shape[0]):
+        x = rate * x * (1.0 - x)
+        d = x - obs[t]
+        loss = loss + d * d
+    return loss
+
+
+def kalman(q, r, y):
+    m = 0.0
+    p = 1e3
+    nll = 0.0
+    for t in range(len(y)):
+        p = p + q
+        s = p + r
+        k = p / s
+        v = y[t] - m
+        nll = nll + 0.5 * (np.log(s) + v * v / s)
+        m = m + k * v
+        p = (1.0 - k) * p
+    return nll
+
+
+def wraps_around(a, y):
+    """`y[t - 1]` at t = 0 is the last entry, as for numpy; `y[-2]` too."""
+    s = y[-2] * a
+    for t in range(len(y)):
+        s = s + np.sin(a * y[t - 1]) * y[t]
+    return s
+
+
+def reads_past_the_end(a, y):
+    s = 0.0
+    for t in range(len(y) + 1):
+        s = s + a * y[t]
+    return s
+
+
+def sums_the_data(a, y):
+    """`np.sum(y)` needs the array: no entry reads alone."""
+    s = 0.0
+    for t in range(len(y)):
+        s = s + np.sin(a * y[t])
+    return s + np.sum(y)
+
+
+def indexed_by_a_parameter(a, y, k):
+    """`k` may be a float or a bool: `y[k]` is not provably one entry."""
+    return np.sin(a * y[k])
+
+
+def over_entries(a, y):
+    """`for v in y` reads entries by a counter."""
+    s = 0.0
+    for v in y:
+        s = s + np.cos(a * v)
+    return s
+
+
+def never_reads_y(x, y):
+    """`y` is not read: it may be anything, a number too."""
+    return np.sin(x) * x

@@ -9,6 +9,8 @@ there), and not exist where no close spelling does.
 
 from __future__ import annotations
 
+import ctypes
+import re
 import warnings
 
 import float_functions as ff
@@ -267,3 +269,139 @@ def test_math_erf_is_math_s_of_numbers_only() -> None:
     h = 1e-5
     second = (g.grad(0.7 + h) - g.grad(0.7 - h)) / (2 * h)
     assert symgrad.hessian(ff.gelu).hessian(0.7) == pytest.approx(second, rel=1e-8)
+
+
+# --- data arrays read entry by entry: memoryviews in the float body ---------
+
+SERIES = np.random.default_rng(7).normal(size=40).cumsum() * 0.1
+
+ENTRY_CASES = [
+    (ff.ar1, ("phi", "sigma"), (0.6, 1.3, SERIES)),
+    (ff.logistic_map, ("rate", "x0"), (3.2, 0.3, np.abs(SERIES) % 1.0)),
+    (ff.kalman, ("q", "r"), (0.3, 0.8, SERIES)),
+    (ff.wraps_around, "a", (0.7, SERIES)),
+    (ff.over_entries, "a", (0.7, SERIES)),
+]
+
+
+@pytest.mark.parametrize(
+    "fn, wrt, args", ENTRY_CASES, ids=[c[0].__name__ for c in ENTRY_CASES]
+)
+def test_data_read_by_entries_is_a_memoryview_in_the_float_body(fn, wrt, args) -> None:
+    g = symgrad.grad(fn, wrt=wrt)
+    data = args[-1]
+    assert "_float_entries(y)" in g.source or "_float_entries(obs)" in g.source
+    fast = g.source.split("def _f_and_grad_floats")[1].split("# Support code")[0]
+    code = [line for line in fast.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if "np." in line]
+    value, grads = g.f_and_grad(*args)
+    seen = {}
+    real = g.module._f_and_grad_floats
+
+    def spy(*a):
+        seen["args"] = a
+        return real(*a)
+
+    g.module._f_and_grad_floats = spy  # (the module's global, which f_and_grad reads)
+    try:
+        assert (value, grads) == g.f_and_grad(*args)
+    finally:
+        g.module._f_and_grad_floats = real
+    assert isinstance(seen["args"][-2], memoryview)
+    assert type(value) is float
+    # the numpy body: a 0-d first argument never takes the fast path
+    zero_d = (np.array(args[0]),) + args[1:]
+    numpy_value, numpy_grads = g.f_and_grad(*zero_d)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    numpy_grads = numpy_grads if isinstance(numpy_grads, tuple) else (numpy_grads,)
+    exact = fn is not ff.kalman  # (math.log may differ from numpy's by an ulp)
+    if exact:
+        assert (value, grads) == (float(numpy_value), tuple(map(float, numpy_grads)))
+    else:
+        np.testing.assert_allclose(numpy_value, value, rtol=1e-14)
+        np.testing.assert_allclose(numpy_grads, grads, rtol=1e-13)
+    assert value == pytest.approx(fn(*args), rel=1e-14)
+    symgrad.check_grad(g, *args)
+    assert np.array_equal(data, args[-1])  # (read, never written)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        SERIES.astype(np.float32),
+        SERIES.astype(">f8"),  # (a memoryview cannot index it)
+        np.stack([SERIES, SERIES]),
+        list(SERIES),
+        np.arange(40),
+        SERIES[::3],  # strided: a memoryview reads it, as the array
+        # float64, but a memoryview cannot index these: unaligned (a packed
+        # record's field, a buffer read past a 4-byte header: format "=d"),
+        # and a dtype with an explicit byte order, ctypes' ("<d")
+        np.rec.fromarrays([SERIES, np.arange(40, dtype=np.int8)], names="y,k").y,
+        np.frombuffer(b"HDR!" + SERIES.tobytes(), dtype=np.float64, offset=4),
+        np.ctypeslib.as_array((ctypes.c_double * 40)(*SERIES)),
+    ],
+    ids=[
+        "float32",
+        "big-endian",
+        "2-D",
+        "list",
+        "int",
+        "strided",
+        "unaligned field",
+        "unaligned buffer",
+        "ctypes",
+    ],
+)
+def test_other_data_gives_the_functions_numbers(data) -> None:
+    g = symgrad.grad(ff.wraps_around, wrt="a")
+    expected = ff.wraps_around(0.7, data)
+    seed = None if np.ndim(expected) == 0 else np.ones(np.shape(expected))
+    value, grad = g.f_and_grad(0.7, data, seed=seed)
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    exact = np.asarray(data, dtype=np.float64)  # (differences in float64)
+    eps = 1e-6
+    diff = ff.wraps_around(0.7 + eps, exact) - ff.wraps_around(0.7 - eps, exact)
+    np.testing.assert_allclose(grad, np.sum(diff) / (2 * eps), rtol=1e-5)
+
+
+def test_reading_past_the_end_raises_index_error() -> None:
+    g = symgrad.grad(ff.reads_past_the_end, wrt="a")
+    assert "_float_entries(y)" in g.source
+    with pytest.raises(IndexError):
+        ff.reads_past_the_end(0.5, SERIES)
+    with pytest.raises(IndexError):
+        g.f_and_grad(0.5, SERIES)
+
+
+@pytest.mark.parametrize("fn", [ff.sums_the_data, ff.indexed_by_a_parameter])
+def test_arrays_read_otherwise_stay_arrays(fn) -> None:
+    assert "_float_entries" not in symgrad.grad(fn, wrt="a").source
+
+
+def test_differentiated_data_stays_an_array() -> None:
+    assert "_float_entries" not in symgrad.grad(ff.ar1, wrt=("phi", "y")).source
+
+
+def test_a_parameter_never_read_may_still_be_a_number() -> None:
+    g = symgrad.grad(ff.never_reads_y, wrt="x")
+    assert "_float_entries" not in g.source
+    seen = []
+    real = g.module._f_and_grad_floats
+    g.module._f_and_grad_floats = lambda *a: seen.append(a) or real(*a)
+    try:
+        assert g.f_and_grad(0.7, 1.0) == real(0.7, 1.0, None)
+    finally:
+        g.module._f_and_grad_floats = real
+    assert seen  # (the float body ran)
+
+
+@pytest.mark.parametrize(
+    "fn, wrt, args",
+    CASES + ENTRY_CASES,
+    ids=[c[0].__name__ for c in CASES + ENTRY_CASES],
+)
+def test_no_name_is_assigned_to_itself(fn, wrt, args) -> None:
+    """`g = _unbroadcast(g, x)` is `g = g` on floats: not printed."""
+    source = symgrad.grad(fn, wrt=wrt).source
+    assert not re.findall(r"^ *(\w+) = \1$", source, flags=re.M)
