@@ -128,6 +128,8 @@ def grad_function(
     )
     statements = body + [check] + adjoint_body
     result: list[Atom] = [value, *grads] + ([aux] if aux is not None else [])
+    returned = [value] + ([aux] if aux is not None else [])
+    entries = floats.entry_arrays(statements, spec.params, returned)
 
     def printed(on_floats: bool, local: dict[str, str] | None = None) -> list[str]:
         printer = _Printer(
@@ -139,6 +141,7 @@ def grad_function(
             adjoint.bars,
             on_floats,
             local,
+            entries if on_floats else frozenset(),
         )
         lines = printer.lines()
         # (np.where of numbers is a 0-d array, which may reach a gradient
@@ -146,9 +149,7 @@ def grad_function(
         zero_d = on_floats and any(
             isinstance(s, Assign) and s.op == "where" for s in walk(statements)
         )
-        grad_text = ", ".join(
-            f"float({printer.expr(g)})" if zero_d else printer.expr(g) for g in grads
-        )
+        grad_text = ", ".join(_printed_grad(printer, g, zero_d) for g in grads)
         if spec.wrt_is_tuple:
             grad_text = f"({grad_text}{',' if len(grads) == 1 else ''})"
         returned = printer.expr(value)
@@ -158,7 +159,6 @@ def grad_function(
 
     lines = printed(False)
     fast = ""
-    entries = floats.entry_arrays(statements, spec.params, result)
     if floats.eligible(statements, entries) and floats.pays(lines):
         lines = _float_dispatch(spec, entries) + lines
         float_lines = printed(True)
@@ -205,6 +205,16 @@ def grad_function(
         function_text("f_and_grad", signature(spec, "*, seed=None"), summary, lines)
         + fast
     )
+
+
+def _printed_grad(printer: _Printer, grad: Atom, zero_d: bool) -> str:
+    """A gradient as `return` prints it: in the float body, the array of a
+    memoryview (`floats.entry_arrays`), and a float where `np.where` of
+    numbers may have made a 0-d array."""
+    text = printer.expr(grad)
+    if isinstance(grad, Var) and grad.name in printer.entries:
+        return f"{text}.obj"
+    return f"float({text})" if zero_d else text
 
 
 def _local_name(names: Names, base: str, printed: set[str]) -> str:
@@ -504,10 +514,12 @@ class _Printer:
         bars: dict[str, str],
         on_floats: bool = False,
         local: dict[str, str] | None = None,
+        entries: frozenset[str] = frozenset(),
     ):
         self.on_floats = on_floats  # print the Python-float body (`floats`)
         self.loops = 0  # the loops around the statement printed
         self.local = local  # math functions bound to local names (`floats`)
+        self.entries = entries  # arrays that are memoryviews (`floats`)
         self.statements = statements
         self.first_adjoint = first_adjoint
         self.top_function = top_function
@@ -769,7 +781,7 @@ class _Printer:
         op = OPS.get(stmt.op)
         args = [self._arg(a) for a in stmt.args]
         if self.on_floats:
-            spelled = floats.spelling(stmt, args, self.local)
+            spelled = floats.spelling(stmt, args, self.local, self.entries)
             if spelled is not None:
                 return spelled
         if stmt.op in ("range", "reversed_range"):

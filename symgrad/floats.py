@@ -17,15 +17,22 @@ support-function call.  Guarantees:
   np.power, integer arithmetic in np.square, np.reciprocal and np.abs) stay
   numpy calls in both bodies;
 * where numpy would return inf or nan (and warn), `math` and Python raise
-  (`ValueError`, `OverflowError`, `ZeroDivisionError`; a `TypeError` where a
-  builtin `pow` made a complex number); `f_and_grad` then runs its numpy body,
-  so results never differ from it.  That body gets the same Python floats, so
+  (`ValueError`, `OverflowError`, `ZeroDivisionError`); a power with an
+  exponent that is not a whole number, `**` or the builtin `pow`, is
+  `math.pow`, which raises where Python's would make a complex number of a
+  negative float (numpy's float64 gives nan).  `f_and_grad` then runs its
+  numpy body, so results never differ from it.  That body gets the same
+  arguments (Python floats: the user's `pow` makes the complex number), so
   the derivative code both share raises nothing: its integer powers are
   products (`x * x` gives inf; `x ** 2` raises OverflowError), its divisions
   by values `np.divide`;
 * an elementwise function without an exact spelling stays the same numpy
   call; anything that is not elementwise (an array op, a write) keeps the
   function on its numpy body alone;
+* 1-D float64 arrays used only by single entries with int indexes (a
+  series read in a loop, `np.zeros(n)` filled by a recurrence, their
+  cotangent buffers) are memoryviews in the float body (`entry_arrays`),
+  whose entries are Python floats, stored as float64 as numpy stores them;
 * a `math` function called in a loop is bound to a local name first
   (`sin = math.sin`): the same function, two lookups fewer per call;
 * where a loop saves two floats per step and one is a single operation on
@@ -50,6 +57,7 @@ from .ir import (
     Index,
     Pop,
     Push,
+    SetItem,
     Stmt,
     Var,
     While,
@@ -87,10 +95,12 @@ def eligible(statements: list[Stmt], entries: frozenset[str] = frozenset()) -> b
     for stmt in walk(statements):
         if isinstance(stmt, Push | Pop | Copy | If | For | While):
             continue
+        if isinstance(stmt, SetItem) and stmt.target.name in entries:
+            continue  # (`entry_arrays`: one entry)
         if not isinstance(stmt, Assign):
             return False  # a write into an array
-        if stmt.op in _DROPPED:
-            continue
+        if stmt.op in _DROPPED or stmt.target.name in entries:
+            continue  # (`entry_arrays`: a new array, a cotangent buffer)
         if stmt.args and isinstance(stmt.args[0], Var) and stmt.args[0].name in entries:
             continue  # (`entry_arrays` allows only reading an entry or the length)
         if any(not _scalar_atom(a) for a in stmt.args):
@@ -109,52 +119,136 @@ def eligible(statements: list[Stmt], entries: frozenset[str] = frozenset()) -> b
 
 
 def entry_arrays(
-    statements: list[Stmt], params: tuple[str, ...], result: list[Atom]
+    statements: list[Stmt], params: tuple[str, ...], returned: list[Atom]
 ) -> frozenset[str]:
-    """The parameters `statements` read only by an entry, `y[i]` with `i` a
-    Python int, and by their length, `len(y)` and `y.shape[0]`: given a 1-D
-    float64 array, the float body reads them through a memoryview, whose
-    entries are Python floats (numpy's are `np.float64`, with numpy's
-    arithmetic, ~4x the cost).  A memoryview has a length and a `shape`, and
+    """The 1-D float64 arrays the float body may hold as memoryviews, whose
+    entries are Python floats (numpy's are `np.float64`, with numpy's scalar
+    arithmetic, ~4x the cost): arrays the statements read and write only by
+    an entry, `y[i]` with `i` a Python int, and measure only by their length
+    (`len(y)`, `y.shape[0]`).  A memoryview has a length and a `shape`, and
     is indexed as the array is (negative indexes count from the end, the same
-    IndexError past it).  Never a parameter written, returned, or read by
-    anything else (`np.sum(y)`, the gradient of `y`: `_zeros_grad(y)`).
-    The set also names the `y.shape` tuples, which the float body indexes."""
+    IndexError past it; a write converts the value to a C double as numpy
+    does, and raises where numpy raises).  They are
+
+    * parameters never written: `f_and_grad` passes a 1-D float64 array as
+      `_float_entries(y)` (Python floats stay numbers; anything else takes
+      the numpy body); a parameter nothing reads is left as it is;
+    * arrays the function makes, `np.zeros(n)` (`np.ones`, `np.empty`), and
+      the cotangent buffers of these and of such parameters (`_zeros_grad(y)`,
+      float64 as a float64 parameter's is), as `_float_entries(np.zeros(n))`,
+      which raises TypeError (the numpy body runs) if `n` makes another shape;
+      a parameter's gradient is returned as the array (`y_bar.obj`).
+
+    Never an array in `returned` (the value, aux), read whole (`np.sum(y)`,
+    `y[1:]`), saved or passed on.  The set also names the `y.shape` tuples,
+    which the float body indexes."""
     ints = _int_names(statements)
-    shapes = {  # `y.shape` of a candidate -> y
+    shapes = {  # `y.shape` -> y
         s.target.name: s.args[0].name
         for s in walk(statements)
         if isinstance(s, Assign) and s.op == "shape" and isinstance(s.args[0], Var)
     }
-    found = set(params) - {a.name for a in result if isinstance(a, Var)}
-    read = set()  # (a parameter never read stays what the caller passes)
+    binds: dict[str, list] = {}  # name -> the statements and atoms binding it
     for stmt in walk(statements):
-        found -= set(writes(stmt))
-        for var in uses(stmt):
-            if var.name in found and not _entry_read(stmt, var, ints, shapes):
-                found.discard(var.name)
-            elif isinstance(stmt, Assign) and stmt.op != "any_sequence":
-                read.add(var.name)
-    found &= read
+        if isinstance(stmt, Copy):
+            for target, value in zip(stmt.targets, stmt.values, strict=True):
+                binds.setdefault(target.name, []).append(value)
+        elif not isinstance(stmt, SetItem):
+            for name in writes(stmt):
+                binds.setdefault(name, []).append(stmt)
+    made = {n for n, how in binds.items() if how and all(map(_allocation, how))}
+    written = {s.target.name for s in walk(statements) if isinstance(s, SetItem)}
+    found = (set(params) - set(binds) - written) | made
+    found -= {a.name for a in returned if isinstance(a, Var)}
     found -= {y for t, y in shapes.items() if not _only_length(statements, t)}
+    while True:  # the largest set closed under "used only by entries"
+        keep = {
+            n
+            for n in found
+            if n in params or all(_buffer_bind(h, found) for h in binds[n])
+        }
+        for stmt in walk(statements):
+            for var in uses(stmt):
+                if var.name in keep and not _entry_use(stmt, var, ints, keep):
+                    keep.discard(var.name)
+        if keep == found:
+            break
+        found = keep
+    read = {  # (a parameter nothing reads stays what the caller passes)
+        v.name
+        for s in walk(statements)
+        if isinstance(s, Assign | SetItem) and getattr(s, "op", "") != "any_sequence"
+        for v in uses(s)
+    }
+    found -= {p for p in params if p not in read}
     return frozenset(found | {t for t, y in shapes.items() if y in found})
 
 
-def _entry_read(stmt: Stmt, var: Var, ints: set[str], shapes: dict) -> bool:
-    """Is `stmt` `var[i]` (one Python int index), `len(var)` or `var.shape`
-    (or the test for lists among the arguments, which the float body drops)?"""
-    if isinstance(stmt, Assign) and stmt.op == "any_sequence":
-        return True
-    if not isinstance(stmt, Assign) or stmt.args[0] != var:
+_ALLOCATIONS = {"zeros", "ones", "empty"}  # (float64 without a `dtype=`)
+
+
+def _allocation(how: object) -> bool:
+    """Does `how` bind a new array (of one axis or not: `_float_entries`
+    checks), or the cotangent of an array, which is float64 if it is?"""
+    if not isinstance(how, Assign):
+        return isinstance(how, Var)  # (a copy: `_buffer_bind` decides)
+    if how.op in _ALLOCATIONS:
+        return len(how.args) == 1 and not how.params
+    return how.op in _BUFFERS
+
+
+_BUFFERS = {"zeros_grad", "zeros_buffer"}  # (an array's: zeros of its shape)
+
+
+def _buffer_bind(how: object, found: set[str]) -> bool:
+    """Is `how` a new array, the cotangent of an array in `found`, or a copy
+    of an array in `found`?"""
+    if isinstance(how, Var):
+        return how.name in found
+    if isinstance(how, Assign) and how.op in _BUFFERS:
+        return isinstance(how.args[0], Var) and how.args[0].name in found
+    return _allocation(how)
+
+
+_READS = {"getitem", "entry_copy", "written_grad"}  # (`y[i]`, the first argument)
+
+
+def _entry_use(stmt: Stmt, var: Var, ints: set[str], found: set[str]) -> bool:
+    """Does `stmt` use `var` only by an entry (`var[i]`, `var[i] = v`, with
+    `i` a Python int), by its length or `shape`, to make its cotangent
+    buffer, or to copy it to another name in `found` (or in the test for
+    lists among the arguments, which the float body drops)?"""
+    if isinstance(stmt, SetItem):
+        return (
+            stmt.target == var
+            and stmt.value != var
+            and stmt.mode in ("set", "add", "sub")
+            and _one_int(stmt.index, ints)
+        )
+    if isinstance(stmt, Copy):
+        return all(
+            t.name in found
+            for t, v in zip(stmt.targets, stmt.values, strict=True)
+            if v == var
+        )
+    if not isinstance(stmt, Assign):
         return False
-    if stmt.op in ("len", "shape") and len(stmt.args) == 1:
-        return not stmt.params
+    if stmt.op == "any_sequence":
+        return True
+    if stmt.args[0] != var or var in stmt.args[1:]:
+        return False
+    if stmt.op in ("len", "shape"):
+        return len(stmt.args) == 1 and not stmt.params
+    if stmt.op in _BUFFERS:
+        return stmt.target.name in found
+    return stmt.op in _READS and _one_int(stmt.args[1], ints)
+
+
+def _one_int(index: object, ints: set[str]) -> bool:
     return (
-        stmt.op == "getitem"
-        and var not in stmt.args[1:]
-        and isinstance(stmt.args[1], Index)
-        and len(stmt.args[1].items) == 1
-        and _int_atom(stmt.args[1].items[0], ints)
+        isinstance(index, Index)
+        and len(index.items) == 1
+        and _int_atom(index.items[0], ints)
     )
 
 
@@ -253,12 +347,22 @@ def _scalar_atom(atom: object) -> bool:
 
 
 def spelling(
-    stmt: Assign, args: list[str], local: dict[str, str] | None = None
+    stmt: Assign,
+    args: list[str],
+    local: dict[str, str] | None = None,
+    entries: frozenset[str] = frozenset(),
 ) -> str | None:
     """The float spelling of `stmt` given its printed arguments, or None for
-    the usual one; `local` names a `math` function bound to a local name."""
+    the usual one; `local` names a `math` function bound to a local name,
+    `entries` the arrays that are memoryviews (`entry_arrays`)."""
     local = local or {}
     op = stmt.op
+    if stmt.target.name in entries and op in _ALLOCATIONS:
+        return f"_float_entries(np.{op}({args[0]}))"
+    if stmt.target.name in entries and op in _BUFFERS:
+        return f"_float_entries(np.zeros(len({args[0]})))"
+    if op in _READS and stmt.args[0].name in entries:
+        return f"{args[0]}{args[1]}"  # (a float: nothing to copy or check)
     if op in _IDENTITIES:
         return args[_IDENTITIES[op]]
     if op == "zeros_grad":
@@ -267,15 +371,16 @@ def spelling(
         return f"{args[0]} * {args[1]}"
     if op == "mul_into":
         return f"{args[1]} * {args[2]}"
-    if op == "check_seed":
-        return f"1.0 if {args[1]} is None else {args[1]}"
+    if op == "check_seed":  # (`float`: an int seed makes float gradients)
+        return f"1.0 if {args[1]} is None else float({args[1]})"
     if op in ("divide", "div", "truediv"):
         return f"{args[0]} / {args[1]}"
     if op == "shape":  # (of a memoryview only: `eligible`)
         return f"{args[0]}.shape"
     if op in ("float", "float64"):
         return f"float({args[0]})"
-    if op == "pow" and not _integer(stmt.args[1]):
+    builtin_pow = op == "power" and stmt.param("fn") == "pow"
+    if (op == "pow" or builtin_pow) and not _integer(stmt.args[1]):
         pow_ = local.get("pow", "math.pow")
         return f"{pow_}({args[0]}, {args[1]})"  # raises, as `**` need not
     math_name = OPS[op].math_name

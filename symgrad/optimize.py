@@ -157,7 +157,9 @@ def optimize(
     }
     both = primal_body + _fast_means(body)
     both, split = _fused_squares(both, len(primal_body), kept)
-    if not floats.eligible(both):  # (code that may run on numbers allocates none)
+    entries = floats.entry_arrays(both, primal.params, list(uses(ret)))
+    if not floats.eligible(both, entries):  # (code that may run on numbers
+        # allocates none, and tests no shapes)
         both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
         both = loopshapes.inline(both, split, {*primal.params, "seed"})
     return both[:split], both[split:], grads

@@ -247,3 +247,79 @@ def over_entries(a, y):
 def never_reads_y(x, y):
     """`y` is not read: it may be anything, a number too."""
     return np.sin(x) * x
+
+
+def smoothed(alpha, y):
+    """Exponential smoothing into an array the function makes: written and
+    read by entries, and so is its cotangent."""
+    n = len(y)
+    level = np.zeros(n)
+    level[0] = y[0]
+    sse = 0.0
+    for t in range(1, n):
+        e = y[t] - level[t - 1]
+        sse += e * e
+        level[t] = level[t - 1] + alpha * e
+    return sse
+
+
+def ar1_of_both(phi, y):
+    """The gradient with respect to the data too: its buffer is returned."""
+    s = 0.0
+    for t in range(1, len(y)):
+        e = y[t] - phi * y[t - 1]
+        s = s + e * e
+    return s
+
+
+def writes_rows(a, y):
+    """`np.zeros((n, 2))` has rows: the float body's `_float_entries` refuses
+    it (TypeError), and the numpy body runs."""
+    n = len(y)
+    rows = np.zeros((n, 2))
+    s = 0.0
+    for t in range(n):
+        rows[t] = a * y[t]
+        s = s + np.sum(rows[t] * rows[t])
+    return s
+
+
+def writes_its_argument(a, y):
+    y[0] = a * y[1]
+    s = 0.0
+    for t in range(len(y)):
+        s = s + np.sin(a * y[t])
+    return s
+
+
+def writes_ints_and_reads_them_back(a, y):
+    """An int written into a float64 array is a float when read back: `1 /
+    2` and `1 // 2`, or `2 ** 100` exact as an int, are numpy's here."""
+    n = len(y)
+    buf = np.zeros(n)
+    buf[0] = 3
+    for t in range(1, n):
+        buf[t] = buf[t - 1] * a + y[t]
+    return buf[n - 1] ** 3 // 1 + buf[1]
+
+
+def garch(params, r):
+    """GARCH(1, 1): the parameters unpacked from an array, the returns read
+    by entries (the first variance given, not `np.var(r)`)."""
+    omega, alpha, beta = params[0], params[1], params[2]
+    h = 0.1
+    nll = 0.0
+    for t in range(1, len(r)):
+        h = omega + alpha * r[t - 1] ** 2 + beta * h
+        nll += 0.5 * (np.log(h) + r[t] ** 2 / h)
+    return nll
+
+
+def builtin_pow_of_an_entry(a, y):
+    """Python's pow makes a complex number of a negative float where numpy's
+    float64 (an entry of y) gives nan."""
+    return a * pow(y[0] - 1.0, 0.5)
+
+
+def returns_an_entry(a, y):
+    return a + y[0]

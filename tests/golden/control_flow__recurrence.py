@@ -50,7 +50,7 @@ def _f_and_grad_floats(x, a, b, steps, seed):
         saved.append(x_1)
         x_1 = t1 * a + b
     x_3 = x_1
-    seed = 1.0 if seed is None else seed
+    seed = 1.0 if seed is None else float(seed)
     # grad of: for _ in range(steps):
     x_3_bar = seed
     a_bar = 0.0
