@@ -36,7 +36,7 @@ import keyword
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,7 +141,7 @@ def grad_function(
             adjoint.bars,
             on_floats,
             local,
-            entries if on_floats else frozenset(),
+            entries if on_floats else floats.EMPTY,
         )
         lines = printer.lines()
         # (np.where of numbers is a 0-d array, which may reach a gradient
@@ -390,7 +390,7 @@ def _unit_return(
     return f"{returned}, {grad_text}"
 
 
-def _float_dispatch(spec: ModuleSpec, entries: frozenset[str]) -> list[str]:
+def _float_dispatch(spec: ModuleSpec, entries: Mapping[str, int]) -> list[str]:
     """The start of `f_and_grad`: Python numbers take the `math` body, and so
     do 1-D float64 arrays only read by entries (`floats.entry_arrays`), as
     memoryviews (`_float_entries` raises TypeError for other arrays)."""
@@ -402,7 +402,8 @@ def _float_dispatch(spec: ModuleSpec, entries: frozenset[str]) -> list[str]:
             tests.append(f"{p}.__class__ in _NUMBERS")
     tests.append("(seed is None or seed.__class__ in _NUMBERS)")
     call = ", ".join(
-        [f"_float_entries({p})" if p in entries else p for p in spec.params] + ["seed"]
+        [_entries_of(p, entries[p]) if p in entries else p for p in spec.params]
+        + ["seed"]
     )
     return [
         *_condition(tests, indent=4),
@@ -411,6 +412,11 @@ def _float_dispatch(spec: ModuleSpec, entries: frozenset[str]) -> list[str]:
         "    except (ArithmeticError, ValueError, TypeError):",
         "        pass  # where math raises, numpy gives inf or nan: use numpy",
     ]
+
+
+def _entries_of(param: str, axes: int) -> str:
+    """`_float_entries(y)`, or `_float_entries(R, 2)` for an array of 2 axes."""
+    return f"_float_entries({param}{'' if axes == 1 else f', {axes}'})"
 
 
 def _condition(tests: list[str], indent: int) -> list[str]:
@@ -514,7 +520,7 @@ class _Printer:
         bars: dict[str, str],
         on_floats: bool = False,
         local: dict[str, str] | None = None,
-        entries: frozenset[str] = frozenset(),
+        entries: Mapping[str, int] = floats.EMPTY,
     ):
         self.on_floats = on_floats  # print the Python-float body (`floats`)
         self.loops = 0  # the loops around the statement printed

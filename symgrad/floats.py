@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from .ir import (
     Assign,
@@ -67,6 +69,8 @@ from .ir import (
 )
 from .rules import OPS
 
+EMPTY: Mapping[str, int] = MappingProxyType({})  # (no arrays are memoryviews)
+
 # Elementwise ops spelled as Python operators.
 _OPERATORS = {"add", "sub", "mul", "truediv", "neg", "pos", "float", "float64"}
 _OPERATORS |= {"divide", "div", "pow"}
@@ -79,7 +83,7 @@ _NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
-_SCALAR_OPS |= {"floordiv", "mod", "bound"}
+_SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple"}  # (`(n + 1, m + 1)`)
 # Checks that numbers always pass, left out of the float body (`+` and `*`
 # of numbers join no lists; no argument is a list: `_any_sequence` is False).
 _DROPPED = {"not_joined", "any_sequence"}
@@ -89,7 +93,7 @@ _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 _FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul", "mul_into"}
 
 
-def eligible(statements: list[Stmt], entries: frozenset[str] = frozenset()) -> bool:
+def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool:
     """May these statements run on Python floats with the float spellings,
     and the arrays named in `entries` (`entry_arrays`) be memoryviews?"""
     for stmt in walk(statements):
@@ -112,6 +116,8 @@ def eligible(statements: list[Stmt], entries: frozenset[str] = frozenset()) -> b
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
+        if stmt.op == "heaviside":
+            continue  # (`_heaviside`: numpy's on floats)
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
         return False
@@ -120,28 +126,33 @@ def eligible(statements: list[Stmt], entries: frozenset[str] = frozenset()) -> b
 
 def entry_arrays(
     statements: list[Stmt], params: tuple[str, ...], returned: list[Atom]
-) -> frozenset[str]:
-    """The 1-D float64 arrays the float body may hold as memoryviews, whose
+) -> dict[str, int]:
+    """The float64 arrays the float body may hold as memoryviews, whose
     entries are Python floats (numpy's are `np.float64`, with numpy's scalar
-    arithmetic, ~4x the cost): arrays the statements read and write only by
-    an entry, `y[i]` with `i` a Python int, and measure only by their length
-    (`len(y)`, `y.shape[0]`).  A memoryview has a length and a `shape`, and
-    is indexed as the array is (negative indexes count from the end, the same
-    IndexError past it; a write converts the value to a C double as numpy
-    does, and raises where numpy raises).  They are
+    arithmetic, ~4x the cost), each with its number of axes: arrays the
+    statements read and write only by an entry, `y[i]` or `R[i, j]` with
+    Python int indexes (as many, at every access, as the array has axes),
+    and measure only by their shape (`len(y)`, `R.shape[1]`).  A memoryview
+    has a length and a `shape`, and is indexed as the array is (negative
+    indexes count from the end, the same IndexError past it; a write
+    converts the value to a C double as numpy does, and raises where numpy
+    raises).  They are
 
-    * parameters never written: `f_and_grad` passes a 1-D float64 array as
-      `_float_entries(y)` (Python floats stay numbers; anything else takes
-      the numpy body); a parameter nothing reads is left as it is;
-    * arrays the function makes, `np.zeros(n)` (`np.ones`, `np.empty`), and
-      the cotangent buffers of these and of such parameters (`_zeros_grad(y)`,
-      float64 as a float64 parameter's is), as `_float_entries(np.zeros(n))`,
-      which raises TypeError (the numpy body runs) if `n` makes another shape;
-      a parameter's gradient is returned as the array (`y_bar.obj`).
+    * parameters never written: `f_and_grad` passes a float64 array of as
+      many axes as `_float_entries(y, ndim)` (Python floats stay numbers;
+      anything else takes the numpy body); a parameter nothing reads is
+      left as it is;
+    * arrays the function makes, `np.zeros(n)` (`np.ones`, `np.empty`,
+      `np.full`), and the cotangent buffers of these and of such parameters
+      (`_zeros_grad(y)`, float64 as a float64 parameter's is), as
+      `_float_entries(np.zeros(n), ndim)`, which raises TypeError (the numpy
+      body runs) if the array has another dtype or shape; a parameter's
+      gradient is returned as the array (`y_bar.obj`).
 
     Never an array in `returned` (the value, aux), read whole (`np.sum(y)`,
-    `y[1:]`), saved or passed on.  The set also names the `y.shape` tuples,
-    which the float body indexes."""
+    `y[1:]`, a row `R[i]` of a 2-D array), saved or passed on.  The result
+    also names the `y.shape` tuples (with 0 axes), which the float body
+    indexes."""
     ints = _int_names(statements)
     shapes = {  # `y.shape` -> y
         s.target.name: s.args[0].name
@@ -160,7 +171,7 @@ def entry_arrays(
     written = {s.target.name for s in walk(statements) if isinstance(s, SetItem)}
     found = (set(params) - set(binds) - written) | made
     found -= {a.name for a in returned if isinstance(a, Var)}
-    found -= {y for t, y in shapes.items() if not _only_length(statements, t)}
+    found -= {y for t, y in shapes.items() if not _only_shape(statements, t)}
     while True:  # the largest set closed under "used only by entries"
         keep = {
             n
@@ -171,6 +182,8 @@ def entry_arrays(
             for var in uses(stmt):
                 if var.name in keep and not _entry_use(stmt, var, ints, keep):
                     keep.discard(var.name)
+        axes = _axes(statements, binds, keep)
+        keep = {n for n in keep if axes.get(n, 1) is not None}
         if keep == found:
             break
         found = keep
@@ -181,19 +194,56 @@ def entry_arrays(
         for v in uses(s)
     }
     found -= {p for p in params if p not in read}
-    return frozenset(found | {t for t, y in shapes.items() if y in found})
+    entries = {n: axes.get(n) or 1 for n in found}
+    return entries | {t: 0 for t, y in shapes.items() if y in found}
 
 
-_ALLOCATIONS = {"zeros", "ones", "empty"}  # (float64 without a `dtype=`)
+def _axes(statements: list[Stmt], binds: dict, found: set[str]) -> dict:
+    """The number of indexes each array in `found` is accessed with, the
+    same for an array, its copies and its cotangent buffers (None where two
+    accesses differ, absent where none indexes it)."""
+    group = {n: n for n in found}  # (union-find: an array, copies, buffers)
+
+    def root(n: str) -> str:
+        while group[n] != n:
+            n = group[n]
+        return n
+
+    for name in found:
+        for how in binds.get(name, ()):
+            other = how if isinstance(how, Var) else None
+            if isinstance(how, Assign) and how.op in _BUFFERS:
+                other = how.args[0]
+            if isinstance(other, Var) and other.name in found:
+                group[root(name)] = root(other.name)
+    counts: dict[str, set[int]] = {}
+    for stmt in walk(statements):
+        index = stmt.index if isinstance(stmt, SetItem) else None
+        if isinstance(stmt, Assign) and stmt.op in _READS:
+            index = stmt.args[1]
+        array = stmt.target if isinstance(stmt, SetItem) else None
+        if isinstance(stmt, Assign) and stmt.op in _READS:
+            array = stmt.args[0]
+        if isinstance(array, Var) and array.name in found:
+            counts.setdefault(root(array.name), set()).add(len(index.items))
+    return {
+        n: (None if len(counts[root(n)]) > 1 else min(counts[root(n)]))
+        for n in found
+        if root(n) in counts
+    }
+
+
+_ALLOCATIONS = {"zeros", "ones", "empty", "full"}  # (float64 without a `dtype=`;
+# np.full's is its value's: `_float_entries` checks)
 
 
 def _allocation(how: object) -> bool:
-    """Does `how` bind a new array (of one axis or not: `_float_entries`
+    """Does `how` bind a new array (of any shape and dtype: `_float_entries`
     checks), or the cotangent of an array, which is float64 if it is?"""
     if not isinstance(how, Assign):
         return isinstance(how, Var)  # (a copy: `_buffer_bind` decides)
     if how.op in _ALLOCATIONS:
-        return len(how.args) == 1 and not how.params
+        return len(how.args) == (2 if how.op == "full" else 1) and not how.params
     return how.op in _BUFFERS
 
 
@@ -223,7 +273,7 @@ def _entry_use(stmt: Stmt, var: Var, ints: set[str], found: set[str]) -> bool:
             stmt.target == var
             and stmt.value != var
             and stmt.mode in ("set", "add", "sub")
-            and _one_int(stmt.index, ints)
+            and _int_index(stmt.index, ints)
         )
     if isinstance(stmt, Copy):
         return all(
@@ -235,26 +285,32 @@ def _entry_use(stmt: Stmt, var: Var, ints: set[str], found: set[str]) -> bool:
         return False
     if stmt.op == "any_sequence":
         return True
+    if stmt.op == "written_grad" and stmt.args[2] == var:  # (the array written,
+        # float64 as a memoryview: nothing truncates what is written into it)
+        g = stmt.args[0]
+        return isinstance(g, Var) and g != var and g.name in found
     if stmt.args[0] != var or var in stmt.args[1:]:
         return False
     if stmt.op in ("len", "shape"):
         return len(stmt.args) == 1 and not stmt.params
     if stmt.op in _BUFFERS:
         return stmt.target.name in found
-    return stmt.op in _READS and _one_int(stmt.args[1], ints)
+    return stmt.op in _READS and _int_index(stmt.args[1], ints)
 
 
-def _one_int(index: object, ints: set[str]) -> bool:
+def _int_index(index: object, ints: set[str]) -> bool:
+    """Is `index` one or more Python ints (`[t]`, `[i, j - 1]`)?"""
     return (
         isinstance(index, Index)
-        and len(index.items) == 1
-        and _int_atom(index.items[0], ints)
+        and len(index.items) > 0
+        and not index.wrapped
+        and all(_int_atom(item, ints) for item in index.items)
     )
 
 
-def _only_length(statements: list[Stmt], shape: str) -> bool:
-    """Is the tuple `shape` read only as `shape[0]` (a memoryview's `shape`
-    is a tuple too, so the rest would do as well; kept to what is tested)?"""
+def _only_shape(statements: list[Stmt], shape: str) -> bool:
+    """Is the tuple `shape` read only by an int literal (`R.shape[1]`), as a
+    memoryview's `shape` tuple is read alike?"""
     for stmt in walk(statements):
         for var in uses(stmt):
             if var.name != shape:
@@ -264,7 +320,8 @@ def _only_length(statements: list[Stmt], shape: str) -> bool:
                 and stmt.op == "getitem"
                 and stmt.args[0] == var
                 and isinstance(stmt.args[1], Index)
-                and stmt.args[1].items in ((Const(0),), (Const(-1),))
+                and len(stmt.args[1].items) == 1
+                and _int_atom(stmt.args[1].items[0], set())
             ):
                 return False
     return True
@@ -350,17 +407,22 @@ def spelling(
     stmt: Assign,
     args: list[str],
     local: dict[str, str] | None = None,
-    entries: frozenset[str] = frozenset(),
+    entries: Mapping[str, int] = EMPTY,
 ) -> str | None:
     """The float spelling of `stmt` given its printed arguments, or None for
     the usual one; `local` names a `math` function bound to a local name,
     `entries` the arrays that are memoryviews (`entry_arrays`)."""
     local = local or {}
     op = stmt.op
+    axes = (
+        ""
+        if entries.get(stmt.target.name) == 1
+        else f", {entries.get(stmt.target.name)}"
+    )
     if stmt.target.name in entries and op in _ALLOCATIONS:
-        return f"_float_entries(np.{op}({args[0]}))"
+        return f"_float_entries(np.{op}({', '.join(args)}){axes})"
     if stmt.target.name in entries and op in _BUFFERS:
-        return f"_float_entries(np.zeros(len({args[0]})))"
+        return f"_float_entries(np.zeros({args[0]}.shape){axes})"
     if op in _READS and stmt.args[0].name in entries:
         return f"{args[0]}{args[1]}"  # (a float: nothing to copy or check)
     if op in _IDENTITIES:
@@ -377,6 +439,10 @@ def spelling(
         return f"{args[0]} / {args[1]}"
     if op == "shape":  # (of a memoryview only: `eligible`)
         return f"{args[0]}.shape"
+    if op == "heaviside":
+        return f"_heaviside({args[0]}, {args[1]})"
+    if op in ("minimum", "maximum") and stmt.param("fn") is None:
+        return f"_{op}({args[0]}, {args[1]})"
     if op in ("float", "float64"):
         return f"float({args[0]})"
     builtin_pow = op == "power" and stmt.param("fn") == "pow"

@@ -23,16 +23,42 @@ _NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
 _JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
-def _float_entries(y):
-    """`y`, a 1-D array of float64, as a memoryview, whose entries are Python
-    floats (numpy's are np.float64, ~4x slower to compute with); TypeError,
-    which sends `f_and_grad` to its numpy body, for other arrays: another
-    dtype or shape, and the float64 arrays a memoryview cannot index
-    (byte-swapped, unaligned: their buffer formats are ">d", "=d", "<d")."""
+def _float_entries(y, ndim=1):
+    """`y`, a float64 array of `ndim` axes, as a memoryview, whose entries
+    are Python floats (numpy's are np.float64, ~4x slower to compute with);
+    TypeError, which sends `f_and_grad` to its numpy body, for other arrays:
+    another dtype or number of axes, and the float64 arrays a memoryview
+    cannot index (byte-swapped, unaligned: their buffer formats are ">d",
+    "=d", "<d")."""
     view = memoryview(y)
-    if view.format != "d" or view.ndim != 1:
-        raise TypeError("not a 1-D array of aligned, native float64")
+    if view.format != "d" or view.ndim != ndim:
+        raise TypeError(f"not an array of {ndim} axes of aligned, native float64")
     return view
+
+
+def _heaviside(x, h):
+    """np.heaviside(x, h) of Python floats, as a float: 0 below 0, `h` at 0
+    (and -0.0), 1 above, nan at nan (np.heaviside takes 1 us on a float)."""
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return 0.0
+    return float(h) if x == 0 else x
+
+
+def _minimum(a, b):
+    """np.minimum(a, b) of Python floats: the smaller, a nan if either is,
+    `b` where they are equal (of 0.0 and -0.0, as numpy); 1 us less."""
+    if a < b or a != a:
+        return a
+    return b
+
+
+def _maximum(a, b):
+    """np.maximum(a, b) of Python floats, as `_minimum`."""
+    if a > b or a != a:
+        return a
+    return b
 
 
 class SeedError(ValueError):

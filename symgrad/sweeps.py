@@ -401,7 +401,12 @@ class FlowReverse:
             self.b.body.append(For(None, steps, tuple(code), stmt.loc))
         for c, g in zip(carries, flowing, strict=True):
             if isinstance(c.init, Var) and c.init.name in self.active:
+                first = self.adj.get(c.init.name) is None
                 self.accumulate(c.init.name, g)
+                if first and c.header.name in buffers:
+                    # (a buffer flows owned: made so at the start, kept so
+                    # by `finish`; it is the init's cotangent if no step ran)
+                    self.owned.add(c.init.name)
 
     def zeros(self, like: Var) -> Var:
         target = Var(self.names.fresh())
@@ -489,19 +494,27 @@ def _entry_read(stmt: Assign, entry_lists: dict) -> bool:
 
 def _written(loop: Loop, carry) -> bool:
     """Is the carried value an array the loop body writes into, or a list it
-    appends to (whose cotangent's head, a view, is the list before)?"""
+    appends to (whose cotangent's head, a view, is the list before), also
+    through a branch or a nested loop that does?"""
     made = {
         s.target.name
         for s in walk(loop.body)
         if isinstance(s, Assign) and (s.op in ARRAY_WRITES or s.op == "list_append")
     }
-    for s in walk(loop.body):
-        if isinstance(s, Branch):
-            made |= {
-                m.out.name
-                for m in s.merges
-                if {name_of(m.then), name_of(m.orelse)} & made
-            }
+    while True:  # (a branch in a loop in a loop...: until nothing is added)
+        more = set(made)
+        for s in walk(loop.body):
+            if isinstance(s, Branch):
+                more |= {
+                    m.out.name
+                    for m in s.merges
+                    if {name_of(m.then), name_of(m.orelse)} & more
+                }
+            elif isinstance(s, Loop):
+                more |= {c.out.name for c in s.carries if name_of(c.next) in more}
+        if more == made:
+            break
+        made = more
     return isinstance(carry.next, Var) and carry.next.name in made
 
 

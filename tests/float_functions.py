@@ -323,3 +323,38 @@ def builtin_pow_of_an_entry(a, y):
 
 def returns_an_entry(a, y):
     return a + y[0]
+
+
+def _softmin3(a, b, c, gamma):
+    m = min(a, b, c)
+    s = np.exp(-(a - m) / gamma) + np.exp(-(b - m) / gamma) + np.exp(-(c - m) / gamma)
+    return m - gamma * np.log(s)
+
+
+def soft_dtw(x, y, gamma):
+    """A table of two axes filled cell by cell (`np.full`, `R[i, j]`)."""
+    n = len(x)
+    m = len(y)
+    R = np.full((n + 1, m + 1), np.inf)
+    R[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d = (x[i - 1] - y[j - 1]) ** 2
+            R[i, j] = d + _softmin3(R[i - 1, j - 1], R[i - 1, j], R[i, j - 1], gamma)
+    return R[n, m]
+
+
+def rows_and_entries(a, y):
+    """`y[t]` is a row of a 2-D y and `y[t, 0]` an entry: two numbers of axes,
+    so no memoryview (a row of one would raise NotImplementedError)."""
+    s = 0.0
+    for t in range(len(y)):
+        s = s + a * y[t, 0] + np.sum(y[t])
+    return s
+
+
+def clipped(a, y):
+    s = 0.0
+    for t in range(len(y)):
+        s = s + np.minimum(a * y[t], 1.0) - np.maximum(a * y[t], -1.0)
+    return s
