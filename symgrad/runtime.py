@@ -47,18 +47,23 @@ def _heaviside(x, h):
 
 
 def _minimum(a, b):
-    """np.minimum(a, b) of Python floats: the smaller, a nan if either is,
-    `b` where they are equal (of 0.0 and -0.0, as numpy); 1 us less."""
+    """np.minimum(a, b) of Python numbers (1 us less): where one is a float,
+    the smaller as a float, a nan if either is, `b` where they are equal (of
+    0.0 and -0.0, as numpy); numpy's own for two ints (int64, which wraps)."""
+    if a.__class__ is not float and b.__class__ is not float:
+        return np.minimum(a, b)
     if a < b or a != a:
-        return a
-    return b
+        return a if a.__class__ is float else float(a)
+    return b if b.__class__ is float else float(b)
 
 
 def _maximum(a, b):
-    """np.maximum(a, b) of Python floats, as `_minimum`."""
+    """np.maximum(a, b) of Python numbers, as `_minimum`."""
+    if a.__class__ is not float and b.__class__ is not float:
+        return np.maximum(a, b)
     if a > b or a != a:
-        return a
-    return b
+        return a if a.__class__ is float else float(a)
+    return b if b.__class__ is float else float(b)
 
 
 class SeedError(ValueError):

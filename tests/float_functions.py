@@ -358,3 +358,9 @@ def clipped(a, y):
     for t in range(len(y)):
         s = s + np.minimum(a * y[t], 1.0) - np.maximum(a * y[t], -1.0)
     return s
+
+
+def maximum_with_an_int(x):
+    """np.maximum(1.0, 2**53 + 1) is the float 2**53: + 1 rounds back to it
+    (Python's ints would give 2**53 + 2)."""
+    return np.maximum(x, 2**53 + 1) + 1
