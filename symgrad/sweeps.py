@@ -257,9 +257,9 @@ class FlowReverse:
                     name, target, "zeros_buffer" if name in indexed else "zeros_grad"
                 )
                 self.owned.add(name)
-            elif current != target:
+            elif current != target:  # (a new name: an array the cotangent
+                # owned, its own alone, stays so under it)
                 self.b.body.append(Copy((target,), (current,), self.b.loc))
-                self.owned.discard(name)
             self.adj[name] = target
         return unset
 
