@@ -526,20 +526,22 @@ class FlowLowering:
     def shares(self, var: Var, *values: Atom) -> None:
         """`var` is one of `values` (a merge, a loop-carried value)."""
         self.sources[var.name] = values
-        vector = all(name_of(v) in self.vectors for v in values)
-        if var.name in self.entries_read and not vector:
-            # (a loop's header was taken for an array of one axis, as it is
-            # before the loop, and its entries read as copies)
+        ranks = {self.ranks.get(name_of(v)) for v in values}
+        rank = ranks.pop() if len(ranks) == 1 else None
+        if var.name in self.entries_read and rank != self.ranks.get(var.name):
+            # (a loop's header was taken for an array of its axes before the
+            # loop, and its entries read as copies)
             raise UnsupportedSyntaxError(  # (at the read: the IR's name is not yours)
-                "this entry is read as a number, of an array of one axis, and "
-                "the loop around it may give the array more axes",
+                "this entry is read as a number, of an array of "
+                f"{_axes(self.ranks[var.name])}, and the loop around it may "
+                "give the array more axes",
                 self.loc_of_entry[var.name],
                 "give the array one shape on every step",
             )
-        if vector:
-            self.vectors.add(var.name)
+        if rank is not None:
+            self.ranks[var.name] = rank
         else:
-            self.vectors.discard(var.name)
+            self.ranks.pop(var.name, None)
         # (a list on every path; None stands in for a name not bound on one)
         bound = [v for v in values if not (isinstance(v, Const) and v.value is None)]
         lists = [self.is_list(v) for v in bound]
@@ -938,3 +940,7 @@ def _exits(body: list[ast.stmt]) -> set[str]:
 
     visit(body, False)
     return found
+
+
+def _axes(count: int) -> str:
+    return "one axis" if count == 1 else f"{count} axes"

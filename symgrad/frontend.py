@@ -130,9 +130,10 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # arrays of one axis (`np.zeros(3)` and what is written into it), and
         # Python ints computed from loop indices and int constants: an entry
         # `y[i]` of such an array is a number, a copy, never a view
-        self.vectors: set[str] = set()
+        self.ranks: dict[str, int] = {}  # arrays of known axes (`note_rank`)
+        self.int_tuples: dict[str, int] = {}  # `(n, 2)` of ints: its length
         self.int_scalars: set[str] = set()
-        self.entries_read: set[str] = set()  # (vectors whose entries `an_entry` read)
+        self.entries_read: set[str] = set()  # (arrays whose entries `an_entry` read)
         self.loc_of_entry: dict[str, Loc] = {}
         # variables that hold None where the source name may be unbound (a
         # loop of no steps binds it never): a read checks them (`flow.loop`)

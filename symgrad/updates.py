@@ -352,22 +352,22 @@ class UpdateLowering:
             self.integral.add(target.name)
 
     def note_rank(self, target: Var, op: str, args: tuple) -> None:
-        """Remember arrays of one axis (`vectors`) and ints that index them
-        (`int_scalars`), for `an_entry`."""
+        """Remember arrays of a known number of axes (`ranks`: np.zeros(n),
+        np.full((n, 2), v) and their written versions), the ints that index
+        them (`int_scalars`) and tuples of ints (`int_tuples`), for
+        `an_entry`."""
         if op in _FILLED and args:
             shape = args[0].value if isinstance(args[0], Const) else None
-            if (
-                type(shape) is int
-                or (
-                    isinstance(shape, tuple)
-                    and len(shape) == 1
-                    and type(shape[0]) is int
-                )
-                or self.int_scalar(args[0])  # (`np.zeros(len(x))`)
-            ):
-                self.vectors.add(target.name)
-        elif op in _WRITTEN and name_of(args[0]) in self.vectors:
-            self.vectors.add(target.name)
+            if type(shape) is int or self.int_scalar(args[0]):  # (`np.zeros(len(x))`)
+                self.ranks[target.name] = 1
+            elif isinstance(shape, tuple) and all(type(n) is int for n in shape):
+                self.ranks[target.name] = len(shape)
+            elif name_of(args[0]) in self.int_tuples:  # (`(n, 2)`)
+                self.ranks[target.name] = self.int_tuples[name_of(args[0])]
+        elif op in _WRITTEN and name_of(args[0]) in self.ranks:
+            self.ranks[target.name] = self.ranks[name_of(args[0])]
+        elif op == "tuple" and all(self.int_scalar(a) for a in args):
+            self.int_tuples[target.name] = len(args)
         elif op in ("add", "sub", "mul", "floordiv", "mod") and all(
             self.int_scalar(a) for a in args
         ):
@@ -388,12 +388,16 @@ class UpdateLowering:
         return atom.name in self.counters or atom.name in self.int_scalars
 
     def an_entry(self, op: str, args: tuple, loc: Loc) -> bool:
-        """Is `op(*args)` an entry of an array of one axis (`y[i]`, i an int):
-        a number numpy copies out, not a view?"""
-        if op != "getitem" or name_of(args[0]) not in self.vectors:
+        """Is `op(*args)` an entry of an array of known axes (`y[i]`, `R[i,
+        j]`: as many ints as axes), a number numpy copies out, not a view?"""
+        if op != "getitem" or name_of(args[0]) not in self.ranks:
             return False
         items = args[1].items
-        if len(items) == 1 and not args[1].wrapped and self.int_scalar(items[0]):
+        if (
+            len(items) == self.ranks[name_of(args[0])]
+            and not args[1].wrapped
+            and all(self.int_scalar(item) for item in items)
+        ):
             for name in self.roots(args[0], held=False):  # (loop headers among
                 self.entries_read.add(name)  # them are checked at the loop's end)
                 self.loc_of_entry.setdefault(name, loc)
@@ -586,7 +590,7 @@ INTEGRAL_OPS = {"add", "sub", "mul", "floordiv", "mod"}
 # Ops whose values are integers (or integer arrays), never booleans.
 INDEX_OPS = {"argmax", "argmin", "argsort", "flatnonzero", "int", "len", "size"}
 INDEX_OPS |= {"ndim", "count", "arange"}
-# np.zeros and its kin: an array of the shape given (`vectors`)
+# np.zeros and its kin: an array of the shape given (`ranks`)
 _FILLED = {"zeros", "ones", "empty", "full"}
 _WRITTEN = {"setitem", "setitem_add", "setitem_sub", "add_at", "copy"}
 

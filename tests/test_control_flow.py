@@ -166,6 +166,52 @@ def test_a_table_read_in_an_inner_loop_adds_into_one_cotangent_in_place(tmp_path
     symgrad.check_grad(m.f, x[:1], T)  # (the loops take no step)
 
 
+def test_entries_of_a_table_read_before_writes_are_numbers(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=("theta", "z0"))
+        def f(theta, z0, obs, dt):
+            n = obs.shape[0]
+            Z = np.zeros((n, 2))
+            Z[0, 0] = z0[0]
+            Z[0, 1] = z0[1]
+            for t in range(1, n):
+                u = Z[t - 1, 0]
+                w = Z[t - 1, 1]
+                Z[t, 0] = u + dt * (theta[0] * u - theta[1] * u * w)
+                Z[t, 1] = w + dt * (theta[2] * u * w - theta[3] * w)
+            return np.sum((Z - obs) ** 2)
+        """,
+    )
+    # `Z[t - 1, 0]` of an array of two axes is a number, not a view of Z: the
+    # writes after it need no copy (they were refused as writes into an
+    # array that may share memory with another)
+    obs = np.abs(np.sin(np.arange(12.0))).reshape(6, 2) + 0.5
+    symgrad.check_grad(
+        m.f, np.array([1.0, 0.5, 0.4, 0.8]), np.array([1.0, 0.8]), obs, 0.1
+    )
+
+
+def test_an_entry_of_a_table_whose_axes_a_loop_changes_is_refused(tmp_path):
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def f(x):
+            y = np.zeros((3, 3))
+            for i in range(2):
+                a = y[0, 0]
+                y[0, 0] = a + x[i]
+                y = np.stack([y, y])
+            return np.sum(y)
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="of an array of 2 axes") as info:
+        m.f.f_and_grad(np.array([0.5, 0.3]))
+    assert info.value.loc.text.strip() == "a = y[0, 0]" and info.value.loc.line == 10
+
+
 def test_an_entry_read_before_a_write_is_copied_only_if_it_is_an_array(tmp_path):
     m = load(
         tmp_path,
