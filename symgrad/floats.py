@@ -87,6 +87,8 @@ _SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple"}  # (`(n + 1, m + 1)`)
 # Checks that numbers always pass, left out of the float body (`+` and `*`
 # of numbers join no lists; no argument is a list: `_any_sequence` is False).
 _DROPPED = {"not_joined", "any_sequence"}
+# Tests of a float spelled as `math`'s (a bool where numpy's is an np.bool_).
+_TESTS = {"isnan", "isfinite"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
@@ -116,8 +118,8 @@ def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
-        if stmt.op == "heaviside":
-            continue  # (`_heaviside`: numpy's on floats)
+        if stmt.op == "heaviside" or stmt.op in _TESTS:
+            continue  # (`_heaviside`: numpy's on floats; `math.isnan`)
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
         return False
@@ -441,8 +443,10 @@ def spelling(
         return f"{args[0]}.shape"
     if op == "heaviside":
         return f"_heaviside({args[0]}, {args[1]})"
-    if op in ("minimum", "maximum") and stmt.param("fn") is None:
+    if op in ("minimum", "maximum", "logaddexp") and stmt.param("fn") is None:
         return f"_{op}({args[0]}, {args[1]})"
+    if op in _TESTS:
+        return f"{local.get(op, 'math.' + op)}({args[0]})"
     if op in ("float", "float64"):
         return f"float({args[0]})"
     builtin_pow = op == "power" and stmt.param("fn") == "pow"

@@ -364,3 +364,32 @@ def maximum_with_an_int(x):
     """np.maximum(1.0, 2**53 + 1) is the float 2**53: + 1 rounds back to it
     (Python's ints would give 2**53 + 2)."""
     return np.maximum(x, 2**53 + 1) + 1
+
+
+def hmm(p_stay, mu, obs):
+    """A two-state HMM's forward recursion in logs (np.logaddexp of floats)."""
+    lp_s = np.log(p_stay)
+    lp_m = np.log(1.0 - p_stay)
+    a0 = -0.5 * (obs[0] - mu[0]) ** 2
+    a1 = -0.5 * (obs[0] - mu[1]) ** 2
+    for t in range(1, len(obs)):
+        e0 = -0.5 * (obs[t] - mu[0]) ** 2
+        e1 = -0.5 * (obs[t] - mu[1]) ** 2
+        n0 = np.logaddexp(a0 + lp_s, a1 + lp_m) + e0
+        n1 = np.logaddexp(a0 + lp_m, a1 + lp_s) + e1
+        a0 = n0
+        a1 = n1
+    return np.logaddexp(a0, a1)
+
+
+def with_missing_data(q, y):
+    """Entries that are nan are skipped (np.isnan of floats: math.isnan)."""
+    m = 0.0
+    s = 0.0
+    for t in range(len(y)):
+        if np.isnan(y[t]) or not np.isfinite(y[t]):
+            continue
+        v = y[t] - m
+        s = s + v * v
+        m = m + q * v
+    return s

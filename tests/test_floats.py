@@ -284,6 +284,8 @@ ENTRY_CASES = [
     (ff.garch, "params", (np.array([0.05, 0.1, 0.8]), SERIES)),
     (ff.soft_dtw, "x", (SERIES[:7], SERIES[10:16], 0.5)),
     (ff.clipped, "a", (0.7, SERIES * 20)),
+    (ff.hmm, ("p_stay", "mu"), (0.9, np.array([-0.8, 1.2]), SERIES * 10)),
+    (ff.with_missing_data, "q", (0.3, np.where(SERIES > 0.1, np.nan, SERIES))),
 ]
 
 
@@ -325,8 +327,8 @@ def test_arrays_read_by_entries_are_memoryviews_in_the_float_body(
     for fast_grad, other, slow in zip(grads, again, numpy_grads, strict=True):
         assert np.array_equal(fast_grad, other)
         assert type(fast_grad) is (np.ndarray if np.ndim(slow) else float)
-        if fn in (ff.kalman, ff.garch, ff.soft_dtw):  # (math.log, math.exp may
-            # differ from numpy's by an ulp)
+        if fn in (ff.kalman, ff.garch, ff.soft_dtw, ff.hmm):  # (math.log,
+            # math.exp may differ from numpy's by an ulp)
             np.testing.assert_allclose(fast_grad, slow, rtol=1e-13)
         else:
             assert np.array_equal(fast_grad, slow)  # bit for bit
@@ -499,3 +501,26 @@ def test_a_maximum_with_an_int_is_numpys_float() -> None:
     value, grad = g.f_and_grad(1.0)
     assert value == ff.maximum_with_an_int(1.0) == 2.0**53 + 1.0
     assert type(value) is float and grad == 0.0
+
+
+def test_logaddexp_of_floats_is_numpys() -> None:
+    from symgrad.runtime import _logaddexp
+
+    special = [0.0, -0.0, 1.0, -1.0, 700.0, -745.0, np.inf, -np.inf, np.nan]
+    for a in special + [2, -3]:
+        for b in special + [2, -3]:
+            with np.errstate(invalid="ignore"):  # (numpy warns at a nan)
+                mine, theirs = _logaddexp(a, b), np.logaddexp(a, b)
+            assert type(mine) is float
+            if np.isnan(theirs):
+                assert np.isnan(mine), (a, b)
+            else:
+                assert mine == pytest.approx(theirs, rel=4e-16, abs=0), (a, b)
+    rng = np.random.default_rng(3)
+    for a, b in rng.normal(scale=30, size=(2000, 2)).tolist():
+        assert _logaddexp(a, b) == pytest.approx(np.logaddexp(a, b), rel=4e-16)
+
+
+def test_the_module_imports_math_for_a_helper_that_calls_it() -> None:
+    g = symgrad.grad(ff.hmm, wrt="p_stay")
+    assert "import math" in g.source and "def _logaddexp" in g.source
