@@ -128,8 +128,9 @@ def grad_function(
     )
     statements = body + [check] + adjoint_body
     result: list[Atom] = [value, *grads] + ([aux] if aux is not None else [])
-    returned = [value] + ([aux] if aux is not None else [])
-    entries = floats.entry_arrays(statements, spec.params, returned)
+    entries = floats.entry_arrays(
+        statements, spec.params, [value] + ([aux] if aux is not None else [])
+    )
 
     def printed(on_floats: bool, local: dict[str, str] | None = None) -> list[str]:
         printer = _Printer(
@@ -392,7 +393,7 @@ def _unit_return(
 
 def _float_dispatch(spec: ModuleSpec, entries: Mapping[str, int]) -> list[str]:
     """The start of `f_and_grad`: Python numbers take the `math` body, and so
-    do 1-D float64 arrays only read by entries (`floats.entry_arrays`), as
+    do float64 arrays only read by entries (`floats.entry_arrays`), as
     memoryviews (`_float_entries` raises TypeError for other arrays)."""
     tests = []
     for p in spec.params:

@@ -17,22 +17,25 @@ support-function call.  Guarantees:
   np.power, integer arithmetic in np.square, np.reciprocal and np.abs) stay
   numpy calls in both bodies;
 * where numpy would return inf or nan (and warn), `math` and Python raise
-  (`ValueError`, `OverflowError`, `ZeroDivisionError`); a power with an
-  exponent that is not a whole number, `**` or the builtin `pow`, is
-  `math.pow`, which raises where Python's would make a complex number of a
-  negative float (numpy's float64 gives nan).  `f_and_grad` then runs its
-  numpy body, so results never differ from it.  That body gets the same
-  arguments (Python floats: the user's `pow` makes the complex number), so
+  (`ValueError`, `OverflowError`, `ZeroDivisionError`); a power, `**` or
+  the builtin `pow`, whose exponent is a literal that is not a whole number
+  is `math.pow`, and one whose exponent is a variable `_pow` (Python's `**`
+  of two ints, exact, else `math.pow`): both raise where Python's `**`
+  would make a complex number of a negative float (numpy's gives nan).
+  `f_and_grad` then runs its numpy body, so results never differ from it.
+  That body gets the same arguments (Python floats: the user's `pow` makes
+  the complex number), so
   the derivative code both share raises nothing: its integer powers are
   products (`x * x` gives inf; `x ** 2` raises OverflowError), its divisions
   by values `np.divide`;
 * an elementwise function without an exact spelling stays the same numpy
   call; anything that is not elementwise (an array op, a write) keeps the
   function on its numpy body alone;
-* 1-D float64 arrays used only by single entries with int indexes (a
-  series read in a loop, `np.zeros(n)` filled by a recurrence, their
-  cotangent buffers) are memoryviews in the float body (`entry_arrays`),
-  whose entries are Python floats, stored as float64 as numpy stores them;
+* float64 arrays used only by single entries with as many int indexes as
+  they have axes (a series read in a loop, `np.zeros(n)` filled by a
+  recurrence, a DP table `R[i, j]`, their cotangent buffers) are
+  memoryviews in the float body (`entry_arrays`), whose entries are Python
+  floats, stored as float64 as numpy stores them;
 * a `math` function called in a loop is bound to a local name first
   (`sin = math.sin`): the same function, two lookups fewer per call;
 * where a loop saves two floats per step and one is a single operation on
@@ -114,7 +117,7 @@ def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool
         op = OPS[stmt.op]
         if stmt.param("fn") is not None and stmt.op not in ("custom", "opaque"):
             continue  # printed as the user wrote it (`math.sin`, `max`, `abs`)
-        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS or stmt.op in _DROPPED:
+        if stmt.op in _OPERATORS or stmt.op in _SCALAR_OPS:
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
@@ -171,7 +174,14 @@ def entry_arrays(
                 binds.setdefault(name, []).append(stmt)
     made = {n for n, how in binds.items() if how and all(map(_allocation, how))}
     written = {s.target.name for s in walk(statements) if isinstance(s, SetItem)}
-    found = (set(params) - set(binds) - written) | made
+    read = {  # (a parameter nothing reads stays what the caller passes)
+        v.name
+        for s in walk(statements)
+        if isinstance(s, Assign | SetItem)
+        and getattr(s, "op", "") not in _BUFFERS | {"any_sequence"}
+        for v in uses(s)
+    }
+    found = ((set(params) & read) - set(binds) - written) | made
     found -= {a.name for a in returned if isinstance(a, Var)}
     found -= {y for t, y in shapes.items() if not _only_shape(statements, t)}
     while True:  # the largest set closed under "used only by entries"
@@ -189,13 +199,6 @@ def entry_arrays(
         if keep == found:
             break
         found = keep
-    read = {  # (a parameter nothing reads stays what the caller passes)
-        v.name
-        for s in walk(statements)
-        if isinstance(s, Assign | SetItem) and getattr(s, "op", "") != "any_sequence"
-        for v in uses(s)
-    }
-    found -= {p for p in params if p not in read}
     entries = {n: axes.get(n) or 1 for n in found}
     return entries | {t: 0 for t, y in shapes.items() if y in found}
 
@@ -416,15 +419,11 @@ def spelling(
     `entries` the arrays that are memoryviews (`entry_arrays`)."""
     local = local or {}
     op = stmt.op
-    axes = (
-        ""
-        if entries.get(stmt.target.name) == 1
-        else f", {entries.get(stmt.target.name)}"
-    )
-    if stmt.target.name in entries and op in _ALLOCATIONS:
-        return f"_float_entries(np.{op}({', '.join(args)}){axes})"
-    if stmt.target.name in entries and op in _BUFFERS:
-        return f"_float_entries(np.zeros({args[0]}.shape){axes})"
+    if stmt.target.name in entries and op in _ALLOCATIONS | _BUFFERS:
+        axes = entries[stmt.target.name]
+        made = f"np.{op}({', '.join(args)})" if op in _ALLOCATIONS else None
+        made = made or f"np.zeros({args[0]}.shape)"
+        return f"_float_entries({made}{'' if axes == 1 else f', {axes}'})"
     if op in _READS and stmt.args[0].name in entries:
         return f"{args[0]}{args[1]}"  # (a float: nothing to copy or check)
     if op in _IDENTITIES:
@@ -450,6 +449,8 @@ def spelling(
     if op in ("float", "float64"):
         return f"float({args[0]})"
     builtin_pow = op == "power" and stmt.param("fn") == "pow"
+    if (op == "pow" or builtin_pow) and isinstance(stmt.args[1], Var):
+        return f"_pow({args[0]}, {args[1]})"  # (ints stay exact; math.pow else)
     if (op == "pow" or builtin_pow) and not _integer(stmt.args[1]):
         pow_ = local.get("pow", "math.pow")
         return f"{pow_}({args[0]}, {args[1]})"  # raises, as `**` need not

@@ -533,8 +533,8 @@ class FlowLowering:
             # loop, and its entries read as copies)
             raise UnsupportedSyntaxError(  # (at the read: the IR's name is not yours)
                 "this entry is read as a number, of an array of "
-                f"{_axes(self.ranks[var.name])}, and the loop around it may "
-                "give the array more axes",
+                f"{_axes_text(self.ranks[var.name])}, and the loop around it "
+                "may give the array another number of axes",
                 self.loc_of_entry[var.name],
                 "give the array one shape on every step",
             )
@@ -942,5 +942,6 @@ def _exits(body: list[ast.stmt]) -> set[str]:
     return found
 
 
-def _axes(count: int) -> str:
+def _axes_text(count: int) -> str:
+    """'one axis', '2 axes' (for messages)."""
     return "one axis" if count == 1 else f"{count} axes"

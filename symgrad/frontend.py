@@ -127,9 +127,10 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.integral: set[str] = set()
         # the indices of loops over a range: Python ints (see `row_entry`)
         self.counters: set[str] = set()
-        # arrays of one axis (`np.zeros(3)` and what is written into it), and
-        # Python ints computed from loop indices and int constants: an entry
-        # `y[i]` of such an array is a number, a copy, never a view
+        # arrays of a known number of axes (`np.zeros((n, 2))` and what is
+        # written into it), and Python ints computed from loop indices and int
+        # constants: an entry `Z[t, 0]` of such an array (an int per axis) is
+        # a number, a copy, never a view
         self.ranks: dict[str, int] = {}  # arrays of known axes (`note_rank`)
         self.int_tuples: dict[str, int] = {}  # `(n, 2)` of ints: its length
         self.int_scalars: set[str] = set()

@@ -34,7 +34,7 @@ def _float_entries(y, ndim=1):
     "=d", "<d")."""
     view = memoryview(y)
     if view.format != "d" or view.ndim != ndim:
-        raise TypeError(f"not an array of {ndim} axes of aligned, native float64")
+        raise TypeError(f"not an aligned, native float64 array of ndim {ndim}")
     return view
 
 
@@ -66,6 +66,16 @@ def _maximum(a, b):
     if a > b or a != a:
         return a if a.__class__ is float else float(a)
     return b if b.__class__ is float else float(b)
+
+
+def _pow(a, b):
+    """`a ** b` of Python numbers where numpy's float64 would not make a
+    complex number: two ints exactly, as Python (`pow(3, n) % 7`), else
+    `math.pow`, which raises where `**` makes one of a negative float (the
+    float body then gives way to the numpy body)."""
+    if a.__class__ is int and b.__class__ is int:
+        return a**b
+    return math.pow(a, b)
 
 
 def _logaddexp(x, y):

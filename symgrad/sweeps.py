@@ -19,7 +19,9 @@
   value's adjoint is bound (to zeros, if it has none yet) before the block,
   and contributions inside are added to it.  It is added to in place (as an
   array the gradient owns) after a branch only if both arms leave it owned,
-  and after a loop, which may take no step, only if it was before the loop.
+  and after a loop, which may take no step, only if it was before the loop
+  or it is the buffer of an array the loop writes into (also in a nested
+  loop), which flows owned from the loop's start (copied there if need be).
 """
 
 from __future__ import annotations

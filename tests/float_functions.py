@@ -393,3 +393,8 @@ def with_missing_data(q, y):
         s = s + v * v
         m = m + q * v
     return s
+
+
+def power_of_ints(x, n):
+    """`3 ** n` of Python ints is exact (math.pow's float is not, past 2**53)."""
+    return x * (pow(3, n) % 7) + x * (3 ** (n + 1) % 5)

@@ -2553,7 +2553,9 @@ def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
     np.testing.assert_array_equal(grad, [3.0, 1.0, 4.0, 2.0])
     with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
         m.a_row.f_and_grad(np.ones(3))  # (a row of a matrix is a view)
-    with pytest.raises(UnsupportedSyntaxError, match="may give the array more axes"):
+    with pytest.raises(
+        UnsupportedSyntaxError, match="may give the array another number of axes"
+    ):
         m.reshaped_in_the_loop.f_and_grad(1.0)  # (it named the IR's 'y_1')
 
 

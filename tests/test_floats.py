@@ -367,7 +367,7 @@ def test_arrays_read_by_entries_are_memoryviews_in_the_float_body(
         "ctypes",
     ],
 )
-def test_other_data_gives_the_functions_numbers(data) -> None:
+def test_data_of_every_kind_gives_the_functions_numbers(data) -> None:
     g = symgrad.grad(ff.wraps_around, wrt="a")
     expected = ff.wraps_around(0.7, data)
     seed = None if np.ndim(expected) == 0 else np.ones(np.shape(expected))
@@ -524,3 +524,21 @@ def test_logaddexp_of_floats_is_numpys() -> None:
 def test_the_module_imports_math_for_a_helper_that_calls_it() -> None:
     g = symgrad.grad(ff.hmm, wrt="p_stay")
     assert "import math" in g.source and "def _logaddexp" in g.source
+
+
+def test_a_power_of_ints_stays_exact_in_the_float_body() -> None:
+    g = symgrad.grad(ff.power_of_ints, wrt="x")
+    assert "_pow(3, n)" in g.source.split("def _f_and_grad_floats")[1]
+    value, grad = g.f_and_grad(0.5, 40)
+    assert value == ff.power_of_ints(0.5, 40) == 0.5 * (4 + 3)
+    assert grad == 7.0
+
+
+def test_a_differentiated_parameter_nothing_reads_may_be_a_number() -> None:
+    g = symgrad.grad(ff.never_reads_y, wrt=("x", "y"))
+    assert "_float_entries" not in g.source
+    value, (gx, gy) = g.f_and_grad(0.7, 1.0)
+    assert (value, gx, gy) == g.module._f_and_grad_floats(0.7, 1.0, None)[:1] + (
+        g.module._f_and_grad_floats(0.7, 1.0, None)[1][0],
+        0.0,
+    )
