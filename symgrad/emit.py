@@ -398,7 +398,7 @@ def _float_dispatch(spec: ModuleSpec, entries: Mapping[str, int]) -> list[str]:
     tests = []
     for p in spec.params:
         if p in entries:
-            tests.append(f"{p}.__class__ is np.ndarray")
+            tests.append(f"{p}.__class__ in _ENTRIES")
         else:
             tests.append(f"{p}.__class__ in _NUMBERS")
     tests.append("(seed is None or seed.__class__ in _NUMBERS)")

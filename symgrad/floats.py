@@ -86,7 +86,7 @@ _NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
-_SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple"}  # (`(n + 1, m + 1)`)
+_SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple", "min_int"}  # (`(n + 1, m + 1)`)
 # Checks that numbers always pass, left out of the float body (`+` and `*`
 # of numbers join no lists; no argument is a list: `_any_sequence` is False).
 _DROPPED = {"not_joined", "any_sequence"}
@@ -144,9 +144,9 @@ def entry_arrays(
     raises).  They are
 
     * parameters never written: `f_and_grad` passes a float64 array of as
-      many axes as `_float_entries(y, ndim)` (Python floats stay numbers;
-      anything else takes the numpy body); a parameter nothing reads is
-      left as it is;
+      many axes as `_float_entries(y, ndim)`, and a list of numbers as it is
+      (Python floats stay numbers; anything else takes the numpy body); a
+      parameter nothing reads is left as it is;
     * arrays the function makes, `np.zeros(n)` (`np.ones`, `np.empty`,
       `np.full`), and the cotangent buffers of these and of such parameters
       (`_zeros_grad(y)`, float64 as a float64 parameter's is), as
@@ -422,7 +422,10 @@ def spelling(
     if stmt.target.name in entries and op in _ALLOCATIONS | _BUFFERS:
         axes = entries[stmt.target.name]
         made = f"np.{op}({', '.join(args)})" if op in _ALLOCATIONS else None
-        made = made or f"np.zeros({args[0]}.shape)"
+        made = (
+            made
+            or f"np.zeros({f'len({args[0]})' if axes == 1 else f'{args[0]}.shape'})"
+        )
         return f"_float_entries({made}{'' if axes == 1 else f', {axes}'})"
     if op in _READS and stmt.args[0].name in entries:
         return f"{args[0]}{args[1]}"  # (a float: nothing to copy or check)

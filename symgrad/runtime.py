@@ -23,15 +23,23 @@ import numpy as np
 # _NUMBERS`): names of symgrad's, which no parameter (`type`, `float`) hides.
 _NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
 _JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
+_ENTRIES = (np.ndarray, list)  # what `_float_entries` may take
+_SCALARS = {float, int, bool, np.float64}  # a list's entries it takes
 
 
 def _float_entries(y, ndim=1):
     """`y`, a float64 array of `ndim` axes, as a memoryview, whose entries
-    are Python floats (numpy's are np.float64, ~4x slower to compute with);
-    TypeError, which sends `f_and_grad` to its numpy body, for other arrays:
-    another dtype or number of axes, and the float64 arrays a memoryview
-    cannot index (byte-swapped, unaligned: their buffer formats are ">d",
-    "=d", "<d")."""
+    are Python floats (numpy's are np.float64, ~4x slower to compute with),
+    or a list of Python numbers (`ndim` 1) as it is; TypeError, which sends
+    `f_and_grad` to its numpy body, for anything else: another dtype or
+    number of axes, a list holding anything but numbers (an array, whose
+    arithmetic the float body does not reduce), and the float64 arrays a
+    memoryview cannot index (byte-swapped, unaligned: their buffer formats
+    are ">d", "=d", "<d")."""
+    if y.__class__ is list:
+        if ndim != 1 or not all(v.__class__ in _SCALARS for v in y):
+            raise TypeError("not a list of numbers")
+        return y
     view = memoryview(y)
     if view.format != "d" or view.ndim != ndim:
         raise TypeError(f"not an aligned, native float64 array of ndim {ndim}")

@@ -542,3 +542,44 @@ def test_a_differentiated_parameter_nothing_reads_may_be_a_number() -> None:
         g.module._f_and_grad_floats(0.7, 1.0, None)[1][0],
         0.0,
     )
+
+
+XS = [0.5, -1.0, 2.0, 0.25, 3]  # (an int among the floats)
+TS = [1.2, -1.5, 4.1, 0.7, 6.5]
+
+
+def test_lists_of_numbers_take_the_float_body_as_they_are() -> None:
+    g = symgrad.grad(ff.fit_on_lists, wrt=("w", "b"))
+    assert "_float_entries(xs)" in g.source
+    seen = []
+    real = g.module._f_and_grad_floats
+    g.module._f_and_grad_floats = lambda *a: seen.append(a) or real(*a)
+    try:
+        value, grads = g.f_and_grad(0.5, 0.1, XS, TS)
+    finally:
+        g.module._f_and_grad_floats = real
+    assert seen and seen[0][2] is XS  # (the list itself: nothing copied)
+    assert value == ff.fit_on_lists(0.5, 0.1, XS, TS)
+    # bit for bit the numpy body's (a 0-d w never takes the float body)
+    numpy_value, numpy_grads = g.f_and_grad(np.array(0.5), 0.1, XS, TS)
+    assert (value, grads) == (numpy_value, numpy_grads)
+    symgrad.check_grad(g, 0.5, 0.1, XS, TS)
+
+
+def test_a_list_holding_an_array_takes_the_numpy_body() -> None:
+    g = symgrad.grad(ff.over_entries, wrt="a")
+    y = [0.5, np.array([1.0, 2.0]), -0.3]
+    value, grad = g.f_and_grad(0.7, y, seed=np.ones(2))
+    np.testing.assert_allclose(value, ff.over_entries(0.7, y))
+    eps = 1e-6
+    diff = ff.over_entries(0.7 + eps, y) - ff.over_entries(0.7 - eps, y)
+    np.testing.assert_allclose(grad, np.sum(diff) / (2 * eps), rtol=1e-6)
+
+
+def test_the_gradient_of_a_list_read_by_entries_is_an_array() -> None:
+    g = symgrad.grad(ff.ar1_of_both, wrt=("phi", "y"))
+    value, (g_phi, g_y) = g.f_and_grad(0.6, XS)
+    numpy_value, (numpy_phi, numpy_y) = g.f_and_grad(np.array(0.6), XS)
+    assert type(g_y) is np.ndarray and g_y.dtype == np.float64
+    assert np.array_equal(g_y, numpy_y) and g_phi == numpy_phi
+    symgrad.check_grad(g, 0.6, [float(x) for x in XS])
