@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if texts and args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as out:
-                out.write(texts[0])
+                out.write(texts[0][1])
         except OSError as exc:
             reason = exc.strerror or exc
             print(
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
     elif texts:
-        sys.stdout.write("\n\n".join(texts))
+        sys.stdout.write("\n\n".join(_headed(texts)))
     for error in errors:
         print(error.render(), file=sys.stderr)
     return 1 if errors else 0
@@ -196,9 +196,9 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
 
 def run_emit(
     path: str, only: str | None, stage: str, single: bool
-) -> tuple[list[str], list[SymgradError]]:
-    """The text of each function that compiles, and the error of each that
-    does not: one function's error does not hide the others' code."""
+) -> tuple[list[tuple[str, str]], list[SymgradError]]:
+    """The name and text of each function that compiles, and the error of
+    each that does not: one function's error does not hide the others'."""
     found = load_decorated(path, only)
     if single and len(found) > 1:
         names = ", ".join(src.name for src, _ in found)
@@ -208,10 +208,23 @@ def run_emit(
     texts, errors = [], []
     for src, opts in found:
         try:
-            texts.append(_stage_text(src, dict(opts), stage))
+            texts.append((src.name, _stage_text(src, dict(opts), stage)))
         except SymgradError as exc:
             errors.append(exc)
     return texts, errors
+
+
+def _headed(texts: list[tuple[str, str]]) -> list[str]:
+    """The texts printed one after another, each after the first under a
+    comment that says whose it is (the modules look alike)."""
+    return [
+        (
+            text
+            if i == 0
+            else f"# ---- {name} (--function {name} prints it alone) ----\n\n\n{text}"
+        )
+        for i, (name, text) in enumerate(texts)
+    ]
 
 
 def _stage_text(src: FunctionSource, options: dict, stage: str) -> str:

@@ -34,6 +34,12 @@ def test_emit_prints_the_generated_module():
     result = run("emit", "examples/quadratic.py")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("def f_and_grad(x, *, seed=None):") == 2
+    # the second module (they look alike) under a line that names it
+    square, poly = result.stdout.split(
+        "\n\n# ---- poly (--function poly prints it alone) ----\n\n\n"
+    )
+    assert square.startswith('"""Gradient of `square`')
+    assert poly.startswith('"""Gradient of `poly`')
     assert "x_bar = seed * (2.0 * x + 3.0)" in result.stdout
     assert result.stderr == ""
 
