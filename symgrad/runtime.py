@@ -56,6 +56,18 @@ def _heaviside(x, h):
     return float(h) if x == 0 else x
 
 
+def _sign(x):
+    """np.sign(x) of a Python float, as a float: -1, 0 (of -0.0 too) or 1,
+    nan at nan; numpy's own for anything else (an int's is an int64)."""
+    if x.__class__ is not float:
+        return np.sign(x)
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    return 0.0 if x == 0 else x
+
+
 def _minimum(a, b):
     """np.minimum(a, b) of Python numbers (1 us less): where one is a float,
     the smaller as a float, a nan if either is, `b` where they are equal (of

@@ -407,3 +407,12 @@ def fit_on_lists(w, b, xs, ts):
         p = w * x + b
         loss = loss + (p - t) ** 2
     return loss / len(xs)
+
+
+def huber_like(a, y):
+    """abs differentiates to np.sign: `_sign` of floats in the float body."""
+    s = 0.0
+    for t in range(len(y)):
+        r = y[t] - a
+        s = s + abs(r) + 0.1 * abs(r) * r
+    return s

@@ -286,6 +286,7 @@ ENTRY_CASES = [
     (ff.clipped, "a", (0.7, SERIES * 20)),
     (ff.hmm, ("p_stay", "mu"), (0.9, np.array([-0.8, 1.2]), SERIES * 10)),
     (ff.with_missing_data, "q", (0.3, np.where(SERIES > 0.1, np.nan, SERIES))),
+    (ff.huber_like, "a", (0.05, SERIES)),
 ]
 
 
@@ -472,6 +473,20 @@ def test_an_array_read_by_rows_and_entries_stays_an_array() -> None:
 
 EDGES = [0.0, -0.0, 1.0, -1.0, 1.5, 5e-324, -5e-324, np.inf, -np.inf, np.nan]
 EDGES += [0, 2, -3, 2**53 + 1, True]  # (an int meeting a float makes a float)
+
+
+def test_sign_of_floats_is_numpys() -> None:
+    from symgrad.runtime import _sign
+
+    for x in EDGES:
+        if type(x) is bool:
+            continue  # (np.sign has no loop for booleans: TypeError in both)
+        mine, theirs = _sign(x), np.sign(x)
+        assert type(mine) is (float if type(x) is float else type(theirs)), x
+        if np.isnan(theirs):
+            assert np.isnan(mine)
+        else:
+            assert mine == theirs and np.copysign(1, mine) == np.copysign(1, theirs)
 
 
 @pytest.mark.parametrize("name", ["minimum", "maximum", "heaviside"])

@@ -8,6 +8,15 @@ import numpy as np
 
 def f_and_grad(r, delta, *, seed=None):
     """Return huber(r, delta) and its gradient with respect to r."""
+    if (
+        r.__class__ in _NUMBERS
+        and delta.__class__ in _NUMBERS
+        and (seed is None or seed.__class__ in _NUMBERS)
+    ):
+        try:
+            return _f_and_grad_floats(r, delta, seed)
+        except (ArithmeticError, ValueError, TypeError):
+            pass  # where math raises, numpy gives inf or nan: use numpy
     t1 = abs(r) <= delta
     if t1:
         loss = 0.5 * r * r
@@ -25,7 +34,41 @@ def f_and_grad(r, delta, *, seed=None):
     return loss_2, t2
 
 
+def _f_and_grad_floats(r, delta, seed):
+    """`f_and_grad` on Python floats and ints: `math` where it used numpy."""
+    t1 = abs(r) <= delta
+    if t1:
+        loss = 0.5 * r * r
+        loss_2 = loss
+    else:
+        loss_1 = delta * (abs(r) - 0.5 * delta)
+        loss_2 = loss_1
+    seed = 1.0 if seed is None else float(seed)
+    # grad of: if abs(r) <= delta:
+    if t1:
+        r_bar = seed * r
+    else:
+        r_bar = seed * (delta * _sign(r))
+    t2 = r_bar
+    return loss_2, t2
+
+
 # Support code copied from symgrad.runtime.
+
+
+_NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
+
+
+def _sign(x):
+    """np.sign(x) of a Python float, as a float: -1, 0 (of -0.0 too) or 1,
+    nan at nan; numpy's own for anything else (an int's is an int64)."""
+    if x.__class__ is not float:
+        return np.sign(x)
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    return 0.0 if x == 0 else x
 
 
 class SeedError(ValueError):
