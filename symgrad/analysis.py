@@ -263,7 +263,7 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
             )
 
 
-_INT_OPS = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}
+INT_OPS = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}  # (of ints: ints)
 
 
 def reads(statements: Iterable[Stmt], dead: frozenset[str] = frozenset()) -> Counter:
@@ -325,7 +325,7 @@ def int_vars(fn: Function) -> set[str]:
             )
         ):
             ints.add(stmt.target.name)  # x.shape[0]
-        elif isinstance(stmt, Assign) and stmt.op in _INT_OPS:
+        elif isinstance(stmt, Assign) and stmt.op in INT_OPS:
             if all(
                 (isinstance(a, Var) and a.name in ints)
                 or (isinstance(a, Const) and type(a.value) is int)

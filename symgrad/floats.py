@@ -52,6 +52,7 @@ from collections import Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from .analysis import INT_OPS
 from .ir import (
     Assign,
     Atom,
@@ -339,7 +340,6 @@ def _int_atom(atom: object, ints: set[str]) -> bool:
 
 
 _INT_RESULTS = {"len", "int"}  # (whatever the argument: Python ints)
-_INT_OPS = {"add", "sub", "mul", "floordiv", "mod", "neg", "pos"}  # (of ints)
 
 
 def _int_names(statements: list[Stmt]) -> set[str]:
@@ -376,7 +376,7 @@ def _int_bind(how: object, ints: set[str]) -> bool:
         return False
     if how.op in _INT_RESULTS:
         return True
-    return how.op in _INT_OPS and all(_int_atom(a, ints) for a in how.args)
+    return how.op in INT_OPS and all(_int_atom(a, ints) for a in how.args)
 
 
 def dropped(stmt: Stmt) -> bool:
@@ -421,11 +421,12 @@ def spelling(
     op = stmt.op
     if stmt.target.name in entries and op in _ALLOCATIONS | _BUFFERS:
         axes = entries[stmt.target.name]
-        made = f"np.{op}({', '.join(args)})" if op in _ALLOCATIONS else None
-        made = (
-            made
-            or f"np.zeros({f'len({args[0]})' if axes == 1 else f'{args[0]}.shape'})"
-        )
+        if op in _ALLOCATIONS:
+            made = f"np.{op}({', '.join(args)})"
+        elif axes == 1:  # (len: a list of numbers has no shape)
+            made = f"np.zeros(len({args[0]}))"
+        else:
+            made = f"np.zeros({args[0]}.shape)"
         return f"_float_entries({made}{'' if axes == 1 else f', {axes}'})"
     if op in _READS and stmt.args[0].name in entries:
         return f"{args[0]}{args[1]}"  # (a float: nothing to copy or check)
