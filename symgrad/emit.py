@@ -403,7 +403,10 @@ def _float_dispatch(spec: ModuleSpec, entries: Mapping[str, int]) -> list[str]:
             tests.append(f"{p}.__class__ in _NUMBERS")
     tests.append("(seed is None or seed.__class__ in _NUMBERS)")
     call = ", ".join(
-        [_entries_of(p, entries[p]) if p in entries else p for p in spec.params]
+        [
+            floats.float_entries(p, entries[p]) if p in entries else p
+            for p in spec.params
+        ]
         + ["seed"]
     )
     return [
@@ -413,11 +416,6 @@ def _float_dispatch(spec: ModuleSpec, entries: Mapping[str, int]) -> list[str]:
         "    except (ArithmeticError, ValueError, TypeError):",
         "        pass  # where math raises, numpy gives inf or nan: use numpy",
     ]
-
-
-def _entries_of(param: str, axes: int) -> str:
-    """`_float_entries(y)`, or `_float_entries(R, 2)` for an array of 2 axes."""
-    return f"_float_entries({param}{'' if axes == 1 else f', {axes}'})"
 
 
 def _condition(tests: list[str], indent: int) -> list[str]:

@@ -408,6 +408,11 @@ def _scalar_atom(atom: object) -> bool:
     )
 
 
+def float_entries(array: str, axes: int) -> str:
+    """`_float_entries(y)`, or `_float_entries(R, 2)` for an array of 2 axes."""
+    return f"_float_entries({array}{'' if axes == 1 else f', {axes}'})"
+
+
 def spelling(
     stmt: Assign,
     args: list[str],
@@ -427,7 +432,7 @@ def spelling(
             made = f"np.zeros(len({args[0]}))"
         else:
             made = f"np.zeros({args[0]}.shape)"
-        return f"_float_entries({made}{'' if axes == 1 else f', {axes}'})"
+        return float_entries(made, axes)
     if op in _READS and stmt.args[0].name in entries:
         return f"{args[0]}{args[1]}"  # (a float: nothing to copy or check)
     if op in _IDENTITIES:
