@@ -33,9 +33,12 @@ support-function call.  Guarantees:
   function on its numpy body alone;
 * float64 arrays used only by single entries with as many int indexes as
   they have axes (a series read in a loop, `np.zeros(n)` filled by a
-  recurrence, a DP table `R[i, j]`, their cotangent buffers) are
-  memoryviews in the float body (`entry_arrays`), whose entries are Python
-  floats, stored as float64 as numpy stores them;
+  recurrence, a DP table `R[i, j]`, their cotangent buffers, and slices of
+  1-axis ones) are memoryviews in the float body (`entry_arrays`), whose
+  entries are Python floats, stored as float64 as numpy stores them; a
+  list the function makes and only appends numbers to and reads by entry
+  (`level.append(...)`, `level[-1]`) stays a list, of Python floats, and
+  its cotangent is such a memoryview;
 * a `math` function called in a loop is bound to a local name first
   (`sin = math.sin`): the same function, two lookups fewer per call;
 * where a loop saves two floats per step and one is a single operation on
@@ -64,6 +67,7 @@ from .ir import (
     Pop,
     Push,
     SetItem,
+    Slice,
     Stmt,
     Var,
     While,
@@ -153,11 +157,16 @@ def entry_arrays(
       (`_zeros_grad(y)`, float64 as a float64 parameter's is), as
       `_float_entries(np.zeros(n), ndim)`, which raises TypeError (the numpy
       body runs) if the array has another dtype or shape; a parameter's
-      gradient is returned as the array (`y_bar.obj`).
+      gradient is returned as the array (`y_bar.obj`);
+    * slices of these along their one axis (`y[1:]`, `g[:-1]`: a memoryview's
+      slice is a view, as the array's);
+    * lists the function makes (`[]`, `[a, b]`) and only appends numbers to
+      (`_numbers`), read by entries: lists of Python floats in the float
+      body, whose cotangent buffers are memoryviews as above.
 
     Never an array in `returned` (the value, aux), read whole (`np.sum(y)`,
-    `y[1:]`, a row `R[i]` of a 2-D array), saved or passed on.  The result
-    also names the `y.shape` tuples (with 0 axes), which the float body
+    a row `R[i]` of a 2-D array), saved or passed on.  The result also
+    names the `y.shape` tuples (with 0 axes), which the float body
     indexes."""
     ints = _int_names(statements)
     shapes = {  # `y.shape` -> y
@@ -175,6 +184,13 @@ def entry_arrays(
                 binds.setdefault(name, []).append(stmt)
     made = {n for n, how in binds.items() if how and all(map(_allocation, how))}
     written = {s.target.name for s in walk(statements) if isinstance(s, SetItem)}
+    written |= {  # (a caller's list appended to)
+        s.args[0].name
+        for s in walk(statements)
+        if isinstance(s, Assign)
+        and s.op == "list_append"
+        and isinstance(s.args[0], Var)
+    }
     read = {  # (a parameter nothing reads stays what the caller passes)
         v.name
         for s in walk(statements)
@@ -185,18 +201,25 @@ def entry_arrays(
     found = ((set(params) & read) - set(binds) - written) | made
     found -= {a.name for a in returned if isinstance(a, Var)}
     found -= {y for t, y in shapes.items() if not _only_shape(statements, t)}
+    lists = _lists(binds)
+    restored = _restored(statements)
     while True:  # the largest set closed under "used only by entries"
+        numbers = _numbers(binds, restored, set(params), found, ints)
         keep = {
             n
             for n in found
-            if n in params or all(_buffer_bind(h, found) for h in binds[n])
+            if n in params or all(_buffer_bind(h, found, numbers) for h in binds[n])
         }
         for stmt in walk(statements):
             for var in uses(stmt):
-                if var.name in keep and not _entry_use(stmt, var, ints, keep):
+                if var.name in keep and not _entry_use(
+                    stmt, var, ints, keep, (numbers, lists)
+                ):
                     keep.discard(var.name)
         axes = _axes(statements, binds, keep)
         keep = {n for n in keep if axes.get(n, 1) is not None}
+        # (a memoryview slices along one axis only)
+        keep -= {n for n in _sliced(statements) if axes.get(n, 1) != 1}
         if keep == found:
             break
         found = keep
@@ -218,16 +241,19 @@ def _axes(statements: list[Stmt], binds: dict, found: set[str]) -> dict:
     for name in found:
         for how in binds.get(name, ()):
             other = how if isinstance(how, Var) else None
-            if isinstance(how, Assign) and how.op in _BUFFERS:
+            if isinstance(how, Assign) and (
+                how.op in _BUFFERS or how.op == "list_append" or _slice_read(how)
+            ):
                 other = how.args[0]
             if isinstance(other, Var) and other.name in found:
                 group[root(name)] = root(other.name)
     counts: dict[str, set[int]] = {}
     for stmt in walk(statements):
-        index = stmt.index if isinstance(stmt, SetItem) else None
+        appended = isinstance(stmt, SetItem) and stmt.mode == "append"
+        index = stmt.index if isinstance(stmt, SetItem) and not appended else None
         if isinstance(stmt, Assign) and stmt.op in _READS:
             index = stmt.args[1]
-        array = stmt.target if isinstance(stmt, SetItem) else None
+        array = stmt.target if isinstance(stmt, SetItem) and not appended else None
         if isinstance(stmt, Assign) and stmt.op in _READS:
             array = stmt.args[0]
         if isinstance(array, Var) and array.name in found:
@@ -250,36 +276,183 @@ def _allocation(how: object) -> bool:
         return isinstance(how, Var)  # (a copy: `_buffer_bind` decides)
     if how.op in _ALLOCATIONS:
         return len(how.args) == (2 if how.op == "full" else 1) and not how.params
-    return how.op in _BUFFERS
+    return how.op in _BUFFERS or how.op in _LISTS or _slice_read(how)
+
+
+def _slice_read(how: Assign) -> bool:
+    """Is `how` a slice along one axis, `y[1:]`, `g[:-1]` (a view of an
+    array, a memoryview's slice, a copy of a list)?"""
+    return (
+        how.op == "getitem"
+        and isinstance(how.args[1], Index)
+        and len(how.args[1].items) == 1
+        and isinstance(how.args[1].items[0], Slice)
+    )
+
+
+def _sliced(statements: list[Stmt]) -> set[str]:
+    """The arrays and lists sliced (`_slice_read`), and their slices."""
+    return {
+        v.name
+        for s in walk(statements)
+        if isinstance(s, Assign) and _slice_read(s)
+        for v in (s.target, s.args[0])
+        if isinstance(v, Var)
+    }
+
+
+_LISTS = {"list_new", "make_list", "list_append"}  # (a Python list of numbers)
 
 
 _BUFFERS = {"zeros_grad", "zeros_buffer"}  # (an array's: zeros of its shape)
 
 
-def _buffer_bind(how: object, found: set[str]) -> bool:
-    """Is `how` a new array, the cotangent of an array in `found`, or a copy
-    of an array in `found`?"""
+def _buffer_bind(how: object, found: set[str], numbers: set[str]) -> bool:
+    """Is `how` a new array, the cotangent of an array in `found`, a copy
+    of an array in `found`, or a list of `numbers` (`[a, b]`, `[]`, a list
+    in `found` with a number appended)?"""
     if isinstance(how, Var):
         return how.name in found
     if isinstance(how, Assign) and how.op in _BUFFERS:
         return isinstance(how.args[0], Var) and how.args[0].name in found
+    if isinstance(how, Assign) and how.op == "make_list":
+        return all(_number(a, numbers) for a in how.args)
+    if isinstance(how, Assign) and how.op == "list_append":
+        head, value = how.args
+        return isinstance(head, Var) and head.name in found and _number(value, numbers)
+    if isinstance(how, Assign) and _slice_read(how):
+        return isinstance(how.args[0], Var) and how.args[0].name in found
     return _allocation(how)
+
+
+def _lists(binds: dict) -> set[str]:
+    """The names bound to a list the function makes (`[a]`, `[]`, appended
+    to), to a copy of one, or to a slice of one."""
+    lists: set[str] = set()
+    while True:
+        more = {
+            n
+            for n, hows in binds.items()
+            for how in hows
+            if (isinstance(how, Var) and how.name in lists)
+            or (isinstance(how, Assign) and how.op in _LISTS)
+            or (
+                isinstance(how, Assign)
+                and _slice_read(how)
+                and getattr(how.args[0], "name", None) in lists
+            )
+        }
+        if more <= lists:
+            return lists
+        lists |= more
+
+
+def _number(atom: object, numbers: set[str]) -> bool:
+    """Is `atom` a number (or a bool) in the float body?"""
+    if isinstance(atom, Var):
+        return atom.name in numbers
+    return isinstance(atom, Const) and type(atom.value) in (bool, int, float)
+
+
+# Ops whose result is a number where their arguments are numbers (as are
+# the elementwise ones'; `len` and `int` make one from anything).
+_NUMBER_OPS = {"floordiv", "mod", "min_int"} | _OPERATORS
+
+
+def _restored(statements: list[Stmt]) -> dict[str, list[Atom]]:
+    """For each name a `Pop` or a reverse loop over a stack binds, the
+    values pushed to the stack in its place."""
+    pushed: dict[str, list[tuple[Atom, ...]]] = {}
+    walked: dict[str, str] = {}  # `reversed(stack)` -> stack
+    for stmt in walk(statements):
+        if isinstance(stmt, Push):
+            pushed.setdefault(stmt.stack.name, []).append(stmt.values)
+        if isinstance(stmt, Assign) and stmt.op == "reversed":
+            walked[stmt.target.name] = getattr(stmt.args[0], "name", "")
+    found: dict[str, list[Atom]] = {}
+    for stmt in walk(statements):
+        stack, targets = None, ()
+        if isinstance(stmt, Pop):
+            stack, targets = stmt.stack.name, stmt.targets
+        elif isinstance(stmt, For) and isinstance(stmt.target, tuple):
+            stack, targets = walked.get(getattr(stmt.iter, "name", "")), stmt.target
+        for values in pushed.get(stack, ()) if stack else ():
+            for target, value in zip(targets, values, strict=False):
+                found.setdefault(target.name, []).append(value)
+            for target in targets[len(values) :]:  # (never: one tuple's length)
+                found.setdefault(target.name, []).append(Const(None))
+    return found
+
+
+def _numbers(
+    binds: dict, restored: dict, params: set[str], found: set[str], ints: set[str]
+) -> set[str]:
+    """The names holding a number (or a bool) wherever they are bound in the
+    float body, given the arrays and lists in `found`, which are memoryviews
+    and lists of numbers there: a parameter (the float body gets numbers,
+    or memoryviews that stay in `found` only if nothing uses them as a
+    number), a Python int (`ints`), the result of an operator or an
+    elementwise function of numbers, an entry of an array or list in
+    `found`, a copy of those, and what a reverse loop restores of them
+    (`restored`)."""
+    names = (set(binds) - found) | params
+    while True:  # the largest set closed under "bound only to numbers"
+        keep = {
+            n
+            for n in names
+            if n in ints
+            or all(
+                (
+                    _number_bind(how, names, found, ints)
+                    if not isinstance(how, For | Pop)
+                    else all(_number(v, names) for v in restored.get(n, [None]))
+                )
+                for how in binds.get(n, ())
+            )
+        }
+        if keep == names:
+            return names
+        names = keep
+
+
+def _number_bind(how: object, numbers: set[str], found: set[str], ints) -> bool:
+    if isinstance(how, Var | Const):
+        return _number(how, numbers)
+    if not isinstance(how, Assign) or how.op in ("custom", "opaque"):
+        return False
+    if how.op in _INT_RESULTS:
+        return True
+    if how.op in _NUMBER_OPS or OPS[how.op].kind == "elementwise":
+        return all(_number(a, numbers) for a in how.args)  # (`t + t` joins tuples)
+    array = how.args[0] if how.args else None
+    return (
+        how.op in _READS
+        and isinstance(array, Var)
+        and array.name in found
+        and _int_index(how.args[1], ints)
+    )
 
 
 _READS = {"getitem", "entry_copy", "written_grad"}  # (`y[i]`, the first argument)
 
 
-def _entry_use(stmt: Stmt, var: Var, ints: set[str], found: set[str]) -> bool:
+def _entry_use(stmt: Stmt, var: Var, ints: set[str], found: set[str], kinds) -> bool:
     """Does `stmt` use `var` only by an entry (`var[i]`, `var[i] = v`, with
     `i` a Python int), by its length or `shape`, to make its cotangent
-    buffer, or to copy it to another name in `found` (or in the test for
-    lists among the arguments, which the float body drops)?"""
-    if isinstance(stmt, SetItem):
+    buffer, to copy or slice it to another name in `found` (or in the test
+    for lists among the arguments, which the float body drops), or, for a
+    list, to append a number to it?  (`kinds`: the numbers and the lists.)"""
+    numbers, lists = kinds
+    if isinstance(stmt, SetItem) and stmt.mode == "append":
+        return stmt.target == var and _number(stmt.value, numbers)
+    if isinstance(stmt, SetItem):  # (a list is only appended to: a memoryview
+        # converts what is written into it to a float, a list holds anything)
         return (
             stmt.target == var
             and stmt.value != var
             and stmt.mode in ("set", "add", "sub")
             and _int_index(stmt.index, ints)
+            and var.name not in lists
         )
     if isinstance(stmt, Copy):
         return all(
@@ -299,7 +472,7 @@ def _entry_use(stmt: Stmt, var: Var, ints: set[str], found: set[str]) -> bool:
         return False
     if stmt.op in ("len", "shape"):
         return len(stmt.args) == 1 and not stmt.params
-    if stmt.op in _BUFFERS:
+    if stmt.op in _BUFFERS or stmt.op == "list_append" or _slice_read(stmt):
         return stmt.target.name in found
     return stmt.op in _READS and _int_index(stmt.args[1], ints)
 

@@ -416,3 +416,72 @@ def huber_like(a, y):
         r = y[t] - a
         s = s + abs(r) + 0.1 * abs(r) * r
     return s
+
+
+def holt(alpha, y):
+    """Holt's linear trend: two lists grown by `append`, read at [-1]."""
+    level = [y[0]]
+    trend = [y[1] - y[0]]
+    sse = 0.0
+    for t in range(1, len(y)):
+        f = level[-1] + trend[-1]
+        e = y[t] - f
+        sse = sse + e * e
+        trend.append(trend[-1] + alpha * 0.3 * e)
+        level.append(f + alpha * e)
+    return sse
+
+
+def running_mean_from_empty(a, y):
+    """A list from `[]`, read at t - 1, iterated at the end."""
+    means = []
+    for t in range(len(y)):
+        previous = means[t - 1] if t else 0.0
+        means.append(previous + (a * y[t] - previous) / (t + 1))
+    total = means[0] * means[-1]
+    for m in means:
+        total = total + np.sin(m) * a
+    return total
+
+
+def window_of_a_list(a, y):
+    """A slice of a list read by entries (its adjoint adds a slice)."""
+    means = [y[0]]
+    for t in range(1, len(y)):
+        means.append(means[-1] * a + y[t])
+    window = means[-3:]
+    return window[0] * window[2]
+
+
+def sets_a_list_entry(a, y):
+    """A list entry assigned (a list holds anything written into it)."""
+    xs = [a, a * 2.0]
+    for t in range(len(y)):
+        xs[t % 2] = xs[t % 2] * a + y[t]
+    return xs[0] * xs[1]
+
+
+def appends_rows(a, y):
+    """A list of arrays, each row the sum of the last and an entry."""
+    rows = [np.zeros(2)]
+    for t in range(len(y)):
+        rows.append(rows[-1] * a + y[t])
+    return np.sum(rows[-1]) + rows[-2][0]
+
+
+def reads_slices(a, y):
+    """Slices of a parameter (memoryview slices in the float body)."""
+    rest, back = y[1:], y[::-1]
+    s = 0.0
+    for t in range(len(rest)):
+        s = s + a * rest[t] * back[t]
+    return s
+
+
+def slices_a_table(a, y):
+    """A slice of a 2-D table (a memoryview slices one axis only)."""
+    R = np.zeros((3, len(y)))
+    for t in range(len(y)):
+        R[t % 3, t] = a * y[t]
+    S = R[1:]
+    return S[0, 1] * S[1, 2] + R[0, 0]

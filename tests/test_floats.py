@@ -287,6 +287,9 @@ ENTRY_CASES = [
     (ff.hmm, ("p_stay", "mu"), (0.9, np.array([-0.8, 1.2]), SERIES * 10)),
     (ff.with_missing_data, "q", (0.3, np.where(SERIES > 0.1, np.nan, SERIES))),
     (ff.huber_like, "a", (0.05, SERIES)),
+    (ff.holt, "alpha", (0.4, SERIES)),
+    (ff.running_mean_from_empty, "a", (0.7, SERIES)),
+    (ff.reads_slices, "a", (0.7, SERIES)),
 ]
 
 
@@ -463,6 +466,36 @@ def test_a_table_of_two_axes_is_a_memoryview_of_two() -> None:
     assert "_float_entries(np.full((n + 1, m + 1), np.inf), 2)" in fast
     assert "_float_entries(np.zeros(R.shape), 2)" in fast
     assert "np.minimum" not in fast and "np.heaviside" not in fast
+
+
+def test_lists_grown_by_append_are_python_lists_in_the_float_body() -> None:
+    fast = symgrad.grad(ff.holt, wrt="alpha").source.split("_f_and_grad_floats(")[2]
+    assert "level.append(" in fast and "level[-1]" in fast
+    # (the cotangent of a list: a memoryview of zeros, sliced as it shrinks)
+    assert "_float_entries(np.zeros(len(level)))" in fast
+    assert re.search(r"level_\w*bar = level_\w*bar\[:-1\]", fast)
+
+
+@pytest.mark.parametrize(
+    "fn, array",
+    [
+        (ff.window_of_a_list, None),  # (its adjoint adds into a slice)
+        (ff.sets_a_list_entry, None),  # (a list holds anything written)
+        (ff.appends_rows, "rows"),  # (a list of arrays)
+        (ff.slices_a_table, "R"),  # (a memoryview slices one axis only)
+    ],
+    ids=lambda x: getattr(x, "__name__", str(x)),
+)
+def test_lists_and_slices_the_float_body_cannot_hold_stay_numpy(fn, array) -> None:
+    g = symgrad.grad(fn, wrt="a")
+    if array is not None:
+        assert not re.search(rf"{array}\w* = _float_entries", g.source)
+        assert f"_float_entries(np.zeros(len({array}" not in g.source
+    value, grad = g.f_and_grad(0.7, SERIES)
+    assert value == fn(0.7, SERIES)
+    numpy_value, numpy_grad = g.f_and_grad(0.7, SERIES.astype(">f8"))
+    assert value == numpy_value and np.isclose(grad, numpy_grad, rtol=1e-13)
+    symgrad.check_grad(g, 0.7, SERIES)
 
 
 def test_an_array_read_by_rows_and_entries_stays_an_array() -> None:
