@@ -306,6 +306,21 @@ def test_unbroadcast_mul_equals_unbroadcast_of_the_product(x_shape):
     assert checked >= 20
 
 
+@pytest.mark.parametrize("x", [0.5, np.float64(0.5)], ids=["float", "float64"])
+@pytest.mark.parametrize(
+    "dtype", ["f8", ">f8", "f4", "f2", "i8", "?", "c16"], ids=lambda d: str(d)
+)
+def test_unbroadcast_mul_of_vectors_to_a_number_is_the_sum_of_products(x, dtype):
+    # (the dot product of the common case, tested by the dtype object first)
+    g = np.linspace(0.5, 2.5, 5).astype(dtype)  # (no cancellation: float16 sums)
+    for p in (g[::-1].copy(), np.linspace(1.0, 3.0, 5), 2.0, g[:1]):
+        want, got = _unbroadcast(g * p, x), _unbroadcast_mul(g, p, x)
+        assert type(got) is type(want) and np.result_type(got) == np.result_type(want)
+        np.testing.assert_allclose(got, want, rtol=1e-3 if "2" in dtype else 1e-12)
+    with pytest.raises(ValueError):  # (as g * p raises)
+        _unbroadcast_mul(g, RNG.normal(size=4), x)
+
+
 @pytest.mark.parametrize(
     "g",
     [1.5, np.float64(1.5), np.float32(1.5), np.array(1.5), RNG.normal(size=3)]

@@ -30,6 +30,9 @@ def f_and_grad(A, b, *, seed=None):
 # Support code copied from symgrad.runtime.
 
 
+_F64 = np.dtype("float64")  # (float64 in another byte order: the test after)
+
+
 class SeedError(ValueError):
     """A missing or wrongly shaped seed (the output cotangent)."""
 
@@ -103,7 +106,11 @@ def _sum_squares(x, axis=None, keepdims=False):
     np.vdot's dispatch), np.einsum along one axis of a large `x` (4x faster
     than squaring into a temporary and summing it).  The same sum of the same
     squares, rounded in another order; anything else is that expression."""
-    if x.__class__ is np.ndarray and x.dtype.char == "d" and x.ndim:
+    if (
+        x.__class__ is np.ndarray
+        and (x.dtype is _F64 or x.dtype.char == "d")
+        and x.ndim
+    ):
         if axis is None:
             total = x.dot(x) if x.ndim == 1 else np.vdot(x, x)
             return np.reshape(total, (1,) * x.ndim) if keepdims else total

@@ -34,6 +34,9 @@ _NUMBERS = (float, int, np.float64)  # the Python numbers the float body takes
 _JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 
 
+_F64 = np.dtype("float64")  # (float64 in another byte order: the test after)
+
+
 class SeedError(ValueError):
     """A missing or wrongly shaped seed (the output cotangent)."""
 
@@ -84,8 +87,10 @@ def _mean_squares(x):
     """`np.mean(x**2)` in one pass for a float64 array (a dot product, the
     vector's method where it is one, divided by the count as np.mean divides);
     anything else is that expression."""
-    if x.__class__ is np.ndarray and x.dtype.char == "d" and x.size:
-        return (x.dot(x) if x.ndim == 1 else np.vdot(x, x)) / x.size
+    if x.__class__ is np.ndarray and (x.dtype is _F64 or x.dtype.char == "d"):
+        n = x.size
+        if n:
+            return (x.dot(x) if x.ndim == 1 else np.vdot(x, x)) / n
     return np.mean(x**2)
 
 
@@ -194,17 +199,18 @@ def _unbroadcast_mul(g, p, x):
     """`_unbroadcast(g * p, x)`, summing before multiplying where one factor is
     constant along the summed axes: `p * g.sum(0)` rather than `(g * p).sum(0)`."""
     if x.__class__ is float or x.__class__ is np.float64:
-        if g.__class__ in _NUMBERS and p.__class__ in _NUMBERS:
+        if g.__class__ is p.__class__ is np.ndarray:  # (the common case of a
+            # scalar parameter and vector data: a dot product, by the method,
+            # which skips np.dot's dispatch, 0.15 us)
+            if (
+                g.ndim == 1 == p.ndim
+                and len(g) == len(p)
+                and (g.dtype is p.dtype is _F64 or g.dtype.kind == p.dtype.kind == "f")
+            ):
+                return g.dot(p)
+        elif g.__class__ in _NUMBERS and p.__class__ in _NUMBERS:
             return g * p  # (scalar loops: the number each step's product is)
-    if (  # the common scalar parameter and vector data, tested first
-        x.__class__ is float
-        and g.__class__ is p.__class__ is np.ndarray
-        and g.ndim == p.ndim == 1
-        and len(g) == len(p)
-        and g.dtype.kind == p.dtype.kind == "f"
-    ):
-        return g.dot(p)  # (the method skips np.dot's dispatch: 0.15 us)
-    if (  # arrays of one shape: nothing to sum
+    elif (  # arrays of one shape: nothing to sum
         g.__class__ is p.__class__ is x.__class__ is np.ndarray
         and g.shape == p.shape == x.shape
     ):
