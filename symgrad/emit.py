@@ -134,7 +134,11 @@ def grad_function(
 
     def printed(on_floats: bool, local: dict[str, str] | None = None) -> list[str]:
         printer = _Printer(
-            carry_in_place(floats.recomputed(statements) if on_floats else statements),
+            carry_in_place(
+                floats.trimmed(floats.recomputed(statements))
+                if on_floats
+                else statements
+            ),
             len(body),
             result,
             names,

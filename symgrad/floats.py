@@ -14,8 +14,10 @@ support-function call.  Guarantees:
   on some inputs (`exp` on 4.8% of them with numpy 2.4 on x86-64; numpy
   1.x's `sin` did too), so the two bodies agree to an ulp there.  Functions
   where numpy differs by more (its own tanh, special cases in np.hypot and
-  np.power, integer arithmetic in np.square, np.reciprocal and np.abs) stay
-  numpy calls in both bodies;
+  np.power) stay numpy calls in both bodies; np.abs, np.square and
+  np.reciprocal, whose results on ints are numpy's int64, are helpers
+  (`_abs`, ...) that compute a float's with Python (`abs(x)`, `x * x`,
+  `1.0 / x`) and leave anything else to numpy;
 * where numpy would return inf or nan (and warn), `math` and Python raise
   (`ValueError`, `OverflowError`, `ZeroDivisionError`); a power, `**` or
   the builtin `pow`, whose exponent is a literal that is not a whole number
@@ -84,10 +86,9 @@ _OPERATORS = {"add", "sub", "mul", "truediv", "neg", "pos", "float", "float64"}
 _OPERATORS |= {"divide", "div", "pow"}
 # numpy functions whose float64 results can differ from the `math` spelling:
 # np.hypot and np.power special-case arguments (np.power(x, 2) is x * x),
-# np.reciprocal and np.square keep integer arithmetic on ints, and
-# math.exp2 is new in Python 3.11.
-_NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}  # (np.square and
-# np.reciprocal have no `math` spelling at all)
+# np.abs keeps integer arithmetic on ints (`_abs`), and math.exp2 is new in
+# Python 3.11.
+_NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
@@ -356,7 +357,8 @@ def _number(atom: object, numbers: set[str]) -> bool:
 
 # Ops whose result is a number where their arguments are numbers (as are
 # the elementwise ones'; `len` and `int` make one from anything).
-_NUMBER_OPS = {"floordiv", "mod", "min_int"} | _OPERATORS
+_NUMBER_OPS = {"floordiv", "mod", "min_int", "lt", "le", "gt", "ge", "eq", "ne"}
+_NUMBER_OPS |= {"not_"} | _OPERATORS  # (a comparison's bool is a number)
 
 
 def _restored(statements: list[Stmt]) -> dict[str, list[Atom]]:
@@ -377,10 +379,10 @@ def _restored(statements: list[Stmt]) -> dict[str, list[Atom]]:
         elif isinstance(stmt, For) and isinstance(stmt.target, tuple):
             stack, targets = walked.get(getattr(stmt.iter, "name", "")), stmt.target
         for values in pushed.get(stack, ()) if stack else ():
-            for target, value in zip(targets, values, strict=False):
-                found.setdefault(target.name, []).append(value)
-            for target in targets[len(values) :]:  # (never: one tuple's length)
-                found.setdefault(target.name, []).append(Const(None))
+            if len(values) == len(targets):  # (a stack may hold tuples of two
+                # lengths, each popped where it was pushed, in its branch)
+                for target, value in zip(targets, values, strict=True):
+                    found.setdefault(target.name, []).append(value)
     return found
 
 
@@ -628,6 +630,8 @@ def spelling(
         return f"_sign({args[0]})"  # (the derivative of abs)
     if op in ("minimum", "maximum", "logaddexp") and stmt.param("fn") is None:
         return f"_{op}({args[0]}, {args[1]})"
+    if op in ("abs", "square", "reciprocal") and stmt.param("fn") is None:
+        return f"_{op}({args[0]})"  # (a float's; an int's stays numpy's)
     if op in _TESTS:
         return f"{local.get(op, 'math.' + op)}({args[0]})"
     if op in ("float", "float64"):
@@ -718,6 +722,60 @@ def recomputed(statements: list[Stmt]) -> list[Stmt]:
             out[i] = For((kept,), reader.iter, (made,) + reader.body, reader.loc)
             break
     return out
+
+
+def trimmed(statements: list[Stmt]) -> list[Stmt]:
+    """`statements` for the float body, saving only what its reverse loops
+    read: the numpy body saves values its shape helpers measure
+    (`_unbroadcast(g, sse)`), which are the identity on floats, so a
+    top-level loop pushing a tuple to a stack that one top-level reverse loop
+    walks (`for e, f, sse in reversed(saved)`) pushes only the values that
+    loop, or anything after it, reads in the float spelling."""
+    walked = {
+        s.target.name: s.args[0].name
+        for s in statements
+        if isinstance(s, Assign) and s.op == "reversed"
+    }
+    pushes = Counter(s.stack.name for s in walk(statements) if isinstance(s, Push))
+    popped = {s.stack.name for s in walk(statements) if isinstance(s, Pop)}
+    out = list(statements)
+    for at, reader in enumerate(out):
+        if not (isinstance(reader, For) and isinstance(reader.target, tuple)):
+            continue
+        stack = walked.get(getattr(reader.iter, "name", ""))
+        if stack is None or pushes[stack] != 1 or stack in popped:
+            continue
+        read = {n for s in walk(list(reader.body) + out[at + 1 :]) for n in _read(s)}
+        kept = tuple(t for t in reader.target if t.name in read) or reader.target[:1]
+        for i, loop in enumerate(out[:at]):
+            push = next(
+                (s for s in getattr(loop, "body", ()) if isinstance(s, Push)), None
+            )
+            if not (isinstance(loop, For) and push and push.stack.name == stack):
+                continue
+            if push.values == reader.target != kept:
+                body = tuple(
+                    Push(s.stack, kept, s.loc) if s is push else s for s in loop.body
+                )
+                out[i] = For(loop.target, loop.iter, body, loop.loc)
+                out[at] = For(kept, reader.iter, reader.body, reader.loc)
+    return out
+
+
+def _read(stmt: Stmt) -> set[str]:
+    """The names `stmt` reads as the float body spells it (`spelling`)."""
+    if dropped(stmt):
+        return set()
+    if isinstance(stmt, Assign) and stmt.op in _IDENTITIES:
+        stmt = Assign(stmt.target, stmt.op, stmt.args[_IDENTITIES[stmt.op] :][:1])
+    elif isinstance(stmt, Assign) and stmt.op in _SPELLED_ARGS:
+        stmt = Assign(stmt.target, stmt.op, stmt.args[_SPELLED_ARGS[stmt.op]])
+    return {v.name for v in uses(stmt)}
+
+
+# The arguments of adjoint helpers that their float spellings print.
+_SPELLED_ARGS = {"unbroadcast_mul": slice(0, 2), "mul_into": slice(1, 3)}
+_SPELLED_ARGS["check_seed"] = slice(1, 2)
 
 
 def _recomputable(arg: Atom, value: Var, kept: Var, order: dict, written) -> bool:

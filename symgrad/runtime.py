@@ -70,6 +70,25 @@ def _sign(x):
     return 0.0 if x == 0 else x
 
 
+def _abs(x):
+    """np.abs(x) of a Python float: the builtin's (the same float, 0.0 of
+    -0.0, nan of nan); numpy's own for anything else (an int's is an int64)."""
+    return abs(x) if x.__class__ is float else np.abs(x)
+
+
+def _square(x):
+    """np.square(x) of a Python float, `x * x` as numpy computes it; numpy's
+    own for anything else (an int's is an int64, which may wrap around)."""
+    return x * x if x.__class__ is float else np.square(x)
+
+
+def _reciprocal(x):
+    """np.reciprocal(x) of a Python float, `1.0 / x` (ZeroDivisionError at 0,
+    where numpy's is inf: the float body's caller then runs numpy's); numpy's
+    own for anything else (an int's is an int64: 0 for 2)."""
+    return 1.0 / x if x.__class__ is float else np.reciprocal(x)
+
+
 def _minimum(a, b):
     """np.minimum(a, b) of Python numbers (1 us less): where one is a float,
     the smaller as a float, a nan if either is, `b` where they are equal (of

@@ -485,3 +485,22 @@ def slices_a_table(a, y):
         R[t % 3, t] = a * y[t]
     S = R[1:]
     return S[0, 1] * S[1, 2] + R[0, 0]
+
+
+def absolute_squares(a, y):
+    """np.abs, np.square and np.reciprocal in a loop over entries."""
+    total = 0.0
+    for t in range(len(y)):
+        r = y[t] - a * t * 0.1
+        total = total + np.abs(r) + np.square(a * r) * np.reciprocal(1.0 + a * a)
+    return total
+
+
+def appends_in_a_branch(a, y):
+    """A list appended to in one arm of a branch (the reverse sweep pops
+    tuples of two lengths from one stack)."""
+    highs = [y[0]]
+    for t in range(1, len(y)):
+        if y[t] > highs[-1] * 0.9:
+            highs.append(a * y[t] + (1 - a) * highs[-1])
+    return highs[-1] * len(highs)

@@ -290,6 +290,8 @@ ENTRY_CASES = [
     (ff.holt, "alpha", (0.4, SERIES)),
     (ff.running_mean_from_empty, "a", (0.7, SERIES)),
     (ff.reads_slices, "a", (0.7, SERIES)),
+    (ff.absolute_squares, "a", (0.7, SERIES)),
+    (ff.appends_in_a_branch, "a", (0.7, SERIES)),
 ]
 
 
@@ -476,6 +478,16 @@ def test_lists_grown_by_append_are_python_lists_in_the_float_body() -> None:
     assert re.search(r"level_\w*bar = level_\w*bar\[:-1\]", fast)
 
 
+def test_the_float_body_saves_only_what_its_reverse_loop_reads() -> None:
+    # (the numpy body also saves what its shape helpers measure)
+    source = symgrad.grad(ff.holt, wrt="alpha").source
+    numpy_body, fast = source.split("def _f_and_grad_floats")
+    saved = re.compile(r"saved\.append\(\(?([^()]*)\)?\)")
+    wide, narrow = (saved.findall(body)[0].split(", ") for body in (numpy_body, fast))
+    assert set(narrow) < set(wide)
+    assert f"for {', '.join(narrow)} in reversed(saved):" in fast
+
+
 @pytest.mark.parametrize(
     "fn, array",
     [
@@ -520,6 +532,29 @@ def test_sign_of_floats_is_numpys() -> None:
             assert np.isnan(mine)
         else:
             assert mine == theirs and np.copysign(1, mine) == np.copysign(1, theirs)
+
+
+@pytest.mark.parametrize("name", ["abs", "square", "reciprocal"])
+def test_the_float_helpers_of_one_number_give_numpys_numbers(name) -> None:
+    from symgrad import runtime
+
+    ours, numpys = getattr(runtime, f"_{name}"), getattr(np, name)
+    for x in EDGES + [2**40, -(2**62), 1e200, 1e-310]:
+        if type(x) is bool and name == "reciprocal":
+            continue  # (np.reciprocal has no loop for booleans: TypeError in both)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            theirs = numpys(x)
+            try:
+                mine = ours(x)
+            except ZeroDivisionError:  # (the float body's caller runs numpy's)
+                assert name == "reciprocal" and x == 0 and np.isinf(theirs)
+                continue
+        assert type(mine) is (float if type(x) is float else type(theirs)), x
+        if np.isnan(theirs):
+            assert np.isnan(mine), x
+        else:
+            assert mine == theirs and np.copysign(1, mine) == np.copysign(1, theirs), x
 
 
 @pytest.mark.parametrize("name", ["minimum", "maximum", "heaviside"])
