@@ -169,7 +169,6 @@ def entry_arrays(
     a row `R[i]` of a 2-D array), saved or passed on.  The result also
     names the `y.shape` tuples (with 0 axes), which the float body
     indexes."""
-    ints = _int_names(statements)
     shapes = {  # `y.shape` -> y
         s.target.name: s.args[0].name
         for s in walk(statements)
@@ -201,11 +200,19 @@ def entry_arrays(
     }
     found = ((set(params) & read) - set(binds) - written) | made
     found -= {a.name for a in returned if isinstance(a, Var)}
-    found -= {y for t, y in shapes.items() if not _only_shape(statements, t)}
+    found -= {shapes[t] for t in _shapes_read_otherwise(statements, shapes)}
+    possible = found | {t for t, y in shapes.items() if y in found}
+    if not eligible(statements, dict.fromkeys(possible, 1)):
+        return {}  # (no subset of these arrays makes the function eligible)
+    ints = _int_names(statements)
     lists = _lists(binds)
-    restored = _restored(statements)
+    restored = _restored(statements) if found & lists else {}
     while True:  # the largest set closed under "used only by entries"
-        numbers = _numbers(binds, restored, set(params), found, ints)
+        numbers = (  # (only what is appended to a list need be a number)
+            _numbers(binds, restored, set(params), found, ints)
+            if found & lists
+            else set()
+        )
         keep = {
             n
             for n in found
@@ -397,42 +404,81 @@ def _numbers(
     elementwise function of numbers, an entry of an array or list in
     `found`, a copy of those, and what a reverse loop restores of them
     (`restored`)."""
-    names = (set(binds) - found) | params
-    while True:  # the largest set closed under "bound only to numbers"
-        keep = {
-            n
-            for n in names
-            if n in ints
-            or all(
-                (
-                    _number_bind(how, names, found, ints)
-                    if not isinstance(how, For | Pop)
-                    else all(_number(v, names) for v in restored.get(n, [None]))
-                )
-                for how in binds.get(n, ())
+    needs = {
+        n: [
+            (
+                _number_needs(how, found, ints)
+                if not isinstance(how, For | Pop)
+                else _atom_needs(restored.get(n) or [None], _number_const)
             )
-        }
-        if keep == names:
-            return names
-        names = keep
+            for how in binds.get(n, ())
+        ]
+        for n in binds
+        if n not in found and n not in ints
+    }
+    return _largest(set(needs) | params | (ints - found), needs)
 
 
-def _number_bind(how: object, numbers: set[str], found: set[str], ints) -> bool:
+def _number_needs(how: object, found: set[str], ints: set[str]):
+    """The names `how` makes a number of where they are numbers (None: never)."""
     if isinstance(how, Var | Const):
-        return _number(how, numbers)
+        return _atom_needs([how], _number_const)
     if not isinstance(how, Assign) or how.op in ("custom", "opaque"):
-        return False
+        return None
     if how.op in _INT_RESULTS:
-        return True
+        return ()
     if how.op in _NUMBER_OPS or OPS[how.op].kind == "elementwise":
-        return all(_number(a, numbers) for a in how.args)  # (`t + t` joins tuples)
+        return _atom_needs(how.args, _number_const)  # (`t + t` joins tuples)
     array = how.args[0] if how.args else None
-    return (
+    if (
         how.op in _READS
         and isinstance(array, Var)
         and array.name in found
         and _int_index(how.args[1], ints)
-    )
+    ):
+        return ()
+    return None
+
+
+def _number_const(atom: Const) -> bool:
+    return type(atom.value) in (bool, int, float)
+
+
+def _atom_needs(atoms, const) -> tuple[str, ...] | None:
+    """The names among `atoms`, or None if one is a constant `const` refuses
+    (or not an atom)."""
+    names = []
+    for atom in atoms:
+        if isinstance(atom, Var):
+            names.append(atom.name)
+        elif not (isinstance(atom, Const) and const(atom)):
+            return None
+    return tuple(names)
+
+
+def _largest(candidates: set[str], needs: dict) -> set[str]:
+    """The largest subset of `candidates` in which each name's every bind
+    (`needs[name]`: the names it needs in the subset, None for a bind that
+    never qualifies) has what it needs; linear in the binds, where repeating
+    a pass until nothing changes is quadratic on a long chain."""
+    keep = set(candidates)
+    readers: dict[str, list[str]] = {}
+    work = []
+    for name, binds in needs.items():
+        for need in binds:
+            if need is None:
+                work.append(name)
+            else:
+                for other in need:
+                    readers.setdefault(other, []).append(name)
+    work += [name for name in readers if name not in keep]
+    keep.difference_update(work)
+    while work:
+        for name in readers.get(work.pop(), ()):
+            if name in keep:
+                keep.discard(name)
+                work.append(name)
+    return keep
 
 
 _READS = {"getitem", "entry_copy", "written_grad"}  # (`y[i]`, the first argument)
@@ -489,23 +535,23 @@ def _int_index(index: object, ints: set[str]) -> bool:
     )
 
 
-def _only_shape(statements: list[Stmt], shape: str) -> bool:
-    """Is the tuple `shape` read only by an int literal (`R.shape[1]`), as a
-    memoryview's `shape` tuple is read alike?"""
-    for stmt in walk(statements):
-        for var in uses(stmt):
-            if var.name != shape:
-                continue
-            if not (
-                isinstance(stmt, Assign)
-                and stmt.op == "getitem"
-                and stmt.args[0] == var
-                and isinstance(stmt.args[1], Index)
-                and len(stmt.args[1].items) == 1
-                and _int_atom(stmt.args[1].items[0], set())
-            ):
-                return False
-    return True
+def _shapes_read_otherwise(statements: list[Stmt], shapes: dict) -> set[str]:
+    """The `shape` tuples read otherwise than by an int literal (`R.shape[1]`),
+    as a memoryview's `shape` tuple is read alike."""
+    return {
+        var.name
+        for stmt in walk(statements)
+        for var in uses(stmt)
+        if var.name in shapes
+        and not (
+            isinstance(stmt, Assign)
+            and stmt.op == "getitem"
+            and stmt.args[0] == var
+            and isinstance(stmt.args[1], Index)
+            and len(stmt.args[1].items) == 1
+            and _int_atom(stmt.args[1].items[0], set())
+        )
+    }
 
 
 def _int_atom(atom: object, ints: set[str]) -> bool:
@@ -535,23 +581,25 @@ def _int_names(statements: list[Stmt]) -> set[str]:
             binds.append((stmt.target, Const(0) if ranged else None))
         else:
             binds += ((target, stmt) for target in map(Var, writes(stmt)))
-    found = {var.name for var, _ in binds}
-    while True:  # the largest set closed under "bound only to ints"
-        keep = {var.name for var, how in binds if _int_bind(how, found)}
-        keep -= {var.name for var, how in binds if not _int_bind(how, found)}
-        if keep == found:
-            return found
-        found = keep
+    needs: dict[str, list] = {}
+    for var, how in binds:
+        needs.setdefault(var.name, []).append(_int_needs(how))
+    return _largest(set(needs), needs)
 
 
-def _int_bind(how: object, ints: set[str]) -> bool:
+def _int_needs(how: object):
+    """The names `how` makes an int of where they are ints (None: never)."""
     if isinstance(how, Var | Const):
-        return _int_atom(how, ints)
+        return _atom_needs([how], _int_const)
     if not isinstance(how, Assign):
-        return False
+        return None
     if how.op in _INT_RESULTS:
-        return True
-    return how.op in INT_OPS and all(_int_atom(a, ints) for a in how.args)
+        return ()
+    return _atom_needs(how.args, _int_const) if how.op in INT_OPS else None
+
+
+def _int_const(atom: Const) -> bool:
+    return type(atom.value) is int
 
 
 def dropped(stmt: Stmt) -> bool:

@@ -666,3 +666,13 @@ def test_the_gradient_of_a_list_read_by_entries_is_an_array() -> None:
     assert type(g_y) is np.ndarray and g_y.dtype == np.float64
     assert np.array_equal(g_y, numpy_y) and g_phi == numpy_phi
     symgrad.check_grad(g, 0.6, [float(x) for x in XS])
+
+
+def test_the_largest_closed_set_drops_chains_and_keeps_cycles() -> None:
+    from symgrad.floats import _largest
+
+    chain = {f"t{i}": [(f"t{i - 1}",)] for i in range(1, 5000)} | {"t0": [None]}
+    cycle = {"x": [("x_1",), ()], "x_1": [("x",)]}  # (a loop's carried number)
+    other = {"u": [("x", "v")], "w": [("x",), ("t7",)]}  # (v: no candidate)
+    needs = chain | cycle | other
+    assert _largest(set(needs) | {"p"}, needs) == {"x", "x_1", "p"}
