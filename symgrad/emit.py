@@ -135,7 +135,7 @@ def grad_function(
     def printed(on_floats: bool, local: dict[str, str] | None = None) -> list[str]:
         printer = _Printer(
             carry_in_place(
-                floats.trimmed(floats.recomputed(statements))
+                floats.recomputed(floats.trimmed(statements))
                 if on_floats
                 else statements
             ),

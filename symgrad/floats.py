@@ -39,8 +39,9 @@ support-function call.  Guarantees:
   1-axis ones) are memoryviews in the float body (`entry_arrays`), whose
   entries are Python floats, stored as float64 as numpy stores them; a
   list the function makes and only appends numbers to and reads by entry
-  (`level.append(...)`, `level[-1]`) stays a list, of Python floats, and
-  its cotangent is such a memoryview;
+  (`level.append(...)`, `level[-1]`) stays a list, of the numbers the float
+  body makes (floats, ints, what a numpy call returns, never a bool:
+  `_bools`), and its cotangent is such a memoryview;
 * a `math` function called in a loop is bound to a local name first
   (`sin = math.sin`): the same function, two lookups fewer per call;
 * where a loop saves two floats per step and one is a single operation on
@@ -54,7 +55,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from .analysis import INT_OPS
@@ -73,6 +74,7 @@ from .ir import (
     Stmt,
     Var,
     While,
+    for_targets,
     uses,
     walk,
     writes,
@@ -86,15 +88,16 @@ _OPERATORS = {"add", "sub", "mul", "truediv", "neg", "pos", "float", "float64"}
 _OPERATORS |= {"divide", "div", "pow"}
 # numpy functions whose float64 results can differ from the `math` spelling:
 # np.hypot and np.power special-case arguments (np.power(x, 2) is x * x),
-# np.abs keeps integer arithmetic on ints (`_abs`), and math.exp2 is new in
-# Python 3.11.
-_NOT_SPELLED = {"hypot", "power", "exp2", "tanh", "abs"}
+# np.tanh is numpy's own (3 ulps from math.tanh), and math.exp2 is new in
+# Python 3.11.  (np.abs is `_abs`: math.fabs makes a float of an int.)
+_NOT_SPELLED = {"hypot", "power", "exp2", "tanh"}
 # Ops that take and make only Python scalars, booleans, ranges and lists.
 _SCALAR_OPS = {"lt", "le", "gt", "ge", "eq", "ne", "not_", "or_"}
 _SCALAR_OPS |= {"range", "reversed_range", "reversed", "new_stack", "int"}
 _SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple", "min_int"}  # (`(n + 1, m + 1)`)
 # Checks that numbers always pass, left out of the float body (`+` and `*`
-# of numbers join no lists; no argument is a list: `_any_sequence` is False).
+# of numbers and memoryviews' entries join no lists; a list argument is
+# read only by entries there, `entry_arrays`, so `_any_sequence` is moot).
 _DROPPED = {"not_joined", "any_sequence"}
 # Tests of a float spelled as `math`'s (a bool where numpy's is an np.bool_).
 _TESTS = {"isnan", "isfinite"}
@@ -107,7 +110,10 @@ _FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul", "mul_in
 def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool:
     """May these statements run on Python floats with the float spellings,
     and the arrays named in `entries` (`entry_arrays`) be memoryviews?"""
+    bools = _bools(statements)
     for stmt in walk(statements):
+        if isinstance(stmt, Assign) and _bool_arithmetic(stmt, bools):
+            return False
         if isinstance(stmt, Push | Pop | Copy | If | For | While):
             continue
         if isinstance(stmt, SetItem) and stmt.target.name in entries:
@@ -133,6 +139,71 @@ def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool
             continue  # with no exact spelling, the same numpy call in both bodies
         return False
     return True
+
+
+# Ops whose result is Python's bool in the float body, where the function
+# may make numpy's np.bool_ (comparing np.float64 values), whose arithmetic
+# differs: np.True_ + np.True_ is True (a logical or), -np.True_ raises.
+_BOOLS = {"lt", "le", "gt", "ge", "eq", "ne", "not_"} | _TESTS
+
+
+def _bools(statements: list[Stmt]) -> set[str]:
+    """The names that may hold a bool (a comparison's, or a constant): bound
+    by one, by any op but an operator that has one as an argument (`min(b,
+    2)` and `xs[0]` may return it), a copy of one, a loop over a list of
+    them, or restored from a stack where one was saved."""
+    seeds: set[str] = set()
+    edges: dict[str, list[str]] = {}  # name -> names that may hold its value
+
+    def flows(atoms, target: str) -> None:
+        for atom in atoms:
+            if isinstance(atom, Var):
+                edges.setdefault(atom.name, []).append(target)
+            elif isinstance(atom, Const) and type(atom.value) is bool:
+                seeds.add(target)
+
+    for stmt in walk(statements):
+        if isinstance(stmt, Assign) and stmt.op in _BOOLS:
+            seeds.add(stmt.target.name)
+        elif isinstance(stmt, Assign) and stmt.op not in _OPERATORS | _INT_RESULTS:
+            flows(stmt.args, stmt.target.name)
+        elif isinstance(stmt, Copy):
+            for target, value in zip(stmt.targets, stmt.values, strict=True):
+                flows((value,), target.name)
+        elif isinstance(stmt, SetItem) and stmt.mode == "append":
+            flows((stmt.value,), stmt.target.name)
+        elif isinstance(stmt, For):
+            for target in for_targets(stmt):
+                flows((stmt.iter,), target.name)
+    if not seeds:
+        return seeds
+    for name, values in _restored(statements).items():
+        flows(values, name)
+    return _reachable(seeds, edges)
+
+
+def _reachable(seeds: set[str], edges: dict[str, list[str]]) -> set[str]:
+    """The names reachable from `seeds` along `edges` (a worklist: linear)."""
+    found = set(seeds)
+    work = list(seeds)
+    while work:
+        for name in edges.get(work.pop(), ()):
+            if name not in found:
+                found.add(name)
+                work.append(name)
+    return found
+
+
+def _bool_arithmetic(stmt: Assign, bools: set[str]) -> bool:
+    """Is `stmt` an operator on bools only (`b + c`, `-b`, `b - True`), where
+    Python's bools (ints) and numpy's differ?"""
+    if stmt.op not in _OPERATORS or stmt.op in ("float", "float64"):
+        return False
+    return all(
+        (isinstance(a, Var) and a.name in bools)
+        or (isinstance(a, Const) and type(a.value) is bool)
+        for a in stmt.args
+    )
 
 
 def entry_arrays(
@@ -162,8 +233,8 @@ def entry_arrays(
     * slices of these along their one axis (`y[1:]`, `g[:-1]`: a memoryview's
       slice is a view, as the array's);
     * lists the function makes (`[]`, `[a, b]`) and only appends numbers to
-      (`_numbers`), read by entries: lists of Python floats in the float
-      body, whose cotangent buffers are memoryviews as above.
+      (`_numbers`), read by entries: lists of the float body's numbers,
+      whose cotangent buffers are memoryviews as above.
 
     Never an array in `returned` (the value, aux), read whole (`np.sum(y)`,
     a row `R[i]` of a 2-D array), saved or passed on.  The result also
@@ -207,6 +278,7 @@ def entry_arrays(
     ints = _int_names(statements)
     lists = _lists(binds)
     restored = _restored(statements) if found & lists else {}
+    sliced = _sliced(statements)
     while True:  # the largest set closed under "used only by entries"
         numbers = (  # (only what is appended to a list need be a number)
             _numbers(binds, restored, set(params), found, ints)
@@ -227,7 +299,7 @@ def entry_arrays(
         axes = _axes(statements, binds, keep)
         keep = {n for n in keep if axes.get(n, 1) is not None}
         # (a memoryview slices along one axis only)
-        keep -= {n for n in _sliced(statements) if axes.get(n, 1) != 1}
+        keep -= {n for n in sliced if axes.get(n, 1) != 1}
         if keep == found:
             break
         found = keep
@@ -336,48 +408,40 @@ def _buffer_bind(how: object, found: set[str], numbers: set[str]) -> bool:
 def _lists(binds: dict) -> set[str]:
     """The names bound to a list the function makes (`[a]`, `[]`, appended
     to), to a copy of one, or to a slice of one."""
-    lists: set[str] = set()
-    while True:
-        more = {
-            n
-            for n, hows in binds.items()
-            for how in hows
-            if (isinstance(how, Var) and how.name in lists)
-            or (isinstance(how, Assign) and how.op in _LISTS)
-            or (
-                isinstance(how, Assign)
-                and _slice_read(how)
-                and getattr(how.args[0], "name", None) in lists
-            )
-        }
-        if more <= lists:
-            return lists
-        lists |= more
+    seeds: set[str] = set()
+    edges: dict[str, list[str]] = {}
+    for name, hows in binds.items():
+        for how in hows:
+            if isinstance(how, Assign) and how.op in _LISTS:
+                seeds.add(name)
+            source = how if isinstance(how, Var) else None
+            if isinstance(how, Assign) and _slice_read(how):
+                source = how.args[0]
+            if isinstance(source, Var):
+                edges.setdefault(source.name, []).append(name)
+    return _reachable(seeds, edges)
 
 
 def _number(atom: object, numbers: set[str]) -> bool:
-    """Is `atom` a number (or a bool) in the float body?"""
+    """Is `atom` a number in the float body (never a bool: `_bools`)?"""
     if isinstance(atom, Var):
         return atom.name in numbers
-    return isinstance(atom, Const) and type(atom.value) in (bool, int, float)
+    return isinstance(atom, Const) and type(atom.value) in (int, float)
 
 
 # Ops whose result is a number where their arguments are numbers (as are
 # the elementwise ones'; `len` and `int` make one from anything).
-_NUMBER_OPS = {"floordiv", "mod", "min_int", "lt", "le", "gt", "ge", "eq", "ne"}
-_NUMBER_OPS |= {"not_"} | _OPERATORS  # (a comparison's bool is a number)
+_NUMBER_OPS = {"floordiv", "mod", "min_int"}  # (and elementwise ops: operators)
 
 
 def _restored(statements: list[Stmt]) -> dict[str, list[Atom]]:
     """For each name a `Pop` or a reverse loop over a stack binds, the
     values pushed to the stack in its place."""
     pushed: dict[str, list[tuple[Atom, ...]]] = {}
-    walked: dict[str, str] = {}  # `reversed(stack)` -> stack
     for stmt in walk(statements):
         if isinstance(stmt, Push):
             pushed.setdefault(stmt.stack.name, []).append(stmt.values)
-        if isinstance(stmt, Assign) and stmt.op == "reversed":
-            walked[stmt.target.name] = getattr(stmt.args[0], "name", "")
+    walked = _walked(walk(statements))
     found: dict[str, list[Atom]] = {}
     for stmt in walk(statements):
         stack, targets = None, ()
@@ -441,7 +505,7 @@ def _number_needs(how: object, found: set[str], ints: set[str]):
 
 
 def _number_const(atom: Const) -> bool:
-    return type(atom.value) in (bool, int, float)
+    return type(atom.value) in (int, float)
 
 
 def _atom_needs(atoms, const) -> tuple[str, ...] | None:
@@ -670,8 +734,10 @@ def spelling(
         return f"1.0 if {args[1]} is None else float({args[1]})"
     if op in ("divide", "div", "truediv"):
         return f"{args[0]} / {args[1]}"
-    if op == "shape":  # (of a memoryview only: `eligible`)
-        return f"{args[0]}.shape"
+    if op == "shape":  # (of a memoryview, or of a list of numbers passed as it
+        # is, which has no `shape`: np.shape's `(n,)`)
+        one_axis = entries.get(stmt.args[0].name) == 1
+        return f"(len({args[0]}),)" if one_axis else f"{args[0]}.shape"
     if op == "heaviside":
         return f"_heaviside({args[0]}, {args[1]})"
     if op == "sign" and stmt.param("fn") is None:
@@ -727,11 +793,7 @@ def recomputed(statements: list[Stmt]) -> list[Stmt]:
     loop `for t1, x_1 in reversed(saved)`, the stack's only reader."""
     written = Counter(n for s in walk(statements) for n in writes(s))
     pushes = Counter(s.stack.name for s in walk(statements) if isinstance(s, Push))
-    walked = {
-        s.target.name: s.args[0].name
-        for s in statements
-        if isinstance(s, Assign) and s.op == "reversed"
-    }
+    walked = _walked(statements)
     readers = {  # stack -> the reverse loop walking it
         walked[s.iter.name]: s
         for s in statements
@@ -744,6 +806,8 @@ def recomputed(statements: list[Stmt]) -> list[Stmt]:
             continue
         reader = readers.get(push.stack.name)
         if pushes[push.stack.name] != 1 or reader is None:
+            continue
+        if _readers(statements)[push.stack.name] != 1:
             continue
         if reader.target != push.values:
             continue
@@ -772,6 +836,26 @@ def recomputed(statements: list[Stmt]) -> list[Stmt]:
     return out
 
 
+def _walked(statements: Iterable[Stmt]) -> dict[str, str]:
+    """The names bound to `reversed(stack)` among `statements`, each with its
+    stack's name."""
+    return {
+        s.target.name: s.args[0].name
+        for s in statements
+        if isinstance(s, Assign) and s.op == "reversed" and isinstance(s.args[0], Var)
+    }
+
+
+def _readers(statements: list[Stmt]) -> Counter:
+    """How many loops walk each stack (`for a, b in reversed(stack)`)."""
+    walked = _walked(walk(statements))
+    return Counter(
+        walked.get(getattr(s.iter, "name", ""))
+        for s in walk(statements)
+        if isinstance(s, For)
+    )
+
+
 def trimmed(statements: list[Stmt]) -> list[Stmt]:
     """`statements` for the float body, saving only what its reverse loops
     read: the numpy body saves values its shape helpers measure
@@ -779,19 +863,18 @@ def trimmed(statements: list[Stmt]) -> list[Stmt]:
     top-level loop pushing a tuple to a stack that one top-level reverse loop
     walks (`for e, f, sse in reversed(saved)`) pushes only the values that
     loop, or anything after it, reads in the float spelling."""
-    walked = {
-        s.target.name: s.args[0].name
-        for s in statements
-        if isinstance(s, Assign) and s.op == "reversed"
-    }
+    walked = _walked(walk(statements))
     pushes = Counter(s.stack.name for s in walk(statements) if isinstance(s, Push))
     popped = {s.stack.name for s in walk(statements) if isinstance(s, Pop)}
+    readers = _readers(statements)
     out = list(statements)
     for at, reader in enumerate(out):
         if not (isinstance(reader, For) and isinstance(reader.target, tuple)):
             continue
         stack = walked.get(getattr(reader.iter, "name", ""))
-        if stack is None or pushes[stack] != 1 or stack in popped:
+        if stack is None or pushes[stack] != 1 or readers[stack] != 1:
+            continue
+        if stack in popped:
             continue
         read = {n for s in walk(list(reader.body) + out[at + 1 :]) for n in _read(s)}
         kept = tuple(t for t in reader.target if t.name in read) or reader.target[:1]

@@ -26,6 +26,7 @@ _JOINLESS = (float, np.ndarray)  # what no `+` or `*` joins or repeats
 _ENTRIES = (np.ndarray, list)  # what `_float_entries` may take
 _SCALARS = {float, int, bool, np.float64}  # a list's entries it takes
 # (helpers test `x.dtype is _F64` first: 20 ns, where `.char` takes 50 and `.kind` 80)
+_INF = float("inf")
 _F64 = np.dtype("float64")  # (float64 in another byte order: the test after)
 
 
@@ -77,16 +78,29 @@ def _abs(x):
 
 
 def _square(x):
-    """np.square(x) of a Python float, `x * x` as numpy computes it; numpy's
-    own for anything else (an int's is an int64, which may wrap around)."""
-    return x * x if x.__class__ is float else np.square(x)
+    """np.square(x) of a Python float, `x * x` as numpy computes it (where that
+    overflows, OverflowError: the float body's caller then runs numpy's,
+    which warns); numpy's own for anything else (an int's is an int64, which
+    may wrap around)."""
+    if x.__class__ is not float:
+        return np.square(x)
+    square = x * x
+    if square == _INF and abs(x) != _INF:
+        raise OverflowError("np.square overflows")
+    return square
 
 
 def _reciprocal(x):
     """np.reciprocal(x) of a Python float, `1.0 / x` (ZeroDivisionError at 0,
-    where numpy's is inf: the float body's caller then runs numpy's); numpy's
-    own for anything else (an int's is an int64: 0 for 2)."""
-    return 1.0 / x if x.__class__ is float else np.reciprocal(x)
+    OverflowError where a tiny x overflows: the float body's caller then runs
+    numpy's, which warns); numpy's own for anything else (an int's is an
+    int64: 0 for 2)."""
+    if x.__class__ is not float:
+        return np.reciprocal(x)
+    inverse = 1.0 / x
+    if abs(inverse) == _INF:  # (|x| < 2**-1024, a subnormal)
+        raise OverflowError("np.reciprocal overflows")
+    return inverse
 
 
 def _minimum(a, b):

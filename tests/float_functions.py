@@ -504,3 +504,60 @@ def appends_in_a_branch(a, y):
         if y[t] > highs[-1] * 0.9:
             highs.append(a * y[t] + (1 - a) * highs[-1])
     return highs[-1] * len(highs)
+
+
+def adds_comparisons(x, a):
+    """Arithmetic on comparisons: numpy's bools (np.sin gives np.float64) add
+    as a logical or, Python's as ints."""
+    b = np.sin(x) > 0.0
+    c = b + b
+    return c * x * a
+
+
+def counts_comparisons(a, y):
+    """A count of comparisons started from a comparison (bool + bool)."""
+    count = y[0] > 0.0
+    for t in range(1, len(y)):
+        count = count + (y[t] > 0.0)
+    return count * a
+
+
+def masks_by_a_comparison(a, y):
+    """A comparison times a number (the same in both): the float body."""
+    total = 0.0
+    for t in range(len(y)):
+        total = total + (y[t] > 0.0) * a * y[t]
+    return total
+
+
+def adds_listed_comparisons(a, y):
+    """Comparisons kept in a list and added (never numbers of the float body)."""
+    flags = [np.sin(y[0]) > 0.0]
+    for t in range(1, len(y)):
+        flags.append(np.sin(y[t]) > 0.0)
+    c = flags[0]
+    for f in flags:
+        c = c + f
+    return c * a
+
+
+def adds_a_comparison_through_min(a, x):
+    """`min` returns its bool argument itself."""
+    b = min(np.sin(x) > 0.0, 2)
+    c = np.cos(x) > 0.0
+    return (b + c) * a
+
+
+def subtracts_true(a, x):
+    """numpy refuses to subtract bools (TypeError), Python does not."""
+    b = np.sin(x) > 0.0
+    return (b - True) * a + a
+
+
+def measures_a_list_argument(a, y):
+    """np.shape of a list argument (passed to the float body as it is)."""
+    n = np.shape(y)[0]
+    s = 0.0
+    for t in range(n):
+        s = s + a * y[t]
+    return s
