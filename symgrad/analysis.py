@@ -911,7 +911,7 @@ def numpy_values(
         return not isinstance(atom, Var) or atom.name in safe
 
     safe = (set(sources) | numbers) - (outside - numbers)
-    safe = _largest(
+    safe = largest(
         safe,
         lambda name: name in numbers
         or all(
@@ -925,7 +925,7 @@ def numpy_values(
         return atom is True or (isinstance(atom, Var) and atom.name in found)
 
     found = set(sources) - outside
-    return _largest(
+    return largest(
         found,
         lambda name: all(
             any(numpy(a) for a in atoms) and (not strict or all(map(no_list, atoms)))
@@ -987,7 +987,7 @@ def maybe_lists(fn: Function, params: bool = True) -> set[str]:
     return found
 
 
-def _largest(found: set[str], ok: Callable[[str], bool], readers: dict) -> set[str]:
+def largest(found: set[str], ok: Callable[[str], bool], readers: dict) -> set[str]:
     """The largest subset of `found` whose every name is `ok` (which reads
     the set itself): a name dropped puts its readers back on the worklist, so
     the work is linear in the bindings, not quadratic."""

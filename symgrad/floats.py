@@ -58,7 +58,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from .analysis import INT_OPS
+from .analysis import INT_OPS, largest
 from .ir import (
     Assign,
     Atom,
@@ -523,26 +523,23 @@ def _atom_needs(atoms, const) -> tuple[str, ...] | None:
 def _largest(candidates: set[str], needs: dict) -> set[str]:
     """The largest subset of `candidates` in which each name's every bind
     (`needs[name]`: the names it needs in the subset, None for a bind that
-    never qualifies) has what it needs; linear in the binds, where repeating
-    a pass until nothing changes is quadratic on a long chain."""
-    keep = set(candidates)
-    readers: dict[str, list[str]] = {}
-    work = []
+    never qualifies) has what it needs (`analysis.largest`: linear in the
+    binds, where repeating a pass until nothing changes is quadratic on a
+    long chain)."""
+    readers: dict[str, set[str]] = {}
     for name, binds in needs.items():
         for need in binds:
-            if need is None:
-                work.append(name)
-            else:
-                for other in need:
-                    readers.setdefault(other, []).append(name)
-    work += [name for name in readers if name not in keep]
-    keep.difference_update(work)
-    while work:
-        for name in readers.get(work.pop(), ()):
-            if name in keep:
-                keep.discard(name)
-                work.append(name)
-    return keep
+            for other in need or ():
+                readers.setdefault(other, set()).add(name)
+    found = set(candidates)
+
+    def ok(name: str) -> bool:
+        return all(
+            need is not None and all(other in found for other in need)
+            for need in needs.get(name, ())
+        )
+
+    return largest(found, ok, readers)
 
 
 _READS = {"getitem", "entry_copy", "written_grad"}  # (`y[i]`, the first argument)
