@@ -858,35 +858,52 @@ def trimmed(statements: list[Stmt]) -> list[Stmt]:
     read: the numpy body saves values its shape helpers measure
     (`_unbroadcast(g, sse)`), which are the identity on floats, so a
     top-level loop pushing a tuple to a stack that one top-level reverse loop
-    walks (`for e, f, sse in reversed(saved)`) pushes only the values that
-    loop, or anything after it, reads in the float spelling."""
+    restores, walking it (`for e, f, sse in reversed(saved)`) or popping it
+    first in each step (`for t in ...: e, f, sse = saved.pop()`), pushes
+    only the values that loop, or anything after it, reads in the float
+    spelling."""
     walked = _walked(walk(statements))
     pushes = Counter(s.stack.name for s in walk(statements) if isinstance(s, Push))
-    popped = {s.stack.name for s in walk(statements) if isinstance(s, Pop)}
+    pops = Counter(s.stack.name for s in walk(statements) if isinstance(s, Pop))
     readers = _readers(statements)
     out = list(statements)
     for at, reader in enumerate(out):
-        if not (isinstance(reader, For) and isinstance(reader.target, tuple)):
+        if not isinstance(reader, For):
             continue
+        pop = next((s for s in reader.body if isinstance(s, Pop)), None)
         stack = walked.get(getattr(reader.iter, "name", ""))
-        if stack is None or pushes[stack] != 1 or readers[stack] != 1:
+        if isinstance(reader.target, tuple) and stack is not None:
+            targets = reader.target
+        elif pop is not None and reader.body[0] is pop:
+            stack, targets = pop.stack.name, pop.targets
+        else:
             continue
-        if stack in popped:
+        if pushes[stack] != 1 or readers[stack] + pops[stack] != 1:
             continue
         read = {n for s in walk(list(reader.body) + out[at + 1 :]) for n in _read(s)}
-        kept = tuple(t for t in reader.target if t.name in read) or reader.target[:1]
+        kept = tuple(t for t in targets if t.name in read) or targets[:1]
         for i, loop in enumerate(out[:at]):
             push = next(
                 (s for s in getattr(loop, "body", ()) if isinstance(s, Push)), None
             )
             if not (isinstance(loop, For) and push and push.stack.name == stack):
                 continue
-            if push.values == reader.target != kept:
+            if push.values == targets != kept:
                 body = tuple(
                     Push(s.stack, kept, s.loc) if s is push else s for s in loop.body
                 )
                 out[i] = For(loop.target, loop.iter, body, loop.loc)
-                out[at] = For(kept, reader.iter, reader.body, reader.loc)
+                restore = (Pop(pop.stack, kept, pop.loc),) if pop is not None else ()
+                out[at] = (
+                    For(
+                        reader.target,
+                        reader.iter,
+                        restore + reader.body[1:],
+                        reader.loc,
+                    )
+                    if restore and targets is pop.targets
+                    else For(kept, reader.iter, reader.body, reader.loc)
+                )
     return out
 
 

@@ -561,3 +561,18 @@ def measures_a_list_argument(a, y):
     for t in range(n):
         s = s + a * y[t]
     return s
+
+
+def holt_textbook(alpha, beta, y):
+    """Holt's method as textbooks write it: the reverse loop reads y[t], so it
+    pops its saved values (`e, pred = saved.pop()`) rather than walking them."""
+    level = [y[0]]
+    trend = [y[1] - y[0]]
+    sse = 0.0
+    for t in range(1, len(y)):
+        pred = level[-1] + trend[-1]
+        e = y[t] - pred
+        sse = sse + e * e
+        level.append(alpha * y[t] + (1 - alpha) * pred)
+        trend.append(beta * (level[-1] - level[-2]) + (1 - beta) * trend[-1])
+    return sse

@@ -292,6 +292,7 @@ ENTRY_CASES = [
     (ff.reads_slices, "a", (0.7, SERIES)),
     (ff.absolute_squares, "a", (0.7, SERIES)),
     (ff.appends_in_a_branch, "a", (0.7, SERIES)),
+    (ff.holt_textbook, ("alpha", "beta"), (0.4, 0.2, SERIES)),
 ]
 
 
@@ -478,14 +479,19 @@ def test_lists_grown_by_append_are_python_lists_in_the_float_body() -> None:
     assert re.search(r"level_\w*bar = level_\w*bar\[:-1\]", fast)
 
 
-def test_the_float_body_saves_only_what_its_reverse_loop_reads() -> None:
+@pytest.mark.parametrize(
+    "fn, restored",
+    [(ff.holt, "for {} in reversed(saved):"), (ff.holt_textbook, "{} = saved.pop()")],
+    ids=["walked", "popped"],
+)
+def test_the_float_body_saves_only_what_its_reverse_loop_reads(fn, restored):
     # (the numpy body also saves what its shape helpers measure)
-    source = symgrad.grad(ff.holt, wrt="alpha").source
+    source = symgrad.grad(fn, wrt="alpha").source
     numpy_body, fast = source.split("def _f_and_grad_floats")
     saved = re.compile(r"saved\.append\(\(?([^()]*)\)?\)")
     wide, narrow = (saved.findall(body)[0].split(", ") for body in (numpy_body, fast))
     assert set(narrow) < set(wide)
-    assert f"for {', '.join(narrow)} in reversed(saved):" in fast
+    assert restored.format(", ".join(narrow)) in fast
 
 
 @pytest.mark.parametrize(
