@@ -278,10 +278,11 @@ def entry_arrays(
     ints = _int_names(statements)
     lists = _lists(binds)
     restored = _restored(statements) if found & lists else {}
+    bools = _bools(statements) if found & lists else set()
     sliced = _sliced(statements)
     while True:  # the largest set closed under "used only by entries"
         numbers = (  # (only what is appended to a list need be a number)
-            _numbers(binds, restored, set(params), found, ints)
+            _numbers(binds, restored, set(params), found, ints) - bools
             if found & lists
             else set()
         )
@@ -431,7 +432,7 @@ def _number(atom: object, numbers: set[str]) -> bool:
 
 # Ops whose result is a number where their arguments are numbers (as are
 # the elementwise ones'; `len` and `int` make one from anything).
-_NUMBER_OPS = {"floordiv", "mod", "min_int"}  # (and elementwise ops: operators)
+_NUMBER_OPS = {"floordiv", "mod", "min_int"} | _BOOLS  # (and elementwise ops)
 
 
 def _restored(statements: list[Stmt]) -> dict[str, list[Atom]]:
@@ -460,14 +461,16 @@ def _restored(statements: list[Stmt]) -> dict[str, list[Atom]]:
 def _numbers(
     binds: dict, restored: dict, params: set[str], found: set[str], ints: set[str]
 ) -> set[str]:
-    """The names holding a number (or a bool) wherever they are bound in the
-    float body, given the arrays and lists in `found`, which are memoryviews
-    and lists of numbers there: a parameter (the float body gets numbers,
-    or memoryviews that stay in `found` only if nothing uses them as a
-    number), a Python int (`ints`), the result of an operator or an
-    elementwise function of numbers, an entry of an array or list in
-    `found`, a copy of those, and what a reverse loop restores of them
-    (`restored`)."""
+    """The names holding a number or a bool wherever they are bound in the
+    float body (the caller takes out those that may be bools, `_bools`),
+    given the arrays and lists in `found`, which are memoryviews and lists
+    of numbers there: a parameter (the float body gets numbers, or
+    memoryviews that stay in `found` only if nothing uses them as a
+    number), a Python int (`ints`), the result of an operator, an
+    elementwise function or a comparison of those (an operator on a bool
+    and a number makes a number alike in Python and numpy; `eligible`
+    refuses one on two bools), an entry of an array or list in `found`, a
+    copy of those, and what a reverse loop restores of them (`restored`)."""
     needs = {
         n: [
             (
@@ -505,7 +508,7 @@ def _number_needs(how: object, found: set[str], ints: set[str]):
 
 
 def _number_const(atom: Const) -> bool:
-    return type(atom.value) in (int, float)
+    return type(atom.value) in (bool, int, float)
 
 
 def _atom_needs(atoms, const) -> tuple[str, ...] | None:

@@ -576,3 +576,16 @@ def holt_textbook(alpha, beta, y):
         level.append(alpha * y[t] + (1 - alpha) * pred)
         trend.append(beta * (level[-1] - level[-2]) + (1 - beta) * trend[-1])
     return sse
+
+
+def appends_in_both_arms(a, y):
+    """A list appended to in both arms of a branch: the reverse sweep pops
+    one saved number per arm and the branch's condition, a bool, from one
+    stack (an operator on either is a number)."""
+    xs = [y[0]]
+    for t in range(1, len(y)):
+        if y[t] > 0:
+            xs.append(xs[-1] * a + y[t])
+        else:
+            xs.append(xs[-1] - a * y[t])
+    return xs[-1] * a

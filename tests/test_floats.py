@@ -293,6 +293,7 @@ ENTRY_CASES = [
     (ff.absolute_squares, "a", (0.7, SERIES)),
     (ff.appends_in_a_branch, "a", (0.7, SERIES)),
     (ff.holt_textbook, ("alpha", "beta"), (0.4, 0.2, SERIES)),
+    (ff.appends_in_both_arms, "a", (0.7, SERIES - 0.2)),
 ]
 
 
