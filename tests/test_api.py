@@ -990,3 +990,84 @@ def test_a_constant_read_after_a_hash_in_a_string_is_declared(tmp_path, monkeypa
     m = _program(tmp_path, "hashes", HASH_PROGRAM)
     value, grad = symgrad.grad(m.loss).f_and_grad(np.ones(2), "#")
     assert value == 4.0 and list(grad) == [2.0, 2.0]
+
+
+def _plus_one(x):
+    return x * x + 1.0
+
+
+def _plus_two(x):
+    return x * x + 2.0
+
+
+def _plus_three(x):
+    return x * x + 3.0
+
+
+def _sin_three(x):
+    return np.sin(x) * 3.0
+
+
+def _sin_four(x):
+    return np.sin(x) * 4.0
+
+
+def _broken(x):
+    return x.no_such_method()
+
+
+def test_compiling_raises_the_collection_threshold_and_puts_it_back(monkeypatch):
+    """Compiling runs with fewer cyclic collections; afterwards, after an
+    error, and after compilations in two threads at once, the thresholds are
+    the caller's again (even unusual ones)."""
+    import gc
+    import threading
+
+    seen = []
+    pipeline = symgrad.api._pipeline
+
+    def watched(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(symgrad.api, "_pipeline", watched)
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(123, 4, 5)
+        assert symgrad.grad(_plus_one).source
+        assert seen == [(50_000, 4, 5)]
+        assert gc.get_threshold() == (123, 4, 5)
+        with pytest.raises(symgrad.SymgradError):
+            _ = symgrad.grad(_broken).compiled
+        assert gc.get_threshold() == (123, 4, 5)
+        with pytest.raises(symgrad.SymgradError):
+            _ = symgrad.hessian(_broken).module
+        assert gc.get_threshold() == (123, 4, 5)
+
+        gc.set_threshold(90_000, 10, 10)  # (a larger threshold is kept)
+        assert symgrad.grad(_plus_two).source
+        assert seen[-1] == (90_000, 10, 10)
+        gc.set_threshold(0, 10, 10)  # (and no automatic collection)
+        assert symgrad.grad(_plus_three).source
+        assert seen[-1] == (0, 10, 10) and gc.get_threshold() == (0, 10, 10)
+
+        gc.set_threshold(700, 10, 10)
+        start = threading.Barrier(2)
+
+        def compile_one(f):
+            start.wait()
+            assert symgrad.grad(f).source
+
+        threads = [
+            threading.Thread(target=compile_one, args=(f,))
+            for f in (_sin_three, _sin_four)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert gc.get_threshold() == (700, 10, 10)
+        assert len(seen) == 6  # (the hessian of `_broken` fails before it)
+    finally:
+        gc.set_threshold(*before)
