@@ -503,6 +503,15 @@ def _bad_input_errors(
     class JoinError(RepeatedIndexError):
         """Lists joined with + or repeated with *, differentiated as arrays."""
 
+    class SharedArgumentsError(BadInputError):
+        """Arguments sharing memory, where the function writes into one."""
+
+        def __init__(self, message: str, line: int):
+            text = src.lines[line - 1].rstrip("\n") if line <= len(src.lines) else ""
+            col = len(text) - len(text.lstrip())
+            loc = Loc(src.file, line, col, text, src.name)
+            super().__init__(f"{function}: {message}", loc)
+
     class RuleError(BadInputError):
         """A custom rule's derivative of the wrong shape."""
 
@@ -525,6 +534,7 @@ def _bad_input_errors(
         "StackError": StackError,
         "JoinError": JoinError,
         "RuleError": RuleError,
+        "SharedArgumentsError": SharedArgumentsError,
     }
 
 

@@ -163,9 +163,13 @@ def grad_function(
         return lines + [f"return {returned}, {grad_text}"]
 
     lines = printed(False)
+    # the arguments' checks first, before the float body's dispatch too
+    checks = [ln for ln in lines if ln.startswith("_unshared(")]
+    lines = checks + [ln for ln in lines if not ln.startswith("_unshared(")]
     fast = ""
     if floats.eligible(statements, entries) and floats.pays(lines):
-        lines = _float_dispatch(spec, entries) + lines
+        rest = lines[len(checks) :]
+        lines = checks + _float_dispatch(spec, entries) + rest
         float_lines = printed(True)
         looped = floats.looped_math(float_lines)
         if looped:

@@ -98,7 +98,7 @@ _SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple", "min_int"}  # (`(n + 1, m +
 # Checks that numbers always pass, left out of the float body (`+` and `*`
 # of numbers and memoryviews' entries join no lists; a list argument is
 # read only by entries there, `entry_arrays`, so `_any_sequence` is moot).
-_DROPPED = {"not_joined", "any_sequence"}
+_DROPPED = {"not_joined", "any_sequence", "unshared"}
 # Tests of a float spelled as `math`'s (a bool where numpy's is an np.bool_).
 _TESTS = {"isnan", "isfinite"}
 # Adjoint helpers that are the identity (or a zero) on floats.
@@ -681,9 +681,9 @@ def dropped(stmt: Stmt) -> bool:
 
 def pays(numpy_body: list[str]) -> bool:
     """Does the numpy body call numpy or a support function (other than the
-    seed check, which the float body also makes), so that the float body is
-    faster?"""
-    calls = re.compile(r"\bnp\.|\b_(?!check_seed\b)[a-z_]+\(")
+    seed check, which the float body also makes, and the arguments' check,
+    made before either), so that the float body is faster?"""
+    calls = re.compile(r"\bnp\.|\b_(?!check_seed\b|unshared\b)[a-z_]+\(")
     return any(calls.search(line) for line in numpy_body)
 
 

@@ -403,14 +403,16 @@ class FlowLowering:
                 # float64 array, which made a float32 sum float64; None: a name
                 # the loop binds before it updates it)
             if self.is_list(value) and isinstance(value, Const):
-                self.unshared(value, name, scope, loc)
+                self.unshared_list(value, name, scope, loc)
                 scope.env[name] = self.as_list(value, loc, name)  # (a list)
             elif isinstance(value, Const):
                 scope.env[name] = self.emit("copy", (value,), loc, hint=name)
-            elif self.roots(value, held=False) & self.foreign(scope) and not (
-                self.aliased(value, name, scope)
-            ):
-                scope.env[name] = self.emit("copy_arg", (value,), loc, hint=name)
+            elif self.roots(value, held=False, into=True) & self.foreign(scope):
+                if not self.aliased(value, name, scope):
+                    copied = self.emit("copy_arg", (value,), loc, hint=name)
+                    for root in self.roots(value, held=False, into=True):
+                        self.arg_copies[copied.name] = root  # (`note_written`)
+                    scope.env[name] = copied
         before = dict(scope.env)
         headers = {}
         for name in carried:
@@ -564,7 +566,7 @@ class FlowLowering:
             value = after.get(name)
             if not isinstance(value, Var):
                 continue
-            mine = self.roots(value, held=False)
+            mine = self.roots(value, held=False, into=True)
             for other, theirs in after.items():
                 if (
                     other != name

@@ -51,7 +51,7 @@ from .ir import (
 )
 from .library import BINOPS
 from .names import RESERVED, Names
-from .rules import CHECKS, JOIN_GUARD, OPS, VIEWS
+from .rules import CHECKS, JOIN_GUARD, OPS, READ_ONLY_VIEWS, VIEWS
 from .source import FunctionSource, nodes
 from .updates import UpdateLowering, named_constant, vars_in
 
@@ -120,6 +120,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # through a merge or a loop, updated versions of an array or list)
         self.sources: dict[str, tuple[Atom, ...]] = {}
         self.copies: set[str] = set()  # results of ops in VIEWS that copy
+        self.written_args: dict[str, Loc] = {}  # (`note_written`)
+        self.arg_copies: dict[str, str] = {}  # a loop's copy -> the argument
         # list or tuple -> the values it holds references to
         self.holds: dict[str, tuple[Atom, ...]] = {}
         # variables that are never a boolean array: loop indices, and +, -, *,
@@ -169,7 +171,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         return Function(
             self.top.name,
             self.top.params,
-            tuple(self.body),
+            tuple(self.checked_arguments() + self.body),
             self.top.loc(self.top.tree),
         )
 
@@ -379,7 +381,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         ):
             return
         name = target.value.id
-        written = self.roots(self.name(name, target.value, scope), held=False)
+        written = self.roots(
+            self.name(name, target.value, scope), held=False, into=True
+        )
         for item in later:
             for var in vars_in(item):
                 if self.roots(var) & written:
@@ -973,7 +977,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and args
             and (isinstance(args[0], Var) or named_constant(args[0]))
             and not self.an_entry(op, args, loc)
-        ):
+            and not (op in READ_ONLY_VIEWS and self.ranks.get(name_of(args[0])) == 1)
+        ):  # (np.diag of a vector is a new matrix)
             self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
         elif dict(params).get("fn") in ("max", "min"):
             # Python's max and min return one of their arguments itself

@@ -67,7 +67,7 @@ from .ir import (
     walk,
 )
 from .ir import writes as assigned
-from .rules import VIEWS
+from .rules import READ_ONLY_VIEWS, VIEWS
 
 ARRAY_WRITES = {
     "setitem": "set",
@@ -160,7 +160,7 @@ def plan(
     unsaved: set[str] = set()
     read_views = {n for n in made_as_views if _closure(n, views) & reads}
     for group in written:
-        if any(n in primal.params or ops.get(n) in VIEWS for n in group):
+        if any(n in primal.params or _a_view(ops.get(n)) for n in group):
             continue
         if len(group - made) > 1 or _parallel(primal, group):
             continue  # two arrays at once (double buffering): keep them apart
@@ -230,6 +230,13 @@ def _unsaved(forward: list[Stmt], candidates: set[str]) -> set[str]:
         ):
             found.update(n for names in saved for n in names & candidates)
     return found
+
+
+def _a_view(op: str | None) -> bool:
+    """Is an array made by `op` a view, which a write into would change
+    another array?  (np.diag of a matrix is a view numpy makes read-only: a
+    write into it raises, in place or not.)"""
+    return op in VIEWS and op not in READ_ONLY_VIEWS
 
 
 def _views(fn: Function) -> dict[str, list[tuple[str, str]]]:

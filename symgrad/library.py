@@ -212,6 +212,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_take_indices": CallSpec("take_indices", ("indices", "n", "mode")),
     "_ndim_at_least": CallSpec("ndim_at_least", ("x", "n", "function")),
     "_not_joined": CallSpec("not_joined", ("a", "b", "op")),
+    "_unshared": CallSpec("unshared", (), variadic=True),
     "_any_sequence": CallSpec("any_sequence", (), variadic=True),
     "_axis_index": CallSpec("axis_index", ("axis", "ndim")),
     "_merged_shape": CallSpec("merged_shape", ("y",), (("axis", 0),)),

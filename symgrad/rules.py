@@ -244,6 +244,8 @@ _const("merged_shape", 1, "_merged_shape({0}{params})", [("axis", 0)])
 _const("same_shapes", 2, "_same_shapes({0}, {1}{params})", [("axis", 0)])
 _const("ndim_at_least", 3, "_ndim_at_least({0}, {1}, {2})")
 _const("not_joined", 3, "_not_joined({0}, {1}, {2})")
+# An argument written into (a copy of), checked against the other arguments.
+_const("unshared", None, "_unshared({args})")
 # The test emitted code makes before `_not_joined(a, b, op)` of two names: a
 # float or an array on either side joins nothing (30 ns, where the call costs
 # 170, a twentieth of linear regression's gradient).
@@ -579,6 +581,12 @@ structural("inexact", 1, "_inexact({0})")(_copy_adjoint)
 # Ops whose result may share memory with their first argument.
 VIEWS = {"getitem", "reshape", "ravel", "T", "transpose", "squeeze", "expand_dims"}
 VIEWS |= {"broadcast_to", "asarray", "inexact"}
+# np.diag of a matrix is numpy's read-only view of its diagonal (of a vector,
+# a new matrix): a write into the matrix changes it, a write into it raises.
+READ_ONLY_VIEWS = {"diag", "diag_k"}
+VIEWS |= READ_ONLY_VIEWS
+# np.int64(x), np.float32(x) of an array of that dtype is the array itself.
+VIEWS |= {"scalar_type"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
 VIEWS |= {"kept_grad"}
@@ -587,7 +595,7 @@ VIEWS |= {"pad_grad"}  # (of the constant mode: a slice of the cotangent)
 # Ops that raise where Python would (an unpacking of the wrong length, a name
 # a loop left unbound): kept where nothing reads their value.
 CHECKS = {"unpacked", "bound", "zip_length", "diff_order", "same_shapes"}
-CHECKS |= {"ndim_at_least", "not_joined"}
+CHECKS |= {"ndim_at_least", "not_joined", "unshared"}
 # Ops that write into their first argument's buffer (or may, once `inplace`
 # makes them in place): nothing reading it may move past them.
 WRITES_ARGUMENT = {"mul_into", "iadd", "setitem", "setitem_add", "setitem_sub"}

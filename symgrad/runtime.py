@@ -1156,6 +1156,71 @@ class RepeatedIndexError(ValueError):
     """An assignment wrote one element twice through repeated indices."""
 
 
+class SharedArgumentsError(ValueError):
+    """Arguments that share memory, where the function writes into one."""
+
+    def __init__(self, message, line):
+        super().__init__(message)
+        self.line = line
+
+
+def _unshared(names, line, written, *others):
+    """Raise SharedArgumentsError if the argument `written` (`names[0]`),
+    which the function writes into at `line`, shares memory with one of
+    `others` (`names[1:]`, the other arguments), or holds one array or list
+    twice: the function's write would
+    change that one too, where the generated code writes into a copy and
+    never into the caller's arrays.  Lists are compared by identity, arrays
+    by `np.may_share_memory` where they are views of one array (numpy's or
+    outside memory), inside lists and tuples too; numbers share nothing."""
+    if written.__class__ is float or written.__class__ is int:
+        return
+    found = {}  # the memory (an array's root array, a list) -> [(value, owner)]
+    _memory(written, 0, found)
+    if not found:
+        return
+    for k, other in enumerate(others, 1):
+        _memory(other, k, found)
+    for held in found.values():
+        for i, (x, a) in enumerate(held):
+            for y, b in held[i + 1 :]:
+                if 0 not in (a, b) or not (
+                    x.__class__ is list or np.may_share_memory(x, y)
+                ):
+                    continue
+                a, b = sorted((a, b))
+                shared = (
+                    f"the argument '{names[a]}' holds one array or list twice"
+                    if a == b
+                    else f"the arguments '{names[a]}' and '{names[b]}' share memory"
+                )
+                raise SharedArgumentsError(
+                    f"{shared}, and line {line} writes into '{names[a]}', which "
+                    "would change the other too; symgrad writes into a copy of an "
+                    "argument, never into the caller's array: pass arrays that do "
+                    "not overlap (np.copy)",
+                    line,
+                )
+
+
+def _memory(value, owner, found):
+    """Add `value`'s arrays and lists, looking inside lists and tuples, to
+    `found`, keyed by their memory: a list itself, an array the array it is
+    a view of (None for memory numpy did not allocate: a buffer's)."""
+    if isinstance(value, np.ndarray):
+        root = value
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        key = id(root) if root.base is None else None
+        found.setdefault(key, []).append((value, owner))
+    elif isinstance(value, list | tuple):
+        if value.__class__ is list:
+            found.setdefault(id(value), []).append((value, owner))
+        for item in value:
+            if item.__class__ is not float and item.__class__ is not int:
+                _memory(item, owner, found)
+
+
 def _written_grad(g, index, target, value):
     """The cotangent of `value` written by `target[index] = value` (or +=, -=).
 

@@ -7,9 +7,14 @@ Each becomes a new SSA value (`y_2 = setitem(y_1, i, v)`), which is exact as
 long as no other name can see the update.  numpy updates arrays in place, so
 an update is an error (naming the line) when another name, a view, a list
 or tuple holding the array, the caller of a helper, or an enclosing function
-could see it.  A write into the caller's array first copies it, so the
-caller's arrays are never changed; one into an array of the module or of an
-enclosing function (which Python would change) is an error.
+could see it (a view made by np.diag, which numpy makes read-only, counts
+for a write into the matrix, not for one into the view: `READ_ONLY_VIEWS`).
+A write into the caller's array first copies it, so the caller's arrays are
+never changed; and since the function itself would also change every other
+argument sharing that memory, the generated code first checks the arguments
+it writes into against the others (`checked_arguments`, `_unshared`).  A
+write into an array of the module or of an enclosing function (which Python
+would change) is an error.
 
 `y[mask] = v` where `v` may be a view of `y` is an error too: numpy does not
 copy such a right side first, so it reads entries it has already written, and
@@ -28,9 +33,9 @@ import numpy as np
 from .errors import Loc, UnsupportedSyntaxError
 from .fence import op_symbol
 from .flow import RESULT
-from .ir import Atom, Const, Index, Slice, Var, name_of
+from .ir import Assign, Atom, Const, Index, Slice, Stmt, Var, name_of
 from .library import BINOPS
-from .rules import VIEWS
+from .rules import READ_ONLY_VIEWS, VIEWS
 
 if TYPE_CHECKING:
     from .frontend import Scope
@@ -77,6 +82,8 @@ class UpdateLowering:
             )
         right = self.atom(stmt.value, scope)
         loc = scope.src.loc(stmt)
+        if isinstance(current, Var):
+            self.note_written(current, loc)  # (`a += v` changes the caller's a)
         if self.is_list(current) and op == "add" and not self.is_list(right):
             raise UnsupportedSyntaxError(  # (`+` would add an array to it)
                 f"'+=' on the list '{name}' extends it with the entries of a value "
@@ -98,6 +105,7 @@ class UpdateLowering:
         current = self.literal_list(name, self.name(name, receiver, scope), scope, loc)
         if not (isinstance(current, Var) and self.kinds.get(current.name) == "list"):
             raise _not_a_list(name, loc, f"{name} = {name} + [value]")
+        self.note_written(current, loc)
         if self.aliased(current, name, scope):
             raise UnsupportedSyntaxError(
                 f"'{name}.append' would also change another name bound to this list",
@@ -139,7 +147,7 @@ class UpdateLowering:
             and current.name is None
             and self.is_list(current)
         ):
-            self.unshared(current, name, scope, loc)
+            self.unshared_list(current, name, scope, loc)
             current = self.as_list(current, loc, name)
             scope.env[name] = current
         return current
@@ -366,6 +374,8 @@ class UpdateLowering:
                 self.ranks[target.name] = self.int_tuples[name_of(args[0])]
         elif op in _WRITTEN and name_of(args[0]) in self.ranks:
             self.ranks[target.name] = self.ranks[name_of(args[0])]
+        elif op in READ_ONLY_VIEWS and self.ranks.get(name_of(args[0])) in (1, 2):
+            self.ranks[target.name] = 3 - self.ranks[name_of(args[0])]  # (np.diag)
         elif op == "tuple" and all(self.int_scalar(a) for a in args):
             self.int_tuples[target.name] = len(args)
         elif op in ("add", "sub", "mul", "floordiv", "mod") and all(
@@ -452,7 +462,7 @@ class UpdateLowering:
         current = self.name(name, node, scope)
         shared = sorted(  # (Python changes such an array, maybe through a merge)
             c
-            for c in self.roots(current, held=False)
+            for c in self.roots(current, held=False, into=True)
             if c in self.constants and isinstance(self.constants[c].value, np.ndarray)
         )
         if shared:
@@ -465,7 +475,7 @@ class UpdateLowering:
                 "pass the array as an argument",
             )
         if isinstance(current, Const) and self.is_list(current):
-            self.unshared(current, name, scope, loc)
+            self.unshared_list(current, name, scope, loc)
             current = self.as_list(current, loc, name)  # (a new list, as written)
         if not isinstance(current, Var):
             current = self.emit("copy", (current,), loc, hint=name)
@@ -479,14 +489,41 @@ class UpdateLowering:
                 f"array by its own name; to change '{name}' alone, make it a new "
                 f"array first: {name} = np.copy({name})",
             )
-        if self.roots(current, held=False) & self.foreign(scope):
+        self.note_written(current, loc)
+        if self.roots(current, held=False, into=True) & self.foreign(scope):
             if self.is_list(current):  # (`items[:]`: a list copies as a list)
                 index = Index((Slice(),))
                 return self.emit("getitem", (current, index), loc, hint=name)
             current = self.emit("copy_arg", (current,), loc, hint=name)
         return current
 
-    def unshared(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:
+    def note_written(self, current: Atom, loc: Loc) -> None:
+        """Before a write into `current`, which may be (a copy of) an argument
+        of the top function: the function changes the caller's array or list,
+        and with it any other argument sharing its memory, where the generated
+        code writes into a copy.  The first write into each argument is noted
+        (`written_args`); `checked_arguments` checks them at run time."""
+        for name in self.roots(current, held=False, into=True):
+            name = self.arg_copies.get(name, name)  # (copied before a loop)
+            if name in self.top.params:
+                self.written_args.setdefault(name, loc)
+
+    def checked_arguments(self) -> list[Stmt]:
+        """The run-time checks (`_unshared`) that no argument the function
+        writes into shares memory with another argument: the first statements
+        of the function, whatever path the write is on.  (Not against a
+        module's array the function reads: the generated module holds its own
+        copy of it.)"""
+        params = self.top.params
+        checks: list[Stmt] = []
+        for name, loc in sorted(self.written_args.items()):
+            others = tuple(p for p in params if p != name)
+            args = (Const((name, *others)), Const(loc.line), Var(name))
+            args += tuple(Var(p) for p in others)
+            checks.append(Assign(Var(self.names.fresh()), "unshared", args, (), loc))
+        return checks
+
+    def unshared_list(self, const: Const, name: str, scope: Scope, loc: Loc) -> None:
         """A list constant written into must be `name`'s alone: bound to
         another name too (`g = h`), held in a tuple or a list (`acc.append(h)`,
         `[h, k]`), an entry of a list of lists (`row = m[0]`), or a helper's
@@ -516,8 +553,10 @@ class UpdateLowering:
         """Arrays this function did not create: the caller's, and constants."""
         return set(self.top.params) | set(self.constants)
 
-    def roots(self, atom: Atom, held: bool = True) -> set[str]:
-        """The arrays and lists `atom` may be, or (with `held`) hold."""
+    def roots(self, atom: Atom, held: bool = True, into: bool = False) -> set[str]:
+        """The arrays and lists `atom` may be, or (with `held`) hold.  With
+        `into`, those a write into `atom` may change: not the matrix of an
+        `np.diag` (`READ_ONLY_VIEWS`), which a write into it cannot reach."""
         if isinstance(atom, Const):
             return {atom.name} if atom.name is not None else set()
         found, stack = set(), [atom.name]
@@ -526,6 +565,8 @@ class UpdateLowering:
             if name in found:
                 continue
             found.add(name)
+            if into and self.ops.get(name) in READ_ONLY_VIEWS:
+                continue
             edges = self.sources.get(name, ())
             if held:
                 edges += self.holds.get(name, ())
@@ -546,7 +587,7 @@ class UpdateLowering:
         none is refused there."""
         if getattr(scope.src.resolver, "generated", False):
             return False
-        mine = self.roots(var, held=False)
+        mine = self.roots(var, held=False, into=True)
         for other, value in scope.env.items():
             if other == name or other == RESULT:
                 continue
@@ -580,8 +621,10 @@ class UpdateLowering:
                 pending += [
                     s for s in self.sources.get(v.name, ()) if isinstance(s, Var)
                 ]
-            elif op in VIEWS and v.name not in self.copies:
-                return True
+            elif (
+                op in VIEWS and op not in READ_ONLY_VIEWS and v.name not in self.copies
+            ):
+                return True  # (a write into np.diag's result changes nothing else)
         return False
 
 

@@ -1071,3 +1071,104 @@ def test_compiling_raises_the_collection_threshold_and_puts_it_back(monkeypatch)
         assert len(seen) == 6  # (the hessian of `_broken` fails before it)
     finally:
         gc.set_threshold(*before)
+
+
+def _adds_to_its_argument(a, b):
+    a += 1.0
+    return np.sum(b * b)
+
+
+def _writes_an_entry(a, b):
+    a[0] = 3.0
+    return np.sum(a * b)
+
+
+def _writes_in_a_loop(y, a, w):
+    for t in range(1, len(y)):
+        y[t] = a * y[t] + (1 - a) * y[t - 1]
+    return np.sum(y * w)
+
+
+def _writes_in_a_branch(a, b, c):
+    if c > 0:
+        a[0] = 2.0
+    a[1] = 3.0 * c
+    return np.sum(a * b)
+
+
+def _writes_an_entry_of_a_held_array(x, params):
+    W, b = params
+    x[0] = 5.0
+    return np.sum(W * x) + np.sum(b)
+
+
+def _writes_into_a_list(xs, ys):
+    xs[0] = xs[1] * 2.0
+    return np.sum(ys[0] * ys[0])
+
+
+def _adds_floats(x, y):
+    x += y
+    return x * np.sin(y)
+
+
+def test_arguments_sharing_memory_with_one_written_are_refused():
+    # numpy's write into an argument also changes another argument that
+    # shares its memory; the generated code writes into a copy and gave the
+    # value of a different program, silently (5.0 for 13.0; adversarial
+    # tester).  Such a call is refused at run time, at the line that writes.
+    x = np.array([1.0, 2.0])
+    g = symgrad.grad(_adds_to_its_argument, wrt=(0, 1))
+    with pytest.raises(
+        symgrad.errors.BadInputError, match="'a' and 'b' share memory"
+    ) as info:
+        g.f_and_grad(x, x)
+    assert info.value.loc.line == _adds_to_its_argument.__code__.co_firstlineno + 1
+    assert "    a += 1.0\n    ^" in str(info.value)
+    value, grads = g.f_and_grad(x, x.copy())  # (apart, as before)
+    assert value == 5.0 and np.array_equal(grads[1], 2.0 * x)
+    B = np.array([[1.0, 2.0], [3.0, 4.0]])
+    h = symgrad.grad(_writes_an_entry)
+    with pytest.raises(symgrad.errors.BadInputError, match="'a' and 'b' share"):
+        h.f_and_grad(B[0], B[:, 0])  # (overlapping views: B[0, 0])
+    value, grad = h.f_and_grad(B[0], B[1])  # (rows: apart)
+    assert value == 17.0 and np.array_equal(grad, [0.0, 4.0])
+    assert np.array_equal(B, [[1.0, 2.0], [3.0, 4.0]])  # (copied, not written)
+    y = np.linspace(0.0, 1.0, 6)
+    k = symgrad.grad(_writes_in_a_loop, wrt=1)
+    with pytest.raises(symgrad.errors.BadInputError, match="'y' and 'w' share"):
+        k.f_and_grad(y, 0.3, y[::-1])
+    symgrad.check_grad(k, y, 0.3, y + 1.0)
+    # (once, first, naming the line of the write in the loop)
+    line = _writes_in_a_loop.__code__.co_firstlineno + 2
+    assert k.source.count(f'_unshared(("y", "a", "w"), {line}, y, a, w)') == 1
+    # the check is made first, whichever path the writes are on (a first
+    # write in a branch not taken had the later write go unchecked)
+    z = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(symgrad.errors.BadInputError, match="'a' and 'b' share"):
+        symgrad.grad(_writes_in_a_branch).f_and_grad(z, z, -1.0)
+    # inside lists and tuples, by identity for lists, and a list holding one
+    # array twice (an argument of different shapes is no error: it raised
+    # numpy's ValueError making an array of them)
+    held = symgrad.grad(_writes_an_entry_of_a_held_array)
+    W = np.ones((2, 3))
+    with pytest.raises(symgrad.errors.BadInputError, match="'x' and 'params'"):
+        held.f_and_grad(z, (W, z))
+    assert held.f_and_grad(z.copy(), (W, z))[0] == 26.0  # (apart: 2 * 10 + 6)
+    into = symgrad.grad(_writes_into_a_list)
+    rows = [z, z + 1.0]
+    with pytest.raises(symgrad.errors.BadInputError, match="'xs' and 'ys'"):
+        into.f_and_grad(rows, rows)
+    with pytest.raises(symgrad.errors.BadInputError, match="'xs' holds one array"):
+        into.f_and_grad([z, z], [W])
+    assert into.f_and_grad(rows, [W[0]])[0] == 3.0
+    # Python floats share nothing: the float body still runs
+    floats = symgrad.grad(_adds_floats, wrt=(0, 1))
+    assert "_f_and_grad_floats" in floats.source
+    assert floats.f_and_grad(0.5, 0.5) == floats.f_and_grad(*np.array([0.5, 0.5]))
+    # (forward mode, and a Hessian, which reads the gradient's module again)
+    with pytest.raises(symgrad.errors.BadInputError, match="'a' and 'b' share"):
+        symgrad.jvp(_writes_an_entry).jvp(x, x, tangents=np.ones(2))
+    assert symgrad.jvp(_writes_an_entry).jvp(x, x + 1, tangents=np.ones(2)) == 3.0
+    with pytest.raises(symgrad.errors.BadInputError, match="'y' and 'w' share"):
+        symgrad.hessian(_writes_in_a_loop, wrt=1).hessian(y, 0.3, y)
