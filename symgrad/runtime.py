@@ -1166,59 +1166,99 @@ class SharedArgumentsError(ValueError):
 
 def _unshared(names, line, written, *others):
     """Raise SharedArgumentsError if the argument `written` (`names[0]`),
-    which the function writes into at `line`, shares memory with one of
-    `others` (`names[1:]`, the other arguments), or holds one array or list
-    twice: the function's write would
-    change that one too, where the generated code writes into a copy and
-    never into the caller's arrays.  Lists are compared by identity, arrays
-    by `np.may_share_memory` where they are views of one array (numpy's or
-    outside memory), inside lists and tuples too; numbers share nothing."""
+    which the function writes into at `line`, may share memory with one of
+    `others` (`names[1:]`, the other arguments), or holds two arrays that may
+    (one array twice) or one list twice: the function's write would change
+    that one too, where the generated code writes into a copy and never into
+    the caller's arrays.  Lists are compared by identity, arrays by the
+    bounds of their bytes (`np.may_share_memory`; so two columns of one
+    matrix count as sharing), inside lists and tuples too; numbers share
+    nothing."""
     if written.__class__ is float or written.__class__ is int:
         return
-    found = {}  # the memory (an array's root array, a list) -> [(value, owner)]
-    _memory(written, 0, found)
-    if not found:
-        return
-    for k, other in enumerate(others, 1):
-        _memory(other, k, found)
-    for held in found.values():
-        for i, (x, a) in enumerate(held):
-            for y, b in held[i + 1 :]:
-                if 0 not in (a, b) or not (
-                    x.__class__ is list or np.may_share_memory(x, y)
-                ):
-                    continue
-                a, b = sorted((a, b))
-                shared = (
-                    f"the argument '{names[a]}' holds one array or list twice"
-                    if a == b
-                    else f"the arguments '{names[a]}' and '{names[b]}' share memory"
-                )
-                raise SharedArgumentsError(
-                    f"{shared}, and line {line} writes into '{names[a]}', which "
-                    "would change the other too; symgrad writes into a copy of an "
-                    "argument, never into the caller's array: pass arrays that do "
-                    "not overlap (np.copy)",
-                    line,
-                )
+    found = None
+    if written.__class__ is np.ndarray and not any(
+        o.__class__ is list or o.__class__ is tuple for o in others
+    ):  # (arrays and numbers: the common case, in pairs)
+        for k, other in enumerate(others, 1):
+            if isinstance(other, np.ndarray) and np.may_share_memory(written, other):
+                found = (0, k)
+                break
+    else:
+        arrays, lists = [], {}
+        for k, value in enumerate((written, *others)):
+            _held(value, k, arrays, lists)
+        found = lists.get(None) or _overlapping(arrays)
+    if found is not None:
+        a, b = sorted(found)
+        shared = (
+            f"the argument '{names[a]}' holds one array or list twice, or two "
+            "arrays that share memory"
+            if a == b
+            else f"the arguments '{names[a]}' and '{names[b]}' share memory"
+        )
+        raise SharedArgumentsError(
+            f"{shared}, and line {line} writes into '{names[a]}', which would "
+            "change the other too; symgrad writes into a copy of an argument, "
+            "never into the caller's array: pass arrays that do not overlap "
+            "(np.copy)",
+            line,
+        )
 
 
-def _memory(value, owner, found):
-    """Add `value`'s arrays and lists, looking inside lists and tuples, to
-    `found`, keyed by their memory: a list itself, an array the array it is
-    a view of (None for memory numpy did not allocate: a buffer's)."""
-    if isinstance(value, np.ndarray):
-        root = value
-        while isinstance(root.base, np.ndarray):
-            root = root.base
-        key = id(root) if root.base is None else None
-        found.setdefault(key, []).append((value, owner))
-    elif isinstance(value, list | tuple):
-        if value.__class__ is list:
-            found.setdefault(id(value), []).append((value, owner))
-        for item in value:
-            if item.__class__ is not float and item.__class__ is not int:
-                _memory(item, owner, found)
+def _held(value, owner, arrays, lists):
+    """Add the arrays `value` is or holds, in lists and tuples, to `arrays` as
+    (array, owner), and its lists to `lists` (id -> owners), noting under
+    None the first pair of owners that hold one list, one of them 0 (the
+    argument written)."""
+    pending, seen = [value], set()
+    while pending:
+        value = pending.pop()
+        if isinstance(value, np.ndarray):
+            arrays.append((value, owner))
+        elif isinstance(value, list | tuple):
+            if isinstance(value, list):
+                owners = lists.setdefault(id(value), [])
+                if owner == 0 and owners or 0 in owners:
+                    lists.setdefault(None, (0, owner or owners[0]))
+                owners.append(owner)
+            if id(value) not in seen:  # (a list holding itself: walked once)
+                seen.add(id(value))
+                pending += [v for v in value if v.__class__ not in _NUMBERS]
+
+
+def _overlapping(arrays):
+    """The owners of two arrays whose bytes' bounds overlap, one of them of
+    owner 0, or None: pairwise for a few arrays, else sorted by address."""
+    if len(arrays) <= 16:
+        for i, (x, a) in enumerate(arrays):
+            for y, b in arrays[i + 1 :]:
+                if 0 in (a, b) and np.may_share_memory(x, y):
+                    return a, b
+        return None
+    bounds = sorted((*_bounds(x), owner) for x, owner in arrays if x.size)
+    end_any = end_written = None  # (the farthest end so far: of any, of owner 0)
+    for lo, hi, owner in bounds:
+        if owner == 0 and end_any is not None and lo < end_any[0]:
+            return end_any[1], 0
+        if owner != 0 and end_written is not None and lo < end_written:
+            return 0, owner
+        if end_any is None or hi > end_any[0]:
+            end_any = (hi, owner)
+        if owner == 0 and (end_written is None or hi > end_written):
+            end_written = hi
+    return None
+
+
+def _bounds(x):
+    """The first and one past the last byte of the array `x`."""
+    lo = hi = x.__array_interface__["data"][0]
+    for n, step in zip(x.shape, x.strides, strict=True):
+        if step < 0:
+            lo += (n - 1) * step
+        else:
+            hi += (n - 1) * step
+    return lo, hi + x.itemsize
 
 
 def _written_grad(g, index, target, value):

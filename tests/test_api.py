@@ -1162,6 +1162,31 @@ def test_arguments_sharing_memory_with_one_written_are_refused():
     with pytest.raises(symgrad.errors.BadInputError, match="'xs' holds one array"):
         into.f_and_grad([z, z], [W])
     assert into.f_and_grad(rows, [W[0]])[0] == 3.0
+    # views made through other objects (a window, a memoryview), a list
+    # subclass, a list holding itself (walked once), and many arrays (sorted
+    # by address rather than compared in pairs: second tester)
+    window = np.lib.stride_tricks.sliding_window_view(z, 2)
+    with pytest.raises(symgrad.errors.BadInputError, match="'x' and 'params'"):
+        held.f_and_grad(z, (window, z[:1]))
+    viewed = np.asarray(memoryview(z))
+    with pytest.raises(symgrad.errors.BadInputError, match="'x' and 'params'"):
+        held.f_and_grad(z, (W, viewed))
+
+    class Rows(list):
+        pass
+
+    subclassed = Rows([z, z + 1.0])
+    with pytest.raises(symgrad.errors.BadInputError, match="'xs' and 'ys'"):
+        into.f_and_grad(subclassed, (subclassed,))
+    looped = [W[0]]
+    looped.append(looped)
+    assert into.f_and_grad([z, z + 1.0], looped)[0] == 3.0
+    M = np.arange(60.0).reshape(20, 3)
+    assert into.f_and_grad(list(M), [W[0]])[0] == 3.0  # (20 rows: none shared)
+    with pytest.raises(symgrad.errors.BadInputError, match="'xs' holds"):
+        into.f_and_grad([*M, M[7]], [W[0]])
+    with pytest.raises(symgrad.errors.BadInputError, match="'xs' and 'ys'"):
+        into.f_and_grad(list(M), [W[0], M[3]])
     # Python floats share nothing: the float body still runs
     floats = symgrad.grad(_adds_floats, wrt=(0, 1))
     assert "_f_and_grad_floats" in floats.source
