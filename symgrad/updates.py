@@ -78,7 +78,8 @@ class UpdateLowering:
                 "array (another name, a tuple or list holding it, a view, or a "
                 "caller's argument)",
                 scope.src.loc(stmt),
-                f"write '{name} = {name} {op_symbol(stmt.op)} ...' for a new value",
+                self.diagonal_hint(current, name, scope)
+                or f"write '{name} = {name} {op_symbol(stmt.op)} ...' for a new value",
             )
         right = self.atom(stmt.value, scope)
         loc = scope.src.loc(stmt)
@@ -485,9 +486,10 @@ class UpdateLowering:
                 "array (another name, a tuple or list holding it, a view, or a "
                 "caller's argument)",
                 loc,
-                f"to change the array '{name}' shares memory with, write into that "
-                f"array by its own name; to change '{name}' alone, make it a new "
-                f"array first: {name} = np.copy({name})",
+                self.diagonal_hint(current, name, scope)
+                or f"to change the array '{name}' shares memory with, write into "
+                f"that array by its own name; to change '{name}' alone, make it a "
+                f"new array first: {name} = np.copy({name})",
             )
         self.note_written(current, loc)
         if self.roots(current, held=False, into=True) & self.foreign(scope):
@@ -603,6 +605,25 @@ class UpdateLowering:
             if caller & mine:
                 return True
         return self.a_view(var)
+
+    def diagonal_hint(self, var: Var, name: str, scope: Scope) -> str | None:
+        """Where another name may be `np.diag`'s view of the array `name` is
+        (numpy's np.diag of a matrix: of a vector it is a new matrix, but
+        symgrad does not know which `name` is), the hint that names it."""
+        mine = self.roots(var, held=False, into=True)
+        for other, value in scope.env.items():
+            for v in vars_in(value):
+                for made in self.roots(v):
+                    viewed = self.sources.get(made, ())  # (none: of a vector)
+                    if self.ops.get(made) not in READ_ONLY_VIEWS or not viewed:
+                        continue
+                    if self.roots(viewed[0], held=False) & mine:
+                        return (
+                            f"'{other}' may be np.diag's view of '{name}' (np.diag of "
+                            "a matrix is a view of its diagonal, which this write "
+                            f"would change): take np.diag(np.copy({name}))"
+                        )
+        return None
 
     def a_view(self, var: Var) -> bool:
         """May `var` be a view of another value: made by a view op, or a

@@ -1436,8 +1436,10 @@ def test_np_diag_of_a_matrix_is_a_view():
         (_off_diagonal_then_entry_written, (A,)),
         (_diagonal_then_loop_writes, (A,)),
     ]:
-        with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
+        with pytest.raises(UnsupportedSyntaxError, match="may share memory") as info:
             symgrad.grad(fn).f_and_grad(*args)
+        assert "may be np.diag's view of " in str(info.value)  # (the hint)
+        assert "take np.diag(np.copy(" in str(info.value)
         with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
             symgrad.jvp(fn).jvp(*args, tangents=np.ones_like(args[0]))
     v = np.array([1.0, -2.0, 3.0])
