@@ -410,8 +410,8 @@ class FlowLowering:
             elif self.roots(value, held=False, into=True) & self.foreign(scope):
                 if not self.aliased(value, name, scope):
                     copied = self.emit("copy_arg", (value,), loc, hint=name)
-                    for root in self.roots(value, held=False, into=True):
-                        self.arg_copies[copied.name] = root  # (`note_written`)
+                    roots = self.roots(value, held=False, into=True)
+                    self.arg_copies[copied.name] = roots  # (`note_written`)
                     scope.env[name] = copied
         before = dict(scope.env)
         headers = {}

@@ -121,7 +121,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         self.sources: dict[str, tuple[Atom, ...]] = {}
         self.copies: set[str] = set()  # results of ops in VIEWS that copy
         self.written_args: dict[str, Loc] = {}  # (`note_written`)
-        self.arg_copies: dict[str, str] = {}  # a loop's copy -> the argument
+        self.arg_copies: dict[str, set[str]] = {}  # a loop's copy -> what it copies
         # list or tuple -> the values it holds references to
         self.holds: dict[str, tuple[Atom, ...]] = {}
         # variables that are never a boolean array: loop indices, and +, -, *,

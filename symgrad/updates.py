@@ -505,10 +505,10 @@ class UpdateLowering:
         and with it any other argument sharing its memory, where the generated
         code writes into a copy.  The first write into each argument is noted
         (`written_args`); `checked_arguments` checks them at run time."""
-        for name in self.roots(current, held=False, into=True):
-            name = self.arg_copies.get(name, name)  # (copied before a loop)
-            if name in self.top.params:
-                self.written_args.setdefault(name, loc)
+        for root in self.roots(current, held=False, into=True):
+            for name in self.arg_copies.get(root, {root}):  # (copied before a loop)
+                if name in self.top.params:
+                    self.written_args.setdefault(name, loc)
 
     def checked_arguments(self) -> list[Stmt]:
         """The run-time checks (`_unshared`) that no argument the function

@@ -1107,6 +1107,18 @@ def _writes_into_a_list(xs, ys):
     return np.sum(ys[0] * ys[0])
 
 
+def _writes_a_merge_in_a_loop(a, c, w):
+    if c > 0:
+        y = a
+        a = 0.0
+    else:
+        y = np.zeros(3)
+        a = 1.0
+    for i in range(2):
+        y[i] = w[i] * 3.0
+    return np.sum(y * w) + a
+
+
 def _adds_floats(x, y):
     x += y
     return x * np.sin(y)
@@ -1139,6 +1151,13 @@ def test_arguments_sharing_memory_with_one_written_are_refused():
     with pytest.raises(symgrad.errors.BadInputError, match="'y' and 'w' share"):
         k.f_and_grad(y, 0.3, y[::-1])
     symgrad.check_grad(k, y, 0.3, y + 1.0)
+    m = np.array([1.0, 2.0, 3.0])
+    # (a loop's copy of a value that may be an argument or a new array: the
+    # argument is checked; it was not, 24.0 for the function's 54.0)
+    merged = symgrad.grad(_writes_a_merge_in_a_loop, wrt=2)
+    with pytest.raises(symgrad.errors.BadInputError, match="'a' and 'w' share"):
+        merged.f_and_grad(m, 1.0, m)
+    assert merged.f_and_grad(m, 1.0, m.copy())[0] == 24.0  # (apart)
     # (once, first, naming the line of the write in the loop)
     line = _writes_in_a_loop.__code__.co_firstlineno + 2
     assert k.source.count(f'_unshared(("y", "a", "w"), {line}, y, a, w)') == 1
