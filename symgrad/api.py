@@ -32,7 +32,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import cache, custom, fence, runtime
-from .errors import BadInputError, InternalError, Loc, SeedError, SymgradError
+from .errors import (
+    BadInputError,
+    InternalError,
+    JoinError,
+    Loc,
+    NotANumberError,
+    RepeatedIndexError,
+    RuleError,
+    SeedError,
+    SharedArgumentsError,
+    StackError,
+    SymgradError,
+)
 from .ir import Function
 from .resolve import (
     Constant,
@@ -482,59 +494,46 @@ def unchanged(bindings: tuple[Binding, ...]) -> bool:
     return True
 
 
-def _bad_input_errors(
-    function: str, kind: str, src: FunctionSource
-) -> dict[str, type[SymgradError]]:
-    """symgrad's errors, to replace the standalone module's own: code loaded
-    by symgrad raises a bad seed as `SeedError`, a bad tangent, a write to a
-    repeated index, a list of unstackable arrays or a custom rule's derivative
-    of the wrong shape as `BadInputError`, with no wrapper catching them.  A
-    Hessian's module is never given a seed: its only seed error is an output
-    that is not a number.  A write to a repeated index names the line of
-    `src` it comes from."""
+def _bad_input_errors(function: str, kind: str, src: FunctionSource) -> dict[str, Any]:
+    """symgrad's errors, to replace the standalone module's own classes: code
+    loaded by symgrad raises a bad seed as `SeedError`, a bad tangent as
+    `BadInputError`, and a write to a repeated index, a list of unstackable
+    arrays, joined lists, a custom rule's derivative of the wrong shape or
+    arguments sharing memory as the `symgrad.errors` classes of those names,
+    with no wrapper catching them: each name here makes one, naming
+    `function` and the line of `src` it comes from.  A Hessian's module is
+    never given a seed: its only seed error is an output that is not a
+    number."""
 
-    class RepeatedIndexError(BadInputError):
-        def __init__(self, message: str):
-            super().__init__(f"{function}: {message}", _running_line(src))
+    def at_running_line(cls: type[BadInputError]) -> Callable[[str], BadInputError]:
+        def make(message: str) -> BadInputError:
+            return cls(f"{function}: {message}", _running_line(src))
 
-    class StackError(RepeatedIndexError):
-        """Entries of different shapes in a list or tuple differentiated."""
+        return make
 
-    class JoinError(RepeatedIndexError):
-        """Lists joined with + or repeated with *, differentiated as arrays."""
+    def shared(message: str, line: int) -> SharedArgumentsError:
+        text = src.lines[line - 1].rstrip("\n") if line <= len(src.lines) else ""
+        col = len(text) - len(text.lstrip())
+        return SharedArgumentsError(
+            f"{function}: {message}", Loc(src.file, line, col, text, src.name)
+        )
 
-    class SharedArgumentsError(BadInputError):
-        """Arguments sharing memory, where the function writes into one."""
-
-        def __init__(self, message: str, line: int):
-            text = src.lines[line - 1].rstrip("\n") if line <= len(src.lines) else ""
-            col = len(text) - len(text.lstrip())
-            loc = Loc(src.file, line, col, text, src.name)
-            super().__init__(f"{function}: {message}", loc)
-
-    class RuleError(BadInputError):
-        """A custom rule's derivative of the wrong shape."""
-
-        def __init__(self, message: str):
-            super().__init__(f"{function}: {message}", _running_line(src))
-
-    class NotANumberError(BadInputError):
-        def __init__(self, message: str):
-            shape = re.search(r"the output has shape \([^)]*\)", message)
-            super().__init__(
-                f"{function}: symgrad.hessian needs a function whose output is a "
-                f"number ({shape[0] if shape else message}); for a vector "
-                "output, take the Hessian of a weighted sum, np.dot(w, f(x))"
-            )
+    def not_a_number(message: str) -> NotANumberError:
+        shape = re.search(r"the output has shape \([^)]*\)", message)
+        return NotANumberError(
+            f"{function}: symgrad.hessian needs a function whose output is a "
+            f"number ({shape[0] if shape else message}); for a vector "
+            "output, take the Hessian of a weighted sum, np.dot(w, f(x))"
+        )
 
     return {
-        "SeedError": NotANumberError if kind == "hessian" else SeedError,
+        "SeedError": not_a_number if kind == "hessian" else SeedError,
         "TangentError": BadInputError,
-        "RepeatedIndexError": RepeatedIndexError,
-        "StackError": StackError,
-        "JoinError": JoinError,
-        "RuleError": RuleError,
-        "SharedArgumentsError": SharedArgumentsError,
+        "RepeatedIndexError": at_running_line(RepeatedIndexError),
+        "StackError": at_running_line(StackError),
+        "JoinError": at_running_line(JoinError),
+        "RuleError": at_running_line(RuleError),
+        "SharedArgumentsError": shared,
     }
 
 

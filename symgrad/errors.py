@@ -82,5 +82,29 @@ class BadInputError(SymgradError):
     """A bad `wrt`, a bad argument, or an unreadable function."""
 
 
+class RepeatedIndexError(BadInputError):
+    """A differentiated write into one entry twice, through repeated indices."""
+
+
+class StackError(BadInputError):
+    """A list or tuple of arrays of different shapes, differentiated as one array."""
+
+
+class JoinError(BadInputError):
+    """Lists joined with + or repeated with *, differentiated as arrays."""
+
+
+class SharedArgumentsError(BadInputError):
+    """Arguments that share memory, where the function writes into one of them."""
+
+
+class RuleError(BadInputError):
+    """A custom rule's derivative of the wrong shape."""
+
+
+class NotANumberError(BadInputError):
+    """A Hessian asked of a function whose output is not a number."""
+
+
 class InternalError(SymgradError):
     """A bug in symgrad itself, reported with the function it was compiling."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import symgrad
+from symgrad import errors
 from symgrad.errors import (
     BadInputError,
     NoDerivativeError,
@@ -1074,3 +1075,50 @@ def test_a_recursive_call_is_an_error_at_its_line(tmp_path):
     )
     with pytest.raises(UnsupportedSyntaxError, match="recursive call to 'inner'"):
         symgrad.grad(module.g).f_and_grad(1.0)
+
+
+def test_errors_raised_at_run_time_are_symgrads_importable_classes(tmp_path):
+    # (they were classes made anew inside symgrad.api for each function,
+    # printed as `symgrad.api._bad_input_errors.<locals>.StackError`, which no
+    # caller could import or catch by name: newcomer)
+    module, path = load(
+        tmp_path,
+        """
+        def adds_into(a, b):
+            a += 1.0
+            return np.sum(b * b)
+
+
+        def gathers(x):
+            y = np.zeros(3)
+            y[[0, 0]] = x[:2]
+            return np.sum(y)
+
+
+        def reads(xs):
+            return np.sum(xs[0]) + np.sum(xs[1] ** 2)
+
+
+        def vector(x):
+            return x * x
+        """,
+    )
+    x = np.array([1.0, 2.0, 3.0])
+    calls = [
+        (
+            lambda: symgrad.grad(module.adds_into, wrt=(0, 1)).grad(x, x),
+            errors.SharedArgumentsError,
+            7,
+        ),
+        (lambda: symgrad.grad(module.gathers).grad(x), errors.RepeatedIndexError, 13),
+        (lambda: symgrad.grad(module.reads).grad([x, x[:2]]), errors.StackError, 18),
+        (lambda: symgrad.hessian(module.vector).hessian(x), errors.NotANumberError, 0),
+    ]
+    for call, error, line in calls:
+        with pytest.raises(error) as info:
+            call()
+        assert type(info.value) is error
+        assert "<locals>" not in type(info.value).__qualname__
+        assert isinstance(info.value, BadInputError)
+        if line:
+            assert str(info.value).startswith(f"{path}:{line}:")
