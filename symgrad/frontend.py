@@ -134,6 +134,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # constants: an entry `Z[t, 0]` of such an array (an int per axis) is
         # a number, a copy, never a view
         self.ranks: dict[str, int] = {}  # arrays of known axes (`note_rank`)
+        # arrays of at least one axis (`np.argsort(x)`, `np.ravel(x)`, +, -, *
+        # ... with one): as an index, numpy's advanced indexing, a copy
+        self.axis_arrays: set[str] = set()
         self.int_tuples: dict[str, int] = {}  # `(n, 2)` of ints: its length
         self.int_scalars: set[str] = set()
         self.entries_read: set[str] = set()  # (arrays whose entries `an_entry` read)
@@ -964,6 +967,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.kinds[target.name] = "list"
         if op == "getitem" and not self.is_list(args[0]) and self.copying(args[1]):
             self.copies.add(target.name)  # (numpy's advanced indexing)
+        elif op == "getitem" and self.a_vector_entry(args):
+            self.copies.add(target.name)  # (a number or numpy's advanced indexing)
         elif op == "getitem" and self.is_list(args[0]) and self.is_list(target):
             # a slice of a list is a new list, holding the list's entries
             self.copies.add(target.name)
@@ -985,6 +990,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.sources[target.name] = tuple(a for a in args if isinstance(a, Var))
         self.note_integral(target, op, args)
         self.note_rank(target, op, args)
+        self.note_axes(target, op, args)
         if op == "getitem" and self.is_list(args[0]) and target.name not in self.kinds:
             # an entry of a list is one of the objects it holds, not a view
             # of the list: appending to or popping the list leaves it alone
@@ -1027,9 +1033,43 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             if isinstance(item, Var) and (
                 self.ops.get(item.name) in _INDEX_ARRAYS
                 or self.kinds.get(item.name) == "list"
+                or item.name in self.axis_arrays
             ):
                 return True
         return False
+
+    def note_axes(self, target: Var, op: str, args: tuple) -> None:
+        """Remember that `target` is an array of at least one axis
+        (`axis_arrays`): np.argsort, np.flatnonzero, np.arange and np.ravel
+        always make one, elementwise arithmetic with one and a reshape to a
+        shape of one or more axes keep one."""
+        if op in _AXIS_OPS or (
+            op in _ARITHMETIC and any(name_of(a) in self.axis_arrays for a in args)
+        ):
+            self.axis_arrays.add(target.name)
+        elif op == "reshape" and name_of(args[0]) in self.axis_arrays:
+            shape = args[1]
+            if isinstance(shape, Const):
+                axes = 1 if type(shape.value) is int else len(shape.value)
+            else:  # (a tuple written out: `(m, 1)`)
+                axes = len(self.holds.get(shape.name, ())) * (
+                    self.ops.get(shape.name) == "tuple"
+                )
+            if axes:
+                self.axis_arrays.add(target.name)
+
+    def a_vector_entry(self, args: tuple) -> bool:
+        """Is `args[0][args[1]]` an entry (a number) or entries (numpy's
+        advanced indexing) of a flattened array (np.ravel's), by the indices
+        np.take reads: a copy either way?"""
+        items = args[1].items
+        return (
+            self.ops.get(name_of(args[0])) == "ravel"
+            and len(items) == 1
+            and not args[1].wrapped
+            and isinstance(items[0], Var)
+            and self.ops.get(items[0].name) == "take_indices"
+        )
 
     def as_array(self, atom, loc: Loc):
         """A list passed where an array is expected becomes np.array(list)
@@ -1196,6 +1236,9 @@ _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
 # Ops whose results, used as an index, are masks or arrays of indices.
 _INDEX_ARRAYS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
 _INDEX_ARRAYS |= {"logical_and", "logical_or", "logical_not", "argsort", "flatnonzero"}
+# Ops that make an array of at least one axis; arithmetic that keeps one.
+_AXIS_OPS = {"argsort", "flatnonzero", "arange", "ravel"}
+_ARITHMETIC = {"add", "sub", "mul", "floordiv", "mod", "neg"}
 
 
 def _complex(value: object) -> bool:

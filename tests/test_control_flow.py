@@ -2499,6 +2499,57 @@ def test_a_helpers_default_may_name_a_module_constant(tmp_path):
             f.f_and_grad(x)
 
 
+def test_sorted_and_taken_entries_are_copies_a_write_may_follow(tmp_path):
+    # np.sort and np.take index by arrays of indices (argsort's, arange's):
+    # numpy's advanced indexing, a copy; a write into the array after them
+    # was refused as a write into a possible view (adversarial tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def sorted_then_written(x):
+            s = np.sort(x)
+            x[0] = 2.0
+            return np.sum(s * x)
+
+
+        @symgrad.grad
+        def taken_then_written(x):
+            t = np.take(x, [0, 2])
+            u = np.take(x, 1)
+            x[0] = 2.0
+            return np.sum(t) + u * x[1] + np.sum(x * x)
+
+
+        @symgrad.grad
+        def gathered_then_written(x):
+            g = x[np.arange(2) + 1]
+            x[1] = 0.5
+            return np.sum(g * g) + np.sum(x)
+
+
+        @symgrad.grad
+        def sliced_then_written(x):
+            v = x[np.arange(2)[0] :]
+            x[1] = 0.5
+            return np.sum(v)
+        """,
+    )
+    x = np.array([3.0, 1.0, 4.0])
+    value, grad = m.sorted_then_written.f_and_grad(x)
+    # sort(x) = (x1, x0, x2), then x = (2, x1, x2): 2 x1 + x0 x1 + x2 x2
+    assert value == 2.0 + 3.0 + 16.0 and np.array_equal(x, [3.0, 1.0, 4.0])
+    np.testing.assert_array_equal(grad, [1.0, 2.0 + 3.0, 8.0])
+    value, grad = m.taken_then_written.f_and_grad(x)
+    assert value == 3.0 + 4.0 + 1.0 * 1.0 + 4.0 + 1.0 + 16.0
+    np.testing.assert_array_equal(grad, [1.0, 2.0 * 1.0 + 2.0, 1.0 + 8.0])
+    value, grad = m.gathered_then_written.f_and_grad(x)
+    assert value == 1.0 + 16.0 + 3.0 + 0.5 + 4.0
+    np.testing.assert_array_equal(grad, [1.0, 2.0, 8.0 + 1.0])
+    with pytest.raises(UnsupportedSyntaxError, match="may share memory"):
+        m.sliced_then_written.f_and_grad(x)  # (an int of an array: a slice, a view)
+
+
 def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
     # `old = y[0]` of `y = np.zeros(3)` was taken for a view of y, so a later
     # write into y was refused: swaps and sorts by hand (adversarial tester)
