@@ -54,13 +54,23 @@ class UpdateLowering:
             if isinstance(held, Var) and self.is_list(held):  # (a tuple: `write`)
                 # `items[i] += v` is `items[i].__iadd__(v)`: an array entry is
                 # added to in place, and every other name for it sees that
+                symbol = op_symbol(stmt.op)
+                if getattr(stmt.target, "row_entry", False):  # (`c[i][j] += v`)
+                    raise UnsupportedSyntaxError(
+                        f"'{symbol}=' on an entry of an entry of the list "
+                        f"'{base.id}': its entries (lists or arrays) are changed "
+                        "in place, and other names may hold them",
+                        scope.src.loc(stmt),
+                        "build each row as a new list and append it, or make it "
+                        f"an array: {base.id} = np.zeros((n, m)), then "
+                        f"{base.id}[i, j] {symbol}= v",
+                    )
                 entry = f"{base.id}[{ast.unparse(stmt.target.slice)}]"
                 raise UnsupportedSyntaxError(
-                    f"'{op_symbol(stmt.op)}=' on an entry of the list '{base.id}' "
-                    "changes an array entry in place, which other names may hold",
+                    f"'{symbol}=' on an entry of the list '{base.id}' changes an "
+                    "array entry in place, which other names may hold",
                     scope.src.loc(stmt),
-                    f"write '{entry} = {entry} {op_symbol(stmt.op)} ...' for a new "
-                    "entry",
+                    f"write '{entry} = {entry} {symbol} ...' for a new entry",
                 )
             loc = scope.src.loc(stmt)
             if op in ("add", "sub"):
@@ -72,7 +82,11 @@ class UpdateLowering:
         current = self.name(name, stmt.target, scope)
         if self.is_list(current) and op == "add":
             self.local_update(name, scope, scope.src.loc(stmt))
-        if isinstance(current, Var) and self.aliased(current, name, scope):
+        if (
+            isinstance(current, Var)
+            and not self.int_scalar(current)  # (an int: `+=` makes a new one)
+            and self.aliased(current, name, scope)
+        ):
             raise UnsupportedSyntaxError(
                 f"in-place update of '{name}', which may share memory with another "
                 "array (another name, a tuple or list holding it, a view, or a "

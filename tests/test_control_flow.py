@@ -2941,3 +2941,52 @@ def test_a_list_written_out_in_the_function_may_be_appended_to(tmp_path):
         m.module_list.grad(0.7)
     with pytest.raises(UnsupportedSyntaxError, match="another name"):
         m.shared.grad(0.7)
+
+
+def test_a_copy_of_a_loop_index_may_be_added_to(tmp_path):
+    # `j = i; j += 1` was refused as an in-place update of a name sharing
+    # memory with another: an int is never updated in place (tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def next_entries(x):
+            total = 0.0
+            for i in range(len(x) - 1):
+                j = i
+                j += 1
+                j *= 1
+                total += x[j] * x[i] * j
+            return total + i
+        """,
+    )
+    x = np.array([1.0, 3.0, 2.0, 5.0])
+    value, grad = m.next_entries.f_and_grad(x)
+    assert value == 3.0 * 1.0 + 2.0 * 3.0 * 2 + 5.0 * 2.0 * 3 + 2
+    np.testing.assert_array_equal(grad, [3.0, 1.0 + 4.0, 6.0 + 15.0, 6.0])
+
+
+def test_a_write_into_an_entry_of_a_row_of_a_list_says_what_to_write(tmp_path):
+    # the hint for `c[i][j] += v` on a list of lists was `c[(i, j)] = c[(i,
+    # j)] + ...`, which Python refuses for a list (tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def product(a):
+            c = [[0.0] * 2 for _ in range(2)]
+            for i in range(2):
+                for j in range(2):
+                    for k in range(2):
+                        c[i][j] += a[i][k] * a[k][j]
+            return c[0][0] + c[1][1]
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        m.product.f_and_grad([[1.0, 2.0], [3.0, 4.0]])
+    assert str(info.value).endswith(
+        "    c[i][j] += a[i][k] * a[k][j]\n    ^\n"
+        "hint: build each row as a new list and append it, or make it an array: "
+        "c = np.zeros((n, m)), then c[i, j] += v"
+    )
+    assert info.value.loc.line == 12
