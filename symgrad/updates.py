@@ -41,6 +41,16 @@ if TYPE_CHECKING:
     from .frontend import Scope
 
 
+def _sharing(other: str) -> str:
+    """What an update may also change (`sharer`'s answer), for a message."""
+    if other.startswith("'"):
+        return (
+            f"may share memory with {other} (one array bound to both names, a "
+            "view of one or the other, or a tuple or list holding it)"
+        )
+    return f"may share memory with {other}"
+
+
 class UpdateLowering:
     """In-place updates, mixed into `frontend.Lowerer`."""
 
@@ -82,15 +92,14 @@ class UpdateLowering:
         current = self.name(name, stmt.target, scope)
         if self.is_list(current) and op == "add":
             self.local_update(name, scope, scope.src.loc(stmt))
-        if (
-            isinstance(current, Var)
-            and not self.int_scalar(current)  # (an int: `+=` makes a new one)
-            and self.aliased(current, name, scope)
-        ):
+        other = (
+            self.sharer(current, name, scope)
+            if isinstance(current, Var) and not self.int_scalar(current)
+            else None  # (an int: `+=` makes a new one)
+        )
+        if other is not None:
             raise UnsupportedSyntaxError(
-                f"in-place update of '{name}', which may share memory with another "
-                "array (another name, a tuple or list holding it, a view, or a "
-                "caller's argument)",
+                f"in-place update of '{name}', which {_sharing(other)}",
                 scope.src.loc(stmt),
                 self.diagonal_hint(current, name, scope)
                 or f"write '{name} = {name} {op_symbol(stmt.op)} ...' for a new value",
@@ -494,16 +503,21 @@ class UpdateLowering:
             current = self.as_list(current, loc, name)  # (a new list, as written)
         if not isinstance(current, Var):
             current = self.emit("copy", (current,), loc, hint=name)
-        if self.aliased(current, name, scope):
+        other = self.sharer(current, name, scope)
+        if other is not None:
+            named = other.startswith("'")
             raise UnsupportedSyntaxError(
-                f"assignment into '{name}', which may share memory with another "
-                "array (another name, a tuple or list holding it, a view, or a "
-                "caller's argument)",
+                f"assignment into '{name}', which {_sharing(other)}",
                 loc,
                 self.diagonal_hint(current, name, scope)
-                or f"to change the array '{name}' shares memory with, write into "
-                f"that array by its own name; to change '{name}' alone, make it a "
-                f"new array first: {name} = np.copy({name})",
+                or f"to change '{name}' alone, make it a new array first, "
+                f"{name} = np.copy({name})"
+                + (
+                    f" (or make {other} a copy, np.copy(...), where bound)"
+                    if named
+                    else ""
+                )
+                + "; to change both, write into the array they share by its own name",
             )
         self.note_written(current, loc)
         if self.roots(current, held=False, into=True) & self.foreign(scope):
@@ -591,7 +605,14 @@ class UpdateLowering:
         return found
 
     def aliased(self, var: Var, name: str, scope: Scope) -> bool:
-        """Could an in-place update of `name` change a value other than its own?
+        """Could an in-place update of `name` change a value other than its own?"""
+        return self.sharer(var, name, scope) is not None
+
+    def sharer(self, var: Var, name: str, scope: Scope) -> str | None:
+        """What an in-place update of `name` could change besides its own
+        value, for the message: another name (quoted), "an argument of the
+        calling function", or "another array it may be a view of"; None where
+        nothing.
 
         numpy updates arrays in place, so the update also reaches other names
         bound to the same array, arrays it is a view of (`y = x[0:2]`), views
@@ -602,13 +623,14 @@ class UpdateLowering:
         changes a value read later (the in-place planner made sure of it), so
         none is refused there."""
         if getattr(scope.src.resolver, "generated", False):
-            return False
+            return None
         mine = self.roots(var, held=False, into=True)
         for other, value in scope.env.items():
             if other == name or other == RESULT:
                 continue
             if any(self.roots(v) & mine for v in vars_in(value)):
-                return True  # (a tuple `t = (y, 1.0)` holds y: `t[0]` sees it)
+                # (a tuple `t = (y, 1.0)` holds y: `t[0]` sees it)
+                return f"'{other}'" if other.isidentifier() else "another value"
         if scope.src is not self.top:
             caller = {
                 r
@@ -617,8 +639,8 @@ class UpdateLowering:
                 for r in self.roots(v)
             }
             if caller & mine:
-                return True
-        return self.a_view(var)
+                return "an argument of the calling function"
+        return "another array it may be a view of" if self.a_view(var) else None
 
     def diagonal_hint(self, var: Var, name: str, scope: Scope) -> str | None:
         """Where another name may be `np.diag`'s view of the array `name` is
