@@ -34,6 +34,7 @@ import numpy as np
 from . import cache, custom, fence, runtime
 from .errors import (
     BadInputError,
+    ComplexError,
     InternalError,
     JoinError,
     Loc,
@@ -498,12 +499,12 @@ def _bad_input_errors(function: str, kind: str, src: FunctionSource) -> dict[str
     """symgrad's errors, to replace the standalone module's own classes: code
     loaded by symgrad raises a bad seed as `SeedError`, a bad tangent as
     `BadInputError`, and a write to a repeated index, a list of unstackable
-    arrays, joined lists, a custom rule's derivative of the wrong shape or
-    arguments sharing memory as the `symgrad.errors` classes of those names,
-    with no wrapper catching them: each name here makes one, naming
-    `function` and the line of `src` it comes from.  A Hessian's module is
-    never given a seed: its only seed error is an output that is not a
-    number."""
+    arrays, joined lists, a custom rule's derivative of the wrong shape,
+    arguments sharing memory or `abs` of a complex number as the
+    `symgrad.errors` classes of those names, with no wrapper catching them:
+    each name here makes one, naming `function` and the line of `src` it
+    comes from.  A Hessian's module is never given a seed: its only seed
+    error is an output that is not a number."""
 
     def at_running_line(cls: type[BadInputError]) -> Callable[[str], BadInputError]:
         def make(message: str) -> BadInputError:
@@ -533,6 +534,7 @@ def _bad_input_errors(function: str, kind: str, src: FunctionSource) -> dict[str
         "StackError": at_running_line(StackError),
         "JoinError": at_running_line(JoinError),
         "RuleError": at_running_line(RuleError),
+        "ComplexError": at_running_line(ComplexError),
         "SharedArgumentsError": shared,
     }
 

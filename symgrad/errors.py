@@ -102,6 +102,11 @@ class RuleError(BadInputError):
     """A custom rule's derivative of the wrong shape."""
 
 
+class ComplexError(BadInputError):
+    """A complex value where symgrad's derivative holds for real numbers only
+    (`abs` of a complex number)."""
+
+
 class NotANumberError(BadInputError):
     """A Hessian asked of a function whose output is not a number."""
 

@@ -133,7 +133,7 @@ def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
-        if stmt.op in ("heaviside", "sign") or stmt.op in _TESTS:
+        if stmt.op in ("heaviside", "sign", "slope") or stmt.op in _TESTS:
             continue  # (`_heaviside`, `_sign`: numpy's on floats; `math.isnan`)
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
@@ -740,8 +740,8 @@ def spelling(
         return f"(len({args[0]}),)" if one_axis else f"{args[0]}.shape"
     if op == "heaviside":
         return f"_heaviside({args[0]}, {args[1]})"
-    if op == "sign" and stmt.param("fn") is None:
-        return f"_sign({args[0]})"  # (the derivative of abs)
+    if op == "slope" or op == "sign" and stmt.param("fn") is None:
+        return f"_sign({args[0]})"  # (the derivative of abs: of a float)
     if op in ("minimum", "maximum", "logaddexp") and stmt.param("fn") is None:
         return f"_{op}({args[0]}, {args[1]})"
     if op in ("abs", "square", "reciprocal") and stmt.param("fn") is None:

@@ -197,6 +197,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_solve_outer": CallSpec("solve_outer", ("u", "x", "b")),
     "_logabsdet": CallSpec("logabsdet", ("a",)),
     "_slogdet_sign": CallSpec("slogdet_sign", ("a",)),
+    "_slope": CallSpec("slope", ("x",)),
     "_copy_arg": CallSpec("copy_arg", ("x",)),
     "_tile_grad": CallSpec("tile_grad", ("g", "x", "reps")),
     "_diag_grad": CallSpec("diag_grad", ("g", "v"), (("k", 0),)),

@@ -71,6 +71,27 @@ def _sign(x):
     return 0.0 if x == 0 else x
 
 
+class ComplexError(TypeError):
+    """A complex value where a derivative holds for real numbers only."""
+
+
+def _slope(x):
+    """`np.sign(x)`, the derivative of `abs` at `x`, of real numbers; `abs`
+    of a complex number has no complex derivative (and the real gradient of
+    a function of complex values conjugates, which symgrad's rules do not):
+    a complex `x` raises ComplexError."""
+    if (
+        x.dtype.kind == "c"
+        if x.__class__ is np.ndarray
+        else isinstance(x, complex | np.complexfloating)
+    ):
+        raise ComplexError(
+            "abs of a complex value: symgrad differentiates functions of real "
+            "numbers (pass the real and imaginary parts as real arrays)"
+        )
+    return np.sign(x)
+
+
 def _abs(x):
     """np.abs(x) of a Python float: the builtin's (the same float, 0.0 of
     -0.0, nan of nan); numpy's own for anything else (an int's is an int64)."""

@@ -58,7 +58,7 @@ _FUNCTIONS: dict[type, str] = {
     log10: "log10",
     log1p: "log1p",
     sp.Abs: "abs",
-    sp.sign: "sign",
+    sp.sign: "slope",  # (the derivative of abs, which refuses complex numbers)
     sp.atan2: "arctan2",
     sp.Max: "maximum",
     sp.Min: "minimum",

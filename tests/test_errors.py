@@ -1127,3 +1127,42 @@ def test_errors_raised_at_run_time_are_symgrads_importable_classes(tmp_path):
         assert isinstance(info.value, BadInputError)
         if line:
             assert str(info.value).startswith(f"{path}:{line}:")
+
+
+def test_abs_of_a_complex_value_is_refused_where_differentiated(tmp_path):
+    # numpy's sign of a complex number is x / |x|, which made the gradient of
+    # np.abs(x * c) complex, and wrong, for a real x (adversarial tester:
+    # 1.414j for 1.414); |z| has no complex derivative
+    module, path = load(
+        tmp_path,
+        """
+        def scaled(x, c):
+            return np.sum(np.abs(x * c))
+
+
+        def of_a_product(A, x):
+            return np.sum(np.abs(A @ x))
+
+
+        def of_floats(x, c):
+            return abs(x * c)
+        """,
+    )
+    x = np.array([1.0, 2.0])
+    A = np.array([[1.0 + 1.0j, 2.0], [0.5j, 1.0]])
+    calls = [
+        (lambda: symgrad.grad(module.scaled).grad(x, np.array([1 + 1j, 2.0])), 7),
+        (lambda: symgrad.grad(module.of_a_product, wrt=1).grad(A, x), 11),
+        (lambda: symgrad.grad(module.of_floats).grad(1.0, 1 + 1j), 15),
+        (lambda: symgrad.jvp(module.scaled).jvp(x, 1j * x, tangents=x), 0),
+    ]
+    for call, line in calls:
+        with pytest.raises(errors.ComplexError, match="abs of a complex value") as info:
+            call()
+        if line:
+            assert str(info.value).startswith(f"{path}:{line}:")
+    # real values as before
+    c = np.array([-1.0, 2.0])
+    assert symgrad.grad(module.scaled).grad(x, c).tolist() == [1.0, 2.0]
+    value, grad = symgrad.grad(module.of_floats).f_and_grad(-2.0, 3.0)
+    assert (value, grad) == (6.0, -3.0)

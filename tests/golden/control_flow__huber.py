@@ -29,7 +29,7 @@ def f_and_grad(r, delta, *, seed=None):
     if t1:
         r_bar = seed * r
     else:
-        r_bar = _unbroadcast(seed * (delta * np.sign(r)), r)
+        r_bar = _unbroadcast(seed * (delta * _slope(r)), r)
     t2 = _owned(r_bar)
     return loss_2, t2
 
@@ -69,6 +69,27 @@ def _sign(x):
     if x < 0:
         return -1.0
     return 0.0 if x == 0 else x
+
+
+class ComplexError(TypeError):
+    """A complex value where a derivative holds for real numbers only."""
+
+
+def _slope(x):
+    """`np.sign(x)`, the derivative of `abs` at `x`, of real numbers; `abs`
+    of a complex number has no complex derivative (and the real gradient of
+    a function of complex values conjugates, which symgrad's rules do not):
+    a complex `x` raises ComplexError."""
+    if (
+        x.dtype.kind == "c"
+        if x.__class__ is np.ndarray
+        else isinstance(x, complex | np.complexfloating)
+    ):
+        raise ComplexError(
+            "abs of a complex value: symgrad differentiates functions of real "
+            "numbers (pass the real and imaginary parts as real arrays)"
+        )
+    return np.sign(x)
 
 
 class SeedError(ValueError):
