@@ -26,6 +26,41 @@ import tokenize
 
 
 def clean(text: str) -> str:
+    """`_clean(text)`, read from a cache of the expression's form with its
+    names replaced by placeholders: emitted expressions repeat a few forms
+    (`(y_198) * (a)`), and renaming names (not keywords, attributes after a
+    dot, or letters inside numbers) changes nothing `_clean` does.  Text
+    holding a string, whose letters are not names, is cleaned as it is."""
+    if "'" in text or '"' in text:
+        return _clean(text)
+    names: dict[str, str] = {}
+
+    def placeholder(match: re.Match) -> str:
+        name = match[0]
+        if name in _KEYWORDS:
+            return name
+        return names.setdefault(name, f"_{len(names)}")
+
+    form = _NAME.sub(placeholder, text)
+    cleaned = _FORMS.get(form)
+    if cleaned is None:
+        if len(_FORMS) > 4096:
+            _FORMS.clear()
+        cleaned = _FORMS[form] = _clean(form)
+    if not names:
+        return cleaned
+    back = {v: k for k, v in names.items()}
+    return _PLACEHOLDER.sub(lambda m: back[m[0]], cleaned)
+
+
+# a name: a letter or underscore, then letters, digits and underscores, after
+# no letter, digit, underscore or dot (not an attribute, not the `e` of `1e-3`)
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_PLACEHOLDER = re.compile(r"(?<![\w.])_\d+\b")
+_FORMS: dict[str, str] = {}
+
+
+def _clean(text: str) -> str:
     """Drop redundant parentheses (parse and unparse the expression), in
     black's style where `ast.unparse` differs from it: double quotes, `x**2`
     for a power of simple operands, and `1e300` for `1e+300`.  Where the

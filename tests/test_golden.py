@@ -198,6 +198,32 @@ def test_printed_expressions_are_black_style(expr):
     assert black.format_str(printed, mode=black.Mode()).strip() == printed
 
 
+_RENAMED = [
+    # (an expression, and the same form with other names: cleaned from the cache)
+    ("((np.sin((y_398))) * (a)) + (b)", "((np.sin((t1))) * (_0)) + (e)"),
+    ("(x) ** (2)", "(_1) ** (2)"),
+    ("(-(x)) ** (2)", "(-(e1)) ** (2)"),
+    (
+        "((a) if (c) else (None)) + (1e+300)",
+        "((b) if (not (d)) else (None)) + (1e+300)",
+    ),
+    ("(x) * (1.5e-3) + (2j) * (x_bar.T)", "(y) * (1.5e-3) + (2j) * (_2.T)"),
+    ("(a) and ((b) or (c)) is not (True)", "(c) and ((a) or (b)) is not (True)"),
+    ("_unbroadcast((g) * (p), x)", "_unbroadcast((p) * (g), p)"),
+    ("np.s_[(i) : ((i) + (1))]", "np.s_[(k) : ((k) + (1))]"),
+    ("(x) * ('ij')", "(y) * ('ij')"),
+]
+
+
+@pytest.mark.parametrize("expr, renamed", _RENAMED)
+def test_clean_reads_an_expressions_form_from_its_cache(expr, renamed):
+    from symgrad import style
+
+    for text in (expr, renamed, expr):  # (the second and third: from the cache)
+        assert style.clean(text) == style._clean(text)
+    assert ast.dump(ast.parse(style.clean(renamed))) == ast.dump(ast.parse(renamed))
+
+
 def test_emitted_modules_are_black_fixed_points(load_example):
     import black
 
