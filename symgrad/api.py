@@ -497,14 +497,15 @@ def unchanged(bindings: tuple[Binding, ...]) -> bool:
 
 def _bad_input_errors(function: str, kind: str, src: FunctionSource) -> dict[str, Any]:
     """symgrad's errors, to replace the standalone module's own classes: code
-    loaded by symgrad raises a bad seed as `SeedError`, a bad tangent as
-    `BadInputError`, and a write to a repeated index, a list of unstackable
-    arrays, joined lists, a custom rule's derivative of the wrong shape,
-    arguments sharing memory or `abs` of a complex number as the
-    `symgrad.errors` classes of those names, with no wrapper catching them:
-    each name here makes one, naming `function` and the line of `src` it
-    comes from.  A Hessian's module is never given a seed: its only seed
-    error is an output that is not a number."""
+    loaded by symgrad raises a bad seed as `SeedError` and a bad tangent as
+    `BadInputError` (their messages name the function), and a write to a
+    repeated index, a list of unstackable arrays, joined lists, a custom
+    rule's derivative of the wrong shape, arguments sharing memory or `abs`
+    of a complex number as the `symgrad.errors` classes of those names, with
+    no wrapper catching them: each of those names here is a function that
+    makes one, naming `function` and the line of `src` it comes from.  A
+    Hessian's module is never given a seed: its only seed error is an output
+    that is not a number."""
 
     def at_running_line(cls: type[BadInputError]) -> Callable[[str], BadInputError]:
         def make(message: str) -> BadInputError:

@@ -740,8 +740,10 @@ def spelling(
         return f"(len({args[0]}),)" if one_axis else f"{args[0]}.shape"
     if op == "heaviside":
         return f"_heaviside({args[0]}, {args[1]})"
-    if op == "slope" or op == "sign" and stmt.param("fn") is None:
-        return f"_sign({args[0]})"  # (the derivative of abs: of a float)
+    if op == "slope" or (op == "sign" and stmt.param("fn") is None):
+        # (the derivative of abs, of a float: no complex number takes the
+        # float body, so `_slope`'s check is not needed)
+        return f"_sign({args[0]})"
     if op in ("minimum", "maximum", "logaddexp") and stmt.param("fn") is None:
         return f"_{op}({args[0]}, {args[1]})"
     if op in ("abs", "square", "reciprocal") and stmt.param("fn") is None:

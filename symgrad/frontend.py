@@ -53,7 +53,7 @@ from .library import BINOPS
 from .names import RESERVED, Names
 from .rules import CHECKS, JOIN_GUARD, OPS, READ_ONLY_VIEWS, VIEWS
 from .source import FunctionSource, nodes
-from .updates import UpdateLowering, named_constant, vars_in
+from .updates import INTEGRAL_OPS, UpdateLowering, named_constant, vars_in
 
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq"}
 _CMPOPS[ast.NotEq] = "ne"
@@ -1049,12 +1049,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             self.axis_arrays.add(target.name)
         elif op == "reshape" and name_of(args[0]) in self.axis_arrays:
             shape = args[1]
-            if isinstance(shape, Const):
-                axes = 1 if type(shape.value) is int else len(shape.value)
-            else:  # (a tuple written out: `(m, 1)`)
-                axes = len(self.holds.get(shape.name, ())) * (
-                    self.ops.get(shape.name) == "tuple"
-                )
+            axes = 0
+            if isinstance(shape, Const):  # (an int, or a tuple or array of them)
+                axes = 1 if np.ndim(shape.value) == 0 else np.size(shape.value)
+            elif self.ops.get(shape.name) == "tuple":  # (written out: `(m, 1)`)
+                axes = len(self.holds.get(shape.name, ()))
             if axes:
                 self.axis_arrays.add(target.name)
 
@@ -1238,7 +1237,7 @@ _INDEX_ARRAYS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
 _INDEX_ARRAYS |= {"logical_and", "logical_or", "logical_not", "argsort", "flatnonzero"}
 # Ops that make an array of at least one axis; arithmetic that keeps one.
 _AXIS_OPS = {"argsort", "flatnonzero", "arange", "ravel"}
-_ARITHMETIC = {"add", "sub", "mul", "floordiv", "mod", "neg"}
+_ARITHMETIC = INTEGRAL_OPS | {"neg"}
 
 
 def _complex(value: object) -> bool:

@@ -82,7 +82,7 @@ def _slope(x):
     a complex `x` raises ComplexError."""
     if (
         x.dtype.kind == "c"
-        if x.__class__ is np.ndarray
+        if isinstance(x, np.ndarray)  # (np.matrix and masked arrays too)
         else isinstance(x, complex | np.complexfloating)
     ):
         raise ComplexError(

@@ -30,9 +30,10 @@ def clean(text: str) -> str:
     names replaced by placeholders: emitted expressions repeat a few forms
     (`(y_198) * (a)`), and renaming names (not keywords, attributes after a
     dot, or letters inside numbers) changes nothing `_clean` does.  Text
-    holding a string, whose letters are not names, is cleaned as it is."""
-    if "'" in text or '"' in text:
-        return _clean(text)
+    holding a string, whose letters are not names, or a dot before a space
+    (`x. T`), is cleaned as it is."""
+    if "'" in text or '"' in text or _SPACED_DOT.search(text):
+        return _clean(text)  # (`x. T`: an attribute `_NAME` would take for a name)
     names: dict[str, str] = {}
 
     def placeholder(match: re.Match) -> str:
@@ -57,6 +58,7 @@ def clean(text: str) -> str:
 # no letter, digit, underscore or dot (not an attribute, not the `e` of `1e-3`)
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _PLACEHOLDER = re.compile(r"(?<![\w.])_\d+\b")
+_SPACED_DOT = re.compile(r"\.\s")
 _FORMS: dict[str, str] = {}
 
 

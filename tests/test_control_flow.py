@@ -2550,6 +2550,28 @@ def test_sorted_and_taken_entries_are_copies_a_write_may_follow(tmp_path):
         m.sliced_then_written.f_and_grad(x)  # (an int of an array: a slice, a view)
 
 
+def test_indices_reshaped_by_numpy_ints_compile(tmp_path):
+    # a shape that was a numpy int or a 0-d array made the compiler take its
+    # len(): an InternalError (reviewer)
+    m = load(
+        tmp_path,
+        """
+        N = np.int64(2)
+        S0 = np.array(2)
+
+
+        @symgrad.grad
+        def by_an_int64(x):
+            i = np.arange(2).reshape(N)
+            x[1] = 5.0
+            return np.sum(x[i] * x[i]) + np.sum(np.ravel(x).reshape(S0))
+        """,
+    )
+    value, grad = m.by_an_int64.f_and_grad(np.array([1.0, 3.0]))
+    assert value == 1.0 + 25.0 + 6.0
+    np.testing.assert_array_equal(grad, [3.0, 0.0])
+
+
 def test_an_entry_of_an_array_of_one_axis_is_a_copy(tmp_path):
     # `old = y[0]` of `y = np.zeros(3)` was taken for a view of y, so a later
     # write into y was refused: swaps and sorts by hand (adversarial tester)

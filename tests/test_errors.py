@@ -1166,3 +1166,5 @@ def test_abs_of_a_complex_value_is_refused_where_differentiated(tmp_path):
     assert symgrad.grad(module.scaled).grad(x, c).tolist() == [1.0, 2.0]
     value, grad = symgrad.grad(module.of_floats).f_and_grad(-2.0, 3.0)
     assert (value, grad) == (6.0, -3.0)
+    # a Hessian differentiates the gradient's `_slope` (it had no rule)
+    assert symgrad.hessian(module.of_floats, wrt=0).hessian(-2.0, 3.0) == 0.0

@@ -212,6 +212,7 @@ _RENAMED = [
     ("_unbroadcast((g) * (p), x)", "_unbroadcast((p) * (g), p)"),
     ("np.s_[(i) : ((i) + (1))]", "np.s_[(k) : ((k) + (1))]"),
     ("(x) * ('ij')", "(y) * ('ij')"),
+    ("(x. T) ** (2)", "(x.\nT) ** (2)"),  # (`T` an attribute: it came back `_1`)
 ]
 
 
