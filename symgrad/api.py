@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import cache, custom, fence, runtime
+from .calls import default_value
 from .errors import (
     BadInputError,
     ComplexError,
@@ -45,6 +46,7 @@ from .errors import (
     SharedArgumentsError,
     StackError,
     SymgradError,
+    UnsupportedSyntaxError,
 )
 from .ir import Function
 from .resolve import (
@@ -154,14 +156,19 @@ def module_spec(
 ) -> Any:
     from . import emit
 
+    args = src.tree.args
+    positional = args.args[len(args.args) - len(args.defaults) :]  # (with defaults)
     return emit.ModuleSpec(
         function=src.name,
         origin=src.file.replace("\\", "/").rsplit("/", 1)[-1],
         version=__version__,
         params=src.params,
-        defaults=tuple(ast.unparse(d) for d in src.tree.args.defaults),
+        defaults=tuple(
+            _default_text(src, a.arg, d)
+            for a, d in zip(positional, args.defaults, strict=True)
+        ),
         keyword_only=tuple(
-            (p, None if d is None else ast.unparse(d))
+            (p, None if d is None else _default_text(src, p, d))
             for p, d in zip(src.keyword_only, src.tree.args.kw_defaults, strict=True)
         ),
         wrt=wrt,
@@ -169,6 +176,44 @@ def module_spec(
         constants=tuple(constants[k] for k in sorted(constants)),
         has_aux=has_aux,
     )
+
+
+def _default_text(src: FunctionSource, name: str, node: ast.expr) -> str:
+    """The default of parameter `name` as the emitted signature writes it:
+    as written where it is a literal; where it names a module's constant
+    (`l2=L2`), that constant's value when the `def` ran, as Python reads it,
+    written out (the emitted module does not hold the name)."""
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        pass
+    else:
+        return ast.unparse(node)
+    text = _literal(default_value(src, name, node))
+    if text is None:
+        raise UnsupportedSyntaxError(
+            f"the default of '{name}' ({ast.unparse(node)}) is not a number, a "
+            "string or a tuple of them, which the generated function's signature "
+            "needs written out",
+            src.loc(node),
+            "pass the value at the call, or write the default as a literal",
+        )
+    return text
+
+
+def _literal(value: Any) -> str | None:
+    """Python source for `value`, a number (finite), string, bool, None or a
+    tuple of them; None for anything else."""
+    if value is None or isinstance(value, bool | int | str):
+        return repr(value)
+    if isinstance(value, float | np.floating | np.integer | np.bool_):
+        return repr(value) if np.isfinite(value) else None  # (`np.float64(0.5)`)
+    if isinstance(value, tuple):
+        parts = [_literal(v) for v in value]
+        if any(p is None for p in parts):
+            return None
+        return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+    return None
 
 
 def compile_transform(

@@ -51,7 +51,7 @@ class CallLowering:
         from .frontend import Scope
 
         _check_fixed(src, node, scope)
-        check(src, helper=True)
+        check(src)
         bound = _bind_user_args(src, node, scope.src)
         env: dict[str, Value] = {}
         for name, arg in bound.items():
@@ -827,11 +827,11 @@ def _bind_user_args(
                     f"missing argument '{name}' in call to '{src.name}'",
                     caller.loc(node),
                 )
-            bound[name] = _default(src, name, defaults[name])
+            bound[name] = default_value(src, name, defaults[name])
     return bound
 
 
-def _default(src: FunctionSource, name: str, node: ast.expr) -> object:
+def default_value(src: FunctionSource, name: str, node: ast.expr) -> object:
     """The default value of parameter `name`: a literal, or a module's
     constant it names (a live function's own, as Python evaluated it where
     the function was defined)."""

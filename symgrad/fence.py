@@ -88,16 +88,16 @@ _HINTS = {
 }
 
 
-def check(src: FunctionSource, helper: bool = False) -> None:
-    """Raise UnsupportedSyntaxError at the first unsupported construct.  A
-    `helper`'s (a function the differentiated one calls) parameter defaults
-    may also name a module's constants (`eps=EPS`, `c=np.pi`)."""
-    _check_signature(src, helper)
+def check(src: FunctionSource) -> None:
+    """Raise UnsupportedSyntaxError at the first unsupported construct.
+    Parameter defaults are literals or name a module's constants (`eps=EPS`,
+    `c=np.pi`)."""
+    _check_signature(src)
     for stmt in src.tree.body:
         _check_stmt(src, stmt)
 
 
-def _check_signature(src: FunctionSource, helper: bool = False) -> None:
+def _check_signature(src: FunctionSource) -> None:
     args = src.tree.args
     for arg in args.args + args.kwonlyargs:
         if arg.arg in RESERVED:
@@ -115,14 +115,14 @@ def _check_signature(src: FunctionSource, helper: bool = False) -> None:
             "give the function plain parameters (keyword-only ones after `*` too)",
         )
     for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
-        if helper and _dotted(default):
+        if _dotted(default):
             continue
         try:
             ast.literal_eval(default)
         except ValueError:
             raise UnsupportedSyntaxError(
-                "parameter defaults must be literal constants"
-                + (", or names of a module's constants" if helper else ""),
+                "parameter defaults must be literal constants, or names of a "
+                "module's constants",
                 src.loc(default),
             ) from None
 

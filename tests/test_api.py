@@ -683,6 +683,44 @@ def _tripled(z):
     return z * 3.0
 
 
+L2 = 0.01
+MODE = "sq"
+EPS = np.float64(1e-3)
+ONES = np.ones(2)
+
+
+def _ridge(w, X, y, l2=L2, *, eps=EPS, mode=MODE, c=np.pi):
+    r = X @ w - y
+    penalty = np.sum(w * w) if mode == "sq" else np.sum(np.abs(w))
+    return np.sum(r * r) + l2 * penalty + eps * c
+
+
+def _with_an_array_default(w, a=ONES):
+    return np.sum(w * a)
+
+
+def test_defaults_naming_module_constants_are_their_values():
+    # `l2=L2` on the decorated function was refused ("parameter defaults must
+    # be literal constants"), where a helper's was allowed (testers); the
+    # generated signature writes the value Python read when the `def` ran
+    g = symgrad.grad(_ridge)
+    w, X, y = np.array([1.0, -2.0]), np.eye(2), np.array([0.5, 0.5])
+    for kwargs in ({}, {"l2": 0.5}, {"mode": "abs", "eps": 1.0}):
+        value, grad = g.f_and_grad(w, X, y, **kwargs)
+        assert value == _ridge(w, X, y, **kwargs)
+        symgrad.check_grad(_ridge, w, X, y, **kwargs)
+    assert (
+        '    l2=0.01,\n    *,\n    eps=np.float64(0.001),\n    mode="sq",\n'
+        "    c=3.141592653589793,\n" in g.source
+    )
+    with pytest.raises(symgrad.errors.UnsupportedSyntaxError) as info:
+        symgrad.grad(_with_an_array_default).f_and_grad(w)
+    assert "the default of 'a' (ONES) is not a number, a string or a tuple" in str(
+        info.value
+    )
+    assert info.value.loc.line == _with_an_array_default.__code__.co_firstlineno
+
+
 @pytest.mark.parametrize("cache", ["0", "1"])
 def test_a_module_read_as_an_attribute_is_followed(tmp_path, monkeypatch, cache):
     """`L.act(x) * L.SCALE` of `import helpers_attr as L`: rebinding the

@@ -496,9 +496,9 @@ def test_signature_errors(tmp_path):
     for header, col in [
         ("def f(x, *args):", 11),
         ("def f(x, *, seed=1.0):", 13),  # (the emitted functions' own option)
-        ("def f(x, *, c=np.pi):", 15),
+        ("def f(x, *, c=np.ones(3)):", 15),
         ("def f(x, **kw):", 12),
-        ("def f(x, c=np.pi):", 12),
+        ("def f(x, c=np.ones(3)):", 12),  # (a call: `c=np.pi` is a constant's name)
         ("def f(np):", 7),
         ("async def f(x):", 1),
     ]:
