@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import cache, custom, fence, runtime
-from .calls import default_value
 from .errors import (
     BadInputError,
     ComplexError,
@@ -189,6 +188,8 @@ def _default_text(src: FunctionSource, name: str, node: ast.expr) -> str:
         pass
     else:
         return ast.unparse(node)
+    from .calls import default_value  # (compiling only: it imports sympy)
+
     text = _literal(default_value(src, name, node))
     if text is None:
         raise UnsupportedSyntaxError(
@@ -202,18 +203,27 @@ def _default_text(src: FunctionSource, name: str, node: ast.expr) -> str:
 
 
 def _literal(value: Any) -> str | None:
-    """Python source for `value`, a number (finite), string, bool, None or a
-    tuple of them; None for anything else."""
-    if value is None or isinstance(value, bool | int | str):
+    """Python source for `value`: a number, string, bool or None of Python's
+    or numpy's own types (not a subclass, whose repr may be anything: an
+    enum's `<Col.RED: 2>`), or a tuple of them; None for anything else."""
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
         return repr(value)
-    if isinstance(value, float | np.floating | np.integer | np.bool_):
-        return repr(value) if np.isfinite(value) else None  # (`np.float64(0.5)`)
-    if isinstance(value, tuple):
+    if kind is float or kind in _NUMPY_SCALARS:
+        if np.isfinite(value):
+            return repr(value)  # (`0.1`, `np.float64(0.5)`, `np.True_`)
+        name = "float" if kind is float else f"np.{kind.__name__}"
+        return f'{name}("{float(value)!r}")'  # (`float("inf")`)
+    if kind is tuple:
         parts = [_literal(v) for v in value]
         if any(p is None for p in parts):
             return None
         return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
     return None
+
+
+# numpy's scalar types whose repr is the call that makes them (`np.int64(3)`)
+_NUMPY_SCALARS = {np.dtype(c).type for c in "?bhilqBHILQefdg"}
 
 
 def compile_transform(

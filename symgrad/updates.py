@@ -610,9 +610,9 @@ class UpdateLowering:
 
     def sharer(self, var: Var, name: str, scope: Scope) -> str | None:
         """What an in-place update of `name` could change besides its own
-        value, for the message: another name (quoted), "an argument of the
-        calling function", or "another array it may be a view of"; None where
-        nothing.
+        value, for the message: another name (quoted), a tuple or list
+        holding it, "an argument of the calling function", or "another array
+        it may be a view of"; None where nothing.
 
         numpy updates arrays in place, so the update also reaches other names
         bound to the same array, arrays it is a view of (`y = x[0:2]`), views
@@ -630,7 +630,13 @@ class UpdateLowering:
                 continue
             if any(self.roots(v) & mine for v in vars_in(value)):
                 # (a tuple `t = (y, 1.0)` holds y: `t[0]` sees it)
-                return f"'{other}'" if other.isidentifier() else "another value"
+                if not other.isidentifier():
+                    return "another value"
+                if not isinstance(value, Var):
+                    return f"the tuple '{other}', which holds it"
+                if self.is_list(value):
+                    return f"the list '{other}', which may hold it"
+                return f"'{other}'"
         if scope.src is not self.top:
             caller = {
                 r

@@ -1,5 +1,6 @@
 """The public API: decorator forms, wrt, f_and_grad/grad/source/module."""
 
+import enum
 import importlib.util
 import subprocess
 import sys
@@ -699,6 +700,21 @@ def _with_an_array_default(w, a=ONES):
     return np.sum(w * a)
 
 
+class _Power(enum.IntEnum):
+    SQUARE = 2
+
+
+TOP, BOTTOM = np.float64(np.inf), -np.inf
+
+
+def _with_an_enum(w, k=_Power.SQUARE):
+    return np.sum(w**k)
+
+
+def _with_infinities(w, top=TOP, bottom=BOTTOM):
+    return np.sum(np.clip(w, bottom, top) ** 2)
+
+
 def test_defaults_naming_module_constants_are_their_values():
     # `l2=L2` on the decorated function was refused ("parameter defaults must
     # be literal constants"), where a helper's was allowed (testers); the
@@ -719,6 +735,14 @@ def test_defaults_naming_module_constants_are_their_values():
         info.value
     )
     assert info.value.loc.line == _with_an_array_default.__code__.co_firstlineno
+    # an enum's repr is no Python (`k=<_Power.SQUARE: 2>` was a raw SyntaxError
+    # in the generated module); an infinity is written `np.float64("inf")`,
+    # where it was refused (tester)
+    with pytest.raises(symgrad.errors.UnsupportedSyntaxError, match="'k'"):
+        symgrad.grad(_with_an_enum).f_and_grad(w)
+    h = symgrad.grad(_with_infinities)
+    assert h.f_and_grad(w) == (5.0, pytest.approx(2.0 * w))
+    assert 'top=np.float64("inf"), bottom=float("-inf"), *' in h.source
 
 
 @pytest.mark.parametrize("cache", ["0", "1"])

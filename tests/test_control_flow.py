@@ -455,7 +455,7 @@ def test_a_repeated_index_error_names_the_write_after_a_differentiable_line(
                 return np.sum(t[0] * x)
             """,
             10,
-            "a tuple or list holding it",
+            "the tuple 't', which holds it",
         ),
         (  # the same tuple, made by a helper (which returns y itself)
             """

@@ -799,6 +799,24 @@ def test_a_write_through_a_view_says_both_ways_out(tmp_path):
     )
 
 
+def test_a_write_seen_through_a_tuple_names_the_tuple(tmp_path):
+    # the hint offered "make 'pair' a copy, np.copy(...)", which makes the
+    # tuple an array (tester)
+    body = (
+        "@symgrad.grad\ndef f(x):\n    z = x * 1.0\n    pair = (z, 1.0)\n"
+        "    z[0] = 3.0\n    return np.sum(pair[0])\n"
+    )
+    module, path = load(tmp_path, body)
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        module.f.f_and_grad(np.ones(2))
+    assert str(info.value) == (
+        f"{path}:9:5: error: assignment into 'z', which may share memory with the "
+        "tuple 'pair', which holds it\n    z[0] = 3.0\n    ^\nhint: to change 'z' "
+        "alone, make it a new array first, z = np.copy(z); to change both, write "
+        "into the array they share by its own name"
+    )
+
+
 def test_an_index_is_named_only_when_the_source_names_it(tmp_path):
     """`x[i]` names `i`; `x[x[0]]` has no name for its index (symgrad's own
     temporary is not shown), so the message points at the expression."""
