@@ -45,8 +45,8 @@ def _sharing(other: str) -> str:
     """What an update may also change (`sharer`'s answer), for a message."""
     if other.startswith("'"):
         return (
-            f"may share memory with {other} (one array bound to both names, a "
-            "view of one or the other, or a tuple or list holding it)"
+            f"may share memory with {other} (one array bound to both names, or "
+            "a view of one or the other)"
         )
     return f"may share memory with {other}"
 
