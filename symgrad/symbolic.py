@@ -818,6 +818,8 @@ class SympyLowering:
             value = int(expr)
             return Const(float(value) if abs(value) <= 2**53 else value)
         if expr.is_Rational:
+            if expr.q & (expr.q - 1) == 0 and abs(expr.p) <= 2**53:
+                return Const(int(expr.p) / int(expr.q))  # exact: 0.5, not `1 / 2`
             return self.emit("truediv", (Const(int(expr.p)), Const(int(expr.q))))
         if expr == sp.pi:
             return Const(float(expr), "np.pi")

@@ -266,6 +266,21 @@ def test_a_tie_of_three_splits_the_derivative_evenly():
     np.testing.assert_allclose(pixels[0], [1 / 3, 1 / 2, 1 / 2])
 
 
+def larger_pair(a, b):
+    return max(a, b) * 2.0 + min(a, 3.0 * b)
+
+
+def test_a_tie_s_half_is_written_as_the_number_it_is():
+    """A rational that is a float exactly (Heaviside(0) = 1/2) is printed as
+    that float where it is used, not computed into a temporary `t4 = 1 / 2`."""
+    source = symgrad.grad(larger_pair, wrt=(0, 1)).source
+    assert "np.heaviside(t2, 0.5)" in source and "_heaviside(t2, 0.5)" in source
+    assert "1 / 2" not in source
+    g = symgrad.grad(larger_pair, wrt=(0, 1))
+    assert g.grad(2.0, 2.0) == g.grad(np.float64(2.0), 2.0) == (2.0, 1.0)
+    assert g.grad(3.0, 1.0) == g.grad(np.float64(3.0), 1.0) == (2.5, 1.5)
+
+
 def shifted_max(x, y, z):
     return max(0.5 - x + y, z, -1.0)
 
