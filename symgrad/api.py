@@ -562,18 +562,20 @@ def _bad_input_errors(function: str, kind: str, src: FunctionSource) -> dict[str
     Hessian's module is never given a seed: its only seed error is an output
     that is not a number."""
 
-    def at_running_line(cls: type[BadInputError]) -> Callable[[str], BadInputError]:
-        def make(message: str) -> BadInputError:
-            return cls(f"{function}: {message}", _running_line(src))
+    def at_line(line: int) -> Loc:
+        text = src.lines[line - 1].rstrip("\n") if line <= len(src.lines) else ""
+        col = len(text) - len(text.lstrip())
+        return Loc(src.file, line, col, text, src.name)
+
+    def at_running_line(cls: type[BadInputError]) -> Callable[..., BadInputError]:
+        def make(message: str, line: int | None = None) -> BadInputError:
+            loc = _running_line(src) if line is None else at_line(line)
+            return cls(f"{function}: {message}", loc)
 
         return make
 
     def shared(message: str, line: int) -> SharedArgumentsError:
-        text = src.lines[line - 1].rstrip("\n") if line <= len(src.lines) else ""
-        col = len(text) - len(text.lstrip())
-        return SharedArgumentsError(
-            f"{function}: {message}", Loc(src.file, line, col, text, src.name)
-        )
+        return SharedArgumentsError(f"{function}: {message}", at_line(line))
 
     def not_a_number(message: str) -> NotANumberError:
         shape = re.search(r"the output has shape \([^)]*\)", message)

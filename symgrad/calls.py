@@ -630,7 +630,8 @@ class CallLowering:
         checked = (("axis", None if op == "vstack" else axis),)
         if op == "concatenate" and isinstance(axis, int) and axis == 0:
             checked = ()
-        self.emit("same_shapes", (items, Const(f"np.{op}")), loc, checked)
+        line = check_line(loc, self.top)
+        self.emit("same_shapes", (items, Const(f"np.{op}")), loc, checked + line)
         if axis is not None and not isinstance(axis, int):
             # (the check raises numpy's TypeError for it, first)
             return self.emit("stack", (items,), loc, checked, hint=hint)
@@ -877,3 +878,12 @@ def _named_constant(src: FunctionSource, node: ast.expr) -> resolve.Constant | N
     else:
         return None
     return found if isinstance(found, resolve.Constant) else None
+
+
+def check_line(loc: Loc, top: FunctionSource) -> tuple[tuple[str, int], ...]:
+    """The `line=` a run-time check in the forward code passes to its error,
+    which symgrad then shows at that line of `top`'s file: the check's own
+    line where it is in that file (a helper's elsewhere, or a line of emitted
+    code a Hessian reads, has none: its error names no line)."""
+    generated = top.file.startswith("<symgrad")
+    return () if generated or loc.file != top.file else (("line", loc.line),)

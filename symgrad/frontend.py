@@ -24,6 +24,7 @@ from .calls import (
     NOT_A_MODULE,
     RANDOM_HINT,
     CallLowering,
+    check_line,
     dotted,
     nonzero_outside_an_index,
 )
@@ -545,9 +546,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         ):
             # (the other may be a list: checked, as `_checked_joins` checks
             # values it can see may be lists; this one becomes an array)
-            self.emit("not_joined", (left, right, Const("+")), loc)
+            line = check_line(loc, self.top)
+            self.emit("not_joined", (left, right, Const("+")), loc, line)
         if op == "mul" and mixed:  # (a list there repeats: checked)
-            self.emit("not_joined", (left, right, Const("*")), loc)
+            line = check_line(loc, self.top)
+            self.emit("not_joined", (left, right, Const("*")), loc, line)
         runtime_list = any(
             isinstance(a, Var) and self.is_list(a) for a in (left, right)
         )
@@ -1104,11 +1107,13 @@ def lower(
     Operations a derivative with respect to `wrt` flows through are checked
     not to join lists (`_checked_joins`)."""
     lowerer = Lowerer(src, _all_names(src.tree))
-    fn = _checked_joins(lowerer.lower(has_aux), lowerer.names, wrt)
+    fn = _checked_joins(lowerer.lower(has_aux), lowerer.names, wrt, src)
     return fn, lowerer.constants, lowerer.names
 
 
-def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function:
+def _checked_joins(
+    fn: Function, names: Names, wrt: tuple[str, ...], top: FunctionSource
+) -> Function:
     """`fn` with a run-time check before each `+` of two values that may both
     be lists or tuples (a parameter, an entry of one) and each `*` of one and
     a value that may be an int, where a derivative flows: Python joins
@@ -1158,7 +1163,11 @@ def _checked_joins(fn: Function, names: Names, wrt: tuple[str, ...]) -> Function
             if isinstance(stmt, Assign) and joins(stmt, shown):
                 symbol = Const("+" if stmt.op == "add" else "*")
                 check = Assign(
-                    Var(names.fresh()), "not_joined", (*stmt.args, symbol), (), stmt.loc
+                    Var(names.fresh()),
+                    "not_joined",
+                    (*stmt.args, symbol),
+                    check_line(stmt.loc, top),
+                    stmt.loc,
                 )
                 if in_loop:
                     given[:] = given or [Var(names.fresh("lists"))]

@@ -212,12 +212,14 @@ RUNTIME: dict[str, CallSpec] = {
     "_diff_order": CallSpec("diff_order", ("n",)),
     "_take_indices": CallSpec("take_indices", ("indices", "n", "mode")),
     "_ndim_at_least": CallSpec("ndim_at_least", ("x", "n", "function")),
-    "_not_joined": CallSpec("not_joined", ("a", "b", "op")),
+    "_not_joined": CallSpec("not_joined", ("a", "b", "op"), (("line", None),)),
     "_unshared": CallSpec("unshared", (), variadic=True),
     "_any_sequence": CallSpec("any_sequence", (), variadic=True),
     "_axis_index": CallSpec("axis_index", ("axis", "ndim")),
     "_merged_shape": CallSpec("merged_shape", ("y",), (("axis", 0),)),
-    "_same_shapes": CallSpec("same_shapes", ("items", "function"), (("axis", 0),)),
+    "_same_shapes": CallSpec(
+        "same_shapes", ("items", "function"), (("axis", 0), ("line", None))
+    ),
     "_vstack_shape": CallSpec("vstack_shape", ("y",)),
     "_cumsum_grad": CallSpec("cumsum_grad", ("g", "x"), (("axis", None),)),
     "_einsum_grad": CallSpec("einsum_grad", ()),  # (read by calls.einsum)

@@ -242,9 +242,11 @@ _const("diff_order", 1, "_diff_order({0})")
 _const("take_indices", 3, "_take_indices({0}, {1}, {2})")
 _const("axis_index", 2, "_axis_index({0}, {1})")
 _const("merged_shape", 1, "_merged_shape({0}{params})", [("axis", 0)])
-_const("same_shapes", 2, "_same_shapes({0}, {1}{params})", [("axis", 0)])
+_const(
+    "same_shapes", 2, "_same_shapes({0}, {1}{params})", [("axis", 0), ("line", None)]
+)
 _const("ndim_at_least", 3, "_ndim_at_least({0}, {1}, {2})")
-_const("not_joined", 3, "_not_joined({0}, {1}, {2})")
+_const("not_joined", 3, "_not_joined({0}, {1}, {2}{params})", [("line", None)])
 # An argument written into (a copy of), checked against the other arguments.
 _const("unshared", None, "_unshared({args})")
 # The test emitted code makes before `_not_joined(a, b, op)` of two names: a

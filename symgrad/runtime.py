@@ -506,17 +506,19 @@ def _axis_index(axis, ndim):
     return axis % ndim
 
 
-def _same_shapes(items, function, axis=0):
+def _same_shapes(items, function, axis=0, line=None):
     """Check a list `function` (np.concatenate, np.vstack) joins, made at run
     time: its entries share a shape (symgrad joins them by stacking; numpy's
-    need not), and they have `axis`, as numpy checks (None: any shape)."""
+    need not), and they have `axis`, as numpy checks (None: any shape).
+    `line`: the source line of the call, for the error."""
     shapes = {np.shape(item) for item in items}
     if len(shapes) > 1:
         listed = ", ".join(_shape_text(item) for item in items)
         raise StackError(
             f"{function} of a list made at run time joins arrays of one shape "
             f"here; these have shapes {listed} (give them one shape, or write "
-            f"the list out in the call: {function}([a, b, c]))"
+            f"the list out in the call: {function}([a, b, c]))",
+            line,
         )
     if axis is not None and shapes:
         (shape,) = shapes  # (numpy's own checks of `axis`, on an empty array)
@@ -554,7 +556,11 @@ def _ndim_at_least(x, n, function):
 
 class JoinError(TypeError):
     """Lists or tuples joined with `+` or repeated with `*`, where symgrad
-    differentiates numpy's elementwise operation."""
+    differentiates numpy's elementwise operation (at source line `line`)."""
+
+    def __init__(self, message, line=None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
 
 
 def _any_sequence(*values):
@@ -566,17 +572,18 @@ def _any_sequence(*values):
     return False
 
 
-def _not_joined(a, b, op):
-    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
-    symgrad differentiates it: not Python's join of two lists or tuples, nor
-    the repetition of one by an int."""
+def _not_joined(a, b, op, line=None):
+    """Check that `a op b` (`+` or `*`), at source line `line`, is numpy's
+    elementwise operation, as symgrad differentiates it: not Python's join of
+    two lists or tuples, nor the repetition of one by an int."""
     if not (isinstance(a, (list, tuple)) or isinstance(b, (list, tuple))):
         return  # (numbers and arrays, in 90 ns: a union type costs twice that)
     if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
         raise JoinError(
             f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
             "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
-            "join them with np.concatenate"
+            "join them with np.concatenate",
+            line,
         )
     for this, count in ((a, b), (b, a)):
         if op == "*" and isinstance(this, list | tuple):
@@ -584,7 +591,8 @@ def _not_joined(a, b, op):
                 raise JoinError(
                     f"'*' repeats a {type(this).__name__} here (Python's *), where "
                     "symgrad differentiates numpy's elementwise product: pass an "
-                    "array (np.asarray), or repeat it with np.tile"
+                    "array (np.asarray), or repeat it with np.tile",
+                    line,
                 )
 
 
@@ -1133,7 +1141,12 @@ def _rule_checked(value, like, what):
 
 
 class StackError(ValueError):
-    """A list or tuple of arrays of different shapes, differentiated."""
+    """A list or tuple of arrays of different shapes, differentiated (joined
+    at source line `line`, where that is known)."""
+
+    def __init__(self, message, line=None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
 
 
 def _zeros_buffer(x):

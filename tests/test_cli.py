@@ -64,6 +64,32 @@ def test_output_file(tmp_path):
     assert namespace["f_and_grad"](4.0) == (29.0, 11.0)
 
 
+def test_a_standalone_module_s_run_time_error_names_the_line(tmp_path):
+    # (symgrad shows its own errors at the line; the written module's own
+    # classes, without symgrad, say the line in the message)
+    path = write(
+        tmp_path,
+        """
+        import numpy as np
+        import symgrad
+
+
+        @symgrad.grad
+        def stacked(x, parts):
+            return np.sum(np.concatenate(parts) * x)
+        """,
+    )
+    out = tmp_path / "stacked_grad.py"
+    result = run("emit", str(path), "--function", "stacked", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    namespace = {}
+    exec(out.read_text(), namespace)
+    x = np.ones(3)
+    with pytest.raises(ValueError, match=r"^line 8: np.concatenate of a list") as info:
+        namespace["f_and_grad"](x, [x, x[:1]])
+    assert info.value.line == 8
+
+
 def test_output_file_needs_one_function(tmp_path):
     result = run("emit", "examples/quadratic.py", "-o", str(tmp_path / "x.py"))
     assert result.returncode == 2

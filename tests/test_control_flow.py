@@ -38,6 +38,12 @@ def load(tmp_path, body: str):
     return module
 
 
+def line_of(module, text: str) -> int:
+    """The line of `module`'s file holding `text` (once)."""
+    (line,) = [n for n, ln in enumerate(open(module.__file__), 1) if text in ln]
+    return line
+
+
 def test_write_into_an_argument_leaves_the_callers_array_alone(tmp_path):
     m = load(
         tmp_path,
@@ -2180,8 +2186,11 @@ def test_lists_joined_or_repeated_are_refused_where_they_run(tmp_path):
         lambda: m.repeated.f_and_grad(x, 2),
         lambda: m.with_a_constant.f_and_grad(x[:2]),
     ):
-        with pytest.raises(BadInputError, match=r"'[+*]' (joins|repeats) "):
+        with pytest.raises(BadInputError, match=r"'[+*]' (joins|repeats) ") as info:
             call()
+        # at the line that joins them (the forward code has no `# grad of:`)
+        assert info.value.loc.file == m.__file__
+        assert re.search(r"^\s+(return|z =) .* [+*] ", info.value.loc.text)
     # arrays are added and multiplied elementwise, as the code says
     a, b = np.array(x), np.array(y)
     assert m.read_back.f_and_grad(a, b)[0] == 0.3 + 0.9
@@ -2191,7 +2200,8 @@ def test_lists_joined_or_repeated_are_refused_where_they_run(tmp_path):
     assert m.line.f_and_grad(2.0, 1.0, np.ones(3))[0] == 27.0
     # a name `x * x` has shown is no list is not checked again; `w * X` is
     assert "_not_joined" not in m.polynomial.source
-    assert '        _not_joined(w, X, "*")\n' in m.line.source
+    line = line_of(m, "w * X")
+    assert f'        _not_joined(w, X, "*", line={line})\n' in m.line.source
     with pytest.raises(UnsupportedSyntaxError, match="'[+]=' on the list 'z' extends"):
         load(
             tmp_path,
@@ -2283,8 +2293,9 @@ def test_a_join_check_outside_loops_is_skipped_for_floats_and_arrays(tmp_path):
         """,
     )
     guard = "w.__class__ not in _JOINLESS and X.__class__ not in _JOINLESS"
-    guard = f"    if {guard}:\n"
-    assert guard + '        _not_joined(w, X, "*")\n' in m.line.source
+    line = line_of(m, "w * X")
+    guard = f"    if {guard}:\n" + f'        _not_joined(w, X, "*", line={line})\n'
+    assert guard in m.line.source
 
     class Row(list):
         pass
@@ -2296,7 +2307,7 @@ def test_a_join_check_outside_loops_is_skipped_for_floats_and_arrays(tmp_path):
     assert (value, w_bar, b_bar) == (35.0, 2 * (3.0 * 1 + 5.0 * 2), 2 * 9.0)
     hessian = symgrad.hessian(m.line.__wrapped__, wrt=0)
     assert hessian.hessian(2.0, 1.0, np.arange(3.0)) == 10.0
-    assert guard + '        _not_joined(w, X, "*")\n' in hessian.source
+    assert guard in hessian.source
 
 
 def test_parameters_named_like_builtins_hide_nothing_the_emitted_code_reads(
@@ -2682,14 +2693,16 @@ def test_a_join_check_in_a_loop_runs_where_an_argument_is_a_sequence(tmp_path):
     )
     source = m.f.source
     assert "    lists = _any_sequence(x, w, b)\n" in source
-    assert '        if lists:\n            _not_joined(t2, w, "*")\n' in source
+    line = line_of(m, "x[i] * w")
+    assert f'        if lists:\n            _not_joined(t2, w, "*", line={line})\n' in source
     value, grads = m.f.f_and_grad(np.arange(3.0), 0.5, 0.1)
     assert value == sum(np.tanh(i * 0.5 + 0.1) * i for i in range(3))
     with pytest.raises(BadInputError, match="'[*]' repeats a list"):
         m.f.f_and_grad([[1.0], [2.0]], 2, 0.1)
     # numbers are no lists: the float body tests nothing
     source = m.trajectory.source
-    assert '            _not_joined(k, x, "*")\n' in source
+    line = line_of(m, "k * x")
+    assert f'            _not_joined(k, x, "*", line={line})\n' in source
     floats = source.split("def _f_and_grad_floats")[1].split("# Support")[0]
     assert "_not_joined" not in floats and "lists" not in floats
 

@@ -1123,6 +1123,14 @@ def test_errors_raised_at_run_time_are_symgrads_importable_classes(tmp_path):
 
         def vector(x):
             return x * x
+
+
+        def stacked(x, parts):
+            return np.sum(np.concatenate(parts) * x)
+
+
+        def joined(a, b):
+            return np.sum(np.asarray(a + b) ** 2)
         """,
     )
     x = np.array([1.0, 2.0, 3.0])
@@ -1135,6 +1143,14 @@ def test_errors_raised_at_run_time_are_symgrads_importable_classes(tmp_path):
         (lambda: symgrad.grad(module.gathers).grad(x), errors.RepeatedIndexError, 13),
         (lambda: symgrad.grad(module.reads).grad([x, x[:2]]), errors.StackError, 18),
         (lambda: symgrad.hessian(module.vector).hessian(x), errors.NotANumberError, 0),
+        # (raised by the forward code, which has no `# grad of:` comments: the
+        # check is passed its line)
+        (
+            lambda: symgrad.grad(module.stacked).grad(x, [x, x[:1]]),
+            errors.StackError,
+            26,
+        ),
+        (lambda: symgrad.grad(module.joined).grad([1.0], [2.0]), errors.JoinError, 30),
     ]
     for call, error, line in calls:
         with pytest.raises(error) as info:

@@ -1599,16 +1599,19 @@ def _parts_past_the_axes(x):
 def test_a_list_made_at_run_time_is_concatenated_when_its_entries_share_a_shape():
     # (it was refused: "np.concatenate needs its arrays written out")
     x = np.array([0.3, -0.7, 1.1])
-    with pytest.raises(BadInputError, match="shapes .1,., .2,., .3,."):
+    with pytest.raises(BadInputError, match="shapes .1,., .2,., .3,.") as info:
         symgrad.grad(_ragged_parts).f_and_grad(x)
+    assert info.value.loc.line == _ragged_parts.__code__.co_firstlineno + 2
     with pytest.raises(np.exceptions.AxisError, match="axis 1 is out of bounds"):
         symgrad.grad(_parts_past_the_axes).f_and_grad(x)
     # the shape check is a call alone (it was `t2 = _same_shapes(parts)`, a
     # name nothing reads), and the temporaries after it are numbered on
+    # (with the line of the call, which the error points at)
     body = symgrad.grad(_ragged_parts).source.split("# Support")[0]
+    line = _ragged_parts.__code__.co_firstlineno + 2
     assert (
-        '\n    _same_shapes(parts, "np.concatenate")\n    t2 = np.stack(parts)\n'
-        in body
+        f'\n    _same_shapes(parts, "np.concatenate", line={line})\n'
+        "    t2 = np.stack(parts)\n" in body
     )
 
 

@@ -202,7 +202,12 @@ def _sum_leading(g, k):
 
 
 class StackError(ValueError):
-    """A list or tuple of arrays of different shapes, differentiated."""
+    """A list or tuple of arrays of different shapes, differentiated (joined
+    at source line `line`, where that is known)."""
+
+    def __init__(self, message, line=None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
 
 
 def _zeros_buffer(x):

@@ -9,7 +9,7 @@ import numpy as np
 def f_and_grad(w, b, x, y_true, *, seed=None):
     """Return loss_w(w, b, x, y_true) and its gradient with respect to w."""
     if w.__class__ not in _JOINLESS and x.__class__ not in _JOINLESS:
-        _not_joined(w, x, "*")
+        _not_joined(w, x, "*", line=31)
     t1 = w * x + b
     t2 = t1 - y_true
     out = _mean_squares(t2)
@@ -107,20 +107,25 @@ def _count(x):
 
 class JoinError(TypeError):
     """Lists or tuples joined with `+` or repeated with `*`, where symgrad
-    differentiates numpy's elementwise operation."""
+    differentiates numpy's elementwise operation (at source line `line`)."""
+
+    def __init__(self, message, line=None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
 
 
-def _not_joined(a, b, op):
-    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
-    symgrad differentiates it: not Python's join of two lists or tuples, nor
-    the repetition of one by an int."""
+def _not_joined(a, b, op, line=None):
+    """Check that `a op b` (`+` or `*`), at source line `line`, is numpy's
+    elementwise operation, as symgrad differentiates it: not Python's join of
+    two lists or tuples, nor the repetition of one by an int."""
     if not (isinstance(a, (list, tuple)) or isinstance(b, (list, tuple))):
         return  # (numbers and arrays, in 90 ns: a union type costs twice that)
     if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
         raise JoinError(
             f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
             "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
-            "join them with np.concatenate"
+            "join them with np.concatenate",
+            line,
         )
     for this, count in ((a, b), (b, a)):
         if op == "*" and isinstance(this, list | tuple):
@@ -128,7 +133,8 @@ def _not_joined(a, b, op):
                 raise JoinError(
                     f"'*' repeats a {type(this).__name__} here (Python's *), where "
                     "symgrad differentiates numpy's elementwise product: pass an "
-                    "array (np.asarray), or repeat it with np.tile"
+                    "array (np.asarray), or repeat it with np.tile",
+                    line,
                 )
 
 

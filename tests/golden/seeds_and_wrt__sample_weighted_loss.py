@@ -12,12 +12,12 @@ def f_and_grad(w, b, x, y_true, weights, *, seed=None):
     respect to w.
     """
     if w.__class__ not in _JOINLESS and x.__class__ not in _JOINLESS:
-        _not_joined(w, x, "*")
+        _not_joined(w, x, "*", line=31)
     t1 = w * x + b
     t2 = t1 - y_true
     t3 = t2**2
     if weights.__class__ not in _JOINLESS and t3.__class__ not in _JOINLESS:
-        _not_joined(weights, t3, "*")
+        _not_joined(weights, t3, "*", line=59)
     t4 = weights * t3
     out = _mean(t4)
     if seed is None:
@@ -140,20 +140,25 @@ def _count(x):
 
 class JoinError(TypeError):
     """Lists or tuples joined with `+` or repeated with `*`, where symgrad
-    differentiates numpy's elementwise operation."""
+    differentiates numpy's elementwise operation (at source line `line`)."""
+
+    def __init__(self, message, line=None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
 
 
-def _not_joined(a, b, op):
-    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
-    symgrad differentiates it: not Python's join of two lists or tuples, nor
-    the repetition of one by an int."""
+def _not_joined(a, b, op, line=None):
+    """Check that `a op b` (`+` or `*`), at source line `line`, is numpy's
+    elementwise operation, as symgrad differentiates it: not Python's join of
+    two lists or tuples, nor the repetition of one by an int."""
     if not (isinstance(a, (list, tuple)) or isinstance(b, (list, tuple))):
         return  # (numbers and arrays, in 90 ns: a union type costs twice that)
     if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
         raise JoinError(
             f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
             "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
-            "join them with np.concatenate"
+            "join them with np.concatenate",
+            line,
         )
     for this, count in ((a, b), (b, a)):
         if op == "*" and isinstance(this, list | tuple):
@@ -161,7 +166,8 @@ def _not_joined(a, b, op):
                 raise JoinError(
                     f"'*' repeats a {type(this).__name__} here (Python's *), where "
                     "symgrad differentiates numpy's elementwise product: pass an "
-                    "array (np.asarray), or repeat it with np.tile"
+                    "array (np.asarray), or repeat it with np.tile",
+                    line,
                 )
 
 

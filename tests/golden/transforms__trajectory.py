@@ -18,7 +18,7 @@ def f_and_jvp(x0, k, steps, tangents):
     x, v, x_dot, v_dot = x0, 0.0, x0_dot, 0.0
     for _ in range(steps):
         if lists:
-            _not_joined(k, x, "*")
+            _not_joined(k, x, "*", line=25)
         v_1 = 0.9 * v - k * x * 0.1
         v_1_dot = 0.9 * v_dot - 0.1 * k_dot * x - 0.1 * x_dot * k
         x_1 = x + 0.1 * v_1
@@ -33,7 +33,11 @@ def f_and_jvp(x0, k, steps, tangents):
 
 class JoinError(TypeError):
     """Lists or tuples joined with `+` or repeated with `*`, where symgrad
-    differentiates numpy's elementwise operation."""
+    differentiates numpy's elementwise operation (at source line `line`)."""
+
+    def __init__(self, message, line=None):
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.line = line
 
 
 def _any_sequence(*values):
@@ -45,17 +49,18 @@ def _any_sequence(*values):
     return False
 
 
-def _not_joined(a, b, op):
-    """Check that `a op b` (`+` or `*`) is numpy's elementwise operation, as
-    symgrad differentiates it: not Python's join of two lists or tuples, nor
-    the repetition of one by an int."""
+def _not_joined(a, b, op, line=None):
+    """Check that `a op b` (`+` or `*`), at source line `line`, is numpy's
+    elementwise operation, as symgrad differentiates it: not Python's join of
+    two lists or tuples, nor the repetition of one by an int."""
     if not (isinstance(a, (list, tuple)) or isinstance(b, (list, tuple))):
         return  # (numbers and arrays, in 90 ns: a union type costs twice that)
     if op == "+" and isinstance(a, list | tuple) and isinstance(b, list | tuple):
         raise JoinError(
             f"'+' joins two {type(a).__name__}s here (Python's +), where symgrad "
             "differentiates numpy's elementwise sum: pass arrays (np.asarray), or "
-            "join them with np.concatenate"
+            "join them with np.concatenate",
+            line,
         )
     for this, count in ((a, b), (b, a)):
         if op == "*" and isinstance(this, list | tuple):
@@ -63,7 +68,8 @@ def _not_joined(a, b, op):
                 raise JoinError(
                     f"'*' repeats a {type(this).__name__} here (Python's *), where "
                     "symgrad differentiates numpy's elementwise product: pass an "
-                    "array (np.asarray), or repeat it with np.tile"
+                    "array (np.asarray), or repeat it with np.tile",
+                    line,
                 )
 
 
