@@ -572,7 +572,9 @@ def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:
     """The shape class of `stmt`'s result, given its arguments' (`of`)."""
     name = stmt.target.name
     op = OPS[stmt.op]
-    if op.kind == "elementwise":
+    if op.kind == "elementwise" or stmt.op in ("sign", "slope", "heaviside"):
+        # (the last: numpy's elementwise functions of no derivative, in
+        # derivatives: `seed * _slope(x)` has x's shape)
         return frozenset().union(*(of(a) for a in stmt.args))
     if stmt.op in ("sum", "mean", "max", "min", "prod") and not stmt.params:
         return SCALAR

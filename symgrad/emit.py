@@ -43,6 +43,7 @@ import numpy as np
 
 from . import buffers, custom, floats, inplace, runtime, style
 from .analysis import SCALAR, shape_classes
+from .errors import Loc
 from .ir import (
     Assign,
     Atom,
@@ -637,7 +638,7 @@ class _Printer:
                 continue
             if self.on_floats and floats.dropped(stmt):
                 continue
-            loc = stmt.loc
+            loc = stmt.loc if stmt.loc is not None else self._inlined_loc(stmt)
             if (
                 commented
                 and (i > 0 or indent)
@@ -654,6 +655,16 @@ class _Printer:
                 continue
             out += self.compound(stmt, indent, commented)
         return out
+
+    def _inlined_loc(self, stmt: Stmt) -> Loc | None:
+        """The line of the value a statement of no line of its own prints (a
+        branch's cotangent, `a_bar = t8`, printed `a_bar = _unbroadcast(g *
+        t1, a)`): its first inlined operand's, that one's own or inlined."""
+        for var in uses(stmt):
+            inlined = self.inline.get(var.name)
+            if inlined is not None:
+                return inlined.loc or self._inlined_loc(inlined)
+        return None
 
     def _unpacking(self, statements, start: int) -> tuple[list[str], int]:
         """`a, b = v` for `t = _unpacked(v, 2)`, `a = t[0]`, `b = t[1]`: a run

@@ -39,7 +39,10 @@ class FlowLowering:
     # --- blocks ---------------------------------------------------------------
 
     def block(self, stmts: list[ast.stmt], scope: Scope) -> None:
-        """Lower statements in order; after one that may exit, guard the rest."""
+        """Lower statements in order; after one that may exit, guard the rest
+        (an `if` one of whose arms always returns takes the rest into its
+        other arm, `_nested_returns`)."""
+        stmts = _nested_returns(stmts)
         for i, stmt in enumerate(stmts):
             rest = stmts[i + 1 :]
             if isinstance(stmt, ast.Return | ast.Break | ast.Continue):
@@ -947,3 +950,54 @@ def _exits(body: list[ast.stmt]) -> set[str]:
 def _axes_text(count: int) -> str:
     """'one axis', '2 axes' (for messages)."""
     return "one axis" if count == 1 else f"{count} axes"
+
+
+def _nested_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """`stmts` with the statements after an `if` one of whose arms always
+    returns moved into its other arm, where they run exactly when they ran
+    before: `if c: return a` then `return b` is `if c: return a` / `else:
+    return b`, one branch with a value on each side, where a `<returned>`
+    flag would test `c` again in a second branch and start the adjoint from
+    zeros on the path that returned early."""
+    for i, stmt in enumerate(stmts):
+        rest = stmts[i + 1 :]
+        if not isinstance(stmt, ast.If) or not rest:
+            continue
+        then, orelse = always_returns(stmt.body), always_returns(stmt.orelse)
+        if then and not orelse:
+            nested = ast.If(stmt.test, stmt.body, [*stmt.orelse, *rest])
+        elif orelse and not then:
+            nested = ast.If(stmt.test, [*stmt.body, *rest], stmt.orelse)
+        else:  # (after an `if` both of whose arms return, the rest is dead)
+            continue
+        return [*stmts[:i], ast.copy_location(nested, stmt)]
+    return stmts
+
+
+def always_returns(body: list[ast.stmt]) -> bool:
+    """Does every path through `body` end in a `return`?  (A `while True:`
+    loop that no `break` of its own leaves ends only in one.)"""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return True
+    if isinstance(last, ast.While):
+        forever = isinstance(last.test, ast.Constant) and bool(last.test.value)
+        return forever and not _breaks(last.body)
+    return (
+        isinstance(last, ast.If)
+        and always_returns(last.body)
+        and always_returns(last.orelse)
+    )
+
+
+def _breaks(body: list[ast.stmt]) -> bool:
+    """Can a `break` of the loop whose body is `body` leave it (not one of a
+    loop inside it)?"""
+    return any(
+        isinstance(stmt, ast.Break)
+        or isinstance(stmt, ast.If)
+        and (_breaks(stmt.body) or _breaks(stmt.orelse))
+        for stmt in body
+    )

@@ -34,7 +34,7 @@ from .errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from .flow import RESULT, RETURNED, FlowLowering
+from .flow import RESULT, RETURNED, FlowLowering, always_returns
 from .ir import (
     Assign,
     Atom,
@@ -187,7 +187,7 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         """Lower the statements of `scope.src`; return what it returns."""
         self.stack.append(identity(scope.src))
         body = [s for s in scope.src.tree.body if not _is_docstring(s)]
-        if not _returns(body):
+        if not always_returns(body):
             raise UnsupportedSyntaxError(
                 f"'{scope.src.name}' must end with a 'return <value>' statement",
                 self._return_loc(scope.src),
@@ -1347,31 +1347,6 @@ def local_names(tree: ast.FunctionDef) -> frozenset[str]:
         for part in ("body", "orelse"):
             stack += getattr(stmt, part, [])
     return frozenset(found)
-
-
-def _returns(body: list[ast.stmt]) -> bool:
-    """Does every path through `body` end in a `return`?  (A `while True:`
-    loop that no `break` of its own leaves ends only in one.)"""
-    if not body:
-        return False
-    last = body[-1]
-    if isinstance(last, ast.Return):
-        return True
-    if isinstance(last, ast.While):
-        forever = isinstance(last.test, ast.Constant) and bool(last.test.value)
-        return forever and not _breaks(last.body)
-    return isinstance(last, ast.If) and _returns(last.body) and _returns(last.orelse)
-
-
-def _breaks(body: list[ast.stmt]) -> bool:
-    """Can a `break` of the loop whose body is `body` leave it (not one of a
-    loop inside it)?"""
-    return any(
-        isinstance(stmt, ast.Break)
-        or isinstance(stmt, ast.If)
-        and (_breaks(stmt.body) or _breaks(stmt.orelse))
-        for stmt in body
-    )
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -58,6 +58,7 @@ Folding single-use temporaries back into expressions happens in `emit`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 from . import buffers, floats, loopshapes
 from .analysis import SCALAR, Shape, SliceBounds, shape_classes, shape_of
@@ -86,7 +87,7 @@ from .ir import (
     writes,
 )
 from .names import Names
-from .reverse import Adjoint
+from .reverse import Adjoint, reaching
 from .rules import CHECKS, VIEWS, WRITES_ARGUMENT, is_elementwise
 
 # Ops that allocate a buffer (two calls must stay two buffers) or make a
@@ -171,18 +172,25 @@ def _distinct_results(
     """Reverse mode copies (`_owned`) a gradient that may be another's array;
     sharing identical computations (`_share`) can make two of them one array
     again (`t = g * x` once, then `_unbroadcast(t, a)` and `_unbroadcast(t,
-    b)`, which may return `t` itself).  Copy each returned array, and each
-    entry of a tuple's gradient (`entries_grad`), that may be one returned
-    before it; top level only, where each name has one value."""
-    producers = {s.target.name: s for s in statements if isinstance(s, Assign)}
+    b)`, which may return `t` itself), in a branch's arms too.  Copy each
+    returned array, and each entry of a tuple's gradient (`entries_grad`,
+    at the top level), that may be one returned before it."""
 
-    def root(atom: Atom) -> Atom:
-        while isinstance(atom, Var) and atom.name in producers:
-            made = producers[atom.name]
-            if made.op not in ("unbroadcast", "reshape", "ravel", "asarray"):
-                break
-            atom = made.args[0]
-        return atom
+    def roots(atom: Atom, seen: set[Atom]) -> set[Atom]:
+        """The arrays `atom` may be at the end (through the arms of
+        branches, and ops that may return their argument)."""
+        if not isinstance(atom, Var) or atom in seen:
+            return {atom}
+        seen.add(atom)
+        found: set[Atom] = set()
+        for made in reaching(statements, atom) or [None]:
+            if isinstance(made, Copy):
+                found |= roots(made.values[made.targets.index(atom)], seen)
+            elif isinstance(made, Assign) and made.op in _PASSED_ON:
+                found |= roots(made.args[0], seen)
+            else:
+                found.add(atom)
+        return found
 
     seen: set[Atom] = set()
     out: list[Stmt] = []
@@ -190,12 +198,12 @@ def _distinct_results(
     def distinct(atom: Atom, loc) -> Atom:
         if not isinstance(atom, Var):
             return atom
-        base = root(atom)
-        if base in seen:
+        bases = roots(atom, set())
+        if bases & seen:
             copy = Var(names.fresh(f"{atom.name}_copy"))
             out.append(Assign(copy, "owned", (atom,), (), loc))
             return copy
-        seen.add(base)
+        seen.update(bases)
         return atom
 
     for stmt in statements:
@@ -208,6 +216,10 @@ def _distinct_results(
         out.append(stmt)
     grads = tuple(distinct(g, None) for g in grads)
     return out, grads
+
+
+# Ops whose result may be their first argument, or a view of it.
+_PASSED_ON = {"unbroadcast", "reshape", "ravel", "asarray"}
 
 
 def _forward_of(primal: Function, adjoint: Adjoint) -> list[Stmt]:
@@ -266,8 +278,9 @@ def _live(statements, needed: set[str], keep: set[str]) -> list[Stmt]:
 def _shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
     """Shape classes (`analysis.shape_classes`) of the primal's variables and
     of the adjoint's: a cotangent has its primal's shape, the seed the
-    returned value's, and an adjoint temporary assigned once at the top level
-    the class of its op; anything else a class only it has."""
+    returned value's, and an adjoint temporary assigned once, at the top
+    level or in a branch, the class of its op; anything else a class only it
+    has."""
     shapes = _stable_shapes(primal, adjoint)
     count = Counter(n for s in walk(adjoint.body) for n in writes(s))
 
@@ -280,7 +293,7 @@ def _shapes(primal: Function, adjoint: Adjoint) -> dict[str, Shape]:
             else frozenset((f"<const {atom.name}>",))
         )
 
-    for stmt in adjoint.body:
+    for stmt in _unlooped(adjoint.body):
         if isinstance(stmt, Assign) and count[stmt.target.name] == 1:
             shapes.setdefault(stmt.target.name, shape_of(stmt, of))
     return shapes
@@ -340,12 +353,19 @@ def _spread_lazily(
     shape(x))`) in an elementwise op with another argument of x's shape
     class: use `g` itself.
     A scalar multiple `u = c * g_full` whose every read is such an op is
-    computed as `c * g`.  Top level only, where each variable has one value."""
-    defs = {s.target.name: s for s in statements if isinstance(s, Assign)}
+    computed as `c * g`.  At the top level and in branches (not in loops),
+    of names given one value (and, in a branch, of a `g` given one)."""
+    flat = list(_unlooped(statements))
+    defs = {s.target.name: s for s in flat if isinstance(s, Assign)}
     small: dict[str, tuple[Atom, Shape]] = {}
     scaled: dict[str, Shape] = {}  # u = c * g_full, by u
-    for stmt in statements:
+    nested = {id(s) for s in _unlooped(statements, nested_only=True)}
+    for stmt in flat:
         if not isinstance(stmt, Assign) or stmt.target.name in unstable:
+            continue
+        if id(stmt) in nested and any(
+            isinstance(a, Var) and a.name in unstable for a in stmt.args
+        ):
             continue
         if is_elementwise(stmt.op):
             spread = [
@@ -380,7 +400,7 @@ def _spread_lazily(
     reads = Counter(v.name for s in walk(statements) for v in uses(s))
     safe_reads = Counter(
         arg.name
-        for stmt in statements
+        for stmt in flat
         if isinstance(stmt, Assign)
         for arg in stmt.args
         if isinstance(arg, Var)
@@ -388,8 +408,8 @@ def _spread_lazily(
         and safe(stmt, arg, scaled[arg.name])
     )
     lazy = {u for u in scaled if u not in needed and safe_reads[u] == reads[u]}
-    out: list[Stmt] = []
-    for stmt in statements:
+
+    def lazily(stmt: Stmt) -> Stmt:
         if isinstance(stmt, Assign) and is_elementwise(stmt.op):
             args = list(stmt.args)
             for i, arg in enumerate(stmt.args):
@@ -404,8 +424,25 @@ def _spread_lazily(
                 shapes.pop(stmt.target.name, None)
                 if None not in known:
                     shapes[stmt.target.name] = frozenset().union(*known)
-        out.append(stmt)
-    return out
+        return stmt
+
+    def rewrite(body) -> list[Stmt]:
+        return [
+            lazily(_map_bodies(s, rewrite) if isinstance(s, If) else s) for s in body
+        ]
+
+    return rewrite(statements)
+
+
+def _unlooped(statements, nested_only: bool = False) -> Iterator[Stmt]:
+    """The statements of `statements` and of its branches, not of its loops
+    (with `nested_only`, those of its branches alone)."""
+    for stmt in statements:
+        if not nested_only:
+            yield stmt
+        if isinstance(stmt, If):
+            for body in (stmt.body, stmt.orelse):
+                yield from _unlooped(body)
 
 
 def _shape(atom: Atom, shapes: dict[str, Shape]) -> Shape | None:

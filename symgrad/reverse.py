@@ -64,15 +64,20 @@ from .ir import (
     Atom,
     Branch,
     Const,
+    Copy,
+    For,
     Function,
+    If,
     Index,
     Loop,
     SetItem,
     Slice,
     Stmt,
     Var,
+    While,
     uses,
     walk,
+    writes,
 )
 from .names import Names
 from .rules import OPS, Scatter, check_custom
@@ -549,25 +554,78 @@ class _Reverse(FlowReverse):
     def _owned(self, atom: Atom) -> Atom:
         """`atom`, copied (`_owned`) unless it is a new array no other
         returned gradient is."""
-        root, fresh = self._origin(atom)
-        if not fresh or root in self.returned:
+        roots, fresh = self._origin(atom)
+        if not fresh or roots & self.returned:
             atom = self.b.op("owned", atom)
-        self.returned.add(root)
+        self.returned |= roots
         return atom
 
-    def _origin(self, atom: Atom) -> tuple[Atom, bool]:
-        """The array `atom` may be (looking through `_unbroadcast`, which can
-        return its argument, and `np.reshape`, which can return a view of it),
-        and whether that array is new."""
-        producers = {s.target: s for s in self.b.body if isinstance(s, Assign)}
-        while True:
-            producer = producers.get(atom)
-            if producer is None:
-                return atom, False
-            if producer.op not in ("unbroadcast", "reshape"):
-                kind = OPS[producer.op].kind
-                return atom, producer.op in _FRESH or kind == "elementwise"
-            atom = producer.args[0]
+    def _origin(self, atom: Atom) -> tuple[set[Atom], bool]:
+        """The arrays `atom` may be where the adjoint ends (looking through
+        `_unbroadcast`, which can return its argument, `np.reshape`, which can
+        return a view of it, the arms of a branch that each give it a value,
+        and the values a loop gives it), and whether each of them is new.  A
+        write into an array (`x_bar[i] += g`, `x_bar += g`) keeps it what it
+        is."""
+        roots: set[Atom] = set()
+        seen: set[Atom] = set()
+
+        def new(atom: Atom) -> bool:
+            if atom in seen:  # (a loop's value, given by the value before it)
+                return True
+            seen.add(atom)
+            defs = reaching(self.b.body, atom)
+            fresh = bool(defs)  # (none: an argument's value, or the seed)
+            for made in defs:
+                if isinstance(made, Copy):
+                    fresh = new(made.values[made.targets.index(atom)]) and fresh
+                elif isinstance(made, Assign) and made.op in ("unbroadcast", "reshape"):
+                    fresh = new(made.args[0]) and fresh
+                else:
+                    roots.add(atom)
+                    fresh = fresh and (
+                        isinstance(made, Assign)
+                        and (made.op in _FRESH or OPS[made.op].kind == "elementwise")
+                    )
+            if not fresh:
+                roots.add(atom)
+            return fresh
+
+        return roots, new(atom)
+
+
+def reaching(body: list[Stmt] | tuple[Stmt, ...], atom: Atom) -> list[Stmt]:
+    """The statements that may have given `atom` its value at the end of
+    `body` (none: a parameter's, `seed`): the last one at this level, or
+    those of both arms of the branch, or of the loop, that gave it last (and
+    the one before, where an arm gives none or the loop may not run)."""
+    for i in range(len(body) - 1, -1, -1):
+        stmt = body[i]
+        if isinstance(stmt, If):
+            arms = [reaching(arm, atom) for arm in (stmt.body, stmt.orelse)]
+            if not any(arms):
+                continue
+            before = reaching(body[:i], atom) if not all(arms) else []
+            return arms[0] + arms[1] + before
+        if isinstance(stmt, For | While):
+            inside = [s for s in walk([stmt]) if s is not stmt and _binds(s, atom)]
+            if atom.name in writes(stmt):  # (a loop's target)
+                inside.append(stmt)
+            if inside:
+                return inside + reaching(body[:i], atom)
+            continue
+        if _binds(stmt, atom):
+            return [stmt]
+    return []
+
+
+def _binds(stmt: Stmt, atom: Atom) -> bool:
+    """Does `stmt` bind `atom` to a value (not write into the one it has)?"""
+    if isinstance(stmt, Assign):
+        return stmt.target == atom and stmt.op != "iadd"
+    if isinstance(stmt, SetItem | If | For | While):
+        return False
+    return isinstance(atom, Var) and atom.name in writes(stmt)
 
 
 def reverse(fn: Function, wrt: tuple[str, ...], names: Names) -> Adjoint:

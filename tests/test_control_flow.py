@@ -141,6 +141,129 @@ def test_nested_loops_writing_one_array_pass_one_cotangent_buffer(tmp_path):
     symgrad.check_grad(m.f, x[:0], y)  # (nor the outer one)
 
 
+def test_an_early_return_is_a_branch_with_a_value_on_each_side(tmp_path):
+    # `if c: return a` then `return b` was a branch setting a `<returned>`
+    # flag, a second branch on the flag, and the adjoint of the early path
+    # started from zeros (`x_bar = _zeros_grad(x)`, then `x_bar = x_bar +
+    # ...`) and was copied at the end (tester: emitted code a careful person
+    # would not write)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def early(x, mode="l2"):
+            if mode == "l2":
+                return np.sum(x**2)
+            return np.sum(np.abs(x))
+
+
+        @symgrad.grad
+        def early_else(x, mode="l2"):
+            if mode != "l2":
+                s = np.abs(x)
+            else:
+                return np.sum(x**2)
+            return np.sum(s)
+
+
+        @symgrad.grad
+        def in_a_loop(x):
+            s = 0.0
+            for i in range(len(x)):
+                if x[i] > 0:
+                    if s > 1.0:
+                        return s * x[i]
+                s = s + x[i] * x[i]
+            return s
+        """,
+    )
+    for f in (m.early, m.early_else):
+        source = f.source.split("# Support code")[0]
+        assert source.count("    if t1:\n") == 2  # (the forward and the adjoint)
+        for made in ("_zeros_grad", "_spread", "_owned", "result_1", "= None\n"):
+            assert made not in source
+        assert "        x_bar = 2.0 * seed * x\n" in source
+        assert "        x_bar = seed * _slope(x)\n" in source
+        x = np.array([0.5, -2.0, 3.0])
+        for mode in ("l2", "l1"):
+            value, grad = f.f_and_grad(x, mode)
+            want = 2.0 * x if mode == "l2" else np.sign(x)
+            np.testing.assert_array_equal(grad, want)
+            assert value == f(x, mode)
+    for x in ([0.5, 2.0, 0.3], [-1.5, 0.5, 0.6, -3.0], [2.0, -1.0]):
+        symgrad.check_grad(m.in_a_loop, np.array(x))
+
+
+def test_a_gradient_from_branches_is_copied_only_where_it_may_be_shared(tmp_path):
+    # a gradient given its value in a branch's arms, or updated in place
+    # (`x_bar += ...`), was always copied (`_owned`); it is where an arm's
+    # value may be the seed, or another gradient returned
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def scaled(x, flag):
+            if flag:
+                return 2.0 * x
+            return x
+
+
+        @symgrad.grad(wrt=(0, 1))
+        def both(a, b, flag):
+            if flag:
+                y = a - b
+            else:
+                y = a + b
+            return y
+
+
+        @symgrad.grad
+        def fresh(x, flag):
+            if flag:
+                y = np.sin(x)
+            else:
+                y = x * x
+            return np.sum(y)
+
+
+        @symgrad.grad(wrt=("x", "y"))
+        def one_product(x, y):
+            if x[0] > 0:
+                return np.sum(np.sin(x + y))
+            return np.sum(x * y)
+
+
+        @symgrad.grad(wrt=("W", "b"))
+        def one_in_an_expression(W, b):
+            z = np.tanh(W + b) if W[0] > 0 else W * b
+            return np.sum(z)
+        """,
+    )
+    # (one product in an arm, `t = seed * np.cos(x + y)`, is both arguments'
+    # cotangent: `_unbroadcast(t, x)` may return t itself, for each; tester)
+    for f in (m.one_product, m.one_in_an_expression):
+        for sign in (1.0, -1.0):
+            a, b = sign * np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.1, 0.2])
+            a_bar, b_bar = f.grad(a, b)
+            assert not np.shares_memory(a_bar, b_bar)
+            symgrad.check_grad(f, a, b)
+    seed = np.array([1.0, 2.0])
+    x = np.array([0.5, -1.0])
+    for flag in (True, False):
+        _, grad = m.scaled.f_and_grad(x, flag, seed=seed)
+        assert not np.shares_memory(grad, seed)
+        np.testing.assert_array_equal(grad, seed * (2.0 if flag else 1.0))
+        _, (a_bar, b_bar) = m.both.f_and_grad(x, x + 1.0, flag, seed=seed)
+        assert not np.shares_memory(a_bar, seed)
+        assert not np.shares_memory(b_bar, seed)
+        assert not np.shares_memory(a_bar, b_bar)
+        np.testing.assert_array_equal(b_bar, -seed if flag else seed)
+    assert "_owned" in m.scaled.source and "_owned" in m.both.source
+    assert "_owned" not in m.fresh.source.split("# Support code")[0]
+    symgrad.check_grad(m.fresh, x, True)
+    symgrad.check_grad(m.fresh, x, False)
+
+
 def test_a_table_read_in_an_inner_loop_adds_into_one_cotangent_in_place(tmp_path):
     m = load(
         tmp_path,
@@ -2694,7 +2817,10 @@ def test_a_join_check_in_a_loop_runs_where_an_argument_is_a_sequence(tmp_path):
     source = m.f.source
     assert "    lists = _any_sequence(x, w, b)\n" in source
     line = line_of(m, "x[i] * w")
-    assert f'        if lists:\n            _not_joined(t2, w, "*", line={line})\n' in source
+    assert (
+        f'        if lists:\n            _not_joined(t2, w, "*", line={line})\n'
+        in source
+    )
     value, grads = m.f.f_and_grad(np.arange(3.0), 0.5, 0.1)
     assert value == sum(np.tanh(i * 0.5 + 0.1) * i for i in range(3))
     with pytest.raises(BadInputError, match="'[*]' repeats a list"):

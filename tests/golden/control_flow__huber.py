@@ -27,11 +27,12 @@ def f_and_grad(r, delta, *, seed=None):
     seed = _check_seed("huber", seed, loss_2)
     # grad of: if abs(r) <= delta:
     if t1:
+        # grad of: loss = 0.5 * r * r
         r_bar = seed * r
     else:
+        # grad of: loss = delta * (abs(r) - 0.5 * delta)
         r_bar = _unbroadcast(seed * (delta * _slope(r)), r)
-    t2 = _owned(r_bar)
-    return loss_2, t2
+    return loss_2, r_bar
 
 
 def _f_and_grad_floats(r, delta, seed):
@@ -46,11 +47,12 @@ def _f_and_grad_floats(r, delta, seed):
     seed = 1.0 if seed is None else float(seed)
     # grad of: if abs(r) <= delta:
     if t1:
+        # grad of: loss = 0.5 * r * r
         r_bar = seed * r
     else:
+        # grad of: loss = delta * (abs(r) - 0.5 * delta)
         r_bar = seed * (delta * _sign(r))
-    t2 = r_bar
-    return loss_2, t2
+    return loss_2, r_bar
 
 
 # Support code copied from symgrad.runtime.
@@ -136,11 +138,6 @@ def _check_seed(function, seed, value):
         float_output = isinstance(value, np.ndarray) and value.dtype.kind == "f"
         return seed.astype(value.dtype if float_output else float)
     return seed
-
-
-def _owned(g):
-    """A gradient the caller may modify: arrays are copied, numbers kept."""
-    return np.array(g) if isinstance(g, np.ndarray) else g
 
 
 def _shape(x):
