@@ -183,7 +183,7 @@ def _distinct_results(
             return {atom}
         seen.add(atom)
         found: set[Atom] = set()
-        for made in reaching(statements, atom) or [None]:
+        for made in reaching(statements, atom):
             if isinstance(made, Copy):
                 found |= roots(made.values[made.targets.index(atom)], seen)
             elif isinstance(made, Assign) and made.op in _PASSED_ON:

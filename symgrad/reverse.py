@@ -74,7 +74,6 @@ from .ir import (
     Slice,
     Stmt,
     Var,
-    While,
     uses,
     walk,
     writes,
@@ -571,59 +570,70 @@ class _Reverse(FlowReverse):
         seen: set[Atom] = set()
 
         def new(atom: Atom) -> bool:
-            if atom in seen:  # (a loop's value, given by the value before it)
+            if atom in seen:  # (a loop's value: given by the value before it)
                 return True
             seen.add(atom)
-            defs = reaching(self.b.body, atom)
-            fresh = bool(defs)  # (none: an argument's value, or the seed)
-            for made in defs:
+            fresh = True
+            for made in reaching(self.b.body, atom):  # (a copied value's at
+                # the end too: the values copied are temporaries given once)
                 if isinstance(made, Copy):
                     fresh = new(made.values[made.targets.index(atom)]) and fresh
                 elif isinstance(made, Assign) and made.op in ("unbroadcast", "reshape"):
                     fresh = new(made.args[0]) and fresh
-                else:
+                else:  # (None: an argument's value, or the seed)
                     roots.add(atom)
-                    fresh = fresh and (
-                        isinstance(made, Assign)
+                    fresh = (
+                        fresh
+                        and isinstance(made, Assign)
                         and (made.op in _FRESH or OPS[made.op].kind == "elementwise")
                     )
-            if not fresh:
-                roots.add(atom)
             return fresh
 
         return roots, new(atom)
 
 
-def reaching(body: list[Stmt] | tuple[Stmt, ...], atom: Atom) -> list[Stmt]:
+def reaching(body: list[Stmt] | tuple[Stmt, ...], atom: Atom) -> list[Stmt | None]:
     """The statements that may have given `atom` its value at the end of
-    `body` (none: a parameter's, `seed`): the last one at this level, or
-    those of both arms of the branch, or of the loop, that gave it last (and
-    the one before, where an arm gives none or the loop may not run)."""
+    `body` (where it is read), or [None] where none in `body` does: its value
+    is an argument's, the seed or a primal value.  (A path giving it no value
+    in `body` where another does leaves it unbound: not a path it is read on.)"""
+    defs, _ = _reaching(body, atom)
+    return defs or [None]
+
+
+def _reaching(body, atom: Atom) -> tuple[list[Stmt], bool]:
+    """(`reaching`'s statements, and whether a path gives none): the last
+    statement at this level giving a value; or those of both arms of a
+    branch, or of a loop, with those before where an arm may give none or
+    the loop may not run."""
     for i in range(len(body) - 1, -1, -1):
         stmt = body[i]
         if isinstance(stmt, If):
-            arms = [reaching(arm, atom) for arm in (stmt.body, stmt.orelse)]
-            if not any(arms):
+            (then, past), (orelse, past_else) = (
+                _reaching(arm, atom) for arm in (stmt.body, stmt.orelse)
+            )
+            if not then and not orelse:
                 continue
-            before = reaching(body[:i], atom) if not all(arms) else []
-            return arms[0] + arms[1] + before
-        if isinstance(stmt, For | While):
+            if not past and not past_else:
+                return then + orelse, False
+            before, through = _reaching(body[:i], atom)
+            return then + orelse + before, through
+        if isinstance(stmt, For):
             inside = [s for s in walk([stmt]) if s is not stmt and _binds(s, atom)]
-            if atom.name in writes(stmt):  # (a loop's target)
-                inside.append(stmt)
             if inside:
-                return inside + reaching(body[:i], atom)
+                before, through = _reaching(body[:i], atom)
+                return inside + before, through
             continue
         if _binds(stmt, atom):
-            return [stmt]
-    return []
+            return [stmt], False
+    return [], True
 
 
 def _binds(stmt: Stmt, atom: Atom) -> bool:
     """Does `stmt` bind `atom` to a value (not write into the one it has)?"""
     if isinstance(stmt, Assign):
         return stmt.target == atom and stmt.op != "iadd"
-    if isinstance(stmt, SetItem | If | For | While):
+    if isinstance(stmt, SetItem | If | For):
         return False
     return isinstance(atom, Var) and atom.name in writes(stmt)
 

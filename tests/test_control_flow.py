@@ -237,8 +237,42 @@ def test_a_gradient_from_branches_is_copied_only_where_it_may_be_shared(tmp_path
         def one_in_an_expression(W, b):
             z = np.tanh(W + b) if W[0] > 0 else W * b
             return np.sum(z)
+
+
+        @symgrad.grad(wrt=("x", "y"))
+        def in_an_inner_arm(x, y):
+            if y[0] > 0:
+                if y[1] > 0:
+                    z = x * 2.0
+                else:
+                    z = y * 1.0
+            else:
+                z = x * 3.0
+            return z + x
+
+
+        @symgrad.grad(wrt=("x", "y"))
+        def in_a_loop_of_no_steps(x, y):
+            if y[0] > 0:
+                z = y
+                for _ in range(int(y[1])):
+                    z = z + x
+            else:
+                z = x * 3.0
+            return np.sum(z + x)
         """,
     )
+    # (an arm giving the cotangent a value in an inner arm, or in a loop that
+    # may take no step, may leave it the one before the branch: the seed's,
+    # and the other argument's; reviewer)
+    seed = np.array([1.0, 2.0, 3.0])
+    for y1 in (-2.0, 2.0):
+        x, y = np.array([0.5, -1.0, 2.0]), np.array([1.0, y1, 3.0])
+        x_bar, y_bar = m.in_an_inner_arm.f_and_grad(x, y, seed=seed)[1]
+        assert not np.shares_memory(x_bar, seed)
+        assert not np.shares_memory(x_bar, y_bar)
+        x_bar, y_bar = m.in_a_loop_of_no_steps.grad(x, np.array([1.0, 0.0, 3.0]))
+        assert not np.shares_memory(x_bar, y_bar)
     # (one product in an arm, `t = seed * np.cos(x + y)`, is both arguments'
     # cotangent: `_unbroadcast(t, x)` may return t itself, for each; tester)
     for f in (m.one_product, m.one_in_an_expression):
