@@ -1201,3 +1201,49 @@ def test_abs_of_a_complex_value_is_refused_where_differentiated(tmp_path):
     assert (value, grad) == (6.0, -3.0)
     # a Hessian differentiates the gradient's `_slope` (it had no rule)
     assert symgrad.hessian(module.of_floats, wrt=0).hessian(-2.0, 3.0) == 0.0
+
+
+def test_a_path_returning_none_is_refused_at_its_return(tmp_path):
+    # `return None` on one path gave the value None and a gradient of zeros
+    # there (tester); a bare `return` was refused already.  A helper's None
+    # may be a sentinel the caller tests.
+    module, path = load(
+        tmp_path,
+        """
+        def positive_part(x):
+            if np.sum(x) > 0:
+                return np.sum(x)
+            return None
+
+
+        def bare(x):
+            if x > 0:
+                return
+
+
+            return x
+
+
+        def sentinel(x):
+            if x > 0:
+                return None
+            return x
+
+
+        def tested(x):
+            h = sentinel(x)
+            if h is None:
+                return x * 2.0
+            return h * 3.0
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        symgrad.grad(module.positive_part).f_and_grad(np.ones(3))
+    assert str(info.value).startswith(
+        f"{path}:9:5: error: 'return None' has no value to differentiate\n"
+        "    return None\n    ^\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match=f"{path}:14:9: error: a bare"):
+        symgrad.grad(module.bare).f_and_grad(1.0)
+    g = symgrad.grad(module.tested)
+    assert g.f_and_grad(2.0) == (4.0, 2.0) and g.f_and_grad(-2.0) == (-6.0, 3.0)
