@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import difflib
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +26,7 @@ from .errors import (
     BadInputError,
     Loc,
     NoDerivativeError,
+    SymgradError,
     UnknownNameError,
     UnsupportedSyntaxError,
 )
@@ -167,10 +170,7 @@ class CallLowering:
             if module is not None:
                 found = resolve.module_attribute(module, func.attr)
                 if found is None:
-                    raise NoDerivativeError(
-                        f"'{dotted(func)}' is not a function symgrad knows",
-                        scope.src.loc(func),
-                    )
+                    raise _not_known(module, func, scope.src.loc(func))
                 return found
             found = self.member(func, scope)
             if found is not NOT_A_MODULE:
@@ -777,6 +777,30 @@ def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
         hint = f"use np.{name}(...), which symgrad differentiates; {hint}"
     return UnknownNameError(
         f"symgrad does not read Python's builtin '{name}'", loc, hint
+    )
+
+
+def _not_known(module: resolve.Module, func: ast.Attribute, loc: Loc) -> SymgradError:
+    """The error for `np.tahn(x)` (no such function: the name closest to it
+    is offered) or `np.linalg.eigh(a)` (numpy's, without a rule)."""
+    lib = {"numpy": np, "numpy.linalg": np.linalg, "math": math}[module.lib]
+    if hasattr(lib, func.attr):
+        return NoDerivativeError(
+            f"'{dotted(func)}' is not a function symgrad knows",
+            loc,
+            "write it with supported numpy operations in a helper function, or "
+            "give it a derivative with @symgrad.rule (the README's Custom rules)",
+        )
+    names = [n for n in dir(lib) if not n.startswith("_")]
+    close = difflib.get_close_matches(func.attr, names, n=3)
+    spelled = [f"{dotted(func.value)}.{n}" for n in close]
+    listed = " or ".join(
+        [", ".join(spelled[:-1]), spelled[-1]] if close[1:] else spelled
+    )
+    return UnknownNameError(
+        f"'{dotted(func)}' does not exist: {module.lib} has no '{func.attr}'",
+        loc,
+        f"did you mean {listed}?" if close else None,
     )
 
 

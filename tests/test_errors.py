@@ -1247,3 +1247,40 @@ def test_a_path_returning_none_is_refused_at_its_return(tmp_path):
         symgrad.grad(module.bare).f_and_grad(1.0)
     g = symgrad.grad(module.tested)
     assert g.f_and_grad(2.0) == (4.0, 2.0) and g.f_and_grad(-2.0) == (-6.0, 3.0)
+
+
+def test_a_misspelt_library_function_is_named_with_the_names_it_may_mean(tmp_path):
+    # `np.tahn` and `np.linalg.eigh` were both "not a function symgrad knows",
+    # without a hint (tester)
+    module, path = load(
+        tmp_path,
+        """
+        def misspelt(x):
+            return np.sum(np.tahn(x))
+
+
+        def in_math(x):
+            return math.sinn(x)
+
+
+        def in_linalg(x):
+            return np.linalg.nrom(x)
+
+
+        def without_a_rule(x):
+            return np.sum(np.linalg.eigh(x)[0])
+        """,
+    )
+    cases = [
+        (module.misspelt, UnknownNameError, 7, 19, "did you mean np.tan, np.tanh"),
+        (module.in_math, UnknownNameError, 11, 12, "did you mean math.sin, "),
+        (module.in_linalg, UnknownNameError, 15, 12, "did you mean np.linalg.norm?"),
+        (module.without_a_rule, NoDerivativeError, 19, 19, "@symgrad.rule"),
+    ]
+    for fn, error, line, col, hint in cases:
+        with pytest.raises(error) as info:
+            symgrad.grad(fn).f_and_grad(np.eye(2))
+        assert str(info.value).startswith(f"{path}:{line}:{col}: error: ")
+        assert hint in info.value.hint
+        if fn is module.misspelt:
+            assert "'np.tahn' does not exist: numpy has no 'tahn'" in str(info.value)
