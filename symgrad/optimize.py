@@ -158,12 +158,79 @@ def optimize(
     }
     both = primal_body + _fast_means(body)
     both, split = _fused_squares(both, len(primal_body), kept)
+    both = _coalesced_merges(both, kept)
     entries = floats.entry_arrays(both, primal.params, list(uses(ret)))
     if not floats.eligible(both, entries):  # (code that may run on numbers
         # allocates none, and tests no shapes)
         both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
         both = loopshapes.inline(both, split, {*primal.params, "seed"})
     return both[:split], both[split:], grads
+
+
+def _coalesced_merges(statements: list[Stmt], kept: set[str]) -> list[Stmt]:
+    """A branch's value that an arm computes by an elementwise op only to copy
+    it into the name both arms give (`y = 3 * x**2`, then `y_1 = y`), or that
+    both arms of an inner branch copy into a name copied on (`y_2 = y_1`),
+    is computed into the last name (`y_2 = 3 * x**2`): where each copy is its
+    value's one read, nothing else gives that value, and nothing between
+    (nor the inner branch) reads or writes the name copied into.  Names in
+    `kept` are read after `statements` and never renamed."""
+    reads = Counter(v.name for s in walk(statements) for v in uses(s))
+    reads.update(kept)
+    written = Counter(n for s in walk(statements) for n in writes(s))
+    names: dict[str, str] = {}
+
+    def touched(body) -> set[str]:
+        return {v.name for s in walk(body) for v in uses(s)} | {
+            n for s in walk(body) for n in writes(s)
+        }
+
+    def arm(body: tuple[Stmt, ...]) -> None:
+        made: dict[str, int] = {}  # name -> the statement in `body` giving it
+        for k, stmt in enumerate(body):
+            if isinstance(stmt, Assign) and is_elementwise(stmt.op):
+                made[stmt.target.name] = k  # (not a view: `inplace` follows
+                # the views a name may be by its one statement)
+            elif isinstance(stmt, If):  # (given by the inner branch's copies)
+                inner = Counter(
+                    n for s in walk([stmt]) if isinstance(s, Copy) for n in writes(s)
+                )
+                made.update((n, k) for n, c in inner.items() if c == written[n])
+            if not (isinstance(stmt, Copy) and len(stmt.targets) == 1):
+                continue
+            (target,), (value,) = stmt.targets, stmt.values
+            j = made.get(value.name) if isinstance(value, Var) else None
+            if j is None or reads[value.name] != 1:
+                continue
+            if isinstance(body[j], Assign) and written[value.name] != 1:
+                continue
+            inner = body[j:k] if isinstance(body[j], If) else body[j + 1 : k]
+            if target.name not in touched(inner):
+                names[value.name] = target.name
+
+    for stmt in walk(statements):
+        if isinstance(stmt, If):
+            arm(stmt.body)
+            arm(stmt.orelse)
+    if not names:
+        return statements
+    for name in names:  # (a chain, `y` -> `y_1` -> `y_2`: each to its last)
+        seen = {name}
+        while names[name] in names:
+            if names[name] in seen:  # (a cycle, which no copies above make)
+                return statements
+            seen.add(names[name])
+            names[name] = names[names[name]]
+    renamed = [rename(s, names) for s in statements]
+    return list(_without_self_copies(renamed))
+
+
+def _without_self_copies(statements) -> Iterator[Stmt]:
+    """`statements` without the copies `a = a` (nested ones too)."""
+    for stmt in statements:
+        if isinstance(stmt, Copy) and stmt.targets == stmt.values:
+            continue
+        yield _map_bodies(stmt, lambda body: list(_without_self_copies(body)))
 
 
 def _distinct_results(

@@ -194,6 +194,47 @@ def test_an_early_return_is_a_branch_with_a_value_on_each_side(tmp_path):
         symgrad.check_grad(m.in_a_loop, np.array(x))
 
 
+def test_a_value_an_arm_computes_is_computed_into_the_name_both_arms_give(tmp_path):
+    # `y = 3 * x**2 - 2 * x**3` then `y_1 = y` in the arm, and `y_2 = y_1`
+    # after the inner branch: the copies a careful hand would not write
+    # (tester); a view is still copied into the name (`inplace` follows it)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad
+        def smoothstep(x):
+            if x < 0:
+                y = 0.0
+            elif x > 1:
+                y = 1.0
+            else:
+                y = 3 * x**2 - 2 * x**3
+            return y
+
+
+        @symgrad.grad
+        def read_again(x):
+            if x < 0:
+                y = 0.5 * x
+            else:
+                y = x * x
+            return y * y + y
+        """,
+    )
+    source = m.smoothstep.source.split("# Support code")[0]
+    for body in source.split("def _f_and_grad_floats"):
+        assert "            y_2 = 3 * x**2 - 2 * x**3\n" in body
+        assert "            y_2 = 1.0\n" in body and "        y_2 = 0.0\n" in body
+        assert re.search(r" = y(_1)?\n", body) is None
+    for x in (-0.5, 0.25, 0.75, 1.5):
+        assert m.smoothstep.f_and_grad(x) == (
+            m.smoothstep(x),
+            0.0 if not 0 <= x <= 1 else 6.0 * x * (1.0 - x),
+        )
+        symgrad.check_grad(m.read_again, x)
+        symgrad.check_grad(m.read_again, np.float64(x))  # (the numpy body)
+
+
 def test_a_gradient_from_branches_is_copied_only_where_it_may_be_shared(tmp_path):
     # a gradient given its value in a branch's arms, or updated in place
     # (`x_bar += ...`), was always copied (`_owned`); it is where an arm's

@@ -19,11 +19,9 @@ def f_and_grad(r, delta, *, seed=None):
             pass  # where math raises, numpy gives inf or nan: use numpy
     t1 = abs(r) <= delta
     if t1:
-        loss = 0.5 * r * r
-        loss_2 = loss
+        loss_2 = 0.5 * r * r
     else:
-        loss_1 = delta * (abs(r) - 0.5 * delta)
-        loss_2 = loss_1
+        loss_2 = delta * (abs(r) - 0.5 * delta)
     seed = _check_seed("huber", seed, loss_2)
     # grad of: if abs(r) <= delta:
     if t1:
@@ -39,11 +37,9 @@ def _f_and_grad_floats(r, delta, seed):
     """`f_and_grad` on Python floats and ints: `math` where it used numpy."""
     t1 = abs(r) <= delta
     if t1:
-        loss = 0.5 * r * r
-        loss_2 = loss
+        loss_2 = 0.5 * r * r
     else:
-        loss_1 = delta * (abs(r) - 0.5 * delta)
-        loss_2 = loss_1
+        loss_2 = delta * (abs(r) - 0.5 * delta)
     seed = 1.0 if seed is None else float(seed)
     # grad of: if abs(r) <= delta:
     if t1:
