@@ -8,7 +8,8 @@ cache off.  Both are read at each lookup, not at import.
 Guarantees:
 
 * The key is a SHA-256 over everything the emitted text depends on: the
-  decorated function's source text and file name; for every global name it
+  decorated function's source text, file name and first line (run-time
+  checks name their line); for every global name it
   uses (those its code object reads, so a parameter `X` never brings in a
   module's `X`), and for every `m.name` of a module `m` of the user's, what
   that name resolves to (the source text of user functions, followed
@@ -153,7 +154,9 @@ def dependencies(src: FunctionSource) -> list[list[str]]:
         if ident in visited:
             continue
         visited.add(ident)
-        parts.append(["function", fn.name, os.path.basename(fn.file), fn.text])
+        # (its first line too: emitted checks pass their source line, `line=9`)
+        where_at = [os.path.basename(fn.file), str(fn.first_line)]
+        parts.append(["function", fn.name, *where_at, fn.text])
         for name, value in sorted(getattr(fn.resolver, "defaults", {}).items()):
             # (a helper's default may name a module constant: `eps=EPS`; a
             # default of another kind is refused when compiling)

@@ -1063,3 +1063,27 @@ def test_the_compiler_fingerprint_is_kept_under_the_sources_stamps(
         assert not memo.exists()
     finally:
         cache._compiler_fingerprint.cache_clear()
+
+
+def test_a_function_moved_down_its_file_is_compiled_again(tmp_path, monkeypatch):
+    # run-time checks name their source line (`_not_joined(a, b, "+",
+    # line=9)`): an entry made before lines were added above the function
+    # pointed its error at the line the join was on then (reviewer)
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    text = """
+        import numpy as np
+        import symgrad
+
+
+        @symgrad.grad
+        def joined(a, b):
+            return np.sum(np.asarray(a + b) ** 2)
+        """
+    for above in ("", "# a comment\n# and another\n"):
+        path = write(tmp_path / f"m{len(above)}", above + textwrap.dedent(text))
+        module = import_file(path)
+        with pytest.raises(symgrad.errors.JoinError) as info:
+            module.joined.grad([1.0], [2.0])
+        (line,) = [n for n, ln in enumerate(open(path), 1) if "a + b" in ln]
+        assert info.value.loc.line == line
+    assert len(list((tmp_path / "cache").glob("joined-*.symgrad-cache"))) == 2
