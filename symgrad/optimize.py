@@ -175,6 +175,9 @@ def _coalesced_merges(statements: list[Stmt], kept: set[str]) -> list[Stmt]:
     value's one read, nothing else gives that value, and nothing between
     (nor the inner branch) reads or writes the name copied into.  Names in
     `kept` are read after `statements` and never renamed."""
+    branches = [s for s in walk(statements) if isinstance(s, If)]
+    if not branches:
+        return statements
     reads = Counter(v.name for s in walk(statements) for v in uses(s))
     reads.update(kept)
     written = Counter(n for s in walk(statements) for n in writes(s))
@@ -208,10 +211,9 @@ def _coalesced_merges(statements: list[Stmt], kept: set[str]) -> list[Stmt]:
             if target.name not in touched(inner):
                 names[value.name] = target.name
 
-    for stmt in walk(statements):
-        if isinstance(stmt, If):
-            arm(stmt.body)
-            arm(stmt.orelse)
+    for branch in branches:
+        arm(branch.body)
+        arm(branch.orelse)
     if not names:
         return statements
     for name in names:  # (a chain, `y` -> `y_1` -> `y_2`: each to its last)
