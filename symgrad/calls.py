@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import inspect
 import math
 from typing import TYPE_CHECKING
 
@@ -781,18 +782,29 @@ def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
 
 
 def _not_known(module: resolve.Module, func: ast.Attribute, loc: Loc) -> SymgradError:
-    """The error for `np.tahn(x)` (no such function: the name closest to it
-    is offered) or `np.linalg.eigh(a)` (numpy's, without a rule)."""
+    """The error for `np.tahn(x)` (no such function: the functions symgrad
+    differentiates whose names are closest are offered) or
+    `np.linalg.eigh(a)` (numpy's, without a rule)."""
     lib = {"numpy": np, "numpy.linalg": np.linalg, "math": math}[module.lib]
-    if hasattr(lib, func.attr):
+    value = getattr(lib, func.attr, None)
+    if value is not None:
+        plain = inspect.isroutine(value) or isinstance(value, np.ufunc)
         return NoDerivativeError(
             f"'{dotted(func)}' is not a function symgrad knows",
             loc,
-            "write it with supported numpy operations in a helper function, or "
-            "give it a derivative with @symgrad.rule (the README's Custom rules)",
+            (
+                "write it with supported numpy operations in a helper function, or "
+                "give it a derivative with @symgrad.rule (the README's Custom rules)"
+                if plain
+                else None
+            ),
         )
-    names = [n for n in dir(lib) if not n.startswith("_")]
-    close = difflib.get_close_matches(func.attr, names, n=3)
+    known = {
+        "numpy": [*library.NUMPY, *prelude.NUMPY],
+        "numpy.linalg": [*library.LINALG, *prelude.LINALG],
+        "math": list(library.MATH),
+    }[module.lib]
+    close = difflib.get_close_matches(func.attr, sorted(set(known)), n=3)
     spelled = [f"{dotted(func.value)}.{n}" for n in close]
     listed = " or ".join(
         [", ".join(spelled[:-1]), spelled[-1]] if close[1:] else spelled
