@@ -170,11 +170,11 @@ def optimize(
 def _coalesced_merges(statements: list[Stmt], kept: set[str]) -> list[Stmt]:
     """A branch's value that an arm computes by an elementwise op only to copy
     it into the name both arms give (`y = 3 * x**2`, then `y_1 = y`), or that
-    both arms of an inner branch copy into a name copied on (`y_2 = y_1`),
-    is computed into the last name (`y_2 = 3 * x**2`): where each copy is its
-    value's one read, nothing else gives that value, and nothing between
-    (nor the inner branch) reads or writes the name copied into.  Names in
-    `kept` are read after `statements` and never renamed."""
+    both arms of an inner branch give by copies (of anything) only to copy it
+    on (`y_2 = y_1`), is given the last name (`y_2 = 3 * x**2`): where each
+    copy is its value's one read, nothing else gives that value, and nothing
+    between (nor the inner branch) reads or writes the name copied into.
+    Names in `kept` are read after `statements` and never renamed."""
     branches = [s for s in walk(statements) if isinstance(s, If)]
     if not branches:
         return statements
@@ -217,22 +217,20 @@ def _coalesced_merges(statements: list[Stmt], kept: set[str]) -> list[Stmt]:
     if not names:
         return statements
     for name in names:  # (a chain, `y` -> `y_1` -> `y_2`: each to its last)
-        seen = {name}
-        while names[name] in names:
-            if names[name] in seen:  # (a cycle, which no copies above make)
-                return statements
-            seen.add(names[name])
+        for _ in names:
+            if names[name] not in names:
+                break
             names[name] = names[names[name]]
+
+    def without_self_copies(body) -> list[Stmt]:  # (`a = a`, in arms alone)
+        return [
+            _map_bodies(s, without_self_copies)
+            for s in body
+            if not (isinstance(s, Copy) and s.targets == s.values)
+        ]
+
     renamed = [rename(s, names) for s in statements]
-    return list(_without_self_copies(renamed))
-
-
-def _without_self_copies(statements) -> Iterator[Stmt]:
-    """`statements` without the copies `a = a` (nested ones too)."""
-    for stmt in statements:
-        if isinstance(stmt, Copy) and stmt.targets == stmt.values:
-            continue
-        yield _map_bodies(stmt, lambda body: list(_without_self_copies(body)))
+    return [_map_bodies(s, without_self_copies) for s in renamed]
 
 
 def _distinct_results(
