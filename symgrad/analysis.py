@@ -553,7 +553,10 @@ def shape_classes(fn: Function) -> dict[str, Shape]:
                 block(stmt.body)
                 block(stmt.orelse)
                 for m in stmt.merges:
-                    same = of(m.then) == of(m.orelse)
+                    same = of(m.then) == of(m.orelse) and _NONE not in (
+                        m.then,
+                        m.orelse,
+                    )
                     classes[m.out.name] = of(m.then) if same else _own(m.out.name)
             elif isinstance(stmt, Loop):
                 for c in stmt.carries:
@@ -566,6 +569,24 @@ def shape_classes(fn: Function) -> dict[str, Shape]:
 
     block(fn.body)
     return classes
+
+
+_NONE = Const(None)
+
+
+def may_be_none(fn: Function, atom: Atom) -> bool:
+    """May `atom` be None: a merge of None (`return None if c else x`, a
+    helper's `return None` on one path) and another value?"""
+    merges = [m for s in walk(fn.body) if isinstance(s, Branch) for m in s.merges]
+    none: set[Atom] = {_NONE}
+    grew = True
+    while grew:
+        grew = False
+        for m in merges:
+            if m.out not in none and (m.then in none or m.orelse in none):
+                none.add(m.out)
+                grew = True
+    return atom in none
 
 
 def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:

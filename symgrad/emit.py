@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import buffers, custom, floats, inplace, runtime, style
-from .analysis import SCALAR, shape_classes
+from .analysis import SCALAR, may_be_none, shape_classes
 from .errors import Loc
 from .ir import (
     Assign,
@@ -168,7 +168,11 @@ def grad_function(
     checks = [ln for ln in lines if ln.startswith("_unshared(")]
     lines = checks + [ln for ln in lines if not ln.startswith("_unshared(")]
     fast = ""
-    if floats.eligible(statements, entries) and floats.pays(lines):
+    if (  # (a None returned is refused by the seed check: no float body)
+        floats.eligible(statements, entries)
+        and floats.pays(lines)
+        and not may_be_none(primal, ret.value)
+    ):
         rest = lines[len(checks) :]
         lines = checks + _float_dispatch(spec, entries) + rest
         float_lines = printed(True)

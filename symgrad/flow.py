@@ -81,15 +81,6 @@ class FlowLowering:
                     "a bare 'return' has no value to differentiate",
                     scope.src.loc(stmt),
                 )
-            none = isinstance(stmt.value, ast.Constant) and stmt.value.value is None
-            if none and scope.src is self.top:  # (a helper's may be a sentinel)
-                raise UnsupportedSyntaxError(
-                    "'return None' has no value to differentiate",
-                    scope.src.loc(stmt),
-                    "return the number or array whose gradient you want on "
-                    "every path (check inputs the function does not take before "
-                    "calling it)",
-                )
             scope.env[RESULT] = self.value(stmt.value, scope, scope.hint)
             scope.env[RETURNED] = Const(True)
         elif isinstance(stmt, ast.Break):

@@ -1203,10 +1203,10 @@ def test_abs_of_a_complex_value_is_refused_where_differentiated(tmp_path):
     assert symgrad.hessian(module.of_floats, wrt=0).hessian(-2.0, 3.0) == 0.0
 
 
-def test_a_path_returning_none_is_refused_at_its_return(tmp_path):
+def test_a_path_returning_none_raises_when_it_runs(tmp_path):
     # `return None` on one path gave the value None and a gradient of zeros
-    # there (tester); a bare `return` was refused already.  A helper's None
-    # may be a sentinel the caller tests.
+    # there (tester, reviewer: also through a helper, a conditional
+    # expression, a name bound to None); a bare `return` is refused
     module, path = load(
         tmp_path,
         """
@@ -1230,6 +1230,14 @@ def test_a_path_returning_none_is_refused_at_its_return(tmp_path):
             return x
 
 
+        def through_a_helper(x):
+            return sentinel(x)
+
+
+        def chosen(x, c):
+            return np.sum(x) if c else None
+
+
         def tested(x):
             h = sentinel(x)
             if h is None:
@@ -1237,12 +1245,18 @@ def test_a_path_returning_none_is_refused_at_its_return(tmp_path):
             return h * 3.0
         """,
     )
-    with pytest.raises(UnsupportedSyntaxError) as info:
-        symgrad.grad(module.positive_part).f_and_grad(np.ones(3))
-    assert str(info.value).startswith(
-        f"{path}:9:5: error: 'return None' has no value to differentiate\n"
-        "    return None\n    ^\n"
-    )
+    x = np.array([1.0, 2.0])
+    calls = [
+        (module.positive_part, (x,), (-x,)),
+        (module.through_a_helper, (-1.0,), (1.0,)),
+        (module.through_a_helper, (np.float64(-1.0),), (np.float64(1.0),)),
+        (module.chosen, (x, True), (x, False)),
+    ]
+    for fn, fine, none in calls:
+        g = symgrad.grad(fn)
+        symgrad.check_grad(g, *fine)
+        with pytest.raises(SeedError, match="returned None, which has no gradient"):
+            g.f_and_grad(*none)
     with pytest.raises(UnsupportedSyntaxError, match=f"{path}:14:9: error: a bare"):
         symgrad.grad(module.bare).f_and_grad(1.0)
     g = symgrad.grad(module.tested)

@@ -62,6 +62,10 @@ def _check_seed(function, seed, value):
     or a one of its dtype for a float32 or float16 output)."""
     if isinstance(value, float) and (seed is None or isinstance(seed, float | int)):
         return 1.0 if seed is None else float(seed)  # (True is 1.0, not True)
+    if value is None:
+        raise SeedError(
+            f"{function}: the function returned None, which has no gradient"
+        )
     if isinstance(seed, list | tuple):
         seed = np.asarray(seed, dtype=float)
     if seed is None:
