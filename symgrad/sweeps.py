@@ -232,9 +232,12 @@ class FlowReverse:
                 read.update(v.name for _, v in self.diff_args(s))
             elif isinstance(s, Branch | Loop):
                 read.update(v.name for v in uses(s))
-        if isinstance(stmt, Branch):
+        if isinstance(stmt, Branch):  # (a merge nothing reads adds nothing)
             read.update(
-                v.name for m in stmt.merges for v in variables((m.then, m.orelse))
+                v.name
+                for m in stmt.merges
+                if m.out.name not in self.dead
+                for v in variables((m.then, m.orelse))
             )
         else:
             read.update(v.name for c in stmt.carries for v in variables((c.next,)))

@@ -235,6 +235,33 @@ def test_a_value_an_arm_computes_is_computed_into_the_name_both_arms_give(tmp_pa
         symgrad.check_grad(m.read_again, np.float64(x))  # (the numpy body)
 
 
+def test_a_value_only_a_dead_merge_reads_in_one_arm_has_no_cotangent_there(tmp_path):
+    # `s` changed in one inner arm, its merged value never read: the inner
+    # branch gave `s` a zero cotangent, which the other outer arm then added
+    # to without having bound it (UnboundLocalError for `s_bar`; tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=("a", "b"))
+        def dead_merge(a, b):
+            s = a * 0.5
+            t = b
+            if a > 0:
+                if b > 0:
+                    t = t - 1.0
+                else:
+                    s = b
+            else:
+                t = t * s
+            return t
+        """,
+    )
+    for a, b in ((-0.5, 0.3), (0.5, 0.3), (0.5, -0.3), (-0.5, -0.3)):
+        value, (a_bar, b_bar) = m.dead_merge.f_and_grad(a, b)
+        assert value == m.dead_merge(a, b)
+        assert (a_bar, b_bar) == ((0.5 * b, 0.5 * a) if a < 0 else (0.0, 1.0))
+
+
 def test_a_gradient_from_branches_is_copied_only_where_it_may_be_shared(tmp_path):
     # a gradient given its value in a branch's arms, or updated in place
     # (`x_bar += ...`), was always copied (`_owned`); it is where an arm's
