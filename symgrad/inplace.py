@@ -12,7 +12,9 @@ merges) form a group, and a group is updated in place when
   `_unbroadcast` that may return it included), and
 * it holds one array at a time: not two values one loop carries or one
   branch merges, and not an array made anew in a loop that carries the one
-  the step before made (`z = np.zeros(3)`, ..., `y = z`), and
+  the step before made (`z = np.zeros(3)`, ..., `y = z`); a merge that is a
+  constant on some path (an early return's value, None on the paths that
+  go on) is in no group, and
 * the reverse sweep reads no version of it that a later write overwrites,
   except for its shape (`np.shape`, `_zeros_grad`, `_unbroadcast`'s target).
 
@@ -95,6 +97,26 @@ class Plan:
     unsaved: set[str] = field(default_factory=set)  # saved values not to save
 
 
+def _partly_constant(primal: Function) -> set[str]:
+    """Merges that are a constant on some path (None stands in for a value an
+    early return's arm alone binds, `result_1 = merge(buf_1, None)`): never
+    the array of the group of their other value, whose name that path would
+    bind to the constant while the array is still read."""
+    merges = [m for s in walk(primal.body) if isinstance(s, Branch) for m in s.merges]
+    partial: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for m in merges:
+            sides = (m.then, m.orelse)
+            if m.out.name not in partial and any(
+                isinstance(v, Const) or v.name in partial for v in sides
+            ):
+                partial.add(m.out.name)
+                grew = True
+    return partial
+
+
 def plan(
     primal: Function,
     forward: list[Stmt],
@@ -124,6 +146,7 @@ def plan(
             union(source.name, result.name)
             after[source.name].add(result.name)
 
+    partial = _partly_constant(primal)
     for stmt in walk(primal.body):
         if isinstance(stmt, Assign):
             ops[stmt.target.name] = stmt.op
@@ -132,8 +155,9 @@ def plan(
                 link(stmt.args[0], stmt.target)
         elif isinstance(stmt, Branch):
             for m in stmt.merges:
-                link(m.then, m.out)
-                link(m.orelse, m.out)
+                if m.out.name not in partial:
+                    link(m.then, m.out)
+                    link(m.orelse, m.out)
         elif isinstance(stmt, Loop):
             for c in stmt.carries:
                 link(c.init, c.header)

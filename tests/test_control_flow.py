@@ -262,6 +262,34 @@ def test_a_value_only_a_dead_merge_reads_in_one_arm_has_no_cotangent_there(tmp_p
         assert (a_bar, b_bar) == ((0.5 * b, 0.5 * a) if a < 0 else (0.0, 1.0))
 
 
+def test_an_array_written_in_place_and_returned_early_as_aux_stays_itself(tmp_path):
+    # the aux an early return in an inner arm gives (`buf`, None on the other
+    # paths until the end) was merged into the array's own in-place name:
+    # `result, buf = None, None` on the path that went on and read `buf[1]`
+    # (TypeError; tester)
+    m = load(
+        tmp_path,
+        """
+        @symgrad.grad(wrt=(0, 1), has_aux=True)
+        def early_aux(a, x):
+            buf = np.zeros(3)
+            buf[1] = x[0]
+            if a > 0:
+                if a > 0.5:
+                    return a * buf[1], buf
+            return a + buf[1], buf
+        """,
+    )
+    x = np.array([0.3, 0.2, 0.5])
+    for a in (0.3, 0.7, -0.3):
+        (value, aux), (a_bar, x_bar) = m.early_aux.f_and_grad(a, x)
+        want, want_aux = m.early_aux(a, x)
+        assert value == want
+        np.testing.assert_array_equal(aux, want_aux)
+        assert a_bar == (0.3 if a > 0.5 else 1.0)
+        np.testing.assert_array_equal(x_bar, [a if a > 0.5 else 1.0, 0.0, 0.0])
+
+
 def test_a_gradient_from_branches_is_copied_only_where_it_may_be_shared(tmp_path):
     # a gradient given its value in a branch's arms, or updated in place
     # (`x_bar += ...`), was always copied (`_owned`); it is where an arm's
