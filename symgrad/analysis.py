@@ -577,16 +577,32 @@ _NONE = Const(None)
 def may_be_none(fn: Function, atom: Atom) -> bool:
     """May `atom` be None: a merge of None (`return None if c else x`, a
     helper's `return None` on one path) and another value?"""
+    return atom == _NONE or (
+        isinstance(atom, Var) and atom.name in constant_merges(fn, _NONE)
+    )
+
+
+def constant_merges(fn: Function, only: Const | None = None) -> set[str]:
+    """The merges that are a constant on some path (`only`: that one), None
+    standing in for a value an early return's arm alone binds
+    (`result_1 = merge(buf_1, None)`), and the merges of those."""
     merges = [m for s in walk(fn.body) if isinstance(s, Branch) for m in s.merges]
-    none: set[Atom] = {_NONE}
+    found: set[str] = set()
     grew = True
     while grew:
         grew = False
         for m in merges:
-            if m.out not in none and (m.then in none or m.orelse in none):
-                none.add(m.out)
+            if m.out.name not in found and any(
+                (
+                    v.name in found
+                    if isinstance(v, Var)
+                    else isinstance(v, Const) and (only is None or v == only)
+                )
+                for v in (m.then, m.orelse)
+            ):
+                found.add(m.out.name)
                 grew = True
-    return atom in none
+    return found
 
 
 def shape_of(stmt: Assign, of: Callable[[object], Shape]) -> Shape:

@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from .analysis import constant_merges
 from .ir import (
     Assign,
     Atom,
@@ -97,26 +98,6 @@ class Plan:
     unsaved: set[str] = field(default_factory=set)  # saved values not to save
 
 
-def _partly_constant(primal: Function) -> set[str]:
-    """Merges that are a constant on some path (None stands in for a value an
-    early return's arm alone binds, `result_1 = merge(buf_1, None)`): never
-    the array of the group of their other value, whose name that path would
-    bind to the constant while the array is still read."""
-    merges = [m for s in walk(primal.body) if isinstance(s, Branch) for m in s.merges]
-    partial: set[str] = set()
-    grew = True
-    while grew:
-        grew = False
-        for m in merges:
-            sides = (m.then, m.orelse)
-            if m.out.name not in partial and any(
-                isinstance(v, Const) or v.name in partial for v in sides
-            ):
-                partial.add(m.out.name)
-                grew = True
-    return partial
-
-
 def plan(
     primal: Function,
     forward: list[Stmt],
@@ -146,7 +127,8 @@ def plan(
             union(source.name, result.name)
             after[source.name].add(result.name)
 
-    partial = _partly_constant(primal)
+    partial = constant_merges(primal)  # (never an array of a group: the
+    # constant's path would bind the group's name to it while it is read)
     for stmt in walk(primal.body):
         if isinstance(stmt, Assign):
             ops[stmt.target.name] = stmt.op
