@@ -542,6 +542,12 @@ class _Printer:
         self.first_adjoint = first_adjoint
         self.top_function = top_function
         self.temps = names.made_temps
+        # a temporary's cotangent is folded as a temporary is where the
+        # temporary itself is not printed (no `t7_bar` without a `t7`)
+        self.bar_of = {bars[t]: t for t in names.made_temps if t in bars}
+        self.assigned = {
+            s.target.name for s in walk(statements) if isinstance(s, Assign)
+        }
         self.counts = Counter(v.name for s in walk(statements) for v in uses(s))
         self.counts.update(a.name for a in result if isinstance(a, Var))
         self.counts.update(  # (an argument a template prints twice is not folded)
@@ -586,11 +592,18 @@ class _Printer:
                 )
             if (
                 isinstance(stmt, Assign)
-                and stmt.target.name in self.temps
+                and self._temporary(stmt.target.name)
                 and self._used_once(stmt.target)
                 and self._stable(stmt, itertools.islice(statements, i + 1, None), tail)
             ):
                 self.inline[stmt.target.name] = stmt
+
+    def _temporary(self, name: str) -> bool:
+        """Is `name` a temporary, or the cotangent of one not printed?"""
+        if name in self.temps:
+            return True
+        temp = self.bar_of.get(name)
+        return temp is not None and (temp in self.inline or temp not in self.assigned)
 
     def _used_once(self, target: Var) -> bool:
         """Is `target` defined once and read once?"""
@@ -913,23 +926,39 @@ def _renumber(
 ) -> dict[str, str]:
     """Number the temporaries that are printed under a name (not folded, not a
     check printed alone) t1, t2, ... in order; the adjoint of a temporary
-    follows it (`t3_bar`)."""
-    temp_bars = {bars[t] for t in names.made_temps if t in bars}
-    others = (names.taken | names.avoid) - names.made_temps - temp_bars
+    follows it (`t3_bar`), unless the temporary is not printed under a name:
+    then the adjoint is a temporary of its own (`t5 = seed * 3.0`)."""
+    bar_of = {bars[t]: t for t in names.made_temps if t in bars}
+    others = (names.taken | names.avoid) - names.made_temps - bar_of.keys()
+    printed = {
+        s.target.name
+        for s in walk(statements)
+        if isinstance(s, Assign) and s.target.name not in unnamed
+    }
     rename: dict[str, str] = {}
     count = 0
-    for stmt in walk(statements):
-        name = stmt.target.name if isinstance(stmt, Assign) else None
-        if name not in names.made_temps or name in rename:
-            continue
-        if name in unnamed and name not in bars:
-            continue
+
+    def number() -> int:
+        nonlocal count
         count += 1
         while f"t{count}" in others or f"t{count}_bar" in others:
             count += 1
-        rename[name] = f"t{count}"
-        if name in bars:
-            rename[bars[name]] = f"t{count}_bar"
+        return count
+
+    for stmt in walk(statements):
+        for name in writes(stmt):
+            if name in rename or name in unnamed:
+                continue
+            if (
+                isinstance(stmt, Assign)
+                and name in printed
+                and name in names.made_temps
+            ):
+                rename[name] = f"t{number()}"
+                if name in bars:
+                    rename[bars[name]] = f"{rename[name]}_bar"
+            elif name in bar_of and bar_of[name] not in printed:
+                rename[name] = f"t{number()}"
     return rename
 
 

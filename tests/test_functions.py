@@ -12,8 +12,10 @@ right gradient, and fails (naming the worst entries) a wrong one.
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
+import re
 import warnings
 import zlib
 from typing import Any
@@ -24,6 +26,7 @@ from flow_functions import FLOW_CASES
 from functions import CASES, Case
 
 import symgrad
+from symgrad import runtime
 from symgrad.check import check_grad, numeric_grad
 from symgrad.errors import BadInputError, NoDerivativeError, UnsupportedSyntaxError
 
@@ -169,6 +172,21 @@ def test_emitted_source_is_black_formatted(case: Case) -> None:
 
     source = compiled(case).source
     assert black.format_str(source, mode=black.Mode()) == source
+
+
+@cases
+def test_a_temporarys_cotangent_is_named_only_beside_it(case: Case) -> None:
+    """`t7_bar` is printed only where `t7` is: the cotangent of a temporary
+    folded into its use is folded into its own use too (`-seed / _count(t6)`,
+    not `t7_bar = -seed` with no `t7` to read it against)."""
+    tree = ast.parse(compiled(case).source)
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef) or hasattr(runtime, function.name):
+            continue  # (support code)
+        names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+        for name in names:
+            if re.fullmatch(r"t\d+_bar", name):
+                assert name[: -len("_bar")] in names, (function.name, name)
 
 
 def test_table_is_large_and_names_are_unique() -> None:
@@ -1605,13 +1623,13 @@ def test_a_list_made_at_run_time_is_concatenated_when_its_entries_share_a_shape(
     with pytest.raises(np.exceptions.AxisError, match="axis 1 is out of bounds"):
         symgrad.grad(_parts_past_the_axes).f_and_grad(x)
     # the shape check is a call alone (it was `t2 = _same_shapes(parts)`, a
-    # name nothing reads), and the temporaries after it are numbered on
-    # (with the line of the call, which the error points at)
+    # name nothing reads), and takes no temporary's number (with the line of
+    # the call, which the error points at)
     body = symgrad.grad(_ragged_parts).source.split("# Support")[0]
     line = _ragged_parts.__code__.co_firstlineno + 2
     assert (
         f'\n    _same_shapes(parts, "np.concatenate", line={line})\n'
-        "    t2 = np.stack(parts)\n" in body
+        "    t1 = np.stack(parts)\n" in body
     )
 
 

@@ -55,7 +55,7 @@ def test_gates_on_adjacent_slices_are_one_chain():
     # (2 * H and 3 * H, on two lines each, computed once: `share`)
     assert forward.count("np.exp(") == 1 and "np.exp(-g[:t5]))" in forward
     assert "t4 = 2 * H" in forward and "t5 = 3 * H" in forward
-    for line in ("i_1 = t7[:H]", "f = t7[H:t4]", "o = t7[t4:t5]"):
+    for line in ("i_1 = t6[:H]", "f = t6[H:t4]", "o = t6[t4:t5]"):
         assert line in forward
     rng = np.random.default_rng(0)
     for args in (data(rng), data(rng, H=1), data(rng, T=1), data(rng, T=0)):

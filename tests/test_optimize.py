@@ -120,7 +120,7 @@ def test_slices_of_one_length_share_a_shape():
     # no _unbroadcast, and the sum's cotangent stays the scalar seed
     code = body(symgrad.grad(rosenbrock))
     assert "_spread(" not in code and "_unbroadcast" not in code
-    assert "t1_bar = 200.0 * seed * t3" in code
+    assert "x_bar[1:] += 200.0 * seed * t2" in code
     x = RNG.normal(size=30)
     check_grad(symgrad.grad(rosenbrock), x)
     check_grad(symgrad.grad(rosenbrock), x, seed=2.5)
@@ -893,7 +893,7 @@ def test_a_square_summed_at_once_is_one_pass_without_a_temporary():
     g = symgrad.grad(sum_of_squared_rows, wrt=(0, 1))
     code = body(g)
     assert "_sum_squares(d, axis=-1)" in code
-    assert "t3 = _sum_squares(d, axis=-1) * 0.5" in code  # (no name for d**2)
+    assert "t2 = _sum_squares(d, axis=-1) * 0.5" in code  # (no name for d**2)
     assert "scaled = t1**2" in code
     d, w = RNG.normal(size=(12, 50)) * 0.3, RNG.normal(size=50) * 0.5
     check_grad(g, d, w)  # (600 entries: np.einsum sums the rows)
@@ -985,7 +985,7 @@ def test_in_a_loop_the_shape_test_of_a_sum_is_inline():
     # `_unbroadcast` and `_unbroadcast_mul` is printed behind its shape test
     g = symgrad.grad(cell, wrt=(0, 1))
     loop = " ".join(body(g).split("for i in reversed")[1].split())
-    assert "f_bar = t9 if t9.shape == f.shape else _sum_to(t9, f.shape)" in loop
+    assert "f_bar = t7 if t7.shape == f.shape else _sum_to(t7, f.shape)" in loop
     assert "c_2_bar * f if c_2_bar.shape == f.shape == c_1.shape" in loop
     assert "_unbroadcast_mul(c_2_bar, f, c_1)" in loop  # (the other arm)
     # a parameter may be anything (a list, a float), so `b` keeps the helper
@@ -1008,8 +1008,8 @@ def test_the_inline_shape_tests_fall_back_to_the_helpers_on_other_shapes():
     # s (shape ()) and m (shape (1,)) are broadcast in every step, so their
     # cotangents take the helper's arm
     g = symgrad.grad(scaled_steps)
-    assert "s_bar = t6 if t6.shape == s.shape else _sum_to(t6, s.shape)" in body(g)
-    assert "m_bar = t8 if t8.shape == m.shape else _sum_to(t8, m.shape)" in body(g)
+    assert "s_bar = t5 if t5.shape == s.shape else _sum_to(t5, s.shape)" in body(g)
+    assert "m_bar = t7 if t7.shape == m.shape else _sum_to(t7, m.shape)" in body(g)
     rng = np.random.default_rng(3)
     W, X = 0.4 * rng.normal(size=(4, 4)), rng.normal(size=(6, 4))
     check_grad(g, W, X)
@@ -1104,10 +1104,12 @@ def test_a_negated_sum_added_is_subtracted():
     g = symgrad.grad(scaled_and_sized, wrt=(0, 1))
     assert "- _unbroadcast_mul(diff_bar, diff, log_s)" in body(g)
     assert "+ -" not in body(g)
+    rng = np.random.default_rng(5)  # (not RNG: the cubes of diff reach 1e4, where
+    # finite differences of some draws are off by 1e-6)
     mu, log_s, x = (
-        RNG.normal(size=(4, 3)),
-        RNG.normal(size=(4, 3)),
-        RNG.normal(size=(5, 3)),
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(5, 3)),
     )
     check_grad(g, mu, log_s, x)
     check_grad(g, mu[:1], log_s, x)
@@ -1155,7 +1157,7 @@ def test_a_multiple_of_a_primal_sum_is_that_sum_scaled():
     # goes onto the cotangent, and the array operation is one product
     g = symgrad.grad(rosenbrock)
     code = body(g)
-    assert "t5 = 1 - x[:-1]" in code and "t4_bar = -2.0 * seed * t5" in code
+    assert "t3 = 1 - x[:-1]" in code and "x_bar[:-1] = -2.0 * seed * t3" in code
     check_grad(g, RNG.normal(size=7))
 
 
@@ -1224,7 +1226,7 @@ def test_a_number_spread_over_a_sum_along_an_axis_is_spread_at_once():
     g = symgrad.grad(row_totals, wrt=(0, 1))
     code = body(g)
     assert "np.broadcast_to" not in code and "_keepdims" not in code
-    assert "t1_bar = _spread(t3_bar / _count(t2), t1)" in code
+    assert "t1_bar = _spread(-seed / _count(t2), t1)" in code
     y, p = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 3))
     check_grad(g, y, p)
     check_grad(g, y[:, :1], p)  # (y broadcast along the summed axis)

@@ -15,9 +15,9 @@ def f_and_grad(x, *, seed=None):
     y[0] += t2
     for i in range(1, t1):
         t3 = y[i - 1]
-        t5 = 0.5 * t3 + x[i] ** 2
-        y[i] = t5
-        saved.append((t3, t5))
+        t4 = 0.5 * t3 + x[i] ** 2
+        y[i] = t4
+        saved.append((t3, t4))
     out = np.sum(y)
     if seed is None:
         seed = 1.0
@@ -29,14 +29,13 @@ def f_and_grad(x, *, seed=None):
     y_4_bar = _owned(y_4_bar)
     x_bar = _zeros_buffer(x)
     for i in reversed(range(1, t1)):
-        t3, t5 = saved.pop()
-        t6 = x[i]
+        t3, t4 = saved.pop()
+        t5 = x[i]
         # grad of: y[i] = 0.5 * y[i - 1] + x[i] ** 2
-        t5_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i], 0.0, 0.0), t5)
+        t4_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[i], 0.0, 0.0), t4)
         y_4_bar[i] = 0.0
-        t3_bar = 0.5 * _unbroadcast(t5_bar, t3)
-        t4_bar = _unbroadcast(t5_bar * (2.0 * t6), t6)
-        x_bar[i] += t4_bar
+        t3_bar = 0.5 * _unbroadcast(t4_bar, t3)
+        x_bar[i] += _unbroadcast(t4_bar * (2.0 * t5), t5)
         y_4_bar[i - 1] += t3_bar
     # grad of: y[0] += x[1]
     t2_bar = _unbroadcast(_written_grad(y_4_bar, np.s_[0], 0.0, 0.0), t2)

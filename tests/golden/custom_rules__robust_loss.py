@@ -11,26 +11,26 @@ import numpy as np
 def f_and_grad(w, X, y, *, seed=None):
     """Return robust_loss(w, X, y) and its gradient with respect to w."""
     r = X @ w - y
-    t2 = r * r - 1.0
-    t3 = softplus(t2)
-    t4 = 1.0 + ranks(r)
-    t5 = t3 * t4
-    out = _mean(t5)
+    t1 = r * r - 1.0
+    t2 = softplus(t1)
+    t3 = 1.0 + ranks(r)
+    t4 = t2 * t3
+    out = _mean(t4)
     if seed is None:
         seed = 1.0
     else:
         seed = _check_seed("robust_loss", seed, out)
     # grad of: return np.mean(softplus(r * r - 1.0) * (1.0 + ranks(r)))
-    t5_bar = _spread(seed / _count(t5), t5)
-    t3_bar = _unbroadcast_mul(t5_bar, t4, t3)
-    t2_bar = _unbroadcast(
-        t3_bar
+    t4_bar = _spread(seed / _count(t4), t4)
+    t2_bar = _unbroadcast_mul(t4_bar, t3, t2)
+    t1_bar = _unbroadcast(
+        t2_bar
         * _rule_partial(
-            softplus_grad(t2), t3, "the partial derivative softplus_grad returned"
+            softplus_grad(t1), t2, "the partial derivative softplus_grad returned"
         ),
-        t2,
+        t1,
     )
-    r_bar = 2.0 * t2_bar * r
+    r_bar = 2.0 * t1_bar * r
     # grad of: r = X @ w - y
     w_bar = _matmul_rhs_grad(r_bar, X, w, broadcast=True)
     return out, w_bar

@@ -26,32 +26,32 @@ def f_and_grad(theta, X, y, *, seed=None):
     alpha = np.linalg.solve(t8, t9)
     t10 = np.diag(L)
     log_det = np.sum(np.log(t10))
-    t12 = 0.5 * y
-    out = t12 @ alpha + log_det + 0.5 * t6 * np.log(2.0 * np.pi)
+    t11 = 0.5 * y
+    out = t11 @ alpha + log_det + 0.5 * t6 * np.log(2.0 * np.pi)
     seed = _check_seed("nll", seed, out)
     # grad of: return 0.5 * y @ alpha + log_det + 0.5 * len(X) * np.log(2.0 * np.pi)
     log_det_bar = _unbroadcast(seed, log_det)
-    alpha_bar = _matmul_rhs_grad(seed, t12, alpha)
+    alpha_bar = _matmul_rhs_grad(seed, t11, alpha)
     # grad of: log_det = np.sum(np.log(np.diag(L)))
     t10_bar = _div(log_det_bar, t10)
     L_bar = _diag_grad(t10_bar, L)
     # grad of: alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
-    t13 = _solve_vec(np.matrix_transpose(t8), alpha_bar, t9)
-    t8_bar = -_unbroadcast(_solve_outer(t13, alpha, t9), t8)
-    t9_bar = _unbroadcast(t13, t9)
-    t14 = np.matrix_transpose(L)
-    L_bar = L_bar - _unbroadcast(_solve_outer(_solve_vec(t14, t9_bar, y), t9, y), L)
+    t12 = _solve_vec(np.matrix_transpose(t8), alpha_bar, t9)
+    t8_bar = -_unbroadcast(_solve_outer(t12, alpha, t9), t8)
+    t9_bar = _unbroadcast(t12, t9)
+    t13 = np.matrix_transpose(L)
+    L_bar = L_bar - _unbroadcast(_solve_outer(_solve_vec(t13, t9_bar, y), t9, y), L)
     L_bar += np.transpose(t8_bar)
     # grad of: L = np.linalg.cholesky(K)
-    t15 = np.matrix_transpose(
+    t14 = np.matrix_transpose(
         np.linalg.solve(
-            t14,
+            t13,
             np.matrix_transpose(
-                np.linalg.solve(t14, _lower(t14 @ _lower(L_bar), diagonal=0.5))
+                np.linalg.solve(t13, _lower(t13 @ _lower(L_bar), diagonal=0.5))
             ),
         )
     )
-    K_bar = _lower(t15 + np.matrix_transpose(t15), diagonal=0.5)
+    K_bar = _lower(t14 + np.matrix_transpose(t14), diagonal=0.5)
     # grad of: K = amplitude**2 * np.exp(-D / (2.0 * scale**2)) + noise**2 * np.eye(len(X))
     amplitude_bar = _unbroadcast_mul(K_bar, 2.0 * amplitude * t4, amplitude)
     scale_bar = _div(_unbroadcast(K_bar * -(t5 * t3), scale), scale * scale * scale)

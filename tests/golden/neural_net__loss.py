@@ -11,36 +11,35 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     b2.
     """
     hidden = np.tanh(X @ W1 + b1)
-    t3 = hidden @ W2 + b2
-    shifted = t3 - np.max(t3, axis=1, keepdims=True)
-    t4 = np.exp(shifted)
-    t5 = np.sum(t4, axis=1, keepdims=True)
-    log_sum_exp = np.log(t5)
-    t6 = Y * (shifted - log_sum_exp)
-    t7 = np.sum(t6, axis=1)
-    out = -_mean(t7)
+    t1 = hidden @ W2 + b2
+    shifted = t1 - np.max(t1, axis=1, keepdims=True)
+    t2 = np.exp(shifted)
+    t3 = np.sum(t2, axis=1, keepdims=True)
+    log_sum_exp = np.log(t3)
+    t4 = Y * (shifted - log_sum_exp)
+    t5 = np.sum(t4, axis=1)
+    out = -_mean(t5)
     if seed is None:
         seed = 1.0
     else:
         seed = _check_seed("loss", seed, out)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
-    t8_bar = -seed
-    t6_bar = _spread(t8_bar / _count(t7), t6)
-    shifted_bar = _unbroadcast_mul(t6_bar, Y, shifted)
-    log_sum_exp_bar = _unbroadcast_mul(-t6_bar, Y, log_sum_exp)
+    t4_bar = _spread(-seed / _count(t5), t4)
+    shifted_bar = _unbroadcast_mul(t4_bar, Y, shifted)
+    log_sum_exp_bar = _unbroadcast_mul(-t4_bar, Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    t5_bar = _div(log_sum_exp_bar, t5)
-    shifted_bar = shifted_bar + t5_bar * t4
+    t3_bar = _div(log_sum_exp_bar, t3)
+    shifted_bar = shifted_bar + t3_bar * t2
     # grad of cross_entropy: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    t3_bar = _unbroadcast(shifted_bar, t3)
+    t1_bar = _unbroadcast(shifted_bar, t1)
     # grad of forward: return hidden @ W2 + b2
-    b2_bar = _unbroadcast(t3_bar, b2)
-    hidden_bar = _matmul_lhs_grad(t3_bar, hidden, W2, broadcast=True)
-    W2_bar = _matmul_rhs_grad(t3_bar, hidden, W2, broadcast=True)
+    b2_bar = _unbroadcast(t1_bar, b2)
+    hidden_bar = _matmul_lhs_grad(t1_bar, hidden, W2, broadcast=True)
+    W2_bar = _matmul_rhs_grad(t1_bar, hidden, W2, broadcast=True)
     # grad of forward: hidden = np.tanh(X @ W1 + b1)
-    t9 = _mul_into(hidden, hidden_bar, 1.0 - hidden * hidden)
-    b1_bar = _unbroadcast(t9, b1)
-    W1_bar = _matmul_rhs_grad(t9, X, W1, broadcast=True)
+    t6 = _mul_into(hidden, hidden_bar, 1.0 - hidden * hidden)
+    b1_bar = _unbroadcast(t6, b1)
+    W1_bar = _matmul_rhs_grad(t6, X, W1, broadcast=True)
     return out, (W1_bar, b1_bar, W2_bar, b2_bar)
 
 

@@ -14,25 +14,24 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     logits = hidden @ W2 + b2
     right = np.argmax(logits, axis=1) == np.argmax(Y, axis=1)
     shifted = logits - np.max(logits, axis=1, keepdims=True)
-    t3 = np.exp(shifted)
-    t4 = np.sum(t3, axis=1, keepdims=True)
-    log_sum_exp = np.log(t4)
-    t5 = Y * (shifted - log_sum_exp)
-    t6 = np.sum(t5, axis=1)
-    t8 = -_mean(t6)
-    t9 = _mean(right)
+    t1 = np.exp(shifted)
+    t2 = np.sum(t1, axis=1, keepdims=True)
+    log_sum_exp = np.log(t2)
+    t3 = Y * (shifted - log_sum_exp)
+    t4 = np.sum(t3, axis=1)
+    t5 = -_mean(t4)
+    t6 = _mean(right)
     if seed is None:
         seed = 1.0
     else:
-        seed = _check_seed("loss_and_accuracy", seed, t8)
+        seed = _check_seed("loss_and_accuracy", seed, t5)
     # grad of cross_entropy: return -np.mean(np.sum(Y * (shifted - log_sum_exp), axis=1))
-    t7_bar = -seed
-    t5_bar = _spread(t7_bar / _count(t6), t5)
-    shifted_bar = _unbroadcast_mul(t5_bar, Y, shifted)
-    log_sum_exp_bar = _unbroadcast_mul(-t5_bar, Y, log_sum_exp)
+    t3_bar = _spread(-seed / _count(t4), t3)
+    shifted_bar = _unbroadcast_mul(t3_bar, Y, shifted)
+    log_sum_exp_bar = _unbroadcast_mul(-t3_bar, Y, log_sum_exp)
     # grad of cross_entropy: log_sum_exp = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    t4_bar = _div(log_sum_exp_bar, t4)
-    shifted_bar = shifted_bar + t4_bar * t3
+    t2_bar = _div(log_sum_exp_bar, t2)
+    shifted_bar = shifted_bar + t2_bar * t1
     # grad of cross_entropy: shifted = logits - np.max(logits, axis=1, keepdims=True)
     logits_bar = _unbroadcast(shifted_bar, logits)
     # grad of forward: return hidden @ W2 + b2
@@ -40,10 +39,10 @@ def f_and_grad(W1, b1, W2, b2, X, Y, *, seed=None):
     hidden_bar = _matmul_lhs_grad(logits_bar, hidden, W2, broadcast=True)
     W2_bar = _matmul_rhs_grad(logits_bar, hidden, W2, broadcast=True)
     # grad of forward: hidden = np.tanh(X @ W1 + b1)
-    t10 = _mul_into(hidden, hidden_bar, 1.0 - hidden * hidden)
-    b1_bar = _unbroadcast(t10, b1)
-    W1_bar = _matmul_rhs_grad(t10, X, W1, broadcast=True)
-    return (t8, t9), (W1_bar, b1_bar, W2_bar, b2_bar)
+    t7 = _mul_into(hidden, hidden_bar, 1.0 - hidden * hidden)
+    b1_bar = _unbroadcast(t7, b1)
+    W1_bar = _matmul_rhs_grad(t7, X, W1, broadcast=True)
+    return (t5, t6), (W1_bar, b1_bar, W2_bar, b2_bar)
 
 
 # Support code copied from symgrad.runtime.

@@ -8,22 +8,20 @@ import numpy as np
 
 def f_and_grad(x, *, seed=None):
     """Return rosenbrock(x) and its gradient with respect to x."""
-    t2 = x[:-1]
-    t3 = x[1:] - t2**2
-    t5 = 1.0 - x[:-1]
-    out = np.sum(100.0 * t3**2 + t5**2)
+    t1 = x[:-1]
+    t2 = x[1:] - t1**2
+    t3 = 1.0 - x[:-1]
+    out = np.sum(100.0 * t2**2 + t3**2)
     if seed is None:
         seed = 1.0
     else:
         seed = _check_seed("rosenbrock", seed, out)
     # grad of: return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-    t1_bar = 200.0 * seed * t3
-    t2_bar = -400.0 * seed * (t2 * t3)
-    t4_bar = -2.0 * seed * t5
+    t1_bar = -400.0 * seed * (t1 * t2)
     x_bar = _zeros_buffer(x)
-    x_bar[:-1] = t4_bar
-    x_bar[:-1] += t2_bar
-    x_bar[1:] += t1_bar
+    x_bar[:-1] = -2.0 * seed * t3
+    x_bar[:-1] += t1_bar
+    x_bar[1:] += 200.0 * seed * t2
     return out, x_bar
 
 
@@ -34,31 +32,27 @@ def grad_and_hvp(x, seed=None, *, tangents):
     """
     x_dot = tangents
     x_dot = _check_tangent("rosenbrock", x_dot, x)
-    t2 = x[:-1]
-    t2_dot = x_dot[:-1]
-    t3 = x[1:] - t2**2
-    t3_dot = x_dot[1:] - 2.0 * t2_dot * t2
-    t5 = 1.0 - x[:-1]
-    t5_dot = -x_dot[:-1]
-    out = np.sum(100.0 * t3**2 + t5**2)
+    t1 = x[:-1]
+    t1_dot = x_dot[:-1]
+    t2 = x[1:] - t1**2
+    t2_dot = x_dot[1:] - 2.0 * t1_dot * t1
+    t3 = 1.0 - x[:-1]
+    t3_dot = -x_dot[:-1]
+    out = np.sum(100.0 * t2**2 + t3**2)
     seed_1 = _check_seed("rosenbrock", seed, out)
-    t6 = 200.0 * seed_1
-    t1_bar = t6 * t3
-    t1_bar_dot = t3_dot * t6
-    t7 = -400.0 * seed_1
-    t2_bar = t7 * (t2 * t3)
-    t2_bar_dot = t2_dot * t7 * t3 + t3_dot * t7 * t2
-    t8 = -2.0 * seed_1
-    t4_bar = t8 * t5
-    t4_bar_dot = t5_dot * t8
+    t4 = -400.0 * seed_1
+    t1_bar = t4 * (t1 * t2)
+    t1_bar_dot = t1_dot * t4 * t2 + t2_dot * t1 * t4
     x_bar = _zeros_buffer(x)
-    x_bar[:-1] = t4_bar
+    t5 = -2.0 * seed_1
+    x_bar[:-1] = t5 * t3
     x_bar_dot = _zeros_buffer(x)
-    x_bar_dot[:-1] = t4_bar_dot
-    x_bar[:-1] += t2_bar
-    x_bar_dot[:-1] += t2_bar_dot
-    x_bar[1:] += t1_bar
-    x_bar_dot[1:] += t1_bar_dot
+    x_bar_dot[:-1] = t3_dot * t5
+    x_bar[:-1] += t1_bar
+    x_bar_dot[:-1] += t1_bar_dot
+    t6 = 200.0 * seed_1
+    x_bar[1:] += t6 * t2
+    x_bar_dot[1:] += t2_dot * t6
     return x_bar, x_bar_dot
 
 
