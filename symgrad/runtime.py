@@ -920,9 +920,11 @@ def _matmul_lhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    ranks = _ranks(a, b)
+    if ranks == (1, 1):  # (a dot product: g is a number, or summed to one)
+        return (_sum_to(g, ()) if broadcast else g) * b
     if broadcast:
         g = _product_cotangent(g, a, b)
-    ranks = _ranks(a, b)
     if ranks == (2, 2):
         return g @ b.T
     if ranks == (2, 1):
@@ -937,9 +939,11 @@ def _matmul_rhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    ranks = _ranks(a, b)
+    if ranks == (1, 1):
+        return (_sum_to(g, ()) if broadcast else g) * a
     if broadcast:
         g = _product_cotangent(g, a, b)
-    ranks = _ranks(a, b)
     if ranks == (2, 2):
         return a.T @ g
     if ranks == (2, 1):
@@ -994,8 +998,8 @@ def _matmul_rhs_grad_sum(gs, as_, b):
     return total
 
 
-def _dot_ranks(a, b):
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
+def _dot_ranks(ranks):
+    if ranks[0] > 2 or ranks[1] > 2:
         raise ValueError(
             "the gradient of np.dot is defined here for arrays of up to 2 "
             "dimensions; use @ (np.matmul) for stacks of matrices"
@@ -1005,18 +1009,20 @@ def _dot_ranks(a, b):
 def _dot_lhs_grad(g, a, b, broadcast=False):
     """Adjoint of np.dot(a, b) with respect to `a` (scalars, vectors, matrices);
     `broadcast` as for the matmul adjoints."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    ranks = _ranks(a, b)
+    if 0 in ranks:
         return _unbroadcast(g * b, a)
-    _dot_ranks(a, b)
+    _dot_ranks(ranks)
     return _matmul_lhs_grad(g, a, b, broadcast)
 
 
 def _dot_rhs_grad(g, a, b, broadcast=False):
     """Adjoint of np.dot(a, b) with respect to `b` (scalars, vectors, matrices);
     `broadcast` as for the matmul adjoints."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    ranks = _ranks(a, b)
+    if 0 in ranks:
         return _unbroadcast(g * a, b)
-    _dot_ranks(a, b)
+    _dot_ranks(ranks)
     return _matmul_rhs_grad(g, a, b, broadcast)
 
 

@@ -533,6 +533,12 @@ def dot_mv(a, x):
     return np.dot(a, x)
 
 
+def dot_vv_broadcast(x, y, z):
+    # the products' cotangents are arrays (the sum's, over z's shape) that the
+    # dot products' adjoints sum to a number
+    return np.sum(np.tanh(np.dot(x, y) + z)) + np.sum(np.sin(x @ y * z))
+
+
 def dot_mm(a, b):
     return np.sum(np.dot(a, b))
 
@@ -1393,6 +1399,12 @@ CASES: list[Case] = [
     Case("np_matmul", np_matmul, _pair((2, 3), (3, 4)), wrt=(0, 1)),
     Case("dot_vv", dot_vv, _pair(5, 5), wrt=(0, 1)),
     Case("dot_mv", dot_mv, _pair((3, 4), 4), wrt=(0, 1), seed=fixed_seed(3)),
+    Case(
+        "dot_vv_broadcast",
+        dot_vv_broadcast,
+        lambda rng: (normal(rng, 5), normal(rng, 5), normal(rng, 3)),
+        wrt=(0, 1, 2),
+    ),
     Case("dot_mm", dot_mm, _pair((2, 3), (3, 4)), wrt=1),
     Case("np_outer", np_outer, _pair(3, 4), wrt=(0, 1), seed=fixed_seed(3, 4)),
     Case("np_transpose", np_transpose, _one((4, 3)), seed=fixed_seed(3, 4)),

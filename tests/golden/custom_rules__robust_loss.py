@@ -335,9 +335,11 @@ def _matmul_rhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    ranks = _ranks(a, b)
+    if ranks == (1, 1):
+        return (_sum_to(g, ()) if broadcast else g) * a
     if broadcast:
         g = _product_cotangent(g, a, b)
-    ranks = _ranks(a, b)
     if ranks == (2, 2):
         return a.T @ g
     if ranks == (2, 1):
