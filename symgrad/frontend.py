@@ -102,6 +102,13 @@ class Scope:
     parent: Scope | None = None  # the enclosing function, for closures
 
 
+def _listed(value: object) -> bool:
+    """Is `value` a list, tuple or array of at least one axis?"""
+    return isinstance(value, list | tuple) or (
+        isinstance(value, np.ndarray) and value.ndim > 0
+    )
+
+
 class Lowerer(CallLowering, FlowLowering, UpdateLowering):
     def __init__(self, top: FunctionSource, avoid: set[str]):
         self.top = top
@@ -121,6 +128,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         # through a merge or a loop, updated versions of an array or list)
         self.sources: dict[str, tuple[Atom, ...]] = {}
         self.copies: set[str] = set()  # results of ops in VIEWS that copy
+        # a view made by indexing -> (the array indexed, the index)
+        self.indexed: dict[str, tuple[Atom, Index]] = {}
         self.written_args: dict[str, Loc] = {}  # (`note_written`)
         self.arg_copies: dict[str, set[str]] = {}  # a loop's copy -> what it copies
         # list or tuple -> the values it holds references to
@@ -988,6 +997,8 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
             and not (op in READ_ONLY_VIEWS and self.ranks.get(name_of(args[0])) == 1)
         ):  # (np.diag of a vector is a new matrix)
             self.sources[target.name] = (args[0],)  # (a constant: see `overlaps`)
+            if op == "getitem":
+                self.indexed[target.name] = (args[0], args[1])
         elif dict(params).get("fn") in ("max", "min"):
             # Python's max and min return one of their arguments itself
             self.sources[target.name] = tuple(a for a in args if isinstance(a, Var))
@@ -1046,9 +1057,11 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         (`axis_arrays`): np.argsort, np.flatnonzero, np.arange and np.ravel
         always make one, elementwise arithmetic with one and a reshape to a
         shape of one or more axes keep one."""
-        if op in _AXIS_OPS or (
-            op in _ARITHMETIC and any(name_of(a) in self.axis_arrays for a in args)
-        ):
+        if (
+            op in _AXIS_OPS
+            or (op in _ARITHMETIC and any(name_of(a) in self.axis_arrays for a in args))
+            or (op == "copy" and isinstance(args[0], Const) and _listed(args[0].value))
+        ):  # (`np.array([4, 1, 2])`)
             self.axis_arrays.add(target.name)
         elif op == "reshape" and name_of(args[0]) in self.axis_arrays:
             shape = args[1]

@@ -325,14 +325,29 @@ class UpdateLowering:
         cannot reproduce.  An index symgrad cannot tell from a mask counts as
         one.  (Emitted code never reaches here: see `aliased`.)"""
         masks = [i for i in index.items if self.may_be_mask(i)]
-        if not masks or not self.overlaps(right, written):
+        if not self.overlaps(right, written):
             return
         name = target.value.id
-        what = (
-            "a boolean mask"
-            if any(isinstance(i, Const) for i in masks)
-            else ("an index that may be a boolean mask")
-        )
+        if masks:
+            what = (
+                "a boolean mask"
+                if any(isinstance(i, Const) for i in masks)
+                else ("an index that may be a boolean mask")
+            )
+            problem = (
+                f"the right side overlaps '{name}', the array this assignment "
+                f"writes through {what}: numpy does not copy it first, so the "
+                "result depends on the order numpy copies the entries in"
+            )
+        elif self.copying(index) or self.same_steps(index, right, written):
+            return  # (numpy's advanced assignment copies an overlapping right side)
+        else:
+            problem = (
+                f"the right side is a view of '{name}', the array this assignment "
+                "writes, whose steps may differ from those of the entries written: "
+                "numpy does not copy such a view first, so where the two overlap "
+                "the result depends on the order numpy copies the entries in"
+            )
         if isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
             copied = f"{ast.unparse(target)} = {ast.unparse(value)}.copy()"
         elif isinstance(value, ast.AST):
@@ -340,12 +355,61 @@ class UpdateLowering:
         else:
             copied = f"{ast.unparse(target)} = <the value>.copy()"
         raise UnsupportedSyntaxError(
-            f"the right side overlaps '{name}', the array this assignment writes "
-            f"through {what}: numpy does not copy it first, so the result "
-            "depends on the order numpy copies the entries in",
-            loc,
-            f"copy the right side first: {copied}",
+            problem, loc, f"copy the right side first: {copied}"
         )
+
+    def same_steps(self, index: Index, right: Atom, written: tuple[Atom, ...]) -> bool:
+        """Does numpy copy `right`, a view of the array `written`, into
+        `written[index]` as if it copied it first?  It copies a view into
+        entries of one axis (`y[::2] = y[:3]`) one by one, without copying it
+        first (numpy 2.4: only views of other steps go wrong, `y[2:] = y[:-2]`
+        does not), and into entries of more axes after copying it.  So: where
+        `right` is the array written itself or `written[index2]` (`written`
+        holds its names before and after it is copied to be written), and each axis both
+        indexes keep has the same step in both (a step of the other sign on
+        the last such axis: numpy copies first), or is dropped by both."""
+        if right in written:
+            items: tuple = ()
+        elif isinstance(right, Var) and right.name in self.indexed:
+            base, other = self.indexed[right.name]
+            if base not in written:
+                return False
+            items = other.items
+        else:
+            return False
+        ends = (Const(None), Const(Ellipsis))
+        left = list(index.items)
+        if any(i in ends for i in left + list(items)):
+            if len(left) != len(items):
+                return False
+        else:  # (numpy reads missing trailing items as `:`)
+            width = max(len(left), len(items))
+            left += [Slice()] * (width - len(left))
+            items = tuple(items) + (Slice(),) * (width - len(items))
+        kept = [
+            (a, b) for a, b in zip(left, items, strict=True) if isinstance(a, Slice)
+        ]
+        for a, b in zip(left, items, strict=True):
+            if (a in ends or b in ends) and a != b:
+                return False
+            if isinstance(a, Slice) != isinstance(b, Slice):
+                return False
+        for k, (a, b) in enumerate(kept):
+            step_a = a.step if a.step is not None else Const(1)
+            step_b = b.step if b.step is not None else Const(1)
+            if step_a == step_b:
+                continue
+            opposite = (
+                k == len(kept) - 1
+                and isinstance(step_a, Const)
+                and isinstance(step_b, Const)
+                and type(step_a.value) is int
+                and type(step_b.value) is int
+                and step_a.value * step_b.value < 0
+            )
+            if not opposite:
+                return False
+        return True
 
     def may_be_mask(self, item: Atom | Slice) -> bool:
         """Could the index item `item` be a boolean array (or a boolean)?"""

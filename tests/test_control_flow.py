@@ -896,8 +896,54 @@ def test_a_mask_write_of_a_view_of_the_array_written_is_an_error(tmp_path, write
 
 
 @pytest.mark.parametrize(
+    "write, hint",
+    [
+        ("b[::2] = b[0:3]", "b[::2] = b[0:3].copy()"),
+        ("b[1::2] = b[1:4]", "b[1::2] = b[1:4].copy()"),
+        ("b[1:4] = b[::2]", "b[1:4] = b[::2].copy()"),
+        ("b[::2], b[1] = b[0:3], 5.0", "b[::2] = <the value>.copy()"),
+        ("x[::2] = x[0:3]", "x[::2] = x[0:3].copy()"),
+        ("b[:3] = b.T[::2]", "b[:3] = b.T[::2].copy()"),
+    ],
+)
+def test_a_view_of_the_array_written_with_other_steps_is_an_error(
+    tmp_path, write, hint
+):
+    # numpy copies a view into the entries of one axis of the same array one
+    # by one, without copying it first, where their steps differ: b[::2] =
+    # b[0:3] sets b[4] from the b[2] it has just written (the gradient was
+    # that of b[4] = old b[2]; writing into the argument x, the value was
+    # wrong too)
+    m = load(
+        tmp_path,
+        _OVERLAP_HEADER + textwrap.dedent(f"""
+        @symgrad.grad
+        def f(x):
+            b = x * 1.0
+            s = np.sum(b * b)
+            {write}
+            return s + np.sum(W * b) + np.sum(W * x)
+        """),
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="steps may differ") as info:
+        m.f.f_and_grad(np.arange(6.0))
+    assert info.value.loc.line == 14
+    assert "depends on the order" in info.value.message
+    assert info.value.hint is not None and hint in info.value.hint
+
+
+@pytest.mark.parametrize(
     "write",
     [
+        "b[2:5] = b[0:3]",  # (one step: numpy copies as if it copied first)
+        "b[1:] = b[:-1]",
+        "b[:-1] = b[1:]",
+        "b[2::2] = b[:-2:2]",
+        "b[::-1] = b",  # (steps of both signs: numpy copies first)
+        "b[:] = b[::-1]",
+        "b[[0, 2, 4]] = b[0:3]",  # (advanced indexing copies an overlap)
+        "b[3:] = b[np.array([4, 1, 2])]",
+        "b[MASK] = b[np.array([4, 1, 2])]",  # (a copy: it overlaps nothing)
         "b[MASK] = b[4:1:-1].copy()",
         "b[MASK] = np.copy(b[4:1:-1])",
         "b[MASK] += b[4:1:-1]",  # (numpy adds into a copy of b[MASK])
