@@ -804,11 +804,19 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
                 f"'{dotted(node)}' is a module or function, not a value", loc
             )
         op = library.ATTRIBUTES.get(node.attr)
-        if op is None:
+        if op is None and hasattr(np.ndarray, node.attr):
             raise NoDerivativeError(
                 f"attribute '.{node.attr}' is not supported",
                 loc,
                 _attribute_hint(node, scope),
+            )
+        if op is None:  # (no array's: an object's, a model's parameters)
+            raise UnsupportedSyntaxError(
+                f"attribute '.{node.attr}' is not an array's: symgrad reads "
+                "numbers and arrays, not other objects",
+                loc,
+                _attribute_hint(node, scope)
+                or f"pass {dotted(node)} to the function as an argument",
             )
         return self.emit(op, (self.atom(node.value, scope),), loc, hint=hint)
 

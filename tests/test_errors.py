@@ -287,9 +287,23 @@ def test_methods_and_attributes_say_what_to_do_instead():
     with pytest.raises(BadInputError, match="hint: differentiate a module-level"):
         symgrad.grad(Model.loss, wrt="x")
     g = symgrad.grad(model_loss, wrt="x")
-    with pytest.raises(NoDerivativeError) as info:
+    with pytest.raises(UnsupportedSyntaxError, match="not an array's") as info:
         g.f_and_grad(Model(), 2.0)
     assert str(info.value).endswith("hint: pass self.w to the function as an argument")
+
+
+def scaled_by_model(w, model):
+    return np.sum(w * model.scale)
+
+
+def test_an_attribute_of_an_object_is_no_arrays():
+    g = symgrad.grad(scaled_by_model)
+    with pytest.raises(UnsupportedSyntaxError, match="not an array's") as info:
+        g.f_and_grad(np.ones(3), Model())
+    assert info.value.hint == "pass model.scale to the function as an argument"
+    loc = info.value.loc
+    assert loc.line == scaled_by_model.__code__.co_firstlineno + 1
+    assert loc.text[loc.col :].startswith("model.scale")
 
 
 def test_modules_of_the_program_are_read_and_builtins_get_hints(tmp_path):
