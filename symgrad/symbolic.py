@@ -464,12 +464,14 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
         best = expr
     allowed = _denominators(best)
 
-    def consider(candidate: sp.Expr, extra: frozenset = frozenset()) -> None:
+    def consider(
+        candidate: sp.Expr, extra: frozenset = frozenset(), named: set = frozenset()
+    ) -> None:
         nonlocal best
         if (
             _cost(candidate) < _cost(best)
             and _denominators(candidate) <= allowed | extra
-            and _exponents(candidate) <= exponents
+            and _exponents(candidate) <= exponents | named
         ):
             best = candidate
 
@@ -483,7 +485,10 @@ def _reuse(expr: sp.Expr, inner: tuple) -> sp.Expr:
             *value.free_symbols
         ):
             continue
-        consider(_replace(best, value, sym), frozenset({sym}))
+        # (an exponential of the primal value's name is the same one:
+        # `exp(x - logaddexp(x, y))` is `exp(x - t)` for `t = logaddexp(x, y)`)
+        named = {_replace(e, value, sym) for e in exponents}
+        consider(_replace(best, value, sym), frozenset({sym}), named)
         if isinstance(value, sp.Add):
             consider(_multiples(best, value, sym), frozenset({sym}))
         # sympy folds a sign into a sum: -(a - b)*c is (b - a)*c, which holds

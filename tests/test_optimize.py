@@ -1484,3 +1484,20 @@ def test_a_product_of_two_values_is_not_shared():
         value, (g_a, _) = symgrad.grad(masked_products, wrt=(0, 1)).f_and_grad(1.5, x)
         assert value == masked_products(1.5, x)
     assert g_a == 3.0
+
+
+def softplus_loss(z, y):
+    return np.mean(np.logaddexp(0.0, z) - y * z)
+
+
+def test_the_derivative_of_logaddexp_reads_its_value():
+    # d/dz logaddexp(0, z) = exp(z - logaddexp(0, z)): the exponential of the
+    # value's name is the same number, so the value is computed once
+    g = symgrad.grad(softplus_loss)
+    code = body(g)
+    lines = [line for line in code.splitlines() if not line.strip().startswith("#")]
+    assert sum(line.count("np.logaddexp(") for line in lines) == 1
+    assert "np.exp(z - t1)" in code
+    z, y = RNG.normal(size=7) * 3.0, RNG.normal(size=7)
+    check_grad(g, z, y)
+    check_grad(g, 800.0 * z, y)  # (no overflow: exp of a difference)
