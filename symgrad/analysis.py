@@ -125,6 +125,11 @@ def _refused_flows(stmt: Assign, forward: bool) -> list[Var]:
     return _derivative_flows(stmt)
 
 
+def varied(body, names: set[str]) -> None:
+    """Add to `names` (parameters) the values in `body` that depend on them."""
+    _varied(body, names, frozenset(), _derivative_flows)
+
+
 def _varied(body, varied: set[str], constant: frozenset[str], flows) -> None:
     for stmt in body:
         if isinstance(stmt, Assign):

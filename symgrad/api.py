@@ -138,7 +138,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     fence.check(src)
     names, is_tuple = normalize_wrt(src, wrt)
     primal, constants, allocator = frontend.lower(src, has_aux, names)
-    primal = fuse.fuse_slices(share.share(primal), names=allocator, wrt=names)
+    primal = fuse.fuse_slices(share.share(primal, names), names=allocator, wrt=names)
     verify(primal, OPS)
     adjoint = reverse.reverse(primal, names, allocator)
     spec = module_spec(src, names, is_tuple, constants, has_aux)

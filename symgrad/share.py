@@ -10,7 +10,9 @@ code computes, saves and differentiates it once, as a careful person's code
 does.  Guarantees:
 
 * only operations that compute a value from their operands and nothing else,
-  with constant partial derivatives, are shared: `+`, `-`, `*` by a number
+  with constant partial derivatives or none (every elementwise operation of
+  values that do not depend on `wrt`: RK4's `-g / L` on four lines), are
+  shared: `+`, `-`, `*` by a number
   written in the source, comparisons, indexing (a read of one SSA version
   of an array: a write makes a new version, so a read after it is another
   computation), shapes and lengths, sums and means.  A partial that depends
@@ -49,6 +51,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from . import analysis
 from .ir import (
     Assign,
     Branch,
@@ -63,7 +66,7 @@ from .ir import (
     rename,
     walk,
 )
-from .rules import VIEWS, WRITES_ARGUMENT
+from .rules import OPS, VIEWS, WRITES_ARGUMENT
 
 # Operations whose value depends on their operands alone and whose partial
 # derivatives are constants (`*` only by a number written in the source): a
@@ -83,10 +86,12 @@ _PURE |= {"sum", "mean"}
 _HOLDING = {"make_list", "list_append", "list_concat", "tuple", "entries_grad"}
 
 
-def share(fn: Function) -> Function:
+def share(fn: Function, wrt: tuple[str, ...] = ()) -> Function:
     """`fn` with each repeated pure computation read from its first."""
     alias: dict[str, str] = {}
-    body = _block(fn.body, {}, alias, _maybe_written(fn))
+    varied = set(wrt)
+    analysis.varied(fn.body, varied)
+    body = _block(fn.body, {}, alias, _maybe_written(fn), varied)
     return replace(fn, body=body) if alias else fn
 
 
@@ -135,6 +140,7 @@ def _block(
     outer: dict[tuple, Assign],
     alias: dict[str, str],
     written: set[str],
+    varied: set[str],
 ) -> tuple[Stmt, ...]:
     seen = dict(outer)  # (a nested block sees what encloses it, not the reverse)
     out: list[Stmt] = []
@@ -144,23 +150,27 @@ def _block(
                 # a value read there and in the condition would have its
                 # cotangent summed after the branch, not in the arm)
                 stmt,
-                body=_block(stmt.body, {}, alias, written),
-                orelse=_block(stmt.orelse, {}, alias, written),
+                body=_block(stmt.body, {}, alias, written, varied),
+                orelse=_block(stmt.orelse, {}, alias, written, varied),
             )
             stmt = rename(stmt, alias)  # (its condition, and merges of the arms')
         elif isinstance(stmt, Loop):
             stmt = replace(
                 stmt,
-                test=_block(stmt.test, seen, alias, written),
-                body=_block(stmt.body, seen, alias, written),
+                test=_block(stmt.test, seen, alias, written, varied),
+                body=_block(stmt.body, seen, alias, written, varied),
             )
             stmt = rename(stmt, alias)  # (its bounds, and carries of the body's)
         else:
             stmt = rename(stmt, alias)
         if (
             isinstance(stmt, Assign)
-            and stmt.op in _PURE
-            and (stmt.op != "mul" or any(map(_number, stmt.args)))
+            and (
+                stmt.op in _PURE
+                and (stmt.op != "mul" or any(map(_number, stmt.args)))
+                or OPS[stmt.op].kind == "elementwise"
+                and stmt.target.name not in varied  # (no derivative at all)
+            )
             and stmt.target.name not in written
         ):
             params = tuple((k, _key(Const(v))) for k, v in stmt.params)
