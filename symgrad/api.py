@@ -806,6 +806,11 @@ def load_module(
         available = custom_functions(src) if src is not None else {}
         module.__dict__.update(custom.bindings(text, available))
     exec(cache.compiled(text, filename, entry), module.__dict__)
+    owner = qualname.rsplit(".", 1)[0]
+    for name in ("f_and_grad", "f_and_jvp", "grad_and_hvp"):
+        if name in module.__dict__:  # (Python's TypeError for a missing
+            # argument names it: `loss.f_and_grad() missing 1 required ...`)
+            module.__dict__[name].__qualname__ = f"{owner}.{name}"
     return module
 
 

@@ -76,6 +76,16 @@ def test_too_many_arguments_are_counted_as_the_caller_gave_them():
             getattr(symgrad.grad(poly), method)(4.0, 1.0)
 
 
+def test_an_argument_missing_names_the_function():
+    g = symgrad.grad(loss, wrt="w")
+    g.f_and_grad(0.5, 0.1, X, Y)
+    for _ in range(2):  # (the first call, through symgrad, and the module's)
+        with pytest.raises(TypeError, match=r"^loss\.f_and_grad\(\) missing 1"):
+            g.f_and_grad(0.5, 0.1, X)
+    with pytest.raises(TypeError, match=r"^poly\.f_and_jvp\(\) got an unexpected"):
+        symgrad.jvp(poly).f_and_jvp(1.0, tangents=1.0, sead=1.0)
+
+
 def test_second_call_does_not_compile(monkeypatch):
     g = symgrad.grad(poly)
     g.f_and_grad(1.0)
