@@ -51,6 +51,32 @@ def _sharing(other: str) -> str:
     return f"may share memory with {other}"
 
 
+def _items(index: Index) -> list:
+    """The items of `index`, a tuple that is the whole index unpacked
+    (`B[col]` with `col = (..., 2)` is numpy's `B[..., 2]`)."""
+    items = list(index.items)
+    if len(items) == 1 and type(getattr(items[0], "value", None)) is tuple:
+        return [Const(v) for v in items[0].value]
+    return items
+
+
+def _step(item: Slice) -> object:
+    """A slice's step: an int where it is one written (1 where none is),
+    else its atom, which compares equal to the same name or constant."""
+    if item.step is None:
+        return 1
+    value = getattr(item.step, "value", None)
+    return value if type(value) is int else item.step
+
+
+def _an_int_item(item: object) -> bool:
+    """Could the index item `item` be an int (never a slice or a tuple)?
+    A name may hold an int array (advanced indexing, which copies)."""
+    if isinstance(item, Var):
+        return True
+    return isinstance(item, Const) and type(item.value) in (int, bool)
+
+
 class UpdateLowering:
     """In-place updates, mixed into `frontend.Lowerer`."""
 
@@ -318,12 +344,14 @@ class UpdateLowering:
         written: tuple[Atom, ...],
         loc: Loc,
     ) -> None:
-        """`y[mask] = v` with `v` a view of `y` is an error: numpy's boolean
-        assignment does not copy an overlapping right side, so it reads
-        entries it has already written (`b[mask] = b[4:1:-1]` may set an entry
-        from one written before it), which symgrad, reading the old values,
-        cannot reproduce.  An index symgrad cannot tell from a mask counts as
-        one.  (Emitted code never reaches here: see `aliased`.)"""
+        """`y[index] = v` with `v` a view of `y` is an error where numpy does
+        not copy `v` first, so that it reads entries it has already written,
+        which symgrad, reading the old values, cannot reproduce: through a
+        boolean mask (`b[mask] = b[4:1:-1]` may set an entry from one written
+        before it; an index symgrad cannot tell from a mask counts as one),
+        and into entries of one axis from a view of other steps (`same_steps`).
+        Advanced indexing copies first.  (Emitted code never reaches here:
+        see `aliased`.)"""
         masks = [i for i in index.items if self.may_be_mask(i)]
         if not self.overlaps(right, written):
             return
@@ -340,7 +368,7 @@ class UpdateLowering:
                 "result depends on the order numpy copies the entries in"
             )
         elif self.copying(index) or self.same_steps(index, right, written):
-            return  # (numpy's advanced assignment copies an overlapping right side)
+            return
         else:
             problem = (
                 f"the right side is a view of '{name}', the array this assignment "
@@ -359,55 +387,57 @@ class UpdateLowering:
         )
 
     def same_steps(self, index: Index, right: Atom, written: tuple[Atom, ...]) -> bool:
-        """Does numpy copy `right`, a view of the array `written`, into
-        `written[index]` as if it copied it first?  It copies a view into
-        entries of one axis (`y[::2] = y[:3]`) one by one, without copying it
-        first (numpy 2.4: only views of other steps go wrong, `y[2:] = y[:-2]`
-        does not), and into entries of more axes after copying it.  So: where
-        `right` is the array written itself or `written[index2]` (`written`
-        holds its names before and after it is copied to be written), and each axis both
-        indexes keep has the same step in both (a step of the other sign on
-        the last such axis: numpy copies first), or is dropped by both."""
+        """Does numpy write `right`, a view of the array written, into
+        `written[index]` as if it had copied it first?
+
+        numpy copies a view into entries of more than one axis after copying
+        it, so that is always so where `index` keeps two axes or more (two
+        slices, or a slice and a None).  Into entries of one axis it copies
+        entry by entry, which goes as if copied first where the view's step
+        is the entries' (`y[2:] = y[:-2]`), or of the other sign (numpy then
+        copies first: `y[::-1] = y`), and wrong where it is another
+        (`y[::2] = y[:3]` reads a y[2] it has written).  So: True where
+        `right` is the array itself or `written[index2]` (`written` holds its
+        names before and after it is copied to be written) with each axis
+        the two indexes keep of one step (of the other sign on the last),
+        and each other item an int or an int's name in both."""
+        left = _items(index)
+        if sum(isinstance(i, Slice) or i == Const(None) for i in left) >= 2:
+            return True
         if right in written:
-            items: tuple = ()
+            items: list = []
         elif isinstance(right, Var) and right.name in self.indexed:
             base, other = self.indexed[right.name]
             if base not in written:
                 return False
-            items = other.items
+            items = _items(other)
         else:
             return False
         ends = (Const(None), Const(Ellipsis))
-        left = list(index.items)
-        if any(i in ends for i in left + list(items)):
+        if any(i in ends for i in left + items):
             if len(left) != len(items):
                 return False
         else:  # (numpy reads missing trailing items as `:`)
             width = max(len(left), len(items))
             left += [Slice()] * (width - len(left))
-            items = tuple(items) + (Slice(),) * (width - len(items))
-        kept = [
-            (a, b) for a, b in zip(left, items, strict=True) if isinstance(a, Slice)
-        ]
+            items += [Slice()] * (width - len(items))
+        steps = []  # (the steps of the axes both keep)
         for a, b in zip(left, items, strict=True):
-            if (a in ends or b in ends) and a != b:
+            if isinstance(a, Slice) and isinstance(b, Slice):
+                steps.append((_step(a), _step(b)))
+            elif a in ends or b in ends:
+                if a != b:
+                    return False
+            elif not (_an_int_item(a) and _an_int_item(b)):
                 return False
-            if isinstance(a, Slice) != isinstance(b, Slice):
-                return False
-        for k, (a, b) in enumerate(kept):
-            step_a = a.step if a.step is not None else Const(1)
-            step_b = b.step if b.step is not None else Const(1)
-            if step_a == step_b:
-                continue
+        for k, (a, b) in enumerate(steps):
             opposite = (
-                k == len(kept) - 1
-                and isinstance(step_a, Const)
-                and isinstance(step_b, Const)
-                and type(step_a.value) is int
-                and type(step_b.value) is int
-                and step_a.value * step_b.value < 0
+                k == len(steps) - 1
+                and isinstance(a, int)
+                and isinstance(b, int)
+                and a * b < 0
             )
-            if not opposite:
+            if a != b and not opposite:
                 return False
         return True
 

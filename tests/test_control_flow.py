@@ -935,6 +935,64 @@ def test_a_view_of_the_array_written_with_other_steps_is_an_error(
 @pytest.mark.parametrize(
     "write",
     [
+        "col = (..., 2)\n            B[col] = B[1]",  # (B[..., 2] = B[1])
+        "col = (..., 2)\n            B[col] = B[1, :]",
+        "B[:, 0] = B[0, :]",
+        "B[0, ::2] = B[0, :2]",
+    ],
+)
+def test_a_row_or_column_written_from_a_view_of_other_steps_is_an_error(
+    tmp_path, write
+):
+    # numpy copies B[1] into B[:, 2] entry by entry: B[1, 2] is written, then
+    # read (a tuple held in a name was taken for one item, and let through)
+    m = load(
+        tmp_path,
+        f"""
+        W = np.arange(1.0, 10.0).reshape(3, 3)
+
+        @symgrad.grad
+        def f(x):
+            B = x * 1.0
+            {write}
+            return np.sum(B * W)
+        """,
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="steps may differ"):
+        m.f.f_and_grad(np.arange(9.0).reshape(3, 3))
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "B[::2, :] = B[:2]",  # (entries of two axes: numpy copies first)
+        "B[:2, 1:] = B[1:, :2]",
+        "B[None, 0, ::2] = B[None, 0, :2]",
+        "B[1:, 0] = B[:-1, 0]",
+        "B[:, ::-1] = B",
+    ],
+)
+def test_a_view_written_into_entries_of_two_axes_is_differentiated(tmp_path, write):
+    m = load(
+        tmp_path,
+        f"""
+        W = np.arange(1.0, 10.0).reshape(3, 3)
+
+        def f(x):
+            B = x * 1.0
+            {write}
+            return np.sum(B * W) + np.sum(B * B)
+        """,
+    )
+    x = np.arange(9.0).reshape(3, 3) * 0.3 - 1.0
+    g = symgrad.grad(m.f)
+    assert g.f_and_grad(x.copy())[0] == pytest.approx(m.f(x.copy()))
+    symgrad.check_grad(g, x)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
         "b[2:5] = b[0:3]",  # (one step: numpy copies as if it copied first)
         "b[1:] = b[:-1]",
         "b[:-1] = b[1:]",
