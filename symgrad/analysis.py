@@ -126,7 +126,9 @@ def _refused_flows(stmt: Assign, forward: bool) -> list[Var]:
 
 
 def varied(body, names: set[str]) -> None:
-    """Add to `names` (parameters) the values in `body` that depend on them."""
+    """Add to `names` (parameters) the values in `body` a derivative with
+    respect to them reaches (not a comparison's, nor `np.floor`'s: their
+    derivatives are 0)."""
     _varied(body, names, frozenset(), _derivative_flows)
 
 

@@ -599,7 +599,9 @@ class _Printer:
                 self.inline[stmt.target.name] = stmt
 
     def _temporary(self, name: str) -> bool:
-        """Is `name` a temporary, or the cotangent of one not printed?"""
+        """Is `name` a temporary, or the cotangent of one not printed?  (A
+        temporary is computed, so scanned, before its cotangent: whether it
+        is folded is known here.)"""
         if name in self.temps:
             return True
         temp = self.bar_of.get(name)

@@ -9,10 +9,10 @@ first computation and reads it in place of the later ones, so the emitted
 code computes, saves and differentiates it once, as a careful person's code
 does.  Guarantees:
 
-* only operations that compute a value from their operands and nothing else,
-  with constant partial derivatives or none (every elementwise operation of
-  values that do not depend on `wrt`: RK4's `-g / L` on four lines), are
-  shared: `+`, `-`, `*` by a number
+* only operations that compute a value from their operands and nothing
+  else, with constant partial derivatives or none, are shared.  None: every
+  elementwise operation of values no derivative reaches from `wrt` (RK4's
+  `-g / L` on four lines).  Constant: `+`, `-`, `*` by a number
   written in the source, comparisons, indexing (a read of one SSA version
   of an array: a write makes a new version, so a read after it is another
   computation), shapes and lengths, sums and means.  A partial that depends
@@ -166,10 +166,14 @@ def _block(
         if (
             isinstance(stmt, Assign)
             and (
-                stmt.op in _PURE
-                and (stmt.op != "mul" or any(map(_number, stmt.args)))
-                or OPS[stmt.op].kind == "elementwise"
-                and stmt.target.name not in varied  # (no derivative at all)
+                (
+                    stmt.op in _PURE
+                    and (stmt.op != "mul" or any(map(_number, stmt.args)))
+                )
+                or (
+                    getattr(OPS.get(stmt.op), "kind", None) == "elementwise"
+                    and stmt.target.name not in varied  # (no derivative at all)
+                )
             )
             and stmt.target.name not in written
         ):
