@@ -729,7 +729,7 @@ def _running_line(src: FunctionSource) -> Loc | None:
     ambiguous one)."""
     frame = sys._getframe(1)
     while frame is not None and not (
-        frame.f_code.co_filename.startswith("<symgrad:")
+        frame.f_code.co_filename in _EMITTED_FILES
         and not _support_code(frame.f_code.co_name)
     ):
         frame = frame.f_back
@@ -788,6 +788,11 @@ def custom_functions(src: FunctionSource) -> dict[str, Any]:
     return found
 
 
+# The file names emitted modules are compiled under (`<symgrad:loss.grad>`,
+# or a cache entry's path): a frame of one runs emitted code.
+_EMITTED_FILES: set[str] = set()
+
+
 def load_module(
     text: str,
     qualname: str,
@@ -797,9 +802,14 @@ def load_module(
     """Execute emitted source as a fresh module; tracebacks show its lines.
     Functions with custom rules are bound from what `src` reaches.  With the
     path of the cache `entry` the text came from, its code object is cached
-    beside it."""
-    filename = f"<symgrad:{qualname}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    beside it, and is that file's: Python's own traceback (which reads no
+    `linecache`) shows the line that raised."""
+    filename = f"<symgrad:{qualname}>" if entry is None else str(entry)
+    lines = text.splitlines(True)
+    if entry is not None:  # (the entry's header lines come first)
+        lines = ["\n"] * cache.HEADER_LINES + lines
+    linecache.cache[filename] = (len(text), None, lines, filename)
+    _EMITTED_FILES.add(filename)
     module = types.ModuleType(f"symgrad_generated_{qualname.replace('.', '_')}")
     module.__file__ = filename
     if custom.listed_names(text):

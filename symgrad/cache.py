@@ -477,12 +477,21 @@ def cached_source(
     return text, None
 
 
+# An entry's text follows its two header lines (comments): compiled as the
+# entry file, it is numbered from line 3, so a traceback shows its lines.
+HEADER_LINES = 2
+
+
 def compiled(text: str, filename: str, path: Path | None) -> types.CodeType:
     """`compile(text, filename, "exec")`, read from beside the entry at `path`
-    when it was stored there before (else compiled and stored)."""
+    when it was stored there before (else compiled and stored).  A `filename`
+    that is the entry's path numbers the text's lines as the file does."""
     code = load_code(path, text, filename) if path is not None else None
     if code is None:
-        code = compile(text, filename, "exec")
+        shift = (
+            "\n" * HEADER_LINES if path is not None and filename == str(path) else ""
+        )
+        code = compile(shift + text, filename, "exec")
         if path is not None:
             store_code(path, text, filename, code)
     return code

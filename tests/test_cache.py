@@ -210,6 +210,25 @@ def test_a_fresh_process_hits_the_cache_without_compiling(tmp_path):
     assert err2 == ""
 
 
+def test_a_run_time_error_shows_the_emitted_line_in_pythons_traceback(tmp_path):
+    # Python's own traceback (3.11, 3.12) reads the file a frame names, never
+    # `linecache`: a module from the cache is compiled as its entry's file,
+    # numbered as the file is, so the line that raised is shown under it
+    write(tmp_path)
+    script = "import numpy as np, model\nmodel.f.f_and_grad(np.ones(4))\n"
+    for _ in range(2):  # (compiled, then read back from the code beside it)
+        proc = python(script, tmp_path)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        frame = err.split('.symgrad-cache", line ')[1].splitlines()
+        assert frame[1].strip() == "t2 = t1 * WEIGHTS"  # ((4,) * (3,))
+        assert "operands could not be broadcast" in err
+        (entry,) = entries_in(default_dir(tmp_path / "model.py"))
+        line = int(frame[0].split(",")[0])
+        file_line = entry.read_text(encoding="utf-8").splitlines()[line - 1]
+        assert file_line.strip() == frame[1].strip()
+
+
 def test_a_second_grad_function_hits_the_cache_in_process(tmp_path, monkeypatch):
     model = import_file(write(tmp_path))
     text = model.f.source
@@ -609,7 +628,7 @@ def test_a_code_file_for_another_text_is_not_used(tmp_path):
     model = import_file(path)
     model.f.grad(X)
     [entry] = entries_in(default_dir(path))
-    filename = f"<symgrad:{model.f.__qualname__}.grad>"
+    filename = str(entry)  # (what a module from the cache is compiled as)
     assert cache.load_code(entry, model.f.source, filename) is not None
     assert cache.load_code(entry, model.f.source + "\n", filename) is None
     assert cache.load_code(entry, model.f.source, filename + "x") is None
@@ -1018,7 +1037,7 @@ def test_a_code_file_names_the_interpreter_and_its_optimization_level(
     model = import_file(path)
     model.f.grad(X)
     [entry] = entries_in(default_dir(path))
-    filename = f"<symgrad:{model.f.__qualname__}.grad>"
+    filename = str(entry)  # (what a module from the cache is compiled as)
     assert cache.load_code(entry, model.f.source, filename) is not None
 
     class Flags:
