@@ -187,6 +187,15 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
         for node, opts in found
     ]
     if not found:
+        nested = _nested_decorated(tree)
+        if nested is not None:
+            node, outer = nested
+            what = "class" if isinstance(outer, ast.ClassDef) else "function"
+            raise UsageError(
+                f"{path}:{node.lineno}: '{node.name}' is decorated inside the "
+                f"{what} '{outer.name}': symgrad differentiates module-level "
+                "functions (a method: write it as a function of its parameters)"
+            )
         raise UsageError(
             f"{path} has no function decorated with symgrad.grad, .jvp, .jacobian "
             "or .hessian"
@@ -258,6 +267,19 @@ TRANSFORMS = {
     "jacobian": {"wrt": None, "mode": None},
     "hessian": {"wrt": None},
 }
+
+
+def _nested_decorated(tree: ast.Module) -> tuple[ast.FunctionDef, ast.AST] | None:
+    """The first function decorated with symgrad inside a class or a
+    function of the file, with what it is inside, or None."""
+    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    for outer in ast.walk(tree):
+        if isinstance(outer, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            inner = ast.Module(body=[*imports, *outer.body], type_ignores=[])
+            found = decorated_functions(inner)
+            if found:
+                return found[0][0], outer
+    return None
 
 
 def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:

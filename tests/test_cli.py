@@ -141,6 +141,33 @@ def test_file_without_decorated_function(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "source, where",
+    [
+        (
+            "class Model:\n    @symgrad.grad\n    def loss(self, w):\n"
+            "        return np.sum(w * w)\n",
+            "3: 'loss' is decorated inside the class 'Model'",
+        ),
+        (
+            "def outer():\n    @symgrad.grad(wrt='w')\n    def inner(w):\n"
+            "        return np.sum(w)\n\n    return inner\n",
+            "3: 'inner' is decorated inside the function 'outer'",
+        ),
+    ],
+)
+def test_a_decorated_method_or_nested_function_is_named(tmp_path, source, where):
+    path = write(tmp_path, "import numpy as np\nimport symgrad\n\n\n" + source)
+    result = run("emit", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    line = int(where.split(":")[0]) + 4
+    rest = where.split(": ", 1)[1]
+    assert f"symgrad: error: {path}:{line}: {rest}: symgrad differentiates" in (
+        result.stderr
+    )
+
+
 def test_unknown_function_name():
     result = run("emit", "examples/quadratic.py", "--function", "cube")
     assert result.returncode == 2
