@@ -2037,3 +2037,31 @@ def test_np_diag_takes_a_diagonal_a_loop_picks():
     hessian = symgrad.hessian(_diagonals).hessian(A).reshape(9, 9)
     band = np.abs(np.subtract.outer(range(3), range(3))) <= 1
     np.testing.assert_array_equal(hessian, np.diag(2.0 * band.ravel()))
+
+
+def _dot_of_a_list(y):
+    return np.dot([1.0, 2.0, 3.0], y) + np.inner([1.0, 2.0, 3.0], y)
+
+
+def _dot_of_a_tuple_broadcast(y):
+    return np.sum(np.dot(y, (1.0, 2.0, 3.0)) + np.ones(3))
+
+
+def _product_with_a_list_matrix(y):
+    return np.sum(y @ [[1.0, 2.0], [3.0, 4.0]]) + np.sum(
+        np.tanh(np.dot([[1.0, 2.0], [3.0, 4.0]], y))
+    )
+
+
+@pytest.mark.parametrize(
+    "fn, y",
+    [
+        (_dot_of_a_list, np.array([0.5, 1.0, 2.0])),
+        (_dot_of_a_tuple_broadcast, np.array([0.5, 1.0, 2.0])),
+        (_product_with_a_list_matrix, np.array([[0.1, 0.2], [-0.3, 0.4]])),
+    ],
+)
+def test_a_list_operand_of_a_product_is_read_as_its_array(fn, y):
+    # the adjoints multiplied (`g * [1.0, 2.0, 3.0]`: TypeError) or
+    # transposed (`[[...]].T`: AttributeError) the list itself (tester H)
+    check_grad(symgrad.grad(fn), y)

@@ -347,6 +347,12 @@ def _as_matrices(g, a, b):
     return g, a, b
 
 
+def _listed(x):
+    """`x`, or the array numpy reads a list or tuple `x` as (`np.dot([1.0,
+    2.0], y)`: its adjoint multiplies and transposes it)."""
+    return np.asarray(x) if x.__class__ is list or x.__class__ is tuple else x
+
+
 def _ranks(a, b):
     """`(np.ndim(a), np.ndim(b))`, read off the arrays where they are (faster)."""
     if a.__class__ is b.__class__ is np.ndarray:
@@ -377,6 +383,7 @@ def _matmul_lhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    a, b = _listed(a), _listed(b)
     ranks = _ranks(a, b)
     if ranks == (1, 1):  # (a dot product: g is a number, or summed to one)
         return (_sum_to(g, ()) if broadcast else g) * b
@@ -396,6 +403,7 @@ def _matmul_rhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    a, b = _listed(a), _listed(b)
     ranks = _ranks(a, b)
     if ranks == (1, 1):
         return (_sum_to(g, ()) if broadcast else g) * a

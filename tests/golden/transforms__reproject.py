@@ -511,6 +511,12 @@ def _as_matrices(g, a, b):
     return g, a, b
 
 
+def _listed(x):
+    """`x`, or the array numpy reads a list or tuple `x` as (`np.dot([1.0,
+    2.0], y)`: its adjoint multiplies and transposes it)."""
+    return np.asarray(x) if x.__class__ is list or x.__class__ is tuple else x
+
+
 def _ranks(a, b):
     """`(np.ndim(a), np.ndim(b))`, read off the arrays where they are (faster)."""
     if a.__class__ is b.__class__ is np.ndarray:
@@ -541,6 +547,7 @@ def _matmul_lhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `a`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    a, b = _listed(a), _listed(b)
     ranks = _ranks(a, b)
     if ranks == (1, 1):  # (a dot product: g is a number, or summed to one)
         return (_sum_to(g, ()) if broadcast else g) * b
@@ -560,6 +567,7 @@ def _matmul_rhs_grad(g, a, b, broadcast=False):
     """Adjoint of `a @ b` with respect to `b`, for every rank matmul accepts.
     With `broadcast`, `g` is the cotangent of a value `a @ b` was broadcast
     to (`a @ b + c`), summed back to the product's shape here."""
+    a, b = _listed(a), _listed(b)
     ranks = _ranks(a, b)
     if ranks == (1, 1):
         return (_sum_to(g, ()) if broadcast else g) * a
@@ -586,6 +594,7 @@ def _dot_ranks(ranks):
 def _dot_lhs_grad(g, a, b, broadcast=False):
     """Adjoint of np.dot(a, b) with respect to `a` (scalars, vectors, matrices);
     `broadcast` as for the matmul adjoints."""
+    a, b = _listed(a), _listed(b)
     ranks = _ranks(a, b)
     if 0 in ranks:
         return _unbroadcast(g * b, a)
@@ -596,6 +605,7 @@ def _dot_lhs_grad(g, a, b, broadcast=False):
 def _dot_rhs_grad(g, a, b, broadcast=False):
     """Adjoint of np.dot(a, b) with respect to `b` (scalars, vectors, matrices);
     `broadcast` as for the matmul adjoints."""
+    a, b = _listed(a), _listed(b)
     ranks = _ranks(a, b)
     if 0 in ranks:
         return _unbroadcast(g * a, b)
