@@ -392,7 +392,8 @@ class UpdateLowering:
 
         numpy copies a view into entries of more than one axis after copying
         it, so that is always so where `index` keeps two axes or more (two
-        slices, or a slice and a None).  Into entries of one axis it copies
+        slices, or a slice and a None; or of an array of known rank,
+        `np.zeros((4, 4))[::2]`).  Into entries of one axis it copies
         entry by entry, which goes as if copied first where the view's step
         is the entries' (`y[2:] = y[:-2]`), or of the other sign (numpy then
         copies first: `y[::-1] = y`), and wrong where it is another
@@ -404,6 +405,13 @@ class UpdateLowering:
         left = _items(index)
         if sum(isinstance(i, Slice) or i == Const(None) for i in left) >= 2:
             return True
+        rank = next(  # (of an array made with a known number of axes)
+            (self.ranks[a.name] for a in written if name_of(a) in self.ranks), None
+        )
+        if rank is not None and Const(Ellipsis) not in left:
+            dropped = sum(not isinstance(i, Slice) and i != Const(None) for i in left)
+            if rank - dropped + left.count(Const(None)) >= 2:
+                return True
         if right in written:
             items: list = []
         elif isinstance(right, Var) and right.name in self.indexed:
