@@ -600,7 +600,8 @@ def _sum_product(
 def _subtractions(statements, read: Counter) -> list[Stmt]:
     """`u = -t` read only by the next statement, `w = a + u` (or `u + a`):
     `w = a - t`, the same numbers (IEEE addition of a negation is
-    subtraction), one array operation fewer; in every block."""
+    subtraction), one array operation fewer; in every block.  So too a
+    negation added into entries, `y[i] += u`: `y[i] -= t`."""
     out: list[Stmt] = []
     for stmt in statements:
         stmt = _map_bodies(stmt, lambda body: _subtractions(body, read))
@@ -615,6 +616,16 @@ def _subtractions(statements, read: Counter) -> list[Stmt]:
         ):
             other = stmt.args[1] if stmt.args[0] == prev.target else stmt.args[0]
             stmt = Assign(stmt.target, "sub", (other, prev.args[0]), (), stmt.loc)
+            out.pop()
+        elif (
+            isinstance(stmt, SetItem)
+            and stmt.mode == "add"
+            and isinstance(prev, Assign)
+            and prev.op == "neg"
+            and read[prev.target.name] == 1
+            and stmt.value == prev.target
+        ):
+            stmt = SetItem(stmt.target, stmt.index, prev.args[0], "sub", stmt.loc)
             out.pop()
         out.append(stmt)
     return out

@@ -1523,3 +1523,20 @@ def test_a_value_that_does_not_depend_on_wrt_is_computed_once():
     h = symgrad.grad(pendulum, wrt=(0, 2))
     assert code(h).split("def _f_and_grad_floats")[0].count("t1 / L") == 2
     check_grad(h, 0.3, 0.1, 9.8, 1.0, 0.01, 20)
+
+
+def pair_energy(pos):
+    e = 0.0
+    for i in range(len(pos)):
+        for j in range(i + 1, len(pos)):
+            d = pos[i] - pos[j]
+            e = e + 1.0 / np.sum(d * d)
+    return e
+
+
+def test_a_negation_added_into_entries_is_subtracted():
+    # pos_bar[j] += -g was a negated array and an addition: pos_bar[j] -= g
+    g = symgrad.grad(pair_energy)
+    for code_ in code(g).split("def _f_and_grad_floats"):
+        assert "] -= " in code_ and "+= -" not in code_
+    check_grad(g, RNG.normal(size=(4, 3)))
