@@ -19,6 +19,7 @@ import ast
 import contextlib
 import functools
 import gc
+import itertools
 import linecache
 import re
 import sys
@@ -377,6 +378,7 @@ class _Transformed:
         # the module-level names `_source` was built from (see global_bindings)
         self._bindings: tuple[Binding, ...] = ()
         self._module: types.ModuleType | None = None
+        self._serial = next(_serials)
         self._lock = threading.RLock()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -431,7 +433,11 @@ class _Transformed:
         if self._module is None:
             source = self.source
             module = load_module(
-                source, f"{self.__qualname__}.{self.kind}", self._src, self._entry
+                source,
+                f"{self.__qualname__}.{self.kind}",
+                self._src,
+                self._entry,
+                self._serial,
             )
             errors = _bad_input_errors(self.__name__, self.kind, self._src)
             module.__dict__.update(errors)
@@ -729,7 +735,7 @@ def _running_line(src: FunctionSource) -> Loc | None:
     ambiguous one)."""
     frame = sys._getframe(1)
     while frame is not None and not (
-        frame.f_code.co_filename in _EMITTED_FILES
+        frame.f_globals.get("__name__", "").startswith(_EMITTED)
         and not _support_code(frame.f_code.co_name)
     ):
         frame = frame.f_back
@@ -788,9 +794,10 @@ def custom_functions(src: FunctionSource) -> dict[str, Any]:
     return found
 
 
-# The file names emitted modules are compiled under (`<symgrad:loss.grad>`,
-# or a cache entry's path): a frame of one runs emitted code.
-_EMITTED_FILES: set[str] = set()
+# How the name of an emitted module begins: a frame whose globals are such a
+# module's runs emitted code.
+_EMITTED = "symgrad_generated_"
+_serials = itertools.count(1)  # (one per derivative object: see load_module)
 
 
 def load_module(
@@ -798,24 +805,30 @@ def load_module(
     qualname: str,
     src: FunctionSource | None = None,
     entry: Path | None = None,
+    serial: int = 0,
 ) -> types.ModuleType:
     """Execute emitted source as a fresh module; tracebacks show its lines.
     Functions with custom rules are bound from what `src` reaches.  With the
     path of the cache `entry` the text came from, its code object is cached
-    beside it, and is that file's: Python's own traceback (which reads no
-    `linecache`) shows the line that raised."""
-    filename = f"<symgrad:{qualname}>" if entry is None else str(entry)
-    lines = text.splitlines(True)
-    if entry is not None:  # (the entry's header lines come first)
-        lines = ["\n"] * cache.HEADER_LINES + lines
-    linecache.cache[filename] = (len(text), None, lines, filename)
-    _EMITTED_FILES.add(filename)
-    module = types.ModuleType(f"symgrad_generated_{qualname.replace('.', '_')}")
+    beside it, and is that file's, numbered as the file is: Python's own
+    traceback (which reads no `linecache`) shows the line that raised.
+    Without one, the text is the `linecache` lines of a name that holds the
+    `serial` of the derivative object loading it (`<symgrad:loss.grad:3>`:
+    two functions named `loss`, or one differentiated for two `wrt`, keep
+    their own lines; one object built again replaces its own)."""
+    if entry is None:
+        filename = f"<symgrad:{qualname}:{serial}>"
+        lines = text.splitlines(True)
+        linecache.cache[filename] = (len(text), None, lines, filename)
+    else:
+        filename = str(entry)  # (linecache reads the file if asked)
+    module = types.ModuleType(f"{_EMITTED}{qualname.replace('.', '_')}")
     module.__file__ = filename
     if custom.listed_names(text):
         available = custom_functions(src) if src is not None else {}
         module.__dict__.update(custom.bindings(text, available))
-    exec(cache.compiled(text, filename, entry), module.__dict__)
+    first_line = 1 if entry is None else cache.HEADER_LINES + 1
+    exec(cache.compiled(text, filename, entry, first_line), module.__dict__)
     owner = qualname.rsplit(".", 1)[0]
     for name in ("f_and_grad", "f_and_jvp", "grad_and_hvp"):
         if name in module.__dict__:  # (Python's TypeError for a missing

@@ -74,6 +74,9 @@ FORMAT = "symgrad-cache-v1"
 KEY_PREFIX = "# symgrad-cache-key: "
 SUM_PREFIX = "# symgrad-cache-sha256: "
 SUFFIX = ".symgrad-cache"
+# An entry is its key's and its checksum's lines (comments), then the text:
+# the text's line n is the file's line n + HEADER_LINES.
+HEADER_LINES = 2
 DIR_ENV = "SYMGRAD_CACHE_DIR"
 SWITCH_ENV = "SYMGRAD_CACHE"
 DEFAULT_SUBDIR = Path("__pycache__", "symgrad")
@@ -103,8 +106,8 @@ def cache_dir(module_file: str) -> Path | None:
     if not enabled():
         return None
     override = os.environ.get(DIR_ENV)
-    if override:
-        return Path(override)
+    if override:  # (absolute: code is compiled under an entry's path)
+        return Path(override).resolve()
     if not os.path.isfile(module_file):  # e.g. "<string>": nowhere to put it
         return None
     return Path(module_file).resolve().parent / DEFAULT_SUBDIR
@@ -348,8 +351,8 @@ def load(path: Path, key: str) -> str | None:
 
 
 def _parse(data: bytes, key: str) -> str | None:
-    parts = data.split(b"\n", 2)
-    if len(parts) != 3:
+    parts = data.split(b"\n", HEADER_LINES)
+    if len(parts) != HEADER_LINES + 1:
         return None
     key_line, sum_line, payload = parts
     if key_line != (KEY_PREFIX + key).encode("ascii"):
@@ -477,21 +480,15 @@ def cached_source(
     return text, None
 
 
-# An entry's text follows its two header lines (comments): compiled as the
-# entry file, it is numbered from line 3, so a traceback shows its lines.
-HEADER_LINES = 2
-
-
-def compiled(text: str, filename: str, path: Path | None) -> types.CodeType:
-    """`compile(text, filename, "exec")`, read from beside the entry at `path`
-    when it was stored there before (else compiled and stored).  A `filename`
-    that is the entry's path numbers the text's lines as the file does."""
+def compiled(
+    text: str, filename: str, path: Path | None, first_line: int = 1
+) -> types.CodeType:
+    """`compile(text, filename, "exec")`, its first line numbered
+    `first_line`, read from beside the entry at `path` when it was stored
+    there before (else compiled and stored)."""
     code = load_code(path, text, filename) if path is not None else None
     if code is None:
-        shift = (
-            "\n" * HEADER_LINES if path is not None and filename == str(path) else ""
-        )
-        code = compile(shift + text, filename, "exec")
+        code = compile("\n" * (first_line - 1) + text, filename, "exec")
         if path is not None:
             store_code(path, text, filename, code)
     return code

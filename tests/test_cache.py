@@ -229,6 +229,66 @@ def test_a_run_time_error_shows_the_emitted_line_in_pythons_traceback(tmp_path):
         assert file_line.strip() == frame[1].strip()
 
 
+GATHERS = """\
+import numpy as np
+
+
+def gathers(x):
+    u = np.sin(x)
+    v = np.cos(u)
+    w = np.tanh(v) * u
+    y = np.zeros(3)
+    y[[0, 1]] = w[:2]
+    z = np.zeros(3)
+    z[[1, {}]] = x[1:]
+    return np.sum(y) + np.sum(z)
+"""
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_two_functions_of_one_name_keep_their_own_lines(tmp_path, monkeypatch, cached):
+    # a.py's gathers writes z[1] twice (line 11); b.py's, of one name, does
+    # not: built second, without the cache, its lines stood in for a.py's
+    # under one file name, and the error was put on the line a.py's emitted
+    # line number fell on in b.py's module
+    if not cached:
+        monkeypatch.setenv("SYMGRAD_CACHE", "0")
+    a = import_file(write(tmp_path, GATHERS.format(1), name="a_gathers.py"))
+    b = import_file(write(tmp_path, GATHERS.format(2), name="b_gathers.py"))
+    ga, gb = symgrad.grad(a.gathers), symgrad.grad(b.gathers)
+    assert ga.module is not gb.module  # (a built first, then b)
+    with pytest.raises(symgrad.errors.RepeatedIndexError) as info:
+        ga.grad(np.ones(3))
+    assert (info.value.loc.file, info.value.loc.line) == (a.__file__, 11)
+
+
+def test_building_again_keeps_one_set_of_lines(tmp_path, monkeypatch):
+    # a module-level array rebound (the next batch) builds the module again:
+    # the lines of the modules built before are not kept (with the cache,
+    # Python reads an entry's lines from its file when it needs them)
+    import linecache
+
+    path = write(tmp_path)
+    model = import_file(path)
+    for cached in (True, False):
+        if not cached:
+            monkeypatch.setenv("SYMGRAD_CACHE", "0")
+        g = symgrad.grad(model.f.__wrapped__)
+        before = set(linecache.cache)
+        for k in range(5):
+            model.WEIGHTS = np.array([1.0, 2.0, 3.0 + k])
+            g.grad(X)
+        assert len(set(linecache.cache) - before) <= (0 if cached else 1)
+
+
+def test_a_relative_cache_directory_is_made_absolute(tmp_path, monkeypatch):
+    # code is compiled under its entry's path, which a later chdir would
+    # otherwise change the meaning of
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", "relative")
+    assert cache.cache_dir(str(tmp_path / "model.py")) == tmp_path / "relative"
+
+
 def test_a_second_grad_function_hits_the_cache_in_process(tmp_path, monkeypatch):
     model = import_file(write(tmp_path))
     text = model.f.source
