@@ -169,6 +169,22 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
     tree, lines = from_module(path, text)
     resolver = StaticResolver(path, tree, lines)
     found = decorated_functions(tree)
+    nested = _nested_decorated(tree)
+    if nested is not None and ((only is None and not found) or only == nested[0].name):
+        node, outer = nested
+        if isinstance(outer, ast.ClassDef):
+            raise UsageError(
+                f"{path}:{node.lineno}: '{node.name}' is a method of the class "
+                f"'{outer.name}': symgrad differentiates functions of numbers "
+                "and arrays (write it as a module-level function of its "
+                "parameters)"
+            )
+        raise UsageError(
+            f"{path}:{node.lineno}: '{node.name}' is decorated inside the "
+            f"function '{outer.name}': emit reads the file without running it, "
+            "so it finds the module-level functions alone (the function is "
+            "differentiated when it runs)"
+        )
     if only is not None:  # the function's name, or the name a wrapping is bound to
         found = [
             (node, opts)
@@ -187,15 +203,6 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
         for node, opts in found
     ]
     if not found:
-        nested = _nested_decorated(tree)
-        if nested is not None:
-            node, outer = nested
-            what = "class" if isinstance(outer, ast.ClassDef) else "function"
-            raise UsageError(
-                f"{path}:{node.lineno}: '{node.name}' is decorated inside the "
-                f"{what} '{outer.name}': symgrad differentiates module-level "
-                "functions (a method: write it as a function of its parameters)"
-            )
         raise UsageError(
             f"{path} has no function decorated with symgrad.grad, .jvp, .jacobian "
             "or .hessian"
@@ -270,16 +277,15 @@ TRANSFORMS = {
 
 
 def _nested_decorated(tree: ast.Module) -> tuple[ast.FunctionDef, ast.AST] | None:
-    """The first function decorated with symgrad inside a class or a
-    function of the file, with what it is inside, or None."""
+    """The first function (by line) decorated with symgrad inside a class or
+    a function of the file, with what it is inside, or None."""
     imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    found = []
     for outer in ast.walk(tree):
         if isinstance(outer, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             inner = ast.Module(body=[*imports, *outer.body], type_ignores=[])
-            found = decorated_functions(inner)
-            if found:
-                return found[0][0], outer
-    return None
+            found += [(node, outer) for node, _ in decorated_functions(inner)]
+    return min(found, key=lambda pair: pair[0].lineno, default=None)
 
 
 def decorated_functions(tree: ast.Module) -> list[tuple[ast.FunctionDef, dict]]:

@@ -147,12 +147,12 @@ def test_file_without_decorated_function(tmp_path):
         (
             "class Model:\n    @symgrad.grad\n    def loss(self, w):\n"
             "        return np.sum(w * w)\n",
-            "3: 'loss' is decorated inside the class 'Model'",
+            "3: 'loss' is a method of the class 'Model': symgrad differentiates",
         ),
         (
             "def outer():\n    @symgrad.grad(wrt='w')\n    def inner(w):\n"
             "        return np.sum(w)\n\n    return inner\n",
-            "3: 'inner' is decorated inside the function 'outer'",
+            "3: 'inner' is decorated inside the function 'outer': emit reads",
         ),
     ],
 )
@@ -163,9 +163,10 @@ def test_a_decorated_method_or_nested_function_is_named(tmp_path, source, where)
     assert result.stderr.strip().count("\n") == 0
     line = int(where.split(":")[0]) + 4
     rest = where.split(": ", 1)[1]
-    assert f"symgrad: error: {path}:{line}: {rest}: symgrad differentiates" in (
-        result.stderr
-    )
+    assert f"symgrad: error: {path}:{line}: {rest}" in result.stderr
+    name = rest.split("'")[1]  # (asked for by name, it is named too)
+    named = run("emit", str(path), "--function", name)
+    assert named.returncode == 2 and named.stderr == result.stderr
 
 
 def test_unknown_function_name():
