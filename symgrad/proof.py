@@ -388,6 +388,9 @@ def _symbolic(name, source, params, wrt, inputs, centers=None) -> Verdict:
     seed = namespace.get("seed_used")  # None: the output is a number
     total = value if np.ndim(value) == 0 else np.sum(seed * np.asarray(value))
     total = _scalar(total)
+    if not isinstance(total, sp.Expr):  # (an array written into an entry of
+        # an object array, where numpy would raise: not these shapes)
+        raise _CannotRun(f"sympy cannot run it (its value is {type(total).__name__})")
     grads = grads if len(wrt) > 1 or isinstance(grads, tuple) else (grads,)
     checked = numeric = 0
     for param, grad in zip(wrt, grads, strict=True):
@@ -758,7 +761,10 @@ def verify(f: Any, *args: Any, wrt: Any = None, **options: Any) -> Report:
         verdict = verify_source(g.__name__, source, params, g.wrt, args, functions)
     else:
         known = _known_options(g._src, options, g.wrt)
-        verdict = verify_guessing(g.__name__, source, params, g.wrt, functions, known)
+        numbers = _float_defaults(g._src)
+        verdict = verify_guessing(
+            g.__name__, source, params, g.wrt, functions, known, numbers
+        )
     report = Report([verdict])
     print(report)
     return report
@@ -802,6 +808,12 @@ def _literal_defaults(src: Any) -> dict[str, Any]:
     return known
 
 
+def _float_defaults(src: Any) -> frozenset[str]:
+    """The parameters whose default is a float (`alpha=0.3`): numbers, not
+    arrays of a guessed shape."""
+    return frozenset(p for p, v in _literal_defaults(src).items() if type(v) is float)
+
+
 def _has_shape(value: Any) -> bool:
     """Does `value` have a shape (not a list of arrays of different shapes)?"""
     try:
@@ -821,9 +833,11 @@ def verify_guessing(
     wrt: tuple,
     functions: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    numbers: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Verify with the first of: all inputs scalars, vectors of 2, 2x2 matrices;
-    `options`, keyword-only parameters with literal defaults, take those.
+    `options`, keyword-only parameters with literal defaults, take those, and
+    `numbers`, parameters whose default is a float, stay numbers.
 
     Where sympy cannot run the module, finite differences are taken at
     2 * `_POINTS` random points, half with entries in [0.2, 0.9] and half in
@@ -843,7 +857,10 @@ def verify_guessing(
     reason = _custom_reason(called) if called else ""
     for shape in _GUESSES if not called else ():
         options = options or {}
-        inputs = [options[p] if p in options else _symbols(p, shape) for p in params]
+        inputs = [
+            options[p] if p in options else _symbols(p, () if p in numbers else shape)
+            for p in params
+        ]
         try:
             return _symbolic(name, source, params, wrt, inputs)
         except _CannotRun as exc:
@@ -852,7 +869,11 @@ def verify_guessing(
     for shape in _GUESSES:
         points = [
             [
-                options[p] if p in options else sign * rng.uniform(0.2, 0.9, shape)[()]
+                (
+                    options[p]
+                    if p in options
+                    else sign * rng.uniform(0.2, 0.9, () if p in numbers else shape)[()]
+                )
                 for p in params
             ]
             for sign in (1, -1) * _POINTS
@@ -903,7 +924,8 @@ def verify_file(found: list, show: Any = None) -> Report:
             add(Verdict(src.name, "failed", _uncompiled(exc), False))
             continue
         known = _known_options(src, {}, names)
-        add(verify_guessing(src.name, source, src.params, names, None, known))
+        numbers = _float_defaults(src)
+        add(verify_guessing(src.name, source, src.params, names, None, known, numbers))
     return report
 
 

@@ -332,6 +332,36 @@ def test_verify_takes_a_parameters_default_as_the_call_does(capsys, tmp_path):
     capsys.readouterr()
 
 
+def smoothed_by(y, alpha=0.3):
+    out = np.zeros(len(y))
+    out[0] = y[0]
+    for t in range(1, len(y)):
+        out[t] = alpha * y[t] + (1 - alpha) * out[t - 1]
+    return np.sum(out**2)
+
+
+def scaled_first(y, a):
+    out = np.zeros(len(y))
+    out[0] = a * y[0]
+    return np.sum(out**2)
+
+
+def test_a_float_default_stays_a_number_and_other_shapes_are_tried(capsys):
+    """`alpha=0.3` was guessed a vector beside the vector `y`: `out[t] =
+    alpha * y[t]` wrote a vector into an entry of the symbols' object array,
+    and the check crashed (TypeError of an Add minus an array, newcomer); a
+    parameter without a default guessed so goes on to other shapes."""
+    report = symgrad.verify(symgrad.grad(smoothed_by))
+    assert "ok   smoothed_by: checked symbolically on shapes y(2,), alpha()" in str(
+        report
+    )
+    report = symgrad.verify(symgrad.grad(scaled_first, wrt=(0, 1)))
+    assert "skip scaled_first: not checked: it does not run on the guessed" in str(
+        report
+    )
+    capsys.readouterr()
+
+
 def clipped_both_ways(x, lo=None, hi=None):
     return np.sum(np.clip(x, lo, hi) ** 3 + x.clip(None, hi) ** 2)
 
