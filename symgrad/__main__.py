@@ -159,8 +159,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, object]]:
-    """The @symgrad functions of a file (read, never executed), with options."""
+def load_decorated(
+    path: str, only: str | None, labels: list[str] | None = None
+) -> list[tuple[FunctionSource, object]]:
+    """The @symgrad functions of a file (read, never executed), with options;
+    `labels`, if given, gets the name that picks each alone (a wrapping's
+    name, `g` of `g = symgrad.grad(loss, wrt="w")`, else the function's)."""
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
@@ -193,6 +197,8 @@ def load_decorated(path: str, only: str | None) -> list[tuple[FunctionSource, ob
         ]
         if not found:
             raise UsageError(f"{path} has no @symgrad function named '{only}'")
+    if labels is not None:
+        labels += [opts.get("bound_to") or node.name for node, opts in found]
     found = [
         (
             node,
@@ -215,16 +221,17 @@ def run_emit(
 ) -> tuple[list[tuple[str, str]], list[SymgradError]]:
     """The name and text of each function that compiles, and the error of
     each that does not: one function's error does not hide the others'."""
-    found = load_decorated(path, only)
+    labels: list[str] = []
+    found = load_decorated(path, only, labels)
     if single and len(found) > 1:
-        names = ", ".join(src.name for src, _ in found)
+        names = ", ".join(labels)
         raise UsageError(
             f"{path} has several functions ({names}); choose one with --function"
         )
     texts, errors = [], []
-    for src, opts in found:
+    for (src, opts), label in zip(found, labels, strict=True):
         try:
-            texts.append((src.name, _stage_text(src, dict(opts), stage)))
+            texts.append((label, _stage_text(src, dict(opts), stage)))
         except SymgradError as exc:
             errors.append(exc)
     return texts, errors

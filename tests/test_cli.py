@@ -141,6 +141,25 @@ def test_file_without_decorated_function(tmp_path):
     )
 
 
+def test_two_wrappings_of_one_function_are_headed_by_their_names(tmp_path):
+    # both were headed `loss (--function loss prints it alone)`, which
+    # prints both (newcomer)
+    path = write(
+        tmp_path,
+        "import numpy as np\nimport symgrad\n\n\ndef loss(w, b):\n"
+        "    return np.sum((w + b) ** 2)\n\n\n"
+        "g1 = symgrad.grad(loss, wrt=('w', 'b'))\ng2 = symgrad.grad(loss)\n",
+    )
+    result = run("emit", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "# ---- g2 (--function g2 prints it alone) ----" in result.stdout
+    assert result.stdout.count("def f_and_grad") == 2
+    alone = run("emit", str(path), "--function", "g2")
+    assert alone.stdout.count("def f_and_grad") == 1
+    several = run("emit", str(path), "-o", str(tmp_path / "out.py"))
+    assert "has several functions (g1, g2)" in several.stderr
+
+
 @pytest.mark.parametrize(
     "source, where",
     [
