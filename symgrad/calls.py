@@ -771,7 +771,13 @@ def _unknown_function(name: str, loc: Loc) -> UnknownNameError:
     it does not read gets a hint (`sum` -> `np.sum`)."""
     if not hasattr(builtins, name):
         message = f"function '{name}' is not defined, or is not something "
-        return UnknownNameError(message + "symgrad can read", loc)
+        return UnknownNameError(
+            message + "symgrad can read",
+            loc,
+            "symgrad reads numpy, math and the functions of your program's "
+            "files; for another library's, write it with numpy in a helper "
+            "function, or give it a derivative with @symgrad.rule",
+        )
     known = ", ".join(sorted(resolve.BUILTINS))
     hint = f"the builtins symgrad reads are {known}"
     if name in library.NUMPY:

@@ -85,6 +85,12 @@ _HINTS = {
     ast.Import: "import at module level; symgrad resolves module-level names",
     ast.ImportFrom: "import at module level; symgrad resolves module-level names",
     ast.Global: "pass the value as an argument instead",
+    ast.Raise: "check the inputs before calling the function (or in a wrapper "
+    "around it): the differentiated function itself only computes",
+    ast.Assert: "check the inputs before calling the function (or in a wrapper "
+    "around it): the differentiated function itself only computes",
+    ast.Dict: "use a tuple (an aux of several values: has_aux=True returns it "
+    "as it is), or pass the values as separate arguments",
 }
 
 

@@ -506,6 +506,24 @@ def test_more_unsupported_syntax(tmp_path, body, kind, line, col):
     assert str(info.value).startswith(f"{tmp_path / 'bad.py'}:{line}:{col}: error: ")
 
 
+@pytest.mark.parametrize(
+    "body, hint",
+    [
+        ("    assert x > 0\n    return x\n", "check the inputs before calling"),
+        ("    raise ValueError(x)\n", "check the inputs before calling"),
+        ("    return x, {'a': x}\n", "use a tuple"),
+        ("    return expit(x)\n", "give it a derivative with @symgrad.rule"),
+    ],
+)
+def test_common_refusals_say_what_to_do(tmp_path, body, hint):
+    # (a newcomer's checks of the inputs, a dict as aux, scipy's expit)
+    with pytest.raises(symgrad.SymgradError) as info:
+        module, _ = load(tmp_path, "@symgrad.grad\ndef f(x):\n" + body)
+        module.f.f_and_grad(1.0)
+    assert info.value.hint is not None and hint in info.value.hint
+    assert info.value.loc.line == 7
+
+
 def test_signature_errors(tmp_path):
     for header, col in [
         ("def f(x, *args):", 11),
