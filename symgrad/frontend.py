@@ -102,7 +102,7 @@ class Scope:
     parent: Scope | None = None  # the enclosing function, for closures
 
 
-def _listed(value: object) -> bool:
+def _has_axes(value: object) -> bool:
     """Is `value` a list, tuple or array of at least one axis?"""
     return isinstance(value, list | tuple) or (
         isinstance(value, np.ndarray) and value.ndim > 0
@@ -1068,7 +1068,9 @@ class Lowerer(CallLowering, FlowLowering, UpdateLowering):
         if (
             op in _AXIS_OPS
             or (op in _ARITHMETIC and any(name_of(a) in self.axis_arrays for a in args))
-            or (op == "copy" and isinstance(args[0], Const) and _listed(args[0].value))
+            or (
+                op == "copy" and isinstance(args[0], Const) and _has_axes(args[0].value)
+            )
         ):  # (`np.array([4, 1, 2])`)
             self.axis_arrays.add(target.name)
         elif op == "reshape" and name_of(args[0]) in self.axis_arrays:

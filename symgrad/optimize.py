@@ -607,26 +607,18 @@ def _subtractions(statements, read: Counter) -> list[Stmt]:
         stmt = _map_bodies(stmt, lambda body: _subtractions(body, read))
         prev = out[-1] if out else None
         if (
-            isinstance(stmt, Assign)
-            and stmt.op == "add"
-            and isinstance(prev, Assign)
+            isinstance(prev, Assign)
             and prev.op == "neg"
             and read[prev.target.name] == 1
-            and prev.target in stmt.args
         ):
-            other = stmt.args[1] if stmt.args[0] == prev.target else stmt.args[0]
-            stmt = Assign(stmt.target, "sub", (other, prev.args[0]), (), stmt.loc)
-            out.pop()
-        elif (
-            isinstance(stmt, SetItem)
-            and stmt.mode == "add"
-            and isinstance(prev, Assign)
-            and prev.op == "neg"
-            and read[prev.target.name] == 1
-            and stmt.value == prev.target
-        ):
-            stmt = SetItem(stmt.target, stmt.index, prev.args[0], "sub", stmt.loc)
-            out.pop()
+            u, t = prev.target, prev.args[0]  # (`u = -t`, read here alone)
+            if isinstance(stmt, Assign) and stmt.op == "add" and u in stmt.args:
+                other = stmt.args[1] if stmt.args[0] == u else stmt.args[0]
+                stmt = Assign(stmt.target, "sub", (other, t), (), stmt.loc)
+                out.pop()
+            elif isinstance(stmt, SetItem) and stmt.mode == "add" and stmt.value == u:
+                stmt = SetItem(stmt.target, stmt.index, t, "sub", stmt.loc)
+                out.pop()
         out.append(stmt)
     return out
 
