@@ -245,6 +245,15 @@ class CallLowering:
                 loc,
             )
         if table is None and callee.name in ("max", "min") and not node.keywords:
+            if len(node.args) == 1 and _written_out(node.args[0]):
+                # max([a, b, c]) is max(a, b, c), max([a]) is a: Python compares
+                # the entries (of none, a ValueError, which the source raises)
+                entries = node.args[0].elts
+                if len(entries) == 1:
+                    return self.atom(entries[0], scope, hint)
+                if entries:
+                    pair = ast.Call(node.func, entries, [])
+                    return self.call(ast.copy_location(pair, node), scope, hint)
             if len(node.args) == 1:
                 raise UnsupportedSyntaxError(
                     f"{callee.name}() of one sequence is not supported",
@@ -264,7 +273,9 @@ class CallLowering:
             spec = table.get(callee.name)
             if callee.lib == "numpy" and getattr(np, callee.name, None) is np.float64:
                 spec = table["float64"]  # (np.double)
-            if callee.lib == "math":
+            if callee.lib == "math" and (spec is None or not spec.static):
+                # (a call printed as spelled has no keywords: math.isclose's
+                # template has them)
                 spelling = f"math.{callee.name}"
         if (callee.lib, callee.name) == ("numpy", "nonzero") or (
             (callee.lib, callee.name) == ("numpy", "where")
@@ -287,9 +298,49 @@ class CallLowering:
                 loc,
                 "write it with supported numpy operations in a helper function",
             )
+        if (
+            callee.lib == "numpy"
+            and callee.name in ("array", "asarray")
+            and (len(node.args) > 1 or any(k.arg == "dtype" for k in node.keywords))
+        ):
+            return self.converted(node, callee.name, scope, hint)
         args = list(node.args)
         called = dotted(node.func)
         return self.apply(spec, args, node.keywords, scope, loc, hint, spelling, called)
+
+    def converted(self, node: ast.Call, name: str, scope: Scope, hint: str | None):
+        """`np.array(v, dtype=d)` and `np.asarray(v, dtype=d)`.  To float64
+        the values are converted and differentiated (`np.asarray` returns a
+        float64 array itself, a view); to another dtype `np.array` is the cast
+        `.astype(d)` of a copy (a constant but to a float dtype, as the cast).
+        `np.asarray`'s other dtypes are refused: its array may be the
+        argument's, and the cast's copy would not be."""
+        loc = scope.src.loc(node)
+        for kw in node.keywords:
+            if kw.arg != "dtype":
+                raise NoDerivativeError(
+                    f"keyword argument '{kw.arg}' is not supported here",
+                    scope.src.loc(kw.value),
+                )
+        dtypes = node.args[1:] + [k.value for k in node.keywords]
+        if len(dtypes) != 1:
+            raise BadInputError(f"np.{name}() takes the values and a dtype here", loc)
+        dtype = self.dtype(dtypes[0], scope, f"np.{name}(..., dtype={{}})")
+        values = self.atom(node.args[0], scope)
+        listed = self.kinds.get(name_of(values)) in ("list", "mixed")
+        if dtype == "float64":
+            op = "list_array" if name == "array" or listed else "asarray"
+            return self.emit(op, (values,), loc, (("dtype", dtype),), hint)
+        if name == "asarray":
+            raise BadInputError(
+                f"np.asarray(..., dtype={ast.unparse(dtypes[0])}) is read here only "
+                "with dtype=float (float64)",
+                scope.src.loc(dtypes[0]),
+                f"np.array(..., dtype={ast.unparse(dtypes[0])}) makes a copy, "
+                "which symgrad reads",
+            )
+        copied = self.emit("list_array" if listed else "copy", (values,), loc)
+        return self.emit("astype", (copied,), loc, (("dtype", dtype),), hint)
 
     def einsum(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
         """`np.einsum("ij,jk->ik", a, b)`, or its adjoint `_einsum_grad(...)`
@@ -740,6 +791,13 @@ _DIAGONAL = {"diag": "diag_k", "diag_grad": "diag_grad_k"}
 
 # The parameter that takes the list of arrays, of the calls that take one.
 _ARRAYS = {"stack": "arrays", "concatenate": "arrays", "hstack": "tup", "vstack": "tup"}
+
+
+def _written_out(node: ast.expr) -> bool:
+    """A list or tuple display with no starred entry: `[a, b, c]`."""
+    return isinstance(node, ast.List | ast.Tuple) and not any(
+        isinstance(e, ast.Starred) for e in node.elts
+    )
 
 
 def _literal_text(node: ast.Call) -> bool:

@@ -100,7 +100,7 @@ _SCALAR_OPS |= {"floordiv", "mod", "bound", "tuple", "min_int"}  # (`(n + 1, m +
 # read only by entries there, `entry_arrays`, so `_any_sequence` is moot).
 _DROPPED = {"not_joined", "any_sequence", "unshared"}
 # Tests of a float spelled as `math`'s (a bool where numpy's is an np.bool_).
-_TESTS = {"isnan", "isfinite"}
+_TESTS = {"isnan", "isfinite", "isinf"}
 # Adjoint helpers that are the identity (or a zero) on floats.
 _IDENTITIES = {"unbroadcast": 0, "owned": 0}
 # Other adjoint helpers with a float spelling.
@@ -133,8 +133,10 @@ def eligible(statements: list[Stmt], entries: Mapping[str, int] = EMPTY) -> bool
             continue
         if stmt.op in _IDENTITIES or stmt.op in _FLOAT_HELPERS:
             continue
-        if stmt.op in ("heaviside", "sign", "slope") or stmt.op in _TESTS:
-            continue  # (`_heaviside`, `_sign`: numpy's on floats; `math.isnan`)
+        if stmt.op in ("heaviside", "sign", "slope", "math_isclose"):
+            continue  # (`_heaviside`, `_sign`: numpy's on floats; math's own)
+        if stmt.op in _TESTS:
+            continue  # (`math.isnan`)
         if op.kind == "elementwise":
             continue  # with no exact spelling, the same numpy call in both bodies
         return False

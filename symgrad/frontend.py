@@ -1265,7 +1265,7 @@ _LIST_OPS |= {"matmul_lhs_grad_sum", "matmul_rhs_grad_sum"}  # (of emitted code)
 
 
 # Ops whose results, used as an index, are masks or arrays of indices.
-_INDEX_ARRAYS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
+_INDEX_ARRAYS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite", "isinf"}
 _INDEX_ARRAYS |= {"logical_and", "logical_or", "logical_not", "argsort", "flatnonzero"}
 # Ops that make an array of at least one axis; arithmetic that keeps one.
 _AXIS_OPS = {"argsort", "flatnonzero", "arange", "ravel"}

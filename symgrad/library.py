@@ -107,6 +107,7 @@ NUMPY.update(
     logical_not=CallSpec("logical_not", ("x",)),
     isnan=CallSpec("isnan", ("x",)),
     isfinite=CallSpec("isfinite", ("x",)),
+    isinf=CallSpec("isinf", ("x",)),
     shape=CallSpec("shape", ("a",)),
     size=CallSpec("size", ("a",), (("axis", None),)),
     ndim=CallSpec("ndim", ("a",)),
@@ -137,6 +138,11 @@ MATH: dict[str, CallSpec] = {
     for op in OPS.values()
     if op.math_name is not None
 }
+# tests of a number, constants (math's of an array raises, as the source's)
+MATH |= {name: CallSpec(name, ("x",)) for name in ("isnan", "isfinite", "isinf")}
+MATH["isclose"] = CallSpec(
+    "math_isclose", ("a", "b"), (("rel_tol", 1e-09), ("abs_tol", 0.0))
+)
 
 BUILTINS: dict[str, tuple[CallSpec, str | None]] = {
     # name -> (spec, spelling used when printing the call; None: the op's own)

@@ -166,7 +166,9 @@ class _Numpy(types.ModuleType):
         self.logical_and = self._elementwise(sp.And)
         self.logical_or = self._elementwise(sp.Or)
         self.logical_not = self._logical_not
-        self.isnan = lambda x: np.zeros(np.shape(x), bool)  # (a real symbol is none)
+        # (a real symbol is neither nan nor infinite)
+        self.isnan = self.isinf = lambda x: np.zeros(np.shape(x), bool)
+        self.isfinite = lambda x: np.ones(np.shape(x), bool)
         self.pi, self.e = sp.pi, sp.E
         self.zeros = lambda shape, dtype=None: np.zeros(shape, object).view(_SymArray)
         self.zeros_like = lambda x: self.zeros(np.shape(x))
@@ -203,7 +205,17 @@ class _Numpy(types.ModuleType):
             return x
         if isinstance(x, sp.Basic):
             return np.asarray(x, dtype=object).view(_SymArray)
-        return np.asarray(x, dtype=dtype)
+        return _Numpy.array(x, dtype) if dtype == "float64" else np.asarray(x, dtype)
+
+    @staticmethod
+    def array(x, dtype=None):
+        """np.array; to float64, of values that hold symbols, an object array
+        of them (a symbol stands for a float)."""
+        if dtype == "float64":
+            held = np.array(x, dtype=object)
+            if any(isinstance(v, sp.Basic) for v in held.flat):
+                return held.view(_SymArray)
+        return np.array(x, dtype=dtype)
 
     @staticmethod
     def _reduction(fn):

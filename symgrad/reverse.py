@@ -93,7 +93,7 @@ _FRESH |= {"matmul_lhs_grad", "matmul_rhs_grad", "dot_lhs_grad", "dot_rhs_grad"}
 SEED = Var("seed")
 # Ops whose result is a boolean mask, which selects each entry at most once,
 # and which a numpy scalar takes (`v[v > 0]`: an array of 0 or 1 entries).
-_MASKS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite"}
+_MASKS = {"lt", "le", "gt", "ge", "eq", "ne", "isnan", "isfinite", "isinf"}
 _MASKS |= {"logical_and", "logical_or", "logical_not"}
 
 

@@ -230,6 +230,14 @@ _const("rint", 1, "np.rint({0})")
 _const("round", 1, "np.round({0}{params})", [("decimals", 0)])
 _const("isnan", 1, "np.isnan({0})")
 _const("isfinite", 1, "np.isfinite({0})")
+_const("isinf", 1, "np.isinf({0})")
+# (Python numbers' test, not numpy's: relative to the larger, rel_tol=1e-09)
+_const(
+    "math_isclose",
+    2,
+    "math.isclose({0}, {1}{params})",
+    [("rel_tol", 1e-09), ("abs_tol", 0.0)],
+)
 _const("shape", 1, "np.shape({0})")
 _const("size", 1, "np.size({0}{params})", [("axis", None)])
 # The count a mean's cotangent is divided by: an empty array's is 1 (its
@@ -577,7 +585,12 @@ def _copy_adjoint(b: Builder, g, out, x):
     return (g,)
 
 
-structural("asarray", 1, "np.asarray({0})")(_copy_adjoint)
+# (`dtype="float64"`: the values, converted where they are not floats)
+@structural("asarray", 1, "np.asarray({0}{params})", [("dtype", None)])
+def _asarray_adjoint(b: Builder, g, out, x, *, dtype):
+    return (g,)
+
+
 structural("copy_arg", 1, "_copy_arg({0})")(_copy_adjoint)
 structural("inexact", 1, "_inexact({0})")(_copy_adjoint)
 
@@ -682,8 +695,8 @@ def _stack_adjoint(b: Builder, g, out, items, *, axis):
 # `np.array(items)`: a list used as an array (`np.asarray(items)`,
 # `np.sum(items)`).  np.stack along axis 0 but for an empty list, which numpy
 # makes an empty float array where np.stack raises.
-@structural("list_array", 1, "np.array({0})")
-def _list_array_adjoint(b: Builder, g, out, items):
+@structural("list_array", 1, "np.array({0}{params})", [("dtype", None)])
+def _list_array_adjoint(b: Builder, g, out, items, *, dtype):
     return (g,)
 
 

@@ -395,6 +395,29 @@ def with_missing_data(q, y):
     return s
 
 
+def with_missing_data_math(q, y):
+    """As `with_missing_data`, with math's tests and np.isinf: an infinite
+    entry is skipped too, and so is an entry equal to the last one kept, to
+    math.isclose's tolerance."""
+    m = 0.0
+    s = 0.0
+    last = math.inf
+    for t in range(len(y)):
+        if (
+            not math.isfinite(y[t])
+            or np.isinf(y[t])
+            or math.isnan(y[t])
+            or math.isinf(-y[t])
+            or math.isclose(y[t], last, rel_tol=1e-6)
+        ):
+            continue
+        v = y[t] - m
+        s = s + v * v
+        m = m + q * v
+        last = y[t]
+    return s
+
+
 def power_of_ints(x, n):
     """`3 ** n` of Python ints is exact (math.pow's float is not, past 2**53)."""
     return x * (pow(3, n) % 7) + x * (3 ** (n + 1) % 5)

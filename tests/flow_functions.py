@@ -734,10 +734,11 @@ def clip_keyword_bounds(x):
 
 def constant_masks(x, y):
     """Values with no derivative, used as constants: a mask as floats
-    (.astype), np.any/np.all and their methods, np.nonzero and np.where of one
-    argument as an index (of a vector and of a matrix), np.flatnonzero as
-    indices."""
+    (.astype, np.array of a dtype), np.any/np.all and their methods,
+    np.nonzero and np.where of one argument as an index (of a vector and of a
+    matrix), np.flatnonzero as indices."""
     mask = (x > 0.0).astype(float) + (y > 0.5).astype("float32")[0, :3]
+    mask = mask + np.array(x < 0.0, dtype=int) + np.array(y > 0.0, np.float32)[1]
     some = np.any(x > 1.0) * 2.0 + (x < -1.0).any() + np.all(y > -3.0, axis=1)[0]
     picked = np.sum(x[np.nonzero(x > 0.0)] ** 2) + np.sum(y[(y > 0.5).nonzero()])
     picked = picked + np.sum(y[np.where(y < 0.0)]) * _weighted(x[0], 2.0)

@@ -267,6 +267,12 @@ def builtin_max_min(x, y, z):
     return max(x, y, z * 2.0) + min(x, y, z, 0.3) * max(x, 0.0)
 
 
+def builtin_max_min_of_a_list(x, y, z):
+    """max and min of a list or tuple written out: of its entries, as
+    Python's max(x, y, z) and min(x, y, z)."""
+    return max([x, 2.0 * y, z]) + min((x, z)) * max([y])
+
+
 def math_log_base(x):
     # math.log with a base, in the value and in the base
     return math.log(x, 2.0) * math.log(3.0, x) + math.log(x * x, x + 1.0)
@@ -1068,6 +1074,15 @@ def float64_constant(x):
     return np.sum(np.float64(2.0) * x + np.float64(x) ** 2)
 
 
+def arrays_of_a_dtype(x, y):
+    # np.array and np.asarray with a float dtype (by name, spelled any way):
+    # the values, converted (`constant_masks` has other dtypes)
+    a = np.array(x, dtype=float)
+    b = np.asarray(y, dtype=np.float64)
+    c = np.array([x[0], y[1], 2], dtype="float64")
+    return np.sum(a * b) + np.sum(c**2) + np.sum(np.asarray(x, float) ** 3)
+
+
 def bool_literals(x):
     # numpy reads True and False as 1 and 0 in arithmetic
     y = x * True + False + x**True * 1.0 + True
@@ -1268,6 +1283,12 @@ CASES: list[Case] = [
     Case(
         "builtin_max_min",
         builtin_max_min,
+        lambda r: tuple(float(v) for v in distinct(r, 3, 0.3)),
+        wrt=(0, 1, 2),
+    ),
+    Case(
+        "builtin_max_min_of_a_list",
+        builtin_max_min_of_a_list,
         lambda r: tuple(float(v) for v in distinct(r, 3, 0.3)),
         wrt=(0, 1, 2),
     ),
@@ -1610,6 +1631,12 @@ CASES: list[Case] = [
     Case("clip_of_difference", clip_of_difference, _clip_diff_args, wrt=(0, 1)),
     Case("clip_of_clip", clip_of_clip, _clip_args),
     Case("float64_constant", float64_constant, _one(4)),
+    Case(
+        "arrays_of_a_dtype",
+        arrays_of_a_dtype,
+        _pair(3, 3),
+        wrt=(0, 1),
+    ),
     Case(
         "bool_literals",
         bool_literals,

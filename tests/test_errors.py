@@ -565,6 +565,13 @@ MORE_AT_FIRST_USE = [
     ("    return None\n", UnsupportedSyntaxError, 7),
     # numpy parameters symgrad does not read, named by position
     ("    return np.sum(np.asarray(x, np.float32))\n", BadInputError, 7),
+    # np.array's dtype as .astype's; np.asarray's float alone (its array may
+    # be the argument's, the cast's is a copy)
+    ("    return np.sum(np.array(np.sin(x), np.float32))\n", NonDifferentiableError, 7),
+    ("    return np.sum(x * np.asarray(x > 0, dtype=int))\n", BadInputError, 7),
+    ("    return np.sum(np.array(x, dtype=float, copy=True))\n", NoDerivativeError, 7),
+    ("    return np.sum(np.array(x, float, order='C'))\n", NoDerivativeError, 7),
+    ("    return np.sum(np.array(x, float, True))\n", BadInputError, 7),
     ("    return np.sum(x.flatten('F'))\n", BadInputError, 7),
     ("    i = np.where(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
     # unpacking: a number, or a tuple of another length

@@ -273,6 +273,11 @@ def test_math_erf_is_math_s_of_numbers_only() -> None:
 
 SERIES = np.random.default_rng(7).normal(size=40).cumsum() * 0.1
 
+# nan, inf and -inf entries, and entries that repeat the one before
+GAPPED = np.where(SERIES > 0.1, np.nan, SERIES)
+GAPPED[[3, 9]], GAPPED[[5, 13]] = np.inf, -np.inf
+GAPPED[[20, 21]] = GAPPED[19]
+
 ENTRY_CASES = [
     (ff.ar1, ("phi", "sigma"), (0.6, 1.3, SERIES)),
     (ff.logistic_map, ("rate", "x0"), (3.2, 0.3, np.abs(SERIES) % 1.0)),
@@ -286,6 +291,7 @@ ENTRY_CASES = [
     (ff.clipped, "a", (0.7, SERIES * 20)),
     (ff.hmm, ("p_stay", "mu"), (0.9, np.array([-0.8, 1.2]), SERIES * 10)),
     (ff.with_missing_data, "q", (0.3, np.where(SERIES > 0.1, np.nan, SERIES))),
+    (ff.with_missing_data_math, "q", (0.3, GAPPED)),
     (ff.huber_like, "a", (0.05, SERIES)),
     (ff.holt, "alpha", (0.4, SERIES)),
     (ff.running_mean_from_empty, "a", (0.7, SERIES)),

@@ -28,6 +28,7 @@ from symgrad.rules import OPS
 CHECKED_AT_POINTS = {
     "rpow_float",
     "builtin_max_min",
+    "builtin_max_min_of_a_list",
     "pow_both",
     "pow_both_wrt_exponent",
 }
