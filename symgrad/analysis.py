@@ -209,7 +209,7 @@ for _op, _symbol in [("bitand", "&"), ("bitor", "|"), ("bitxor", "^"), ("invert"
 
 # `.astype(dtype)` and `np.float32(v)`: refused to a float dtype (analysis
 # below), constants (a step function) to an integer or bool one.
-_CASTS = ("astype", "scalar_type")
+_CASTS = ("astype", "array_cast", "scalar_type")
 
 
 def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -> None:
@@ -220,7 +220,10 @@ def _check_discrete_uses(stmt: Assign, varied: set[str], wrt: tuple[str, ...]) -
         and dtype_kind(stmt) == "f"
         and any(v.name in varied for v in arg_vars(stmt.args))
     ):
-        if stmt.op == "astype":
+        if stmt.op == "array_cast":
+            written = f"np.array(..., dtype={dict(stmt.params)['dtype']!r})"
+            hint = "leave the dtype out, or make it float (float64)"
+        elif stmt.op == "astype":
             written, hint = f".astype({dict(stmt.params)['dtype']!r})", (
                 "cast to float64, .astype(float), which is differentiated, or "
                 "leave the cast out; a mask as floats, (x > 0).astype(np.float32), "

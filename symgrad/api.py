@@ -147,6 +147,15 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
     return Compiled(primal, adjoint, text)
 
 
+def _def_line(fun: Any) -> Loc | None:
+    """Where `fun` is defined, its `def` line, if its source can be read."""
+    try:
+        src = from_function(fun)
+        return src.loc(src.tree)
+    except (SymgradError, OSError, TypeError):
+        return None
+
+
 def module_spec(
     src: FunctionSource,
     wrt: tuple[str, ...],
@@ -340,19 +349,20 @@ class _Transformed:
             got = repr(fun)  # (a partial's may hold whole arrays)
             if len(got) > 80 or "\n" in got:
                 got = got.split("\n")[0][:76] + " ..."
-            hint = None
+            hint, loc = None, None
             if isinstance(fun, types.MethodType):
                 hint = (
                     "differentiate a plain function and pass the arrays the "
                     "method reads as arguments"
                 )
+                loc = _def_line(fun.__func__)
             elif isinstance(fun, functools.partial):
                 hint = (
                     "differentiate the function itself with wrt=, and pass the "
                     "bound values at each call: g.f_and_grad(w, X, y)"
                 )
             raise BadInputError(
-                f"symgrad.{self.kind} needs a Python function, got {got}", hint=hint
+                f"symgrad.{self.kind} needs a Python function, got {got}", loc, hint
             )
         functools.update_wrapper(self, fun)
         self.__symgrad_original__ = fun
@@ -648,7 +658,17 @@ class GradFunction(_Transformed):
         """The gradient alone; with `has_aux`, the pair `(gradient, aux)`."""
         if seed is not None:
             kwargs["seed"] = seed
-        value, gradient = self.f_and_grad(*args, **kwargs)
+        try:
+            value, gradient = self.f_and_grad(*args, **kwargs)
+        except TypeError:
+            taken = len(self._src.params) - len(self._src.keyword_only)
+            if len(args) > taken:  # (Python's message names f_and_grad alone)
+                raise TypeError(
+                    f"{self.__name__}.grad() takes {taken} positional argument"
+                    f"{'s' * (taken != 1)} but {len(args)} were given (the seed "
+                    "is keyword-only: seed=...)"
+                ) from None
+            raise
         return (gradient, value[1]) if self.has_aux else gradient
 
 

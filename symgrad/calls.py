@@ -247,7 +247,7 @@ class CallLowering:
         if table is None and callee.name in ("max", "min") and not node.keywords:
             if len(node.args) == 1 and _written_out(node.args[0]):
                 # max([a, b, c]) is max(a, b, c), max([a]) is a: Python compares
-                # the entries (of none, a ValueError, which the source raises)
+                # the entries (`max([])`, which raises, is refused below)
                 entries = node.args[0].elts
                 if len(entries) == 1:
                     return self.atom(entries[0], scope, hint)
@@ -311,10 +311,10 @@ class CallLowering:
     def converted(self, node: ast.Call, name: str, scope: Scope, hint: str | None):
         """`np.array(v, dtype=d)` and `np.asarray(v, dtype=d)`.  To float64
         the values are converted and differentiated (`np.asarray` returns a
-        float64 array itself, a view); to another dtype `np.array` is the cast
-        `.astype(d)` of a copy (a constant but to a float dtype, as the cast).
-        `np.asarray`'s other dtypes are refused: its array may be the
-        argument's, and the cast's copy would not be."""
+        float64 array itself, a view).  `np.array` to another dtype is a
+        constant, as `.astype(d)` is (refused to a float dtype for a value
+        that depends on wrt).  `np.asarray` to another dtype is refused: its
+        array may be the argument's, where the cast would copy."""
         loc = scope.src.loc(node)
         for kw in node.keywords:
             if kw.arg != "dtype":
@@ -339,8 +339,7 @@ class CallLowering:
                 f"np.array(..., dtype={ast.unparse(dtypes[0])}) makes a copy, "
                 "which symgrad reads",
             )
-        copied = self.emit("list_array" if listed else "copy", (values,), loc)
-        return self.emit("astype", (copied,), loc, (("dtype", dtype),), hint)
+        return self.emit("array_cast", (values,), loc, (("dtype", dtype),), hint)
 
     def einsum(self, node: ast.Call, name: str, scope: Scope, hint: str | None) -> Atom:
         """`np.einsum("ij,jk->ik", a, b)`, or its adjoint `_einsum_grad(...)`

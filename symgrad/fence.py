@@ -185,7 +185,8 @@ def _check_stmt(src: FunctionSource, stmt: ast.stmt) -> None:
             raise UnsupportedSyntaxError(
                 "print() is not supported in a differentiated function",
                 src.loc(stmt),
-                "remove it; the decorated function itself, f(x), still runs it",
+                "print the value f_and_grad returns, or return what you want to "
+                "see with it, has_aux=True (return loss, aux)",
             )
         out = [k for k in getattr(call, "keywords", ()) if k.arg == "out"]
         if out:  # `np.exp(x, out=y)`

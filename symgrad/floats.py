@@ -102,7 +102,7 @@ _DROPPED = {"not_joined", "any_sequence", "unshared"}
 # Tests of a float spelled as `math`'s (a bool where numpy's is an np.bool_).
 _TESTS = {"isnan", "isfinite", "isinf"}
 # Adjoint helpers that are the identity (or a zero) on floats.
-_IDENTITIES = {"unbroadcast": 0, "owned": 0}
+_IDENTITIES = {"unbroadcast": 0, "owned": 0, "listed": 0}
 # Other adjoint helpers with a float spelling.
 _FLOAT_HELPERS = {"zeros_grad", "check_seed", "iadd", "unbroadcast_mul", "mul_into"}
 

@@ -1251,7 +1251,7 @@ def _all_names(tree: ast.AST) -> set[str]:
 
 
 _LIST_OPS = {"getitem", "len", "stack", "list_append", "make_list", "setitem"}
-_LIST_OPS |= {"list_array"}
+_LIST_OPS |= {"list_array", "array_cast"}
 _LIST_OPS |= {"concatenate", "list_new", "list_concat", "list_pop", "unpacked"}
 _LIST_OPS |= {"tuple"}  # a list in a tuple stays one (emitted code saves lists)
 _LIST_OPS |= {"same_shapes"}  # (np.concatenate's check of a list made at run time)

@@ -197,6 +197,7 @@ RUNTIME: dict[str, CallSpec] = {
     "_div": CallSpec("div", ("a", "b")),
     "_spread": CallSpec("spread", ("g", "x")),
     "_owned": CallSpec("owned", ("g",)),
+    "_listed": CallSpec("listed", ("x",)),
     "_copy": CallSpec("copy", ("x",)),
     "_solve_vec": CallSpec("solve_vec", ("a", "r", "b")),
     "_solve_apply": CallSpec("solve_apply", ("m", "x", "b")),

@@ -47,6 +47,11 @@
   product with the shape of a temporary nothing reads again is written into
   that temporary's memory when it is large (`buffers`).
 
+* a parameter that numpy's functions alone read in the primal
+  (`np.square(x)`), so may be a list or tuple, is read as numpy's array,
+  `_listed(x)`, where the adjoint applies an operator to it (`2.0 * seed *
+  x`);
+
 * in a reverse loop, `_unbroadcast` and `_unbroadcast_mul` of numpy values
   are printed as their common case behind the shape test (`loopshapes`);
 * (printing) a loop step computes its carried value into the carried name
@@ -79,6 +84,7 @@ from .ir import (
     Stmt,
     Var,
     While,
+    arg_vars,
     for_targets,
     name_of,
     rename,
@@ -159,12 +165,64 @@ def optimize(
     both = primal_body + _fast_means(body)
     both, split = _fused_squares(both, len(primal_body), kept)
     both = _coalesced_merges(both, kept)
+    if names is not None:
+        both = _listed_arguments(both, split, primal, names)
     entries = floats.entry_arrays(both, primal.params, list(uses(ret)))
     if not floats.eligible(both, entries):  # (code that may run on numbers
         # allocates none, and tests no shapes)
         both = buffers.reuse(both, _stable_shapes(primal, adjoint), kept)
         both = loopshapes.inline(both, split, {*primal.params, "seed"})
     return both[:split], both[split:], grads
+
+
+# Operators that raise on a list or tuple with a number or another list (or,
+# as `+` and `*` may, are checked for it: `_not_joined`); with an array they
+# are numpy's, but a parameter read so is taken for an array or a number.
+_ARITHMETIC = {"add", "sub", "mul", "truediv", "pow", "neg", "pos", "matmul"}
+# Operators of derivative code: those, and comparisons (of a list with a
+# number: a TypeError, or False for `==`); `_div` reads lists as numpy does.
+_OPERATORS = _ARITHMETIC | {"lt", "le", "gt", "ge", "eq", "ne"}
+
+
+def _listed_arguments(
+    statements: list[Stmt], split: int, primal: Function, names: Names
+) -> list[Stmt]:
+    """A parameter that numpy alone reads in the primal (`np.square(x)`) may be
+    a list or tuple, which numpy reads as an array; where the adjoint applies
+    an operator to it (`2.0 * seed * x`, `x > 1`), it reads
+    `_listed(x)`, that array, made once at the adjoint's start (an array or a
+    number is itself).  Its other reads (numpy's, the helpers') stay `x`."""
+    operated = {  # (an operator's, Python's or math's: an array or a number)
+        v.name
+        for s in walk(primal.body)
+        if isinstance(s, Assign)
+        and (s.op in _ARITHMETIC or _builtin(s) or s.op in ("float", "int"))
+        for v in arg_vars(s.args)
+    }
+
+    def operands(s: Stmt) -> list[str]:
+        if not isinstance(s, Assign) or s.op not in _OPERATORS:
+            return []
+        return [v.name for v in arg_vars(s.args) if v.name in primal.params]
+
+    found = {p for s in walk(statements[split:]) for p in operands(s)} - operated
+    if not found:
+        return statements
+    listed = {p: names.fresh() for p in primal.params if p in found}
+
+    def block(body) -> list[Stmt]:
+        return [
+            rename(s, listed) if operands(s) else _map_bodies(s, block) for s in body
+        ]
+
+    made = [Assign(Var(t), "listed", (Var(p),)) for p, t in listed.items()]
+    return statements[:split] + made + block(statements[split:])
+
+
+def _builtin(stmt: Assign) -> bool:
+    """A call of Python's or math's functions (`max(a, b)`, `math.sin(x)`),
+    which take no list, as printed (not a custom rule's)."""
+    return stmt.param("fn") is not None and stmt.op not in ("custom", "opaque")
 
 
 def _coalesced_merges(statements: list[Stmt], kept: set[str]) -> list[Stmt]:

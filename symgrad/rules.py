@@ -288,6 +288,9 @@ _const("all", 1, "np.all({0}{params})", [("axis", None), ("keepdims", False)])
 # integer or bool dtype; of a value depending on wrt to a float dtype it is
 # refused (analysis), not a constant.
 _const("astype", 1, "{0}.astype({dtype!r})", [("dtype", "float64")])
+# `np.array(v, dtype=d)` to a dtype but float64, as `.astype(d)` (numpy's
+# conversion of a list's Python numbers raises where the cast would wrap)
+_const("array_cast", 1, "np.array({0}, dtype={dtype!r})", [("dtype", "int64")])
 # `np.int64(v)`, `np.float32(v)`: numpy's scalar type named `scalar` called on
 # a value (np.float64, a float's identity, is the differentiable "float64")
 _const("scalar_type", 1, "np.{scalar}({0})", [("scalar", "int64")])
@@ -605,7 +608,7 @@ VIEWS |= READ_ONLY_VIEWS
 VIEWS |= {"scalar_type"}
 # Emitted-code ops that may return their first argument itself.
 VIEWS |= {"unbroadcast", "broadcast_tangent", "float_tangent", "check_seed"}
-VIEWS |= {"kept_grad"}
+VIEWS |= {"kept_grad", "listed"}
 VIEWS |= {"same_shape_sum"}  # (`loopshapes`: returns its first argument)
 VIEWS |= {"pad_grad"}  # (of the constant mode: a slice of the cotangent)
 # Ops that raise where Python would (an unpacking of the wrong length, a name
@@ -780,6 +783,7 @@ _emitted(
     nondiff=(2,),
 )
 _emitted("owned", 1, "_owned({0})")
+_emitted("listed", 1, "_listed({0})")  # (a list or tuple as numpy reads it)
 _emitted("tile_grad", 3, "_tile_grad({0}, {1}, {2})", nondiff=(1, 2))
 _emitted("diag_grad", 2, "_diag_grad({0}, {1}{params})", [("k", 0)], nondiff=(1,))
 _emitted("diag_grad_k", 3, "_diag_grad({0}, {1}, {2})", nondiff=(1, 2))
@@ -908,7 +912,7 @@ for _name in ["sum", "mean", "transpose", "T", "reshape", "ravel", "squeeze"]:
     linear(_name)
 for _name in ["expand_dims", "copy", "asarray", "inexact", "broadcast_to", "getitem"]:
     linear(_name)
-for _name in ["owned", "copy_arg", "item"]:  # (`item`: a number, as the value)
+for _name in ["owned", "listed", "copy_arg", "item"]:  # (`item`: a number)
     linear(_name)
 for _name in ["unbroadcast", "extremum_grad", "transpose_grad", "written_grad"]:
     linear(_name)

@@ -144,7 +144,8 @@ def from_function(fn: Any, resolver: Any = None) -> FunctionSource:
     if found is None:
         raw, start = _inspected(fn)
         lines = lines or ("\n",) * (start - 1) + tuple(raw)  # (at their lines)
-        tree = _function(name, file, lines, raw, start, _parse(raw, start))
+        module = _parse(raw, start)
+        tree = _function(name, file, lines, raw, start, module, _parameters(fn))
         return FunctionSource(tree.name, tree, file, lines, _shift(raw), resolver)
     raw, start, exact = found
     cut = Cut(tuple(raw), start, fn)
@@ -185,7 +186,13 @@ def _parsed(cut: Cut, file: str, lines: tuple[str, ...]) -> ast.FunctionDef:
         raw, start = _inspected(fn)
         module = _parse(raw, start)
     name = getattr(fn, "__qualname__", repr(fn))
-    return _function(name, file, lines, raw, start, module)
+    return _function(name, file, lines, raw, start, module, _parameters(fn))
+
+
+def _parameters(fn: Any) -> tuple[str, ...]:
+    """The names of `fn`'s positional parameters."""
+    code = fn.__code__
+    return code.co_varnames[: code.co_argcount]
 
 
 def _inspected(fn: Any) -> tuple[list[str], int]:
@@ -206,8 +213,10 @@ def _function(
     raw: list[str],
     start: int,
     module: ast.Module | None,
+    params: tuple[str, ...] = (),
 ) -> ast.FunctionDef:
-    """The `def` that `module` (the parse of `raw`) holds, or the error."""
+    """The `def` that `module` (the parse of `raw`) holds, or the error
+    (`params`: the function's parameters, which locate a lambda)."""
     if module is None:
         raise UnsupportedSyntaxError(
             f"cannot parse the source of {name}",
@@ -223,10 +232,18 @@ def _function(
             Loc(file, tree.lineno, col, text.rstrip("\n"), name),
         )
     if not isinstance(tree, ast.FunctionDef):
-        raise BadInputError(
-            f"{name} is not a function defined with 'def'",
-            Loc(file, start, 0, raw[0].rstrip("\n")),
-        )
+        where, hint = Loc(file, start, 0, raw[0].rstrip("\n")), None
+        lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
+        if name.endswith("<lambda>") and lambdas:
+            # (the one of the function's parameters: `lambda a: lambda x: ...`)
+            at = next(
+                (n for n in lambdas if tuple(a.arg for a in n.args.args) == params),
+                lambdas[0],
+            )
+            text = lines[at.lineno - 1] if at.lineno <= len(lines) else ""
+            where = Loc(file, at.lineno, at.col_offset + _shift(raw), text.rstrip())
+            hint = "define it with def: def f(x): return ..."
+        raise BadInputError(f"{name} is not a function defined with 'def'", where, hint)
     return tree
 
 

@@ -259,8 +259,16 @@ def test_a_captured_list_is_named_as_the_enclosing_function_s(tmp_path):
 def test_not_a_function():
     with pytest.raises(BadInputError):
         symgrad.grad(np.sin)
-    with pytest.raises(BadInputError):
+    with pytest.raises(BadInputError) as info:
         symgrad.grad(lambda x: x)
+    # (at the lambda, in this file, with what to write instead)
+    loc = info.value.loc
+    assert loc.file == __file__ and loc.text[loc.col :] == "lambda x: x)"
+    assert info.value.hint == "define it with def: def f(x): return ..."
+    with pytest.raises(BadInputError) as info:  # (the inner one, of x)
+        symgrad.grad((lambda a: lambda x: x * a)(2.0))
+    loc = info.value.loc
+    assert loc.text[loc.col :] == "lambda x: x * a)(2.0))"
     # a partial's repr held its arrays, printed whole
     bound = functools.partial(np.dot, np.ones((50, 50)))
     with pytest.raises(BadInputError) as info:
@@ -282,8 +290,11 @@ def model_loss(self, x):  # (a function of a model, outside its class)
 
 
 def test_methods_and_attributes_say_what_to_do_instead():
-    with pytest.raises(BadInputError, match="hint: differentiate a plain function"):
+    with pytest.raises(
+        BadInputError, match="hint: differentiate a plain function"
+    ) as info:
         symgrad.grad(Model().loss)
+    assert info.value.loc.line == Model.loss.__code__.co_firstlineno  # (its def)
     with pytest.raises(BadInputError, match="hint: differentiate a module-level"):
         symgrad.grad(Model.loss, wrt="x")
     g = symgrad.grad(model_loss, wrt="x")
@@ -572,6 +583,11 @@ MORE_AT_FIRST_USE = [
     ("    return np.sum(np.array(x, dtype=float, copy=True))\n", NoDerivativeError, 7),
     ("    return np.sum(np.array(x, float, order='C'))\n", NoDerivativeError, 7),
     ("    return np.sum(np.array(x, float, True))\n", BadInputError, 7),
+    (
+        "    return np.sum(np.array([x, 1.0], dtype=np.float32))\n",
+        NonDifferentiableError,
+        7,
+    ),
     ("    return np.sum(x.flatten('F'))\n", BadInputError, 7),
     ("    i = np.where(x > 0)\n    return np.sum(x[i])\n", UnsupportedSyntaxError, 7),
     # unpacking: a number, or a tuple of another length
@@ -886,6 +902,7 @@ def test_a_call_made_for_what_it_changes_says_so(tmp_path):
     with pytest.raises(UnsupportedSyntaxError) as info:
         load(tmp_path, "@symgrad.grad\ndef f(x):\n    print(x)\n    return x\n")
     assert info.value.message == "print() is not supported in a differentiated function"
+    assert info.value.hint.endswith("with it, has_aux=True (return loss, aux)")
     # an expression that is no call (it read `.func` of it: a raw AttributeError)
     for line in ("x * 2.0", "...", "x if x > 0 else -x"):
         with pytest.raises(UnsupportedSyntaxError) as info:
@@ -1337,3 +1354,31 @@ def test_a_misspelt_library_function_is_named_with_the_names_it_may_mean(tmp_pat
         assert hint in info.value.hint
         if fn is module.misspelt:
             assert "'np.tahn' does not exist: numpy has no 'tahn'" in str(info.value)
+
+
+def test_a_seed_passed_by_position_to_grad_says_it_is_keyword_only(tmp_path):
+    module, _ = load(tmp_path, "@symgrad.grad\ndef f(x, c=2.0):\n    return x * c\n")
+    message = r"f.grad\(\) takes 2 positional arguments but 3 were given \(the seed"
+    with pytest.raises(TypeError, match=message):
+        module.f.grad(np.ones(2), 1.0, np.ones(2))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'd'"):
+        module.f.grad(np.ones(2), d=1.0)  # (Python's own message otherwise)
+    assert np.array_equal(module.f.grad(np.ones(2), 3.0, seed=np.ones(2)), [3.0, 3.0])
+    # (keyword-only parameters are not counted)
+    module, _ = load(tmp_path, "@symgrad.grad\ndef f(x, *, c=2.0):\n    return x * c\n")
+    with pytest.raises(TypeError, match=r"f.grad\(\) takes 1 positional argument but"):
+        module.f.grad(np.ones(2), np.ones(2))
+
+
+def test_np_array_to_an_integer_dtype_converts_as_numpy_does(tmp_path):
+    body = (
+        "@symgrad.grad\ndef f(x, k):\n"
+        "    return x * np.sum(np.array([k, 1], dtype=np.uint8))\n"
+    )
+    module, _ = load(tmp_path, body)
+    assert module.f.f_and_grad(1.5, 3) == (6.0, 4.0)
+    assert 'np.array([k, 1], dtype="uint8")' in module.f.source
+    with pytest.raises(OverflowError):  # (numpy's, as the function's: the
+        module.f(1.5, -1)  # cast of an array, .astype, would wrap to 255)
+    with pytest.raises(OverflowError):
+        module.f.f_and_grad(1.5, -1)

@@ -164,6 +164,62 @@ def test_caller_arrays_unchanged(case: Case, seed: int) -> None:
     assert_unchanged(before, args)
 
 
+# np.matmul is printed `a @ b`, and np.diff's definition indexes its argument:
+# neither takes a list, where numpy's functions do; nor does the derivative
+# code of an argument also read with an operator (`np.abs(x) * x`, where
+# numpy's `*` reads the list: its derivative multiplies by `x` as given).
+# nondiff_scalar_casts repeats a list (`x * np.int64(k)`, Python's *), whose
+# sum is, by chance, the array's: symgrad's check says so (`JoinError`), as
+# the README does.
+_NOT_ON_LISTS = {"matmul_batched", "np_matmul", "differences", "np_abs", "np_clip"}
+_NOT_ON_LISTS |= {"nondiff_scalar_casts"}
+
+
+def _as_lists(case: Case) -> tuple[Any, ...] | None:
+    """The case's arguments at point 0 with every array a (nested) list, where
+    the plain function computes on them what it does on the arrays."""
+    args = draw(case, 0)
+    if not any(isinstance(a, np.ndarray) for a in args):
+        return None
+    listed = tuple(a.tolist() if isinstance(a, np.ndarray) else a for a in args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            on_lists = case.fn(*copy.deepcopy(listed))
+            on_arrays = case.fn(*copy.deepcopy(args))
+        except Exception:
+            return None
+    same = np.shape(on_lists) == np.shape(on_arrays) and np.allclose(
+        on_lists, on_arrays, equal_nan=True
+    )
+    return listed if same else None
+
+
+LIST_CASES = [
+    c for c in ALL_CASES if c.name not in _NOT_ON_LISTS and _as_lists(c) is not None
+]
+
+
+def test_most_array_cases_run_on_lists() -> None:
+    assert len(LIST_CASES) >= 100
+
+
+@pytest.mark.parametrize("case", LIST_CASES, ids=[c.name for c in LIST_CASES])
+def test_lists_are_read_as_numpy_reads_them(case: Case) -> None:
+    """Where the plain function takes its arrays as lists (numpy reads a list
+    as the array), so does f_and_grad: the same value, and the arrays'
+    gradients (np.square(x) of a list: its derivative `2.0 * seed * x`
+    multiplies the array, `_listed(x)`)."""
+    g = compiled(case)
+    listed, args = _as_lists(case), draw(case, 0)
+    value, grads = g.f_and_grad(*listed, **seed_kwargs(case))
+    want_value, want = g.f_and_grad(*args, **seed_kwargs(case))
+    np.testing.assert_allclose(value, want_value, rtol=1e-12)
+    for got, expected in zip(as_tuple(g, grads), as_tuple(g, want), strict=True):
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+
+
 @cases
 def test_emitted_source_is_black_formatted(case: Case) -> None:
     """symgrad runs black only on the statements its printer cannot vouch
@@ -2065,3 +2121,25 @@ def test_a_list_operand_of_a_product_is_read_as_its_array(fn, y):
     # the adjoints multiplied (`g * [1.0, 2.0, 3.0]`: TypeError) or
     # transposed (`[[...]].T`: AttributeError) the list itself (tester H)
     check_grad(symgrad.grad(fn), y)
+
+
+def log_total(x):
+    return np.sum(np.log(x))
+
+
+def decayed(w, X, y):
+    return np.sum(np.square(np.dot(X, w) - y)) + 0.1 * np.sum(np.square(w))
+
+
+def test_a_list_argument_s_derivative_reads_the_array_numpy_read():
+    """`_div(seed, x)` of a list divides as np.divide; an operator reads
+    `_listed(w)`, and the other reads stay `w` (the printed code changes no
+    more than that)."""
+    value, grad = symgrad.grad(log_total).f_and_grad([0.5, 2.0])
+    assert value == 0.0 and np.array_equal(grad, [2.0, 0.5])
+    g = symgrad.grad(decayed)
+    assert "* _listed(w)\n" in g.source and "_dot_rhs_grad(t1_bar, X, w)" in g.source
+    X, y = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([0.3, 0.1])
+    want = g.grad(np.array([1.0, 2.0]), X, y)
+    assert np.array_equal(g.grad([1.0, 2.0], X, y), want)
+    assert np.array_equal(g.grad((1.0, 2.0), X, y), want)

@@ -313,11 +313,16 @@ def _zeros_grad(x):
 
 def _div(a, b):
     """`a / b` with numpy's inf or nan where `b` is 0: Python raises for two
-    numbers, where np.divide (15x slower on them) returns a numpy float64."""
+    numbers, where np.divide (15x slower on them) returns a numpy float64;
+    a list or tuple is the array numpy reads (`np.log(x)` of a list)."""
     try:
         return a / b
     except ZeroDivisionError:
         return np.divide(a, b)
+    except TypeError:
+        if isinstance(a, list | tuple) or isinstance(b, list | tuple):
+            return np.divide(a, b)
+        raise
 
 
 def _sum_squares(x, axis=None, keepdims=False):
