@@ -5,10 +5,11 @@ from typing import Any
 from .api import __version__, grad, hessian, jacobian, jvp
 from .check import check_grad
 from .custom import nondifferentiable, rule
-from .errors import SymgradError
+from .errors import SymgradError, SymgradWarning
 
 __all__ = [
     "SymgradError",
+    "SymgradWarning",
     "__version__",
     "check_grad",
     "grad",

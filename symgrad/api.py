@@ -25,6 +25,7 @@ import re
 import sys
 import threading
 import types
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ from .errors import (
     SharedArgumentsError,
     StackError,
     SymgradError,
+    SymgradWarning,
     UnsupportedSyntaxError,
 )
 from .ir import Function
@@ -138,6 +140,7 @@ def _pipeline(src: FunctionSource, wrt: Wrt, has_aux: bool = False) -> Compiled:
 
     fence.check(src)
     names, is_tuple = normalize_wrt(src, wrt)
+    _warn_unread(src, names)
     primal, constants, allocator = frontend.lower(src, has_aux, names)
     primal = fuse.fuse_slices(share.share(primal, names), names=allocator, wrt=names)
     verify(primal, OPS)
@@ -236,6 +239,24 @@ def _literal(value: Any) -> str | None:
 _NUMPY_SCALARS = {np.dtype(c).type for c in "?bhilqBHILQefdg"}
 
 
+def _warn_unread(src: FunctionSource, wrt: tuple[str, ...]) -> None:
+    """A `SymgradWarning` at the `def` if the function never reads a `wrt`
+    parameter (shown as Python shows warnings: when the function is compiled,
+    not when its module comes from the on-disk cache)."""
+    unread = fence.unread(src, wrt)
+    if unread:
+        names = " and ".join(f"'{name}'" for name in unread)
+        one = len(unread) == 1
+        text = (
+            f"{names} {'is' if one else 'are'} never read by {src.name}, so "
+            f"{'its derivative is' if one else 'their derivatives are'} 0 (if a "
+            f"helper reads {'a ' if one else ''}module-level {names}, pass it the "
+            f"parameter{'' if one else 's'} instead)"
+        )
+        line = src.loc(src.tree).line
+        warnings.warn_explicit(SymgradWarning(text), SymgradWarning, src.file, line)
+
+
 def compile_transform(
     src: FunctionSource, kind: str, wrt: Wrt, mode: str | None = None
 ) -> str:
@@ -271,6 +292,8 @@ def _transform(src: FunctionSource, kind: str, wrt: Wrt, mode: str | None) -> st
     fence.check(src)
     names, is_tuple = normalize_wrt(src, wrt)
     check_mode(src, mode)
+    if kind == "jvp" or mode == "fwd":  # (else `_pipeline`, below, warns)
+        _warn_unread(src, names)
     _, constants, _ = frontend.lower(src)
     spec = module_spec(src, names, is_tuple, constants)
     if kind == "jvp":

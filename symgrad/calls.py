@@ -316,17 +316,20 @@ class CallLowering:
         that depends on wrt).  `np.asarray` to another dtype is refused: its
         array may be the argument's, where the cast would copy."""
         loc = scope.src.loc(node)
+        named = {"array": "object", "asarray": "a"}[name]  # (numpy's names)
         for kw in node.keywords:
-            if kw.arg != "dtype":
+            if kw.arg not in ("dtype", named):
                 raise NoDerivativeError(
                     f"keyword argument '{kw.arg}' is not supported here",
                     scope.src.loc(kw.value),
                 )
-        dtypes = node.args[1:] + [k.value for k in node.keywords]
-        if len(dtypes) != 1:
+        by_name = {k.arg: k.value for k in node.keywords}
+        given = node.args[:1] + [v for k, v in by_name.items() if k == named]
+        dtypes = node.args[1:] + [v for k, v in by_name.items() if k == "dtype"]
+        if len(given) != 1 or len(dtypes) != 1:
             raise BadInputError(f"np.{name}() takes the values and a dtype here", loc)
         dtype = self.dtype(dtypes[0], scope, f"np.{name}(..., dtype={{}})")
-        values = self.atom(node.args[0], scope)
+        values = self.atom(given[0], scope)
         listed = self.kinds.get(name_of(values)) in ("list", "mixed")
         if dtype == "float64":
             op = "list_array" if name == "array" or listed else "asarray"

@@ -58,6 +58,11 @@ class SymgradError(Exception):
         return "\n".join(lines)
 
 
+class SymgradWarning(UserWarning):
+    """Code symgrad compiles that is likely a mistake (a `wrt` parameter the
+    function never reads); Python shows the file, line and source line."""
+
+
 class UnsupportedSyntaxError(SymgradError):
     """A construct symgrad cannot differentiate (yet)."""
 

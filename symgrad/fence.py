@@ -103,6 +103,19 @@ def check(src: FunctionSource) -> None:
         _check_stmt(src, stmt)
 
 
+def unread(src: FunctionSource, wrt: tuple[str, ...]) -> list[str]:
+    """The parameters of `wrt` the function never reads (nested functions and
+    lambdas included): their derivatives are 0, likely by mistake, as when a
+    helper reads a module-level name of theirs instead."""
+    read = set()
+    for node in nodes(src.tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            read.add(node.target.id)  # (`w += 1.0` reads w)
+    return [name for name in wrt if name not in read]
+
+
 def _check_signature(src: FunctionSource) -> None:
     args = src.tree.args
     for arg in args.args + args.kwonlyargs:

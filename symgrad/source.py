@@ -213,7 +213,7 @@ def _function(
     raw: list[str],
     start: int,
     module: ast.Module | None,
-    params: tuple[str, ...] = (),
+    params: tuple[str, ...],
 ) -> ast.FunctionDef:
     """The `def` that `module` (the parse of `raw`) holds, or the error
     (`params`: the function's parameters, which locate a lambda)."""

@@ -1078,7 +1078,7 @@ def arrays_of_a_dtype(x, y):
     # np.array and np.asarray with a float dtype (by name, spelled any way):
     # the values, converted (`constant_masks` has other dtypes)
     a = np.array(x, dtype=float)
-    b = np.asarray(y, dtype=np.float64)
+    b = np.asarray(a=y, dtype=np.float64)
     c = np.array([x[0], y[1], 2], dtype="float64")
     return np.sum(a * b) + np.sum(c**2) + np.sum(np.asarray(x, float) ** 3)
 

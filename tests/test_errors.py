@@ -7,6 +7,7 @@ import os
 import sys
 import textwrap
 import traceback
+import warnings
 
 import numpy as np
 import pytest
@@ -583,6 +584,8 @@ MORE_AT_FIRST_USE = [
     ("    return np.sum(np.array(x, dtype=float, copy=True))\n", NoDerivativeError, 7),
     ("    return np.sum(np.array(x, float, order='C'))\n", NoDerivativeError, 7),
     ("    return np.sum(np.array(x, float, True))\n", BadInputError, 7),
+    ("    return np.sum(np.array(dtype=float) * x)\n", BadInputError, 7),
+    ("    return np.sum(np.asarray(x, float, a=x))\n", BadInputError, 7),
     (
         "    return np.sum(np.array([x, 1.0], dtype=np.float32))\n",
         NonDifferentiableError,
@@ -1382,3 +1385,40 @@ def test_np_array_to_an_integer_dtype_converts_as_numpy_does(tmp_path):
         module.f(1.5, -1)  # cast of an array, .astype, would wrap to 255)
     with pytest.raises(OverflowError):
         module.f.f_and_grad(1.5, -1)
+
+
+def test_a_wrt_parameter_never_read_is_warned_of_at_its_def(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAD_CACHE", "0")  # (warned when compiled)
+    body = (
+        "W = 2.0\n\n\ndef forward(x):\n    return W * x\n\n\n"
+        "@symgrad.grad(wrt=('W', 'x'))\ndef f(W, x, b):\n    return forward(x) + b\n"
+    )
+    module, path = load(tmp_path, body)
+    with pytest.warns(symgrad.SymgradWarning) as record:
+        value, (dW, dx) = module.f.f_and_grad(3.0, 1.0, 0.5)
+    assert (value, dW, dx) == (2.5, 0.0, 2.0)
+    [warning] = record
+    assert (warning.filename, warning.lineno) == (path, 13)  # (the def)
+    assert str(warning.message) == (
+        "'W' is never read by f, so its derivative is 0 (if a helper reads a "
+        "module-level 'W', pass it the parameter instead)"
+    )
+    with pytest.warns(symgrad.SymgradWarning, match="'W' and 'x' are never read"):
+        assert "def f_and_jvp" in symgrad.jvp(lambda_free, wrt=(0, 1)).source
+    # read (in a nested function too, or by `+=`), or not differentiated: none
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert symgrad.grad(module.f, wrt="x").source
+        assert symgrad.grad(reads_in_a_closure, wrt=(0, 1)).source
+
+
+def lambda_free(W, x):
+    return 1.0
+
+
+def reads_in_a_closure(w, b):
+    def inner(t):
+        return w * t
+
+    b += 1.0
+    return inner(2.0) + b
