@@ -207,8 +207,8 @@ for _op, _symbol in [("bitand", "&"), ("bitor", "|"), ("bitxor", "^"), ("invert"
     )
 
 
-# `.astype(dtype)` and `np.float32(v)`: refused to a float dtype (analysis
-# below), constants (a step function) to an integer or bool one.
+# `.astype(dtype)`, `np.array(v, dtype=...)` and `np.float32(v)`: refused to a
+# float dtype (below), constants (a step function) to an integer or bool one.
 _CASTS = ("astype", "array_cast", "scalar_type")
 
 
