@@ -33,6 +33,17 @@ _EXITS = (RETURNED, BROKE, CONTINUED)
 _FALSE = Const(False)
 
 
+class RankChanged(Exception):
+    """A loop's step may change the rank of the array `header` holds, whose
+    entries were read as numbers (of the rank before the loop): lower the
+    function again with the header's rank unknown, or raise `error`."""
+
+    def __init__(self, header: str, error: UnsupportedSyntaxError):
+        super().__init__(header)
+        self.header = header
+        self.error = error
+
+
 class FlowLowering:
     """Block and control-flow handling, mixed into `frontend.Lowerer`."""
 
@@ -430,6 +441,8 @@ class FlowLowering:
             headers[name] = Var(self.names.fresh(_hint(name)))
             scope.env[name] = headers[name]
             self.shares(headers[name], value)
+            if headers[name].name in self.unranked:
+                self.ranks.pop(headers[name].name, None)
             # (None on the first step where nothing binds it before the loop:
             # a read before the body binds it is checked)
             if name in stand_ins or name not in nones and self.marked(value):
@@ -535,13 +548,17 @@ class FlowLowering:
         rank = ranks.pop() if len(ranks) == 1 else None
         if var.name in self.entries_read and rank != self.ranks.get(var.name):
             # (a loop's header was taken for an array of its axes before the
-            # loop, and its entries read as copies)
-            raise UnsupportedSyntaxError(  # (at the read: the IR's name is not yours)
-                "this entry is read as a number, of an array of "
-                f"{_axes_text(self.ranks[var.name])}, and the loop around it "
-                "may give the array another number of axes",
-                self.loc_of_entry[var.name],
-                "give the array one shape on every step",
+            # loop, and its entries read as copies: lowered again as of no
+            # known rank, or, if it was, an error)
+            raise RankChanged(
+                var.name,
+                UnsupportedSyntaxError(  # (at the read: the IR's name is not yours)
+                    "this entry is read as a number, of an array of "
+                    f"{_axes_text(self.ranks[var.name])}, and the loop around it "
+                    "may give the array another number of axes",
+                    self.loc_of_entry[var.name],
+                    "give the array one shape on every step",
+                ),
             )
         if rank is not None:
             self.ranks[var.name] = rank

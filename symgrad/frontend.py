@@ -31,10 +31,11 @@ from .calls import (
 from .errors import (
     Loc,
     NoDerivativeError,
+    SymgradError,
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from .flow import RESULT, RETURNED, FlowLowering, always_returns
+from .flow import RESULT, RETURNED, FlowLowering, RankChanged, always_returns
 from .ir import (
     Assign,
     Atom,
@@ -110,8 +111,13 @@ def _has_axes(value: object) -> bool:
 
 
 class Lowerer(CallLowering, FlowLowering, UpdateLowering):
-    def __init__(self, top: FunctionSource, avoid: set[str]):
+    def __init__(
+        self, top: FunctionSource, avoid: set[str], unranked: frozenset = frozenset()
+    ):
         self.top = top
+        # loop headers whose rank a step may change (`RankChanged`): lowered
+        # as of no known rank, their entries read as any array's
+        self.unranked = unranked
         self.names = Names(RESERVED | set(top.params), avoid)
         self.body: list[Stmt] = []
         self.stack: list[tuple] = []  # the functions being inlined (`identity`)
@@ -1129,9 +1135,24 @@ def lower(
     the function returns `(loss, aux)`; `aux` rides along undifferentiated.
     Operations a derivative with respect to `wrt` flows through are checked
     not to join lists (`_checked_joins`)."""
-    lowerer = Lowerer(src, _all_names(src.tree))
-    fn = _checked_joins(lowerer.lower(has_aux), lowerer.names, wrt, src)
-    return fn, lowerer.constants, lowerer.names
+    unranked: set[str] = set()
+    first: SymgradError | None = None  # (why a loop header's rank was dropped)
+    while True:  # (once more for each loop header found to change its rank)
+        lowerer = Lowerer(src, _all_names(src.tree), frozenset(unranked))
+        try:
+            lowered = lowerer.lower(has_aux)
+        except RankChanged as exc:
+            if exc.header in unranked:
+                raise exc.error from None
+            unranked.add(exc.header)
+            first = first or exc.error
+            continue
+        except SymgradError:
+            if first is not None:  # (its entries read as views, the code is
+                raise first from None  # refused: the first reason says why)
+            raise
+        fn = _checked_joins(lowered, lowerer.names, wrt, src)
+        return fn, lowerer.constants, lowerer.names
 
 
 def _checked_joins(

@@ -732,6 +732,19 @@ def clip_keyword_bounds(x):
     return np.sum(low + high + np.clip(x, max=0.8) + np.clip(x, min=-0.5, max=0.8))
 
 
+def entry_of_a_carry_of_any_rank(x):
+    """A loop reading an entry of the array it carries, which `+ x` may give
+    another rank on a later step (numpy broadcasts a matrix `x`): the entry
+    is read as any array's, not as a number."""
+    y = np.zeros(3)
+    for _ in range(3):
+        y = y * y[-1] + x
+    z = np.zeros(3)
+    for _ in range(2):
+        z = np.where(z > 0.5, z, z[0] * x + 0.4)
+    return np.sum(y) + np.sum(z * z)
+
+
 def constant_masks(x, y):
     """Values with no derivative, used as constants: a mask as floats
     (.astype, np.array of a dtype), np.any/np.all and their methods,
@@ -1049,6 +1062,16 @@ FLOW_CASES = [
         wrt=(0, 1, 2),
     ),
     Case("constant_masks", constant_masks, _mask_args, wrt=(0, 1)),
+    Case(
+        "entry_of_a_carry_of_any_rank",
+        entry_of_a_carry_of_any_rank,
+        lambda r: (avoiding(r, 3, 0.1, 0.7, (0.25,)),),
+    ),
+    Case(
+        "entry_of_a_carry_of_any_rank_2d",
+        entry_of_a_carry_of_any_rank,
+        lambda r: (avoiding(r, (2, 3), 0.1, 0.7, (0.25,)),),
+    ),
     Case(
         "copies_then_writes",
         copies_then_writes,
