@@ -155,7 +155,7 @@ def _def_line(fun: Any) -> Loc | None:
     try:
         src = from_function(fun)
         return src.loc(src.tree)
-    except (SymgradError, OSError, TypeError):
+    except SymgradError:  # (from_function's, for a source it cannot read)
         return None
 
 

@@ -111,9 +111,7 @@ def _has_axes(value: object) -> bool:
 
 
 class Lowerer(CallLowering, FlowLowering, UpdateLowering):
-    def __init__(
-        self, top: FunctionSource, avoid: set[str], unranked: frozenset = frozenset()
-    ):
+    def __init__(self, top: FunctionSource, avoid: set[str], unranked: frozenset):
         self.top = top
         # loop headers whose rank a step may change (`RankChanged`): lowered
         # as of no known rank, their entries read as any array's
